@@ -1,1 +1,63 @@
-fn main(){}
+//! ```text
+//! browser <-[native messaging]-> profile-host <-[https/wss]-> profile-server
+//!            (stdin/stdout,                     (not yet: pairing comes with
+//!             4-byte length + JSON)              the profile server)
+//!                                  |
+//!                                  +-- OS keystore: one 256-bit master key per data dir
+//!                                  +-- data dir: state.sealed, ledger.sealed (AES-256-GCM)
+//! ```
+#![doc = include_str!("../README.md")]
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+mod cli;
+mod host;
+mod keystore;
+mod manifest;
+mod messaging;
+mod platform;
+mod state;
+mod store;
+
+use host::{Caller, Host};
+
+fn main() -> ExitCode {
+    init_logging();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match Caller::from_args(&args) {
+        Some(caller) => native_messaging(caller),
+        None => cli::run(),
+    }
+}
+
+/// Logs go to stderr (the browser collects a host's stderr), at `warn` unless
+/// `PROFILE_HOST_LOG` says otherwise. A closed stderr is ignored, never a panic.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PROFILE_HOST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).init();
+}
+
+fn native_messaging(caller: Caller) -> ExitCode {
+    let home = std::env::var_os("PROFILE_HOST_HOME").map_or_else(cli::default_home, Into::into);
+    let host = Arc::new(Host::with_os_keystore(caller, home));
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return fatal(&format!("cannot start the async runtime: {e}")),
+    };
+    let outcome = runtime.block_on(messaging::serve(host, tokio::io::stdin(), tokio::io::stdout()));
+    // Do not wait for the blocking stdin reader: every answer has been written already.
+    runtime.shutdown_background();
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fatal(&e.to_string()),
+    }
+}
+
+/// One line on stderr, ignoring a closed pipe, and a failing exit.
+fn fatal(message: &str) -> ExitCode {
+    let _ = writeln!(std::io::stderr(), "profile-host: {message}");
+    ExitCode::FAILURE
+}

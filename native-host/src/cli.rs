@@ -1,0 +1,300 @@
+//! The commands people type. Their output is the product, so this module prints.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::io::{BufRead, IsTerminal};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use profile_core::wire::Disclosure;
+use profile_core::{Address, AddressKind, Passphrase};
+
+use crate::host::{open_store, set_passphrase};
+use crate::manifest::{self, Browser, EXTENSION_ID, Verdict};
+
+/// Personal Profile's native-messaging host.
+///
+/// Browsers start it with the calling extension's origin as its argument; people use the
+/// subcommands below.
+#[derive(Debug, Parser)]
+#[command(name = "profile-host", version, about, long_about)]
+pub struct Cli {
+    /// The host's data dir (default: the OS's per-user data dir, `personal-profile`).
+    #[arg(long, global = true, env = "PROFILE_HOST_HOME", value_name = "DIR")]
+    home: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Install the host manifest so browsers can start this host.
+    Install {
+        #[command(flatten)]
+        target: Target,
+        /// The extension allowed to talk to this host.
+        #[arg(long, default_value = EXTENSION_ID, value_name = "ID")]
+        extension_id: String,
+    },
+    /// Remove the host manifest.
+    Uninstall {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Check manifests, the OS keystore and the state file; exits non-zero on any fault.
+    Doctor {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long, default_value = EXTENSION_ID, value_name = "ID")]
+        extension_id: String,
+    },
+    /// Show what the host keeps (no secrets).
+    Status,
+    /// Show or set the saved addresses.
+    #[command(subcommand)]
+    Address(AddressCommand),
+    /// Show the disclosure log: what left to which site, and when.
+    Log {
+        /// How many entries, newest first.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Manage the passphrase that `lock` / `unlock` use.
+    #[command(subcommand)]
+    Passphrase(PassphraseCommand),
+}
+
+#[derive(Debug, Args)]
+struct Target {
+    /// Which browsers (repeatable); default: every browser whose profile directory exists.
+    #[arg(long = "browser", value_enum, value_name = "BROWSER")]
+    browsers: Vec<Browser>,
+    /// A Chromium-family `--user-data-dir`: the manifest goes to DIR/NativeMessagingHosts/.
+    #[arg(long, value_name = "DIR")]
+    user_data_dir: Option<PathBuf>,
+}
+
+impl Target {
+    fn browsers(&self) -> Vec<Browser> {
+        if !self.browsers.is_empty() {
+            return self.browsers.clone();
+        }
+        if self.user_data_dir.is_some() {
+            return vec![Browser::Chromium];
+        }
+        Browser::ALL
+            .into_iter()
+            .filter(|&b| manifest::manifest_path(b, None).is_ok_and(|p| p.parent().and_then(Path::parent).is_some_and(Path::is_dir)))
+            .collect()
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum AddressCommand {
+    /// Print a saved address as JSON.
+    Show {
+        #[arg(value_parser = address_kind)]
+        kind: AddressKind,
+    },
+    /// Save an address. Fields as flags, or `--json -` to read one JSON object from stdin.
+    Set {
+        #[arg(value_parser = address_kind)]
+        kind: AddressKind,
+        #[arg(long, conflicts_with_all = ["name", "line1", "city", "postal_code", "country"])]
+        json: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        organization: Option<String>,
+        #[arg(long)]
+        line1: Option<String>,
+        #[arg(long)]
+        line2: Option<String>,
+        #[arg(long)]
+        city: Option<String>,
+        #[arg(long)]
+        region: Option<String>,
+        #[arg(long)]
+        postal_code: Option<String>,
+        /// ISO 3166-1 alpha-2, e.g. DE.
+        #[arg(long)]
+        country: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PassphraseCommand {
+    /// Set the passphrase. Reads the new one from stdin; when one is set already, the first
+    /// line is the current passphrase and the second the new one.
+    Set,
+}
+
+fn address_kind(text: &str) -> Result<AddressKind, String> {
+    match text {
+        "shipping" => Ok(AddressKind::Shipping),
+        "billing" => Ok(AddressKind::Billing),
+        _ => Err("expected `shipping` or `billing`".into()),
+    }
+}
+
+/// The default data dir.
+pub fn default_home() -> PathBuf {
+    dirs::data_local_dir().unwrap_or_else(std::env::temp_dir).join("personal-profile")
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let home = cli.home.clone().unwrap_or_else(default_home);
+    match execute(cli.command, &home) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("profile-host: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
+    match command {
+        Command::Install { target, extension_id } => {
+            let host = std::env::current_exe().and_then(|p| p.canonicalize()).map_err(|e| format!("cannot locate this binary: {e}"))?;
+            let browsers = target.browsers();
+            if browsers.is_empty() {
+                return Err("no supported browser profile found; name one with --browser".into());
+            }
+            for browser in browsers {
+                let path = manifest::install(browser, target.user_data_dir.as_deref(), &host, &extension_id)?;
+                println!("{:<9} installed {}", browser.name(), path.display());
+            }
+        }
+        Command::Uninstall { target } => {
+            let browsers = if target.browsers.is_empty() && target.user_data_dir.is_none() { Browser::ALL.to_vec() } else { target.browsers() };
+            for browser in browsers {
+                if let Some(path) = manifest::uninstall(browser, target.user_data_dir.as_deref())? {
+                    println!("{:<9} removed {}", browser.name(), path.display());
+                }
+            }
+        }
+        Command::Doctor { target, extension_id } => return Ok(doctor(&target, &extension_id, home)),
+        Command::Status => {
+            let store = open_store(home).map_err(|e| e.to_string())?;
+            let state = store.state().map_err(|e| e.to_string())?;
+            let disclosures = store.disclosures().map_err(|e| e.to_string())?.len();
+            println!("data dir     {}", store.dir().display());
+            println!("keystore     {} (master key present)", crate::keystore::NAME);
+            println!("profile URL  {}", state.profile_url.as_deref().unwrap_or("not paired"));
+            println!("locked       {}", if state.locked { "yes" } else { "no" });
+            println!("passphrase   {}", if state.lock.is_some() { "set" } else { "not set (the OS keystore alone unlocks)" });
+            let kinds: Vec<_> = state.addresses.keys().map(|k| k.as_str()).collect();
+            println!("addresses    {}", if kinds.is_empty() { "none".to_owned() } else { kinds.join(", ") });
+            println!("accounts     {}", state.accounts.len());
+            for account in &state.accounts {
+                println!("  {}  as {}  (counter {})", account.origin, account.account_guid, account.counter);
+            }
+            println!("disclosures  {disclosures} (see `profile-host log`)");
+        }
+        Command::Address(AddressCommand::Show { kind }) => {
+            let store = open_store(home).map_err(|e| e.to_string())?;
+            let state = store.state().map_err(|e| e.to_string())?;
+            let address = state.addresses.get(&kind).ok_or_else(|| format!("no {} address saved", kind.as_str()))?;
+            println!("{}", serde_json::to_string_pretty(address).map_err(|e| e.to_string())?);
+        }
+        Command::Address(AddressCommand::Set { kind, json, name, organization, line1, line2, city, region, postal_code, country, phone, email }) => {
+            let value = match json {
+                Some(source) => {
+                    let text = if source == "-" { std::io::read_to_string(std::io::stdin()).map_err(|e| e.to_string())? } else { source };
+                    serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))?
+                }
+                None => serde_json::json!({"name": name.unwrap_or_default(), "organization": organization, "line1": line1.unwrap_or_default(),
+                    "line2": line2, "city": city.unwrap_or_default(), "region": region, "postalCode": postal_code.unwrap_or_default(),
+                    "country": country.unwrap_or_default(), "phone": phone, "email": email}),
+            };
+            let address: Address = serde_json::from_value(value).map_err(|e| format!("invalid address: {e}"))?;
+            let store = open_store(home).map_err(|e| e.to_string())?;
+            store.update(|s| Ok(s.addresses.insert(kind, address))).map_err(|e| e.message)?;
+            println!("saved the {} address", kind.as_str());
+        }
+        Command::Log { limit } => {
+            let store = open_store(home).map_err(|e| e.to_string())?;
+            let entries = store.disclosures().map_err(|e| e.to_string())?;
+            if entries.is_empty() {
+                println!("nothing has been disclosed yet");
+            }
+            for Disclosure { at, origin, method, fields, outcome } in entries.iter().rev().take(limit) {
+                let what = if fields.is_empty() { String::new() } else { format!(" [{}]", fields.join(", ")) };
+                println!("{at:>12}  {origin}  {method}  {outcome}{what}");
+            }
+        }
+        Command::Passphrase(PassphraseCommand::Set) => {
+            let store = open_store(home).map_err(|e| e.to_string())?;
+            let has_one = store.state().map_err(|e| e.to_string())?.lock.is_some();
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                eprintln!("{}", if has_one { "Type the current passphrase, Enter, then the new one, Enter:" } else { "Type the new passphrase, Enter:" });
+            }
+            let mut lines = stdin.lock().lines();
+            let mut next = || lines.next().transpose().map_err(|e| e.to_string()).map(|l| l.map(Passphrase::new));
+            let current = if has_one { Some(next()?.ok_or("expected the current passphrase on stdin")?) } else { None };
+            let new = next()?.ok_or("expected the new passphrase on stdin")?;
+            set_passphrase(&store, current.as_ref(), &new).map_err(|e| e.message)?;
+            println!("passphrase set");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn doctor(target: &Target, extension_id: &str, home: &Path) -> ExitCode {
+    let mut rows: Vec<(String, Verdict, String)> = Vec::new();
+    let explicit = !target.browsers.is_empty() || target.user_data_dir.is_some();
+    let browsers = if explicit { target.browsers() } else { Browser::ALL.to_vec() };
+    for browser in browsers {
+        let path = match target.user_data_dir.as_deref() {
+            Some(dir) => manifest::manifest_path(browser, Some(dir)),
+            None => crate::platform::registered_manifest(browser).ok_or_else(|| "not registered with the browser".to_owned()),
+        };
+        let (verdict, detail) = match path {
+            Ok(path) => manifest::check(browser, &path, extension_id),
+            Err(e) if target.user_data_dir.is_none() => (Verdict::Absent, e),
+            Err(e) => (Verdict::Fault, e),
+        };
+        // A browser the person named must have the manifest.
+        let verdict = if explicit && verdict == Verdict::Absent { Verdict::Fault } else { verdict };
+        rows.push((format!("{} manifest", browser.name()), verdict, detail));
+    }
+    if !explicit && rows.iter().all(|(_, v, _)| *v == Verdict::Absent) {
+        rows.push(("manifests".into(), Verdict::Fault, "no browser has the host manifest: run `profile-host install`".into()));
+    }
+    match crate::keystore::OsKeystore::connect() {
+        Ok(_) => rows.push(("keystore".into(), Verdict::Ok, format!("{} reachable", crate::keystore::NAME))),
+        Err(e) => rows.push(("keystore".into(), Verdict::Fault, e.to_string())),
+    }
+    match open_store(home).and_then(|s| s.state().map(|state| (s, state))) {
+        Ok((store, state)) => rows.push((
+            "state".into(),
+            Verdict::Ok,
+            format!("{} decrypts ({} addresses, {} accounts)", store.dir().display(), state.addresses.len(), state.accounts.len()),
+        )),
+        Err(e) => rows.push(("state".into(), Verdict::Fault, e.to_string())),
+    }
+    println!("{:<18} {:<6} DETAIL", "CHECK", "RESULT");
+    for (check, verdict, detail) in &rows {
+        let label = match verdict {
+            Verdict::Ok => "ok",
+            Verdict::Absent => "-",
+            Verdict::Fault => "FAULT",
+        };
+        println!("{check:<18} {label:<6} {detail}");
+    }
+    let faults = rows.iter().filter(|(_, v, _)| *v == Verdict::Fault).count();
+    if faults == 0 {
+        println!("\nall good");
+        ExitCode::SUCCESS
+    } else {
+        println!("\n{faults} fault(s)");
+        ExitCode::FAILURE
+    }
+}

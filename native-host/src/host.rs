@@ -1,0 +1,400 @@
+//! Answers one request at a time: checks who may call what, then serves it from the store.
+//! Blocking (file I/O, fsync, the keystore): the messaging loop runs it off the async thread.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use profile_core::wire::{
+    AccountSummary, API_VERSION, Call, Disclosure, HelloResult, LoginParams, LoginResult, MAX_LISTED_DISCLOSURES,
+    Request, Response, SignUpParams, SignUpResult, StatusResult, parse_request,
+};
+use profile_core::{
+    AccountGuid, AssertionType, ClientData, DeviceId, ErrorCode, LoginKey, Origin, Scheme, Secret32, WireError,
+};
+use serde_json::{Value, json};
+
+use crate::keystore::{Keystore, OsKeystore};
+use crate::state::{AccountRecord, LocalState, MIN_PASSPHRASE_CHARS, PassphraseLock};
+use crate::store::{Store, StoreError, random};
+
+/// Who launched the host: the browser tells it through its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// A Chromium-family browser: `chrome-extension://ID/`.
+    Chromium(Origin),
+    /// Firefox: the add-on id. Firefox gives extensions a random per-install UUID origin that
+    /// the host cannot check, so any `moz-extension://` origin counts as the caller's own.
+    Firefox(String),
+}
+
+impl Caller {
+    /// Reads the browser's arguments; `None` when they are not a native-messaging launch.
+    pub fn from_args(args: &[String]) -> Option<Self> {
+        let first = args.first()?;
+        if first.starts_with("chrome-extension://") {
+            return Origin::parse(first).ok().map(Self::Chromium);
+        }
+        let addon = args.get(1)?;
+        (first.ends_with(".json") && !addon.starts_with('-')).then(|| Self::Firefox(addon.clone()))
+    }
+
+    fn owns(&self, origin: &Origin) -> bool {
+        match self {
+            Self::Chromium(own) => own == origin,
+            Self::Firefox(_) => origin.scheme() == Scheme::MozExtension,
+        }
+    }
+}
+
+/// The host's request handler.
+pub struct Host {
+    caller: Caller,
+    dir: PathBuf,
+    keystore: Arc<dyn Keystore>,
+    store: OnceLock<Store>,
+    /// Parsed login keys: parsing costs as much as signing.
+    keys: Mutex<HashMap<(Origin, AccountGuid), LoginKey>>,
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host").field("caller", &self.caller).field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, WireError> {
+    serde_json::to_value(value).map_err(|e| WireError::internal(e.to_string()))
+}
+
+fn fail<T>(code: ErrorCode, message: impl Into<String>) -> Result<T, WireError> {
+    Err(WireError::new(code, message))
+}
+
+impl Host {
+    pub fn new(caller: Caller, dir: PathBuf, keystore: Arc<dyn Keystore>) -> Self {
+        Self { caller, dir, keystore, store: OnceLock::new(), keys: Mutex::new(HashMap::new()) }
+    }
+
+    /// A host on the OS keystore; connecting is deferred to the first request that needs it,
+    /// so a missing keystore is an answer, not a crash.
+    pub fn with_os_keystore(caller: Caller, dir: PathBuf) -> Self {
+        Self::new(caller, dir, Arc::new(LazyOsKeystore::default()))
+    }
+
+    fn store(&self) -> Result<&Store, WireError> {
+        if let Some(store) = self.store.get() {
+            return Ok(store);
+        }
+        let store = Store::open(&self.dir, self.keystore.as_ref())?;
+        Ok(self.store.get_or_init(|| store))
+    }
+
+    /// Decodes and answers one frame.
+    pub fn handle_frame(&self, frame: &[u8]) -> Response {
+        match parse_request(frame) {
+            Ok(request) => self.handle(request),
+            Err((id, error)) => Response::failure(id, error),
+        }
+    }
+
+    pub fn handle(&self, request: Request) -> Response {
+        let Request { id, origin, call } = request;
+        let page = call.is_page_method();
+        let outcome = self.answer(&origin, &call);
+        if page {
+            self.record(&origin, &call, &outcome);
+        }
+        match &outcome {
+            Ok(_) => tracing::debug!(id, method = call.name(), %origin, "answered"),
+            Err(e) => tracing::info!(id, method = call.name(), %origin, code = %e.code, "refused"),
+        }
+        match outcome {
+            Ok(result) => Response::success(id, result),
+            Err(error) => Response::failure(Some(id), error),
+        }
+    }
+
+    fn answer(&self, origin: &Origin, call: &Call) -> Result<Value, WireError> {
+        if call.is_page_method() && !origin.is_web() {
+            return fail(ErrorCode::InvalidRequest, format!("`{}` is served only for web pages", call.name()));
+        }
+        if !call.is_page_method() && !self.caller.owns(origin) {
+            return fail(ErrorCode::InvalidRequest, format!("`{}` is served only for this extension", call.name()));
+        }
+        let store = self.store()?;
+        let state = store.state()?;
+        let open_while_locked = matches!(call, Call::Hello {} | Call::Status {} | Call::Unlock { .. } | Call::Lock {});
+        if state.locked && !open_while_locked {
+            return fail(ErrorCode::Locked, "the profile is locked; unlock it in the extension");
+        }
+        match call {
+            Call::GetProfileUrl {} => state
+                .profile_url
+                .clone()
+                .map(Value::String)
+                .ok_or_else(|| WireError::new(ErrorCode::NotPaired, "this profile is not paired with a profile server")),
+            Call::GetDeviceId {} => Ok(Value::String(DeviceId::derive(&state.device_secret, origin).to_string())),
+            Call::GetAddress { kind } => match state.addresses.get(kind) {
+                Some(address) => to_value(address),
+                None => fail(ErrorCode::NotFound, format!("no {} address saved", kind.as_str())),
+            },
+            Call::SignUp(params) => to_value(&self.sign_up(store, origin, params)?),
+            Call::Login(params) => to_value(&self.login(store, origin, params)?),
+            Call::Hello {} => to_value(&hello(&state)),
+            Call::Status {} => to_value(&StatusResult {
+                hello: hello(&state),
+                passphrase_set: state.lock.is_some(),
+                addresses: state.addresses.keys().copied().collect(),
+                accounts: state.accounts.len(),
+                disclosures: store.disclosures()?.len(),
+            }),
+            Call::Pair(_) => fail(ErrorCode::InvalidRequest, "this host cannot pair yet: profile-server support is not built in"),
+            Call::Unpair {} => fail(ErrorCode::NotPaired, "this profile is not paired with a profile server"),
+            Call::Unlock { passphrase } => match store.update(|s| unlock(s, passphrase, now()))? {
+                Unlock::Unlocked => Ok(json!({"locked": false})),
+                Unlock::WrongPassphrase => fail(ErrorCode::AuthFailed, "wrong passphrase"),
+            },
+            Call::Lock {} => {
+                store.update(|s| match s.lock {
+                    None => fail(ErrorCode::InvalidRequest, "set a passphrase first (`profile-host passphrase set`): without one the OS keystore alone unlocks this profile"),
+                    Some(_) => Ok(s.locked = true),
+                })?;
+                Ok(json!({"locked": true}))
+            }
+            Call::SaveAddress { kind, address } => {
+                store.update(|s| Ok(s.addresses.insert(*kind, address.clone())))?;
+                Ok(json!({"kind": kind}))
+            }
+            Call::ListAccounts {} => to_value(&state.accounts.iter().map(summary).collect::<Result<Vec<_>, _>>()?),
+            Call::ListGrants {} => to_value(&state.grants),
+            Call::Revoke { origin: site } => {
+                let revoked = store.update(|s| {
+                    let before = s.grants.len();
+                    s.grants.retain(|g| &g.origin != site);
+                    Ok(before - s.grants.len())
+                })?;
+                Ok(json!({"revoked": revoked}))
+            }
+            Call::ListDisclosures { limit } => {
+                let limit = limit.unwrap_or(100).min(MAX_LISTED_DISCLOSURES);
+                let newest: Vec<Disclosure> = store.disclosures()?.into_iter().rev().take(limit).collect();
+                to_value(&newest)
+            }
+        }
+    }
+
+    fn sign_up(&self, store: &Store, origin: &Origin, params: &SignUpParams) -> Result<SignUpResult, WireError> {
+        let (secret, key) = loop {
+            let secret = Secret32::from_bytes(random()?);
+            if let Some(key) = LoginKey::from_secret(&secret) {
+                break (secret, key);
+            }
+        };
+        let at = now();
+        let state = store.update(|s| {
+            if s.account(origin, &params.account_guid).is_some() {
+                return fail(ErrorCode::InvalidRequest, format!("already signed up to {origin} as {}", params.account_guid));
+            }
+            s.accounts.push(AccountRecord {
+                origin: origin.clone(),
+                account_guid: params.account_guid.clone(),
+                app_id: params.app_id.clone(),
+                permissions: params.permissions.clone(),
+                key: secret,
+                counter: 0,
+                created_at: at,
+                last_used_at: at,
+            });
+            Ok(s.clone())
+        })?;
+        let device_id = DeviceId::derive(&state.device_secret, origin);
+        let assertion = key.sign(&ClientData {
+            kind: AssertionType::SignUp,
+            origin: origin.clone(),
+            challenge: params.challenge.clone(),
+            account_guid: params.account_guid.clone(),
+            device_id: device_id.clone(),
+            counter: 0,
+            issued_at: at,
+        });
+        let public_key = key.public_jwk();
+        self.cache_key(origin, &params.account_guid, key);
+        Ok(SignUpResult { account_guid: params.account_guid.clone(), profile_url: state.profile_url.clone(), device_id, public_key, assertion })
+    }
+
+    fn login(&self, store: &Store, origin: &Origin, params: &LoginParams) -> Result<LoginResult, WireError> {
+        let at = now();
+        // The raised counter is durable before any assertion carries it: a crash never lets one
+        // counter value sign twice.
+        let (record, device_secret) = store.update(|s| {
+            let device_secret = s.device_secret.clone();
+            let Some(account) = s.account_mut(origin, params.account_guid.as_ref()) else {
+                return fail(ErrorCode::NotSignedUp, format!("no account at {origin}"));
+            };
+            account.counter += 1;
+            account.last_used_at = at;
+            Ok((account.clone(), device_secret))
+        })?;
+        let key = self.key_for(&record)?;
+        let assertion = key.sign(&ClientData {
+            kind: AssertionType::Login,
+            origin: origin.clone(),
+            challenge: params.challenge.clone(),
+            account_guid: record.account_guid.clone(),
+            device_id: DeviceId::derive(&device_secret, origin),
+            counter: record.counter,
+            issued_at: at,
+        });
+        Ok(LoginResult { account_guid: record.account_guid, assertion })
+    }
+
+    fn key_for(&self, record: &AccountRecord) -> Result<LoginKey, WireError> {
+        let id = (record.origin.clone(), record.account_guid.clone());
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(key) = keys.get(&id) {
+            return Ok(key.clone());
+        }
+        let key = LoginKey::from_secret(&record.key).ok_or_else(|| WireError::internal("a stored login key is invalid"))?;
+        keys.insert(id, key.clone());
+        Ok(key)
+    }
+
+    fn cache_key(&self, origin: &Origin, guid: &AccountGuid, key: LoginKey) {
+        self.keys.lock().unwrap_or_else(|p| p.into_inner()).insert((origin.clone(), guid.clone()), key);
+    }
+
+    /// Appends a page request's outcome to the disclosure ledger. A ledger that cannot be
+    /// written is logged, not fatal: the answer has already been decided.
+    fn record(&self, origin: &Origin, call: &Call, outcome: &Result<Value, WireError>) {
+        let Ok(store) = self.store() else { return };
+        let (fields, outcome) = match outcome {
+            Ok(value) => (disclosed_fields(call, value), "disclosed".to_owned()),
+            Err(e) => (Vec::new(), e.code.to_string()),
+        };
+        let entry = Disclosure { at: now(), origin: origin.clone(), method: call.name().to_owned(), fields, outcome };
+        if let Err(e) = store.append_disclosure(&entry) {
+            tracing::warn!("cannot write the disclosure ledger: {e}");
+        }
+    }
+}
+
+/// What left, by field name: the non-null members of the answer (`shipping.city`, …), or the
+/// method's one value.
+fn disclosed_fields(call: &Call, value: &Value) -> Vec<String> {
+    let prefix = match call {
+        Call::GetAddress { kind } => format!("{}.", kind.as_str()),
+        _ => String::new(),
+    };
+    match value {
+        Value::Object(members) => members.iter().filter(|(_, v)| !v.is_null()).map(|(name, _)| format!("{prefix}{name}")).collect(),
+        Value::Null => Vec::new(),
+        _ => vec![match call {
+            Call::GetProfileUrl {} => "profileUrl".to_owned(),
+            _ => "deviceId".to_owned(),
+        }],
+    }
+}
+
+fn hello(state: &LocalState) -> HelloResult {
+    HelloResult {
+        api_version: API_VERSION.to_owned(),
+        host_version: env!("CARGO_PKG_VERSION").to_owned(),
+        paired: state.profile_url.is_some(),
+        locked: state.locked,
+        profile_url: state.profile_url.clone(),
+    }
+}
+
+fn summary(record: &AccountRecord) -> Result<AccountSummary, WireError> {
+    let key = LoginKey::from_secret(&record.key).ok_or_else(|| WireError::internal("a stored login key is invalid"))?;
+    Ok(AccountSummary {
+        origin: record.origin.clone(),
+        account_guid: record.account_guid.clone(),
+        app_id: record.app_id.clone(),
+        permissions: record.permissions.clone(),
+        public_key: key.public_jwk(),
+        counter: record.counter,
+        created_at: record.created_at,
+        last_used_at: record.last_used_at,
+    })
+}
+
+enum Unlock {
+    Unlocked,
+    /// The failure was counted (and saved) for the back-off.
+    WrongPassphrase,
+}
+
+fn unlock(state: &mut LocalState, passphrase: &profile_core::Passphrase, now: u64) -> Result<Unlock, WireError> {
+    let locked = state.locked;
+    let Some(lock) = state.lock.as_mut() else {
+        return fail(ErrorCode::InvalidRequest, "no passphrase is set: the OS keystore alone unlocks this profile");
+    };
+    if !locked {
+        return fail(ErrorCode::InvalidRequest, "already unlocked");
+    }
+    let wait = lock.wait_secs(now);
+    if wait > 0 {
+        return fail(ErrorCode::RateLimited, format!("too many wrong passphrases; try again in {wait} s"));
+    }
+    if !lock.matches(passphrase) {
+        lock.failures += 1;
+        lock.last_failure_at = now;
+        return Ok(Unlock::WrongPassphrase);
+    }
+    lock.failures = 0;
+    state.locked = false;
+    Ok(Unlock::Unlocked)
+}
+
+/// Sets or replaces the passphrase (the CLI's `passphrase set`).
+pub fn set_passphrase(store: &Store, current: Option<&profile_core::Passphrase>, new: &profile_core::Passphrase) -> Result<(), WireError> {
+    if new.expose().chars().count() < MIN_PASSPHRASE_CHARS {
+        return fail(ErrorCode::InvalidRequest, format!("a passphrase needs at least {MIN_PASSPHRASE_CHARS} characters"));
+    }
+    let lock = PassphraseLock::create(new, random()?).map_err(|e| WireError::internal(e.to_string()))?;
+    store.update(|s| {
+        if let Some(existing) = &s.lock
+            && !current.is_some_and(|c| existing.matches(c))
+        {
+            return fail(ErrorCode::AuthFailed, "the current passphrase is wrong");
+        }
+        s.lock = Some(lock);
+        Ok(())
+    })
+}
+
+/// Opens the OS keystore on first use and keeps the connection.
+#[derive(Default)]
+struct LazyOsKeystore(OnceLock<OsKeystore>);
+
+impl LazyOsKeystore {
+    fn get(&self) -> Result<&OsKeystore, crate::keystore::KeystoreError> {
+        if let Some(keystore) = self.0.get() {
+            return Ok(keystore);
+        }
+        let keystore = OsKeystore::connect()?;
+        Ok(self.0.get_or_init(|| keystore))
+    }
+}
+
+impl Keystore for LazyOsKeystore {
+    fn load(&self, entry: &str) -> Result<Option<Secret32>, crate::keystore::KeystoreError> {
+        self.get()?.load(entry)
+    }
+    fn save(&self, entry: &str, key: &Secret32) -> Result<(), crate::keystore::KeystoreError> {
+        self.get()?.save(entry, key)
+    }
+}
+
+/// Opens a data dir's store on the OS keystore (for the CLI).
+pub fn open_store(dir: &std::path::Path) -> Result<Store, StoreError> {
+    Store::open(dir, &LazyOsKeystore::default())
+}
+

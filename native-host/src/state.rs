@@ -1,0 +1,193 @@
+//! What the host keeps, sealed under the master key: the device secret, addresses, site
+//! accounts with their login keys, remembered grants, and the optional passphrase lock.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64ct::{Base64UrlUnpadded, Encoding};
+use profile_core::wire::Grant;
+use profile_core::{AccountGuid, Address, AddressKind, Origin, Passphrase, Secret32};
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+/// The state's format version; bound into the seal's associated data as well.
+pub const STATE_VERSION: u16 = 1;
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LocalState {
+    pub version: u16,
+    /// Keys the pairwise device ids.
+    pub device_secret: Secret32,
+    #[serde(default)]
+    pub addresses: BTreeMap<AddressKind, Address>,
+    #[serde(default)]
+    pub accounts: Vec<AccountRecord>,
+    #[serde(default)]
+    pub grants: Vec<Grant>,
+    #[serde(default)]
+    pub lock: Option<PassphraseLock>,
+    /// Set by `lock`; page requests answer `locked` until `unlock`.
+    #[serde(default)]
+    pub locked: bool,
+    #[serde(default)]
+    pub profile_url: Option<String>,
+}
+
+impl LocalState {
+    pub fn new(device_secret: Secret32) -> Self {
+        Self {
+            version: STATE_VERSION,
+            device_secret,
+            addresses: BTreeMap::new(),
+            accounts: Vec::new(),
+            grants: Vec::new(),
+            lock: None,
+            locked: false,
+            profile_url: None,
+        }
+    }
+
+    pub fn account(&self, origin: &Origin, guid: &AccountGuid) -> Option<&AccountRecord> {
+        self.accounts.iter().find(|a| &a.origin == origin && &a.account_guid == guid)
+    }
+
+    /// The named account of `origin`, or its most recently used one.
+    pub fn account_mut(&mut self, origin: &Origin, guid: Option<&AccountGuid>) -> Option<&mut AccountRecord> {
+        self.accounts
+            .iter_mut()
+            .filter(|a| &a.origin == origin && guid.is_none_or(|g| &a.account_guid == g))
+            .max_by_key(|a| (a.last_used_at, a.created_at))
+    }
+}
+
+impl fmt::Debug for LocalState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalState")
+            .field("version", &self.version)
+            .field("addresses", &self.addresses.keys().collect::<Vec<_>>())
+            .field("accounts", &self.accounts.len())
+            .field("grants", &self.grants.len())
+            .field("locked", &self.locked)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One site account: its login key and the counter its last assertion carried.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccountRecord {
+    pub origin: Origin,
+    pub account_guid: AccountGuid,
+    pub app_id: Option<String>,
+    pub permissions: Vec<String>,
+    /// The P-256 private scalar.
+    pub key: Secret32,
+    pub counter: u64,
+    pub created_at: u64,
+    pub last_used_at: u64,
+}
+
+impl fmt::Debug for AccountRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccountRecord")
+            .field("origin", &self.origin)
+            .field("counter", &self.counter)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A passphrase verifier: Argon2id of the passphrase, with its parameters pinned here.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PassphraseLock {
+    pub salt: String,
+    pub m_cost: u32,
+    pub t_cost: u32,
+    pub p_cost: u32,
+    pub verifier: Secret32,
+    /// Consecutive wrong passphrases, and when the last one came (Unix seconds).
+    #[serde(default)]
+    pub failures: u32,
+    #[serde(default)]
+    pub last_failure_at: u64,
+}
+
+/// OWASP's floor for Argon2id: 19 MiB, two passes, one lane.
+pub const ARGON2_M_COST: u32 = 19 * 1024;
+pub const ARGON2_T_COST: u32 = 2;
+pub const ARGON2_P_COST: u32 = 1;
+/// Shortest passphrase accepted.
+pub const MIN_PASSPHRASE_CHARS: usize = 8;
+/// Wrong passphrases allowed before each further try must wait, doubling up to an hour.
+const FREE_FAILURES: u32 = 5;
+
+impl PassphraseLock {
+    pub fn create(passphrase: &Passphrase, salt: [u8; 16]) -> Result<Self, argon2::Error> {
+        let salt = Base64UrlUnpadded::encode_string(&salt);
+        let verifier = derive(passphrase, &salt, ARGON2_M_COST, ARGON2_T_COST, ARGON2_P_COST)?;
+        Ok(Self {
+            salt,
+            m_cost: ARGON2_M_COST,
+            t_cost: ARGON2_T_COST,
+            p_cost: ARGON2_P_COST,
+            verifier,
+            failures: 0,
+            last_failure_at: 0,
+        })
+    }
+
+    pub fn matches(&self, passphrase: &Passphrase) -> bool {
+        derive(passphrase, &self.salt, self.m_cost, self.t_cost, self.p_cost)
+            .is_ok_and(|candidate| bool::from(candidate.expose().ct_eq(self.verifier.expose())))
+    }
+
+    /// Seconds the person must still wait before another try, after repeated failures.
+    pub fn wait_secs(&self, now: u64) -> u64 {
+        if self.failures < FREE_FAILURES {
+            return 0;
+        }
+        let delay = 1u64 << (self.failures - FREE_FAILURES).min(12);
+        (self.last_failure_at + delay.min(3600)).saturating_sub(now)
+    }
+}
+
+fn derive(passphrase: &Passphrase, salt: &str, m: u32, t: u32, p: u32) -> Result<Secret32, argon2::Error> {
+    let params = Params::new(m, t, p, Some(32))?;
+    let mut out = [0u8; 32];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params).hash_password_into(
+        passphrase.expose().as_bytes(),
+        salt.as_bytes(),
+        &mut out,
+    )?;
+    let secret = Secret32::from_bytes(out);
+    zeroize::Zeroize::zeroize(&mut out);
+    Ok(secret)
+}
+
+impl fmt::Debug for PassphraseLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PassphraseLock").field("failures", &self.failures).finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passphrase_lock_verifies_and_backs_off() {
+        let lock = PassphraseLock::create(&Passphrase::new("correct horse".into()), [4; 16]).unwrap();
+        assert!(lock.matches(&Passphrase::new("correct horse".into())));
+        assert!(!lock.matches(&Passphrase::new("correct hors".into())));
+        let mut tired = lock.clone();
+        tired.failures = 4;
+        assert_eq!(tired.wait_secs(100), 0);
+        tired.failures = 7;
+        tired.last_failure_at = 100;
+        assert_eq!(tired.wait_secs(101), 3);
+        assert_eq!(tired.wait_secs(200), 0);
+        assert!(!format!("{lock:?}").contains(&lock.salt));
+    }
+}

@@ -1,0 +1,355 @@
+//! The host's files in its data dir, all sealed under the master key from the OS keystore:
+//!
+//! - `state.sealed`: the [`LocalState`], rewritten atomically (temp file, fsync, rename, fsync
+//!   of the directory), so a crash leaves the old or the new state, never a torn one;
+//! - `ledger.sealed`: the disclosure ledger, append-only records of `u32 length ‖ sealed JSON`;
+//!   a torn last record (a crash mid-append) is ignored when read;
+//! - `lock`: the OS file lock that serializes writers across host processes. Every write starts
+//!   from the state on disk, so what another process saved is never lost.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use profile_core::seal::{self, Purpose, SealError};
+use profile_core::wire::Disclosure;
+use profile_core::{Secret32, WireError};
+use zeroize::Zeroizing;
+
+use crate::keystore::{Keystore, KeystoreError, entry_name};
+use crate::state::{LocalState, STATE_VERSION};
+
+const STATE_FILE: &str = "state.sealed";
+const LEDGER_FILE: &str = "ledger.sealed";
+const LOCK_FILE: &str = "lock";
+const STATE_PURPOSE: Purpose = Purpose { name: "host-state", version: STATE_VERSION };
+const LEDGER_PURPOSE: Purpose = Purpose { name: "host-ledger", version: 1 };
+/// The ledger is compacted to its newer half once it grows past this.
+const LEDGER_COMPACT_BYTES: u64 = 4 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Keystore(#[from] KeystoreError),
+    #[error("the state file exists but its master key is missing from the OS keystore ({keystore}); nothing was changed", keystore = crate::keystore::NAME)]
+    KeyMissing,
+    #[error("the state file cannot be decrypted with the master key from the OS keystore ({keystore}): {0}", keystore = crate::keystore::NAME)]
+    Undecryptable(SealError),
+    #[error("the state file decrypts but is not valid: {0}")]
+    Corrupt(String),
+    #[error("{0}: {1}")]
+    Io(String, io::Error),
+    #[error("the system random number generator failed")]
+    Random,
+}
+
+impl From<StoreError> for WireError {
+    fn from(error: StoreError) -> Self {
+        WireError::internal(error.to_string())
+    }
+}
+
+fn io_error(what: &str, path: &Path) -> impl FnOnce(io::Error) -> StoreError {
+    let context = format!("{what} {}", path.display());
+    move |e| StoreError::Io(context, e)
+}
+
+/// Fresh random bytes from the OS.
+pub fn random<const N: usize>() -> Result<[u8; N], StoreError> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|_| StoreError::Random)?;
+    Ok(bytes)
+}
+
+/// The open store of one data dir.
+pub struct Store {
+    dir: PathBuf,
+    key: Secret32,
+    cache: Mutex<Cached>,
+}
+
+struct Cached {
+    stamp: Option<Stamp>,
+    state: Arc<LocalState>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens the data dir, creating it, the master key and an empty state on first use.
+    pub fn open(dir: &Path, keystore: &dyn Keystore) -> Result<Self, StoreError> {
+        create_private_dir(dir)?;
+        let dir = dir.canonicalize().map_err(io_error("cannot resolve", dir))?;
+        let _guard = FileLock::acquire(&dir)?;
+        let entry = entry_name(&dir);
+        let state_path = dir.join(STATE_FILE);
+        let key = match keystore.load(&entry)? {
+            Some(key) => key,
+            None if state_path.exists() => return Err(StoreError::KeyMissing),
+            None => {
+                let key = Secret32::from_bytes(random()?);
+                keystore.save(&entry, &key)?;
+                key
+            }
+        };
+        let store = Self {
+            dir,
+            cache: Mutex::new(Cached { stamp: None, state: Arc::new(LocalState::new(Secret32::from_bytes([0; 32]))) }),
+            key,
+        };
+        if !state_path.exists() {
+            store.write_state(&LocalState::new(Secret32::from_bytes(random()?)))?;
+        }
+        store.state()?;
+        Ok(store)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The latest state: re-read when another process has replaced the file since.
+    pub fn state(&self) -> Result<Arc<LocalState>, StoreError> {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let stamp = Stamp::of(&self.dir.join(STATE_FILE))?;
+        if cache.stamp.as_ref() != Some(&stamp) {
+            let state = self.read_state()?;
+            *cache = Cached { stamp: Some(stamp), state: Arc::new(state) };
+        }
+        Ok(cache.state.clone())
+    }
+
+    /// Applies `change` to the latest state on disk and writes the result atomically, holding
+    /// the OS file lock throughout. When `change` fails nothing is written.
+    pub fn update<R>(&self, change: impl FnOnce(&mut LocalState) -> Result<R, WireError>) -> Result<R, WireError> {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let _guard = FileLock::acquire(&self.dir)?;
+        let mut state = self.read_state()?;
+        let result = change(&mut state)?;
+        self.write_state(&state)?;
+        let stamp = Stamp::of(&self.dir.join(STATE_FILE))?;
+        *cache = Cached { stamp: Some(stamp), state: Arc::new(state) };
+        Ok(result)
+    }
+
+    fn read_state(&self) -> Result<LocalState, StoreError> {
+        let path = self.dir.join(STATE_FILE);
+        let blob = fs::read(&path).map_err(io_error("cannot read", &path))?;
+        let json = seal::open(&self.key, STATE_PURPOSE, &blob).map_err(StoreError::Undecryptable)?;
+        serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    fn write_state(&self, state: &LocalState) -> Result<(), StoreError> {
+        let json = Zeroizing::new(serde_json::to_vec(state).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+        let blob = seal::seal(&self.key, STATE_PURPOSE, random()?, &json);
+        write_atomically(&self.dir.join(STATE_FILE), &blob)
+    }
+
+    /// Appends one entry to the disclosure ledger.
+    pub fn append_disclosure(&self, entry: &Disclosure) -> Result<(), StoreError> {
+        let json = serde_json::to_vec(entry).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let record = ledger_record(&self.key, &json)?;
+        let path = self.dir.join(LEDGER_FILE);
+        let _guard = FileLock::acquire(&self.dir)?;
+        let mut file = OpenOptions::new().create(true).append(true).open(&path).map_err(io_error("cannot open", &path))?;
+        file.write_all(&record).map_err(io_error("cannot append to", &path))?;
+        let size = file.metadata().map_err(io_error("cannot stat", &path))?.len();
+        if size > LEDGER_COMPACT_BYTES {
+            let entries = self.read_ledger_unlocked()?;
+            let keep = &entries[entries.len() / 2..];
+            let mut bytes = Vec::new();
+            for entry in keep {
+                let json = serde_json::to_vec(entry).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                bytes.extend(ledger_record(&self.key, &json)?);
+            }
+            write_atomically(&path, &bytes)?;
+        }
+        Ok(())
+    }
+
+    /// The whole ledger, oldest first.
+    pub fn disclosures(&self) -> Result<Vec<Disclosure>, StoreError> {
+        self.read_ledger_unlocked()
+    }
+
+    fn read_ledger_unlocked(&self) -> Result<Vec<Disclosure>, StoreError> {
+        let path = self.dir.join(LEDGER_FILE);
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_error("cannot read", &path)(e)),
+        };
+        let mut entries = Vec::new();
+        let mut rest = bytes.as_slice();
+        while let Some((len, tail)) = rest.split_first_chunk::<4>() {
+            let len = u32::from_le_bytes(*len) as usize;
+            let Some(blob) = tail.get(..len) else { break }; // torn last record
+            let json = seal::open(&self.key, LEDGER_PURPOSE, blob).map_err(StoreError::Undecryptable)?;
+            entries.push(serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+            rest = &tail[len..];
+        }
+        Ok(entries)
+    }
+}
+
+fn ledger_record(key: &Secret32, json: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let blob = seal::seal(key, LEDGER_PURPOSE, random()?, json);
+    let mut record = Vec::with_capacity(4 + blob.len());
+    record.extend_from_slice(&(blob.len() as u32).to_le_bytes());
+    record.extend_from_slice(&blob);
+    Ok(record)
+}
+
+/// Temp file in the same directory, fsync, rename over the target, fsync the directory.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let mut file = private_file(&tmp).map_err(io_error("cannot create", &tmp))?;
+    file.write_all(bytes).map_err(io_error("cannot write", &tmp))?;
+    file.sync_all().map_err(io_error("cannot sync", &tmp))?;
+    drop(file);
+    fs::rename(&tmp, path).map_err(io_error("cannot replace", path))?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+#[cfg(unix)]
+fn private_file(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)
+}
+
+#[cfg(not(unix))]
+fn private_file(path: &Path) -> io::Result<File> {
+    OpenOptions::new().write(true).create(true).truncate(true).open(path)
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io_error("cannot sync", dir))
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> Result<(), StoreError> {
+    Ok(()) // NTFS makes the rename durable with the file's own flush.
+}
+
+fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(io_error("cannot create", dir))
+}
+
+/// Identifies one version of a file: any rename or rewrite changes it.
+#[derive(Debug, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<SystemTime>,
+    inode: u64,
+}
+
+impl Stamp {
+    fn of(path: &Path) -> Result<Self, StoreError> {
+        let meta = fs::metadata(path).map_err(io_error("cannot stat", path))?;
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Ok(Self { len: meta.len(), modified: meta.modified().ok(), inode })
+    }
+}
+
+/// An exclusive OS lock on `DIR/lock`, released when dropped.
+struct FileLock(File);
+
+impl FileLock {
+    fn acquire(dir: &Path) -> Result<Self, StoreError> {
+        let path = dir.join(LOCK_FILE);
+        let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io_error("cannot open", &path))?;
+        file.lock().map_err(io_error("cannot lock", &path))?;
+        Ok(Self(file))
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
+/// Reads a whole file (used by `doctor` to check a manifest).
+pub fn read_file(path: &Path) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    File::open(path)?.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use profile_core::{Address, AddressKind, Origin};
+
+    use super::*;
+    use crate::keystore::memory::MemoryKeystore;
+
+    fn address() -> Address {
+        serde_json::from_value(serde_json::json!({"name": "Grace Hopper", "line1": "1 Navy Way",
+            "city": "Arlington", "postalCode": "22202", "country": "US"}))
+        .unwrap()
+    }
+
+    #[test]
+    fn two_stores_on_one_dir_see_each_others_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let keystore = MemoryKeystore::default();
+        let a = Store::open(dir.path(), &keystore).unwrap();
+        let b = Store::open(dir.path(), &keystore).unwrap();
+        a.update(|s| Ok(s.addresses.insert(AddressKind::Shipping, address()))).unwrap();
+        b.update(|s| Ok(s.addresses.insert(AddressKind::Billing, address()))).unwrap();
+        let seen = a.state().unwrap();
+        assert_eq!(seen.addresses.len(), 2, "a write from one process never drops the other's");
+        assert_eq!(seen.device_secret, b.state().unwrap().device_secret);
+    }
+
+    #[test]
+    fn a_failed_change_writes_nothing_and_plaintext_never_lands() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &MemoryKeystore::default()).unwrap();
+        store.update(|s| Ok(s.addresses.insert(AddressKind::Shipping, address()))).unwrap();
+        let before = fs::read(dir.path().join(STATE_FILE)).unwrap();
+        let err = store.update(|s| {
+            s.addresses.clear();
+            Err::<(), _>(WireError::invalid("no"))
+        });
+        assert!(err.is_err());
+        assert_eq!(fs::read(dir.path().join(STATE_FILE)).unwrap(), before);
+        assert!(!before.windows(6).any(|w| w == b"Hopper"));
+    }
+
+    #[test]
+    fn ledger_survives_a_torn_tail_and_refuses_a_missing_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let keystore = MemoryKeystore::default();
+        let store = Store::open(dir.path(), &keystore).unwrap();
+        let entry = Disclosure {
+            at: 1,
+            origin: Origin::parse("https://shop.example").unwrap(),
+            method: "getDeviceId".into(),
+            fields: vec!["deviceId".into()],
+            outcome: "disclosed".into(),
+        };
+        store.append_disclosure(&entry).unwrap();
+        store.append_disclosure(&entry).unwrap();
+        let mut file = OpenOptions::new().append(true).open(dir.path().join(LEDGER_FILE)).unwrap();
+        file.write_all(&[200, 0, 0, 0, 1, 2, 3]).unwrap();
+        assert_eq!(store.disclosures().unwrap(), vec![entry.clone(), entry]);
+
+        let empty = MemoryKeystore::default();
+        assert!(matches!(Store::open(dir.path(), &empty), Err(StoreError::KeyMissing)));
+    }
+}
