@@ -6,22 +6,16 @@
 //!                                  +-- OS keystore: one 256-bit master key per data dir
 //!                                  +-- data dir: state.sealed, ledger.sealed (AES-256-GCM)
 //! ```
-#![doc = include_str!("../README.md")]
+//!
+//! The binary only picks between the native-messaging loop and the CLI; the library
+//! (`profile_host`) does the work.
 
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-mod cli;
-mod host;
-mod keystore;
-mod manifest;
-mod messaging;
-mod platform;
-mod state;
-mod store;
-
-use host::{Caller, Host};
+use profile_host::host::{Caller, Host};
+use profile_host::{cli, messaging};
 
 fn main() -> ExitCode {
     init_logging();
@@ -37,7 +31,13 @@ fn main() -> ExitCode {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PROFILE_HOST_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        // Its own report of a failed write uses `eprintln!`, which panics on a closed pipe.
+        .log_internal_errors(false)
+        .init();
 }
 
 fn native_messaging(caller: Caller) -> ExitCode {

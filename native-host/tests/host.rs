@@ -1,0 +1,588 @@
+//! The real `profile-host` binary over the real framing, on a real Secret Service.
+//!
+//! Run through `scripts/with-keyring` (the README's test command does), which starts a private
+//! D-Bus session with an unlocked GNOME Keyring. One test binary on purpose: each file under
+//! `tests/` is a separate link.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use profile_core::{AccountGuid, Assertion, AssertionError, AssertionType, Challenge, ClientData, Expected, Origin, PublicJwk, verify};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_profile-host");
+const EXTENSION: &str = "chrome-extension://anejejpdgphdflenbcklaacafpcfcman";
+const SHOP: &str = "https://shop.example";
+
+fn require_keyring() {
+    assert!(
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+        "these tests need a real Secret Service on a D-Bus session: run them as `scripts/with-keyring cargo test` (make test does)"
+    );
+}
+
+/// One running host on a data dir, with frames in and out.
+struct HostProcess {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    frames: mpsc::Receiver<Value>,
+    stderr: Option<std::process::ChildStderr>,
+}
+
+impl HostProcess {
+    fn start(home: &Path) -> Self {
+        Self::start_with(home, |_| {})
+    }
+
+    fn start_with(home: &Path, adjust: impl FnOnce(&mut Command)) -> Self {
+        require_keyring();
+        let mut command = Command::new(BIN);
+        command
+            .arg(format!("{EXTENSION}/"))
+            .env("PROFILE_HOST_HOME", home)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        adjust(&mut command);
+        let mut child = command.spawn().expect("spawn profile-host");
+        let mut stdout = child.stdout.take().unwrap();
+        let (tx, frames) = mpsc::channel();
+        std::thread::spawn(move || {
+            loop {
+                let mut len = [0u8; 4];
+                if stdout.read_exact(&mut len).is_err() {
+                    return;
+                }
+                let mut body = vec![0u8; u32::from_ne_bytes(len) as usize];
+                stdout.read_exact(&mut body).unwrap();
+                if tx.send(serde_json::from_slice(&body).unwrap()).is_err() {
+                    return;
+                }
+            }
+        });
+        let stdin = child.stdin.take();
+        let stderr = child.stderr.take();
+        Self { child, stdin, frames, stderr }
+    }
+
+    fn send_raw(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().unwrap();
+        let _ = stdin.write_all(bytes).and_then(|()| stdin.flush());
+    }
+
+    fn send(&mut self, message: &Value) {
+        let body = serde_json::to_vec(message).unwrap();
+        let mut frame = (body.len() as u32).to_ne_bytes().to_vec();
+        frame.extend(body);
+        self.send_raw(&frame);
+    }
+
+    fn recv(&mut self) -> Value {
+        self.frames.recv_timeout(Duration::from_secs(20)).expect("an answer within 20 s")
+    }
+
+    fn call(&mut self, id: u64, origin: &str, method: &str, params: Value) -> Value {
+        self.send(&json!({"id": id, "type": method, "origin": origin, "params": params}));
+        let answer = self.recv();
+        assert_eq!(answer["id"], id, "{answer}");
+        answer
+    }
+
+    fn ok(&mut self, origin: &str, method: &str, params: Value) -> Value {
+        let answer = self.call(1, origin, method, params);
+        assert_eq!(answer["ok"], true, "{method}: {answer}");
+        answer["result"].clone()
+    }
+
+    fn err(&mut self, origin: &str, method: &str, params: Value) -> (String, String) {
+        let answer = self.call(1, origin, method, params);
+        assert_eq!(answer["ok"], false, "{method}: {answer}");
+        (answer["error"]["code"].as_str().unwrap().to_owned(), answer["error"]["message"].as_str().unwrap().to_owned())
+    }
+
+    /// Closes stdin and returns the exit status and stderr.
+    fn finish(mut self) -> (std::process::ExitStatus, String) {
+        drop(self.stdin.take());
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.stderr.take() {
+            pipe.read_to_string(&mut stderr).unwrap();
+        }
+        (self.child.wait().unwrap(), stderr)
+    }
+}
+
+fn cli(home: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("PROFILE_HOST_HOME", home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn address(name: &str) -> Value {
+    json!({"name": name, "line1": "221B Baker Street", "city": "London", "postalCode": "NW1 6XE",
+           "country": "GB", "phone": "+44 20 7224 3688"})
+}
+
+fn challenge(byte: u8) -> String {
+    Base64UrlUnpadded::encode_string(&[byte; 16])
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+fn home() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+#[test]
+fn every_method_answers_with_its_result_or_its_error() {
+    let dir = home();
+    let mut host = HostProcess::start(dir.path());
+
+    let hello = host.ok(EXTENSION, "hello", json!({}));
+    assert_eq!(hello, json!({"apiVersion": "1", "hostVersion": env!("CARGO_PKG_VERSION"), "paired": false, "locked": false, "profileUrl": null}));
+    assert_eq!(host.err(SHOP, "getProfileUrl", json!({})).0, "not_paired");
+    let device_id = host.ok(SHOP, "getDeviceId", json!({}));
+    assert_eq!(device_id.as_str().unwrap().len(), 43);
+
+    assert_eq!(host.err(SHOP, "getAddress", json!({"kind": "shipping"})), ("not_found".into(), "no shipping address saved".into()));
+    assert_eq!(host.ok(EXTENSION, "saveAddress", json!({"kind": "shipping", "address": address("Sherlock Holmes")})), json!({"kind": "shipping"}));
+    assert_eq!(host.ok(SHOP, "getAddress", json!({"kind": "shipping"}))["name"], "Sherlock Holmes");
+    assert_eq!(host.err(SHOP, "getAddress", json!({"kind": "billing"})).0, "not_found");
+    let (code, message) = host.err(EXTENSION, "saveAddress", json!({"kind": "billing", "address": {"name": "x"}}));
+    assert_eq!(code, "invalid_request");
+    assert!(message.contains("missing field"), "{message}");
+
+    let signed = host.ok(SHOP, "signUp", json!({"challenge": challenge(1), "accountGuid": "acct-1", "appId": "shop", "permissions": ["login"]}));
+    assert_eq!(signed["accountGuid"], "acct-1");
+    assert_eq!(signed["deviceId"], device_id);
+    assert_eq!(signed["profileUrl"], Value::Null);
+    assert_eq!(signed["publicKey"]["crv"], "P-256");
+    assert!(host.err(SHOP, "signUp", json!({"challenge": challenge(1), "accountGuid": "acct-1"})).1.contains("already signed up"));
+    assert_eq!(host.err(SHOP, "signUp", json!({"challenge": "c2hvcnQ", "accountGuid": "acct-2"})).0, "invalid_request");
+    assert_eq!(host.ok(SHOP, "login", json!({"challenge": challenge(2)}))["accountGuid"], "acct-1");
+    assert_eq!(host.err("https://other.example", "login", json!({"challenge": challenge(2)})).0, "not_signed_up");
+    assert_eq!(host.err(SHOP, "login", json!({"challenge": challenge(2), "accountGuid": "nobody"})).0, "not_signed_up");
+
+    let accounts = host.ok(EXTENSION, "listAccounts", json!({}));
+    assert_eq!(accounts.as_array().unwrap().len(), 1);
+    assert_eq!(accounts[0]["counter"], 1);
+    assert_eq!(accounts[0]["publicKey"], signed["publicKey"]);
+    assert!(accounts[0].get("key").is_none(), "no key material leaves: {accounts}");
+    assert_eq!(host.ok(EXTENSION, "listGrants", json!({})), json!([]));
+    assert_eq!(host.ok(EXTENSION, "revoke", json!({"origin": SHOP})), json!({"revoked": 0}));
+
+    let ledger = host.ok(EXTENSION, "listDisclosures", json!({"limit": 3}));
+    let methods: Vec<_> = ledger.as_array().unwrap().iter().map(|e| e["method"].as_str().unwrap()).collect();
+    assert_eq!(methods, ["login", "login", "login"]);
+    assert_eq!(ledger[2]["outcome"], "disclosed");
+    assert_eq!(ledger[0]["outcome"], "not_signed_up");
+    let all = host.ok(EXTENSION, "listDisclosures", json!({}));
+    let address_entry = all.as_array().unwrap().iter().find(|e| e["method"] == "getAddress" && e["outcome"] == "disclosed").unwrap();
+    assert!(address_entry["fields"].as_array().unwrap().contains(&json!("shipping.phone")));
+
+    let status = host.ok(EXTENSION, "status", json!({}));
+    assert_eq!((status["accounts"].clone(), status["addresses"].clone(), status["passphraseSet"].clone()), (json!(1), json!(["shipping"]), json!(false)));
+
+    assert_eq!(host.err(EXTENSION, "pair", json!({"profileUrl": "https://p.example/u/1", "ticket": "t"})).0, "invalid_request");
+    assert_eq!(host.err(EXTENSION, "unpair", json!({})).0, "not_paired");
+    assert!(host.err(EXTENSION, "lock", json!({})).1.contains("set a passphrase first"));
+    assert!(host.err(EXTENSION, "unlock", json!({"passphrase": "whatever"})).1.contains("no passphrase is set"));
+
+    // Who may call what: page methods for web origins, the rest for this extension only.
+    assert!(host.err(EXTENSION, "getDeviceId", json!({})).1.contains("only for web pages"));
+    assert!(host.err(SHOP, "listAccounts", json!({})).1.contains("only for this extension"));
+    assert!(host.err("chrome-extension://pppppppppppppppppppppppppppppppp", "listAccounts", json!({})).1.contains("only for this extension"));
+    assert_eq!(host.err("http://shop.example", "getDeviceId", json!({})).0, "insecure_origin");
+    assert_eq!(host.err("null", "getDeviceId", json!({})).0, "invalid_request");
+    assert_eq!(host.ok("http://localhost:8080", "getDeviceId", json!({})).as_str().unwrap().len(), 43);
+
+    let (status, _) = host.finish();
+    assert!(status.success());
+}
+
+#[test]
+fn lock_and_unlock_with_a_passphrase() {
+    let dir = home();
+    let out = cli(dir.path(), &["passphrase", "set"], "short\n");
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("at least 8"));
+    let out = cli(dir.path(), &["passphrase", "set"], "correct horse battery\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let mut host = HostProcess::start(dir.path());
+    assert!(host.err(EXTENSION, "unlock", json!({"passphrase": "correct horse battery"})).1.contains("already unlocked"));
+    assert_eq!(host.ok(EXTENSION, "lock", json!({})), json!({"locked": true}));
+    assert_eq!(host.ok(EXTENSION, "lock", json!({})), json!({"locked": true}), "lock is idempotent");
+    assert_eq!(host.ok(EXTENSION, "hello", json!({}))["locked"], true);
+    assert_eq!(host.err(SHOP, "getDeviceId", json!({})).0, "locked");
+    assert_eq!(host.err(EXTENSION, "listAccounts", json!({})).0, "locked");
+    assert_eq!(host.err(EXTENSION, "unlock", json!({"passphrase": "wrong horse"})), ("auth_failed".into(), "wrong passphrase".into()));
+
+    // A second process on the same data dir sees the lock too.
+    let mut other = HostProcess::start(dir.path());
+    assert_eq!(other.err(SHOP, "getDeviceId", json!({})).0, "locked");
+    assert_eq!(other.ok(EXTENSION, "unlock", json!({"passphrase": "correct horse battery"})), json!({"locked": false}));
+    assert!(host.ok(SHOP, "getDeviceId", json!({})).is_string());
+
+    // Changing the passphrase needs the current one.
+    let out = cli(dir.path(), &["passphrase", "set"], "not it at all\nnew passphrase here\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("current passphrase is wrong"));
+    let out = cli(dir.path(), &["passphrase", "set"], "correct horse battery\nnew passphrase here\n");
+    assert!(out.status.success());
+
+    // Repeated wrong passphrases are slowed down.
+    host.ok(EXTENSION, "lock", json!({}));
+    for _ in 0..5 {
+        assert_eq!(host.err(EXTENSION, "unlock", json!({"passphrase": "guess guess"})).0, "auth_failed");
+    }
+    assert_eq!(host.err(EXTENSION, "unlock", json!({"passphrase": "new passphrase here"})).0, "rate_limited");
+    assert!(host.finish().0.success());
+    assert!(other.finish().0.success());
+}
+
+#[test]
+fn ids_accounts_and_counters_survive_a_restart_and_data_dirs_stay_apart() {
+    let dir = home();
+    let mut host = HostProcess::start(dir.path());
+    let shop_id = host.ok(SHOP, "getDeviceId", json!({}));
+    let news_id = host.ok("https://news.example", "getDeviceId", json!({}));
+    let sub_id = host.ok("https://www.shop.example", "getDeviceId", json!({}));
+    assert_ne!(shop_id, news_id);
+    assert_ne!(shop_id, sub_id, "a subdomain is another site");
+    host.ok(SHOP, "signUp", json!({"challenge": challenge(1), "accountGuid": "acct-1"}));
+    host.ok(SHOP, "login", json!({"challenge": challenge(2)}));
+    assert!(host.finish().0.success());
+
+    let mut host = HostProcess::start(dir.path());
+    assert_eq!(host.ok(SHOP, "getDeviceId", json!({})), shop_id);
+    let login = host.ok(SHOP, "login", json!({"challenge": challenge(3)}));
+    let data: ClientData = serde_json::from_slice(&Base64UrlUnpadded::decode_vec(login["assertion"]["clientData"].as_str().unwrap()).unwrap()).unwrap();
+    assert_eq!(data.counter, 2);
+    assert_eq!(data.device_id.as_str(), shop_id.as_str().unwrap());
+
+    let other_dir = home();
+    let mut other = HostProcess::start(other_dir.path());
+    assert_ne!(other.ok(SHOP, "getDeviceId", json!({})), shop_id, "each data dir has its own secrets");
+    assert_eq!(host.ok(SHOP, "getDeviceId", json!({})), shop_id, "and neither clobbers the other's keystore entry");
+    assert!(host.finish().0.success() && other.finish().0.success());
+}
+
+/// Verifies with `ring`, an implementation independent of the RustCrypto one the host signs with.
+fn ring_verifies(jwk: &Value, assertion: &Assertion) -> bool {
+    let mut point = vec![4u8];
+    point.extend(Base64UrlUnpadded::decode_vec(jwk["x"].as_str().unwrap()).unwrap());
+    point.extend(Base64UrlUnpadded::decode_vec(jwk["y"].as_str().unwrap()).unwrap());
+    let key = ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, point);
+    let message = Base64UrlUnpadded::decode_vec(&assertion.client_data).unwrap();
+    let signature = Base64UrlUnpadded::decode_vec(&assertion.signature).unwrap();
+    key.verify(&message, &signature).is_ok()
+}
+
+#[test]
+fn sign_up_and_login_verify_with_profile_core_and_with_ring() {
+    let dir = home();
+    let mut host = HostProcess::start(dir.path());
+    let origin = Origin::parse(SHOP).unwrap();
+    let guid = AccountGuid::try_from("acct-7".to_owned()).unwrap();
+    let signup_challenge = Challenge::try_from(challenge(1)).unwrap();
+    let signed = host.ok(SHOP, "signUp", json!({"challenge": signup_challenge, "accountGuid": guid}));
+    let jwk: PublicJwk = serde_json::from_value(signed["publicKey"].clone()).unwrap();
+    let key = jwk.to_key().unwrap();
+    let assertion: Assertion = serde_json::from_value(signed["assertion"].clone()).unwrap();
+    let expected = Expected {
+        kind: AssertionType::SignUp,
+        origin: &origin,
+        challenge: &signup_challenge,
+        account_guid: &guid,
+        last_counter: None,
+        now: now(),
+        max_age: 300,
+    };
+    let data = verify(&key, &assertion, &expected).unwrap();
+    assert_eq!(data.counter, 0);
+    assert!(ring_verifies(&signed["publicKey"], &assertion));
+
+    let mut last = 0;
+    for round in 2..5u8 {
+        let login_challenge = Challenge::try_from(challenge(round)).unwrap();
+        let answer = host.ok(SHOP, "login", json!({"challenge": login_challenge}));
+        let assertion: Assertion = serde_json::from_value(answer["assertion"].clone()).unwrap();
+        assert!(ring_verifies(&signed["publicKey"], &assertion));
+        let expected = Expected { kind: AssertionType::Login, challenge: &login_challenge, last_counter: Some(last), ..expected };
+        last = verify(&key, &assertion, &expected).unwrap().counter;
+
+        // Every binding matters: another origin, challenge, account, a replayed counter.
+        let evil = Origin::parse("https://shop.example.evil").unwrap();
+        let other_challenge = Challenge::try_from(challenge(99)).unwrap();
+        let other_guid = AccountGuid::try_from("acct-8".to_owned()).unwrap();
+        assert_eq!(verify(&key, &assertion, &Expected { origin: &evil, ..expected }), Err(AssertionError::Origin));
+        assert_eq!(verify(&key, &assertion, &Expected { challenge: &other_challenge, ..expected }), Err(AssertionError::Challenge));
+        assert_eq!(verify(&key, &assertion, &Expected { account_guid: &other_guid, ..expected }), Err(AssertionError::Account));
+        assert_eq!(verify(&key, &assertion, &Expected { last_counter: Some(last), ..expected }), Err(AssertionError::Counter { got: last, last }));
+        assert_eq!(verify(&key, &assertion, &Expected { kind: AssertionType::SignUp, ..expected }), Err(AssertionError::Type));
+
+        // A forged clientData fails with both implementations.
+        let mut forged = assertion.clone();
+        let mut bytes = Base64UrlUnpadded::decode_vec(&forged.client_data).unwrap();
+        let at = bytes.len() - 3;
+        bytes[at] ^= 1;
+        forged.client_data = Base64UrlUnpadded::encode_string(&bytes);
+        assert!(!ring_verifies(&signed["publicKey"], &forged));
+        assert_eq!(verify(&key, &forged, &expected), Err(AssertionError::Signature));
+    }
+    assert_eq!(last, 3);
+    assert!(host.finish().0.success());
+}
+
+#[test]
+fn malformed_messages_are_answered_and_unreadable_frames_end_the_host_cleanly() {
+    let dir = home();
+    let mut host = HostProcess::start(dir.path());
+    host.ok(EXTENSION, "saveAddress", json!({"kind": "billing", "address": address("Irene Adler")}));
+
+    let frame = |body: &[u8]| {
+        let mut out = (body.len() as u32).to_ne_bytes().to_vec();
+        out.extend_from_slice(body);
+        out
+    };
+    let cases: [(&[u8], Value, &str); 8] = [
+        (b"{not json", Value::Null, "not JSON"),
+        (b"[1, 2, 3]", Value::Null, "not a JSON object"),
+        (b"\"hello\"", Value::Null, "not a JSON object"),
+        (br#"{"type": "hello", "origin": "https://shop.example"}"#, Value::Null, "`id`"),
+        (br#"{"id": 9, "type": "teleport", "origin": "https://shop.example"}"#, json!(9), "unknown method `teleport`"),
+        (br#"{"id": 10, "type": "getAddress", "origin": "https://shop.example", "params": {"kind": 3}}"#, json!(10), "bad params"),
+        (br#"{"id": 11, "type": "getAddress", "origin": 42}"#, json!(11), "`origin` must be a string"),
+        (b"\xff\xfe\x00", Value::Null, "not JSON"),
+    ];
+    for (body, id, want) in cases {
+        host.send_raw(&frame(body));
+        let answer = host.recv();
+        assert_eq!(answer["id"], id, "{answer}");
+        assert_eq!(answer["error"]["code"], "invalid_request", "{answer}");
+        assert!(answer["error"]["message"].as_str().unwrap().contains(want), "{answer}");
+    }
+    assert!(host.ok(EXTENSION, "hello", json!({})).is_object(), "the host goes on after bad messages");
+
+    // Requests may be answered out of order; every id comes back exactly once.
+    for id in 100..150 {
+        let method = if id % 2 == 0 { "getDeviceId" } else { "status" };
+        let origin = if id % 2 == 0 { SHOP } else { EXTENSION };
+        host.send(&json!({"id": id, "type": method, "origin": origin}));
+    }
+    let mut ids: Vec<u64> = (100..150).map(|_| host.recv()["id"].as_u64().unwrap()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (100..150).collect::<Vec<_>>());
+
+    // A frame over 1 MiB: the host exits non-zero with one line on stderr, and no panic.
+    host.send_raw(&((1u32 << 20) + 1).to_ne_bytes());
+    let (status, stderr) = host.finish();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("unreadable frame") && !stderr.contains("panicked"), "{stderr}");
+
+    // A truncated frame: the same.
+    let mut host = HostProcess::start(dir.path());
+    host.send_raw(&[50, 0, 0, 0, b'{']);
+    let (status, stderr) = host.finish();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // Nothing was lost.
+    let mut host = HostProcess::start(dir.path());
+    assert_eq!(host.ok(SHOP, "getAddress", json!({"kind": "billing"}))["name"], "Irene Adler");
+    assert!(host.finish().0.success());
+}
+
+#[test]
+fn fuzz_corpus_replays_through_the_real_host_without_a_panic() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&corpus)
+        .expect("fuzz/corpus")
+        .flat_map(|target| std::fs::read_dir(target.unwrap().path()).unwrap())
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 10, "the corpus is in fuzz/corpus");
+    let dir = home();
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap();
+        // Message-target inputs are bodies; frame-target inputs are raw streams.
+        let input = if file.parent().unwrap().ends_with("message") {
+            let mut framed = (bytes.len() as u32).to_ne_bytes().to_vec();
+            framed.extend(&bytes);
+            framed
+        } else {
+            bytes
+        };
+        let mut host = HostProcess::start(dir.path());
+        host.send_raw(&input);
+        let (status, stderr) = host.finish();
+        assert!(matches!(status.code(), Some(0 | 1)), "{}: {status} {stderr}", file.display());
+        assert!(!stderr.contains("panicked"), "{}: {stderr}", file.display());
+    }
+}
+
+#[test]
+fn nothing_lands_in_plaintext_and_a_sigkill_mid_save_leaves_old_or_new() {
+    let dir = home();
+    let mut host = HostProcess::start(dir.path());
+    host.ok(EXTENSION, "saveAddress", json!({"kind": "shipping", "address": address("Mycroft Quixotic")}));
+    host.ok("https://plaintext-canary.example", "signUp", json!({"challenge": challenge(1), "accountGuid": "canary-account-guid"}));
+    host.ok("https://plaintext-canary.example", "login", json!({"challenge": challenge(2)}));
+    let device_id = host.ok("https://plaintext-canary.example", "getDeviceId", json!({}));
+    assert!(host.finish().0.success());
+    let canaries = ["Mycroft", "Quixotic", "Baker Street", "7224 3688", "canary-account-guid", "plaintext-canary", device_id.as_str().unwrap()];
+    for entry in walk(dir.path()) {
+        let bytes = std::fs::read(&entry).unwrap();
+        for canary in canaries {
+            assert!(!bytes.windows(canary.len()).any(|w| w == canary.as_bytes()), "{canary} in plaintext in {}", entry.display());
+        }
+    }
+
+    for round in 0..12u64 {
+        let mut host = HostProcess::start(dir.path());
+        let before = host.ok(SHOP, "getAddress", json!({"kind": "shipping"}))["name"].as_str().unwrap().to_owned();
+        for n in 0..40 {
+            host.send(&json!({"id": n, "type": "saveAddress", "origin": EXTENSION,
+                "params": {"kind": "shipping", "address": address(&format!("Round {round} Save {n}"))}}));
+        }
+        std::thread::sleep(Duration::from_millis(3 + round * 4));
+        host.child.kill().unwrap(); // SIGKILL
+        host.child.wait().unwrap();
+
+        let mut after = HostProcess::start(dir.path());
+        let name = after.ok(SHOP, "getAddress", json!({"kind": "shipping"}))["name"].as_str().unwrap().to_owned();
+        assert!(name == before || name.starts_with(&format!("Round {round} Save ")), "torn or foreign state: {name}");
+        assert!(after.ok(EXTENSION, "listDisclosures", json!({})).is_array(), "the ledger still opens");
+        assert!(after.finish().0.success());
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
+    }
+    files
+}
+
+#[test]
+fn two_processes_on_one_data_dir_lose_nothing() {
+    let dir = home();
+    let mut a = HostProcess::start(dir.path());
+    let mut b = HostProcess::start(dir.path());
+    a.ok(SHOP, "getDeviceId", json!({}));
+    for n in 0..20u64 {
+        for (host, site) in [(&mut a, "a"), (&mut b, "b")] {
+            host.send(&json!({"id": n, "type": "signUp", "origin": format!("https://{site}{n}.example"),
+                "params": {"challenge": challenge(1), "accountGuid": format!("g{n}")}}));
+        }
+    }
+    for _ in 0..20 {
+        assert_eq!(a.recv()["ok"], true);
+        assert_eq!(b.recv()["ok"], true);
+    }
+    assert_eq!(a.ok(EXTENSION, "listAccounts", json!({})).as_array().unwrap().len(), 40);
+    assert!(a.finish().0.success() && b.finish().0.success());
+}
+
+#[test]
+fn a_closed_stderr_does_not_stop_the_host() {
+    let dir = home();
+    let mut host = HostProcess::start_with(dir.path(), |c| {
+        c.env("PROFILE_HOST_LOG", "debug");
+    });
+    drop(host.stderr.take()); // what browser test drivers do
+    for _ in 0..5 {
+        assert!(host.ok(SHOP, "getDeviceId", json!({})).is_string());
+        assert_eq!(host.err(SHOP, "getAddress", json!({"kind": "shipping"})).0, "not_found");
+    }
+    assert!(host.finish().0.success());
+}
+
+#[test]
+fn without_a_keystore_the_host_refuses_and_writes_nothing() {
+    let dir = home();
+    let mut host = HostProcess::start_with(dir.path(), |c| {
+        c.env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus");
+    });
+    let (code, message) = host.err(SHOP, "getDeviceId", json!({}));
+    assert_eq!(code, "internal");
+    assert!(message.contains("OS keystore (Secret Service)"), "{message}");
+    let (code, _) = host.err(EXTENSION, "saveAddress", json!({"kind": "shipping", "address": address("Nobody")}));
+    assert_eq!(code, "internal");
+    assert!(host.finish().0.success());
+    assert!(!dir.path().join("state.sealed").exists());
+}
+
+#[test]
+fn install_then_doctor_reports_healthy_and_catches_broken_manifests() {
+    let dir = home();
+    let browser_dir = dir.path().join("chromium-profile");
+    let data = dir.path().join("data");
+    let browser_arg = browser_dir.to_str().unwrap();
+    let out = cli(&data, &["install", "--browser", "chromium", "--user-data-dir", browser_arg], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let manifest = browser_dir.join("NativeMessagingHosts/org.personalprofile.host.json");
+    let written: Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    assert_eq!(written["allowed_origins"], json!([format!("{EXTENSION}/")]));
+    assert_eq!(Path::new(written["path"].as_str().unwrap()), Path::new(BIN).canonicalize().unwrap());
+
+    let doctor = |want_ok: bool, want: &str| {
+        let out = cli(&data, &["doctor", "--browser", "chromium", "--user-data-dir", browser_arg], "");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.success(), want_ok, "{text}");
+        assert!(text.contains(want), "{text}");
+    };
+    doctor(true, "all good");
+    let good = std::fs::read(&manifest).unwrap();
+    let mut bom = vec![0xEF, 0xBB, 0xBF];
+    bom.extend(&good);
+    std::fs::write(&manifest, bom).unwrap();
+    doctor(false, "byte-order mark");
+    std::fs::write(&manifest, &good[..good.len() / 2]).unwrap();
+    doctor(false, "not valid JSON");
+    std::fs::write(&manifest, String::from_utf8_lossy(&good).replace(BIN, "/nonexistent/profile-host")).unwrap();
+    doctor(false, "not an executable");
+    std::fs::remove_file(&manifest).unwrap();
+    doctor(false, "no manifest");
+
+    let out = cli(&data, &["uninstall", "--browser", "chromium", "--user-data-dir", browser_arg], "");
+    assert!(out.status.success());
+    for help in [&["--help"][..], &["install", "--help"], &["doctor", "--help"], &["address", "set", "--help"], &["log", "--help"]] {
+        assert!(cli(&data, help, "").status.success(), "{help:?}");
+    }
+}
+
+#[test]
+fn the_cli_sets_and_shows_addresses_and_the_log() {
+    let dir = home();
+    let out = cli(dir.path(), &["address", "set", "billing", "--name", "Ada", "--line1", "1 Loop", "--city", "Paris", "--postal-code", "75001", "--country", "fr"], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cli(dir.path(), &["address", "show", "billing"], "");
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["country"], "FR");
+    let out = cli(dir.path(), &["address", "set", "shipping", "--json", "-"], r#"{"name":"Bo","line1":"x","city":"y","postalCode":"1","country":"Germany"}"#);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("alpha-2"));
+
+    let mut host = HostProcess::start(dir.path());
+    host.ok(SHOP, "getAddress", json!({"kind": "billing"}));
+    assert!(host.finish().0.success());
+    let log = String::from_utf8(cli(dir.path(), &["log"], "").stdout).unwrap();
+    assert!(log.contains("https://shop.example  getAddress  disclosed [billing.city, billing.country, billing.line1, billing.name"), "{log}");
+    let status = String::from_utf8(cli(dir.path(), &["status"], "").stdout).unwrap();
+    assert!(status.contains("addresses    billing") && status.contains("Secret Service"), "{status}");
+}
