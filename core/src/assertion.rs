@@ -35,8 +35,8 @@ const MAX_CHALLENGE_BYTES: usize = 256;
 impl TryFrom<String> for Challenge {
     type Error = String;
     fn try_from(text: String) -> Result<Self, String> {
-        let bytes = Base64UrlUnpadded::decode_vec(&text)
-            .map_err(|_| "challenge must be unpadded base64url".to_owned())?;
+        let bytes =
+            Base64UrlUnpadded::decode_vec(&text).map_err(|_| "challenge must be unpadded base64url".to_owned())?;
         if !(MIN_CHALLENGE_BYTES..=MAX_CHALLENGE_BYTES).contains(&bytes.len()) {
             return Err(format!(
                 "challenge must carry {MIN_CHALLENGE_BYTES} to {MAX_CHALLENGE_BYTES} bytes, not {}",
@@ -239,7 +239,11 @@ pub enum AssertionError {
 
 /// Checks signature, type, origin, challenge, account, counter and age; returns what was
 /// asserted.
-pub fn verify(key: &VerifyingKey, assertion: &Assertion, expected: &Expected<'_>) -> Result<ClientData, AssertionError> {
+pub fn verify(
+    key: &VerifyingKey,
+    assertion: &Assertion,
+    expected: &Expected<'_>,
+) -> Result<ClientData, AssertionError> {
     let bytes = Base64UrlUnpadded::decode_vec(&assertion.client_data)
         .map_err(|_| AssertionError::Malformed("clientData is not base64url".into()))?;
     let signature = Base64UrlUnpadded::decode_vec(&assertion.signature)
@@ -247,8 +251,7 @@ pub fn verify(key: &VerifyingKey, assertion: &Assertion, expected: &Expected<'_>
         .and_then(|raw| Signature::from_slice(&raw).ok())
         .ok_or_else(|| AssertionError::Malformed("signature is not 64 bytes of base64url".into()))?;
     key.verify(&bytes, &signature).map_err(|_| AssertionError::Signature)?;
-    let data: ClientData =
-        serde_json::from_slice(&bytes).map_err(|e| AssertionError::Malformed(e.to_string()))?;
+    let data: ClientData = serde_json::from_slice(&bytes).map_err(|e| AssertionError::Malformed(e.to_string()))?;
     if data.kind != expected.kind {
         return Err(AssertionError::Type);
     }

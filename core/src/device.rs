@@ -28,8 +28,7 @@ impl DeviceId {
 
     /// Accepts an id received from elsewhere (43 base64url characters).
     pub fn parse(text: &str) -> Option<Self> {
-        let valid = text.len() == 43
-            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let valid = text.len() == 43 && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         valid.then(|| Self(text.to_owned()))
     }
 

@@ -11,8 +11,8 @@ pub mod wire;
 
 pub use address::{Address, AddressError, AddressKind};
 pub use assertion::{
-    AccountGuid, Assertion, AssertionError, AssertionType, Challenge, ClientData, Expected, LoginKey, MIN_CHALLENGE_BYTES, PublicJwk,
-    verify,
+    AccountGuid, Assertion, AssertionError, AssertionType, Challenge, ClientData, Expected, LoginKey,
+    MIN_CHALLENGE_BYTES, PublicJwk, verify,
 };
 pub use device::DeviceId;
 pub use error::{ErrorCode, WireError};

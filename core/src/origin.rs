@@ -109,19 +109,15 @@ impl Origin {
     }
 }
 
-const EXTENSION_SCHEMES: [(&str, Scheme); 2] = [
-    ("chrome-extension://", Scheme::ChromeExtension),
-    ("moz-extension://", Scheme::MozExtension),
-];
+const EXTENSION_SCHEMES: [(&str, Scheme); 2] =
+    [("chrome-extension://", Scheme::ChromeExtension), ("moz-extension://", Scheme::MozExtension)];
 
 fn parse_extension(prefix: &str, id: &str, input: &str) -> Result<Origin, OriginError> {
     let valid = match prefix {
         // Chromium ids are 32 letters a..p.
         "chrome-extension://" => id.len() == 32 && id.bytes().all(|b| (b'a'..=b'p').contains(&b)),
         // Firefox uses a per-install UUID.
-        _ => {
-            (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
-        }
+        _ => (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'),
     };
     if valid {
         Ok(Origin(format!("{prefix}{id}")))

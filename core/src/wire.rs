@@ -13,7 +13,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::{AccountGuid, Address, AddressKind, Assertion, Challenge, DeviceId, ErrorCode, Origin, OriginError, Passphrase, PublicJwk, WireError};
+use crate::{
+    AccountGuid, Address, AddressKind, Assertion, Challenge, DeviceId, ErrorCode, Origin, OriginError, Passphrase,
+    PublicJwk, WireError,
+};
 
 /// Largest frame either side may send: 1 MiB.
 pub const MAX_FRAME: usize = 1 << 20;
@@ -38,7 +41,9 @@ pub struct Request {
 pub enum Call {
     GetProfileUrl {},
     GetDeviceId {},
-    GetAddress { kind: AddressKind },
+    GetAddress {
+        kind: AddressKind,
+    },
     SignUp(SignUpParams),
     Login(LoginParams),
 
@@ -46,12 +51,19 @@ pub enum Call {
     Status {},
     Pair(PairParams),
     Unpair {},
-    Unlock { passphrase: Passphrase },
+    Unlock {
+        passphrase: Passphrase,
+    },
     Lock {},
-    SaveAddress { kind: AddressKind, address: Address },
+    SaveAddress {
+        kind: AddressKind,
+        address: Address,
+    },
     ListAccounts {},
     ListGrants {},
-    Revoke { origin: Origin },
+    Revoke {
+        origin: Origin,
+    },
     ListDisclosures {
         /// Newest first; at most [`MAX_LISTED_DISCLOSURES`].
         #[serde(default)]
@@ -87,11 +99,7 @@ pub struct LoginParams {
 #[serde(untagged, rename_all = "camelCase")]
 pub enum PairParams {
     #[serde(rename_all = "camelCase")]
-    Passphrase {
-        profile_url: String,
-        email: String,
-        passphrase: Passphrase,
-    },
+    Passphrase { profile_url: String, email: String, passphrase: Passphrase },
     #[serde(rename_all = "camelCase")]
     Ticket { profile_url: String, ticket: String },
 }
@@ -132,8 +140,8 @@ impl Call {
 /// Decodes one frame's bytes. On failure returns the id when one could be read, and the error
 /// to answer with.
 pub fn parse_request(bytes: &[u8]) -> Result<Request, (Option<RequestId>, WireError)> {
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| (None, WireError::invalid(format!("message is not JSON: {e}"))))?;
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|e| (None, WireError::invalid(format!("message is not JSON: {e}"))))?;
     let Value::Object(mut map) = value else {
         return Err((None, WireError::invalid("message is not a JSON object")));
     };
@@ -162,7 +170,10 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, (Option<RequestId>, WireEr
     if let Some(extra) = map.keys().next() {
         return Err(fail(WireError::invalid(format!("unknown member `{extra}`"))));
     }
-    let tagged = Value::Object(Map::from_iter([("type".to_owned(), Value::String(method.clone())), ("params".to_owned(), params)]));
+    let tagged = Value::Object(Map::from_iter([
+        ("type".to_owned(), Value::String(method.clone())),
+        ("params".to_owned(), params),
+    ]));
     let call = Call::deserialize(tagged).map_err(|e| {
         let message = if e.to_string().starts_with(&format!("unknown variant `{method}`")) {
             format!("unknown method `{method}`")
@@ -309,7 +320,8 @@ mod tests {
 
     #[test]
     fn parses_every_shape_of_params() {
-        let req = parse(json!({"id": 7, "type": "getAddress", "origin": PAGE, "params": {"kind": "shipping"}})).unwrap();
+        let req =
+            parse(json!({"id": 7, "type": "getAddress", "origin": PAGE, "params": {"kind": "shipping"}})).unwrap();
         assert_eq!(req.id, 7);
         assert!(matches!(req.call, Call::GetAddress { kind: AddressKind::Shipping }));
         assert!(req.call.is_page_method());
@@ -334,7 +346,11 @@ mod tests {
             (br#"{"id":3,"type":"hello"}"#, Some(3), "`origin` is missing"),
             (br#"{"id":3,"type":5,"origin":"https://a.example"}"#, Some(3), "`type` must be"),
             (br#"{"id":3,"type":"fly","origin":"https://a.example"}"#, Some(3), "unknown method `fly`"),
-            (br#"{"id":3,"type":"getAddress","origin":"https://a.example","params":{"kind":"home"}}"#, Some(3), "bad params"),
+            (
+                br#"{"id":3,"type":"getAddress","origin":"https://a.example","params":{"kind":"home"}}"#,
+                Some(3),
+                "bad params",
+            ),
             (br#"{"id":3,"type":"getAddress","origin":"https://a.example","params":[]}"#, Some(3), "`params` must be"),
             (br#"{"id":3,"type":"hello","origin":"https://a.example","extra":1}"#, Some(3), "unknown member"),
             (br#"{"id":3,"type":"hello","origin":"https://a.example","params":{"x":1}}"#, Some(3), "unknown field"),

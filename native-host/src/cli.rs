@@ -84,11 +84,16 @@ impl Target {
         }
         Browser::ALL
             .into_iter()
-            .filter(|&b| manifest::manifest_path(b, None).is_ok_and(|p| p.parent().and_then(Path::parent).is_some_and(Path::is_dir)))
+            .filter(|&b| {
+                manifest::manifest_path(b, None)
+                    .is_ok_and(|p| p.parent().and_then(Path::parent).is_some_and(Path::is_dir))
+            })
             .collect()
     }
 }
 
+// Parsed once per run: the size of its largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum AddressCommand {
     /// Print a saved address as JSON.
@@ -161,7 +166,9 @@ pub fn run() -> ExitCode {
 fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
     match command {
         Command::Install { target, extension_id } => {
-            let host = std::env::current_exe().and_then(|p| p.canonicalize()).map_err(|e| format!("cannot locate this binary: {e}"))?;
+            let host = std::env::current_exe()
+                .and_then(|p| p.canonicalize())
+                .map_err(|e| format!("cannot locate this binary: {e}"))?;
             let browsers = target.browsers();
             if browsers.is_empty() {
                 return Err("no supported browser profile found; name one with --browser".into());
@@ -172,7 +179,11 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
             }
         }
         Command::Uninstall { target } => {
-            let browsers = if target.browsers.is_empty() && target.user_data_dir.is_none() { Browser::ALL.to_vec() } else { target.browsers() };
+            let browsers = if target.browsers.is_empty() && target.user_data_dir.is_none() {
+                Browser::ALL.to_vec()
+            } else {
+                target.browsers()
+            };
             for browser in browsers {
                 if let Some(path) = manifest::uninstall(browser, target.user_data_dir.as_deref())? {
                     println!("{:<9} removed {}", browser.name(), path.display());
@@ -188,7 +199,10 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
             println!("keystore     {} (master key present)", crate::keystore::NAME);
             println!("profile URL  {}", state.profile_url.as_deref().unwrap_or("not paired"));
             println!("locked       {}", if state.locked { "yes" } else { "no" });
-            println!("passphrase   {}", if state.lock.is_some() { "set" } else { "not set (the OS keystore alone unlocks)" });
+            println!(
+                "passphrase   {}",
+                if state.lock.is_some() { "set" } else { "not set (the OS keystore alone unlocks)" }
+            );
             let kinds: Vec<_> = state.addresses.keys().map(|k| k.as_str()).collect();
             println!("addresses    {}", if kinds.is_empty() { "none".to_owned() } else { kinds.join(", ") });
             println!("accounts     {}", state.accounts.len());
@@ -203,15 +217,34 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
             let address = state.addresses.get(&kind).ok_or_else(|| format!("no {} address saved", kind.as_str()))?;
             println!("{}", serde_json::to_string_pretty(address).map_err(|e| e.to_string())?);
         }
-        Command::Address(AddressCommand::Set { kind, json, name, organization, line1, line2, city, region, postal_code, country, phone, email }) => {
+        Command::Address(AddressCommand::Set {
+            kind,
+            json,
+            name,
+            organization,
+            line1,
+            line2,
+            city,
+            region,
+            postal_code,
+            country,
+            phone,
+            email,
+        }) => {
             let value = match json {
                 Some(source) => {
-                    let text = if source == "-" { std::io::read_to_string(std::io::stdin()).map_err(|e| e.to_string())? } else { source };
+                    let text = if source == "-" {
+                        std::io::read_to_string(std::io::stdin()).map_err(|e| e.to_string())?
+                    } else {
+                        source
+                    };
                     serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))?
                 }
-                None => serde_json::json!({"name": name.unwrap_or_default(), "organization": organization, "line1": line1.unwrap_or_default(),
+                None => {
+                    serde_json::json!({"name": name.unwrap_or_default(), "organization": organization, "line1": line1.unwrap_or_default(),
                     "line2": line2, "city": city.unwrap_or_default(), "region": region, "postalCode": postal_code.unwrap_or_default(),
-                    "country": country.unwrap_or_default(), "phone": phone, "email": email}),
+                    "country": country.unwrap_or_default(), "phone": phone, "email": email})
+                }
             };
             let address: Address = serde_json::from_value(value).map_err(|e| format!("invalid address: {e}"))?;
             let store = open_store(home).map_err(|e| e.to_string())?;
@@ -234,7 +267,14 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
             let has_one = store.state().map_err(|e| e.to_string())?.lock.is_some();
             let stdin = std::io::stdin();
             if stdin.is_terminal() {
-                eprintln!("{}", if has_one { "Type the current passphrase, Enter, then the new one, Enter:" } else { "Type the new passphrase, Enter:" });
+                eprintln!(
+                    "{}",
+                    if has_one {
+                        "Type the current passphrase, Enter, then the new one, Enter:"
+                    } else {
+                        "Type the new passphrase, Enter:"
+                    }
+                );
             }
             let mut lines = stdin.lock().lines();
             let mut next = || lines.next().transpose().map_err(|e| e.to_string()).map(|l| l.map(Passphrase::new));
@@ -254,7 +294,8 @@ fn doctor(target: &Target, extension_id: &str, home: &Path) -> ExitCode {
     for browser in browsers {
         let path = match target.user_data_dir.as_deref() {
             Some(dir) => manifest::manifest_path(browser, Some(dir)),
-            None => crate::platform::registered_manifest(browser).ok_or_else(|| "not registered with the browser".to_owned()),
+            None => crate::platform::registered_manifest(browser)
+                .ok_or_else(|| "not registered with the browser".to_owned()),
         };
         let (verdict, detail) = match path {
             Ok(path) => manifest::check(browser, &path, extension_id),
@@ -266,7 +307,11 @@ fn doctor(target: &Target, extension_id: &str, home: &Path) -> ExitCode {
         rows.push((format!("{} manifest", browser.name()), verdict, detail));
     }
     if !explicit && rows.iter().all(|(_, v, _)| *v == Verdict::Absent) {
-        rows.push(("manifests".into(), Verdict::Fault, "no browser has the host manifest: run `profile-host install`".into()));
+        rows.push((
+            "manifests".into(),
+            Verdict::Fault,
+            "no browser has the host manifest: run `profile-host install`".into(),
+        ));
     }
     match crate::keystore::OsKeystore::connect() {
         Ok(_) => rows.push(("keystore".into(), Verdict::Ok, format!("{} reachable", crate::keystore::NAME))),
@@ -276,7 +321,12 @@ fn doctor(target: &Target, extension_id: &str, home: &Path) -> ExitCode {
         Ok((store, state)) => rows.push((
             "state".into(),
             Verdict::Ok,
-            format!("{} decrypts ({} addresses, {} accounts)", store.dir().display(), state.addresses.len(), state.accounts.len()),
+            format!(
+                "{} decrypts ({} addresses, {} accounts)",
+                store.dir().display(),
+                state.addresses.len(),
+                state.accounts.len()
+            ),
         )),
         Err(e) => rows.push(("state".into(), Verdict::Fault, e.to_string())),
     }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use profile_core::wire::{
-    AccountSummary, API_VERSION, Call, Disclosure, HelloResult, LoginParams, LoginResult, MAX_LISTED_DISCLOSURES,
+    API_VERSION, AccountSummary, Call, Disclosure, HelloResult, LoginParams, LoginResult, MAX_LISTED_DISCLOSURES,
     Request, Response, SignUpParams, SignUpResult, StatusResult, parse_request,
 };
 use profile_core::{
@@ -134,11 +134,9 @@ impl Host {
             return fail(ErrorCode::Locked, "the profile is locked; unlock it in the extension");
         }
         match call {
-            Call::GetProfileUrl {} => state
-                .profile_url
-                .clone()
-                .map(Value::String)
-                .ok_or_else(|| WireError::new(ErrorCode::NotPaired, "this profile is not paired with a profile server")),
+            Call::GetProfileUrl {} => state.profile_url.clone().map(Value::String).ok_or_else(|| {
+                WireError::new(ErrorCode::NotPaired, "this profile is not paired with a profile server")
+            }),
             Call::GetDeviceId {} => Ok(Value::String(DeviceId::derive(&state.device_secret, origin).to_string())),
             Call::GetAddress { kind } => match state.addresses.get(kind) {
                 Some(address) => to_value(address),
@@ -154,7 +152,9 @@ impl Host {
                 accounts: state.accounts.len(),
                 disclosures: store.disclosures()?.len(),
             }),
-            Call::Pair(_) => fail(ErrorCode::InvalidRequest, "this host cannot pair yet: profile-server support is not built in"),
+            Call::Pair(_) => {
+                fail(ErrorCode::InvalidRequest, "this host cannot pair yet: profile-server support is not built in")
+            }
             Call::Unpair {} => fail(ErrorCode::NotPaired, "this profile is not paired with a profile server"),
             Call::Unlock { passphrase } => match store.update(|s| unlock(s, passphrase, now()))? {
                 Unlock::Unlocked => Ok(json!({"locked": false})),
@@ -163,7 +163,10 @@ impl Host {
             Call::Lock {} => {
                 store.update(|s| match s.lock {
                     None => fail(ErrorCode::InvalidRequest, "set a passphrase first (`profile-host passphrase set`): without one the OS keystore alone unlocks this profile"),
-                    Some(_) => Ok(s.locked = true),
+                    Some(_) => {
+                        s.locked = true;
+                        Ok(())
+                    }
                 })?;
                 Ok(json!({"locked": true}))
             }
@@ -199,7 +202,10 @@ impl Host {
         let at = now();
         let state = store.update(|s| {
             if s.account(origin, &params.account_guid).is_some() {
-                return fail(ErrorCode::InvalidRequest, format!("already signed up to {origin} as {}", params.account_guid));
+                return fail(
+                    ErrorCode::InvalidRequest,
+                    format!("already signed up to {origin} as {}", params.account_guid),
+                );
             }
             s.accounts.push(AccountRecord {
                 origin: origin.clone(),
@@ -225,7 +231,13 @@ impl Host {
         });
         let public_key = key.public_jwk();
         self.cache_key(origin, &params.account_guid, key);
-        Ok(SignUpResult { account_guid: params.account_guid.clone(), profile_url: state.profile_url.clone(), device_id, public_key, assertion })
+        Ok(SignUpResult {
+            account_guid: params.account_guid.clone(),
+            profile_url: state.profile_url.clone(),
+            device_id,
+            public_key,
+            assertion,
+        })
     }
 
     fn login(&self, store: &Store, origin: &Origin, params: &LoginParams) -> Result<LoginResult, WireError> {
@@ -260,7 +272,8 @@ impl Host {
         if let Some(key) = keys.get(&id) {
             return Ok(key.clone());
         }
-        let key = LoginKey::from_secret(&record.key).ok_or_else(|| WireError::internal("a stored login key is invalid"))?;
+        let key =
+            LoginKey::from_secret(&record.key).ok_or_else(|| WireError::internal("a stored login key is invalid"))?;
         keys.insert(id, key.clone());
         Ok(key)
     }
@@ -292,7 +305,9 @@ fn disclosed_fields(call: &Call, value: &Value) -> Vec<String> {
         _ => String::new(),
     };
     match value {
-        Value::Object(members) => members.iter().filter(|(_, v)| !v.is_null()).map(|(name, _)| format!("{prefix}{name}")).collect(),
+        Value::Object(members) => {
+            members.iter().filter(|(_, v)| !v.is_null()).map(|(name, _)| format!("{prefix}{name}")).collect()
+        }
         Value::Null => Vec::new(),
         _ => vec![match call {
             Call::GetProfileUrl {} => "profileUrl".to_owned(),
@@ -354,9 +369,16 @@ fn unlock(state: &mut LocalState, passphrase: &profile_core::Passphrase, now: u6
 }
 
 /// Sets or replaces the passphrase (the CLI's `passphrase set`).
-pub fn set_passphrase(store: &Store, current: Option<&profile_core::Passphrase>, new: &profile_core::Passphrase) -> Result<(), WireError> {
+pub fn set_passphrase(
+    store: &Store,
+    current: Option<&profile_core::Passphrase>,
+    new: &profile_core::Passphrase,
+) -> Result<(), WireError> {
     if new.expose().chars().count() < MIN_PASSPHRASE_CHARS {
-        return fail(ErrorCode::InvalidRequest, format!("a passphrase needs at least {MIN_PASSPHRASE_CHARS} characters"));
+        return fail(
+            ErrorCode::InvalidRequest,
+            format!("a passphrase needs at least {MIN_PASSPHRASE_CHARS} characters"),
+        );
     }
     let lock = PassphraseLock::create(new, random()?).map_err(|e| WireError::internal(e.to_string()))?;
     store.update(|s| {
@@ -397,4 +419,3 @@ impl Keystore for LazyOsKeystore {
 pub fn open_store(dir: &std::path::Path) -> Result<Store, StoreError> {
     Store::open(dir, &LazyOsKeystore::default())
 }
-

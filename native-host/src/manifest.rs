@@ -73,7 +73,12 @@ pub fn render(browser: Browser, host: &Path, extension_id: &str) -> Result<Strin
 }
 
 /// Writes the manifest and registers it; returns where it went.
-pub fn install(browser: Browser, user_data_dir: Option<&Path>, host: &Path, extension_id: &str) -> Result<PathBuf, String> {
+pub fn install(
+    browser: Browser,
+    user_data_dir: Option<&Path>,
+    host: &Path,
+    extension_id: &str,
+) -> Result<PathBuf, String> {
     let path = manifest_path(browser, user_data_dir)?;
     let text = render(browser, host, extension_id)?;
     if let Some(parent) = path.parent() {
@@ -113,7 +118,9 @@ pub enum Verdict {
 pub fn check(browser: Browser, path: &Path, extension_id: &str) -> (Verdict, String) {
     let bytes = match crate::store::read_file(path) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Verdict::Absent, format!("no manifest at {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return (Verdict::Absent, format!("no manifest at {}", path.display()));
+        }
         Err(e) => return (Verdict::Fault, format!("cannot read {}: {e}", path.display())),
     };
     let fault = |why: String| (Verdict::Fault, format!("{}: {why}", path.display()));

@@ -157,7 +157,8 @@ impl Store {
         let record = ledger_record(&self.key, &json)?;
         let path = self.dir.join(LEDGER_FILE);
         let _guard = FileLock::acquire(&self.dir)?;
-        let mut file = OpenOptions::new().create(true).append(true).open(&path).map_err(io_error("cannot open", &path))?;
+        let mut file =
+            OpenOptions::new().create(true).append(true).open(&path).map_err(io_error("cannot open", &path))?;
         file.write_all(&record).map_err(io_error("cannot append to", &path))?;
         let size = file.metadata().map_err(io_error("cannot stat", &path))?.len();
         if size > LEDGER_COMPACT_BYTES {
@@ -271,7 +272,12 @@ struct FileLock(File);
 impl FileLock {
     fn acquire(dir: &Path) -> Result<Self, StoreError> {
         let path = dir.join(LOCK_FILE);
-        let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io_error("cannot open", &path))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_error("cannot open", &path))?;
         file.lock().map_err(io_error("cannot lock", &path))?;
         Ok(Self(file))
     }

@@ -3,6 +3,8 @@
 //! Run through `scripts/with-keyring` (the README's test command does), which starts a private
 //! D-Bus session with an unlocked GNOME Keyring. One test binary on purpose: each file under
 //! `tests/` is a separate link.
+// Test harness helpers (outside `#[test]` functions) fail loudly by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -11,7 +13,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use profile_core::{AccountGuid, Assertion, AssertionError, AssertionType, Challenge, ClientData, Expected, Origin, PublicJwk, verify};
+use profile_core::{
+    AccountGuid, Assertion, AssertionError, AssertionType, Challenge, ClientData, Expected, Origin, PublicJwk, verify,
+};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_profile-host");
@@ -151,25 +155,42 @@ fn every_method_answers_with_its_result_or_its_error() {
     let mut host = HostProcess::start(dir.path());
 
     let hello = host.ok(EXTENSION, "hello", json!({}));
-    assert_eq!(hello, json!({"apiVersion": "1", "hostVersion": env!("CARGO_PKG_VERSION"), "paired": false, "locked": false, "profileUrl": null}));
+    assert_eq!(
+        hello,
+        json!({"apiVersion": "1", "hostVersion": env!("CARGO_PKG_VERSION"), "paired": false, "locked": false, "profileUrl": null})
+    );
     assert_eq!(host.err(SHOP, "getProfileUrl", json!({})).0, "not_paired");
     let device_id = host.ok(SHOP, "getDeviceId", json!({}));
     assert_eq!(device_id.as_str().unwrap().len(), 43);
 
-    assert_eq!(host.err(SHOP, "getAddress", json!({"kind": "shipping"})), ("not_found".into(), "no shipping address saved".into()));
-    assert_eq!(host.ok(EXTENSION, "saveAddress", json!({"kind": "shipping", "address": address("Sherlock Holmes")})), json!({"kind": "shipping"}));
+    assert_eq!(
+        host.err(SHOP, "getAddress", json!({"kind": "shipping"})),
+        ("not_found".into(), "no shipping address saved".into())
+    );
+    assert_eq!(
+        host.ok(EXTENSION, "saveAddress", json!({"kind": "shipping", "address": address("Sherlock Holmes")})),
+        json!({"kind": "shipping"})
+    );
     assert_eq!(host.ok(SHOP, "getAddress", json!({"kind": "shipping"}))["name"], "Sherlock Holmes");
     assert_eq!(host.err(SHOP, "getAddress", json!({"kind": "billing"})).0, "not_found");
     let (code, message) = host.err(EXTENSION, "saveAddress", json!({"kind": "billing", "address": {"name": "x"}}));
     assert_eq!(code, "invalid_request");
     assert!(message.contains("missing field"), "{message}");
 
-    let signed = host.ok(SHOP, "signUp", json!({"challenge": challenge(1), "accountGuid": "acct-1", "appId": "shop", "permissions": ["login"]}));
+    let signed = host.ok(
+        SHOP,
+        "signUp",
+        json!({"challenge": challenge(1), "accountGuid": "acct-1", "appId": "shop", "permissions": ["login"]}),
+    );
     assert_eq!(signed["accountGuid"], "acct-1");
     assert_eq!(signed["deviceId"], device_id);
     assert_eq!(signed["profileUrl"], Value::Null);
     assert_eq!(signed["publicKey"]["crv"], "P-256");
-    assert!(host.err(SHOP, "signUp", json!({"challenge": challenge(1), "accountGuid": "acct-1"})).1.contains("already signed up"));
+    assert!(
+        host.err(SHOP, "signUp", json!({"challenge": challenge(1), "accountGuid": "acct-1"}))
+            .1
+            .contains("already signed up")
+    );
     assert_eq!(host.err(SHOP, "signUp", json!({"challenge": "c2hvcnQ", "accountGuid": "acct-2"})).0, "invalid_request");
     assert_eq!(host.ok(SHOP, "login", json!({"challenge": challenge(2)}))["accountGuid"], "acct-1");
     assert_eq!(host.err("https://other.example", "login", json!({"challenge": challenge(2)})).0, "not_signed_up");
@@ -189,13 +210,20 @@ fn every_method_answers_with_its_result_or_its_error() {
     assert_eq!(ledger[2]["outcome"], "disclosed");
     assert_eq!(ledger[0]["outcome"], "not_signed_up");
     let all = host.ok(EXTENSION, "listDisclosures", json!({}));
-    let address_entry = all.as_array().unwrap().iter().find(|e| e["method"] == "getAddress" && e["outcome"] == "disclosed").unwrap();
+    let address_entry =
+        all.as_array().unwrap().iter().find(|e| e["method"] == "getAddress" && e["outcome"] == "disclosed").unwrap();
     assert!(address_entry["fields"].as_array().unwrap().contains(&json!("shipping.phone")));
 
     let status = host.ok(EXTENSION, "status", json!({}));
-    assert_eq!((status["accounts"].clone(), status["addresses"].clone(), status["passphraseSet"].clone()), (json!(1), json!(["shipping"]), json!(false)));
+    assert_eq!(
+        (status["accounts"].clone(), status["addresses"].clone(), status["passphraseSet"].clone()),
+        (json!(1), json!(["shipping"]), json!(false))
+    );
 
-    assert_eq!(host.err(EXTENSION, "pair", json!({"profileUrl": "https://p.example/u/1", "ticket": "t"})).0, "invalid_request");
+    assert_eq!(
+        host.err(EXTENSION, "pair", json!({"profileUrl": "https://p.example/u/1", "ticket": "t"})).0,
+        "invalid_request"
+    );
     assert_eq!(host.err(EXTENSION, "unpair", json!({})).0, "not_paired");
     assert!(host.err(EXTENSION, "lock", json!({})).1.contains("set a passphrase first"));
     assert!(host.err(EXTENSION, "unlock", json!({"passphrase": "whatever"})).1.contains("no passphrase is set"));
@@ -203,7 +231,11 @@ fn every_method_answers_with_its_result_or_its_error() {
     // Who may call what: page methods for web origins, the rest for this extension only.
     assert!(host.err(EXTENSION, "getDeviceId", json!({})).1.contains("only for web pages"));
     assert!(host.err(SHOP, "listAccounts", json!({})).1.contains("only for this extension"));
-    assert!(host.err("chrome-extension://pppppppppppppppppppppppppppppppp", "listAccounts", json!({})).1.contains("only for this extension"));
+    assert!(
+        host.err("chrome-extension://pppppppppppppppppppppppppppppppp", "listAccounts", json!({}))
+            .1
+            .contains("only for this extension")
+    );
     assert_eq!(host.err("http://shop.example", "getDeviceId", json!({})).0, "insecure_origin");
     assert_eq!(host.err("null", "getDeviceId", json!({})).0, "invalid_request");
     assert_eq!(host.ok("http://localhost:8080", "getDeviceId", json!({})).as_str().unwrap().len(), 43);
@@ -221,13 +253,18 @@ fn lock_and_unlock_with_a_passphrase() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     let mut host = HostProcess::start(dir.path());
-    assert!(host.err(EXTENSION, "unlock", json!({"passphrase": "correct horse battery"})).1.contains("already unlocked"));
+    assert!(
+        host.err(EXTENSION, "unlock", json!({"passphrase": "correct horse battery"})).1.contains("already unlocked")
+    );
     assert_eq!(host.ok(EXTENSION, "lock", json!({})), json!({"locked": true}));
     assert_eq!(host.ok(EXTENSION, "lock", json!({})), json!({"locked": true}), "lock is idempotent");
     assert_eq!(host.ok(EXTENSION, "hello", json!({}))["locked"], true);
     assert_eq!(host.err(SHOP, "getDeviceId", json!({})).0, "locked");
     assert_eq!(host.err(EXTENSION, "listAccounts", json!({})).0, "locked");
-    assert_eq!(host.err(EXTENSION, "unlock", json!({"passphrase": "wrong horse"})), ("auth_failed".into(), "wrong passphrase".into()));
+    assert_eq!(
+        host.err(EXTENSION, "unlock", json!({"passphrase": "wrong horse"})),
+        ("auth_failed".into(), "wrong passphrase".into())
+    );
 
     // A second process on the same data dir sees the lock too.
     let mut other = HostProcess::start(dir.path());
@@ -267,7 +304,10 @@ fn ids_accounts_and_counters_survive_a_restart_and_data_dirs_stay_apart() {
     let mut host = HostProcess::start(dir.path());
     assert_eq!(host.ok(SHOP, "getDeviceId", json!({})), shop_id);
     let login = host.ok(SHOP, "login", json!({"challenge": challenge(3)}));
-    let data: ClientData = serde_json::from_slice(&Base64UrlUnpadded::decode_vec(login["assertion"]["clientData"].as_str().unwrap()).unwrap()).unwrap();
+    let data: ClientData = serde_json::from_slice(
+        &Base64UrlUnpadded::decode_vec(login["assertion"]["clientData"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
     assert_eq!(data.counter, 2);
     assert_eq!(data.device_id.as_str(), shop_id.as_str().unwrap());
 
@@ -319,7 +359,8 @@ fn sign_up_and_login_verify_with_profile_core_and_with_ring() {
         let answer = host.ok(SHOP, "login", json!({"challenge": login_challenge}));
         let assertion: Assertion = serde_json::from_value(answer["assertion"].clone()).unwrap();
         assert!(ring_verifies(&signed["publicKey"], &assertion));
-        let expected = Expected { kind: AssertionType::Login, challenge: &login_challenge, last_counter: Some(last), ..expected };
+        let expected =
+            Expected { kind: AssertionType::Login, challenge: &login_challenge, last_counter: Some(last), ..expected };
         last = verify(&key, &assertion, &expected).unwrap().counter;
 
         // Every binding matters: another origin, challenge, account, a replayed counter.
@@ -327,10 +368,22 @@ fn sign_up_and_login_verify_with_profile_core_and_with_ring() {
         let other_challenge = Challenge::try_from(challenge(99)).unwrap();
         let other_guid = AccountGuid::try_from("acct-8".to_owned()).unwrap();
         assert_eq!(verify(&key, &assertion, &Expected { origin: &evil, ..expected }), Err(AssertionError::Origin));
-        assert_eq!(verify(&key, &assertion, &Expected { challenge: &other_challenge, ..expected }), Err(AssertionError::Challenge));
-        assert_eq!(verify(&key, &assertion, &Expected { account_guid: &other_guid, ..expected }), Err(AssertionError::Account));
-        assert_eq!(verify(&key, &assertion, &Expected { last_counter: Some(last), ..expected }), Err(AssertionError::Counter { got: last, last }));
-        assert_eq!(verify(&key, &assertion, &Expected { kind: AssertionType::SignUp, ..expected }), Err(AssertionError::Type));
+        assert_eq!(
+            verify(&key, &assertion, &Expected { challenge: &other_challenge, ..expected }),
+            Err(AssertionError::Challenge)
+        );
+        assert_eq!(
+            verify(&key, &assertion, &Expected { account_guid: &other_guid, ..expected }),
+            Err(AssertionError::Account)
+        );
+        assert_eq!(
+            verify(&key, &assertion, &Expected { last_counter: Some(last), ..expected }),
+            Err(AssertionError::Counter { got: last, last })
+        );
+        assert_eq!(
+            verify(&key, &assertion, &Expected { kind: AssertionType::SignUp, ..expected }),
+            Err(AssertionError::Type)
+        );
 
         // A forged clientData fails with both implementations.
         let mut forged = assertion.clone();
@@ -362,7 +415,11 @@ fn malformed_messages_are_answered_and_unreadable_frames_end_the_host_cleanly() 
         (b"\"hello\"", Value::Null, "not a JSON object"),
         (br#"{"type": "hello", "origin": "https://shop.example"}"#, Value::Null, "`id`"),
         (br#"{"id": 9, "type": "teleport", "origin": "https://shop.example"}"#, json!(9), "unknown method `teleport`"),
-        (br#"{"id": 10, "type": "getAddress", "origin": "https://shop.example", "params": {"kind": 3}}"#, json!(10), "bad params"),
+        (
+            br#"{"id": 10, "type": "getAddress", "origin": "https://shop.example", "params": {"kind": 3}}"#,
+            json!(10),
+            "bad params",
+        ),
         (br#"{"id": 11, "type": "getAddress", "origin": 42}"#, json!(11), "`origin` must be a string"),
         (b"\xff\xfe\x00", Value::Null, "not JSON"),
     ];
@@ -439,15 +496,31 @@ fn nothing_lands_in_plaintext_and_a_sigkill_mid_save_leaves_old_or_new() {
     let dir = home();
     let mut host = HostProcess::start(dir.path());
     host.ok(EXTENSION, "saveAddress", json!({"kind": "shipping", "address": address("Mycroft Quixotic")}));
-    host.ok("https://plaintext-canary.example", "signUp", json!({"challenge": challenge(1), "accountGuid": "canary-account-guid"}));
+    host.ok(
+        "https://plaintext-canary.example",
+        "signUp",
+        json!({"challenge": challenge(1), "accountGuid": "canary-account-guid"}),
+    );
     host.ok("https://plaintext-canary.example", "login", json!({"challenge": challenge(2)}));
     let device_id = host.ok("https://plaintext-canary.example", "getDeviceId", json!({}));
     assert!(host.finish().0.success());
-    let canaries = ["Mycroft", "Quixotic", "Baker Street", "7224 3688", "canary-account-guid", "plaintext-canary", device_id.as_str().unwrap()];
+    let canaries = [
+        "Mycroft",
+        "Quixotic",
+        "Baker Street",
+        "7224 3688",
+        "canary-account-guid",
+        "plaintext-canary",
+        device_id.as_str().unwrap(),
+    ];
     for entry in walk(dir.path()) {
         let bytes = std::fs::read(&entry).unwrap();
         for canary in canaries {
-            assert!(!bytes.windows(canary.len()).any(|w| w == canary.as_bytes()), "{canary} in plaintext in {}", entry.display());
+            assert!(
+                !bytes.windows(canary.len()).any(|w| w == canary.as_bytes()),
+                "{canary} in plaintext in {}",
+                entry.display()
+            );
         }
     }
 
@@ -562,7 +635,13 @@ fn install_then_doctor_reports_healthy_and_catches_broken_manifests() {
 
     let out = cli(&data, &["uninstall", "--browser", "chromium", "--user-data-dir", browser_arg], "");
     assert!(out.status.success());
-    for help in [&["--help"][..], &["install", "--help"], &["doctor", "--help"], &["address", "set", "--help"], &["log", "--help"]] {
+    for help in [
+        &["--help"][..],
+        &["install", "--help"],
+        &["doctor", "--help"],
+        &["address", "set", "--help"],
+        &["log", "--help"],
+    ] {
         assert!(cli(&data, help, "").status.success(), "{help:?}");
     }
 }
@@ -570,19 +649,46 @@ fn install_then_doctor_reports_healthy_and_catches_broken_manifests() {
 #[test]
 fn the_cli_sets_and_shows_addresses_and_the_log() {
     let dir = home();
-    let out = cli(dir.path(), &["address", "set", "billing", "--name", "Ada", "--line1", "1 Loop", "--city", "Paris", "--postal-code", "75001", "--country", "fr"], "");
+    let out = cli(
+        dir.path(),
+        &[
+            "address",
+            "set",
+            "billing",
+            "--name",
+            "Ada",
+            "--line1",
+            "1 Loop",
+            "--city",
+            "Paris",
+            "--postal-code",
+            "75001",
+            "--country",
+            "fr",
+        ],
+        "",
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = cli(dir.path(), &["address", "show", "billing"], "");
     let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(shown["country"], "FR");
-    let out = cli(dir.path(), &["address", "set", "shipping", "--json", "-"], r#"{"name":"Bo","line1":"x","city":"y","postalCode":"1","country":"Germany"}"#);
+    let out = cli(
+        dir.path(),
+        &["address", "set", "shipping", "--json", "-"],
+        r#"{"name":"Bo","line1":"x","city":"y","postalCode":"1","country":"Germany"}"#,
+    );
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("alpha-2"));
 
     let mut host = HostProcess::start(dir.path());
     host.ok(SHOP, "getAddress", json!({"kind": "billing"}));
     assert!(host.finish().0.success());
     let log = String::from_utf8(cli(dir.path(), &["log"], "").stdout).unwrap();
-    assert!(log.contains("https://shop.example  getAddress  disclosed [billing.city, billing.country, billing.line1, billing.name"), "{log}");
+    assert!(
+        log.contains(
+            "https://shop.example  getAddress  disclosed [billing.city, billing.country, billing.line1, billing.name"
+        ),
+        "{log}"
+    );
     let status = String::from_utf8(cli(dir.path(), &["status"], "").stdout).unwrap();
     assert!(status.contains("addresses    billing") && status.contains("Secret Service"), "{status}");
 }
