@@ -1,6 +1,10 @@
 //! The native-messaging loop: one reader, one writer, each request answered on the blocking
 //! pool so answers may overtake each other (they carry the request's id).
 //!
+//! At most [`MAX_IN_FLIGHT`] requests are being answered or waiting to be written at once: the
+//! reader waits for a slot before it reads on, so a flood of requests slows the browser down
+//! instead of exhausting the blocking pool that stdin and stdout themselves run on.
+//!
 //! Frames: a 4-byte native-endian length, then the JSON body; at most 1 MiB each way. EOF at a
 //! frame boundary ends the loop cleanly; a frame that cannot be read (over the cap, truncated)
 //! ends it with an error, after every answer already decided has been written.
@@ -11,10 +15,13 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use profile_core::wire::MAX_FRAME;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
 
 use crate::host::Host;
+
+/// Requests answered concurrently, at most.
+pub const MAX_IN_FLIGHT: usize = 32;
 
 /// Chrome's framing as a codec.
 pub fn codec() -> LengthDelimitedCodec {
@@ -34,10 +41,13 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (answers, mut pending) = mpsc::channel::<Vec<u8>>(64);
+    // Each answer carries its slot until written, so the channel never holds more than
+    // MAX_IN_FLIGHT answers and `blocking_send` never waits.
+    let (answers, mut pending) = mpsc::channel::<(Vec<u8>, OwnedSemaphorePermit)>(MAX_IN_FLIGHT);
+    let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let writer = tokio::spawn(async move {
         let mut sink = FramedWrite::new(output, codec());
-        while let Some(body) = pending.recv().await {
+        while let Some((body, _slot)) = pending.recv().await {
             if let Err(e) = sink.send(Bytes::from(body)).await {
                 // The browser went away; nobody is left to answer.
                 tracing::debug!("cannot write an answer: {e}");
@@ -52,11 +62,12 @@ where
             None => break Ok(()),
             Some(Err(e)) => break Err(LoopError::Frame(e)),
             Some(Ok(frame)) => {
+                let Ok(slot) = slots.clone().acquire_owned().await else { break Ok(()) };
                 let host = host.clone();
                 let answers = answers.clone();
                 tokio::task::spawn_blocking(move || {
                     let body = host.handle_frame(&frame).to_frame_body();
-                    let _ = answers.blocking_send(body);
+                    let _ = answers.blocking_send((body, slot));
                 });
             }
         }

@@ -432,15 +432,23 @@ fn malformed_messages_are_answered_and_unreadable_frames_end_the_host_cleanly() 
     }
     assert!(host.ok(EXTENSION, "hello", json!({})).is_object(), "the host goes on after bad messages");
 
-    // Requests may be answered out of order; every id comes back exactly once.
-    for id in 100..150 {
-        let method = if id % 2 == 0 { "getDeviceId" } else { "status" };
-        let origin = if id % 2 == 0 { SHOP } else { EXTENSION };
-        host.send(&json!({"id": id, "type": method, "origin": origin}));
+    // Requests may be answered out of order; every id comes back exactly once, even from a
+    // flood written without waiting for answers.
+    let mut flood = Vec::new();
+    for id in 100..3100u64 {
+        let (method, origin) = if id % 2 == 0 { ("getDeviceId", SHOP) } else { ("hello", EXTENSION) };
+        let body = serde_json::to_vec(&json!({"id": id, "type": method, "origin": origin})).unwrap();
+        flood.extend(frame(&body));
     }
-    let mut ids: Vec<u64> = (100..150).map(|_| host.recv()["id"].as_u64().unwrap()).collect();
+    let mut stdin = host.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        stdin.write_all(&flood).unwrap();
+        stdin
+    });
+    let mut ids: Vec<u64> = (100..3100).map(|_| host.recv()["id"].as_u64().unwrap()).collect();
+    host.stdin = Some(writer.join().unwrap());
     ids.sort_unstable();
-    assert_eq!(ids, (100..150).collect::<Vec<_>>());
+    assert_eq!(ids, (100..3100).collect::<Vec<_>>());
 
     // A frame over 1 MiB: the host exits non-zero with one line on stderr, and no panic.
     host.send_raw(&((1u32 << 20) + 1).to_ne_bytes());

@@ -1,0 +1,18 @@
+# Every chore has one entry point; CI runs `scripts/test` (what `make test` runs).
+.PHONY: help run test bench fuzz
+
+help: ## list the chores
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+
+run: ## build and run the product on its embedded defaults (isolated, under target/demo)
+	scripts/run
+
+test: ## run every test, installing what is missing (what CI runs)
+	scripts/test
+
+bench: ## print the host's round-trip and cold-start figures
+	scripts/with-keyring cargo bench -p profile-host --bench roundtrip
+
+fuzz: ## fuzz each parser of outside input for 60 s (cargo-fuzz)
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
+	cd fuzz && for t in frame message; do RUSTC_BOOTSTRAP=1 cargo fuzz run $$t corpus/$$t -- -max_total_time=60 || exit 1; done
