@@ -168,6 +168,8 @@ impl Host {
                         Ok(())
                     }
                 })?;
+                // Parsed login keys leave memory; they are parsed again after unlock.
+                self.keys.lock().unwrap_or_else(|p| p.into_inner()).clear();
                 Ok(json!({"locked": true}))
             }
             Call::SaveAddress { kind, address } => {
