@@ -259,7 +259,9 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
             }
             for Disclosure { at, origin, method, fields, outcome } in entries.iter().rev().take(limit) {
                 let what = if fields.is_empty() { String::new() } else { format!(" [{}]", fields.join(", ")) };
-                println!("{at:>12}  {origin}  {method}  {outcome}{what}");
+                let when =
+                    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(*at));
+                println!("{when}  {origin}  {method}  {outcome}{what}");
             }
         }
         Command::Passphrase(PassphraseCommand::Set) => {
