@@ -138,7 +138,9 @@ pub fn prompt(call: &PageCall, preview: Option<&Value>) -> Prompt {
             format!("{host} wants this device's id for the site"),
             vec![format!("Device id {}", preview.and_then(Value::as_str).unwrap_or("(made for this site only)"))],
         ),
-        Call::GetAddress { kind } => (format!("{host} wants your {} address", kind.as_str()), address_lines(preview)),
+        Call::GetAddress { kind } => {
+            (format!("{host} wants your {} address", kind.as_str()), address_lines(*kind, preview))
+        }
         Call::SignUp(params) => (
             format!("{host} wants to create an account for you"),
             vec![
@@ -169,8 +171,10 @@ fn preview_string(preview: Option<&Value>, fallback: &str) -> Vec<String> {
     vec![preview.and_then(Value::as_str).unwrap_or(fallback).to_owned()]
 }
 
-fn address_lines(preview: Option<&Value>) -> Vec<String> {
-    let Some(address) = preview.and_then(Value::as_object) else { return vec!["(no address saved)".to_owned()] };
+fn address_lines(kind: AddressKind, preview: Option<&Value>) -> Vec<String> {
+    let Some(address) = preview.and_then(Value::as_object) else {
+        return vec![format!("Your saved {} address", kind.as_str())];
+    };
     let field = |name: &str| address.get(name).and_then(Value::as_str).map(str::to_owned);
     let city_line =
         [field("postalCode"), field("city"), field("region")].into_iter().flatten().collect::<Vec<_>>().join(" ");
@@ -303,6 +307,7 @@ mod tests {
         assert_eq!(prompt.top_origin.as_deref(), Some("https://shop.example"));
         assert_eq!(prompt.items, ["Ada Lovelace", "12 St James's Square", "SW1Y 4JH London", "GB"]);
         assert!(prompt.rememberable);
+        assert_eq!(super::prompt(&call, None).items, ["Your saved shipping address"]);
 
         let login = validate(
             &sender("https://shop.example"),

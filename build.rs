@@ -1,0 +1,166 @@
+//! Packages the unpacked extension into `target/extension/{chromium,firefox}/`:
+//!
+//! 1. builds `profile-extension` for `wasm32-unknown-unknown` with the `wasm-release` profile, in
+//!    its own target dir (`target/extension-build`) so the nested cargo never waits on the lock
+//!    of the build that runs this script;
+//! 2. runs wasm-bindgen (`--target web`) through `wasm-bindgen-cli-support`;
+//! 3. shrinks the module with `wasm-opt -Oz` when binaryen is installed (a warning otherwise);
+//! 4. copies `extension/static/` and writes each browser's `manifest.json` from
+//!    `extension/manifest.json`, with the committed public key (Chromium) or the add-on id
+//!    (Firefox).
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+
+use std::error::Error;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::{env, fs};
+
+type Result<T> = std::result::Result<T, Box<dyn Error>>;
+
+const FIREFOX_ADDON_ID: &str = "profile@personalprofile.org";
+
+fn main() -> Result<()> {
+    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
+    for watched in [
+        "extension/src",
+        "extension/static",
+        "extension/manifest.json",
+        "extension/public-key.b64",
+        "extension/Cargo.toml",
+        "core/src",
+        "core/Cargo.toml",
+    ] {
+        println!("cargo:rerun-if-changed={watched}");
+    }
+    let target = env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+    let wasm = build_wasm(&root, &target)?;
+    let pkg = target.join("extension/pkg");
+    fs::create_dir_all(&pkg)?;
+    wasm_bindgen_cli_support::Bindgen::new()
+        .input_path(&wasm)
+        .web(true)?
+        .typescript(false)
+        .remove_producers_section(true)
+        .generate(&pkg)?;
+    optimize(&pkg.join("profile_extension_bg.wasm"));
+
+    let manifest: manifest::Manifest = manifest::Manifest::read(&root.join("extension/manifest.json"))?;
+    let key = fs::read_to_string(root.join("extension/public-key.b64"))?.trim().to_owned();
+    for browser in ["chromium", "firefox"] {
+        let out = target.join("extension").join(browser);
+        if out.exists() {
+            fs::remove_dir_all(&out)?;
+        }
+        copy_dir(&root.join("extension/static"), &out)?;
+        copy_dir(&pkg, &out.join("pkg"))?;
+        let text =
+            if browser == "chromium" { manifest.for_chromium(&key) } else { manifest.for_firefox(FIREFOX_ADDON_ID) };
+        fs::write(out.join("manifest.json"), text)?;
+    }
+    Ok(())
+}
+
+fn build_wasm(root: &Path, target: &Path) -> Result<PathBuf> {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let build_dir = target.join("extension-build");
+    let status = Command::new(cargo)
+        .current_dir(root)
+        .args(["build", "-p", "profile-extension", "--target", "wasm32-unknown-unknown", "--profile", "wasm-release"])
+        .arg("--target-dir")
+        .arg(&build_dir)
+        // The outer build's flags are for the host platform, not for wasm32.
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_TARGET_DIR")
+        // Under `cargo clippy` the outer build sets these; the packaged module is a plain build.
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("RUSTC_WRAPPER")
+        .status()?;
+    if !status.success() {
+        return Err("building profile-extension for wasm32-unknown-unknown failed (is the target installed? `rustup target add wasm32-unknown-unknown`)".into());
+    }
+    Ok(build_dir.join("wasm32-unknown-unknown/wasm-release/profile_extension.wasm"))
+}
+
+/// `wasm-opt -Oz` with the features rustc's wasm32 output uses, when binaryen is new enough.
+/// Binaryen before 116 (Debian 12 ships 108) rewrites wasm-bindgen's `externref` table as the
+/// old proposal's `anyref`, which current V8 refuses at init ("WebAssembly.Table.set(): Argument
+/// 1 is invalid for table"), so with those versions the module is left as wasm-bindgen wrote it.
+fn optimize(wasm: &Path) {
+    const MIN_VERSION: u32 = 116;
+    let version = Command::new("wasm-opt").arg("--version").output().ok().and_then(|out| {
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.split_whitespace().skip_while(|w| *w != "version").nth(1).and_then(|v| v.parse::<u32>().ok())
+    });
+    match version {
+        None => println!("cargo:warning=wasm-opt not found: the extension's .wasm is not size-optimized"),
+        Some(v) if v < MIN_VERSION => println!(
+            "cargo:warning=wasm-opt {v} is older than {MIN_VERSION} and breaks wasm-bindgen's externref table: skipped"
+        ),
+        Some(_) => {
+            let features = [
+                "--enable-bulk-memory",
+                "--enable-reference-types",
+                "--enable-sign-ext",
+                "--enable-mutable-globals",
+                "--enable-nontrapping-float-to-int",
+                "--enable-multivalue",
+            ];
+            let status = Command::new("wasm-opt")
+                .arg("-Oz")
+                .arg("--strip-debug")
+                .args(features)
+                .arg(wasm)
+                .arg("-o")
+                .arg(wasm)
+                .status();
+            if !status.is_ok_and(|s| s.success()) {
+                println!("cargo:warning=wasm-opt failed: the extension's .wasm is not size-optimized");
+            }
+        }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let dest = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &dest)?
+        } else {
+            fs::copy(entry.path(), dest).map(drop)?
+        }
+    }
+    Ok(())
+}
+
+/// The manifest template is JSON; the build only inserts a few members, as text, to keep the
+/// build script free of a JSON dependency.
+mod manifest {
+    use super::*;
+
+    pub struct Manifest(String);
+
+    impl Manifest {
+        pub fn read(path: &Path) -> Result<Self> {
+            let text = fs::read_to_string(path)?;
+            let body = text.trim_end().strip_suffix('}').ok_or("extension/manifest.json must be a JSON object")?;
+            Ok(Self(body.trim_end().to_owned()))
+        }
+
+        pub fn for_chromium(&self, key: &str) -> String {
+            format!(
+                "{},\n  \"key\": \"{key}\",\n  \"background\": {{ \"service_worker\": \"background.js\", \"type\": \"module\" }}\n}}\n",
+                self.0
+            )
+        }
+
+        pub fn for_firefox(&self, addon_id: &str) -> String {
+            format!(
+                "{},\n  \"background\": {{ \"scripts\": [\"background.js\"], \"type\": \"module\" }},\n  \"browser_specific_settings\": {{ \"gecko\": {{ \"id\": \"{addon_id}\", \"strict_min_version\": \"128.0\" }} }}\n}}\n",
+                self.0
+            )
+        }
+    }
+}
