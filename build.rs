@@ -46,6 +46,8 @@ fn main() -> Result<()> {
 
     let manifest: manifest::Manifest = manifest::Manifest::read(&root.join("extension/manifest.json"))?;
     let key = fs::read_to_string(root.join("extension/public-key.b64"))?.trim().to_owned();
+    // Where the cross-component tests find the packaged extension.
+    println!("cargo:rustc-env=PROFILE_EXTENSION_DIR={}", target.join("extension/chromium").display());
     for browser in ["chromium", "firefox"] {
         let out = target.join("extension").join(browser);
         if out.exists() {

@@ -131,12 +131,27 @@ async function handleConsent(message) {
   return { done: true };
 }
 
+// Page calls arrive on a port per call from the bridge; the acknowledgement tells the bridge
+// the call arrived (see content-bridge.js).
+chrome.runtime.onConnect.addListener((port) => {
+  if (port.name !== "page-call" || !port.sender || port.sender.id !== chrome.runtime.id) return;
+  port.onMessage.addListener((message) => {
+    if (!message || !message.page) return;
+    port.postMessage({ ack: true });
+    handlePageCall(message.page, port.sender).then(
+      (settlement) => {
+        try {
+          port.postMessage({ settlement });
+        } catch {
+          // The page went away.
+        }
+      },
+    );
+  });
+});
+
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
   if (sender.id !== chrome.runtime.id || !message) return false;
-  if (message.page) {
-    handlePageCall(message.page, sender).then(sendResponse);
-    return true;
-  }
   // Only the extension's own pages may speak for the person.
   if (message.consent && sender.url && sender.url.startsWith(chrome.runtime.getURL("consent.html"))) {
     handleConsent(message.consent).then(sendResponse);

@@ -1,16 +1,53 @@
 // The isolated-world bridge: carries window.profile calls to the service worker and the
 // settlements back. It adds nothing: the service worker takes the caller's origin from the
 // browser's MessageSender, never from here.
+//
+// Each call uses its own port. The service worker acknowledges a call as soon as it receives
+// it: a port that closes before the acknowledgement means the worker was not running yet (a
+// page calling at load in a freshly started browser), so the call is sent again; one that
+// closes after it means the worker stopped mid-call, which the page learns as `internal`.
 (() => {
   const TAG = "__personalProfile";
+  const RETRIES = 20;
+
+  const failure = (message) => ({ status: "rejected", code: "internal", message });
+
+  function callExtension(page, attempt) {
+    return new Promise((resolve) => {
+      let acknowledged = false;
+      let settled = false;
+      let port;
+      try {
+        port = chrome.runtime.connect({ name: "page-call" });
+      } catch {
+        resolve(failure("the Personal Profile extension is not available"));
+        return;
+      }
+      port.onMessage.addListener((message) => {
+        if (message.ack) acknowledged = true;
+        if (message.settlement) {
+          settled = true;
+          resolve(message.settlement);
+          port.disconnect();
+        }
+      });
+      port.onDisconnect.addListener(() => {
+        if (settled) return;
+        if (!acknowledged && attempt < RETRIES) {
+          setTimeout(() => callExtension(page, attempt + 1).then(resolve), 50 * (attempt + 1));
+        } else {
+          resolve(failure(acknowledged ? "the extension restarted during the request; try again" : "the Personal Profile extension did not answer"));
+        }
+      });
+      port.postMessage({ page });
+    });
+  }
+
   window.addEventListener("message", (event) => {
     const data = event.data;
     if (event.source !== window || !data || data[TAG] !== "call") return;
-    const answer = (settlement) => window.postMessage({ [TAG]: "answer", id: data.id, settlement }, "*");
-    chrome.runtime
-      .sendMessage({ page: { method: String(data.method), params: data.params } })
-      .then(answer, () =>
-        answer({ status: "rejected", code: "internal", message: "the Personal Profile extension did not answer" }),
-      );
+    callExtension({ method: String(data.method), params: data.params }, 0).then((settlement) =>
+      window.postMessage({ [TAG]: "answer", id: data.id, settlement }, "*"),
+    );
   });
 })();
