@@ -57,10 +57,10 @@ pub struct Origin(String);
 impl Origin {
     /// Parses a web origin (https, or http on loopback) or an extension origin.
     pub fn parse(input: &str) -> Result<Self, OriginError> {
-        let lowered = input.trim_end_matches('/').to_ascii_lowercase();
         for (prefix, _) in EXTENSION_SCHEMES {
-            if let Some(id) = lowered.strip_prefix(prefix) {
-                return parse_extension(prefix, id, input);
+            if input.get(..prefix.len()).is_some_and(|head| head.eq_ignore_ascii_case(prefix)) {
+                let id = input[prefix.len()..].trim_end_matches('/').to_ascii_lowercase();
+                return parse_extension(prefix, &id, input);
             }
         }
         let not_an_origin = || OriginError::NotAUrl(format!("`{input}` is not an origin"));

@@ -303,9 +303,6 @@ pub struct Disclosure {
     pub outcome: String,
 }
 
-/// A helper for the address result shape used by `getAddress`.
-pub type AddressResult = Address;
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -68,6 +68,12 @@ pub fn click_counts(ms_since_shown: f64) -> bool {
     policy::click_counts(ms_since_shown)
 }
 
+/// How long a prompt waits for the person before the call answers `timeout`.
+#[wasm_bindgen(js_name = promptTimeoutMs)]
+pub fn prompt_timeout_ms() -> f64 {
+    policy::PROMPT_TIMEOUT_MS
+}
+
 /// Maps a host answer (JSON, or `null` when the host is gone) onto the page's settlement:
 /// `{status: "resolved", value}` or `{status: "rejected", code, message}`.
 #[wasm_bindgen]

@@ -83,7 +83,6 @@ async function handlePageCall(message, sender) {
 }
 
 // ---- the consent window ------------------------------------------------------------------------
-const PROMPT_TIMEOUT_MS = 60_000;
 const openPrompts = new Map(); // origin -> prompt state
 let nextPrompt = 1;
 
@@ -100,7 +99,7 @@ function askPerson(validated, prompt) {
       resolve(decision);
     };
     state.finish = finish;
-    state.timer = setTimeout(() => finish("timeout"), PROMPT_TIMEOUT_MS);
+    state.timer = setTimeout(() => finish("timeout"), logic.promptTimeoutMs());
     openPrompts.set(validated.origin, state);
     chrome.windows
       .create({ url: `consent.html#${state.id}`, type: "popup", width: 460, height: 560, focused: true })

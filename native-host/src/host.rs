@@ -176,7 +176,11 @@ impl Host {
                 store.update(|s| Ok(s.addresses.insert(*kind, address.clone())))?;
                 Ok(json!({"kind": kind}))
             }
-            Call::ListAccounts {} => to_value(&state.accounts.iter().map(summary).collect::<Result<Vec<_>, _>>()?),
+            Call::ListAccounts {} => {
+                let summaries: Result<Vec<_>, _> =
+                    state.accounts.iter().map(|a| self.key_for(a).map(|key| summary(a, &key))).collect();
+                to_value(&summaries?)
+            }
             Call::ListGrants {} => to_value(&state.grants),
             Call::Revoke { origin: site } => {
                 let revoked = store.update(|s| {
@@ -328,9 +332,8 @@ fn hello(state: &LocalState) -> HelloResult {
     }
 }
 
-fn summary(record: &AccountRecord) -> Result<AccountSummary, WireError> {
-    let key = LoginKey::from_secret(&record.key).ok_or_else(|| WireError::internal("a stored login key is invalid"))?;
-    Ok(AccountSummary {
+fn summary(record: &AccountRecord, key: &LoginKey) -> AccountSummary {
+    AccountSummary {
         origin: record.origin.clone(),
         account_guid: record.account_guid.clone(),
         app_id: record.app_id.clone(),
@@ -339,7 +342,7 @@ fn summary(record: &AccountRecord) -> Result<AccountSummary, WireError> {
         counter: record.counter,
         created_at: record.created_at,
         last_used_at: record.last_used_at,
-    })
+    }
 }
 
 enum Unlock {

@@ -116,7 +116,7 @@ pub enum Verdict {
 /// Checks one installed manifest: present, valid JSON without a BOM, the right name and type,
 /// an absolute executable `path`, and the extension allowed.
 pub fn check(browser: Browser, path: &Path, extension_id: &str) -> (Verdict, String) {
-    let bytes = match crate::store::read_file(path) {
+    let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return (Verdict::Absent, format!("no manifest at {}", path.display()));

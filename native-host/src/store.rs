@@ -8,7 +8,7 @@
 //!   from the state on disk, so what another process saved is never lost.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -67,12 +67,8 @@ pub fn random<const N: usize>() -> Result<[u8; N], StoreError> {
 pub struct Store {
     dir: PathBuf,
     key: Secret32,
-    cache: Mutex<Cached>,
-}
-
-struct Cached {
-    stamp: Option<Stamp>,
-    state: Arc<LocalState>,
+    /// The state as last read or written, with the file version it came from.
+    cache: Mutex<Option<(Stamp, Arc<LocalState>)>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -98,11 +94,7 @@ impl Store {
                 key
             }
         };
-        let store = Self {
-            dir,
-            cache: Mutex::new(Cached { stamp: None, state: Arc::new(LocalState::new(Secret32::from_bytes([0; 32]))) }),
-            key,
-        };
+        let store = Self { dir, cache: Mutex::new(None), key };
         if !state_path.exists() {
             store.write_state(&LocalState::new(Secret32::from_bytes(random()?)))?;
         }
@@ -118,11 +110,14 @@ impl Store {
     pub fn state(&self) -> Result<Arc<LocalState>, StoreError> {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         let stamp = Stamp::of(&self.dir.join(STATE_FILE))?;
-        if cache.stamp.as_ref() != Some(&stamp) {
-            let state = self.read_state()?;
-            *cache = Cached { stamp: Some(stamp), state: Arc::new(state) };
+        match cache.as_ref() {
+            Some((seen, state)) if *seen == stamp => Ok(state.clone()),
+            _ => {
+                let state = Arc::new(self.read_state()?);
+                *cache = Some((stamp, state.clone()));
+                Ok(state)
+            }
         }
-        Ok(cache.state.clone())
     }
 
     /// Applies `change` to the latest state on disk and writes the result atomically, holding
@@ -134,7 +129,7 @@ impl Store {
         let result = change(&mut state)?;
         self.write_state(&state)?;
         let stamp = Stamp::of(&self.dir.join(STATE_FILE))?;
-        *cache = Cached { stamp: Some(stamp), state: Arc::new(state) };
+        *cache = Some((stamp, Arc::new(state)));
         Ok(result)
     }
 
@@ -287,13 +282,6 @@ impl Drop for FileLock {
     fn drop(&mut self) {
         let _ = self.0.unlock();
     }
-}
-
-/// Reads a whole file (used by `doctor` to check a manifest).
-pub fn read_file(path: &Path) -> io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    File::open(path)?.read_to_end(&mut bytes)?;
-    Ok(bytes)
 }
 
 #[cfg(test)]

@@ -79,10 +79,7 @@ impl HostProcess {
     }
 
     fn send(&mut self, message: &Value) {
-        let body = serde_json::to_vec(message).unwrap();
-        let mut frame = (body.len() as u32).to_ne_bytes().to_vec();
-        frame.extend(body);
-        self.send_raw(&frame);
+        self.send_raw(&frame(&serde_json::to_vec(message).unwrap()));
     }
 
     fn recv(&mut self) -> Value {
@@ -117,6 +114,13 @@ impl HostProcess {
         }
         (self.child.wait().unwrap(), stderr)
     }
+}
+
+/// Chrome's framing: a 4-byte native-endian length, then the body.
+fn frame(body: &[u8]) -> Vec<u8> {
+    let mut out = (body.len() as u32).to_ne_bytes().to_vec();
+    out.extend_from_slice(body);
+    out
 }
 
 fn cli(home: &Path, args: &[&str], stdin: &str) -> Output {
@@ -404,11 +408,6 @@ fn malformed_messages_are_answered_and_unreadable_frames_end_the_host_cleanly() 
     let mut host = HostProcess::start(dir.path());
     host.ok(EXTENSION, "saveAddress", json!({"kind": "billing", "address": address("Irene Adler")}));
 
-    let frame = |body: &[u8]| {
-        let mut out = (body.len() as u32).to_ne_bytes().to_vec();
-        out.extend_from_slice(body);
-        out
-    };
     let cases: [(&[u8], Value, &str); 8] = [
         (b"{not json", Value::Null, "not JSON"),
         (b"[1, 2, 3]", Value::Null, "not a JSON object"),
@@ -485,8 +484,7 @@ fn the_message_fuzz_corpus_is_answered_frame_by_frame_by_one_host() {
     let mut host = HostProcess::start(dir.path());
     let mut stream = Vec::new();
     for body in &bodies {
-        stream.extend((body.len() as u32).to_ne_bytes());
-        stream.extend(body);
+        stream.extend(frame(body));
     }
     let mut stdin = host.stdin.take().unwrap();
     let writer = std::thread::spawn(move || {
