@@ -122,6 +122,10 @@ pub const ARGON2_P_COST: u32 = 1;
 pub const MIN_PASSPHRASE_CHARS: usize = 8;
 /// Wrong passphrases allowed before each further try must wait, doubling up to an hour.
 const FREE_FAILURES: u32 = 5;
+/// The first wait after the free failures.
+const FIRST_WAIT_SECS: u64 = 30;
+/// The longest wait.
+const MAX_WAIT_SECS: u64 = 3600;
 
 impl PassphraseLock {
     pub fn create(passphrase: &Passphrase, salt: [u8; 16]) -> Result<Self, argon2::Error> {
@@ -148,8 +152,8 @@ impl PassphraseLock {
         if self.failures < FREE_FAILURES {
             return 0;
         }
-        let delay = 1u64 << (self.failures - FREE_FAILURES).min(12);
-        (self.last_failure_at + delay.min(3600)).saturating_sub(now)
+        let delay = FIRST_WAIT_SECS << (self.failures - FREE_FAILURES).min(12);
+        (self.last_failure_at + delay.min(MAX_WAIT_SECS)).saturating_sub(now)
     }
 }
 
@@ -186,8 +190,10 @@ mod tests {
         assert_eq!(tired.wait_secs(100), 0);
         tired.failures = 7;
         tired.last_failure_at = 100;
-        assert_eq!(tired.wait_secs(101), 3);
-        assert_eq!(tired.wait_secs(200), 0);
+        assert_eq!(tired.wait_secs(101), 119, "30 s doubled twice, one second gone");
+        assert_eq!(tired.wait_secs(220), 0);
+        tired.failures = 40;
+        assert_eq!(tired.wait_secs(100), 3600, "never more than an hour");
         assert!(!format!("{lock:?}").contains(&lock.salt));
     }
 }
