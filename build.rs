@@ -7,10 +7,13 @@
 //! 3. shrinks the module with `wasm-opt -Oz` when binaryen is installed (a warning otherwise);
 //! 4. copies `extension/static/` and writes each browser's `manifest.json` from
 //!    `extension/manifest.json`, with the committed public key (Chromium) or the add-on id
-//!    (Firefox).
+//!    (Firefox);
+//! 5. zips each for store upload: `target/extension/personal-profile-{chromium,firefox}.zip`
+//!    (the Chrome Web Store refuses a manifest with `key`, so that zip's manifest has none).
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
 use std::error::Error;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::{env, fs};
@@ -55,9 +58,47 @@ fn main() -> Result<()> {
         }
         copy_dir(&root.join("extension/static"), &out)?;
         copy_dir(&pkg, &out.join("pkg"))?;
-        let text =
-            if browser == "chromium" { manifest.for_chromium(&key) } else { manifest.for_firefox(FIREFOX_ADDON_ID) };
-        fs::write(out.join("manifest.json"), text)?;
+        let (unpacked, store) = if browser == "chromium" {
+            (manifest.for_chromium(Some(&key)), manifest.for_chromium(None))
+        } else {
+            let text = manifest.for_firefox(FIREFOX_ADDON_ID);
+            (text.clone(), text)
+        };
+        fs::write(out.join("manifest.json"), unpacked)?;
+        zip_for_store(&out, &store, &target.join(format!("extension/personal-profile-{browser}.zip")))?;
+    }
+    Ok(())
+}
+
+/// Zips the unpacked extension in `dir` with `manifest` as its manifest.
+fn zip_for_store(dir: &Path, manifest: &str, path: &Path) -> Result<()> {
+    let mut zip = zip::ZipWriter::new(fs::File::create(path)?);
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    let mut files = Vec::new();
+    list_files(dir, dir, &mut files)?;
+    files.sort();
+    for name in files {
+        zip.start_file(name.as_str(), options)?;
+        if name == "manifest.json" {
+            zip.write_all(manifest.as_bytes())?;
+        } else {
+            zip.write_all(&fs::read(dir.join(&name))?)?;
+        }
+    }
+    zip.finish()?;
+    Ok(())
+}
+
+/// Paths of the files under `dir`, relative to `root`, with `/` separators.
+fn list_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            list_files(root, &path, out)?;
+        } else {
+            let relative = path.strip_prefix(root)?.components();
+            out.push(relative.map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"));
+        }
     }
     Ok(())
 }
@@ -151,9 +192,12 @@ mod manifest {
             Ok(Self(body.trim_end().to_owned()))
         }
 
-        pub fn for_chromium(&self, key: &str) -> String {
+        /// With the committed `key` for the unpacked extension (it fixes the id); without it for
+        /// the store, which assigns the id itself.
+        pub fn for_chromium(&self, key: Option<&str>) -> String {
+            let key = key.map(|key| format!(",\n  \"key\": \"{key}\"")).unwrap_or_default();
             format!(
-                "{},\n  \"key\": \"{key}\",\n  \"background\": {{ \"service_worker\": \"background.js\", \"type\": \"module\" }}\n}}\n",
+                "{}{key},\n  \"background\": {{ \"service_worker\": \"background.js\", \"type\": \"module\" }}\n}}\n",
                 self.0
             )
         }

@@ -32,8 +32,11 @@ fn host_binary() -> PathBuf {
     host
 }
 
+const EXTENSION_ID: &str = "anejejpdgphdflenbcklaacafpcfcman";
+
 /// A site on loopback: serves one page for every path.
-fn serve(page: &'static str) -> String {
+fn serve(page: impl Into<String>) -> String {
+    let page: &'static str = Box::leak(page.into().into_boxed_str());
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -99,6 +102,8 @@ impl Browser {
                 "--disable-sync",
                 "--no-first-run",
                 "--remote-debugging-port=0",
+                // A plain-http site that is not loopback, for the insecure-origin test.
+                "--host-resolver-rules=MAP insecure.test 127.0.0.1",
             ])
             .arg(format!("--user-data-dir={}", profile.display()))
             .arg(format!("--load-extension={EXTENSION_DIR}"))
@@ -122,6 +127,10 @@ impl Browser {
             std::thread::sleep(Duration::from_millis(50));
         };
         let (socket, _) = tungstenite::connect(endpoint).unwrap();
+        // A DevTools command that never answers fails the test instead of hanging it.
+        if let MaybeTlsStream::Plain(stream) = socket.get_ref() {
+            stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        }
         Self { chrome, socket, next_id: 0, _dir: dir, home }
     }
 
@@ -133,7 +142,8 @@ impl Browser {
         }
         self.socket.send(Message::text(message.to_string())).unwrap();
         loop {
-            let Message::Text(text) = self.socket.read().unwrap() else { continue };
+            let message = self.socket.read().unwrap_or_else(|e| panic!("{method}: no answer from Chromium: {e}"));
+            let Message::Text(text) = message else { continue };
             let answer: Value = serde_json::from_str(&text).unwrap();
             if answer["id"] == self.next_id {
                 assert!(answer.get("error").is_none(), "{method}: {answer}");
@@ -202,7 +212,7 @@ impl Browser {
                 let session = self.attach(&id);
                 self.wait_for(
                     &session,
-                    "document.getElementById('origin') && document.getElementById('origin').textContent !== ''",
+                    "document.getElementById('site') && document.getElementById('site').textContent !== ''",
                 );
                 return (id, session);
             }
@@ -219,8 +229,37 @@ impl Browser {
         })
     }
 
+    /// Opens one of the extension's own pages and waits until it has loaded its data.
+    fn open_own_page(&mut self, page: &str) -> String {
+        let session = self.open(&format!("chrome-extension://{EXTENSION_ID}/{page}"));
+        self.wait_for(&session, "document.body.dataset.loaded === 'true'");
+        session
+    }
+
+    /// Waits `ms`, then clicks a control in the consent window (clicks in its first 500 ms
+    /// do not count).
+    fn click_after(&mut self, session: &str, ms: u64, script: &str) {
+        std::thread::sleep(Duration::from_millis(ms));
+        self.eval(session, script);
+    }
+
+    /// Allows the next consent window's request; returns the lines it showed.
+    fn allow(&mut self, seen: &mut HashSet<String>) -> Value {
+        let (_, consent) = self.consent(seen);
+        let items = self.eval(&consent, "[...document.querySelectorAll('#items li')].map(li => li.textContent)");
+        self.click_after(&consent, 600, "document.getElementById('allow').click()");
+        items
+    }
+
+    /// Writes a PNG of the whole page to `target/screenshots/NAME`.
     fn screenshot(&mut self, session: &str, name: &str) {
-        let shot = self.call(Some(session), "Page.captureScreenshot", json!({"format": "png"}));
+        let size = self.eval(session, "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]");
+        let clip = json!({"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 1});
+        let shot = self.call(
+            Some(session),
+            "Page.captureScreenshot",
+            json!({"format": "png", "clip": clip, "captureBeyondViewport": true}),
+        );
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         let bytes = Base64::decode_vec(shot["data"].as_str().unwrap()).unwrap();
@@ -240,25 +279,30 @@ impl Drop for Browser {
     }
 }
 
+const ADA: &[&str] = &[
+    "address",
+    "set",
+    "shipping",
+    "--name",
+    "Ada Lovelace",
+    "--line1",
+    "12 St James's Square",
+    "--city",
+    "London",
+    "--postal-code",
+    "SW1Y 4JH",
+    "--country",
+    "GB",
+];
+
+const CHALLENGE: &str = "AAECAwQFBgcICQoLDA0ODw";
+
 #[test]
 fn a_page_asks_the_person_decides_and_remembered_sites_are_answered_without_asking() {
     let mut browser = Browser::launch(true);
-    browser.host(&[
-        "address",
-        "set",
-        "shipping",
-        "--name",
-        "Ada Lovelace",
-        "--line1",
-        "12 St James's Square",
-        "--city",
-        "London",
-        "--postal-code",
-        "SW1Y 4JH",
-        "--country",
-        "GB",
-    ]);
+    browser.host(ADA);
     let url = serve(SHOP);
+    let origin = url.trim_end_matches('/').to_owned();
     let page = browser.open(&url);
     assert_eq!(
         browser.eval(&page, "window.seen"),
@@ -268,7 +312,7 @@ fn a_page_asks_the_person_decides_and_remembered_sites_are_answered_without_aski
     assert_eq!(browser.eval(&page, "window.ready || typeof window.profile.getAddress === 'function'"), json!(true));
     let mut seen = HashSet::new();
 
-    // Deny.
+    // Deny; the window shows the address itself.
     browser.start(&page, "r1", "window.profile.getAddress('shipping')");
     let (_, consent) = browser.consent(&mut seen);
     browser.screenshot(&consent, "consent-shipping.png");
@@ -276,8 +320,12 @@ fn a_page_asks_the_person_decides_and_remembered_sites_are_answered_without_aski
         browser.eval(&consent, "document.getElementById('headline').textContent"),
         json!("localhost wants your shipping address")
     );
-    std::thread::sleep(Duration::from_millis(600));
-    browser.eval(&consent, "document.getElementById('deny').click()");
+    assert_eq!(
+        browser.eval(&consent, "[...document.querySelectorAll('#items li')].map(li => li.textContent)"),
+        json!(["Ada Lovelace", "12 St James's Square", "SW1Y 4JH London", "GB"])
+    );
+    assert_eq!(browser.eval(&consent, "document.activeElement.id"), json!("deny"), "keyboard focus starts on deny");
+    browser.click_after(&consent, 600, "document.getElementById('deny').click()");
     assert_eq!(browser.settlement(&page, "r1")["code"], "user_denied");
 
     // Closing the window is a deny; a second call meanwhile is busy.
@@ -288,34 +336,143 @@ fn a_page_asks_the_person_decides_and_remembered_sites_are_answered_without_aski
     browser.call(None, "Target.closeTarget", json!({"targetId": target}));
     assert_eq!(browser.settlement(&page, "r2")["code"], "user_denied");
 
+    // Escape denies, from the keyboard.
+    browser.start(&page, "r2b", "window.profile.getAddress('shipping')");
+    let (_, consent) = browser.consent(&mut seen);
+    browser.click_after(
+        &consent,
+        600,
+        "document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}))",
+    );
+    assert_eq!(browser.settlement(&page, "r2b")["code"], "user_denied");
+
     // Clicks in the first 500 ms do not count; allow with remember.
     browser.start(&page, "r4", "window.profile.getAddress('shipping')");
     let (_, consent) = browser.consent(&mut seen);
     browser.eval(&consent, "document.getElementById('allow').click()");
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(browser.eval(&page, "window.r4"), Value::Null, "an early click is ignored");
-    std::thread::sleep(Duration::from_millis(500));
-    browser.eval(&consent, "document.getElementById('remember').click(); document.getElementById('allow').click()");
+    browser.click_after(
+        &consent,
+        500,
+        "document.getElementById('remember').click(); document.getElementById('allow').click()",
+    );
     assert_eq!(browser.settlement(&page, "r4")["value"]["name"], "Ada Lovelace");
 
     // Remembered: answered with no window.
     browser.start(&page, "r5", "window.profile.getAddress('shipping')");
     assert!(browser.no_consent_window_opens(&seen));
     assert_eq!(browser.settlement(&page, "r5")["value"]["city"], "London");
-    // Another kind of request still asks.
+    // Another kind of request still asks; the window says nothing is saved.
     browser.start(&page, "r6", "window.profile.getAddress('billing')");
     let (_, consent) = browser.consent(&mut seen);
-    std::thread::sleep(Duration::from_millis(600));
-    browser.eval(&consent, "document.getElementById('allow').click()");
+    assert!(
+        browser
+            .eval(&consent, "document.getElementById('note').textContent")
+            .as_str()
+            .unwrap()
+            .contains("no saved billing")
+    );
+    browser.click_after(&consent, 600, "document.getElementById('allow').click()");
     assert_eq!(browser.settlement(&page, "r6")["code"], "not_found");
+
+    // Every other page method, end to end.
+    browser.start(&page, "d1", "window.profile.getDeviceId()");
+    let shown = browser.allow(&mut seen);
+    let device_id = browser.settlement(&page, "d1")["value"].as_str().unwrap().to_owned();
+    assert_eq!(shown, json!([format!("Device id {device_id}")]), "the window shows the id that leaves");
+    browser.start(&page, "u1", "window.profile.getProfileUrl()");
+    browser.allow(&mut seen);
+    assert_eq!(browser.settlement(&page, "u1")["code"], "not_paired");
+    browser.start(&page, "s1", &format!("window.profile.signUp({{challenge: '{CHALLENGE}', accountGuid: 'acct-7'}})"));
+    browser.allow(&mut seen);
+    let signed = browser.settlement(&page, "s1")["value"].clone();
+    assert_eq!((signed["accountGuid"].clone(), signed["deviceId"].clone()), (json!("acct-7"), json!(device_id)));
+    assert_eq!(signed["publicKey"]["kty"], "EC");
+    browser.start(&page, "l1", &format!("window.profile.login({{challenge: '{CHALLENGE}'}})"));
+    let (_, consent) = browser.consent(&mut seen);
+    browser.screenshot(&consent, "consent-login.png");
+    assert_eq!(
+        browser.eval(&consent, "document.querySelector('#items li').textContent"),
+        json!("A login to localhost as account acct-7")
+    );
+    browser.click_after(
+        &consent,
+        600,
+        "document.getElementById('remember').click(); document.getElementById('allow').click()",
+    );
+    let login = browser.settlement(&page, "l1")["value"].clone();
+    assert_eq!(login["accountGuid"], "acct-7");
+    assert!(login["assertion"]["signature"].as_str().is_some_and(|s| s.len() == 86));
 
     // Bad calls never reach a prompt.
     browser.start(&page, "r7", "window.profile.getAddress('home')");
     assert_eq!(browser.settlement(&page, "r7")["code"], "invalid_request");
 
+    // The toolbar popup shows the site's account and what it gets without asking.
+    let popup = open_popup(&mut browser);
+    browser.wait_for(&popup, "document.body.dataset.loaded === 'true'");
+    browser.screenshot(&popup, "popup.png");
+    let facts = browser.eval(&popup, "document.getElementById('facts').innerText");
+    assert!(facts.as_str().unwrap().contains("Signed up as acct-7"), "{facts}");
+    assert!(facts.as_str().unwrap().contains("Shipping address, Log in"), "{facts}");
+
+    // The options page lists it all; forgetting the site there makes it ask again.
+    let options = browser.open_own_page("options.html");
+    browser.screenshot(&options, "options.png");
+    let text = browser.eval(&options, "document.body.innerText").as_str().unwrap().to_owned();
+    for expected in ["Ada Lovelace", "acct-7", "Shipping address, Log in", "getAddress", "Unlocked (no passphrase set)"]
+    {
+        assert!(text.contains(expected), "the options page lacks {expected:?}:\n{text}");
+    }
+    browser.eval(&options, "document.querySelector('#grants button.revoke').click()");
+    browser.wait_for(&options, "document.querySelector('#grants button.revoke') === null");
+    browser.start(&page, "r8", "window.profile.getAddress('shipping')");
+    let (_, consent) = browser.consent(&mut seen);
+    browser.click_after(&consent, 600, "document.getElementById('deny').click()");
+    assert_eq!(browser.settlement(&page, "r8")["code"], "user_denied");
+
+    // Editing an address in the options page saves it through the host.
+    browser.eval(&options, "document.getElementById('edit-billing').click()");
+    browser.eval(
+        &options,
+        r#"(() => { const f = document.getElementById('form-billing');
+            Object.entries({name: 'Ada King', line1: '1 Dorset St', city: 'London', postalCode: 'W1U 4EG', country: 'gb'})
+              .forEach(([k, v]) => f.elements[k].value = v);
+            f.requestSubmit(); return true; })()"#,
+    );
+    browser.wait_for(&options, "document.getElementById('address-billing').innerText.includes('Ada King')");
+    assert!(browser.host(&["address", "show", "billing"]).contains("Ada King"));
+
     let log = browser.host(&["log"]);
     assert_eq!(log.matches("getAddress  disclosed").count(), 2, "{log}");
-    assert!(log.contains(&format!("{}  getAddress  not_found", url.trim_end_matches('/'))), "{log}");
+    assert!(log.contains(&format!("{origin}  getAddress  not_found")), "{log}");
+    assert!(log.contains(&format!("{origin}  login  disclosed")), "{log}");
+}
+
+/// Opens the toolbar popup on the current tab, as a click on the toolbar button does.
+fn open_popup(browser: &mut Browser) -> String {
+    let worker = browser
+        .targets()
+        .into_iter()
+        .find(|t| t["type"] == "service_worker" && t["url"].as_str().is_some_and(|u| u.contains(EXTENSION_ID)))
+        .expect("the extension's service worker is running");
+    let session = browser.attach(worker["targetId"].as_str().unwrap());
+    browser.call(
+        Some(&session),
+        "Runtime.evaluate",
+        json!({"expression": "chrome.action.openPopup()", "awaitPromise": true}),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(popup) =
+            browser.targets().into_iter().find(|t| t["url"].as_str().is_some_and(|u| u.ends_with("/popup.html")))
+        {
+            return browser.attach(popup["targetId"].as_str().unwrap());
+        }
+        assert!(Instant::now() < deadline, "the popup did not open");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]
@@ -324,10 +481,16 @@ fn without_the_host_installed_a_call_fails_with_host_unavailable() {
     // Called as soon as the page loads in a browser that just started: the service worker may
     // not be running yet, and the call must still arrive.
     let page = browser.open(&serve(SHOP));
-    let mut seen = HashSet::new();
     browser.start(&page, "r", "window.profile.getDeviceId()");
-    let (_, consent) = browser.consent(&mut seen);
-    std::thread::sleep(Duration::from_millis(600));
-    browser.eval(&consent, "document.getElementById('allow').click()");
     assert_eq!(browser.settlement(&page, "r")["code"], "host_unavailable");
+    assert!(browser.no_consent_window_opens(&HashSet::new()), "nothing to ask about without a host");
+    let options = browser.open_own_page("options.html");
+    browser.screenshot(&options, "options-no-host.png");
+    assert!(
+        browser
+            .eval(&options, "document.getElementById('banner').textContent")
+            .as_str()
+            .unwrap()
+            .contains("profile-host install")
+    );
 }

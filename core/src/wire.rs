@@ -59,8 +59,15 @@ pub enum Call {
         kind: AddressKind,
         address: Address,
     },
+    /// Both saved addresses, for the options page. Not a disclosure.
+    ListAddresses {},
     ListAccounts {},
+    /// What a page call would disclose, for the consent window, without disclosing it.
+    Preview(PreviewParams),
+    /// Remembers the person's "remember this site for this kind of request".
+    Grant(GrantParams),
     ListGrants {},
+    /// Forgets every grant naming `origin`, as the asking site or as the page around it.
     Revoke {
         origin: Origin,
     },
@@ -94,6 +101,52 @@ pub struct LoginParams {
     pub account_guid: Option<AccountGuid>,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PreviewParams {
+    /// The page the call would come from.
+    pub origin: Origin,
+    /// The page around it, when the caller is a frame of another site.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_origin: Option<Origin>,
+    /// The page call; only page methods can be previewed.
+    pub call: Box<Call>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GrantParams {
+    pub origin: Origin,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_origin: Option<Origin>,
+    pub kind: GrantKind,
+}
+
+/// The kind of request a remembered grant covers ("remember this site for this kind of
+/// request"). Sign-up always asks, so it has none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum GrantKind {
+    ProfileUrl,
+    DeviceId,
+    ShippingAddress,
+    BillingAddress,
+    Login,
+}
+
+impl GrantKind {
+    pub fn of(call: &Call) -> Option<Self> {
+        match call {
+            Call::GetProfileUrl {} => Some(Self::ProfileUrl),
+            Call::GetDeviceId {} => Some(Self::DeviceId),
+            Call::GetAddress { kind: AddressKind::Shipping } => Some(Self::ShippingAddress),
+            Call::GetAddress { kind: AddressKind::Billing } => Some(Self::BillingAddress),
+            Call::Login(_) => Some(Self::Login),
+            _ => None,
+        }
+    }
+}
+
 /// `pair {profileUrl, email, passphrase}` or `pair {profileUrl, ticket}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged, rename_all = "camelCase")]
@@ -120,7 +173,10 @@ impl Call {
             Self::Unlock { .. } => "unlock",
             Self::Lock {} => "lock",
             Self::SaveAddress { .. } => "saveAddress",
+            Self::ListAddresses {} => "listAddresses",
             Self::ListAccounts {} => "listAccounts",
+            Self::Preview(_) => "preview",
+            Self::Grant(_) => "grant",
             Self::ListGrants {} => "listGrants",
             Self::Revoke { .. } => "revoke",
             Self::ListDisclosures { .. } => "listDisclosures",
@@ -280,13 +336,41 @@ pub struct AccountSummary {
     pub last_used_at: u64,
 }
 
-/// A remembered consent: `origin` may receive `methods` without a prompt.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A remembered consent: `origin` (inside `top_origin`, when it was a frame of another site)
+/// may receive `kind` without a prompt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Grant {
     pub origin: Origin,
-    pub methods: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_origin: Option<Origin>,
+    pub kind: GrantKind,
     pub granted_at: u64,
+}
+
+impl Grant {
+    /// Whether this grant answers `call` from `origin` inside `top_origin` without a prompt.
+    pub fn covers(&self, origin: &Origin, top_origin: Option<&Origin>, call: &Call) -> bool {
+        GrantKind::of(call) == Some(self.kind) && &self.origin == origin && self.top_origin.as_ref() == top_origin
+    }
+
+    /// Whether revoking `site` removes this grant.
+    pub fn names(&self, site: &Origin) -> bool {
+        &self.origin == site || self.top_origin.as_ref() == Some(site)
+    }
+}
+
+/// What `preview` answers: what the call would disclose, and each site's registrable domain
+/// (`shop.example.co.uk` for `https://www.shop.example.co.uk`) for the consent window to stress.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreviewResult {
+    pub registrable_domain: Option<String>,
+    pub top_registrable_domain: Option<String>,
+    /// The value that would leave (`null` when there is none: no saved address, not paired).
+    /// For `login`, `{accountGuid}` of the account that would be used; for `signUp`,
+    /// `{profileUrl, deviceId}`.
+    pub value: Value,
 }
 
 /// One entry of the disclosure ledger: what left to which site, and when.

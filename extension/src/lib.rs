@@ -2,10 +2,10 @@
 
 pub mod policy;
 
-use policy::{PageMessage, Sender, Settlement, StoredGrant};
+use policy::{PageMessage, Sender, Settlement};
 use profile_core::WireError;
-use profile_core::wire::Response;
-use serde::Serialize;
+use profile_core::wire::{Call, Grant, GrantKind, GrantParams, PreviewParams, PreviewResult, Response};
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
 // Values cross the JS boundary as JSON text: the glue calls `JSON.stringify` / `JSON.parse`,
@@ -26,40 +26,70 @@ fn call_from(sender: &str, message: &str) -> Result<policy::PageCall, WireError>
 }
 
 /// Validates a page call: `{origin, topOrigin?}` from the browser's `MessageSender`, `{method,
-/// params}` from the page. Returns `{origin, topOrigin, request, grantKind}` where `request`
-/// is the host request's `{type, params}`; throws `{code, message}` (as JSON text).
+/// params}` from the page. Returns the host requests' params: `{origin, request, preview,
+/// grant}`, where `request` is the page call's `{type, params}`, `preview` the params of the
+/// `preview` that shows it and `grant` those of the `grant` that remembers it (`null` when it
+/// cannot be remembered). Throws `{code, message}` (as JSON text).
 #[wasm_bindgen(js_name = validatePageCall)]
 pub fn validate_page_call(sender: &str, message: &str) -> Result<String, String> {
     #[derive(Serialize)]
-    #[serde(rename_all = "camelCase")]
     struct Validated<'a> {
         origin: String,
-        top_origin: Option<String>,
-        request: &'a profile_core::wire::Call,
-        grant_kind: Option<policy::GrantKind>,
+        request: &'a Call,
+        preview: PreviewParams,
+        grant: Option<GrantParams>,
     }
     let call = call_from(sender, message).map_err(|e| text(&e))?;
     Ok(text(&Validated {
         origin: call.origin.to_string(),
-        top_origin: call.top_origin.as_ref().map(ToString::to_string),
         request: &call.call,
-        grant_kind: policy::GrantKind::of(&call.call),
+        preview: PreviewParams {
+            origin: call.origin.clone(),
+            top_origin: call.top_origin.clone(),
+            call: Box::new(call.call.clone()),
+        },
+        grant: GrantKind::of(&call.call).map(|kind| GrantParams {
+            origin: call.origin.clone(),
+            top_origin: call.top_origin.clone(),
+            kind,
+        }),
     }))
 }
 
-/// Whether `grants` (as kept in `chrome.storage`) answer this call without a prompt.
+/// Whether the host's `listGrants` answer holds a grant for this call.
 #[wasm_bindgen(js_name = isGranted)]
-pub fn is_granted(grants: &str, sender: &str, message: &str) -> bool {
-    let grants: Vec<StoredGrant> = parse(grants, "grants").unwrap_or_default();
+pub fn is_granted(grants_answer: &str, sender: &str, message: &str) -> bool {
+    let grants: Vec<Grant> = match Settlement::from_host(parse(grants_answer, "answer").ok().as_ref()) {
+        Settlement::Resolved { value } => serde_json::from_value(value).unwrap_or_default(),
+        Settlement::Rejected { .. } => Vec::new(),
+    };
     call_from(sender, message).is_ok_and(|call| policy::granted(&grants, &call))
 }
 
-/// What the consent window shows, given what the host would disclose (`preview`, JSON).
+/// What the consent window shows, from the host's `preview` answer. Throws the page's
+/// settlement (JSON text) when the host could not preview (locked, unavailable).
 #[wasm_bindgen(js_name = consentPrompt)]
-pub fn consent_prompt(sender: &str, message: &str, preview: &str) -> Result<String, String> {
-    let call = call_from(sender, message).map_err(|e| text(&e))?;
-    let preview: Option<serde_json::Value> = serde_json::from_str(preview).ok();
-    Ok(text(&policy::prompt(&call, preview.as_ref())))
+pub fn consent_prompt(sender: &str, message: &str, preview_answer: &str) -> Result<String, String> {
+    let call = call_from(sender, message).map_err(|e| text(&Settlement::reject(e)))?;
+    let preview = match Settlement::from_host(parse(preview_answer, "answer").ok().as_ref()) {
+        Settlement::Resolved { value } => serde_json::from_value::<PreviewResult>(value)
+            .map_err(|e| text(&Settlement::reject(WireError::internal(format!("bad preview from the host: {e}")))))?,
+        rejected => return Err(text(&rejected)),
+    };
+    Ok(text(&policy::prompt(&call, &preview)))
+}
+
+/// Checks a request from the extension's own pages (options, popup): `{type, params}` of one
+/// of the extension's own methods. Returns it normalized; throws `{code, message}`.
+#[wasm_bindgen(js_name = validateOwnCall)]
+pub fn validate_own_call(message: &str) -> Result<String, String> {
+    // Through `Value`, as page calls are: one deserializer for `Call` keeps the module small.
+    let value: serde_json::Value = parse(message, "request").map_err(|e| text(&e))?;
+    let call = Call::deserialize(value).map_err(|e| text(&WireError::invalid(format!("bad request: {e}"))))?;
+    if call.is_page_method() || matches!(call, Call::Preview(_) | Call::Grant(_)) {
+        return Err(text(&WireError::invalid(format!("`{}` is not for the extension's pages", call.name()))));
+    }
+    Ok(text(&call))
 }
 
 /// Whether a click `msSinceShown` after the prompt appeared counts.

@@ -2,8 +2,8 @@
 //! needs the person's click, what the consent prompt shows, and how host answers map onto the
 //! page's error codes. No `chrome.*` here, so all of it is tested natively.
 
-use profile_core::wire::{Call, Response, origin_error};
-use profile_core::{AddressKind, ErrorCode, Origin, WireError};
+use profile_core::wire::{Call, Grant, GrantKind, PreviewResult, Response, origin_error};
+use profile_core::{ErrorCode, Origin, WireError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -67,47 +67,30 @@ fn parse_web_origin(text: &str) -> Result<Origin, WireError> {
     if origin.is_web() { Ok(origin) } else { Err(WireError::invalid("not a web page")) }
 }
 
-/// The kind of request a remembered grant covers: "remember this site for this kind of
-/// request". Sign-up always asks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum GrantKind {
-    ProfileUrl,
-    DeviceId,
-    ShippingAddress,
-    BillingAddress,
-    Login,
+/// Whether a remembered grant answers the call without a prompt.
+pub fn granted(grants: &[Grant], call: &PageCall) -> bool {
+    grants.iter().any(|g| g.covers(&call.origin, call.top_origin.as_ref(), &call.call))
 }
 
-impl GrantKind {
-    pub fn of(call: &Call) -> Option<Self> {
-        match call {
-            Call::GetProfileUrl {} => Some(Self::ProfileUrl),
-            Call::GetDeviceId {} => Some(Self::DeviceId),
-            Call::GetAddress { kind: AddressKind::Shipping } => Some(Self::ShippingAddress),
-            Call::GetAddress { kind: AddressKind::Billing } => Some(Self::BillingAddress),
-            Call::Login(_) => Some(Self::Login),
-            _ => None,
-        }
+/// An origin split for display, so the registrable domain can be stressed:
+/// `https://pay.` + **`shop.example`** + `:8443`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SiteName {
+    pub before: String,
+    pub domain: String,
+    pub after: String,
+}
+
+impl SiteName {
+    /// `registrable` comes from the host (the Public Suffix List is too big for this module);
+    /// without it, or when it does not end the host, the whole host is stressed.
+    pub fn new(origin: &Origin, registrable: Option<&str>) -> Self {
+        let (text, host) = (origin.as_str(), origin.host());
+        let domain = registrable.filter(|d| host == *d || host.ends_with(&format!(".{d}"))).unwrap_or(host);
+        let host_end = text.find("://").map_or(0, |i| i + 3) + host.len();
+        let domain_start = host_end - domain.len();
+        Self { before: text[..domain_start].to_owned(), domain: domain.to_owned(), after: text[host_end..].to_owned() }
     }
-}
-
-/// A remembered consent, as kept in `chrome.storage`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StoredGrant {
-    pub origin: Origin,
-    /// The top-level page the frame was embedded in when the grant was given, if any: a grant
-    /// made inside one page does not carry over to another.
-    pub top_origin: Option<Origin>,
-    pub kind: GrantKind,
-}
-
-/// Whether the call can be answered without a prompt.
-pub fn granted(grants: &[StoredGrant], call: &PageCall) -> bool {
-    GrantKind::of(&call.call).is_some_and(|kind| {
-        grants.iter().any(|g| g.kind == kind && g.origin == call.origin && g.top_origin == call.top_origin)
-    })
 }
 
 /// What the consent window shows: who asks, for what, and exactly what would leave.
@@ -116,65 +99,84 @@ pub fn granted(grants: &[StoredGrant], call: &PageCall) -> bool {
 pub struct Prompt {
     pub origin: String,
     pub host: String,
+    pub site: SiteName,
     /// The page the asking frame sits in, when that is another site.
     pub top_origin: Option<String>,
+    pub top_site: Option<SiteName>,
     /// A short sentence: "shop.example wants your shipping address".
     pub headline: String,
-    /// The values or descriptions that would leave, one per line.
+    /// What would leave, one line each: the address itself, the device id, the account.
     pub items: Vec<String>,
+    /// Said when the answer will be an error rather than a value (nothing saved, no account).
+    pub note: Option<String>,
     /// Whether the "remember" checkbox is offered.
     pub rememberable: bool,
 }
 
-/// Builds the prompt. `preview` is what the host would disclose (the address itself, the
-/// device id), fetched before asking so the person sees exactly what leaves.
-pub fn prompt(call: &PageCall, preview: Option<&Value>) -> Prompt {
+/// Builds the prompt from the host's `preview` of exactly what the call would disclose.
+pub fn prompt(call: &PageCall, preview: &PreviewResult) -> Prompt {
     let host = call.origin.host().to_owned();
-    let (headline, items) = match &call.call {
-        Call::GetProfileUrl {} => {
-            (format!("{host} wants your profile URL"), preview_string(preview, "your profile URL"))
-        }
+    let value = &preview.value;
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    let (headline, items, note) = match &call.call {
+        Call::GetProfileUrl {} => match text(value) {
+            Some(url) => (format!("{host} wants your profile URL"), vec![url], None),
+            None => (
+                format!("{host} wants your profile URL"),
+                Vec::new(),
+                Some(
+                    "This profile is not paired with a profile server, so it has no URL yet. The site will be told so."
+                        .to_owned(),
+                ),
+            ),
+        },
         Call::GetDeviceId {} => (
-            format!("{host} wants this device's id for the site"),
-            vec![format!("Device id {}", preview.and_then(Value::as_str).unwrap_or("(made for this site only)"))],
+            format!("{host} wants this device's id"),
+            vec![format!("Device id {}", text(value).unwrap_or_default())],
+            Some("Each site gets a different id, so sites cannot link your visits.".to_owned()),
         ),
         Call::GetAddress { kind } => {
-            (format!("{host} wants your {} address", kind.as_str()), address_lines(*kind, preview))
+            let headline = format!("{host} wants your {} address", kind.as_str());
+            match address_lines(value) {
+                lines if lines.is_empty() => (
+                    headline,
+                    Vec::new(),
+                    Some(format!("You have no saved {} address. The site will be told none is saved.", kind.as_str())),
+                ),
+                lines => (headline, lines, None),
+            }
         }
-        Call::SignUp(params) => (
-            format!("{host} wants to create an account for you"),
-            vec![
-                format!("A new login key for {host}, account {}", params.account_guid),
-                "Your profile URL and this device's id for the site".to_owned(),
-            ],
-        ),
-        Call::Login(params) => (
-            format!("Log in to {host}"),
-            vec![match &params.account_guid {
-                Some(guid) => format!("A login to {host} as account {guid}"),
-                None => format!("A login to {host} with your account there"),
-            }],
-        ),
-        other => (format!("{host} asks for `{}`", other.name()), Vec::new()),
+        Call::SignUp(params) => {
+            let mut items = vec![format!("A new login key for {host}, account {}", params.account_guid)];
+            items.extend(value.get("profileUrl").and_then(text).map(|url| format!("Your profile URL {url}")));
+            items.extend(value.get("deviceId").and_then(text).map(|id| format!("Device id {id}")));
+            (format!("{host} wants to create an account for you"), items, None)
+        }
+        Call::Login(_) => match value.get("accountGuid").and_then(text) {
+            Some(guid) => (format!("Log in to {host}"), vec![format!("A login to {host} as account {guid}")], None),
+            None => (
+                format!("Log in to {host}"),
+                Vec::new(),
+                Some(format!("You have no account at {host} on this device. The site will be told so.")),
+            ),
+        },
+        other => (format!("{host} asks for `{}`", other.name()), Vec::new(), None),
     };
     Prompt {
         origin: call.origin.to_string(),
+        site: SiteName::new(&call.origin, preview.registrable_domain.as_deref()),
         host,
         top_origin: call.top_origin.as_ref().map(ToString::to_string),
+        top_site: call.top_origin.as_ref().map(|top| SiteName::new(top, preview.top_registrable_domain.as_deref())),
         headline,
         items,
+        note,
         rememberable: GrantKind::of(&call.call).is_some(),
     }
 }
 
-fn preview_string(preview: Option<&Value>, fallback: &str) -> Vec<String> {
-    vec![preview.and_then(Value::as_str).unwrap_or(fallback).to_owned()]
-}
-
-fn address_lines(kind: AddressKind, preview: Option<&Value>) -> Vec<String> {
-    let Some(address) = preview.and_then(Value::as_object) else {
-        return vec![format!("Your saved {} address", kind.as_str())];
-    };
+fn address_lines(address: &Value) -> Vec<String> {
+    let Some(address) = address.as_object() else { return Vec::new() };
     let field = |name: &str| address.get(name).and_then(Value::as_str).map(str::to_owned);
     let city_line =
         [field("postalCode"), field("city"), field("region")].into_iter().flatten().collect::<Vec<_>>().join(" ");
@@ -244,7 +246,7 @@ mod tests {
     fn validates_sender_and_message() {
         let call = validate(&sender("https://Shop.Example"), &message("getAddress", json!("shipping"))).unwrap();
         assert_eq!(call.origin.as_str(), "https://shop.example");
-        assert!(matches!(call.call, Call::GetAddress { kind: AddressKind::Shipping }));
+        assert!(matches!(call.call, Call::GetAddress { kind: profile_core::AddressKind::Shipping }));
         assert!(validate(&sender("https://shop.example"), &message("getDeviceId", Value::Null)).is_ok());
 
         let refused = [
@@ -273,10 +275,11 @@ mod tests {
     fn grants_are_per_origin_per_kind_and_per_embedding_page() {
         let frame = Sender { origin: "https://pay.example".into(), top_origin: Some("https://shop.example".into()) };
         let call = validate(&frame, &message("getAddress", json!("billing"))).unwrap();
-        let grant = StoredGrant {
+        let grant = Grant {
             origin: call.origin.clone(),
             top_origin: call.top_origin.clone(),
             kind: GrantKind::of(&call.call).unwrap(),
+            granted_at: 0,
         };
         assert!(granted(std::slice::from_ref(&grant), &call));
         let elsewhere =
@@ -289,6 +292,10 @@ mod tests {
             std::slice::from_ref(&grant),
             &validate(&frame, &message("getAddress", json!("shipping"))).unwrap()
         ));
+        assert!(!granted(
+            std::slice::from_ref(&grant),
+            &validate(&sender("https://pay.example"), &message("getAddress", json!("billing"))).unwrap()
+        ));
         let challenge = json!({"challenge": "AAAAAAAAAAAAAAAAAAAAAA", "accountGuid": "a"});
         assert_eq!(
             GrantKind::of(&validate(&frame, &message("signUp", challenge)).unwrap().call),
@@ -297,24 +304,49 @@ mod tests {
         );
     }
 
+    fn preview(value: Value, domain: Option<&str>, top: Option<&str>) -> PreviewResult {
+        PreviewResult { registrable_domain: domain.map(Into::into), top_registrable_domain: top.map(Into::into), value }
+    }
+
     #[test]
     fn the_prompt_shows_who_asks_and_exactly_what_leaves() {
-        let frame = Sender { origin: "https://pay.example".into(), top_origin: Some("https://shop.example".into()) };
+        let frame =
+            Sender { origin: "https://pay.shop.example:8443".into(), top_origin: Some("https://news.example".into()) };
         let call = validate(&frame, &message("getAddress", json!("shipping"))).unwrap();
         let address = json!({"name": "Ada Lovelace", "line1": "12 St James's Square", "city": "London", "postalCode": "SW1Y 4JH", "country": "GB"});
-        let prompt = prompt(&call, Some(&address));
-        assert_eq!(prompt.headline, "pay.example wants your shipping address");
-        assert_eq!(prompt.top_origin.as_deref(), Some("https://shop.example"));
-        assert_eq!(prompt.items, ["Ada Lovelace", "12 St James's Square", "SW1Y 4JH London", "GB"]);
-        assert!(prompt.rememberable);
-        assert_eq!(super::prompt(&call, None).items, ["Your saved shipping address"]);
+        let shown = prompt(&call, &preview(address, Some("shop.example"), Some("news.example")));
+        assert_eq!(shown.headline, "pay.shop.example wants your shipping address");
+        assert_eq!(
+            shown.site,
+            SiteName { before: "https://pay.".into(), domain: "shop.example".into(), after: ":8443".into() }
+        );
+        assert_eq!(shown.top_origin.as_deref(), Some("https://news.example"));
+        assert_eq!(shown.top_site.unwrap().domain, "news.example");
+        assert_eq!(shown.items, ["Ada Lovelace", "12 St James's Square", "SW1Y 4JH London", "GB"]);
+        assert!(shown.rememberable && shown.note.is_none());
+        let nothing_saved = prompt(&call, &preview(Value::Null, None, None));
+        assert!(nothing_saved.items.is_empty());
+        assert!(nothing_saved.note.unwrap().contains("no saved shipping address"));
+        assert_eq!(nothing_saved.site.domain, "pay.shop.example", "the whole host without a registrable domain");
 
         let login = validate(
             &sender("https://shop.example"),
-            &message("login", json!({"challenge": "AAAAAAAAAAAAAAAAAAAAAA", "accountGuid": "acct-9"})),
+            &message("login", json!({"challenge": "AAAAAAAAAAAAAAAAAAAAAA"})),
         )
         .unwrap();
-        assert_eq!(super::prompt(&login, None).items, ["A login to shop.example as account acct-9"]);
+        let shown = prompt(&login, &preview(json!({"accountGuid": "acct-9"}), Some("shop.example"), None));
+        assert_eq!(shown.items, ["A login to shop.example as account acct-9"]);
+        assert!(prompt(&login, &preview(Value::Null, None, None)).note.unwrap().contains("no account"));
+
+        let device = validate(&sender("http://localhost:8080"), &message("getDeviceId", Value::Null)).unwrap();
+        let shown = prompt(&device, &preview(json!("dev-id-123"), None, None));
+        assert_eq!(shown.items, ["Device id dev-id-123"]);
+        assert_eq!(
+            shown.site,
+            SiteName { before: "http://".into(), domain: "localhost".into(), after: ":8080".into() }
+        );
+        // A registrable domain that does not end the host is not trusted.
+        assert_eq!(SiteName::new(&device.origin, Some("evil.example")).domain, "localhost");
         // The top-level page is named only when it is another site.
         let same = Sender { origin: "https://shop.example".into(), top_origin: Some("https://shop.example".into()) };
         assert_eq!(validate(&same, &message("getDeviceId", Value::Null)).unwrap().top_origin, None);

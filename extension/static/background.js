@@ -43,6 +43,8 @@ function askHost(type, origin, params) {
 }
 
 // ---- page calls -------------------------------------------------------------------------------
+const OWN_ORIGIN = new URL(chrome.runtime.getURL("/")).origin;
+
 function topOriginOf(sender) {
   if (!sender.tab || sender.frameId === 0 || !sender.tab.url) return null;
   try {
@@ -56,29 +58,61 @@ async function handlePageCall(message, sender) {
   await ready;
   const senderJson = JSON.stringify({ origin: sender.origin || "null", topOrigin: topOriginOf(sender) });
   const messageJson = JSON.stringify(message);
-  let validated;
+  let call;
   try {
-    validated = JSON.parse(logic.validatePageCall(senderJson, messageJson));
+    call = JSON.parse(logic.validatePageCall(senderJson, messageJson));
   } catch (error) {
     const { code, message: text } = JSON.parse(error);
     return { status: "rejected", code, message: text };
   }
-  const { grants = [] } = await chrome.storage.local.get("grants");
-  if (!logic.isGranted(JSON.stringify(grants), senderJson, messageJson)) {
-    if (openPrompts.has(validated.origin)) {
+  if (sender.tab && sender.frameId === 0) rememberTabOrigin(sender.tab.id, call.origin);
+  const grants = call.grant ? await askHost("listGrants", OWN_ORIGIN, {}) : null;
+  if (!call.grant || !logic.isGranted(JSON.stringify(grants), senderJson, messageJson)) {
+    if (openPrompts.has(call.origin)) {
       return { status: "rejected", code: "busy", message: "a prompt for this site is already open" };
     }
-    const prompt = JSON.parse(logic.consentPrompt(senderJson, messageJson, "null"));
-    const decision = await askPerson(validated, prompt);
+    openPrompts.set(call.origin, null); // claimed while the preview is fetched
+    let prompt;
+    try {
+      const preview = await askHost("preview", OWN_ORIGIN, call.preview);
+      prompt = JSON.parse(logic.consentPrompt(senderJson, messageJson, JSON.stringify(preview)));
+    } catch (settlement) {
+      openPrompts.delete(call.origin);
+      return JSON.parse(settlement);
+    }
+    const decision = await askPerson(call.origin, prompt);
     if (decision === "timeout") return { status: "rejected", code: "timeout", message: "no answer within 60 seconds" };
     if (!decision.allow) return { status: "rejected", code: "user_denied", message: "the person declined" };
-    if (decision.remember && validated.grantKind) {
-      const { grants: latest = [] } = await chrome.storage.local.get("grants");
-      latest.push({ origin: validated.origin, topOrigin: validated.topOrigin, kind: validated.grantKind });
-      await chrome.storage.local.set({ grants: latest });
-    }
+    if (decision.remember && call.grant) await askHost("grant", OWN_ORIGIN, call.grant);
   }
-  const answer = await askHost(validated.request.type, validated.origin, validated.request.params);
+  const answer = await askHost(call.request.type, call.origin, call.request.params);
+  return JSON.parse(logic.settle(JSON.stringify(answer)));
+}
+
+// The toolbar popup shows the status of the site in the current tab: the origin each tab's
+// top-level page last called from, kept in session storage so a worker restart keeps it.
+function rememberTabOrigin(tabId, origin) {
+  chrome.storage.session.set({ [`tab:${tabId}`]: origin }).catch(() => {});
+}
+
+async function tabOrigin(tabId) {
+  const key = `tab:${tabId}`;
+  return (await chrome.storage.session.get(key))[key] || null;
+}
+
+chrome.tabs.onRemoved.addListener((tabId) => chrome.storage.session.remove(`tab:${tabId}`).catch(() => {}));
+
+// Requests from the extension's own pages (options, popup) for the extension's own methods.
+async function handleOwnCall(request) {
+  await ready;
+  let checked;
+  try {
+    checked = JSON.parse(logic.validateOwnCall(JSON.stringify(request)));
+  } catch (error) {
+    const { code, message } = JSON.parse(error);
+    return { status: "rejected", code, message };
+  }
+  const answer = await askHost(checked.type, OWN_ORIGIN, checked.params);
   return JSON.parse(logic.settle(JSON.stringify(answer)));
 }
 
@@ -88,32 +122,32 @@ let nextPrompt = 1;
 
 // Opens the consent window and resolves with {allow, remember} or "timeout". Closing the
 // window is a deny.
-function askPerson(validated, prompt) {
+function askPerson(origin, prompt) {
   return new Promise((resolve) => {
-    const state = { id: String(nextPrompt++), prompt, grantKind: validated.grantKind, shownAt: null, windowId: null };
+    const state = { id: String(nextPrompt++), prompt, shownAt: null, windowId: null };
     const finish = (decision) => {
-      if (!openPrompts.has(validated.origin)) return;
-      openPrompts.delete(validated.origin);
+      if (openPrompts.get(origin) !== state) return;
+      openPrompts.delete(origin);
       clearTimeout(state.timer);
       if (state.windowId !== null) chrome.windows.remove(state.windowId).catch(() => {});
       resolve(decision);
     };
     state.finish = finish;
     state.timer = setTimeout(() => finish("timeout"), logic.promptTimeoutMs());
-    openPrompts.set(validated.origin, state);
+    openPrompts.set(origin, state);
     chrome.windows
-      .create({ url: `consent.html#${state.id}`, type: "popup", width: 460, height: 560, focused: true })
+      .create({ url: `consent.html#${state.id}`, type: "popup", width: 480, height: 600, focused: true })
       .then((window) => (state.windowId = window.id), () => finish({ allow: false }));
   });
 }
 
 function promptById(id) {
-  for (const state of openPrompts.values()) if (state.id === id) return state;
+  for (const state of openPrompts.values()) if (state && state.id === id) return state;
   return null;
 }
 
 chrome.windows.onRemoved.addListener((windowId) => {
-  for (const state of openPrompts.values()) if (state.windowId === windowId) state.finish({ allow: false });
+  for (const state of openPrompts.values()) if (state && state.windowId === windowId) state.finish({ allow: false });
 });
 
 // The consent page asks for its prompt, then reports the person's decision.
@@ -149,11 +183,17 @@ chrome.runtime.onConnect.addListener((port) => {
   });
 });
 
+const fromPage = (sender, page) => sender.url && sender.url.startsWith(chrome.runtime.getURL(page));
+
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
   if (sender.id !== chrome.runtime.id || !message) return false;
   // Only the extension's own pages may speak for the person.
-  if (message.consent && sender.url && sender.url.startsWith(chrome.runtime.getURL("consent.html"))) {
+  if (message.consent && fromPage(sender, "consent.html")) {
     handleConsent(message.consent).then(sendResponse);
+    return true;
+  }
+  if ((message.own || message.tabOrigin !== undefined) && (fromPage(sender, "options.html") || fromPage(sender, "popup.html"))) {
+    (message.own ? handleOwnCall(message.own) : tabOrigin(message.tabOrigin)).then(sendResponse);
     return true;
   }
   return false;

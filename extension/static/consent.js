@@ -7,25 +7,41 @@ async function send(message) {
   return chrome.runtime.sendMessage({ consent: { id, ...message } });
 }
 
+// "https://pay." + <strong>shop.example</strong> + ":8443": the registrable domain stands out.
+function renderSite(element, site) {
+  const strong = document.createElement("strong");
+  strong.textContent = site.domain;
+  element.replaceChildren(site.before, strong, site.after);
+}
+
+function gone() {
+  $("#headline").textContent = "This request is no longer waiting.";
+  document.querySelectorAll("button, input").forEach((el) => (el.disabled = true));
+}
+
 async function show() {
   const answer = await send({ show: true });
-  if (!answer || !answer.prompt) {
-    $("#headline").textContent = "This request is no longer waiting.";
-    document.querySelectorAll("button, input").forEach((el) => (el.disabled = true));
-    return;
-  }
+  if (!answer || !answer.prompt) return gone();
   const { prompt } = answer;
   document.title = `${prompt.host} — Personal Profile`;
   $("#headline").textContent = prompt.headline;
-  $("#origin").textContent = prompt.origin;
-  if (prompt.topOrigin) {
-    $("#top-origin").textContent = prompt.topOrigin;
+  renderSite($("#site"), prompt.site);
+  if (prompt.topSite) {
+    renderSite($("#top-site"), prompt.topSite);
     $("#top-row").hidden = false;
+    $("#frame-warning").hidden = false;
   }
-  for (const item of prompt.items) {
-    const li = document.createElement("li");
-    li.textContent = item;
-    $("#items").append(li);
+  $("#items").replaceChildren(
+    ...prompt.items.map((item) => {
+      const li = document.createElement("li");
+      li.textContent = item;
+      return li;
+    }),
+  );
+  $("#items").hidden = prompt.items.length === 0;
+  if (prompt.note) {
+    $("#note").textContent = prompt.note;
+    $("#note").hidden = false;
   }
   $("#remember-row").hidden = !prompt.rememberable;
   $("#deny").focus();
@@ -34,6 +50,7 @@ async function show() {
 async function decide(allow) {
   const answer = await send({ allow, remember: $("#remember").checked });
   if (answer && answer.done) window.close();
+  else if (answer && answer.gone) gone();
 }
 
 $("#allow").addEventListener("click", () => decide(true));

@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use profile_core::wire::{
-    API_VERSION, AccountSummary, Call, Disclosure, HelloResult, LoginParams, LoginResult, MAX_LISTED_DISCLOSURES,
-    Request, Response, SignUpParams, SignUpResult, StatusResult, parse_request,
+    API_VERSION, AccountSummary, Call, Disclosure, Grant, GrantParams, HelloResult, LoginParams, LoginResult,
+    MAX_LISTED_DISCLOSURES, PreviewParams, PreviewResult, Request, Response, SignUpParams, SignUpResult, StatusResult,
+    parse_request,
 };
 use profile_core::{
     AccountGuid, AssertionType, ClientData, DeviceId, ErrorCode, LoginKey, Origin, Scheme, Secret32, WireError,
@@ -176,6 +177,23 @@ impl Host {
                 store.update(|s| Ok(s.addresses.insert(*kind, address.clone())))?;
                 Ok(json!({"kind": kind}))
             }
+            Call::ListAddresses {} => to_value(&state.addresses),
+            Call::Preview(params) => to_value(&preview(&state, params)?),
+            Call::Grant(GrantParams { origin: site, top_origin, kind }) => {
+                if !site.is_web() || top_origin.as_ref().is_some_and(|top| !top.is_web()) {
+                    return fail(ErrorCode::InvalidRequest, "grants are for web pages only");
+                }
+                let grant =
+                    Grant { origin: site.clone(), top_origin: top_origin.clone(), kind: *kind, granted_at: now() };
+                store.update(|s| {
+                    s.grants.retain(|g| {
+                        (&g.origin, &g.top_origin, g.kind) != (&grant.origin, &grant.top_origin, grant.kind)
+                    });
+                    s.grants.push(grant);
+                    Ok(())
+                })?;
+                Ok(json!({"granted": true}))
+            }
             Call::ListAccounts {} => {
                 let summaries: Result<Vec<_>, _> =
                     state.accounts.iter().map(|a| self.key_for(a).map(|key| summary(a, &key))).collect();
@@ -185,7 +203,7 @@ impl Host {
             Call::Revoke { origin: site } => {
                 let revoked = store.update(|s| {
                     let before = s.grants.len();
-                    s.grants.retain(|g| &g.origin != site);
+                    s.grants.retain(|g| !g.names(site));
                     Ok(before - s.grants.len())
                 })?;
                 Ok(json!({"revoked": revoked}))
@@ -252,7 +270,7 @@ impl Host {
         // counter value sign twice.
         let (record, device_secret) = store.update(|s| {
             let device_secret = s.device_secret.clone();
-            let Some(account) = s.account_mut(origin, params.account_guid.as_ref()) else {
+            let Some(account) = s.login_account_mut(origin, params.account_guid.as_ref()) else {
                 return fail(ErrorCode::NotSignedUp, format!("no account at {origin}"));
             };
             account.counter += 1;
@@ -320,6 +338,42 @@ fn disclosed_fields(call: &Call, value: &Value) -> Vec<String> {
             _ => "deviceId".to_owned(),
         }],
     }
+}
+
+/// What a page call would disclose, computed exactly as the call would but neither disclosed
+/// nor recorded: the consent window shows it.
+fn preview(state: &LocalState, params: &PreviewParams) -> Result<PreviewResult, WireError> {
+    let PreviewParams { origin, top_origin, call } = params;
+    if !call.is_page_method() || !origin.is_web() {
+        return fail(ErrorCode::InvalidRequest, "only a web page's call can be previewed");
+    }
+    let device_id = || DeviceId::derive(&state.device_secret, origin).to_string();
+    let value = match call.as_ref() {
+        Call::GetProfileUrl {} => json!(state.profile_url),
+        Call::GetDeviceId {} => json!(device_id()),
+        Call::GetAddress { kind } => json!(state.addresses.get(kind)),
+        Call::SignUp(_) => json!({"profileUrl": state.profile_url, "deviceId": device_id()}),
+        Call::Login(LoginParams { account_guid, .. }) => {
+            json!(state.login_account(origin, account_guid.as_ref()).map(|a| json!({"accountGuid": a.account_guid})))
+        }
+        _ => Value::Null,
+    };
+    Ok(PreviewResult {
+        registrable_domain: registrable_domain(origin),
+        top_registrable_domain: top_origin.as_ref().and_then(registrable_domain),
+        value,
+    })
+}
+
+/// The part of the origin's host a person should read as "the site": `example.co.uk` for
+/// `www.example.co.uk`, from the Public Suffix List. `None` for IP addresses and `localhost`.
+fn registrable_domain(origin: &Origin) -> Option<String> {
+    let host = origin.host();
+    if host.starts_with('[') || host.parse::<std::net::Ipv4Addr>().is_ok() {
+        return None;
+    }
+    let domain = psl::domain(host.as_bytes())?;
+    std::str::from_utf8(domain.as_bytes()).ok().map(str::to_owned)
 }
 
 fn hello(state: &LocalState) -> HelloResult {

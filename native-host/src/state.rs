@@ -53,12 +53,20 @@ impl LocalState {
         self.accounts.iter().find(|a| &a.origin == origin && &a.account_guid == guid)
     }
 
-    /// The named account of `origin`, or its most recently used one.
-    pub fn account_mut(&mut self, origin: &Origin, guid: Option<&AccountGuid>) -> Option<&mut AccountRecord> {
-        self.accounts
-            .iter_mut()
-            .filter(|a| &a.origin == origin && guid.is_none_or(|g| &a.account_guid == g))
-            .max_by_key(|a| (a.last_used_at, a.created_at))
+    /// The named account of `origin`, or its most recently used one: the one `login` uses.
+    pub fn login_account(&self, origin: &Origin, guid: Option<&AccountGuid>) -> Option<&AccountRecord> {
+        self.login_index(origin, guid).map(|i| &self.accounts[i])
+    }
+
+    pub fn login_account_mut(&mut self, origin: &Origin, guid: Option<&AccountGuid>) -> Option<&mut AccountRecord> {
+        self.login_index(origin, guid).map(|i| &mut self.accounts[i])
+    }
+
+    fn login_index(&self, origin: &Origin, guid: Option<&AccountGuid>) -> Option<usize> {
+        (self.accounts.iter().enumerate())
+            .filter(|(_, a)| &a.origin == origin && guid.is_none_or(|g| &a.account_guid == g))
+            .max_by_key(|(_, a)| (a.last_used_at, a.created_at))
+            .map(|(i, _)| i)
     }
 }
 

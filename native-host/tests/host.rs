@@ -205,8 +205,53 @@ fn every_method_answers_with_its_result_or_its_error() {
     assert_eq!(accounts[0]["counter"], 1);
     assert_eq!(accounts[0]["publicKey"], signed["publicKey"]);
     assert!(accounts[0].get("key").is_none(), "no key material leaves: {accounts}");
+    let book = host.ok(EXTENSION, "listAddresses", json!({}));
+    assert_eq!((book["shipping"]["name"].clone(), book.get("billing")), (json!("Sherlock Holmes"), None));
+
+    // The consent window's preview: exactly what the call would disclose, not disclosed.
+    let preview = |host: &mut HostProcess, origin: &str, call: Value| {
+        host.ok(
+            EXTENSION,
+            "preview",
+            json!({"origin": origin, "topOrigin": "https://www.news.example.co.uk", "call": call}),
+        )
+    };
+    let seen = preview(&mut host, "https://pay.shop.example", json!({"type": "getDeviceId", "params": {}}));
+    assert_eq!(seen["registrableDomain"], "shop.example");
+    assert_eq!(seen["topRegistrableDomain"], "example.co.uk");
+    assert_eq!(preview(&mut host, SHOP, json!({"type": "getDeviceId", "params": {}}))["value"], device_id);
+    let seen = preview(&mut host, SHOP, json!({"type": "getAddress", "params": {"kind": "shipping"}}));
+    assert_eq!(seen["value"]["name"], "Sherlock Holmes");
+    assert_eq!(
+        preview(&mut host, SHOP, json!({"type": "getAddress", "params": {"kind": "billing"}}))["value"],
+        Value::Null
+    );
+    let seen = preview(&mut host, SHOP, json!({"type": "login", "params": {"challenge": challenge(3)}}));
+    assert_eq!(seen["value"], json!({"accountGuid": "acct-1"}));
+    assert_eq!(
+        preview(&mut host, "http://localhost:8080", json!({"type": "getProfileUrl", "params": {}}))["registrableDomain"],
+        Value::Null
+    );
+    assert_eq!(
+        host.err(EXTENSION, "preview", json!({"origin": SHOP, "call": {"type": "listAccounts", "params": {}}})).0,
+        "invalid_request"
+    );
+
+    // Grants: one per (site, page around it, kind); revoking a site forgets it in either role.
     assert_eq!(host.ok(EXTENSION, "listGrants", json!({})), json!([]));
-    assert_eq!(host.ok(EXTENSION, "revoke", json!({"origin": SHOP})), json!({"revoked": 0}));
+    host.ok(EXTENSION, "grant", json!({"origin": SHOP, "kind": "shippingAddress"}));
+    host.ok(EXTENSION, "grant", json!({"origin": SHOP, "kind": "shippingAddress"}));
+    host.ok(EXTENSION, "grant", json!({"origin": "https://pay.example", "topOrigin": SHOP, "kind": "login"}));
+    host.ok(EXTENSION, "grant", json!({"origin": "https://news.example", "kind": "deviceId"}));
+    assert_eq!(host.err(EXTENSION, "grant", json!({"origin": SHOP, "kind": "everything"})).0, "invalid_request");
+    assert_eq!(host.err(SHOP, "grant", json!({"origin": SHOP, "kind": "login"})).0, "invalid_request");
+    assert_eq!(host.ok(EXTENSION, "listGrants", json!({})).as_array().unwrap().len(), 3);
+    assert_eq!(host.ok(EXTENSION, "revoke", json!({"origin": SHOP})), json!({"revoked": 2}));
+    let grants = host.ok(EXTENSION, "listGrants", json!({}));
+    assert_eq!(
+        (grants[0]["origin"].clone(), grants[0]["kind"].clone()),
+        (json!("https://news.example"), json!("deviceId"))
+    );
 
     let ledger = host.ok(EXTENSION, "listDisclosures", json!({"limit": 3}));
     let methods: Vec<_> = ledger.as_array().unwrap().iter().map(|e| e["method"].as_str().unwrap()).collect();

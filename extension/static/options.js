@@ -1,0 +1,167 @@
+// The options page: shows what the host keeps and lets the person change it. Every change is
+// an extension-own request, checked in Rust by the service worker and served by the host.
+import { $, ask, el, hostDown, KIND_LABELS, METHOD_LABELS, when } from "./pages.js";
+
+const ADDRESS_FIELDS = [
+  ["name", "Full name", "name", true],
+  ["organization", "Organization", "organization", false],
+  ["line1", "Address line 1", "address-line1", true],
+  ["line2", "Address line 2", "address-line2", false],
+  ["city", "City", "address-level2", true],
+  ["region", "Region / state", "address-level1", false],
+  ["postalCode", "Postal code", "postal-code", true],
+  ["country", "Country (2 letters, e.g. GB)", "country", true],
+  ["phone", "Phone", "tel", false],
+  ["email", "Email", "email", false],
+];
+
+function banner(text) {
+  $("#banner").textContent = text || "";
+  $("#banner").hidden = !text;
+}
+
+function fill(tableId, rows, empty) {
+  const body = $(`#${tableId} tbody`);
+  const columns = $(`#${tableId} thead tr`).children.length;
+  body.replaceChildren(
+    ...(rows.length ? rows : [el("tr", {}, el("td", { colSpan: columns, className: "muted" }, empty))]),
+  );
+}
+
+const cell = (...children) => el("td", {}, ...children);
+
+async function loadStatus() {
+  const status = await ask("status");
+  $("#lock-state").textContent = status.locked ? "Locked" : status.passphraseSet ? "Unlocked" : "Unlocked (no passphrase set)";
+  $("#paired").textContent = status.profileUrl || "Not paired: everything stays on this device";
+  $("#host-version").textContent = `profile-host ${status.hostVersion}`;
+  $("#lock-row").hidden = status.locked || !status.passphraseSet;
+  $("#unlock-form").hidden = !status.locked;
+  return status;
+}
+
+function addressCard(kind, address) {
+  const title = kind === "shipping" ? "Shipping" : "Billing";
+  const card = el("article", { className: "address", id: `address-${kind}` });
+  const lines = address
+    ? [address.name, address.organization, address.line1, address.line2,
+       [address.postalCode, address.city, address.region].filter(Boolean).join(" "), address.country,
+       address.phone, address.email].filter(Boolean)
+    : [];
+  const view = el(
+    "div",
+    {},
+    el("h3", {}, title),
+    lines.length ? el("p", { className: "lines" }, ...lines.flatMap((line) => [line, el("br")]).slice(0, -1))
+      : el("p", { className: "muted" }, "None saved"),
+    el("button", { type: "button", id: `edit-${kind}`, onclick: () => { view.hidden = true; form.hidden = false; form.elements[0].focus(); } },
+      lines.length ? "Edit" : "Add"),
+  );
+  const error = el("p", { className: "error", role: "alert", hidden: true });
+  const form = el(
+    "form",
+    { hidden: true, className: "address-form", id: `form-${kind}` },
+    el("h3", {}, `${title} address`),
+    ...ADDRESS_FIELDS.map(([field, label, autocomplete, required]) =>
+      el("label", {}, label, el("input", { name: field, value: (address && address[field]) || "", autocomplete, required })),
+    ),
+    error,
+    el("div", { className: "row" },
+      el("button", { type: "button", onclick: () => { form.hidden = true; view.hidden = false; } }, "Cancel"),
+      el("button", { type: "submit", className: "primary" }, "Save")),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const fields = Object.fromEntries(
+      ADDRESS_FIELDS.map(([field]) => [field, form.elements[field].value.trim()]).filter(([, value]) => value),
+    );
+    try {
+      await ask("saveAddress", { kind, address: fields });
+      await load();
+    } catch (e) {
+      error.textContent = e.message;
+      error.hidden = false;
+    }
+  });
+  card.append(view, form);
+  return card;
+}
+
+async function loadProfile() {
+  const [addresses, accounts, grants, ledger] = await Promise.all([
+    ask("listAddresses"),
+    ask("listAccounts"),
+    ask("listGrants"),
+    ask("listDisclosures", { limit: 50 }),
+  ]);
+  $("#addresses").replaceChildren(addressCard("shipping", addresses.shipping), addressCard("billing", addresses.billing));
+  fill(
+    "accounts",
+    accounts.map((a) => el("tr", {}, cell(a.origin), cell(el("code", {}, a.accountGuid)), cell(when(a.createdAt)), cell(when(a.lastUsedAt)))),
+    "No accounts yet.",
+  );
+  const bySite = new Map();
+  for (const grant of grants) {
+    const key = grant.origin + (grant.topOrigin ? ` inside ${grant.topOrigin}` : "");
+    const entry = bySite.get(key) || { grant, kinds: [], since: grant.grantedAt };
+    entry.kinds.push(KIND_LABELS[grant.kind] || grant.kind);
+    entry.since = Math.min(entry.since, grant.grantedAt);
+    bySite.set(key, entry);
+  }
+  fill(
+    "grants",
+    [...bySite].map(([site, { grant, kinds, since }]) =>
+      el("tr", {}, cell(site), cell(kinds.join(", ")), cell(when(since)),
+        cell(el("button", { type: "button", className: "revoke", onclick: () => revoke(grant.origin) }, "Forget"))),
+    ),
+    "No remembered permissions.",
+  );
+  fill(
+    "ledger",
+    ledger.map((d) =>
+      el("tr", {}, el("td", { className: "nowrap" }, when(d.at)), el("td", { className: "nowrap" }, new URL(d.origin).host),
+        cell(METHOD_LABELS[d.method] || d.method), cell(d.fields.join(", ") || "nothing"),
+        cell(el("span", { className: d.outcome === "disclosed" ? "ok" : "muted" }, d.outcome.replaceAll("_", " "))))),
+    "Nothing has been asked for yet.",
+  );
+}
+
+async function revoke(origin) {
+  await ask("revoke", { origin });
+  await load();
+}
+
+async function load() {
+  try {
+    banner(null);
+    const status = await loadStatus();
+    document.querySelectorAll(".card:not(#status-card)").forEach((card) => (card.hidden = status.locked));
+    if (!status.locked) await loadProfile();
+    document.body.dataset.loaded = "true";
+  } catch (e) {
+    banner(hostDown(e)
+      ? "Personal Profile's host is not running or not installed. Install it with `profile-host install`, then reload this page."
+      : e.message);
+    document.body.dataset.loaded = "true";
+  }
+}
+
+$("#lock").addEventListener("click", async () => {
+  await ask("lock").catch((e) => banner(e.message));
+  await load();
+});
+
+$("#unlock-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    await ask("unlock", { passphrase: $("#passphrase").value });
+    $("#passphrase").value = "";
+    $("#status-error").hidden = true;
+    await load();
+  } catch (e) {
+    $("#status-error").textContent = e.code === "auth_failed" ? "That passphrase is not right." : e.message;
+    $("#status-error").hidden = false;
+  }
+});
+
+load();
