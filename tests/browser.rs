@@ -142,7 +142,7 @@ impl Browser {
         }
         self.socket.send(Message::text(message.to_string())).unwrap();
         loop {
-            let message = self.socket.read().unwrap_or_else(|e| panic!("{method}: no answer from Chromium: {e}"));
+            let message = self.socket.read().map_err(|e| format!("{method}: no answer from Chromium: {e}")).unwrap();
             let Message::Text(text) = message else { continue };
             let answer: Value = serde_json::from_str(&text).unwrap();
             if answer["id"] == self.next_id {
@@ -421,7 +421,8 @@ fn a_page_asks_the_person_decides_and_remembered_sites_are_answered_without_aski
     let options = browser.open_own_page("options.html");
     browser.screenshot(&options, "options.png");
     let text = browser.eval(&options, "document.body.innerText").as_str().unwrap().to_owned();
-    for expected in ["Ada Lovelace", "acct-7", "Shipping address, Log in", "getAddress", "Unlocked (no passphrase set)"]
+    for expected in
+        ["Ada Lovelace", "acct-7", "Shipping address, Log in", "shipping.city", "Unlocked (no passphrase set)"]
     {
         assert!(text.contains(expected), "the options page lacks {expected:?}:\n{text}");
     }
@@ -493,4 +494,172 @@ fn without_the_host_installed_a_call_fails_with_host_unavailable() {
             .unwrap()
             .contains("profile-host install")
     );
+}
+
+const FORGER: &str = "<!doctype html><title>Forger</title><h1>Forger</h1><script>\
+window.seen = {type: typeof window.profile};\
+window.direct = !!(window.chrome && chrome.runtime && chrome.runtime.sendMessage);\
+window.forged = null;\
+addEventListener('message', e => { if (e.data && e.data.__personalProfile === 'answer' && e.data.id === 999) window.forged = e.data.settlement; });\
+window.forge = () => postMessage({__personalProfile: 'call', id: 999, method: 'getAddress', params: 'shipping',\
+  origin: 'https://bank.example', sender: {origin: 'https://bank.example', url: 'https://bank.example/'}}, '*');\
+</script>";
+
+#[test]
+fn a_page_cannot_speak_for_another_origin_and_plain_http_sites_get_nothing() {
+    let mut browser = Browser::launch(true);
+    browser.host(ADA);
+    let url = serve(FORGER);
+    let origin = url.trim_end_matches('/').to_owned();
+    let page = browser.open(&url);
+    assert_eq!(browser.eval(&page, "window.direct"), json!(false), "a page cannot message the extension directly");
+
+    // A message naming another origin is answered for the page's own origin, or not at all.
+    let mut seen = HashSet::new();
+    browser.eval(&page, "window.forge(); true");
+    let (_, consent) = browser.consent(&mut seen);
+    assert_eq!(browser.eval(&consent, "document.getElementById('site').textContent"), json!(origin));
+    assert_eq!(browser.eval(&consent, "document.getElementById('top-row').hidden"), json!(true));
+    browser.click_after(&consent, 600, "document.getElementById('allow').click()");
+    browser.wait_for(&page, "window.forged !== null");
+    assert_eq!(browser.eval(&page, "window.forged.status"), json!("resolved"));
+    let log = browser.host(&["log"]);
+    assert!(!log.contains("bank.example"), "{log}");
+    assert!(log.contains(&format!("{origin}  getAddress  disclosed")), "{log}");
+
+    // Plain http on a name that is not loopback: no API, and a forged call goes nowhere.
+    let insecure = url.replace("localhost", "insecure.test");
+    let page = browser.open(&insecure);
+    assert_eq!(browser.eval(&page, "window.seen.type"), json!("undefined"));
+    browser.eval(&page, "window.forge(); true");
+    assert!(browser.no_consent_window_opens(&seen));
+    assert_eq!(browser.eval(&page, "window.forged"), Value::Null);
+    assert_eq!(browser.host(&["log"]), log, "nothing more was asked of the host");
+}
+
+/// The pids of the `profile-host` processes this test's Chromium started for the extension.
+fn native_hosts(home: &Path) -> Vec<u32> {
+    let marker = format!("PROFILE_HOST_HOME={}\0", home.display());
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            let environ = std::fs::read(entry.path().join("environ")).ok()?;
+            let ours = String::from_utf8_lossy(&environ).contains(&marker);
+            (ours
+                && cmdline.contains("profile-host")
+                && cmdline.contains(&format!("chrome-extension://{EXTENSION_ID}")))
+            .then_some(pid)
+        })
+        .collect()
+}
+
+#[test]
+fn a_host_killed_mid_session_is_started_again_by_the_next_call() {
+    let mut browser = Browser::launch(true);
+    let page = browser.open(&serve(SHOP));
+    let mut seen = HashSet::new();
+    browser.start(&page, "r1", "window.profile.getDeviceId()");
+    let (_, consent) = browser.consent(&mut seen);
+    browser.click_after(
+        &consent,
+        600,
+        "document.getElementById('remember').click(); document.getElementById('allow').click()",
+    );
+    let id = browser.settlement(&page, "r1")["value"].clone();
+    assert!(id.is_string());
+
+    let before = native_hosts(&browser.home);
+    assert_eq!(before.len(), 1, "one persistent host process, not one per request: {before:?}");
+    Command::new("kill").arg("-9").arg(before[0].to_string()).status().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while native_hosts(&browser.home).contains(&before[0]) {
+        assert!(Instant::now() < deadline, "the host did not die");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+
+    browser.start(&page, "r2", "window.profile.getDeviceId()");
+    assert_eq!(browser.settlement(&page, "r2")["value"], id);
+    let after = native_hosts(&browser.home);
+    assert!(after.len() == 1 && after[0] != before[0], "a new host answered: {after:?}");
+}
+
+#[test]
+fn a_frame_of_another_site_is_named_with_the_page_around_it_and_an_unanswered_prompt_times_out() {
+    let mut browser = Browser::launch(true);
+    let frame = serve(
+        "<!doctype html><p>payment frame</p><script>window.profile.getDeviceId().then(\
+         v => parent.postMessage({frame: 'value'}, '*'), e => parent.postMessage({frame: e.code}, '*'));</script>",
+    )
+    .replace("localhost", "127.0.0.1");
+    let top = serve(format!(
+        "<!doctype html><title>Shop with a frame</title><h1>Checkout</h1><iframe src=\"{frame}\"></iframe><script>\
+         window.frameResult = null; addEventListener('message', e => {{ if (e.data && e.data.frame) window.frameResult = e.data.frame; }});</script>"
+    ));
+    let page = browser.open(&top);
+    let mut seen = HashSet::new();
+    let (target, consent) = browser.consent(&mut seen);
+    browser.screenshot(&consent, "consent-frame.png");
+    assert_eq!(
+        browser.eval(&consent, "document.getElementById('site').textContent"),
+        json!(frame.trim_end_matches('/'))
+    );
+    assert_eq!(
+        browser.eval(&consent, "document.getElementById('top-site').textContent"),
+        json!(top.trim_end_matches('/'))
+    );
+    assert_eq!(browser.eval(&consent, "document.getElementById('frame-warning').hidden"), json!(false));
+
+    // Nobody answers: after 60 s the call fails with `timeout` and the window goes away.
+    let deadline = Instant::now() + Duration::from_secs(75);
+    while browser.eval(&page, "window.frameResult") == Value::Null {
+        assert!(Instant::now() < deadline, "the prompt never timed out");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(browser.eval(&page, "window.frameResult"), json!("timeout"));
+    assert!(!browser.targets().iter().any(|t| t["targetId"] == target.as_str()), "the window was closed");
+}
+
+#[test]
+fn the_firefox_build_and_the_store_zips_carry_the_same_extension() {
+    let packages = Path::new(EXTENSION_DIR).parent().unwrap();
+    let manifest = |browser: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(packages.join(browser).join("manifest.json")).unwrap()).unwrap()
+    };
+    let (chromium, firefox) = (manifest("chromium"), manifest("firefox"));
+    assert!(chromium["key"].is_string());
+    assert_eq!(chromium["background"]["service_worker"], "background.js");
+    assert_eq!(firefox["browser_specific_settings"]["gecko"]["id"], "profile@personalprofile.org");
+    assert_eq!(firefox["background"]["scripts"], json!(["background.js"]));
+    assert!(firefox.get("key").is_none());
+    for member in ["permissions", "content_scripts", "content_security_policy", "action", "options_ui"] {
+        assert_eq!(chromium[member], firefox[member], "{member} differs");
+    }
+    assert_eq!(chromium["permissions"], json!(["nativeMessaging", "storage", "activeTab"]));
+
+    for browser in ["chromium", "firefox"] {
+        let file = std::fs::File::open(packages.join(format!("personal-profile-{browser}.zip"))).unwrap();
+        let mut zip = zip::ZipArchive::new(file).unwrap();
+        let mut names: Vec<String> = zip.file_names().map(|name| name.unwrap().into_owned()).collect();
+        names.sort();
+        assert!(
+            names.contains(&"pkg/profile_extension_bg.wasm".to_owned()) && names.contains(&"options.html".to_owned())
+        );
+        for name in &names {
+            let mut packed = Vec::new();
+            std::io::Read::read_to_end(&mut zip.by_name(name).unwrap(), &mut packed).unwrap();
+            let unpacked = std::fs::read(packages.join(browser).join(name)).unwrap();
+            if name == "manifest.json" {
+                let packed: Value = serde_json::from_slice(&packed).unwrap();
+                assert!(packed.get("key").is_none(), "the store assigns the id: no `key` in {browser}'s zip");
+                assert_eq!(packed["name"], "Personal Profile");
+            } else {
+                assert_eq!(packed, unpacked, "{browser}: {name}");
+            }
+        }
+    }
 }
