@@ -453,12 +453,8 @@ fn a_page_asks_the_person_decides_and_remembered_sites_are_answered_without_aski
 
 /// Opens the toolbar popup on the current tab, as a click on the toolbar button does.
 fn open_popup(browser: &mut Browser) -> String {
-    let worker = browser
-        .targets()
-        .into_iter()
-        .find(|t| t["type"] == "service_worker" && t["url"].as_str().is_some_and(|u| u.contains(EXTENSION_ID)))
-        .expect("the extension's service worker is running");
-    let session = browser.attach(worker["targetId"].as_str().unwrap());
+    let worker = service_worker(browser);
+    let session = browser.attach(&worker);
     browser.call(
         Some(&session),
         "Runtime.evaluate",
@@ -558,7 +554,7 @@ fn native_hosts(home: &Path) -> Vec<u32> {
 }
 
 #[test]
-fn a_host_killed_mid_session_is_started_again_by_the_next_call() {
+fn a_host_killed_or_a_worker_stopped_mid_session_loses_no_decision() {
     let mut browser = Browser::launch(true);
     let page = browser.open(&serve(SHOP));
     let mut seen = HashSet::new();
@@ -586,6 +582,39 @@ fn a_host_killed_mid_session_is_started_again_by_the_next_call() {
     assert_eq!(browser.settlement(&page, "r2")["value"], id);
     let after = native_hosts(&browser.home);
     assert!(after.len() == 1 && after[0] != before[0], "a new host answered: {after:?}");
+
+    // The service worker stops while a prompt is open: the page hears so at once, and the
+    // next worker closes the orphaned window and answers the next call.
+    browser.start(&page, "r3", "window.profile.getAddress('billing')");
+    let (orphan, _) = browser.consent(&mut seen);
+    let worker = service_worker(&mut browser);
+    browser.call(None, "Target.closeTarget", json!({"targetId": worker}));
+    let failed = browser.settlement(&page, "r3");
+    assert_eq!(failed["code"], "internal");
+    assert!(failed["message"].as_str().unwrap().contains("restarted"), "{failed}");
+    browser.start(&page, "r4", "window.profile.getDeviceId()");
+    assert_eq!(browser.settlement(&page, "r4")["value"], id);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while browser.targets().iter().any(|t| t["targetId"] == orphan.as_str()) {
+        assert!(Instant::now() < deadline, "the orphaned consent window stayed open");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The target id of the extension's running service worker.
+fn service_worker(browser: &mut Browser) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(worker) = browser
+            .targets()
+            .into_iter()
+            .find(|t| t["type"] == "service_worker" && t["url"].as_str().is_some_and(|u| u.contains(EXTENSION_ID)))
+        {
+            return worker["targetId"].as_str().unwrap().to_owned();
+        }
+        assert!(Instant::now() < deadline, "the extension's service worker is not running");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]

@@ -118,13 +118,12 @@ async function handleOwnCall(request) {
 
 // ---- the consent window ------------------------------------------------------------------------
 const openPrompts = new Map(); // origin -> prompt state
-let nextPrompt = 1;
 
 // Opens the consent window and resolves with {allow, remember} or "timeout". Closing the
 // window is a deny.
 function askPerson(origin, prompt) {
   return new Promise((resolve) => {
-    const state = { id: String(nextPrompt++), prompt, shownAt: null, windowId: null };
+    const state = { id: crypto.randomUUID(), prompt, shownAt: null, windowId: null };
     const finish = (decision) => {
       if (openPrompts.get(origin) !== state) return;
       openPrompts.delete(origin);
@@ -144,6 +143,22 @@ function askPerson(origin, prompt) {
 function promptById(id) {
   for (const state of openPrompts.values()) if (state && state.id === id) return state;
   return null;
+}
+
+// A consent window left by an earlier run of this worker asks about a request that already
+// failed (its page was told so when the worker stopped): close it.
+if (chrome.runtime.getContexts) {
+  chrome.runtime
+    .getContexts({ contextTypes: ["TAB"] })
+    .then((contexts) => {
+      for (const context of contexts) {
+        const url = context.documentUrl || "";
+        if (url.startsWith(chrome.runtime.getURL("consent.html")) && !promptById(new URL(url).hash.slice(1))) {
+          chrome.windows.remove(context.windowId).catch(() => {});
+        }
+      }
+    })
+    .catch(() => {});
 }
 
 chrome.windows.onRemoved.addListener((windowId) => {
