@@ -40,8 +40,11 @@ fn main() {
     // One prompt, answered with "remember", then no more.
     browser.start(&page, "first", "window.profile.getDeviceId()");
     let (_, consent) = browser.consent(&mut HashSet::new());
-    std::thread::sleep(Duration::from_millis(600));
-    browser.eval(&consent, "document.getElementById('remember').click(); document.getElementById('allow').click()");
+    browser.click_after(
+        &consent,
+        600,
+        "document.getElementById('remember').click(); document.getElementById('allow').click()",
+    );
     assert!(browser.settlement(&page, "first")["value"].is_string());
 
     // Warm: calls one after another, timed in the page.

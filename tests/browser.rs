@@ -185,6 +185,35 @@ fn a_page_asks_the_person_decides_and_remembered_sites_are_answered_without_aski
     assert_eq!(log.matches("getAddress  disclosed").count(), 2, "{log}");
     assert!(log.contains(&format!("{origin}  getAddress  not_found")), "{log}");
     assert!(log.contains(&format!("{origin}  login  disclosed")), "{log}");
+
+    // Lock and unlock from the options page; a locked profile answers `locked` with no window.
+    browser.host_with_input(&["passphrase", "set"], "correct horse battery\n");
+    browser.eval(&options, "location.reload(); true");
+    browser
+        .wait_for(&options, "document.body.dataset.loaded === 'true' && !document.getElementById('lock-row').hidden");
+    browser.eval(&options, "document.getElementById('lock').click()");
+    browser.wait_for(&options, "!document.getElementById('unlock-form').hidden");
+    browser.screenshot(&options, "options-locked.png");
+    browser.start(&page, "k1", "window.profile.login({challenge: 'AAECAwQFBgcICQoLDA0ODw'})");
+    assert_eq!(browser.settlement(&page, "k1")["code"], "locked");
+    assert!(browser.no_consent_window_opens(&seen));
+    browser.eval(
+        &options,
+        "document.getElementById('passphrase').value = 'not it'; document.getElementById('unlock-form').requestSubmit()",
+    );
+    browser.wait_for(&options, "!document.getElementById('status-error').hidden");
+    assert_eq!(
+        browser.eval(&options, "document.getElementById('status-error').textContent"),
+        json!("That passphrase is not right.")
+    );
+    browser.eval(
+        &options,
+        "document.getElementById('passphrase').value = 'correct horse battery'; document.getElementById('unlock-form').requestSubmit()",
+    );
+    browser.wait_for(&options, "document.getElementById('lock-state').textContent === 'Unlocked'");
+    browser.start(&page, "k2", "window.profile.login({challenge: 'AAECAwQFBgcICQoLDA0ODw'})");
+    browser.allow(&mut seen);
+    assert_eq!(browser.settlement(&page, "k2")["value"]["accountGuid"], "acct-7");
 }
 
 /// Opens the toolbar popup on the current tab, as a click on the toolbar button does.

@@ -234,10 +234,11 @@ impl Browser {
     }
 
     /// Waits `ms`, then clicks a control in the consent window (clicks in its first 500 ms
-    /// do not count).
+    /// do not count). The click runs after the evaluation has answered: a click that closes
+    /// the window could otherwise take the answer with it.
     pub fn click_after(&mut self, session: &str, ms: u64, script: &str) {
         std::thread::sleep(Duration::from_millis(ms));
-        self.eval(session, script);
+        self.eval(session, &format!("setTimeout(() => {{ {script} }}, 0); true"));
     }
 
     /// Allows the next consent window's request; returns the lines it showed.
@@ -263,8 +264,24 @@ impl Browser {
         std::fs::write(dir.join(name), bytes).unwrap();
     }
 
+    /// Runs the host's CLI on this browser's data dir; returns its stdout.
     pub fn host(&self, args: &[&str]) -> String {
-        let out = Command::new(host_binary()).args(args).env("PROFILE_HOST_HOME", &self.home).output().unwrap();
+        self.host_with_input(args, "")
+    }
+
+    pub fn host_with_input(&self, args: &[&str], input: &str) -> String {
+        use std::io::Write;
+        let mut child = Command::new(host_binary())
+            .args(args)
+            .env("PROFILE_HOST_HOME", &self.home)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "profile-host {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }
