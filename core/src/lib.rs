@@ -7,6 +7,7 @@ mod error;
 mod origin;
 pub mod seal;
 mod secret;
+pub mod vault;
 pub mod wire;
 
 pub use address::{Address, AddressError, AddressKind};

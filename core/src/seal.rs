@@ -22,8 +22,15 @@ pub struct Purpose {
 }
 
 impl Purpose {
-    fn aad(self) -> Vec<u8> {
-        format!("personal-profile:{}:v{}", self.name, self.version).into_bytes()
+    /// The associated data: the purpose, then `context` (who and which version the blob
+    /// belongs to, e.g. a user id and write counter) after a NUL no purpose name contains.
+    fn aad(self, context: &[u8]) -> Vec<u8> {
+        let mut aad = format!("personal-profile:{}:v{}", self.name, self.version).into_bytes();
+        if !context.is_empty() {
+            aad.push(0);
+            aad.extend_from_slice(context);
+        }
+        aad
     }
 }
 
@@ -36,8 +43,17 @@ pub enum SealError {
 }
 
 pub fn seal(key: &Secret32, purpose: Purpose, nonce: [u8; 12], plaintext: &[u8]) -> Vec<u8> {
+    seal_bound(key, purpose, &[], nonce, plaintext)
+}
+
+pub fn open(key: &Secret32, purpose: Purpose, blob: &[u8]) -> Result<Zeroizing<Vec<u8>>, SealError> {
+    open_bound(key, purpose, &[], blob)
+}
+
+/// Seals with `context` bound in as well: the blob opens only with the same context.
+pub fn seal_bound(key: &Secret32, purpose: Purpose, context: &[u8], nonce: [u8; 12], plaintext: &[u8]) -> Vec<u8> {
     let cipher = Aes256Gcm::new(key.expose().into());
-    let payload = Payload { msg: plaintext, aad: &purpose.aad() };
+    let payload = Payload { msg: plaintext, aad: &purpose.aad(context) };
     // Encryption fails only for plaintexts beyond GCM's 64 GiB limit, far above any caller's.
     let sealed = cipher.encrypt(&Nonce::from(nonce), payload).unwrap_or_default();
     let mut out = Vec::with_capacity(OVERHEAD + plaintext.len());
@@ -47,13 +63,18 @@ pub fn seal(key: &Secret32, purpose: Purpose, nonce: [u8; 12], plaintext: &[u8])
     out
 }
 
-pub fn open(key: &Secret32, purpose: Purpose, blob: &[u8]) -> Result<Zeroizing<Vec<u8>>, SealError> {
+pub fn open_bound(
+    key: &Secret32,
+    purpose: Purpose,
+    context: &[u8],
+    blob: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, SealError> {
     if blob.len() < OVERHEAD || &blob[..4] != MAGIC {
         return Err(SealError::Format);
     }
     let nonce: [u8; 12] = blob[4..16].try_into().map_err(|_| SealError::Format)?;
     let cipher = Aes256Gcm::new(key.expose().into());
-    let payload = Payload { msg: &blob[16..], aad: &purpose.aad() };
+    let payload = Payload { msg: &blob[16..], aad: &purpose.aad(context) };
     cipher.decrypt(&Nonce::from(nonce), payload).map(Zeroizing::new).map_err(|_| SealError::Decrypt)
 }
 

@@ -4,8 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use argon2::{Algorithm, Argon2, Params, Version};
-use base64ct::{Base64UrlUnpadded, Encoding};
+use profile_core::vault::{self, KdfParams, VaultError};
 use profile_core::wire::Grant;
 use profile_core::{AccountGuid, Address, AddressKind, Origin, Passphrase, Secret32};
 use serde::{Deserialize, Serialize};
@@ -106,14 +105,12 @@ impl fmt::Debug for AccountRecord {
     }
 }
 
-/// A passphrase verifier: Argon2id of the passphrase, with its parameters pinned here.
+/// A passphrase verifier: the auth key the passphrase derives (profile-core's `vault::derive`:
+/// Argon2id, then HKDF), with its parameters pinned here.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PassphraseLock {
-    pub salt: String,
-    pub m_cost: u32,
-    pub t_cost: u32,
-    pub p_cost: u32,
+    pub kdf: KdfParams,
     pub verifier: Secret32,
     /// Consecutive wrong passphrases, and when the last one came (Unix seconds).
     #[serde(default)]
@@ -122,10 +119,6 @@ pub struct PassphraseLock {
     pub last_failure_at: u64,
 }
 
-/// OWASP's floor for Argon2id: 19 MiB, two passes, one lane.
-pub const ARGON2_M_COST: u32 = 19 * 1024;
-pub const ARGON2_T_COST: u32 = 2;
-pub const ARGON2_P_COST: u32 = 1;
 /// Shortest passphrase accepted.
 pub const MIN_PASSPHRASE_CHARS: usize = 8;
 /// Wrong passphrases allowed before each further try must wait, doubling up to an hour.
@@ -136,23 +129,15 @@ const FIRST_WAIT_SECS: u64 = 30;
 const MAX_WAIT_SECS: u64 = 3600;
 
 impl PassphraseLock {
-    pub fn create(passphrase: &Passphrase, salt: [u8; 16]) -> Result<Self, argon2::Error> {
-        let salt = Base64UrlUnpadded::encode_string(&salt);
-        let verifier = derive(passphrase, &salt, ARGON2_M_COST, ARGON2_T_COST, ARGON2_P_COST)?;
-        Ok(Self {
-            salt,
-            m_cost: ARGON2_M_COST,
-            t_cost: ARGON2_T_COST,
-            p_cost: ARGON2_P_COST,
-            verifier,
-            failures: 0,
-            last_failure_at: 0,
-        })
+    pub fn create(passphrase: &Passphrase, salt: [u8; 16]) -> Result<Self, VaultError> {
+        let kdf = KdfParams::recommended(salt);
+        let verifier = vault::derive(passphrase, &kdf)?.auth_key;
+        Ok(Self { kdf, verifier, failures: 0, last_failure_at: 0 })
     }
 
     pub fn matches(&self, passphrase: &Passphrase) -> bool {
-        derive(passphrase, &self.salt, self.m_cost, self.t_cost, self.p_cost)
-            .is_ok_and(|candidate| bool::from(candidate.expose().ct_eq(self.verifier.expose())))
+        vault::derive(passphrase, &self.kdf)
+            .is_ok_and(|keys| bool::from(keys.auth_key.expose().ct_eq(self.verifier.expose())))
     }
 
     /// Seconds the person must still wait before another try, after repeated failures.
@@ -163,19 +148,6 @@ impl PassphraseLock {
         let delay = FIRST_WAIT_SECS << (self.failures - FREE_FAILURES).min(12);
         (self.last_failure_at + delay.min(MAX_WAIT_SECS)).saturating_sub(now)
     }
-}
-
-fn derive(passphrase: &Passphrase, salt: &str, m: u32, t: u32, p: u32) -> Result<Secret32, argon2::Error> {
-    let params = Params::new(m, t, p, Some(32))?;
-    let mut out = [0u8; 32];
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params).hash_password_into(
-        passphrase.expose().as_bytes(),
-        salt.as_bytes(),
-        &mut out,
-    )?;
-    let secret = Secret32::from_bytes(out);
-    zeroize::Zeroize::zeroize(&mut out);
-    Ok(secret)
 }
 
 impl fmt::Debug for PassphraseLock {
@@ -202,6 +174,6 @@ mod tests {
         assert_eq!(tired.wait_secs(220), 0);
         tired.failures = 40;
         assert_eq!(tired.wait_secs(100), 3600, "never more than an hour");
-        assert!(!format!("{lock:?}").contains(&lock.salt));
+        assert!(!format!("{lock:?}").contains(&lock.kdf.salt));
     }
 }
