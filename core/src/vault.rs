@@ -23,6 +23,9 @@ use zeroize::Zeroizing;
 use crate::seal::{self, Purpose, SealError};
 use crate::{Passphrase, Secret32};
 
+/// Shortest passphrase accepted anywhere (host lock, profile server).
+pub const MIN_PASSPHRASE_CHARS: usize = 8;
+
 /// OWASP's Argon2id minimums, as (memory KiB, iterations) pairs of equal strength, one lane.
 pub const OWASP_FLOOR: [(u32, u32); 5] = [(47_104, 1), (19_456, 2), (12_288, 3), (9_216, 4), (7_168, 5)];
 /// Ceilings a client accepts from a server: enough for any sane choice, not a denial of service.

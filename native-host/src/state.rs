@@ -119,8 +119,7 @@ pub struct PassphraseLock {
     pub last_failure_at: u64,
 }
 
-/// Shortest passphrase accepted.
-pub const MIN_PASSPHRASE_CHARS: usize = 8;
+pub use profile_core::vault::MIN_PASSPHRASE_CHARS;
 /// Wrong passphrases allowed before each further try must wait, doubling up to an hour.
 const FREE_FAILURES: u32 = 5;
 /// The first wait after the free failures.

@@ -1,0 +1,105 @@
+//! Settings: built-in defaults, then a TOML file (`--config`), then `PROFILE_SERVER__*`
+//! environment variables (`PROFILE_SERVER__LISTEN=0.0.0.0:8443`), then command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// `sqlite://PATH` or `postgres://…`; empty means `sqlite://DATA_DIR/profile.db`.
+    pub database: String,
+    /// Where the SQLite file lives by default.
+    pub data_dir: PathBuf,
+    /// The URL people and sites reach this server at (profile URLs start with it); empty
+    /// means `http://LISTEN`.
+    pub public_url: String,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8450)),
+            database: String::new(),
+            data_dir: default_data_dir(),
+            public_url: String::new(),
+            max_body_bytes: 1 << 20,
+        }
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("profile-server")
+}
+
+impl Settings {
+    /// Layers the defaults, `file` (when given), the environment and `overrides` (the
+    /// command line's flags, only those set).
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment.merge(Env::prefixed("PROFILE_SERVER__").split("__")).merge(Serialized::defaults(overrides));
+        let mut settings: Settings = figment.extract().map_err(Box::new)?;
+        if settings.database.is_empty() {
+            settings.database = format!("sqlite://{}", settings.data_dir.join("profile.db").display());
+        }
+        if settings.public_url.is_empty() {
+            settings.public_url = format!("http://{}", settings.listen);
+        }
+        settings.public_url = settings.public_url.trim_end_matches('/').to_owned();
+        Ok(settings)
+    }
+}
+
+/// Command-line flags that override the other layers when given.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail fixes the closure's error type
+    fn layers_apply_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("server.toml", "listen = \"127.0.0.1:9000\"\nmax_body_bytes = 4096\n")?;
+            jail.set_env("PROFILE_SERVER__PUBLIC_URL", "https://profiles.example/");
+            let settings = Settings::load(Some(Path::new("server.toml")), &Overrides::default()).unwrap();
+            assert_eq!(settings.listen, "127.0.0.1:9000".parse().unwrap());
+            assert_eq!(settings.max_body_bytes, 4096);
+            assert_eq!(settings.public_url, "https://profiles.example");
+            assert!(settings.database.starts_with("sqlite://") && settings.database.ends_with("profile.db"));
+
+            let flags = Overrides { listen: Some("127.0.0.1:9001".parse().unwrap()), ..Default::default() };
+            let settings = Settings::load(Some(Path::new("server.toml")), &flags).unwrap();
+            assert_eq!(settings.listen.port(), 9001, "a flag beats the file");
+
+            jail.create_file("bad.toml", "listen = \"127.0.0.1:9000\"\nlisten_typo = 1\n")?;
+            let error = Settings::load(Some(Path::new("bad.toml")), &Overrides::default()).unwrap_err();
+            assert!(error.to_string().contains("listen_typo"), "{error}");
+            Ok(())
+        });
+    }
+}

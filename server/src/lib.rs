@@ -1,0 +1,33 @@
+#![doc = include_str!("../README.md")]
+//!
+//! `profile-server`: each person's profile, end-to-end encrypted, for one person or many
+//! tenants, on SQLite (embedded, the default) or PostgreSQL.
+//!
+//! - [`config`]: settings layered from defaults, a TOML file, `PROFILE_SERVER__*` variables
+//!   and the command line;
+//! - [`db`]: the database (one `sqlx` pool for either backend), its migrations and queries;
+//! - [`admin`]: what `profile-server admin …` does;
+//! - [`api`]: the HTTP API.
+
+pub mod admin;
+pub mod api;
+pub mod config;
+pub mod db;
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// `n` bytes from the OS's CSPRNG.
+pub fn random<const N: usize>() -> anyhow::Result<[u8; N]> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("the OS random source failed: {e}"))?;
+    Ok(bytes)
+}
+
+/// A fresh random id, base64url (128 bits).
+pub fn new_id() -> anyhow::Result<String> {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    Ok(Base64UrlUnpadded::encode_string(&random::<16>()?))
+}

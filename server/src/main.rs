@@ -1,0 +1,147 @@
+//! `profile-server`: `serve` runs the HTTP API; `admin …` manages tenants and users.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use profile_core::Passphrase;
+use profile_server::admin;
+use profile_server::api::{AppState, router};
+use profile_server::config::{Overrides, Settings};
+use profile_server::db::{DEFAULT_TENANT, Db};
+
+#[derive(Debug, Parser)]
+#[command(name = "profile-server", version, about = "Personal Profile's profile server")]
+struct Cli {
+    /// A TOML settings file; `PROFILE_SERVER__*` variables and flags override it.
+    #[arg(long, global = true, env = "PROFILE_SERVER_CONFIG")]
+    config: Option<PathBuf>,
+    /// `sqlite://PATH` (the default: a file under the data dir) or `postgres://…`.
+    #[arg(long, global = true)]
+    database: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API; migrations are applied on start.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8450).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// The URL this server is reached at, when behind a proxy.
+        #[arg(long)]
+        public_url: Option<String>,
+    },
+    /// Manage tenants and users.
+    #[command(subcommand)]
+    Admin(Admin),
+}
+
+#[derive(Debug, Subcommand)]
+enum Admin {
+    /// Create a tenant.
+    CreateTenant { name: String },
+    /// Create a user; reads the passphrase from stdin and prints the profile URL.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = DEFAULT_TENANT)]
+        tenant: String,
+    },
+    /// List users (of one tenant, or all).
+    ListUsers {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PROFILE_SERVER_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            tracing::error!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[allow(clippy::print_stdout)]
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut overrides = Overrides { database: cli.database, ..Overrides::default() };
+    if let Command::Serve { listen, public_url } = &cli.command {
+        overrides.listen = *listen;
+        overrides.public_url = public_url.clone();
+    }
+    let settings = Settings::load(cli.config.as_deref(), &overrides).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let db = Db::connect(&settings.database).await?;
+    match cli.command {
+        Command::Serve { .. } => {
+            let listener = tokio::net::TcpListener::bind(settings.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", settings.listen))?;
+            tracing::info!(listen = %listener.local_addr()?, database = ?db.backend, "serving");
+            let app = router(AppState { db, settings });
+            axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+        }
+        Command::Admin(Admin::CreateTenant { name }) => {
+            db.create_tenant(&name).await?;
+            println!("{name}");
+        }
+        Command::Admin(Admin::CreateUser { email, tenant }) => {
+            let mut input = String::new();
+            std::io::stdin().read_to_string(&mut input).context("cannot read the passphrase from stdin")?;
+            let passphrase = Passphrase::new(input.trim_end_matches(['\r', '\n']).to_owned());
+            input.clear();
+            println!("{}", admin::create_user(&db, &settings.public_url, &tenant, &email, &passphrase).await?);
+        }
+        Command::Admin(Admin::ListUsers { tenant }) => {
+            for user in db.list_users(tenant.as_deref()).await? {
+                let state = if user.locked { "locked" } else { "active" };
+                println!(
+                    "{}  {}  {}  {}",
+                    user.tenant,
+                    user.email,
+                    admin::profile_url(&settings.public_url, &user.id),
+                    state
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            term.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    tracing::info!("shutting down");
+}

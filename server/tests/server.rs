@@ -1,0 +1,178 @@
+//! The real `profile-server` binary on a real SQLite file and on a real PostgreSQL server
+//! (run through `scripts/with-postgres`, as the README's test command does), over real HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_profile-server"))
+}
+
+/// A database for one test: a SQLite file in a temp dir, or a fresh PostgreSQL database.
+struct Database {
+    url: String,
+    dir: tempfile::TempDir,
+    postgres: Option<(String, String)>,
+}
+
+impl Database {
+    fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self { url: format!("sqlite://{}/profile.db", dir.path().display()), dir, postgres: None }
+    }
+
+    fn postgres() -> Self {
+        let admin = std::env::var("PROFILE_TEST_POSTGRES").expect(
+            "PROFILE_TEST_POSTGRES is not set: run through scripts/with-postgres (scripts/test does), which starts PostgreSQL",
+        );
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let name = format!("profile_test_{}_{nanos}", std::process::id());
+        psql(&admin, &format!("CREATE DATABASE {name}"));
+        let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+        Self { url, dir: tempfile::tempdir().unwrap(), postgres: Some((admin, name)) }
+    }
+
+    fn admin(&self, args: &[&str], stdin: &str) -> (bool, String, String) {
+        let mut child = Command::new(binary())
+            .args(["--database", &self.url, "admin"])
+            .args(args)
+            .env("HOME", self.dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = &self.postgres {
+            psql(admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
+fn psql(url: &str, sql: &str) {
+    let out = Command::new("psql").args(["-qX", "-v", "ON_ERROR_STOP=1", url, "-c", sql]).output().unwrap();
+    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A running server; SIGTERM on drop.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(db: &Database, public_url: &str) -> Self {
+        let mut child = Command::new(binary())
+            .args(["--database", &db.url, "serve", "--listen", "127.0.0.1:0", "--public-url", public_url])
+            .env("HOME", db.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let addr = loop {
+            let mut line = String::new();
+            assert!(stderr.read_line(&mut line).unwrap() > 0, "the server exited before serving");
+            if let Some(rest) = line.split("listen=").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+            assert!(Instant::now() < deadline, "the server did not start");
+        };
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        Self { child, addr }
+    }
+
+    /// One HTTP/1.1 request; returns the status and the JSON body (`Null` when not JSON).
+    fn request(&self, method: &str, path: &str, body: &[u8]) -> (u16, Value) {
+        let mut stream = TcpStream::connect(&self.addr).unwrap();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            self.addr,
+            body.len()
+        )
+        .unwrap();
+        let _ = stream.write_all(body);
+        let mut response = Vec::new();
+        let _ = stream.read_to_end(&mut response);
+        let text = String::from_utf8_lossy(&response);
+        let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let body = text.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+        (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    }
+
+    fn stop(mut self) -> bool {
+        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        self.child.wait().unwrap().success()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn users_tenants_and_profile_documents(db: Database) {
+    let (ok, url, err) = db.admin(&["create-user", "--email", "Ada@Example.org"], "correct horse battery\n");
+    assert!(ok, "{err}");
+    let id = url.trim().rsplit('/').next().unwrap().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:8450/u/") && id.len() == 22, "{url}");
+    let (ok, _, err) = db.admin(&["create-user", "--email", "ada@example.org"], "another passphrase\n");
+    assert!(!ok && err.contains("taken"), "{err}");
+    let (ok, _, err) = db.admin(&["create-user", "--email", "bob@example.org"], "short\n");
+    assert!(!ok && err.contains("at least 8"), "{err}");
+
+    assert!(db.admin(&["create-tenant", "acme"], "").0);
+    let (ok, _, err) = db.admin(&["create-tenant", "acme"], "");
+    assert!(!ok && err.contains("exist"), "{err}");
+    assert!(db.admin(&["create-user", "--email", "ada@example.org", "--tenant", "acme"], "a third passphrase\n").0);
+    let (_, listed, _) = db.admin(&["list-users"], "");
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    let (_, acme, _) = db.admin(&["list-users", "--tenant", "acme"], "");
+    assert!(acme.starts_with("acme  ada@example.org  http://127.0.0.1:8450/u/") && acme.lines().count() == 1, "{acme}");
+
+    let server = Server::start(&db, "https://profiles.example/");
+    let (status, health) = server.request("GET", "/healthz", b"");
+    assert_eq!(status, 200);
+    assert_eq!(health["status"], "ok");
+    let (status, document) = server.request("GET", &format!("/u/{id}"), b"");
+    assert_eq!(status, 200);
+    assert_eq!(
+        document,
+        json!({"profileId": id, "profileUrl": format!("https://profiles.example/u/{id}"), "apiBase": "https://profiles.example"})
+    );
+    let (status, error) = server.request("GET", "/u/nobody", b"");
+    assert_eq!((status, error["error"]["code"].clone()), (404, json!("not_found")));
+    let (status, error) = server.request("GET", "/no/such/thing", b"");
+    assert_eq!((status, error["error"]["code"].clone()), (404, json!("not_found")));
+    let (status, _) = server.request("POST", "/u/x", &vec![b'x'; 2 << 20]);
+    assert!((400..500).contains(&status), "an oversized body is a 4xx: {status}");
+    assert!(server.stop(), "SIGTERM ends the server cleanly");
+}
+
+#[test]
+fn on_sqlite_users_tenants_and_profile_documents() {
+    users_tenants_and_profile_documents(Database::sqlite());
+}
+
+#[test]
+fn on_postgres_users_tenants_and_profile_documents() {
+    users_tenants_and_profile_documents(Database::postgres());
+}
