@@ -21,6 +21,9 @@ struct Cli {
     /// `sqlite://PATH` (the default: a file under the data dir) or `postgres://…`.
     #[arg(long, global = true)]
     database: Option<String>,
+    /// The URL this server is reached at (profile URLs start with it), when behind a proxy.
+    #[arg(long, global = true)]
+    public_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -32,9 +35,6 @@ enum Command {
         /// Address to listen on (default 127.0.0.1:8450).
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
-        /// The URL this server is reached at, when behind a proxy.
-        #[arg(long)]
-        public_url: Option<String>,
     },
     /// Manage tenants and users.
     #[command(subcommand)]
@@ -86,11 +86,11 @@ fn main() -> ExitCode {
 
 #[allow(clippy::print_stdout)]
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let mut overrides = Overrides { database: cli.database, ..Overrides::default() };
-    if let Command::Serve { listen, public_url } = &cli.command {
-        overrides.listen = *listen;
-        overrides.public_url = public_url.clone();
-    }
+    let listen = match &cli.command {
+        Command::Serve { listen } => *listen,
+        Command::Admin(_) => None,
+    };
+    let overrides = Overrides { database: cli.database, public_url: cli.public_url, listen };
     let settings = Settings::load(cli.config.as_deref(), &overrides).map_err(|e| anyhow::anyhow!("{e}"))?;
     let db = Db::connect(&settings.database).await?;
     match cli.command {

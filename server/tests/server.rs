@@ -145,8 +145,8 @@ fn users_tenants_and_profile_documents(db: Database) {
     assert!(db.admin(&["create-user", "--email", "ada@example.org", "--tenant", "acme"], "a third passphrase\n").0);
     let (_, listed, _) = db.admin(&["list-users"], "");
     assert_eq!(listed.lines().count(), 2, "{listed}");
-    let (_, acme, _) = db.admin(&["list-users", "--tenant", "acme"], "");
-    assert!(acme.starts_with("acme  ada@example.org  http://127.0.0.1:8450/u/") && acme.lines().count() == 1, "{acme}");
+    let (_, acme, _) = db.admin(&["list-users", "--tenant", "acme", "--public-url", "https://p.example"], "");
+    assert!(acme.starts_with("acme  ada@example.org  https://p.example/u/") && acme.lines().count() == 1, "{acme}");
 
     let server = Server::start(&db, "https://profiles.example/");
     let (status, health) = server.request("GET", "/healthz", b"");
