@@ -70,6 +70,9 @@ async fn profile_document(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    if state.db.site_locked_down().await? {
+        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "locked_down", "this server is locked down"));
+    }
     match state.db.user_is_active(&id).await? {
         Some(true) => Ok(Json(json!({
             "profileId": id,

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use anyhow::{Context, bail};
+use base64ct::Encoding;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor, Row};
@@ -196,9 +197,232 @@ impl Db {
         row.map(|r| r.try_get::<Option<i64>, _>(0).map(|locked_at| locked_at.is_none())).transpose().map_err(Into::into)
     }
 
+    pub async fn user_id(&self, tenant: &str, email: &str) -> anyhow::Result<Option<String>> {
+        let row = sqlx::query(
+            "SELECT u.id FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE t.name = $1 AND u.email = $2",
+        )
+        .bind(tenant)
+        .bind(email.trim().to_lowercase())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| r.try_get::<String, _>(0)).transpose().map_err(Into::into)
+    }
+
+    /// Makes a one-time ticket for `user_id` that expires `ttl_secs` from now; only its hash
+    /// is stored. Returns the ticket.
+    pub async fn issue_ticket(&self, user_id: &str, ttl_secs: i64) -> anyhow::Result<String> {
+        use base64ct::{Base64UrlUnpadded, Encoding};
+        let ticket = Base64UrlUnpadded::encode_string(&crate::random::<32>()?);
+        let now = crate::now();
+        sqlx::query("INSERT INTO tickets (hash, user_id, expires_at, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(ticket_hash(&ticket))
+            .bind(user_id)
+            .bind(now + ttl_secs)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(ticket)
+    }
+
+    /// Spends a ticket: the first use marks it used whatever follows, and only an unexpired,
+    /// unused ticket yields its user.
+    pub async fn redeem_ticket(&self, ticket: &str) -> anyhow::Result<Result<String, TicketRefused>> {
+        let now = crate::now();
+        let row = sqlx::query(
+            "UPDATE tickets SET used_at = $1 WHERE hash = $2 AND used_at IS NULL RETURNING user_id, expires_at",
+        )
+        .bind(now)
+        .bind(ticket_hash(ticket))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(Err(TicketRefused)) };
+        let (user_id, expires_at): (String, i64) = (row.try_get(0)?, row.try_get(1)?);
+        Ok(if now < expires_at { Ok(user_id) } else { Err(TicketRefused) })
+    }
+
+    /// Locks a user down (no login, no service) or lifts it.
+    pub async fn set_user_lockdown(&self, user_id: &str, on: bool) -> anyhow::Result<()> {
+        sqlx::query("UPDATE users SET locked_at = $1 WHERE id = $2")
+            .bind(on.then(crate::now))
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Locks the whole site down, or lifts it.
+    pub async fn set_site_lockdown(&self, on: bool) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM site WHERE key = 'lockdown'").execute(&mut *tx).await?;
+        if on {
+            sqlx::query("INSERT INTO site (key, value) VALUES ('lockdown', $1)")
+                .bind(crate::now().to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn site_locked_down(&self) -> anyhow::Result<bool> {
+        Ok(sqlx::query("SELECT value FROM site WHERE key = 'lockdown'").fetch_optional(&self.pool).await?.is_some())
+    }
+
+    /// Everything stored for a user, as `dump-user` writes it: still encrypted.
+    pub async fn dump_user(&self, user_id: &str) -> anyhow::Result<Option<UserDump>> {
+        let Some(user) =
+            sqlx::query("SELECT id, email, kdf, auth_hash, locked_at, created_at FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?
+        else {
+            return Ok(None);
+        };
+        let credentials = sqlx::query(
+            "SELECT id, kind, wrapped_key, created_at FROM credentials WHERE user_id = $1 ORDER BY created_at, id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok(CredentialDump {
+                id: r.try_get(0)?,
+                kind: r.try_get(1)?,
+                wrapped_key: Bytes(r.try_get(2)?),
+                created_at: r.try_get(3)?,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+        let vault = sqlx::query("SELECT counter, blob, updated_at FROM vaults WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Some(UserDump {
+            format: USER_DUMP_FORMAT.to_owned(),
+            id: user.try_get(0)?,
+            email: user.try_get(1)?,
+            kdf: serde_json::from_str(&user.try_get::<String, _>(2)?)?,
+            auth_hash: user.try_get(3)?,
+            locked_at: user.try_get(4)?,
+            created_at: user.try_get(5)?,
+            credentials,
+            vault: VaultDump {
+                counter: vault.try_get(0)?,
+                blob: Bytes(vault.try_get(1)?),
+                updated_at: vault.try_get(2)?,
+            },
+        }))
+    }
+
+    /// Restores a dumped user into `tenant_id`, all or nothing.
+    pub async fn load_user(&self, tenant_id: &str, dump: &UserDump) -> anyhow::Result<()> {
+        anyhow::ensure!(dump.format == USER_DUMP_FORMAT, "not a {USER_DUMP_FORMAT} dump");
+        dump.kdf.check().map_err(|e| anyhow::anyhow!("the dump's {e}"))?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO users (id, tenant_id, email, kdf, auth_hash, locked_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&dump.id)
+        .bind(tenant_id)
+        .bind(&dump.email)
+        .bind(serde_json::to_string(&dump.kdf)?)
+        .bind(&dump.auth_hash)
+        .bind(dump.locked_at)
+        .bind(dump.created_at)
+        .execute(&mut *tx)
+        .await
+        .with_context(|| format!("cannot load {} (is the id or the address taken?)", dump.email))?;
+        for credential in &dump.credentials {
+            sqlx::query(
+                "INSERT INTO credentials (id, user_id, kind, wrapped_key, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&credential.id)
+            .bind(&dump.id)
+            .bind(&credential.kind)
+            .bind(&credential.wrapped_key.0)
+            .bind(credential.created_at)
+            .execute(&mut *tx)
+            .await
+            .context("cannot load a credential")?;
+        }
+        sqlx::query("INSERT INTO vaults (user_id, counter, blob, updated_at) VALUES ($1, $2, $3, $4)")
+            .bind(&dump.id)
+            .bind(dump.vault.counter)
+            .bind(&dump.vault.blob.0)
+            .bind(dump.vault.updated_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn ping(&self) -> anyhow::Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+}
+
+/// A ticket was unknown, already used, or expired (one answer for all three).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the ticket is unknown, used or expired")]
+pub struct TicketRefused;
+
+fn ticket_hash(ticket: &str) -> String {
+    use sha2::{Digest, Sha256};
+    base64ct::Base64UrlUnpadded::encode_string(&Sha256::digest(ticket.as_bytes()))
+}
+
+/// The format tag of [`UserDump`].
+pub const USER_DUMP_FORMAT: &str = "personal-profile.user.v1";
+
+/// A user as `dump-user` writes it and `load-user` reads it: the tenant is chosen on load.
+/// Nothing in it is readable without the user's passphrase or paper key.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserDump {
+    pub format: String,
+    pub id: String,
+    pub email: String,
+    pub kdf: profile_core::vault::KdfParams,
+    pub auth_hash: String,
+    pub locked_at: Option<i64>,
+    pub created_at: i64,
+    pub credentials: Vec<CredentialDump>,
+    pub vault: VaultDump,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CredentialDump {
+    pub id: String,
+    pub kind: String,
+    pub wrapped_key: Bytes,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VaultDump {
+    pub counter: i64,
+    pub blob: Bytes,
+    pub updated_at: i64,
+}
+
+/// Bytes as base64url in JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bytes(pub Vec<u8>);
+
+impl serde::Serialize for Bytes {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&base64ct::Base64UrlUnpadded::encode_string(&self.0))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Bytes {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        base64ct::Base64UrlUnpadded::decode_vec(&text).map(Bytes).map_err(serde::de::Error::custom)
     }
 }
 

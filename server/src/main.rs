@@ -57,7 +57,44 @@ enum Admin {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Print a one-time device ticket for a user: it pairs one device, expires within 10
+    /// minutes, and is spent at its first use whether that use succeeds or not.
+    IssueTicket {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = DEFAULT_TENANT)]
+        tenant: String,
+        /// How long it stays valid (at most 10 minutes).
+        #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+        ttl: std::time::Duration,
+    },
+    /// Lock a user, or the whole site, down (no logins, nothing served); `--lift` undoes it.
+    Lockdown {
+        #[arg(long, conflicts_with = "site", required_unless_present = "site")]
+        email: Option<String>,
+        #[arg(long, default_value = DEFAULT_TENANT)]
+        tenant: String,
+        #[arg(long)]
+        site: bool,
+        #[arg(long)]
+        lift: bool,
+    },
+    /// Write a user as JSON to stdout, still encrypted (for backup or a move).
+    DumpUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = DEFAULT_TENANT)]
+        tenant: String,
+    },
+    /// Read a `dump-user` JSON from stdin into a tenant.
+    LoadUser {
+        #[arg(long, default_value = DEFAULT_TENANT)]
+        tenant: String,
+    },
 }
+
+/// The longest a device ticket may live.
+const MAX_TICKET_TTL: std::time::Duration = std::time::Duration::from_secs(600);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -113,6 +150,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             input.clear();
             println!("{}", admin::create_user(&db, &settings.public_url, &tenant, &email, &passphrase).await?);
         }
+        Command::Admin(Admin::IssueTicket { email, tenant, ttl }) => {
+            anyhow::ensure!(!ttl.is_zero() && ttl <= MAX_TICKET_TTL, "a ticket lives at most 10 minutes");
+            let user = find_user(&db, &tenant, &email).await?;
+            println!("{}", db.issue_ticket(&user, ttl.as_secs() as i64).await?);
+        }
+        Command::Admin(Admin::Lockdown { email, tenant, site, lift }) => match email {
+            Some(email) if !site => {
+                db.set_user_lockdown(&find_user(&db, &tenant, &email).await?, !lift).await?;
+                println!("{email}: {}", if lift { "lockdown lifted" } else { "locked down" });
+            }
+            _ => {
+                db.set_site_lockdown(!lift).await?;
+                println!("site: {}", if lift { "lockdown lifted" } else { "locked down" });
+            }
+        },
+        Command::Admin(Admin::DumpUser { email, tenant }) => {
+            let user = find_user(&db, &tenant, &email).await?;
+            let dump = db.dump_user(&user).await?.context("the user vanished")?;
+            println!("{}", serde_json::to_string_pretty(&dump)?);
+        }
+        Command::Admin(Admin::LoadUser { tenant }) => {
+            let tenant_id = db.tenant_id(&tenant).await?.with_context(|| format!("no tenant `{tenant}`"))?;
+            let dump: profile_server::db::UserDump =
+                serde_json::from_reader(std::io::stdin().lock()).context("stdin is not a dump-user JSON")?;
+            db.load_user(&tenant_id, &dump).await?;
+            println!("{}", admin::profile_url(&settings.public_url, &dump.id));
+        }
         Command::Admin(Admin::ListUsers { tenant }) => {
             for user in db.list_users(tenant.as_deref()).await? {
                 let state = if user.locked { "locked" } else { "active" };
@@ -127,6 +191,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+async fn find_user(db: &Db, tenant: &str, email: &str) -> anyhow::Result<String> {
+    db.user_id(tenant, email).await?.with_context(|| format!("no user {email} in tenant `{tenant}`"))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -129,7 +129,7 @@ impl Drop for Server {
     }
 }
 
-fn users_tenants_and_profile_documents(db: Database) {
+fn admin_verbs_and_profile_documents(db: Database) {
     let (ok, url, err) = db.admin(&["create-user", "--email", "Ada@Example.org"], "correct horse battery\n");
     assert!(ok, "{err}");
     let id = url.trim().rsplit('/').next().unwrap().to_owned();
@@ -148,6 +148,41 @@ fn users_tenants_and_profile_documents(db: Database) {
     let (_, acme, _) = db.admin(&["list-users", "--tenant", "acme", "--public-url", "https://p.example"], "");
     assert!(acme.starts_with("acme  ada@example.org  https://p.example/u/") && acme.lines().count() == 1, "{acme}");
 
+    // Tickets: printed once, spent at first use whether it succeeds or not, and expiring.
+    let (ok, ticket, err) = db.admin(&["issue-ticket", "--email", "ada@example.org"], "");
+    assert!(ok && ticket.trim().len() == 43, "{ticket} {err}");
+    let (ok, _, err) = db.admin(&["issue-ticket", "--email", "ada@example.org", "--ttl", "11m"], "");
+    assert!(!ok && err.contains("at most 10 minutes"), "{err}");
+    let (ok, _, err) = db.admin(&["issue-ticket", "--email", "nobody@example.org"], "");
+    assert!(!ok && err.contains("no user nobody@example.org"), "{err}");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let pool = profile_server::db::Db::connect(&db.url).await.unwrap();
+        assert_eq!(pool.redeem_ticket(ticket.trim()).await.unwrap().unwrap(), id);
+        assert!(pool.redeem_ticket(ticket.trim()).await.unwrap().is_err(), "a ticket works once");
+        assert!(pool.redeem_ticket("made-up").await.unwrap().is_err());
+        let expired = pool.issue_ticket(&id, 0).await.unwrap();
+        assert!(pool.redeem_ticket(&expired).await.unwrap().is_err(), "an expired ticket is refused");
+    });
+
+    // Dump and load: the dump is still encrypted, and loads into another tenant whole.
+    let (ok, dump, err) = db.admin(&["dump-user", "--email", "ada@example.org"], "");
+    assert!(ok, "{err}");
+    assert!(!dump.contains("correct horse"), "the dump holds no passphrase");
+    let parsed: Value = serde_json::from_str(&dump).unwrap();
+    assert_eq!(
+        (parsed["format"].clone(), parsed["vault"]["counter"].clone()),
+        (json!("personal-profile.user.v1"), json!(1))
+    );
+    let (ok, _, err) = db.admin(&["load-user"], &dump);
+    assert!(!ok && err.contains("taken"), "{err}");
+    let other = if db.postgres.is_some() { Database::postgres() } else { Database::sqlite() };
+    let (ok, loaded, err) = other.admin(&["load-user"], &dump);
+    assert!(ok && loaded.trim().ends_with(&id), "{err}");
+    assert_eq!(other.admin(&["dump-user", "--email", "ada@example.org"], "").1, dump, "a load keeps everything");
+    let (ok, _, err) = other.admin(&["load-user", "--tenant", "default"], "{\"format\": \"nope\"}");
+    assert!(!ok && err.contains("dump-user JSON"), "{err}");
+
     let server = Server::start(&db, "https://profiles.example/");
     let (status, health) = server.request("GET", "/healthz", b"");
     assert_eq!(status, 200);
@@ -164,15 +199,27 @@ fn users_tenants_and_profile_documents(db: Database) {
     assert_eq!((status, error["error"]["code"].clone()), (404, json!("not_found")));
     let (status, _) = server.request("POST", "/u/x", &vec![b'x'; 2 << 20]);
     assert!((400..500).contains(&status), "an oversized body is a 4xx: {status}");
+
+    // Lockdown: a user, then the whole site; both can be lifted.
+    assert!(db.admin(&["lockdown", "--email", "ada@example.org"], "").0);
+    assert_eq!(server.request("GET", &format!("/u/{id}"), b"").0, 404);
+    assert!(db.admin(&["list-users"], "").1.contains("locked"));
+    assert!(db.admin(&["lockdown", "--email", "ada@example.org", "--lift"], "").0);
+    assert_eq!(server.request("GET", &format!("/u/{id}"), b"").0, 200);
+    assert!(db.admin(&["lockdown", "--site"], "").0);
+    let (status, error) = server.request("GET", &format!("/u/{id}"), b"");
+    assert_eq!((status, error["error"]["code"].clone()), (503, json!("locked_down")));
+    assert!(db.admin(&["lockdown", "--site", "--lift"], "").0);
+    assert_eq!(server.request("GET", &format!("/u/{id}"), b"").0, 200);
     assert!(server.stop(), "SIGTERM ends the server cleanly");
 }
 
 #[test]
-fn on_sqlite_users_tenants_and_profile_documents() {
-    users_tenants_and_profile_documents(Database::sqlite());
+fn on_sqlite_admin_verbs_and_profile_documents() {
+    admin_verbs_and_profile_documents(Database::sqlite());
 }
 
 #[test]
-fn on_postgres_users_tenants_and_profile_documents() {
-    users_tenants_and_profile_documents(Database::postgres());
+fn on_postgres_admin_verbs_and_profile_documents() {
+    admin_verbs_and_profile_documents(Database::postgres());
 }

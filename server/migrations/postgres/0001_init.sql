@@ -33,3 +33,19 @@ CREATE TABLE vaults (
     blob BYTEA NOT NULL,
     updated_at BIGINT NOT NULL
 );
+
+-- One-time device tickets: only a SHA-256 of each is kept. A ticket is spent at its first
+-- use, whether that use succeeds or not.
+CREATE TABLE tickets (
+    hash TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id),
+    expires_at BIGINT NOT NULL,
+    used_at BIGINT,
+    created_at BIGINT NOT NULL
+);
+
+-- Site-wide switches, such as a lockdown.
+CREATE TABLE site (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
