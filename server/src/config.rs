@@ -22,6 +22,11 @@ pub struct Settings {
     pub public_url: String,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
+    /// Serve HTTPS with this certificate chain (PEM)…
+    pub tls_cert: Option<PathBuf>,
+    /// …and this private key (PEM). Both or neither; without them, serve plain HTTP behind a
+    /// TLS-terminating reverse proxy.
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -32,6 +37,8 @@ impl Default for Settings {
             data_dir: default_data_dir(),
             public_url: String::new(),
             max_body_bytes: 1 << 20,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -57,8 +64,14 @@ impl Settings {
         if settings.database.is_empty() {
             settings.database = format!("sqlite://{}", settings.data_dir.join("profile.db").display());
         }
+        if settings.tls_cert.is_some() != settings.tls_key.is_some() {
+            return Err(Box::new(figment::Error::from(
+                "tls_cert and tls_key go together: give both or neither".to_owned(),
+            )));
+        }
         if settings.public_url.is_empty() {
-            settings.public_url = format!("http://{}", settings.listen);
+            let scheme = if settings.tls_cert.is_some() { "https" } else { "http" };
+            settings.public_url = format!("{scheme}://{}", settings.listen);
         }
         settings.public_url = settings.public_url.trim_end_matches('/').to_owned();
         Ok(settings)
@@ -74,6 +87,10 @@ pub struct Overrides {
     pub database: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[cfg(test)]

@@ -35,6 +35,12 @@ enum Command {
         /// Address to listen on (default 127.0.0.1:8450).
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
+        /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key (PEM).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Manage tenants and users.
     #[command(subcommand)]
@@ -123,11 +129,10 @@ fn main() -> ExitCode {
 
 #[allow(clippy::print_stdout)]
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let listen = match &cli.command {
-        Command::Serve { listen } => *listen,
-        Command::Admin(_) => None,
-    };
-    let overrides = Overrides { database: cli.database, public_url: cli.public_url, listen };
+    let mut overrides = Overrides { database: cli.database, public_url: cli.public_url, ..Overrides::default() };
+    if let Command::Serve { listen, tls_cert, tls_key } = &cli.command {
+        (overrides.listen, overrides.tls_cert, overrides.tls_key) = (*listen, tls_cert.clone(), tls_key.clone());
+    }
     let settings = Settings::load(cli.config.as_deref(), &overrides).map_err(|e| anyhow::anyhow!("{e}"))?;
     let db = Db::connect(&settings.database).await?;
     match cli.command {
@@ -135,9 +140,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(settings.listen)
                 .await
                 .with_context(|| format!("cannot listen on {}", settings.listen))?;
-            tracing::info!(listen = %listener.local_addr()?, database = ?db.backend, "serving");
+            let tls = match (&settings.tls_cert, &settings.tls_key) {
+                (Some(cert), Some(key)) => Some(tls_config(cert, key).await?),
+                _ => None,
+            };
+            tracing::info!(listen = %listener.local_addr()?, database = ?db.backend, tls = tls.is_some(), "serving");
             let app = router(AppState { db, settings });
-            axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+            match tls {
+                None => axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?,
+                Some(config) => {
+                    let handle = axum_server::Handle::new();
+                    let stopper = handle.clone();
+                    tokio::spawn(async move {
+                        shutdown().await;
+                        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+                    });
+                    axum_server::from_tcp_rustls(listener.into_std()?, config)?
+                        .handle(handle)
+                        .serve(app.into_make_service())
+                        .await?;
+                }
+            }
         }
         Command::Admin(Admin::CreateTenant { name }) => {
             db.create_tenant(&name).await?;
@@ -191,6 +214,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The certificate and key for HTTPS, on rustls with the ring provider.
+async fn tls_config(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> anyhow::Result<axum_server::tls_rustls::RustlsConfig> {
+    // Fails only when a provider is installed already, which is then the one used.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+        .await
+        .with_context(|| format!("cannot use {} and {} for TLS", cert.display(), key.display()))
 }
 
 async fn find_user(db: &Db, tenant: &str, email: &str) -> anyhow::Result<String> {

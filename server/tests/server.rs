@@ -76,8 +76,13 @@ struct Server {
 
 impl Server {
     fn start(db: &Database, public_url: &str) -> Self {
+        Self::start_with(db, &["--public-url", public_url])
+    }
+
+    fn start_with(db: &Database, args: &[&str]) -> Self {
         let mut child = Command::new(binary())
-            .args(["--database", &db.url, "serve", "--listen", "127.0.0.1:0", "--public-url", public_url])
+            .args(["--database", &db.url, "serve", "--listen", "127.0.0.1:0"])
+            .args(args)
             .env("HOME", db.dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -222,4 +227,62 @@ fn on_sqlite_admin_verbs_and_profile_documents() {
 #[test]
 fn on_postgres_admin_verbs_and_profile_documents() {
     admin_verbs_and_profile_documents(Database::postgres());
+}
+
+#[test]
+fn over_tls_with_a_given_certificate() {
+    let db = Database::sqlite();
+    let (cert, key) = (db.dir.path().join("cert.pem"), db.dir.path().join("key.pem"));
+    let out = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl is missing (Debian's openssl package)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let server = Server::start_with(&db, &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
+    let mut client = Command::new("openssl")
+        .args([
+            "s_client",
+            "-quiet",
+            "-verify_return_error",
+            "-verify_ip",
+            "127.0.0.1",
+            "-connect",
+            &server.addr,
+            "-CAfile",
+        ])
+        .arg(&cert)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    client
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let out = client.wait_with_output().unwrap();
+    let response = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        response.starts_with("HTTP/1.1 200") && response.contains(r#""status":"ok""#),
+        "{response}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Plain HTTP to the TLS port gets no answer from the API.
+    assert_ne!(server.request("GET", "/healthz", b"").0, 200);
+    assert!(server.stop());
+
+    let (ok, _, err) = db.admin(&["list-users"], "");
+    assert!(ok, "{err}");
+    let out = Command::new(binary())
+        .args(["--database", &db.url, "serve", "--tls-cert", cert.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--tls-key"));
 }
