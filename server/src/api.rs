@@ -1,6 +1,8 @@
 //! The HTTP API. Every error is JSON: `{"error": {"code", "message"}}` with a 4xx or 5xx
 //! status that fits it.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -11,11 +13,19 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::config::Settings;
 use crate::db::Db;
+use crate::metrics::Metrics;
 
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub db: Db,
     pub settings: Settings,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    pub fn new(db: Db, settings: Settings) -> Self {
+        Self { db, settings, metrics: Arc::default() }
+    }
 }
 
 /// An error as a client sees it.
@@ -52,11 +62,14 @@ impl IntoResponse for ApiError {
 
 pub fn router(state: AppState) -> Router {
     let limit = state.settings.max_body_bytes;
+    let metrics = state.metrics.clone();
     Router::new()
         .route("/healthz", get(healthz))
         .route("/u/{id}", get(profile_document))
+        .route("/metrics", get(crate::metrics::serve).with_state(metrics.clone()))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
         .layer(RequestBodyLimitLayer::new(limit))
+        .layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track))
         .with_state(state)
 }
 

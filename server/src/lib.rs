@@ -7,12 +7,14 @@
 //!   and the command line;
 //! - [`db`]: the database (one `sqlx` pool for either backend), its migrations and queries;
 //! - [`admin`]: what `profile-server admin …` does;
-//! - [`api`]: the HTTP API.
+//! - [`api`]: the HTTP API;
+//! - [`metrics`]: request counts and latencies at `/metrics`.
 
 pub mod admin;
 pub mod api;
 pub mod config;
 pub mod db;
+pub mod metrics;
 
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {

@@ -145,7 +145,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 _ => None,
             };
             tracing::info!(listen = %listener.local_addr()?, database = ?db.backend, tls = tls.is_some(), "serving");
-            let app = router(AppState { db, settings });
+            let app = router(AppState::new(db, settings));
             match tls {
                 None => axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?,
                 Some(config) => {

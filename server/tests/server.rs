@@ -121,6 +121,15 @@ impl Server {
         (status, serde_json::from_str(body).unwrap_or(Value::Null))
     }
 
+    /// The body of a GET, as text.
+    fn text(&self, path: &str) -> String {
+        let mut stream = TcpStream::connect(&self.addr).unwrap();
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.addr).unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
+    }
+
     fn stop(mut self) -> bool {
         Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
         self.child.wait().unwrap().success()
@@ -216,6 +225,16 @@ fn admin_verbs_and_profile_documents(db: Database) {
     assert_eq!((status, error["error"]["code"].clone()), (503, json!("locked_down")));
     assert!(db.admin(&["lockdown", "--site", "--lift"], "").0);
     assert_eq!(server.request("GET", &format!("/u/{id}"), b"").0, 200);
+
+    // Metrics: counted by route pattern, never by the id in the path.
+    let metrics = server.text("/metrics");
+    assert!(
+        metrics.contains(r#"profile_server_http_requests_total{method="GET",route="/u/{id}",status="200"} 3"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"route="unmatched",status="404""#), "{metrics}");
+    assert!(metrics.contains("profile_server_http_request_duration_seconds_bucket"), "{metrics}");
+    assert!(!metrics.contains(&id), "no user id in the metrics");
     assert!(server.stop(), "SIGTERM ends the server cleanly");
 }
 
