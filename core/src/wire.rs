@@ -349,9 +349,11 @@ pub struct Grant {
 }
 
 impl Grant {
-    /// Whether this grant answers `call` from `origin` inside `top_origin` without a prompt.
-    pub fn covers(&self, origin: &Origin, top_origin: Option<&Origin>, call: &Call) -> bool {
-        GrantKind::of(call) == Some(self.kind) && &self.origin == origin && self.top_origin.as_ref() == top_origin
+    /// Whether this is the grant `wanted` names: the same site, inside the same page, for the
+    /// same kind of request. A call is answered without a prompt when a grant covers it, and
+    /// granting again replaces the grant it covers.
+    pub fn covers(&self, wanted: &GrantParams) -> bool {
+        self.origin == wanted.origin && self.top_origin == wanted.top_origin && self.kind == wanted.kind
     }
 
     /// Whether revoking `site` removes this grant.

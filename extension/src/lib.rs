@@ -4,7 +4,7 @@ pub mod policy;
 
 use policy::{PageMessage, Sender, Settlement};
 use profile_core::WireError;
-use profile_core::wire::{Call, Grant, GrantKind, GrantParams, PreviewParams, PreviewResult, Response};
+use profile_core::wire::{Call, Grant, GrantParams, PreviewParams, PreviewResult, Response};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
@@ -48,22 +48,19 @@ pub fn validate_page_call(sender: &str, message: &str) -> Result<String, String>
             top_origin: call.top_origin.clone(),
             call: Box::new(call.call.clone()),
         },
-        grant: GrantKind::of(&call.call).map(|kind| GrantParams {
-            origin: call.origin.clone(),
-            top_origin: call.top_origin.clone(),
-            kind,
-        }),
+        grant: policy::grant_for(&call),
     }))
 }
 
-/// Whether the host's `listGrants` answer holds a grant for this call.
+/// Whether the host's `listGrants` answer holds `grant`, the grant `validatePageCall` named
+/// for the call.
 #[wasm_bindgen(js_name = isGranted)]
-pub fn is_granted(grants_answer: &str, sender: &str, message: &str) -> bool {
+pub fn is_granted(grants_answer: &str, grant: &str) -> bool {
     let grants: Vec<Grant> = match Settlement::from_host(parse(grants_answer, "answer").ok().as_ref()) {
         Settlement::Resolved { value } => serde_json::from_value(value).unwrap_or_default(),
         Settlement::Rejected { .. } => Vec::new(),
     };
-    call_from(sender, message).is_ok_and(|call| policy::granted(&grants, &call))
+    parse::<GrantParams>(grant, "grant").is_ok_and(|wanted| policy::granted(&grants, &wanted))
 }
 
 /// What the consent window shows, from the host's `preview` answer. Throws the page's

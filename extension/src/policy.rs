@@ -2,7 +2,7 @@
 //! needs the person's click, what the consent prompt shows, and how host answers map onto the
 //! page's error codes. No `chrome.*` here, so all of it is tested natively.
 
-use profile_core::wire::{Call, Grant, GrantKind, PreviewResult, Response, origin_error};
+use profile_core::wire::{Call, Grant, GrantKind, GrantParams, PreviewResult, Response, origin_error};
 use profile_core::{ErrorCode, Origin, WireError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -67,9 +67,19 @@ fn parse_web_origin(text: &str) -> Result<Origin, WireError> {
     if origin.is_web() { Ok(origin) } else { Err(WireError::invalid("not a web page")) }
 }
 
-/// Whether a remembered grant answers the call without a prompt.
-pub fn granted(grants: &[Grant], call: &PageCall) -> bool {
-    grants.iter().any(|g| g.covers(&call.origin, call.top_origin.as_ref(), &call.call))
+/// The grant that would answer this call without a prompt; `None` for sign-up, which always
+/// asks.
+pub fn grant_for(call: &PageCall) -> Option<GrantParams> {
+    GrantKind::of(&call.call).map(|kind| GrantParams {
+        origin: call.origin.clone(),
+        top_origin: call.top_origin.clone(),
+        kind,
+    })
+}
+
+/// Whether a remembered grant is the `wanted` one.
+pub fn granted(grants: &[Grant], wanted: &GrantParams) -> bool {
+    grants.iter().any(|g| g.covers(wanted))
 }
 
 /// An origin split for display, so the registrable domain can be stressed:
@@ -275,33 +285,26 @@ mod tests {
     fn grants_are_per_origin_per_kind_and_per_embedding_page() {
         let frame = Sender { origin: "https://pay.example".into(), top_origin: Some("https://shop.example".into()) };
         let call = validate(&frame, &message("getAddress", json!("billing"))).unwrap();
+        let wanted = grant_for(&call).unwrap();
         let grant = Grant {
-            origin: call.origin.clone(),
-            top_origin: call.top_origin.clone(),
-            kind: GrantKind::of(&call.call).unwrap(),
+            origin: wanted.origin.clone(),
+            top_origin: wanted.top_origin.clone(),
+            kind: wanted.kind,
             granted_at: 0,
         };
-        assert!(granted(std::slice::from_ref(&grant), &call));
+        let grants = std::slice::from_ref(&grant);
+        assert!(granted(grants, &wanted));
         let elsewhere =
             Sender { origin: "https://pay.example".into(), top_origin: Some("https://evil.example".into()) };
-        assert!(!granted(
-            std::slice::from_ref(&grant),
-            &validate(&elsewhere, &message("getAddress", json!("billing"))).unwrap()
-        ));
-        assert!(!granted(
-            std::slice::from_ref(&grant),
-            &validate(&frame, &message("getAddress", json!("shipping"))).unwrap()
-        ));
-        assert!(!granted(
-            std::slice::from_ref(&grant),
-            &validate(&sender("https://pay.example"), &message("getAddress", json!("billing"))).unwrap()
-        ));
+        for other in [
+            validate(&elsewhere, &message("getAddress", json!("billing"))),
+            validate(&frame, &message("getAddress", json!("shipping"))),
+            validate(&sender("https://pay.example"), &message("getAddress", json!("billing"))),
+        ] {
+            assert!(!granted(grants, &grant_for(&other.unwrap()).unwrap()));
+        }
         let challenge = json!({"challenge": "AAAAAAAAAAAAAAAAAAAAAA", "accountGuid": "a"});
-        assert_eq!(
-            GrantKind::of(&validate(&frame, &message("signUp", challenge)).unwrap().call),
-            None,
-            "sign-up always asks"
-        );
+        assert_eq!(grant_for(&validate(&frame, &message("signUp", challenge)).unwrap()), None, "sign-up always asks");
     }
 
     fn preview(value: Value, domain: Option<&str>, top: Option<&str>) -> PreviewResult {

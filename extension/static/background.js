@@ -67,7 +67,7 @@ async function handlePageCall(message, sender) {
   }
   if (sender.tab && sender.frameId === 0) rememberTabOrigin(sender.tab.id, call.origin);
   const grants = call.grant ? await askHost("listGrants", OWN_ORIGIN, {}) : null;
-  if (!call.grant || !logic.isGranted(JSON.stringify(grants), senderJson, messageJson)) {
+  if (!call.grant || !logic.isGranted(JSON.stringify(grants), JSON.stringify(call.grant))) {
     if (openPrompts.has(call.origin)) {
       return { status: "rejected", code: "busy", message: "a prompt for this site is already open" };
     }

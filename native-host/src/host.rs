@@ -179,16 +179,15 @@ impl Host {
             }
             Call::ListAddresses {} => to_value(&state.addresses),
             Call::Preview(params) => to_value(&preview(&state, params)?),
-            Call::Grant(GrantParams { origin: site, top_origin, kind }) => {
+            Call::Grant(wanted) => {
+                let GrantParams { origin: site, top_origin, kind } = wanted;
                 if !site.is_web() || top_origin.as_ref().is_some_and(|top| !top.is_web()) {
                     return fail(ErrorCode::InvalidRequest, "grants are for web pages only");
                 }
                 let grant =
                     Grant { origin: site.clone(), top_origin: top_origin.clone(), kind: *kind, granted_at: now() };
                 store.update(|s| {
-                    s.grants.retain(|g| {
-                        (&g.origin, &g.top_origin, g.kind) != (&grant.origin, &grant.top_origin, grant.kind)
-                    });
+                    s.grants.retain(|g| !g.covers(wanted));
                     s.grants.push(grant);
                     Ok(())
                 })?;

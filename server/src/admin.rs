@@ -20,7 +20,7 @@ pub async fn create_user(
     email: &str,
     passphrase: &Passphrase,
 ) -> anyhow::Result<String> {
-    let email = email.trim().to_lowercase();
+    let email = crate::db::normalize_email(email);
     ensure!(
         email.len() <= 254
             && !email.contains(char::is_whitespace)

@@ -202,7 +202,7 @@ impl Db {
             "SELECT u.id FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE t.name = $1 AND u.email = $2",
         )
         .bind(tenant)
-        .bind(email.trim().to_lowercase())
+        .bind(normalize_email(email))
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| r.try_get::<String, _>(0)).transpose().map_err(Into::into)
@@ -361,6 +361,11 @@ impl Db {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
+
+/// How addresses are stored and looked up: trimmed and lower-cased.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
 }
 
 /// A ticket was unknown, already used, or expired (one answer for all three).

@@ -104,6 +104,16 @@ impl Server {
 
     /// One HTTP/1.1 request; returns the status and the JSON body (`Null` when not JSON).
     fn request(&self, method: &str, path: &str, body: &[u8]) -> (u16, Value) {
+        let (status, body) = self.request_text(method, path, body);
+        (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+    }
+
+    /// The body of a GET, as text.
+    fn text(&self, path: &str) -> String {
+        self.request_text("GET", path, b"").1
+    }
+
+    fn request_text(&self, method: &str, path: &str, body: &[u8]) -> (u16, String) {
         let mut stream = TcpStream::connect(&self.addr).unwrap();
         write!(
             stream,
@@ -118,16 +128,7 @@ impl Server {
         let text = String::from_utf8_lossy(&response);
         let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
         let body = text.split_once("\r\n\r\n").map_or("", |(_, body)| body);
-        (status, serde_json::from_str(body).unwrap_or(Value::Null))
-    }
-
-    /// The body of a GET, as text.
-    fn text(&self, path: &str) -> String {
-        let mut stream = TcpStream::connect(&self.addr).unwrap();
-        write!(stream, "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.addr).unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
+        (status, body.to_owned())
     }
 
     fn stop(mut self) -> bool {
