@@ -42,6 +42,12 @@ pub enum SealError {
     Decrypt,
 }
 
+/// Whether `blob` has a sealed blob's header and room for its nonce and tag (what someone
+/// without the key can check).
+pub fn looks_sealed(blob: &[u8]) -> bool {
+    blob.len() >= OVERHEAD && blob.starts_with(MAGIC)
+}
+
 pub fn seal(key: &Secret32, purpose: Purpose, nonce: [u8; 12], plaintext: &[u8]) -> Vec<u8> {
     seal_bound(key, purpose, &[], nonce, plaintext)
 }
@@ -69,7 +75,7 @@ pub fn open_bound(
     context: &[u8],
     blob: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, SealError> {
-    if blob.len() < OVERHEAD || &blob[..4] != MAGIC {
+    if !looks_sealed(blob) {
         return Err(SealError::Format);
     }
     let nonce: [u8; 12] = blob[4..16].try_into().map_err(|_| SealError::Format)?;

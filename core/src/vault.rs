@@ -157,6 +157,12 @@ impl PaperKey {
     pub fn kek(&self) -> Secret32 {
         expand(self.0.expose(), b"personal-profile/paper-kek/v1")
     }
+
+    /// What proves the paper key to the server (which keeps a hash of it), as the passphrase's
+    /// auth key does; it cannot unwrap anything.
+    pub fn auth_key(&self) -> Secret32 {
+        expand(self.0.expose(), b"personal-profile/paper-auth/v1")
+    }
 }
 
 impl std::fmt::Debug for PaperKey {
@@ -268,6 +274,8 @@ mod tests {
         let data_key = Secret32::from_bytes([9; 32]);
         let wrapped = wrap(&paper.kek(), &data_key, [1; 12]);
         assert_eq!(unwrap(&PaperKey::parse(&shown).unwrap().kek(), &wrapped).unwrap(), data_key);
+        assert_ne!(paper.auth_key(), paper.kek());
+        assert_eq!(unwrap(&paper.auth_key(), &wrapped), Err(VaultError::Unwrap), "the auth key cannot unwrap");
     }
 
     #[test]

@@ -1,30 +1,59 @@
 //! The HTTP API. Every error is JSON: `{"error": {"code", "message"}}` with a 4xx or 5xx
-//! status that fits it.
+//! status that fits it. Request bodies are JSON read with [`Body`], which refuses unknown
+//! fields and answers a malformed or mistyped body with a 4xx naming what was wrong.
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde_json::json;
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::config::Settings;
 use crate::db::Db;
+use crate::keys::{MasterKey, SiteKey};
 use crate::metrics::Metrics;
+use crate::push::Events;
 
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub db: Db,
     pub settings: Settings,
     pub metrics: Arc<Metrics>,
+    pub keys: Arc<Keys>,
+    pub events: Events,
+}
+
+/// What the server signs and checks with.
+#[derive(Debug)]
+pub struct Keys {
+    pub site: SiteKey,
+    /// Makes the stand-in KDF parameters `prelogin` answers for unknown accounts.
+    pub decoy_salt: profile_core::Secret32,
+    /// A hash of nothing, checked against when the account is unknown, so that a wrong
+    /// address costs the same time as a wrong passphrase.
+    pub decoy_hash: String,
+}
+
+impl Keys {
+    pub async fn load(db: &Db, master: &MasterKey) -> anyhow::Result<Self> {
+        Ok(Self {
+            site: SiteKey::load_or_create(db, master).await?,
+            decoy_salt: master.derive("decoy-salt"),
+            decoy_hash: crate::auth::slow_hash(crate::random::<32>()?.to_vec()).await?,
+        })
+    }
 }
 
 impl AppState {
-    pub fn new(db: Db, settings: Settings) -> Self {
-        Self { db, settings, metrics: Arc::default() }
+    pub async fn new(db: Db, settings: Settings, master: &MasterKey) -> anyhow::Result<Self> {
+        let keys = Arc::new(Keys::load(&db, master).await?);
+        let events = Events::start(&db, &settings.database).await?;
+        Ok(Self { db, settings, metrics: Arc::default(), keys, events })
     }
 }
 
@@ -34,15 +63,30 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// Extra members beside `error` (the current counter of a 409, `retryAfter`).
+    extra: Option<(&'static str, serde_json::Value)>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self { status, code, message: message.into(), extra: None }
     }
 
-    fn not_found(what: &str) -> Self {
+    pub fn with(mut self, key: &'static str, value: impl Into<serde_json::Value>) -> Self {
+        self.extra = Some((key, value.into()));
+        self
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    }
+
+    pub fn not_found(what: &str) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", format!("no such {what}"))
+    }
+
+    pub fn locked_down() -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "locked_down", "this server is locked down")
     }
 }
 
@@ -54,9 +98,59 @@ impl From<anyhow::Error> for ApiError {
     }
 }
 
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        anyhow::Error::from(error).into()
+    }
+}
+
+impl From<serde_json::Error> for ApiError {
+    fn from(error: serde_json::Error) -> Self {
+        anyhow::Error::from(error).into()
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({"error": {"code": self.code, "message": self.message}}))).into_response()
+        let mut body = json!({"error": {"code": self.code, "message": self.message}});
+        let mut retry_after = None;
+        if let Some((key, value)) = self.extra {
+            if key == "retryAfter" {
+                retry_after = value.as_i64();
+            }
+            body[key] = value;
+        }
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+/// A JSON request body whose rejections are [`ApiError`]s: 415 without a JSON content type,
+/// 413 over the size limit, 400 for bad JSON, 422 for a wrong shape (the message names the
+/// field).
+#[derive(Debug)]
+pub struct Body<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) => {
+                let code = match &rejection {
+                    JsonRejection::MissingJsonContentType(_) => "unsupported_media_type",
+                    JsonRejection::BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                        "too_large"
+                    }
+                    _ => "invalid_request",
+                };
+                Err(ApiError::new(rejection.status(), code, rejection.body_text()))
+            }
+        }
     }
 }
 
@@ -66,6 +160,17 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/u/{id}", get(profile_document))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/api/v1/prelogin", post(crate::auth::prelogin))
+        .route("/api/v1/login", post(crate::auth::login))
+        .route("/api/v1/token", post(crate::auth::refresh))
+        .route("/api/v1/devices", get(crate::auth::list_devices))
+        .route("/api/v1/devices/{id}", delete(crate::auth::revoke_device))
+        .route("/api/v1/vault", get(crate::vaults::read).put(crate::vaults::write))
+        .route("/api/v1/passphrase", put(crate::vaults::change_passphrase))
+        .route("/api/v1/paper-key", put(crate::vaults::set_paper_key))
+        .route("/api/v1/accounts", get(crate::accounts::list).put(crate::accounts::register))
+        .route("/api/v1/push", get(crate::push::socket))
         .route("/metrics", get(crate::metrics::serve).with_state(metrics.clone()))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
         .layer(RequestBodyLimitLayer::new(limit))
@@ -78,19 +183,25 @@ async fn healthz(State(state): State<AppState>) -> Result<Json<serde_json::Value
     Ok(Json(json!({"status": "ok", "database": format!("{:?}", state.db.backend).to_lowercase()})))
 }
 
+/// The site's public signing key, for anyone checking what this server signed.
+async fn jwks(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(json!({"keys": [state.keys.site.jwk()]}))
+}
+
 /// A user's public profile document: what `getProfileUrl` points sites at.
 async fn profile_document(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     if state.db.site_locked_down().await? {
-        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "locked_down", "this server is locked down"));
+        return Err(ApiError::locked_down());
     }
     match state.db.user_is_active(&id).await? {
         Some(true) => Ok(Json(json!({
             "profileId": id,
             "profileUrl": crate::admin::profile_url(&state.settings.public_url, &id),
             "apiBase": state.settings.public_url,
+            "keys": [state.keys.site.jwk()],
         }))),
         _ => Err(ApiError::not_found("profile")),
     }

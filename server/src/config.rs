@@ -27,6 +27,10 @@ pub struct Settings {
     /// …and this private key (PEM). Both or neither; without them, serve plain HTTP behind a
     /// TLS-terminating reverse proxy.
     pub tls_key: Option<PathBuf>,
+    /// The master key file (64 hex digits, mode 0600), which seals the site's signing key in
+    /// the database; made on first start when missing. Default `DATA_DIR/master.key`.
+    /// Instances sharing a database need the same file.
+    pub master_key_file: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -39,6 +43,7 @@ impl Default for Settings {
             max_body_bytes: 1 << 20,
             tls_cert: None,
             tls_key: None,
+            master_key_file: None,
         }
     }
 }
@@ -74,6 +79,9 @@ impl Settings {
             settings.public_url = format!("{scheme}://{}", settings.listen);
         }
         settings.public_url = settings.public_url.trim_end_matches('/').to_owned();
+        if settings.master_key_file.is_none() {
+            settings.master_key_file = Some(settings.data_dir.join("master.key"));
+        }
         Ok(settings)
     }
 }

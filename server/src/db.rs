@@ -215,7 +215,7 @@ impl Db {
         let ticket = Base64UrlUnpadded::encode_string(&crate::random::<32>()?);
         let now = crate::now();
         sqlx::query("INSERT INTO tickets (hash, user_id, expires_at, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(ticket_hash(&ticket))
+            .bind(crate::keys::secret_hash(&ticket))
             .bind(user_id)
             .bind(now + ttl_secs)
             .bind(now)
@@ -232,7 +232,7 @@ impl Db {
             "UPDATE tickets SET used_at = $1 WHERE hash = $2 AND used_at IS NULL RETURNING user_id, expires_at",
         )
         .bind(now)
-        .bind(ticket_hash(ticket))
+        .bind(crate::keys::secret_hash(ticket))
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(Err(TicketRefused)) };
@@ -264,6 +264,22 @@ impl Db {
         Ok(())
     }
 
+    /// A site-wide value (such as the sealed signing key).
+    pub async fn site_value(&self, key: &str) -> anyhow::Result<Option<String>> {
+        let row = sqlx::query("SELECT value FROM site WHERE key = $1").bind(key).fetch_optional(&self.pool).await?;
+        row.map(|r| r.try_get::<String, _>(0)).transpose().map_err(Into::into)
+    }
+
+    /// Stores a site-wide value unless one is there already; true when this call stored it.
+    pub async fn insert_site_value(&self, key: &str, value: &str) -> anyhow::Result<bool> {
+        let done = sqlx::query("INSERT INTO site (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub async fn site_locked_down(&self) -> anyhow::Result<bool> {
         Ok(sqlx::query("SELECT value FROM site WHERE key = 'lockdown'").fetch_optional(&self.pool).await?.is_some())
     }
@@ -279,7 +295,7 @@ impl Db {
             return Ok(None);
         };
         let credentials = sqlx::query(
-            "SELECT id, kind, wrapped_key, created_at FROM credentials WHERE user_id = $1 ORDER BY created_at, id",
+            "SELECT id, kind, wrapped_key, verifier, created_at FROM credentials WHERE user_id = $1 ORDER BY created_at, id",
         )
         .bind(user_id)
         .fetch_all(&self.pool)
@@ -290,7 +306,8 @@ impl Db {
                 id: r.try_get(0)?,
                 kind: r.try_get(1)?,
                 wrapped_key: Bytes(r.try_get(2)?),
-                created_at: r.try_get(3)?,
+                verifier: r.try_get(3)?,
+                created_at: r.try_get(4)?,
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -335,12 +352,14 @@ impl Db {
         .with_context(|| format!("cannot load {} (is the id or the address taken?)", dump.email))?;
         for credential in &dump.credentials {
             sqlx::query(
-                "INSERT INTO credentials (id, user_id, kind, wrapped_key, created_at) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO credentials (id, user_id, kind, wrapped_key, verifier, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(&credential.id)
             .bind(&dump.id)
             .bind(&credential.kind)
             .bind(&credential.wrapped_key.0)
+            .bind(&credential.verifier)
             .bind(credential.created_at)
             .execute(&mut *tx)
             .await
@@ -373,11 +392,6 @@ pub fn normalize_email(email: &str) -> String {
 #[error("the ticket is unknown, used or expired")]
 pub struct TicketRefused;
 
-fn ticket_hash(ticket: &str) -> String {
-    use sha2::{Digest, Sha256};
-    base64ct::Base64UrlUnpadded::encode_string(&Sha256::digest(ticket.as_bytes()))
-}
-
 /// The format tag of [`UserDump`].
 pub const USER_DUMP_FORMAT: &str = "personal-profile.user.v1";
 
@@ -403,6 +417,9 @@ pub struct CredentialDump {
     pub id: String,
     pub kind: String,
     pub wrapped_key: Bytes,
+    /// A paper key's verifier (absent for the passphrase, whose hash is the user's `authHash`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verifier: Option<String>,
     pub created_at: i64,
 }
 
@@ -431,7 +448,7 @@ impl<'de> serde::Deserialize<'de> for Bytes {
     }
 }
 
-fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+pub(crate) fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]

@@ -7,14 +7,22 @@
 //!   and the command line;
 //! - [`db`]: the database (one `sqlx` pool for either backend), its migrations and queries;
 //! - [`admin`]: what `profile-server admin …` does;
-//! - [`api`]: the HTTP API;
+//! - [`keys`]: the master key, the site's signing key and the access tokens it signs;
+//! - [`api`]: the HTTP API, with [`auth`] (device login, tokens, devices, the throttle),
+//!   [`vaults`] (the vault and its credentials), [`accounts`] (the accounts registry) and
+//!   [`push`] (the push channel);
 //! - [`metrics`]: request counts and latencies at `/metrics`.
 
+pub mod accounts;
 pub mod admin;
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod db;
+pub mod keys;
 pub mod metrics;
+pub mod push;
+pub mod vaults;
 
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {

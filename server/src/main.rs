@@ -11,6 +11,7 @@ use profile_server::admin;
 use profile_server::api::{AppState, router};
 use profile_server::config::{Overrides, Settings};
 use profile_server::db::{DEFAULT_TENANT, Db};
+use profile_server::keys::MasterKey;
 
 #[derive(Debug, Parser)]
 #[command(name = "profile-server", version, about = "Personal Profile's profile server")]
@@ -144,8 +145,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 (Some(cert), Some(key)) => Some(tls_config(cert, key).await?),
                 _ => None,
             };
+            let master_key = settings.master_key_file.as_deref().context("no master key file set")?;
+            let master = MasterKey::load_or_create(master_key)?;
+            let app = router(AppState::new(db.clone(), settings, &master).await?)
+                .into_make_service_with_connect_info::<std::net::SocketAddr>();
             tracing::info!(listen = %listener.local_addr()?, database = ?db.backend, tls = tls.is_some(), "serving");
-            let app = router(AppState::new(db, settings));
             match tls {
                 None => axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?,
                 Some(config) => {
@@ -155,10 +159,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         shutdown().await;
                         stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
                     });
-                    axum_server::from_tcp_rustls(listener.into_std()?, config)?
-                        .handle(handle)
-                        .serve(app.into_make_service())
-                        .await?;
+                    axum_server::from_tcp_rustls(listener.into_std()?, config)?.handle(handle).serve(app).await?;
                 }
             }
         }
@@ -180,7 +181,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Admin(Admin::Lockdown { email, tenant, site, lift }) => match email {
             Some(email) if !site => {
-                db.set_user_lockdown(&find_user(&db, &tenant, &email).await?, !lift).await?;
+                let user = find_user(&db, &tenant, &email).await?;
+                db.set_user_lockdown(&user, !lift).await?;
+                if lift {
+                    // Lifting also ends a lockout after too many failed logins.
+                    db.clear_failures(&user).await?;
+                }
                 println!("{email}: {}", if lift { "lockdown lifted" } else { "locked down" });
             }
             _ => {

@@ -1,0 +1,591 @@
+//! Device login, tokens and devices, and the throttle in front of every credential check.
+//!
+//! A device logs in with the auth key its passphrase derives (`authKey`), the auth key a
+//! paper key derives (`paperAuth`), or a one-time `ticket`, and gets a short-lived access
+//! token ([`crate::keys`]) and a refresh token. Each use of a refresh token spends it and
+//! returns the next; presenting a spent one again means it was copied, so the whole device
+//! (its token family) is revoked.
+//!
+//! **Throttle.** Every credential check first consults the consecutive failures of the
+//! account named and of the client's address: after [`FREE_FAILURES`] the next attempt must
+//! wait [`FIRST_WAIT_SECS`], doubling with each failure up to [`MAX_WAIT_SECS`]; an account
+//! with [`LOCKOUT_FAILURES`] consecutive failures is refused until the operator lifts it
+//! (`admin lockdown --lift`). Attempts in a wait are refused unchecked. Failures are counted
+//! by the name tried, whether or not it exists, and every failure gets the same answer, so
+//! answers and timing say nothing about which accounts exist.
+
+use std::net::SocketAddr;
+
+use argon2::{PasswordHasher, PasswordVerifier};
+use axum::Json;
+use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use profile_core::Secret32;
+use profile_core::vault::KdfParams;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::Row;
+use subtle::ConstantTimeEq;
+
+use crate::api::{ApiError, AppState, Body};
+use crate::db::Db;
+use crate::keys::{ACCESS_TTL_SECS, secret_hash};
+use crate::push::Event;
+
+/// Failures an account is allowed before waits begin.
+pub const FREE_FAILURES: i64 = 5;
+/// Failures a client address is allowed before waits begin (more, since several people may
+/// share one address; it brakes guessing across many accounts).
+pub const ADDRESS_FREE_FAILURES: i64 = 50;
+/// The first wait, doubled with each further failure.
+pub const FIRST_WAIT_SECS: i64 = 30;
+pub const MAX_WAIT_SECS: i64 = 3600;
+/// Consecutive failures that lock an account until the operator lifts it.
+pub const LOCKOUT_FAILURES: i64 = 100;
+/// How long an unused refresh token stays valid.
+pub const REFRESH_TTL_SECS: i64 = 30 * 24 * 3600;
+const MAX_DEVICE_NAME: usize = 100;
+
+/// How long `failures` consecutive failures make the next attempt wait, when `free` of them
+/// cost nothing.
+pub fn wait_after(failures: i64, free: i64) -> i64 {
+    if failures < free {
+        return 0;
+    }
+    let doublings = u32::try_from(failures - free).unwrap_or(u32::MAX).min(20);
+    FIRST_WAIT_SECS.saturating_mul(1 << doublings).min(MAX_WAIT_SECS)
+}
+
+/// An Argon2id PHC hash (the crate's defaults, above the OWASP floor) of `secret`.
+pub async fn slow_hash(secret: Vec<u8>) -> anyhow::Result<String> {
+    tokio::task::spawn_blocking(move || {
+        let salt = crate::random::<16>()?;
+        argon2::Argon2::default()
+            .hash_password_with_salt(&secret, &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|e| anyhow::anyhow!("cannot hash: {e}"))
+    })
+    .await?
+}
+
+async fn slow_verify(secret: Secret32, hash: String) -> anyhow::Result<bool> {
+    Ok(tokio::task::spawn_blocking(move || {
+        argon2::Argon2::default().verify_password(secret.expose(), hash.as_str()).is_ok()
+    })
+    .await?)
+}
+
+pub(crate) fn auth_failed() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "auth_failed", "wrong profile, email, passphrase, paper key or ticket")
+}
+
+pub(crate) fn rate_limited(wait: Option<i64>) -> ApiError {
+    match wait {
+        Some(secs) => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many failed attempts; try again in {secs} s"),
+        )
+        .with("retryAfter", secs),
+        None => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many failed attempts: this account is locked until the server's operator unlocks it",
+        ),
+    }
+}
+
+/// The throttle's subjects for one attempt: the client's address and, when one is named, the
+/// account.
+pub(crate) fn subjects(client: SocketAddr, account: Option<&str>) -> Vec<String> {
+    let mut subjects = vec![format!("ip:{}", client.ip())];
+    subjects.extend(account.map(|id| format!("acct:{id}")));
+    subjects
+}
+
+impl Db {
+    /// `Err` with the wait (or `None` for a locked-out account) when any subject must wait.
+    pub async fn throttle(&self, subjects: &[String]) -> anyhow::Result<Result<(), Option<i64>>> {
+        let now = crate::now();
+        let mut longest = 0;
+        for subject in subjects {
+            let row = sqlx::query("SELECT failures, last_failure_at FROM auth_failures WHERE subject = $1")
+                .bind(subject)
+                .fetch_optional(&self.pool)
+                .await?;
+            let Some(row) = row else { continue };
+            let (failures, last): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+            let account = subject.starts_with("acct:");
+            if account && failures >= LOCKOUT_FAILURES {
+                return Ok(Err(None));
+            }
+            let free = if account { FREE_FAILURES } else { ADDRESS_FREE_FAILURES };
+            longest = longest.max(last + wait_after(failures, free) - now);
+        }
+        Ok(if longest > 0 { Err(Some(longest)) } else { Ok(()) })
+    }
+
+    pub async fn record_failure(&self, subjects: &[String]) -> anyhow::Result<()> {
+        for subject in subjects {
+            sqlx::query(
+                "INSERT INTO auth_failures (subject, failures, last_failure_at) VALUES ($1, 1, $2) \
+                 ON CONFLICT (subject) DO UPDATE SET failures = auth_failures.failures + 1, last_failure_at = $2",
+            )
+            .bind(subject)
+            .bind(crate::now())
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Forgets the failures of an account (after a success, or when the operator lifts it).
+    pub async fn clear_failures(&self, user_id: &str) -> anyhow::Result<()> {
+        sqlx::query("DELETE FROM auth_failures WHERE subject = $1")
+            .bind(format!("acct:{user_id}"))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The user's email, passphrase hash, KDF parameters and paper-key verifier.
+    async fn credentials_of(&self, user_id: &str) -> anyhow::Result<Option<StoredCredentials>> {
+        let row = sqlx::query(
+            "SELECT u.email, u.auth_hash, u.kdf, c.verifier FROM users u \
+             LEFT JOIN credentials c ON c.user_id = u.id AND c.kind = 'paper' WHERE u.id = $1",
+        )
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(StoredCredentials {
+                email: r.try_get(0)?,
+                auth_hash: r.try_get(1)?,
+                kdf: r.try_get(2)?,
+                paper_verifier: r.try_get(3)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn create_device(&self, user_id: &str, name: &str) -> anyhow::Result<String> {
+        let id = crate::new_id()?;
+        let now = crate::now();
+        sqlx::query("INSERT INTO devices (id, user_id, name, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $4)")
+            .bind(&id)
+            .bind(user_id)
+            .bind(name)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(id)
+    }
+
+    /// A fresh refresh token for `device_id`; only its hash is stored.
+    async fn issue_refresh(&self, device_id: &str) -> anyhow::Result<String> {
+        use base64ct::{Base64UrlUnpadded, Encoding};
+        let token = Base64UrlUnpadded::encode_string(&crate::random::<32>()?);
+        let now = crate::now();
+        sqlx::query("INSERT INTO refresh_tokens (hash, device_id, expires_at) VALUES ($1, $2, $3)")
+            .bind(secret_hash(&token))
+            .bind(device_id)
+            .bind(now + REFRESH_TTL_SECS)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("UPDATE devices SET last_seen_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(device_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(token)
+    }
+
+    /// Spends a refresh token. `Ok(Some(device))` when it was live; `Ok(None)` when unknown or
+    /// expired; `Err(device)` when it had been spent before (the caller revokes the device).
+    async fn spend_refresh(&self, token: &str) -> anyhow::Result<Result<Option<String>, String>> {
+        let hash = secret_hash(token);
+        let now = crate::now();
+        let spent = sqlx::query(
+            "UPDATE refresh_tokens SET used_at = $1 WHERE hash = $2 AND used_at IS NULL AND expires_at > $1 \
+             RETURNING device_id",
+        )
+        .bind(now)
+        .bind(&hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(row) = spent {
+            return Ok(Ok(Some(row.try_get(0)?)));
+        }
+        let reused = sqlx::query("SELECT device_id FROM refresh_tokens WHERE hash = $1 AND used_at IS NOT NULL")
+            .bind(&hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        match reused {
+            Some(row) => Ok(Err(row.try_get(0)?)),
+            None => Ok(Ok(None)),
+        }
+    }
+
+    /// Revokes a device of `user_id` and all its refresh tokens; false when there is no such
+    /// live device.
+    pub async fn revoke_device(&self, user_id: &str, device_id: &str) -> anyhow::Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done =
+            sqlx::query("UPDATE devices SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
+                .bind(crate::now())
+                .bind(device_id)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        sqlx::query("DELETE FROM refresh_tokens WHERE device_id = $1 AND used_at IS NULL")
+            .bind(device_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done == 1)
+    }
+
+    /// The owner of a live device whose user may be served.
+    async fn device_owner(&self, device_id: &str) -> anyhow::Result<Option<String>> {
+        let row = sqlx::query(
+            "SELECT d.user_id FROM devices d JOIN users u ON u.id = d.user_id \
+             WHERE d.id = $1 AND d.revoked_at IS NULL AND u.locked_at IS NULL",
+        )
+        .bind(device_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| r.try_get::<String, _>(0)).transpose().map_err(Into::into)
+    }
+}
+
+struct StoredCredentials {
+    email: String,
+    auth_hash: String,
+    kdf: String,
+    paper_verifier: Option<String>,
+}
+
+/// What proves a person holds a credential: the auth key their passphrase derives, or the one
+/// their paper key derives.
+#[derive(Debug)]
+pub enum Proof {
+    AuthKey(Secret32),
+    PaperAuth(Secret32),
+}
+
+/// How a paper key's auth key is stored and compared.
+pub fn paper_verifier(paper_auth: &Secret32) -> String {
+    use sha2::Digest;
+    <base64ct::Base64UrlUnpadded as base64ct::Encoding>::encode_string(&sha2::Sha256::digest(paper_auth.expose()))
+}
+
+/// Whether `proof` (and `email`, when given) are right for `user_id`. Unknown users cost the
+/// same work as known ones.
+pub async fn check_proof(state: &AppState, user_id: &str, email: Option<&str>, proof: Proof) -> anyhow::Result<bool> {
+    let stored = state.db.credentials_of(user_id).await?;
+    let email_matches = match (&stored, email) {
+        (Some(stored), Some(email)) => stored.email == crate::db::normalize_email(email),
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    let proof_matches = match proof {
+        Proof::AuthKey(auth_key) => {
+            let hash = stored.as_ref().map_or(&state.keys.decoy_hash, |s| &s.auth_hash).clone();
+            slow_verify(auth_key, hash).await?
+        }
+        Proof::PaperAuth(paper_auth) => {
+            let expected = stored.as_ref().and_then(|s| s.paper_verifier.clone());
+            let presented = paper_verifier(&paper_auth);
+            let against = expected.clone().unwrap_or_else(|| presented.chars().rev().collect());
+            bool::from(presented.as_bytes().ct_eq(against.as_bytes())) && expected.is_some()
+        }
+    };
+    Ok(email_matches && proof_matches)
+}
+
+/// The stand-in KDF parameters for an account that does not exist: stable per name, so that
+/// asking twice gives the same answer, as for a real account.
+fn decoy_kdf(state: &AppState, profile_id: &str, email: &str) -> anyhow::Result<KdfParams> {
+    use hmac::{KeyInit, Mac};
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(state.keys.decoy_salt.expose())?;
+    mac.update(format!("{profile_id}\0{}", crate::db::normalize_email(email)).as_bytes());
+    let digest = mac.finalize().into_bytes();
+    let mut salt = [0u8; 16];
+    salt.copy_from_slice(&digest[..16]);
+    Ok(KdfParams::recommended(salt))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PreloginRequest {
+    profile_id: String,
+    email: String,
+}
+
+/// The KDF parameters to derive with before logging in (stand-ins for unknown accounts).
+pub async fn prelogin(
+    State(state): State<AppState>,
+    Body(request): Body<PreloginRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let stored = state.db.credentials_of(&request.profile_id).await?;
+    let kdf = match stored {
+        Some(stored) if stored.email == crate::db::normalize_email(&request.email) => {
+            serde_json::from_str(&stored.kdf)?
+        }
+        _ => decoy_kdf(&state, &request.profile_id, &request.email)?,
+    };
+    Ok(Json(json!({ "kdf": kdf })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoginRequest {
+    #[serde(default)]
+    profile_id: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    auth_key: Option<Secret32>,
+    #[serde(default)]
+    paper_auth: Option<Secret32>,
+    #[serde(default)]
+    ticket: Option<String>,
+    device_name: String,
+}
+
+enum Credential {
+    Account { id: String, email: String, proof: Proof },
+    Ticket(String),
+}
+
+/// What a login or a refresh answers.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tokens {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    refresh_token: String,
+    device_id: String,
+    profile_id: String,
+    profile_url: String,
+}
+
+async fn tokens(state: &AppState, user_id: &str, device_id: &str) -> Result<Tokens, ApiError> {
+    let now = crate::now();
+    Ok(Tokens {
+        access_token: state.keys.site.issue_access(&state.settings.public_url, user_id, device_id, now),
+        token_type: "Bearer",
+        expires_in: ACCESS_TTL_SECS,
+        refresh_token: state.db.issue_refresh(device_id).await?,
+        device_id: device_id.to_owned(),
+        profile_id: user_id.to_owned(),
+        profile_url: crate::admin::profile_url(&state.settings.public_url, user_id),
+    })
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Body(request): Body<LoginRequest>,
+) -> Result<Json<Tokens>, ApiError> {
+    let device_name = request.device_name.trim().to_owned();
+    if device_name.is_empty() || device_name.chars().count() > MAX_DEVICE_NAME {
+        return Err(ApiError::invalid(format!("deviceName must be 1 to {MAX_DEVICE_NAME} characters")));
+    }
+    let (account, credential) = match request {
+        LoginRequest { profile_id: Some(id), email: Some(email), ticket: None, auth_key, paper_auth, .. } => {
+            let proof = match (auth_key, paper_auth) {
+                (Some(key), None) => Proof::AuthKey(key),
+                (None, Some(key)) => Proof::PaperAuth(key),
+                _ => return Err(ApiError::invalid("give exactly one of authKey and paperAuth")),
+            };
+            (Some(id.clone()), Credential::Account { id, email, proof })
+        }
+        LoginRequest {
+            profile_id: None, email: None, ticket: Some(ticket), auth_key: None, paper_auth: None, ..
+        } => (None, Credential::Ticket(ticket)),
+        _ => {
+            return Err(ApiError::invalid(
+                "give profileId, email and one of authKey or paperAuth; or give a ticket alone",
+            ));
+        }
+    };
+    if state.db.site_locked_down().await? {
+        return Err(ApiError::locked_down());
+    }
+    let subjects = subjects(client, account.as_deref());
+    state.db.throttle(&subjects).await?.map_err(rate_limited)?;
+    let user = match credential {
+        Credential::Account { id, email, proof } => check_proof(&state, &id, Some(&email), proof).await?.then_some(id),
+        Credential::Ticket(ticket) => state.db.redeem_ticket(&ticket).await?.ok(),
+    };
+    let Some(user) = user else {
+        state.db.record_failure(&subjects).await?;
+        return Err(auth_failed());
+    };
+    state.db.clear_failures(&user).await?;
+    if state.db.user_is_active(&user).await? != Some(true) {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "locked_down", "this profile is locked down"));
+    }
+    let device = state.db.create_device(&user, &device_name).await?;
+    tracing::info!(device = %device, "a device logged in");
+    Ok(Json(tokens(&state, &user, &device).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefreshRequest {
+    refresh_token: String,
+}
+
+/// Spends a refresh token for the next pair; a spent one presented again revokes its device.
+pub async fn refresh(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Body(request): Body<RefreshRequest>,
+) -> Result<Json<Tokens>, ApiError> {
+    if state.db.site_locked_down().await? {
+        return Err(ApiError::locked_down());
+    }
+    let subjects = subjects(client, None);
+    state.db.throttle(&subjects).await?.map_err(rate_limited)?;
+    let refused = |message: &str| ApiError::new(StatusCode::UNAUTHORIZED, "auth_failed", message);
+    match state.db.spend_refresh(&request.refresh_token).await? {
+        Ok(Some(device)) => match state.db.device_owner(&device).await? {
+            Some(user) => Ok(Json(tokens(&state, &user, &device).await?)),
+            None => Err(refused("this device was signed out; pair it again")),
+        },
+        Ok(None) => {
+            state.db.record_failure(&subjects).await?;
+            Err(refused("unknown or expired refresh token"))
+        }
+        Err(device) => {
+            if let Some(user) = state.db.device_owner(&device).await? {
+                state.db.revoke_device(&user, &device).await?;
+                state.events.publish(&state.db, &Event::device_revoked(&user, &device)).await?;
+            }
+            tracing::warn!(device = %device, "a spent refresh token came back: the device is revoked");
+            Err(refused("this refresh token was used already, so its device has been signed out; pair it again"))
+        }
+    }
+}
+
+/// A request made with a valid access token of a live device.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: String,
+    pub device: String,
+}
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let unauthorized = |message: String| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message);
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or_else(|| unauthorized("send `Authorization: Bearer ACCESS_TOKEN`".into()))?;
+        let claims = state
+            .keys
+            .site
+            .verify_access(&state.settings.public_url, token.trim(), crate::now())
+            .map_err(|e| unauthorized(e.to_string()))?;
+        if state.db.site_locked_down().await? {
+            return Err(ApiError::locked_down());
+        }
+        match state.db.device_owner(&claims.dev).await? {
+            Some(user) if user == claims.sub => Ok(Self { user, device: claims.dev }),
+            _ => Err(unauthorized("this device was signed out or its profile locked down".into())),
+        }
+    }
+}
+
+/// The user's devices, newest first.
+pub async fn list_devices(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let rows = sqlx::query(
+        "SELECT id, name, created_at, last_seen_at, revoked_at FROM devices WHERE user_id = $1 \
+         ORDER BY created_at DESC, id",
+    )
+    .bind(&session.user)
+    .fetch_all(&state.db.pool)
+    .await?;
+    let devices = rows
+        .into_iter()
+        .map(|r| -> anyhow::Result<serde_json::Value> {
+            let id: String = r.try_get(0)?;
+            Ok(json!({
+                "current": id == session.device,
+                "id": id,
+                "name": r.try_get::<String, _>(1)?,
+                "createdAt": r.try_get::<i64, _>(2)?,
+                "lastSeenAt": r.try_get::<i64, _>(3)?,
+                "revokedAt": r.try_get::<Option<i64>, _>(4)?,
+            }))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Json(json!({ "devices": devices })))
+}
+
+/// Signs a device out: its tokens stop working and its push socket closes.
+pub async fn revoke_device(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if !state.db.revoke_device(&session.user, &id).await? {
+        return Err(ApiError::not_found("device"));
+    }
+    state.events.publish(&state.db, &Event::device_revoked(&session.user, &id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_grow_and_stop_at_the_cap() {
+        let wait = |failures| wait_after(failures, FREE_FAILURES);
+        assert_eq!((1..FREE_FAILURES).map(wait).max(), Some(0));
+        assert_eq!(wait(FREE_FAILURES), FIRST_WAIT_SECS);
+        assert_eq!(wait(FREE_FAILURES + 2), FIRST_WAIT_SECS * 4);
+        assert_eq!(wait(LOCKOUT_FAILURES), MAX_WAIT_SECS);
+        assert_eq!(wait(i64::MAX), MAX_WAIT_SECS);
+        assert_eq!(wait_after(ADDRESS_FREE_FAILURES - 1, ADDRESS_FREE_FAILURES), 0);
+    }
+
+    #[tokio::test]
+    async fn an_account_locks_after_the_most_failures_and_the_operator_lifts_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/p.db", dir.path().display())).await.unwrap();
+        let client: SocketAddr = "192.0.2.7:4000".parse().unwrap();
+        let (account, other) = (subjects(client, Some("user-1")), subjects(client, Some("user-2")));
+        assert_eq!(db.throttle(&account).await.unwrap(), Ok(()));
+        for _ in 0..FREE_FAILURES {
+            db.record_failure(&account[1..]).await.unwrap();
+        }
+        let Err(Some(wait)) = db.throttle(&account).await.unwrap() else { panic!("a wait after the free failures") };
+        assert!(wait > FIRST_WAIT_SECS - 5 && wait <= FIRST_WAIT_SECS, "{wait}");
+        assert_eq!(db.throttle(&other).await.unwrap(), Ok(()), "another account is not held up");
+        for _ in FREE_FAILURES..LOCKOUT_FAILURES {
+            db.record_failure(&account[1..]).await.unwrap();
+        }
+        assert_eq!(db.throttle(&account).await.unwrap(), Err(None), "locked out");
+        db.clear_failures("user-1").await.unwrap();
+        assert_eq!(db.throttle(&account).await.unwrap(), Ok(()));
+
+        for _ in 0..ADDRESS_FREE_FAILURES {
+            db.record_failure(&account[..1]).await.unwrap();
+        }
+        assert!(matches!(db.throttle(&other).await.unwrap(), Err(Some(_))), "the address waits, whatever account");
+    }
+}

@@ -1,0 +1,316 @@
+//! The server's own keys and the access tokens it signs.
+//!
+//! - The **master key** (256 random bits) lives in a file the operator keeps, by default
+//!   `DATA_DIR/master.key`, made on first start with mode 0600. It never enters the database,
+//!   so a database dump or backup holds nothing that signs. Instances that share a database
+//!   share this file.
+//! - The **site key** (ECDSA P-256) is made on the first start against a database and kept
+//!   there sealed under the master key (AES-256-GCM), so every instance signs with the same
+//!   key. Its public half is served at `/.well-known/jwks.json` and in profile documents.
+//! - **Access tokens** are compact JWS (JWT) signed ES256 by the site key: `iss` (the public
+//!   URL), `aud` ([`AUDIENCE`]), `sub` (user), `dev` (device), `iat`, `exp` (at most
+//!   [`ACCESS_TTL_SECS`] later). Verification accepts exactly one header algorithm, `ES256`, and
+//!   the site key's `kid`, then checks the signature, `iss`, `aud`, `exp` and `iat`.
+//!
+//! The JWT is written here on `p256` 0.14 rather than with `jsonwebtoken`: that crate's
+//! RustCrypto backend is built on the previous generation of these crates (p256 0.13,
+//! signature 2), which would put a second copy of the whole ECDSA stack into the build, and
+//! it parses the key at every signature. The format needs a fixed header, two base64url
+//! segments and one signature.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use base64ct::{Base64UrlUnpadded, Encoding};
+use p256::ecdsa::signature::{Signer, Verifier};
+use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use profile_core::PublicJwk;
+use profile_core::Secret32;
+use profile_core::seal::{self, Purpose};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::db::Db;
+
+/// The `aud` of access tokens for this API.
+pub const AUDIENCE: &str = "personal-profile-api";
+/// How long an access token lives.
+pub const ACCESS_TTL_SECS: i64 = 600;
+/// Clock skew tolerated on `iat`.
+const SKEW_SECS: i64 = 60;
+
+const SITE_KEY: Purpose = Purpose { name: "server/site-key", version: 1 };
+
+/// The key in the operator's master-key file. `Debug` is redacted.
+#[derive(Debug)]
+pub struct MasterKey(Secret32);
+
+impl MasterKey {
+    /// Reads the file (64 hex digits), or creates it with mode 0600 when it does not exist.
+    /// A file others can read is refused, as `ssh` refuses such a private key.
+    pub fn load_or_create(path: &Path) -> anyhow::Result<Self> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    let mode = std::fs::metadata(path)?.permissions().mode();
+                    if mode & 0o077 != 0 {
+                        bail!("{} is readable by others (mode {:o}); chmod 600 it", path.display(), mode & 0o777);
+                    }
+                }
+                let mut bytes = [0u8; 32];
+                match base16ct::mixed::decode(text.trim().as_bytes(), &mut bytes) {
+                    Ok(decoded) if decoded.len() == 32 => Ok(Self(Secret32::from_bytes(bytes))),
+                    _ => bail!("{} does not hold a master key (64 hex digits)", path.display()),
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key = Secret32::from_bytes(crate::random()?);
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    crate::db::create_private_dir(dir)?;
+                }
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                let mut file = options.open(path).with_context(|| format!("cannot create {}", path.display()))?;
+                let hex = zeroize::Zeroizing::new(base16ct::lower::encode_string(key.expose()));
+                file.write_all(hex.as_bytes())?;
+                file.write_all(b"\n")?;
+                file.sync_all()?;
+                tracing::info!(path = %path.display(), "created the master key; back it up with the database");
+                Ok(Self(key))
+            }
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
+    /// A key for one purpose, derived from the master key (HKDF-SHA256).
+    pub fn derive(&self, label: &str) -> Secret32 {
+        let mut out = [0u8; 32];
+        // 32 bytes is far below HKDF-SHA256's output limit: expanding cannot fail.
+        let _ = hkdf::Hkdf::<Sha256>::new(None, self.0.expose())
+            .expand(format!("personal-profile/server/{label}").as_bytes(), &mut out);
+        Secret32::from_bytes(out)
+    }
+}
+
+/// The site's signing key.
+#[derive(Clone)]
+pub struct SiteKey {
+    signing: SigningKey,
+    verifying: VerifyingKey,
+    kid: String,
+}
+
+impl std::fmt::Debug for SiteKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SiteKey").field("kid", &self.kid).finish_non_exhaustive()
+    }
+}
+
+impl SiteKey {
+    fn from_secret(secret: &Secret32) -> Option<Self> {
+        let signing = SigningKey::from_slice(secret.expose()).ok()?;
+        let verifying = *signing.verifying_key();
+        let digest = Sha256::digest(verifying.to_sec1_point(false).as_bytes());
+        Some(Self { signing, verifying, kid: Base64UrlUnpadded::encode_string(&digest[..12]) })
+    }
+
+    /// The database's site key, made and stored (sealed) on the first start. When two
+    /// instances start at once, the first insert wins and both use it.
+    pub async fn load_or_create(db: &Db, master: &MasterKey) -> anyhow::Result<Self> {
+        let sealing = master.derive("site-key-seal");
+        if db.site_value("signing_key").await?.is_none() {
+            let secret = loop {
+                let secret = Secret32::from_bytes(crate::random()?);
+                if Self::from_secret(&secret).is_some() {
+                    break secret;
+                }
+            };
+            let sealed = seal::seal(&sealing, SITE_KEY, crate::random()?, secret.expose());
+            if db.insert_site_value("signing_key", &Base64UrlUnpadded::encode_string(&sealed)).await? {
+                tracing::info!("established the site's signing key");
+            }
+        }
+        let stored = db.site_value("signing_key").await?.context("the site key vanished")?;
+        let sealed = Base64UrlUnpadded::decode_vec(&stored).context("the stored site key is not base64url")?;
+        let secret = seal::open(&sealing, SITE_KEY, &sealed)
+            .ok()
+            .and_then(|bytes| Secret32::from_slice(&bytes))
+            .context("cannot open the site key: this is not the master key it was sealed with")?;
+        Self::from_secret(&secret).context("the stored site key is not a P-256 key")
+    }
+
+    /// The public key as a JWK with its `kid`, `alg` and `use`.
+    pub fn jwk(&self) -> serde_json::Value {
+        let mut jwk = serde_json::to_value(PublicJwk::from_key(&self.verifying)).unwrap_or_default();
+        if let Some(map) = jwk.as_object_mut() {
+            map.insert("kid".into(), self.kid.clone().into());
+            map.insert("alg".into(), "ES256".into());
+            map.insert("use".into(), "sig".into());
+        }
+        jwk
+    }
+
+    /// Signs an access token for `user` on `device`, valid [`ACCESS_TTL_SECS`] from `now`.
+    pub fn issue_access(&self, issuer: &str, user: &str, device: &str, now: i64) -> String {
+        let header = Header { alg: "ES256".into(), typ: Some("JWT".into()), kid: Some(self.kid.clone()) };
+        let claims = AccessClaims {
+            iss: issuer.into(),
+            aud: AUDIENCE.into(),
+            sub: user.into(),
+            dev: device.into(),
+            iat: now,
+            exp: now + ACCESS_TTL_SECS,
+        };
+        // Both hold only strings and integers: serialization cannot fail.
+        let mut token = Base64UrlUnpadded::encode_string(&serde_json::to_vec(&header).unwrap_or_default());
+        token.push('.');
+        token.push_str(&Base64UrlUnpadded::encode_string(&serde_json::to_vec(&claims).unwrap_or_default()));
+        let signature: Signature = self.signing.sign(token.as_bytes());
+        token.push('.');
+        token.push_str(&Base64UrlUnpadded::encode_string(&signature.to_bytes()));
+        token
+    }
+
+    /// Checks an access token: header (`ES256` and this key's `kid`, nothing else), signature,
+    /// issuer, audience and times.
+    pub fn verify_access(&self, issuer: &str, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
+        let mut parts = token.split('.');
+        let (Some(header), Some(claims), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenError::Malformed);
+        };
+        let signed = &token[..header.len() + 1 + claims.len()];
+        let header: Header = decode_segment(header)?;
+        if header.alg != "ES256" || header.kid.as_deref() != Some(&self.kid) {
+            return Err(TokenError::Algorithm);
+        }
+        let signature = Base64UrlUnpadded::decode_vec(signature)
+            .ok()
+            .and_then(|raw| Signature::from_slice(&raw).ok())
+            .ok_or(TokenError::Malformed)?;
+        self.verifying.verify(signed.as_bytes(), &signature).map_err(|_| TokenError::Signature)?;
+        let claims: AccessClaims = decode_segment(claims)?;
+        if claims.iss != issuer || claims.aud != AUDIENCE {
+            return Err(TokenError::Audience);
+        }
+        if now >= claims.exp || claims.iat > now + SKEW_SECS || claims.exp - claims.iat > ACCESS_TTL_SECS {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
+    }
+}
+
+fn decode_segment<T: for<'de> Deserialize<'de>>(segment: &str) -> Result<T, TokenError> {
+    let bytes = Base64UrlUnpadded::decode_vec(segment).map_err(|_| TokenError::Malformed)?;
+    serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Header {
+    alg: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    typ: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kid: Option<String>,
+}
+
+/// What an access token says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub aud: String,
+    /// The user id.
+    pub sub: String,
+    /// The device id.
+    pub dev: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("not a well-formed access token")]
+    Malformed,
+    #[error("the token's algorithm or key is not this server's")]
+    Algorithm,
+    #[error("the token's signature does not verify")]
+    Signature,
+    #[error("the token is for another issuer or audience")]
+    Audience,
+    #[error("the access token has expired")]
+    Expired,
+}
+
+/// SHA-256 of a bearer secret (ticket, refresh token, paper-key verifier), as stored.
+pub fn secret_hash(secret: &str) -> String {
+    Base64UrlUnpadded::encode_string(&Sha256::digest(secret.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(byte: u8) -> SiteKey {
+        SiteKey::from_secret(&Secret32::from_bytes([byte; 32])).unwrap()
+    }
+
+    #[test]
+    fn access_tokens_verify_only_as_issued() {
+        let (site, iss) = (key(7), "https://p.example");
+        let token = site.issue_access(iss, "user-1", "dev-1", 1_000);
+        let claims = site.verify_access(iss, &token, 1_000 + ACCESS_TTL_SECS - 1).unwrap();
+        assert_eq!((claims.sub.as_str(), claims.dev.as_str(), claims.aud.as_str()), ("user-1", "dev-1", AUDIENCE));
+
+        assert_eq!(site.verify_access(iss, &token, 1_000 + ACCESS_TTL_SECS), Err(TokenError::Expired));
+        assert_eq!(site.verify_access("https://other.example", &token, 1_001), Err(TokenError::Audience));
+        assert_eq!(key(8).verify_access(iss, &token, 1_001), Err(TokenError::Algorithm), "another key's kid");
+
+        let [header, claims, signature]: [&str; 3] = token.split('.').collect::<Vec<_>>().try_into().unwrap();
+        let forge = |header: &serde_json::Value, claims: &str, signature: &str| {
+            format!("{}.{claims}.{signature}", Base64UrlUnpadded::encode_string(header.to_string().as_bytes()))
+        };
+        let none = serde_json::json!({"alg": "none", "kid": site.kid});
+        assert_eq!(site.verify_access(iss, &forge(&none, claims, ""), 1_001), Err(TokenError::Algorithm));
+        let hs256 = serde_json::json!({"alg": "HS256", "kid": site.kid});
+        assert_eq!(site.verify_access(iss, &forge(&hs256, claims, signature), 1_001), Err(TokenError::Algorithm));
+
+        let mut longer: AccessClaims = serde_json::from_slice(&Base64UrlUnpadded::decode_vec(claims).unwrap()).unwrap();
+        longer.exp += 3600;
+        let longer = Base64UrlUnpadded::encode_string(&serde_json::to_vec(&longer).unwrap());
+        assert_eq!(
+            site.verify_access(iss, &format!("{header}.{longer}.{signature}"), 1_001),
+            Err(TokenError::Signature)
+        );
+        for junk in ["", "a.b", "a.b.c.d", "%%%.%%%.%%%"] {
+            assert_eq!(site.verify_access(iss, junk, 1_001), Err(TokenError::Malformed), "{junk}");
+        }
+        assert!(!format!("{site:?}").contains(&format!("{:?}", site.signing.to_bytes())));
+    }
+
+    #[test]
+    fn the_master_key_file_is_made_private_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys/master.key");
+        let made = MasterKey::load_or_create(&path).unwrap();
+        let read = MasterKey::load_or_create(&path).unwrap();
+        assert_eq!(made.derive("x"), read.derive("x"));
+        assert_ne!(made.derive("x"), made.derive("y"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let error = MasterKey::load_or_create(&path).unwrap_err();
+            assert!(error.to_string().contains("readable by others"), "{error}");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        std::fs::write(&path, "not hex").unwrap();
+        assert!(MasterKey::load_or_create(&path).unwrap_err().to_string().contains("does not hold"));
+    }
+}
