@@ -8,6 +8,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use base64ct::{Base64UrlUnpadded, Encoding};
+use profile_core::vault;
+use profile_core::{Passphrase, Secret32};
 use serde_json::{Value, json};
 
 fn binary() -> PathBuf {
@@ -104,24 +107,39 @@ impl Server {
 
     /// One HTTP/1.1 request; returns the status and the JSON body (`Null` when not JSON).
     fn request(&self, method: &str, path: &str, body: &[u8]) -> (u16, Value) {
-        let (status, body) = self.request_text(method, path, body);
+        self.authorized(method, path, body, None)
+    }
+
+    /// A request with a JSON body and an access token.
+    fn call(&self, method: &str, path: &str, body: &Value, token: &str) -> (u16, Value) {
+        self.authorized(method, path, body.to_string().as_bytes(), Some(token))
+    }
+
+    /// A POST of JSON without a token.
+    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.request("POST", path, body.to_string().as_bytes())
+    }
+
+    fn authorized(&self, method: &str, path: &str, body: &[u8], token: Option<&str>) -> (u16, Value) {
+        let (status, body) = self.request_text(method, path, body, token);
         (status, serde_json::from_str(&body).unwrap_or(Value::Null))
     }
 
     /// The body of a GET, as text.
     fn text(&self, path: &str) -> String {
-        self.request_text("GET", path, b"").1
+        self.request_text("GET", path, b"", None).1
     }
 
-    fn request_text(&self, method: &str, path: &str, body: &[u8]) -> (u16, String) {
-        let mut stream = TcpStream::connect(&self.addr).unwrap();
-        write!(
+    fn request_text(&self, method: &str, path: &str, body: &[u8], token: Option<&str>) -> (u16, String) {
+        // A server killed mid-test answers status 0.
+        let Ok(mut stream) = TcpStream::connect(&self.addr) else { return (0, String::new()) };
+        let authorization = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+        let _ = write!(
             stream,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{authorization}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             self.addr,
             body.len()
-        )
-        .unwrap();
+        );
         let _ = stream.write_all(body);
         let mut response = Vec::new();
         let _ = stream.read_to_end(&mut response);
@@ -202,8 +220,11 @@ fn admin_verbs_and_profile_documents(db: Database) {
     let (status, health) = server.request("GET", "/healthz", b"");
     assert_eq!(status, 200);
     assert_eq!(health["status"], "ok");
-    let (status, document) = server.request("GET", &format!("/u/{id}"), b"");
+    let (status, mut document) = server.request("GET", &format!("/u/{id}"), b"");
     assert_eq!(status, 200);
+    let keys = document.as_object_mut().unwrap().remove("keys").unwrap();
+    assert_eq!(keys, server.request("GET", "/.well-known/jwks.json", b"").1["keys"], "the site key is published");
+    assert_eq!((keys[0]["kty"].clone(), keys[0]["alg"].clone()), (json!("EC"), json!("ES256")));
     assert_eq!(
         document,
         json!({"profileId": id, "profileUrl": format!("https://profiles.example/u/{id}"), "apiBase": "https://profiles.example"})
@@ -305,4 +326,349 @@ fn over_tls_with_a_given_certificate() {
         .output()
         .unwrap();
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--tls-key"));
+}
+
+/// A device of one profile, as the host will be: it derives its keys from the passphrase and
+/// the KDF parameters the server keeps, logs in, and reads and writes the vault.
+struct Device {
+    profile_id: String,
+    access: String,
+    refresh: String,
+    id: String,
+}
+
+fn derive(server: &Server, profile_id: &str, email: &str, passphrase: &str) -> vault::PassphraseKeys {
+    let (status, answer) = server.post("/api/v1/prelogin", &json!({"profileId": profile_id, "email": email}));
+    assert_eq!(status, 200, "{answer}");
+    let kdf: vault::KdfParams = serde_json::from_value(answer["kdf"].clone()).unwrap();
+    vault::derive(&Passphrase::new(passphrase.into()), &kdf).unwrap()
+}
+
+fn b64(bytes: &[u8]) -> String {
+    Base64UrlUnpadded::encode_string(bytes)
+}
+
+fn unb64(value: &Value) -> Vec<u8> {
+    Base64UrlUnpadded::decode_vec(value.as_str().unwrap()).unwrap()
+}
+
+fn login(server: &Server, body: Value) -> (u16, Value) {
+    server.post("/api/v1/login", &body)
+}
+
+impl Device {
+    fn from_tokens(tokens: &Value) -> Self {
+        Self {
+            profile_id: tokens["profileId"].as_str().unwrap().into(),
+            access: tokens["accessToken"].as_str().unwrap().into(),
+            refresh: tokens["refreshToken"].as_str().unwrap().into(),
+            id: tokens["deviceId"].as_str().unwrap().into(),
+        }
+    }
+
+    fn login(server: &Server, profile_id: &str, email: &str, passphrase: &str, name: &str) -> Self {
+        let keys = derive(server, profile_id, email, passphrase);
+        let (status, tokens) = login(
+            server,
+            json!({"profileId": profile_id, "email": email, "authKey": keys.auth_key, "deviceName": name}),
+        );
+        assert_eq!(status, 200, "{tokens}");
+        assert_eq!(tokens["tokenType"], "Bearer");
+        assert!(tokens["expiresIn"].as_i64().unwrap() <= 900, "access tokens live at most 15 minutes");
+        Self::from_tokens(&tokens)
+    }
+
+    fn get(&self, server: &Server, path: &str) -> (u16, Value) {
+        server.authorized("GET", path, b"", Some(&self.access))
+    }
+
+    /// The vault's counter, its contents and the data key, unwrapped with `kek`.
+    fn read(&self, server: &Server, kek: &Secret32, kind: &str) -> (u64, String, Secret32) {
+        let (status, vault) = self.get(server, "/api/v1/vault");
+        assert_eq!(status, 200, "{vault}");
+        let wrapped = vault["credentials"].as_array().unwrap().iter().find(|c| c["kind"] == kind).unwrap();
+        let data_key = vault::unwrap(kek, &unb64(&wrapped["wrappedKey"])).unwrap();
+        let counter = vault["counter"].as_u64().unwrap();
+        let contents = vault::open_vault(&data_key, &self.profile_id, counter, &unb64(&vault["blob"])).unwrap();
+        (counter, String::from_utf8(contents.to_vec()).unwrap(), data_key)
+    }
+
+    fn write(&self, server: &Server, data_key: &Secret32, base: u64, contents: &str) -> (u16, Value) {
+        let blob = vault::seal_vault(data_key, &self.profile_id, base + 1, random(), contents.as_bytes());
+        server.call("PUT", "/api/v1/vault", &json!({"counter": base, "blob": b64(&blob)}), &self.access)
+    }
+}
+
+fn random<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).unwrap();
+    bytes
+}
+
+/// A push socket for a device, with a read timeout.
+fn push_socket(
+    server: &Server,
+    device: &Device,
+) -> tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>> {
+    use tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{}/api/v1/push", server.addr).into_client_request().unwrap();
+    request.headers_mut().insert("Authorization", format!("Bearer {}", device.access).parse().unwrap());
+    let (mut socket, response) = tungstenite::connect(request).unwrap();
+    assert_eq!(response.status(), 101);
+    if let tungstenite::stream::MaybeTlsStream::Plain(stream) = socket.get_mut() {
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    }
+    socket
+}
+
+fn next_event(socket: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>) -> Value {
+    loop {
+        match socket.read().expect("a push event within 10 s") {
+            tungstenite::Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+            tungstenite::Message::Close(_) => return json!({"type": "closed"}),
+            _ => {}
+        }
+    }
+}
+
+const EMAIL: &str = "ada@example.org";
+const PASSPHRASE: &str = "correct horse battery";
+
+fn devices_vault_and_push(db: Database) {
+    let (ok, url, err) = db.admin(&["create-user", "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+    assert!(ok, "{err}");
+    let profile_id = url.trim().rsplit('/').next().unwrap().to_owned();
+    let server = Server::start(&db, "http://profiles.test");
+    // On PostgreSQL a second instance on the same database shows the fan-out across instances.
+    let second = db.postgres.is_some().then(|| Server::start(&db, "http://profiles.test"));
+    let other = second.as_ref().unwrap_or(&server);
+
+    // Prelogin answers for any name, the same way twice, so it tells nobody which exist.
+    let (_, unknown) = server.post("/api/v1/prelogin", &json!({"profileId": "nobody", "email": EMAIL}));
+    let (_, again) = server.post("/api/v1/prelogin", &json!({"profileId": "nobody", "email": EMAIL}));
+    assert_eq!(unknown, again);
+    assert!(unknown["kdf"]["mCost"].as_u64().unwrap() >= 19_456);
+
+    // Wrong passphrase, wrong email, unknown profile: one answer.
+    let keys = derive(&server, &profile_id, EMAIL, PASSPHRASE);
+    let wrong = derive(&server, &profile_id, EMAIL, "wrong horse battery");
+    let failures = [
+        json!({"profileId": profile_id, "email": EMAIL, "authKey": wrong.auth_key, "deviceName": "x"}),
+        json!({"profileId": profile_id, "email": "eve@example.org", "authKey": keys.auth_key, "deviceName": "x"}),
+        json!({"profileId": "nobody", "email": EMAIL, "authKey": keys.auth_key, "deviceName": "x"}),
+    ];
+    let mut answers = failures.iter().map(|body| login(&server, body.clone())).collect::<Vec<_>>();
+    answers.dedup();
+    assert_eq!(
+        answers,
+        [(
+            401,
+            json!({"error": {"code": "auth_failed", "message": "wrong profile, email, passphrase, paper key or ticket"}})
+        )]
+    );
+
+    // Log in; the vault opens with the passphrase's key and holds the empty profile.
+    let laptop = Device::login(&server, &profile_id, EMAIL, PASSPHRASE, "laptop");
+    let (counter, contents, data_key) = laptop.read(&server, &keys.kek, "passphrase");
+    assert_eq!((counter, contents.as_str()), (1, "{}"));
+    let phone = Device::login(other, &profile_id, EMAIL, PASSPHRASE, "phone");
+    let mut laptop_push = push_socket(&server, &laptop);
+
+    // Writes: the counter rises; a stale one gets 409 and the current counter; nothing lost.
+    let (status, written) = laptop.write(&server, &data_key, 1, r#"{"street":"1 Secret Street"}"#);
+    assert_eq!((status, written["counter"].clone()), (200, json!(2)), "{written}");
+    assert_eq!(next_event(&mut laptop_push), json!({"type": "vault-changed", "counter": 2}));
+    let (status, stale) = phone.write(other, &data_key, 1, r#"{"street":"2 Other Street"}"#);
+    assert_eq!((status, stale["error"]["code"].clone(), stale["counter"].clone()), (409, json!("conflict"), json!(2)));
+    let (status, _) = phone.write(other, &data_key, 2, r#"{"street":"1 Secret Street","city":"Lyon"}"#);
+    assert_eq!(status, 200);
+    assert_eq!(next_event(&mut laptop_push), json!({"type": "vault-changed", "counter": 3}), "heard across instances");
+    assert_eq!(laptop.read(&server, &keys.kek, "passphrase").1, r#"{"street":"1 Secret Street","city":"Lyon"}"#);
+
+    // Both writing at once: every write lands or gets 409, and the counter counts the landed ones.
+    let landed: usize = std::thread::scope(|scope| {
+        let writers = [(&laptop, &server), (&phone, other)].map(|(device, server)| {
+            let (data_key, kek) = (&data_key, &keys.kek);
+            scope.spawn(move || {
+                (0..10)
+                    .filter(|i| {
+                        let (counter, _, _) = device.read(server, kek, "passphrase");
+                        device.write(server, data_key, counter, &format!("{{\"n\":{i}}}")).0 == 200
+                    })
+                    .count()
+            })
+        });
+        writers.into_iter().map(|w| w.join().unwrap()).sum()
+    });
+    let (counter, _, _) = laptop.read(&server, &keys.kek, "passphrase");
+    assert_eq!(counter, 3 + landed as u64, "no write was lost or doubled");
+    while next_event(&mut laptop_push)["counter"] != json!(counter) {}
+
+    // Malformed requests get a clear 4xx.
+    let put = |body: &[u8]| server.authorized("PUT", "/api/v1/vault", body, Some(&laptop.access));
+    let (status, error) = put(b"{not json");
+    assert_eq!((status, error["error"]["code"].clone()), (400, json!("invalid_request")), "{error}");
+    let (status, error) = put(br#"{"counter": "two", "blob": "UFBTMQ"}"#);
+    assert!(status == 422 && error["error"]["message"].as_str().unwrap().contains("counter"), "{error}");
+    let (status, error) = put(br#"{"counter": 2, "blob": "UFBTMQ", "extra": 1}"#);
+    assert!(status == 422 && error["error"]["message"].as_str().unwrap().contains("extra"), "{error}");
+    let (status, error) =
+        put(format!(r#"{{"counter": {counter}, "blob": "{}"}}"#, b64(b"plain text, not sealed")).as_bytes());
+    assert_eq!((status, error["error"]["code"].clone()), (400, json!("invalid_request")), "{error}");
+    let (status, _) = put(&vec![b' '; 2 << 20]);
+    assert_eq!(status, 413);
+    let (status, error) = server.authorized("GET", "/api/v1/vault", b"", None);
+    assert_eq!((status, error["error"]["code"].clone()), (401, json!("unauthorized")));
+    let (status, _) = server.authorized("GET", "/api/v1/vault", b"", Some("e30.e30.AAAA"));
+    assert_eq!(status, 401);
+    let (status, error) = login(&server, json!({"ticket": "x", "authKey": keys.auth_key, "deviceName": "x"}));
+    assert_eq!((status, error["error"]["code"].clone()), (400, json!("invalid_request")));
+
+    // The database holds no plaintext field.
+    let stored = dump_vault(&db, &profile_id);
+    assert!(!stored.windows(6).any(|w| w == b"Secret" || w == b"{\"n\":"), "the stored vault is ciphertext");
+
+    // Refresh tokens rotate; a spent one presented again revokes the device.
+    let (status, rotated) = server.post("/api/v1/token", &json!({"refreshToken": laptop.refresh}));
+    assert_eq!(status, 200, "{rotated}");
+    let rotated = Device::from_tokens(&rotated);
+    assert_eq!((rotated.id.as_str(), rotated.get(&server, "/api/v1/vault").0), (laptop.id.as_str(), 200));
+    let (status, reused) = server.post("/api/v1/token", &json!({"refreshToken": laptop.refresh}));
+    assert_eq!((status, reused["error"]["code"].clone()), (401, json!("auth_failed")), "{reused}");
+    assert_eq!(next_event(&mut laptop_push), json!({"type": "device-revoked", "deviceId": laptop.id}));
+    assert_eq!(next_event(&mut laptop_push), json!({"type": "closed"}));
+    assert_eq!(rotated.get(&server, "/api/v1/vault").0, 401, "the whole family is revoked");
+    assert_eq!(server.post("/api/v1/token", &json!({"refreshToken": rotated.refresh})).0, 401);
+
+    // Devices are listed and can be revoked.
+    let (_, listed) = phone.get(&server, "/api/v1/devices");
+    let mut names: Vec<_> = listed["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["name"].as_str().unwrap().to_owned(), d["current"] == true, d["revokedAt"].is_null()))
+        .collect();
+    names.sort();
+    assert_eq!(names, [("laptop".into(), false, false), ("phone".into(), true, true)]);
+    let tablet = Device::login(&server, &profile_id, EMAIL, PASSPHRASE, "tablet");
+    let mut tablet_push = push_socket(&server, &tablet);
+    assert_eq!(server.call("DELETE", &format!("/api/v1/devices/{}", tablet.id), &json!(null), &phone.access).0, 204);
+    assert_eq!(next_event(&mut tablet_push)["type"], "device-revoked");
+    assert_eq!(tablet.get(&server, "/api/v1/vault").0, 401, "a revoked device is refused");
+    assert_eq!(server.call("DELETE", "/api/v1/devices/nope", &json!(null), &phone.access).0, 404);
+
+    // Tickets: one use, success or not; expired ones are refused.
+    let (_, ticket, _) = db.admin(&["issue-ticket", "--email", EMAIL], "");
+    let (status, tokens) = login(&server, json!({"ticket": ticket.trim(), "deviceName": "kiosk"}));
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(Device::from_tokens(&tokens).get(&server, "/api/v1/vault").0, 200);
+    assert_eq!(login(&server, json!({"ticket": ticket.trim(), "deviceName": "kiosk"})).0, 401, "used");
+
+    // Accounts registry: per origin, with the other logins of the same app.
+    let key = profile_core::LoginKey::from_secret(&Secret32::from_bytes([3; 32])).unwrap().public_jwk();
+    let mut phone_push = push_socket(other, &phone);
+    for origin in ["https://shop.example", "https://shop.example.co.uk"] {
+        let account = json!({"origin": origin, "accountGuid": "acct-1", "appId": "shop", "publicKey": key, "permissions": ["login", "shippingAddress"]});
+        let (status, stored) = server.call("PUT", "/api/v1/accounts", &account, &phone.access);
+        assert_eq!(status, 200, "{stored}");
+        assert_eq!(next_event(&mut phone_push), json!({"type": "account-added", "origin": origin}));
+    }
+    let (_, found) = phone.get(&server, "/api/v1/accounts?origin=https://shop.example");
+    assert_eq!(found["accounts"][0]["accountGuid"], "acct-1");
+    assert_eq!(found["sameApp"].as_array().unwrap().len(), 1);
+    assert_eq!(found["sameApp"][0]["origin"], "https://shop.example.co.uk");
+    let bad = json!({"origin": "http://shop.example", "accountGuid": "a", "publicKey": key});
+    let (status, error) = server.call("PUT", "/api/v1/accounts", &bad, &phone.access);
+    assert!((400..500).contains(&status) && error["error"]["message"].as_str().unwrap().contains("origin"), "{error}");
+
+    // A paper key, then a passphrase change proved by it: the contents stay, the old passphrase stops.
+    let paper = vault::PaperKey::from_bytes(random());
+    let body = json!({"currentAuthKey": keys.auth_key, "newPaperAuth": paper.auth_key(), "wrappedKey": b64(&vault::wrap(&paper.kek(), &data_key, random()))});
+    assert_eq!(server.call("PUT", "/api/v1/paper-key", &body, &phone.access).0, 204);
+    let (status, tokens) = login(
+        &server,
+        json!({"profileId": profile_id, "email": EMAIL, "paperAuth": paper.auth_key(), "deviceName": "recovery"}),
+    );
+    assert_eq!(status, 200, "{tokens}");
+    let recovery = Device::from_tokens(&tokens);
+    let (_, before, recovered_key) = recovery.read(&server, &paper.kek(), "paper");
+    assert_eq!(recovered_key, data_key);
+    let kdf = vault::KdfParams::recommended(random());
+    let new = vault::derive(&Passphrase::new("a brand new passphrase".into()), &kdf).unwrap();
+    let body = json!({"paperAuth": paper.auth_key(), "kdf": kdf, "authKey": new.auth_key, "wrappedKey": b64(&vault::wrap(&new.kek, &recovered_key, random()))});
+    assert_eq!(server.call("PUT", "/api/v1/passphrase", &body, &recovery.access).0, 204);
+    let weak = json!({"paperAuth": paper.auth_key(), "kdf": {"mCost": 1024, "tCost": 1, "pCost": 1, "salt": b64(&[1; 16])}, "authKey": new.auth_key, "wrappedKey": b64(&vault::wrap(&new.kek, &recovered_key, random()))});
+    let (status, error) = server.call("PUT", "/api/v1/passphrase", &weak, &recovery.access);
+    assert!(status == 400 && error["error"]["message"].as_str().unwrap().contains("OWASP"), "{error}");
+    let old = json!({"profileId": profile_id, "email": EMAIL, "authKey": keys.auth_key, "deviceName": "x"});
+    assert_eq!(login(&server, old).0, 401, "the old passphrase stops working");
+    let renewed = Device::login(&server, &profile_id, EMAIL, "a brand new passphrase", "laptop again");
+    assert_eq!(renewed.read(&server, &new.kek, "passphrase").1, before, "the contents are kept");
+
+    // Repeated wrong passphrases: auth_failed, then rate_limited even for the right one.
+    let wrong = json!({"profileId": profile_id, "email": EMAIL, "authKey": wrong.auth_key, "deviceName": "x"});
+    for _ in 0..5 {
+        assert_eq!(login(&server, wrong.clone()).1["error"]["code"], "auth_failed");
+    }
+    let right = json!({"profileId": profile_id, "email": EMAIL, "authKey": new.auth_key, "deviceName": "x"});
+    let (status, limited) = login(&server, right.clone());
+    assert_eq!((status, limited["error"]["code"].clone()), (429, json!("rate_limited")), "{limited}");
+    assert!(limited["retryAfter"].as_i64().unwrap() > 0);
+    let unknown = json!({"profileId": "nobody", "email": EMAIL, "authKey": new.auth_key, "deviceName": "x"});
+    for _ in 0..5 {
+        login(&server, unknown.clone());
+    }
+    assert_eq!(login(&server, unknown).0, 429, "unknown accounts are throttled the same way");
+    assert!(db.admin(&["lockdown", "--email", EMAIL, "--lift"], "").0, "the operator clears the failures");
+    assert_eq!(login(&server, right).0, 200);
+
+    // SIGKILL during writes, then a restart: every acknowledged write is there, never a torn vault.
+    drop(second);
+    let (counter, _, _) = renewed.read(&server, &new.kek, "passphrase");
+    let acknowledged = std::sync::atomic::AtomicU64::new(counter);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut base = counter;
+            loop {
+                let (status, answer) = renewed.write(&server, &data_key, base, &format!("{{\"write\":{}}}", base + 1));
+                if status != 200 {
+                    break;
+                }
+                base = answer["counter"].as_u64().unwrap();
+                acknowledged.store(base, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        std::thread::sleep(Duration::from_millis(700));
+        Command::new("kill").args(["-KILL", &server.child.id().to_string()]).status().unwrap();
+    });
+    let acknowledged = acknowledged.into_inner();
+    assert!(acknowledged > counter + 3, "writes went through before the kill");
+    let server = Server::start(&db, "http://profiles.test");
+    let (counter, contents, _) = renewed.read(&server, &new.kek, "passphrase");
+    assert!(counter == acknowledged || counter == acknowledged + 1, "{counter} vs {acknowledged} acknowledged");
+    assert_eq!(contents, format!("{{\"write\":{counter}}}"), "the vault opens whole at its counter");
+}
+
+/// The stored vault row, read straight from the database.
+fn dump_vault(db: &Database, profile_id: &str) -> Vec<u8> {
+    let (ok, dump, err) = db.admin(&["dump-user", "--email", EMAIL], "");
+    assert!(ok, "{err}");
+    let dump: Value = serde_json::from_str(&dump).unwrap();
+    assert_eq!(dump["id"], profile_id);
+    let mut bytes = unb64(&dump["vault"]["blob"]);
+    if db.postgres.is_none() {
+        bytes.extend(std::fs::read(db.url.trim_start_matches("sqlite://")).unwrap());
+        bytes.extend(std::fs::read(format!("{}-wal", db.url.trim_start_matches("sqlite://"))).unwrap_or_default());
+    }
+    bytes
+}
+
+#[test]
+fn on_sqlite_devices_vault_and_push() {
+    devices_vault_and_push(Database::sqlite());
+}
+
+#[test]
+fn on_postgres_devices_vault_and_push() {
+    devices_vault_and_push(Database::postgres());
 }
