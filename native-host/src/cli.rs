@@ -11,6 +11,7 @@ use profile_core::{Address, AddressKind, Passphrase};
 
 use crate::host::{open_store, set_passphrase};
 use crate::manifest::{self, Browser, EXTENSION_ID, Verdict};
+use crate::sync;
 
 /// Personal Profile's native-messaging host.
 ///
@@ -62,6 +63,23 @@ enum Command {
     /// Manage the passphrase that `lock` / `unlock` use.
     #[command(subcommand)]
     Passphrase(PassphraseCommand),
+    /// Pair with your profile server: with your email (the passphrase is read from stdin), or
+    /// with a one-time ticket from its operator. Addresses and accounts then sync through
+    /// your end-to-end encrypted vault.
+    Pair {
+        /// Your profile URL (`https://…/u/ID`), as `profile-server admin create-user` printed it.
+        profile_url: String,
+        #[arg(long, required_unless_present = "ticket", conflicts_with = "ticket")]
+        email: Option<String>,
+        /// A one-time ticket (`profile-server admin issue-ticket`); the vault then opens at the
+        /// first `unlock` with your passphrase.
+        #[arg(long)]
+        ticket: Option<String>,
+    },
+    /// Sign this device out of the profile server; what is cached here stays.
+    Unpair,
+    /// Sync with the profile server now.
+    Sync,
 }
 
 #[derive(Debug, Args)]
@@ -198,6 +216,15 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
             println!("data dir     {}", store.dir().display());
             println!("keystore     {} (master key present)", crate::keystore::NAME);
             println!("profile URL  {}", state.profile_url.as_deref().unwrap_or("not paired"));
+            if let Some(link) = &state.server {
+                let vault = match (&link.data_key, link.dirty) {
+                    (None, _) => "not open yet (unlock with the passphrase)".to_owned(),
+                    (Some(_), true) => format!("counter {}, local changes not yet synced", link.counter),
+                    (Some(_), false) => format!("counter {}, in sync", link.counter),
+                };
+                println!("server       {} (device {})", link.api_base, link.device_id);
+                println!("vault        {vault}");
+            }
             println!("locked       {}", if state.locked { "yes" } else { "no" });
             println!(
                 "passphrase   {}",
@@ -250,6 +277,12 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
             let store = open_store(home).map_err(|e| e.to_string())?;
             store.update(|s| Ok(s.addresses.insert(kind, address))).map_err(|e| e.message)?;
             println!("saved the {} address", kind.as_str());
+            if store.state().map_err(|e| e.to_string())?.server.is_some() {
+                match sync::sync(&store, &sync::Client::default()) {
+                    Ok(_) => println!("synced with the profile server"),
+                    Err(e) => println!("not synced yet ({}); it will go out at the next sync", e.message),
+                }
+            }
         }
         Command::Log { limit } => {
             let store = open_store(home).map_err(|e| e.to_string())?;
@@ -262,6 +295,47 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
                 let when =
                     humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(*at));
                 println!("{when}  {origin}  {method}  {outcome}{what}");
+            }
+        }
+        Command::Pair { profile_url, email, ticket } => {
+            let store = open_store(home).map_err(|e| e.to_string())?;
+            let with = match (email, ticket) {
+                (_, Some(ticket)) => sync::PairWith::Ticket(ticket),
+                (Some(email), None) => {
+                    if std::io::stdin().is_terminal() {
+                        eprintln!("Type your profile's passphrase, Enter:");
+                    }
+                    let mut line = String::new();
+                    std::io::stdin().lock().read_line(&mut line).map_err(|e| e.to_string())?;
+                    let passphrase = Passphrase::new(line.trim_end_matches(['\r', '\n']).to_owned());
+                    zeroize::Zeroize::zeroize(&mut line);
+                    sync::PairWith::Passphrase { email, passphrase }
+                }
+                (None, None) => return Err("give --email or --ticket".into()),
+            };
+            let paired = sync::pair(&store, &sync::Client::default(), &profile_url, with).map_err(|e| e.message)?;
+            println!("paired with {}", paired["profileUrl"].as_str().unwrap_or_default());
+            if paired["vaultOpen"] == false {
+                println!("the vault opens at the first `unlock` with your passphrase");
+            }
+        }
+        Command::Unpair => {
+            let store = open_store(home).map_err(|e| e.to_string())?;
+            let done = sync::unpair(&store, &sync::Client::default()).map_err(|e| e.message)?;
+            println!(
+                "unpaired{}",
+                if done["signedOut"] == true {
+                    ""
+                } else {
+                    " (the server could not be told; revoke this device there)"
+                }
+            );
+        }
+        Command::Sync => {
+            let store = open_store(home).map_err(|e| e.to_string())?;
+            match sync::sync(&store, &sync::Client::default()).map_err(|e| e.message)? {
+                sync::Synced::Idle => println!("nothing to sync (not paired, or the vault is not open yet)"),
+                sync::Synced::At(counter) => println!("in sync at vault counter {counter}"),
             }
         }
         Command::Passphrase(PassphraseCommand::Set) => {

@@ -8,8 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use profile_core::wire::{
     API_VERSION, AccountSummary, Call, Disclosure, Grant, GrantParams, HelloResult, LoginParams, LoginResult,
-    MAX_LISTED_DISCLOSURES, PreviewParams, PreviewResult, Request, Response, SignUpParams, SignUpResult, StatusResult,
-    parse_request,
+    MAX_LISTED_DISCLOSURES, PairParams, PreviewParams, PreviewResult, Request, Response, SignUpParams, SignUpResult,
+    StatusResult, parse_request,
 };
 use profile_core::{
     AccountGuid, AssertionType, ClientData, DeviceId, ErrorCode, LoginKey, Origin, Scheme, Secret32, WireError,
@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use crate::keystore::{Keystore, OsKeystore};
 use crate::state::{AccountRecord, LocalState, MIN_PASSPHRASE_CHARS, PassphraseLock};
 use crate::store::{Store, StoreError, random};
+use crate::sync::{self, Client, PairWith};
 
 /// Who launched the host: the browser tells it through its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,9 +55,13 @@ pub struct Host {
     caller: Caller,
     dir: PathBuf,
     keystore: Arc<dyn Keystore>,
-    store: OnceLock<Store>,
+    store: OnceLock<Arc<Store>>,
     /// Parsed login keys: parsing costs as much as signing.
     keys: Mutex<HashMap<(Origin, AccountGuid), LoginKey>>,
+    /// The profile server's client, made at first use.
+    client: OnceLock<Client>,
+    /// Whether to hold the push socket while running (the browser's host does; the CLI not).
+    listen: bool,
 }
 
 impl std::fmt::Debug for Host {
@@ -79,7 +84,34 @@ fn fail<T>(code: ErrorCode, message: impl Into<String>) -> Result<T, WireError> 
 
 impl Host {
     pub fn new(caller: Caller, dir: PathBuf, keystore: Arc<dyn Keystore>) -> Self {
-        Self { caller, dir, keystore, store: OnceLock::new(), keys: Mutex::new(HashMap::new()) }
+        Self {
+            caller,
+            dir,
+            keystore,
+            store: OnceLock::new(),
+            keys: Mutex::new(HashMap::new()),
+            client: OnceLock::new(),
+            listen: false,
+        }
+    }
+
+    /// Also holds the profile server's push socket while the host runs, and syncs when
+    /// another device changes the vault.
+    pub fn listening(mut self) -> Self {
+        self.listen = true;
+        self
+    }
+
+    fn client(&self) -> &Client {
+        self.client.get_or_init(Client::default)
+    }
+
+    /// Syncs with the profile server when paired; a failure leaves the change pending, to go
+    /// out at the next sync.
+    fn sync_soon(&self, store: &Store) {
+        if let Err(e) = sync::sync(store, self.client()) {
+            tracing::warn!("profile server sync: {e}");
+        }
     }
 
     /// A host on the OS keystore; connecting is deferred to the first request that needs it,
@@ -88,12 +120,16 @@ impl Host {
         Self::new(caller, dir, Arc::new(LazyOsKeystore::default()))
     }
 
-    fn store(&self) -> Result<&Store, WireError> {
+    fn store(&self) -> Result<&Arc<Store>, WireError> {
         if let Some(store) = self.store.get() {
             return Ok(store);
         }
-        let store = Store::open(&self.dir, self.keystore.as_ref())?;
-        Ok(self.store.get_or_init(|| store))
+        let store = Arc::new(Store::open(&self.dir, self.keystore.as_ref())?);
+        let store = self.store.get_or_init(|| store);
+        if self.listen {
+            sync::listen(store.clone());
+        }
+        Ok(store)
     }
 
     /// Decodes and answers one frame.
@@ -153,14 +189,33 @@ impl Host {
                 accounts: state.accounts.len(),
                 disclosures: store.disclosures()?.len(),
             }),
-            Call::Pair(_) => {
-                fail(ErrorCode::InvalidRequest, "this host cannot pair yet: profile-server support is not built in")
+            Call::Pair(params) => {
+                let (profile_url, with) = match params {
+                    PairParams::Passphrase { profile_url, email, passphrase } => {
+                        (profile_url, PairWith::Passphrase { email: email.clone(), passphrase: passphrase.clone() })
+                    }
+                    PairParams::Ticket { profile_url, ticket } => (profile_url, PairWith::Ticket(ticket.clone())),
+                };
+                let paired = sync::pair(store, self.client(), profile_url, with)?;
+                if self.listen {
+                    sync::listen(store.clone());
+                }
+                Ok(paired)
             }
-            Call::Unpair {} => fail(ErrorCode::NotPaired, "this profile is not paired with a profile server"),
-            Call::Unlock { passphrase } => match store.update(|s| unlock(s, passphrase, now()))? {
-                Unlock::Unlocked => Ok(json!({"locked": false})),
-                Unlock::WrongPassphrase => fail(ErrorCode::AuthFailed, "wrong passphrase"),
-            },
+            Call::Unpair {} => sync::unpair(store, self.client()),
+            Call::Unlock { passphrase } => {
+                // A host paired with a ticket opens its vault with the profile's passphrase.
+                if state.server.as_ref().is_some_and(|link| link.data_key.is_none()) {
+                    sync::open_with_passphrase(store, self.client(), passphrase)?;
+                    if !state.locked {
+                        return Ok(json!({"locked": false, "vaultOpen": true}));
+                    }
+                }
+                match store.update(|s| unlock(s, passphrase, now()))? {
+                    Unlock::Unlocked => Ok(json!({"locked": false})),
+                    Unlock::WrongPassphrase => fail(ErrorCode::AuthFailed, "wrong passphrase"),
+                }
+            }
             Call::Lock {} => {
                 store.update(|s| match s.lock {
                     None => fail(ErrorCode::InvalidRequest, "set a passphrase first (`profile-host passphrase set`): without one the OS keystore alone unlocks this profile"),
@@ -175,6 +230,7 @@ impl Host {
             }
             Call::SaveAddress { kind, address } => {
                 store.update(|s| Ok(s.addresses.insert(*kind, address.clone())))?;
+                self.sync_soon(store);
                 Ok(json!({"kind": kind}))
             }
             Call::ListAddresses {} => to_value(&state.addresses),
@@ -254,6 +310,14 @@ impl Host {
         });
         let public_key = key.public_jwk();
         self.cache_key(origin, &params.account_guid, key);
+        if state.server.is_some() {
+            if let Some(record) = state.account(origin, &params.account_guid)
+                && let Err(e) = sync::register_account(store, self.client(), record, &public_key)
+            {
+                tracing::warn!("cannot register the account with the profile server: {e}");
+            }
+            self.sync_soon(store);
+        }
         Ok(SignUpResult {
             account_guid: params.account_guid.clone(),
             profile_url: state.profile_url.clone(),
@@ -286,6 +350,10 @@ impl Host {
             counter: record.counter,
             issued_at: at,
         });
+        // Other devices learn the raised counter, so theirs start above it.
+        if store.state()?.server.is_some() {
+            self.sync_soon(store);
+        }
         Ok(LoginResult { account_guid: record.account_guid, assertion })
     }
 

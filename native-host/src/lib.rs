@@ -8,3 +8,4 @@ pub mod messaging;
 mod platform;
 pub mod state;
 pub mod store;
+pub mod sync;

@@ -42,7 +42,7 @@ fn init_logging() {
 
 fn native_messaging(caller: Caller) -> ExitCode {
     let home = std::env::var_os("PROFILE_HOST_HOME").map_or_else(cli::default_home, Into::into);
-    let host = Arc::new(Host::with_os_keystore(caller, home));
+    let host = Arc::new(Host::with_os_keystore(caller, home).listening());
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => return fatal(&format!("cannot start the async runtime: {e}")),

@@ -32,6 +32,9 @@ pub struct LocalState {
     pub locked: bool,
     #[serde(default)]
     pub profile_url: Option<String>,
+    /// The profile server this host is paired with, its tokens and the vault's data key.
+    #[serde(default)]
+    pub server: Option<crate::sync::ServerLink>,
 }
 
 impl LocalState {
@@ -45,6 +48,7 @@ impl LocalState {
             lock: None,
             locked: false,
             profile_url: None,
+            server: None,
         }
     }
 
@@ -77,12 +81,13 @@ impl fmt::Debug for LocalState {
             .field("accounts", &self.accounts.len())
             .field("grants", &self.grants.len())
             .field("locked", &self.locked)
+            .field("server", &self.server)
             .finish_non_exhaustive()
     }
 }
 
 /// One site account: its login key and the counter its last assertion carried.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AccountRecord {
     pub origin: Origin,

@@ -269,9 +269,13 @@ fn every_method_answers_with_its_result_or_its_error() {
         (json!(1), json!(["shipping"]), json!(false))
     );
 
+    // Pairing refuses plain http off loopback (a passphrase-derived key would travel over it),
+    // and a server that does not answer is `server_unreachable`.
+    let (code, message) = host.err(EXTENSION, "pair", json!({"profileUrl": "http://p.example/u/1", "ticket": "t"}));
+    assert!(code == "invalid_request" && message.contains("not an https URL"), "{message}");
     assert_eq!(
-        host.err(EXTENSION, "pair", json!({"profileUrl": "https://p.example/u/1", "ticket": "t"})).0,
-        "invalid_request"
+        host.err(EXTENSION, "pair", json!({"profileUrl": "https://127.0.0.1:1/u/1", "ticket": "t"})).0,
+        "server_unreachable"
     );
     assert_eq!(host.err(EXTENSION, "unpair", json!({})).0, "not_paired");
     assert!(host.err(EXTENSION, "lock", json!({})).1.contains("set a passphrase first"));

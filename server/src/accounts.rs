@@ -6,7 +6,6 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use profile_core::PublicJwk;
-use profile_core::wire::GrantKind;
 use profile_core::{AccountGuid, Origin};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -17,6 +16,8 @@ use crate::auth::Session;
 use crate::push::Event;
 
 const MAX_APP_ID: usize = 200;
+const MAX_PERMISSIONS: usize = 32;
+const MAX_PERMISSION: usize = 64;
 
 /// One account as the API reads and writes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,8 +28,9 @@ pub struct Account {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_id: Option<String>,
     pub public_key: PublicJwk,
+    /// What the site asked for at sign-up, as the page API passes it.
     #[serde(default)]
-    pub permissions: Vec<GrantKind>,
+    pub permissions: Vec<String>,
     #[serde(default, skip_deserializing)]
     pub created_at: i64,
     #[serde(default, skip_deserializing)]
@@ -111,6 +113,16 @@ pub async fn register(
         .is_some_and(|id| id.is_empty() || id.len() > MAX_APP_ID || id.chars().any(char::is_control))
     {
         return Err(ApiError::invalid(format!("appId must be 1 to {MAX_APP_ID} printable characters")));
+    }
+    if request.permissions.len() > MAX_PERMISSIONS
+        || request
+            .permissions
+            .iter()
+            .any(|p| p.is_empty() || p.len() > MAX_PERMISSION || p.chars().any(char::is_control))
+    {
+        return Err(ApiError::invalid(format!(
+            "permissions must be at most {MAX_PERMISSIONS} names of 1 to {MAX_PERMISSION} printable characters"
+        )));
     }
     let mut permissions = request.permissions.clone();
     permissions.sort();

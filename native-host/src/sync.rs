@@ -1,0 +1,701 @@
+//! Pairing with a profile server and keeping the vault in sync.
+//!
+//! Once paired, the addresses and site accounts live in the person's vault on their profile
+//! server, end-to-end encrypted under a data key only their devices hold; the local state is
+//! its cache, still usable offline. Every change is written locally first and marked dirty;
+//! [`sync`] then writes it to the server with the vault's counter. When another device wrote
+//! in between (409), it reads the server's version, merges field by field against the version
+//! both started from, and writes again, so no change is dropped. When the server cannot be
+//! reached the change stays dirty and goes out at the next sync.
+//!
+//! Tokens are refreshed and syncs run inside [`Store::update`], under the data dir's file
+//! lock, so two host processes on one data dir never spend the same refresh token (which the
+//! server would take for theft, and revoke the device).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use profile_core::vault::{self, KdfParams};
+use profile_core::{Address, AddressKind, ErrorCode, Origin, Passphrase, Secret32, WireError};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::state::{AccountRecord, LocalState};
+use crate::store::{Store, random};
+
+/// How long a call to the profile server may take.
+const TIMEOUT: Duration = Duration::from_secs(10);
+/// Refresh the access token this long before it expires.
+const REFRESH_MARGIN_SECS: u64 = 60;
+/// Rounds of read-merge-write before giving up on a busy vault.
+const MAX_MERGE_ROUNDS: usize = 8;
+
+/// A bearer secret (access or refresh token): redacted in `Debug`, wiped on drop.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+#[serde(transparent)]
+pub struct Token(String);
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(..)")
+    }
+}
+
+/// What the host keeps about its profile server (sealed with the rest of the state).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServerLink {
+    pub api_base: String,
+    pub profile_id: String,
+    pub profile_url: String,
+    pub device_id: String,
+    pub access_token: Token,
+    pub access_expires_at: u64,
+    pub refresh_token: Token,
+    /// The vault's data key; `None` after pairing with a ticket, until the passphrase opens it.
+    pub data_key: Option<Secret32>,
+    /// The vault counter the local state last agreed with the server at…
+    pub counter: u64,
+    /// …and the contents at that counter: the common base for three-way merges.
+    pub base: VaultContents,
+    /// Local changes not yet on the server.
+    pub dirty: bool,
+}
+
+impl fmt::Debug for ServerLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerLink")
+            .field("api_base", &self.api_base)
+            .field("device_id", &self.device_id)
+            .field("counter", &self.counter)
+            .field("dirty", &self.dirty)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the vault holds: the person's addresses and site accounts (with their login keys).
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultContents {
+    #[serde(default)]
+    pub addresses: BTreeMap<AddressKind, Address>,
+    #[serde(default)]
+    pub accounts: Vec<AccountRecord>,
+}
+
+impl fmt::Debug for VaultContents {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VaultContents")
+            .field("addresses", &self.addresses.keys().collect::<Vec<_>>())
+            .field("accounts", &self.accounts.len())
+            .finish()
+    }
+}
+
+impl VaultContents {
+    fn of(state: &LocalState) -> Self {
+        Self { addresses: state.addresses.clone(), accounts: state.accounts.clone() }
+    }
+
+    fn apply(self, state: &mut LocalState) {
+        state.addresses = self.addresses;
+        state.accounts = self.accounts;
+    }
+}
+
+/// Three-way merge of the vault: `base` is what both sides started from. Where only one side
+/// changed something, that change wins; where both changed the same address field, the local
+/// one does. Accounts are the union of both sides; for an account on both, the higher
+/// counter and the later use win, so a login key's counter never goes back.
+pub fn merge(base: &VaultContents, local: &VaultContents, remote: &VaultContents) -> VaultContents {
+    let mut addresses = BTreeMap::new();
+    let kinds: std::collections::BTreeSet<_> = local.addresses.keys().chain(remote.addresses.keys()).collect();
+    for kind in kinds {
+        let (b, l, r) = (base.addresses.get(kind), local.addresses.get(kind), remote.addresses.get(kind));
+        let merged = match (l, r) {
+            (Some(l), Some(r)) if l == r => Some(l.clone()),
+            (Some(l), Some(r)) => Some(merge_address(b, l, r)),
+            // Present on one side only: it was added there, or deleted on the other side
+            // without the first changing it since.
+            (Some(l), None) => (b != Some(l)).then(|| l.clone()),
+            (None, Some(r)) => (b != Some(r)).then(|| r.clone()),
+            (None, None) => None,
+        };
+        if let Some(address) = merged {
+            addresses.insert(*kind, address);
+        }
+    }
+    let mut accounts = local.accounts.clone();
+    for theirs in &remote.accounts {
+        match accounts.iter_mut().find(|a| a.origin == theirs.origin && a.account_guid == theirs.account_guid) {
+            Some(ours) => {
+                ours.counter = ours.counter.max(theirs.counter);
+                ours.last_used_at = ours.last_used_at.max(theirs.last_used_at);
+            }
+            None => accounts.push(theirs.clone()),
+        }
+    }
+    VaultContents { addresses, accounts }
+}
+
+/// Field by field: a field only the remote side changed takes the remote value.
+fn merge_address(base: Option<&Address>, local: &Address, remote: &Address) -> Address {
+    let as_map = |a: &Address| match serde_json::to_value(a) {
+        Ok(Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    let (base, mut merged, remote) = (base.map(as_map).unwrap_or_default(), as_map(local), as_map(remote));
+    let names: std::collections::BTreeSet<String> = merged.keys().chain(remote.keys()).cloned().collect();
+    for name in names {
+        if merged.get(&name) == base.get(&name) {
+            match remote.get(&name) {
+                Some(value) => merged.insert(name, value.clone()),
+                None => merged.remove(&name),
+            };
+        }
+    }
+    serde_json::from_value(Value::Object(merged)).unwrap_or_else(|_| local.clone())
+}
+
+/// A failure talking to the profile server.
+fn unreachable(error: impl fmt::Display) -> WireError {
+    WireError::new(ErrorCode::ServerUnreachable, format!("cannot reach the profile server: {error}"))
+}
+
+/// The profile server's HTTP API.
+pub struct Client {
+    agent: ureq::Agent,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Client")
+    }
+}
+
+/// A response: status and JSON body (`Null` when there is none).
+type Answer = (u16, Value);
+
+impl Default for Client {
+    fn default() -> Self {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(TIMEOUT))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .user_agent(concat!("profile-host/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Self { agent }
+    }
+}
+
+impl Client {
+    fn call(&self, method: &str, url: &str, token: Option<&Token>, body: Option<&Value>) -> Result<Answer, WireError> {
+        let authorization = token.map(|t| format!("Bearer {}", t.0));
+        let mut response = match (method, body) {
+            ("GET", _) => {
+                let request = self.agent.get(url);
+                match &authorization {
+                    Some(value) => request.header("Authorization", value).call(),
+                    None => request.call(),
+                }
+            }
+            ("DELETE", _) => {
+                let request = self.agent.delete(url);
+                match &authorization {
+                    Some(value) => request.header("Authorization", value).call(),
+                    None => request.call(),
+                }
+            }
+            (method, body) => {
+                let request = if method == "PUT" { self.agent.put(url) } else { self.agent.post(url) };
+                let request = match &authorization {
+                    Some(value) => request.header("Authorization", value),
+                    None => request,
+                };
+                request.send_json(body.unwrap_or(&Value::Null))
+            }
+        }
+        .map_err(unreachable)?;
+        let status = response.status().as_u16();
+        let text = response.body_mut().with_config().limit(1 << 20).read_to_string().unwrap_or_default();
+        Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+    }
+}
+
+/// The server's error as a wire error: the codes the page API knows, or `internal`.
+fn server_error((status, body): &Answer) -> WireError {
+    let message = body["error"]["message"].as_str().unwrap_or("unexpected answer").to_owned();
+    let code = match (status, body["error"]["code"].as_str()) {
+        (401, _) => ErrorCode::AuthFailed,
+        (429, _) => ErrorCode::RateLimited,
+        (_, Some("locked_down")) => ErrorCode::ServerUnreachable,
+        (500.., _) => ErrorCode::ServerUnreachable,
+        _ => ErrorCode::Internal,
+    };
+    WireError::new(code, format!("profile server: {message} ({status})"))
+}
+
+fn expect(answer: Answer, status: u16) -> Result<Value, WireError> {
+    if answer.0 == status { Ok(answer.1) } else { Err(server_error(&answer)) }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// The profile URL's document names the API; only https (or http on loopback) is accepted,
+/// since a passphrase-derived key travels to it.
+fn discover(client: &Client, profile_url: &str) -> Result<(String, String, String), WireError> {
+    let check = |url: &str| -> Result<(), WireError> {
+        let origin_part: String = url.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
+        match Origin::parse(&origin_part) {
+            Ok(origin) if origin.is_web() => Ok(()),
+            _ => Err(WireError::new(
+                ErrorCode::InvalidRequest,
+                format!("`{url}` is not an https URL (http is allowed only on localhost)"),
+            )),
+        }
+    };
+    check(profile_url)?;
+    let document = expect(client.call("GET", profile_url, None, None)?, 200)?;
+    let field = |name: &str| document[name].as_str().map(str::to_owned);
+    let (Some(id), Some(url), Some(api)) = (field("profileId"), field("profileUrl"), field("apiBase")) else {
+        return Err(WireError::new(ErrorCode::InvalidRequest, format!("{profile_url} is not a profile document")));
+    };
+    check(&api)?;
+    Ok((id, url, api.trim_end_matches('/').to_owned()))
+}
+
+/// The device name the server lists.
+fn device_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_owned()).filter(|h| !h.is_empty());
+    format!("profile-host on {}", host.unwrap_or_else(|| std::env::consts::OS.to_owned()))
+}
+
+/// What pairing proves itself with.
+#[derive(Debug)]
+pub enum PairWith {
+    Passphrase { email: String, passphrase: Passphrase },
+    Ticket(String),
+}
+
+/// Pairs this host with the profile at `profile_url`: logs in, opens the vault (with the
+/// passphrase), merges what this host already had into it, and writes it back.
+pub fn pair(store: &Store, client: &Client, profile_url: &str, with: PairWith) -> Result<Value, WireError> {
+    if store.state()?.server.is_some() {
+        return Err(WireError::new(ErrorCode::InvalidRequest, "already paired; unpair first"));
+    }
+    let (profile_id, profile_url, api_base) = discover(client, profile_url)?;
+    let (body, passphrase, mut lock) = match with {
+        PairWith::Passphrase { email, passphrase } => {
+            let kdf = prelogin(client, &api_base, &profile_id, &email)?;
+            let keys = vault::derive(&passphrase, &kdf)
+                .map_err(|e| WireError::new(ErrorCode::InvalidRequest, e.to_string()))?;
+            let body =
+                json!({"profileId": profile_id, "email": email, "authKey": keys.auth_key, "deviceName": device_name()});
+            let lock = crate::state::PassphraseLock::create(&passphrase, random()?)
+                .map_err(|e| WireError::internal(e.to_string()))?;
+            (body, Some(keys), Some(lock))
+        }
+        PairWith::Ticket(ticket) => (json!({"ticket": ticket, "deviceName": device_name()}), None, None),
+    };
+    let tokens = expect(client.call("POST", &format!("{api_base}/api/v1/login"), None, Some(&body))?, 200)?;
+    let token = |name: &str| tokens[name].as_str().map(|t| Token(t.to_owned()));
+    let (Some(access_token), Some(refresh_token), Some(device_id)) =
+        (token("accessToken"), token("refreshToken"), tokens["deviceId"].as_str().map(str::to_owned))
+    else {
+        return Err(WireError::internal("the profile server's login answer lacks its tokens"));
+    };
+    let mut link = ServerLink {
+        api_base,
+        profile_id,
+        profile_url: profile_url.clone(),
+        device_id,
+        access_expires_at: now() + tokens["expiresIn"].as_u64().unwrap_or(0),
+        access_token,
+        refresh_token,
+        data_key: None,
+        counter: 0,
+        base: VaultContents::default(),
+        dirty: true,
+    };
+    let remote = read_vault(client, &link)?;
+    if let Some(keys) = &passphrase {
+        link.data_key = Some(remote.unwrap_key(&keys.kek)?);
+    }
+    store.update(|s| {
+        s.profile_url = Some(profile_url.clone());
+        if let Some(lock) = lock.take()
+            && s.lock.is_none()
+        {
+            // The profile's passphrase now also locks this host (with its own salt).
+            s.lock = Some(lock);
+        }
+        if let Some(data_key) = &link.data_key {
+            let contents = remote.open(data_key, &link.profile_id)?;
+            merge(&VaultContents::default(), &VaultContents::of(s), &contents).apply(s);
+            link.counter = remote.counter;
+            link.base = contents;
+        }
+        s.server = Some(link);
+        Ok(())
+    })?;
+    let synced = sync(store, client);
+    Ok(json!({
+        "profileUrl": profile_url,
+        "vaultOpen": passphrase.is_some(),
+        "synced": synced.is_ok(),
+    }))
+}
+
+fn prelogin(client: &Client, api_base: &str, profile_id: &str, email: &str) -> Result<KdfParams, WireError> {
+    let answer = expect(
+        client.call(
+            "POST",
+            &format!("{api_base}/api/v1/prelogin"),
+            None,
+            Some(&json!({"profileId": profile_id, "email": email})),
+        )?,
+        200,
+    )?;
+    serde_json::from_value(answer["kdf"].clone()).map_err(|e| WireError::internal(format!("prelogin: {e}")))
+}
+
+/// The vault as the server sends it.
+struct RemoteVault {
+    counter: u64,
+    blob: Vec<u8>,
+    kdf: Option<KdfParams>,
+    wrapped: BTreeMap<String, Vec<u8>>,
+}
+
+impl RemoteVault {
+    fn unwrap_key(&self, kek: &Secret32) -> Result<Secret32, WireError> {
+        let wrapped =
+            self.wrapped.get("passphrase").ok_or_else(|| WireError::internal("the vault has no passphrase key"))?;
+        vault::unwrap(kek, wrapped).map_err(|e| WireError::new(ErrorCode::AuthFailed, e.to_string()))
+    }
+
+    fn open(&self, data_key: &Secret32, profile_id: &str) -> Result<VaultContents, WireError> {
+        let json = vault::open_vault(data_key, profile_id, self.counter, &self.blob)
+            .map_err(|e| WireError::internal(format!("the server's vault: {e}")))?;
+        serde_json::from_slice(&json).map_err(|e| WireError::internal(format!("the vault's contents: {e}")))
+    }
+}
+
+fn read_vault(client: &Client, link: &ServerLink) -> Result<RemoteVault, WireError> {
+    let answer =
+        expect(client.call("GET", &format!("{}/api/v1/vault", link.api_base), Some(&link.access_token), None)?, 200)?;
+    let bytes = |value: &Value| value.as_str().and_then(|text| Base64UrlUnpadded::decode_vec(text).ok());
+    let wrapped = answer["credentials"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| Some((c["kind"].as_str()?.to_owned(), bytes(&c["wrappedKey"])?)))
+        .collect();
+    Ok(RemoteVault {
+        counter: answer["counter"].as_u64().ok_or_else(|| WireError::internal("the vault answer lacks its counter"))?,
+        blob: bytes(&answer["blob"]).ok_or_else(|| WireError::internal("the vault answer lacks its blob"))?,
+        kdf: serde_json::from_value(answer["kdf"].clone()).ok(),
+        wrapped,
+    })
+}
+
+/// Refreshes the access token when it is about to expire (inside a state update).
+fn fresh_token(client: &Client, link: &mut ServerLink) -> Result<(), WireError> {
+    if now() + REFRESH_MARGIN_SECS < link.access_expires_at {
+        return Ok(());
+    }
+    let body = json!({"refreshToken": link.refresh_token.0});
+    let tokens = expect(client.call("POST", &format!("{}/api/v1/token", link.api_base), None, Some(&body))?, 200)?;
+    match (tokens["accessToken"].as_str(), tokens["refreshToken"].as_str()) {
+        (Some(access), Some(refresh)) => {
+            link.access_token = Token(access.to_owned());
+            link.refresh_token = Token(refresh.to_owned());
+            link.access_expires_at = now() + tokens["expiresIn"].as_u64().unwrap_or(0);
+            Ok(())
+        }
+        _ => Err(WireError::internal("the profile server's token answer lacks its tokens")),
+    }
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synced {
+    /// Nothing to do: not paired, or the vault is not open yet.
+    Idle,
+    /// The server's vault and the local state agree at this counter.
+    At(u64),
+}
+
+/// Brings the local state and the server's vault together: pulls what other devices wrote,
+/// pushes local changes, merging on conflict. Tokens it rotates are saved even when a later
+/// step fails; a change it cannot push stays dirty.
+pub fn sync(store: &Store, client: &Client) -> Result<Synced, WireError> {
+    store.update(|s| {
+        let Some(mut link) = s.server.clone() else { return Ok(Ok(Synced::Idle)) };
+        let outcome = sync_link(client, &mut link, s);
+        s.server = Some(link);
+        Ok(outcome)
+    })?
+}
+
+fn sync_link(client: &Client, link: &mut ServerLink, state: &mut LocalState) -> Result<Synced, WireError> {
+    let Some(data_key) = link.data_key.clone() else { return Ok(Synced::Idle) };
+    fresh_token(client, link)?;
+    let local = VaultContents::of(state);
+    link.dirty |= local != link.base;
+    let mut remote = None;
+    for _ in 0..MAX_MERGE_ROUNDS {
+        if let Some(server) = remote.take() {
+            let server: RemoteVault = server;
+            let theirs = server.open(&data_key, &link.profile_id)?;
+            let merged = merge(&link.base, &VaultContents::of(state), &theirs);
+            merged.clone().apply(state);
+            link.dirty = merged != theirs;
+            link.counter = server.counter;
+            link.base = theirs;
+        }
+        if !link.dirty {
+            // Pull: a newer vault replaces the cache (nothing local is pending).
+            let server = read_vault(client, link)?;
+            if server.counter != link.counter {
+                remote = Some(server);
+                continue;
+            }
+            return Ok(Synced::At(link.counter));
+        }
+        let contents = VaultContents::of(state);
+        let json =
+            zeroize::Zeroizing::new(serde_json::to_vec(&contents).map_err(|e| WireError::internal(e.to_string()))?);
+        let blob = vault::seal_vault(&data_key, &link.profile_id, link.counter + 1, random()?, &json);
+        let body = json!({"counter": link.counter, "blob": Base64UrlUnpadded::encode_string(&blob)});
+        let answer =
+            client.call("PUT", &format!("{}/api/v1/vault", link.api_base), Some(&link.access_token), Some(&body))?;
+        match answer.0 {
+            200 => {
+                link.counter = answer.1["counter"].as_u64().unwrap_or(link.counter + 1);
+                link.base = contents;
+                link.dirty = false;
+                return Ok(Synced::At(link.counter));
+            }
+            409 => remote = Some(read_vault(client, link)?),
+            _ => return Err(server_error(&answer)),
+        }
+    }
+    Err(WireError::new(ErrorCode::ServerUnreachable, "the vault kept changing under this device; will retry"))
+}
+
+/// Opens the vault of a ticket-paired host with the profile's passphrase.
+pub fn open_with_passphrase(store: &Store, client: &Client, passphrase: &Passphrase) -> Result<bool, WireError> {
+    let Some(link) = store.state()?.server.clone() else { return Ok(false) };
+    if link.data_key.is_some() {
+        return Ok(false);
+    }
+    let remote = read_vault(client, &link)?;
+    let kdf = remote.kdf.clone().ok_or_else(|| WireError::internal("the vault answer lacks its parameters"))?;
+    let keys = vault::derive(passphrase, &kdf).map_err(|e| WireError::new(ErrorCode::InvalidRequest, e.to_string()))?;
+    let data_key = remote.unwrap_key(&keys.kek)?;
+    store.update(|s| {
+        if let Some(link) = s.server.as_mut() {
+            link.data_key = Some(data_key);
+            link.dirty = true;
+        }
+        Ok(())
+    })?;
+    sync(store, client)?;
+    Ok(true)
+}
+
+/// Records a new site account in the server's registry.
+pub fn register_account(
+    store: &Store,
+    client: &Client,
+    record: &AccountRecord,
+    public_key: &profile_core::PublicJwk,
+) -> Result<(), WireError> {
+    store.update(|s| {
+        let Some(link) = s.server.as_mut() else { return Ok(()) };
+        fresh_token(client, link)?;
+        let body = json!({
+            "origin": record.origin,
+            "accountGuid": record.account_guid,
+            "appId": record.app_id,
+            "publicKey": public_key,
+            "permissions": record.permissions,
+        });
+        expect(
+            client.call("PUT", &format!("{}/api/v1/accounts", link.api_base), Some(&link.access_token), Some(&body))?,
+            200,
+        )
+        .map(|_| ())
+    })
+}
+
+/// Forgets the server: signs this device out there (when it can) and drops the tokens and the
+/// data key. The local cache stays.
+pub fn unpair(store: &Store, client: &Client) -> Result<Value, WireError> {
+    let Some(link) = store.state()?.server.clone() else {
+        return Err(WireError::new(ErrorCode::NotPaired, "this profile is not paired with a profile server"));
+    };
+    let signed_out = client
+        .call("DELETE", &format!("{}/api/v1/devices/{}", link.api_base, link.device_id), Some(&link.access_token), None)
+        .is_ok_and(|(status, _)| status == 204);
+    store.update(|s| {
+        s.server = None;
+        s.profile_url = None;
+        Ok(())
+    })?;
+    Ok(json!({"unpaired": true, "signedOut": signed_out}))
+}
+
+/// The longest pause between reconnections of the push socket.
+const MAX_RECONNECT_SECS: u64 = 60;
+
+/// Starts (once per process) the thread that holds the profile server's push socket: it syncs
+/// when it connects and whenever another device changes the vault, reconnects with a growing
+/// pause when the connection drops, and forgets the server when it revokes this device.
+pub fn listen(store: std::sync::Arc<Store>) {
+    static STARTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if STARTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
+    let spawned = std::thread::Builder::new().name("push".into()).spawn(move || {
+        let client = Client::default();
+        let mut pause = 1;
+        loop {
+            match store.state().map(|s| s.server.is_some()) {
+                Ok(true) => match hold_socket(&store, &client) {
+                    Ok(()) => pause = 1,
+                    Err(e) => tracing::info!("push socket: {e}; reconnecting in {pause} s"),
+                },
+                // Not paired (or no state): look again later.
+                _ => pause = MAX_RECONNECT_SECS,
+            }
+            std::thread::sleep(Duration::from_secs(pause));
+            pause = (pause * 2).min(MAX_RECONNECT_SECS);
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot start the push thread: {e}");
+    }
+}
+
+/// One push connection, until it closes.
+fn hold_socket(store: &Store, client: &Client) -> Result<(), String> {
+    use tungstenite::client::IntoClientRequest;
+    let link = store
+        .update(|s| {
+            let Some(mut link) = s.server.clone() else {
+                return Err(WireError::new(ErrorCode::NotPaired, "not paired"));
+            };
+            let refreshed = fresh_token(client, &mut link);
+            s.server = Some(link.clone());
+            refreshed.map(|()| link)
+        })
+        .map_err(|e| e.to_string())?;
+    let url = format!("ws{}/api/v1/push", link.api_base.trim_start_matches("http"));
+    let mut request = url.into_client_request().map_err(|e| e.to_string())?;
+    let bearer = format!("Bearer {}", link.access_token.0).parse().map_err(|_| "unusable token".to_owned())?;
+    request.headers_mut().insert("Authorization", bearer);
+    let (mut socket, _) = tungstenite::connect(request).map_err(|e| e.to_string())?;
+    tracing::info!("push socket connected");
+    // Whatever happened while disconnected.
+    let _ = sync(store, client);
+    loop {
+        let message = match socket.read() {
+            Ok(tungstenite::Message::Text(text)) => text,
+            Ok(tungstenite::Message::Close(_)) => return Ok(()),
+            Ok(_) => continue,
+            Err(e) => return Err(e.to_string()),
+        };
+        let event: Value = serde_json::from_str(&message).unwrap_or_default();
+        match event["type"].as_str() {
+            Some("vault-changed" | "resync") => {
+                if let Err(e) = sync(store, client) {
+                    tracing::warn!("profile server sync: {e}");
+                }
+            }
+            Some("device-revoked") if event["deviceId"] == link.device_id.as_str() => {
+                tracing::warn!("the profile server signed this device out; it is no longer paired");
+                store
+                    .update(|s| {
+                        s.server = None;
+                        s.profile_url = None;
+                        Ok(())
+                    })
+                    .map_err(|e| e.to_string())?;
+                return Ok(());
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn address(city: &str, phone: Option<&str>) -> Address {
+        serde_json::from_value(json!({
+            "name": "Ada Lovelace", "line1": "12 Example Street", "city": city, "postalCode": "75001",
+            "country": "FR", "phone": phone,
+        }))
+        .unwrap()
+    }
+
+    fn contents(addresses: &[(AddressKind, Address)]) -> VaultContents {
+        VaultContents { addresses: addresses.iter().cloned().collect(), accounts: Vec::new() }
+    }
+
+    #[test]
+    fn merges_keep_both_sides_changes() {
+        use AddressKind::{Billing, Shipping};
+        let base = contents(&[(Shipping, address("Paris", None))]);
+        // Different fields changed on each side: both changes kept.
+        let local = contents(&[(Shipping, address("Lyon", None))]);
+        let remote = contents(&[(Shipping, address("Paris", Some("+33 1 23 45 67 89")))]);
+        let merged = merge(&base, &local, &remote);
+        assert_eq!(merged.addresses[&Shipping], address("Lyon", Some("+33 1 23 45 67 89")));
+        // An address added on each side: both kept.
+        let local = contents(&[(Shipping, address("Paris", None)), (Billing, address("Nice", None))]);
+        let remote = contents(&[]);
+        assert_eq!(merge(&base, &local, &remote).addresses.len(), 1, "deleted remotely, unchanged locally");
+        let remote = contents(&[(Shipping, address("Paris", None))]);
+        assert_eq!(merge(&base, &local, &remote).addresses.len(), 2);
+        // The same field changed on both sides: the local change wins.
+        let local = contents(&[(Shipping, address("Lyon", None))]);
+        let remote = contents(&[(Shipping, address("Lille", None))]);
+        assert_eq!(merge(&base, &local, &remote).addresses[&Shipping].city, "Lyon");
+    }
+
+    #[test]
+    fn merged_accounts_are_a_union_whose_counters_never_go_back() {
+        let account = |guid: &str, counter: u64| AccountRecord {
+            origin: Origin::parse("https://shop.example").unwrap(),
+            account_guid: profile_core::AccountGuid::try_from(guid.to_owned()).unwrap(),
+            app_id: None,
+            permissions: Vec::new(),
+            key: Secret32::from_bytes([1; 32]),
+            counter,
+            created_at: 1,
+            last_used_at: counter,
+        };
+        let base = VaultContents { accounts: vec![account("a", 3)], ..VaultContents::default() };
+        let local = VaultContents { accounts: vec![account("a", 5), account("b", 0)], ..VaultContents::default() };
+        let remote = VaultContents { accounts: vec![account("a", 7), account("c", 0)], ..VaultContents::default() };
+        let merged = merge(&base, &local, &remote);
+        let seen: Vec<_> = merged.accounts.iter().map(|a| (a.account_guid.as_str().to_owned(), a.counter)).collect();
+        assert_eq!(seen, [("a".to_owned(), 7), ("b".to_owned(), 0), ("c".to_owned(), 0)]);
+    }
+
+    #[test]
+    fn tokens_and_links_do_not_print_secrets() {
+        let token = Token("very-secret-token".into());
+        assert_eq!(format!("{token:?}"), "Token(..)");
+    }
+}

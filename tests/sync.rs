@@ -1,0 +1,246 @@
+//! Two real `profile-host`s paired with one profile on a real `profile-server` (SQLite, loopback
+//! HTTP and WebSocket), each with its own data dir in the real Secret Service: what one saves
+//! reaches the other through the vault and the push socket, and writes at once lose nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+fn server_binary() -> PathBuf {
+    let server = support::host_binary().with_file_name("profile-server");
+    assert!(server.exists(), "{} is missing: `cargo test --workspace` builds it", server.display());
+    server
+}
+
+const EMAIL: &str = "ada@example.org";
+const PASSPHRASE: &str = "correct horse battery";
+
+/// A profile server on a fresh SQLite file, with one user.
+struct Server {
+    child: Child,
+    dir: tempfile::TempDir,
+    profile_url: String,
+}
+
+impl Server {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let database = format!("sqlite://{}/profile.db", dir.path().display());
+        let admin = |args: &[&str], input: &str| {
+            let mut child = Command::new(server_binary())
+                .args(["--database", &database, "--public-url", "http://127.0.0.1:0", "admin"])
+                .args(args)
+                .env("HOME", dir.path())
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let url = admin(&["create-user", "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+        let profile_id = url.trim().rsplit('/').next().unwrap().to_owned();
+        // Listen on a fixed free port, so the public URL (in profile documents) is right.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut child = Command::new(server_binary())
+            .args(["--database", &database, "--public-url", &base, "serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("HOME", dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        loop {
+            let mut line = String::new();
+            assert!(stderr.read_line(&mut line).unwrap() > 0, "the server exited before serving");
+            if line.contains("serving") {
+                break;
+            }
+        }
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        Self { child, dir, profile_url: format!("{base}/u/{profile_id}") }
+    }
+
+    /// Everything the database holds on disk.
+    fn stored_bytes(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for name in ["profile.db", "profile.db-wal"] {
+            bytes.extend(std::fs::read(self.dir.path().join(name)).unwrap_or_default());
+        }
+        bytes
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A host data dir and its CLI.
+struct HostHome(tempfile::TempDir);
+
+impl HostHome {
+    fn new() -> Self {
+        Self(tempfile::tempdir().unwrap())
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
+
+    fn cli(&self, args: &[&str], input: &str) -> String {
+        let mut child = Command::new(support::host_binary())
+            .args(args)
+            .env("PROFILE_HOST_HOME", self.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "profile-host {args:?}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+        stdout
+    }
+}
+
+/// A host as the browser runs it: native messaging on stdin/stdout.
+struct Messaging {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: ChildStdout,
+    next_id: u64,
+}
+
+const OWN_ORIGIN: &str = "chrome-extension://anejejpdgphdflenbcklaacafpcfcman";
+
+impl Messaging {
+    fn start(home: &HostHome) -> Self {
+        let mut child = Command::new(support::host_binary())
+            .arg(format!("{OWN_ORIGIN}/"))
+            .env("PROFILE_HOST_HOME", home.path())
+            .env("PROFILE_HOST_LOG", "info")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let (stdin, stdout) = (child.stdin.take().unwrap(), child.stdout.take().unwrap());
+        Self { child, stdin, stdout, next_id: 1 }
+    }
+
+    fn call(&mut self, kind: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        let body = json!({"id": id, "type": kind, "origin": OWN_ORIGIN, "params": params}).to_string();
+        self.stdin.write_all(&(body.len() as u32).to_ne_bytes()).unwrap();
+        self.stdin.write_all(body.as_bytes()).unwrap();
+        self.stdin.flush().unwrap();
+        let mut length = [0u8; 4];
+        self.stdout.read_exact(&mut length).unwrap();
+        let mut answer = vec![0u8; u32::from_ne_bytes(length) as usize];
+        self.stdout.read_exact(&mut answer).unwrap();
+        let answer: Value = serde_json::from_slice(&answer).unwrap();
+        assert_eq!(answer["id"], id);
+        assert_eq!(answer["ok"], true, "{kind}: {answer}");
+        answer["result"].clone()
+    }
+
+    /// Asks until `check` holds for the host's addresses (which only a sync changes).
+    fn wait_for_addresses(&mut self, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let addresses = self.call("listAddresses", json!({}));
+            if check(&addresses) {
+                return addresses;
+            }
+            assert!(Instant::now() < deadline, "{what} never arrived: {addresses}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Messaging {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn address(line1: &str, city: &str) -> Value {
+    json!({"name": "Ada Lovelace", "line1": line1, "city": city, "postalCode": "75001", "country": "FR"})
+}
+
+#[test]
+fn two_hosts_on_one_profile_share_addresses_and_lose_nothing() {
+    let server = Server::start();
+    let (laptop, desktop) = (HostHome::new(), HostHome::new());
+    for home in [&laptop, &desktop] {
+        let paired = home.cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+        assert!(paired.contains(&server.profile_url), "{paired}");
+        assert!(home.cli(&["status"], "").contains("in sync"));
+    }
+    let wrong = Command::new(support::host_binary())
+        .args(["pair", &server.profile_url, "--email", EMAIL])
+        .env("PROFILE_HOST_HOME", HostHome::new().path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut wrong = wrong;
+    wrong.stdin.take().unwrap().write_all(b"wrong horse battery\n").unwrap();
+    let out = wrong.wait_with_output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("wrong"), "{out:?}");
+
+    // The desktop runs as a browser runs it, holding the push socket.
+    let mut desktop_host = Messaging::start(&desktop);
+    assert_eq!(desktop_host.call("hello", json!({}))["paired"], true);
+    assert_eq!(desktop_host.call("listAddresses", json!({})), json!({}));
+
+    // Saved on the laptop (CLI), it reaches the running desktop host without being asked.
+    let shipping = address("12 Example Street", "Paris");
+    laptop.cli(&["address", "set", "shipping", "--json", "-"], &shipping.to_string());
+    let seen = desktop_host.wait_for_addresses("the laptop's shipping address", |a| a.get("shipping").is_some());
+    assert_eq!(seen["shipping"]["line1"], "12 Example Street");
+
+    // Both at once: the laptop saves a billing address while the desktop edits shipping.
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            laptop.cli(&["address", "set", "billing", "--json", "-"], &address("1 Bill Road", "Lyon").to_string())
+        });
+        desktop_host.call("saveAddress", json!({"kind": "shipping", "address": address("99 New Street", "Paris")}));
+    });
+    let both = desktop_host.wait_for_addresses("both writes", |a| {
+        a["billing"]["line1"] == "1 Bill Road" && a["shipping"]["line1"] == "99 New Street"
+    });
+    laptop.cli(&["sync"], "");
+    let on_laptop: Value = serde_json::from_str(&laptop.cli(&["address", "show", "shipping"], "")).unwrap();
+    assert_eq!(on_laptop, both["shipping"], "the desktop's edit reached the laptop");
+    let billing: Value = serde_json::from_str(&laptop.cli(&["address", "show", "billing"], "")).unwrap();
+    assert_eq!(billing, both["billing"]);
+
+    // The server keeps only ciphertext.
+    let stored = server.stored_bytes();
+    for plain in ["Example Street", "New Street", "Bill Road", "Lovelace"] {
+        assert!(!stored.windows(plain.len()).any(|w| w == plain.as_bytes()), "{plain} is stored in the clear");
+    }
+
+    // Unpairing signs the device out; its cache stays.
+    assert!(laptop.cli(&["unpair"], "").starts_with("unpaired"));
+    assert!(laptop.cli(&["status"], "").contains("not paired"));
+    assert!(laptop.cli(&["address", "show", "billing"], "").contains("Bill Road"));
+}
