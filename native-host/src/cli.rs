@@ -80,6 +80,23 @@ enum Command {
     Unpair,
     /// Sync with the profile server now.
     Sync,
+    /// Lock the profile after this long without a request (`15m`, `1h`), or `off`. Needs a
+    /// passphrase; an unlock lasts 12 hours at most either way.
+    AutoLock {
+        #[arg(value_parser = idle_time)]
+        after: u64,
+    },
+}
+
+fn idle_time(text: &str) -> Result<u64, String> {
+    if text == "off" {
+        return Ok(0);
+    }
+    let after = humantime::parse_duration(text).map_err(|e| format!("{e} (try 15m, 1h or off)"))?;
+    if after.is_zero() {
+        return Err("use `off` to turn auto-lock off".into());
+    }
+    Ok(after.as_secs().max(1))
 }
 
 #[derive(Debug, Args)]
@@ -226,6 +243,11 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
                 println!("vault        {vault}");
             }
             println!("locked       {}", if state.locked { "yes" } else { "no" });
+            let idle = match state.auto_lock_secs {
+                0 => "off".to_owned(),
+                secs => format!("after {} idle", humantime::format_duration(std::time::Duration::from_secs(secs))),
+            };
+            println!("auto-lock    {idle}");
             println!(
                 "passphrase   {}",
                 if state.lock.is_some() { "set" } else { "not set (the OS keystore alone unlocks)" }
@@ -336,6 +358,22 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
             match sync::sync(&store, &sync::Client::default()).map_err(|e| e.message)? {
                 sync::Synced::Idle => println!("nothing to sync (not paired, or the vault is not open yet)"),
                 sync::Synced::At(counter) => println!("in sync at vault counter {counter}"),
+            }
+        }
+        Command::AutoLock { after } => {
+            let store = open_store(home).map_err(|e| e.to_string())?;
+            store
+                .update(|s| {
+                    s.auto_lock_secs = after;
+                    Ok(())
+                })
+                .map_err(|e| e.message)?;
+            match after {
+                0 => println!("auto-lock is off"),
+                secs => println!(
+                    "the profile locks after {} without a request",
+                    humantime::format_duration(std::time::Duration::from_secs(secs))
+                ),
             }
         }
         Command::Passphrase(PassphraseCommand::Set) => {

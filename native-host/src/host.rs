@@ -62,6 +62,8 @@ pub struct Host {
     client: OnceLock<Client>,
     /// Whether to hold the push socket while running (the browser's host does; the CLI not).
     listen: bool,
+    /// When this process last served a request, for the idle auto-lock.
+    last_active: Mutex<u64>,
 }
 
 impl std::fmt::Debug for Host {
@@ -92,6 +94,7 @@ impl Host {
             keys: Mutex::new(HashMap::new()),
             client: OnceLock::new(),
             listen: false,
+            last_active: Mutex::new(now()),
         }
     }
 
@@ -165,7 +168,18 @@ impl Host {
             return fail(ErrorCode::InvalidRequest, format!("`{}` is served only for this extension", call.name()));
         }
         let store = self.store()?;
-        let state = store.state()?;
+        let mut state = store.state()?;
+        let at = now();
+        let last_active = std::mem::replace(&mut *self.last_active.lock().unwrap_or_else(|p| p.into_inner()), at);
+        if state.session_over(at, last_active) {
+            tracing::info!("the unlock session ended: locking");
+            store.update(|s| {
+                s.locked = true;
+                Ok(())
+            })?;
+            self.forget_keys();
+            state = store.state()?;
+        }
         let open_while_locked = matches!(call, Call::Hello {} | Call::Status {} | Call::Unlock { .. } | Call::Lock {});
         if state.locked && !open_while_locked {
             return fail(ErrorCode::Locked, "the profile is locked; unlock it in the extension");
@@ -212,7 +226,7 @@ impl Host {
                     }
                 }
                 match store.update(|s| unlock(s, passphrase, now()))? {
-                    Unlock::Unlocked => Ok(json!({"locked": false})),
+                    Unlock::Unlocked(until) => Ok(json!({"locked": false, "expiresAt": until})),
                     Unlock::WrongPassphrase => fail(ErrorCode::AuthFailed, "wrong passphrase"),
                 }
             }
@@ -224,8 +238,7 @@ impl Host {
                         Ok(())
                     }
                 })?;
-                // Parsed login keys leave memory; they are parsed again after unlock.
-                self.keys.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                self.forget_keys();
                 Ok(json!({"locked": true}))
             }
             Call::SaveAddress { kind, address } => {
@@ -369,6 +382,12 @@ impl Host {
         Ok(key)
     }
 
+    /// Parsed login keys leave memory (they zeroize on drop); they are parsed again after
+    /// unlock.
+    fn forget_keys(&self) {
+        self.keys.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     fn cache_key(&self, origin: &Origin, guid: &AccountGuid, key: LoginKey) {
         self.keys.lock().unwrap_or_else(|p| p.into_inner()).insert((origin.clone(), guid.clone()), key);
     }
@@ -467,7 +486,8 @@ fn summary(record: &AccountRecord, key: &LoginKey) -> AccountSummary {
 }
 
 enum Unlock {
-    Unlocked,
+    /// Unlocked until this time.
+    Unlocked(u64),
     /// The failure was counted (and saved) for the back-off.
     WrongPassphrase,
 }
@@ -491,7 +511,9 @@ fn unlock(state: &mut LocalState, passphrase: &profile_core::Passphrase, now: u6
     }
     lock.failures = 0;
     state.locked = false;
-    Ok(Unlock::Unlocked)
+    let until = now + crate::state::SESSION_SECS;
+    state.unlocked_until = Some(until);
+    Ok(Unlock::Unlocked(until))
 }
 
 /// Sets or replaces the passphrase (the CLI's `passphrase set`).

@@ -30,6 +30,12 @@ pub struct LocalState {
     /// Set by `lock`; page requests answer `locked` until `unlock`.
     #[serde(default)]
     pub locked: bool,
+    /// When the session `unlock` opened ends (Unix seconds).
+    #[serde(default)]
+    pub unlocked_until: Option<u64>,
+    /// Lock after this many seconds without a request (0: never).
+    #[serde(default = "default_auto_lock")]
+    pub auto_lock_secs: u64,
     #[serde(default)]
     pub profile_url: Option<String>,
     /// The profile server this host is paired with, its tokens and the vault's data key.
@@ -47,6 +53,8 @@ impl LocalState {
             grants: Vec::new(),
             lock: None,
             locked: false,
+            unlocked_until: None,
+            auto_lock_secs: default_auto_lock(),
             profile_url: None,
             server: None,
         }
@@ -70,6 +78,28 @@ impl LocalState {
             .filter(|(_, a)| &a.origin == origin && guid.is_none_or(|g| &a.account_guid == g))
             .max_by_key(|(_, a)| (a.last_used_at, a.created_at))
             .map(|(i, _)| i)
+    }
+}
+
+/// How long an unlock lasts at most.
+pub const SESSION_SECS: u64 = 12 * 3600;
+/// The idle time after which a passphrase-locked profile locks itself, unless configured.
+pub const DEFAULT_AUTO_LOCK_SECS: u64 = 15 * 60;
+
+fn default_auto_lock() -> u64 {
+    DEFAULT_AUTO_LOCK_SECS
+}
+
+impl LocalState {
+    /// Whether an open session has run out: its time is up, or nothing was asked for
+    /// `auto_lock_secs` since `last_active`. Only a profile with a passphrase locks.
+    pub fn session_over(&self, now: u64, last_active: u64) -> bool {
+        if self.lock.is_none() || self.locked {
+            return false;
+        }
+        let expired = self.unlocked_until.is_some_and(|until| now >= until);
+        let idle = self.auto_lock_secs > 0 && now.saturating_sub(last_active) >= self.auto_lock_secs;
+        expired || idle
     }
 }
 
@@ -163,6 +193,22 @@ impl fmt::Debug for PassphraseLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sessions_end_when_their_time_is_up_or_when_idle() {
+        let mut state = LocalState::new(Secret32::from_bytes([1; 32]));
+        assert!(!state.session_over(u64::MAX, 0), "without a passphrase nothing locks");
+        state.lock = Some(PassphraseLock::create(&Passphrase::new("correct horse".into()), [4; 16]).unwrap());
+        state.unlocked_until = Some(1_000 + SESSION_SECS);
+        assert!(!state.session_over(1_000, 1_000));
+        assert!(state.session_over(1_000 + DEFAULT_AUTO_LOCK_SECS, 1_000), "idle");
+        assert!(!state.session_over(1_000 + DEFAULT_AUTO_LOCK_SECS, 1_001));
+        state.auto_lock_secs = 0;
+        assert!(!state.session_over(1_000 + SESSION_SECS - 1, 1_000), "auto-lock off");
+        assert!(state.session_over(1_000 + SESSION_SECS, 1_000 + SESSION_SECS), "the session ran out");
+        state.locked = true;
+        assert!(!state.session_over(u64::MAX, 0), "already locked");
+    }
 
     #[test]
     fn passphrase_lock_verifies_and_backs_off() {

@@ -322,8 +322,21 @@ fn lock_and_unlock_with_a_passphrase() {
     // A second process on the same data dir sees the lock too.
     let mut other = HostProcess::start(dir.path());
     assert_eq!(other.err(SHOP, "getDeviceId", json!({})).0, "locked");
-    assert_eq!(other.ok(EXTENSION, "unlock", json!({"passphrase": "correct horse battery"})), json!({"locked": false}));
+    let unlocked = other.ok(EXTENSION, "unlock", json!({"passphrase": "correct horse battery"}));
+    assert_eq!(unlocked["locked"], false);
+    let expires = unlocked["expiresAt"].as_u64().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    assert!((now + 11 * 3600..=now + 12 * 3600).contains(&expires), "a session of 12 hours: {expires}");
     assert!(host.ok(SHOP, "getDeviceId", json!({})).is_string());
+
+    // Idle, it locks itself.
+    let out = cli(dir.path(), &["auto-lock", "1s"], "");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("locks after 1s"), "{out:?}");
+    std::thread::sleep(std::time::Duration::from_millis(1_500));
+    assert_eq!(host.err(SHOP, "getDeviceId", json!({})).0, "locked", "auto-locked after a second idle");
+    assert_eq!(other.err(SHOP, "getDeviceId", json!({})).0, "locked");
+    assert!(cli(dir.path(), &["auto-lock", "off"], "").status.success());
+    assert!(other.ok(EXTENSION, "unlock", json!({"passphrase": "correct horse battery"}))["expiresAt"].is_u64());
 
     // Changing the passphrase needs the current one.
     let out = cli(dir.path(), &["passphrase", "set"], "not it at all\nnew passphrase here\n");
