@@ -26,6 +26,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub keys: Arc<Keys>,
     pub events: Events,
+    pub mailer: crate::email::Mailer,
 }
 
 /// What the server signs and checks with.
@@ -53,7 +54,8 @@ impl AppState {
     pub async fn new(db: Db, settings: Settings, master: &MasterKey) -> anyhow::Result<Self> {
         let keys = Arc::new(Keys::load(&db, master).await?);
         let events = Events::start(&db, &settings.database).await?;
-        Ok(Self { db, settings, metrics: Arc::default(), keys, events })
+        let mailer = crate::email::Mailer::new(&settings)?;
+        Ok(Self { db, settings, metrics: Arc::default(), keys, events, mailer })
     }
 }
 
@@ -171,6 +173,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/paper-key", put(crate::vaults::set_paper_key))
         .route("/api/v1/accounts", get(crate::accounts::list).put(crate::accounts::register))
         .route("/api/v1/push", get(crate::push::socket))
+        .route("/api/v1/email/verify", post(crate::email::start_verify))
+        .route("/api/v1/email/recover", post(crate::email::start_recover))
+        .route("/email/confirm", get(crate::email::confirm))
         .route("/metrics", get(crate::metrics::serve).with_state(metrics.clone()))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
         .layer(RequestBodyLimitLayer::new(limit))

@@ -31,6 +31,23 @@ pub struct Settings {
     /// the database; made on first start when missing. Default `DATA_DIR/master.key`.
     /// Instances sharing a database need the same file.
     pub master_key_file: Option<PathBuf>,
+    /// The SMTP relay for verification and recovery email: `smtp://host:25` (plain, for a
+    /// local relay), `smtp://user:pass@host:587?tls=required` (STARTTLS) or
+    /// `smtps://user:pass@host:465`. Without one, email is off and its endpoints say so.
+    pub smtp_url: Option<Confidential>,
+    /// The sender of that email.
+    pub mail_from: String,
+}
+
+/// A setting that may carry a password: `Debug` does not print it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Confidential(pub String);
+
+impl std::fmt::Debug for Confidential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Confidential(..)")
+    }
 }
 
 impl Default for Settings {
@@ -44,6 +61,8 @@ impl Default for Settings {
             tls_cert: None,
             tls_key: None,
             master_key_file: None,
+            smtp_url: None,
+            mail_from: "Personal Profile <profile@localhost>".into(),
         }
     }
 }

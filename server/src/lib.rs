@@ -10,7 +10,7 @@
 //! - [`keys`]: the master key, the site's signing key and the access tokens it signs;
 //! - [`api`]: the HTTP API, with [`auth`] (device login, tokens, devices, the throttle),
 //!   [`vaults`] (the vault and its credentials), [`accounts`] (the accounts registry) and
-//!   [`push`] (the push channel);
+//!   [`push`] (the push channel) and [`email`] (verification and recovery links);
 //! - [`metrics`]: request counts and latencies at `/metrics`.
 
 pub mod accounts;
@@ -19,6 +19,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod email;
 pub mod keys;
 pub mod metrics;
 pub mod push;

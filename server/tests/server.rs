@@ -79,13 +79,14 @@ struct Server {
 
 impl Server {
     fn start(db: &Database, public_url: &str) -> Self {
-        Self::start_with(db, &["--public-url", public_url])
+        Self::start_with(db, &["--public-url", public_url], &[])
     }
 
-    fn start_with(db: &Database, args: &[&str]) -> Self {
+    fn start_with(db: &Database, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(binary())
             .args(["--database", &db.url, "serve", "--listen", "127.0.0.1:0"])
             .args(args)
+            .envs(env.iter().copied())
             .env("HOME", db.dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -284,7 +285,8 @@ fn over_tls_with_a_given_certificate() {
         .expect("openssl is missing (Debian's openssl package)");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
-    let server = Server::start_with(&db, &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
+    let server =
+        Server::start_with(&db, &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()], &[]);
     let mut client = Command::new("openssl")
         .args([
             "s_client",
@@ -442,6 +444,9 @@ fn devices_vault_and_push(db: Database) {
     // On PostgreSQL a second instance on the same database shows the fan-out across instances.
     let second = db.postgres.is_some().then(|| Server::start(&db, "http://profiles.test"));
     let other = second.as_ref().unwrap_or(&server);
+
+    let (status, error) = server.post("/api/v1/email/recover", &json!({"profileId": profile_id, "email": EMAIL}));
+    assert_eq!((status, error["error"]["code"].clone()), (503, json!("email_unavailable")), "no SMTP relay set");
 
     // Prelogin answers for any name, the same way twice, so it tells nobody which exist.
     let (_, unknown) = server.post("/api/v1/prelogin", &json!({"profileId": "nobody", "email": EMAIL}));
@@ -671,4 +676,124 @@ fn on_sqlite_devices_vault_and_push() {
 #[test]
 fn on_postgres_devices_vault_and_push() {
     devices_vault_and_push(Database::postgres());
+}
+
+/// A real SMTP server on loopback that accepts every message and hands it over.
+fn smtp_sink() -> (u16, std::sync::mpsc::Receiver<String>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let sender = sender.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut writer = stream;
+                let mut say = |line: &str| writer.write_all(format!("{line}\r\n").as_bytes());
+                say("220 sink.test ESMTP").unwrap();
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                    let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
+                    let reply = match verb.as_str() {
+                        "EHLO" | "HELO" => "250 sink.test",
+                        "DATA" => {
+                            say("354 end with <CRLF>.<CRLF>").unwrap();
+                            let mut message = String::new();
+                            loop {
+                                let mut data = String::new();
+                                if reader.read_line(&mut data).unwrap_or(0) == 0 || data == ".\r\n" {
+                                    break;
+                                }
+                                message.push_str(&data);
+                            }
+                            let _ = sender.send(message);
+                            "250 queued"
+                        }
+                        "QUIT" => {
+                            let _ = say("221 bye");
+                            break;
+                        }
+                        _ => "250 OK",
+                    };
+                    if say(reply).is_err() {
+                        break;
+                    }
+                    line.clear();
+                }
+            });
+        }
+    });
+    (port, receiver)
+}
+
+/// The link in a message (quoted-printable soft breaks undone).
+fn link_in(message: &str) -> String {
+    let text = message.replace("=\r\n", "").replace("=3D", "=");
+    let start = text.find("http://profiles.test/email/confirm").expect("a link in the message");
+    text[start..].split_whitespace().next().unwrap().to_owned()
+}
+
+fn email_links(db: Database) {
+    let (ok, url, err) = db.admin(&["create-user", "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+    assert!(ok, "{err}");
+    let profile_id = url.trim().rsplit('/').next().unwrap().to_owned();
+    let (port, mail) = smtp_sink();
+    let smtp = format!("smtp://127.0.0.1:{port}");
+    let server = Server::start_with(
+        &db,
+        &["--public-url", "http://profiles.test"],
+        &[("PROFILE_SERVER__SMTP_URL", &smtp), ("PROFILE_SERVER__MAIL_FROM", "Profiles <no-reply@profiles.test>")],
+    );
+    let path = |link: &str| link.trim_start_matches("http://profiles.test").to_owned();
+
+    // Locked out by wrong passphrases, the person asks for recovery by email.
+    let wrong = derive(&server, &profile_id, EMAIL, "wrong horse battery");
+    let keys = derive(&server, &profile_id, EMAIL, PASSPHRASE);
+    for _ in 0..5 {
+        login(&server, json!({"profileId": profile_id, "email": EMAIL, "authKey": wrong.auth_key, "deviceName": "x"}));
+    }
+    let right = json!({"profileId": profile_id, "email": EMAIL, "authKey": keys.auth_key, "deviceName": "phone"});
+    assert_eq!(login(&server, right.clone()).0, 429);
+
+    let unknown = server.post("/api/v1/email/recover", &json!({"profileId": "nobody", "email": EMAIL}));
+    let wrong_address =
+        server.post("/api/v1/email/recover", &json!({"profileId": profile_id, "email": "eve@example.org"}));
+    let known = server.post("/api/v1/email/recover", &json!({"profileId": profile_id, "email": EMAIL}));
+    assert_eq!(known.0, 202);
+    assert!(unknown == known && wrong_address == known, "the same answer whether or not the account exists");
+    let message = mail.recv_timeout(Duration::from_secs(10)).expect("a recovery mail");
+    assert!(message.contains("To: ada@example.org") && message.contains("Subject: Recover your profile"), "{message}");
+    assert!(message.contains("From: Profiles <no-reply@profiles.test>"), "{message}");
+    assert!(mail.recv_timeout(Duration::from_millis(500)).is_err(), "no mail for the unknown or mismatched address");
+
+    let link = link_in(&message);
+    let (status, page) = server.request_text("GET", &path(&link), b"", None);
+    assert!(status == 200 && page.contains("You can log in again"), "{status} {page}");
+    assert_eq!(login(&server, right.clone()).0, 200, "the lockout is lifted");
+    let (status, page) = server.request_text("GET", &path(&link), b"", None);
+    assert!(status == 410 && page.contains("no longer works"), "a link works once");
+    assert_eq!(server.request_text("GET", "/email/confirm?token=made-up", b"", None).0, 410);
+
+    // Verification of the address, for a signed-in device; one mail a minute.
+    let (_, tokens) = login(&server, right);
+    let device = Device::from_tokens(&tokens);
+    let (status, _) = server.call("POST", "/api/v1/email/verify", &json!(null), &device.access);
+    assert_eq!(status, 202);
+    let (status, again) = server.call("POST", "/api/v1/email/verify", &json!(null), &device.access);
+    assert_eq!((status, again["error"]["code"].clone()), (429, json!("rate_limited")));
+    let message = mail.recv_timeout(Duration::from_secs(10)).expect("a verification mail");
+    assert!(message.contains("Subject: Confirm your email address"), "{message}");
+    let (status, page) = server.request_text("GET", &path(&link_in(&message)), b"", None);
+    assert!(status == 200 && page.contains("Address confirmed"), "{page}");
+    assert!(!message.contains(PASSPHRASE) && !message.contains(&b64(keys.kek.expose())));
+}
+
+#[test]
+fn on_sqlite_email_links() {
+    email_links(Database::sqlite());
+}
+
+#[test]
+fn on_postgres_email_links() {
+    email_links(Database::postgres());
 }
