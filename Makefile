@@ -10,10 +10,11 @@ run: ## build and run the product on its embedded defaults (isolated, under targ
 test: ## run every test, installing what is missing (what CI runs)
 	scripts/test
 
-bench: ## print the host's and the real browser's round-trip and cold-start figures
+bench: ## print the host's, the real browser's and the profile server's figures
 	scripts/with-keyring cargo bench -p profile-host --bench roundtrip
 	cargo build --release -p profile-host
 	scripts/with-keyring cargo bench -p personal-profile --bench page_call
+	scripts/with-postgres cargo bench -p profile-server --bench load
 
 fuzz: ## fuzz each parser of outside input for 60 s (cargo-fuzz)
 	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz

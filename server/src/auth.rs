@@ -496,10 +496,19 @@ impl FromRequestParts<AppState> for Session {
             .site
             .verify_access(&state.settings.public_url, token.trim(), crate::now())
             .map_err(|e| unauthorized(e.to_string()))?;
-        if state.db.site_locked_down().await? {
+        // One query per request: the site's lockdown and the device's owner.
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM site WHERE key = 'lockdown'), \
+             (SELECT d.user_id FROM devices d JOIN users u ON u.id = d.user_id \
+              WHERE d.id = $1 AND d.revoked_at IS NULL AND u.locked_at IS NULL)",
+        )
+        .bind(&claims.dev)
+        .fetch_one(&state.db.pool)
+        .await?;
+        if row.try_get::<i64, _>(0)? > 0 {
             return Err(ApiError::locked_down());
         }
-        match state.db.device_owner(&claims.dev).await? {
+        match row.try_get::<Option<String>, _>(1)? {
             Some(user) if user == claims.sub => Ok(Self { user, device: claims.dev }),
             _ => Err(unauthorized("this device was signed out or its profile locked down".into())),
         }

@@ -1,0 +1,210 @@
+//! Load on a real `profile-server` over loopback HTTP, on SQLite and (when
+//! `PROFILE_TEST_POSTGRES` is set, as `scripts/with-postgres` does) on PostgreSQL. Prints
+//! throughput and latency percentiles; asserts nothing about time.
+//!
+//! - **vault writes**: each client thread owns one user and writes its vault (a 2 KiB sealed
+//!   blob) as fast as the server acknowledges, each write a durable commit with its counter
+//!   check;
+//! - **account lookups**: `GET /api/v1/accounts?origin=…`, each verifying the ES256 access
+//!   token (one P-256 signature check, as an assertion check costs) and reading the registry.
+//!
+//! `cargo bench -p profile-server --bench load` (`make bench` runs it inside
+//! `scripts/with-postgres`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use profile_core::vault;
+use profile_core::{LoginKey, Passphrase, Secret32};
+use serde_json::{Value, json};
+
+const CLIENTS: usize = 8;
+const RUN: Duration = Duration::from_secs(5);
+const PASSPHRASE: &str = "correct horse battery";
+
+struct Server {
+    child: Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn admin(url: &str, home: &std::path::Path, args: &[&str], input: &str) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_profile-server"))
+        .args(["--database", url, "admin"])
+        .args(args)
+        .env("HOME", home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn start(url: &str) -> (Server, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let users: Vec<String> = (0..CLIENTS)
+        .map(|i| {
+            let printed = admin(url, dir.path(), &["create-user", "--email", &format!("u{i}@bench.test")], PASSPHRASE);
+            printed.trim().rsplit('/').next().unwrap().to_owned()
+        })
+        .collect();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_profile-server"))
+        .args(["--database", url, "--public-url", &base, "serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("HOME", dir.path())
+        .env("PROFILE_SERVER_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        while stderr.read_line(&mut line).is_ok_and(|n| n > 0) {
+            line.clear();
+        }
+    });
+    let agent = agent();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while agent.get(format!("{base}/healthz")).call().is_err() {
+        assert!(Instant::now() < deadline, "the server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (Server { child, base, _dir: dir }, users)
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).build().into()
+}
+
+fn call(agent: &ureq::Agent, method: &str, url: &str, token: &str, body: Option<&Value>) -> (u16, Value) {
+    let bearer = format!("Bearer {token}");
+    let mut response = match (method, body) {
+        ("GET", _) => agent.get(url).header("Authorization", &bearer).call(),
+        ("PUT", Some(body)) => agent.put(url).header("Authorization", &bearer).send_json(body),
+        (_, body) => agent.post(url).header("Authorization", &bearer).send_json(body.unwrap_or(&Value::Null)),
+    }
+    .unwrap();
+    let status = response.status().as_u16();
+    (status, response.body_mut().read_json().unwrap_or(Value::Null))
+}
+
+/// One logged-in client per user: its access token and data key.
+struct Client {
+    user: String,
+    token: String,
+    data_key: Secret32,
+}
+
+fn login(base: &str, user: &str, i: usize) -> Client {
+    let agent = agent();
+    let email = format!("u{i}@bench.test");
+    let (_, prelogin) =
+        call(&agent, "POST", &format!("{base}/api/v1/prelogin"), "", Some(&json!({"profileId": user, "email": email})));
+    let kdf: vault::KdfParams = serde_json::from_value(prelogin["kdf"].clone()).unwrap();
+    let keys = vault::derive(&Passphrase::new(PASSPHRASE.into()), &kdf).unwrap();
+    let body = json!({"profileId": user, "email": email, "authKey": keys.auth_key, "deviceName": "bench"});
+    let (status, tokens) = call(&agent, "POST", &format!("{base}/api/v1/login"), "", Some(&body));
+    assert_eq!(status, 200, "{tokens}");
+    let token = tokens["accessToken"].as_str().unwrap().to_owned();
+    let (_, vault) = call(&agent, "GET", &format!("{base}/api/v1/vault"), &token, None);
+    let wrapped = Base64UrlUnpadded::decode_vec(vault["credentials"][0]["wrappedKey"].as_str().unwrap()).unwrap();
+    Client { user: user.to_owned(), token, data_key: vault::unwrap(&keys.kek, &wrapped).unwrap() }
+}
+
+/// Runs `step` on every client in its own thread for [`RUN`]; prints ops/s and percentiles.
+fn measure(label: &str, clients: &[Client], step: impl Fn(&ureq::Agent, &Client, u64) + Sync) {
+    let latencies: Vec<Vec<Duration>> = std::thread::scope(|scope| {
+        let step = &step;
+        let threads: Vec<_> = clients
+            .iter()
+            .map(|client| {
+                scope.spawn(move || {
+                    let agent = agent();
+                    let mut seen = Vec::new();
+                    let end = Instant::now() + RUN;
+                    let mut n = 0;
+                    while Instant::now() < end {
+                        let start = Instant::now();
+                        step(&agent, client, n);
+                        seen.push(start.elapsed());
+                        n += 1;
+                    }
+                    seen
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let mut all: Vec<Duration> = latencies.into_iter().flatten().collect();
+    all.sort();
+    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_secs_f64() * 1e3;
+    println!(
+        "{label:<40} {:>8.0} /s   p50 {:>6.2} ms   p99 {:>6.2} ms   (n={}, {CLIENTS} clients, {} s)",
+        all.len() as f64 / RUN.as_secs_f64(),
+        pct(0.50),
+        pct(0.99),
+        all.len(),
+        RUN.as_secs()
+    );
+}
+
+fn bench(backend: &str, url: &str) {
+    let (server, users) = start(url);
+    let base = server.base.clone();
+    let clients: Vec<Client> = users.iter().enumerate().map(|(i, user)| login(&base, user, i)).collect();
+    let key = LoginKey::from_secret(&Secret32::from_bytes([3; 32])).unwrap().public_jwk();
+    for client in &clients {
+        let account =
+            json!({"origin": "https://shop.example", "accountGuid": "acct-1", "appId": "shop", "publicKey": key});
+        assert_eq!(call(&agent(), "PUT", &format!("{base}/api/v1/accounts"), &client.token, Some(&account)).0, 200);
+    }
+    let contents = vec![b'x'; 2048];
+    measure(&format!("{backend}: vault write (durable)"), &clients, |agent, client, n| {
+        let base_counter = n + 1;
+        let blob = vault::seal_vault(&client.data_key, &client.user, base_counter + 1, [n as u8; 12], &contents);
+        let body = json!({"counter": base_counter, "blob": Base64UrlUnpadded::encode_string(&blob)});
+        let (status, answer) = call(agent, "PUT", &format!("{base}/api/v1/vault"), &client.token, Some(&body));
+        assert_eq!(status, 200, "{answer}");
+    });
+    measure(&format!("{backend}: account lookup (token verified)"), &clients, |agent, client, _| {
+        let url = format!("{base}/api/v1/accounts?origin=https://shop.example");
+        let (status, answer) = call(agent, "GET", &url, &client.token, None);
+        assert_eq!((status, answer["accounts"][0]["accountGuid"].as_str()), (200, Some("acct-1")));
+    });
+}
+
+fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    bench("sqlite", &format!("sqlite://{}/bench.db", dir.path().display()));
+    match std::env::var("PROFILE_TEST_POSTGRES") {
+        Ok(admin_url) => {
+            let name = format!("profile_bench_{}", std::process::id());
+            let psql = |sql: &str| {
+                let ok = Command::new("psql").args(["-qX", &admin_url, "-c", sql]).status().unwrap().success();
+                assert!(ok, "psql {sql}");
+            };
+            psql(&format!("CREATE DATABASE {name}"));
+            bench("postgres", &format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0));
+            psql(&format!("DROP DATABASE {name} WITH (FORCE)"));
+        }
+        Err(_) => {
+            println!("postgres: not measured (run inside scripts/with-postgres, which sets PROFILE_TEST_POSTGRES)")
+        }
+    }
+}
