@@ -23,8 +23,10 @@ const PASSPHRASE: &str = "correct horse battery";
 
 /// A profile server on a fresh SQLite file, with one user.
 struct Server {
-    child: Child,
+    child: Option<Child>,
     dir: tempfile::TempDir,
+    database: String,
+    port: u16,
     profile_url: String,
 }
 
@@ -32,29 +34,38 @@ impl Server {
     fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let database = format!("sqlite://{}/profile.db", dir.path().display());
-        let admin = |args: &[&str], input: &str| {
-            let mut child = Command::new(server_binary())
-                .args(["--database", &database, "--public-url", "http://127.0.0.1:0", "admin"])
-                .args(args)
-                .env("HOME", dir.path())
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-            let out = child.wait_with_output().unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-            String::from_utf8(out.stdout).unwrap()
-        };
-        let url = admin(&["create-user", "--email", EMAIL], &format!("{PASSPHRASE}\n"));
-        let profile_id = url.trim().rsplit('/').next().unwrap().to_owned();
-        // Listen on a fixed free port, so the public URL (in profile documents) is right.
+        // A fixed free port, so the public URL (in profile documents) is right, and a restart
+        // comes back where the hosts look for it.
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let base = format!("http://127.0.0.1:{port}");
+        let mut server = Self { child: None, dir, database, port, profile_url: String::new() };
+        let url = server.admin(&["create-user", "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+        let profile_id = url.trim().rsplit('/').next().unwrap().to_owned();
+        server.profile_url = format!("http://127.0.0.1:{port}/u/{profile_id}");
+        server.serve();
+        server
+    }
+
+    fn admin(&self, args: &[&str], input: &str) -> String {
         let mut child = Command::new(server_binary())
-            .args(["--database", &database, "--public-url", &base, "serve", "--listen", &format!("127.0.0.1:{port}")])
-            .env("HOME", dir.path())
+            .args(["--database", &self.database, "admin"])
+            .args(args)
+            .env("HOME", self.dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn serve(&mut self) {
+        let (base, listen) = (format!("http://127.0.0.1:{}", self.port), format!("127.0.0.1:{}", self.port));
+        let mut child = Command::new(server_binary())
+            .args(["--database", &self.database, "--public-url", &base, "serve", "--listen", &listen])
+            .env("HOME", self.dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -68,7 +79,20 @@ impl Server {
             }
         }
         std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-        Self { child, dir, profile_url: format!("{base}/u/{profile_id}") }
+        self.child = Some(child);
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGKILL, then the same server again on the same port and database.
+    fn restart(&mut self) {
+        self.stop();
+        self.serve();
     }
 
     /// Everything the database holds on disk.
@@ -83,8 +107,7 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }
 
@@ -186,7 +209,7 @@ fn address(line1: &str, city: &str) -> Value {
 
 #[test]
 fn two_hosts_on_one_profile_share_addresses_and_lose_nothing() {
-    let server = Server::start();
+    let mut server = Server::start();
     let (laptop, desktop) = (HostHome::new(), HostHome::new());
     for home in [&laptop, &desktop] {
         let paired = home.cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));
@@ -238,6 +261,31 @@ fn two_hosts_on_one_profile_share_addresses_and_lose_nothing() {
     for plain in ["Example Street", "New Street", "Bill Road", "Lovelace"] {
         assert!(!stored.windows(plain.len()).any(|w| w == plain.as_bytes()), "{plain} is stored in the clear");
     }
+
+    // The server goes away and comes back: the running host reconnects by itself.
+    server.restart();
+    laptop.cli(&["address", "set", "shipping", "--json", "-"], &address("7 Restart Lane", "Paris").to_string());
+    desktop_host.wait_for_addresses("a change made after the restart", |a| a["shipping"]["line1"] == "7 Restart Lane");
+
+    // A third device pairs with a one-time ticket; its vault opens with the passphrase.
+    let kiosk = HostHome::new();
+    let ticket = server.admin(&["issue-ticket", "--email", EMAIL], "");
+    let paired = kiosk.cli(&["pair", &server.profile_url, "--ticket", ticket.trim()], "");
+    assert!(paired.contains("opens at the first `unlock`"), "{paired}");
+    let mut kiosk_host = Messaging::start(&kiosk);
+    assert_eq!(kiosk_host.call("listAddresses", json!({})), json!({}), "nothing readable before the passphrase");
+    let opened = kiosk_host.call("unlock", json!({"passphrase": PASSPHRASE}));
+    assert_eq!(opened["vaultOpen"], true, "{opened}");
+    assert_eq!(kiosk_host.call("listAddresses", json!({}))["shipping"]["line1"], "7 Restart Lane");
+    let reused = Command::new(support::host_binary())
+        .args(["pair", &server.profile_url, "--ticket", ticket.trim()])
+        .env("PROFILE_HOST_HOME", HostHome::new().path())
+        .output()
+        .unwrap();
+    assert!(
+        !reused.status.success() && String::from_utf8_lossy(&reused.stderr).contains("wrong"),
+        "a ticket works once"
+    );
 
     // Unpairing signs the device out; its cache stays.
     assert!(laptop.cli(&["unpair"], "").starts_with("unpaired"));

@@ -500,10 +500,17 @@ pub fn open_with_passphrase(store: &Store, client: &Client, passphrase: &Passphr
     let kdf = remote.kdf.clone().ok_or_else(|| WireError::internal("the vault answer lacks its parameters"))?;
     let keys = vault::derive(passphrase, &kdf).map_err(|e| WireError::new(ErrorCode::InvalidRequest, e.to_string()))?;
     let data_key = remote.unwrap_key(&keys.kek)?;
+    let mut lock = Some(
+        crate::state::PassphraseLock::create(passphrase, random()?).map_err(|e| WireError::internal(e.to_string()))?,
+    );
     store.update(|s| {
         if let Some(link) = s.server.as_mut() {
             link.data_key = Some(data_key);
             link.dirty = true;
+        }
+        if s.lock.is_none() {
+            // As after pairing with the passphrase: it now also locks this host.
+            s.lock = lock.take();
         }
         Ok(())
     })?;
