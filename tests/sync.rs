@@ -166,9 +166,13 @@ impl Messaging {
     }
 
     fn call(&mut self, kind: &str, params: Value) -> Value {
+        self.call_from(OWN_ORIGIN, kind, params)
+    }
+
+    fn call_from(&mut self, origin: &str, kind: &str, params: Value) -> Value {
         let id = self.next_id;
         self.next_id += 1;
-        let body = json!({"id": id, "type": kind, "origin": OWN_ORIGIN, "params": params}).to_string();
+        let body = json!({"id": id, "type": kind, "origin": origin, "params": params}).to_string();
         self.stdin.write_all(&(body.len() as u32).to_ne_bytes()).unwrap();
         self.stdin.write_all(body.as_bytes()).unwrap();
         self.stdin.flush().unwrap();
@@ -260,6 +264,22 @@ fn two_hosts_on_one_profile_share_addresses_and_lose_nothing() {
     let stored = server.stored_bytes();
     for plain in ["Example Street", "New Street", "Bill Road", "Lovelace"] {
         assert!(!stored.windows(plain.len()).any(|w| w == plain.as_bytes()), "{plain} is stored in the clear");
+    }
+
+    // A site account made on the desktop, and its login counter, reach the laptop.
+    let challenge = "AAAAAAAAAAAAAAAAAAAAAA";
+    let shop = "https://shop.example";
+    desktop_host.call_from(shop, "signUp", json!({"challenge": challenge, "accountGuid": "acct-7", "appId": "shop"}));
+    desktop_host.call_from(shop, "login", json!({"challenge": challenge}));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        laptop.cli(&["sync"], "");
+        let status = laptop.cli(&["status"], "");
+        if status.contains("https://shop.example  as acct-7  (counter 1)") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the desktop's account never reached the laptop: {status}");
+        std::thread::sleep(Duration::from_millis(200));
     }
 
     // The server goes away and comes back: the running host reconnects by itself.

@@ -59,7 +59,7 @@ pub struct Host {
     /// Parsed login keys: parsing costs as much as signing.
     keys: Mutex<HashMap<(Origin, AccountGuid), LoginKey>>,
     /// The profile server's client, made at first use.
-    client: OnceLock<Client>,
+    client: OnceLock<Arc<Client>>,
     /// Whether to hold the push socket while running (the browser's host does; the CLI not).
     listen: bool,
     /// When this process last served a request, for the idle auto-lock.
@@ -105,15 +105,28 @@ impl Host {
         self
     }
 
-    fn client(&self) -> &Client {
-        self.client.get_or_init(Client::default)
+    fn client(&self) -> &Arc<Client> {
+        self.client.get_or_init(Arc::default)
     }
 
-    /// Syncs with the profile server when paired; a failure leaves the change pending, to go
-    /// out at the next sync.
-    fn sync_soon(&self, store: &Store) {
-        if let Err(e) = sync::sync(store, self.client()) {
-            tracing::warn!("profile server sync: {e}");
+    /// Syncs with the profile server in the background (registering a new site account
+    /// first), so no answer waits on the network; a failure leaves the change pending for the
+    /// next sync.
+    fn sync_soon(&self, register: Option<(AccountRecord, profile_core::PublicJwk)>) {
+        let Ok(store) = self.store() else { return };
+        let (store, client) = (store.clone(), self.client().clone());
+        let spawned = std::thread::Builder::new().name("sync".into()).spawn(move || {
+            if let Some((record, key)) = register
+                && let Err(e) = sync::register_account(&store, &client, &record, &key)
+            {
+                tracing::warn!("cannot register the account with the profile server: {e}");
+            }
+            if let Err(e) = sync::sync(&store, &client) {
+                tracing::warn!("profile server sync: {e}");
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::warn!("cannot start a sync: {e}");
         }
     }
 
@@ -243,7 +256,9 @@ impl Host {
             }
             Call::SaveAddress { kind, address } => {
                 store.update(|s| Ok(s.addresses.insert(*kind, address.clone())))?;
-                self.sync_soon(store);
+                if state.server.is_some() {
+                    self.sync_soon(None);
+                }
                 Ok(json!({"kind": kind}))
             }
             Call::ListAddresses {} => to_value(&state.addresses),
@@ -324,12 +339,8 @@ impl Host {
         let public_key = key.public_jwk();
         self.cache_key(origin, &params.account_guid, key);
         if state.server.is_some() {
-            if let Some(record) = state.account(origin, &params.account_guid)
-                && let Err(e) = sync::register_account(store, self.client(), record, &public_key)
-            {
-                tracing::warn!("cannot register the account with the profile server: {e}");
-            }
-            self.sync_soon(store);
+            let record = state.account(origin, &params.account_guid).cloned();
+            self.sync_soon(record.map(|record| (record, public_key.clone())));
         }
         Ok(SignUpResult {
             account_guid: params.account_guid.clone(),
@@ -365,7 +376,7 @@ impl Host {
         });
         // Other devices learn the raised counter, so theirs start above it.
         if store.state()?.server.is_some() {
-            self.sync_soon(store);
+            self.sync_soon(None);
         }
         Ok(LoginResult { account_guid: record.account_guid, assertion })
     }
