@@ -46,17 +46,9 @@ impl Server {
     }
 
     fn admin(&self, args: &[&str], input: &str) -> String {
-        let mut child = Command::new(server_binary())
-            .args(["--database", &self.database, "admin"])
-            .args(args)
-            .env("HOME", self.dir.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
+        let mut command = Command::new(server_binary());
+        command.args(["--database", &self.database, "admin"]).args(args).env("HOME", self.dir.path());
+        let out = support::run(&mut command, input);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap()
     }
@@ -124,19 +116,14 @@ impl HostHome {
     }
 
     fn cli(&self, args: &[&str], input: &str) -> String {
-        let mut child = Command::new(support::host_binary())
-            .args(args)
-            .env("PROFILE_HOST_HOME", self.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = self.try_cli(args, input);
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(out.status.success(), "profile-host {args:?}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
         stdout
+    }
+
+    fn try_cli(&self, args: &[&str], input: &str) -> std::process::Output {
+        support::run(Command::new(support::host_binary()).args(args).env("PROFILE_HOST_HOME", self.path()), input)
     }
 }
 
@@ -220,17 +207,7 @@ fn two_hosts_on_one_profile_share_addresses_and_lose_nothing() {
         assert!(paired.contains(&server.profile_url), "{paired}");
         assert!(home.cli(&["status"], "").contains("in sync"));
     }
-    let wrong = Command::new(support::host_binary())
-        .args(["pair", &server.profile_url, "--email", EMAIL])
-        .env("PROFILE_HOST_HOME", HostHome::new().path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut wrong = wrong;
-    wrong.stdin.take().unwrap().write_all(b"wrong horse battery\n").unwrap();
-    let out = wrong.wait_with_output().unwrap();
+    let out = HostHome::new().try_cli(&["pair", &server.profile_url, "--email", EMAIL], "wrong horse battery\n");
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("wrong"), "{out:?}");
 
     // The desktop runs as a browser runs it, holding the push socket.
@@ -297,15 +274,25 @@ fn two_hosts_on_one_profile_share_addresses_and_lose_nothing() {
     let opened = kiosk_host.call("unlock", json!({"passphrase": PASSPHRASE}));
     assert_eq!(opened["vaultOpen"], true, "{opened}");
     assert_eq!(kiosk_host.call("listAddresses", json!({}))["shipping"]["line1"], "7 Restart Lane");
-    let reused = Command::new(support::host_binary())
-        .args(["pair", &server.profile_url, "--ticket", ticket.trim()])
-        .env("PROFILE_HOST_HOME", HostHome::new().path())
-        .output()
-        .unwrap();
+    let reused = HostHome::new().try_cli(&["pair", &server.profile_url, "--ticket", ticket.trim()], "");
     assert!(
         !reused.status.success() && String::from_utf8_lossy(&reused.stderr).contains("wrong"),
         "a ticket works once"
     );
+
+    // The devices are listed; one signed out from another is told through its push socket.
+    let devices = laptop.cli(&["devices"], "");
+    assert_eq!(devices.lines().count(), 3, "{devices}");
+    assert_eq!(devices.matches("(this device)").count(), 1, "{devices}");
+    let kiosk_status = kiosk.cli(&["status"], "");
+    let kiosk_id = kiosk_status.split("(device ").nth(1).unwrap().split(')').next().unwrap().to_owned();
+    assert!(laptop.cli(&["devices", "--revoke", &kiosk_id], "").contains("signed"));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while kiosk_host.call("hello", json!({}))["paired"] != false {
+        assert!(Instant::now() < deadline, "the kiosk never learnt it was signed out");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(kiosk_host.call("listAddresses", json!({}))["shipping"]["line1"], "7 Restart Lane", "the cache stays");
 
     // Unpairing signs the device out; its cache stays.
     assert!(laptop.cli(&["unpair"], "").starts_with("unpaired"));

@@ -80,6 +80,12 @@ enum Command {
     Unpair,
     /// Sync with the profile server now.
     Sync,
+    /// List the devices paired with your profile, or sign one out.
+    Devices {
+        /// Sign this device out (its id from the list).
+        #[arg(long, value_name = "ID")]
+        revoke: Option<String>,
+    },
     /// Lock the profile after this long without a request (`15m`, `1h`), or `off`. Needs a
     /// passphrase; an unlock lasts 12 hours at most either way.
     AutoLock {
@@ -374,6 +380,34 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
                     "the profile locks after {} without a request",
                     humantime::format_duration(std::time::Duration::from_secs(secs))
                 ),
+            }
+        }
+        Command::Devices { revoke } => {
+            let store = open_store(home).map_err(|e| e.to_string())?;
+            let client = sync::Client::default();
+            if let Some(id) = revoke {
+                sync::revoke_device(&store, &client, &id).map_err(|e| e.message)?;
+                println!("signed {id} out");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let listed = sync::devices(&store, &client).map_err(|e| e.message)?;
+            for device in listed["devices"].as_array().into_iter().flatten() {
+                let since = |key: &str| {
+                    device[key].as_u64().map(|at| {
+                        humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(at))
+                            .to_string()
+                    })
+                };
+                let state = match since("revokedAt") {
+                    Some(at) => format!("signed out {at}"),
+                    None => format!("last seen {}", since("lastSeenAt").unwrap_or_default()),
+                };
+                let current = if device["current"] == true { "  (this device)" } else { "" };
+                println!(
+                    "{}  {}  {state}{current}",
+                    device["id"].as_str().unwrap_or_default(),
+                    device["name"].as_str().unwrap_or_default()
+                );
             }
         }
         Command::Passphrase(PassphraseCommand::Set) => {

@@ -411,7 +411,11 @@ fn fresh_token(client: &Client, link: &mut ServerLink) -> Result<(), WireError> 
         return Ok(());
     }
     let body = json!({"refreshToken": link.refresh_token.0});
-    let tokens = expect(client.call("POST", &format!("{}/api/v1/token", link.api_base), None, Some(&body))?, 200)?;
+    let answer = client.call("POST", &format!("{}/api/v1/token", link.api_base), None, Some(&body))?;
+    if answer.0 == 401 {
+        return Err(WireError::new(ErrorCode::NotPaired, "the profile server signed this device out; pair it again"));
+    }
+    let tokens = expect(answer, 200)?;
     match (tokens["accessToken"].as_str(), tokens["refreshToken"].as_str()) {
         (Some(access), Some(refresh)) => {
             link.access_token = Token(access.to_owned());
@@ -439,7 +443,15 @@ pub fn sync(store: &Store, client: &Client) -> Result<Synced, WireError> {
     store.update(|s| {
         let Some(mut link) = s.server.clone() else { return Ok(Ok(Synced::Idle)) };
         let outcome = sync_link(client, &mut link, s);
-        s.server = Some(link);
+        if outcome.as_ref().is_err_and(|e| e.code == ErrorCode::NotPaired) {
+            // Signed out on the server: forget it, keep the cache.
+            tracing::warn!("the profile server signed this device out; it is no longer paired");
+            s.server = None;
+            s.profile_url = None;
+        } else {
+            // Tokens rotated on the way are kept even when a later step failed.
+            s.server = Some(link);
+        }
         Ok(outcome)
     })?
 }
@@ -518,6 +530,31 @@ pub fn open_with_passphrase(store: &Store, client: &Client, passphrase: &Passphr
     Ok(true)
 }
 
+/// Runs `call` with a fresh access token, inside a state update so that rotated tokens are
+/// saved whatever `call` answers. A device the server signed out is unpaired (its cache stays).
+fn with_token<T>(
+    store: &Store,
+    client: &Client,
+    call: impl FnOnce(&Client, &ServerLink) -> Result<T, WireError>,
+) -> Result<T, WireError> {
+    store.update(|s| {
+        let Some(link) = s.server.as_mut() else {
+            return Ok(Err(WireError::new(ErrorCode::NotPaired, "this profile is not paired with a profile server")));
+        };
+        match fresh_token(client, link) {
+            Ok(()) => Ok(call(client, link)),
+            Err(e) => {
+                if e.code == ErrorCode::NotPaired {
+                    tracing::warn!("{}", e.message);
+                    s.server = None;
+                    s.profile_url = None;
+                }
+                Ok(Err(e))
+            }
+        }
+    })?
+}
+
 /// Records a new site account in the server's registry.
 pub fn register_account(
     store: &Store,
@@ -525,33 +562,46 @@ pub fn register_account(
     record: &AccountRecord,
     public_key: &profile_core::PublicJwk,
 ) -> Result<(), WireError> {
-    store.update(|s| {
-        let Some(link) = s.server.as_mut() else { return Ok(()) };
-        fresh_token(client, link)?;
-        let body = json!({
-            "origin": record.origin,
-            "accountGuid": record.account_guid,
-            "appId": record.app_id,
-            "publicKey": public_key,
-            "permissions": record.permissions,
-        });
-        expect(
-            client.call("PUT", &format!("{}/api/v1/accounts", link.api_base), Some(&link.access_token), Some(&body))?,
-            200,
-        )
-        .map(|_| ())
+    let body = json!({
+        "origin": record.origin,
+        "accountGuid": record.account_guid,
+        "appId": record.app_id,
+        "publicKey": public_key,
+        "permissions": record.permissions,
+    });
+    with_token(store, client, |client, link| {
+        let url = format!("{}/api/v1/accounts", link.api_base);
+        expect(client.call("PUT", &url, Some(&link.access_token), Some(&body))?, 200).map(|_| ())
+    })
+}
+
+/// The profile's devices, as the server lists them (`current` marks this one).
+pub fn devices(store: &Store, client: &Client) -> Result<Value, WireError> {
+    with_token(store, client, |client, link| {
+        let url = format!("{}/api/v1/devices", link.api_base);
+        expect(client.call("GET", &url, Some(&link.access_token), None)?, 200)
+    })
+}
+
+/// Signs one of the profile's devices out.
+pub fn revoke_device(store: &Store, client: &Client, device_id: &str) -> Result<(), WireError> {
+    with_token(store, client, |client, link| {
+        let url = format!("{}/api/v1/devices/{device_id}", link.api_base);
+        expect(client.call("DELETE", &url, Some(&link.access_token), None)?, 204).map(|_| ())
     })
 }
 
 /// Forgets the server: signs this device out there (when it can) and drops the tokens and the
 /// data key. The local cache stays.
 pub fn unpair(store: &Store, client: &Client) -> Result<Value, WireError> {
-    let Some(link) = store.state()?.server.clone() else {
+    if store.state()?.server.is_none() {
         return Err(WireError::new(ErrorCode::NotPaired, "this profile is not paired with a profile server"));
-    };
-    let signed_out = client
-        .call("DELETE", &format!("{}/api/v1/devices/{}", link.api_base, link.device_id), Some(&link.access_token), None)
-        .is_ok_and(|(status, _)| status == 204);
+    }
+    let signed_out = with_token(store, client, |client, link| {
+        let url = format!("{}/api/v1/devices/{}", link.api_base, link.device_id);
+        Ok(client.call("DELETE", &url, Some(&link.access_token), None)?.0 == 204)
+    })
+    .unwrap_or(false);
     store.update(|s| {
         s.server = None;
         s.profile_url = None;
@@ -562,6 +612,8 @@ pub fn unpair(store: &Store, client: &Client) -> Result<Value, WireError> {
 
 /// The longest pause between reconnections of the push socket.
 const MAX_RECONNECT_SECS: u64 = 60;
+/// How often an unpaired host looks whether it was paired meanwhile.
+const NOT_PAIRED_CHECK_SECS: u64 = 5;
 
 /// Starts (once per process) the thread that holds the profile server's push socket: it syncs
 /// when it connects and whenever another device changes the vault, reconnects with a growing
@@ -575,13 +627,15 @@ pub fn listen(store: std::sync::Arc<Store>) {
         let client = Client::default();
         let mut pause = 1;
         loop {
-            match store.state().map(|s| s.server.is_some()) {
-                Ok(true) => match hold_socket(&store, &client) {
-                    Ok(()) => pause = 1,
-                    Err(e) => tracing::info!("push socket: {e}; reconnecting in {pause} s"),
-                },
-                // Not paired (or no state): look again later.
-                _ => pause = MAX_RECONNECT_SECS,
+            if !store.state().is_ok_and(|s| s.server.is_some()) {
+                // Not paired (yet): look again soon, e.g. after a pairing in the browser.
+                std::thread::sleep(Duration::from_secs(NOT_PAIRED_CHECK_SECS));
+                pause = 1;
+                continue;
+            }
+            match hold_socket(&store, &client) {
+                Ok(()) => pause = 1,
+                Err(e) => tracing::info!("push socket: {e}; reconnecting in {pause} s"),
             }
             std::thread::sleep(Duration::from_secs(pause));
             pause = (pause * 2).min(MAX_RECONNECT_SECS);
@@ -595,16 +649,11 @@ pub fn listen(store: std::sync::Arc<Store>) {
 /// One push connection, until it closes.
 fn hold_socket(store: &Store, client: &Client) -> Result<(), String> {
     use tungstenite::client::IntoClientRequest;
-    let link = store
-        .update(|s| {
-            let Some(mut link) = s.server.clone() else {
-                return Err(WireError::new(ErrorCode::NotPaired, "not paired"));
-            };
-            let refreshed = fresh_token(client, &mut link);
-            s.server = Some(link.clone());
-            refreshed.map(|()| link)
-        })
-        .map_err(|e| e.to_string())?;
+    let link = match with_token(store, client, |_, link| Ok(link.clone())) {
+        Ok(link) => link,
+        Err(e) if e.code == ErrorCode::NotPaired => return Ok(()),
+        Err(e) => return Err(e.to_string()),
+    };
     let url = format!("ws{}/api/v1/push", link.api_base.trim_start_matches("http"));
     let mut request = url.into_client_request().map_err(|e| e.to_string())?;
     let bearer = format!("Bearer {}", link.access_token.0).parse().map_err(|_| "unusable token".to_owned())?;

@@ -5,8 +5,10 @@
 //! - **vault writes**: each client thread owns one user and writes its vault (a 2 KiB sealed
 //!   blob) as fast as the server acknowledges, each write a durable commit with its counter
 //!   check;
-//! - **account lookups**: `GET /api/v1/accounts?origin=…`, each verifying the ES256 access
-//!   token (one P-256 signature check, as an assertion check costs) and reading the registry.
+//! - **account lookup + assertion verification**: `GET /api/v1/accounts?origin=…` (the server
+//!   verifies the ES256 access token and reads the registry), then the login assertion is
+//!   verified against the public key it returned with `profile_core::verify`, as a site's
+//!   login does. The load generator shares the machine's two cores with the server.
 //!
 //! `cargo bench -p profile-server --bench load` (`make bench` runs it inside
 //! `scripts/with-postgres`).
@@ -127,8 +129,22 @@ fn login(base: &str, user: &str, i: usize) -> Client {
     Client { user: user.to_owned(), token, data_key: vault::unwrap(&keys.kek, &wrapped).unwrap() }
 }
 
-/// Runs `step` on every client in its own thread for [`RUN`]; prints ops/s and percentiles.
-fn measure(label: &str, clients: &[Client], step: impl Fn(&ureq::Agent, &Client, u64) + Sync) {
+/// CPU seconds the process has used (user + system), from `/proc` (Linux).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and
+    // 13th, in clock ticks of 1/100 s.
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Runs `step` on every client in its own thread for [`RUN`]; prints ops/s, percentiles and the
+/// server's own CPU time per operation (what 2 cores would serve with the load generator
+/// elsewhere).
+fn measure(label: &str, server: u32, clients: &[Client], step: impl Fn(&ureq::Agent, &Client, u64) + Sync) {
+    let cpu_before = cpu_seconds(server);
     let latencies: Vec<Vec<Duration>> = std::thread::scope(|scope| {
         let step = &step;
         let threads: Vec<_> = clients
@@ -151,14 +167,18 @@ fn measure(label: &str, clients: &[Client], step: impl Fn(&ureq::Agent, &Client,
             .collect();
         threads.into_iter().map(|t| t.join().unwrap()).collect()
     });
+    let server_cpu = cpu_seconds(server) - cpu_before;
     let mut all: Vec<Duration> = latencies.into_iter().flatten().collect();
     all.sort();
     let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_secs_f64() * 1e3;
+    let per_op = server_cpu / all.len() as f64;
     println!(
-        "{label:<40} {:>8.0} /s   p50 {:>6.2} ms   p99 {:>6.2} ms   (n={}, {CLIENTS} clients, {} s)",
+        "{label:<42} {:>6.0} /s  p50 {:>6.2} ms  p99 {:>6.2} ms  server CPU {:>4.0} µs/op (≈ {:.0}/s on 2 cores)  (n={}, {CLIENTS} clients, {} s)",
         all.len() as f64 / RUN.as_secs_f64(),
         pct(0.50),
         pct(0.99),
+        per_op * 1e6,
+        2.0 / per_op,
         all.len(),
         RUN.as_secs()
     );
@@ -175,17 +195,42 @@ fn bench(backend: &str, url: &str) {
         assert_eq!(call(&agent(), "PUT", &format!("{base}/api/v1/accounts"), &client.token, Some(&account)).0, 200);
     }
     let contents = vec![b'x'; 2048];
-    measure(&format!("{backend}: vault write (durable)"), &clients, |agent, client, n| {
+    let pid = server.child.id();
+    measure(&format!("{backend}: vault write (durable)"), pid, &clients, |agent, client, n| {
         let base_counter = n + 1;
         let blob = vault::seal_vault(&client.data_key, &client.user, base_counter + 1, [n as u8; 12], &contents);
         let body = json!({"counter": base_counter, "blob": Base64UrlUnpadded::encode_string(&blob)});
         let (status, answer) = call(agent, "PUT", &format!("{base}/api/v1/vault"), &client.token, Some(&body));
         assert_eq!(status, 200, "{answer}");
     });
-    measure(&format!("{backend}: account lookup (token verified)"), &clients, |agent, client, _| {
+    let origin = profile_core::Origin::parse("https://shop.example").unwrap();
+    let challenge = profile_core::Challenge::from_random(&[7; 16]).unwrap();
+    let guid = profile_core::AccountGuid::try_from("acct-1".to_owned()).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let assertion = LoginKey::from_secret(&Secret32::from_bytes([3; 32])).unwrap().sign(&profile_core::ClientData {
+        kind: profile_core::AssertionType::Login,
+        origin: origin.clone(),
+        challenge: challenge.clone(),
+        account_guid: guid.clone(),
+        device_id: profile_core::DeviceId::derive(&Secret32::from_bytes([4; 32]), &origin),
+        counter: 1,
+        issued_at: now,
+    });
+    measure(&format!("{backend}: account lookup + assertion verify"), pid, &clients, |agent, client, _| {
         let url = format!("{base}/api/v1/accounts?origin=https://shop.example");
         let (status, answer) = call(agent, "GET", &url, &client.token, None);
-        assert_eq!((status, answer["accounts"][0]["accountGuid"].as_str()), (200, Some("acct-1")));
+        assert_eq!(status, 200, "{answer}");
+        let jwk: profile_core::PublicJwk = serde_json::from_value(answer["accounts"][0]["publicKey"].clone()).unwrap();
+        let expected = profile_core::Expected {
+            kind: profile_core::AssertionType::Login,
+            origin: &origin,
+            challenge: &challenge,
+            account_guid: &guid,
+            last_counter: Some(0),
+            now,
+            max_age: 300,
+        };
+        profile_core::verify(&jwk.to_key().unwrap(), &assertion, &expected).unwrap();
     });
 }
 

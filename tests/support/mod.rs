@@ -270,20 +270,18 @@ impl Browser {
     }
 
     pub fn host_with_input(&self, args: &[&str], input: &str) -> String {
-        use std::io::Write;
-        let mut child = Command::new(host_binary())
-            .args(args)
-            .env("PROFILE_HOST_HOME", &self.home)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = run(Command::new(host_binary()).args(args).env("PROFILE_HOST_HOME", &self.home), input);
         assert!(out.status.success(), "profile-host {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
+}
+
+/// Runs a command to its end with `input` on its stdin; its output.
+pub fn run(command: &mut Command, input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
 }
 
 impl Drop for Browser {
