@@ -173,13 +173,14 @@ fn measure(label: &str, server: u32, clients: &[Client], step: impl Fn(&ureq::Ag
     let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_secs_f64() * 1e3;
     let per_op = server_cpu / all.len() as f64;
     println!(
-        "{label:<42} {:>6.0} /s  p50 {:>6.2} ms  p99 {:>6.2} ms  server CPU {:>4.0} µs/op (≈ {:.0}/s on 2 cores)  (n={}, {CLIENTS} clients, {} s)",
+        "{label:<52} {:>6.0} /s  p50 {:>6.2} ms  p99 {:>6.2} ms  server CPU {:>4.0} µs/op (≈ {:.0}/s on 2 cores)  (n={}, {} clients, {} s)",
         all.len() as f64 / RUN.as_secs_f64(),
         pct(0.50),
         pct(0.99),
         per_op * 1e6,
         2.0 / per_op,
         all.len(),
+        clients.len(),
         RUN.as_secs()
     );
 }
@@ -196,13 +197,21 @@ fn bench(backend: &str, url: &str) {
     }
     let contents = vec![b'x'; 2048];
     let pid = server.child.id();
-    measure(&format!("{backend}: vault write (durable)"), pid, &clients, |agent, client, n| {
-        let base_counter = n + 1;
-        let blob = vault::seal_vault(&client.data_key, &client.user, base_counter + 1, [n as u8; 12], &contents);
-        let body = json!({"counter": base_counter, "blob": Base64UrlUnpadded::encode_string(&blob)});
-        let (status, answer) = call(agent, "PUT", &format!("{base}/api/v1/vault"), &client.token, Some(&body));
-        assert_eq!(status, 200, "{answer}");
-    });
+    // Two runs: two clients (a moderate load) and all of them (saturation). Each client writes
+    // its own user's vault; the counters carry on from one run to the next.
+    let counters: Vec<std::sync::atomic::AtomicU64> = clients.iter().map(|_| 1.into()).collect();
+    for (label, some) in [("2 clients", &clients[..2]), ("saturated", &clients[..])] {
+        measure(&format!("{backend}: vault write (durable), {label}"), pid, some, |agent, client, _| {
+            let index = clients.iter().position(|c| c.user == client.user).unwrap_or(0);
+            let base_counter = counters[index].load(std::sync::atomic::Ordering::SeqCst);
+            let nonce: [u8; 12] = std::array::from_fn(|i| (base_counter >> (8 * (i % 8))) as u8);
+            let blob = vault::seal_vault(&client.data_key, &client.user, base_counter + 1, nonce, &contents);
+            let body = json!({"counter": base_counter, "blob": Base64UrlUnpadded::encode_string(&blob)});
+            let (status, answer) = call(agent, "PUT", &format!("{base}/api/v1/vault"), &client.token, Some(&body));
+            assert_eq!(status, 200, "{answer}");
+            counters[index].store(base_counter + 1, std::sync::atomic::Ordering::SeqCst);
+        });
+    }
     let origin = profile_core::Origin::parse("https://shop.example").unwrap();
     let challenge = profile_core::Challenge::from_random(&[7; 16]).unwrap();
     let guid = profile_core::AccountGuid::try_from("acct-1".to_owned()).unwrap();

@@ -38,6 +38,7 @@ pub struct Keys {
     /// A hash of nothing, checked against when the account is unknown, so that a wrong
     /// address costs the same time as a wrong passphrase.
     pub decoy_hash: String,
+    pub verified: crate::keys::VerifiedTokens,
 }
 
 impl Keys {
@@ -46,6 +47,7 @@ impl Keys {
             site: SiteKey::load_or_create(db, master).await?,
             decoy_salt: master.derive("decoy-salt"),
             decoy_hash: crate::auth::slow_hash(crate::random::<32>()?.to_vec()).await?,
+            verified: crate::keys::VerifiedTokens::default(),
         })
     }
 }

@@ -491,10 +491,8 @@ impl FromRequestParts<AppState> for Session {
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.strip_prefix("Bearer "))
             .ok_or_else(|| unauthorized("send `Authorization: Bearer ACCESS_TOKEN`".into()))?;
-        let claims = state
-            .keys
-            .site
-            .verify_access(&state.settings.public_url, token.trim(), crate::now())
+        let keys = &state.keys;
+        let claims = (keys.verified.verify(&keys.site, &state.settings.public_url, token.trim(), crate::now()))
             .map_err(|e| unauthorized(e.to_string()))?;
         // One query per request: the site's lockdown and the device's owner.
         let row = sqlx::query(

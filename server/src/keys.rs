@@ -247,6 +247,33 @@ pub enum TokenError {
     Expired,
 }
 
+/// Access tokens already verified, so a device's repeated requests cost one signature check
+/// per token rather than one per request. Bounded: emptied when full. A cached token is still
+/// checked for expiry on every use.
+#[derive(Debug, Default)]
+pub struct VerifiedTokens(std::sync::Mutex<std::collections::HashMap<[u8; 32], AccessClaims>>);
+
+/// Most tokens kept.
+const MAX_VERIFIED_TOKENS: usize = 65_536;
+
+impl VerifiedTokens {
+    /// [`SiteKey::verify_access`], remembered.
+    pub fn verify(&self, site: &SiteKey, issuer: &str, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let cached = self.0.lock().unwrap_or_else(|p| p.into_inner()).get(&digest).cloned();
+        if let Some(claims) = cached {
+            return if now < claims.exp { Ok(claims) } else { Err(TokenError::Expired) };
+        }
+        let claims = site.verify_access(issuer, token, now)?;
+        let mut verified = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if verified.len() >= MAX_VERIFIED_TOKENS {
+            verified.clear();
+        }
+        verified.insert(digest, claims.clone());
+        Ok(claims)
+    }
+}
+
 /// SHA-256 of a bearer secret (ticket, refresh token, paper-key verifier), as stored.
 pub fn secret_hash(secret: &str) -> String {
     Base64UrlUnpadded::encode_string(&Sha256::digest(secret.as_bytes()))
@@ -291,6 +318,18 @@ mod tests {
             assert_eq!(site.verify_access(iss, junk, 1_001), Err(TokenError::Malformed), "{junk}");
         }
         assert!(!format!("{site:?}").contains(&format!("{:?}", site.signing.to_bytes())));
+    }
+
+    #[test]
+    fn remembered_tokens_still_expire_and_forgeries_are_not_remembered() {
+        let (site, iss, verified) = (key(7), "https://p.example", VerifiedTokens::default());
+        let token = site.issue_access(iss, "user-1", "dev-1", 1_000);
+        assert_eq!(verified.verify(&site, iss, &token, 1_001).unwrap().sub, "user-1");
+        assert_eq!(verified.verify(&site, iss, &token, 1_002).unwrap().dev, "dev-1", "from the cache");
+        assert_eq!(verified.verify(&site, iss, &token, 1_000 + ACCESS_TTL_SECS), Err(TokenError::Expired));
+        let forged = format!("{}x", &token[..token.len() - 1]);
+        assert!(verified.verify(&site, iss, &forged, 1_001).is_err());
+        assert!(verified.verify(&site, iss, &forged, 1_001).is_err(), "a failure is not remembered");
     }
 
     #[test]
