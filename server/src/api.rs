@@ -177,7 +177,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/push", get(crate::push::socket))
         .route("/api/v1/email/verify", post(crate::email::start_verify))
         .route("/api/v1/email/recover", post(crate::email::start_recover))
-        .route("/email/confirm", get(crate::email::confirm))
+        .route("/email/confirm", get(crate::email::confirm_page).post(crate::email::confirm))
         .route("/metrics", get(crate::metrics::serve).with_state(metrics.clone()))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
         .layer(RequestBodyLimitLayer::new(limit))

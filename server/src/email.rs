@@ -219,21 +219,39 @@ pub struct Confirm {
     token: String,
 }
 
-/// Where a link leads: a short page saying what it did.
+fn page(status: StatusCode, title: &str, body: &str) -> (StatusCode, Html<String>) {
+    (
+        status,
+        Html(format!(
+            "<!doctype html><meta charset=utf-8><meta name=viewport content=\"width=device-width\">\
+             <meta name=referrer content=no-referrer><title>{title}</title>\
+             <body style=\"font:16px system-ui;max-width:32rem;margin:4rem auto;padding:0 1rem\">\
+             <h1 style=\"font-size:1.4rem\">{title}</h1>{body}"
+        )),
+    )
+}
+
+/// Where a link leads: a page with one button. Opening the link changes nothing, so mail
+/// scanners that fetch links cannot spend it; the button's POST does.
+pub async fn confirm_page(Query(confirm): Query<Confirm>) -> (StatusCode, Html<String>) {
+    let token: String = confirm.token.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')).collect();
+    page(
+        StatusCode::OK,
+        "Personal Profile",
+        &format!(
+            "<p>Continue to confirm this request from your email.</p>\
+             <form method=post action=\"/email/confirm\"><input type=hidden name=token value=\"{token}\">\
+             <button style=\"font:inherit;padding:.5rem 1.2rem\">Continue</button></form>"
+        ),
+    )
+}
+
+/// The button's POST: spends the link and says what it did.
 pub async fn confirm(
     State(state): State<AppState>,
-    Query(confirm): Query<Confirm>,
+    axum::Form(confirm): axum::Form<Confirm>,
 ) -> Result<(StatusCode, Html<String>), ApiError> {
-    let page = |status: StatusCode, title: &str, text: &str| {
-        (
-            status,
-            Html(format!(
-                "<!doctype html><meta charset=utf-8><meta name=viewport content=\"width=device-width\">\
-                 <title>{title}</title><body style=\"font:16px system-ui;max-width:32rem;margin:4rem auto;padding:0 1rem\">\
-                 <h1 style=\"font-size:1.4rem\">{title}</h1><p>{text}</p>"
-            )),
-        )
-    };
+    let text = |text: &str| format!("<p>{text}</p>");
     match state.db.redeem_email_link(&confirm.token).await? {
         Some((user, purpose)) if purpose == "verify" => {
             sqlx::query("UPDATE users SET email_verified_at = $1 WHERE id = $2")
@@ -241,21 +259,27 @@ pub async fn confirm(
                 .bind(&user)
                 .execute(&state.db.pool)
                 .await?;
-            Ok(page(StatusCode::OK, "Address confirmed", "Your email address is confirmed. You can close this page."))
+            Ok(page(
+                StatusCode::OK,
+                "Address confirmed",
+                &text("Your email address is confirmed. You can close this page."),
+            ))
         }
         Some((user, _)) => {
             state.db.clear_failures(&user).await?;
             Ok(page(
                 StatusCode::OK,
                 "You can log in again",
-                "The lock on logging in is lifted. Log in with your passphrase, or with your paper key if you \
-                 have lost the passphrase.",
+                &text(
+                    "The lock on logging in is lifted. Log in with your passphrase, or with your paper key if you \
+                     have lost the passphrase.",
+                ),
             ))
         }
         None => Ok(page(
             StatusCode::GONE,
             "This link no longer works",
-            "Links work once, for 10 minutes. Ask for a new one from your device.",
+            &text("Links work once, for 10 minutes. Ask for a new one from your device."),
         )),
     }
 }

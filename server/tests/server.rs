@@ -132,12 +132,21 @@ impl Server {
     }
 
     fn request_text(&self, method: &str, path: &str, body: &[u8], token: Option<&str>) -> (u16, String) {
+        self.raw(method, path, "application/json", body, token)
+    }
+
+    /// A form POST, as a browser sends one.
+    fn post_form(&self, path: &str, body: &str) -> (u16, String) {
+        self.raw("POST", path, "application/x-www-form-urlencoded", body.as_bytes(), None)
+    }
+
+    fn raw(&self, method: &str, path: &str, content_type: &str, body: &[u8], token: Option<&str>) -> (u16, String) {
         // A server killed mid-test answers status 0.
         let Ok(mut stream) = TcpStream::connect(&self.addr) else { return (0, String::new()) };
         let authorization = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
         let _ = write!(
             stream,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{authorization}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{authorization}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             self.addr,
             body.len()
         );
@@ -766,13 +775,25 @@ fn email_links(db: Database) {
     assert!(message.contains("From: Profiles <no-reply@profiles.test>"), "{message}");
     assert!(mail.recv_timeout(Duration::from_millis(500)).is_err(), "no mail for the unknown or mismatched address");
 
+    // Opening the link changes nothing (mail scanners fetch links); its button does.
     let link = link_in(&message);
-    let (status, page) = server.request_text("GET", &path(&link), b"", None);
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+    for _ in 0..2 {
+        let (status, page) = server.request_text("GET", &path(&link), b"", None);
+        assert!(
+            status == 200 && page.contains(&format!("value=\"{token}\"")) && page.contains("<form method=post"),
+            "{page}"
+        );
+    }
+    assert_eq!(login(&server, right.clone()).0, 429, "still locked until the button is pressed");
+    let (status, page) = server.post_form("/email/confirm", &format!("token={token}"));
     assert!(status == 200 && page.contains("You can log in again"), "{status} {page}");
     assert_eq!(login(&server, right.clone()).0, 200, "the lockout is lifted");
-    let (status, page) = server.request_text("GET", &path(&link), b"", None);
+    let (status, page) = server.post_form("/email/confirm", &format!("token={token}"));
     assert!(status == 410 && page.contains("no longer works"), "a link works once");
-    assert_eq!(server.request_text("GET", "/email/confirm?token=made-up", b"", None).0, 410);
+    assert_eq!(server.post_form("/email/confirm", "token=made-up").0, 410);
+    let (_, page) = server.request_text("GET", "/email/confirm?token=%22%3E%3Cscript%3E", b"", None);
+    assert!(!page.contains("<script>"), "the token is not echoed raw");
 
     // Verification of the address, for a signed-in device; one mail a minute.
     let (_, tokens) = login(&server, right);
@@ -783,7 +804,8 @@ fn email_links(db: Database) {
     assert_eq!((status, again["error"]["code"].clone()), (429, json!("rate_limited")));
     let message = mail.recv_timeout(Duration::from_secs(10)).expect("a verification mail");
     assert!(message.contains("Subject: Confirm your email address"), "{message}");
-    let (status, page) = server.request_text("GET", &path(&link_in(&message)), b"", None);
+    let token = link_in(&message).split("token=").nth(1).unwrap().to_owned();
+    let (status, page) = server.post_form("/email/confirm", &format!("token={token}"));
     assert!(status == 200 && page.contains("Address confirmed"), "{page}");
     assert!(!message.contains(PASSPHRASE) && !message.contains(&b64(keys.kek.expose())));
 }
