@@ -120,6 +120,17 @@ impl Db {
         Ok(Some(token))
     }
 
+    /// What a link is for, when it is live (nothing is spent).
+    async fn peek_email_link(&self, token: &str) -> anyhow::Result<Option<String>> {
+        let row =
+            sqlx::query("SELECT purpose FROM email_links WHERE hash = $1 AND used_at IS NULL AND expires_at > $2")
+                .bind(secret_hash(token))
+                .bind(crate::now())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|r| r.try_get::<String, _>(0)).transpose().map_err(Into::into)
+    }
+
     /// Spends a link: `(user, purpose)` when it was live and the user's address is still the
     /// one it went to.
     async fn redeem_email_link(&self, token: &str) -> anyhow::Result<Option<(String, String)>> {
@@ -231,18 +242,40 @@ fn page(status: StatusCode, title: &str, body: &str) -> (StatusCode, Html<String
     )
 }
 
-/// Where a link leads: a page with one button. Opening the link changes nothing, so mail
-/// scanners that fetch links cannot spend it; the button's POST does.
-pub async fn confirm_page(Query(confirm): Query<Confirm>) -> (StatusCode, Html<String>) {
+/// Where a link leads: a page that says what the link does, with one button. Opening the link
+/// changes nothing, so mail scanners that fetch links cannot spend it; the button's POST does.
+pub async fn confirm_page(
+    State(state): State<AppState>,
+    Query(confirm): Query<Confirm>,
+) -> Result<(StatusCode, Html<String>), ApiError> {
     let token: String = confirm.token.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')).collect();
-    page(
-        StatusCode::OK,
-        "Personal Profile",
-        &format!(
-            "<p>Continue to confirm this request from your email.</p>\
-             <form method=post action=\"/email/confirm\"><input type=hidden name=token value=\"{token}\">\
-             <button style=\"font:inherit;padding:.5rem 1.2rem\">Continue</button></form>"
+    let (title, text, button) = match state.db.peek_email_link(&token).await?.as_deref() {
+        Some("verify") => {
+            ("Confirm your email address", "This confirms that this address belongs to your profile.", "Confirm")
+        }
+        Some(_) => (
+            "Recover your profile",
+            "This lifts the lock on logging in to your profile after too many failed tries. It cannot read \
+             your profile or change your passphrase.",
+            "Lift the lock",
         ),
+        None => return Ok(gone()),
+    };
+    Ok(page(
+        StatusCode::OK,
+        title,
+        &format!(
+            "<p>{text}</p><form method=post action=\"/email/confirm\"><input type=hidden name=token value=\"{token}\">\
+             <button style=\"font:inherit;padding:.5rem 1.2rem\">{button}</button></form>"
+        ),
+    ))
+}
+
+fn gone() -> (StatusCode, Html<String>) {
+    page(
+        StatusCode::GONE,
+        "This link no longer works",
+        "<p>Links work once, for 10 minutes. Ask for a new one from your device.</p>",
     )
 }
 
@@ -276,10 +309,6 @@ pub async fn confirm(
                 ),
             ))
         }
-        None => Ok(page(
-            StatusCode::GONE,
-            "This link no longer works",
-            &text("Links work once, for 10 minutes. Ask for a new one from your device."),
-        )),
+        None => Ok(gone()),
     }
 }

@@ -781,7 +781,7 @@ fn email_links(db: Database) {
     for _ in 0..2 {
         let (status, page) = server.request_text("GET", &path(&link), b"", None);
         assert!(
-            status == 200 && page.contains(&format!("value=\"{token}\"")) && page.contains("<form method=post"),
+            status == 200 && page.contains(&format!("value=\"{token}\"")) && page.contains("Lift the lock"),
             "{page}"
         );
     }
@@ -792,6 +792,8 @@ fn email_links(db: Database) {
     let (status, page) = server.post_form("/email/confirm", &format!("token={token}"));
     assert!(status == 410 && page.contains("no longer works"), "a link works once");
     assert_eq!(server.post_form("/email/confirm", "token=made-up").0, 410);
+    let (status, page) = server.request_text("GET", &path(&link), b"", None);
+    assert!(status == 410 && page.contains("no longer works"), "a spent link says so when opened");
     let (_, page) = server.request_text("GET", "/email/confirm?token=%22%3E%3Cscript%3E", b"", None);
     assert!(!page.contains("<script>"), "the token is not echoed raw");
 
@@ -804,7 +806,10 @@ fn email_links(db: Database) {
     assert_eq!((status, again["error"]["code"].clone()), (429, json!("rate_limited")));
     let message = mail.recv_timeout(Duration::from_secs(10)).expect("a verification mail");
     assert!(message.contains("Subject: Confirm your email address"), "{message}");
-    let token = link_in(&message).split("token=").nth(1).unwrap().to_owned();
+    let link = link_in(&message);
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+    let (status, page) = server.request_text("GET", &path(&link), b"", None);
+    assert!(status == 200 && page.contains("Confirm your email address"), "{page}");
     let (status, page) = server.post_form("/email/confirm", &format!("token={token}"));
     assert!(status == 200 && page.contains("Address confirmed"), "{page}");
     assert!(!message.contains(PASSPHRASE) && !message.contains(&b64(keys.kek.expose())));
