@@ -311,6 +311,26 @@ impl Db {
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+        let accounts = sqlx::query(
+            "SELECT origin, account_guid, app_id, public_key, permissions, created_at, last_login_at FROM accounts \
+             WHERE user_id = $1 ORDER BY origin",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok(AccountDump {
+                origin: r.try_get(0)?,
+                account_guid: r.try_get(1)?,
+                app_id: r.try_get(2)?,
+                public_key: serde_json::from_str(&r.try_get::<String, _>(3)?)?,
+                permissions: serde_json::from_str(&r.try_get::<String, _>(4)?)?,
+                created_at: r.try_get(5)?,
+                last_login_at: r.try_get(6)?,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
         let vault = sqlx::query("SELECT counter, blob, updated_at FROM vaults WHERE user_id = $1")
             .bind(user_id)
             .fetch_one(&self.pool)
@@ -324,6 +344,7 @@ impl Db {
             locked_at: user.try_get(4)?,
             created_at: user.try_get(5)?,
             credentials,
+            accounts,
             vault: VaultDump {
                 counter: vault.try_get(0)?,
                 blob: Bytes(vault.try_get(1)?),
@@ -364,6 +385,23 @@ impl Db {
             .execute(&mut *tx)
             .await
             .context("cannot load a credential")?;
+        }
+        for account in &dump.accounts {
+            sqlx::query(
+                "INSERT INTO accounts (user_id, origin, account_guid, app_id, public_key, permissions, created_at, \
+                 last_login_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&dump.id)
+            .bind(&account.origin)
+            .bind(&account.account_guid)
+            .bind(&account.app_id)
+            .bind(serde_json::to_string(&account.public_key)?)
+            .bind(serde_json::to_string(&account.permissions)?)
+            .bind(account.created_at)
+            .bind(account.last_login_at)
+            .execute(&mut *tx)
+            .await
+            .context("cannot load an account")?;
         }
         sqlx::query("INSERT INTO vaults (user_id, counter, blob, updated_at) VALUES ($1, $2, $3, $4)")
             .bind(&dump.id)
@@ -408,7 +446,23 @@ pub struct UserDump {
     pub locked_at: Option<i64>,
     pub created_at: i64,
     pub credentials: Vec<CredentialDump>,
+    /// The accounts registry (absent from dumps made before it existed).
+    #[serde(default)]
+    pub accounts: Vec<AccountDump>,
     pub vault: VaultDump,
+}
+
+/// One entry of the accounts registry, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccountDump {
+    pub origin: String,
+    pub account_guid: String,
+    pub app_id: Option<String>,
+    pub public_key: serde_json::Value,
+    pub permissions: serde_json::Value,
+    pub created_at: i64,
+    pub last_login_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

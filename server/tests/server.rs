@@ -595,6 +595,15 @@ fn devices_vault_and_push(db: Database) {
     let (status, error) = server.call("PUT", "/api/v1/accounts", &bad, &phone.access);
     assert!((400..500).contains(&status) && error["error"]["message"].as_str().unwrap().contains("origin"), "{error}");
 
+    // A dump carries the registry, and loads whole elsewhere.
+    let (ok, dump, err) = db.admin(&["dump-user", "--email", EMAIL], "");
+    assert!(ok, "{err}");
+    let parsed: Value = serde_json::from_str(&dump).unwrap();
+    assert_eq!(parsed["accounts"].as_array().map(Vec::len), Some(2), "{dump}");
+    let elsewhere = Database::sqlite();
+    assert!(elsewhere.admin(&["load-user"], &dump).0);
+    assert_eq!(elsewhere.admin(&["dump-user", "--email", EMAIL], "").1, dump);
+
     // A paper key, then a passphrase change proved by it: the contents stay, the old passphrase stops.
     let paper = vault::PaperKey::from_bytes(random());
     let body = json!({"currentAuthKey": keys.auth_key, "newPaperAuth": paper.auth_key(), "wrappedKey": b64(&vault::wrap(&paper.kek(), &data_key, random()))});
