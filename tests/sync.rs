@@ -175,7 +175,8 @@ impl Messaging {
 
     /// Asks until `check` holds for the host's addresses (which only a sync changes).
     fn wait_for_addresses(&mut self, what: &str, check: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(15);
+        // Generous: after a server restart the host reconnects with a growing pause.
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let addresses = self.call("listAddresses", json!({}));
             if check(&addresses) {
