@@ -1,0 +1,376 @@
+//! The demo shop: a site that uses Personal Profile, on axum with plain HTML and a little JS.
+//!
+//! `cargo run -p profile-rp --example shop -- [--listen 127.0.0.1:8480] [--origin http://localhost:8480]`
+//!
+//! - `/` — a product page with "Sign up with my profile" and "Log in with my profile";
+//! - `/checkout` — shipping and billing forms, each with "Fill from my profile";
+//! - `/sign-up` and `/logged-in` — where sign-up and login land; `/logout`;
+//! - `POST /api/challenge`, `/api/sign-up`, `/api/login` — the server side, where every answer is
+//!   verified with `profile-rp` against the challenge kept in the visitor's session.
+//!
+//! Sessions and accounts live in memory: restarting the shop forgets them.
+#![allow(clippy::print_stderr)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use profile_rp::wire::{LoginResult, SignUpResult};
+use profile_rp::{AccountGuid, Challenge, MemoryStore, RelyingParty};
+use serde_json::json;
+
+/// One visitor.
+#[derive(Debug, Default, Clone)]
+struct Visit {
+    /// The challenge handed to this visitor's page, and the account guid offered for sign-up.
+    pending: Option<(Challenge, AccountGuid)>,
+    /// Who is logged in.
+    account: Option<AccountGuid>,
+}
+
+#[derive(Debug, Clone)]
+struct Shop {
+    rp: Arc<RelyingParty<MemoryStore>>,
+    visits: Arc<Mutex<HashMap<String, Visit>>>,
+}
+
+const SESSION_COOKIE: &str = "shop_session";
+
+/// 128 random bits as hex; an error page when the OS generator fails.
+fn random_id() -> Result<String, Response> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| refused(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+impl Shop {
+    /// The visitor's session id (from the cookie), and a `Set-Cookie` when it is new.
+    fn session(&self, headers: &HeaderMap) -> Result<(String, Option<String>), Response> {
+        let existing = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|c| c.trim().strip_prefix(&format!("{SESSION_COOKIE}=")).map(str::to_owned))
+            .find(|id| self.visits.lock().unwrap_or_else(|p| p.into_inner()).contains_key(id));
+        match existing {
+            Some(id) => Ok((id, None)),
+            None => {
+                let id = random_id()?;
+                self.visits.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), Visit::default());
+                let cookie = format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax");
+                Ok((id, Some(cookie)))
+            }
+        }
+    }
+
+    fn visit(&self, id: &str) -> Visit {
+        self.visits.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned().unwrap_or_default()
+    }
+
+    fn update(&self, id: &str, change: impl FnOnce(&mut Visit)) {
+        change(self.visits.lock().unwrap_or_else(|p| p.into_inner()).entry(id.to_owned()).or_default());
+    }
+}
+
+fn with_cookie(cookie: Option<String>, response: impl IntoResponse) -> Response {
+    let mut response = response.into_response();
+    if let Some(cookie) = cookie.and_then(|c| c.parse().ok()) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+fn page(title: &str, account: Option<&AccountGuid>, body: &str) -> Html<String> {
+    let who = match account {
+        Some(guid) => format!(
+            "<span id=who>Signed in as <b>{guid}</b></span> <form method=post action=/logout class=inline>\
+             <button id=logout>Log out</button></form>"
+        ),
+        None => "<span id=who>Not signed in</span>".into(),
+    };
+    Html(format!(
+        "<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport content=\"width=device-width\">\
+         <title>{title} · Demo Shop</title><style>{STYLE}</style>\
+         <header><a href=/ class=brand>Demo Shop</a><nav><a href=/checkout>Checkout</a> {who}</nav></header>\
+         <main>{body}</main><p id=message role=status></p><script>{SCRIPT}</script></html>"
+    ))
+}
+
+const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#1f2328;background:#f6f7f9}\
+header{display:flex;justify-content:space-between;align-items:center;padding:.8rem 1.5rem;background:#fff;border-bottom:1px solid #d0d7de}\
+.brand{font-weight:700;color:#1f2328;text-decoration:none;font-size:1.2rem}nav a{margin-right:1rem}\
+main{max-width:46rem;margin:2rem auto;padding:0 1.5rem}.card{background:#fff;border:1px solid #d0d7de;border-radius:10px;padding:1.2rem 1.5rem;margin-bottom:1.2rem}\
+button{font:inherit;padding:.45rem 1rem;border-radius:6px;border:1px solid #1f6feb;background:#1f6feb;color:#fff;cursor:pointer}\
+button.secondary{background:#fff;color:#1f6feb}.inline{display:inline}#logout{padding:.2rem .7rem;margin-left:.5rem}\
+fieldset{border:1px solid #d0d7de;border-radius:10px;padding:1rem 1.2rem;margin-bottom:1.2rem;background:#fff}\
+legend{font-weight:600}label{display:grid;grid-template-columns:9rem 1fr;gap:.5rem;margin:.35rem 0}\
+input{font:inherit;padding:.3rem .5rem;border:1px solid #d0d7de;border-radius:6px}\
+#message{max-width:46rem;margin:0 auto;padding:0 1.5rem;color:#b42318}.price{font-size:1.3rem;font-weight:600}";
+
+/// The page side: ask the server for a challenge, ask `window.profile`, post the answer back.
+const SCRIPT: &str = r#"
+const say = (text) => { document.getElementById("message").textContent = text; };
+const explain = (e) => ({
+  user_denied: "You declined in the Personal Profile window.",
+  timeout: "The Personal Profile window was not answered in time.",
+  busy: "Another Personal Profile request is waiting for you.",
+  not_found: "Your profile has no such address saved.",
+  not_signed_up: "You have no account here yet: sign up first.",
+  locked: "Your profile is locked: unlock it from the extension.",
+  host_unavailable: "Personal Profile is not installed on this computer.",
+}[e && e.code] || (e && e.message) || String(e));
+async function post(path, body) {
+  const r = await fetch(path, {method: "POST", headers: {"content-type": "application/json"}, body: JSON.stringify(body || {})});
+  const answer = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(answer.error || r.statusText);
+  return answer;
+}
+function needProfile() {
+  if (!window.profile) { say("Install the Personal Profile extension to use this."); return false; }
+  return true;
+}
+async function signUp() {
+  if (!needProfile()) return;
+  try {
+    const {challenge, accountGuid} = await post("/api/challenge", {purpose: "signUp"});
+    const answer = await window.profile.signUp({challenge, accountGuid, appId: "demo-shop"});
+    location.href = (await post("/api/sign-up", answer)).next;
+  } catch (e) { say(explain(e)); }
+}
+async function logIn() {
+  if (!needProfile()) return;
+  try {
+    const {challenge} = await post("/api/challenge", {purpose: "login"});
+    const answer = await window.profile.login({challenge});
+    location.href = (await post("/api/login", answer)).next;
+  } catch (e) { say(explain(e)); }
+}
+async function fill(kind) {
+  if (!needProfile()) return;
+  try {
+    const address = await window.profile.getAddress(kind);
+    for (const [field, value] of Object.entries(address)) {
+      const input = document.getElementById(kind + "-" + field);
+      if (input) input.value = value;
+    }
+    say("");
+  } catch (e) { say(explain(e)); }
+}
+"#;
+
+async fn home(State(shop): State<Shop>, headers: HeaderMap) -> Response {
+    let (id, cookie) = match shop.session(&headers) {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    let visit = shop.visit(&id);
+    let body = "<div class=card><h1>Field notebook</h1><p>A pocket notebook with 96 dotted pages, sewn binding.</p>\
+        <p class=price>€12.00</p><p><a href=/checkout><button class=secondary>Buy now</button></a></p></div>\
+        <div class=card><h2>Your account</h2><p>No password to invent: your browser's Personal Profile signs you in, \
+        and only after you confirm.</p><button id=sign-up onclick=signUp()>Sign up with my profile</button> \
+        <button id=log-in class=secondary onclick=logIn()>Log in with my profile</button></div>";
+    with_cookie(cookie, page("Field notebook", visit.account.as_ref(), body))
+}
+
+const ADDRESS_FIELDS: [(&str, &str); 9] = [
+    ("name", "Full name"),
+    ("organization", "Organization"),
+    ("line1", "Address"),
+    ("line2", "Address line 2"),
+    ("city", "City"),
+    ("region", "Region"),
+    ("postalCode", "Postal code"),
+    ("country", "Country"),
+    ("phone", "Phone"),
+];
+
+async fn checkout(State(shop): State<Shop>, headers: HeaderMap) -> Response {
+    let (id, cookie) = match shop.session(&headers) {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    let visit = shop.visit(&id);
+    let form = |kind: &str, title: &str| {
+        let fields: String = ADDRESS_FIELDS
+            .iter()
+            .map(|(field, label)| format!("<label>{label}<input id={kind}-{field} name={kind}-{field}></label>"))
+            .collect();
+        format!(
+            "<fieldset id={kind}><legend>{title}</legend><p><button type=button id=fill-{kind} class=secondary \
+             onclick=\"fill('{kind}')\">Fill from my profile</button></p>{fields}</fieldset>"
+        )
+    };
+    let body = format!(
+        "<h1>Checkout</h1><form onsubmit=\"event.preventDefault(); say('Thank you: this is a demo, nothing was ordered.')\">\
+         {}{}<button>Place order</button></form>",
+        form("shipping", "Shipping address"),
+        form("billing", "Billing address")
+    );
+    with_cookie(cookie, page("Checkout", visit.account.as_ref(), &body))
+}
+
+async fn landing(State(shop): State<Shop>, headers: HeaderMap, title: &str, text: &str) -> Response {
+    let (id, cookie) = match shop.session(&headers) {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    let visit = shop.visit(&id);
+    let body =
+        format!("<div class=card><h1 id=landing>{title}</h1><p>{text}</p><p><a href=/>Back to the shop</a></p></div>");
+    with_cookie(cookie, page(title, visit.account.as_ref(), &body))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ChallengeRequest {
+    purpose: String,
+}
+
+fn refused(status: StatusCode, message: impl std::fmt::Display) -> Response {
+    (status, Json(json!({"error": message.to_string()}))).into_response()
+}
+
+async fn challenge(State(shop): State<Shop>, headers: HeaderMap, Json(request): Json<ChallengeRequest>) -> Response {
+    let (id, cookie) = match shop.session(&headers) {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    let challenge = match shop.rp.challenge() {
+        Ok(challenge) => challenge,
+        Err(e) => return refused(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    let guid = match random_id().map(|id| AccountGuid::try_from(format!("shop-{id}"))) {
+        Ok(Ok(guid)) => guid,
+        Ok(Err(e)) => return refused(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(response) => return response,
+    };
+    shop.update(&id, |visit| visit.pending = Some((challenge.clone(), guid.clone())));
+    let answer = match request.purpose.as_str() {
+        "signUp" => json!({"challenge": challenge, "accountGuid": guid}),
+        _ => json!({"challenge": challenge}),
+    };
+    with_cookie(cookie, Json(answer))
+}
+
+async fn sign_up(State(shop): State<Shop>, headers: HeaderMap, Json(answer): Json<SignUpResult>) -> Response {
+    let (id, _) = match shop.session(&headers) {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    let Some((challenge, guid)) = shop.visit(&id).pending else {
+        return refused(StatusCode::BAD_REQUEST, "ask for a challenge first");
+    };
+    shop.update(&id, |visit| visit.pending = None);
+    if answer.account_guid != guid {
+        return refused(StatusCode::BAD_REQUEST, "that is not the account this page offered");
+    }
+    match shop.rp.verify_sign_up(&challenge, &answer).await {
+        Ok(account) => {
+            shop.update(&id, |visit| visit.account = Some(account.account_guid));
+            Json(json!({"next": "/sign-up"})).into_response()
+        }
+        Err(e) => refused(StatusCode::UNAUTHORIZED, e),
+    }
+}
+
+async fn login(State(shop): State<Shop>, headers: HeaderMap, Json(answer): Json<LoginResult>) -> Response {
+    let (id, _) = match shop.session(&headers) {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    let Some((challenge, _)) = shop.visit(&id).pending else {
+        return refused(StatusCode::BAD_REQUEST, "ask for a challenge first");
+    };
+    shop.update(&id, |visit| visit.pending = None);
+    match shop.rp.verify_login(&challenge, &answer).await {
+        Ok(account) => {
+            shop.update(&id, |visit| visit.account = Some(account.account_guid));
+            Json(json!({"next": "/logged-in"})).into_response()
+        }
+        Err(e) => refused(StatusCode::UNAUTHORIZED, e),
+    }
+}
+
+async fn logout(State(shop): State<Shop>, headers: HeaderMap) -> Response {
+    let (id, _) = match shop.session(&headers) {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    shop.update(&id, |visit| visit.account = None);
+    Redirect::to("/").into_response()
+}
+
+fn app(origin: profile_rp::Origin) -> Router {
+    let shop = Shop { rp: Arc::new(RelyingParty::new(origin, MemoryStore::default())), visits: Arc::default() };
+    Router::new()
+        .route("/", get(home))
+        .route("/checkout", get(checkout))
+        .route(
+            "/sign-up",
+            get(|state, headers| {
+                landing(
+                    state,
+                    headers,
+                    "Welcome!",
+                    "Your account is ready. No password was made: next time, log in with your profile.",
+                )
+            }),
+        )
+        .route(
+            "/logged-in",
+            get(|state, headers| landing(state, headers, "Welcome back", "You are logged in with your profile.")),
+        )
+        .route("/logout", post(logout))
+        .route("/api/challenge", post(challenge))
+        .route("/api/sign-up", post(sign_up))
+        .route("/api/login", post(login))
+        .with_state(shop)
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> std::process::ExitCode {
+    let mut args = std::env::args().skip(1);
+    let (mut listen, mut origin) = ("127.0.0.1:8480".to_owned(), None);
+    while let Some(flag) = args.next() {
+        match (flag.as_str(), args.next()) {
+            ("--listen", Some(value)) => listen = value,
+            ("--origin", Some(value)) => origin = Some(value),
+            _ => {
+                eprintln!("usage: shop [--listen ADDR] [--origin URL]");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    }
+    let Ok(addr) = listen.parse::<SocketAddr>() else {
+        eprintln!("--listen: not an address: {listen}");
+        return std::process::ExitCode::FAILURE;
+    };
+    let origin = origin.unwrap_or_else(|| format!("http://localhost:{}", addr.port()));
+    let origin = match origin.parse() {
+        Ok(origin) => origin,
+        Err(e) => {
+            eprintln!("--origin: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("cannot listen on {addr}: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    eprintln!("demo shop on {origin} (listening on {addr})");
+    match axum::serve(listener, app(origin)).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
