@@ -41,16 +41,20 @@ struct Shop {
 
 const SESSION_COOKIE: &str = "shop_session";
 
-/// 128 random bits as hex; an error page when the OS generator fails.
-fn random_id() -> Result<String, Response> {
+/// 128 random bits as hex; `None` when the OS generator fails.
+fn random_id() -> Option<String> {
     let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| refused(StatusCode::INTERNAL_SERVER_ERROR, e))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    getrandom::fill(&mut bytes).ok()?;
+    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn no_randomness() -> Response {
+    refused(StatusCode::INTERNAL_SERVER_ERROR, "the system random number generator failed")
 }
 
 impl Shop {
     /// The visitor's session id (from the cookie), and a `Set-Cookie` when it is new.
-    fn session(&self, headers: &HeaderMap) -> Result<(String, Option<String>), Response> {
+    fn session(&self, headers: &HeaderMap) -> Option<(String, Option<String>)> {
         let existing = headers
             .get_all(header::COOKIE)
             .iter()
@@ -59,12 +63,12 @@ impl Shop {
             .filter_map(|c| c.trim().strip_prefix(&format!("{SESSION_COOKIE}=")).map(str::to_owned))
             .find(|id| self.visits.lock().unwrap_or_else(|p| p.into_inner()).contains_key(id));
         match existing {
-            Some(id) => Ok((id, None)),
+            Some(id) => Some((id, None)),
             None => {
                 let id = random_id()?;
                 self.visits.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), Visit::default());
                 let cookie = format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax");
-                Ok((id, Some(cookie)))
+                Some((id, Some(cookie)))
             }
         }
     }
@@ -165,10 +169,7 @@ async function fill(kind) {
 "#;
 
 async fn home(State(shop): State<Shop>, headers: HeaderMap) -> Response {
-    let (id, cookie) = match shop.session(&headers) {
-        Ok(session) => session,
-        Err(response) => return response,
-    };
+    let Some((id, cookie)) = shop.session(&headers) else { return no_randomness() };
     let visit = shop.visit(&id);
     let body = "<div class=card><h1>Field notebook</h1><p>A pocket notebook with 96 dotted pages, sewn binding.</p>\
         <p class=price>€12.00</p><p><a href=/checkout><button class=secondary>Buy now</button></a></p></div>\
@@ -191,10 +192,7 @@ const ADDRESS_FIELDS: [(&str, &str); 9] = [
 ];
 
 async fn checkout(State(shop): State<Shop>, headers: HeaderMap) -> Response {
-    let (id, cookie) = match shop.session(&headers) {
-        Ok(session) => session,
-        Err(response) => return response,
-    };
+    let Some((id, cookie)) = shop.session(&headers) else { return no_randomness() };
     let visit = shop.visit(&id);
     let form = |kind: &str, title: &str| {
         let fields: String = ADDRESS_FIELDS
@@ -216,10 +214,7 @@ async fn checkout(State(shop): State<Shop>, headers: HeaderMap) -> Response {
 }
 
 async fn landing(State(shop): State<Shop>, headers: HeaderMap, title: &str, text: &str) -> Response {
-    let (id, cookie) = match shop.session(&headers) {
-        Ok(session) => session,
-        Err(response) => return response,
-    };
+    let Some((id, cookie)) = shop.session(&headers) else { return no_randomness() };
     let visit = shop.visit(&id);
     let body =
         format!("<div class=card><h1 id=landing>{title}</h1><p>{text}</p><p><a href=/>Back to the shop</a></p></div>");
@@ -236,18 +231,13 @@ fn refused(status: StatusCode, message: impl std::fmt::Display) -> Response {
 }
 
 async fn challenge(State(shop): State<Shop>, headers: HeaderMap, Json(request): Json<ChallengeRequest>) -> Response {
-    let (id, cookie) = match shop.session(&headers) {
-        Ok(session) => session,
-        Err(response) => return response,
-    };
+    let Some((id, cookie)) = shop.session(&headers) else { return no_randomness() };
     let challenge = match shop.rp.challenge() {
         Ok(challenge) => challenge,
         Err(e) => return refused(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
-    let guid = match random_id().map(|id| AccountGuid::try_from(format!("shop-{id}"))) {
-        Ok(Ok(guid)) => guid,
-        Ok(Err(e)) => return refused(StatusCode::INTERNAL_SERVER_ERROR, e),
-        Err(response) => return response,
+    let Some(Ok(guid)) = random_id().map(|id| AccountGuid::try_from(format!("shop-{id}"))) else {
+        return no_randomness();
     };
     shop.update(&id, |visit| visit.pending = Some((challenge.clone(), guid.clone())));
     let answer = match request.purpose.as_str() {
@@ -258,10 +248,7 @@ async fn challenge(State(shop): State<Shop>, headers: HeaderMap, Json(request): 
 }
 
 async fn sign_up(State(shop): State<Shop>, headers: HeaderMap, Json(answer): Json<SignUpResult>) -> Response {
-    let (id, _) = match shop.session(&headers) {
-        Ok(session) => session,
-        Err(response) => return response,
-    };
+    let Some((id, _)) = shop.session(&headers) else { return no_randomness() };
     let Some((challenge, guid)) = shop.visit(&id).pending else {
         return refused(StatusCode::BAD_REQUEST, "ask for a challenge first");
     };
@@ -279,10 +266,7 @@ async fn sign_up(State(shop): State<Shop>, headers: HeaderMap, Json(answer): Jso
 }
 
 async fn login(State(shop): State<Shop>, headers: HeaderMap, Json(answer): Json<LoginResult>) -> Response {
-    let (id, _) = match shop.session(&headers) {
-        Ok(session) => session,
-        Err(response) => return response,
-    };
+    let Some((id, _)) = shop.session(&headers) else { return no_randomness() };
     let Some((challenge, _)) = shop.visit(&id).pending else {
         return refused(StatusCode::BAD_REQUEST, "ask for a challenge first");
     };
@@ -297,10 +281,7 @@ async fn login(State(shop): State<Shop>, headers: HeaderMap, Json(answer): Json<
 }
 
 async fn logout(State(shop): State<Shop>, headers: HeaderMap) -> Response {
-    let (id, _) = match shop.session(&headers) {
-        Ok(session) => session,
-        Err(response) => return response,
-    };
+    let Some((id, _)) = shop.session(&headers) else { return no_randomness() };
     shop.update(&id, |visit| visit.account = None);
     Redirect::to("/").into_response()
 }
