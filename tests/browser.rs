@@ -441,3 +441,103 @@ fn the_firefox_build_and_the_store_zips_carry_the_same_extension() {
         }
     }
 }
+
+#[test]
+fn a_shopper_signs_up_logs_in_with_one_click_and_fills_the_checkout() {
+    const EMAIL: &str = "ada@example.org";
+    let server = ProfileServer::start(EMAIL, "correct horse battery");
+    let mut browser = Browser::launch(true);
+    browser.host_with_input(&["pair", &server.profile_url, "--email", EMAIL], "correct horse battery\n");
+    browser.host(ADA);
+    let billing =
+        json!({"name": "Ada Lovelace", "line1": "1 Bill Road", "city": "Lyon", "postalCode": "69001", "country": "FR"});
+    browser.host_with_input(&["address", "set", "billing", "--json", "-"], &billing.to_string());
+    let shop = DemoShop::start();
+    let mut seen = HashSet::new();
+    let page = browser.open(&format!("{}/", shop.origin));
+    browser.screenshot(&page, "shop.png");
+    let click = |browser: &mut Browser, id: &str| {
+        browser.eval(&page, &format!("setTimeout(() => document.getElementById('{id}').click(), 0); true"));
+    };
+    let arrive = |browser: &mut Browser, path: &str| {
+        browser.wait_for(&page, &format!("location.pathname === '{path}' && document.readyState === 'complete'"));
+    };
+
+    // Sign up: one consent, then the landing page, signed in.
+    click(&mut browser, "sign-up");
+    let (_, consent) = browser.consent(&mut seen);
+    assert_eq!(
+        browser.eval(&consent, "document.getElementById('headline').textContent"),
+        json!("localhost wants to create an account for you")
+    );
+    browser.click_after(&consent, 600, "document.getElementById('allow').click()");
+    arrive(&mut browser, "/sign-up");
+    assert_eq!(browser.eval(&page, "document.getElementById('landing').textContent"), json!("Welcome!"));
+    assert!(
+        browser
+            .eval(&page, "document.getElementById('who').textContent")
+            .as_str()
+            .unwrap()
+            .starts_with("Signed in as shop-")
+    );
+    browser.screenshot(&page, "shop-signed-up.png");
+
+    // Log out, then log in; remembering the site makes the next login one click.
+    click(&mut browser, "logout");
+    arrive(&mut browser, "/");
+    assert_eq!(browser.eval(&page, "document.getElementById('who').textContent"), json!("Not signed in"));
+    // Keep the answer the extension gives, to replay it below.
+    // (window.profile is frozen; the page's own fetch of its answer is what can be watched.)
+    browser.eval(&page, "const send = window.fetch; window.fetch = (url, init) => { if (url === '/api/login') sessionStorage.answer = init.body; return send(url, init); }; true");
+    click(&mut browser, "log-in");
+    let (_, consent) = browser.consent(&mut seen);
+    browser.click_after(
+        &consent,
+        600,
+        "document.getElementById('remember').click(); document.getElementById('allow').click()",
+    );
+    arrive(&mut browser, "/logged-in");
+    assert_eq!(browser.eval(&page, "document.getElementById('landing').textContent"), json!("Welcome back"));
+    click(&mut browser, "logout");
+    arrive(&mut browser, "/");
+    click(&mut browser, "log-in");
+    arrive(&mut browser, "/logged-in");
+    assert!(browser.no_consent_window_opens(&seen), "a remembered login asks nothing");
+    browser.screenshot(&page, "shop-logged-in.png");
+
+    // The shop refuses the earlier login answer replayed, even with a fresh challenge.
+    let replay = "fetch('/api/challenge', {method: 'POST', headers: {'content-type': 'application/json'}, body: '{\"purpose\":\"login\"}'})\
+        .then(() => fetch('/api/login', {method: 'POST', headers: {'content-type': 'application/json'}, body: sessionStorage.answer}))\
+        .then(async r => [r.status, (await r.json()).error])";
+    browser.start(&page, "replay", replay);
+    let replayed = browser.settlement(&page, "replay")["value"].clone();
+    assert_eq!(replayed[0], 401, "{replayed}");
+
+    // Checkout: each form filled from the profile after one consent.
+    browser.eval(&page, "location.href = '/checkout'; true");
+    arrive(&mut browser, "/checkout");
+    click(&mut browser, "fill-shipping");
+    let shown = browser.allow(&mut seen);
+    assert_eq!(shown, json!(["Ada Lovelace", "12 St James's Square", "SW1Y 4JH London", "GB"]));
+    browser.wait_for(&page, "document.getElementById('shipping-line1').value === \"12 St James's Square\"");
+    click(&mut browser, "fill-billing");
+    browser.allow(&mut seen);
+    browser.wait_for(&page, "document.getElementById('billing-city').value === 'Lyon'");
+    assert_eq!(browser.eval(&page, "document.getElementById('billing-postalCode').value"), json!("69001"));
+    browser.screenshot(&page, "shop-checkout.png");
+
+    // The same shop reached at another origin: the assertion is made for that origin, and the
+    // shop (which knows its own) refuses it.
+    let mirror = browser.open(&format!("http://127.0.0.1:{}/", shop.port));
+    browser.eval(&mirror, "setTimeout(() => document.getElementById('sign-up').click(), 0); true");
+    let (_, consent) = browser.consent(&mut seen);
+    browser.click_after(&consent, 600, "document.getElementById('allow').click()");
+    browser.wait_for(&mirror, "document.getElementById('message').textContent !== ''");
+    let message = browser.eval(&mirror, "document.getElementById('message').textContent");
+    assert!(message.as_str().unwrap().contains("another origin"), "{message}");
+    assert_eq!(browser.eval(&mirror, "location.pathname"), json!("/"));
+
+    // Paired: the account made at the shop is in the profile's vault and registry.
+    let status = browser.host(&["status"]);
+    assert!(status.contains(&format!("{}  as shop-", shop.origin)), "{status}");
+}

@@ -5,103 +5,15 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{Read, Write};
+use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-fn server_binary() -> PathBuf {
-    let server = support::host_binary().with_file_name("profile-server");
-    assert!(server.exists(), "{} is missing: `cargo test --workspace` builds it", server.display());
-    server
-}
-
 const EMAIL: &str = "ada@example.org";
 const PASSPHRASE: &str = "correct horse battery";
-
-/// A profile server on a fresh SQLite file, with one user.
-struct Server {
-    child: Option<Child>,
-    dir: tempfile::TempDir,
-    database: String,
-    port: u16,
-    profile_url: String,
-}
-
-impl Server {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let database = format!("sqlite://{}/profile.db", dir.path().display());
-        // A fixed free port, so the public URL (in profile documents) is right, and a restart
-        // comes back where the hosts look for it.
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut server = Self { child: None, dir, database, port, profile_url: String::new() };
-        let url = server.admin(&["create-user", "--email", EMAIL], &format!("{PASSPHRASE}\n"));
-        let profile_id = url.trim().rsplit('/').next().unwrap().to_owned();
-        server.profile_url = format!("http://127.0.0.1:{port}/u/{profile_id}");
-        server.serve();
-        server
-    }
-
-    fn admin(&self, args: &[&str], input: &str) -> String {
-        let mut command = Command::new(server_binary());
-        command.args(["--database", &self.database, "admin"]).args(args).env("HOME", self.dir.path());
-        let out = support::run(&mut command, input);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn serve(&mut self) {
-        let (base, listen) = (format!("http://127.0.0.1:{}", self.port), format!("127.0.0.1:{}", self.port));
-        let mut child = Command::new(server_binary())
-            .args(["--database", &self.database, "--public-url", &base, "serve", "--listen", &listen])
-            .env("HOME", self.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        loop {
-            let mut line = String::new();
-            assert!(stderr.read_line(&mut line).unwrap() > 0, "the server exited before serving");
-            if line.contains("serving") {
-                break;
-            }
-        }
-        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-        self.child = Some(child);
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// SIGKILL, then the same server again on the same port and database.
-    fn restart(&mut self) {
-        self.stop();
-        self.serve();
-    }
-
-    /// Everything the database holds on disk.
-    fn stored_bytes(&self) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        for name in ["profile.db", "profile.db-wal"] {
-            bytes.extend(std::fs::read(self.dir.path().join(name)).unwrap_or_default());
-        }
-        bytes
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 /// A host data dir and its CLI.
 struct HostHome(tempfile::TempDir);
@@ -201,7 +113,7 @@ fn address(line1: &str, city: &str) -> Value {
 
 #[test]
 fn two_hosts_on_one_profile_share_addresses_and_lose_nothing() {
-    let mut server = Server::start();
+    let mut server = support::ProfileServer::start(EMAIL, PASSPHRASE);
     let (laptop, desktop) = (HostHome::new(), HostHome::new());
     for home in [&laptop, &desktop] {
         let paired = home.cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));

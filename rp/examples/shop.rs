@@ -92,10 +92,14 @@ fn with_cookie(cookie: Option<String>, response: impl IntoResponse) -> Response 
 
 fn page(title: &str, account: Option<&AccountGuid>, body: &str) -> Html<String> {
     let who = match account {
-        Some(guid) => format!(
-            "<span id=who>Signed in as <b>{guid}</b></span> <form method=post action=/logout class=inline>\
-             <button id=logout>Log out</button></form>"
-        ),
+        Some(guid) => {
+            // The account id is the shop's own; its start is enough to tell accounts apart.
+            let short: String = guid.as_str().chars().take(13).collect();
+            format!(
+                "<span id=who title=\"{guid}\">Signed in as <b>{short}…</b></span> <form method=post action=/logout \
+                 class=inline><button id=logout>Log out</button></form>"
+            )
+        }
         None => "<span id=who>Not signed in</span>".into(),
     };
     Html(format!(
@@ -108,7 +112,8 @@ fn page(title: &str, account: Option<&AccountGuid>, body: &str) -> Html<String> 
 
 const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#1f2328;background:#f6f7f9}\
 header{display:flex;justify-content:space-between;align-items:center;padding:.8rem 1.5rem;background:#fff;border-bottom:1px solid #d0d7de}\
-.brand{font-weight:700;color:#1f2328;text-decoration:none;font-size:1.2rem}nav a{margin-right:1rem}\
+.brand{font-weight:700;color:#1f2328;text-decoration:none;font-size:1.2rem;white-space:nowrap;margin-right:1rem}\
+nav{display:flex;flex-wrap:wrap;align-items:center;justify-content:flex-end;gap:.3rem 1rem}\
 main{max-width:46rem;margin:2rem auto;padding:0 1.5rem}.card{background:#fff;border:1px solid #d0d7de;border-radius:10px;padding:1.2rem 1.5rem;margin-bottom:1.2rem}\
 button{font:inherit;padding:.45rem 1rem;border-radius:6px;border:1px solid #1f6feb;background:#1f6feb;color:#fff;cursor:pointer}\
 button.secondary{background:#fff;color:#1f6feb}.inline{display:inline}#logout{padding:.2rem .7rem;margin-left:.5rem}\

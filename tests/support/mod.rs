@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -39,7 +40,7 @@ pub fn serve(page: impl Into<String>) -> String {
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             std::thread::spawn(move || {
-                use std::io::{BufRead, BufReader, Write};
+                use std::io::Write;
                 let mut reader = BufReader::new(&stream);
                 let mut line = String::new();
                 while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
@@ -304,5 +305,129 @@ pub fn service_worker(browser: &mut Browser) -> String {
         }
         assert!(Instant::now() < deadline, "the extension's service worker is not running");
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn server_binary() -> PathBuf {
+    let server = host_binary().with_file_name("profile-server");
+    assert!(server.exists(), "{} is missing: `cargo test --workspace` builds it", server.display());
+    server
+}
+
+/// A real `profile-server` on a fresh SQLite file, with one user.
+pub struct ProfileServer {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    database: String,
+    port: u16,
+    pub profile_url: String,
+}
+
+impl ProfileServer {
+    pub fn start(email: &str, passphrase: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let database = format!("sqlite://{}/profile.db", dir.path().display());
+        // A fixed free port, so the public URL (in profile documents) is right, and a restart
+        // comes back where the hosts look for it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut server = Self { child: None, dir, database, port, profile_url: String::new() };
+        let url = server.admin(&["create-user", "--email", email], &format!("{passphrase}\n"));
+        let profile_id = url.trim().rsplit('/').next().unwrap().to_owned();
+        server.profile_url = format!("http://127.0.0.1:{port}/u/{profile_id}");
+        server.serve();
+        server
+    }
+
+    pub fn admin(&self, args: &[&str], input: &str) -> String {
+        let mut command = Command::new(server_binary());
+        command.args(["--database", &self.database, "admin"]).args(args).env("HOME", self.dir.path());
+        let out = run(&mut command, input);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn serve(&mut self) {
+        let (base, listen) = (format!("http://127.0.0.1:{}", self.port), format!("127.0.0.1:{}", self.port));
+        let mut child = Command::new(server_binary())
+            .args(["--database", &self.database, "--public-url", &base, "serve", "--listen", &listen])
+            .env("HOME", self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        loop {
+            let mut line = String::new();
+            assert!(stderr.read_line(&mut line).unwrap() > 0, "the server exited before serving");
+            if line.contains("serving") {
+                break;
+            }
+        }
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        self.child = Some(child);
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGKILL, then the same server again on the same port and database.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.serve();
+    }
+
+    /// Everything the database holds on disk.
+    pub fn stored_bytes(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for name in ["profile.db", "profile.db-wal"] {
+            bytes.extend(std::fs::read(self.dir.path().join(name)).unwrap_or_default());
+        }
+        bytes
+    }
+}
+
+impl Drop for ProfileServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The demo shop (`profile-rp`'s example) on a free loopback port, as `http://localhost:PORT`.
+pub struct DemoShop {
+    child: Child,
+    pub origin: String,
+    pub port: u16,
+}
+
+impl DemoShop {
+    pub fn start() -> Self {
+        let shop = host_binary().with_file_name("examples").join("shop");
+        assert!(shop.exists(), "{} is missing: `cargo test --workspace` builds it", shop.display());
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut child = Command::new(shop)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0 && line.contains("demo shop on"),
+            "the shop did not start: {line}"
+        );
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        Self { child, origin: format!("http://localhost:{port}"), port }
+    }
+}
+
+impl Drop for DemoShop {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
