@@ -61,6 +61,11 @@ fn a_page_asks_the_person_decides_and_remembered_sites_are_answered_without_aski
         json!(["Ada Lovelace", "12 St James's Square", "SW1Y 4JH London", "GB"])
     );
     assert_eq!(browser.eval(&consent, "document.activeElement.id"), json!("deny"), "keyboard focus starts on deny");
+    assert_eq!(
+        browser.eval(&consent, "document.getElementById('app-row').hidden"),
+        json!(true),
+        "a site whose .well-known document is not JSON shows only its origin"
+    );
     browser.click_after(&consent, 600, "document.getElementById('deny').click()");
     assert_eq!(browser.settlement(&page, "r1")["code"], "user_denied");
 
@@ -470,6 +475,15 @@ fn a_shopper_signs_up_logs_in_with_one_click_and_fills_the_checkout() {
         browser.eval(&consent, "document.getElementById('headline').textContent"),
         json!("localhost wants to create an account for you")
     );
+    assert_eq!(
+        browser.eval(
+            &consent,
+            "[document.getElementById('app-row').hidden, document.getElementById('app-name').textContent]"
+        ),
+        json!([false, "Demo Shop"]),
+        "the shop's .well-known name is shown beside its origin"
+    );
+    browser.screenshot(&consent, "consent-sign-up.png");
     browser.click_after(&consent, 600, "document.getElementById('allow').click()");
     arrive(&mut browser, "/sign-up");
     assert_eq!(browser.eval(&page, "document.getElementById('landing').textContent"), json!("Welcome!"));

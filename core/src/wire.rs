@@ -373,6 +373,42 @@ pub struct PreviewResult {
     /// For `login`, `{accountGuid}` of the account that would be used; for `signUp`,
     /// `{profileUrl, deviceId}`.
     pub value: Value,
+    /// What the site calls itself in its `/.well-known/personal-profile` document, when it
+    /// publishes a well-formed one. A claim of the site's, never a proof: the origin is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<SiteApp>,
+}
+
+/// A site's registration, from `ORIGIN/.well-known/personal-profile`:
+/// `{"appId": "demo-shop", "name": "Demo Shop", "iconUrl"?: …, "publicKey"?: JWK}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SiteApp {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_id: Option<String>,
+    pub name: String,
+}
+
+/// Longest app name shown.
+pub const MAX_APP_NAME_CHARS: usize = 60;
+
+impl SiteApp {
+    /// Reads a site's document; `None` unless it has a usable name (1 to
+    /// [`MAX_APP_NAME_CHARS`] printable characters once trimmed).
+    pub fn from_document(document: &Value) -> Option<Self> {
+        // No control characters, and no bidirectional overrides that could make a name
+        // read as something else.
+        let bidi = |c: char| matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        let printable = |text: &str| !text.chars().any(|c| c.is_control() || bidi(c));
+        let name = document.get("name")?.as_str()?.trim();
+        if name.is_empty() || name.chars().count() > MAX_APP_NAME_CHARS || !printable(name) {
+            return None;
+        }
+        let app_id = (document.get("appId").and_then(Value::as_str))
+            .filter(|id| !id.is_empty() && id.len() <= 200 && printable(id))
+            .map(str::to_owned);
+        Some(Self { app_id, name: name.to_owned() })
+    }
 }
 
 /// One entry of the disclosure ledger: what left to which site, and when.
@@ -391,6 +427,27 @@ pub struct Disclosure {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_site_registration_needs_a_printable_name() {
+        let app = SiteApp::from_document(&serde_json::json!({"appId": "demo-shop", "name": "  Demo Shop "})).unwrap();
+        assert_eq!((app.app_id.as_deref(), app.name.as_str()), (Some("demo-shop"), "Demo Shop"));
+        let long = "x".repeat(MAX_APP_NAME_CHARS + 1);
+        for bad in [
+            serde_json::json!({"appId": "a"}),
+            serde_json::json!({"name": ""}),
+            serde_json::json!({"name": 7}),
+            serde_json::json!({"name": long}),
+            serde_json::json!({"name": "Bank\u{202e}lapyaP"}),
+            serde_json::json!({"name": "Shop\u{7}"}),
+            serde_json::json!("<html>"),
+        ] {
+            assert!(SiteApp::from_document(&bad).is_none(), "{bad}");
+        }
+        let no_id = SiteApp::from_document(&serde_json::json!({"name": "Shop", "appId": "bad\nid"})).unwrap();
+        assert_eq!(no_id.app_id, None);
+    }
+
     use serde_json::json;
 
     use super::*;

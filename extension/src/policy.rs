@@ -113,6 +113,9 @@ pub struct Prompt {
     /// The page the asking frame sits in, when that is another site.
     pub top_origin: Option<String>,
     pub top_site: Option<SiteName>,
+    /// The name the site gives itself (its `.well-known` document): shown beside the origin,
+    /// never instead of it.
+    pub app_name: Option<String>,
     /// A short sentence: "shop.example wants your shipping address".
     pub headline: String,
     /// What would leave, one line each: the address itself, the device id, the account.
@@ -178,6 +181,7 @@ pub fn prompt(call: &PageCall, preview: &PreviewResult) -> Prompt {
         host,
         top_origin: call.top_origin.as_ref().map(ToString::to_string),
         top_site: call.top_origin.as_ref().map(|top| SiteName::new(top, preview.top_registrable_domain.as_deref())),
+        app_name: preview.app.as_ref().map(|app| app.name.clone()),
         headline,
         items,
         note,
@@ -308,7 +312,12 @@ mod tests {
     }
 
     fn preview(value: Value, domain: Option<&str>, top: Option<&str>) -> PreviewResult {
-        PreviewResult { registrable_domain: domain.map(Into::into), top_registrable_domain: top.map(Into::into), value }
+        PreviewResult {
+            registrable_domain: domain.map(Into::into),
+            top_registrable_domain: top.map(Into::into),
+            value,
+            app: None,
+        }
     }
 
     #[test]

@@ -26,6 +26,11 @@ async function show() {
   document.title = `${prompt.host} — Personal Profile`;
   $("#headline").textContent = prompt.headline;
   renderSite($("#site"), prompt.site);
+  if (prompt.appName) {
+    // The site's own claim, shown beside its origin, never in place of it.
+    $("#app-name").textContent = prompt.appName;
+    $("#app-row").hidden = false;
+  }
   if (prompt.topSite) {
     renderSite($("#top-site"), prompt.topSite);
     $("#top-row").hidden = false;

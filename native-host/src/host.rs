@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use profile_core::wire::{
     API_VERSION, AccountSummary, Call, Disclosure, Grant, GrantParams, HelloResult, LoginParams, LoginResult,
     MAX_LISTED_DISCLOSURES, PairParams, PreviewParams, PreviewResult, Request, Response, SignUpParams, SignUpResult,
-    StatusResult, parse_request,
+    SiteApp, StatusResult, parse_request,
 };
 use profile_core::{
     AccountGuid, AssertionType, ClientData, DeviceId, ErrorCode, LoginKey, Origin, Scheme, Secret32, WireError,
@@ -64,7 +64,12 @@ pub struct Host {
     listen: bool,
     /// When this process last served a request, for the idle auto-lock.
     last_active: Mutex<u64>,
+    /// Sites' `.well-known` registrations, as fetched (or found missing) and when.
+    apps: Mutex<HashMap<Origin, (std::time::Instant, Option<SiteApp>)>>,
 }
+
+/// How long a site's registration (or its absence) is remembered.
+const SITE_APP_TTL: std::time::Duration = std::time::Duration::from_secs(600);
 
 impl std::fmt::Debug for Host {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -95,6 +100,7 @@ impl Host {
             client: OnceLock::new(),
             listen: false,
             last_active: Mutex::new(now()),
+            apps: Mutex::default(),
         }
     }
 
@@ -262,7 +268,11 @@ impl Host {
                 Ok(json!({"kind": kind}))
             }
             Call::ListAddresses {} => to_value(&state.addresses),
-            Call::Preview(params) => to_value(&preview(&state, params)?),
+            Call::Preview(params) => {
+                let mut previewed = preview(&state, params)?;
+                previewed.app = self.site_app(&params.origin);
+                to_value(&previewed)
+            }
             Call::Grant(wanted) => {
                 let GrantParams { origin: site, top_origin, kind } = wanted;
                 if !site.is_web() || top_origin.as_ref().is_some_and(|top| !top.is_web()) {
@@ -393,6 +403,28 @@ impl Host {
         Ok(key)
     }
 
+    /// What the site calls itself, from its `/.well-known/personal-profile` (fetched with a
+    /// short timeout and remembered for a while, absence included). A missing, slow or
+    /// malformed document is no name, never an error.
+    fn site_app(&self, origin: &Origin) -> Option<SiteApp> {
+        let now = std::time::Instant::now();
+        let mut apps = self.apps.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, app)) = apps.get(origin)
+            && now.duration_since(*at) < SITE_APP_TTL
+        {
+            return app.clone();
+        }
+        drop(apps);
+        let url = format!("{origin}/.well-known/personal-profile");
+        let app = self.client().fetch_document(&url).as_ref().and_then(SiteApp::from_document);
+        apps = self.apps.lock().unwrap_or_else(|p| p.into_inner());
+        if apps.len() > 1_000 {
+            apps.clear();
+        }
+        apps.insert(origin.clone(), (now, app.clone()));
+        app
+    }
+
     /// Parsed login keys leave memory (they zeroize on drop); they are parsed again after
     /// unlock.
     fn forget_keys(&self) {
@@ -459,6 +491,7 @@ fn preview(state: &LocalState, params: &PreviewParams) -> Result<PreviewResult, 
         registrable_domain: registrable_domain(origin),
         top_registrable_domain: top_origin.as_ref().and_then(registrable_domain),
         value,
+        app: None,
     })
 }
 

@@ -226,6 +226,24 @@ impl Client {
     }
 }
 
+/// How long the consent window may wait for a site's `.well-known` document.
+const DOCUMENT_TIMEOUT: Duration = Duration::from_millis(1500);
+/// The largest such document read.
+const DOCUMENT_LIMIT: u64 = 64 * 1024;
+
+impl Client {
+    /// A small JSON document (a site's registration): `None` unless it answers 200 with JSON
+    /// within [`DOCUMENT_TIMEOUT`] and [`DOCUMENT_LIMIT`].
+    pub fn fetch_document(&self, url: &str) -> Option<Value> {
+        let mut response = self.agent.get(url).config().timeout_global(Some(DOCUMENT_TIMEOUT)).build().call().ok()?;
+        if response.status() != 200 {
+            return None;
+        }
+        let text = response.body_mut().with_config().limit(DOCUMENT_LIMIT).read_to_string().ok()?;
+        serde_json::from_str(&text).ok()
+    }
+}
+
 /// The server's error as a wire error: the codes the page API knows, or `internal`.
 fn server_error((status, body): &Answer) -> WireError {
     let message = body["error"]["message"].as_str().unwrap_or("unexpected answer").to_owned();

@@ -312,6 +312,11 @@ fn app(origin: profile_rp::Origin) -> Router {
             get(|state, headers| landing(state, headers, "Welcome back", "You are logged in with your profile.")),
         )
         .route("/logout", post(logout))
+        // The site's registration: what the consent window shows beside the origin.
+        .route(
+            "/.well-known/personal-profile",
+            get(|| async { Json(json!({"appId": "demo-shop", "name": "Demo Shop"})) }),
+        )
         .route("/api/challenge", post(challenge))
         .route("/api/sign-up", post(sign_up))
         .route("/api/login", post(login))
