@@ -67,21 +67,30 @@ pub struct Browser {
     next_id: u64,
     _dir: tempfile::TempDir,
     pub home: PathBuf,
+    /// Where `screenshot` writes.
+    pub shots: PathBuf,
 }
 
 impl Browser {
     /// Chromium with the packaged extension; the host manifest installed into its profile
     /// unless `with_host` is false.
     pub fn launch(with_host: bool) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (profile, home) = (dir.path().join("chromium"), dir.path().join("host-home"));
+        Self::launch_in(profile, home, with_host, dir)
+    }
+
+    /// Chromium on the profile `profile` with the host data dir `home` (the demo's, which
+    /// outlive the run); installs the host manifest into the profile when `install_host`.
+    pub fn launch_in(profile: PathBuf, home: PathBuf, install_host: bool, dir: tempfile::TempDir) -> Self {
         assert!(
             std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
             "needs a Secret Service: run through scripts/with-keyring"
         );
         assert!(Path::new(CHROMIUM).exists(), "{CHROMIUM} is missing: apt-get install chromium (scripts/test does)");
-        let dir = tempfile::tempdir().unwrap();
-        let profile = dir.path().join("chromium");
-        let home = dir.path().join("host-home");
-        if with_host {
+        // A DevToolsActivePort left by an earlier run of a kept profile is not this browser's.
+        let _ = std::fs::remove_file(profile.join("DevToolsActivePort"));
+        if install_host {
             let out = Command::new(host_binary())
                 .args(["install", "--browser", "chromium", "--user-data-dir"])
                 .arg(&profile)
@@ -129,7 +138,8 @@ impl Browser {
         if let MaybeTlsStream::Plain(stream) = socket.get_ref() {
             stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         }
-        Self { chrome, socket, next_id: 0, _dir: dir, home }
+        let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        Self { chrome, socket, next_id: 0, _dir: dir, home, shots }
     }
 
     pub fn call(&mut self, session: Option<&str>, method: &str, params: Value) -> Value {
@@ -250,7 +260,7 @@ impl Browser {
         items
     }
 
-    /// Writes a PNG of the whole page to `target/screenshots/NAME`.
+    /// Writes a PNG of the whole page to `shots/NAME` (`target/screenshots/` unless set).
     pub fn screenshot(&mut self, session: &str, name: &str) {
         let size = self.eval(session, "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]");
         let clip = json!({"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 1});
@@ -259,10 +269,9 @@ impl Browser {
             "Page.captureScreenshot",
             json!({"format": "png", "clip": clip, "captureBeyondViewport": true}),
         );
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
-        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&self.shots).unwrap();
         let bytes = Base64::decode_vec(shot["data"].as_str().unwrap()).unwrap();
-        std::fs::write(dir.join(name), bytes).unwrap();
+        std::fs::write(self.shots.join(name), bytes).unwrap();
     }
 
     /// Runs the host's CLI on this browser's data dir; returns its stdout.

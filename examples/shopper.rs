@@ -1,0 +1,107 @@
+//! The scripted shopper `scripts/run` plays on a machine without a display: headless Chromium
+//! with the real extension, on the demo's own Chromium profile and host, against the running
+//! demo shop. It signs up, logs out, logs in, fills shipping and billing at checkout, takes a
+//! screenshot of every page and window a person would see, and writes a short report.
+//!
+//! `shopper PROFILE_DIR HOST_HOME SHOP_URL OUT_DIR` (the host manifest must be installed in
+//! the profile already).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::print_stderr)]
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use serde_json::json;
+use support::Browser;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Ok([profile, home, shop, out]) = <[String; 4]>::try_from(args) else {
+        eprintln!("usage: shopper PROFILE_DIR HOST_HOME SHOP_URL OUT_DIR");
+        std::process::exit(2);
+    };
+    let mut browser =
+        Browser::launch_in(PathBuf::from(profile), PathBuf::from(home), false, tempfile::tempdir().unwrap());
+    browser.shots = PathBuf::from(&out);
+    let mut report = Vec::new();
+    let mut seen = HashSet::new();
+    let shop = shop.trim_end_matches('/').to_owned();
+
+    let page = browser.open(&format!("{shop}/"));
+    browser.screenshot(&page, "1-shop.png");
+    let click = |browser: &mut Browser, id: &str| {
+        browser.eval(&page, &format!("setTimeout(() => document.getElementById('{id}').click(), 0); true"));
+    };
+    // Answers the consent window when one opens (a remembered site asks nothing).
+    let consent = |browser: &mut Browser, seen: &mut HashSet<String>, shot: &str, remember: bool| {
+        let (_, window) = browser.consent(seen);
+        let headline = browser.eval(&window, "document.getElementById('headline').textContent");
+        browser.screenshot(&window, shot);
+        let script = if remember {
+            "document.getElementById('remember').click(); document.getElementById('allow').click()"
+        } else {
+            "document.getElementById('allow').click()"
+        };
+        browser.click_after(&window, 600, script);
+        headline.as_str().unwrap_or_default().to_owned()
+    };
+    let arrive = |browser: &mut Browser, path: &str| {
+        browser.wait_for(&page, &format!("location.pathname === '{path}' && document.readyState === 'complete'"));
+        browser.eval(&page, "document.getElementById('who').textContent").as_str().unwrap_or_default().to_owned()
+    };
+
+    click(&mut browser, "sign-up");
+    let asked = consent(&mut browser, &mut seen, "2-consent-sign-up.png", false);
+    let who = arrive(&mut browser, "/sign-up");
+    browser.screenshot(&page, "3-signed-up.png");
+    report.push(format!("sign up: the window asked \"{asked}\"; allowed; the shop says \"{who}\""));
+
+    click(&mut browser, "logout");
+    let who = arrive(&mut browser, "/");
+    report.push(format!("log out: \"{who}\""));
+
+    click(&mut browser, "log-in");
+    // A login remembered on an earlier run opens no window.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let asked = loop {
+        if browser.eval(&page, "location.pathname") == json!("/logged-in") {
+            break "nothing (remembered from an earlier run)".to_owned();
+        }
+        let waiting = browser.targets().iter().any(|t| {
+            t["url"].as_str().is_some_and(|u| u.contains("/consent.html"))
+                && !seen.contains(t["targetId"].as_str().unwrap_or_default())
+        });
+        if waiting {
+            break consent(&mut browser, &mut seen, "4-consent-login.png", true);
+        }
+        assert!(std::time::Instant::now() < deadline, "neither a consent window nor the logged-in page");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let who = arrive(&mut browser, "/logged-in");
+    browser.screenshot(&page, "5-logged-in.png");
+    report.push(format!("log in: the window asked \"{asked}\"; allowed and remembered; the shop says \"{who}\""));
+
+    browser.eval(&page, "location.href = '/checkout'; true");
+    arrive(&mut browser, "/checkout");
+    for kind in ["shipping", "billing"] {
+        click(&mut browser, &format!("fill-{kind}"));
+        let asked = consent(&mut browser, &mut seen, &format!("6-consent-{kind}.png"), false);
+        browser.wait_for(&page, &format!("document.getElementById('{kind}-name').value !== '' || document.getElementById('message').textContent !== ''"));
+        let filled = browser.eval(&page, &format!("[document.getElementById('{kind}-line1').value, document.getElementById('{kind}-city').value, document.getElementById('message').textContent]"));
+        report.push(format!("fill {kind}: the window asked \"{asked}\"; the form now has {filled}"));
+    }
+    browser.screenshot(&page, "7-checkout.png");
+
+    let options = browser.open_own_page("options.html");
+    browser.screenshot(&options, "8-options.png");
+    report.push(format!(
+        "options page: {}",
+        json!(browser.eval(&options, "document.getElementById('lock-state').textContent"))
+    ));
+
+    let text = report.join("\n") + "\n";
+    std::fs::write(PathBuf::from(&out).join("report.txt"), &text).unwrap();
+    print!("{text}");
+}
