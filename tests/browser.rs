@@ -519,6 +519,17 @@ fn a_shopper_signs_up_logs_in_with_one_click_and_fills_the_checkout() {
     assert!(browser.no_consent_window_opens(&seen), "a remembered login asks nothing");
     browser.screenshot(&page, "shop-logged-in.png");
 
+    // Forgetting the shop in the options page makes the next login ask again.
+    let options = browser.open_own_page("options.html");
+    browser.eval(&options, "document.querySelector('#grants button.revoke').click()");
+    browser.wait_for(&options, "document.querySelector('#grants button.revoke') === null");
+    click(&mut browser, "logout");
+    arrive(&mut browser, "/");
+    click(&mut browser, "log-in");
+    let (_, consent) = browser.consent(&mut seen);
+    browser.click_after(&consent, 600, "document.getElementById('allow').click()");
+    arrive(&mut browser, "/logged-in");
+
     // The shop refuses the earlier login answer replayed, even with a fresh challenge.
     let replay = "fetch('/api/challenge', {method: 'POST', headers: {'content-type': 'application/json'}, body: '{\"purpose\":\"login\"}'})\
         .then(() => fetch('/api/login', {method: 'POST', headers: {'content-type': 'application/json'}, body: sessionStorage.answer}))\
