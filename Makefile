@@ -12,8 +12,9 @@ test: ## run every test, installing what is missing (what CI runs)
 
 bench: ## print the host's, the real browser's and the profile server's figures
 	scripts/with-keyring cargo bench -p profile-host --bench roundtrip
-	cargo build --release -p profile-host
+	cargo build --release -p profile-host -p profile-server
 	scripts/with-keyring cargo bench -p personal-profile --bench page_call
+	cargo bench -p profile-rp --bench verify
 	scripts/with-postgres cargo bench -p profile-server --bench load
 
 fuzz: ## fuzz each parser of outside input for 60 s (cargo-fuzz)
