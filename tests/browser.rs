@@ -496,6 +496,32 @@ fn a_shopper_signs_up_logs_in_with_one_click_and_fills_the_checkout() {
     );
     browser.screenshot(&page, "shop-signed-up.png");
 
+    // The shop asks the person's profile server, signing with the key in its registration,
+    // whether the account is live: yes (once the host has registered it), not while the person
+    // is locked down; a request with a forged signature is refused.
+    let account_status = |browser: &mut Browser| {
+        browser.start(&page, "accountStatus", "fetch('/api/account-status').then(r => r.json())");
+        let settled = browser.settlement(&page, "accountStatus");
+        settled.get("value").cloned().unwrap_or(settled)
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let status = account_status(&mut browser);
+        if status == json!({"valid": true}) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the profile server never vouched for the account: {status}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    server.admin(&["lockdown", "--email", EMAIL], "");
+    assert_eq!(account_status(&mut browser), json!({"valid": false}));
+    server.admin(&["lockdown", "--email", EMAIL, "--lift"], "");
+    assert_eq!(account_status(&mut browser), json!({"valid": true}));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let forged = json!({"origin": shop.origin, "accountGuid": "shop-1", "issuedAt": now}).to_string();
+    let (status, answer) = server.post_signed("/api/v1/sites/account-check", &forged, &"A".repeat(86));
+    assert!(status == 401 && answer.contains("bad_signature"), "{status} {answer}");
+
     // Log out, then log in; remembering the site makes the next login one click.
     click(&mut browser, "logout");
     arrive(&mut browser, "/");

@@ -6,7 +6,10 @@
 //! - `/checkout` — shipping and billing forms, each with "Fill from my profile";
 //! - `/sign-up` and `/logged-in` — where sign-up and login land; `/logout`;
 //! - `POST /api/challenge`, `/api/sign-up`, `/api/login` — the server side, where every answer is
-//!   verified with `profile-rp` against the challenge kept in the visitor's session.
+//!   verified with `profile-rp` against the challenge kept in the visitor's session;
+//! - `/.well-known/personal-profile` — the shop's registration: its name and public key;
+//! - `GET /api/account-status` — asks the signed-in person's profile server, in a request
+//!   signed with the shop's key, whether their account is still live.
 //!
 //! Sessions and accounts live in memory: restarting the shop forgets them.
 #![allow(clippy::print_stderr)]
@@ -21,7 +24,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use profile_rp::wire::{LoginResult, SignUpResult};
-use profile_rp::{AccountGuid, Challenge, MemoryStore, RelyingParty};
+use profile_rp::{AccountGuid, AccountStore, Challenge, MemoryStore, RelyingParty, SiteKey};
 use serde_json::json;
 
 /// One visitor.
@@ -37,6 +40,8 @@ struct Visit {
 struct Shop {
     rp: Arc<RelyingParty<MemoryStore>>,
     visits: Arc<Mutex<HashMap<String, Visit>>>,
+    /// Published in the shop's registration; signs its questions to profile servers.
+    key: Arc<SiteKey>,
 }
 
 const SESSION_COOKIE: &str = "shop_session";
@@ -291,8 +296,56 @@ async fn logout(State(shop): State<Shop>, headers: HeaderMap) -> Response {
     Redirect::to("/").into_response()
 }
 
-fn app(origin: profile_rp::Origin) -> Router {
-    let shop = Shop { rp: Arc::new(RelyingParty::new(origin, MemoryStore::default())), visits: Arc::default() };
+/// Asks the signed-in person's profile server whether their account here is still live.
+async fn account_status(State(shop): State<Shop>, headers: HeaderMap) -> Response {
+    let Some((id, _)) = shop.session(&headers) else { return no_randomness() };
+    let Some(guid) = shop.visit(&id).account else { return refused(StatusCode::UNAUTHORIZED, "not signed in") };
+    let profile_url = match shop.rp.store().find(&guid).await {
+        Ok(Some(account)) => account.profile_url,
+        _ => None,
+    };
+    let Some(profile_url) = profile_url else {
+        return Json(json!({"valid": null, "why": "this account has no profile server"})).into_response();
+    };
+    let request = shop.key.account_check(shop.rp.origin(), &guid);
+    let asked = tokio::task::spawn_blocking(move || -> Result<serde_json::Value, String> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(std::time::Duration::from_secs(5)))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut response = agent.get(&profile_url).call().map_err(|e| e.to_string())?;
+        if response.status() == 404 {
+            // The profile is gone (or locked down): the account is not live.
+            return Ok(json!({"valid": false}));
+        }
+        let document: serde_json::Value = response.body_mut().read_json().map_err(|e| e.to_string())?;
+        let api = document["apiBase"].as_str().ok_or("the profile document names no API")?;
+        agent
+            .post(format!("{api}/api/v1/sites/account-check"))
+            .header(profile_rp::SIGNATURE_HEADER, &request.signature)
+            .header("content-type", "application/json")
+            .send(request.body.as_str())
+            .map_err(|e| e.to_string())?
+            .body_mut()
+            .read_json()
+            .map_err(|e| e.to_string())
+    })
+    .await;
+    match asked {
+        Ok(Ok(answer)) => Json(answer).into_response(),
+        Ok(Err(e)) => refused(StatusCode::BAD_GATEWAY, e),
+        Err(e) => refused(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+fn app(origin: profile_rp::Origin, key: SiteKey) -> Router {
+    let shop = Shop {
+        rp: Arc::new(RelyingParty::new(origin, MemoryStore::default())),
+        visits: Arc::default(),
+        key: Arc::new(key),
+    };
+    let registration = shop.key.registration("demo-shop", "Demo Shop");
     Router::new()
         .route("/", get(home))
         .route("/checkout", get(checkout))
@@ -313,10 +366,8 @@ fn app(origin: profile_rp::Origin) -> Router {
         )
         .route("/logout", post(logout))
         // The site's registration: what the consent window shows beside the origin.
-        .route(
-            "/.well-known/personal-profile",
-            get(|| async { Json(json!({"appId": "demo-shop", "name": "Demo Shop"})) }),
-        )
+        .route("/.well-known/personal-profile", get(move || async move { Json(registration) }))
+        .route("/api/account-status", get(account_status))
         .route("/api/challenge", post(challenge))
         .route("/api/sign-up", post(sign_up))
         .route("/api/login", post(login))
@@ -356,8 +407,15 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    let key = match SiteKey::generate() {
+        Ok(key) => key,
+        Err(e) => {
+            eprintln!("{e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     eprintln!("demo shop on {origin} (listening on {addr})");
-    match axum::serve(listener, app(origin)).await {
+    match axum::serve(listener, app(origin, key)).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{e}");

@@ -280,5 +280,72 @@ impl<S: AccountStore> RelyingParty<S> {
     }
 }
 
+/// The site's own key, published in its registration (`/.well-known/personal-profile`), with
+/// which it signs questions to people's profile servers. Keep its secret like a TLS key.
+pub struct SiteKey(p256::ecdsa::SigningKey);
+
+impl std::fmt::Debug for SiteKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SiteKey(..)")
+    }
+}
+
+/// The header a signed site-to-server request carries its signature in.
+pub const SIGNATURE_HEADER: &str = "Personal-Profile-Signature";
+
+/// A request body and its signature, ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedRequest {
+    /// The exact JSON bytes that were signed: send them unchanged.
+    pub body: String,
+    /// For the [`SIGNATURE_HEADER`] header: base64url of the ES256 signature (`r‖s`).
+    pub signature: String,
+}
+
+impl SiteKey {
+    /// A new random key.
+    pub fn generate() -> Result<Self, RpError> {
+        loop {
+            let mut bytes = [0u8; 32];
+            getrandom::fill(&mut bytes).map_err(|_| RpError::Random)?;
+            let key = p256::ecdsa::SigningKey::from_slice(&bytes);
+            zeroize::Zeroize::zeroize(&mut bytes);
+            if let Ok(key) = key {
+                return Ok(Self(key));
+            }
+        }
+    }
+
+    /// The key from 32 stored secret bytes; `None` if they are not a P-256 scalar.
+    pub fn from_bytes(bytes: &[u8; 32]) -> Option<Self> {
+        p256::ecdsa::SigningKey::from_slice(bytes).ok().map(Self)
+    }
+
+    pub fn public_jwk(&self) -> PublicJwk {
+        PublicJwk::from_key(self.0.verifying_key())
+    }
+
+    /// The site's registration document, for `/.well-known/personal-profile`: what the
+    /// consent window shows beside the origin, and the key profile servers check.
+    pub fn registration(&self, app_id: &str, name: &str) -> serde_json::Value {
+        serde_json::json!({"appId": app_id, "name": name, "publicKey": self.public_jwk()})
+    }
+
+    /// Asks a person's profile server (`POST {apiBase}/api/v1/sites/account-check`) whether
+    /// `account_guid` at `origin` is still a live account there; the answer is
+    /// `{"valid": bool}`.
+    pub fn account_check(&self, origin: &Origin, account_guid: &AccountGuid) -> SignedRequest {
+        use p256::ecdsa::signature::Signer;
+        let body = serde_json::json!({"origin": origin, "accountGuid": account_guid, "issuedAt": now()}).to_string();
+        let signature: p256::ecdsa::Signature = self.0.sign(body.as_bytes());
+        SignedRequest { body, signature: base64url(&signature.to_bytes()) }
+    }
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    use base64ct::Encoding;
+    base64ct::Base64UrlUnpadded::encode_string(bytes)
+}
+
 #[cfg(test)]
 mod tests;

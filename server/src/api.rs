@@ -27,6 +27,7 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     pub events: Events,
     pub mailer: crate::email::Mailer,
+    pub site_keys: Arc<crate::sites::SiteKeys>,
 }
 
 /// What the server signs and checks with.
@@ -57,7 +58,7 @@ impl AppState {
         let keys = Arc::new(Keys::load(&db, master).await?);
         let events = Events::start(&db, &settings.database).await?;
         let mailer = crate::email::Mailer::new(&settings)?;
-        Ok(Self { db, settings, metrics: Arc::default(), keys, events, mailer })
+        Ok(Self { db, settings, metrics: Arc::default(), keys, events, mailer, site_keys: Arc::default() })
     }
 }
 
@@ -175,6 +176,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/paper-key", put(crate::vaults::set_paper_key))
         .route("/api/v1/accounts", get(crate::accounts::list).put(crate::accounts::register))
         .route("/api/v1/push", get(crate::push::socket))
+        .route("/api/v1/sites/account-check", post(crate::sites::account_check))
         .route("/api/v1/email/verify", post(crate::email::start_verify))
         .route("/api/v1/email/recover", post(crate::email::start_recover))
         .route("/email/confirm", get(crate::email::confirm_page).post(crate::email::confirm))

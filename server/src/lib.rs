@@ -10,7 +10,8 @@
 //! - [`keys`]: the master key, the site's signing key and the access tokens it signs;
 //! - [`api`]: the HTTP API, with [`auth`] (device login, tokens, devices, the throttle),
 //!   [`vaults`] (the vault and its credentials), [`accounts`] (the accounts registry) and
-//!   [`push`] (the push channel) and [`email`] (verification and recovery links);
+//!   [`push`] (the push channel), [`email`] (verification and recovery links) and [`sites`]
+//!   (sites' signed questions about their accounts);
 //! - [`metrics`]: request counts and latencies at `/metrics`.
 
 pub mod accounts;
@@ -23,6 +24,7 @@ pub mod email;
 pub mod keys;
 pub mod metrics;
 pub mod push;
+pub mod sites;
 pub mod vaults;
 
 /// Seconds since the Unix epoch.

@@ -383,6 +383,23 @@ impl ProfileServer {
         }
     }
 
+    /// A raw POST of `body` with a `Personal-Profile-Signature`; the status and the body.
+    pub fn post_signed(&self, path: &str, body: &str, signature: &str) -> (u16, String) {
+        use std::io::{Read, Write};
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            stream,
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+             Personal-Profile-Signature: {signature}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        (status, response.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    }
+
     /// SIGKILL, then the same server again on the same port and database.
     pub fn restart(&mut self) {
         self.stop();

@@ -1,0 +1,136 @@
+//! Site-to-server requests, signed with the key a site publishes in its registration
+//! (`ORIGIN/.well-known/personal-profile`, member `publicKey`, a P-256 JWK).
+//!
+//! `POST /api/v1/sites/account-check` with the JSON body `{origin, accountGuid, issuedAt}` and
+//! the header `Personal-Profile-Signature`: base64url of the ES256 signature (`r‖s`) over the
+//! exact body bytes. The answer is `{"valid": true|false}`: whether a person on this server
+//! holds that account at that origin and is not locked down. Nothing else is revealed.
+//!
+//! The server fetches only registrations of origins that some profile here has an account at
+//! (so it cannot be made to fetch arbitrary URLs), with a short timeout and a size cap, and
+//! remembers keys for a few minutes. A bad, stale or unverifiable request gets one answer,
+//! `401 bad_signature`, and counts against the caller's address in the throttle.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use base64ct::{Base64UrlUnpadded, Encoding};
+use p256::ecdsa::signature::Verifier;
+use p256::ecdsa::{Signature, VerifyingKey};
+use profile_core::{AccountGuid, Origin, PublicJwk};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::api::{ApiError, AppState};
+
+pub const SIGNATURE_HEADER: &str = "personal-profile-signature";
+/// How far `issuedAt` may be from the server's clock.
+const MAX_SKEW_SECS: i64 = 300;
+/// How long a site's key is remembered.
+const KEY_TTL: Duration = Duration::from_secs(300);
+const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
+const DOCUMENT_LIMIT: u64 = 64 * 1024;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AccountCheck {
+    origin: Origin,
+    account_guid: AccountGuid,
+    issued_at: i64,
+}
+
+/// Sites' public keys, as fetched (or found missing) and when.
+#[derive(Debug, Default)]
+pub struct SiteKeys(Mutex<HashMap<Origin, (Instant, Option<VerifyingKey>)>>);
+
+impl SiteKeys {
+    async fn get(&self, origin: &Origin) -> Option<VerifyingKey> {
+        if let Some((at, key)) = self.0.lock().unwrap_or_else(|p| p.into_inner()).get(origin)
+            && at.elapsed() < KEY_TTL
+        {
+            return *key;
+        }
+        let url = format!("{origin}/.well-known/personal-profile");
+        let key = tokio::task::spawn_blocking(move || fetch_key(&url)).await.ok().flatten();
+        let mut keys = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if keys.len() > 10_000 {
+            keys.clear();
+        }
+        keys.insert(origin.clone(), (Instant::now(), key));
+        key
+    }
+}
+
+fn fetch_key(url: &str) -> Option<VerifyingKey> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(FETCH_TIMEOUT))
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut response = agent.get(url).call().ok()?;
+    if response.status() != 200 {
+        return None;
+    }
+    let text = response.body_mut().with_config().limit(DOCUMENT_LIMIT).read_to_string().ok()?;
+    let document: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let jwk: PublicJwk = serde_json::from_value(document.get("publicKey")?.clone()).ok()?;
+    jwk.to_key().ok()
+}
+
+/// Answers a site's signed question about one of its accounts.
+pub async fn account_check(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let check: AccountCheck = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", e.to_string()))?;
+    let subjects = crate::auth::subjects(client, None);
+    state.db.throttle(&subjects).await?.map_err(crate::auth::rate_limited)?;
+    let refused = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_signature",
+            format!(
+                "sign the exact body with the key in your /.well-known/personal-profile, put it in \
+                 {SIGNATURE_HEADER}, and send the current time as issuedAt"
+            ),
+        )
+    };
+    let signature = headers
+        .get(SIGNATURE_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| Base64UrlUnpadded::decode_vec(text.trim()).ok())
+        .and_then(|raw| Signature::from_slice(&raw).ok());
+    let fresh = (check.issued_at - crate::now()).abs() <= MAX_SKEW_SECS;
+    let known: bool = sqlx::query("SELECT 1 FROM accounts WHERE origin = $1 LIMIT 1")
+        .bind(check.origin.as_str())
+        .fetch_optional(&state.db.pool)
+        .await?
+        .is_some();
+    // Only registered origins are fetched, so no one can send the server to other URLs.
+    let key = if known && fresh && signature.is_some() { state.site_keys.get(&check.origin).await } else { None };
+    let verified = matches!((key, signature), (Some(key), Some(signature)) if key.verify(&body, &signature).is_ok());
+    if !verified {
+        state.db.record_failure(&subjects).await?;
+        return Err(refused());
+    }
+    let valid = sqlx::query(
+        "SELECT 1 FROM accounts a JOIN users u ON u.id = a.user_id \
+         WHERE a.origin = $1 AND a.account_guid = $2 AND u.locked_at IS NULL",
+    )
+    .bind(check.origin.as_str())
+    .bind(check.account_guid.as_str())
+    .fetch_optional(&state.db.pool)
+    .await?
+    .is_some();
+    Ok(Json(json!({ "valid": valid && !state.db.site_locked_down().await? })))
+}
