@@ -32,6 +32,11 @@
 //!
 //! Every refusal is an [`RpError`] saying what was wrong; none of them is worth a retry with the
 //! same answer, which a site should treat as an attack or a stale page.
+//!
+//! [`SiteKey`] is the site's own key: publish [`SiteKey::registration`] at
+//! `/.well-known/personal-profile` (the consent window shows its name beside your origin) and
+//! sign questions to people's profile servers with [`SiteKey::account_check`]. The README has
+//! the page's side; `examples/shop.rs` is a complete site on axum.
 
 use std::collections::HashMap;
 use std::future::Future;
