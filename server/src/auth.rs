@@ -392,8 +392,11 @@ pub async fn login(
     Body(request): Body<LoginRequest>,
 ) -> Result<Json<Tokens>, ApiError> {
     let device_name = request.device_name.trim().to_owned();
-    if device_name.is_empty() || device_name.chars().count() > MAX_DEVICE_NAME {
-        return Err(ApiError::invalid(format!("deviceName must be 1 to {MAX_DEVICE_NAME} characters")));
+    if device_name.is_empty()
+        || device_name.chars().count() > MAX_DEVICE_NAME
+        || device_name.chars().any(char::is_control)
+    {
+        return Err(ApiError::invalid(format!("deviceName must be 1 to {MAX_DEVICE_NAME} printable characters")));
     }
     let (account, credential) = match request {
         LoginRequest { profile_id: Some(id), email: Some(email), ticket: None, auth_key, paper_auth, .. } => {

@@ -37,6 +37,10 @@ pub struct Settings {
     pub smtp_url: Option<Confidential>,
     /// The sender of that email.
     pub mail_from: String,
+    /// Answer sites on loopback origins (`http://localhost:…`) too, fetching their
+    /// registrations from this machine: for development and the demo only, since anyone
+    /// with an account could otherwise point the server at its own loopback services.
+    pub sites_on_loopback: bool,
 }
 
 /// A setting that may carry a password: `Debug` does not print it.
@@ -63,6 +67,7 @@ impl Default for Settings {
             master_key_file: None,
             smtp_url: None,
             mail_from: "Personal Profile <profile@localhost>".into(),
+            sites_on_loopback: false,
         }
     }
 }

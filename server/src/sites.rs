@@ -7,8 +7,9 @@
 //! holds that account at that origin and is not locked down. Nothing else is revealed.
 //!
 //! The server fetches only registrations of origins that some profile here has an account at
-//! (so it cannot be made to fetch arbitrary URLs), with a short timeout and a size cap, and
-//! remembers keys for a few minutes. A bad, stale or unverifiable request gets one answer,
+//! (so it cannot be made to fetch arbitrary URLs), never of loopback origins unless
+//! `sites_on_loopback` is set (development), with a short timeout, no redirects and a size cap,
+//! and remembers keys for a few minutes. A bad, stale or unverifiable request gets one answer,
 //! `401 bad_signature`, and counts against the caller's address in the throttle.
 
 use std::collections::HashMap;
@@ -84,6 +85,14 @@ fn fetch_key(url: &str) -> Option<VerifyingKey> {
     jwk.to_key().ok()
 }
 
+/// Whether the origin names this machine (`localhost`, `127.0.0.1`, `[::1]`).
+fn is_loopback(origin: &Origin) -> bool {
+    let host = origin.host().trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())
+}
+
 /// Answers a site's signed question about one of its accounts.
 pub async fn account_check(
     State(state): State<AppState>,
@@ -111,13 +120,18 @@ pub async fn account_check(
         .and_then(|text| Base64UrlUnpadded::decode_vec(text.trim()).ok())
         .and_then(|raw| Signature::from_slice(&raw).ok());
     let fresh = (check.issued_at - crate::now()).abs() <= MAX_SKEW_SECS;
+    let reachable = state.settings.sites_on_loopback || !is_loopback(&check.origin);
     let known: bool = sqlx::query("SELECT 1 FROM accounts WHERE origin = $1 LIMIT 1")
         .bind(check.origin.as_str())
         .fetch_optional(&state.db.pool)
         .await?
         .is_some();
     // Only registered origins are fetched, so no one can send the server to other URLs.
-    let key = if known && fresh && signature.is_some() { state.site_keys.get(&check.origin).await } else { None };
+    let key = if known && fresh && reachable && signature.is_some() {
+        state.site_keys.get(&check.origin).await
+    } else {
+        None
+    };
     let verified = matches!((key, signature), (Some(key), Some(signature)) if key.verify(&body, &signature).is_ok());
     if !verified {
         state.db.record_failure(&subjects).await?;
@@ -133,4 +147,21 @@ pub async fn account_check(
     .await?
     .is_some();
     Ok(Json(json!({ "valid": valid && !state.db.site_locked_down().await? })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_origins_are_recognised() {
+        for loopback in
+            ["http://localhost:8480", "http://127.0.0.1:9", "https://127.0.0.2", "https://[::1]", "https://a.localhost"]
+        {
+            assert!(is_loopback(&loopback.parse().unwrap()), "{loopback}");
+        }
+        for public in ["https://shop.example", "https://localhost.example", "https://127.example"] {
+            assert!(!is_loopback(&public.parse().unwrap()), "{public}");
+        }
+    }
 }

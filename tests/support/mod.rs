@@ -360,6 +360,8 @@ impl ProfileServer {
         let mut child = Command::new(server_binary())
             .args(["--database", &self.database, "--public-url", &base, "serve", "--listen", &listen])
             .env("HOME", self.dir.path())
+            // The demo shop runs on localhost.
+            .env("PROFILE_SERVER__SITES_ON_LOOPBACK", "true")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
