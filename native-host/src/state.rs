@@ -91,6 +91,12 @@ fn default_auto_lock() -> u64 {
 }
 
 impl LocalState {
+    /// Forgets the profile server (unpaired, or signed out there); what it cached stays.
+    pub fn forget_server(&mut self) {
+        self.server = None;
+        self.profile_url = None;
+    }
+
     /// Whether an open session has run out: its time is up, or nothing was asked for
     /// `auto_lock_secs` since `last_active`. Only a profile with a passphrase locks.
     pub fn session_over(&self, now: u64, last_active: u64) -> bool {

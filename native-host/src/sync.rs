@@ -464,8 +464,7 @@ pub fn sync(store: &Store, client: &Client) -> Result<Synced, WireError> {
         if outcome.as_ref().is_err_and(|e| e.code == ErrorCode::NotPaired) {
             // Signed out on the server: forget it, keep the cache.
             tracing::warn!("the profile server signed this device out; it is no longer paired");
-            s.server = None;
-            s.profile_url = None;
+            s.forget_server();
         } else {
             // Tokens rotated on the way are kept even when a later step failed.
             s.server = Some(link);
@@ -479,10 +478,9 @@ fn sync_link(client: &Client, link: &mut ServerLink, state: &mut LocalState) -> 
     fresh_token(client, link)?;
     let local = VaultContents::of(state);
     link.dirty |= local != link.base;
-    let mut remote = None;
+    let mut remote: Option<RemoteVault> = None;
     for _ in 0..MAX_MERGE_ROUNDS {
         if let Some(server) = remote.take() {
-            let server: RemoteVault = server;
             let theirs = server.open(&data_key, &link.profile_id)?;
             let merged = merge(&link.base, &VaultContents::of(state), &theirs);
             merged.clone().apply(state);
@@ -564,8 +562,7 @@ fn with_token<T>(
             Err(e) => {
                 if e.code == ErrorCode::NotPaired {
                     tracing::warn!("{}", e.message);
-                    s.server = None;
-                    s.profile_url = None;
+                    s.forget_server();
                 }
                 Ok(Err(e))
             }
@@ -621,8 +618,7 @@ pub fn unpair(store: &Store, client: &Client) -> Result<Value, WireError> {
     })
     .unwrap_or(false);
     store.update(|s| {
-        s.server = None;
-        s.profile_url = None;
+        s.forget_server();
         Ok(())
     })?;
     Ok(json!({"unpaired": true, "signedOut": signed_out}))
@@ -698,8 +694,7 @@ fn hold_socket(store: &Store, client: &Client) -> Result<(), String> {
                 tracing::warn!("the profile server signed this device out; it is no longer paired");
                 store
                     .update(|s| {
-                        s.server = None;
-                        s.profile_url = None;
+                        s.forget_server();
                         Ok(())
                     })
                     .map_err(|e| e.to_string())?;

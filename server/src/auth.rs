@@ -247,16 +247,23 @@ impl Db {
         Ok(done == 1)
     }
 
-    /// The owner of a live device whose user may be served.
-    async fn device_owner(&self, device_id: &str) -> anyhow::Result<Option<String>> {
+    /// In one query: whether the site is locked down, and the owner of `device_id` if it is a
+    /// live device of a user who may be served.
+    async fn live_device(&self, device_id: &str) -> anyhow::Result<(bool, Option<String>)> {
         let row = sqlx::query(
-            "SELECT d.user_id FROM devices d JOIN users u ON u.id = d.user_id \
-             WHERE d.id = $1 AND d.revoked_at IS NULL AND u.locked_at IS NULL",
+            "SELECT (SELECT COUNT(*) FROM site WHERE key = 'lockdown'), \
+             (SELECT d.user_id FROM devices d JOIN users u ON u.id = d.user_id \
+              WHERE d.id = $1 AND d.revoked_at IS NULL AND u.locked_at IS NULL)",
         )
         .bind(device_id)
-        .fetch_optional(&self.pool)
+        .fetch_one(&self.pool)
         .await?;
-        row.map(|r| r.try_get::<String, _>(0)).transpose().map_err(Into::into)
+        Ok((row.try_get::<i64, _>(0)? > 0, row.try_get(1)?))
+    }
+
+    /// The owner of a live device whose user may be served.
+    async fn device_owner(&self, device_id: &str) -> anyhow::Result<Option<String>> {
+        Ok(self.live_device(device_id).await?.1)
     }
 }
 
@@ -498,18 +505,11 @@ impl FromRequestParts<AppState> for Session {
         let claims = (keys.verified.verify(&keys.site, &state.settings.public_url, token.trim(), crate::now()))
             .map_err(|e| unauthorized(e.to_string()))?;
         // One query per request: the site's lockdown and the device's owner.
-        let row = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM site WHERE key = 'lockdown'), \
-             (SELECT d.user_id FROM devices d JOIN users u ON u.id = d.user_id \
-              WHERE d.id = $1 AND d.revoked_at IS NULL AND u.locked_at IS NULL)",
-        )
-        .bind(&claims.dev)
-        .fetch_one(&state.db.pool)
-        .await?;
-        if row.try_get::<i64, _>(0)? > 0 {
+        let (site_locked, owner) = state.db.live_device(&claims.dev).await?;
+        if site_locked {
             return Err(ApiError::locked_down());
         }
-        match row.try_get::<Option<String>, _>(1)? {
+        match owner {
             Some(user) if user == claims.sub => Ok(Self { user, device: claims.dev }),
             _ => Err(unauthorized("this device was signed out or its profile locked down".into())),
         }

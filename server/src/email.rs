@@ -47,8 +47,7 @@ impl std::fmt::Debug for Mailer {
 
 impl Mailer {
     pub fn new(settings: &crate::config::Settings) -> anyhow::Result<Self> {
-        // Fails only when a provider is installed already, which is then the one used.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::install_crypto_provider();
         let transport = match &settings.smtp_url {
             Some(url) => Some(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(&url.0)

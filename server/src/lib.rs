@@ -27,6 +27,12 @@ pub mod push;
 pub mod sites;
 pub mod vaults;
 
+/// Makes ring rustls's process-wide crypto provider (for HTTPS and for SMTP over TLS).
+/// Installing fails only when a provider is installed already, which is then the one used.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)

@@ -227,8 +227,7 @@ async fn tls_config(
     cert: &std::path::Path,
     key: &std::path::Path,
 ) -> anyhow::Result<axum_server::tls_rustls::RustlsConfig> {
-    // Fails only when a provider is installed already, which is then the one used.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    profile_server::install_crypto_provider();
     axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
         .await
         .with_context(|| format!("cannot use {} and {} for TLS", cert.display(), key.display()))
