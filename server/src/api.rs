@@ -93,6 +93,10 @@ impl ApiError {
     pub fn locked_down() -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "locked_down", "this server is locked down")
     }
+
+    pub fn profile_locked() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "locked_down", "this profile is locked down")
+    }
 }
 
 /// Anything unexpected is logged and answered as `internal`, without its details.

@@ -247,24 +247,63 @@ impl Db {
         Ok(done == 1)
     }
 
-    /// In one query: whether the site is locked down, and the owner of `device_id` if it is a
-    /// live device of a user who may be served.
-    async fn live_device(&self, device_id: &str) -> anyhow::Result<(bool, Option<String>)> {
+    /// What `device_id` may do now, in one query: the site's lockdown, the device's owner, and
+    /// the owner's lockdown.
+    pub async fn standing(&self, device_id: &str) -> anyhow::Result<Standing> {
         let row = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM site WHERE key = 'lockdown'), \
-             (SELECT d.user_id FROM devices d JOIN users u ON u.id = d.user_id \
-              WHERE d.id = $1 AND d.revoked_at IS NULL AND u.locked_at IS NULL)",
+            "SELECT (SELECT COUNT(*) FROM site WHERE key = 'lockdown'), u.id, u.locked_at \
+             FROM (SELECT 1) one \
+             LEFT JOIN devices d ON d.id = $1 AND d.revoked_at IS NULL \
+             LEFT JOIN users u ON u.id = d.user_id",
         )
         .bind(device_id)
         .fetch_one(&self.pool)
         .await?;
-        Ok((row.try_get::<i64, _>(0)? > 0, row.try_get(1)?))
+        let site_locked = row.try_get::<i64, _>(0)? > 0;
+        let owner: Option<String> = row.try_get(1)?;
+        let locked_at: Option<i64> = row.try_get(2)?;
+        Ok(match (site_locked, owner) {
+            (true, _) => Standing::SiteLocked,
+            (false, Some(user)) if locked_at.is_some() => Standing::ProfileLocked(user),
+            (false, Some(user)) => Standing::Live(user),
+            (false, None) => Standing::SignedOut,
+        })
     }
 
     /// The owner of a live device whose user may be served.
     async fn device_owner(&self, device_id: &str) -> anyhow::Result<Option<String>> {
-        Ok(self.live_device(device_id).await?.1)
+        Ok(match self.standing(device_id).await? {
+            Standing::Live(user) => Some(user),
+            _ => None,
+        })
     }
+
+    /// Whether `token` is a live refresh token of a device whose profile is locked down: it is
+    /// then left unspent, so the device carries on once the lockdown is lifted.
+    async fn refresh_held_by_locked_profile(&self, token: &str) -> anyhow::Result<bool> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM refresh_tokens r JOIN devices d ON d.id = r.device_id \
+             JOIN users u ON u.id = d.user_id \
+             WHERE r.hash = $1 AND r.used_at IS NULL AND d.revoked_at IS NULL AND u.locked_at IS NOT NULL",
+        )
+        .bind(secret_hash(token))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get::<i64, _>(0)? > 0)
+    }
+}
+
+/// What a device may do now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    /// Served, for this user.
+    Live(String),
+    /// Its profile is locked down: refused until the lockdown is lifted, but not signed out.
+    ProfileLocked(String),
+    /// The whole site is locked down.
+    SiteLocked,
+    /// Revoked, or never existed.
+    SignedOut,
 }
 
 struct StoredCredentials {
@@ -438,7 +477,7 @@ pub async fn login(
     };
     state.db.clear_failures(&user).await?;
     if state.db.user_is_active(&user).await? != Some(true) {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "locked_down", "this profile is locked down"));
+        return Err(ApiError::profile_locked());
     }
     let device = state.db.create_device(&user, &device_name).await?;
     tracing::info!(device = %device, "a device logged in");
@@ -463,6 +502,9 @@ pub async fn refresh(
     let subjects = subjects(client, None);
     state.db.throttle(&subjects).await?.map_err(rate_limited)?;
     let refused = |message: &str| ApiError::new(StatusCode::UNAUTHORIZED, "auth_failed", message);
+    if state.db.refresh_held_by_locked_profile(&request.refresh_token).await? {
+        return Err(ApiError::profile_locked());
+    }
     match state.db.spend_refresh(&request.refresh_token).await? {
         Ok(Some(device)) => match state.db.device_owner(&device).await? {
             Some(user) => Ok(Json(tokens(&state, &user, &device).await?)),
@@ -488,6 +530,8 @@ pub async fn refresh(
 pub struct Session {
     pub user: String,
     pub device: String,
+    /// When the access token expires (Unix seconds).
+    pub expires_at: i64,
 }
 
 impl FromRequestParts<AppState> for Session {
@@ -504,14 +548,12 @@ impl FromRequestParts<AppState> for Session {
         let keys = &state.keys;
         let claims = (keys.verified.verify(&keys.site, &state.settings.public_url, token.trim(), crate::now()))
             .map_err(|e| unauthorized(e.to_string()))?;
-        // One query per request: the site's lockdown and the device's owner.
-        let (site_locked, owner) = state.db.live_device(&claims.dev).await?;
-        if site_locked {
-            return Err(ApiError::locked_down());
-        }
-        match owner {
-            Some(user) if user == claims.sub => Ok(Self { user, device: claims.dev }),
-            _ => Err(unauthorized("this device was signed out or its profile locked down".into())),
+        // One query per request: the site's lockdown, the device's owner and the owner's lockdown.
+        match state.db.standing(&claims.dev).await? {
+            Standing::Live(user) if user == claims.sub => Ok(Self { user, device: claims.dev, expires_at: claims.exp }),
+            Standing::ProfileLocked(user) if user == claims.sub => Err(ApiError::profile_locked()),
+            Standing::SiteLocked => Err(ApiError::locked_down()),
+            _ => Err(unauthorized("this device was signed out".into())),
         }
     }
 }

@@ -41,6 +41,9 @@ pub struct Settings {
     /// registrations from this machine: for development and the demo only, since anyone
     /// with an account could otherwise point the server at its own loopback services.
     pub sites_on_loopback: bool,
+    /// How often each push socket is pinged and its device's standing checked again (a socket
+    /// closes when its device is signed out or locked down, and when its access token expires).
+    pub push_check_secs: u64,
 }
 
 /// A setting that may carry a password: `Debug` does not print it.
@@ -68,6 +71,7 @@ impl Default for Settings {
             smtp_url: None,
             mail_from: "Personal Profile <profile@localhost>".into(),
             sites_on_loopback: false,
+            push_check_secs: 30,
         }
     }
 }
@@ -92,6 +96,9 @@ impl Settings {
         let mut settings: Settings = figment.extract().map_err(Box::new)?;
         if settings.database.is_empty() {
             settings.database = format!("sqlite://{}", settings.data_dir.join("profile.db").display());
+        }
+        if settings.push_check_secs == 0 {
+            return Err(Box::new(figment::Error::from("push_check_secs must be at least 1".to_owned())));
         }
         if settings.tls_cert.is_some() != settings.tls_key.is_some() {
             return Err(Box::new(figment::Error::from(

@@ -7,21 +7,24 @@
 //! instances behind a load balancer hear the same events. When a socket falls behind, it gets
 //! `{"type": "resync"}`, and the device reads the vault again; it should do the same whenever it
 //! reconnects, since events are not stored.
+//!
+//! A socket lives no longer than the access token that opened it: it closes when the token
+//! expires (the device reconnects with a fresh one), and, checked every `push_check_secs`, when
+//! the device is signed out or its profile or the site is locked down.
 
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use crate::api::AppState;
-use crate::auth::Session;
+use crate::auth::{Session, Standing};
 use crate::db::{Backend, Db};
 
 const CHANNEL: &str = "profile_events";
-const PING_EVERY: Duration = Duration::from_secs(30);
 
 /// An event for one user's devices.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,13 +113,16 @@ impl Events {
 pub async fn socket(State(state): State<AppState>, session: Session, upgrade: WebSocketUpgrade) -> Response {
     let events = state.events.local.subscribe();
     // Devices send nothing but control frames: keep their messages small.
-    upgrade.max_message_size(4096).on_upgrade(move |socket| serve(socket, session, events))
+    upgrade.max_message_size(4096).on_upgrade(move |socket| serve(socket, state, session, events))
 }
 
-async fn serve(mut socket: WebSocket, session: Session, mut events: broadcast::Receiver<Event>) {
-    let mut ping = tokio::time::interval(PING_EVERY);
-    ping.tick().await;
-    loop {
+async fn serve(mut socket: WebSocket, state: AppState, session: Session, mut events: broadcast::Receiver<Event>) {
+    let mut check = tokio::time::interval(Duration::from_secs(state.settings.push_check_secs));
+    check.tick().await;
+    let lifetime = u64::try_from(session.expires_at - crate::now()).unwrap_or(0);
+    let expiry = tokio::time::sleep(Duration::from_secs(lifetime));
+    tokio::pin!(expiry);
+    let reason = loop {
         tokio::select! {
             event = events.recv() => {
                 let body = match event {
@@ -130,23 +136,33 @@ async fn serve(mut socket: WebSocket, session: Session, mut events: broadcast::R
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
                 };
-                let revoked = matches!(&body, EventBody::DeviceRevoked { device_id } if *device_id == session.device);
-                if send(&mut socket, &body).await.is_err() || revoked {
-                    let _ = socket.send(Message::Close(None)).await;
+                if send(&mut socket, &body).await.is_err() {
                     return;
+                }
+                if matches!(&body, EventBody::DeviceRevoked { device_id } if *device_id == session.device) {
+                    break "this device was signed out";
                 }
             }
             message = socket.recv() => match message {
                 None | Some(Err(_) | Ok(Message::Close(_))) => return,
                 Some(Ok(_)) => {}
             },
-            _ = ping.tick() => {
+            () = &mut expiry => break "the access token expired; reconnect with a fresh one",
+            _ = check.tick() => {
+                match state.db.standing(&session.device).await {
+                    Ok(Standing::Live(user)) if user == session.user => {}
+                    Ok(_) => break "this device was signed out or its profile locked down",
+                    // The database is unreachable for now: keep the socket, check again next time.
+                    Err(e) => tracing::warn!("push socket: cannot check the device: {e:#}"),
+                }
                 if socket.send(Message::Ping(Default::default())).await.is_err() {
                     return;
                 }
             }
         }
-    }
+    };
+    let frame = CloseFrame { code: close_code::POLICY, reason: reason.into() };
+    let _ = socket.send(Message::Close(Some(frame))).await;
 }
 
 async fn send(socket: &mut WebSocket, body: &impl Serialize) -> Result<(), axum::Error> {

@@ -449,7 +449,9 @@ fn devices_vault_and_push(db: Database) {
     let (ok, url, err) = db.admin(&["create-user", "--email", EMAIL], &format!("{PASSPHRASE}\n"));
     assert!(ok, "{err}");
     let profile_id = url.trim().rsplit('/').next().unwrap().to_owned();
-    let server = Server::start(&db, "http://profiles.test");
+    // Push sockets check their device every second here (30 s by default).
+    let server =
+        Server::start_with(&db, &["--public-url", "http://profiles.test"], &[("PROFILE_SERVER__PUSH_CHECK_SECS", "1")]);
     // On PostgreSQL a second instance on the same database shows the fan-out across instances.
     let second = db.postgres.is_some().then(|| Server::start(&db, "http://profiles.test"));
     let other = second.as_ref().unwrap_or(&server);
@@ -564,6 +566,21 @@ fn devices_vault_and_push(db: Database) {
         .collect();
     names.sort();
     assert_eq!(names, [("laptop".into(), false, false), ("phone".into(), true, true)]);
+
+    // A lockdown of the profile closes its push sockets and refuses its devices, without signing
+    // them out: their refresh tokens stay unspent, and they carry on once it is lifted.
+    let mut phone_socket = push_socket(&server, &phone);
+    assert!(db.admin(&["lockdown", "--email", EMAIL], "").0);
+    assert_eq!(next_event(&mut phone_socket), json!({"type": "closed"}), "the socket closes within the check");
+    let (status, error) = phone.get(&server, "/api/v1/vault");
+    assert_eq!((status, error["error"]["code"].clone()), (403, json!("locked_down")), "{error}");
+    let (status, error) = server.post("/api/v1/token", &json!({"refreshToken": phone.refresh}));
+    assert_eq!((status, error["error"]["code"].clone()), (403, json!("locked_down")), "{error}");
+    assert!(db.admin(&["lockdown", "--email", EMAIL, "--lift"], "").0);
+    let (status, tokens) = server.post("/api/v1/token", &json!({"refreshToken": phone.refresh}));
+    assert_eq!(status, 200, "the refresh token was kept through the lockdown: {tokens}");
+    assert_eq!(phone.get(&server, "/api/v1/vault").0, 200);
+
     let tablet = Device::login(&server, &profile_id, EMAIL, PASSPHRASE, "tablet");
     let mut tablet_push = push_socket(&server, &tablet);
     assert_eq!(server.call("DELETE", &format!("/api/v1/devices/{}", tablet.id), &json!(null), &phone.access).0, 204);
