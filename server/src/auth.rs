@@ -14,11 +14,11 @@
 //! by the name tried, whether or not it exists, and every failure gets the same answer, so
 //! answers and timing say nothing about which accounts exist.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 
 use argon2::{PasswordHasher, PasswordVerifier};
 use axum::Json;
-use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use profile_core::Secret32;
@@ -28,7 +28,7 @@ use serde_json::json;
 use sqlx::Row;
 use subtle::ConstantTimeEq;
 
-use crate::api::{ApiError, AppState, Body};
+use crate::api::{ApiError, AppState, Body, ClientAddr};
 use crate::db::Db;
 use crate::keys::{ACCESS_TTL_SECS, secret_hash};
 use crate::push::Event;
@@ -98,8 +98,13 @@ pub(crate) fn rate_limited(wait: Option<i64>) -> ApiError {
 
 /// The throttle's subjects for one attempt: the client's address and, when one is named, the
 /// account.
-pub(crate) fn subjects(client: SocketAddr, account: Option<&str>) -> Vec<String> {
-    let mut subjects = vec![format!("ip:{}", client.ip())];
+pub(crate) fn subjects(client: IpAddr, account: Option<&str>) -> Vec<String> {
+    // One IPv6 host is usually given a whole /64: count the block, not each of its addresses.
+    let address = match client {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => ipnet::Ipv6Net::new(v6, 64).map(|net| net.trunc().to_string()).unwrap_or_default(),
+    };
+    let mut subjects = vec![format!("ip:{address}")];
     subjects.extend(account.map(|id| format!("acct:{id}")));
     subjects
 }
@@ -434,7 +439,7 @@ async fn tokens(state: &AppState, user_id: &str, device_id: &str) -> Result<Toke
 
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     Body(request): Body<LoginRequest>,
 ) -> Result<Json<Tokens>, ApiError> {
     let device_name = request.device_name.trim().to_owned();
@@ -493,7 +498,7 @@ pub struct RefreshRequest {
 /// Spends a refresh token for the next pair; a spent one presented again revokes its device.
 pub async fn refresh(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     Body(request): Body<RefreshRequest>,
 ) -> Result<Json<Tokens>, ApiError> {
     if state.db.site_locked_down().await? {
@@ -605,6 +610,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn addresses_are_counted_per_ipv4_host_and_per_ipv6_slash_64() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(subjects(ip("192.0.2.7"), Some("u")), ["ip:192.0.2.7", "acct:u"]);
+        assert_eq!(subjects(ip("2001:db8:1:2:aaaa::1"), None), ["ip:2001:db8:1:2::/64"]);
+        assert_eq!(subjects(ip("2001:db8:1:2:bbbb::9"), None), subjects(ip("2001:db8:1:2::1"), None));
+    }
+
+    #[test]
     fn waits_grow_and_stop_at_the_cap() {
         let wait = |failures| wait_after(failures, FREE_FAILURES);
         assert_eq!((1..FREE_FAILURES).map(wait).max(), Some(0));
@@ -619,7 +632,7 @@ mod tests {
     async fn an_account_locks_after_the_most_failures_and_the_operator_lifts_it() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::connect(&format!("sqlite://{}/p.db", dir.path().display())).await.unwrap();
-        let client: SocketAddr = "192.0.2.7:4000".parse().unwrap();
+        let client: IpAddr = "192.0.2.7".parse().unwrap();
         let (account, other) = (subjects(client, Some("user-1")), subjects(client, Some("user-2")));
         assert_eq!(db.throttle(&account).await.unwrap(), Ok(()));
         for _ in 0..FREE_FAILURES {

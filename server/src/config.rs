@@ -44,6 +44,24 @@ pub struct Settings {
     /// How often each push socket is pinged and its device's standing checked again (a socket
     /// closes when its device is signed out or locked down, and when its access token expires).
     pub push_check_secs: u64,
+    /// Reverse proxies (addresses or CIDR blocks, `["10.0.0.0/8", "::1"]`) whose
+    /// `X-Forwarded-For` is believed: a request from one of them is counted, in the
+    /// per-address throttle, against the address its proxies heard it from. Empty (the
+    /// default): every request is counted against its peer address, and the header is ignored.
+    #[serde(deserialize_with = "networks")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// CIDR blocks, or bare addresses (a block of one).
+fn networks<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    Vec::<String>::deserialize(deserializer)?
+        .iter()
+        .map(|item| {
+            item.parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| serde::de::Error::custom(format!("{item:?} is neither an IP address nor a CIDR block")))
+        })
+        .collect()
 }
 
 /// A setting that may carry a password: `Debug` does not print it.
@@ -72,6 +90,7 @@ impl Default for Settings {
             mail_from: "Personal Profile <profile@localhost>".into(),
             sites_on_loopback: false,
             push_check_secs: 30,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -155,6 +174,13 @@ mod tests {
             jail.create_file("bad.toml", "listen = \"127.0.0.1:9000\"\nlisten_typo = 1\n")?;
             let error = Settings::load(Some(Path::new("bad.toml")), &Overrides::default()).unwrap_err();
             assert!(error.to_string().contains("listen_typo"), "{error}");
+
+            jail.set_env("PROFILE_SERVER__TRUSTED_PROXIES", r#"["10.0.0.0/8", "192.0.2.1"]"#);
+            let settings = Settings::load(None, &Overrides::default()).unwrap();
+            assert_eq!(settings.trusted_proxies, ["10.0.0.0/8".parse().unwrap(), "192.0.2.1/32".parse().unwrap()]);
+            jail.set_env("PROFILE_SERVER__TRUSTED_PROXIES", r#"["proxy.example"]"#);
+            let error = Settings::load(None, &Overrides::default()).unwrap_err();
+            assert!(error.to_string().contains("proxy.example"), "{error}");
             Ok(())
         });
     }

@@ -9,10 +9,8 @@
 //! passphrase. Asking for recovery answers the same whether or not the account exists, and
 //! mail goes out in the background so the answer's timing says nothing either.
 
-use std::net::SocketAddr;
-
 use axum::Json;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Html;
 use base64ct::{Base64UrlUnpadded, Encoding};
@@ -22,7 +20,7 @@ use serde::Deserialize;
 use serde_json::json;
 use sqlx::Row;
 
-use crate::api::{ApiError, AppState, Body};
+use crate::api::{ApiError, AppState, Body, ClientAddr};
 use crate::auth::Session;
 use crate::db::Db;
 use crate::keys::secret_hash;
@@ -193,7 +191,7 @@ pub struct RecoverRequest {
 /// Sends a recovery link when the profile and address match; answers the same either way.
 pub async fn start_recover(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     Body(request): Body<RecoverRequest>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     state.mailer.configured()?;

@@ -13,13 +13,12 @@
 //! `401 bad_signature`, and counts against the caller's address in the throttle.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use base64ct::{Base64UrlUnpadded, Encoding};
 use p256::ecdsa::signature::Verifier;
@@ -28,7 +27,7 @@ use profile_core::{AccountGuid, Origin, PublicJwk};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::api::{ApiError, AppState};
+use crate::api::{ApiError, AppState, ClientAddr};
 
 pub const SIGNATURE_HEADER: &str = "personal-profile-signature";
 /// How far `issuedAt` may be from the server's clock.
@@ -96,7 +95,7 @@ fn is_loopback(origin: &Origin) -> bool {
 /// Answers a site's signed question about one of its accounts.
 pub async fn account_check(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {

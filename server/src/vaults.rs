@@ -8,7 +8,7 @@
 //! vault's contents from another's: it checks only that a blob has the sealed format.
 
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use profile_core::Secret32;
 use profile_core::vault::KdfParams;
@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 use sqlx::Row;
 
-use crate::api::{ApiError, AppState, Body};
+use crate::api::{ApiError, AppState, Body, ClientAddr};
 use crate::auth::{Proof, Session, check_proof, paper_verifier};
 use crate::db::Bytes;
 use crate::push::Event;
@@ -135,7 +135,7 @@ pub struct CurrentProof {
 async fn require_proof(
     state: &AppState,
     session: &Session,
-    client: std::net::SocketAddr,
+    client: std::net::IpAddr,
     proof: CurrentProof,
 ) -> Result<(), ApiError> {
     let proof = match (proof.current_auth_key, proof.paper_auth) {
@@ -168,7 +168,7 @@ pub struct PassphraseChange {
 /// hash of the new auth key, and the data key re-wrapped. The vault itself is untouched.
 pub async fn change_passphrase(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<std::net::SocketAddr>,
+    ClientAddr(client): ClientAddr,
     session: Session,
     Body(request): Body<PassphraseChange>,
 ) -> Result<StatusCode, ApiError> {
@@ -207,7 +207,7 @@ pub struct PaperKeySet {
 /// Sets (or replaces) the paper key.
 pub async fn set_paper_key(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<std::net::SocketAddr>,
+    ClientAddr(client): ClientAddr,
     session: Session,
     Body(request): Body<PaperKeySet>,
 ) -> Result<StatusCode, ApiError> {

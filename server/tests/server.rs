@@ -132,21 +132,22 @@ impl Server {
     }
 
     fn request_text(&self, method: &str, path: &str, body: &[u8], token: Option<&str>) -> (u16, String) {
-        self.raw(method, path, "application/json", body, token)
+        let authorization = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+        self.raw(method, path, "application/json", body, &authorization)
     }
 
     /// A form POST, as a browser sends one.
     fn post_form(&self, path: &str, body: &str) -> (u16, String) {
-        self.raw("POST", path, "application/x-www-form-urlencoded", body.as_bytes(), None)
+        self.raw("POST", path, "application/x-www-form-urlencoded", body.as_bytes(), "")
     }
 
-    fn raw(&self, method: &str, path: &str, content_type: &str, body: &[u8], token: Option<&str>) -> (u16, String) {
+    /// A request with `headers` (whole lines, each ending in CRLF) beside the usual ones.
+    fn raw(&self, method: &str, path: &str, content_type: &str, body: &[u8], headers: &str) -> (u16, String) {
         // A server killed mid-test answers status 0.
         let Ok(mut stream) = TcpStream::connect(&self.addr) else { return (0, String::new()) };
-        let authorization = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
         let _ = write!(
             stream,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{authorization}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{headers}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             self.addr,
             body.len()
         );
@@ -687,6 +688,32 @@ fn devices_vault_and_push(db: Database) {
     let (counter, contents, _) = renewed.read(&server, &new.kek, "passphrase");
     assert!(counter == acknowledged || counter == acknowledged + 1, "{counter} vs {acknowledged} acknowledged");
     assert_eq!(contents, format!("{{\"write\":{counter}}}"), "the vault opens whole at its counter");
+}
+
+/// Behind a trusted proxy, the per-address throttle counts the address the proxy heard from,
+/// not the proxy's own, and not what the client wrote further left in `X-Forwarded-For`.
+#[test]
+fn on_sqlite_trusted_proxies_name_the_client() {
+    let db = Database::sqlite();
+    let server = Server::start_with(&db, &[], &[("PROFILE_SERVER__TRUSTED_PROXIES", r#"["127.0.0.1", "10.0.0.0/8"]"#)]);
+    let fail_from = |forwarded: &str, n: usize| {
+        let body =
+            json!({"profileId": format!("nobody-{n}"), "email": EMAIL, "authKey": b64(&[7; 32]), "deviceName": "x"});
+        let headers = format!("X-Forwarded-For: {forwarded}\r\n");
+        let (status, answer) =
+            server.raw("POST", "/api/v1/login", "application/json", body.to_string().as_bytes(), &headers);
+        (status, serde_json::from_str::<Value>(&answer).unwrap()["error"]["code"].clone())
+    };
+    // 50 failures from one client through two proxies, each claiming another origin on the left.
+    for n in 0..50 {
+        assert_eq!(fail_from(&format!("198.51.100.{n}, 203.0.113.9, 10.1.2.3"), n), (401, json!("auth_failed")));
+    }
+    assert_eq!(
+        fail_from("198.51.100.200, 203.0.113.9, 10.1.2.3", 50),
+        (429, json!("rate_limited")),
+        "that client waits"
+    );
+    assert_eq!(fail_from("203.0.113.10", 51), (401, json!("auth_failed")), "another client behind the proxy does not");
 }
 
 /// The stored vault row, read straight from the database.
