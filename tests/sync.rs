@@ -171,6 +171,18 @@ fn two_hosts_on_one_profile_share_addresses_and_lose_nothing() {
         assert!(Instant::now() < deadline, "the desktop's account never reached the laptop: {status}");
         std::thread::sleep(Duration::from_millis(200));
     }
+    // The server's registry holds the account, with the time of the login.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let dump: Value = serde_json::from_str(&server.admin(&["dump-user", "--email", EMAIL], "")).unwrap();
+        let account = &dump["accounts"][0];
+        assert_eq!((&account["origin"], &account["accountGuid"]), (&json!(shop), &json!("acct-7")), "{dump}");
+        if account["lastLoginAt"].as_i64().is_some_and(|at| at >= account["createdAt"].as_i64().unwrap()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the login never reached the registry: {account}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     // The server goes away and comes back: the running host reconnects by itself.
     server.restart();

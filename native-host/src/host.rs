@@ -89,6 +89,14 @@ fn fail<T>(code: ErrorCode, message: impl Into<String>) -> Result<T, WireError> 
     Err(WireError::new(code, message))
 }
 
+/// What the profile server's accounts registry is told before a sync.
+enum RegistryNews {
+    /// A new account, with its login public key.
+    SignedUp(AccountRecord, profile_core::PublicJwk),
+    /// A login, for the account's `lastLoginAt`.
+    LoggedIn(Origin, AccountGuid),
+}
+
 impl Host {
     pub fn new(caller: Caller, dir: PathBuf, keystore: Arc<dyn Keystore>) -> Self {
         Self {
@@ -115,17 +123,20 @@ impl Host {
         self.client.get_or_init(Arc::default)
     }
 
-    /// Syncs with the profile server in the background (registering a new site account
-    /// first), so no answer waits on the network; a failure leaves the change pending for the
-    /// next sync.
-    fn sync_soon(&self, register: Option<(AccountRecord, profile_core::PublicJwk)>) {
+    /// Syncs with the profile server in the background (telling its accounts registry first),
+    /// so no answer waits on the network; a failure leaves the change pending for the next
+    /// sync.
+    fn sync_soon(&self, registry: Option<RegistryNews>) {
         let Ok(store) = self.store() else { return };
         let (store, client) = (store.clone(), self.client().clone());
         let spawned = std::thread::Builder::new().name("sync".into()).spawn(move || {
-            if let Some((record, key)) = register
-                && let Err(e) = sync::register_account(&store, &client, &record, &key)
-            {
-                tracing::warn!("cannot register the account with the profile server: {e}");
+            let told = match &registry {
+                None => Ok(()),
+                Some(RegistryNews::SignedUp(record, key)) => sync::register_account(&store, &client, record, key),
+                Some(RegistryNews::LoggedIn(origin, guid)) => sync::record_login(&store, &client, origin, guid),
+            };
+            if let Err(e) = told {
+                tracing::warn!("cannot update the profile server's accounts registry: {e}");
             }
             if let Err(e) = sync::sync(&store, &client) {
                 tracing::warn!("profile server sync: {e}");
@@ -350,7 +361,7 @@ impl Host {
         self.cache_key(origin, &params.account_guid, key);
         if state.server.is_some() {
             let record = state.account(origin, &params.account_guid).cloned();
-            self.sync_soon(record.map(|record| (record, public_key.clone())));
+            self.sync_soon(record.map(|record| RegistryNews::SignedUp(record, public_key.clone())));
         }
         Ok(SignUpResult {
             account_guid: params.account_guid.clone(),
@@ -386,7 +397,7 @@ impl Host {
         });
         // Other devices learn the raised counter, so theirs start above it.
         if store.state()?.server.is_some() {
-            self.sync_soon(None);
+            self.sync_soon(Some(RegistryNews::LoggedIn(origin.clone(), record.account_guid.clone())));
         }
         Ok(LoginResult { account_guid: record.account_guid, assertion })
     }

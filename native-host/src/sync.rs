@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use profile_core::vault::{self, KdfParams};
-use profile_core::{Address, AddressKind, ErrorCode, Origin, Passphrase, Secret32, WireError};
+use profile_core::{AccountGuid, Address, AddressKind, ErrorCode, Origin, Passphrase, Secret32, WireError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use zeroize::{Zeroize, ZeroizeOnDrop};
@@ -587,6 +587,20 @@ pub fn register_account(
     with_token(store, client, |client, link| {
         let url = format!("{}/api/v1/accounts", link.api_base);
         expect(client.call("PUT", &url, Some(&link.access_token), Some(&body))?, 200).map(|_| ())
+    })
+}
+
+/// Records in the server's registry that the person just logged in at `origin`.
+pub fn record_login(
+    store: &Store,
+    client: &Client,
+    origin: &Origin,
+    account_guid: &AccountGuid,
+) -> Result<(), WireError> {
+    let body = json!({"origin": origin, "accountGuid": account_guid});
+    with_token(store, client, |client, link| {
+        let url = format!("{}/api/v1/accounts/login", link.api_base);
+        expect(client.call("POST", &url, Some(&link.access_token), Some(&body))?, 204).map(|_| ())
     })
 }
 

@@ -146,3 +146,32 @@ pub async fn register(
     state.events.publish(&state.db, &Event::account_added(&session.user, &stored.origin)).await?;
     Ok(Json(stored))
 }
+
+/// `POST /api/v1/accounts/login`: the person just logged in to this account.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoggedIn {
+    origin: Origin,
+    account_guid: AccountGuid,
+}
+
+/// Records the time of a login (a device tells it after signing the assertion).
+pub async fn logged_in(
+    State(state): State<AppState>,
+    session: Session,
+    Body(request): Body<LoggedIn>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    let updated =
+        sqlx::query("UPDATE accounts SET last_login_at = $1 WHERE user_id = $2 AND origin = $3 AND account_guid = $4")
+            .bind(crate::now())
+            .bind(&session.user)
+            .bind(request.origin.as_str())
+            .bind(request.account_guid.as_str())
+            .execute(&state.db.pool)
+            .await?
+            .rows_affected();
+    if updated == 0 {
+        return Err(ApiError::not_found("account"));
+    }
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}

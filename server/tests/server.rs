@@ -605,8 +605,16 @@ fn devices_vault_and_push(db: Database) {
         assert_eq!(status, 200, "{stored}");
         assert_eq!(next_event(&mut phone_push), json!({"type": "account-added", "origin": origin}));
     }
+    let login_at = json!({"origin": "https://shop.example", "accountGuid": "acct-1"});
+    assert_eq!(server.call("POST", "/api/v1/accounts/login", &login_at, &phone.access).0, 204);
+    let elsewhere = json!({"origin": "https://shop.example", "accountGuid": "acct-2"});
+    assert_eq!(server.call("POST", "/api/v1/accounts/login", &elsewhere, &phone.access).0, 404, "not this account");
     let (_, found) = phone.get(&server, "/api/v1/accounts?origin=https://shop.example");
     assert_eq!(found["accounts"][0]["accountGuid"], "acct-1");
+    assert!(
+        found["accounts"][0]["lastLoginAt"].as_i64().unwrap() >= found["accounts"][0]["createdAt"].as_i64().unwrap()
+    );
+    assert!(found["sameApp"][0]["lastLoginAt"].is_null(), "a login is recorded for its own origin only");
     assert_eq!(found["sameApp"].as_array().unwrap().len(), 1);
     assert_eq!(found["sameApp"][0]["origin"], "https://shop.example.co.uk");
     let bad = json!({"origin": "http://shop.example", "accountGuid": "a", "publicKey": key});
