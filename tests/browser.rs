@@ -452,8 +452,39 @@ fn a_shopper_signs_up_logs_in_with_one_click_and_fills_the_checkout() {
     const EMAIL: &str = "ada@example.org";
     let server = ProfileServer::start(EMAIL, "correct horse battery");
     let mut browser = Browser::launch(true);
-    browser.host_with_input(&["pair", &server.profile_url, "--email", EMAIL], "correct horse battery\n");
     browser.host(ADA);
+
+    // Pairing from the options page, as a person does it: a wrong passphrase is refused and
+    // said so, the right one pairs.
+    let options = browser.open_own_page("options.html");
+    browser
+        .wait_for(&options, "document.body.dataset.loaded === 'true' && !document.getElementById('pair-row').hidden");
+    browser.eval(&options, "document.getElementById('show-pair').click(); true");
+    let fill = format!(
+        "document.getElementById('pair-url').value = {url}; document.getElementById('pair-email').value = {EMAIL:?}; \
+         document.getElementById('pair-passphrase').value = 'wrong horse battery'; true",
+        url = json!(server.profile_url),
+    );
+    browser.eval(&options, &fill);
+    browser.screenshot(&options, "options-pair.png");
+    browser.eval(&options, "document.getElementById('pair-submit').click(); true");
+    browser.wait_for(&options, "!document.getElementById('pair-error').hidden");
+    let refused = browser.eval(&options, "document.getElementById('pair-error').textContent");
+    assert!(refused.as_str().unwrap().contains("did not accept"), "{refused}");
+    assert_eq!(
+        browser.eval(&options, "document.getElementById('pair-passphrase').value"),
+        json!(""),
+        "the passphrase is not kept"
+    );
+    browser.eval(&options, "document.getElementById('pair-passphrase').value = 'correct horse battery'; document.getElementById('pair-submit').click(); true");
+    browser.wait_for(
+        &options,
+        "!document.getElementById('unpair-row').hidden && document.getElementById('pair-form').hidden",
+    );
+    assert_eq!(browser.eval(&options, "document.getElementById('paired').textContent"), json!(server.profile_url));
+    browser.screenshot(&options, "options-paired.png");
+    assert!(browser.host(&["status"]).contains(&server.profile_url), "the host is paired");
+
     let billing =
         json!({"name": "Ada Lovelace", "line1": "1 Bill Road", "city": "Lyon", "postalCode": "69001", "country": "FR"});
     browser.host_with_input(&["address", "set", "billing", "--json", "-"], &billing.to_string());
@@ -591,4 +622,13 @@ fn a_shopper_signs_up_logs_in_with_one_click_and_fills_the_checkout() {
     // Paired: the account made at the shop is in the profile's vault and registry.
     let status = browser.host(&["status"]);
     assert!(status.contains(&format!("{}  as shop-", shop.origin)), "{status}");
+
+    // Unpairing from the options page stops the sync and keeps everything on this device.
+    let options = browser.open_own_page("options.html");
+    browser.eval(&options, "document.getElementById('unpair').click(); true");
+    browser.wait_for(&options, "!document.getElementById('pair-row').hidden");
+    let paired = browser.eval(&options, "document.getElementById('paired').textContent");
+    assert!(paired.as_str().unwrap().starts_with("Not paired"), "{paired}");
+    let status = browser.host(&["status"]);
+    assert!(status.contains(&format!("{}  as shop-", shop.origin)), "the account stays: {status}");
 }

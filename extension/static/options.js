@@ -37,8 +37,83 @@ async function loadStatus() {
   $("#host-version").textContent = `profile-host ${status.hostVersion}`;
   $("#lock-row").hidden = status.locked || !status.passphraseSet;
   $("#unlock-form").hidden = !status.locked;
+  $("#pair-row").hidden = status.paired || status.locked || !$("#pair-form").hidden;
+  $("#unpair-row").hidden = !status.paired;
+  if (status.paired) $("#pair-form").hidden = true;
   return status;
 }
+
+// ---- pairing -----------------------------------------------------------------------------------
+let pairWithTicket = false;
+
+function showPairError(text) {
+  $("#pair-error").textContent = text || "";
+  $("#pair-error").hidden = !text;
+}
+
+function setPairMode(ticket) {
+  pairWithTicket = ticket;
+  $("#pair-account").hidden = ticket;
+  $("#pair-ticket-label").hidden = !ticket;
+  $("#pair-email").required = $("#pair-passphrase").required = !ticket;
+  $("#pair-ticket").required = ticket;
+  $("#pair-switch").textContent = ticket ? "Use my email and passphrase instead" : "Use a one-time ticket instead";
+}
+
+const PAIR_ERRORS = {
+  auth_failed: "The server did not accept that email and passphrase (or ticket) for this profile.",
+  rate_limited: "Too many wrong tries: the server asks to wait before the next one.",
+  server_unreachable: "The profile server cannot be reached. Check the URL, or try again later.",
+};
+
+$("#show-pair").addEventListener("click", () => {
+  setPairMode(false);
+  showPairError(null);
+  $("#pair-form").hidden = false;
+  $("#pair-row").hidden = true;
+  $("#pair-url").focus();
+});
+
+$("#pair-switch").addEventListener("click", () => setPairMode(!pairWithTicket));
+
+$("#pair-cancel").addEventListener("click", () => {
+  $("#pair-form").reset();
+  $("#pair-form").hidden = true;
+  $("#pair-row").hidden = false;
+});
+
+$("#pair-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const profileUrl = $("#pair-url").value.trim();
+  const params = pairWithTicket
+    ? { profileUrl, ticket: $("#pair-ticket").value.trim() }
+    : { profileUrl, email: $("#pair-email").value.trim(), passphrase: $("#pair-passphrase").value };
+  const submit = $("#pair-submit");
+  submit.disabled = true;
+  submit.textContent = "Pairing…";
+  showPairError(null);
+  try {
+    await ask("pair", params);
+    $("#pair-form").reset();
+    $("#pair-form").hidden = true;
+    await load();
+  } catch (e) {
+    showPairError(PAIR_ERRORS[e.code] || e.message);
+  } finally {
+    $("#pair-passphrase").value = "";
+    submit.disabled = false;
+    submit.textContent = "Pair";
+  }
+});
+
+$("#unpair").addEventListener("click", async () => {
+  try {
+    await ask("unpair");
+  } catch (e) {
+    banner(e.message);
+  }
+  await load();
+});
 
 function addressCard(kind, address) {
   const title = kind === "shipping" ? "Shipping" : "Billing";
