@@ -485,6 +485,36 @@ fn a_shopper_signs_up_logs_in_with_one_click_and_fills_the_checkout() {
     browser.screenshot(&options, "options-paired.png");
     assert!(browser.host(&["status"]).contains(&server.profile_url), "the host is paired");
 
+    // The devices card lists this device; another one, paired with a ticket, is signed out
+    // from here.
+    let rows = "[...document.querySelectorAll('#devices tbody tr')].map(r => r.innerText)";
+    browser.wait_for(&options, "document.querySelectorAll('#devices tbody tr').length === 1");
+    let listed = browser.eval(&options, rows);
+    let error = browser.eval(&options, "document.getElementById('devices-error').textContent");
+    assert!(listed[0].as_str().unwrap().contains("(this device)"), "{listed} {error}");
+    let tablet = tempfile::tempdir().unwrap();
+    let ticket = server.admin(&["issue-ticket", "--email", EMAIL], "");
+    let paired = run(
+        Command::new(host_binary())
+            .args(["pair", &server.profile_url, "--ticket", ticket.trim()])
+            .env("PROFILE_HOST_HOME", tablet.path()),
+        "",
+    );
+    assert!(paired.status.success(), "{}", String::from_utf8_lossy(&paired.stderr));
+    browser.eval(&options, "location.reload(); true");
+    browser.wait_for(
+        &options,
+        "document.body.dataset.loaded === 'true' && document.querySelectorAll('#devices button.revoke').length === 1",
+    );
+    browser.screenshot(&options, "options-devices.png");
+    browser.eval(&options, "document.querySelector('#devices button.revoke').click(); true");
+    browser.wait_for(&options, "document.querySelectorAll('#devices button.revoke').length === 0");
+    let listed = browser.eval(&options, rows);
+    assert!(listed[1].as_str().unwrap().contains("Signed out"), "{listed}");
+    browser.screenshot(&options, "options-devices-signed-out.png");
+    let refused = run(Command::new(host_binary()).arg("devices").env("PROFILE_HOST_HOME", tablet.path()), "");
+    assert!(!refused.status.success(), "the signed-out tablet is refused by the server");
+
     let billing =
         json!({"name": "Ada Lovelace", "line1": "1 Bill Road", "city": "Lyon", "postalCode": "69001", "country": "FR"});
     browser.host_with_input(&["address", "set", "billing", "--json", "-"], &billing.to_string());

@@ -76,6 +76,13 @@ pub enum Call {
         #[serde(default)]
         limit: Option<usize>,
     },
+    /// The devices paired with the profile, as the profile server lists them.
+    ListDevices {},
+    /// Signs one of the profile's devices out on the profile server.
+    RevokeDevice {
+        #[serde(rename = "deviceId")]
+        device_id: String,
+    },
 }
 
 /// Most ledger entries one `listDisclosures` answer carries (keeps the frame under 1 MiB).
@@ -180,6 +187,8 @@ impl Call {
             Self::ListGrants {} => "listGrants",
             Self::Revoke { .. } => "revoke",
             Self::ListDisclosures { .. } => "listDisclosures",
+            Self::ListDevices {} => "listDevices",
+            Self::RevokeDevice { .. } => "revokeDevice",
         }
     }
 
@@ -473,6 +482,10 @@ mod tests {
         assert!(!req.call.is_page_method());
         let req = parse(json!({"id": 2, "type": "listDisclosures", "origin": PAGE, "params": {"limit": 3}})).unwrap();
         assert!(matches!(req.call, Call::ListDisclosures { limit: Some(3) }));
+        let req =
+            parse(json!({"id": 3, "type": "revokeDevice", "origin": PAGE, "params": {"deviceId": "d-1"}})).unwrap();
+        assert!(matches!(&req.call, Call::RevokeDevice { device_id } if device_id == "d-1"));
+        assert_eq!(req.call.name(), "revokeDevice");
     }
 
     #[test]

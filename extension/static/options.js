@@ -201,6 +201,48 @@ async function loadProfile() {
   );
 }
 
+async function loadDevices(paired) {
+  $("#devices-card").hidden = !paired;
+  if (!paired) return;
+  const error = $("#devices-error");
+  let devices = [];
+  try {
+    devices = (await ask("listDevices")).devices || [];
+    error.hidden = true;
+  } catch (e) {
+    error.textContent = `The device list is unavailable: ${e.message}`;
+    error.hidden = false;
+  }
+  // Live devices first, this one on top; signed-out ones after, for the record.
+  devices.sort((a, b) => (a.revokedAt !== null) - (b.revokedAt !== null) || b.current - a.current);
+  fill(
+    "devices",
+    devices.map((d) => {
+      const name = d.current ? [d.name, " ", el("span", { className: "muted" }, "(this device)")] : [d.name];
+      const action = d.revokedAt !== null
+        ? el("span", { className: "muted" }, `Signed out ${when(d.revokedAt)}`)
+        : d.current
+          ? null
+          : el("button", { type: "button", className: "revoke", onclick: () => signOut(d.id) }, "Sign out");
+      const date = (seconds) => el("td", { className: "nowrap" }, when(seconds));
+      return el("tr", { className: d.revokedAt !== null ? "gone" : "" },
+        cell(...name), date(d.createdAt), date(d.lastSeenAt), cell(action));
+    }),
+    "No devices listed.",
+  );
+}
+
+async function signOut(deviceId) {
+  try {
+    await ask("revokeDevice", { deviceId });
+  } catch (e) {
+    $("#devices-error").textContent = e.message;
+    $("#devices-error").hidden = false;
+    return;
+  }
+  await load();
+}
+
 async function revoke(origin) {
   await ask("revoke", { origin });
   await load();
@@ -211,7 +253,7 @@ async function load() {
     banner(null);
     const status = await loadStatus();
     document.querySelectorAll(".card:not(#status-card)").forEach((card) => (card.hidden = status.locked));
-    if (!status.locked) await loadProfile();
+    if (!status.locked) await Promise.all([loadProfile(), loadDevices(status.paired)]);
     document.body.dataset.loaded = "true";
   } catch (e) {
     banner(hostDown(e)

@@ -247,6 +247,11 @@ impl Host {
                 Ok(paired)
             }
             Call::Unpair {} => sync::unpair(store, self.client()),
+            Call::ListDevices {} => sync::devices(store, self.client()),
+            Call::RevokeDevice { device_id } => {
+                sync::revoke_device(store, self.client(), device_id)?;
+                Ok(json!({"revoked": true}))
+            }
             Call::Unlock { passphrase } => {
                 // A host paired with a ticket opens its vault with the profile's passphrase.
                 if state.server.as_ref().is_some_and(|link| link.data_key.is_none()) {

@@ -614,6 +614,12 @@ pub fn devices(store: &Store, client: &Client) -> Result<Value, WireError> {
 
 /// Signs one of the profile's devices out.
 pub fn revoke_device(store: &Store, client: &Client, device_id: &str) -> Result<(), WireError> {
+    // It goes into the URL's path: only the server's id alphabet, so it names nothing else.
+    let well_formed = (1..=64).contains(&device_id.len())
+        && device_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !well_formed {
+        return Err(WireError::invalid("deviceId must be a device id from the device list"));
+    }
     with_token(store, client, |client, link| {
         let url = format!("{}/api/v1/devices/{device_id}", link.api_base);
         expect(client.call("DELETE", &url, Some(&link.access_token), None)?, 204).map(|_| ())
