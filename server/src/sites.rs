@@ -9,7 +9,9 @@
 //! The server fetches only registrations of origins that some profile here has an account at
 //! (so it cannot be made to fetch arbitrary URLs), never of loopback origins unless
 //! `sites_on_loopback` is set (development), with a short timeout, no redirects and a size cap,
-//! and remembers keys for a few minutes. A bad, stale or unverifiable request gets one answer,
+//! and remembers keys for a few minutes. A signature the remembered key does not verify makes
+//! the server fetch the key again, at most every 30 seconds per site, so a site that rotates its
+//! key is answered at once. A bad, stale or unverifiable request gets one answer,
 //! `401 bad_signature`, and counts against the caller's address in the throttle.
 
 use std::collections::HashMap;
@@ -34,6 +36,8 @@ pub const SIGNATURE_HEADER: &str = "personal-profile-signature";
 const MAX_SKEW_SECS: i64 = 300;
 /// How long a site's key is remembered.
 const KEY_TTL: Duration = Duration::from_secs(300);
+/// A remembered key older than this is fetched again when it does not verify a signature.
+const REFETCH_AFTER: Duration = Duration::from_secs(30);
 const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
 const DOCUMENT_LIMIT: u64 = 64 * 1024;
 
@@ -50,9 +54,10 @@ struct AccountCheck {
 pub struct SiteKeys(Mutex<HashMap<Origin, (Instant, Option<VerifyingKey>)>>);
 
 impl SiteKeys {
-    async fn get(&self, origin: &Origin) -> Option<VerifyingKey> {
+    /// The site's key: the remembered one when it is younger than `max_age`, else fetched.
+    async fn get(&self, origin: &Origin, max_age: Duration) -> Option<VerifyingKey> {
         if let Some((at, key)) = self.0.lock().unwrap_or_else(|p| p.into_inner()).get(origin)
-            && at.elapsed() < KEY_TTL
+            && at.elapsed() < max_age
         {
             return *key;
         }
@@ -126,12 +131,13 @@ pub async fn account_check(
         .await?
         .is_some();
     // Only registered origins are fetched, so no one can send the server to other URLs.
-    let key = if known && fresh && reachable && signature.is_some() {
-        state.site_keys.get(&check.origin).await
-    } else {
-        None
-    };
-    let verified = matches!((key, signature), (Some(key), Some(signature)) if key.verify(&body, &signature).is_ok());
+    let mut verified = false;
+    if let Some(signature) = signature.filter(|_| known && fresh && reachable) {
+        let verifies = |key: Option<VerifyingKey>| key.is_some_and(|key| key.verify(&body, &signature).is_ok());
+        // A site that rotated its key is fetched again, but not at every bad signature.
+        verified = verifies(state.site_keys.get(&check.origin, KEY_TTL).await)
+            || verifies(state.site_keys.get(&check.origin, REFETCH_AFTER).await);
+    }
     if !verified {
         state.db.record_failure(&subjects).await?;
         return Err(refused());
@@ -150,7 +156,42 @@ pub async fn account_check(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+
+    /// A site on loopback whose registration's key can be swapped.
+    async fn site(key: Arc<Mutex<PublicJwk>>) -> Origin {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port()).parse().unwrap();
+        let app = axum::Router::new().route(
+            "/.well-known/personal-profile",
+            axum::routing::get(move || {
+                let key = key.lock().unwrap().clone();
+                async move { Json(json!({"appId": "shop", "name": "Shop", "publicKey": key})) }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        origin
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn keys_are_remembered_and_fetched_again_when_asked_for_younger() {
+        let jwk = |byte| {
+            profile_core::LoginKey::from_secret(&profile_core::Secret32::from_bytes([byte; 32])).unwrap().public_jwk()
+        };
+        let published = Arc::new(Mutex::new(jwk(1)));
+        let origin = site(published.clone()).await;
+        let keys = SiteKeys::default();
+        let first = keys.get(&origin, KEY_TTL).await.expect("the published key");
+        assert_eq!(first, jwk(1).to_key().unwrap());
+        *published.lock().unwrap() = jwk(2);
+        assert_eq!(keys.get(&origin, KEY_TTL).await, Some(first), "remembered");
+        assert_eq!(keys.get(&origin, REFETCH_AFTER).await, Some(first), "just fetched: not fetched again");
+        assert_eq!(keys.get(&origin, Duration::ZERO).await, Some(jwk(2).to_key().unwrap()), "the rotated key");
+        let missing: Origin = "http://127.0.0.1:1".parse().unwrap();
+        assert_eq!(keys.get(&missing, KEY_TTL).await, None, "no registration, no key");
+    }
 
     #[test]
     fn loopback_origins_are_recognised() {
