@@ -89,8 +89,29 @@ fn main() {
         click(&mut browser, &format!("fill-{kind}"));
         let asked = consent(&mut browser, &mut seen, &format!("6-consent-{kind}.png"), false);
         browser.wait_for(&page, &format!("document.getElementById('{kind}-name').value !== '' || document.getElementById('message').textContent !== ''"));
-        let filled = browser.eval(&page, &format!("[document.getElementById('{kind}-line1').value, document.getElementById('{kind}-city').value, document.getElementById('message').textContent]"));
-        report.push(format!("fill {kind}: the window asked \"{asked}\"; the form now has {filled}"));
+        let read = |browser: &mut Browser, id: &str| {
+            browser
+                .eval(
+                    &page,
+                    &format!(
+                        "document.getElementById('{id}').textContent || document.getElementById('{id}').value || ''"
+                    ),
+                )
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let (line1, city, message) = (
+            read(&mut browser, &format!("{kind}-line1")),
+            read(&mut browser, &format!("{kind}-city")),
+            read(&mut browser, "message"),
+        );
+        let outcome = if message.is_empty() {
+            format!("the form now has {line1:?}, {city:?}")
+        } else {
+            format!("the shop says {message:?}")
+        };
+        report.push(format!("fill {kind}: the window asked \"{asked}\"; {outcome}"));
     }
     browser.screenshot(&page, "7-checkout.png");
 
