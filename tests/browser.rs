@@ -262,6 +262,74 @@ fn without_the_host_installed_a_call_fails_with_host_unavailable() {
     );
 }
 
+#[test]
+fn a_device_paired_with_a_ticket_in_the_options_page_opens_the_vault_with_the_passphrase() {
+    const EMAIL: &str = "ada@example.org";
+    let server = ProfileServer::start(EMAIL, "correct horse battery");
+    // Another device of the same person has already put an address into the vault.
+    let laptop = tempfile::tempdir().unwrap();
+    let laptop_cli = |args: &[&str], input: &str| {
+        let out = run(Command::new(host_binary()).args(args).env("PROFILE_HOST_HOME", laptop.path()), input);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    laptop_cli(&["pair", &server.profile_url, "--email", EMAIL], "correct horse battery\n");
+    let address = json!({"name": "Ada Lovelace", "line1": "9 Vault Lane", "city": "Paris", "postalCode": "75001", "country": "FR"});
+    assert!(laptop_cli(&["address", "set", "shipping", "--json", "-"], &address.to_string()).contains("synced"));
+
+    let mut browser = Browser::launch(true);
+    let options = browser.open_own_page("options.html");
+    browser.eval(
+        &options,
+        "document.getElementById('show-pair').click(); document.getElementById('pair-switch').click(); true",
+    );
+    let ticket = server.admin(&["issue-ticket", "--email", EMAIL], "");
+    let fill = format!(
+        "document.getElementById('pair-url').value = {}; document.getElementById('pair-ticket').value = {}; \
+         document.getElementById('pair-submit').click(); true",
+        json!(server.profile_url),
+        json!(ticket.trim())
+    );
+    browser.eval(&options, &fill);
+    browser.wait_for(
+        &options,
+        "!document.getElementById('vault-note').hidden && !document.getElementById('unlock-form').hidden",
+    );
+    browser.wait_for(&options, "document.querySelectorAll('#devices tbody tr').length === 2");
+    browser.screenshot(&options, "options-ticket-paired.png");
+    assert_eq!(browser.eval(&options, "document.getElementById('unlock').textContent"), json!("Open vault"));
+    assert!(
+        document_hidden(&mut browser, &options, "addresses-card")
+            && document_hidden(&mut browser, &options, "accounts-card"),
+        "no empty address book shown before the vault opens"
+    );
+
+    let open_with = |browser: &mut Browser, passphrase: &str| {
+        let script = format!(
+            "document.getElementById('passphrase').value = {}; document.getElementById('unlock').click(); true",
+            json!(passphrase)
+        );
+        browser.eval(&options, &script);
+    };
+    open_with(&mut browser, "wrong horse battery");
+    browser.wait_for(&options, "!document.getElementById('status-error').hidden");
+    assert_eq!(
+        browser.eval(&options, "document.getElementById('status-error').textContent"),
+        json!("That passphrase is not right.")
+    );
+    open_with(&mut browser, "correct horse battery");
+    browser.wait_for(&options, "document.getElementById('lock-state').textContent === 'Unlocked'");
+    assert!(
+        document_hidden(&mut browser, &options, "vault-note") && document_hidden(&mut browser, &options, "unlock-form")
+    );
+    browser.wait_for(&options, "document.getElementById('addresses').innerText.includes('9 Vault Lane')");
+    browser.screenshot(&options, "options-vault-open.png");
+}
+
+fn document_hidden(browser: &mut Browser, session: &str, id: &str) -> bool {
+    browser.eval(session, &format!("document.getElementById('{id}').hidden")) == json!(true)
+}
+
 const FORGER: &str = "<!doctype html><title>Forger</title><h1>Forger</h1><script>\
 window.seen = {type: typeof window.profile};\
 window.direct = !!(window.chrome && chrome.runtime && chrome.runtime.sendMessage);\

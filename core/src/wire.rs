@@ -309,6 +309,8 @@ pub struct StatusResult {
     #[serde(flatten)]
     pub hello: HelloResult,
     pub passphrase_set: bool,
+    /// Paired with a ticket, and the vault not opened yet: `unlock {passphrase}` opens it.
+    pub vault_needs_passphrase: bool,
     pub addresses: Vec<AddressKind>,
     pub accounts: usize,
     pub disclosures: usize,

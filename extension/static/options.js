@@ -32,11 +32,15 @@ const cell = (...children) => el("td", {}, ...children);
 
 async function loadStatus() {
   const status = await ask("status");
-  $("#lock-state").textContent = status.locked ? "Locked" : status.passphraseSet ? "Unlocked" : "Unlocked (no passphrase set)";
+  $("#lock-state").textContent = status.locked ? "Locked"
+    : status.vaultNeedsPassphrase ? "Waiting for the passphrase to open the synced vault"
+      : status.passphraseSet ? "Unlocked" : "Unlocked (no passphrase set)";
   $("#paired").textContent = status.profileUrl || "Not paired: everything stays on this device";
   $("#host-version").textContent = `profile-host ${status.hostVersion}`;
   $("#lock-row").hidden = status.locked || !status.passphraseSet;
-  $("#unlock-form").hidden = !status.locked;
+  $("#unlock-form").hidden = !status.locked && !status.vaultNeedsPassphrase;
+  $("#vault-note").hidden = status.locked || !status.vaultNeedsPassphrase;
+  $("#unlock").textContent = status.locked ? "Unlock" : "Open vault";
   $("#pair-row").hidden = status.paired || status.locked || !$("#pair-form").hidden;
   $("#unpair-row").hidden = !status.paired;
   if (status.paired) $("#pair-form").hidden = true;
@@ -253,6 +257,8 @@ async function load() {
     banner(null);
     const status = await loadStatus();
     document.querySelectorAll(".card:not(#status-card)").forEach((card) => (card.hidden = status.locked));
+    // Until the synced vault is open, its addresses and accounts are not here: "none saved" would mislead.
+    for (const id of ["#addresses-card", "#accounts-card"]) $(id).hidden ||= status.vaultNeedsPassphrase;
     if (!status.locked) await Promise.all([loadProfile(), loadDevices(status.paired)]);
     document.body.dataset.loaded = "true";
   } catch (e) {

@@ -229,6 +229,7 @@ impl Host {
             Call::Status {} => to_value(&StatusResult {
                 hello: hello(&state),
                 passphrase_set: state.lock.is_some(),
+                vault_needs_passphrase: state.server.as_ref().is_some_and(|link| link.data_key.is_none()),
                 addresses: state.addresses.keys().copied().collect(),
                 accounts: state.accounts.len(),
                 disclosures: store.disclosures()?.len(),
