@@ -267,15 +267,10 @@ fn a_device_paired_with_a_ticket_in_the_options_page_opens_the_vault_with_the_pa
     const EMAIL: &str = "ada@example.org";
     let server = ProfileServer::start(EMAIL, "correct horse battery");
     // Another device of the same person has already put an address into the vault.
-    let laptop = tempfile::tempdir().unwrap();
-    let laptop_cli = |args: &[&str], input: &str| {
-        let out = run(Command::new(host_binary()).args(args).env("PROFILE_HOST_HOME", laptop.path()), input);
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    laptop_cli(&["pair", &server.profile_url, "--email", EMAIL], "correct horse battery\n");
+    let laptop = HostHome::new();
+    laptop.cli(&["pair", &server.profile_url, "--email", EMAIL], "correct horse battery\n");
     let address = json!({"name": "Ada Lovelace", "line1": "9 Vault Lane", "city": "Paris", "postalCode": "75001", "country": "FR"});
-    assert!(laptop_cli(&["address", "set", "shipping", "--json", "-"], &address.to_string()).contains("synced"));
+    assert!(laptop.cli(&["address", "set", "shipping", "--json", "-"], &address.to_string()).contains("synced"));
 
     let mut browser = Browser::launch(true);
     let options = browser.open_own_page("options.html");
@@ -560,15 +555,9 @@ fn a_shopper_signs_up_logs_in_with_one_click_and_fills_the_checkout() {
     let listed = browser.eval(&options, rows);
     let error = browser.eval(&options, "document.getElementById('devices-error').textContent");
     assert!(listed[0].as_str().unwrap().contains("(this device)"), "{listed} {error}");
-    let tablet = tempfile::tempdir().unwrap();
+    let tablet = HostHome::new();
     let ticket = server.admin(&["issue-ticket", "--email", EMAIL], "");
-    let paired = run(
-        Command::new(host_binary())
-            .args(["pair", &server.profile_url, "--ticket", ticket.trim()])
-            .env("PROFILE_HOST_HOME", tablet.path()),
-        "",
-    );
-    assert!(paired.status.success(), "{}", String::from_utf8_lossy(&paired.stderr));
+    tablet.cli(&["pair", &server.profile_url, "--ticket", ticket.trim()], "");
     browser.eval(&options, "location.reload(); true");
     browser.wait_for(
         &options,
@@ -580,8 +569,7 @@ fn a_shopper_signs_up_logs_in_with_one_click_and_fills_the_checkout() {
     let listed = browser.eval(&options, rows);
     assert!(listed[1].as_str().unwrap().contains("Signed out"), "{listed}");
     browser.screenshot(&options, "options-devices-signed-out.png");
-    let refused = run(Command::new(host_binary()).arg("devices").env("PROFILE_HOST_HOME", tablet.path()), "");
-    assert!(!refused.status.success(), "the signed-out tablet is refused by the server");
+    assert!(!tablet.try_cli(&["devices"], "").status.success(), "the signed-out tablet is refused by the server");
 
     let billing =
         json!({"name": "Ada Lovelace", "line1": "1 Bill Road", "city": "Lyon", "postalCode": "69001", "country": "FR"});

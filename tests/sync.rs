@@ -6,38 +6,14 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use support::HostHome;
 
 const EMAIL: &str = "ada@example.org";
 const PASSPHRASE: &str = "correct horse battery";
-
-/// A host data dir and its CLI.
-struct HostHome(tempfile::TempDir);
-
-impl HostHome {
-    fn new() -> Self {
-        Self(tempfile::tempdir().unwrap())
-    }
-
-    fn path(&self) -> &Path {
-        self.0.path()
-    }
-
-    fn cli(&self, args: &[&str], input: &str) -> String {
-        let out = self.try_cli(args, input);
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(out.status.success(), "profile-host {args:?}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
-        stdout
-    }
-
-    fn try_cli(&self, args: &[&str], input: &str) -> std::process::Output {
-        support::run(Command::new(support::host_binary()).args(args).env("PROFILE_HOST_HOME", self.path()), input)
-    }
-}
 
 /// A host as the browser runs it: native messaging on stdin/stdout.
 struct Messaging {

@@ -15,10 +15,13 @@ const ADDRESS_FIELDS = [
   ["email", "Email", "email", false],
 ];
 
-function banner(text) {
-  $("#banner").textContent = text || "";
-  $("#banner").hidden = !text;
+// Shows `text` in a message element, or hides it when there is none.
+function say(selector, text) {
+  $(selector).textContent = text || "";
+  $(selector).hidden = !text;
 }
+
+const banner = (text) => say("#banner", text);
 
 function fill(tableId, rows, empty) {
   const body = $(`#${tableId} tbody`);
@@ -50,11 +53,6 @@ async function loadStatus() {
 // ---- pairing -----------------------------------------------------------------------------------
 let pairWithTicket = false;
 
-function showPairError(text) {
-  $("#pair-error").textContent = text || "";
-  $("#pair-error").hidden = !text;
-}
-
 function setPairMode(ticket) {
   pairWithTicket = ticket;
   $("#pair-account").hidden = ticket;
@@ -72,7 +70,7 @@ const PAIR_ERRORS = {
 
 $("#show-pair").addEventListener("click", () => {
   setPairMode(false);
-  showPairError(null);
+  say("#pair-error", null);
   $("#pair-form").hidden = false;
   $("#pair-row").hidden = true;
   $("#pair-url").focus();
@@ -95,14 +93,14 @@ $("#pair-form").addEventListener("submit", async (event) => {
   const submit = $("#pair-submit");
   submit.disabled = true;
   submit.textContent = "Pairing…";
-  showPairError(null);
+  say("#pair-error", null);
   try {
     await ask("pair", params);
     $("#pair-form").reset();
     $("#pair-form").hidden = true;
     await load();
   } catch (e) {
-    showPairError(PAIR_ERRORS[e.code] || e.message);
+    say("#pair-error", PAIR_ERRORS[e.code] || e.message);
   } finally {
     $("#pair-passphrase").value = "";
     submit.disabled = false;
@@ -208,14 +206,12 @@ async function loadProfile() {
 async function loadDevices(paired) {
   $("#devices-card").hidden = !paired;
   if (!paired) return;
-  const error = $("#devices-error");
   let devices = [];
   try {
     devices = (await ask("listDevices")).devices || [];
-    error.hidden = true;
+    say("#devices-error", null);
   } catch (e) {
-    error.textContent = `The device list is unavailable: ${e.message}`;
-    error.hidden = false;
+    say("#devices-error", `The device list is unavailable: ${e.message}`);
   }
   // Live devices first, this one on top; signed-out ones after, for the record.
   devices.sort((a, b) => (a.revokedAt !== null) - (b.revokedAt !== null) || b.current - a.current);
@@ -240,8 +236,7 @@ async function signOut(deviceId) {
   try {
     await ask("revokeDevice", { deviceId });
   } catch (e) {
-    $("#devices-error").textContent = e.message;
-    $("#devices-error").hidden = false;
+    say("#devices-error", e.message);
     return;
   }
   await load();
@@ -279,11 +274,10 @@ $("#unlock-form").addEventListener("submit", async (event) => {
   try {
     await ask("unlock", { passphrase: $("#passphrase").value });
     $("#passphrase").value = "";
-    $("#status-error").hidden = true;
+    say("#status-error", null);
     await load();
   } catch (e) {
-    $("#status-error").textContent = e.code === "auth_failed" ? "That passphrase is not right." : e.message;
-    $("#status-error").hidden = false;
+    say("#status-error", e.code === "auth_failed" ? "That passphrase is not right." : e.message);
   }
 });
 

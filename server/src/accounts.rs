@@ -37,7 +37,8 @@ pub struct Account {
     pub last_login_at: Option<i64>,
 }
 
-const COLUMNS: &str = "origin, account_guid, app_id, public_key, permissions, created_at, last_login_at";
+/// An account row's columns, in the order [`account`] and the dump read them.
+pub(crate) const COLUMNS: &str = "origin, account_guid, app_id, public_key, permissions, created_at, last_login_at";
 
 fn account(row: &sqlx::any::AnyRow) -> anyhow::Result<Account> {
     Ok(Account {

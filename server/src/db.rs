@@ -311,10 +311,10 @@ impl Db {
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-        let accounts = sqlx::query(
-            "SELECT origin, account_guid, app_id, public_key, permissions, created_at, last_login_at FROM accounts \
-             WHERE user_id = $1 ORDER BY origin",
-        )
+        let accounts = sqlx::query(&format!(
+            "SELECT {} FROM accounts WHERE user_id = $1 ORDER BY origin",
+            crate::accounts::COLUMNS
+        ))
         .bind(user_id)
         .fetch_all(&self.pool)
         .await?

@@ -280,10 +280,41 @@ impl Browser {
     }
 
     pub fn host_with_input(&self, args: &[&str], input: &str) -> String {
-        let out = run(Command::new(host_binary()).args(args).env("PROFILE_HOST_HOME", &self.home), input);
-        assert!(out.status.success(), "profile-host {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        expect_success(args, host_cli(&self.home, args, input))
     }
+}
+
+/// A host data dir of its own (another device of the person), driven through the CLI.
+pub struct HostHome(tempfile::TempDir);
+
+impl HostHome {
+    pub fn new() -> Self {
+        Self(tempfile::tempdir().unwrap())
+    }
+
+    pub fn path(&self) -> &Path {
+        self.0.path()
+    }
+
+    /// `profile-host ARGS` on this home, which must succeed; its stdout.
+    pub fn cli(&self, args: &[&str], input: &str) -> String {
+        expect_success(args, self.try_cli(args, input))
+    }
+
+    pub fn try_cli(&self, args: &[&str], input: &str) -> std::process::Output {
+        host_cli(self.path(), args, input)
+    }
+}
+
+/// `profile-host ARGS` with `PROFILE_HOST_HOME=home` and `input` on its stdin.
+fn host_cli(home: &Path, args: &[&str], input: &str) -> std::process::Output {
+    run(Command::new(host_binary()).args(args).env("PROFILE_HOST_HOME", home), input)
+}
+
+fn expect_success(args: &[&str], out: std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "profile-host {args:?}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+    stdout
 }
 
 /// Runs a command to its end with `input` on its stdin; its output.
