@@ -10,6 +10,10 @@
 //!    (Firefox);
 //! 5. zips each for store upload: `target/extension/personal-profile-{chromium,firefox}.zip`
 //!    (the Chrome Web Store refuses a manifest with `key`, so that zip's manifest has none).
+//!
+//! With the test-only feature `panic-probe` (the test command turns it on) the module is built
+//! with a page method that panics on purpose, so the tests can show a panic is survived; that
+//! build goes to `target/extension-test/` instead, never where the product's is.
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
 use std::error::Error;
@@ -36,23 +40,28 @@ fn main() -> Result<()> {
         println!("cargo:rerun-if-changed={watched}");
     }
     let target = env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
-    let wasm = build_wasm(&root, &target)?;
-    let pkg = target.join("extension/pkg");
+    let probe = env::var_os("CARGO_FEATURE_PANIC_PROBE").is_some();
+    let wasm = build_wasm(&root, &target, probe)?;
+    let packages = target.join(if probe { "extension-test" } else { "extension" });
+    let pkg = packages.join("pkg");
     fs::create_dir_all(&pkg)?;
     wasm_bindgen_cli_support::Bindgen::new()
         .input_path(&wasm)
         .web(true)?
         .typescript(false)
         .remove_producers_section(true)
+        // `__wbg_reset_state`: after a trap (a Rust panic) the service worker instantiates the
+        // module afresh instead of running on a broken one.
+        .reset_state_function(true)
         .generate(&pkg)?;
     optimize(&pkg.join("profile_extension_bg.wasm"));
 
     let manifest: manifest::Manifest = manifest::Manifest::read(&root.join("extension/manifest.json"))?;
     let key = fs::read_to_string(root.join("extension/public-key.b64"))?.trim().to_owned();
     // Where the cross-component tests find the packaged extension.
-    println!("cargo:rustc-env=PROFILE_EXTENSION_DIR={}", target.join("extension/chromium").display());
+    println!("cargo:rustc-env=PROFILE_EXTENSION_DIR={}", packages.join("chromium").display());
     for browser in ["chromium", "firefox"] {
-        let out = target.join("extension").join(browser);
+        let out = packages.join(browser);
         if out.exists() {
             fs::remove_dir_all(&out)?;
         }
@@ -65,7 +74,7 @@ fn main() -> Result<()> {
             (text.clone(), text)
         };
         fs::write(out.join("manifest.json"), unpacked)?;
-        zip_for_store(&out, &store, &target.join(format!("extension/personal-profile-{browser}.zip")))?;
+        zip_for_store(&out, &store, &packages.join(format!("personal-profile-{browser}.zip")))?;
     }
     Ok(())
 }
@@ -103,12 +112,13 @@ fn list_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
     Ok(())
 }
 
-fn build_wasm(root: &Path, target: &Path) -> Result<PathBuf> {
+fn build_wasm(root: &Path, target: &Path, probe: bool) -> Result<PathBuf> {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let build_dir = target.join("extension-build");
     let status = Command::new(cargo)
         .current_dir(root)
         .args(["build", "-p", "profile-extension", "--target", "wasm32-unknown-unknown", "--profile", "wasm-release"])
+        .args(if probe { &["--features", "panic-probe"][..] } else { &[] })
         .arg("--target-dir")
         .arg(&build_dir)
         // The outer build's flags are for the host platform, not for wasm32.

@@ -364,6 +364,59 @@ fn a_page_cannot_speak_for_another_origin_and_plain_http_sites_get_nothing() {
     assert!(browser.no_consent_window_opens(&seen));
     assert_eq!(browser.eval(&page, "window.forged"), Value::Null);
     assert_eq!(browser.host(&["log"]), log, "nothing more was asked of the host");
+
+    // A page sends a 2 MiB call while another tab's call waits for the person: the big one is
+    // refused before it reaches the host, and the other is answered by the same host process.
+    let waiting = browser.open(&url);
+    browser.start(&waiting, "w1", "window.profile.getAddress('shipping')");
+    let (_, consent) = browser.consent(&mut seen);
+    let hosts = native_hosts(&browser.home);
+    assert_eq!(hosts.len(), 1, "{hosts:?}");
+    let flooder = browser.open(&url.replace("localhost", "127.0.0.1"));
+    browser.start(
+        &flooder,
+        "f1",
+        &format!(
+            "window.profile.signUp({{challenge: '{CHALLENGE}', accountGuid: 'acct-1', appId: 'x'.repeat(2 << 20)}})"
+        ),
+    );
+    let refused = browser.settlement(&flooder, "f1");
+    assert_eq!(refused["code"], "invalid_request", "{refused}");
+    browser.start(
+        &flooder,
+        "f2",
+        &format!("window.profile.signUp({{challenge: '{CHALLENGE}', accountGuid: 'acct-1', appId: 'x'.repeat(300)}})"),
+    );
+    assert_eq!(browser.settlement(&flooder, "f2")["code"], "invalid_request", "a field over its bound");
+    browser.click_after(&consent, 600, "document.getElementById('allow').click()");
+    assert_eq!(browser.settlement(&waiting, "w1")["value"]["name"], "Ada Lovelace");
+    assert_eq!(native_hosts(&browser.home), hosts, "one host process throughout");
+
+    // One consent window at a time, whichever site asks.
+    browser.start(&waiting, "w2", "window.profile.getAddress('shipping')");
+    let (_, consent) = browser.consent(&mut seen);
+    browser.start(&flooder, "b1", "window.profile.getDeviceId()");
+    assert_eq!(browser.settlement(&flooder, "b1")["code"], "busy", "a second site's window would stack on the first");
+
+    // A window hidden and shown again is new to the person: the 500 ms start over. (Headless
+    // Chromium stacks no windows, so minimizing stands for being covered.)
+    std::thread::sleep(Duration::from_millis(700));
+    let window_id = browser.eval_async(&consent, "chrome.windows.getCurrent().then(w => w.id)");
+    let worker = service_worker(&mut browser);
+    let worker = browser.attach(&worker);
+    browser
+        .eval_async(&worker, &format!("chrome.windows.update({window_id}, {{state: 'minimized'}}).then(() => true)"));
+    browser.wait_for(&consent, "document.visibilityState === 'hidden'");
+    browser.eval_async(
+        &worker,
+        &format!("chrome.windows.update({window_id}, {{state: 'normal', focused: true}}).then(() => true)"),
+    );
+    browser.wait_for(&consent, "document.visibilityState === 'visible'");
+    browser.eval(&consent, "document.getElementById('allow').click()");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(browser.eval(&waiting, "window.w2"), Value::Null, "a click right after the window came back counted");
+    browser.click_after(&consent, 600, "document.getElementById('allow').click()");
+    assert_eq!(browser.settlement(&waiting, "w2")["value"]["name"], "Ada Lovelace");
 }
 
 /// The pids of the `profile-host` processes this test's Chromium started for the extension.
@@ -432,6 +485,24 @@ fn a_host_killed_or_a_worker_stopped_mid_session_loses_no_decision() {
         assert!(Instant::now() < deadline, "the orphaned consent window stayed open");
         std::thread::sleep(Duration::from_millis(100));
     }
+
+    // A Rust panic inside the WASM (forced by the test build's probe) rejects that call with
+    // `internal`, and the next call is answered by a fresh instance of the module.
+    browser.eval(
+        &page,
+        "window.probed = null; addEventListener('message', e => { if (e.data && e.data.__personalProfile === 'answer' \
+         && e.data.id === 4242) window.probed = e.data.settlement; }); \
+         postMessage({__personalProfile: 'call', id: 4242, method: 'panicProbe', params: null}, '*'); true",
+    );
+    browser.wait_for(&page, "window.probed !== null");
+    assert_eq!(
+        browser.eval(&page, "window.probed.code"),
+        json!("internal"),
+        "{}",
+        browser.eval(&page, "window.probed")
+    );
+    browser.start(&page, "r5", "window.profile.getDeviceId()");
+    assert_eq!(browser.settlement(&page, "r5")["value"], id, "the call after a panic is answered");
 }
 
 #[test]

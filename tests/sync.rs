@@ -200,3 +200,116 @@ fn two_hosts_on_one_profile_share_addresses_and_lose_nothing() {
     assert!(laptop.cli(&["status"], "").contains("not paired"));
     assert!(laptop.cli(&["address", "show", "billing"], "").contains("Bill Road"));
 }
+
+/// The vault counter a host's `status` reports.
+fn vault_counter(home: &HostHome) -> u64 {
+    let status = home.cli(&["status"], "");
+    let line = status.lines().find(|l| l.starts_with("vault")).expect("a vault line in the status");
+    line.split("counter ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+fn shown(home: &HostHome, kind: &str) -> Value {
+    serde_json::from_str(&home.cli(&["address", "show", kind], "")).unwrap()
+}
+
+#[test]
+fn a_server_that_rolls_the_vault_back_is_refused_and_nothing_is_lost() {
+    let mut server = support::ProfileServer::start(EMAIL, PASSPHRASE);
+    let (laptop, desktop) = (HostHome::new(), HostHome::new());
+    for home in [&laptop, &desktop] {
+        home.cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+    }
+    let chromium = tempfile::tempdir().unwrap();
+    let browser_dir = chromium.path().to_str().unwrap();
+    laptop.cli(&["install", "--browser", "chromium", "--user-data-dir", browser_dir], "");
+    let doctor =
+        |home: &HostHome| home.try_cli(&["doctor", "--browser", "chromium", "--user-data-dir", browser_dir], "");
+    assert!(doctor(&laptop).status.success(), "{:?}", doctor(&laptop));
+
+    laptop.cli(&["address", "set", "shipping", "--json", "-"], &address("1 Old Road", "Paris").to_string());
+    let old = server.snapshot();
+    laptop.cli(&["address", "set", "shipping", "--json", "-"], &address("2 New Road", "Paris").to_string());
+    laptop.cli(&["address", "set", "billing", "--json", "-"], &address("3 Bill Road", "Lyon").to_string());
+    desktop.cli(&["sync"], "");
+    assert_eq!(shown(&desktop, "shipping")["line1"], "2 New Road");
+    let seen = vault_counter(&desktop);
+    assert_eq!(vault_counter(&laptop), seen);
+
+    // The server's database goes back to an older vault: a lower counter.
+    server.rewind(&old);
+    let refused = laptop.try_cli(&["sync"], "");
+    let said = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(!refused.status.success() && said.contains("older"), "{refused:?}");
+    assert_eq!(shown(&laptop, "shipping")["line1"], "2 New Road", "the local data is kept");
+    assert_eq!(shown(&laptop, "billing")["line1"], "3 Bill Road", "nothing added since is deleted");
+    assert!(laptop.cli(&["status"], "").contains("sync stopped"), "{}", laptop.cli(&["status"], ""));
+    let checked = doctor(&laptop);
+    assert!(!checked.status.success(), "doctor must fault: {checked:?}");
+    assert!(String::from_utf8_lossy(&checked.stdout).contains("older vault"), "{checked:?}");
+    let mut host = Messaging::start(&laptop);
+    let status = host.call("status", json!({}));
+    assert_eq!(status["syncHalted"]["seenCounter"], seen, "{status}");
+    // A change made now stays here: nothing goes to that server.
+    host.call("saveAddress", json!({"kind": "shipping", "address": address("4 Later Road", "Paris")}));
+    std::thread::sleep(Duration::from_secs(2));
+    drop(host);
+    assert!(laptop.try_cli(&["sync"], "").status.code() != Some(0));
+    assert_eq!(shown(&laptop, "shipping")["line1"], "4 Later Road");
+
+    // Another device writes the vault up to the counter the desktop saw: the same counter with
+    // other contents is refused too.
+    let kiosk = HostHome::new();
+    kiosk.cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+    let mut n = 0;
+    while vault_counter(&kiosk) < seen {
+        n += 1;
+        kiosk.cli(
+            &["address", "set", "billing", "--json", "-"],
+            &address(&format!("{n} Kiosk Road"), "Nice").to_string(),
+        );
+    }
+    assert_eq!(vault_counter(&kiosk), seen);
+    let refused = desktop.try_cli(&["sync"], "");
+    assert!(!refused.status.success(), "{refused:?}");
+    assert_eq!(shown(&desktop, "shipping")["line1"], "2 New Road");
+    assert_eq!(shown(&desktop, "billing")["line1"], "3 Bill Road");
+    assert!(desktop.cli(&["status"], "").contains("sync stopped"));
+
+    // Pairing again is how a person resumes: what this device holds goes into the server's vault.
+    laptop.cli(&["unpair"], "");
+    laptop.cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+    assert!(laptop.cli(&["status"], "").contains("in sync"));
+}
+
+#[test]
+fn account_news_made_while_the_server_is_away_reach_its_registry_in_order() {
+    let mut server = support::ProfileServer::start(EMAIL, PASSPHRASE);
+    let desktop = HostHome::new();
+    desktop.cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+    let mut host = Messaging::start(&desktop);
+    assert_eq!(host.call("hello", json!({}))["paired"], true);
+
+    // Signed up and logged in while the server cannot be reached: the page is answered at once,
+    // and the registry hears of both, in order, when the server is back.
+    server.pause();
+    let (shop, challenge) = ("https://shop.example", "AAAAAAAAAAAAAAAAAAAAAA");
+    host.call_from(shop, "signUp", json!({"challenge": challenge, "accountGuid": "acct-9", "appId": "shop"}));
+    host.call_from(shop, "login", json!({"challenge": challenge}));
+    std::thread::sleep(Duration::from_secs(1));
+    server.resume();
+    let deadline = Instant::now() + Duration::from_secs(45);
+    loop {
+        let dump: Value = serde_json::from_str(&server.admin(&["dump-user", "--email", EMAIL], "")).unwrap();
+        let account = &dump["accounts"][0];
+        if account["accountGuid"] == "acct-9" && account["lastLoginAt"].as_i64().is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the registry never heard of the account and its login: {dump}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod account;
 mod address;
 mod assertion;
 mod device;
@@ -10,6 +11,7 @@ mod secret;
 pub mod vault;
 pub mod wire;
 
+pub use account::{AppId, MAX_APP_ID, MAX_PERMISSION, MAX_PERMISSIONS, Permissions};
 pub use address::{Address, AddressError, AddressKind};
 pub use assertion::{
     AccountGuid, Assertion, AssertionError, AssertionType, Challenge, ClientData, Expected, LoginKey,
@@ -18,4 +20,4 @@ pub use assertion::{
 pub use device::DeviceId;
 pub use error::{ErrorCode, WireError};
 pub use origin::{Origin, OriginError, Scheme};
-pub use secret::{Passphrase, Secret32};
+pub use secret::{Bearer, Passphrase, Secret32};

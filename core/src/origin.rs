@@ -174,7 +174,7 @@ fn parse_host(host: &str) -> Result<String, OriginError> {
     }
     if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
         let ip: Ipv6Addr = v6.parse().map_err(|_| OriginError::NotAUrl(format!("bad IPv6 address `{host}`")))?;
-        return Ok(format!("[{ip}]"));
+        return Ok(format!("[{}]", serialize_ipv6(&ip)));
     }
     if host.contains('%') {
         return Err(OriginError::NotAUrl(format!("bad host name `{host}`: percent-escapes are refused")));
@@ -197,6 +197,27 @@ fn parse_host(host: &str) -> Result<String, OriginError> {
         return Err(OriginError::NotAUrl(format!("bad host name `{host}`")));
     }
     Ok(host)
+}
+
+/// An IPv6 address as the URL standard serializes it: eight hex pieces, the first longest run
+/// of two or more zero pieces compressed to `::`, and never the dotted IPv4 form (Rust's
+/// `Display` writes `::ffff:1.2.3.4`, a browser `::ffff:102:304`).
+fn serialize_ipv6(ip: &Ipv6Addr) -> String {
+    let pieces = ip.segments();
+    let mut compress: Option<(usize, usize)> = None;
+    let mut i = 0;
+    while i < pieces.len() {
+        let run = pieces[i..].iter().take_while(|&&p| p == 0).count();
+        if run >= 2 && compress.is_none_or(|(_, longest)| run > longest) {
+            compress = Some((i, run));
+        }
+        i += run.max(1);
+    }
+    let hex = |range: &[u16]| range.iter().map(|p| format!("{p:x}")).collect::<Vec<_>>().join(":");
+    match compress {
+        Some((start, run)) => format!("{}::{}", hex(&pieces[..start]), hex(&pieces[start + run..])),
+        None => hex(&pieces),
+    }
 }
 
 #[cfg(feature = "idna")]
@@ -268,6 +289,12 @@ mod tests {
         assert_eq!(ok("https://shop.example:"), "https://shop.example");
         assert_eq!(ok("HTTPS://SHOP.EXAMPLE"), "https://shop.example");
         assert_eq!(ok("https://[0:0:0:0:0:0:0:1]:8443"), "https://[::1]:8443");
+        // As browsers serialize them: IPv4-mapped and -compatible forms in hex, never dotted.
+        assert_eq!(ok("https://[::ffff:1.2.3.4]"), "https://[::ffff:102:304]");
+        assert_eq!(ok("https://[::FFFF:127.0.0.1]:8443"), "https://[::ffff:7f00:1]:8443");
+        assert_eq!(ok("https://[::1.2.3.4]"), "https://[::102:304]");
+        assert_eq!(ok("https://[64:ff9b::10.0.0.1]"), "https://[64:ff9b::a00:1]");
+        assert_eq!(ok("https://[2001:db8:0:0:1:0:0:1]"), "https://[2001:db8::1:0:0:1]");
         assert_eq!(ok("http://localhost:8080"), "http://localhost:8080");
         assert_eq!(ok("http://127.0.0.1"), "http://127.0.0.1");
         assert_eq!(ok("http://[::1]:3000"), "http://[::1]:3000");
@@ -359,6 +386,19 @@ mod tests {
                 let theirs = url::Url::parse(&input).expect("the url crate accepts what we accept");
                 prop_assert_eq!(ours.as_str(), theirs.origin().ascii_serialization());
             }
+        }
+
+        /// IPv6 hosts serialize as the `url` crate (a WHATWG parser) writes them, zero runs and
+        /// IPv4-mapped forms included.
+        #[test]
+        fn ipv6_hosts_serialize_as_browsers_write_them(
+            pieces in proptest::array::uniform8(prop_oneof![Just(0u16), Just(0xffff), any::<u16>()]),
+        ) {
+            let ip = Ipv6Addr::from(pieces);
+            let input = format!("https://[{ip}]");
+            let theirs = url::Url::parse(&input).unwrap().origin().ascii_serialization();
+            let ours = Origin::parse(&input).unwrap();
+            prop_assert_eq!(ours.as_str(), theirs);
         }
 
         #[test]

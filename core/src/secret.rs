@@ -82,6 +82,28 @@ impl fmt::Debug for Passphrase {
     }
 }
 
+/// A bearer value — a one-time ticket, a refresh or access token, an email-link token: whoever
+/// holds it may use it. Redacted in `Debug`, wiped on drop.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Bearer(String);
+
+impl Bearer {
+    pub fn new(text: String) -> Self {
+        Self(text)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Bearer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Bearer(..)")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +116,8 @@ mod tests {
         let back: Secret32 = serde_json::from_str(&json).unwrap();
         assert_eq!(back, secret);
         assert!(serde_json::from_str::<Secret32>("\"AAAA\"").is_err());
+        let bearer: Bearer = serde_json::from_str("\"ticket-123\"").unwrap();
+        assert_eq!((format!("{bearer:?}"), bearer.expose()), ("Bearer(..)".to_owned(), "ticket-123"));
+        assert_eq!(format!("{:?}", Passphrase::new("hunter2 hunter2".into())), "Passphrase(..)");
     }
 }

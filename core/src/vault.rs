@@ -202,9 +202,73 @@ pub fn open_vault(
     })
 }
 
+/// The newest vault version a device has seen: the counter, and a SHA-256 of the sealed blob
+/// at that counter. Sealing binds a blob to its counter, so a server cannot pass an old blob off
+/// as a newer version; the watermark stops the rest, a server offering an older version
+/// outright (restored from a backup, or rolled back on purpose) or another blob at a counter
+/// already seen (a fork). Either would silently undo what the person saved since.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Watermark {
+    pub counter: u64,
+    /// base64url SHA-256 of the blob at `counter`; absent when not known (an older state).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+}
+
+/// A server offered a vault older than one seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the server offered vault version {offered} after version {seen} had been seen")]
+pub struct Rollback {
+    pub seen: u64,
+    pub offered: u64,
+}
+
+fn digest(blob: &[u8]) -> String {
+    use sha2::Digest;
+    Base64UrlUnpadded::encode_string(&Sha256::digest(blob))
+}
+
+impl Watermark {
+    /// Checks an offered version: a lower counter than seen, or the counter seen with another
+    /// blob, is a rollback.
+    pub fn check(&self, counter: u64, blob: &[u8]) -> Result<(), Rollback> {
+        let forked = counter == self.counter && self.digest.as_ref().is_some_and(|seen| *seen != digest(blob));
+        if counter < self.counter || forked {
+            return Err(Rollback { seen: self.counter, offered: counter });
+        }
+        Ok(())
+    }
+
+    /// Records a version seen (read from the server, or written by this device). Never goes
+    /// back.
+    pub fn advance(&mut self, counter: u64, blob: &[u8]) {
+        if counter >= self.counter {
+            self.counter = counter;
+            self.digest = Some(digest(blob));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_watermark_refuses_older_and_forked_versions() {
+        let mut seen = Watermark::default();
+        assert_eq!(seen.check(0, b"anything"), Ok(()), "nothing seen yet");
+        seen.advance(5, b"five");
+        assert_eq!(seen.check(5, b"five"), Ok(()));
+        assert_eq!(seen.check(6, b"six"), Ok(()));
+        assert_eq!(seen.check(3, b"three"), Err(Rollback { seen: 5, offered: 3 }));
+        assert_eq!(seen.check(5, b"other five"), Err(Rollback { seen: 5, offered: 5 }));
+        seen.advance(4, b"four");
+        assert_eq!(seen.counter, 5, "never goes back");
+        let legacy = Watermark { counter: 5, digest: None };
+        assert_eq!(legacy.check(5, b"whatever"), Ok(()), "no digest known: only the counter is checked");
+        assert!(legacy.check(4, b"four").is_err());
+    }
 
     fn pass(text: &str) -> Passphrase {
         Passphrase::new(text.into())

@@ -14,12 +14,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::{
-    AccountGuid, Address, AddressKind, Assertion, Challenge, DeviceId, ErrorCode, Origin, OriginError, Passphrase,
-    PublicJwk, WireError,
+    AccountGuid, Address, AddressKind, AppId, Assertion, Bearer, Challenge, DeviceId, ErrorCode, Origin, OriginError,
+    Passphrase, Permissions, PublicJwk, WireError,
 };
 
 /// Largest frame either side may send: 1 MiB.
 pub const MAX_FRAME: usize = 1 << 20;
+
+/// Largest page call the extension accepts (the JSON text of what `window.profile` was given):
+/// 64 KiB. A bigger one is refused with `invalid_request` before it reaches the host, so no page
+/// can make the extension send the host a frame it must refuse.
+pub const MAX_PAGE_MESSAGE: usize = 64 * 1024;
 
 /// The page API version this contract serves (`window.profile.version`).
 pub const API_VERSION: &str = "1";
@@ -75,6 +80,9 @@ pub enum Call {
         /// Newest first; at most [`MAX_LISTED_DISCLOSURES`].
         #[serde(default)]
         limit: Option<usize>,
+        /// How many of the newest entries to skip: pages through the whole ledger.
+        #[serde(default)]
+        offset: Option<usize>,
     },
     /// The devices paired with the profile, as the profile server lists them.
     ListDevices {},
@@ -83,6 +91,16 @@ pub enum Call {
         #[serde(rename = "deviceId")]
         device_id: String,
     },
+    /// Forgets a site account and its login key, on this device and (through the vault) on
+    /// the person's other devices.
+    RemoveAccount {
+        origin: Origin,
+        #[serde(rename = "accountGuid")]
+        account_guid: AccountGuid,
+    },
+    /// The person did something in the extension's own UI (decided in a consent window, opened
+    /// the popup or the options page): it keeps an unlocked profile from locking for idleness.
+    Activity {},
 }
 
 /// Most ledger entries one `listDisclosures` answer carries (keeps the frame under 1 MiB).
@@ -94,9 +112,9 @@ pub struct SignUpParams {
     pub challenge: Challenge,
     pub account_guid: AccountGuid,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub app_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub permissions: Vec<String>,
+    pub app_id: Option<AppId>,
+    #[serde(default, skip_serializing_if = "Permissions::is_empty")]
+    pub permissions: Permissions,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -161,7 +179,7 @@ pub enum PairParams {
     #[serde(rename_all = "camelCase")]
     Passphrase { profile_url: String, email: String, passphrase: Passphrase },
     #[serde(rename_all = "camelCase")]
-    Ticket { profile_url: String, ticket: String },
+    Ticket { profile_url: String, ticket: Bearer },
 }
 
 impl Call {
@@ -189,7 +207,28 @@ impl Call {
             Self::ListDisclosures { .. } => "listDisclosures",
             Self::ListDevices {} => "listDevices",
             Self::RevokeDevice { .. } => "revokeDevice",
+            Self::RemoveAccount { .. } => "removeAccount",
+            Self::Activity {} => "activity",
         }
+    }
+
+    /// Whether the call is something a person did (a decision, a form, a setting): only these
+    /// count as activity for the idle auto-lock. Reads, the extension's background calls
+    /// (`listGrants`, `preview`) and page calls do not, so an open tab cannot keep a profile
+    /// unlocked.
+    pub fn is_person_action(&self) -> bool {
+        matches!(
+            self,
+            Self::Unlock { .. }
+                | Self::SaveAddress { .. }
+                | Self::Pair(_)
+                | Self::Unpair {}
+                | Self::Grant(_)
+                | Self::Revoke { .. }
+                | Self::RevokeDevice { .. }
+                | Self::RemoveAccount { .. }
+                | Self::Activity {}
+        )
     }
 
     /// Page methods disclose something and are served only for web origins; the rest are the
@@ -314,6 +353,43 @@ pub struct StatusResult {
     pub addresses: Vec<AddressKind>,
     pub accounts: usize,
     pub disclosures: usize,
+    /// Set when this device stopped syncing because the profile server offered an older vault
+    /// than one it had seen.
+    #[serde(default)]
+    pub sync_halted: Option<SyncHalt>,
+}
+
+/// Why a device stopped syncing with its profile server: the server offered a vault older than
+/// one the device had already seen (a lower counter, or the same counter with other contents),
+/// as a server restored from an old backup, or one that tampers, would.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncHalt {
+    /// The newest vault counter this device had seen…
+    pub seen_counter: u64,
+    /// …and the one the server offered.
+    pub offered_counter: u64,
+    /// When it was noticed (Unix seconds).
+    pub at: u64,
+}
+
+impl SyncHalt {
+    /// What a person reads.
+    pub fn explain(&self) -> String {
+        let what = if self.offered_counter < self.seen_counter {
+            format!(
+                "vault version {}, older than version {} this device has seen",
+                self.offered_counter, self.seen_counter
+            )
+        } else {
+            format!("a different vault version {} than the one this device has seen", self.offered_counter)
+        };
+        format!(
+            "sync stopped: the profile server offered an older vault ({what}). It may have been restored \
+             from a backup or tampered with. This device keeps its data and sends nothing more there; to \
+             sync again, unpair and pair once more, which puts this device's data back into the server's vault."
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -400,19 +476,42 @@ pub struct SiteApp {
     pub name: String,
 }
 
+/// Characters that render as nothing (Unicode's default-ignorable code points): two names that
+/// look alike may differ by them.
+fn invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00ad}' | '\u{034f}' | '\u{061c}' | '\u{115f}' | '\u{1160}' | '\u{17b4}' | '\u{17b5}'
+        | '\u{180b}'..='\u{180f}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{206f}'
+        | '\u{3164}' | '\u{fe00}'..='\u{fe0f}' | '\u{feff}' | '\u{ffa0}' | '\u{fff0}'..='\u{fff8}'
+        | '\u{1bca0}'..='\u{1bca3}' | '\u{1d173}'..='\u{1d17a}' | '\u{e0000}'..='\u{e0fff}')
+}
+
+/// Whether some word of `name` reads as a domain name (`paypal.com`, `xn--pypal-4ve.com`), which
+/// a person could take for the site's address.
+fn names_a_domain(name: &str) -> bool {
+    name.split_whitespace().any(|word| {
+        let word = word.trim_matches(|c: char| matches!(c, ',' | ';' | ':' | '!' | '?' | '(' | ')' | '"' | '\''));
+        let labels: Vec<&str> = word.split('.').collect();
+        let last = labels.last().copied().unwrap_or_default();
+        labels.len() >= 2
+            && labels.iter().all(|l| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-'))
+            && (last.starts_with("xn--") || (last.chars().count() >= 2 && last.chars().all(char::is_alphabetic)))
+    })
+}
+
 /// Longest app name shown.
 pub const MAX_APP_NAME_CHARS: usize = 60;
 
 impl SiteApp {
     /// Reads a site's document; `None` unless it has a usable name (1 to
-    /// [`MAX_APP_NAME_CHARS`] printable characters once trimmed).
+    /// [`MAX_APP_NAME_CHARS`] printable, visible characters once trimmed, and no word that reads
+    /// as a domain name: a name is the site's claim, and only the origin says where it is).
     pub fn from_document(document: &Value) -> Option<Self> {
-        // No control characters, and no bidirectional overrides that could make a name
-        // read as something else.
-        let bidi = |c: char| matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-        let printable = |text: &str| !text.chars().any(|c| c.is_control() || bidi(c));
+        // No control characters, no invisible ones (bidirectional overrides included) that could
+        // make a name read as another, and nothing that reads as a domain name.
+        let printable = |text: &str| !text.chars().any(|c| c.is_control() || invisible(c));
         let name = document.get("name")?.as_str()?.trim();
-        if name.is_empty() || name.chars().count() > MAX_APP_NAME_CHARS || !printable(name) {
+        if name.is_empty() || name.chars().count() > MAX_APP_NAME_CHARS || !printable(name) || names_a_domain(name) {
             return None;
         }
         let app_id = (document.get("appId").and_then(Value::as_str))
@@ -434,6 +533,46 @@ pub struct Disclosure {
     pub fields: Vec<String>,
     /// `"disclosed"`, or the error code the page received.
     pub outcome: String,
+    /// How many such requests this entry stands for: repeats of the same request with the same
+    /// outcome from the same site on the same day are folded into one when the ledger is
+    /// compacted, never dropped.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub count: u64,
+    /// When the last of the folded requests came (Unix seconds), when there are several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<u64>,
+}
+
+fn one() -> u64 {
+    1
+}
+
+fn is_one(count: &u64) -> bool {
+    *count == 1
+}
+
+impl Disclosure {
+    /// One request's outcome, as it happened.
+    pub fn new(at: u64, origin: Origin, method: &str, fields: Vec<String>, outcome: String) -> Self {
+        Self { at, origin, method: method.to_owned(), fields, outcome, count: 1, until: None }
+    }
+
+    /// Whether `other` is the same request with the same outcome from the same site on the same
+    /// (UTC) day, so the two may be folded into one entry.
+    pub fn repeats(&self, other: &Disclosure) -> bool {
+        const DAY: u64 = 86_400;
+        self.origin == other.origin
+            && self.method == other.method
+            && self.fields == other.fields
+            && self.outcome == other.outcome
+            && self.at / DAY == other.at / DAY
+    }
+
+    /// Folds `later` (a repeat) into this entry.
+    pub fn fold(&mut self, later: &Disclosure) {
+        self.count = self.count.saturating_add(later.count);
+        self.until = Some(self.until.unwrap_or(self.at).max(later.until.unwrap_or(later.at)));
+    }
 }
 
 #[cfg(test)]
@@ -457,6 +596,37 @@ mod tests {
         }
         let no_id = SiteApp::from_document(&serde_json::json!({"name": "Shop", "appId": "bad\nid"})).unwrap();
         assert_eq!(no_id.app_id, None);
+        // A name that reads as a domain name would pass for the origin; invisible characters
+        // make two names look alike.
+        for lookalike in [
+            "paypal.com",
+            "PayPal.com",
+            "accounts.google.com login",
+            "xn--pypal-4ve.com",
+            "Pay\u{200b}Pal",
+            "Shop\u{2060}",
+            "\u{feff}Shop",
+            "Sh\u{00ad}op",
+            "Shop\u{e0041}",
+        ] {
+            assert!(SiteApp::from_document(&serde_json::json!({"name": lookalike})).is_none(), "{lookalike:?}");
+        }
+        for fine in ["Demo Shop", "Dr. Who's Shop", "Café Zürich", "Shop 2.0", "株式会社 ショップ"] {
+            assert!(SiteApp::from_document(&serde_json::json!({"name": fine})).is_some(), "{fine:?}");
+        }
+    }
+
+    #[test]
+    fn bearer_values_never_print() {
+        let call =
+            parse(json!({"id": 1, "type": "pair", "origin": "chrome-extension://anejejpdgphdflenbcklaacafpcfcman",
+            "params": {"profileUrl": "https://p.example/u/1", "ticket": "TICKET-SECRET-123"}}))
+            .unwrap();
+        assert!(!format!("{call:?}").contains("TICKET-SECRET-123"), "{call:?}");
+        let call = parse(json!({"id": 1, "type": "pair", "origin": "chrome-extension://anejejpdgphdflenbcklaacafpcfcman",
+            "params": {"profileUrl": "https://p.example/u/1", "email": "a@example.org", "passphrase": "PASS-SECRET-123"}}))
+        .unwrap();
+        assert!(!format!("{call:?}").contains("PASS-SECRET-123"), "{call:?}");
     }
 
     use serde_json::json;
@@ -483,7 +653,7 @@ mod tests {
         let req = parse(json!({"id": 1, "type": "hello", "origin": PAGE})).unwrap();
         assert!(!req.call.is_page_method());
         let req = parse(json!({"id": 2, "type": "listDisclosures", "origin": PAGE, "params": {"limit": 3}})).unwrap();
-        assert!(matches!(req.call, Call::ListDisclosures { limit: Some(3) }));
+        assert!(matches!(req.call, Call::ListDisclosures { limit: Some(3), offset: None }));
         let req =
             parse(json!({"id": 3, "type": "revokeDevice", "origin": PAGE, "params": {"deviceId": "d-1"}})).unwrap();
         assert!(matches!(&req.call, Call::RevokeDevice { device_id } if device_id == "d-1"));

@@ -20,6 +20,7 @@ fn text<T: Serialize>(value: &T) -> String {
 }
 
 fn call_from(sender: &str, message: &str) -> Result<policy::PageCall, WireError> {
+    policy::check_size(message)?;
     let sender: Sender = parse(sender, "sender")?;
     let message: PageMessage = parse(message, "message")?;
     policy::validate(&sender, &message)
@@ -39,6 +40,8 @@ pub fn validate_page_call(sender: &str, message: &str) -> Result<String, String>
         preview: PreviewParams,
         grant: Option<GrantParams>,
     }
+    #[cfg(feature = "panic-probe")]
+    probe::check(message);
     let call = call_from(sender, message).map_err(|e| text(&e))?;
     Ok(text(&Validated {
         origin: call.origin.to_string(),
@@ -50,6 +53,28 @@ pub fn validate_page_call(sender: &str, message: &str) -> Result<String, String>
         },
         grant: policy::grant_for(&call),
     }))
+}
+
+/// The test build's panic probe: the page method `panicProbe` panics mid-call, leaving the
+/// instance as a real panic would, in a state no later call may trust (here: a flag set, as a
+/// `RefCell` left borrowed would be). A later call on that instance panics too; only a fresh
+/// instance (the service worker's `__wbg_reset_state`) answers again.
+#[cfg(feature = "panic-probe")]
+#[allow(clippy::panic)]
+mod probe {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    static MID_CALL: AtomicBool = AtomicBool::new(false);
+
+    pub fn check(message: &str) {
+        if MID_CALL.load(Ordering::SeqCst) {
+            panic!("a call on an instance a panic left behind");
+        }
+        if message.contains(r#""method":"panicProbe""#) {
+            MID_CALL.store(true, Ordering::SeqCst);
+            panic!("the panic probe, as the tests asked");
+        }
+    }
 }
 
 /// Whether the host's `listGrants` answer holds `grant`, the grant `validatePageCall` named

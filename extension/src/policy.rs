@@ -2,7 +2,9 @@
 //! needs the person's click, what the consent prompt shows, and how host answers map onto the
 //! page's error codes. No `chrome.*` here, so all of it is tested natively.
 
-use profile_core::wire::{Call, Grant, GrantKind, GrantParams, PreviewResult, Response, origin_error};
+use profile_core::wire::{
+    Call, Grant, GrantKind, GrantParams, MAX_PAGE_MESSAGE, PreviewResult, Response, origin_error,
+};
 use profile_core::{ErrorCode, Origin, WireError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -37,6 +39,18 @@ pub struct PageCall {
     /// Set when the calling frame is not the top-level page.
     pub top_origin: Option<Origin>,
     pub call: Call,
+}
+
+/// Refuses a page call whose JSON text is over [`MAX_PAGE_MESSAGE`], before anything parses it:
+/// no page can make the extension forward a frame the host must refuse.
+pub fn check_size(message: &str) -> Result<(), WireError> {
+    if message.len() > MAX_PAGE_MESSAGE {
+        return Err(WireError::invalid(format!(
+            "the call is {} bytes; at most {MAX_PAGE_MESSAGE} are accepted",
+            message.len()
+        )));
+    }
+    Ok(())
 }
 
 /// Checks the sender (from the browser) and the message (from the page).
@@ -279,10 +293,33 @@ mod tests {
                 ErrorCode::InvalidRequest,
             ),
             (sender("https://shop.example"), message("getDeviceId", json!([1])), ErrorCode::InvalidRequest),
+            (
+                sender("https://shop.example"),
+                message(
+                    "signUp",
+                    json!({"challenge": "AAAAAAAAAAAAAAAAAAAAAA", "accountGuid": "a", "appId": "x".repeat(201)}),
+                ),
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                sender("https://shop.example"),
+                message(
+                    "signUp",
+                    json!({"challenge": "AAAAAAAAAAAAAAAAAAAAAA", "accountGuid": "a", "permissions": vec!["p"; 33]}),
+                ),
+                ErrorCode::InvalidRequest,
+            ),
         ];
         for (sender, message, code) in refused {
             assert_eq!(validate(&sender, &message).unwrap_err().code, code, "{sender:?} {message:?}");
         }
+    }
+
+    #[test]
+    fn oversized_page_calls_are_refused_before_parsing() {
+        let big = json!({"method": "signUp", "params": {"appId": "x".repeat(MAX_PAGE_MESSAGE)}}).to_string();
+        assert_eq!(check_size(&big).unwrap_err().code, ErrorCode::InvalidRequest);
+        assert!(check_size(&"x".repeat(MAX_PAGE_MESSAGE)).is_ok());
     }
 
     #[test]

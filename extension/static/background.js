@@ -1,9 +1,46 @@
 // Service worker glue: wires chrome.* events to the Rust logic in pkg/. No top-level await or
 // import() (service workers allow neither): wasm init starts at load, listeners register now.
-import init, * as logic from "./pkg/profile_extension.js";
+import init, * as wasm from "./pkg/profile_extension.js";
 
 const ready = init({ module_or_path: new URL("./pkg/profile_extension_bg.wasm", import.meta.url) });
 const HOST = "org.personalprofile.host";
+
+// The Rust functions, guarded: a function throws its refusal as JSON text; anything else it
+// throws is a trap (a Rust panic), after which the module is instantiated afresh so the next
+// call works, and the caller sees an `internal` refusal.
+const logic = new Proxy(wasm, {
+  get(module, name) {
+    const exported = module[name];
+    if (typeof exported !== "function") return exported;
+    return (...args) => {
+      try {
+        return exported(...args);
+      } catch (error) {
+        if (typeof error === "string") throw error;
+        console.error("Personal Profile: the extension's logic failed; restarting it", error);
+        module.__wbg_reset_state();
+        throw JSON.stringify({ status: "rejected", code: "internal", message: "the extension hit an internal error; try again" });
+      }
+    };
+  },
+});
+
+// A refusal thrown by the Rust functions, as `{code, message}` (or `{status, code, message}`);
+// never assumes it is JSON.
+function refusal(error) {
+  try {
+    const parsed = JSON.parse(error);
+    if (parsed && typeof parsed.code === "string") return parsed;
+  } catch {
+    // not JSON
+  }
+  return { code: "internal", message: String(error && error.message ? error.message : error) };
+}
+
+const rejected = (error) => {
+  const { code, message } = refusal(error);
+  return { status: "rejected", code, message };
+};
 
 // ---- one persistent native port -------------------------------------------------------------
 let port = null;
@@ -57,36 +94,44 @@ function topOriginOf(sender) {
 async function handlePageCall(message, sender) {
   await ready;
   const senderJson = JSON.stringify({ origin: sender.origin || "null", topOrigin: topOriginOf(sender) });
-  const messageJson = JSON.stringify(message);
+  let messageJson;
   let call;
   try {
+    messageJson = JSON.stringify(message);
     call = JSON.parse(logic.validatePageCall(senderJson, messageJson));
   } catch (error) {
-    const { code, message: text } = JSON.parse(error);
-    return { status: "rejected", code, message: text };
+    return rejected(error);
   }
   if (sender.tab && sender.frameId === 0) rememberTabOrigin(sender.tab.id, call.origin);
-  const grants = call.grant ? await askHost("listGrants", OWN_ORIGIN, {}) : null;
-  if (!call.grant || !logic.isGranted(JSON.stringify(grants), JSON.stringify(call.grant))) {
-    if (openPrompts.has(call.origin)) {
-      return { status: "rejected", code: "busy", message: "a prompt for this site is already open" };
+  try {
+    const grants = call.grant ? await askHost("listGrants", OWN_ORIGIN, {}) : null;
+    if (!call.grant || !logic.isGranted(JSON.stringify(grants), JSON.stringify(call.grant))) {
+      // One consent window at a time, whichever site asks: a second one could hide under or
+      // over the first.
+      if (openPrompts.size > 0) {
+        return { status: "rejected", code: "busy", message: "another request is waiting for the person's answer" };
+      }
+      openPrompts.set(call.origin, null); // claimed while the preview is fetched
+      let prompt;
+      try {
+        const preview = await askHost("preview", OWN_ORIGIN, call.preview);
+        prompt = JSON.parse(logic.consentPrompt(senderJson, messageJson, JSON.stringify(preview)));
+      } catch (settlement) {
+        openPrompts.delete(call.origin);
+        return rejected(settlement);
+      }
+      const decision = await askPerson(call.origin, prompt);
+      if (decision === "timeout") return { status: "rejected", code: "timeout", message: "no answer within 60 seconds" };
+      // A decision is the person's doing: it keeps an unlocked profile open.
+      askHost("activity", OWN_ORIGIN, {});
+      if (!decision.allow) return { status: "rejected", code: "user_denied", message: "the person declined" };
+      if (decision.remember && call.grant) await askHost("grant", OWN_ORIGIN, call.grant);
     }
-    openPrompts.set(call.origin, null); // claimed while the preview is fetched
-    let prompt;
-    try {
-      const preview = await askHost("preview", OWN_ORIGIN, call.preview);
-      prompt = JSON.parse(logic.consentPrompt(senderJson, messageJson, JSON.stringify(preview)));
-    } catch (settlement) {
-      openPrompts.delete(call.origin);
-      return JSON.parse(settlement);
-    }
-    const decision = await askPerson(call.origin, prompt);
-    if (decision === "timeout") return { status: "rejected", code: "timeout", message: "no answer within 60 seconds" };
-    if (!decision.allow) return { status: "rejected", code: "user_denied", message: "the person declined" };
-    if (decision.remember && call.grant) await askHost("grant", OWN_ORIGIN, call.grant);
+    const answer = await askHost(call.request.type, call.origin, call.request.params);
+    return JSON.parse(logic.settle(JSON.stringify(answer)));
+  } catch (error) {
+    return rejected(error);
   }
-  const answer = await askHost(call.request.type, call.origin, call.request.params);
-  return JSON.parse(logic.settle(JSON.stringify(answer)));
 }
 
 // The toolbar popup shows the status of the site in the current tab: the origin each tab's
@@ -105,15 +150,13 @@ chrome.tabs.onRemoved.addListener((tabId) => chrome.storage.session.remove(`tab:
 // Requests from the extension's own pages (options, popup) for the extension's own methods.
 async function handleOwnCall(request) {
   await ready;
-  let checked;
   try {
-    checked = JSON.parse(logic.validateOwnCall(JSON.stringify(request)));
+    const checked = JSON.parse(logic.validateOwnCall(JSON.stringify(request)));
+    const answer = await askHost(checked.type, OWN_ORIGIN, checked.params);
+    return JSON.parse(logic.settle(JSON.stringify(answer)));
   } catch (error) {
-    const { code, message } = JSON.parse(error);
-    return { status: "rejected", code, message };
+    return rejected(error);
   }
-  const answer = await askHost(checked.type, OWN_ORIGIN, checked.params);
-  return JSON.parse(logic.settle(JSON.stringify(answer)));
 }
 
 // ---- the consent window ------------------------------------------------------------------------
@@ -165,6 +208,16 @@ chrome.windows.onRemoved.addListener((windowId) => {
   for (const state of openPrompts.values()) if (state && state.windowId === windowId) state.finish({ allow: false });
 });
 
+// The click guard starts again whenever the consent window comes (back) to the front: a window
+// that was covered is new to the person when it is uncovered.
+function shownAgain(state) {
+  if (state && state.shownAt !== null) state.shownAt = Date.now();
+}
+
+chrome.windows.onFocusChanged.addListener((windowId) => {
+  for (const state of openPrompts.values()) if (state && state.windowId === windowId) shownAgain(state);
+});
+
 // The consent page asks for its prompt, then reports the person's decision.
 async function handleConsent(message) {
   await ready;
@@ -173,6 +226,10 @@ async function handleConsent(message) {
   if (message.show) {
     state.shownAt = Date.now();
     return { prompt: state.prompt };
+  }
+  if (message.shownAgain) {
+    shownAgain(state);
+    return { ok: true };
   }
   if (state.shownAt === null || !logic.clickCounts(Date.now() - state.shownAt)) return { ignored: true };
   state.finish({ allow: Boolean(message.allow), remember: Boolean(message.remember) });

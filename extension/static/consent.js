@@ -56,7 +56,18 @@ async function decide(allow) {
   const answer = await send({ allow, remember: $("#remember").checked });
   if (answer && answer.done) window.close();
   else if (answer && answer.gone) gone();
+  else if (answer && answer.ignored) {
+    // Too soon after the window appeared (or came back to the front): a click meant for
+    // something else must not decide.
+    $("#too-soon").hidden = false;
+  }
 }
+
+// Covered and uncovered, or hidden and shown again: the click guard starts over.
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") send({ shownAgain: true });
+});
+window.addEventListener("focus", () => send({ shownAgain: true }));
 
 $("#allow").addEventListener("click", () => decide(true));
 $("#deny").addEventListener("click", () => decide(false));

@@ -46,8 +46,20 @@ async function loadStatus() {
   $("#unlock").textContent = status.locked ? "Unlock" : "Open vault";
   $("#pair-row").hidden = status.paired || status.locked || !$("#pair-form").hidden;
   $("#unpair-row").hidden = !status.paired;
+  say("#sync-halted", status.syncHalted ? syncHaltedText(status.syncHalted) : null);
   if (status.paired) $("#pair-form").hidden = true;
   return status;
+}
+
+// The profile server offered an older vault than this device had seen: it keeps its data and
+// syncs no more until the person pairs again.
+function syncHaltedText({ seenCounter, offeredCounter }) {
+  const offered = offeredCounter < seenCounter
+    ? `an older copy of your profile (version ${offeredCounter}) than this device has already seen (version ${seenCounter})`
+    : `a different copy of your profile under a version this device has already seen (${seenCounter})`;
+  return `Sync stopped: your profile server offered ${offered}. It may have been restored from a backup, or `
+    + "tampered with. This device keeps everything and sends nothing more to it. To sync again, unpair this "
+    + "device and pair it again: what it holds goes back into the server's copy.";
 }
 
 // ---- pairing -----------------------------------------------------------------------------------
@@ -164,17 +176,50 @@ function addressCard(kind, address) {
   return card;
 }
 
+const LEDGER_PAGE = 50;
+
+function ledgerRow(d) {
+  const times = d.count > 1 ? ` (${d.count} times, the last ${when(d.until)})` : "";
+  return el("tr", { className: "entry" }, el("td", { className: "nowrap" }, when(d.at)),
+    el("td", { className: "nowrap" }, new URL(d.origin).host),
+    cell(METHOD_LABELS[d.method] || d.method), cell((d.fields.join(", ") || "nothing") + times),
+    cell(el("span", { className: d.outcome === "disclosed" ? "ok" : "muted" }, d.outcome.replaceAll("_", " "))));
+}
+
+// The next page of the ledger, older than what is shown.
+async function showOlder() {
+  const shown = $("#ledger tbody").querySelectorAll("tr.entry").length;
+  const older = await ask("listDisclosures", { limit: LEDGER_PAGE, offset: shown });
+  $("#ledger tbody").append(...older.map(ledgerRow));
+  $("#ledger-more").hidden = older.length < LEDGER_PAGE;
+}
+
+async function removeAccount(account) {
+  const site = new URL(account.origin).host;
+  const sure = confirm(`Remove your account at ${site} from this profile? Its login key is deleted on all your `
+    + "devices, so you will no longer be able to log in there with this profile. The site itself is not told.");
+  if (!sure) return;
+  try {
+    await ask("removeAccount", { origin: account.origin, accountGuid: account.accountGuid });
+  } catch (e) {
+    banner(e.message);
+  }
+  await load();
+}
+
 async function loadProfile() {
   const [addresses, accounts, grants, ledger] = await Promise.all([
     ask("listAddresses"),
     ask("listAccounts"),
     ask("listGrants"),
-    ask("listDisclosures", { limit: 50 }),
+    ask("listDisclosures", { limit: LEDGER_PAGE }),
   ]);
   $("#addresses").replaceChildren(addressCard("shipping", addresses.shipping), addressCard("billing", addresses.billing));
   fill(
     "accounts",
-    accounts.map((a) => el("tr", {}, cell(a.origin), cell(el("code", {}, a.accountGuid)), cell(when(a.createdAt)), cell(when(a.lastUsedAt)))),
+    accounts.map((a) => el("tr", {}, cell(a.origin), cell(el("code", {}, a.accountGuid)), cell(when(a.createdAt)), cell(when(a.lastUsedAt)),
+      cell(el("button", { type: "button", className: "revoke remove-account", onclick: () => removeAccount(a),
+        ariaLabel: `Remove the account at ${new URL(a.origin).host}` }, "Remove")))),
     "No accounts yet.",
   );
   const bySite = new Map();
@@ -193,14 +238,8 @@ async function loadProfile() {
     ),
     "No remembered permissions.",
   );
-  fill(
-    "ledger",
-    ledger.map((d) =>
-      el("tr", {}, el("td", { className: "nowrap" }, when(d.at)), el("td", { className: "nowrap" }, new URL(d.origin).host),
-        cell(METHOD_LABELS[d.method] || d.method), cell(d.fields.join(", ") || "nothing"),
-        cell(el("span", { className: d.outcome === "disclosed" ? "ok" : "muted" }, d.outcome.replaceAll("_", " "))))),
-    "Nothing has been asked for yet.",
-  );
+  fill("ledger", ledger.map(ledgerRow), "Nothing has been asked for yet.");
+  $("#ledger-more").hidden = ledger.length < LEDGER_PAGE;
 }
 
 async function loadDevices(paired) {
@@ -264,6 +303,8 @@ async function load() {
   }
 }
 
+$("#ledger-more").addEventListener("click", () => showOlder().catch((e) => banner(e.message)));
+
 $("#lock").addEventListener("click", async () => {
   await ask("lock").catch((e) => banner(e.message));
   await load();
@@ -281,4 +322,6 @@ $("#unlock-form").addEventListener("submit", async (event) => {
   }
 });
 
+// Opening this page is the person's doing: it keeps an unlocked profile open.
+ask("activity").catch(() => {});
 load();

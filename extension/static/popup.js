@@ -56,4 +56,6 @@ $("#lock").addEventListener("click", async () => {
   await show();
 });
 $("#settings").addEventListener("click", () => chrome.runtime.openOptionsPage());
+// Opening the popup is the person's doing: it keeps an unlocked profile open.
+ask("activity").catch(() => {});
 show();

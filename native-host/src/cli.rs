@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use profile_core::wire::Disclosure;
 use profile_core::{Address, AddressKind, Passphrase};
 
-use crate::host::{open_store, set_passphrase};
+use crate::host::{open_store, prove_passphrase, remove_account, set_passphrase, unlock_profile};
 use crate::manifest::{self, Browser, EXTENSION_ID, Verdict};
 use crate::sync;
 
@@ -63,6 +63,13 @@ enum Command {
     /// Manage the passphrase that `lock` / `unlock` use.
     #[command(subcommand)]
     Passphrase(PassphraseCommand),
+    /// Lock the profile: sites get nothing until it is unlocked again.
+    Lock,
+    /// Unlock the profile with its passphrase (typed without echo, or one line on stdin).
+    Unlock,
+    /// List the accounts you made at sites with this profile, or remove one.
+    #[command(subcommand)]
+    Account(AccountCommand),
     /// Pair with your profile server: with your email (the passphrase is read from stdin), or
     /// with a one-time ticket from its operator. Addresses and accounts then sync through
     /// your end-to-end encrypted vault.
@@ -173,6 +180,21 @@ enum AddressCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum AccountCommand {
+    /// List the site accounts (site, account id, created, last used).
+    List,
+    /// Remove a site account and its login key, here and on your other devices. The site is not
+    /// told: sign in there and close the account too if you want it gone.
+    Remove {
+        /// The site, as an origin (`https://shop.example`).
+        origin: String,
+        /// Which of its accounts, when there are several (the id `account list` shows).
+        #[arg(long, value_name = "ID")]
+        account: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum PassphraseCommand {
     /// Set the passphrase. Reads the new one from stdin; when one is set already, the first
     /// line is the current passphrase and the second the new one.
@@ -202,6 +224,49 @@ pub fn run() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// A passphrase: typed without echo at a terminal, else one line of stdin.
+fn read_passphrase(prompt: &str) -> Result<Passphrase, String> {
+    if std::io::stdin().is_terminal() {
+        return rpassword::prompt_password(prompt).map(Passphrase::new).map_err(|e| format!("cannot read it: {e}"));
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| e.to_string())?;
+    let passphrase = Passphrase::new(line.trim_end_matches(['\r', '\n']).to_owned());
+    zeroize::Zeroize::zeroize(&mut line);
+    Ok(passphrase)
+}
+
+/// The store, for a verb a person runs that changes the profile: refused while the profile is
+/// locked; it counts as the person's activity for the idle auto-lock.
+fn open_for_change(home: &Path) -> Result<crate::store::Store, String> {
+    let store = open_store(home).map_err(|e| e.to_string())?;
+    store.require_unlocked(now()).map_err(|_| "the profile is locked: run `profile-host unlock` first".to_owned())?;
+    store.touch_activity().map_err(|e| e.to_string())?;
+    Ok(store)
+}
+
+/// The store and its state, for a verb that shows personal data (an address, the log, the
+/// accounts): while the profile is locked its passphrase must be given, and is checked like an
+/// unlock (with the same back-off), but the profile stays locked.
+fn open_to_show(home: &Path) -> Result<(crate::store::Store, std::sync::Arc<crate::state::LocalState>), String> {
+    let store = open_store(home).map_err(|e| e.to_string())?;
+    let (state, _) = store.enforce_session(now()).map_err(|e| e.message)?;
+    if !state.locked {
+        store.touch_activity().map_err(|e| e.to_string())?;
+        return Ok((store, state));
+    }
+    let passphrase = read_passphrase("The profile is locked. Its passphrase: ")?;
+    if passphrase.expose().is_empty() {
+        return Err("the profile is locked: give its passphrase (typed, or one line on stdin) to see this".into());
+    }
+    prove_passphrase(&store, &passphrase).map_err(|e| format!("the profile is locked, and {}", e.message))?;
+    Ok((store, state))
 }
 
 fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
@@ -234,7 +299,7 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
         Command::Doctor { target, extension_id } => return Ok(doctor(&target, &extension_id, home)),
         Command::Status => {
             let store = open_store(home).map_err(|e| e.to_string())?;
-            let state = store.state().map_err(|e| e.to_string())?;
+            let (state, _) = store.enforce_session(now()).map_err(|e| e.message)?;
             let disclosures = store.disclosures().map_err(|e| e.to_string())?.len();
             println!("data dir     {}", store.dir().display());
             println!("keystore     {} (master key present)", crate::keystore::NAME);
@@ -247,6 +312,12 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
                 };
                 println!("server       {} (device {})", link.api_base, link.device_id);
                 println!("vault        {vault}");
+                if let Some(halt) = &link.halted {
+                    println!("warning      {}", halt.explain());
+                }
+                if !link.outbox.is_empty() {
+                    println!("registry     {} update(s) waiting for the server", link.outbox.len());
+                }
             }
             println!("locked       {}", if state.locked { "yes" } else { "no" });
             let idle = match state.auto_lock_secs {
@@ -261,14 +332,16 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
             let kinds: Vec<_> = state.addresses.keys().map(|k| k.as_str()).collect();
             println!("addresses    {}", if kinds.is_empty() { "none".to_owned() } else { kinds.join(", ") });
             println!("accounts     {}", state.accounts.len());
-            for account in &state.accounts {
-                println!("  {}  as {}  (counter {})", account.origin, account.account_guid, account.counter);
+            // Which sites is personal: not shown while the profile is locked.
+            if !state.locked {
+                for account in &state.accounts {
+                    println!("  {}  as {}  (counter {})", account.origin, account.account_guid, account.counter);
+                }
             }
             println!("disclosures  {disclosures} (see `profile-host log`)");
         }
         Command::Address(AddressCommand::Show { kind }) => {
-            let store = open_store(home).map_err(|e| e.to_string())?;
-            let state = store.state().map_err(|e| e.to_string())?;
+            let (_, state) = open_to_show(home)?;
             let address = state.addresses.get(&kind).ok_or_else(|| format!("no {} address saved", kind.as_str()))?;
             println!("{}", serde_json::to_string_pretty(address).map_err(|e| e.to_string())?);
         }
@@ -302,7 +375,7 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
                 }
             };
             let address: Address = serde_json::from_value(value).map_err(|e| format!("invalid address: {e}"))?;
-            let store = open_store(home).map_err(|e| e.to_string())?;
+            let store = open_for_change(home)?;
             store.update(|s| Ok(s.addresses.insert(kind, address))).map_err(|e| e.message)?;
             println!("saved the {} address", kind.as_str());
             if store.state().map_err(|e| e.to_string())?.server.is_some() {
@@ -313,30 +386,92 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
             }
         }
         Command::Log { limit } => {
-            let store = open_store(home).map_err(|e| e.to_string())?;
+            let (store, _) = open_to_show(home)?;
             let entries = store.disclosures().map_err(|e| e.to_string())?;
             if entries.is_empty() {
                 println!("nothing has been disclosed yet");
             }
-            for Disclosure { at, origin, method, fields, outcome } in entries.iter().rev().take(limit) {
+            let time =
+                |at: u64| humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(at));
+            for Disclosure { at, origin, method, fields, outcome, count, until } in entries.iter().rev().take(limit) {
                 let what = if fields.is_empty() { String::new() } else { format!(" [{}]", fields.join(", ")) };
-                let when =
-                    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(*at));
-                println!("{when}  {origin}  {method}  {outcome}{what}");
+                let times = match until {
+                    Some(until) if *count > 1 => format!("  ({count} times, the last at {})", time(*until)),
+                    _ => String::new(),
+                };
+                println!("{}  {origin}  {method}  {outcome}{what}{times}", time(*at));
+            }
+        }
+        Command::Lock => {
+            let store = open_store(home).map_err(|e| e.to_string())?;
+            store
+                .update(|s| match s.lock {
+                    None => Err(profile_core::WireError::invalid(
+                        "no passphrase is set, so the OS keystore alone unlocks this profile: set one first (`profile-host passphrase set`)",
+                    )),
+                    Some(_) => {
+                        s.locked = true;
+                        Ok(())
+                    }
+                })
+                .map_err(|e| e.message)?;
+            println!("locked");
+        }
+        Command::Unlock => {
+            let store = open_store(home).map_err(|e| e.to_string())?;
+            let (state, _) = store.enforce_session(now()).map_err(|e| e.message)?;
+            if !state.locked {
+                println!("already unlocked");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let passphrase = read_passphrase("Passphrase: ")?;
+            let until = unlock_profile(&store, &passphrase).map_err(|e| e.message)?;
+            let left = std::time::Duration::from_secs(until.saturating_sub(now()));
+            println!("unlocked for at most {}", humantime::format_duration(left));
+        }
+        Command::Account(AccountCommand::List) => {
+            let (_, state) = open_to_show(home)?;
+            if state.accounts.is_empty() {
+                println!("no site accounts yet");
+            }
+            let date =
+                |at: u64| humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(at));
+            for account in &state.accounts {
+                println!(
+                    "{}  {}  created {}  last used {}",
+                    account.origin,
+                    account.account_guid,
+                    date(account.created_at),
+                    date(account.last_used_at)
+                );
+            }
+        }
+        Command::Account(AccountCommand::Remove { origin, account }) => {
+            let site = profile_core::Origin::parse(&origin).map_err(|e| format!("{origin}: {e}"))?;
+            let store = open_for_change(home)?;
+            let state = store.state().map_err(|e| e.to_string())?;
+            let at_site: Vec<_> = state.accounts.iter().filter(|a| a.origin == site).collect();
+            let guid = match (account, at_site.as_slice()) {
+                (Some(id), _) => profile_core::AccountGuid::try_from(id).map_err(str::to_owned)?,
+                (None, [only]) => only.account_guid.clone(),
+                (None, []) => return Err(format!("no account at {site}")),
+                (None, _) => return Err(format!("several accounts at {site}: name one with --account")),
+            };
+            let paired = remove_account(&store, &site, &guid).map_err(|e| e.message)?;
+            println!("removed the account {guid} at {site}");
+            if paired {
+                match sync::sync(&store, &sync::Client::default()) {
+                    Ok(_) => println!("synced with the profile server"),
+                    Err(e) => println!("not synced yet ({}); it will go out at the next sync", e.message),
+                }
             }
         }
         Command::Pair { profile_url, email, ticket } => {
-            let store = open_store(home).map_err(|e| e.to_string())?;
+            let store = open_for_change(home)?;
             let with = match (email, ticket) {
-                (_, Some(ticket)) => sync::PairWith::Ticket(ticket),
+                (_, Some(ticket)) => sync::PairWith::Ticket(profile_core::Bearer::new(ticket)),
                 (Some(email), None) => {
-                    if std::io::stdin().is_terminal() {
-                        eprintln!("Type your profile's passphrase, Enter:");
-                    }
-                    let mut line = String::new();
-                    std::io::stdin().lock().read_line(&mut line).map_err(|e| e.to_string())?;
-                    let passphrase = Passphrase::new(line.trim_end_matches(['\r', '\n']).to_owned());
-                    zeroize::Zeroize::zeroize(&mut line);
+                    let passphrase = read_passphrase("Your profile's passphrase: ")?;
                     sync::PairWith::Passphrase { email, passphrase }
                 }
                 (None, None) => return Err("give --email or --ticket".into()),
@@ -348,7 +483,7 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
             }
         }
         Command::Unpair => {
-            let store = open_store(home).map_err(|e| e.to_string())?;
+            let store = open_for_change(home)?;
             let done = sync::unpair(&store, &sync::Client::default()).map_err(|e| e.message)?;
             println!(
                 "unpaired{}",
@@ -367,6 +502,8 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
             }
         }
         Command::AutoLock { after } => {
+            // A setting, not a secret: it may change while the profile is locked (unlocking still
+            // needs the passphrase).
             let store = open_store(home).map_err(|e| e.to_string())?;
             store
                 .update(|s| {
@@ -411,6 +548,7 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
             }
         }
         Command::Passphrase(PassphraseCommand::Set) => {
+            // The current passphrase proves it is the person, locked or not.
             let store = open_store(home).map_err(|e| e.to_string())?;
             let has_one = store.state().map_err(|e| e.to_string())?.lock.is_some();
             let stdin = std::io::stdin();
@@ -437,6 +575,7 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
 
 fn doctor(target: &Target, extension_id: &str, home: &Path) -> ExitCode {
     let mut rows: Vec<(String, Verdict, String)> = Vec::new();
+    let this_host = std::env::current_exe().unwrap_or_default();
     let explicit = !target.browsers.is_empty() || target.user_data_dir.is_some();
     let browsers = if explicit { target.browsers() } else { Browser::ALL.to_vec() };
     for browser in browsers {
@@ -446,7 +585,7 @@ fn doctor(target: &Target, extension_id: &str, home: &Path) -> ExitCode {
                 .ok_or_else(|| "not registered with the browser".to_owned()),
         };
         let (verdict, detail) = match path {
-            Ok(path) => manifest::check(browser, &path, extension_id),
+            Ok(path) => manifest::check(browser, &path, extension_id, &this_host),
             Err(e) if target.user_data_dir.is_none() => (Verdict::Absent, e),
             Err(e) => (Verdict::Fault, e),
         };
@@ -466,16 +605,25 @@ fn doctor(target: &Target, extension_id: &str, home: &Path) -> ExitCode {
         Err(e) => rows.push(("keystore".into(), Verdict::Fault, e.to_string())),
     }
     match open_store(home).and_then(|s| s.state().map(|state| (s, state))) {
-        Ok((store, state)) => rows.push((
-            "state".into(),
-            Verdict::Ok,
-            format!(
-                "{} decrypts ({} addresses, {} accounts)",
-                store.dir().display(),
-                state.addresses.len(),
-                state.accounts.len()
-            ),
-        )),
+        Ok((store, state)) => {
+            rows.push((
+                "state".into(),
+                Verdict::Ok,
+                format!(
+                    "{} decrypts ({} addresses, {} accounts)",
+                    store.dir().display(),
+                    state.addresses.len(),
+                    state.accounts.len()
+                ),
+            ));
+            match state.server.as_ref() {
+                Some(link) => match &link.halted {
+                    Some(halt) => rows.push(("sync".into(), Verdict::Fault, halt.explain())),
+                    None => rows.push(("sync".into(), Verdict::Ok, format!("paired with {}", link.api_base))),
+                },
+                None => rows.push(("sync".into(), Verdict::Absent, "not paired with a profile server".into())),
+            }
+        }
         Err(e) => rows.push(("state".into(), Verdict::Fault, e.to_string())),
     }
     println!("{:<18} {:<6} DETAIL", "CHECK", "RESULT");

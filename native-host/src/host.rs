@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::keystore::{Keystore, OsKeystore};
 use crate::state::{AccountRecord, LocalState, MIN_PASSPHRASE_CHARS, PassphraseLock};
 use crate::store::{Store, StoreError, random};
-use crate::sync::{self, Client, PairWith};
+use crate::sync::{self, Client, PairWith, RegistryNews};
 
 /// Who launched the host: the browser tells it through its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,8 +62,6 @@ pub struct Host {
     client: OnceLock<Arc<Client>>,
     /// Whether to hold the push socket while running (the browser's host does; the CLI not).
     listen: bool,
-    /// When this process last served a request, for the idle auto-lock.
-    last_active: Mutex<u64>,
     /// Sites' `.well-known` registrations, as fetched (or found missing) and when.
     apps: Mutex<HashMap<Origin, (std::time::Instant, Option<SiteApp>)>>,
 }
@@ -89,14 +87,6 @@ fn fail<T>(code: ErrorCode, message: impl Into<String>) -> Result<T, WireError> 
     Err(WireError::new(code, message))
 }
 
-/// What the profile server's accounts registry is told before a sync.
-enum RegistryNews {
-    /// A new account, with its login public key.
-    SignedUp(AccountRecord, profile_core::PublicJwk),
-    /// A login, for the account's `lastLoginAt`.
-    LoggedIn(Origin, AccountGuid),
-}
-
 impl Host {
     pub fn new(caller: Caller, dir: PathBuf, keystore: Arc<dyn Keystore>) -> Self {
         Self {
@@ -107,7 +97,6 @@ impl Host {
             keys: Mutex::new(HashMap::new()),
             client: OnceLock::new(),
             listen: false,
-            last_active: Mutex::new(now()),
             apps: Mutex::default(),
         }
     }
@@ -123,21 +112,13 @@ impl Host {
         self.client.get_or_init(Arc::default)
     }
 
-    /// Syncs with the profile server in the background (telling its accounts registry first),
-    /// so no answer waits on the network; a failure leaves the change pending for the next
-    /// sync.
-    fn sync_soon(&self, registry: Option<RegistryNews>) {
+    /// Syncs with the profile server in the background (its accounts registry's news first),
+    /// so no answer waits on the network; a failure leaves the change and the news pending for
+    /// the next sync.
+    fn sync_soon(&self) {
         let Ok(store) = self.store() else { return };
         let (store, client) = (store.clone(), self.client().clone());
         let spawned = std::thread::Builder::new().name("sync".into()).spawn(move || {
-            let told = match &registry {
-                None => Ok(()),
-                Some(RegistryNews::SignedUp(record, key)) => sync::register_account(&store, &client, record, key),
-                Some(RegistryNews::LoggedIn(origin, guid)) => sync::record_login(&store, &client, origin, guid),
-            };
-            if let Err(e) = told {
-                tracing::warn!("cannot update the profile server's accounts registry: {e}");
-            }
             if let Err(e) = sync::sync(&store, &client) {
                 tracing::warn!("profile server sync: {e}");
             }
@@ -198,22 +179,26 @@ impl Host {
             return fail(ErrorCode::InvalidRequest, format!("`{}` is served only for this extension", call.name()));
         }
         let store = self.store()?;
-        let mut state = store.state()?;
-        let at = now();
-        let last_active = std::mem::replace(&mut *self.last_active.lock().unwrap_or_else(|p| p.into_inner()), at);
-        if state.session_over(at, last_active) {
+        // The idle clock lives in the data dir: every host process (and the CLI) honours it.
+        let (state, locked_now) = store.enforce_session(now())?;
+        if locked_now {
             tracing::info!("the unlock session ended: locking");
-            store.update(|s| {
-                s.locked = true;
-                Ok(())
-            })?;
             self.forget_keys();
-            state = store.state()?;
         }
-        let open_while_locked = matches!(call, Call::Hello {} | Call::Status {} | Call::Unlock { .. } | Call::Lock {});
+        let open_while_locked =
+            matches!(call, Call::Hello {} | Call::Status {} | Call::Unlock { .. } | Call::Lock {} | Call::Activity {});
         if state.locked && !open_while_locked {
             return fail(ErrorCode::Locked, "the profile is locked; unlock it in the extension");
         }
+        let answer = self.serve(store, &state, origin, call);
+        // Only what a person does keeps the profile open.
+        if call.is_person_action() && answer.is_ok() {
+            store.touch_activity()?;
+        }
+        answer
+    }
+
+    fn serve(&self, store: &Arc<Store>, state: &LocalState, origin: &Origin, call: &Call) -> Result<Value, WireError> {
         match call {
             Call::GetProfileUrl {} => state.profile_url.clone().map(Value::String).ok_or_else(|| {
                 WireError::new(ErrorCode::NotPaired, "this profile is not paired with a profile server")
@@ -225,14 +210,15 @@ impl Host {
             },
             Call::SignUp(params) => to_value(&self.sign_up(store, origin, params)?),
             Call::Login(params) => to_value(&self.login(store, origin, params)?),
-            Call::Hello {} => to_value(&hello(&state)),
+            Call::Hello {} => to_value(&hello(state)),
             Call::Status {} => to_value(&StatusResult {
-                hello: hello(&state),
+                hello: hello(state),
                 passphrase_set: state.lock.is_some(),
                 vault_needs_passphrase: state.server.as_ref().is_some_and(|link| link.data_key.is_none()),
                 addresses: state.addresses.keys().copied().collect(),
                 accounts: state.accounts.len(),
                 disclosures: store.disclosures()?.len(),
+                sync_halted: state.server.as_ref().and_then(|link| link.halted.clone()),
             }),
             Call::Pair(params) => {
                 let (profile_url, with) = match params {
@@ -261,10 +247,8 @@ impl Host {
                         return Ok(json!({"locked": false, "vaultOpen": true}));
                     }
                 }
-                match store.update(|s| unlock(s, passphrase, now()))? {
-                    Unlock::Unlocked(until) => Ok(json!({"locked": false, "expiresAt": until})),
-                    Unlock::WrongPassphrase => fail(ErrorCode::AuthFailed, "wrong passphrase"),
-                }
+                let until = unlock_profile(store, passphrase)?;
+                Ok(json!({"locked": false, "expiresAt": until}))
             }
             Call::Lock {} => {
                 store.update(|s| match s.lock {
@@ -280,13 +264,13 @@ impl Host {
             Call::SaveAddress { kind, address } => {
                 store.update(|s| Ok(s.addresses.insert(*kind, address.clone())))?;
                 if state.server.is_some() {
-                    self.sync_soon(None);
+                    self.sync_soon();
                 }
                 Ok(json!({"kind": kind}))
             }
             Call::ListAddresses {} => to_value(&state.addresses),
             Call::Preview(params) => {
-                let mut previewed = preview(&state, params)?;
+                let mut previewed = preview(state, params)?;
                 previewed.app = self.site_app(&params.origin);
                 to_value(&previewed)
             }
@@ -318,12 +302,27 @@ impl Host {
                 })?;
                 Ok(json!({"revoked": revoked}))
             }
-            Call::ListDisclosures { limit } => {
+            Call::ListDisclosures { limit, offset } => {
                 let limit = limit.unwrap_or(100).min(MAX_LISTED_DISCLOSURES);
-                let newest: Vec<Disclosure> = store.disclosures()?.into_iter().rev().take(limit).collect();
+                let newest: Vec<Disclosure> =
+                    store.disclosures()?.into_iter().rev().skip(offset.unwrap_or(0)).take(limit).collect();
                 to_value(&newest)
             }
+            Call::RemoveAccount { origin: site, account_guid } => {
+                self.remove_account(store, site, account_guid)?;
+                Ok(json!({"removed": true}))
+            }
+            Call::Activity {} => Ok(json!({})),
         }
+    }
+
+    fn remove_account(&self, store: &Store, site: &Origin, guid: &AccountGuid) -> Result<(), WireError> {
+        let paired = remove_account(store, site, guid)?;
+        self.keys.lock().unwrap_or_else(|p| p.into_inner()).remove(&(site.clone(), guid.clone()));
+        if paired {
+            self.sync_soon();
+        }
+        Ok(())
     }
 
     fn sign_up(&self, store: &Store, origin: &Origin, params: &SignUpParams) -> Result<SignUpResult, WireError> {
@@ -334,6 +333,7 @@ impl Host {
             }
         };
         let at = now();
+        let public_key = key.public_jwk();
         let state = store.update(|s| {
             if s.account(origin, &params.account_guid).is_some() {
                 return fail(
@@ -341,16 +341,26 @@ impl Host {
                     format!("already signed up to {origin} as {}", params.account_guid),
                 );
             }
-            s.accounts.push(AccountRecord {
+            let record = AccountRecord {
                 origin: origin.clone(),
                 account_guid: params.account_guid.clone(),
-                app_id: params.app_id.clone(),
-                permissions: params.permissions.clone(),
+                app_id: params.app_id.clone().map(String::from),
+                permissions: params.permissions.as_slice().to_vec(),
                 key: secret,
                 counter: 0,
                 created_at: at,
                 last_used_at: at,
-            });
+            };
+            if let Some(link) = s.server.as_mut() {
+                link.tell(RegistryNews::SignedUp {
+                    origin: origin.clone(),
+                    account_guid: record.account_guid.clone(),
+                    app_id: record.app_id.clone(),
+                    public_key: public_key.clone(),
+                    permissions: record.permissions.clone(),
+                });
+            }
+            s.accounts.push(record);
             Ok(s.clone())
         })?;
         let device_id = DeviceId::derive(&state.device_secret, origin);
@@ -363,11 +373,9 @@ impl Host {
             counter: 0,
             issued_at: at,
         });
-        let public_key = key.public_jwk();
         self.cache_key(origin, &params.account_guid, key);
         if state.server.is_some() {
-            let record = state.account(origin, &params.account_guid).cloned();
-            self.sync_soon(record.map(|record| RegistryNews::SignedUp(record, public_key.clone())));
+            self.sync_soon();
         }
         Ok(SignUpResult {
             account_guid: params.account_guid.clone(),
@@ -382,14 +390,18 @@ impl Host {
         let at = now();
         // The raised counter is durable before any assertion carries it: a crash never lets one
         // counter value sign twice.
-        let (record, device_secret) = store.update(|s| {
+        let (record, device_secret, paired) = store.update(|s| {
             let device_secret = s.device_secret.clone();
             let Some(account) = s.login_account_mut(origin, params.account_guid.as_ref()) else {
                 return fail(ErrorCode::NotSignedUp, format!("no account at {origin}"));
             };
             account.counter += 1;
             account.last_used_at = at;
-            Ok((account.clone(), device_secret))
+            let record = account.clone();
+            if let Some(link) = s.server.as_mut() {
+                link.tell(RegistryNews::LoggedIn { origin: origin.clone(), account_guid: record.account_guid.clone() });
+            }
+            Ok((record, device_secret, s.server.is_some()))
         })?;
         let key = self.key_for(&record)?;
         let assertion = key.sign(&ClientData {
@@ -402,8 +414,8 @@ impl Host {
             issued_at: at,
         });
         // Other devices learn the raised counter, so theirs start above it.
-        if store.state()?.server.is_some() {
-            self.sync_soon(Some(RegistryNews::LoggedIn(origin.clone(), record.account_guid.clone())));
+        if paired {
+            self.sync_soon();
         }
         Ok(LoginResult { account_guid: record.account_guid, assertion })
     }
@@ -460,7 +472,7 @@ impl Host {
             Ok(value) => (disclosed_fields(call, value), "disclosed".to_owned()),
             Err(e) => (Vec::new(), e.code.to_string()),
         };
-        let entry = Disclosure { at: now(), origin: origin.clone(), method: call.name().to_owned(), fields, outcome };
+        let entry = Disclosure::new(now(), origin.clone(), call.name(), fields, outcome);
         if let Err(e) = store.append_disclosure(&entry) {
             tracing::warn!("cannot write the disclosure ledger: {e}");
         }
@@ -546,6 +558,26 @@ fn summary(record: &AccountRecord, key: &LoginKey) -> AccountSummary {
     }
 }
 
+/// Forgets a site account and its login key here; the vault and the server's registry hear of
+/// it at the next sync. Says whether this profile is paired (and so has something to sync).
+pub fn remove_account(store: &Store, site: &Origin, guid: &AccountGuid) -> Result<bool, WireError> {
+    store.update(|s| {
+        let before = s.accounts.len();
+        s.accounts.retain(|a| !(&a.origin == site && &a.account_guid == guid));
+        if s.accounts.len() == before {
+            return fail(ErrorCode::NotFound, format!("no account {guid} at {site}"));
+        }
+        // A remembered login there has nothing left to log in with.
+        if !s.accounts.iter().any(|a| &a.origin == site) {
+            s.grants.retain(|g| !(&g.origin == site && g.kind == profile_core::wire::GrantKind::Login));
+        }
+        if let Some(link) = s.server.as_mut() {
+            link.tell(RegistryNews::Removed { origin: site.clone(), account_guid: guid.clone() });
+        }
+        Ok(s.server.is_some())
+    })
+}
+
 enum Unlock {
     /// Unlocked until this time.
     Unlocked(u64),
@@ -561,6 +593,22 @@ fn unlock(state: &mut LocalState, passphrase: &profile_core::Passphrase, now: u6
     if !locked {
         return fail(ErrorCode::InvalidRequest, "already unlocked");
     }
+    if !check_passphrase(lock, passphrase, now)? {
+        return Ok(Unlock::WrongPassphrase);
+    }
+    state.locked = false;
+    let until = now + crate::state::SESSION_SECS;
+    state.unlocked_until = Some(until);
+    Ok(Unlock::Unlocked(until))
+}
+
+/// Checks a passphrase against the lock, slowed down after repeated failures: `Ok(false)` for a
+/// wrong one (counted, for the caller to save), `rate_limited` while a wait is on.
+pub fn check_passphrase(
+    lock: &mut PassphraseLock,
+    passphrase: &profile_core::Passphrase,
+    now: u64,
+) -> Result<bool, WireError> {
     let wait = lock.wait_secs(now);
     if wait > 0 {
         return fail(ErrorCode::RateLimited, format!("too many wrong passphrases; try again in {wait} s"));
@@ -568,13 +616,32 @@ fn unlock(state: &mut LocalState, passphrase: &profile_core::Passphrase, now: u6
     if !lock.matches(passphrase) {
         lock.failures += 1;
         lock.last_failure_at = now;
-        return Ok(Unlock::WrongPassphrase);
+        return Ok(false);
     }
     lock.failures = 0;
-    state.locked = false;
-    let until = now + crate::state::SESSION_SECS;
-    state.unlocked_until = Some(until);
-    Ok(Unlock::Unlocked(until))
+    Ok(true)
+}
+
+/// Shows what a locked profile keeps, once, to a person who gives its passphrase (the CLI's
+/// verbs that reveal something): the passphrase is checked like an unlock, with the same
+/// back-off, and the profile stays locked.
+pub fn prove_passphrase(store: &Store, passphrase: &profile_core::Passphrase) -> Result<(), WireError> {
+    let right = store.update(|s| match s.lock.as_mut() {
+        None => Ok(true),
+        Some(lock) => check_passphrase(lock, passphrase, now()),
+    })?;
+    if right { Ok(()) } else { fail(ErrorCode::AuthFailed, "wrong passphrase") }
+}
+
+/// Unlocks the profile (the CLI's `unlock`, the extension's `unlock`).
+pub fn unlock_profile(store: &Store, passphrase: &profile_core::Passphrase) -> Result<u64, WireError> {
+    match store.update(|s| unlock(s, passphrase, now()))? {
+        Unlock::Unlocked(until) => {
+            store.touch_activity()?;
+            Ok(until)
+        }
+        Unlock::WrongPassphrase => fail(ErrorCode::AuthFailed, "wrong passphrase"),
+    }
 }
 
 /// Sets or replaces the passphrase (the CLI's `passphrase set`).
@@ -598,7 +665,9 @@ pub fn set_passphrase(
         }
         s.lock = Some(lock);
         Ok(())
-    })
+    })?;
+    // Setting it is a person's doing: the idle clock starts now.
+    Ok(store.touch_activity()?)
 }
 
 /// Opens the OS keystore on first use and keeps the connection.

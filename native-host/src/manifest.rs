@@ -72,7 +72,9 @@ pub fn render(browser: Browser, host: &Path, extension_id: &str) -> Result<Strin
     serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())
 }
 
-/// Writes the manifest and registers it; returns where it went.
+/// Writes the manifest and registers it; returns where it went. It replaces whatever was there
+/// (a file pointing elsewhere, allowing other extensions, or a link), and leaves the file and its
+/// folder writable by this user only.
 pub fn install(
     browser: Browser,
     user_data_dir: Option<&Path>,
@@ -81,10 +83,15 @@ pub fn install(
 ) -> Result<PathBuf, String> {
     let path = manifest_path(browser, user_data_dir)?;
     let text = render(browser, host, extension_id)?;
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-    }
-    fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let parent = path.parent().ok_or_else(|| format!("{} has no folder", path.display()))?;
+    fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    platform::restrict_to_owner(parent).map_err(|e| format!("cannot restrict {}: {e}", parent.display()))?;
+    // A new file renamed over the old one: a link or a file others could write is replaced,
+    // never written through.
+    let fresh = parent.join(format!(".{}.tmp-{}", manifest_file_name(), std::process::id()));
+    fs::write(&fresh, text).map_err(|e| format!("cannot write {}: {e}", fresh.display()))?;
+    platform::restrict_to_owner(&fresh).map_err(|e| format!("cannot restrict {}: {e}", fresh.display()))?;
+    fs::rename(&fresh, &path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     if user_data_dir.is_none() {
         platform::register(browser, &path).map_err(|e| format!("cannot register {}: {e}", path.display()))?;
     }
@@ -114,8 +121,10 @@ pub enum Verdict {
 }
 
 /// Checks one installed manifest: present, valid JSON without a BOM, the right name and type,
-/// an absolute executable `path`, and the extension allowed.
-pub fn check(browser: Browser, path: &Path, extension_id: &str) -> (Verdict, String) {
+/// a `path` that is this very host (`this_host`), our extension and nothing else allowed, and
+/// neither the file nor its folder writable by other users (who could otherwise point the
+/// browser at a program of theirs).
+pub fn check(browser: Browser, path: &Path, extension_id: &str, this_host: &Path) -> (Verdict, String) {
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -146,14 +155,34 @@ pub fn check(browser: Browser, path: &Path, extension_id: &str) -> (Verdict, Str
     if !is_executable(&host) {
         return fault(format!("`path` {} is not an executable file", host.display()));
     }
+    let same = |a: &Path, b: &Path| a.canonicalize().ok().is_some_and(|a| b.canonicalize().is_ok_and(|b| a == b));
+    if !same(&host, this_host) {
+        return fault(format!(
+            "`path` {} is not this profile-host ({}): run `profile-host install` to repair",
+            host.display(),
+            this_host.display()
+        ));
+    }
     let (field, wanted) = if browser == Browser::Firefox {
         ("allowed_extensions", FIREFOX_ADDON_ID.to_owned())
     } else {
         ("allowed_origins", format!("chrome-extension://{extension_id}/"))
     };
-    let allowed = manifest[field].as_array().is_some_and(|list| list.iter().any(|v| v == wanted.as_str()));
-    if !allowed {
+    let list = manifest[field].as_array().cloned().unwrap_or_default();
+    if !list.iter().any(|v| v == wanted.as_str()) {
         return fault(format!("`{field}` does not name {wanted}"));
+    }
+    if list.len() != 1 {
+        let named: Vec<String> = list.iter().map(|v| v.to_string()).collect();
+        return fault(format!(
+            "`{field}` allows more than this extension ({}): run `profile-host install` to repair",
+            named.join(", ")
+        ));
+    }
+    for checked in [path, path.parent().unwrap_or(path)] {
+        if let Some(why) = platform::open_to_others(checked) {
+            return fault(format!("{} is {why}: run `profile-host install` to repair", checked.display()));
+        }
     }
     (Verdict::Ok, format!("{} → {}", path.display(), host.display()))
 }
@@ -191,12 +220,15 @@ mod tests {
         let host = std::env::current_exe().unwrap();
         let path = install(Browser::Chromium, Some(dir.path()), &host, EXTENSION_ID).unwrap();
         assert_eq!(path, dir.path().join("NativeMessagingHosts/org.personalprofile.host.json"));
-        assert_eq!(check(Browser::Chromium, &path, EXTENSION_ID).0, Verdict::Ok);
-        assert_eq!(check(Browser::Chromium, &path, "pppppppppppppppppppppppppppppppp").0, Verdict::Fault);
+        assert_eq!(check(Browser::Chromium, &path, EXTENSION_ID, &host).0, Verdict::Ok);
+        assert_eq!(check(Browser::Chromium, &path, "pppppppppppppppppppppppppppppppp", &host).0, Verdict::Fault);
         assert!(install(Browser::Firefox, Some(dir.path()), &host, EXTENSION_ID).is_err());
 
-        let firefox = dir.path().join("firefox.json");
+        let firefox_dir = tempfile::tempdir().unwrap();
+        let firefox = firefox_dir.path().join("firefox.json");
         fs::write(&firefox, render(Browser::Firefox, &host, EXTENSION_ID).unwrap()).unwrap();
-        assert_eq!(check(Browser::Firefox, &firefox, EXTENSION_ID).0, Verdict::Ok);
+        crate::platform::restrict_to_owner(&firefox).unwrap();
+        crate::platform::restrict_to_owner(firefox_dir.path()).unwrap();
+        assert_eq!(check(Browser::Firefox, &firefox, EXTENSION_ID, &host).0, Verdict::Ok);
     }
 }

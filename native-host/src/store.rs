@@ -5,7 +5,13 @@
 //! - `ledger.sealed`: the disclosure ledger, append-only records of `u32 length ‖ sealed JSON`;
 //!   a torn last record (a crash mid-append) is ignored when read;
 //! - `lock`: the OS file lock that serializes writers across host processes. Every write starts
-//!   from the state on disk, so what another process saved is never lost.
+//!   from the state on disk, so what another process saved is never lost;
+//! - `activity`: an empty file whose modification time is when a person last did something with
+//!   the profile (the idle auto-lock's clock, shared by every process on the data dir).
+//!
+//! The ledger is compacted when it grows past [`LEDGER_COMPACT_BYTES`]: repeats of one request
+//! are folded into a count, and if that is not enough the sites with the most entries lose
+//! their oldest ones first, so one site's flood never erases what another site received.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -15,6 +21,7 @@ use std::time::SystemTime;
 
 use profile_core::seal::{self, Purpose, SealError};
 use profile_core::wire::Disclosure;
+use profile_core::{ErrorCode, Origin};
 use profile_core::{Secret32, WireError};
 use zeroize::Zeroizing;
 
@@ -24,10 +31,13 @@ use crate::state::{LocalState, STATE_VERSION};
 const STATE_FILE: &str = "state.sealed";
 const LEDGER_FILE: &str = "ledger.sealed";
 const LOCK_FILE: &str = "lock";
+const ACTIVITY_FILE: &str = "activity";
 const STATE_PURPOSE: Purpose = Purpose { name: "host-state", version: STATE_VERSION };
 const LEDGER_PURPOSE: Purpose = Purpose { name: "host-ledger", version: 1 };
-/// The ledger is compacted to its newer half once it grows past this.
-const LEDGER_COMPACT_BYTES: u64 = 4 << 20;
+/// The ledger is compacted once it grows past this…
+pub const LEDGER_COMPACT_BYTES: u64 = 4 << 20;
+/// …to at most this.
+const LEDGER_COMPACTED_BYTES: usize = 2 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -133,6 +143,55 @@ impl Store {
         Ok(result)
     }
 
+    /// When a person last did something with this profile, in any process on this data dir
+    /// (Unix seconds; 0 when never recorded).
+    pub fn last_activity(&self) -> u64 {
+        fs::metadata(self.dir.join(ACTIVITY_FILE))
+            .and_then(|meta| meta.modified())
+            .ok()
+            .and_then(|at| at.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |since| since.as_secs())
+    }
+
+    /// Records that a person did something now: only their actions keep an unlocked profile
+    /// from locking for idleness.
+    pub fn touch_activity(&self) -> Result<(), StoreError> {
+        let path = self.dir.join(ACTIVITY_FILE);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_error("cannot open", &path))?;
+        file.set_modified(SystemTime::now()).map_err(io_error("cannot touch", &path))
+    }
+
+    /// The latest state, locked first when its unlock session has run out (its time is up, or
+    /// no person did anything for the auto-lock time). Also says whether it locked it now.
+    pub fn enforce_session(&self, now: u64) -> Result<(Arc<LocalState>, bool), WireError> {
+        let state = self.state()?;
+        if !state.session_over(now, self.last_activity()) {
+            return Ok((state, false));
+        }
+        let last = self.last_activity();
+        self.update(|s| {
+            if s.session_over(now, last) {
+                s.locked = true;
+            }
+            Ok(())
+        })?;
+        Ok((self.state()?, true))
+    }
+
+    /// Fails with `locked` when the profile is locked (after its session ran out, too).
+    pub fn require_unlocked(&self, now: u64) -> Result<Arc<LocalState>, WireError> {
+        let (state, _) = self.enforce_session(now)?;
+        if state.locked {
+            return Err(WireError::new(ErrorCode::Locked, "the profile is locked"));
+        }
+        Ok(state)
+    }
+
     fn read_state(&self) -> Result<LocalState, StoreError> {
         let path = self.dir.join(STATE_FILE);
         let blob = fs::read(&path).map_err(io_error("cannot read", &path))?;
@@ -157,13 +216,12 @@ impl Store {
         file.write_all(&record).map_err(io_error("cannot append to", &path))?;
         let size = file.metadata().map_err(io_error("cannot stat", &path))?.len();
         if size > LEDGER_COMPACT_BYTES {
-            let entries = self.read_ledger_unlocked()?;
-            let keep = &entries[entries.len() / 2..];
-            let mut bytes = Vec::new();
-            for entry in keep {
-                let json = serde_json::to_vec(entry).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                bytes.extend(ledger_record(&self.key, &json)?);
+            let mut records = Vec::new();
+            for entry in compact(self.read_ledger_unlocked()?) {
+                let json = serde_json::to_vec(&entry).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                records.push((entry.origin, ledger_record(&self.key, &json)?));
             }
+            let bytes: Vec<u8> = trim(records, LEDGER_COMPACTED_BYTES).concat();
             write_atomically(&path, &bytes)?;
         }
         Ok(())
@@ -192,6 +250,44 @@ impl Store {
         }
         Ok(entries)
     }
+}
+
+/// Folds repeats (the same request with the same outcome from the same site on the same day)
+/// into one entry that counts them, oldest first.
+fn compact(entries: Vec<Disclosure>) -> Vec<Disclosure> {
+    let mut folded: Vec<Disclosure> = Vec::with_capacity(entries.len());
+    // Where the newest entry of each site went, to fold repeats that came between others.
+    let mut latest: std::collections::HashMap<(Origin, String), Vec<usize>> = std::collections::HashMap::new();
+    for entry in entries {
+        let key = (entry.origin.clone(), entry.method.clone());
+        let slots = latest.entry(key).or_default();
+        match slots.iter().rev().find(|&&i| folded[i].repeats(&entry)) {
+            Some(&i) => folded[i].fold(&entry),
+            None => {
+                slots.push(folded.len());
+                folded.push(entry);
+            }
+        }
+    }
+    folded
+}
+
+/// Keeps at most `budget` bytes of `(site, record)`, oldest first: while over, the site with the
+/// most records loses its oldest one, so a site that asked little keeps its history.
+fn trim(records: Vec<(Origin, Vec<u8>)>, budget: usize) -> Vec<Vec<u8>> {
+    let mut total: usize = records.iter().map(|(_, r)| r.len()).sum();
+    let mut per_site: std::collections::HashMap<&Origin, Vec<usize>> = std::collections::HashMap::new();
+    for (i, (site, _)) in records.iter().enumerate() {
+        per_site.entry(site).or_default().push(i);
+    }
+    let mut dropped = vec![false; records.len()];
+    while total > budget {
+        let Some(biggest) = per_site.values_mut().filter(|v| !v.is_empty()).max_by_key(|v| v.len()) else { break };
+        let oldest = biggest.remove(0);
+        dropped[oldest] = true;
+        total -= records[oldest].1.len();
+    }
+    records.into_iter().zip(dropped).filter(|(_, gone)| !gone).map(|((_, record), _)| record).collect()
 }
 
 fn ledger_record(key: &Secret32, json: &[u8]) -> Result<Vec<u8>, StoreError> {
@@ -286,7 +382,7 @@ impl Drop for FileLock {
 
 #[cfg(test)]
 mod tests {
-    use profile_core::{Address, AddressKind, Origin};
+    use profile_core::{Address, AddressKind};
 
     use super::*;
     use crate::keystore::memory::MemoryKeystore;
@@ -330,13 +426,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let keystore = MemoryKeystore::default();
         let store = Store::open(dir.path(), &keystore).unwrap();
-        let entry = Disclosure {
-            at: 1,
-            origin: Origin::parse("https://shop.example").unwrap(),
-            method: "getDeviceId".into(),
-            fields: vec!["deviceId".into()],
-            outcome: "disclosed".into(),
-        };
+        let entry = Disclosure::new(
+            1,
+            Origin::parse("https://shop.example").unwrap(),
+            "getDeviceId",
+            vec!["deviceId".into()],
+            "disclosed".into(),
+        );
         store.append_disclosure(&entry).unwrap();
         store.append_disclosure(&entry).unwrap();
         let mut file = OpenOptions::new().append(true).open(dir.path().join(LEDGER_FILE)).unwrap();
@@ -345,5 +441,29 @@ mod tests {
 
         let empty = MemoryKeystore::default();
         assert!(matches!(Store::open(dir.path(), &empty), Err(StoreError::KeyMissing)));
+    }
+
+    #[test]
+    fn compaction_folds_repeats_and_trims_the_biggest_site_first() {
+        let site = |name: &str| Origin::parse(&format!("https://{name}.example")).unwrap();
+        let entry = |at: u64, name: &str, outcome: &str| {
+            Disclosure::new(at, site(name), "getDeviceId", vec!["deviceId".into()], outcome.into())
+        };
+        let mut entries = vec![entry(10, "bank", "disclosed")];
+        entries.extend((0..1000).map(|i| entry(20 + i, "shop", "disclosed")));
+        entries.push(entry(30, "shop", "user_denied"));
+        entries.push(entry(86_400 + 5, "shop", "disclosed"));
+        let folded = compact(entries);
+        assert_eq!(folded.len(), 4, "{folded:?}");
+        assert_eq!((folded[1].count, folded[1].until), (1000, Some(1019)));
+        assert_eq!(folded[3].count, 1, "another day starts another entry");
+
+        let records: Vec<(Origin, Vec<u8>)> =
+            [("bank", 1), ("shop", 1), ("shop", 2), ("news", 1), ("shop", 3), ("shop", 4)]
+                .iter()
+                .map(|(name, n)| (site(name), vec![*n; 10]))
+                .collect();
+        let kept = trim(records, 40);
+        assert_eq!(kept, [vec![1; 10], vec![1; 10], vec![3; 10], vec![4; 10]], "the shop lost its oldest two");
     }
 }

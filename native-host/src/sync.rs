@@ -11,17 +11,28 @@
 //! Tokens are refreshed and syncs run inside [`Store::update`], under the data dir's file
 //! lock, so two host processes on one data dir never spend the same refresh token (which the
 //! server would take for theft, and revoke the device).
+//!
+//! The server is not trusted with the vault's history either: the host remembers the newest
+//! version it has seen ([`Watermark`]) and refuses an older one, or another blob at a counter
+//! it has seen. It then keeps its data, stops syncing with that server and says so
+//! ([`SyncHalt`]) until the person pairs again.
+//!
+//! What the server's accounts registry must hear (a sign-up, a login, a removed account) waits
+//! in the sealed state's outbox and goes out in order at each sync until the server
+//! acknowledges it, like a vault change: nothing is dropped when the server is away.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use profile_core::vault::{self, KdfParams};
-use profile_core::{AccountGuid, Address, AddressKind, ErrorCode, Origin, Passphrase, Secret32, WireError};
+use profile_core::vault::{self, KdfParams, Watermark};
+use profile_core::wire::SyncHalt;
+use profile_core::{
+    AccountGuid, Address, AddressKind, Bearer, ErrorCode, Origin, Passphrase, PublicJwk, Secret32, WireError,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::state::{AccountRecord, LocalState};
 use crate::store::{Store, random};
@@ -33,16 +44,9 @@ const REFRESH_MARGIN_SECS: u64 = 60;
 /// Rounds of read-merge-write before giving up on a busy vault.
 const MAX_MERGE_ROUNDS: usize = 8;
 
-/// A bearer secret (access or refresh token): redacted in `Debug`, wiped on drop.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
-#[serde(transparent)]
-pub struct Token(String);
-
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Token(..)")
-    }
-}
+/// Most registry news kept waiting for the server; past it the oldest logins (the least
+/// telling) make room.
+const MAX_OUTBOX: usize = 1_000;
 
 /// What the host keeps about its profile server (sealed with the rest of the state).
 #[derive(Clone, Serialize, Deserialize)]
@@ -52,9 +56,9 @@ pub struct ServerLink {
     pub profile_id: String,
     pub profile_url: String,
     pub device_id: String,
-    pub access_token: Token,
+    pub access_token: Bearer,
     pub access_expires_at: u64,
-    pub refresh_token: Token,
+    pub refresh_token: Bearer,
     /// The vault's data key; `None` after pairing with a ticket, until the passphrase opens it.
     pub data_key: Option<Secret32>,
     /// The vault counter the local state last agreed with the server at…
@@ -63,6 +67,76 @@ pub struct ServerLink {
     pub base: VaultContents,
     /// Local changes not yet on the server.
     pub dirty: bool,
+    /// The newest vault version seen from this server: an older one is refused.
+    #[serde(default)]
+    pub seen: Watermark,
+    /// Set when the server offered an older vault: nothing more is synced with it.
+    #[serde(default)]
+    pub halted: Option<SyncHalt>,
+    /// What the accounts registry has still to hear, oldest first.
+    #[serde(default)]
+    pub outbox: Vec<RegistryNews>,
+}
+
+/// News for the profile server's accounts registry.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
+pub enum RegistryNews {
+    /// A new account, with its login public key.
+    #[serde(rename_all = "camelCase")]
+    SignedUp {
+        origin: Origin,
+        account_guid: AccountGuid,
+        #[serde(default)]
+        app_id: Option<String>,
+        public_key: PublicJwk,
+        #[serde(default)]
+        permissions: Vec<String>,
+    },
+    /// A login, for the account's `lastLoginAt`.
+    #[serde(rename_all = "camelCase")]
+    LoggedIn { origin: Origin, account_guid: AccountGuid },
+    /// The person removed the account.
+    #[serde(rename_all = "camelCase")]
+    Removed { origin: Origin, account_guid: AccountGuid },
+}
+
+impl fmt::Debug for RegistryNews {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (kind, origin) = match self {
+            Self::SignedUp { origin, .. } => ("SignedUp", origin),
+            Self::LoggedIn { origin, .. } => ("LoggedIn", origin),
+            Self::Removed { origin, .. } => ("Removed", origin),
+        };
+        write!(f, "{kind}({origin})")
+    }
+}
+
+impl RegistryNews {
+    fn account(&self) -> (&Origin, &AccountGuid) {
+        match self {
+            Self::SignedUp { origin, account_guid, .. }
+            | Self::LoggedIn { origin, account_guid }
+            | Self::Removed { origin, account_guid } => (origin, account_guid),
+        }
+    }
+}
+
+impl ServerLink {
+    /// Queues news for the registry: a login replaces an earlier unsent login of the same
+    /// account, and the queue stays bounded.
+    pub fn tell(&mut self, news: RegistryNews) {
+        if matches!(news, RegistryNews::LoggedIn { .. }) {
+            self.outbox.retain(|queued| {
+                !(matches!(queued, RegistryNews::LoggedIn { .. }) && queued.account() == news.account())
+            });
+        }
+        self.outbox.push(news);
+        while self.outbox.len() > MAX_OUTBOX {
+            let oldest_login = self.outbox.iter().position(|n| matches!(n, RegistryNews::LoggedIn { .. }));
+            self.outbox.remove(oldest_login.unwrap_or(0));
+        }
+    }
 }
 
 impl fmt::Debug for ServerLink {
@@ -72,6 +146,8 @@ impl fmt::Debug for ServerLink {
             .field("device_id", &self.device_id)
             .field("counter", &self.counter)
             .field("dirty", &self.dirty)
+            .field("halted", &self.halted)
+            .field("outbox", &self.outbox)
             .finish_non_exhaustive()
     }
 }
@@ -108,8 +184,9 @@ impl VaultContents {
 
 /// Three-way merge of the vault: `base` is what both sides started from. Where only one side
 /// changed something, that change wins; where both changed the same address field, the local
-/// one does. Accounts are the union of both sides; for an account on both, the higher
-/// counter and the later use win, so a login key's counter never goes back.
+/// one does. Accounts are the union of both sides, less those one side removed while the other
+/// left them as they were in `base`; for an account on both, the higher counter and the later
+/// use win, so a login key's counter never goes back.
 pub fn merge(base: &VaultContents, local: &VaultContents, remote: &VaultContents) -> VaultContents {
     let mut addresses = BTreeMap::new();
     let kinds: std::collections::BTreeSet<_> = local.addresses.keys().chain(remote.addresses.keys()).collect();
@@ -128,13 +205,21 @@ pub fn merge(base: &VaultContents, local: &VaultContents, remote: &VaultContents
             addresses.insert(*kind, address);
         }
     }
-    let mut accounts = local.accounts.clone();
+    let same = |a: &AccountRecord, b: &AccountRecord| a.origin == b.origin && a.account_guid == b.account_guid;
+    // Removed on the other side, and not used here since they both had it.
+    let removed_from = |side: &VaultContents, account: &AccountRecord| {
+        !side.accounts.iter().any(|a| same(a, account))
+            && base.accounts.iter().any(|b| same(b, account) && b.counter == account.counter)
+    };
+    let mut accounts: Vec<AccountRecord> =
+        local.accounts.iter().filter(|ours| !removed_from(remote, ours)).cloned().collect();
     for theirs in &remote.accounts {
-        match accounts.iter_mut().find(|a| a.origin == theirs.origin && a.account_guid == theirs.account_guid) {
+        match accounts.iter_mut().find(|a| same(a, theirs)) {
             Some(ours) => {
                 ours.counter = ours.counter.max(theirs.counter);
                 ours.last_used_at = ours.last_used_at.max(theirs.last_used_at);
             }
+            None if removed_from(local, theirs) => {}
             None => accounts.push(theirs.clone()),
         }
     }
@@ -193,27 +278,27 @@ impl Default for Client {
 }
 
 impl Client {
-    fn call(&self, method: &str, url: &str, token: Option<&Token>, body: Option<&Value>) -> Result<Answer, WireError> {
-        let authorization = token.map(|t| format!("Bearer {}", t.0));
+    fn call(&self, method: &str, url: &str, token: Option<&Bearer>, body: Option<&Value>) -> Result<Answer, WireError> {
+        let authorization = token.map(|t| zeroize::Zeroizing::new(format!("Bearer {}", t.expose())));
         let mut response = match (method, body) {
             ("GET", _) => {
                 let request = self.agent.get(url);
                 match &authorization {
-                    Some(value) => request.header("Authorization", value).call(),
+                    Some(value) => request.header("Authorization", value.as_str()).call(),
                     None => request.call(),
                 }
             }
             ("DELETE", _) => {
                 let request = self.agent.delete(url);
                 match &authorization {
-                    Some(value) => request.header("Authorization", value).call(),
+                    Some(value) => request.header("Authorization", value.as_str()).call(),
                     None => request.call(),
                 }
             }
             (method, body) => {
                 let request = if method == "PUT" { self.agent.put(url) } else { self.agent.post(url) };
                 let request = match &authorization {
-                    Some(value) => request.header("Authorization", value),
+                    Some(value) => request.header("Authorization", value.as_str()),
                     None => request,
                 };
                 request.send_json(body.unwrap_or(&Value::Null))
@@ -298,7 +383,7 @@ fn device_name() -> String {
 #[derive(Debug)]
 pub enum PairWith {
     Passphrase { email: String, passphrase: Passphrase },
-    Ticket(String),
+    Ticket(Bearer),
 }
 
 /// Pairs this host with the profile at `profile_url`: logs in, opens the vault (with the
@@ -319,10 +404,10 @@ pub fn pair(store: &Store, client: &Client, profile_url: &str, with: PairWith) -
                 .map_err(|e| WireError::internal(e.to_string()))?;
             (body, Some(keys), Some(lock))
         }
-        PairWith::Ticket(ticket) => (json!({"ticket": ticket, "deviceName": device_name()}), None, None),
+        PairWith::Ticket(ticket) => (json!({"ticket": ticket.expose(), "deviceName": device_name()}), None, None),
     };
     let tokens = expect(client.call("POST", &format!("{api_base}/api/v1/login"), None, Some(&body))?, 200)?;
-    let token = |name: &str| tokens[name].as_str().map(|t| Token(t.to_owned()));
+    let token = |name: &str| tokens[name].as_str().map(|t| Bearer::new(t.to_owned()));
     let (Some(access_token), Some(refresh_token), Some(device_id)) =
         (token("accessToken"), token("refreshToken"), tokens["deviceId"].as_str().map(str::to_owned))
     else {
@@ -340,8 +425,12 @@ pub fn pair(store: &Store, client: &Client, profile_url: &str, with: PairWith) -
         counter: 0,
         base: VaultContents::default(),
         dirty: true,
+        seen: Watermark::default(),
+        halted: None,
+        outbox: Vec::new(),
     };
     let remote = read_vault(client, &link)?;
+    link.seen.advance(remote.counter, &remote.blob);
     if let Some(keys) = &passphrase {
         link.data_key = Some(remote.unwrap_key(&keys.kek)?);
     }
@@ -428,7 +517,7 @@ fn fresh_token(client: &Client, link: &mut ServerLink) -> Result<(), WireError> 
     if now() + REFRESH_MARGIN_SECS < link.access_expires_at {
         return Ok(());
     }
-    let body = json!({"refreshToken": link.refresh_token.0});
+    let body = json!({"refreshToken": link.refresh_token.expose()});
     let answer = client.call("POST", &format!("{}/api/v1/token", link.api_base), None, Some(&body))?;
     if answer.0 == 401 {
         return Err(WireError::new(ErrorCode::NotPaired, "the profile server signed this device out; pair it again"));
@@ -436,8 +525,8 @@ fn fresh_token(client: &Client, link: &mut ServerLink) -> Result<(), WireError> 
     let tokens = expect(answer, 200)?;
     match (tokens["accessToken"].as_str(), tokens["refreshToken"].as_str()) {
         (Some(access), Some(refresh)) => {
-            link.access_token = Token(access.to_owned());
-            link.refresh_token = Token(refresh.to_owned());
+            link.access_token = Bearer::new(access.to_owned());
+            link.refresh_token = Bearer::new(refresh.to_owned());
             link.access_expires_at = now() + tokens["expiresIn"].as_u64().unwrap_or(0);
             Ok(())
         }
@@ -474,8 +563,12 @@ pub fn sync(store: &Store, client: &Client) -> Result<Synced, WireError> {
 }
 
 fn sync_link(client: &Client, link: &mut ServerLink, state: &mut LocalState) -> Result<Synced, WireError> {
-    let Some(data_key) = link.data_key.clone() else { return Ok(Synced::Idle) };
+    if let Some(halt) = &link.halted {
+        return Err(WireError::new(ErrorCode::ServerUnreachable, halt.explain()));
+    }
     fresh_token(client, link)?;
+    flush_outbox(client, link)?;
+    let Some(data_key) = link.data_key.clone() else { return Ok(Synced::Idle) };
     let local = VaultContents::of(state);
     link.dirty |= local != link.base;
     let mut remote: Option<RemoteVault> = None;
@@ -490,7 +583,7 @@ fn sync_link(client: &Client, link: &mut ServerLink, state: &mut LocalState) -> 
         }
         if !link.dirty {
             // Pull: a newer vault replaces the cache (nothing local is pending).
-            let server = read_vault(client, link)?;
+            let server = read_fresh_vault(client, link)?;
             if server.counter != link.counter {
                 remote = Some(server);
                 continue;
@@ -507,15 +600,72 @@ fn sync_link(client: &Client, link: &mut ServerLink, state: &mut LocalState) -> 
         match answer.0 {
             200 => {
                 link.counter = answer.1["counter"].as_u64().unwrap_or(link.counter + 1);
+                link.seen.advance(link.counter, &blob);
                 link.base = contents;
                 link.dirty = false;
                 return Ok(Synced::At(link.counter));
             }
-            409 => remote = Some(read_vault(client, link)?),
+            409 => remote = Some(read_fresh_vault(client, link)?),
             _ => return Err(server_error(&answer)),
         }
     }
     Err(WireError::new(ErrorCode::ServerUnreachable, "the vault kept changing under this device; will retry"))
+}
+
+/// Reads the server's vault and checks it against the newest version this device has seen:
+/// an older one halts syncing with this server (the caller saves the halt with the link).
+fn read_fresh_vault(client: &Client, link: &mut ServerLink) -> Result<RemoteVault, WireError> {
+    let server = read_vault(client, link)?;
+    if let Err(rollback) = link.seen.check(server.counter, &server.blob) {
+        let halt = SyncHalt { seen_counter: rollback.seen, offered_counter: rollback.offered, at: now() };
+        tracing::error!("{}", halt.explain());
+        let error = WireError::new(ErrorCode::ServerUnreachable, halt.explain());
+        link.halted = Some(halt);
+        return Err(error);
+    }
+    link.seen.advance(server.counter, &server.blob);
+    Ok(server)
+}
+
+/// Sends the registry's news in order, each until the server acknowledges it. A refusal that
+/// will not change (the account unknown there, a malformed record) drops that news with a
+/// warning; anything else (unreachable, rate-limited, a server error) leaves it and what follows
+/// for the next sync.
+fn flush_outbox(client: &Client, link: &mut ServerLink) -> Result<(), WireError> {
+    while let Some(news) = link.outbox.first() {
+        let (method, path, body) = match news {
+            RegistryNews::SignedUp { origin, account_guid, app_id, public_key, permissions } => (
+                "PUT",
+                "accounts".to_owned(),
+                json!({"origin": origin, "accountGuid": account_guid, "appId": app_id,
+                       "publicKey": public_key, "permissions": permissions}),
+            ),
+            RegistryNews::LoggedIn { origin, account_guid } => {
+                ("POST", "accounts/login".to_owned(), json!({"origin": origin, "accountGuid": account_guid}))
+            }
+            RegistryNews::Removed { origin, account_guid } => (
+                "DELETE",
+                format!("accounts?{}", query(&[("origin", origin.as_str()), ("accountGuid", account_guid.as_str())])),
+                Value::Null,
+            ),
+        };
+        let url = format!("{}/api/v1/{path}", link.api_base);
+        let answer = client.call(method, &url, Some(&link.access_token), Some(&body))?;
+        match answer.0 {
+            200..=299 => {}
+            400 | 404 | 413 | 422 => {
+                tracing::warn!("the accounts registry refused {news:?}: {}", server_error(&answer))
+            }
+            _ => return Err(server_error(&answer)),
+        }
+        link.outbox.remove(0);
+    }
+    Ok(())
+}
+
+/// `a=1&b=2`, each value percent-encoded.
+fn query(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
 }
 
 /// Opens the vault of a ticket-paired host with the profile's passphrase.
@@ -568,40 +718,6 @@ fn with_token<T>(
             }
         }
     })?
-}
-
-/// Records a new site account in the server's registry.
-pub fn register_account(
-    store: &Store,
-    client: &Client,
-    record: &AccountRecord,
-    public_key: &profile_core::PublicJwk,
-) -> Result<(), WireError> {
-    let body = json!({
-        "origin": record.origin,
-        "accountGuid": record.account_guid,
-        "appId": record.app_id,
-        "publicKey": public_key,
-        "permissions": record.permissions,
-    });
-    with_token(store, client, |client, link| {
-        let url = format!("{}/api/v1/accounts", link.api_base);
-        expect(client.call("PUT", &url, Some(&link.access_token), Some(&body))?, 200).map(|_| ())
-    })
-}
-
-/// Records in the server's registry that the person just logged in at `origin`.
-pub fn record_login(
-    store: &Store,
-    client: &Client,
-    origin: &Origin,
-    account_guid: &AccountGuid,
-) -> Result<(), WireError> {
-    let body = json!({"origin": origin, "accountGuid": account_guid});
-    with_token(store, client, |client, link| {
-        let url = format!("{}/api/v1/accounts/login", link.api_base);
-        expect(client.call("POST", &url, Some(&link.access_token), Some(&body))?, 204).map(|_| ())
-    })
 }
 
 /// The profile's devices, as the server lists them (`current` marks this one).
@@ -690,7 +806,7 @@ fn hold_socket(store: &Store, client: &Client) -> Result<(), String> {
     };
     let url = format!("ws{}/api/v1/push", link.api_base.trim_start_matches("http"));
     let mut request = url.into_client_request().map_err(|e| e.to_string())?;
-    let bearer = format!("Bearer {}", link.access_token.0).parse().map_err(|_| "unusable token".to_owned())?;
+    let bearer = format!("Bearer {}", link.access_token.expose()).parse().map_err(|_| "unusable token".to_owned())?;
     request.headers_mut().insert("Authorization", bearer);
     let (mut socket, _) = tungstenite::connect(request).map_err(|e| e.to_string())?;
     tracing::info!("push socket connected");
@@ -783,8 +899,49 @@ mod tests {
     }
 
     #[test]
-    fn tokens_and_links_do_not_print_secrets() {
-        let token = Token("very-secret-token".into());
-        assert_eq!(format!("{token:?}"), "Token(..)");
+    fn a_removal_on_one_side_wins_unless_the_other_used_the_account_since() {
+        let account = |guid: &str, counter: u64| AccountRecord {
+            origin: Origin::parse("https://shop.example").unwrap(),
+            account_guid: profile_core::AccountGuid::try_from(guid.to_owned()).unwrap(),
+            app_id: None,
+            permissions: Vec::new(),
+            key: Secret32::from_bytes([1; 32]),
+            counter,
+            created_at: 1,
+            last_used_at: counter,
+        };
+        let both = |accounts: Vec<AccountRecord>| VaultContents { accounts, ..VaultContents::default() };
+        let guids =
+            |merged: VaultContents| merged.accounts.iter().map(|a| a.account_guid.to_string()).collect::<Vec<_>>();
+        let base = both(vec![account("a", 3), account("b", 1)]);
+        // Removed here, untouched there: gone. Removed there, untouched here: gone.
+        assert_eq!(guids(merge(&base, &both(vec![account("b", 1)]), &base)), ["b"]);
+        assert_eq!(guids(merge(&base, &base, &both(vec![account("b", 1)]))), ["b"]);
+        // Removed here, but logged in there since: kept, with the newer counter.
+        let merged = merge(&base, &both(vec![account("b", 1)]), &both(vec![account("a", 4), account("b", 1)]));
+        assert_eq!(guids(merged), ["b", "a"]);
+    }
+
+    #[test]
+    fn registry_news_wait_in_order_and_stay_bounded() {
+        let origin = Origin::parse("https://shop.example").unwrap();
+        let guid = profile_core::AccountGuid::try_from("a".to_owned()).unwrap();
+        let mut link: ServerLink = serde_json::from_value(json!({
+            "apiBase": "https://p.example", "profileId": "p", "profileUrl": "https://p.example/u/p",
+            "deviceId": "d", "accessToken": "t", "accessExpiresAt": 0, "refreshToken": "r", "dataKey": null,
+            "counter": 0, "base": {}, "dirty": false,
+        }))
+        .expect("a link saved before the outbox existed still reads");
+        let login = || RegistryNews::LoggedIn { origin: origin.clone(), account_guid: guid.clone() };
+        link.tell(RegistryNews::Removed { origin: origin.clone(), account_guid: guid.clone() });
+        link.tell(login());
+        link.tell(login());
+        assert_eq!(link.outbox.len(), 2, "one login of an account waits at a time");
+        for _ in 0..MAX_OUTBOX + 10 {
+            link.tell(RegistryNews::Removed { origin: origin.clone(), account_guid: guid.clone() });
+        }
+        assert_eq!(link.outbox.len(), MAX_OUTBOX);
+        assert!(!link.outbox.iter().any(|n| matches!(n, RegistryNews::LoggedIn { .. })), "logins go first");
+        assert!(!format!("{link:?}").contains("\"t\""));
     }
 }

@@ -711,6 +711,40 @@ fn install_then_doctor_reports_healthy_and_catches_broken_manifests() {
     };
     doctor(true, "all good");
     let good = std::fs::read(&manifest).unwrap();
+    let install = || {
+        let out = cli(&data, &["install", "--browser", "chromium", "--user-data-dir", browser_arg], "");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+
+    // A hijacked manifest: another program, another extension, or files others may rewrite.
+    // Each is a fault, and `install` repairs it.
+    std::fs::write(&manifest, String::from_utf8_lossy(&good).replace(BIN, "/bin/sh")).unwrap();
+    doctor(false, "is not this profile-host");
+    install();
+    doctor(true, "all good");
+    let mut widened: Value = serde_json::from_slice(&good).unwrap();
+    widened["allowed_origins"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("chrome-extension://pppppppppppppppppppppppppppppppp/"));
+    std::fs::write(&manifest, widened.to_string()).unwrap();
+    doctor(false, "allows more than this extension");
+    install();
+    doctor(true, "all good");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let folder = manifest.parent().unwrap();
+        std::fs::set_permissions(&manifest, std::fs::Permissions::from_mode(0o666)).unwrap();
+        doctor(false, "writable by other users");
+        install();
+        doctor(true, "all good");
+        std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o777)).unwrap();
+        doctor(false, "writable by other users");
+        install();
+        doctor(true, "all good");
+        assert_eq!(std::fs::metadata(folder).unwrap().permissions().mode() & 0o022, 0, "install tightened the folder");
+    }
+
     let mut bom = vec![0xEF, 0xBB, 0xBF];
     bom.extend(&good);
     std::fs::write(&manifest, bom).unwrap();
@@ -780,4 +814,89 @@ fn the_cli_sets_and_shows_addresses_and_the_log() {
     );
     let status = String::from_utf8(cli(dir.path(), &["status"], "").stdout).unwrap();
     assert!(status.contains("addresses    billing") && status.contains("Secret Service"), "{status}");
+}
+
+#[test]
+fn auto_lock_holds_across_processes_and_only_a_persons_actions_keep_it_open() {
+    let dir = home();
+    assert!(cli(dir.path(), &["passphrase", "set"], "correct horse battery\n").status.success());
+    assert!(cli(dir.path(), &["auto-lock", "2s"], "").status.success());
+    let out = cli(dir.path(), &["address", "set", "shipping", "--json", "-"], &address("Ada Lovelace").to_string());
+    assert!(out.status.success(), "{out:?}");
+
+    // Idle longer than the auto-lock: a host process started now answers `locked`.
+    std::thread::sleep(Duration::from_millis(3_000));
+    let mut host = HostProcess::start(dir.path());
+    assert_eq!(host.err(SHOP, "getDeviceId", json!({})).0, "locked", "a new process honours the idle clock");
+
+    // The extension's own background calls are not a person's activity.
+    host.ok(EXTENSION, "unlock", json!({"passphrase": "correct horse battery"}));
+    assert!(host.ok(SHOP, "getDeviceId", json!({})).is_string());
+    let preview = json!({"origin": SHOP, "call": {"type": "getDeviceId", "params": {}}});
+    for _ in 0..6 {
+        std::thread::sleep(Duration::from_millis(500));
+        let answer = host.call(1, EXTENSION, "listGrants", json!({}));
+        if answer["ok"] == true {
+            host.call(1, EXTENSION, "preview", preview.clone());
+        }
+    }
+    assert_eq!(host.err(SHOP, "getDeviceId", json!({})).0, "locked", "background calls kept the profile open");
+
+    // A CLI verb that shows a secret asks for the passphrase while the profile is locked.
+    let out = cli(dir.path(), &["address", "show", "shipping"], "");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && said.contains("locked"), "{out:?}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("Baker"), "the address leaked while locked");
+    let out = cli(dir.path(), &["address", "show", "shipping"], "wrong horse battery\n");
+    assert!(!out.status.success() && !String::from_utf8_lossy(&out.stdout).contains("Baker"), "{out:?}");
+    let out = cli(dir.path(), &["address", "show", "shipping"], "correct horse battery\n");
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Baker"), "{out:?}");
+    let out = cli(dir.path(), &["log"], "");
+    assert!(!out.status.success(), "the log shows what left to whom: {out:?}");
+    assert!(host.finish().0.success());
+}
+
+#[test]
+fn a_flood_from_one_site_never_erases_another_sites_disclosures() {
+    let dir = home();
+    assert!(
+        cli(dir.path(), &["address", "set", "shipping", "--json", "-"], &address("Ada").to_string()).status.success()
+    );
+    let mut host = HostProcess::start(dir.path());
+    host.ok("https://bank.example", "getAddress", json!({"kind": "shipping"}));
+    const FLOOD: u64 = 30_000;
+    let writer = {
+        let mut stdin = host.stdin.take().unwrap();
+        std::thread::spawn(move || {
+            for id in 0..FLOOD {
+                let body = json!({"id": id, "type": "getDeviceId", "origin": SHOP}).to_string();
+                stdin.write_all(&frame(body.as_bytes())).unwrap();
+            }
+            stdin
+        })
+    };
+    for _ in 0..FLOOD {
+        assert_eq!(host.recv()["ok"], true);
+    }
+    host.stdin = Some(writer.join().unwrap());
+    let log = String::from_utf8(cli(dir.path(), &["log", "--limit", "100000"], "").stdout).unwrap();
+    assert!(log.contains("https://bank.example  getAddress"), "the flood erased the bank's disclosure");
+
+    // Page through the whole ledger, newest first.
+    let mut entries = Vec::new();
+    loop {
+        let page = host.ok(EXTENSION, "listDisclosures", json!({"limit": 500, "offset": entries.len()}));
+        let page = page.as_array().unwrap().clone();
+        if page.is_empty() {
+            break;
+        }
+        entries.extend(page);
+    }
+    let bank: Vec<_> = entries.iter().filter(|e| e["origin"] == "https://bank.example").collect();
+    assert_eq!(bank.len(), 1, "the bank's disclosure survived the flood");
+    assert_eq!(bank[0]["fields"].as_array().unwrap().len(), 6);
+    let flood: u64 = entries.iter().filter(|e| e["origin"] == SHOP).map(|e| e["count"].as_u64().unwrap_or(1)).sum();
+    assert_eq!(flood, FLOOD, "repeats are counted, not dropped");
+    assert!(entries.len() < 5_000, "repeats were coalesced: {} entries", entries.len());
+    assert!(host.finish().0.success());
 }

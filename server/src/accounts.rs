@@ -5,8 +5,7 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
-use profile_core::PublicJwk;
-use profile_core::{AccountGuid, Origin};
+use profile_core::{AccountGuid, AppId, Origin, Permissions, PublicJwk};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::Row;
@@ -15,22 +14,20 @@ use crate::api::{ApiError, AppState, Body};
 use crate::auth::Session;
 use crate::push::Event;
 
-const MAX_APP_ID: usize = 200;
-const MAX_PERMISSIONS: usize = 32;
-const MAX_PERMISSION: usize = 64;
-
 /// One account as the API reads and writes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Account {
     pub origin: Origin,
     pub account_guid: AccountGuid,
+    /// Bounded as the page API bounds it (profile-core's `AppId`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub app_id: Option<String>,
+    pub app_id: Option<AppId>,
     pub public_key: PublicJwk,
-    /// What the site asked for at sign-up, as the page API passes it.
+    /// What the site asked for at sign-up, as the page API passes it (bounded, sorted, no
+    /// repeats: profile-core's `Permissions`).
     #[serde(default)]
-    pub permissions: Vec<String>,
+    pub permissions: Permissions,
     #[serde(default, skip_deserializing)]
     pub created_at: i64,
     #[serde(default, skip_deserializing)]
@@ -44,7 +41,7 @@ fn account(row: &sqlx::any::AnyRow) -> anyhow::Result<Account> {
     Ok(Account {
         origin: Origin::parse(&row.try_get::<String, _>(0)?)?,
         account_guid: AccountGuid::try_from(row.try_get::<String, _>(1)?).map_err(anyhow::Error::msg)?,
-        app_id: row.try_get(2)?,
+        app_id: row.try_get::<Option<String>, _>(2)?.map(AppId::try_from).transpose().map_err(anyhow::Error::msg)?,
         public_key: serde_json::from_str(&row.try_get::<String, _>(3)?)?,
         permissions: serde_json::from_str(&row.try_get::<String, _>(4)?)?,
         created_at: row.try_get(5)?,
@@ -81,7 +78,7 @@ pub async fn list(
         .as_ref()
         .map(account)
         .transpose()?;
-    let same_app = match found.as_ref().and_then(|a| a.app_id.as_deref()) {
+    let same_app = match found.as_ref().and_then(|a| a.app_id.as_ref().map(AppId::as_str)) {
         Some(app_id) => sqlx::query(&format!(
             "SELECT {COLUMNS} FROM accounts WHERE user_id = $1 AND app_id = $2 AND origin <> $3 ORDER BY origin"
         ))
@@ -108,26 +105,6 @@ pub async fn register(
         return Err(ApiError::invalid("origin must be an https origin (or http on loopback)"));
     }
     request.public_key.to_key().map_err(|e| ApiError::invalid(format!("publicKey: {e}")))?;
-    if request
-        .app_id
-        .as_ref()
-        .is_some_and(|id| id.is_empty() || id.len() > MAX_APP_ID || id.chars().any(char::is_control))
-    {
-        return Err(ApiError::invalid(format!("appId must be 1 to {MAX_APP_ID} printable characters")));
-    }
-    if request.permissions.len() > MAX_PERMISSIONS
-        || request
-            .permissions
-            .iter()
-            .any(|p| p.is_empty() || p.len() > MAX_PERMISSION || p.chars().any(char::is_control))
-    {
-        return Err(ApiError::invalid(format!(
-            "permissions must be at most {MAX_PERMISSIONS} names of 1 to {MAX_PERMISSION} printable characters"
-        )));
-    }
-    let mut permissions = request.permissions.clone();
-    permissions.sort();
-    permissions.dedup();
     let row = sqlx::query(&format!(
         "INSERT INTO accounts (user_id, origin, account_guid, app_id, public_key, permissions, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) \
@@ -137,15 +114,43 @@ pub async fn register(
     .bind(&session.user)
     .bind(request.origin.as_str())
     .bind(request.account_guid.as_str())
-    .bind(&request.app_id)
+    .bind(request.app_id.as_ref().map(AppId::as_str))
     .bind(serde_json::to_string(&request.public_key)?)
-    .bind(serde_json::to_string(&permissions)?)
+    .bind(serde_json::to_string(&request.permissions)?)
     .bind(crate::now())
     .fetch_one(&state.db.pool)
     .await?;
     let stored = account(&row)?;
     state.events.publish(&state.db, &Event::account_added(&session.user, &stored.origin)).await?;
     Ok(Json(stored))
+}
+
+/// `DELETE /api/v1/accounts?origin=O&accountGuid=G`: which account the person removed.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Removal {
+    origin: Origin,
+    account_guid: AccountGuid,
+}
+
+/// Forgets the account the person removed from their profile (404 when there is none, which a
+/// device takes as done).
+pub async fn remove(
+    State(state): State<AppState>,
+    session: Session,
+    Query(removal): Query<Removal>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    let removed = sqlx::query("DELETE FROM accounts WHERE user_id = $1 AND origin = $2 AND account_guid = $3")
+        .bind(&session.user)
+        .bind(removal.origin.as_str())
+        .bind(removal.account_guid.as_str())
+        .execute(&state.db.pool)
+        .await?
+        .rows_affected();
+    if removed == 0 {
+        return Err(ApiError::not_found("account"));
+    }
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
 /// `POST /api/v1/accounts/login`: the person just logged in to this account.

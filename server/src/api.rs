@@ -221,7 +221,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/vault", get(crate::vaults::read).put(crate::vaults::write))
         .route("/api/v1/passphrase", put(crate::vaults::change_passphrase))
         .route("/api/v1/paper-key", put(crate::vaults::set_paper_key))
-        .route("/api/v1/accounts", get(crate::accounts::list).put(crate::accounts::register))
+        .route(
+            "/api/v1/accounts",
+            get(crate::accounts::list).put(crate::accounts::register).delete(crate::accounts::remove),
+        )
         .route("/api/v1/accounts/login", post(crate::accounts::logged_in))
         .route("/api/v1/push", get(crate::push::socket))
         .route("/api/v1/sites/account-check", post(crate::sites::account_check))

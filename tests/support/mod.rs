@@ -186,6 +186,17 @@ impl Browser {
         result["result"]["value"].clone()
     }
 
+    /// Evaluates an expression that yields a promise; its value.
+    pub fn eval_async(&mut self, session: &str, expression: &str) -> Value {
+        let result = self.call(
+            Some(session),
+            "Runtime.evaluate",
+            json!({"expression": expression, "returnByValue": true, "awaitPromise": true}),
+        );
+        assert!(result.get("exceptionDetails").is_none(), "{expression}: {result}");
+        result["result"]["value"].clone()
+    }
+
     pub fn wait_for(&mut self, session: &str, condition: &str) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while self.eval(session, condition) != json!(true) {
@@ -437,6 +448,41 @@ impl ProfileServer {
     pub fn restart(&mut self) {
         self.stop();
         self.serve();
+    }
+
+    /// Stops the server (SIGKILL) until `resume`.
+    pub fn pause(&mut self) {
+        self.stop();
+    }
+
+    pub fn resume(&mut self) {
+        self.serve();
+    }
+
+    /// A copy of the database as it is now (the server is stopped for the copy, then
+    /// served again).
+    pub fn snapshot(&mut self) -> tempfile::TempDir {
+        self.stop();
+        let copy = tempfile::tempdir().unwrap();
+        self.copy_database(self.dir.path(), copy.path());
+        self.serve();
+        copy
+    }
+
+    /// Puts back a `snapshot`: what a malicious operator or a restored backup does.
+    pub fn rewind(&mut self, snapshot: &tempfile::TempDir) {
+        self.stop();
+        self.copy_database(snapshot.path(), self.dir.path());
+        self.serve();
+    }
+
+    fn copy_database(&self, from: &Path, to: &Path) {
+        for name in ["profile.db", "profile.db-wal", "profile.db-shm"] {
+            let _ = std::fs::remove_file(to.join(name));
+            if from.join(name).exists() {
+                std::fs::copy(from.join(name), to.join(name)).unwrap();
+            }
+        }
     }
 
     /// Everything the database holds on disk.

@@ -4,4 +4,4 @@
 #[cfg_attr(not(windows), path = "unix.rs")]
 mod os;
 
-pub use os::{manifest_dir, register, registered_manifest, unregister};
+pub use os::{manifest_dir, open_to_others, register, registered_manifest, restrict_to_owner, unregister};

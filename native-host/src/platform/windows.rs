@@ -40,3 +40,15 @@ pub fn registered_manifest(browser: Browser) -> Option<PathBuf> {
     let key = RegKey::predef(HKEY_CURRENT_USER).open_subkey(key_path(browser)).ok()?;
     key.get_value::<String, _>("").ok().map(PathBuf::from)
 }
+
+/// The manifest lives under the user's own `%LOCALAPPDATA%`, whose ACL already keeps other
+/// users out; nothing more to restrict here.
+pub fn restrict_to_owner(_path: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Not checked on Windows: reading ACLs needs the Win32 security API, and `%LOCALAPPDATA%` is
+/// private to the user by default.
+pub fn open_to_others(_path: &Path) -> Option<String> {
+    None
+}
