@@ -174,6 +174,20 @@ fn a_page_asks_the_person_decides_and_remembered_sites_are_answered_without_aski
     browser.click_after(&consent, 600, "document.getElementById('deny').click()");
     assert_eq!(browser.settlement(&page, "r8")["code"], "user_denied");
 
+    // An account removed in the options page (after the person confirms) is gone, and the
+    // site's remembered login with it.
+    browser.start(&page, "s2", &format!("window.profile.signUp({{challenge: '{CHALLENGE}', accountGuid: 'acct-8'}})"));
+    browser.allow(&mut seen);
+    assert_eq!(browser.settlement(&page, "s2")["value"]["accountGuid"], "acct-8");
+    browser.eval(&options, "location.reload(); true");
+    browser.wait_for(&options, "document.body.dataset.loaded === 'true' && document.querySelectorAll('#accounts button.remove-account').length === 2");
+    browser.eval(
+        &options,
+        "window.confirm = () => true; [...document.querySelectorAll('#accounts tbody tr')].find(r => r.innerText.includes('acct-8')).querySelector('button').click(); true",
+    );
+    browser.wait_for(&options, "document.querySelectorAll('#accounts button.remove-account').length === 1");
+    assert!(!browser.host(&["account", "list"]).contains("acct-8"));
+
     // Editing an address in the options page saves it through the host.
     browser.eval(&options, "document.getElementById('edit-billing').click()");
     browser.eval(

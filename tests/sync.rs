@@ -45,6 +45,20 @@ impl Messaging {
     }
 
     fn call_from(&mut self, origin: &str, kind: &str, params: Value) -> Value {
+        let answer = self.answer(origin, kind, params);
+        assert_eq!(answer["ok"], true, "{kind}: {answer}");
+        answer["result"].clone()
+    }
+
+    /// A call that must fail: its code and message.
+    fn call_err(&mut self, origin: &str, kind: &str, params: Value) -> (String, String) {
+        let answer = self.answer(origin, kind, params);
+        assert_eq!(answer["ok"], false, "{kind}: {answer}");
+        (answer["error"]["code"].as_str().unwrap().to_owned(), answer["error"]["message"].as_str().unwrap().to_owned())
+    }
+
+    /// Sends one request and reads its answer.
+    fn answer(&mut self, origin: &str, kind: &str, params: Value) -> Value {
         let id = self.next_id;
         self.next_id += 1;
         let body = json!({"id": id, "type": kind, "origin": origin, "params": params}).to_string();
@@ -57,8 +71,7 @@ impl Messaging {
         self.stdout.read_exact(&mut answer).unwrap();
         let answer: Value = serde_json::from_slice(&answer).unwrap();
         assert_eq!(answer["id"], id);
-        assert_eq!(answer["ok"], true, "{kind}: {answer}");
-        answer["result"].clone()
+        answer
     }
 
     /// Asks until `check` holds for the host's addresses (which only a sync changes).
@@ -312,4 +325,22 @@ fn account_news_made_while_the_server_is_away_reach_its_registry_in_order() {
         assert!(Instant::now() < deadline, "the registry never heard of the account and its login: {dump}");
         std::thread::sleep(Duration::from_millis(250));
     }
+
+    // The person removes the account: another device's copy and the registry lose it too.
+    let laptop = HostHome::new();
+    laptop.cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+    assert!(laptop.cli(&["account", "list"], "").contains("acct-9"));
+    host.call("removeAccount", json!({"origin": shop, "accountGuid": "acct-9"}));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        laptop.cli(&["sync"], "");
+        let dump: Value = serde_json::from_str(&server.admin(&["dump-user", "--email", EMAIL], "")).unwrap();
+        if dump["accounts"] == json!([]) && !laptop.cli(&["account", "list"], "").contains("acct-9") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the removal never reached the registry and the laptop: {dump}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let (code, _) = host.call_err(shop, "login", json!({"challenge": challenge}));
+    assert_eq!(code, "not_signed_up");
 }

@@ -814,6 +814,23 @@ fn the_cli_sets_and_shows_addresses_and_the_log() {
     );
     let status = String::from_utf8(cli(dir.path(), &["status"], "").stdout).unwrap();
     assert!(status.contains("addresses    billing") && status.contains("Secret Service"), "{status}");
+
+    // A site account, listed and removed from the command line; its login is gone with it.
+    let mut host = HostProcess::start(dir.path());
+    host.ok(SHOP, "signUp", json!({"challenge": challenge(1), "accountGuid": "acct-1"}));
+    let listed = String::from_utf8(cli(dir.path(), &["account", "list"], "").stdout).unwrap();
+    assert!(listed.contains("https://shop.example  acct-1  created"), "{listed}");
+    let out = cli(dir.path(), &["account", "remove", "https://shop.example"], "");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("removed the account acct-1"),
+        "{out:?}"
+    );
+    assert_eq!(host.ok(EXTENSION, "listAccounts", json!({})), json!([]));
+    assert_eq!(host.err(SHOP, "login", json!({"challenge": challenge(2)})).0, "not_signed_up");
+    let out = cli(dir.path(), &["account", "remove", "https://shop.example"], "");
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no account"), "{out:?}");
+    assert_eq!(host.err(EXTENSION, "removeAccount", json!({"origin": SHOP, "accountGuid": "acct-1"})).0, "not_found");
+    assert!(host.finish().0.success());
 }
 
 #[test]
