@@ -93,12 +93,26 @@ fn a_page_asks_the_person_decides_and_remembered_sites_are_answered_without_aski
     browser.eval(&consent, "document.getElementById('allow').click()");
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(browser.eval(&page, "window.r4"), Value::Null, "an early click is ignored");
+    assert_eq!(browser.eval(&consent, "document.getElementById('too-soon').hidden"), json!(false), "and says so");
+    // Only the consent window decides: another of the extension's pages cannot.
+    let prompt_id = browser.eval(&consent, "location.hash.slice(1)").as_str().unwrap().to_owned();
+    let decide = format!(
+        "chrome.runtime.sendMessage({{consent: {{id: '{prompt_id}', allow: true}}}}).then(a => a === undefined ? 'ignored' : a, () => 'ignored')"
+    );
+    let forger = browser.open(&format!("chrome-extension://{EXTENSION_ID}/popup.html"));
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(browser.eval_async(&forger, &decide), json!("ignored"));
+    assert_eq!(browser.eval(&page, "window.r4"), Value::Null, "a decision from another page is ignored");
     browser.click_after(
         &consent,
         500,
         "document.getElementById('remember').click(); document.getElementById('allow').click()",
     );
     assert_eq!(browser.settlement(&page, "r4")["value"]["name"], "Ada Lovelace");
+    // A decision counts once: the same window's id, opened again, decides nothing.
+    let replay = browser.open(&format!("chrome-extension://{EXTENSION_ID}/consent.html#{prompt_id}"));
+    browser.wait_for(&replay, "document.getElementById('headline').textContent.includes('no longer waiting')");
+    assert_eq!(browser.eval_async(&replay, &decide), json!({"gone": true}));
 
     // Remembered: answered with no window.
     browser.start(&page, "r5", "window.profile.getAddress('shipping')");

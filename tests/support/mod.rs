@@ -1,7 +1,7 @@
 //! What the browser tests and the page-call benchmark share: a small synchronous Chrome
 //! DevTools Protocol client (JSON over one WebSocket, flattened sessions) driving a real headless
 //! Chromium with the packaged extension, the real `profile-host`, and a loopback web server.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -397,7 +397,26 @@ impl ProfileServer {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Serves on the fixed port, again after a restart. The port can be briefly taken by an
+    /// outgoing connection's local end (the hosts' own connections draw from the same range),
+    /// so a start that cannot listen is retried for a while.
     fn serve(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match self.try_serve() {
+                Ok(child) => {
+                    self.child = Some(child);
+                    return;
+                }
+                Err(said) if said.contains("cannot listen") && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(said) => panic!("the server exited before serving: {said}"),
+            }
+        }
+    }
+
+    fn try_serve(&self) -> Result<Child, String> {
         let (base, listen) = (format!("http://127.0.0.1:{}", self.port), format!("127.0.0.1:{}", self.port));
         let mut child = Command::new(server_binary())
             .args(["--database", &self.database, "--public-url", &base, "serve", "--listen", &listen])
@@ -409,15 +428,20 @@ impl ProfileServer {
             .spawn()
             .unwrap();
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut said = String::new();
         loop {
             let mut line = String::new();
-            assert!(stderr.read_line(&mut line).unwrap() > 0, "the server exited before serving");
+            if stderr.read_line(&mut line).unwrap_or(0) == 0 {
+                let _ = child.wait();
+                return Err(said);
+            }
             if line.contains("serving") {
                 break;
             }
+            said.push_str(&line);
         }
         std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-        self.child = Some(child);
+        Ok(child)
     }
 
     fn stop(&mut self) {
