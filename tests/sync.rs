@@ -344,3 +344,50 @@ fn account_news_made_while_the_server_is_away_reach_its_registry_in_order() {
     let (code, _) = host.call_err(shop, "login", json!({"challenge": challenge}));
     assert_eq!(code, "not_signed_up");
 }
+
+#[test]
+fn a_passphrase_change_signs_the_other_devices_out_and_can_give_the_vault_a_new_key() {
+    const NEW: &str = "new horse battery staple";
+    const NEWEST: &str = "newest horse battery staple";
+    let server = support::ProfileServer::start(EMAIL, PASSPHRASE);
+    let (laptop, desktop, tablet) = (HostHome::new(), HostHome::new(), HostHome::new());
+    for home in [&laptop, &desktop, &tablet] {
+        home.cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+    }
+    laptop.cli(&["address", "set", "shipping", "--json", "-"], &address("5 Key Street", "Paris").to_string());
+    let mut desktop_host = Messaging::start(&desktop);
+    desktop_host.wait_for_addresses("the laptop's address", |a| a["shipping"]["line1"] == "5 Key Street");
+
+    // Kept on purpose: the other devices stay signed in.
+    let wrong = laptop.try_cli(&["passphrase", "set", "--keep-devices"], &format!("not the passphrase\n{NEW}\n"));
+    assert!(!wrong.status.success() && String::from_utf8_lossy(&wrong.stderr).contains("wrong"), "{wrong:?}");
+    let said = laptop.cli(&["passphrase", "set", "--keep-devices"], &format!("{PASSPHRASE}\n{NEW}\n"));
+    assert!(said.contains("passphrase is changed"), "{said}");
+    assert!(tablet.cli(&["sync"], "").contains("in sync"));
+    assert_eq!(desktop_host.call("hello", json!({}))["paired"], true);
+
+    // By default the others are signed out (the running one hears it at once), and a new data
+    // key seals the vault: the laptop carries on with it.
+    let said = laptop.cli(&["passphrase", "set", "--rotate-key"], &format!("{NEW}\n{NEWEST}\n\n"));
+    assert!(said.contains("under a new key") && said.contains("signed out"), "{said}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while desktop_host.call("hello", json!({}))["paired"] != false {
+        assert!(Instant::now() < deadline, "the desktop never learnt it was signed out");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!tablet.try_cli(&["sync"], "").status.success(), "the tablet is signed out");
+    laptop.cli(&["address", "set", "billing", "--json", "-"], &address("6 Key Street", "Lyon").to_string());
+    assert!(laptop.cli(&["status"], "").contains("in sync"));
+
+    // Only the newest passphrase opens the profile now, with everything in it.
+    let old = HostHome::new().try_cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{NEW}\n"));
+    assert!(!old.status.success(), "{old:?}");
+    let phone = HostHome::new();
+    phone.cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{NEWEST}\n"));
+    assert_eq!(shown(&phone, "shipping")["line1"], "5 Key Street");
+    assert_eq!(shown(&phone, "billing")["line1"], "6 Key Street");
+    // The local lock follows: the laptop unlocks with the newest passphrase.
+    laptop.cli(&["lock"], "");
+    assert!(!laptop.try_cli(&["unlock"], &format!("{NEW}\n")).status.success());
+    assert!(laptop.cli(&["unlock"], &format!("{NEWEST}\n")).contains("unlocked"));
+}

@@ -79,8 +79,8 @@ enum Command {
         #[arg(long, required_unless_present = "ticket", conflicts_with = "ticket")]
         email: Option<String>,
         /// A one-time ticket (`profile-server admin issue-ticket`); the vault then opens at the
-        /// first `unlock` with your passphrase.
-        #[arg(long)]
+        /// first `unlock` with your passphrase. (Tickets may start with `-`.)
+        #[arg(long, allow_hyphen_values = true)]
         ticket: Option<String>,
     },
     /// Sign this device out of the profile server; what is cached here stays.
@@ -89,8 +89,8 @@ enum Command {
     Sync,
     /// List the devices paired with your profile, or sign one out.
     Devices {
-        /// Sign this device out (its id from the list).
-        #[arg(long, value_name = "ID")]
+        /// Sign this device out (its id from the list; ids may start with `-`).
+        #[arg(long, value_name = "ID", allow_hyphen_values = true)]
         revoke: Option<String>,
     },
     /// Lock the profile after this long without a request (`15m`, `1h`), or `off`. Needs a
@@ -189,7 +189,7 @@ enum AccountCommand {
         /// The site, as an origin (`https://shop.example`).
         origin: String,
         /// Which of its accounts, when there are several (the id `account list` shows).
-        #[arg(long, value_name = "ID")]
+        #[arg(long, value_name = "ID", allow_hyphen_values = true)]
         account: Option<String>,
     },
 }
@@ -197,8 +197,19 @@ enum AccountCommand {
 #[derive(Debug, Subcommand)]
 enum PassphraseCommand {
     /// Set the passphrase. Reads the new one from stdin; when one is set already, the first
-    /// line is the current passphrase and the second the new one.
-    Set,
+    /// line is the current passphrase and the second the new one. On a device paired with a
+    /// profile server it is the profile's passphrase that changes, on the server too, and the
+    /// profile's other devices are signed out.
+    Set {
+        /// Leave the profile's other devices signed in (paired devices only).
+        #[arg(long, conflicts_with = "rotate_key")]
+        keep_devices: bool,
+        /// Also give the vault a new data key (paired devices only): a copy of the old one,
+        /// wherever it was kept, no longer opens the vault. With a paper key, give it on a third
+        /// line; it keeps working.
+        #[arg(long)]
+        rotate_key: bool,
+    },
 }
 
 fn address_kind(text: &str) -> Result<AddressKind, String> {
@@ -547,10 +558,36 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
                 );
             }
         }
-        Command::Passphrase(PassphraseCommand::Set) => {
+        Command::Passphrase(PassphraseCommand::Set { keep_devices, rotate_key }) => {
             // The current passphrase proves it is the person, locked or not.
             let store = open_store(home).map_err(|e| e.to_string())?;
-            let has_one = store.state().map_err(|e| e.to_string())?.lock.is_some();
+            let state = store.state().map_err(|e| e.to_string())?;
+            if state.server.is_some() {
+                let current = read_passphrase("Your profile's current passphrase: ")?;
+                let new = read_passphrase("The new passphrase: ")?;
+                let paper_key = if rotate_key {
+                    let line = read_passphrase("Your paper key, if you have one (else Enter): ")?;
+                    (!line.expose().trim().is_empty())
+                        .then(|| profile_core::vault::PaperKey::parse(line.expose()))
+                        .transpose()
+                        .map_err(|e| e.to_string())?
+                } else {
+                    None
+                };
+                let how = sync::PassphraseChange { keep_devices, rotate_key };
+                sync::change_passphrase(&store, &sync::Client::default(), &current, &new, paper_key.as_ref(), how)
+                    .map_err(|e| e.message)?;
+                println!(
+                    "the profile's passphrase is changed{}{}",
+                    if rotate_key { ", its vault sealed under a new key" } else { "" },
+                    if keep_devices { "" } else { "; your other devices are signed out until you pair them again" }
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            if keep_devices || rotate_key {
+                return Err("--keep-devices and --rotate-key are for a device paired with a profile server".into());
+            }
+            let has_one = state.lock.is_some();
             let stdin = std::io::stdin();
             if stdin.is_terminal() {
                 eprintln!(

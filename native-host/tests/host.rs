@@ -815,6 +815,14 @@ fn the_cli_sets_and_shows_addresses_and_the_log() {
     let status = String::from_utf8(cli(dir.path(), &["status"], "").stdout).unwrap();
     assert!(status.contains("addresses    billing") && status.contains("Secret Service"), "{status}");
 
+    // Tickets and ids are base64url, so some start with `-`: they are values, not flags.
+    let out = cli(dir.path(), &["pair", "http://127.0.0.1:9/u/someone", "--ticket", "-qYvrvZOCNTuNQ"], "");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && !said.contains("unexpected argument") && said.contains("reach"), "{said}");
+    let out = cli(dir.path(), &["devices", "--revoke", "-d3v1c3"], "");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!said.contains("unexpected argument") && said.contains("not paired"), "{said}");
+
     // A site account, listed and removed from the command line; its login is gone with it.
     let mut host = HostProcess::start(dir.path());
     host.ok(SHOP, "signUp", json!({"challenge": challenge(1), "accountGuid": "acct-1"}));
