@@ -157,13 +157,7 @@ impl Store {
     /// from locking for idleness.
     pub fn touch_activity(&self) -> Result<(), StoreError> {
         let path = self.dir.join(ACTIVITY_FILE);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io_error("cannot open", &path))?;
-        file.set_modified(SystemTime::now()).map_err(io_error("cannot touch", &path))
+        open_for_writing(&path)?.set_modified(SystemTime::now()).map_err(io_error("cannot touch", &path))
     }
 
     /// The latest state, locked first when its unlock session has run out (its time is up, or
@@ -363,15 +357,15 @@ struct FileLock(File);
 impl FileLock {
     fn acquire(dir: &Path) -> Result<Self, StoreError> {
         let path = dir.join(LOCK_FILE);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io_error("cannot open", &path))?;
+        let file = open_for_writing(&path)?;
         file.lock().map_err(io_error("cannot lock", &path))?;
         Ok(Self(file))
     }
+}
+
+/// Opens a small file of the data dir for writing, made when missing, its contents kept.
+fn open_for_writing(path: &Path) -> Result<File, StoreError> {
+    OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(io_error("cannot open", path))
 }
 
 impl Drop for FileLock {

@@ -1011,9 +1011,9 @@ mod tests {
         assert_eq!(merge(&base, &local, &remote).addresses[&Shipping].city, "Lyon");
     }
 
-    #[test]
-    fn merged_accounts_are_a_union_whose_counters_never_go_back() {
-        let account = |guid: &str, counter: u64| AccountRecord {
+    /// An account at the shop, with a counter (and a last use that follows it).
+    fn account(guid: &str, counter: u64) -> AccountRecord {
+        AccountRecord {
             origin: Origin::parse("https://shop.example").unwrap(),
             account_guid: profile_core::AccountGuid::try_from(guid.to_owned()).unwrap(),
             app_id: None,
@@ -1022,7 +1022,11 @@ mod tests {
             counter,
             created_at: 1,
             last_used_at: counter,
-        };
+        }
+    }
+
+    #[test]
+    fn merged_accounts_are_a_union_whose_counters_never_go_back() {
         let base = VaultContents { accounts: vec![account("a", 3)], ..VaultContents::default() };
         let local = VaultContents { accounts: vec![account("a", 5), account("b", 0)], ..VaultContents::default() };
         let remote = VaultContents { accounts: vec![account("a", 7), account("c", 0)], ..VaultContents::default() };
@@ -1033,16 +1037,6 @@ mod tests {
 
     #[test]
     fn a_removal_on_one_side_wins_unless_the_other_used_the_account_since() {
-        let account = |guid: &str, counter: u64| AccountRecord {
-            origin: Origin::parse("https://shop.example").unwrap(),
-            account_guid: profile_core::AccountGuid::try_from(guid.to_owned()).unwrap(),
-            app_id: None,
-            permissions: Vec::new(),
-            key: Secret32::from_bytes([1; 32]),
-            counter,
-            created_at: 1,
-            last_used_at: counter,
-        };
         let both = |accounts: Vec<AccountRecord>| VaultContents { accounts, ..VaultContents::default() };
         let guids =
             |merged: VaultContents| merged.accounts.iter().map(|a| a.account_guid.to_string()).collect::<Vec<_>>();

@@ -125,10 +125,11 @@ pub async fn register(
     Ok(Json(stored))
 }
 
-/// `DELETE /api/v1/accounts?origin=O&accountGuid=G`: which account the person removed.
+/// One of the person's accounts: the query of `DELETE /api/v1/accounts?origin=O&accountGuid=G`
+/// and the body of `POST /api/v1/accounts/login`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Removal {
+pub struct AccountRef {
     origin: Origin,
     account_guid: AccountGuid,
 }
@@ -138,7 +139,7 @@ pub struct Removal {
 pub async fn remove(
     State(state): State<AppState>,
     session: Session,
-    Query(removal): Query<Removal>,
+    Query(removal): Query<AccountRef>,
 ) -> Result<axum::http::StatusCode, ApiError> {
     let removed = sqlx::query("DELETE FROM accounts WHERE user_id = $1 AND origin = $2 AND account_guid = $3")
         .bind(&session.user)
@@ -153,19 +154,11 @@ pub async fn remove(
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
-/// `POST /api/v1/accounts/login`: the person just logged in to this account.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct LoggedIn {
-    origin: Origin,
-    account_guid: AccountGuid,
-}
-
 /// Records the time of a login (a device tells it after signing the assertion).
 pub async fn logged_in(
     State(state): State<AppState>,
     session: Session,
-    Body(request): Body<LoggedIn>,
+    Body(request): Body<AccountRef>,
 ) -> Result<axum::http::StatusCode, ApiError> {
     let updated =
         sqlx::query("UPDATE accounts SET last_login_at = $1 WHERE user_id = $2 AND origin = $3 AND account_guid = $4")
