@@ -179,7 +179,7 @@ function addressCard(kind, address) {
 const LEDGER_PAGE = 50;
 
 function ledgerRow(d) {
-  const times = d.count > 1 ? ` (${d.count} times, the last ${when(d.until)})` : "";
+  const times = d.count > 1 ? ` (${d.count.toLocaleString()} times, the last ${when(d.until)})` : "";
   return el("tr", { className: "entry" }, el("td", { className: "nowrap" }, when(d.at)),
     el("td", { className: "nowrap" }, new URL(d.origin).host),
     cell(METHOD_LABELS[d.method] || d.method), cell((d.fields.join(", ") || "nothing") + times),
