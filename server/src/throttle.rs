@@ -390,6 +390,26 @@ mod tests {
         );
     }
 
+    /// The claim statement's spelled-out waits are [`wait_after`]'s, count by count.
+    #[tokio::test]
+    async fn the_claims_waits_are_the_policys() {
+        let (_dir, db) = db().await;
+        for (subject, free) in [("acct:user-1", FREE_FAILURES), ("ip:192.0.2.7", ADDRESS_FREE_FAILURES)] {
+            for failures in 0..free + 12 {
+                let now = crate::now();
+                let wait = wait_after(failures, free);
+                set(&db, subject, failures, now - wait + 2).await;
+                let early = db.claim(&[subject.to_owned()]).await.unwrap();
+                assert_eq!(early.is_ok(), wait == 0, "{subject} at {failures} before its wait of {wait} s");
+                set(&db, subject, failures, now - wait).await;
+                assert!(
+                    db.claim(&[subject.to_owned()]).await.unwrap().is_ok(),
+                    "{subject} at {failures} after {wait} s"
+                );
+            }
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_claims_get_no_more_than_the_free_failures() {
         let (_dir, db) = db().await;

@@ -145,7 +145,8 @@ async fn require_proof(
         _ => return Err(ApiError::invalid("give exactly one of currentAuthKey and paperAuth")),
     };
     let subjects = crate::throttle::subjects(client, Some(&session.user));
-    let checked = (state.db)
+    let checked = state
+        .db
         .attempt(&subjects, async { Ok(check_proof(state, &session.user, None, proof).await?.then_some(()).ok_or(())) })
         .await?;
     if checked.is_err() {
