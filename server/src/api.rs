@@ -30,6 +30,8 @@ pub struct AppState {
     pub events: Events,
     pub mailer: crate::email::Mailer,
     pub site_keys: Arc<crate::sites::SiteKeys>,
+    /// The bound on Argon2id runs at once.
+    pub hashes: crate::throttle::SlowHashes,
 }
 
 /// What the server signs and checks with.
@@ -49,7 +51,7 @@ impl Keys {
         Ok(Self {
             site: SiteKey::load_or_create(db, master).await?,
             decoy_salt: master.derive("decoy-salt"),
-            decoy_hash: crate::auth::slow_hash(crate::random::<32>()?.to_vec()).await?,
+            decoy_hash: tokio::task::spawn_blocking(|| crate::throttle::argon2_hash(&crate::random::<32>()?)).await??,
             verified: crate::keys::VerifiedTokens::default(),
         })
     }
@@ -60,7 +62,9 @@ impl AppState {
         let keys = Arc::new(Keys::load(&db, master).await?);
         let events = Events::start(&db, &settings.database).await?;
         let mailer = crate::email::Mailer::new(&settings)?;
-        Ok(Self { db, settings, metrics: Arc::default(), keys, events, mailer, site_keys: Arc::default() })
+        let site_keys = Arc::new(crate::sites::SiteKeys::new(settings.sites_on_loopback));
+        let hashes = crate::throttle::SlowHashes::new(settings.hash_concurrency);
+        Ok(Self { db, settings, metrics: Arc::default(), keys, events, mailer, site_keys, hashes })
     }
 }
 
@@ -209,7 +213,12 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> 
 pub fn router(state: AppState) -> Router {
     let limit = state.settings.max_body_bytes;
     let metrics = state.metrics.clone();
-    Router::new()
+    let mut router = Router::new();
+    if let Some(token) = &state.settings.metrics_token {
+        let scrape = get(crate::metrics::serve_to_bearer).with_state((metrics.clone(), Arc::new(token.clone())));
+        router = router.route("/metrics", scrape);
+    }
+    router
         .route("/healthz", get(healthz))
         .route("/u/{id}", get(profile_document))
         .route("/.well-known/jwks.json", get(jwks))
@@ -231,7 +240,6 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/email/verify", post(crate::email::start_verify))
         .route("/api/v1/email/recover", post(crate::email::start_recover))
         .route("/email/confirm", get(crate::email::confirm_page).post(crate::email::confirm))
-        .route("/metrics", get(crate::metrics::serve).with_state(metrics.clone()))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track))

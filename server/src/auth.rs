@@ -6,17 +6,9 @@
 //! returns the next; presenting a spent one again means it was copied, so the whole device
 //! (its token family) is revoked.
 //!
-//! **Throttle.** Every credential check first consults the consecutive failures of the
-//! account named and of the client's address: after [`FREE_FAILURES`] the next attempt must
-//! wait [`FIRST_WAIT_SECS`], doubling with each failure up to [`MAX_WAIT_SECS`]; an account
-//! with [`LOCKOUT_FAILURES`] consecutive failures is refused until the operator lifts it
-//! (`admin lockdown --lift`). Attempts in a wait are refused unchecked. Failures are counted
-//! by the name tried, whether or not it exists, and every failure gets the same answer, so
-//! answers and timing say nothing about which accounts exist.
+//! Every credential check here goes through the throttle ([`crate::throttle`]): counted before
+//! it runs, refunded when it passes, and its Argon2id work bounded.
 
-use std::net::IpAddr;
-
-use argon2::{PasswordHasher, PasswordVerifier};
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
@@ -30,130 +22,19 @@ use subtle::ConstantTimeEq;
 
 use crate::api::{ApiError, AppState, Body, ClientAddr};
 use crate::db::Db;
-use crate::keys::{ACCESS_TTL_SECS, secret_hash};
+use crate::keys::{ACCESS_TTL_SECS, Bearer, secret_hash};
 use crate::push::Event;
+use crate::throttle::subjects;
 
-/// Failures an account is allowed before waits begin.
-pub const FREE_FAILURES: i64 = 5;
-/// Failures a client address is allowed before waits begin (more, since several people may
-/// share one address; it brakes guessing across many accounts).
-pub const ADDRESS_FREE_FAILURES: i64 = 50;
-/// The first wait, doubled with each further failure.
-pub const FIRST_WAIT_SECS: i64 = 30;
-pub const MAX_WAIT_SECS: i64 = 3600;
-/// Consecutive failures that lock an account until the operator lifts it.
-pub const LOCKOUT_FAILURES: i64 = 100;
 /// How long an unused refresh token stays valid.
 pub const REFRESH_TTL_SECS: i64 = 30 * 24 * 3600;
 const MAX_DEVICE_NAME: usize = 100;
-
-/// How long `failures` consecutive failures make the next attempt wait, when `free` of them
-/// cost nothing.
-pub fn wait_after(failures: i64, free: i64) -> i64 {
-    if failures < free {
-        return 0;
-    }
-    let doublings = u32::try_from(failures - free).unwrap_or(u32::MAX).min(20);
-    FIRST_WAIT_SECS.saturating_mul(1 << doublings).min(MAX_WAIT_SECS)
-}
-
-/// An Argon2id PHC hash (the crate's defaults, above the OWASP floor) of `secret`.
-pub async fn slow_hash(secret: Vec<u8>) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || {
-        let salt = crate::random::<16>()?;
-        argon2::Argon2::default()
-            .hash_password_with_salt(&secret, &salt)
-            .map(|hash| hash.to_string())
-            .map_err(|e| anyhow::anyhow!("cannot hash: {e}"))
-    })
-    .await?
-}
-
-async fn slow_verify(secret: Secret32, hash: String) -> anyhow::Result<bool> {
-    Ok(tokio::task::spawn_blocking(move || {
-        argon2::Argon2::default().verify_password(secret.expose(), hash.as_str()).is_ok()
-    })
-    .await?)
-}
 
 pub(crate) fn auth_failed() -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "auth_failed", "wrong profile, email, passphrase, paper key or ticket")
 }
 
-pub(crate) fn rate_limited(wait: Option<i64>) -> ApiError {
-    match wait {
-        Some(secs) => ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!("too many failed attempts; try again in {secs} s"),
-        )
-        .with("retryAfter", secs),
-        None => ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many failed attempts: this account is locked until the server's operator unlocks it",
-        ),
-    }
-}
-
-/// The throttle's subjects for one attempt: the client's address and, when one is named, the
-/// account.
-pub(crate) fn subjects(client: IpAddr, account: Option<&str>) -> Vec<String> {
-    // One IPv6 host is usually given a whole /64: count the block, not each of its addresses.
-    let address = match client {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => ipnet::Ipv6Net::new(v6, 64).map(|net| net.trunc().to_string()).unwrap_or_default(),
-    };
-    let mut subjects = vec![format!("ip:{address}")];
-    subjects.extend(account.map(|id| format!("acct:{id}")));
-    subjects
-}
-
 impl Db {
-    /// `Err` with the wait (or `None` for a locked-out account) when any subject must wait.
-    pub async fn throttle(&self, subjects: &[String]) -> anyhow::Result<Result<(), Option<i64>>> {
-        let now = crate::now();
-        let mut longest = 0;
-        for subject in subjects {
-            let row = sqlx::query("SELECT failures, last_failure_at FROM auth_failures WHERE subject = $1")
-                .bind(subject)
-                .fetch_optional(&self.pool)
-                .await?;
-            let Some(row) = row else { continue };
-            let (failures, last): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
-            let account = subject.starts_with("acct:");
-            if account && failures >= LOCKOUT_FAILURES {
-                return Ok(Err(None));
-            }
-            let free = if account { FREE_FAILURES } else { ADDRESS_FREE_FAILURES };
-            longest = longest.max(last + wait_after(failures, free) - now);
-        }
-        Ok(if longest > 0 { Err(Some(longest)) } else { Ok(()) })
-    }
-
-    pub async fn record_failure(&self, subjects: &[String]) -> anyhow::Result<()> {
-        for subject in subjects {
-            sqlx::query(
-                "INSERT INTO auth_failures (subject, failures, last_failure_at) VALUES ($1, 1, $2) \
-                 ON CONFLICT (subject) DO UPDATE SET failures = auth_failures.failures + 1, last_failure_at = $2",
-            )
-            .bind(subject)
-            .bind(crate::now())
-            .execute(&self.pool)
-            .await?;
-        }
-        Ok(())
-    }
-
-    /// Forgets the failures of an account (after a success, or when the operator lifts it).
-    pub async fn clear_failures(&self, user_id: &str) -> anyhow::Result<()> {
-        sqlx::query("DELETE FROM auth_failures WHERE subject = $1")
-            .bind(format!("acct:{user_id}"))
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     /// The user's email, passphrase hash, KDF parameters and paper-key verifier.
     async fn credentials_of(&self, user_id: &str) -> anyhow::Result<Option<StoredCredentials>> {
         let row = sqlx::query(
@@ -333,8 +214,11 @@ pub fn paper_verifier(paper_auth: &Secret32) -> String {
 }
 
 /// Whether `proof` (and `email`, when given) are right for `user_id`. Unknown users cost the
-/// same work as known ones.
-pub async fn check_proof(state: &AppState, user_id: &str, email: Option<&str>, proof: Proof) -> anyhow::Result<bool> {
+/// same work as known ones. An auth key is checked with Argon2id, under [`SlowHashes`]' bound:
+/// `Err` (`busy`) when no permit is free. Run it inside a throttled attempt.
+///
+/// [`SlowHashes`]: crate::throttle::SlowHashes
+pub async fn check_proof(state: &AppState, user_id: &str, email: Option<&str>, proof: Proof) -> Result<bool, ApiError> {
     let stored = state.db.credentials_of(user_id).await?;
     let email_matches = match (&stored, email) {
         (Some(stored), Some(email)) => stored.email == crate::db::normalize_email(email),
@@ -344,7 +228,7 @@ pub async fn check_proof(state: &AppState, user_id: &str, email: Option<&str>, p
     let proof_matches = match proof {
         Proof::AuthKey(auth_key) => {
             let hash = stored.as_ref().map_or(&state.keys.decoy_hash, |s| &s.auth_hash).clone();
-            slow_verify(auth_key, hash).await?
+            state.hashes.verify(auth_key, hash).await?
         }
         Proof::PaperAuth(paper_auth) => {
             let expected = stored.as_ref().and_then(|s| s.paper_verifier.clone());
@@ -376,10 +260,14 @@ pub struct PreloginRequest {
 }
 
 /// The KDF parameters to derive with before logging in (stand-ins for unknown accounts).
+/// Refused, uncounted, while the account named or the client's address waits in the throttle:
+/// nobody derives for an attempt that would be refused.
 pub async fn prelogin(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     Body(request): Body<PreloginRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    state.db.waiting(&subjects(client, Some(&request.profile_id))).await??;
     let stored = state.db.credentials_of(&request.profile_id).await?;
     let kdf = match stored {
         Some(stored) if stored.email == crate::db::normalize_email(&request.email) => {
@@ -402,23 +290,23 @@ pub struct LoginRequest {
     #[serde(default)]
     paper_auth: Option<Secret32>,
     #[serde(default)]
-    ticket: Option<String>,
+    ticket: Option<Bearer>,
     device_name: String,
 }
 
 enum Credential {
     Account { id: String, email: String, proof: Proof },
-    Ticket(String),
+    Ticket(Bearer),
 }
 
 /// What a login or a refresh answers.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Tokens {
-    access_token: String,
+    access_token: Bearer,
     token_type: &'static str,
     expires_in: i64,
-    refresh_token: String,
+    refresh_token: Bearer,
     device_id: String,
     profile_id: String,
     profile_url: String,
@@ -427,10 +315,10 @@ pub struct Tokens {
 async fn tokens(state: &AppState, user_id: &str, device_id: &str) -> Result<Tokens, ApiError> {
     let now = crate::now();
     Ok(Tokens {
-        access_token: state.keys.site.issue_access(&state.settings.public_url, user_id, device_id, now),
+        access_token: state.keys.site.issue_access(&state.settings.public_url, user_id, device_id, now).into(),
         token_type: "Bearer",
         expires_in: ACCESS_TTL_SECS,
-        refresh_token: state.db.issue_refresh(device_id).await?,
+        refresh_token: state.db.issue_refresh(device_id).await?.into(),
         device_id: device_id.to_owned(),
         profile_id: user_id.to_owned(),
         profile_url: crate::admin::profile_url(&state.settings.public_url, user_id),
@@ -471,15 +359,18 @@ pub async fn login(
         return Err(ApiError::locked_down());
     }
     let subjects = subjects(client, account.as_deref());
-    state.db.throttle(&subjects).await?.map_err(rate_limited)?;
-    let user = match credential {
-        Credential::Account { id, email, proof } => check_proof(&state, &id, Some(&email), proof).await?.then_some(id),
-        Credential::Ticket(ticket) => state.db.redeem_ticket(&ticket).await?.ok(),
-    };
-    let Some(user) = user else {
-        state.db.record_failure(&subjects).await?;
-        return Err(auth_failed());
-    };
+    let checked = state
+        .db
+        .attempt(&subjects, async {
+            Ok(match credential {
+                Credential::Account { id, email, proof } => {
+                    check_proof(&state, &id, Some(&email), proof).await?.then_some(id).ok_or(())
+                }
+                Credential::Ticket(ticket) => state.db.redeem_ticket(ticket.expose()).await?.map_err(|_| ()),
+            })
+        })
+        .await?;
+    let Ok(user) = checked else { return Err(auth_failed()) };
     state.db.clear_failures(&user).await?;
     if state.db.user_is_active(&user).await? != Some(true) {
         return Err(ApiError::profile_locked());
@@ -492,10 +383,11 @@ pub async fn login(
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RefreshRequest {
-    refresh_token: String,
+    refresh_token: Bearer,
 }
 
 /// Spends a refresh token for the next pair; a spent one presented again revokes its device.
+/// An unknown, expired or spent token counts against the client's address in the throttle.
 pub async fn refresh(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
@@ -504,22 +396,29 @@ pub async fn refresh(
     if state.db.site_locked_down().await? {
         return Err(ApiError::locked_down());
     }
-    let subjects = subjects(client, None);
-    state.db.throttle(&subjects).await?.map_err(rate_limited)?;
+    let token = request.refresh_token.expose();
     let refused = |message: &str| ApiError::new(StatusCode::UNAUTHORIZED, "auth_failed", message);
-    if state.db.refresh_held_by_locked_profile(&request.refresh_token).await? {
-        return Err(ApiError::profile_locked());
-    }
-    match state.db.spend_refresh(&request.refresh_token).await? {
-        Ok(Some(device)) => match state.db.device_owner(&device).await? {
+    let spent = state
+        .db
+        .attempt(&subjects(client, None), async {
+            if state.db.refresh_held_by_locked_profile(token).await? {
+                // Not a failure: the token is good, and kept for when the lockdown is lifted.
+                return Err(ApiError::profile_locked());
+            }
+            Ok(match state.db.spend_refresh(token).await? {
+                Ok(Some(device)) => Ok(device),
+                Ok(None) => Err(None),
+                Err(reused) => Err(Some(reused)),
+            })
+        })
+        .await?;
+    match spent {
+        Ok(device) => match state.db.device_owner(&device).await? {
             Some(user) => Ok(Json(tokens(&state, &user, &device).await?)),
             None => Err(refused("this device was signed out; pair it again")),
         },
-        Ok(None) => {
-            state.db.record_failure(&subjects).await?;
-            Err(refused("unknown or expired refresh token"))
-        }
-        Err(device) => {
+        Err(None) => Err(refused("unknown or expired refresh token")),
+        Err(Some(device)) => {
             if let Some(user) = state.db.device_owner(&device).await? {
                 state.db.revoke_device(&user, &device).await?;
                 state.events.publish(&state.db, &Event::device_revoked(&user, &device)).await?;
@@ -610,47 +509,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn addresses_are_counted_per_ipv4_host_and_per_ipv6_slash_64() {
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        assert_eq!(subjects(ip("192.0.2.7"), Some("u")), ["ip:192.0.2.7", "acct:u"]);
-        assert_eq!(subjects(ip("2001:db8:1:2:aaaa::1"), None), ["ip:2001:db8:1:2::/64"]);
-        assert_eq!(subjects(ip("2001:db8:1:2:bbbb::9"), None), subjects(ip("2001:db8:1:2::1"), None));
-    }
-
-    #[test]
-    fn waits_grow_and_stop_at_the_cap() {
-        let wait = |failures| wait_after(failures, FREE_FAILURES);
-        assert_eq!((1..FREE_FAILURES).map(wait).max(), Some(0));
-        assert_eq!(wait(FREE_FAILURES), FIRST_WAIT_SECS);
-        assert_eq!(wait(FREE_FAILURES + 2), FIRST_WAIT_SECS * 4);
-        assert_eq!(wait(LOCKOUT_FAILURES), MAX_WAIT_SECS);
-        assert_eq!(wait(i64::MAX), MAX_WAIT_SECS);
-        assert_eq!(wait_after(ADDRESS_FREE_FAILURES - 1, ADDRESS_FREE_FAILURES), 0);
-    }
-
-    #[tokio::test]
-    async fn an_account_locks_after_the_most_failures_and_the_operator_lifts_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::connect(&format!("sqlite://{}/p.db", dir.path().display())).await.unwrap();
-        let client: IpAddr = "192.0.2.7".parse().unwrap();
-        let (account, other) = (subjects(client, Some("user-1")), subjects(client, Some("user-2")));
-        assert_eq!(db.throttle(&account).await.unwrap(), Ok(()));
-        for _ in 0..FREE_FAILURES {
-            db.record_failure(&account[1..]).await.unwrap();
+    fn bearer_values_print_redacted() {
+        const TOKEN: &str = "zK3vUqB8sEcReTtOkEnVaLuE0123456789abcdefg";
+        let login: LoginRequest = serde_json::from_value(json!({"ticket": TOKEN, "deviceName": "kiosk"})).unwrap();
+        let refresh: RefreshRequest = serde_json::from_value(json!({"refreshToken": TOKEN})).unwrap();
+        let tokens = Tokens {
+            access_token: TOKEN.to_owned().into(),
+            token_type: "Bearer",
+            expires_in: ACCESS_TTL_SECS,
+            refresh_token: TOKEN.to_owned().into(),
+            device_id: "dev-1".into(),
+            profile_id: "user-1".into(),
+            profile_url: "https://p.example/u/user-1".into(),
+        };
+        for printed in [format!("{login:?}"), format!("{refresh:?}"), format!("{tokens:?}")] {
+            assert!(!printed.contains(TOKEN) && !printed.contains(&TOKEN[..8]), "{printed}");
         }
-        let Err(Some(wait)) = db.throttle(&account).await.unwrap() else { panic!("a wait after the free failures") };
-        assert!(wait > FIRST_WAIT_SECS - 5 && wait <= FIRST_WAIT_SECS, "{wait}");
-        assert_eq!(db.throttle(&other).await.unwrap(), Ok(()), "another account is not held up");
-        for _ in FREE_FAILURES..LOCKOUT_FAILURES {
-            db.record_failure(&account[1..]).await.unwrap();
-        }
-        assert_eq!(db.throttle(&account).await.unwrap(), Err(None), "locked out");
-        db.clear_failures("user-1").await.unwrap();
-        assert_eq!(db.throttle(&account).await.unwrap(), Ok(()));
-
-        for _ in 0..ADDRESS_FREE_FAILURES {
-            db.record_failure(&account[..1]).await.unwrap();
-        }
-        assert!(matches!(db.throttle(&other).await.unwrap(), Err(Some(_))), "the address waits, whatever account");
+        assert!(serde_json::to_string(&tokens).unwrap().contains(TOKEN), "the wire still carries it");
     }
 }

@@ -38,12 +38,27 @@ pub struct Settings {
     /// The sender of that email.
     pub mail_from: String,
     /// Answer sites on loopback origins (`http://localhost:…`) too, fetching their
-    /// registrations from this machine: for development and the demo only, since anyone
-    /// with an account could otherwise point the server at its own loopback services.
+    /// registrations from this machine: for development and the demo only, since anyone could
+    /// otherwise point the server at its own loopback services. Off (the default), a site's
+    /// registration is fetched only from globally routable addresses, checked on every address
+    /// its name resolves to as it is connected to; on, loopback addresses (127.0.0.0/8, ::1)
+    /// are allowed as well, and nothing else is: private, link-local, shared and other special
+    /// ranges stay refused either way.
     pub sites_on_loopback: bool,
+    /// How many Argon2id checks and hashes (logins, passphrase changes) may run at once; a
+    /// request that finds them all taken is answered `503 busy` with a `Retry-After` at once.
+    /// Each holds 19 MiB while it runs. 0 (the default) means one per CPU.
+    pub hash_concurrency: usize,
     /// How often each push socket is pinged and its device's standing checked again (a socket
     /// closes when its device is signed out or locked down, and when its access token expires).
     pub push_check_secs: u64,
+    /// Serve `/metrics` on this address of its own (for a scraper on an internal network),
+    /// and nothing else there. Unset (the default): not served apart.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Serve `/metrics` on the API's listener too, to requests carrying
+    /// `Authorization: Bearer TOKEN` with this token (compared in constant time). Unset (the
+    /// default): `/metrics` is not served on the API's listener at all.
+    pub metrics_token: Option<Confidential>,
     /// Reverse proxies (addresses or CIDR blocks, `["10.0.0.0/8", "::1"]`) whose
     /// `X-Forwarded-For` is believed: a request from one of them is counted, in the
     /// per-address throttle, against the address its proxies heard it from. Empty (the
@@ -89,8 +104,11 @@ impl Default for Settings {
             smtp_url: None,
             mail_from: "Personal Profile <profile@localhost>".into(),
             sites_on_loopback: false,
+            hash_concurrency: 0,
             push_check_secs: 30,
             trusted_proxies: Vec::new(),
+            metrics_listen: None,
+            metrics_token: None,
         }
     }
 }
@@ -118,6 +136,9 @@ impl Settings {
         }
         if settings.push_check_secs == 0 {
             return Err(Box::new(figment::Error::from("push_check_secs must be at least 1".to_owned())));
+        }
+        if settings.metrics_token.as_ref().is_some_and(|token| token.0.len() < 16) {
+            return Err(Box::new(figment::Error::from("metrics_token needs at least 16 characters".to_owned())));
         }
         if settings.tls_cert.is_some() != settings.tls_key.is_some() {
             return Err(Box::new(figment::Error::from(

@@ -11,8 +11,8 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::Html;
+use axum::http::{HeaderName, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
 use base64ct::{Base64UrlUnpadded, Encoding};
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -23,7 +23,7 @@ use sqlx::Row;
 use crate::api::{ApiError, AppState, Body, ClientAddr};
 use crate::auth::Session;
 use crate::db::Db;
-use crate::keys::secret_hash;
+use crate::keys::{Bearer, secret_hash};
 
 /// How long a link stays valid.
 pub const LINK_TTL_SECS: i64 = 600;
@@ -195,10 +195,11 @@ pub async fn start_recover(
     Body(request): Body<RecoverRequest>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     state.mailer.configured()?;
-    // Throttled like a credential check, so nobody floods a mailbox or probes addresses.
-    let subjects = crate::auth::subjects(client, Some(&format!("mail:{}", request.profile_id)));
-    state.db.throttle(&subjects).await?.map_err(crate::auth::rate_limited)?;
-    state.db.record_failure(&subjects[1..]).await?;
+    // Throttled like a credential check, so nobody floods a mailbox or probes addresses: every
+    // request counts against the profile's mail, and waits while the address does.
+    let subjects = crate::throttle::subjects(client, Some(&format!("mail:{}", request.profile_id)));
+    state.db.waiting(&subjects[..1]).await??;
+    let _counted = state.db.claim(&subjects[1..]).await??;
     let email = crate::db::normalize_email(&request.email);
     let row = sqlx::query("SELECT 1 FROM users WHERE id = $1 AND email = $2")
         .bind(&request.profile_id)
@@ -224,12 +225,27 @@ pub async fn start_recover(
 
 #[derive(Debug, Deserialize)]
 pub struct Confirm {
-    token: String,
+    token: Bearer,
 }
 
-fn page(status: StatusCode, title: &str, body: &str) -> (StatusCode, Html<String>) {
+/// What every page of the server sends beside its HTML: it loads nothing (its only styles are
+/// inline), posts only to this server, cannot be framed, sniffed or cached, and sends no
+/// referrer (the link's token is in its URL).
+pub const PAGE_HEADERS: [(HeaderName, &str); 5] = [
+    (
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    ),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::REFERRER_POLICY, "no-referrer"),
+    (header::CACHE_CONTROL, "no-store"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+];
+
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
     (
         status,
+        PAGE_HEADERS,
         Html(format!(
             "<!doctype html><meta charset=utf-8><meta name=viewport content=\"width=device-width\">\
              <meta name=referrer content=no-referrer><title>{title}</title>\
@@ -237,15 +253,14 @@ fn page(status: StatusCode, title: &str, body: &str) -> (StatusCode, Html<String
              <h1 style=\"font-size:1.4rem\">{title}</h1>{body}"
         )),
     )
+        .into_response()
 }
 
 /// Where a link leads: a page that says what the link does, with one button. Opening the link
 /// changes nothing, so mail scanners that fetch links cannot spend it; the button's POST does.
-pub async fn confirm_page(
-    State(state): State<AppState>,
-    Query(confirm): Query<Confirm>,
-) -> Result<(StatusCode, Html<String>), ApiError> {
-    let token: String = confirm.token.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')).collect();
+pub async fn confirm_page(State(state): State<AppState>, Query(confirm): Query<Confirm>) -> Result<Response, ApiError> {
+    let token: String =
+        confirm.token.expose().chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')).collect();
     let (title, text, button) = match state.db.peek_email_link(&token).await?.as_deref() {
         Some("verify") => {
             ("Confirm your email address", "This confirms that this address belongs to your profile.", "Confirm")
@@ -268,7 +283,7 @@ pub async fn confirm_page(
     ))
 }
 
-fn gone() -> (StatusCode, Html<String>) {
+fn gone() -> Response {
     page(
         StatusCode::GONE,
         "This link no longer works",
@@ -280,9 +295,9 @@ fn gone() -> (StatusCode, Html<String>) {
 pub async fn confirm(
     State(state): State<AppState>,
     axum::Form(confirm): axum::Form<Confirm>,
-) -> Result<(StatusCode, Html<String>), ApiError> {
+) -> Result<Response, ApiError> {
     let text = |text: &str| format!("<p>{text}</p>");
-    match state.db.redeem_email_link(&confirm.token).await? {
+    match state.db.redeem_email_link(confirm.token.expose()).await? {
         Some((user, purpose)) if purpose == "verify" => {
             sqlx::query("UPDATE users SET email_verified_at = $1 WHERE id = $2")
                 .bind(crate::now())
@@ -307,5 +322,18 @@ pub async fn confirm(
             ))
         }
         None => Ok(gone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_tokens_print_redacted() {
+        const TOKEN: &str = "zK3vUqB8sEcReTtOkEnVaLuE0123456789abcdefg";
+        let confirm: Confirm = serde_json::from_value(json!({"token": TOKEN})).unwrap();
+        let printed = format!("{confirm:?}");
+        assert!(!printed.contains(TOKEN) && !printed.contains(&TOKEN[..8]), "{printed}");
     }
 }

@@ -8,11 +8,13 @@
 //! - [`db`]: the database (one `sqlx` pool for either backend), its migrations and queries;
 //! - [`admin`]: what `profile-server admin …` does;
 //! - [`keys`]: the master key, the site's signing key and the access tokens it signs;
-//! - [`api`]: the HTTP API, with [`auth`] (device login, tokens, devices, the throttle),
+//! - [`api`]: the HTTP API, with [`auth`] (device login, tokens, devices), [`throttle`] (the
+//!   count in front of every credential check, and the bound on Argon2id work),
 //!   [`vaults`] (the vault and its credentials), [`accounts`] (the accounts registry) and
 //!   [`push`] (the push channel), [`email`] (verification and recovery links) and [`sites`]
 //!   (sites' signed questions about their accounts);
-//! - [`metrics`]: request counts and latencies at `/metrics`.
+//! - [`metrics`]: request counts and latencies at `/metrics`, on their own listener or behind a
+//!   token.
 
 pub mod accounts;
 pub mod admin;
@@ -25,6 +27,7 @@ pub mod keys;
 pub mod metrics;
 pub mod push;
 pub mod sites;
+pub mod throttle;
 pub mod vaults;
 
 /// Makes ring rustls's process-wide crypto provider (for HTTPS and for SMTP over TLS).

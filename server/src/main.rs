@@ -147,8 +147,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let master_key = settings.master_key_file.as_deref().context("no master key file set")?;
             let master = MasterKey::load_or_create(master_key)?;
-            let app = router(AppState::new(db.clone(), settings, &master).await?)
-                .into_make_service_with_connect_info::<std::net::SocketAddr>();
+            let metrics_listen = settings.metrics_listen;
+            let state = AppState::new(db.clone(), settings, &master).await?;
+            if let Some(addr) = metrics_listen {
+                let metrics = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} for metrics"))?;
+                tracing::info!(metrics = %metrics.local_addr()?, "serving metrics apart");
+                let app = profile_server::metrics::router(state.metrics.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = axum::serve(metrics, app).with_graceful_shutdown(shutdown()).await {
+                        tracing::error!("the metrics listener failed: {e}");
+                    }
+                });
+            }
+            let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
             tracing::info!(listen = %listener.local_addr()?, database = ?db.backend, tls = tls.is_some(), "serving");
             match tls {
                 None => axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?,

@@ -6,15 +6,22 @@
 //! exact body bytes. The answer is `{"valid": true|false}`: whether a person on this server
 //! holds that account at that origin and is not locked down. Nothing else is revealed.
 //!
-//! The server fetches only registrations of origins that some profile here has an account at
-//! (so it cannot be made to fetch arbitrary URLs), never of loopback origins unless
-//! `sites_on_loopback` is set (development), with a short timeout, no redirects and a size cap,
-//! and remembers keys for a few minutes. A signature the remembered key does not verify makes
-//! the server fetch the key again, at most every 30 seconds per site, so a site that rotates its
-//! key is answered at once. A bad, stale or unverifiable request gets one answer,
-//! `401 bad_signature`, and counts against the caller's address in the throttle.
+//! **What is fetched.** For every fresh, signed request the server fetches the origin's
+//! registration (or uses the one it remembers), whether or not anyone here has an account at
+//! that origin, and only then looks the account up: the work, and so the answer's timing, is
+//! the same either way. The fetch is a GET of that one path, with a short timeout, no redirects,
+//! no proxy and a size cap, and it connects only to globally routable addresses: every address
+//! the origin's name resolves to is checked as it is connected to ([`OutwardOnly`], ureq's
+//! resolver seam), so neither an address literal in any spelling (`[::ffff:127.0.0.1]`) nor a
+//! name that resolves inward reaches this machine or its network. `sites_on_loopback`
+//! (development) allows loopback addresses as well. Keys are remembered for a few minutes; a
+//! signature the remembered key does not verify makes the server fetch the key again, at most
+//! every 30 seconds per site, so a site that rotates its key is answered at once. A bad, stale
+//! or unverifiable request gets one answer, `401 bad_signature`, and counts against the
+//! caller's address in the throttle, which bounds how many fetches one address can cause.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -28,6 +35,7 @@ use p256::ecdsa::{Signature, VerifyingKey};
 use profile_core::{AccountGuid, Origin, PublicJwk};
 use serde::Deserialize;
 use serde_json::json;
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 
 use crate::api::{ApiError, AppState, ClientAddr};
 
@@ -49,21 +57,46 @@ struct AccountCheck {
     issued_at: i64,
 }
 
-/// Sites' public keys, as fetched (or found missing) and when.
-#[derive(Debug, Default)]
-pub struct SiteKeys(Mutex<HashMap<Origin, (Instant, Option<VerifyingKey>)>>);
+/// Sites' public keys, as fetched (or found missing) and when, and the agent that fetches them.
+#[derive(Debug)]
+pub struct SiteKeys {
+    keys: Mutex<HashMap<Origin, (Instant, Option<VerifyingKey>)>>,
+    agent: ureq::Agent,
+    loopback: bool,
+}
 
 impl SiteKeys {
+    /// Fetches from globally routable addresses only, and from loopback ones too when
+    /// `loopback` is set (`sites_on_loopback`).
+    pub fn new(loopback: bool) -> Self {
+        let config = ureq::Agent::config_builder()
+            .timeout_global(Some(FETCH_TIMEOUT))
+            .max_redirects(0)
+            .http_status_as_error(false)
+            // A proxy would resolve the name itself, past the filter.
+            .proxy(None)
+            .build();
+        let connector = ureq::unversioned::transport::DefaultConnector::default();
+        let agent = ureq::Agent::with_parts(config, connector, OutwardOnly { loopback });
+        Self { keys: Mutex::default(), agent, loopback }
+    }
+
     /// The site's key: the remembered one when it is younger than `max_age`, else fetched.
     async fn get(&self, origin: &Origin, max_age: Duration) -> Option<VerifyingKey> {
-        if let Some((at, key)) = self.0.lock().unwrap_or_else(|p| p.into_inner()).get(origin)
+        if let Some((at, key)) = self.keys.lock().unwrap_or_else(|p| p.into_inner()).get(origin)
             && at.elapsed() < max_age
         {
             return *key;
         }
-        let url = format!("{origin}/.well-known/personal-profile");
-        let key = tokio::task::spawn_blocking(move || fetch_key(&url)).await.ok().flatten();
-        let mut keys = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let key = if self.loopback || !is_loopback(origin) {
+            let url = format!("{origin}/.well-known/personal-profile");
+            let agent = self.agent.clone();
+            tokio::task::spawn_blocking(move || fetch_key(&agent, &url)).await.ok().flatten()
+        } else {
+            // A loopback name is refused before it is even resolved.
+            None
+        };
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
         if keys.len() > 10_000 {
             keys.clear();
         }
@@ -72,13 +105,7 @@ impl SiteKeys {
     }
 }
 
-fn fetch_key(url: &str) -> Option<VerifyingKey> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(FETCH_TIMEOUT))
-        .max_redirects(0)
-        .http_status_as_error(false)
-        .build()
-        .into();
+fn fetch_key(agent: &ureq::Agent, url: &str) -> Option<VerifyingKey> {
     let mut response = agent.get(url).call().ok()?;
     if response.status() != 200 {
         return None;
@@ -89,12 +116,108 @@ fn fetch_key(url: &str) -> Option<VerifyingKey> {
     jwk.to_key().ok()
 }
 
+/// ureq's resolver, keeping only the addresses a site's registration may be fetched from; ureq
+/// connects to exactly what it returns, so the check cannot be raced by a second lookup.
+#[derive(Debug)]
+struct OutwardOnly {
+    loopback: bool,
+}
+
+impl Resolver for OutwardOnly {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let resolved = DefaultResolver::default().resolve(uri, config, timeout)?;
+        let mut kept = self.empty();
+        for addr in resolved.iter().filter(|addr| may_fetch_from(addr.ip(), self.loopback)) {
+            kept.push(*addr);
+        }
+        if kept.is_empty() {
+            tracing::debug!(host = ?uri.host(), "a site's name resolves to no address it may be fetched from");
+            return Err(ureq::Error::HostNotFound);
+        }
+        Ok(kept)
+    }
+}
+
+/// Whether a site's registration may be fetched from `ip`: a globally routable address, or,
+/// when `loopback` is set, a loopback one.
+fn may_fetch_from(ip: IpAddr, loopback: bool) -> bool {
+    is_global(ip) || (loopback && ip.to_canonical().is_loopback())
+}
+
+/// IPv4 blocks that are not globally routable (IANA's special-purpose registry): this network,
+/// RFC 1918 private, shared CGNAT, loopback, link-local, IETF protocol assignments, the
+/// documentation and benchmarking ranges, the deprecated 6to4 relay, multicast, reserved and
+/// broadcast.
+const V4_SPECIAL: [(Ipv4Addr, u8); 16] = [
+    (Ipv4Addr::new(0, 0, 0, 0), 8),
+    (Ipv4Addr::new(10, 0, 0, 0), 8),
+    (Ipv4Addr::new(100, 64, 0, 0), 10),
+    (Ipv4Addr::new(127, 0, 0, 0), 8),
+    (Ipv4Addr::new(169, 254, 0, 0), 16),
+    (Ipv4Addr::new(172, 16, 0, 0), 12),
+    (Ipv4Addr::new(192, 0, 0, 0), 24),
+    (Ipv4Addr::new(192, 0, 2, 0), 24),
+    (Ipv4Addr::new(192, 31, 196, 0), 24),
+    (Ipv4Addr::new(192, 52, 193, 0), 24),
+    (Ipv4Addr::new(192, 88, 99, 0), 24),
+    (Ipv4Addr::new(192, 168, 0, 0), 16),
+    (Ipv4Addr::new(198, 18, 0, 0), 15),
+    (Ipv4Addr::new(198, 51, 100, 0), 24),
+    (Ipv4Addr::new(203, 0, 113, 0), 24),
+    (Ipv4Addr::new(224, 0, 0, 0), 3),
+];
+
+/// IPv6 blocks inside global unicast (2000::/3) that are not globally routable: IETF protocol
+/// assignments (Teredo, ORCHID, benchmarking among them), documentation (both blocks), and 6to4.
+const V6_SPECIAL: [(Ipv6Addr, u8); 4] = [
+    (Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0), 23),
+    (Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32),
+    (Ipv6Addr::new(0x2002, 0, 0, 0, 0, 0, 0, 0), 16),
+    (Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0), 20),
+];
+
+/// Whether `ip` is globally routable. IPv6 counts only inside global unicast (2000::/3), less
+/// its special blocks; an IPv6 address that carries an IPv4 one (IPv4-mapped `::ffff:a.b.c.d`,
+/// IPv4-compatible `::a.b.c.d`, NAT64 `64:ff9b::a.b.c.d`) is judged by the IPv4 address it
+/// reaches. Everything else (unspecified, loopback, unique-local, link-local, site-local,
+/// multicast, discard, reserved) is not.
+pub fn is_global(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            !V4_SPECIAL.iter().any(|&(net, len)| in_block(u32::from(v4).into(), u32::from(net).into(), len, 32))
+        }
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6);
+            let embedded = Ipv4Addr::from((bits & 0xffff_ffff) as u32);
+            let carries_v4 = bits >> 32 == 0xffff // ::ffff:0:0/96, mapped
+                || (bits >> 32 == 0 && bits > 1) // ::/96 less :: and ::1, compatible
+                || bits >> 32 == 0x0064_ff9b_0000_0000_0000_0000; // 64:ff9b::/96, NAT64
+            if carries_v4 {
+                return is_global(IpAddr::V4(embedded));
+            }
+            in_block(bits, u128::from(Ipv6Addr::new(0x2000, 0, 0, 0, 0, 0, 0, 0)), 3, 128)
+                && !V6_SPECIAL.iter().any(|&(net, len)| in_block(bits, u128::from(net), len, 128))
+        }
+    }
+}
+
+/// Whether the first `len` of `width` bits of `addr` and `net` agree.
+fn in_block(addr: u128, net: u128, len: u8, width: u32) -> bool {
+    let shift = width - u32::from(len);
+    addr >> shift == net >> shift
+}
+
 /// Whether the origin names this machine (`localhost`, `127.0.0.1`, `[::1]`).
 fn is_loopback(origin: &Origin) -> bool {
     let host = origin.host().trim_start_matches('[').trim_end_matches(']');
     host == "localhost"
         || host.ends_with(".localhost")
-        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.to_canonical().is_loopback() || ip.is_unspecified())
 }
 
 /// Answers a site's signed question about one of its accounts.
@@ -106,41 +229,34 @@ pub async fn account_check(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let check: AccountCheck = serde_json::from_slice(&body)
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", e.to_string()))?;
-    let subjects = crate::auth::subjects(client, None);
-    state.db.throttle(&subjects).await?.map_err(crate::auth::rate_limited)?;
-    let refused = || {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "bad_signature",
-            format!(
-                "sign the exact body with the key in your /.well-known/personal-profile, put it in \
-                 {SIGNATURE_HEADER}, and send the current time as issuedAt"
-            ),
-        )
-    };
     let signature = headers
         .get(SIGNATURE_HEADER)
         .and_then(|value| value.to_str().ok())
         .and_then(|text| Base64UrlUnpadded::decode_vec(text.trim()).ok())
         .and_then(|raw| Signature::from_slice(&raw).ok());
     let fresh = (check.issued_at - crate::now()).abs() <= MAX_SKEW_SECS;
-    let reachable = state.settings.sites_on_loopback || !is_loopback(&check.origin);
-    let known: bool = sqlx::query("SELECT 1 FROM accounts WHERE origin = $1 LIMIT 1")
-        .bind(check.origin.as_str())
-        .fetch_optional(&state.db.pool)
-        .await?
-        .is_some();
-    // Only registered origins are fetched, so no one can send the server to other URLs.
-    let mut verified = false;
-    if let Some(signature) = signature.filter(|_| known && fresh && reachable) {
-        let verifies = |key: Option<VerifyingKey>| key.is_some_and(|key| key.verify(&body, &signature).is_ok());
-        // A site that rotated its key is fetched again, but not at every bad signature.
-        verified = verifies(state.site_keys.get(&check.origin, KEY_TTL).await)
-            || verifies(state.site_keys.get(&check.origin, REFETCH_AFTER).await);
-    }
-    if !verified {
-        state.db.record_failure(&subjects).await?;
-        return Err(refused());
+    let verified = state
+        .db
+        .attempt(&crate::throttle::subjects(client, None), async {
+            // Fetched for every fresh, signed request, known origin or not: nothing here
+            // depends on whether anyone has an account at the origin.
+            let Some(signature) = signature.filter(|_| fresh) else { return Ok(Err(())) };
+            let verifies = |key: Option<VerifyingKey>| key.is_some_and(|key| key.verify(&body, &signature).is_ok());
+            // A site that rotated its key is fetched again, but not at every bad signature.
+            let verified = verifies(state.site_keys.get(&check.origin, KEY_TTL).await)
+                || verifies(state.site_keys.get(&check.origin, REFETCH_AFTER).await);
+            Ok(if verified { Ok(()) } else { Err(()) })
+        })
+        .await?;
+    if verified.is_err() {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_signature",
+            format!(
+                "sign the exact body with the key in your /.well-known/personal-profile, put it in \
+                 {SIGNATURE_HEADER}, and send the current time as issuedAt"
+            ),
+        ));
     }
     let valid = sqlx::query(
         "SELECT 1 FROM accounts a JOIN users u ON u.id = a.user_id \
@@ -182,7 +298,7 @@ mod tests {
         };
         let published = Arc::new(Mutex::new(jwk(1)));
         let origin = site(published.clone()).await;
-        let keys = SiteKeys::default();
+        let keys = SiteKeys::new(true);
         let first = keys.get(&origin, KEY_TTL).await.expect("the published key");
         assert_eq!(first, jwk(1).to_key().unwrap());
         *published.lock().unwrap() = jwk(2);
@@ -193,11 +309,119 @@ mod tests {
         assert_eq!(keys.get(&missing, KEY_TTL).await, None, "no registration, no key");
     }
 
+    /// Every form of a special-purpose address is refused; global ones pass.
+    #[test]
+    fn only_globally_routable_addresses_are_fetched_from() {
+        let refused = [
+            "127.0.0.1",
+            "127.255.255.254",
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "100.64.0.1",
+            "100.127.255.255",
+            "169.254.169.254",
+            "0.0.0.0",
+            "0.1.2.3",
+            "255.255.255.255",
+            "224.0.0.1",
+            "239.1.2.3",
+            "240.0.0.1",
+            "192.0.0.8",
+            "192.0.2.1",
+            "198.51.100.7",
+            "203.0.113.9",
+            "198.18.0.1",
+            "198.19.255.255",
+            "192.88.99.1",
+            "::",
+            "::1",
+            "fe80::1",
+            "febf::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "fec0::1",
+            "ff02::1",
+            "ff0e::1",
+            "100::1",
+            "2001:db8::1",
+            "3fff::1",
+            "2001::1",
+            "2001:2::1",
+            "2001:20::1",
+            "2002:7f00:1::1",
+            "64:ff9b:1::1",
+            "4000::1",
+            "::ffff:127.0.0.1",
+            "::ffff:7f00:1",
+            "::ffff:10.0.0.1",
+            "::ffff:169.254.169.254",
+            "::ffff:192.168.0.1",
+            "::ffff:100.64.0.1",
+            "::ffff:0.0.0.0",
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "64:ff9b::127.0.0.1",
+            "64:ff9b::a00:1",
+        ];
+        for text in refused {
+            let ip: IpAddr = text.parse().unwrap();
+            assert!(!is_global(ip), "{text} is not global");
+            assert!(!may_fetch_from(ip, false), "{text}");
+        }
+        let global = [
+            "1.1.1.1",
+            "8.8.8.8",
+            "93.184.215.14",
+            "172.32.0.1",
+            "100.128.0.1",
+            "2606:4700::1111",
+            "2a00:1450:4001::200e",
+            "::ffff:1.1.1.1",
+            "64:ff9b::808:808",
+        ];
+        for text in global {
+            let ip: IpAddr = text.parse().unwrap();
+            assert!(is_global(ip) && may_fetch_from(ip, false) && may_fetch_from(ip, true), "{text} is global");
+        }
+        for loopback in ["127.0.0.1", "127.9.9.9", "::1", "::ffff:127.0.0.1"] {
+            assert!(may_fetch_from(loopback.parse().unwrap(), true), "{loopback} with sites_on_loopback");
+        }
+        for private in ["10.0.0.1", "192.168.1.1", "fd00::1", "fe80::1", "169.254.169.254", "0.0.0.0", "::"] {
+            assert!(!may_fetch_from(private.parse().unwrap(), true), "{private} even with sites_on_loopback");
+        }
+    }
+
+    /// A name that resolves inward is refused as it is connected to, and nothing connects.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn inward_names_are_never_connected_to() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let keys = SiteKeys::new(false);
+        for url in [
+            format!("http://localhost:{port}/x"),
+            format!("http://127.0.0.1:{port}/x"),
+            format!("http://[::ffff:127.0.0.1]:{port}/x"),
+        ] {
+            let agent = keys.agent.clone();
+            let error = tokio::task::spawn_blocking(move || agent.get(&url).call().unwrap_err()).await.unwrap();
+            assert!(matches!(error, ureq::Error::HostNotFound), "{error}");
+        }
+        assert!(listener.accept().is_err(), "nothing connected");
+    }
+
     #[test]
     fn loopback_origins_are_recognised() {
-        for loopback in
-            ["http://localhost:8480", "http://127.0.0.1:9", "https://127.0.0.2", "https://[::1]", "https://a.localhost"]
-        {
+        for loopback in [
+            "http://localhost:8480",
+            "http://127.0.0.1:9",
+            "https://127.0.0.2",
+            "https://[::1]",
+            "https://a.localhost",
+            "https://[::ffff:127.0.0.1]",
+        ] {
             assert!(is_loopback(&loopback.parse().unwrap()), "{loopback}");
         }
         for public in ["https://shop.example", "https://localhost.example", "https://127.example"] {

@@ -10,6 +10,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use profile_core::Secret32;
 use profile_core::vault::KdfParams;
 use serde::Deserialize;
@@ -143,10 +144,12 @@ async fn require_proof(
         (None, Some(key)) => Proof::PaperAuth(key),
         _ => return Err(ApiError::invalid("give exactly one of currentAuthKey and paperAuth")),
     };
-    let subjects = crate::auth::subjects(client, Some(&session.user));
-    state.db.throttle(&subjects).await?.map_err(crate::auth::rate_limited)?;
-    if !check_proof(state, &session.user, None, proof).await? {
-        state.db.record_failure(&subjects).await?;
+    let subjects = crate::throttle::subjects(client, Some(&session.user));
+    let checked = state
+        .db
+        .attempt(&subjects, async { Ok(check_proof(state, &session.user, None, proof).await?.then_some(()).ok_or(())) })
+        .await?;
+    if checked.is_err() {
         return Err(crate::auth::auth_failed());
     }
     state.db.clear_failures(&session.user).await?;
@@ -160,37 +163,214 @@ pub struct PassphraseChange {
     proof: CurrentProof,
     kdf: KdfParams,
     auth_key: Secret32,
-    /// The same data key, wrapped under the new passphrase's key-encryption key.
+    /// The data key wrapped under the new passphrase's key-encryption key: the same data key,
+    /// or with `rotate` the new one.
     wrapped_key: Bytes,
+    /// Leave the user's other devices signed in (they are signed out by default).
+    #[serde(default)]
+    keep_devices: bool,
+    /// Replace the data key too.
+    #[serde(default)]
+    rotate: Option<Rotation>,
+}
+
+/// A new data key, with the vault sealed under it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Rotation {
+    /// The vault's current counter; the new blob is stored as `counter + 1`, exactly like a
+    /// vault write.
+    counter: i64,
+    /// The vault sealed for `counter + 1` under the new data key.
+    blob: Bytes,
+    /// The new data key wrapped under the paper key's key-encryption key: required when the
+    /// user has a paper key, refused otherwise.
+    #[serde(default)]
+    paper_wrapped_key: Option<Bytes>,
+}
+
+/// What a passphrase change stores, in one transaction.
+struct NewPassphrase<'a> {
+    user: &'a str,
+    /// The device making the change, which stays signed in.
+    device: &'a str,
+    kdf_json: String,
+    auth_hash: String,
+    wrapped_key: &'a [u8],
+    keep_devices: bool,
+    rotate: Option<&'a Rotation>,
+}
+
+/// What a passphrase change did, or why it changed nothing.
+enum Changed {
+    Done {
+        revoked: Vec<String>,
+        counter: Option<i64>,
+    },
+    /// The rotation was based on a stale counter: this is the current one.
+    Conflict(i64),
+    /// The rotation's paper-key wrapping does not match whether there is a paper key.
+    PaperMismatch {
+        has_paper: bool,
+    },
+}
+
+impl crate::db::Db {
+    /// Sets the new passphrase; with a rotation, stores the vault under the new data key as
+    /// the next counter and re-wraps the paper key's copy; unless told to keep them, signs
+    /// every other device of the user out. All or nothing.
+    async fn change_passphrase(&self, change: &NewPassphrase<'_>) -> anyhow::Result<Changed> {
+        let mut tx = self.pool.begin().await?;
+        let mut counter = None;
+        if let Some(rotate) = change.rotate {
+            let has_paper = sqlx::query("SELECT 1 FROM credentials WHERE user_id = $1 AND kind = 'paper'")
+                .bind(change.user)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+            match &rotate.paper_wrapped_key {
+                Some(wrapped) if has_paper => {
+                    sqlx::query("UPDATE credentials SET wrapped_key = $1 WHERE user_id = $2 AND kind = 'paper'")
+                        .bind(&wrapped.0)
+                        .bind(change.user)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                None if !has_paper => {}
+                _ => return Ok(Changed::PaperMismatch { has_paper }),
+            }
+            let written = sqlx::query(
+                "UPDATE vaults SET counter = counter + 1, blob = $1, updated_at = $2 \
+                 WHERE user_id = $3 AND counter = $4 RETURNING counter",
+            )
+            .bind(&rotate.blob.0)
+            .bind(crate::now())
+            .bind(change.user)
+            .bind(rotate.counter)
+            .fetch_optional(&mut *tx)
+            .await?;
+            match written {
+                Some(row) => counter = Some(row.try_get::<i64, _>(0)?),
+                None => {
+                    let current = sqlx::query("SELECT counter FROM vaults WHERE user_id = $1")
+                        .bind(change.user)
+                        .fetch_one(&mut *tx)
+                        .await?
+                        .try_get(0)?;
+                    return Ok(Changed::Conflict(current));
+                }
+            }
+        }
+        sqlx::query("UPDATE users SET kdf = $1, auth_hash = $2 WHERE id = $3")
+            .bind(&change.kdf_json)
+            .bind(&change.auth_hash)
+            .bind(change.user)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE credentials SET wrapped_key = $1 WHERE user_id = $2 AND kind = 'passphrase'")
+            .bind(change.wrapped_key)
+            .bind(change.user)
+            .execute(&mut *tx)
+            .await?;
+        let mut revoked = Vec::new();
+        if !change.keep_devices {
+            let rows = sqlx::query(
+                "UPDATE devices SET revoked_at = $1 WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL RETURNING id",
+            )
+            .bind(crate::now())
+            .bind(change.user)
+            .bind(change.device)
+            .fetch_all(&mut *tx)
+            .await?;
+            revoked = rows.iter().map(|row| row.try_get::<String, _>(0)).collect::<Result<_, _>>()?;
+            // Spent tokens stay, so a copy presented later is still recognised as reuse.
+            sqlx::query(
+                "DELETE FROM refresh_tokens WHERE used_at IS NULL AND device_id IN \
+                 (SELECT id FROM devices WHERE user_id = $1 AND id <> $2)",
+            )
+            .bind(change.user)
+            .bind(change.device)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Changed::Done { revoked, counter })
+    }
 }
 
 /// Sets a new passphrase (proved by the current one or the paper key): new KDF parameters, a
-/// hash of the new auth key, and the data key re-wrapped. The vault itself is untouched.
+/// hash of the new auth key, and the data key re-wrapped. Every other device of the user is
+/// signed out (told on its push socket) unless `keepDevices` is true. With `rotate`, the data
+/// key is replaced too: the vault is stored under the new key as the next counter (a stale
+/// counter gets `409 conflict`, changing nothing), and the answer is `200 {"counter"}`;
+/// otherwise the vault is untouched and the answer is 204.
 pub async fn change_passphrase(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
     session: Session,
     Body(request): Body<PassphraseChange>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     request.kdf.check().map_err(|e| ApiError::invalid(e.to_string()))?;
     check_wrapped_key(&request.wrapped_key.0)?;
+    if let Some(rotate) = &request.rotate {
+        if request.keep_devices {
+            return Err(ApiError::invalid(
+                "rotate signs the other devices out (they hold the old data key): it cannot keepDevices",
+            ));
+        }
+        check_sealed("rotate.blob", &rotate.blob.0, MAX_VAULT_BYTES)?;
+        if let Some(wrapped) = &rotate.paper_wrapped_key {
+            check_wrapped_key(&wrapped.0).map_err(|_| {
+                ApiError::invalid(format!("rotate.paperWrappedKey must be a sealed key of {WRAPPED_KEY_BYTES} bytes"))
+            })?;
+        }
+    }
     require_proof(&state, &session, client, request.proof).await?;
-    let auth_hash = crate::auth::slow_hash(request.auth_key.expose().to_vec()).await?;
-    let mut tx = state.db.pool.begin().await?;
-    sqlx::query("UPDATE users SET kdf = $1, auth_hash = $2 WHERE id = $3")
-        .bind(serde_json::to_string(&request.kdf)?)
-        .bind(auth_hash)
-        .bind(&session.user)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("UPDATE credentials SET wrapped_key = $1 WHERE user_id = $2 AND kind = 'passphrase'")
-        .bind(&request.wrapped_key.0)
-        .bind(&session.user)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    tracing::info!(device = %session.device, "the passphrase was changed");
-    Ok(StatusCode::NO_CONTENT)
+    let auth_hash = state.hashes.hash(request.auth_key).await?;
+    let change = NewPassphrase {
+        user: &session.user,
+        device: &session.device,
+        kdf_json: serde_json::to_string(&request.kdf)?,
+        auth_hash,
+        wrapped_key: &request.wrapped_key.0,
+        keep_devices: request.keep_devices,
+        rotate: request.rotate.as_ref(),
+    };
+    let (revoked, counter) = match state.db.change_passphrase(&change).await? {
+        Changed::Done { revoked, counter } => (revoked, counter),
+        Changed::Conflict(current) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!("the vault is at counter {current}: read it, seal it under the new key, and try again"),
+            )
+            .with("counter", current));
+        }
+        Changed::PaperMismatch { has_paper: true } => {
+            return Err(ApiError::invalid(
+                "this profile has a paper key: rotate.paperWrappedKey must carry the new data key wrapped under it",
+            ));
+        }
+        Changed::PaperMismatch { has_paper: false } => {
+            return Err(ApiError::invalid("this profile has no paper key: leave rotate.paperWrappedKey out"));
+        }
+    };
+    for device in &revoked {
+        state.events.publish(&state.db, &Event::device_revoked(&session.user, device)).await?;
+    }
+    tracing::info!(
+        device = %session.device,
+        signed_out = revoked.len(),
+        rotated = counter.is_some(),
+        "the passphrase was changed"
+    );
+    Ok(match counter {
+        Some(counter) => {
+            state.events.publish(&state.db, &Event::vault_changed(&session.user, counter)).await?;
+            Json(json!({ "counter": counter })).into_response()
+        }
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -227,8 +407,7 @@ pub async fn set_paper_key(
     .bind(paper_verifier(&request.new_paper_auth))
     .bind(crate::now())
     .execute(&mut *tx)
-    .await
-    ?;
+    .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -75,6 +75,8 @@ fn psql(url: &str, sql: &str) {
 struct Server {
     child: Child,
     addr: String,
+    /// Where `/metrics` is served apart, when `metrics_listen` is set.
+    metrics_addr: Option<String>,
 }
 
 impl Server {
@@ -94,16 +96,27 @@ impl Server {
             .unwrap();
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
         let deadline = Instant::now() + Duration::from_secs(30);
+        let mut metrics_addr = None;
         let addr = loop {
             let mut line = String::new();
             assert!(stderr.read_line(&mut line).unwrap() > 0, "the server exited before serving");
-            if let Some(rest) = line.split("listen=").nth(1) {
+            if let Some(rest) = line.split(" metrics=").nth(1) {
+                metrics_addr = Some(rest.split_whitespace().next().unwrap().to_owned());
+            }
+            if let Some(rest) = line.split(" listen=").nth(1) {
                 break rest.split_whitespace().next().unwrap().to_owned();
             }
             assert!(Instant::now() < deadline, "the server did not start");
         };
         std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-        Self { child, addr }
+        Self { child, addr, metrics_addr }
+    }
+
+    /// The server's peak resident memory so far (`VmHWM`), in KiB.
+    fn peak_memory_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status.lines().find(|line| line.starts_with("VmHWM:")).expect("VmHWM in /proc/PID/status");
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
     }
 
     /// One HTTP/1.1 request; returns the status and the JSON body (`Null` when not JSON).
@@ -126,11 +139,6 @@ impl Server {
         (status, serde_json::from_str(&body).unwrap_or(Value::Null))
     }
 
-    /// The body of a GET, as text.
-    fn text(&self, path: &str) -> String {
-        self.request_text("GET", path, b"", None).1
-    }
-
     fn request_text(&self, method: &str, path: &str, body: &[u8], token: Option<&str>) -> (u16, String) {
         let authorization = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
         self.raw(method, path, "application/json", body, &authorization)
@@ -143,27 +151,51 @@ impl Server {
 
     /// A request with `headers` (whole lines, each ending in CRLF) beside the usual ones.
     fn raw(&self, method: &str, path: &str, content_type: &str, body: &[u8], headers: &str) -> (u16, String) {
+        let (status, _, body) = self.raw_at(&self.addr, method, path, content_type, body, headers);
+        (status, body)
+    }
+
+    /// A request to `addr`; returns the status, the response's head (lowercased) and its body.
+    fn raw_at(
+        &self,
+        addr: &str,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+        headers: &str,
+    ) -> (u16, String, String) {
         // A server killed mid-test answers status 0.
-        let Ok(mut stream) = TcpStream::connect(&self.addr) else { return (0, String::new()) };
-        let _ = write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{headers}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            self.addr,
-            body.len()
-        );
-        let _ = stream.write_all(body);
-        let mut response = Vec::new();
-        let _ = stream.read_to_end(&mut response);
-        let text = String::from_utf8_lossy(&response);
-        let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-        let body = text.split_once("\r\n\r\n").map_or("", |(_, body)| body);
-        (status, body.to_owned())
+        let Ok(mut stream) = TcpStream::connect(addr) else { return (0, String::new(), String::new()) };
+        let _ = stream.write_all(&http_request(addr, method, path, content_type, body, headers));
+        read_response(&mut stream)
     }
 
     fn stop(mut self) -> bool {
         Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
         self.child.wait().unwrap().success()
     }
+}
+
+/// The bytes of one HTTP/1.1 request that closes its connection.
+fn http_request(host: &str, method: &str, path: &str, content_type: &str, body: &[u8], headers: &str) -> Vec<u8> {
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{headers}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    request
+}
+
+/// Reads a response to its end: the status, the head (lowercased) and the body.
+fn read_response(stream: &mut TcpStream) -> (u16, String, String) {
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response);
+    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (status, head.to_ascii_lowercase(), body.to_owned())
 }
 
 impl Drop for Server {
@@ -227,7 +259,12 @@ fn admin_verbs_and_profile_documents(db: Database) {
     let (ok, _, err) = other.admin(&["load-user", "--tenant", "default"], "{\"format\": \"nope\"}");
     assert!(!ok && err.contains("dump-user JSON"), "{err}");
 
-    let server = Server::start(&db, "https://profiles.example/");
+    const METRICS_TOKEN: &str = "metrics-token-for-the-scraper";
+    let server = Server::start_with(
+        &db,
+        &["--public-url", "https://profiles.example/"],
+        &[("PROFILE_SERVER__METRICS_TOKEN", METRICS_TOKEN)],
+    );
     let (status, health) = server.request("GET", "/healthz", b"");
     assert_eq!(status, 200);
     assert_eq!(health["status"], "ok");
@@ -260,7 +297,9 @@ fn admin_verbs_and_profile_documents(db: Database) {
     assert_eq!(server.request("GET", &format!("/u/{id}"), b"").0, 200);
 
     // Metrics: counted by route pattern, never by the id in the path.
-    let metrics = server.text("/metrics");
+    let bearer = format!("Authorization: Bearer {METRICS_TOKEN}\r\n");
+    let (status, metrics) = server.raw("GET", "/metrics", "text/plain", b"", &bearer);
+    assert_eq!(status, 200, "{metrics}");
     assert!(
         metrics.contains(r#"profile_server_http_requests_total{method="GET",route="/u/{id}",status="200"} 3"#),
         "{metrics}"
@@ -434,7 +473,10 @@ fn push_socket(
 }
 
 fn next_event(socket: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>) -> Value {
+    // The server pings every `push_check_secs`, so the read timeout alone would never fire.
+    let deadline = Instant::now() + Duration::from_secs(10);
     loop {
+        assert!(Instant::now() < deadline, "no push event within 10 s");
         match socket.read().expect("a push event within 10 s") {
             tungstenite::Message::Text(text) => return serde_json::from_str(&text).unwrap(),
             tungstenite::Message::Close(_) => return json!({"type": "closed"}),
@@ -655,6 +697,11 @@ fn devices_vault_and_push(db: Database) {
     assert_eq!(renewed.read(&server, &new.kek, "passphrase").1, before, "the contents are kept");
 
     // Repeated wrong passphrases: auth_failed, then rate_limited even for the right one.
+    // Prelogin is never counted as a failure...
+    let prelogin = json!({"profileId": profile_id, "email": EMAIL});
+    for _ in 0..10 {
+        assert_eq!(server.post("/api/v1/prelogin", &prelogin).0, 200);
+    }
     let wrong = json!({"profileId": profile_id, "email": EMAIL, "authKey": wrong.auth_key, "deviceName": "x"});
     for _ in 0..5 {
         assert_eq!(login(&server, wrong.clone()).1["error"]["code"], "auth_failed");
@@ -663,6 +710,18 @@ fn devices_vault_and_push(db: Database) {
     let (status, limited) = login(&server, right.clone());
     assert_eq!((status, limited["error"]["code"].clone()), (429, json!("rate_limited")), "{limited}");
     assert!(limited["retryAfter"].as_i64().unwrap() > 0);
+    // ...but is refused, with the wait, while the account waits.
+    let (status, head, body) = server.raw_at(
+        &server.addr,
+        "POST",
+        "/api/v1/prelogin",
+        "application/json",
+        prelogin.to_string().as_bytes(),
+        "",
+    );
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((status, body["error"]["code"].clone()), (429, json!("rate_limited")), "{body}");
+    assert!(head.contains(&format!("\r\nretry-after: {}", body["retryAfter"])), "{head}");
     let unknown = json!({"profileId": "nobody", "email": EMAIL, "authKey": new.auth_key, "deviceName": "x"});
     for _ in 0..5 {
         login(&server, unknown.clone());
@@ -857,6 +916,30 @@ fn email_links(db: Database) {
     assert!(status == 410 && page.contains("no longer works"), "a spent link says so when opened");
     let (_, page) = server.request_text("GET", "/email/confirm?token=%22%3E%3Cscript%3E", b"", None);
     assert!(!page.contains("<script>"), "the token is not echoed raw");
+    // The pages load nothing but themselves, cannot be framed, sniffed or cached, and send no referrer.
+    let pages = [
+        server.raw_at(&server.addr, "GET", "/email/confirm?token=made-up", "text/plain", b"", ""),
+        server.raw_at(
+            &server.addr,
+            "POST",
+            "/email/confirm",
+            "application/x-www-form-urlencoded",
+            b"token=made-up",
+            "",
+        ),
+    ];
+    for (status, head, _) in pages {
+        assert_eq!(status, 410);
+        for header in [
+            "content-security-policy: default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+            "x-content-type-options: nosniff",
+            "referrer-policy: no-referrer",
+            "cache-control: no-store",
+            "x-frame-options: deny",
+        ] {
+            assert!(head.contains(&format!("\r\n{header}\r\n")), "{header} is missing from {head}");
+        }
+    }
 
     // Verification of the address, for a signed-in device; one mail a minute.
     let (_, tokens) = login(&server, right);
@@ -884,4 +967,426 @@ fn on_sqlite_email_links() {
 #[test]
 fn on_postgres_email_links() {
     email_links(Database::postgres());
+}
+
+/// 300 wrong logins for one account from one address, whose last bytes reach the server
+/// together: each attempt is counted before its Argon2id check, and only a few checks run at
+/// once, so at most the free failures are checked, the rest are refused at once with a
+/// `Retry-After`, memory stays bounded, and the owner gets in after the wait the server states.
+#[allow(clippy::print_stdout)]
+fn a_burst_of_wrong_logins(db: Database) {
+    const BURST: usize = 300;
+    let (ok, url, err) = db.admin(&["create-user", "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+    assert!(ok, "{err}");
+    let profile_id = url.trim().rsplit('/').next().unwrap().to_owned();
+    let server = Server::start(&db, "http://profiles.test");
+    // Derived first: prelogin, too, is refused while the account waits.
+    let keys = derive(&server, &profile_id, EMAIL, PASSPHRASE);
+    let wrong = json!({"profileId": profile_id, "email": EMAIL, "authKey": b64(&[7; 32]), "deviceName": "x"});
+    let request =
+        http_request(&server.addr, "POST", "/api/v1/login", "application/json", wrong.to_string().as_bytes(), "");
+    let (most, last) = request.split_at(request.len() - 1);
+    let mut streams: Vec<TcpStream> = (0..BURST)
+        .map(|_| {
+            let mut stream = TcpStream::connect(&server.addr).unwrap();
+            stream.write_all(most).unwrap();
+            stream.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+            stream
+        })
+        .collect();
+    // Let the server read every request but its last byte, then complete them all at once.
+    std::thread::sleep(Duration::from_millis(500));
+    for stream in &mut streams {
+        stream.write_all(last).unwrap();
+    }
+    let answers: Vec<(u16, String, Value)> = streams
+        .iter_mut()
+        .map(|stream| {
+            let (status, head, body) = read_response(stream);
+            (status, head, serde_json::from_str(&body).unwrap_or(Value::Null))
+        })
+        .collect();
+    let peak_mib = server.peak_memory_kib() / 1024;
+    let checked = answers.iter().filter(|(status, _, _)| *status == 401).count();
+    println!("burst of {BURST} wrong logins: {checked} checked; the server's peak memory (VmHWM) {peak_mib} MiB");
+    // One Argon2id check holds 19 MiB (the crate's default m_cost) while it runs; the server
+    // idles near 30 MiB. With checks bounded by the CPU count (2 here) the peak stays under
+    // 100 MiB; 400 MiB leaves room for a machine with a dozen cores and still fails loudly on
+    // the unbounded server, which reached 1.34 GB with 71 checks at once (5.7 GiB with 300).
+    assert!(peak_mib < 400, "the server's peak memory is {peak_mib} MiB");
+    assert!(
+        (1..=profile_server::throttle::FREE_FAILURES as usize).contains(&checked),
+        "{checked} wrong logins were fully checked: {:?}",
+        answers.iter().map(|(status, _, _)| status).collect::<Vec<_>>()
+    );
+    for (status, head, body) in answers.iter().filter(|(status, _, _)| *status != 401) {
+        let code = body["error"]["code"].as_str().unwrap_or_default();
+        assert!(
+            (*status == 429 && code == "rate_limited") || (*status == 503 && code == "busy"),
+            "{status} {head} {body}"
+        );
+        assert!(body["retryAfter"].as_i64().unwrap() > 0, "{body}");
+        assert!(head.contains(&format!("\r\nretry-after: {}", body["retryAfter"])), "{head}");
+    }
+
+    // The attempts refused unchecked were not counted: one by one, the account gets exactly its
+    // free failures in all before it must wait.
+    let mut failures = checked;
+    let (status, limited) = loop {
+        let (status, answer) = login(&server, wrong.clone());
+        if status != 401 {
+            break (status, answer);
+        }
+        failures += 1;
+        assert!(failures <= profile_server::throttle::FREE_FAILURES as usize, "{failures} failures checked");
+    };
+    assert_eq!((status, limited["error"]["code"].clone()), (429, json!("rate_limited")), "{limited}");
+    assert_eq!(failures, profile_server::throttle::FREE_FAILURES as usize, "the refused attempts were not counted");
+
+    // The owner waits what the server says, and is let in.
+    let right = json!({"profileId": profile_id, "email": EMAIL, "authKey": keys.auth_key, "deviceName": "owner"});
+    let (status, answer) = login(&server, right.clone());
+    assert_eq!(status, 429, "{answer}");
+    let wait = answer["retryAfter"].as_u64().unwrap();
+    assert!(wait <= profile_server::throttle::FIRST_WAIT_SECS as u64, "{answer}");
+    assert_eq!(server.post("/api/v1/prelogin", &json!({"profileId": profile_id, "email": EMAIL})).0, 429);
+    std::thread::sleep(Duration::from_secs(wait + 1));
+    let (status, answer) = login(&server, right);
+    assert_eq!(status, 200, "{answer}");
+}
+
+#[test]
+fn on_sqlite_a_burst_of_wrong_logins() {
+    a_burst_of_wrong_logins(Database::sqlite());
+}
+
+#[test]
+fn on_postgres_a_burst_of_wrong_logins() {
+    a_burst_of_wrong_logins(Database::postgres());
+}
+
+/// A site's signing key: its registration document and signed account-checks.
+struct SiteSigner(p256::ecdsa::SigningKey);
+
+impl SiteSigner {
+    fn new(byte: u8) -> Self {
+        Self(p256::ecdsa::SigningKey::from_slice(&[byte; 32]).unwrap())
+    }
+
+    fn registration(&self) -> Value {
+        json!({"appId": "shop", "name": "Shop", "publicKey": profile_core::PublicJwk::from_key(self.0.verifying_key())})
+    }
+
+    /// `POST /api/v1/sites/account-check` for `account_guid` at `origin`, signed.
+    fn check(&self, server: &Server, origin: &str, account_guid: &str) -> (u16, Value) {
+        use p256::ecdsa::signature::Signer;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let body = json!({"origin": origin, "accountGuid": account_guid, "issuedAt": now}).to_string();
+        let signature: p256::ecdsa::Signature = self.0.sign(body.as_bytes());
+        let header = format!("Personal-Profile-Signature: {}\r\n", b64(&signature.to_bytes()));
+        let (status, answer) =
+            server.raw("POST", "/api/v1/sites/account-check", "application/json", body.as_bytes(), &header);
+        (status, serde_json::from_str(&answer).unwrap_or(Value::Null))
+    }
+}
+
+/// A site on loopback that serves `document` at `/.well-known/personal-profile` and counts
+/// how often it is fetched. Returns its origin and the count.
+fn loopback_site(document: Value) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let fetches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = fetches.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            let path = line.split_whitespace().nth(1).unwrap_or_default().to_owned();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let (status, body) = if path == "/.well-known/personal-profile" {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                ("200 OK", document.to_string())
+            } else {
+                ("404 Not Found", String::new())
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (origin, fetches)
+}
+
+/// A listener that records whether anything connected to it.
+fn tripwire(addr: &str) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = connections.clone();
+    std::thread::spawn(move || {
+        for _stream in listener.incoming() {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    (port, connections)
+}
+
+/// With `sites_on_loopback` off (the default), a site's registration is never fetched from
+/// this machine, whatever form the address takes, even for an origin a profile has an account at.
+#[test]
+fn on_sqlite_site_checks_never_reach_this_machine() {
+    let db = Database::sqlite();
+    let (ok, url, err) = db.admin(&["create-user", "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+    assert!(ok, "{err}");
+    let profile_id = url.trim().rsplit('/').next().unwrap().to_owned();
+    let server = Server::start(&db, "http://profiles.test");
+    let device = Device::login(&server, &profile_id, EMAIL, PASSPHRASE, "laptop");
+    let (v4, to_v4) = tripwire("127.0.0.1:0");
+    let (v6, to_v6) = tripwire("[::1]:0");
+    let signer = SiteSigner::new(9);
+    let key = profile_core::LoginKey::from_secret(&Secret32::from_bytes([3; 32])).unwrap().public_jwk();
+    for origin in [
+        format!("https://[::ffff:127.0.0.1]:{v4}"),
+        format!("https://127.0.0.1:{v4}"),
+        format!("https://127.1.2.3:{v4}"),
+        format!("https://[::1]:{v6}"),
+        format!("https://localhost:{v4}"),
+        format!("https://localhost:{v6}"),
+    ] {
+        let account = json!({"origin": origin, "accountGuid": "acct-1", "publicKey": key});
+        let (status, stored) = server.call("PUT", "/api/v1/accounts", &account, &device.access);
+        assert_eq!(status, 200, "{stored}");
+        let (status, answer) = signer.check(&server, stored["origin"].as_str().unwrap(), "acct-1");
+        assert_eq!((status, answer["error"]["code"].clone()), (401, json!("bad_signature")), "{origin}: {answer}");
+    }
+    let connections =
+        (to_v4.load(std::sync::atomic::Ordering::SeqCst), to_v6.load(std::sync::atomic::Ordering::SeqCst));
+    assert_eq!(connections, (0, 0), "the server connected to this machine (IPv4, IPv6)");
+}
+
+/// An account-check costs the same work whether or not anyone here has an account at the
+/// origin: the registration is fetched (and remembered) for both, so the answer's timing
+/// tells nothing.
+#[test]
+fn on_sqlite_site_checks_fetch_whether_or_not_anyone_has_an_account() {
+    let db = Database::sqlite();
+    let (ok, url, err) = db.admin(&["create-user", "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+    assert!(ok, "{err}");
+    let profile_id = url.trim().rsplit('/').next().unwrap().to_owned();
+    let server = Server::start_with(
+        &db,
+        &["--public-url", "http://profiles.test"],
+        &[("PROFILE_SERVER__SITES_ON_LOOPBACK", "true")],
+    );
+    let device = Device::login(&server, &profile_id, EMAIL, PASSPHRASE, "laptop");
+    let signer = SiteSigner::new(9);
+    let (known, known_fetches) = loopback_site(signer.registration());
+    let (unknown, unknown_fetches) = loopback_site(signer.registration());
+    let key = profile_core::LoginKey::from_secret(&Secret32::from_bytes([3; 32])).unwrap().public_jwk();
+    let account = json!({"origin": known, "accountGuid": "acct-1", "publicKey": key});
+    assert_eq!(server.call("PUT", "/api/v1/accounts", &account, &device.access).0, 200);
+
+    let fetches = || {
+        (
+            known_fetches.load(std::sync::atomic::Ordering::SeqCst),
+            unknown_fetches.load(std::sync::atomic::Ordering::SeqCst),
+        )
+    };
+    for _ in 0..2 {
+        assert_eq!(signer.check(&server, &known, "acct-1"), (200, json!({"valid": true})));
+        assert_eq!(signer.check(&server, &unknown, "acct-1"), (200, json!({"valid": false})));
+        assert_eq!(fetches(), (1, 1), "each registration is fetched once, then remembered");
+    }
+    let (status, answer) = SiteSigner::new(10).check(&server, &unknown, "acct-1");
+    assert_eq!((status, answer["error"]["code"].clone()), (401, json!("bad_signature")), "another key: {answer}");
+}
+
+/// A passphrase change signs every other device out (unless asked to keep them) and can rotate
+/// the data key, all or nothing.
+fn passphrase_changes(db: Database) {
+    let (ok, url, err) = db.admin(&["create-user", "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+    assert!(ok, "{err}");
+    let profile_id = url.trim().rsplit('/').next().unwrap().to_owned();
+    let server =
+        Server::start_with(&db, &["--public-url", "http://profiles.test"], &[("PROFILE_SERVER__PUSH_CHECK_SECS", "1")]);
+    let a = Device::login(&server, &profile_id, EMAIL, PASSPHRASE, "a");
+    let b = Device::login(&server, &profile_id, EMAIL, PASSPHRASE, "b");
+    let keys = derive(&server, &profile_id, EMAIL, PASSPHRASE);
+    let (counter, contents, data_key) = a.read(&server, &keys.kek, "passphrase");
+    let (mut a_push, mut b_push) = (push_socket(&server, &a), push_socket(&server, &b));
+    let change = |current: &vault::PassphraseKeys, new: &str, data_key: &Secret32, extra: Value| {
+        let kdf = vault::KdfParams::recommended(random());
+        let next = vault::derive(&Passphrase::new(new.into()), &kdf).unwrap();
+        let mut body = json!({"currentAuthKey": current.auth_key, "kdf": kdf, "authKey": next.auth_key, "wrappedKey": b64(&vault::wrap(&next.kek, data_key, random()))});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        (body, next)
+    };
+
+    // Device A changes the passphrase: B is signed out at once, A carries on.
+    let (body, second) = change(&keys, "a second passphrase", &data_key, json!({}));
+    assert_eq!(server.call("PUT", "/api/v1/passphrase", &body, &a.access).0, 204);
+    assert_eq!(next_event(&mut b_push), json!({"type": "device-revoked", "deviceId": b.id}));
+    assert_eq!(next_event(&mut b_push), json!({"type": "closed"}));
+    assert_eq!(next_event(&mut a_push), json!({"type": "device-revoked", "deviceId": b.id}));
+    assert_eq!(b.get(&server, "/api/v1/vault").0, 401, "B's access token is refused");
+    let (status, refused) = server.post("/api/v1/token", &json!({"refreshToken": b.refresh}));
+    assert_eq!((status, refused["error"]["code"].clone()), (401, json!("auth_failed")), "{refused}");
+    assert_eq!(a.read(&server, &second.kek, "passphrase"), (counter, contents.clone(), data_key.clone()));
+    let (status, tokens) = server.post("/api/v1/token", &json!({"refreshToken": a.refresh}));
+    assert_eq!(status, 200, "A's refresh token still works: {tokens}");
+    let a = Device::from_tokens(&tokens);
+    let (_, listed) = a.get(&server, "/api/v1/devices");
+    let revoked: Vec<_> =
+        listed["devices"].as_array().unwrap().iter().map(|d| (d["name"].clone(), d["revokedAt"].is_null())).collect();
+    assert!(revoked.contains(&(json!("b"), false)) && revoked.contains(&(json!("a"), true)), "{listed}");
+
+    // With keepDevices, the others stay signed in.
+    let c = Device::login(&server, &profile_id, EMAIL, "a second passphrase", "c");
+    let mut c_push = push_socket(&server, &c);
+    let (body, third) = change(&second, "a third passphrase", &data_key, json!({"keepDevices": true}));
+    assert_eq!(server.call("PUT", "/api/v1/passphrase", &body, &a.access).0, 204);
+    assert_eq!(c.get(&server, "/api/v1/vault").0, 200, "C stays");
+    let (status, tokens) = server.post("/api/v1/token", &json!({"refreshToken": c.refresh}));
+    assert_eq!(status, 200, "{tokens}");
+    let c = Device::from_tokens(&tokens);
+
+    // A paper key, then a rotation of the data key.
+    let paper = vault::PaperKey::from_bytes(random());
+    let body = json!({"currentAuthKey": third.auth_key, "newPaperAuth": paper.auth_key(), "wrappedKey": b64(&vault::wrap(&paper.kek(), &data_key, random()))});
+    assert_eq!(server.call("PUT", "/api/v1/paper-key", &body, &a.access).0, 204);
+    let new_key = Secret32::from_bytes(random());
+    let sealed = |counter: u64, contents: &str| {
+        b64(&vault::seal_vault(&new_key, &profile_id, counter, random(), contents.as_bytes()))
+    };
+    let paper_wrapped = b64(&vault::wrap(&paper.kek(), &new_key, random()));
+    let unchanged = |why: &str| {
+        assert_eq!(a.read(&server, &third.kek, "passphrase"), (counter, contents.clone(), data_key.clone()), "{why}");
+        assert_eq!(a.read(&server, &paper.kek(), "paper").2, data_key, "{why}");
+        assert_eq!(c.get(&server, "/api/v1/vault").0, 200, "{why}: C is still signed in");
+        let old = json!({"profileId": profile_id, "email": EMAIL, "authKey": third.auth_key, "deviceName": "x"});
+        assert_eq!(login(&server, old).0, 200, "{why}: the passphrase is unchanged");
+    };
+    let refusals = [
+        (
+            json!({"rotate": {"counter": counter, "blob": sealed(counter + 1, "{}"), "paperWrappedKey": paper_wrapped}, "keepDevices": true}),
+            400,
+            "invalid_request",
+        ),
+        (json!({"rotate": {"counter": counter, "blob": sealed(counter + 1, "{}")}}), 400, "invalid_request"),
+        (
+            json!({"rotate": {"counter": counter, "blob": b64(b"not sealed"), "paperWrappedKey": paper_wrapped}}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"rotate": {"counter": counter, "blob": sealed(counter + 1, "{}"), "paperWrappedKey": b64(&[1; 10])}}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"rotate": {"counter": counter - 1, "blob": sealed(counter, "{}"), "paperWrappedKey": paper_wrapped}}),
+            409,
+            "conflict",
+        ),
+    ];
+    for (extra, expected_status, expected_code) in refusals {
+        let (body, _) = change(&third, "a fourth passphrase", &new_key, extra.clone());
+        let (status, error) = server.call("PUT", "/api/v1/passphrase", &body, &a.access);
+        assert_eq!(
+            (status, error["error"]["code"].clone()),
+            (expected_status, json!(expected_code)),
+            "{extra}: {error}"
+        );
+        if status == 409 {
+            assert_eq!(error["counter"], json!(counter), "{error}");
+        }
+        unchanged(&extra.to_string());
+    }
+
+    let rotated = r#"{"street":"1 Rotated Street"}"#;
+    let extra =
+        json!({"rotate": {"counter": counter, "blob": sealed(counter + 1, rotated), "paperWrappedKey": paper_wrapped}});
+    let (body, fourth) = change(&third, "a fourth passphrase", &new_key, extra);
+    let (status, answer) = server.call("PUT", "/api/v1/passphrase", &body, &a.access);
+    assert_eq!((status, answer.clone()), (200, json!({"counter": counter + 1})), "{answer}");
+    // A hears every other device signed out (C, and those the checks above logged in) and the
+    // vault change.
+    let mut revoked = Vec::new();
+    loop {
+        let event = next_event(&mut a_push);
+        if event["type"] == "vault-changed" {
+            assert_eq!(event["counter"], json!(counter + 1));
+            break;
+        }
+        assert_eq!(event["type"], "device-revoked", "{event}");
+        revoked.push(event["deviceId"].as_str().unwrap().to_owned());
+    }
+    assert!(revoked.contains(&c.id) && !revoked.contains(&a.id), "{revoked:?}");
+    while next_event(&mut c_push)["type"] != "closed" {}
+    assert_eq!(c.get(&server, "/api/v1/vault").0, 401, "a rotation signs the other devices out");
+    assert_eq!(a.read(&server, &fourth.kek, "passphrase"), (counter + 1, rotated.to_owned(), new_key.clone()));
+    assert_eq!(a.read(&server, &paper.kek(), "paper").2, new_key, "the paper key unwraps the new data key");
+    let (_, stored) = a.get(&server, "/api/v1/vault");
+    let wrapped = stored["credentials"].as_array().unwrap().iter().find(|c| c["kind"] == "passphrase").unwrap();
+    assert!(vault::unwrap(&third.kek, &unb64(&wrapped["wrappedKey"])).is_err(), "the old passphrase unwraps nothing");
+    assert!(
+        vault::open_vault(&data_key, &profile_id, counter + 1, &unb64(&stored["blob"])).is_err(),
+        "the old data key does not open the vault"
+    );
+    let paper_login =
+        json!({"profileId": profile_id, "email": EMAIL, "paperAuth": paper.auth_key(), "deviceName": "p"});
+    assert_eq!(login(&server, paper_login).0, 200, "the paper key's verifier is unchanged");
+    let (status, error) =
+        server.call("PUT", "/api/v1/vault", &json!({"counter": counter, "blob": sealed(counter + 1, "{}")}), &a.access);
+    assert_eq!((status, error["counter"].clone()), (409, json!(counter + 1)));
+}
+
+#[test]
+fn on_sqlite_passphrase_changes() {
+    passphrase_changes(Database::sqlite());
+}
+
+#[test]
+fn on_postgres_passphrase_changes() {
+    passphrase_changes(Database::postgres());
+}
+
+/// `/metrics` is not public: by default it is not served on the API's listener; with
+/// `metrics_token` it is, to that bearer token only; with `metrics_listen`, on that address.
+#[test]
+fn on_sqlite_metrics_are_not_public() {
+    let db = Database::sqlite();
+    let server = Server::start(&db, "http://profiles.test");
+    let (status, _) = server.request("GET", "/metrics", b"");
+    assert_eq!(status, 404, "not served by default");
+    drop(server);
+
+    let token = "a-metrics-token-of-some-length";
+    let server = Server::start_with(&db, &[], &[("PROFILE_SERVER__METRICS_TOKEN", token)]);
+    let scrape = |server: &Server, addr: &str, authorization: &str| {
+        let (status, head, body) = server.raw_at(addr, "GET", "/metrics", "text/plain", b"", authorization);
+        (status, head, body)
+    };
+    let addr = server.addr.clone();
+    assert_eq!(scrape(&server, &addr, "").0, 401, "no token");
+    assert_eq!(scrape(&server, &addr, "Authorization: Bearer a-metrics-token-of-some-lengtx\r\n").0, 401);
+    assert_eq!(scrape(&server, &addr, &format!("Authorization: Basic {token}\r\n")).0, 401);
+    let (status, _, body) = scrape(&server, &addr, &format!("Authorization: Bearer {token}\r\n"));
+    assert!(status == 200 && body.contains("profile_server_http_requests_total"), "{status} {body}");
+    drop(server);
+
+    let server = Server::start_with(&db, &[], &[("PROFILE_SERVER__METRICS_LISTEN", "127.0.0.1:0")]);
+    let metrics = server.metrics_addr.clone().expect("the metrics address in the log");
+    assert_ne!(metrics, server.addr);
+    assert_eq!(server.request("GET", "/metrics", b"").0, 404, "not on the API's listener");
+    let (status, _, body) = scrape(&server, &metrics, "");
+    assert!(status == 200 && body.contains("profile_server_http_requests_total"), "{status} {body}");
+    assert_eq!(scrape(&server, &metrics, "").0, 200);
+    let (status, _, _) = server.raw_at(&metrics, "GET", "/api/v1/vault", "text/plain", b"", "");
+    assert_eq!(status, 404, "only metrics there");
 }
