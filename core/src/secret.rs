@@ -98,6 +98,12 @@ impl Bearer {
     }
 }
 
+impl From<String> for Bearer {
+    fn from(text: String) -> Self {
+        Self(text)
+    }
+}
+
 impl fmt::Debug for Bearer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Bearer(..)")

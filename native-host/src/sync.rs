@@ -278,7 +278,30 @@ impl Default for Client {
 }
 
 impl Client {
+    /// One call; a server too busy to check a credential now (`503 busy`, which it answers
+    /// without doing anything) is asked again after the wait it names, a few times.
     fn call(&self, method: &str, url: &str, token: Option<&Bearer>, body: Option<&Value>) -> Result<Answer, WireError> {
+        const TRIES: usize = 4;
+        const LONGEST_WAIT_SECS: u64 = 5;
+        let mut answer = self.call_once(method, url, token, body)?;
+        for _ in 1..TRIES {
+            if answer.0 != 503 || answer.1["error"]["code"] != "busy" {
+                break;
+            }
+            let wait = answer.1["retryAfter"].as_u64().unwrap_or(1).clamp(1, LONGEST_WAIT_SECS);
+            std::thread::sleep(Duration::from_secs(wait));
+            answer = self.call_once(method, url, token, body)?;
+        }
+        Ok(answer)
+    }
+
+    fn call_once(
+        &self,
+        method: &str,
+        url: &str,
+        token: Option<&Bearer>,
+        body: Option<&Value>,
+    ) -> Result<Answer, WireError> {
         let authorization = token.map(|t| zeroize::Zeroizing::new(format!("Bearer {}", t.expose())));
         let mut response = match (method, body) {
             ("GET", _) => {

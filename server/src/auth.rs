@@ -13,8 +13,8 @@ use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use profile_core::Secret32;
 use profile_core::vault::KdfParams;
+use profile_core::{Bearer, Secret32};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::Row;
@@ -22,7 +22,7 @@ use subtle::ConstantTimeEq;
 
 use crate::api::{ApiError, AppState, Body, ClientAddr};
 use crate::db::Db;
-use crate::keys::{ACCESS_TTL_SECS, Bearer, secret_hash};
+use crate::keys::{ACCESS_TTL_SECS, secret_hash};
 use crate::push::Event;
 use crate::throttle::subjects;
 

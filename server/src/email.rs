@@ -16,6 +16,7 @@ use axum::response::{Html, IntoResponse, Response};
 use base64ct::{Base64UrlUnpadded, Encoding};
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use profile_core::Bearer;
 use serde::Deserialize;
 use serde_json::json;
 use sqlx::Row;
@@ -23,7 +24,7 @@ use sqlx::Row;
 use crate::api::{ApiError, AppState, Body, ClientAddr};
 use crate::auth::Session;
 use crate::db::Db;
-use crate::keys::{Bearer, secret_hash};
+use crate::keys::secret_hash;
 
 /// How long a link stays valid.
 pub const LINK_TTL_SECS: i64 = 600;

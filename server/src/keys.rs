@@ -274,31 +274,6 @@ impl VerifiedTokens {
     }
 }
 
-/// A bearer secret as it crosses the wire (an access or refresh token, a ticket, an email
-/// link's token): whoever holds one is let in, so `Debug` prints `Bearer(..)` and the text is
-/// wiped on drop. It serializes as the plain string, for the one answer that hands it over.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
-#[serde(transparent)]
-pub struct Bearer(String);
-
-impl Bearer {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<String> for Bearer {
-    fn from(text: String) -> Self {
-        Self(text)
-    }
-}
-
-impl std::fmt::Debug for Bearer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Bearer(..)")
-    }
-}
-
 /// SHA-256 of a bearer secret (ticket, refresh token, paper-key verifier), as stored.
 pub fn secret_hash(secret: &str) -> String {
     Base64UrlUnpadded::encode_string(&Sha256::digest(secret.as_bytes()))
