@@ -99,9 +99,10 @@ fn a_page_asks_the_person_decides_and_remembered_sites_are_answered_without_aski
     let decide = format!(
         "chrome.runtime.sendMessage({{consent: {{id: '{prompt_id}', allow: true}}}}).then(a => a === undefined ? 'ignored' : a, () => 'ignored')"
     );
-    let forger = browser.open(&format!("chrome-extension://{EXTENSION_ID}/popup.html"));
+    let forger = browser.open_own_page("options.html");
     std::thread::sleep(Duration::from_millis(600));
     assert_eq!(browser.eval_async(&forger, &decide), json!("ignored"));
+    browser.eval(&forger, "window.close(); true");
     assert_eq!(browser.eval(&page, "window.r4"), Value::Null, "a decision from another page is ignored");
     browser.click_after(
         &consent,
@@ -113,6 +114,11 @@ fn a_page_asks_the_person_decides_and_remembered_sites_are_answered_without_aski
     let replay = browser.open(&format!("chrome-extension://{EXTENSION_ID}/consent.html#{prompt_id}"));
     browser.wait_for(&replay, "document.getElementById('headline').textContent.includes('no longer waiting')");
     assert_eq!(browser.eval_async(&replay, &decide), json!({"gone": true}));
+    for target in browser.targets() {
+        if target["url"].as_str().is_some_and(|url| url.ends_with(&prompt_id)) {
+            browser.call(None, "Target.closeTarget", json!({"targetId": target["targetId"]}));
+        }
+    }
 
     // Remembered: answered with no window.
     browser.start(&page, "r5", "window.profile.getAddress('shipping')");
