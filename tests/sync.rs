@@ -293,10 +293,19 @@ fn a_server_that_rolls_the_vault_back_is_refused_and_nothing_is_lost() {
     assert_eq!(shown(&desktop, "billing")["line1"], "3 Bill Road");
     assert!(desktop.cli(&["status"], "").contains("sync stopped"));
 
-    // Pairing again is how a person resumes: what this device holds goes into the server's vault.
+    // While sync is stopped the host does not talk to that server (which could otherwise undo
+    // the stop by signing the device out), and pairing again does not accept the older vault
+    // unless the person says so: then what this device holds goes into the server's vault.
+    let devices = laptop.try_cli(&["devices"], "");
+    assert!(!devices.status.success() && String::from_utf8_lossy(&devices.stderr).contains("sync stopped"));
     laptop.cli(&["unpair"], "");
-    laptop.cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+    let again = laptop.try_cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+    let said = String::from_utf8_lossy(&again.stderr).into_owned();
+    assert!(!again.status.success() && said.contains("older vault"), "{again:?}");
+    assert!(laptop.cli(&["status"], "").contains("not paired"));
+    laptop.cli(&["pair", &server.profile_url, "--email", EMAIL, "--accept-older-vault"], &format!("{PASSPHRASE}\n"));
     assert!(laptop.cli(&["status"], "").contains("in sync"));
+    assert_eq!(shown(&laptop, "shipping")["line1"], "4 Later Road", "what this device held was kept");
 }
 
 #[test]

@@ -177,9 +177,22 @@ impl GrantKind {
 #[serde(untagged, rename_all = "camelCase")]
 pub enum PairParams {
     #[serde(rename_all = "camelCase")]
-    Passphrase { profile_url: String, email: String, passphrase: Passphrase },
+    Passphrase {
+        profile_url: String,
+        email: String,
+        passphrase: Passphrase,
+        /// Pair even though the server offers an older vault than this device saw of this
+        /// profile before (a server restored from a backup): the person's deliberate choice.
+        #[serde(default)]
+        accept_older_vault: bool,
+    },
     #[serde(rename_all = "camelCase")]
-    Ticket { profile_url: String, ticket: Bearer },
+    Ticket {
+        profile_url: String,
+        ticket: Bearer,
+        #[serde(default)]
+        accept_older_vault: bool,
+    },
 }
 
 impl Call {
@@ -386,8 +399,10 @@ impl SyncHalt {
         };
         format!(
             "sync stopped: the profile server offered an older vault ({what}). It may have been restored \
-             from a backup or tampered with. This device keeps its data and sends nothing more there; to \
-             sync again, unpair and pair once more, which puts this device's data back into the server's vault."
+             from a backup or tampered with. This device keeps its data and sends nothing more there. To use \
+             the server's copy anyway, unpair, then pair again accepting the older vault (`pair \
+             --accept-older-vault`, or the choice the options page offers): what this device holds is merged \
+             into it."
         )
     }
 }
@@ -486,16 +501,20 @@ fn invisible(c: char) -> bool {
         | '\u{1bca0}'..='\u{1bca3}' | '\u{1d173}'..='\u{1d17a}' | '\u{e0000}'..='\u{e0fff}')
 }
 
-/// Whether some word of `name` reads as a domain name (`paypal.com`, `xn--pypal-4ve.com`), which
-/// a person could take for the site's address.
+/// Whether `name` holds something that reads as a domain name (`paypal.com`, `https://paypal.com/`,
+/// `paypal.com:443`, `PayPal.com™`, `paypal。com`, `xn--pypal-4ve.com`), which a person could
+/// take for the site's address: a letter or digit, a dot (or a character that reads as one),
+/// then a label of two or more letters, or a punycode label.
 fn names_a_domain(name: &str) -> bool {
-    name.split_whitespace().any(|word| {
-        let word = word.trim_matches(|c: char| matches!(c, ',' | ';' | ':' | '!' | '?' | '(' | ')' | '"' | '\''));
-        let labels: Vec<&str> = word.split('.').collect();
-        let last = labels.last().copied().unwrap_or_default();
-        labels.len() >= 2
-            && labels.iter().all(|l| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-'))
-            && (last.starts_with("xn--") || (last.chars().count() >= 2 && last.chars().all(char::is_alphabetic)))
+    let dot = |c: char| matches!(c, '.' | '\u{2024}' | '\u{3002}' | '\u{fe52}' | '\u{ff0e}' | '\u{ff61}');
+    let chars: Vec<char> = name.chars().collect();
+    chars.iter().enumerate().any(|(i, &c)| {
+        if !dot(c) || !chars[..i].last().is_some_and(|before| before.is_alphanumeric()) {
+            return false;
+        }
+        let label: String = chars[i + 1..].iter().take_while(|c| c.is_alphanumeric() || **c == '-').collect();
+        label.to_lowercase().starts_with("xn--")
+            || (label.chars().count() >= 2 && label.chars().all(char::is_alphabetic))
     })
 }
 
@@ -608,6 +627,14 @@ mod tests {
             "\u{feff}Shop",
             "Sh\u{00ad}op",
             "Shop\u{e0041}",
+            "https://paypal.com",
+            "paypal.com/",
+            "paypal.com.",
+            "paypal.com:443",
+            "PayPal.com™",
+            "paypal\u{3002}com",
+            "paypal\u{ff0e}com",
+            "\u{ff50}\u{ff41}\u{ff59}\u{ff50}\u{ff41}\u{ff4c}\u{ff0e}\u{ff43}\u{ff4f}\u{ff4d}",
         ] {
             assert!(SiteApp::from_document(&serde_json::json!({"name": lookalike})).is_none(), "{lookalike:?}");
         }

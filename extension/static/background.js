@@ -120,7 +120,14 @@ async function handlePageCall(message, sender) {
         openPrompts.delete(call.origin);
         return rejected(settlement);
       }
-      const decision = await askPerson(call.origin, prompt);
+      let decision;
+      try {
+        decision = await askPerson(call.origin, prompt);
+      } catch (error) {
+        // Whatever failed, the claim goes with it: no later request may find the site busy.
+        openPrompts.delete(call.origin);
+        return rejected(error);
+      }
       if (decision === "timeout") return { status: "rejected", code: "timeout", message: "no answer within 60 seconds" };
       // A decision is the person's doing: it keeps an unlocked profile open.
       askHost("activity", OWN_ORIGIN, {});

@@ -102,6 +102,7 @@ $("#pair-form").addEventListener("submit", async (event) => {
   const params = pairWithTicket
     ? { profileUrl, ticket: $("#pair-ticket").value.trim() }
     : { profileUrl, email: $("#pair-email").value.trim(), passphrase: $("#pair-passphrase").value };
+  if ($("#pair-accept-older").checked) params.acceptOlderVault = true;
   const submit = $("#pair-submit");
   submit.disabled = true;
   submit.textContent = "Pairing…";
@@ -113,6 +114,8 @@ $("#pair-form").addEventListener("submit", async (event) => {
     await load();
   } catch (e) {
     say("#pair-error", PAIR_ERRORS[e.code] || e.message);
+    // The server offers an older copy than this device saw: pairing anyway is the person's call.
+    if (e.message.includes("older vault")) $("#pair-accept-older-row").hidden = false;
   } finally {
     $("#pair-passphrase").value = "";
     submit.disabled = false;

@@ -82,6 +82,10 @@ enum Command {
         /// first `unlock` with your passphrase. (Tickets may start with `-`.)
         #[arg(long, allow_hyphen_values = true)]
         ticket: Option<String>,
+        /// Pair even though the server offers an older copy of the profile than this device saw
+        /// before (a server restored from a backup): what this device holds is merged into it.
+        #[arg(long)]
+        accept_older_vault: bool,
     },
     /// Sign this device out of the profile server; what is cached here stays.
     Unpair,
@@ -477,7 +481,7 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
                 }
             }
         }
-        Command::Pair { profile_url, email, ticket } => {
+        Command::Pair { profile_url, email, ticket, accept_older_vault } => {
             let store = open_for_change(home)?;
             let with = match (email, ticket) {
                 (_, Some(ticket)) => sync::PairWith::Ticket(profile_core::Bearer::new(ticket)),
@@ -487,7 +491,8 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
                 }
                 (None, None) => return Err("give --email or --ticket".into()),
             };
-            let paired = sync::pair(&store, &sync::Client::default(), &profile_url, with).map_err(|e| e.message)?;
+            let paired = sync::pair(&store, &sync::Client::default(), &profile_url, with, accept_older_vault)
+                .map_err(|e| e.message)?;
             println!("paired with {}", paired["profileUrl"].as_str().unwrap_or_default());
             if paired["vaultOpen"] == false {
                 println!("the vault opens at the first `unlock` with your passphrase");
@@ -514,8 +519,9 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
         }
         Command::AutoLock { after } => {
             // A setting, not a secret: it may change while the profile is locked (unlocking still
-            // needs the passphrase).
+            // needs the passphrase). A session that ran out ends first, under the old setting.
             let store = open_store(home).map_err(|e| e.to_string())?;
+            store.enforce_session(now()).map_err(|e| e.message)?;
             store
                 .update(|s| {
                     s.auto_lock_secs = after;
@@ -531,7 +537,11 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
             }
         }
         Command::Devices { revoke } => {
-            let store = open_store(home).map_err(|e| e.to_string())?;
+            // Signing a device out is a change; the list shows what the person's devices are.
+            let store = match revoke {
+                Some(_) => open_for_change(home)?,
+                None => open_to_show(home)?.0,
+            };
             let client = sync::Client::default();
             if let Some(id) = revoke {
                 sync::revoke_device(&store, &client, &id).map_err(|e| e.message)?;

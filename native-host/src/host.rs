@@ -183,6 +183,9 @@ impl Host {
         let (state, locked_now) = store.enforce_session(now())?;
         if locked_now {
             tracing::info!("the unlock session ended: locking");
+        }
+        if state.locked {
+            // Locked here or by another process: parsed login keys leave this one's memory too.
             self.forget_keys();
         }
         let open_while_locked =
@@ -221,13 +224,17 @@ impl Host {
                 sync_halted: state.server.as_ref().and_then(|link| link.halted.clone()),
             }),
             Call::Pair(params) => {
-                let (profile_url, with) = match params {
-                    PairParams::Passphrase { profile_url, email, passphrase } => {
-                        (profile_url, PairWith::Passphrase { email: email.clone(), passphrase: passphrase.clone() })
+                let (profile_url, with, accept_older) = match params {
+                    PairParams::Passphrase { profile_url, email, passphrase, accept_older_vault } => (
+                        profile_url,
+                        PairWith::Passphrase { email: email.clone(), passphrase: passphrase.clone() },
+                        *accept_older_vault,
+                    ),
+                    PairParams::Ticket { profile_url, ticket, accept_older_vault } => {
+                        (profile_url, PairWith::Ticket(ticket.clone()), *accept_older_vault)
                     }
-                    PairParams::Ticket { profile_url, ticket } => (profile_url, PairWith::Ticket(ticket.clone())),
                 };
-                let paired = sync::pair(store, self.client(), profile_url, with)?;
+                let paired = sync::pair(store, self.client(), profile_url, with, accept_older)?;
                 if self.listen {
                     sync::listen(store.clone());
                 }
@@ -657,15 +664,21 @@ pub fn set_passphrase(
         );
     }
     let lock = PassphraseLock::create(new, random()?).map_err(|e| WireError::internal(e.to_string()))?;
-    store.update(|s| {
-        if let Some(existing) = &s.lock
-            && !current.is_some_and(|c| existing.matches(c))
-        {
-            return fail(ErrorCode::AuthFailed, "the current passphrase is wrong");
+    // The current one is checked like an unlock: wrong tries are counted (and saved) and slowed.
+    let right = store.update(|s| {
+        let right = match (s.lock.as_mut(), current) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(existing), Some(current)) => check_passphrase(existing, current, now())?,
+        };
+        if right {
+            s.lock = Some(lock);
         }
-        s.lock = Some(lock);
-        Ok(())
+        Ok(right)
     })?;
+    if !right {
+        return fail(ErrorCode::AuthFailed, "the current passphrase is wrong");
+    }
     // Setting it is a person's doing: the idle clock starts now.
     Ok(store.touch_activity()?)
 }

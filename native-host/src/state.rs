@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use profile_core::vault::{self, KdfParams, VaultError};
+use profile_core::vault::{self, KdfParams, VaultError, Watermark};
 use profile_core::wire::Grant;
 use profile_core::{AccountGuid, Address, AddressKind, Origin, Passphrase, Secret32};
 use serde::{Deserialize, Serialize};
@@ -41,6 +41,10 @@ pub struct LocalState {
     /// The profile server this host is paired with, its tokens and the vault's data key.
     #[serde(default)]
     pub server: Option<crate::sync::ServerLink>,
+    /// The newest vault version seen of each profile this host was paired with (by profile
+    /// URL): kept when the pairing ends, so pairing again never silently accepts an older one.
+    #[serde(default)]
+    pub vault_history: BTreeMap<String, Watermark>,
 }
 
 impl LocalState {
@@ -57,6 +61,7 @@ impl LocalState {
             auto_lock_secs: default_auto_lock(),
             profile_url: None,
             server: None,
+            vault_history: BTreeMap::new(),
         }
     }
 
@@ -91,9 +96,16 @@ fn default_auto_lock() -> u64 {
 }
 
 impl LocalState {
-    /// Forgets the profile server (unpaired, or signed out there); what it cached stays.
+    /// Forgets the profile server (unpaired, or signed out there); what it cached stays, and so
+    /// does the newest vault version seen of that profile.
     pub fn forget_server(&mut self) {
-        self.server = None;
+        if let Some(link) = self.server.take() {
+            let seen = link.newest_seen();
+            let kept = self.vault_history.entry(link.profile_url.clone()).or_default();
+            if seen.counter >= kept.counter {
+                *kept = seen;
+            }
+        }
         self.profile_url = None;
     }
 

@@ -270,14 +270,15 @@ fn compact(entries: Vec<Disclosure>) -> Vec<Disclosure> {
 /// most records loses its oldest one, so a site that asked little keeps its history.
 fn trim(records: Vec<(Origin, Vec<u8>)>, budget: usize) -> Vec<Vec<u8>> {
     let mut total: usize = records.iter().map(|(_, r)| r.len()).sum();
-    let mut per_site: std::collections::HashMap<&Origin, Vec<usize>> = std::collections::HashMap::new();
+    let mut per_site: std::collections::HashMap<&Origin, std::collections::VecDeque<usize>> =
+        std::collections::HashMap::new();
     for (i, (site, _)) in records.iter().enumerate() {
-        per_site.entry(site).or_default().push(i);
+        per_site.entry(site).or_default().push_back(i);
     }
     let mut dropped = vec![false; records.len()];
     while total > budget {
-        let Some(biggest) = per_site.values_mut().filter(|v| !v.is_empty()).max_by_key(|v| v.len()) else { break };
-        let oldest = biggest.remove(0);
+        let Some(biggest) = per_site.values_mut().max_by_key(|v| v.len()) else { break };
+        let Some(oldest) = biggest.pop_front() else { break };
         dropped[oldest] = true;
         total -= records[oldest].1.len();
     }

@@ -123,6 +123,41 @@ impl RegistryNews {
 }
 
 impl ServerLink {
+    /// The newest vault version seen from this server: the watermark, and never less than the
+    /// counter agreed on (a link saved before watermarks were kept has only that).
+    pub fn newest_seen(&self) -> Watermark {
+        if self.seen.counter >= self.counter {
+            self.seen.clone()
+        } else {
+            Watermark { counter: self.counter, digest: None }
+        }
+    }
+
+    /// Checks a vault version the server offers against the newest one seen: an older one halts
+    /// syncing with this server (recorded in the link, which the caller saves) and is an error.
+    fn check_offer(&mut self, counter: u64, blob: &[u8]) -> Result<(), WireError> {
+        let Err(rollback) = self.newest_seen().check(counter, blob) else { return Ok(()) };
+        let halt = SyncHalt { seen_counter: rollback.seen, offered_counter: rollback.offered, at: now() };
+        tracing::error!("{}", halt.explain());
+        let error = WireError::new(ErrorCode::ServerUnreachable, halt.explain());
+        self.halted = Some(halt);
+        Err(error)
+    }
+
+    /// Records a version this device has opened (or written): only then does it count as seen.
+    fn saw(&mut self, counter: u64, blob: &[u8]) {
+        self.seen = self.newest_seen();
+        self.seen.advance(counter, blob);
+    }
+
+    /// Refuses to talk to a server that offered an older vault (only unpairing still does).
+    fn usable(&self) -> Result<(), WireError> {
+        match &self.halted {
+            Some(halt) => Err(WireError::new(ErrorCode::ServerUnreachable, halt.explain())),
+            None => Ok(()),
+        }
+    }
+
     /// Queues news for the registry: a login replaces an earlier unsent login of the same
     /// account, and the queue stays bounded.
     pub fn tell(&mut self, news: RegistryNews) {
@@ -281,8 +316,9 @@ impl Client {
     /// One call; a server too busy to check a credential now (`503 busy`, which it answers
     /// without doing anything) is asked again after the wait it names, a few times.
     fn call(&self, method: &str, url: &str, token: Option<&Bearer>, body: Option<&Value>) -> Result<Answer, WireError> {
-        const TRIES: usize = 4;
-        const LONGEST_WAIT_SECS: u64 = 5;
+        // Short: a caller may hold the data dir's lock meanwhile.
+        const TRIES: usize = 3;
+        const LONGEST_WAIT_SECS: u64 = 2;
         let mut answer = self.call_once(method, url, token, body)?;
         for _ in 1..TRIES {
             if answer.0 != 503 || answer.1["error"]["code"] != "busy" {
@@ -410,8 +446,15 @@ pub enum PairWith {
 }
 
 /// Pairs this host with the profile at `profile_url`: logs in, opens the vault (with the
-/// passphrase), merges what this host already had into it, and writes it back.
-pub fn pair(store: &Store, client: &Client, profile_url: &str, with: PairWith) -> Result<Value, WireError> {
+/// passphrase), merges what this host already had into it, and writes it back. A vault older
+/// than one this host saw of the same profile is refused unless `accept_older_vault`.
+pub fn pair(
+    store: &Store,
+    client: &Client,
+    profile_url: &str,
+    with: PairWith,
+    accept_older_vault: bool,
+) -> Result<Value, WireError> {
     if store.state()?.server.is_some() {
         return Err(WireError::new(ErrorCode::InvalidRequest, "already paired; unpair first"));
     }
@@ -453,7 +496,17 @@ pub fn pair(store: &Store, client: &Client, profile_url: &str, with: PairWith) -
         outbox: Vec::new(),
     };
     let remote = read_vault(client, &link)?;
-    link.seen.advance(remote.counter, &remote.blob);
+    let history = store.state()?.vault_history.get(&profile_url).cloned().unwrap_or_default();
+    if let Err(rollback) = history.check(remote.counter, &remote.blob)
+        && !accept_older_vault
+    {
+        return Err(WireError::invalid(format!(
+            "the profile server offers an older vault of this profile (version {}) than this device has seen \
+             (version {}): it may have been restored from a backup or tampered with. To use it anyway, pair again \
+             accepting the older vault; what this device holds is merged into it",
+            rollback.offered, rollback.seen
+        )));
+    }
     if let Some(keys) = &passphrase {
         link.data_key = Some(remote.unwrap_key(&keys.kek)?);
     }
@@ -470,7 +523,10 @@ pub fn pair(store: &Store, client: &Client, profile_url: &str, with: PairWith) -
             merge(&VaultContents::default(), &VaultContents::of(s), &contents).apply(s);
             link.counter = remote.counter;
             link.base = contents;
+            link.saw(remote.counter, &remote.blob);
         }
+        // From here on this pairing's own watermark rules.
+        s.vault_history.remove(&profile_url);
         s.server = Some(link);
         Ok(())
     })?;
@@ -586,9 +642,7 @@ pub fn sync(store: &Store, client: &Client) -> Result<Synced, WireError> {
 }
 
 fn sync_link(client: &Client, link: &mut ServerLink, state: &mut LocalState) -> Result<Synced, WireError> {
-    if let Some(halt) = &link.halted {
-        return Err(WireError::new(ErrorCode::ServerUnreachable, halt.explain()));
-    }
+    link.usable()?;
     fresh_token(client, link)?;
     // The registry's news wait for another sync when the server cannot take them now; the vault
     // does not wait for them.
@@ -602,6 +656,7 @@ fn sync_link(client: &Client, link: &mut ServerLink, state: &mut LocalState) -> 
     for _ in 0..MAX_MERGE_ROUNDS {
         if let Some(server) = remote.take() {
             let theirs = server.open(&data_key, &link.profile_id)?;
+            link.saw(server.counter, &server.blob);
             let merged = merge(&link.base, &VaultContents::of(state), &theirs);
             merged.clone().apply(state);
             link.dirty = merged != theirs;
@@ -626,8 +681,17 @@ fn sync_link(client: &Client, link: &mut ServerLink, state: &mut LocalState) -> 
             client.call("PUT", &format!("{}/api/v1/vault", link.api_base), Some(&link.access_token), Some(&body))?;
         match answer.0 {
             200 => {
-                link.counter = answer.1["counter"].as_u64().unwrap_or(link.counter + 1);
-                link.seen.advance(link.counter, &blob);
+                // The blob was sealed as version counter + 1: a server that says otherwise
+                // stored something else.
+                if answer.1["counter"].as_u64() != Some(link.counter + 1) {
+                    return Err(WireError::internal(format!(
+                        "the profile server stored a write of version {} as {}",
+                        link.counter + 1,
+                        answer.1["counter"]
+                    )));
+                }
+                link.counter += 1;
+                link.saw(link.counter, &blob);
                 link.base = contents;
                 link.dirty = false;
                 return Ok(Synced::At(link.counter));
@@ -640,17 +704,11 @@ fn sync_link(client: &Client, link: &mut ServerLink, state: &mut LocalState) -> 
 }
 
 /// Reads the server's vault and checks it against the newest version this device has seen:
-/// an older one halts syncing with this server (the caller saves the halt with the link).
+/// an older one halts syncing with this server (the caller saves the halt with the link). The
+/// version counts as seen only once it is opened.
 fn read_fresh_vault(client: &Client, link: &mut ServerLink) -> Result<RemoteVault, WireError> {
     let server = read_vault(client, link)?;
-    if let Err(rollback) = link.seen.check(server.counter, &server.blob) {
-        let halt = SyncHalt { seen_counter: rollback.seen, offered_counter: rollback.offered, at: now() };
-        tracing::error!("{}", halt.explain());
-        let error = WireError::new(ErrorCode::ServerUnreachable, halt.explain());
-        link.halted = Some(halt);
-        return Err(error);
-    }
-    link.seen.advance(server.counter, &server.blob);
+    link.check_offer(server.counter, &server.blob)?;
     Ok(server)
 }
 
@@ -740,7 +798,7 @@ pub fn change_passphrase(
             if let Some((data_key, counter, blob)) = rotated {
                 link.data_key = Some(data_key);
                 link.counter = counter;
-                link.seen.advance(counter, &blob);
+                link.saw(counter, &blob);
             }
             s.lock = Some(new_lock.clone());
         });
@@ -761,9 +819,7 @@ fn change_on_server(
     paper_key: Option<&vault::PaperKey>,
     how: PassphraseChange,
 ) -> Result<Option<(Secret32, u64, Vec<u8>)>, WireError> {
-    if let Some(halt) = &link.halted {
-        return Err(WireError::new(ErrorCode::ServerUnreachable, halt.explain()));
-    }
+    link.usable()?;
     let data_key = link.data_key.clone().ok_or_else(|| {
         WireError::invalid("the synced vault is not open on this device yet: unlock it with the passphrase first")
     })?;
@@ -854,15 +910,21 @@ pub fn open_with_passphrase(store: &Store, client: &Client, passphrase: &Passphr
 
 /// Runs `call` with a fresh access token, inside a state update so that rotated tokens are
 /// saved whatever `call` answers. A device the server signed out is unpaired (its cache stays).
+/// A server that offered an older vault is not talked to at all, so it cannot undo the halt
+/// (by refusing a refresh, say), unless `even_halted` (unpairing, the person's own choice).
 fn with_token<T>(
     store: &Store,
     client: &Client,
+    even_halted: bool,
     call: impl FnOnce(&Client, &ServerLink) -> Result<T, WireError>,
 ) -> Result<T, WireError> {
     store.update(|s| {
         let Some(link) = s.server.as_mut() else {
             return Ok(Err(WireError::new(ErrorCode::NotPaired, "this profile is not paired with a profile server")));
         };
+        if !even_halted && let Err(e) = link.usable() {
+            return Ok(Err(e));
+        }
         match fresh_token(client, link) {
             Ok(()) => Ok(call(client, link)),
             Err(e) => {
@@ -878,7 +940,7 @@ fn with_token<T>(
 
 /// The profile's devices, as the server lists them (`current` marks this one).
 pub fn devices(store: &Store, client: &Client) -> Result<Value, WireError> {
-    with_token(store, client, |client, link| {
+    with_token(store, client, false, |client, link| {
         let url = format!("{}/api/v1/devices", link.api_base);
         expect(client.call("GET", &url, Some(&link.access_token), None)?, 200)
     })
@@ -892,7 +954,7 @@ pub fn revoke_device(store: &Store, client: &Client, device_id: &str) -> Result<
     if !well_formed {
         return Err(WireError::invalid("deviceId must be a device id from the device list"));
     }
-    with_token(store, client, |client, link| {
+    with_token(store, client, false, |client, link| {
         let url = format!("{}/api/v1/devices/{device_id}", link.api_base);
         expect(client.call("DELETE", &url, Some(&link.access_token), None)?, 204).map(|_| ())
     })
@@ -904,7 +966,7 @@ pub fn unpair(store: &Store, client: &Client) -> Result<Value, WireError> {
     if store.state()?.server.is_none() {
         return Err(WireError::new(ErrorCode::NotPaired, "this profile is not paired with a profile server"));
     }
-    let signed_out = with_token(store, client, |client, link| {
+    let signed_out = with_token(store, client, true, |client, link| {
         let url = format!("{}/api/v1/devices/{}", link.api_base, link.device_id);
         Ok(client.call("DELETE", &url, Some(&link.access_token), None)?.0 == 204)
     })
@@ -933,8 +995,9 @@ pub fn listen(store: std::sync::Arc<Store>) {
         let client = Client::default();
         let mut pause = 1;
         loop {
-            if !store.state().is_ok_and(|s| s.server.is_some()) {
-                // Not paired (yet): look again soon, e.g. after a pairing in the browser.
+            if !store.state().is_ok_and(|s| s.server.as_ref().is_some_and(|link| link.halted.is_none())) {
+                // Not paired (yet), or syncing stopped: look again soon, e.g. after a pairing
+                // in the browser.
                 std::thread::sleep(Duration::from_secs(NOT_PAIRED_CHECK_SECS));
                 pause = 1;
                 continue;
@@ -955,7 +1018,7 @@ pub fn listen(store: std::sync::Arc<Store>) {
 /// One push connection, until it closes.
 fn hold_socket(store: &Store, client: &Client) -> Result<(), String> {
     use tungstenite::client::IntoClientRequest;
-    let link = match with_token(store, client, |_, link| Ok(link.clone())) {
+    let link = match with_token(store, client, false, |_, link| Ok(link.clone())) {
         Ok(link) => link,
         Err(e) if e.code == ErrorCode::NotPaired => return Ok(()),
         Err(e) => return Err(e.to_string()),
@@ -1072,16 +1135,48 @@ mod tests {
         assert_eq!(guids(merged), ["b", "a"]);
     }
 
+    /// A link as an older host saved it: no watermark, no outbox, no halt.
+    fn legacy_link(counter: u64) -> ServerLink {
+        serde_json::from_value(json!({
+            "apiBase": "https://p.example", "profileId": "p", "profileUrl": "https://p.example/u/p",
+            "deviceId": "d", "accessToken": "t", "accessExpiresAt": 0, "refreshToken": "r", "dataKey": null,
+            "counter": counter, "base": {}, "dirty": false,
+        }))
+        .expect("a link saved before the outbox and the watermark existed still reads")
+    }
+
+    #[test]
+    fn an_offer_older_than_what_was_seen_halts_and_only_opened_versions_count_as_seen() {
+        // A link from before watermarks: its agreed counter is the floor.
+        let mut link = legacy_link(5);
+        assert!(link.check_offer(5, b"whatever it was").is_ok());
+        let refused = link.check_offer(3, b"three").unwrap_err();
+        assert_eq!(refused.code, ErrorCode::ServerUnreachable);
+        let halt = link.halted.clone().expect("halted");
+        assert_eq!((halt.seen_counter, halt.offered_counter), (5, 3));
+        assert!(link.usable().is_err(), "nothing more is sent to that server");
+
+        // An offer is not yet seen: a server cannot raise the watermark with a blob nobody opened.
+        let mut link = legacy_link(5);
+        assert!(link.check_offer(900, b"made up").is_ok());
+        assert_eq!(link.newest_seen().counter, 5);
+        link.saw(6, b"six");
+        assert!(link.check_offer(6, b"another six").is_err(), "the same version with other contents");
+
+        // Unpairing keeps what was seen of the profile, for the next pairing.
+        let mut state = LocalState::new(Secret32::from_bytes([3; 32]));
+        let mut link = legacy_link(2);
+        link.saw(7, b"seven");
+        state.server = Some(link);
+        state.forget_server();
+        assert_eq!(state.vault_history["https://p.example/u/p"].counter, 7);
+    }
+
     #[test]
     fn registry_news_wait_in_order_and_stay_bounded() {
         let origin = Origin::parse("https://shop.example").unwrap();
         let guid = profile_core::AccountGuid::try_from("a".to_owned()).unwrap();
-        let mut link: ServerLink = serde_json::from_value(json!({
-            "apiBase": "https://p.example", "profileId": "p", "profileUrl": "https://p.example/u/p",
-            "deviceId": "d", "accessToken": "t", "accessExpiresAt": 0, "refreshToken": "r", "dataKey": null,
-            "counter": 0, "base": {}, "dirty": false,
-        }))
-        .expect("a link saved before the outbox existed still reads");
+        let mut link = legacy_link(0);
         let login = || RegistryNews::LoggedIn { origin: origin.clone(), account_guid: guid.clone() };
         link.tell(RegistryNews::Removed { origin: origin.clone(), account_guid: guid.clone() });
         link.tell(login());

@@ -342,7 +342,7 @@ fn lock_and_unlock_with_a_passphrase() {
     assert!(cli(dir.path(), &["auto-lock", "off"], "").status.success());
     assert!(other.ok(EXTENSION, "unlock", json!({"passphrase": "correct horse battery"}))["expiresAt"].is_u64());
 
-    // Changing the passphrase needs the current one.
+    // Changing the passphrase needs the current one, and wrong guesses are slowed like unlocks.
     let out = cli(dir.path(), &["passphrase", "set"], "not it at all\nnew passphrase here\n");
     assert!(String::from_utf8_lossy(&out.stderr).contains("current passphrase is wrong"));
     let out = cli(dir.path(), &["passphrase", "set"], "correct horse battery\nnew passphrase here\n");
@@ -354,6 +354,9 @@ fn lock_and_unlock_with_a_passphrase() {
         assert_eq!(host.err(EXTENSION, "unlock", json!({"passphrase": "guess guess"})).0, "auth_failed");
     }
     assert_eq!(host.err(EXTENSION, "unlock", json!({"passphrase": "new passphrase here"})).0, "rate_limited");
+    // Changing it is no way around the wait: the current passphrase is checked the same way.
+    let out = cli(dir.path(), &["passphrase", "set"], "new passphrase here\nyet another passphrase\n");
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("try again in"), "{out:?}");
     assert!(host.finish().0.success());
     assert!(other.finish().0.success());
 }
@@ -849,10 +852,13 @@ fn auto_lock_holds_across_processes_and_only_a_persons_actions_keep_it_open() {
     let out = cli(dir.path(), &["address", "set", "shipping", "--json", "-"], &address("Ada Lovelace").to_string());
     assert!(out.status.success(), "{out:?}");
 
-    // Idle longer than the auto-lock: a host process started now answers `locked`.
+    // Idle longer than the auto-lock: a host process started now answers `locked`, and turning
+    // auto-lock off then does not reopen a session that already ran out.
     std::thread::sleep(Duration::from_millis(3_000));
+    assert!(cli(dir.path(), &["auto-lock", "off"], "").status.success());
     let mut host = HostProcess::start(dir.path());
     assert_eq!(host.err(SHOP, "getDeviceId", json!({})).0, "locked", "a new process honours the idle clock");
+    assert!(cli(dir.path(), &["auto-lock", "2s"], "").status.success());
 
     // The extension's own background calls are not a person's activity.
     host.ok(EXTENSION, "unlock", json!({"passphrase": "correct horse battery"}));
@@ -878,6 +884,8 @@ fn auto_lock_holds_across_processes_and_only_a_persons_actions_keep_it_open() {
     assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Baker"), "{out:?}");
     let out = cli(dir.path(), &["log"], "");
     assert!(!out.status.success(), "the log shows what left to whom: {out:?}");
+    let out = cli(dir.path(), &["devices"], "");
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("locked"), "{out:?}");
     assert!(host.finish().0.success());
 }
 

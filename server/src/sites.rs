@@ -62,8 +62,15 @@ struct AccountCheck {
 pub struct SiteKeys {
     keys: Mutex<HashMap<Origin, (Instant, Option<VerifyingKey>)>>,
     agent: ureq::Agent,
-    loopback: bool,
+    /// Fetches under way at most: each may hold a blocking thread for [`FETCH_TIMEOUT`], and
+    /// anyone can ask for one, so they are bounded for the whole server.
+    fetches: tokio::sync::Semaphore,
 }
+
+/// Site registrations fetched at once, at most; a check past that answers `503 busy`.
+const MAX_FETCHES: usize = 8;
+/// Sites' keys remembered, at most; past it the expired ones go, then all.
+const MAX_REMEMBERED: usize = 10_000;
 
 impl SiteKeys {
     /// Fetches from globally routable addresses only, and from loopback ones too when
@@ -78,30 +85,31 @@ impl SiteKeys {
             .build();
         let connector = ureq::unversioned::transport::DefaultConnector::default();
         let agent = ureq::Agent::with_parts(config, connector, OutwardOnly { loopback });
-        Self { keys: Mutex::default(), agent, loopback }
+        Self { keys: Mutex::default(), agent, fetches: tokio::sync::Semaphore::new(MAX_FETCHES) }
     }
 
-    /// The site's key: the remembered one when it is younger than `max_age`, else fetched.
-    async fn get(&self, origin: &Origin, max_age: Duration) -> Option<VerifyingKey> {
+    /// The site's key: the remembered one when it is younger than `max_age`, else fetched
+    /// (only from the addresses [`OutwardOnly`] lets through). `busy` when too many fetches are
+    /// under way.
+    async fn get(&self, origin: &Origin, max_age: Duration) -> Result<Option<VerifyingKey>, ApiError> {
         if let Some((at, key)) = self.keys.lock().unwrap_or_else(|p| p.into_inner()).get(origin)
             && at.elapsed() < max_age
         {
-            return *key;
+            return Ok(*key);
         }
-        let key = if self.loopback || !is_loopback(origin) {
-            let url = format!("{origin}/.well-known/personal-profile");
-            let agent = self.agent.clone();
-            tokio::task::spawn_blocking(move || fetch_key(&agent, &url)).await.ok().flatten()
-        } else {
-            // A loopback name is refused before it is even resolved.
-            None
-        };
+        let Ok(_slot) = self.fetches.try_acquire() else { return Err(crate::throttle::busy()) };
+        let url = format!("{origin}/.well-known/personal-profile");
+        let agent = self.agent.clone();
+        let key = tokio::task::spawn_blocking(move || fetch_key(&agent, &url)).await.ok().flatten();
         let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-        if keys.len() > 10_000 {
-            keys.clear();
+        if keys.len() >= MAX_REMEMBERED {
+            keys.retain(|_, (at, _)| at.elapsed() < KEY_TTL);
+            if keys.len() >= MAX_REMEMBERED {
+                keys.clear();
+            }
         }
         keys.insert(origin.clone(), (Instant::now(), key));
-        key
+        Ok(key)
     }
 }
 
@@ -212,14 +220,6 @@ fn in_block(addr: u128, net: u128, len: u8, width: u32) -> bool {
     addr >> shift == net >> shift
 }
 
-/// Whether the origin names this machine (`localhost`, `127.0.0.1`, `[::1]`).
-fn is_loopback(origin: &Origin) -> bool {
-    let host = origin.host().trim_start_matches('[').trim_end_matches(']');
-    host == "localhost"
-        || host.ends_with(".localhost")
-        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.to_canonical().is_loopback() || ip.is_unspecified())
-}
-
 /// Answers a site's signed question about one of its accounts.
 pub async fn account_check(
     State(state): State<AppState>,
@@ -234,7 +234,7 @@ pub async fn account_check(
         .and_then(|value| value.to_str().ok())
         .and_then(|text| Base64UrlUnpadded::decode_vec(text.trim()).ok())
         .and_then(|raw| Signature::from_slice(&raw).ok());
-    let fresh = (check.issued_at - crate::now()).abs() <= MAX_SKEW_SECS;
+    let fresh = check.issued_at.abs_diff(crate::now()) <= MAX_SKEW_SECS.unsigned_abs();
     let verified = state
         .db
         .attempt(&crate::throttle::subjects(client, None), async {
@@ -243,8 +243,8 @@ pub async fn account_check(
             let Some(signature) = signature.filter(|_| fresh) else { return Ok(Err(())) };
             let verifies = |key: Option<VerifyingKey>| key.is_some_and(|key| key.verify(&body, &signature).is_ok());
             // A site that rotated its key is fetched again, but not at every bad signature.
-            let verified = verifies(state.site_keys.get(&check.origin, KEY_TTL).await)
-                || verifies(state.site_keys.get(&check.origin, REFETCH_AFTER).await);
+            let verified = verifies(state.site_keys.get(&check.origin, KEY_TTL).await?)
+                || verifies(state.site_keys.get(&check.origin, REFETCH_AFTER).await?);
             Ok(if verified { Ok(()) } else { Err(()) })
         })
         .await?;
@@ -299,14 +299,18 @@ mod tests {
         let published = Arc::new(Mutex::new(jwk(1)));
         let origin = site(published.clone()).await;
         let keys = SiteKeys::new(true);
-        let first = keys.get(&origin, KEY_TTL).await.expect("the published key");
+        let first = keys.get(&origin, KEY_TTL).await.unwrap().expect("the published key");
         assert_eq!(first, jwk(1).to_key().unwrap());
         *published.lock().unwrap() = jwk(2);
-        assert_eq!(keys.get(&origin, KEY_TTL).await, Some(first), "remembered");
-        assert_eq!(keys.get(&origin, REFETCH_AFTER).await, Some(first), "just fetched: not fetched again");
-        assert_eq!(keys.get(&origin, Duration::ZERO).await, Some(jwk(2).to_key().unwrap()), "the rotated key");
+        assert_eq!(keys.get(&origin, KEY_TTL).await.unwrap(), Some(first), "remembered");
+        assert_eq!(keys.get(&origin, REFETCH_AFTER).await.unwrap(), Some(first), "just fetched: not fetched again");
+        assert_eq!(keys.get(&origin, Duration::ZERO).await.unwrap(), Some(jwk(2).to_key().unwrap()), "the rotated key");
+        // Every fetch slot taken: the next fetch is refused at once, not queued.
+        let held: Vec<_> = (0..MAX_FETCHES).map(|_| keys.fetches.try_acquire().unwrap()).collect();
+        assert!(keys.get(&origin, Duration::ZERO).await.is_err(), "busy while {} fetches run", held.len());
+        drop(held);
         let missing: Origin = "http://127.0.0.1:1".parse().unwrap();
-        assert_eq!(keys.get(&missing, KEY_TTL).await, None, "no registration, no key");
+        assert_eq!(keys.get(&missing, KEY_TTL).await.unwrap(), None, "no registration, no key");
     }
 
     /// Every form of a special-purpose address is refused; global ones pass.
@@ -410,22 +414,5 @@ mod tests {
             assert!(matches!(error, ureq::Error::HostNotFound), "{error}");
         }
         assert!(listener.accept().is_err(), "nothing connected");
-    }
-
-    #[test]
-    fn loopback_origins_are_recognised() {
-        for loopback in [
-            "http://localhost:8480",
-            "http://127.0.0.1:9",
-            "https://127.0.0.2",
-            "https://[::1]",
-            "https://a.localhost",
-            "https://[::ffff:127.0.0.1]",
-        ] {
-            assert!(is_loopback(&loopback.parse().unwrap()), "{loopback}");
-        }
-        for public in ["https://shop.example", "https://localhost.example", "https://127.example"] {
-            assert!(!is_loopback(&public.parse().unwrap()), "{public}");
-        }
     }
 }

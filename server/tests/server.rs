@@ -1065,6 +1065,47 @@ fn on_postgres_a_burst_of_wrong_logins() {
     a_burst_of_wrong_logins(Database::postgres());
 }
 
+/// A burst spread over many accounts, which the per-account throttle does not hold back: the
+/// bound on concurrent Argon2id runs does. The rest are answered `busy` at once, unhashed.
+#[test]
+fn on_sqlite_a_burst_across_many_accounts_waits_for_the_hashers() {
+    const BURST: usize = 120;
+    let db = Database::sqlite();
+    let server = Server::start(&db, "http://profiles.test");
+    let mut streams: Vec<(TcpStream, u8)> = (0..BURST)
+        .map(|i| {
+            let body = json!({"profileId": format!("nobody-{i}"), "email": EMAIL, "authKey": b64(&[7; 32]), "deviceName": "x"});
+            let request =
+                http_request(&server.addr, "POST", "/api/v1/login", "application/json", body.to_string().as_bytes(), "");
+            let (most, last) = request.split_at(request.len() - 1);
+            let mut stream = TcpStream::connect(&server.addr).unwrap();
+            stream.write_all(most).unwrap();
+            stream.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+            (stream, last[0])
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    for (stream, last) in &mut streams {
+        stream.write_all(&[*last]).unwrap();
+    }
+    let answers: Vec<(u16, Value)> = streams
+        .iter_mut()
+        .map(|(stream, _)| {
+            let (status, _, body) = read_response(stream);
+            (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+        })
+        .collect();
+    let peak_mib = server.peak_memory_kib() / 1024;
+    let checked = answers.iter().filter(|(status, _)| *status == 401).count();
+    let busy = answers.iter().filter(|(status, body)| *status == 503 && body["error"]["code"] == "busy").count();
+    println!("burst over {BURST} accounts: {checked} checked, {busy} busy; peak memory (VmHWM) {peak_mib} MiB");
+    // Up to 50 of these pass the per-address throttle; unbounded, 50 Argon2id runs at once hold
+    // about 950 MiB.
+    assert!(peak_mib < 400, "the server's peak memory is {peak_mib} MiB");
+    assert!(busy > 0, "no attempt waited for the hashers: {:?}", answers.iter().map(|(s, _)| s).collect::<Vec<_>>());
+    assert!(checked <= profile_server::throttle::ADDRESS_FREE_FAILURES as usize, "{checked} checked");
+}
+
 /// A site's signing key: its registration document and signed account-checks.
 struct SiteSigner(p256::ecdsa::SigningKey);
 
