@@ -9,8 +9,9 @@ use clap::{Args, Parser, Subcommand};
 use profile_core::wire::Disclosure;
 use profile_core::{Address, AddressKind, Passphrase};
 
-use crate::host::{open_store, prove_passphrase, remove_account, set_passphrase, unlock_profile};
+use crate::host::{lock_profile, open_store, prove_passphrase, remove_account, set_passphrase, unlock_profile};
 use crate::manifest::{self, Browser, EXTENSION_ID, Verdict};
+use crate::store::now;
 use crate::sync;
 
 /// Personal Profile's native-messaging host.
@@ -241,8 +242,9 @@ pub fn run() -> ExitCode {
     }
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+/// A Unix time as people read it in the CLI's output.
+fn when(at: u64) -> humantime::Rfc3339Timestamp {
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(at))
 }
 
 /// A passphrase: typed without echo at a terminal, else one line of stdin.
@@ -406,30 +408,18 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
             if entries.is_empty() {
                 println!("nothing has been disclosed yet");
             }
-            let time =
-                |at: u64| humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(at));
             for Disclosure { at, origin, method, fields, outcome, count, until } in entries.iter().rev().take(limit) {
                 let what = if fields.is_empty() { String::new() } else { format!(" [{}]", fields.join(", ")) };
                 let times = match until {
-                    Some(until) if *count > 1 => format!("  ({count} times, the last at {})", time(*until)),
+                    Some(until) if *count > 1 => format!("  ({count} times, the last at {})", when(*until)),
                     _ => String::new(),
                 };
-                println!("{}  {origin}  {method}  {outcome}{what}{times}", time(*at));
+                println!("{}  {origin}  {method}  {outcome}{what}{times}", when(*at));
             }
         }
         Command::Lock => {
             let store = open_store(home).map_err(|e| e.to_string())?;
-            store
-                .update(|s| match s.lock {
-                    None => Err(profile_core::WireError::invalid(
-                        "no passphrase is set, so the OS keystore alone unlocks this profile: set one first (`profile-host passphrase set`)",
-                    )),
-                    Some(_) => {
-                        s.locked = true;
-                        Ok(())
-                    }
-                })
-                .map_err(|e| e.message)?;
+            lock_profile(&store).map_err(|e| e.message)?;
             println!("locked");
         }
         Command::Unlock => {
@@ -449,15 +439,13 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
             if state.accounts.is_empty() {
                 println!("no site accounts yet");
             }
-            let date =
-                |at: u64| humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(at));
             for account in &state.accounts {
                 println!(
                     "{}  {}  created {}  last used {}",
                     account.origin,
                     account.account_guid,
-                    date(account.created_at),
-                    date(account.last_used_at)
+                    when(account.created_at),
+                    when(account.last_used_at)
                 );
             }
         }
@@ -550,12 +538,7 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
             }
             let listed = sync::devices(&store, &client).map_err(|e| e.message)?;
             for device in listed["devices"].as_array().into_iter().flatten() {
-                let since = |key: &str| {
-                    device[key].as_u64().map(|at| {
-                        humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(at))
-                            .to_string()
-                    })
-                };
+                let since = |key: &str| device[key].as_u64().map(|at| when(at).to_string());
                 let state = match since("revokedAt") {
                     Some(at) => format!("signed out {at}"),
                     None => format!("last seen {}", since("lastSeenAt").unwrap_or_default()),

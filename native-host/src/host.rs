@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use profile_core::wire::{
     API_VERSION, AccountSummary, Call, Disclosure, Grant, GrantParams, HelloResult, LoginParams, LoginResult,
@@ -18,7 +17,7 @@ use serde_json::{Value, json};
 
 use crate::keystore::{Keystore, OsKeystore};
 use crate::state::{AccountRecord, LocalState, MIN_PASSPHRASE_CHARS, PassphraseLock};
-use crate::store::{Store, StoreError, random};
+use crate::store::{Store, StoreError, now, random};
 use crate::sync::{self, Client, PairWith, RegistryNews};
 
 /// Who launched the host: the browser tells it through its arguments.
@@ -73,10 +72,6 @@ impl std::fmt::Debug for Host {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Host").field("caller", &self.caller).field("dir", &self.dir).finish_non_exhaustive()
     }
-}
-
-fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, WireError> {
@@ -203,9 +198,7 @@ impl Host {
 
     fn serve(&self, store: &Arc<Store>, state: &LocalState, origin: &Origin, call: &Call) -> Result<Value, WireError> {
         match call {
-            Call::GetProfileUrl {} => state.profile_url.clone().map(Value::String).ok_or_else(|| {
-                WireError::new(ErrorCode::NotPaired, "this profile is not paired with a profile server")
-            }),
+            Call::GetProfileUrl {} => state.profile_url.clone().map(Value::String).ok_or_else(sync::not_paired),
             Call::GetDeviceId {} => Ok(Value::String(DeviceId::derive(&state.device_secret, origin).to_string())),
             Call::GetAddress { kind } => match state.addresses.get(kind) {
                 Some(address) => to_value(address),
@@ -258,13 +251,7 @@ impl Host {
                 Ok(json!({"locked": false, "expiresAt": until}))
             }
             Call::Lock {} => {
-                store.update(|s| match s.lock {
-                    None => fail(ErrorCode::InvalidRequest, "set a passphrase first (`profile-host passphrase set`): without one the OS keystore alone unlocks this profile"),
-                    Some(_) => {
-                        s.locked = true;
-                        Ok(())
-                    }
-                })?;
+                lock_profile(store)?;
                 self.forget_keys();
                 Ok(json!({"locked": true}))
             }
@@ -638,6 +625,21 @@ pub fn prove_passphrase(store: &Store, passphrase: &profile_core::Passphrase) ->
         Some(lock) => check_passphrase(lock, passphrase, now()),
     })?;
     if right { Ok(()) } else { fail(ErrorCode::AuthFailed, "wrong passphrase") }
+}
+
+/// Locks the profile (the CLI's `lock`, the extension's `lock`); idempotent. Only a profile with
+/// a passphrase can be locked.
+pub fn lock_profile(store: &Store) -> Result<(), WireError> {
+    store.update(|s| match s.lock {
+        None => fail(
+            ErrorCode::InvalidRequest,
+            "set a passphrase first (`profile-host passphrase set`): without one the OS keystore alone unlocks this profile",
+        ),
+        Some(_) => {
+            s.locked = true;
+            Ok(())
+        }
+    })
 }
 
 /// Unlocks the profile (the CLI's `unlock`, the extension's `unlock`).

@@ -66,6 +66,11 @@ fn io_error(what: &str, path: &Path) -> impl FnOnce(io::Error) -> StoreError {
     move |e| StoreError::Io(context, e)
 }
 
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
 /// Fresh random bytes from the OS.
 pub fn random<const N: usize>() -> Result<[u8; N], StoreError> {
     let mut bytes = [0u8; N];
@@ -164,10 +169,10 @@ impl Store {
     /// no person did anything for the auto-lock time). Also says whether it locked it now.
     pub fn enforce_session(&self, now: u64) -> Result<(Arc<LocalState>, bool), WireError> {
         let state = self.state()?;
-        if !state.session_over(now, self.last_activity()) {
+        let last = self.last_activity();
+        if !state.session_over(now, last) {
             return Ok((state, false));
         }
-        let last = self.last_activity();
         self.update(|s| {
             if s.session_over(now, last) {
                 s.locked = true;

@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::state::{AccountRecord, LocalState};
-use crate::store::{Store, random};
+use crate::store::{Store, now, random};
 
 /// How long a call to the profile server may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -405,10 +405,6 @@ fn expect(answer: Answer, status: u16) -> Result<Value, WireError> {
     if answer.0 == status { Ok(answer.1) } else { Err(server_error(&answer)) }
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 /// The profile URL's document names the API; only https (or http on loopback) is accepted,
 /// since a passphrase-derived key travels to it.
 fn discover(client: &Client, profile_url: &str) -> Result<(String, String, String), WireError> {
@@ -626,18 +622,26 @@ pub enum Synced {
 /// pushes local changes, merging on conflict. Tokens it rotates are saved even when a later
 /// step fails; a change it cannot push stays dirty.
 pub fn sync(store: &Store, client: &Client) -> Result<Synced, WireError> {
+    Ok(on_link(store, |link, state| sync_link(client, link, state))?.unwrap_or(Synced::Idle))
+}
+
+/// Runs `work` on the paired link inside a state update, and saves the link whatever `work`
+/// answers, so tokens rotated on the way are kept even when a later step failed; a device the
+/// server signed out is unpaired instead (its cache stays). `None` when not paired.
+fn on_link<T>(
+    store: &Store,
+    work: impl FnOnce(&mut ServerLink, &mut LocalState) -> Result<T, WireError>,
+) -> Result<Option<T>, WireError> {
     store.update(|s| {
-        let Some(mut link) = s.server.clone() else { return Ok(Ok(Synced::Idle)) };
-        let outcome = sync_link(client, &mut link, s);
+        let Some(mut link) = s.server.clone() else { return Ok(Ok(None)) };
+        let outcome = work(&mut link, s);
         if outcome.as_ref().is_err_and(|e| e.code == ErrorCode::NotPaired) {
-            // Signed out on the server: forget it, keep the cache.
             tracing::warn!("the profile server signed this device out; it is no longer paired");
             s.forget_server();
         } else {
-            // Tokens rotated on the way are kept even when a later step failed.
             s.server = Some(link);
         }
-        Ok(outcome)
+        Ok(outcome.map(Some))
     })?
 }
 
@@ -788,23 +792,17 @@ pub fn change_passphrase(
     sync(store, client)?;
     let new_lock =
         crate::state::PassphraseLock::create(new, random()?).map_err(|e| WireError::internal(e.to_string()))?;
-    store.update(|s| {
-        let Some(mut link) = s.server.clone() else {
-            return Ok(Err(WireError::new(ErrorCode::NotPaired, "this profile is not paired with a profile server")));
-        };
-        let changed = change_on_server(client, &mut link, s, current, new, paper_key, how);
-        // Rotated tokens are kept whatever the change answered.
-        let outcome = changed.map(|rotated| {
-            if let Some((data_key, counter, blob)) = rotated {
-                link.data_key = Some(data_key);
-                link.counter = counter;
-                link.saw(counter, &blob);
-            }
-            s.lock = Some(new_lock.clone());
-        });
-        s.server = Some(link);
-        Ok(outcome)
-    })??;
+    let changed = on_link(store, |link, s| {
+        let rotated = change_on_server(client, link, s, current, new, paper_key, how)?;
+        if let Some((data_key, counter, blob)) = rotated {
+            link.data_key = Some(data_key);
+            link.counter = counter;
+            link.saw(counter, &blob);
+        }
+        s.lock = Some(new_lock.clone());
+        Ok(())
+    })?;
+    changed.ok_or_else(not_paired)?;
     Ok(store.touch_activity()?)
 }
 
@@ -918,24 +916,19 @@ fn with_token<T>(
     even_halted: bool,
     call: impl FnOnce(&Client, &ServerLink) -> Result<T, WireError>,
 ) -> Result<T, WireError> {
-    store.update(|s| {
-        let Some(link) = s.server.as_mut() else {
-            return Ok(Err(WireError::new(ErrorCode::NotPaired, "this profile is not paired with a profile server")));
-        };
-        if !even_halted && let Err(e) = link.usable() {
-            return Ok(Err(e));
+    on_link(store, |link, _| {
+        if !even_halted {
+            link.usable()?;
         }
-        match fresh_token(client, link) {
-            Ok(()) => Ok(call(client, link)),
-            Err(e) => {
-                if e.code == ErrorCode::NotPaired {
-                    tracing::warn!("{}", e.message);
-                    s.forget_server();
-                }
-                Ok(Err(e))
-            }
-        }
+        fresh_token(client, link)?;
+        call(client, link)
     })?
+    .ok_or_else(not_paired)
+}
+
+/// The answer of a call that needs a profile server, when none is paired.
+pub fn not_paired() -> WireError {
+    WireError::new(ErrorCode::NotPaired, "this profile is not paired with a profile server")
 }
 
 /// The profile's devices, as the server lists them (`current` marks this one).
@@ -964,7 +957,7 @@ pub fn revoke_device(store: &Store, client: &Client, device_id: &str) -> Result<
 /// data key. The local cache stays.
 pub fn unpair(store: &Store, client: &Client) -> Result<Value, WireError> {
     if store.state()?.server.is_none() {
-        return Err(WireError::new(ErrorCode::NotPaired, "this profile is not paired with a profile server"));
+        return Err(not_paired());
     }
     let signed_out = with_token(store, client, true, |client, link| {
         let url = format!("{}/api/v1/devices/{}", link.api_base, link.device_id);
