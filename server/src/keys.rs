@@ -68,20 +68,31 @@ impl MasterKey {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = Secret32::from_bytes(crate::random()?);
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    crate::db::create_private_dir(dir)?;
-                }
+                let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                crate::db::create_private_dir(dir)?;
+                // Written whole under a name of its own, then linked into place: the link fails
+                // when another instance starting at the same time got there first, and then its
+                // key (complete, since it too was linked whole) is the one.
+                let fresh = dir.join(format!(".master.key.{}", crate::new_id()?));
                 let mut options = std::fs::OpenOptions::new();
                 options.write(true).create_new(true);
                 #[cfg(unix)]
                 std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-                let mut file = options.open(path).with_context(|| format!("cannot create {}", path.display()))?;
+                let mut file = options.open(&fresh).with_context(|| format!("cannot create {}", fresh.display()))?;
                 let hex = zeroize::Zeroizing::new(base16ct::lower::encode_string(key.expose()));
                 file.write_all(hex.as_bytes())?;
                 file.write_all(b"\n")?;
                 file.sync_all()?;
-                tracing::info!(path = %path.display(), "created the master key; back it up with the database");
-                Ok(Self(key))
+                let linked = std::fs::hard_link(&fresh, path);
+                let _ = std::fs::remove_file(&fresh);
+                match linked {
+                    Ok(()) => {
+                        tracing::info!(path = %path.display(), "created the master key; back it up with the database");
+                        Ok(Self(key))
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Self::load_or_create(path),
+                    Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
+                }
             }
             Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
         }
@@ -351,5 +362,23 @@ mod tests {
         }
         std::fs::write(&path, "not hex").unwrap();
         assert!(MasterKey::load_or_create(&path).unwrap_err().to_string().contains("does not hold"));
+    }
+
+    /// Instances started at once on one data dir (a stress run saw one exit with "File exists"):
+    /// one makes the key, every one of them uses it.
+    #[test]
+    fn instances_starting_at_once_share_one_master_key() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("master.key");
+            let made: Vec<_> = std::thread::scope(|scope| {
+                let starts: Vec<_> = (0..8).map(|_| scope.spawn(|| MasterKey::load_or_create(&path))).collect();
+                starts.into_iter().map(|start| start.join().unwrap()).collect()
+            });
+            let first = made[0].as_ref().unwrap().derive("x");
+            for key in &made {
+                assert_eq!(key.as_ref().map(|key| key.derive("x")).unwrap(), first);
+            }
+        }
     }
 }
