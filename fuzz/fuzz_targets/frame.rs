@@ -7,7 +7,7 @@ use profile_core::wire::{MAX_FRAME, parse_request};
 use tokio_util::codec::Decoder;
 
 fuzz_target!(|data: &[u8]| {
-    let mut codec = profile_host::messaging::codec();
+    let mut codec = profile_host::handler::messaging::codec();
     let mut buffer = BytesMut::from(data);
     loop {
         match codec.decode_eof(&mut buffer) {

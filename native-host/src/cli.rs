@@ -9,10 +9,12 @@ use clap::{Args, Parser, Subcommand};
 use profile_core::wire::Disclosure;
 use profile_core::{Address, AddressKind, Passphrase};
 
-use crate::host::{lock_profile, open_store, prove_passphrase, remove_account, set_passphrase, unlock_profile};
+use crate::local::session::{
+    lock_profile, open_store, prove_passphrase, remove_account, set_passphrase, unlock_profile,
+};
+use crate::local::store::now;
 use crate::manifest::{self, Browser, EXTENSION_ID, Verdict};
-use crate::store::now;
-use crate::sync;
+use crate::remote as sync;
 
 /// Personal Profile's native-messaging host.
 ///
@@ -261,7 +263,7 @@ fn read_passphrase(prompt: &str) -> Result<Passphrase, String> {
 
 /// The store, for a verb a person runs that changes the profile: refused while the profile is
 /// locked; it counts as the person's activity for the idle auto-lock.
-fn open_for_change(home: &Path) -> Result<crate::store::Store, String> {
+fn open_for_change(home: &Path) -> Result<crate::local::store::Store, String> {
     let store = open_store(home).map_err(|e| e.to_string())?;
     store.require_unlocked(now()).map_err(|_| "the profile is locked: run `profile-host unlock` first".to_owned())?;
     store.touch_activity().map_err(|e| e.to_string())?;
@@ -271,7 +273,9 @@ fn open_for_change(home: &Path) -> Result<crate::store::Store, String> {
 /// The store and its state, for a verb that shows personal data (an address, the log, the
 /// accounts): while the profile is locked its passphrase must be given, and is checked like an
 /// unlock (with the same back-off), but the profile stays locked.
-fn open_to_show(home: &Path) -> Result<(crate::store::Store, std::sync::Arc<crate::state::LocalState>), String> {
+fn open_to_show(
+    home: &Path,
+) -> Result<(crate::local::store::Store, std::sync::Arc<crate::local::state::LocalState>), String> {
     let store = open_store(home).map_err(|e| e.to_string())?;
     let (state, _) = store.enforce_session(now()).map_err(|e| e.message)?;
     if !state.locked {
@@ -319,7 +323,7 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
             let (state, _) = store.enforce_session(now()).map_err(|e| e.message)?;
             let disclosures = store.disclosures().map_err(|e| e.to_string())?.len();
             println!("data dir     {}", store.dir().display());
-            println!("keystore     {} (master key present)", crate::keystore::NAME);
+            println!("keystore     {} (master key present)", crate::local::keystore::NAME);
             println!("profile URL  {}", state.profile_url.as_deref().unwrap_or("not paired"));
             if let Some(link) = &state.server {
                 let vault = match (&link.data_key, link.dirty) {
@@ -393,7 +397,12 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
             };
             let address: Address = serde_json::from_value(value).map_err(|e| format!("invalid address: {e}"))?;
             let store = open_for_change(home)?;
-            store.update(|s| Ok(s.addresses.insert(kind, address))).map_err(|e| e.message)?;
+            store
+                .update(|s| {
+                    s.save_address(kind, address, now());
+                    Ok(())
+                })
+                .map_err(|e| e.message)?;
             println!("saved the {} address", kind.as_str());
             if store.state().map_err(|e| e.to_string())?.server.is_some() {
                 match sync::sync(&store, &sync::Client::default()) {
@@ -611,7 +620,7 @@ fn doctor(target: &Target, extension_id: &str, home: &Path) -> ExitCode {
     for browser in browsers {
         let path = match target.user_data_dir.as_deref() {
             Some(dir) => manifest::manifest_path(browser, Some(dir)),
-            None => crate::platform::registered_manifest(browser)
+            None => crate::manifest::platform::registered_manifest(browser)
                 .ok_or_else(|| "not registered with the browser".to_owned()),
         };
         let (verdict, detail) = match path {
@@ -630,8 +639,8 @@ fn doctor(target: &Target, extension_id: &str, home: &Path) -> ExitCode {
             "no browser has the host manifest: run `profile-host install`".into(),
         ));
     }
-    match crate::keystore::OsKeystore::connect() {
-        Ok(_) => rows.push(("keystore".into(), Verdict::Ok, format!("{} reachable", crate::keystore::NAME))),
+    match crate::local::keystore::OsKeystore::check() {
+        Ok(_) => rows.push(("keystore".into(), Verdict::Ok, format!("{} reachable", crate::local::keystore::NAME))),
         Err(e) => rows.push(("keystore".into(), Verdict::Fault, e.to_string())),
     }
     match open_store(home).and_then(|s| s.state().map(|state| (s, state))) {

@@ -14,8 +14,9 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use profile_host::host::{Caller, Host};
-use profile_host::{cli, messaging};
+use profile_host::cli;
+use profile_host::handler::messaging;
+use profile_host::handler::{Caller, Host};
 
 fn main() -> ExitCode {
     init_logging();

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use profile_core::vault::{self, KdfParams, VaultError, Watermark};
+pub use profile_core::vault::AccountRecord;
+use profile_core::vault::{self, KdfParams, VaultContents, VaultError, Watermark};
 use profile_core::wire::Grant;
 use profile_core::{AccountGuid, Address, AddressKind, Origin, Passphrase, Secret32};
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,9 @@ pub struct LocalState {
     pub device_secret: Secret32,
     #[serde(default)]
     pub addresses: BTreeMap<AddressKind, Address>,
+    /// When each address was last saved (Unix seconds); the vault's merge orders edits by it.
+    #[serde(default)]
+    pub address_saved_at: BTreeMap<AddressKind, u64>,
     #[serde(default)]
     pub accounts: Vec<AccountRecord>,
     #[serde(default)]
@@ -40,7 +44,7 @@ pub struct LocalState {
     pub profile_url: Option<String>,
     /// The profile server this host is paired with, its tokens and the vault's data key.
     #[serde(default)]
-    pub server: Option<crate::sync::ServerLink>,
+    pub server: Option<crate::local::link::ServerLink>,
     /// The newest vault version seen of each profile this host was paired with (by profile
     /// URL): kept when the pairing ends, so pairing again never silently accepts an older one.
     #[serde(default)]
@@ -53,6 +57,7 @@ impl LocalState {
             version: STATE_VERSION,
             device_secret,
             addresses: BTreeMap::new(),
+            address_saved_at: BTreeMap::new(),
             accounts: Vec::new(),
             grants: Vec::new(),
             lock: None,
@@ -63,6 +68,28 @@ impl LocalState {
             server: None,
             vault_history: BTreeMap::new(),
         }
+    }
+
+    /// Saves one of the person's addresses, noting when.
+    pub fn save_address(&mut self, kind: AddressKind, address: Address, now: u64) {
+        self.addresses.insert(kind, address);
+        self.address_saved_at.insert(kind, now);
+    }
+
+    /// What of this state the vault holds.
+    pub fn vault_contents(&self) -> VaultContents {
+        VaultContents {
+            addresses: self.addresses.clone(),
+            address_saved_at: self.address_saved_at.clone(),
+            accounts: self.accounts.clone(),
+        }
+    }
+
+    /// Takes what a vault (or a merge) holds in place of this state's.
+    pub fn take_vault_contents(&mut self, contents: VaultContents) {
+        self.addresses = contents.addresses;
+        self.address_saved_at = contents.address_saved_at;
+        self.accounts = contents.accounts;
     }
 
     pub fn account(&self, origin: &Origin, guid: &AccountGuid) -> Option<&AccountRecord> {
@@ -130,30 +157,6 @@ impl fmt::Debug for LocalState {
             .field("grants", &self.grants.len())
             .field("locked", &self.locked)
             .field("server", &self.server)
-            .finish_non_exhaustive()
-    }
-}
-
-/// One site account: its login key and the counter its last assertion carried.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct AccountRecord {
-    pub origin: Origin,
-    pub account_guid: AccountGuid,
-    pub app_id: Option<String>,
-    pub permissions: Vec<String>,
-    /// The P-256 private scalar.
-    pub key: Secret32,
-    pub counter: u64,
-    pub created_at: u64,
-    pub last_used_at: u64,
-}
-
-impl fmt::Debug for AccountRecord {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AccountRecord")
-            .field("origin", &self.origin)
-            .field("counter", &self.counter)
             .finish_non_exhaustive()
     }
 }

@@ -18,7 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
 
-use crate::host::Host;
+use crate::handler::Host;
 
 /// Requests answered concurrently, at most.
 pub const MAX_IN_FLIGHT: usize = 32;

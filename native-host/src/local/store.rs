@@ -25,8 +25,8 @@ use profile_core::{ErrorCode, Origin};
 use profile_core::{Secret32, WireError};
 use zeroize::Zeroizing;
 
-use crate::keystore::{Keystore, KeystoreError, entry_name};
-use crate::state::{LocalState, STATE_VERSION};
+use crate::local::keystore::{Keystore, KeystoreError, entry_name};
+use crate::local::state::{LocalState, STATE_VERSION};
 
 const STATE_FILE: &str = "state.sealed";
 const LEDGER_FILE: &str = "ledger.sealed";
@@ -43,9 +43,9 @@ const LEDGER_COMPACTED_BYTES: usize = 2 << 20;
 pub enum StoreError {
     #[error(transparent)]
     Keystore(#[from] KeystoreError),
-    #[error("the state file exists but its master key is missing from the OS keystore ({keystore}); nothing was changed", keystore = crate::keystore::NAME)]
+    #[error("the state file exists but its master key is missing from the OS keystore ({keystore}); nothing was changed", keystore = crate::local::keystore::NAME)]
     KeyMissing,
-    #[error("the state file cannot be decrypted with the master key from the OS keystore ({keystore}): {0}", keystore = crate::keystore::NAME)]
+    #[error("the state file cannot be decrypted with the master key from the OS keystore ({keystore}): {0}", keystore = crate::local::keystore::NAME)]
     Undecryptable(SealError),
     #[error("the state file decrypts but is not valid: {0}")]
     Corrupt(String),
@@ -385,7 +385,7 @@ mod tests {
     use profile_core::{Address, AddressKind};
 
     use super::*;
-    use crate::keystore::memory::MemoryKeystore;
+    use crate::local::keystore::memory::MemoryKeystore;
 
     fn address() -> Address {
         serde_json::from_value(serde_json::json!({"name": "Grace Hopper", "line1": "1 Navy Way",

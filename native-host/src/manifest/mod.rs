@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::platform;
+pub mod platform;
 
 /// The host's name in every manifest.
 pub const HOST_NAME: &str = "org.personalprofile.host";
@@ -14,8 +14,8 @@ pub const EXTENSION_ID: &str = "anejejpdgphdflenbcklaacafpcfcman";
 /// The Firefox add-on id.
 pub const FIREFOX_ADDON_ID: &str = "profile@personalprofile.org";
 
-const CHROMIUM_TEMPLATE: &str = include_str!("../../manifest/chromium.json");
-const FIREFOX_TEMPLATE: &str = include_str!("../../manifest/firefox.json");
+const CHROMIUM_TEMPLATE: &str = include_str!("../../../manifest/chromium.json");
+const FIREFOX_TEMPLATE: &str = include_str!("../../../manifest/firefox.json");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Browser {
@@ -207,7 +207,7 @@ mod tests {
 
     #[test]
     fn extension_id_follows_from_the_committed_key() {
-        let key = include_str!("../../extension/public-key.b64").trim();
+        let key = include_str!("../../../extension/public-key.b64").trim();
         let der = Base64::decode_vec(key).unwrap();
         let digest = Sha256::digest(&der);
         let id: String = digest[..16].iter().flat_map(|b| [b >> 4, b & 15]).map(|n| (b'a' + n) as char).collect();
@@ -227,8 +227,8 @@ mod tests {
         let firefox_dir = tempfile::tempdir().unwrap();
         let firefox = firefox_dir.path().join("firefox.json");
         fs::write(&firefox, render(Browser::Firefox, &host, EXTENSION_ID).unwrap()).unwrap();
-        crate::platform::restrict_to_owner(&firefox).unwrap();
-        crate::platform::restrict_to_owner(firefox_dir.path()).unwrap();
+        crate::manifest::platform::restrict_to_owner(&firefox).unwrap();
+        crate::manifest::platform::restrict_to_owner(firefox_dir.path()).unwrap();
         assert_eq!(check(Browser::Firefox, &firefox, EXTENSION_ID, &host).0, Verdict::Ok);
     }
 }

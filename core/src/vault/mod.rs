@@ -23,6 +23,10 @@ use zeroize::Zeroizing;
 use crate::seal::{self, Purpose, SealError};
 use crate::{Passphrase, Secret32};
 
+mod contents;
+
+pub use contents::{AccountRecord, VaultContents, merge};
+
 /// Shortest passphrase accepted anywhere (host lock, profile server).
 pub const MIN_PASSPHRASE_CHARS: usize = 8;
 

@@ -1,0 +1,192 @@
+//! The extension's own methods: the options page, the popup and the consent window manage the
+//! profile through them.
+use std::sync::Arc;
+
+use profile_core::wire::{
+    API_VERSION, AccountSummary, Call, Disclosure, Grant, GrantParams, HelloResult, LoginParams,
+    MAX_LISTED_DISCLOSURES, PairParams, PreviewParams, PreviewResult, StatusResult,
+};
+use profile_core::{AccountGuid, DeviceId, ErrorCode, LoginKey, Origin, WireError};
+use serde_json::{Value, json};
+
+use super::sites::registrable_domain;
+use super::{Host, fail, to_value};
+use crate::local::session::*;
+use crate::local::state::{AccountRecord, LocalState};
+use crate::local::store::{Store, now};
+use crate::remote::{self, PairWith};
+
+impl Host {
+    pub(super) fn extension_call(
+        &self,
+        store: &Arc<Store>,
+        state: &LocalState,
+        call: &Call,
+    ) -> Result<Value, WireError> {
+        match call {
+            Call::Hello {} => to_value(&hello(state)),
+            Call::Status {} => to_value(&StatusResult {
+                hello: hello(state),
+                passphrase_set: state.lock.is_some(),
+                vault_needs_passphrase: state.server.as_ref().is_some_and(|link| link.data_key.is_none()),
+                addresses: state.addresses.keys().copied().collect(),
+                accounts: state.accounts.len(),
+                disclosures: store.disclosures()?.len(),
+                sync_halted: state.server.as_ref().and_then(|link| link.halted.clone()),
+            }),
+            Call::Pair(params) => {
+                let (profile_url, with, accept_older) = match params {
+                    PairParams::Passphrase { profile_url, email, passphrase, accept_older_vault } => (
+                        profile_url,
+                        PairWith::Passphrase { email: email.clone(), passphrase: passphrase.clone() },
+                        *accept_older_vault,
+                    ),
+                    PairParams::Ticket { profile_url, ticket, accept_older_vault } => {
+                        (profile_url, PairWith::Ticket(ticket.clone()), *accept_older_vault)
+                    }
+                };
+                let paired = remote::pair(store, self.client(), profile_url, with, accept_older)?;
+                if self.listen {
+                    remote::listen(store.clone());
+                }
+                Ok(paired)
+            }
+            Call::Unpair {} => remote::unpair(store, self.client()),
+            Call::ListDevices {} => remote::devices(store, self.client()),
+            Call::RevokeDevice { device_id } => {
+                remote::revoke_device(store, self.client(), device_id)?;
+                Ok(json!({"revoked": true}))
+            }
+            Call::Unlock { passphrase } => {
+                // A host paired with a ticket opens its vault with the profile's passphrase.
+                if state.server.as_ref().is_some_and(|link| link.data_key.is_none()) {
+                    remote::open_with_passphrase(store, self.client(), passphrase)?;
+                    if !state.locked {
+                        return Ok(json!({"locked": false, "vaultOpen": true}));
+                    }
+                }
+                let until = unlock_profile(store, passphrase)?;
+                Ok(json!({"locked": false, "expiresAt": until}))
+            }
+            Call::Lock {} => {
+                lock_profile(store)?;
+                self.forget_keys();
+                Ok(json!({"locked": true}))
+            }
+            Call::SaveAddress { kind, address } => {
+                store.update(|s| {
+                    s.save_address(*kind, address.clone(), now());
+                    Ok(())
+                })?;
+                if state.server.is_some() {
+                    self.sync_soon();
+                }
+                Ok(json!({"kind": kind}))
+            }
+            Call::ListAddresses {} => to_value(&state.addresses),
+            Call::Preview(params) => {
+                let mut previewed = preview(state, params)?;
+                previewed.app = self.site_app(&params.origin);
+                to_value(&previewed)
+            }
+            Call::Grant(wanted) => {
+                let GrantParams { origin: site, top_origin, kind } = wanted;
+                if !site.is_web() || top_origin.as_ref().is_some_and(|top| !top.is_web()) {
+                    return fail(ErrorCode::InvalidRequest, "grants are for web pages only");
+                }
+                let grant =
+                    Grant { origin: site.clone(), top_origin: top_origin.clone(), kind: *kind, granted_at: now() };
+                store.update(|s| {
+                    s.grants.retain(|g| !g.covers(wanted));
+                    s.grants.push(grant);
+                    Ok(())
+                })?;
+                Ok(json!({"granted": true}))
+            }
+            Call::ListAccounts {} => {
+                let summaries: Result<Vec<_>, _> =
+                    state.accounts.iter().map(|a| self.key_for(a).map(|key| summary(a, &key))).collect();
+                to_value(&summaries?)
+            }
+            Call::ListGrants {} => to_value(&state.grants),
+            Call::Revoke { origin: site } => {
+                let revoked = store.update(|s| {
+                    let before = s.grants.len();
+                    s.grants.retain(|g| !g.names(site));
+                    Ok(before - s.grants.len())
+                })?;
+                Ok(json!({"revoked": revoked}))
+            }
+            Call::ListDisclosures { limit, offset } => {
+                let limit = limit.unwrap_or(100).min(MAX_LISTED_DISCLOSURES);
+                let newest: Vec<Disclosure> =
+                    store.disclosures()?.into_iter().rev().skip(offset.unwrap_or(0)).take(limit).collect();
+                to_value(&newest)
+            }
+            Call::RemoveAccount { origin: site, account_guid } => {
+                self.remove_account(store, site, account_guid)?;
+                Ok(json!({"removed": true}))
+            }
+            Call::Activity {} => Ok(json!({})),
+            _ => fail(ErrorCode::InvalidRequest, format!("`{}` is a page method", call.name())),
+        }
+    }
+
+    fn remove_account(&self, store: &Store, site: &Origin, guid: &AccountGuid) -> Result<(), WireError> {
+        let paired = remove_account(store, site, guid)?;
+        self.keys.lock().unwrap_or_else(|p| p.into_inner()).remove(&(site.clone(), guid.clone()));
+        if paired {
+            self.sync_soon();
+        }
+        Ok(())
+    }
+}
+
+/// What a page call would disclose, computed exactly as the call would but neither disclosed
+/// nor recorded: the consent window shows it.
+fn preview(state: &LocalState, params: &PreviewParams) -> Result<PreviewResult, WireError> {
+    let PreviewParams { origin, top_origin, call } = params;
+    if !call.is_page_method() || !origin.is_web() {
+        return fail(ErrorCode::InvalidRequest, "only a web page's call can be previewed");
+    }
+    let device_id = || DeviceId::derive(&state.device_secret, origin).to_string();
+    let value = match call.as_ref() {
+        Call::GetProfileUrl {} => json!(state.profile_url),
+        Call::GetDeviceId {} => json!(device_id()),
+        Call::GetAddress { kind } => json!(state.addresses.get(kind)),
+        Call::SignUp(_) => json!({"profileUrl": state.profile_url, "deviceId": device_id()}),
+        Call::Login(LoginParams { account_guid, .. }) => {
+            json!(state.login_account(origin, account_guid.as_ref()).map(|a| json!({"accountGuid": a.account_guid})))
+        }
+        _ => Value::Null,
+    };
+    Ok(PreviewResult {
+        registrable_domain: registrable_domain(origin),
+        top_registrable_domain: top_origin.as_ref().and_then(registrable_domain),
+        value,
+        app: None,
+    })
+}
+
+pub(super) fn hello(state: &LocalState) -> HelloResult {
+    HelloResult {
+        api_version: API_VERSION.to_owned(),
+        host_version: env!("CARGO_PKG_VERSION").to_owned(),
+        paired: state.profile_url.is_some(),
+        locked: state.locked,
+        profile_url: state.profile_url.clone(),
+    }
+}
+
+pub(super) fn summary(record: &AccountRecord, key: &LoginKey) -> AccountSummary {
+    AccountSummary {
+        origin: record.origin.clone(),
+        account_guid: record.account_guid.clone(),
+        app_id: record.app_id.clone(),
+        permissions: record.permissions.clone(),
+        public_key: key.public_jwk(),
+        counter: record.counter,
+        created_at: record.created_at,
+        last_used_at: record.last_used_at,
+    }
+}

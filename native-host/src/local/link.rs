@@ -1,0 +1,218 @@
+//! What the host keeps about its profile server (sealed with the rest of the state): the
+//! tokens, the vault's data key and counter, the newest version seen, and the registry's
+//! outbox.
+
+use std::fmt;
+
+use profile_core::vault::{VaultContents, Watermark};
+use profile_core::wire::SyncHalt;
+use profile_core::{AccountGuid, Bearer, ErrorCode, Origin, PublicJwk, Secret32, WireError};
+use serde::{Deserialize, Serialize};
+
+use crate::local::store::now;
+
+/// Most registry news kept waiting for the server; past it the oldest logins (the least
+/// telling) make room.
+const MAX_OUTBOX: usize = 1_000;
+
+/// What the host keeps about its profile server (sealed with the rest of the state).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServerLink {
+    pub api_base: String,
+    pub profile_id: String,
+    pub profile_url: String,
+    pub device_id: String,
+    pub access_token: Bearer,
+    pub access_expires_at: u64,
+    pub refresh_token: Bearer,
+    /// The vault's data key; `None` after pairing with a ticket, until the passphrase opens it.
+    pub data_key: Option<Secret32>,
+    /// The vault counter the local state last agreed with the server at…
+    pub counter: u64,
+    /// …and the contents at that counter: the common base for three-way merges.
+    pub base: VaultContents,
+    /// Local changes not yet on the server.
+    pub dirty: bool,
+    /// The newest vault version seen from this server: an older one is refused.
+    #[serde(default)]
+    pub seen: Watermark,
+    /// Set when the server offered an older vault: nothing more is synced with it.
+    #[serde(default)]
+    pub halted: Option<SyncHalt>,
+    /// What the accounts registry has still to hear, oldest first.
+    #[serde(default)]
+    pub outbox: Vec<RegistryNews>,
+}
+
+/// News for the profile server's accounts registry.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
+pub enum RegistryNews {
+    /// A new account, with its login public key.
+    #[serde(rename_all = "camelCase")]
+    SignedUp {
+        origin: Origin,
+        account_guid: AccountGuid,
+        #[serde(default)]
+        app_id: Option<String>,
+        public_key: PublicJwk,
+        #[serde(default)]
+        permissions: Vec<String>,
+    },
+    /// A login, for the account's `lastLoginAt`.
+    #[serde(rename_all = "camelCase")]
+    LoggedIn { origin: Origin, account_guid: AccountGuid },
+    /// The person removed the account.
+    #[serde(rename_all = "camelCase")]
+    Removed { origin: Origin, account_guid: AccountGuid },
+}
+
+impl fmt::Debug for RegistryNews {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (kind, origin) = match self {
+            Self::SignedUp { origin, .. } => ("SignedUp", origin),
+            Self::LoggedIn { origin, .. } => ("LoggedIn", origin),
+            Self::Removed { origin, .. } => ("Removed", origin),
+        };
+        write!(f, "{kind}({origin})")
+    }
+}
+
+impl RegistryNews {
+    fn account(&self) -> (&Origin, &AccountGuid) {
+        match self {
+            Self::SignedUp { origin, account_guid, .. }
+            | Self::LoggedIn { origin, account_guid }
+            | Self::Removed { origin, account_guid } => (origin, account_guid),
+        }
+    }
+}
+
+impl ServerLink {
+    /// The newest vault version seen from this server: the watermark, and never less than the
+    /// counter agreed on (a link saved before watermarks were kept has only that).
+    pub fn newest_seen(&self) -> Watermark {
+        if self.seen.counter >= self.counter {
+            self.seen.clone()
+        } else {
+            Watermark { counter: self.counter, digest: None }
+        }
+    }
+
+    /// Checks a vault version the server offers against the newest one seen: an older one halts
+    /// syncing with this server (recorded in the link, which the caller saves) and is an error.
+    pub(crate) fn check_offer(&mut self, counter: u64, blob: &[u8]) -> Result<(), WireError> {
+        let Err(rollback) = self.newest_seen().check(counter, blob) else { return Ok(()) };
+        let halt = SyncHalt { seen_counter: rollback.seen, offered_counter: rollback.offered, at: now() };
+        tracing::error!("{}", halt.explain());
+        let error = WireError::new(ErrorCode::ServerUnreachable, halt.explain());
+        self.halted = Some(halt);
+        Err(error)
+    }
+
+    /// Records a version this device has opened (or written): only then does it count as seen.
+    pub(crate) fn saw(&mut self, counter: u64, blob: &[u8]) {
+        self.seen = self.newest_seen();
+        self.seen.advance(counter, blob);
+    }
+
+    /// Refuses to talk to a server that offered an older vault (only unpairing still does).
+    pub(crate) fn usable(&self) -> Result<(), WireError> {
+        match &self.halted {
+            Some(halt) => Err(WireError::new(ErrorCode::ServerUnreachable, halt.explain())),
+            None => Ok(()),
+        }
+    }
+
+    /// Queues news for the registry: a login replaces an earlier unsent login of the same
+    /// account, and the queue stays bounded.
+    pub fn tell(&mut self, news: RegistryNews) {
+        if matches!(news, RegistryNews::LoggedIn { .. }) {
+            self.outbox.retain(|queued| {
+                !(matches!(queued, RegistryNews::LoggedIn { .. }) && queued.account() == news.account())
+            });
+        }
+        self.outbox.push(news);
+        while self.outbox.len() > MAX_OUTBOX {
+            let oldest_login = self.outbox.iter().position(|n| matches!(n, RegistryNews::LoggedIn { .. }));
+            self.outbox.remove(oldest_login.unwrap_or(0));
+        }
+    }
+}
+
+impl fmt::Debug for ServerLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerLink")
+            .field("api_base", &self.api_base)
+            .field("device_id", &self.device_id)
+            .field("counter", &self.counter)
+            .field("dirty", &self.dirty)
+            .field("halted", &self.halted)
+            .field("outbox", &self.outbox)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::local::state::LocalState;
+
+    /// A link as an older host saved it: no watermark, no outbox, no halt.
+    fn legacy_link(counter: u64) -> ServerLink {
+        serde_json::from_value(json!({
+            "apiBase": "https://p.example", "profileId": "p", "profileUrl": "https://p.example/u/p",
+            "deviceId": "d", "accessToken": "t", "accessExpiresAt": 0, "refreshToken": "r", "dataKey": null,
+            "counter": counter, "base": {}, "dirty": false,
+        }))
+        .expect("a link saved before the outbox and the watermark existed still reads")
+    }
+
+    #[test]
+    fn an_offer_older_than_what_was_seen_halts_and_only_opened_versions_count_as_seen() {
+        // A link from before watermarks: its agreed counter is the floor.
+        let mut link = legacy_link(5);
+        assert!(link.check_offer(5, b"whatever it was").is_ok());
+        let refused = link.check_offer(3, b"three").unwrap_err();
+        assert_eq!(refused.code, ErrorCode::ServerUnreachable);
+        let halt = link.halted.clone().expect("halted");
+        assert_eq!((halt.seen_counter, halt.offered_counter), (5, 3));
+        assert!(link.usable().is_err(), "nothing more is sent to that server");
+
+        // An offer is not yet seen: a server cannot raise the watermark with a blob nobody opened.
+        let mut link = legacy_link(5);
+        assert!(link.check_offer(900, b"made up").is_ok());
+        assert_eq!(link.newest_seen().counter, 5);
+        link.saw(6, b"six");
+        assert!(link.check_offer(6, b"another six").is_err(), "the same version with other contents");
+
+        // Unpairing keeps what was seen of the profile, for the next pairing.
+        let mut state = LocalState::new(Secret32::from_bytes([3; 32]));
+        let mut link = legacy_link(2);
+        link.saw(7, b"seven");
+        state.server = Some(link);
+        state.forget_server();
+        assert_eq!(state.vault_history["https://p.example/u/p"].counter, 7);
+    }
+
+    #[test]
+    fn registry_news_wait_in_order_and_stay_bounded() {
+        let origin = Origin::parse("https://shop.example").unwrap();
+        let guid = profile_core::AccountGuid::try_from("a".to_owned()).unwrap();
+        let mut link = legacy_link(0);
+        let login = || RegistryNews::LoggedIn { origin: origin.clone(), account_guid: guid.clone() };
+        link.tell(RegistryNews::Removed { origin: origin.clone(), account_guid: guid.clone() });
+        link.tell(login());
+        link.tell(login());
+        assert_eq!(link.outbox.len(), 2, "one login of an account waits at a time");
+        for _ in 0..MAX_OUTBOX + 10 {
+            link.tell(RegistryNews::Removed { origin: origin.clone(), account_guid: guid.clone() });
+        }
+        assert_eq!(link.outbox.len(), MAX_OUTBOX);
+        assert!(!link.outbox.iter().any(|n| matches!(n, RegistryNews::LoggedIn { .. })), "logins go first");
+        assert!(!format!("{link:?}").contains("\"t\""));
+    }
+}

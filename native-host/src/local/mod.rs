@@ -1,0 +1,9 @@
+//! The local data: the sealed state and its store, the disclosure ledger, the link to the
+//! profile server as saved, and the OS keystore that holds the master key. Imports nothing
+//! else of the host.
+
+pub mod keystore;
+pub mod link;
+pub mod session;
+pub mod state;
+pub mod store;

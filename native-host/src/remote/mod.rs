@@ -1,0 +1,17 @@
+//! The profile server's client: HTTP calls, pairing, sync, passphrase changes, devices and the
+//! push socket. Below it: the local data ([`crate::local`]); above it: the request handler and
+//! the CLI.
+
+mod client;
+mod devices;
+mod pairing;
+mod passphrase;
+mod push;
+mod sync;
+
+pub use client::Client;
+pub use devices::{devices, not_paired, revoke_device, unpair};
+pub use pairing::{PairWith, pair};
+pub use passphrase::{PassphraseChange, change_passphrase, open_with_passphrase};
+pub use push::listen;
+pub use sync::{Synced, sync};

@@ -1,0 +1,153 @@
+//! Pairing with a profile server: discovery from the profile URL, logging in with the
+//! passphrase or a ticket, and the first merge.
+
+use profile_core::vault::{self, KdfParams, VaultContents, Watermark, merge};
+use profile_core::{Bearer, ErrorCode, Origin, Passphrase, WireError};
+use serde_json::{Value, json};
+
+use super::client::*;
+use super::sync::*;
+use crate::local::link::ServerLink;
+use crate::local::store::{Store, now, random};
+
+/// The profile URL's document names the API; only https (or http on loopback) is accepted,
+/// since a passphrase-derived key travels to it.
+pub(super) fn discover(client: &Client, profile_url: &str) -> Result<(String, String, String), WireError> {
+    let check = |url: &str| -> Result<(), WireError> {
+        let origin_part: String = url.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
+        match Origin::parse(&origin_part) {
+            Ok(origin) if origin.is_web() => Ok(()),
+            _ => Err(WireError::new(
+                ErrorCode::InvalidRequest,
+                format!("`{url}` is not an https URL (http is allowed only on localhost)"),
+            )),
+        }
+    };
+    check(profile_url)?;
+    let document = expect(client.call("GET", profile_url, None, None)?, 200)?;
+    let field = |name: &str| document[name].as_str().map(str::to_owned);
+    let (Some(id), Some(url), Some(api)) = (field("profileId"), field("profileUrl"), field("apiBase")) else {
+        return Err(WireError::new(ErrorCode::InvalidRequest, format!("{profile_url} is not a profile document")));
+    };
+    check(&api)?;
+    Ok((id, url, api.trim_end_matches('/').to_owned()))
+}
+
+/// The device name the server lists.
+pub(super) fn device_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_owned()).filter(|h| !h.is_empty());
+    format!("profile-host on {}", host.unwrap_or_else(|| std::env::consts::OS.to_owned()))
+}
+
+/// What pairing proves itself with.
+#[derive(Debug)]
+pub enum PairWith {
+    Passphrase { email: String, passphrase: Passphrase },
+    Ticket(Bearer),
+}
+
+/// Pairs this host with the profile at `profile_url`: logs in, opens the vault (with the
+/// passphrase), merges what this host already had into it, and writes it back. A vault older
+/// than one this host saw of the same profile is refused unless `accept_older_vault`.
+pub fn pair(
+    store: &Store,
+    client: &Client,
+    profile_url: &str,
+    with: PairWith,
+    accept_older_vault: bool,
+) -> Result<Value, WireError> {
+    if store.state()?.server.is_some() {
+        return Err(WireError::new(ErrorCode::InvalidRequest, "already paired; unpair first"));
+    }
+    let (profile_id, profile_url, api_base) = discover(client, profile_url)?;
+    let (body, passphrase, mut lock) = match with {
+        PairWith::Passphrase { email, passphrase } => {
+            let kdf = prelogin(client, &api_base, &profile_id, &email)?;
+            let keys = vault::derive(&passphrase, &kdf)
+                .map_err(|e| WireError::new(ErrorCode::InvalidRequest, e.to_string()))?;
+            let body =
+                json!({"profileId": profile_id, "email": email, "authKey": keys.auth_key, "deviceName": device_name()});
+            let lock = crate::local::state::PassphraseLock::create(&passphrase, random()?)
+                .map_err(|e| WireError::internal(e.to_string()))?;
+            (body, Some(keys), Some(lock))
+        }
+        PairWith::Ticket(ticket) => (json!({"ticket": ticket.expose(), "deviceName": device_name()}), None, None),
+    };
+    let tokens = expect(client.call("POST", &format!("{api_base}/api/v1/login"), None, Some(&body))?, 200)?;
+    let token = |name: &str| tokens[name].as_str().map(|t| Bearer::new(t.to_owned()));
+    let (Some(access_token), Some(refresh_token), Some(device_id)) =
+        (token("accessToken"), token("refreshToken"), tokens["deviceId"].as_str().map(str::to_owned))
+    else {
+        return Err(WireError::internal("the profile server's login answer lacks its tokens"));
+    };
+    let mut link = ServerLink {
+        api_base,
+        profile_id,
+        profile_url: profile_url.clone(),
+        device_id,
+        access_expires_at: now() + tokens["expiresIn"].as_u64().unwrap_or(0),
+        access_token,
+        refresh_token,
+        data_key: None,
+        counter: 0,
+        base: VaultContents::default(),
+        dirty: true,
+        seen: Watermark::default(),
+        halted: None,
+        outbox: Vec::new(),
+    };
+    let remote = read_vault(client, &link)?;
+    let history = store.state()?.vault_history.get(&profile_url).cloned().unwrap_or_default();
+    if let Err(rollback) = history.check(remote.counter, &remote.blob)
+        && !accept_older_vault
+    {
+        return Err(WireError::invalid(format!(
+            "the profile server offers an older vault of this profile (version {}) than this device has seen \
+             (version {}): it may have been restored from a backup or tampered with. To use it anyway, pair again \
+             accepting the older vault; what this device holds is merged into it",
+            rollback.offered, rollback.seen
+        )));
+    }
+    if let Some(keys) = &passphrase {
+        link.data_key = Some(remote.unwrap_key(&keys.kek)?);
+    }
+    store.update(|s| {
+        s.profile_url = Some(profile_url.clone());
+        if let Some(lock) = lock.take()
+            && s.lock.is_none()
+        {
+            // The profile's passphrase now also locks this host (with its own salt).
+            s.lock = Some(lock);
+        }
+        if let Some(data_key) = &link.data_key {
+            let contents = remote.open(data_key, &link.profile_id)?;
+            s.take_vault_contents(merge(&VaultContents::default(), &s.vault_contents(), &contents));
+            link.counter = remote.counter;
+            link.base = contents;
+            link.saw(remote.counter, &remote.blob);
+        }
+        // From here on this pairing's own watermark rules.
+        s.vault_history.remove(&profile_url);
+        s.server = Some(link);
+        Ok(())
+    })?;
+    let synced = sync(store, client);
+    Ok(json!({
+        "profileUrl": profile_url,
+        "vaultOpen": passphrase.is_some(),
+        "synced": synced.is_ok(),
+    }))
+}
+
+pub(super) fn prelogin(client: &Client, api_base: &str, profile_id: &str, email: &str) -> Result<KdfParams, WireError> {
+    let answer = expect(
+        client.call(
+            "POST",
+            &format!("{api_base}/api/v1/prelogin"),
+            None,
+            Some(&json!({"profileId": profile_id, "email": email})),
+        )?,
+        200,
+    )?;
+    serde_json::from_value(answer["kdf"].clone()).map_err(|e| WireError::internal(format!("prelogin: {e}")))
+}

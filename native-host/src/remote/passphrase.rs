@@ -1,0 +1,164 @@
+//! Changing a paired profile's passphrase on its server, and opening a ticket-paired
+//! host's vault with it.
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use profile_core::vault::{self, KdfParams};
+use profile_core::{ErrorCode, Passphrase, Secret32, WireError};
+use serde_json::json;
+
+use super::client::*;
+use super::devices::*;
+use super::sync::*;
+use crate::local::link::ServerLink;
+use crate::local::state::LocalState;
+use crate::local::store::{Store, random};
+
+/// How a paired profile's passphrase changes on its server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PassphraseChange {
+    /// Leave the profile's other devices signed in (by default they are signed out: a device
+    /// that knew the old passphrase, or was stolen with it, is not trusted with the new one).
+    pub keep_devices: bool,
+    /// Also replace the vault's data key: the vault is sealed again under a new one, and every
+    /// credential wraps the new key (the paper key too, which must then be given).
+    pub rotate_key: bool,
+}
+
+/// Changes the profile's passphrase on its server (proved by the current one), and this host's
+/// lock with it. With `rotate_key` the vault's data key is replaced in the same step; the other
+/// devices are then signed out whatever `keep_devices` says, since they hold the old key.
+pub fn change_passphrase(
+    store: &Store,
+    client: &Client,
+    current: &Passphrase,
+    new: &Passphrase,
+    paper_key: Option<&vault::PaperKey>,
+    how: PassphraseChange,
+) -> Result<(), WireError> {
+    if how.rotate_key && how.keep_devices {
+        return Err(WireError::invalid("a new data key signs the other devices out: drop --keep-devices"));
+    }
+    if new.expose().chars().count() < vault::MIN_PASSPHRASE_CHARS {
+        return Err(WireError::invalid(format!(
+            "a passphrase needs at least {} characters",
+            vault::MIN_PASSPHRASE_CHARS
+        )));
+    }
+    // What the vault holds must be on the server first: a new key seals exactly that.
+    sync(store, client)?;
+    let new_lock =
+        crate::local::state::PassphraseLock::create(new, random()?).map_err(|e| WireError::internal(e.to_string()))?;
+    let changed = on_link(store, |link, s| {
+        let rotated = change_on_server(client, link, s, current, new, paper_key, how)?;
+        if let Some((data_key, counter, blob)) = rotated {
+            link.data_key = Some(data_key);
+            link.counter = counter;
+            link.saw(counter, &blob);
+        }
+        s.lock = Some(new_lock.clone());
+        Ok(())
+    })?;
+    changed.ok_or_else(not_paired)?;
+    Ok(store.touch_activity()?)
+}
+
+/// The server's part of a passphrase change; with a rotation, the new data key and the vault
+/// version it sealed.
+pub(super) fn change_on_server(
+    client: &Client,
+    link: &mut ServerLink,
+    state: &LocalState,
+    current: &Passphrase,
+    new: &Passphrase,
+    paper_key: Option<&vault::PaperKey>,
+    how: PassphraseChange,
+) -> Result<Option<(Secret32, u64, Vec<u8>)>, WireError> {
+    link.usable()?;
+    let data_key = link.data_key.clone().ok_or_else(|| {
+        WireError::invalid("the synced vault is not open on this device yet: unlock it with the passphrase first")
+    })?;
+    fresh_token(client, link)?;
+    let remote = read_fresh_vault(client, link)?;
+    let kdf = remote.kdf.clone().ok_or_else(|| WireError::internal("the vault answer lacks its parameters"))?;
+    let old_keys =
+        vault::derive(current, &kdf).map_err(|e| WireError::new(ErrorCode::InvalidRequest, e.to_string()))?;
+    let new_kdf = KdfParams::recommended(random()?);
+    let new_keys =
+        vault::derive(new, &new_kdf).map_err(|e| WireError::new(ErrorCode::InvalidRequest, e.to_string()))?;
+    let mut body = json!({
+        "currentAuthKey": old_keys.auth_key,
+        "kdf": new_kdf,
+        "authKey": new_keys.auth_key,
+        "keepDevices": how.keep_devices,
+    });
+    let mut rotated = None;
+    let key = if how.rotate_key {
+        if link.dirty || remote.counter != link.counter {
+            return Err(WireError::new(ErrorCode::Busy, "the vault changed meanwhile; try again"));
+        }
+        let fresh = Secret32::from_bytes(random()?);
+        let contents = state.vault_contents();
+        let json =
+            zeroize::Zeroizing::new(serde_json::to_vec(&contents).map_err(|e| WireError::internal(e.to_string()))?);
+        let blob = vault::seal_vault(&fresh, &link.profile_id, link.counter + 1, random()?, &json);
+        let mut rotate = json!({"counter": link.counter, "blob": Base64UrlUnpadded::encode_string(&blob)});
+        if remote.wrapped.contains_key("paper") {
+            let paper = paper_key.ok_or_else(|| {
+                WireError::invalid("this profile has a paper key: give it, so it can open the new data key too")
+            })?;
+            vault::unwrap(&paper.kek(), &remote.wrapped["paper"])
+                .map_err(|_| WireError::invalid("that paper key is not this profile's"))?;
+            let wrapped = vault::wrap(&paper.kek(), &fresh, random()?);
+            rotate["paperWrappedKey"] = json!(Base64UrlUnpadded::encode_string(&wrapped));
+        }
+        body["rotate"] = rotate;
+        rotated = Some((fresh.clone(), link.counter + 1, blob));
+        fresh
+    } else {
+        data_key
+    };
+    body["wrappedKey"] = json!(Base64UrlUnpadded::encode_string(&vault::wrap(&new_keys.kek, &key, random()?)));
+    let url = format!("{}/api/v1/passphrase", link.api_base);
+    let answer = client.call("PUT", &url, Some(&link.access_token), Some(&body))?;
+    match answer.0 {
+        200 | 204 => {}
+        401 => return Err(WireError::new(ErrorCode::AuthFailed, "the current passphrase is wrong")),
+        409 => return Err(WireError::new(ErrorCode::Busy, "the vault changed meanwhile; try again")),
+        _ => return Err(server_error(&answer)),
+    }
+    if let Some((_, counter, _)) = &rotated
+        && answer.1["counter"].as_u64() != Some(*counter)
+    {
+        return Err(WireError::internal("the profile server did not store the vault under the new key"));
+    }
+    Ok(rotated)
+}
+
+/// Opens the vault of a ticket-paired host with the profile's passphrase.
+pub fn open_with_passphrase(store: &Store, client: &Client, passphrase: &Passphrase) -> Result<bool, WireError> {
+    let Some(link) = store.state()?.server.clone() else { return Ok(false) };
+    if link.data_key.is_some() {
+        return Ok(false);
+    }
+    let remote = read_vault(client, &link)?;
+    let kdf = remote.kdf.clone().ok_or_else(|| WireError::internal("the vault answer lacks its parameters"))?;
+    let keys = vault::derive(passphrase, &kdf).map_err(|e| WireError::new(ErrorCode::InvalidRequest, e.to_string()))?;
+    let data_key = remote.unwrap_key(&keys.kek)?;
+    let mut lock = Some(
+        crate::local::state::PassphraseLock::create(passphrase, random()?)
+            .map_err(|e| WireError::internal(e.to_string()))?,
+    );
+    store.update(|s| {
+        if let Some(link) = s.server.as_mut() {
+            link.data_key = Some(data_key);
+            link.dirty = true;
+        }
+        if s.lock.is_none() {
+            // As after pairing with the passphrase: it now also locks this host.
+            s.lock = lock.take();
+        }
+        Ok(())
+    })?;
+    sync(store, client)?;
+    Ok(true)
+}

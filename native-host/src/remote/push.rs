@@ -1,0 +1,93 @@
+//! The push socket: a thread per process that syncs when another device changed the vault.
+
+use std::time::Duration;
+
+use profile_core::ErrorCode;
+use serde_json::Value;
+
+use super::client::*;
+use super::devices::*;
+use super::sync::*;
+use crate::local::store::Store;
+
+/// The longest pause between reconnections of the push socket.
+pub(super) const MAX_RECONNECT_SECS: u64 = 60;
+/// How often an unpaired host looks whether it was paired meanwhile.
+pub(super) const NOT_PAIRED_CHECK_SECS: u64 = 5;
+
+/// Starts (once per process) the thread that holds the profile server's push socket: it syncs
+/// when it connects and whenever another device changes the vault, reconnects with a growing
+/// pause when the connection drops, and forgets the server when it revokes this device.
+pub fn listen(store: std::sync::Arc<Store>) {
+    static STARTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if STARTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
+    let spawned = std::thread::Builder::new().name("push".into()).spawn(move || {
+        let client = Client::default();
+        let mut pause = 1;
+        loop {
+            if !store.state().is_ok_and(|s| s.server.as_ref().is_some_and(|link| link.halted.is_none())) {
+                // Not paired (yet), or syncing stopped: look again soon, e.g. after a pairing
+                // in the browser.
+                std::thread::sleep(Duration::from_secs(NOT_PAIRED_CHECK_SECS));
+                pause = 1;
+                continue;
+            }
+            match hold_socket(&store, &client) {
+                Ok(()) => pause = 1,
+                Err(e) => tracing::info!("push socket: {e}; reconnecting in {pause} s"),
+            }
+            std::thread::sleep(Duration::from_secs(pause));
+            pause = (pause * 2).min(MAX_RECONNECT_SECS);
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot start the push thread: {e}");
+    }
+}
+
+/// One push connection, until it closes.
+pub(super) fn hold_socket(store: &Store, client: &Client) -> Result<(), String> {
+    use tungstenite::client::IntoClientRequest;
+    let link = match with_token(store, client, false, |_, link| Ok(link.clone())) {
+        Ok(link) => link,
+        Err(e) if e.code == ErrorCode::NotPaired => return Ok(()),
+        Err(e) => return Err(e.to_string()),
+    };
+    let url = format!("ws{}/api/v1/push", link.api_base.trim_start_matches("http"));
+    let mut request = url.into_client_request().map_err(|e| e.to_string())?;
+    let bearer = format!("Bearer {}", link.access_token.expose()).parse().map_err(|_| "unusable token".to_owned())?;
+    request.headers_mut().insert("Authorization", bearer);
+    let (mut socket, _) = tungstenite::connect(request).map_err(|e| e.to_string())?;
+    tracing::info!("push socket connected");
+    // Whatever happened while disconnected.
+    let _ = sync(store, client);
+    loop {
+        let message = match socket.read() {
+            Ok(tungstenite::Message::Text(text)) => text,
+            Ok(tungstenite::Message::Close(_)) => return Ok(()),
+            Ok(_) => continue,
+            Err(e) => return Err(e.to_string()),
+        };
+        let event: Value = serde_json::from_str(&message).unwrap_or_default();
+        match event["type"].as_str() {
+            Some("vault-changed" | "resync") => {
+                if let Err(e) = sync(store, client) {
+                    tracing::warn!("profile server sync: {e}");
+                }
+            }
+            Some("device-revoked") if event["deviceId"] == link.device_id.as_str() => {
+                tracing::warn!("the profile server signed this device out; it is no longer paired");
+                store
+                    .update(|s| {
+                        s.forget_server();
+                        Ok(())
+                    })
+                    .map_err(|e| e.to_string())?;
+                return Ok(());
+            }
+            _ => {}
+        }
+    }
+}

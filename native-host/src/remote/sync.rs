@@ -1,0 +1,249 @@
+//! Keeping the vault in sync.
+//!
+//! Once paired, the addresses and site accounts live in the person's vault on their profile
+//! server, end-to-end encrypted under a data key only their devices hold; the local state is
+//! its cache, still usable offline. Every change is written locally first and marked dirty;
+//! [`sync`] then writes it to the server with the vault's counter. When another device wrote
+//! in between (409), it reads the server's version, merges field by field against the version
+//! both started from, and writes again, so no change is dropped. When the server cannot be
+//! reached the change stays dirty and goes out at the next sync.
+//!
+//! Tokens are refreshed and syncs run inside [`Store::update`], under the data dir's file
+//! lock, so two host processes on one data dir never spend the same refresh token (which the
+//! server would take for theft, and revoke the device).
+//!
+//! The server is not trusted with the vault's history either: the host remembers the newest
+//! version it has seen ([`Watermark`]) and refuses an older one, or another blob at a counter
+//! it has seen. It then keeps its data, stops syncing with that server and says so
+//! ([`SyncHalt`]) until the person pairs again.
+//!
+//! What the server's accounts registry must hear (a sign-up, a login, a removed account) waits
+//! in the sealed state's outbox and goes out in order at each sync until the server
+//! acknowledges it, like a vault change: nothing is dropped when the server is away.
+
+use std::collections::BTreeMap;
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use profile_core::vault::{self, KdfParams, VaultContents, merge};
+use profile_core::{Bearer, ErrorCode, Secret32, WireError};
+use serde_json::{Value, json};
+
+use super::client::*;
+use crate::local::link::{RegistryNews, ServerLink};
+use crate::local::state::LocalState;
+use crate::local::store::{Store, now, random};
+
+/// Refresh the access token this long before it expires.
+pub(super) const REFRESH_MARGIN_SECS: u64 = 60;
+/// Rounds of read-merge-write before giving up on a busy vault.
+pub(super) const MAX_MERGE_ROUNDS: usize = 8;
+
+/// The vault as the server sends it.
+pub(super) struct RemoteVault {
+    pub(super) counter: u64,
+    pub(super) blob: Vec<u8>,
+    pub(super) kdf: Option<KdfParams>,
+    pub(super) wrapped: BTreeMap<String, Vec<u8>>,
+}
+
+impl RemoteVault {
+    pub(super) fn unwrap_key(&self, kek: &Secret32) -> Result<Secret32, WireError> {
+        let wrapped =
+            self.wrapped.get("passphrase").ok_or_else(|| WireError::internal("the vault has no passphrase key"))?;
+        vault::unwrap(kek, wrapped).map_err(|e| WireError::new(ErrorCode::AuthFailed, e.to_string()))
+    }
+
+    pub(super) fn open(&self, data_key: &Secret32, profile_id: &str) -> Result<VaultContents, WireError> {
+        let json = vault::open_vault(data_key, profile_id, self.counter, &self.blob)
+            .map_err(|e| WireError::internal(format!("the server's vault: {e}")))?;
+        serde_json::from_slice(&json).map_err(|e| WireError::internal(format!("the vault's contents: {e}")))
+    }
+}
+
+pub(super) fn read_vault(client: &Client, link: &ServerLink) -> Result<RemoteVault, WireError> {
+    let answer =
+        expect(client.call("GET", &format!("{}/api/v1/vault", link.api_base), Some(&link.access_token), None)?, 200)?;
+    let bytes = |value: &Value| value.as_str().and_then(|text| Base64UrlUnpadded::decode_vec(text).ok());
+    let wrapped = answer["credentials"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| Some((c["kind"].as_str()?.to_owned(), bytes(&c["wrappedKey"])?)))
+        .collect();
+    Ok(RemoteVault {
+        counter: answer["counter"].as_u64().ok_or_else(|| WireError::internal("the vault answer lacks its counter"))?,
+        blob: bytes(&answer["blob"]).ok_or_else(|| WireError::internal("the vault answer lacks its blob"))?,
+        kdf: serde_json::from_value(answer["kdf"].clone()).ok(),
+        wrapped,
+    })
+}
+
+/// Refreshes the access token when it is about to expire (inside a state update).
+pub(super) fn fresh_token(client: &Client, link: &mut ServerLink) -> Result<(), WireError> {
+    if now() + REFRESH_MARGIN_SECS < link.access_expires_at {
+        return Ok(());
+    }
+    let body = json!({"refreshToken": link.refresh_token.expose()});
+    let answer = client.call("POST", &format!("{}/api/v1/token", link.api_base), None, Some(&body))?;
+    if answer.0 == 401 {
+        return Err(WireError::new(ErrorCode::NotPaired, "the profile server signed this device out; pair it again"));
+    }
+    let tokens = expect(answer, 200)?;
+    match (tokens["accessToken"].as_str(), tokens["refreshToken"].as_str()) {
+        (Some(access), Some(refresh)) => {
+            link.access_token = Bearer::new(access.to_owned());
+            link.refresh_token = Bearer::new(refresh.to_owned());
+            link.access_expires_at = now() + tokens["expiresIn"].as_u64().unwrap_or(0);
+            Ok(())
+        }
+        _ => Err(WireError::internal("the profile server's token answer lacks its tokens")),
+    }
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synced {
+    /// Nothing to do: not paired, or the vault is not open yet.
+    Idle,
+    /// The server's vault and the local state agree at this counter.
+    At(u64),
+}
+
+/// Brings the local state and the server's vault together: pulls what other devices wrote,
+/// pushes local changes, merging on conflict. Tokens it rotates are saved even when a later
+/// step fails; a change it cannot push stays dirty.
+pub fn sync(store: &Store, client: &Client) -> Result<Synced, WireError> {
+    Ok(on_link(store, |link, state| sync_link(client, link, state))?.unwrap_or(Synced::Idle))
+}
+
+/// Runs `work` on the paired link inside a state update, and saves the link whatever `work`
+/// answers, so tokens rotated on the way are kept even when a later step failed; a device the
+/// server signed out is unpaired instead (its cache stays). `None` when not paired.
+pub(super) fn on_link<T>(
+    store: &Store,
+    work: impl FnOnce(&mut ServerLink, &mut LocalState) -> Result<T, WireError>,
+) -> Result<Option<T>, WireError> {
+    store.update(|s| {
+        let Some(mut link) = s.server.clone() else { return Ok(Ok(None)) };
+        let outcome = work(&mut link, s);
+        if outcome.as_ref().is_err_and(|e| e.code == ErrorCode::NotPaired) {
+            tracing::warn!("the profile server signed this device out; it is no longer paired");
+            s.forget_server();
+        } else {
+            s.server = Some(link);
+        }
+        Ok(outcome.map(Some))
+    })?
+}
+
+pub(super) fn sync_link(client: &Client, link: &mut ServerLink, state: &mut LocalState) -> Result<Synced, WireError> {
+    link.usable()?;
+    fresh_token(client, link)?;
+    // The registry's news wait for another sync when the server cannot take them now; the vault
+    // does not wait for them.
+    if let Err(e) = flush_outbox(client, link) {
+        tracing::warn!("the accounts registry's news wait for the next sync: {e}");
+    }
+    let Some(data_key) = link.data_key.clone() else { return Ok(Synced::Idle) };
+    let local = state.vault_contents();
+    link.dirty |= local != link.base;
+    let mut remote: Option<RemoteVault> = None;
+    for _ in 0..MAX_MERGE_ROUNDS {
+        if let Some(server) = remote.take() {
+            let theirs = server.open(&data_key, &link.profile_id)?;
+            link.saw(server.counter, &server.blob);
+            let merged = merge(&link.base, &state.vault_contents(), &theirs);
+            state.take_vault_contents(merged.clone());
+            link.dirty = merged != theirs;
+            link.counter = server.counter;
+            link.base = theirs;
+        }
+        if !link.dirty {
+            // Pull: a newer vault replaces the cache (nothing local is pending).
+            let server = read_fresh_vault(client, link)?;
+            if server.counter != link.counter {
+                remote = Some(server);
+                continue;
+            }
+            return Ok(Synced::At(link.counter));
+        }
+        let contents = state.vault_contents();
+        let json =
+            zeroize::Zeroizing::new(serde_json::to_vec(&contents).map_err(|e| WireError::internal(e.to_string()))?);
+        let blob = vault::seal_vault(&data_key, &link.profile_id, link.counter + 1, random()?, &json);
+        let body = json!({"counter": link.counter, "blob": Base64UrlUnpadded::encode_string(&blob)});
+        let answer =
+            client.call("PUT", &format!("{}/api/v1/vault", link.api_base), Some(&link.access_token), Some(&body))?;
+        match answer.0 {
+            200 => {
+                // The blob was sealed as version counter + 1: a server that says otherwise
+                // stored something else.
+                if answer.1["counter"].as_u64() != Some(link.counter + 1) {
+                    return Err(WireError::internal(format!(
+                        "the profile server stored a write of version {} as {}",
+                        link.counter + 1,
+                        answer.1["counter"]
+                    )));
+                }
+                link.counter += 1;
+                link.saw(link.counter, &blob);
+                link.base = contents;
+                link.dirty = false;
+                return Ok(Synced::At(link.counter));
+            }
+            409 => remote = Some(read_fresh_vault(client, link)?),
+            _ => return Err(server_error(&answer)),
+        }
+    }
+    Err(WireError::new(ErrorCode::ServerUnreachable, "the vault kept changing under this device; will retry"))
+}
+
+/// Reads the server's vault and checks it against the newest version this device has seen:
+/// an older one halts syncing with this server (the caller saves the halt with the link). The
+/// version counts as seen only once it is opened.
+pub(super) fn read_fresh_vault(client: &Client, link: &mut ServerLink) -> Result<RemoteVault, WireError> {
+    let server = read_vault(client, link)?;
+    link.check_offer(server.counter, &server.blob)?;
+    Ok(server)
+}
+
+/// Sends the registry's news in order, each until the server acknowledges it. A refusal that
+/// will not change (the account unknown there, a malformed record) drops that news with a
+/// warning; anything else (unreachable, rate-limited, a server error) leaves it and what follows
+/// for the next sync.
+pub(super) fn flush_outbox(client: &Client, link: &mut ServerLink) -> Result<(), WireError> {
+    while let Some(news) = link.outbox.first() {
+        let (method, path, body) = match news {
+            RegistryNews::SignedUp { origin, account_guid, app_id, public_key, permissions } => (
+                "PUT",
+                "accounts".to_owned(),
+                json!({"origin": origin, "accountGuid": account_guid, "appId": app_id,
+                       "publicKey": public_key, "permissions": permissions}),
+            ),
+            RegistryNews::LoggedIn { origin, account_guid } => {
+                ("POST", "accounts/login".to_owned(), json!({"origin": origin, "accountGuid": account_guid}))
+            }
+            RegistryNews::Removed { origin, account_guid } => (
+                "DELETE",
+                format!("accounts?{}", query(&[("origin", origin.as_str()), ("accountGuid", account_guid.as_str())])),
+                Value::Null,
+            ),
+        };
+        let url = format!("{}/api/v1/{path}", link.api_base);
+        let answer = client.call(method, &url, Some(&link.access_token), Some(&body))?;
+        match answer.0 {
+            200..=299 => {}
+            400 | 404 | 413 | 422 => {
+                tracing::warn!("the accounts registry refused {news:?}: {}", server_error(&answer))
+            }
+            _ => return Err(server_error(&answer)),
+        }
+        link.outbox.remove(0);
+    }
+    Ok(())
+}
+
+/// `a=1&b=2`, each value percent-encoded.
+pub(super) fn query(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
+}
