@@ -9,7 +9,7 @@ use profile_core::wire::SyncHalt;
 use profile_core::{AccountGuid, Bearer, ErrorCode, Origin, PublicJwk, Secret32, WireError};
 use serde::{Deserialize, Serialize};
 
-use crate::local::store::now;
+use super::now;
 
 /// Most registry news kept waiting for the server; past it the oldest logins (the least
 /// telling) make room.

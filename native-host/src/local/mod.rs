@@ -7,3 +7,9 @@ pub mod link;
 pub mod session;
 pub mod state;
 pub mod store;
+
+/// Seconds since the Unix epoch: the host's one clock.
+pub fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+

@@ -66,10 +66,8 @@ fn io_error(what: &str, path: &Path) -> impl FnOnce(io::Error) -> StoreError {
     move |e| StoreError::Io(context, e)
 }
 
-/// Seconds since the Unix epoch.
-pub fn now() -> u64 {
-    SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
+pub use super::now;
+
 
 /// Fresh random bytes from the OS.
 pub fn random<const N: usize>() -> Result<[u8; N], StoreError> {

@@ -1,0 +1,348 @@
+//! The commands people type, a file per verb group. Their output is the product, so this
+//! module prints.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::io::{BufRead, IsTerminal};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use profile_core::{AddressKind, Passphrase};
+
+use crate::local::session::{open_store, prove_passphrase};
+use crate::local::store::now;
+use crate::manifest::{self, Browser, EXTENSION_ID};
+
+/// Personal Profile's native-messaging host.
+///
+/// Browsers start it with the calling extension's origin as its argument; people use the
+/// subcommands below.
+mod account;
+mod address;
+mod install;
+mod lock;
+mod server;
+mod status;
+
+#[derive(Debug, Parser)]
+#[command(name = "profile-host", version, about, long_about)]
+pub struct Cli {
+    /// The host's data dir (default: the OS's per-user data dir, `personal-profile`).
+    #[arg(long, global = true, env = "PROFILE_HOST_HOME", value_name = "DIR")]
+    home: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Install the host manifest so browsers can start this host.
+    Install {
+        #[command(flatten)]
+        target: Target,
+        /// The extension allowed to talk to this host.
+        #[arg(long, default_value = EXTENSION_ID, value_name = "ID")]
+        extension_id: String,
+    },
+    /// Remove the host manifest.
+    Uninstall {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Check manifests, the OS keystore and the state file; exits non-zero on any fault.
+    Doctor {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long, default_value = EXTENSION_ID, value_name = "ID")]
+        extension_id: String,
+    },
+    /// Show what the host keeps (no secrets).
+    Status,
+    /// Show or set the saved addresses.
+    #[command(subcommand)]
+    Address(AddressCommand),
+    /// Show the disclosure log: what left to which site, and when.
+    Log {
+        /// How many entries, newest first.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Manage the passphrase that `lock` / `unlock` use.
+    #[command(subcommand)]
+    Passphrase(PassphraseCommand),
+    /// Lock the profile: sites get nothing until it is unlocked again.
+    Lock,
+    /// Unlock the profile with its passphrase (typed without echo, or one line on stdin).
+    Unlock,
+    /// List the accounts you made at sites with this profile, or remove one.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Pair with your profile server: with your email (the passphrase is read from stdin), or
+    /// with a one-time ticket from its operator. Addresses and accounts then sync through
+    /// your end-to-end encrypted vault.
+    Pair {
+        /// Your profile URL (`https://…/u/ID`), as `profile-server admin create-user` printed it.
+        profile_url: String,
+        #[arg(long, required_unless_present = "ticket", conflicts_with = "ticket")]
+        email: Option<String>,
+        /// A one-time ticket (`profile-server admin issue-ticket`); the vault then opens at the
+        /// first `unlock` with your passphrase. (Tickets may start with `-`.)
+        #[arg(long, allow_hyphen_values = true)]
+        ticket: Option<String>,
+        /// Pair even though the server offers an older copy of the profile than this device saw
+        /// before (a server restored from a backup): what this device holds is merged into it.
+        #[arg(long)]
+        accept_older_vault: bool,
+    },
+    /// Sign this device out of the profile server; what is cached here stays.
+    Unpair,
+    /// Sync with the profile server now.
+    Sync,
+    /// List the devices paired with your profile, or sign one out.
+    Devices {
+        /// Sign this device out (its id from the list; ids may start with `-`).
+        #[arg(long, value_name = "ID", allow_hyphen_values = true)]
+        revoke: Option<String>,
+    },
+    /// Lock the profile after this long without a request (`15m`, `1h`), or `off`. Needs a
+    /// passphrase; an unlock lasts 12 hours at most either way.
+    AutoLock {
+        #[arg(value_parser = idle_time)]
+        after: u64,
+    },
+}
+
+fn idle_time(text: &str) -> Result<u64, String> {
+    if text == "off" {
+        return Ok(0);
+    }
+    let after = humantime::parse_duration(text).map_err(|e| format!("{e} (try 15m, 1h or off)"))?;
+    if after.is_zero() {
+        return Err("use `off` to turn auto-lock off".into());
+    }
+    Ok(after.as_secs().max(1))
+}
+
+#[derive(Debug, Args)]
+struct Target {
+    /// Which browsers (repeatable); default: every browser whose profile directory exists.
+    #[arg(long = "browser", value_enum, value_name = "BROWSER")]
+    browsers: Vec<Browser>,
+    /// A Chromium-family `--user-data-dir`: the manifest goes to DIR/NativeMessagingHosts/.
+    #[arg(long, value_name = "DIR")]
+    user_data_dir: Option<PathBuf>,
+}
+
+impl Target {
+    fn browsers(&self) -> Vec<Browser> {
+        if !self.browsers.is_empty() {
+            return self.browsers.clone();
+        }
+        if self.user_data_dir.is_some() {
+            return vec![Browser::Chromium];
+        }
+        Browser::ALL
+            .into_iter()
+            .filter(|&b| {
+                manifest::manifest_path(b, None)
+                    .is_ok_and(|p| p.parent().and_then(Path::parent).is_some_and(Path::is_dir))
+            })
+            .collect()
+    }
+}
+
+// Parsed once per run: the size of its largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+enum AddressCommand {
+    /// Print a saved address as JSON.
+    Show {
+        #[arg(value_parser = address_kind)]
+        kind: AddressKind,
+    },
+    /// Save an address. Fields as flags, or `--json -` to read one JSON object from stdin.
+    Set {
+        #[arg(value_parser = address_kind)]
+        kind: AddressKind,
+        #[arg(long, conflicts_with_all = ["name", "line1", "city", "postal_code", "country"])]
+        json: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        organization: Option<String>,
+        #[arg(long)]
+        line1: Option<String>,
+        #[arg(long)]
+        line2: Option<String>,
+        #[arg(long)]
+        city: Option<String>,
+        #[arg(long)]
+        region: Option<String>,
+        #[arg(long)]
+        postal_code: Option<String>,
+        /// ISO 3166-1 alpha-2, e.g. DE.
+        #[arg(long)]
+        country: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AccountCommand {
+    /// List the site accounts (site, account id, created, last used).
+    List,
+    /// Remove a site account and its login key, here and on your other devices. The site is not
+    /// told: sign in there and close the account too if you want it gone.
+    Remove {
+        /// The site, as an origin (`https://shop.example`).
+        origin: String,
+        /// Which of its accounts, when there are several (the id `account list` shows).
+        #[arg(long, value_name = "ID", allow_hyphen_values = true)]
+        account: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PassphraseCommand {
+    /// Set the passphrase. Reads the new one from stdin; when one is set already, the first
+    /// line is the current passphrase and the second the new one. On a device paired with a
+    /// profile server it is the profile's passphrase that changes, on the server too, and the
+    /// profile's other devices are signed out.
+    Set {
+        /// Leave the profile's other devices signed in (paired devices only).
+        #[arg(long, conflicts_with = "rotate_key")]
+        keep_devices: bool,
+        /// Also give the vault a new data key (paired devices only): a copy of the old one,
+        /// wherever it was kept, no longer opens the vault. With a paper key, give it on a third
+        /// line; it keeps working.
+        #[arg(long)]
+        rotate_key: bool,
+    },
+}
+
+fn address_kind(text: &str) -> Result<AddressKind, String> {
+    match text {
+        "shipping" => Ok(AddressKind::Shipping),
+        "billing" => Ok(AddressKind::Billing),
+        _ => Err("expected `shipping` or `billing`".into()),
+    }
+}
+
+/// The default data dir.
+pub fn default_home() -> PathBuf {
+    dirs::data_local_dir().unwrap_or_else(std::env::temp_dir).join("personal-profile")
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let home = cli.home.clone().unwrap_or_else(default_home);
+    match execute(cli.command, &home) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("profile-host: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A Unix time as people read it in the CLI's output.
+fn when(at: u64) -> humantime::Rfc3339Timestamp {
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(at))
+}
+
+/// A passphrase: typed without echo at a terminal, else one line of stdin.
+fn read_passphrase(prompt: &str) -> Result<Passphrase, String> {
+    if std::io::stdin().is_terminal() {
+        return rpassword::prompt_password(prompt).map(Passphrase::new).map_err(|e| format!("cannot read it: {e}"));
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| e.to_string())?;
+    let passphrase = Passphrase::new(line.trim_end_matches(['\r', '\n']).to_owned());
+    zeroize::Zeroize::zeroize(&mut line);
+    Ok(passphrase)
+}
+
+/// The store, for a verb a person runs that changes the profile: refused while the profile is
+/// locked; it counts as the person's activity for the idle auto-lock.
+fn open_for_change(home: &Path) -> Result<crate::local::store::Store, String> {
+    let store = open_store(home).map_err(|e| e.to_string())?;
+    store.require_unlocked(now()).map_err(|_| "the profile is locked: run `profile-host unlock` first".to_owned())?;
+    store.touch_activity().map_err(|e| e.to_string())?;
+    Ok(store)
+}
+
+/// The store and its state, for a verb that shows personal data (an address, the log, the
+/// accounts): while the profile is locked its passphrase must be given, and is checked like an
+/// unlock (with the same back-off), but the profile stays locked.
+fn open_to_show(
+    home: &Path,
+) -> Result<(crate::local::store::Store, std::sync::Arc<crate::local::state::LocalState>), String> {
+    let store = open_store(home).map_err(|e| e.to_string())?;
+    let (state, _) = store.enforce_session(now()).map_err(|e| e.message)?;
+    if !state.locked {
+        store.touch_activity().map_err(|e| e.to_string())?;
+        return Ok((store, state));
+    }
+    let passphrase = read_passphrase("The profile is locked. Its passphrase: ")?;
+    if passphrase.expose().is_empty() {
+        return Err("the profile is locked: give its passphrase (typed, or one line on stdin) to see this".into());
+    }
+    prove_passphrase(&store, &passphrase).map_err(|e| format!("the profile is locked, and {}", e.message))?;
+    Ok((store, state))
+}
+
+fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
+    match command {
+        Command::Install { target, extension_id } => install::install(target, extension_id),
+        Command::Uninstall { target } => install::uninstall(target),
+        Command::Doctor { target, extension_id } => Ok(install::doctor(&target, &extension_id, home)),
+        Command::Status => status::status(home),
+        Command::Log { limit } => status::log(home, limit),
+        Command::Address(AddressCommand::Show { kind }) => address::show(home, kind),
+        Command::Address(AddressCommand::Set {
+            kind,
+            json,
+            name,
+            organization,
+            line1,
+            line2,
+            city,
+            region,
+            postal_code,
+            country,
+            phone,
+            email,
+        }) => address::set(
+            home,
+            kind,
+            json,
+            name,
+            organization,
+            line1,
+            line2,
+            city,
+            region,
+            postal_code,
+            country,
+            phone,
+            email,
+        ),
+        Command::Account(AccountCommand::List) => account::list(home),
+        Command::Account(AccountCommand::Remove { origin, account }) => account::remove(home, origin, account),
+        Command::Lock => lock::lock(home),
+        Command::Unlock => lock::unlock(home),
+        Command::AutoLock { after } => lock::auto_lock(home, after),
+        Command::Passphrase(PassphraseCommand::Set { keep_devices, rotate_key }) => {
+            lock::set_passphrase_verb(home, keep_devices, rotate_key)
+        }
+        Command::Pair { profile_url, email, ticket, accept_older_vault } => {
+            server::pair(home, profile_url, email, ticket, accept_older_vault)
+        }
+        Command::Unpair => server::unpair(home),
+        Command::Sync => server::sync_now(home),
+        Command::Devices { revoke } => server::devices(home, revoke),
+    }
+}

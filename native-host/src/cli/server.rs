@@ -1,0 +1,82 @@
+//! The profile server: `pair`, `unpair`, `sync`, `devices`.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use super::*;
+use crate::local::session::open_store;
+use crate::remote as sync;
+
+pub(super) fn pair(
+    home: &Path,
+    profile_url: String,
+    email: Option<String>,
+    ticket: Option<String>,
+    accept_older_vault: bool,
+) -> Result<ExitCode, String> {
+    let store = open_for_change(home)?;
+    let with = match (email, ticket) {
+        (_, Some(ticket)) => sync::PairWith::Ticket(profile_core::Bearer::new(ticket)),
+        (Some(email), None) => {
+            let passphrase = read_passphrase("Your profile's passphrase: ")?;
+            sync::PairWith::Passphrase { email, passphrase }
+        }
+        (None, None) => return Err("give --email or --ticket".into()),
+    };
+    let paired =
+        sync::pair(&store, &sync::Client::default(), &profile_url, with, accept_older_vault).map_err(|e| e.message)?;
+    println!("paired with {}", paired["profileUrl"].as_str().unwrap_or_default());
+    if paired["vaultOpen"] == false {
+        println!("the vault opens at the first `unlock` with your passphrase");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn unpair(home: &Path) -> Result<ExitCode, String> {
+    let store = open_for_change(home)?;
+    let done = sync::unpair(&store, &sync::Client::default()).map_err(|e| e.message)?;
+    println!(
+        "unpaired{}",
+        if done["signedOut"] == true { "" } else { " (the server could not be told; revoke this device there)" }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn sync_now(home: &Path) -> Result<ExitCode, String> {
+    let store = open_store(home).map_err(|e| e.to_string())?;
+    match sync::sync(&store, &sync::Client::default()).map_err(|e| e.message)? {
+        sync::Synced::Idle => println!("nothing to sync (not paired, or the vault is not open yet)"),
+        sync::Synced::At(counter) => println!("in sync at vault counter {counter}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn devices(home: &Path, revoke: Option<String>) -> Result<ExitCode, String> {
+    // Signing a device out is a change; the list shows what the person's devices are.
+    let store = match revoke {
+        Some(_) => open_for_change(home)?,
+        None => open_to_show(home)?.0,
+    };
+    let client = sync::Client::default();
+    if let Some(id) = revoke {
+        sync::revoke_device(&store, &client, &id).map_err(|e| e.message)?;
+        println!("signed {id} out");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let listed = sync::devices(&store, &client).map_err(|e| e.message)?;
+    for device in listed["devices"].as_array().into_iter().flatten() {
+        let since = |key: &str| device[key].as_u64().map(|at| when(at).to_string());
+        let state = match since("revokedAt") {
+            Some(at) => format!("signed out {at}"),
+            None => format!("last seen {}", since("lastSeenAt").unwrap_or_default()),
+        };
+        let current = if device["current"] == true { "  (this device)" } else { "" };
+        println!(
+            "{}  {}  {state}{current}",
+            device["id"].as_str().unwrap_or_default(),
+            device["name"].as_str().unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
