@@ -49,6 +49,46 @@ pub struct Address {
 /// Longest accepted field, in characters.
 pub const MAX_FIELD: usize = 200;
 
+/// One field of an address, as every surface shows it: the CLI's flags, the options page's form
+/// and the consent window's lines are all made from [`ADDRESS_FIELDS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddressField {
+    /// The name in the page API and the vault (`postalCode`).
+    pub name: &'static str,
+    /// What people call it (`Postal code`).
+    pub label: &'static str,
+    /// The HTML `autocomplete` token a form gives it (`postal-code`).
+    pub autocomplete: &'static str,
+    pub required: bool,
+    /// Where it goes in the lines people read: fields with the same line share it, in order.
+    pub line: u8,
+}
+
+const fn field(
+    name: &'static str,
+    label: &'static str,
+    autocomplete: &'static str,
+    required: bool,
+    line: u8,
+) -> AddressField {
+    AddressField { name, label, autocomplete, required, line }
+}
+
+/// Every field of an address, in the order people read them.
+pub const ADDRESS_FIELDS: [AddressField; 10] = [
+    field("name", "Full name", "name", true, 0),
+    field("organization", "Organization", "organization", false, 1),
+    field("line1", "Address line 1", "address-line1", true, 2),
+    field("line2", "Address line 2", "address-line2", false, 3),
+    field("postalCode", "Postal code", "postal-code", true, 4),
+    field("city", "City", "address-level2", true, 4),
+    field("region", "Region / state", "address-level1", false, 4),
+    field("country", "Country (2 letters, e.g. GB)", "country", true, 5),
+    field("phone", "Phone", "tel", false, 6),
+    field("email", "Email", "email", false, 7),
+];
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RawAddress {
@@ -120,19 +160,67 @@ fn checked(field: &'static str, value: String) -> Result<String, AddressError> {
 }
 
 impl Address {
-    /// The names of the fields this address holds, as a page receives them.
-    pub fn field_names(&self) -> Vec<&'static str> {
-        let optional = [
-            ("organization", &self.organization),
-            ("line2", &self.line2),
-            ("region", &self.region),
-            ("phone", &self.phone),
-            ("email", &self.email),
-        ];
-        let mut names = vec!["name", "line1", "city", "postalCode", "country"];
-        names.extend(optional.iter().filter(|(_, v)| v.is_some()).map(|(name, _)| *name));
-        names
+    /// A field's value by its name in [`ADDRESS_FIELDS`]; `None` when empty or unknown.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        let value = match name {
+            "name" => Some(&self.name),
+            "organization" => self.organization.as_ref(),
+            "line1" => Some(&self.line1),
+            "line2" => self.line2.as_ref(),
+            "city" => Some(&self.city),
+            "region" => self.region.as_ref(),
+            "postalCode" => Some(&self.postal_code),
+            "country" => Some(&self.country),
+            "phone" => self.phone.as_ref(),
+            "email" => self.email.as_ref(),
+            _ => None,
+        };
+        value.map(String::as_str)
     }
+
+    /// An address from its fields by name, checked as deserializing checks it.
+    pub fn from_fields(mut value: impl FnMut(&str) -> Option<String>) -> Result<Self, AddressError> {
+        let mut required = |name: &str| value(name).unwrap_or_default();
+        let raw = RawAddress {
+            name: required("name"),
+            line1: required("line1"),
+            city: required("city"),
+            postal_code: required("postalCode"),
+            country: required("country"),
+            organization: value_of(&mut value, "organization"),
+            line2: value_of(&mut value, "line2"),
+            region: value_of(&mut value, "region"),
+            phone: value_of(&mut value, "phone"),
+            email: value_of(&mut value, "email"),
+        };
+        Self::try_from(raw)
+    }
+
+    /// The names of the fields this address holds, as a page receives them, in reading order.
+    pub fn field_names(&self) -> Vec<&'static str> {
+        ADDRESS_FIELDS.iter().filter(|f| self.get(f.name).is_some()).map(|f| f.name).collect()
+    }
+
+    /// The address as people read it: one line per [`AddressField::line`], its fields joined
+    /// by spaces.
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines: Vec<(u8, String)> = Vec::new();
+        for field in &ADDRESS_FIELDS {
+            let Some(value) = self.get(field.name) else { continue };
+            match lines.last_mut() {
+                Some((line, text)) if *line == field.line => {
+                    text.push(' ');
+                    text.push_str(value);
+                }
+                _ => lines.push((field.line, value.to_owned())),
+            }
+        }
+        lines.into_iter().map(|(_, text)| text).collect()
+    }
+}
+
+fn value_of(value: &mut impl FnMut(&str) -> Option<String>, name: &str) -> Option<String> {
+    value(name)
 }
 
 impl fmt::Debug for Address {
@@ -156,7 +244,18 @@ mod tests {
     fn parses_normalizes_and_hides_itself_from_debug() {
         let address: Address = serde_json::from_value(sample()).unwrap();
         assert_eq!(address.country, "GB");
-        assert_eq!(address.field_names(), ["name", "line1", "city", "postalCode", "country", "email"]);
+        assert_eq!(address.field_names(), ["name", "line1", "postalCode", "city", "country", "email"]);
+        assert_eq!(
+            address.lines(),
+            ["Ada Lovelace", "12 St James's Square", "SW1Y 4JH London", "GB", "ada@example.org"]
+        );
+        let rebuilt = Address::from_fields(|name| address.get(name).map(str::to_owned)).unwrap();
+        assert_eq!(rebuilt, address);
+        for field in &ADDRESS_FIELDS {
+            let mut value = sample();
+            value[field.name] = json!("x".repeat(201));
+            assert!(serde_json::from_value::<Address>(value).is_err(), "{} is a field the parser knows", field.name);
+        }
         assert!(!format!("{address:?}").contains("Ada"));
         let back: Address = serde_json::from_value(serde_json::to_value(&address).unwrap()).unwrap();
         assert_eq!(back, address);

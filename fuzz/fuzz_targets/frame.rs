@@ -1,21 +1,14 @@
-//! The host's frame decoder on an arbitrary byte stream, each frame then parsed as a request.
+//! The host's frame reader on an arbitrary byte stream, each frame then parsed as a request.
 #![no_main]
 
-use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use profile_core::wire::{MAX_FRAME, parse_request};
-use tokio_util::codec::Decoder;
+use profile_host::handler::messaging::FrameReader;
 
 fuzz_target!(|data: &[u8]| {
-    let mut codec = profile_host::handler::messaging::codec();
-    let mut buffer = BytesMut::from(data);
-    loop {
-        match codec.decode_eof(&mut buffer) {
-            Ok(Some(frame)) => {
-                assert!(frame.len() <= MAX_FRAME);
-                let _ = parse_request(&frame);
-            }
-            Ok(None) | Err(_) => break,
-        }
+    let mut frames = FrameReader::new(data);
+    while let Ok(Some(frame)) = frames.next_frame() {
+        assert!(frame.len() <= MAX_FRAME);
+        let _ = parse_request(&frame);
     }
 });

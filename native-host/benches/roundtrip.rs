@@ -3,6 +3,11 @@
 //!
 //!     scripts/with-keyring cargo bench -p profile-host --bench roundtrip
 //!
+//! Side by side in the same run, every process pinned to one CPU (`taskset`): a C program that
+//! only echoes frames (the floor the pipe allows) and a small Python host that computes the same
+//! HMAC `getDeviceId` does, with profile-host's ratio to each. `ROUNDTRIP_COMPARE_BIN=path`
+//! times another profile-host build (an older release, say) in the same run as well.
+//!
 //! (`make bench` does that.) Targets, from DESIGN.md: host cold start to first answer
 //! p95 ≤ 100 ms; the whole page → extension → host → page path p50 ≤ 5 ms, p99 ≤ 20 ms, of
 //! which this is the host's share.
@@ -21,16 +26,68 @@ struct Host {
     stdout: ChildStdout,
 }
 
+/// A C program that answers each frame with the frame itself: the floor.
+const ECHO_C: &str = r#"
+#include <stdint.h>
+#include <stdio.h>
+#include <unistd.h>
+static int full(int fd, char *p, size_t n, int w) {
+    while (n) { ssize_t k = w ? write(fd, p, n) : read(fd, p, n); if (k <= 0) return -1; p += k; n -= k; }
+    return 0;
+}
+int main(void) {
+    static char buf[1 << 20];
+    for (;;) {
+        uint32_t len;
+        if (full(0, (char *)&len, 4, 0) || len > sizeof buf - 4) return 0;
+        if (full(0, buf + 4, len, 0)) return 0;
+        *(uint32_t *)buf = len;
+        if (full(1, buf, len + 4, 1)) return 0;
+    }
+}
+"#;
+
+/// A small Python host that answers `getDeviceId` as profile-host does: HMAC-SHA256 of the
+/// origin under a device secret, base64url.
+const HOST_PY: &str = r#"
+import base64, hashlib, hmac, json, os, struct, sys
+secret = os.urandom(32)
+stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+while True:
+    head = stdin.read(4)
+    if len(head) < 4:
+        break
+    request = json.loads(stdin.read(struct.unpack("=I", head)[0]))
+    if request.get("type") == "getDeviceId":
+        mac = hmac.new(secret, request["origin"].encode(), hashlib.sha256).digest()
+        answer = {"id": request["id"], "ok": True, "result": base64.urlsafe_b64encode(mac).rstrip(b"=").decode()}
+    else:
+        answer = {"id": request.get("id"), "ok": False, "error": {"code": "invalid_request", "message": "unknown"}}
+    body = json.dumps(answer, separators=(",", ":")).encode()
+    stdout.write(struct.pack("=I", len(body)) + body)
+    stdout.flush()
+"#;
+
+/// Runs `program` pinned to CPU 0 when `taskset` is there.
+fn pinned(program: &str) -> Command {
+    if Command::new("taskset").arg("-V").output().is_ok() {
+        let mut command = Command::new("taskset");
+        command.args(["-c", "0", program]);
+        command
+    } else {
+        Command::new(program)
+    }
+}
+
 impl Host {
     fn start(home: &std::path::Path) -> Self {
-        let mut child = Command::new(BIN)
-            .arg("chrome-extension://anejejpdgphdflenbcklaacafpcfcman/")
-            .env("PROFILE_HOST_HOME", home)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut command = pinned(BIN);
+        command.arg("chrome-extension://anejejpdgphdflenbcklaacafpcfcman/").env("PROFILE_HOST_HOME", home);
+        Self::spawn(command)
+    }
+
+    fn spawn(mut command: Command) -> Self {
+        let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
         let stdin = child.stdin.take().unwrap();
         let stdout = child.stdout.take().unwrap();
         Self { child, stdin, stdout }
@@ -46,6 +103,11 @@ impl Host {
         Reader(&mut self.stdout).recv();
     }
 
+    /// A frame back, whatever it says (the echo answers with the request).
+    fn recv_any(&mut self) {
+        Reader(&mut self.stdout).recv_any();
+    }
+
     fn stop(mut self) {
         drop(self.stdin);
         self.child.wait().unwrap();
@@ -56,12 +118,68 @@ struct Reader<R>(R);
 
 impl<R: Read> Reader<R> {
     fn recv(&mut self) {
+        let body = self.recv_any();
+        assert!(body.starts_with(br#"{"id":1,"ok":true"#), "{}", String::from_utf8_lossy(&body));
+    }
+
+    fn recv_any(&mut self) -> Vec<u8> {
         let mut len = [0u8; 4];
         self.0.read_exact(&mut len).unwrap();
         let mut body = vec![0u8; u32::from_ne_bytes(len) as usize];
         self.0.read_exact(&mut body).unwrap();
-        assert!(body.starts_with(br#"{"id":1,"ok":true"#), "{}", String::from_utf8_lossy(&body));
+        body
     }
+}
+
+/// Sequential round trips through `host`, after a warm-up.
+fn round_trips(host: &mut Host, rounds: usize, check: bool) -> Vec<Duration> {
+    for _ in 0..200 {
+        host.send();
+        if check { host.recv() } else { host.recv_any() }
+    }
+    let mut samples = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let start = Instant::now();
+        host.send();
+        if check {
+            host.recv()
+        } else {
+            host.recv_any()
+        }
+        samples.push(start.elapsed());
+    }
+    samples
+}
+
+fn p50(samples: &[Duration]) -> f64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort_unstable();
+    percentile(&sorted, 0.5).as_secs_f64() * 1e3
+}
+
+/// The C echo host and the Python host, built or written into `dir`.
+fn floors(dir: &std::path::Path) -> (Option<Command>, Option<Command>) {
+    let source = dir.join("echo.c");
+    std::fs::write(&source, ECHO_C).unwrap();
+    let echo = dir.join("echo");
+    let built = Command::new("cc").args(["-O2", "-o"]).arg(&echo).arg(&source).status().is_ok_and(|s| s.success());
+    if !built {
+        println!("(no C compiler: the echo floor is skipped)");
+    }
+    let script = dir.join("host.py");
+    std::fs::write(&script, HOST_PY).unwrap();
+    let python = Command::new("python3").args(["-c", "import hmac, hashlib, base64, json"]).status();
+    let python_ok = python.is_ok_and(|s| s.success());
+    if !python_ok {
+        println!("(no python3 with hmac: the Python host is skipped)");
+    }
+    let echo_command = built.then(|| pinned(echo.to_str().unwrap()));
+    let python_command = python_ok.then(|| {
+        let mut command = pinned("python3");
+        command.arg(&script);
+        command
+    });
+    (echo_command, python_command)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -87,22 +205,55 @@ fn main() {
         "needs a Secret Service: run through scripts/with-keyring (make bench does)"
     );
     let home = tempfile::tempdir().unwrap();
+    // Pin this process too, so both ends of every pipe share CPU 0.
+    let _ = Command::new("taskset").args(["-p", "-c", "0", &std::process::id().to_string()]).output();
     // First start creates the master key and the state.
     let mut host = Host::start(home.path());
     host.send();
     host.recv();
 
     let rounds = 3000;
-    let mut samples = Vec::with_capacity(rounds);
-    for _ in 0..rounds {
-        let start = Instant::now();
-        host.send();
-        host.recv();
-        samples.push(start.elapsed());
-    }
+    let (echo, python) = floors(home.path());
+    let echo_samples = echo.map(|command| {
+        let mut echo = Host::spawn(command);
+        let samples = round_trips(&mut echo, rounds, false);
+        echo.stop();
+        samples
+    });
+    let python_samples = python.map(|command| {
+        let mut python = Host::spawn(command);
+        let samples = round_trips(&mut python, rounds, true);
+        python.stop();
+        samples
+    });
+    let compared = std::env::var_os("ROUNDTRIP_COMPARE_BIN").map(|bin| {
+        let mut command = pinned(bin.to_str().unwrap());
+        command.arg("chrome-extension://anejejpdgphdflenbcklaacafpcfcman/").env("PROFILE_HOST_HOME", home.path());
+        let mut other = Host::spawn(command);
+        let samples = round_trips(&mut other, rounds, true);
+        other.stop();
+        samples
+    });
+    let samples = round_trips(&mut host, rounds, true);
     let total: Duration = samples.iter().sum();
     println!("getDeviceId sequential: {:.0} round trips/s", rounds as f64 / total.as_secs_f64());
+    let host_p50 = p50(&samples);
+    if let Some(echo) = &echo_samples {
+        report("C echo host (the floor)", echo.clone());
+    }
+    if let Some(python) = &python_samples {
+        report("Python host (HMAC)", python.clone());
+    }
+    if let Some(compared) = &compared {
+        report("ROUNDTRIP_COMPARE_BIN round trip", compared.clone());
+    }
     report("getDeviceId round trip (warm)", samples);
+    if let Some(echo) = &echo_samples {
+        println!("profile-host / C echo (p50): {:.2}x  (goal: at most 1.5x)", host_p50 / p50(echo));
+    }
+    if let Some(python) = &python_samples {
+        println!("profile-host / Python host (p50): {:.2}x", host_p50 / p50(python));
+    }
 
     // Pipelined: one thread writes every request while this one reads the answers.
     let pipelined = 5000;

@@ -44,14 +44,7 @@ fn init_logging() {
 fn native_messaging(caller: Caller) -> ExitCode {
     let home = std::env::var_os("PROFILE_HOST_HOME").map_or_else(cli::default_home, Into::into);
     let host = Arc::new(Host::with_os_keystore(caller, home).listening());
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(e) => return fatal(&format!("cannot start the async runtime: {e}")),
-    };
-    let outcome = runtime.block_on(messaging::serve(host, tokio::io::stdin(), tokio::io::stdout()));
-    // Do not wait for the blocking stdin reader: every answer has been written already.
-    runtime.shutdown_background();
-    match outcome {
+    match messaging::serve(host, std::io::stdin().lock(), std::io::stdout()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fatal(&e.to_string()),
     }

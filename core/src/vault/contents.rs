@@ -8,7 +8,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::{AccountGuid, Address, AddressKind, Origin, Secret32};
 
@@ -136,35 +135,23 @@ pub fn merge(base: &VaultContents, local: &VaultContents, remote: &VaultContents
 /// Field by field: a field one side changed takes that side's value; a field both changed
 /// takes the later save's.
 fn merge_address(base: Option<&Address>, local: (&Address, u64), remote: (&Address, u64)) -> Address {
-    let as_map = |a: &Address| match serde_json::to_value(a) {
-        Ok(Value::Object(map)) => map,
-        _ => serde_json::Map::new(),
-    };
-    let base = base.map(as_map).unwrap_or_default();
-    let (l, r) = (as_map(local.0), as_map(remote.0));
-    let names: BTreeSet<&String> = l.keys().chain(r.keys()).collect();
-    let mut merged = serde_json::Map::new();
-    for name in names {
-        let (lv, rv, bv) = (l.get(name), r.get(name), base.get(name));
-        let value = if lv == rv || rv == bv {
-            lv
-        } else if lv == bv {
-            rv
+    let merged = Address::from_fields(|name| {
+        let (l, r, b) = (local.0.get(name), remote.0.get(name), base.and_then(|a| a.get(name)));
+        let value = if l == r || r == b {
+            l
+        } else if l == b {
+            r
         } else if local.1 != remote.1 {
-            if local.1 > remote.1 { lv } else { rv }
+            if local.1 > remote.1 { l } else { r }
         } else {
             // Same second on both sides: any fixed order will do, as long as both agree.
-            let text = |v: Option<&Value>| v.map(Value::to_string);
-            if text(lv) >= text(rv) { lv } else { rv }
+            l.max(r)
         };
-        if let Some(value) = value {
-            merged.insert(name.clone(), value.clone());
-        }
-    }
-    // A merge of two valid addresses field by field can only be missing a required field when
-    // one side removed it, which no valid address does; keep the later one whole then.
-    serde_json::from_value(Value::Object(merged))
-        .unwrap_or_else(|_| if remote.1 > local.1 { remote.0.clone() } else { local.0.clone() })
+        value.map(str::to_owned)
+    });
+    // Two valid addresses merged field by field keep every required field; should the result
+    // fail a check all the same, the later one is kept whole.
+    merged.unwrap_or_else(|_| if remote.1 > local.1 { remote.0.clone() } else { local.0.clone() })
 }
 
 #[cfg(test)]

@@ -1,10 +1,11 @@
 //! The saved addresses: `address show`, `address set`.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 
-use profile_core::{Address, AddressKind};
+use profile_core::{ADDRESS_FIELDS, Address, AddressKind};
 
 use super::*;
 use crate::local::store::now;
@@ -17,38 +18,64 @@ pub(super) fn show(home: &Path, kind: AddressKind) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The flags of `address set`, one per field of [`ADDRESS_FIELDS`] (`--postal-code` for
+/// `postalCode`), so the CLI offers exactly the fields an address has.
+#[derive(Debug, Clone, Default)]
+pub struct AddressFlags(BTreeMap<&'static str, String>);
+
+/// `postalCode` → `postal-code`.
+fn flag(name: &str) -> String {
+    name.chars()
+        .flat_map(|c| if c.is_ascii_uppercase() { vec!['-', c.to_ascii_lowercase()] } else { vec![c] })
+        .collect()
+}
+
+impl clap::FromArgMatches for AddressFlags {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut flags = Self::default();
+        flags.update_from_arg_matches(matches)?;
+        Ok(flags)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        for field in &ADDRESS_FIELDS {
+            if let Some(value) = matches.get_one::<String>(field.name) {
+                self.0.insert(field.name, value.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl clap::Args for AddressFlags {
+    fn augment_args(command: clap::Command) -> clap::Command {
+        ADDRESS_FIELDS.iter().fold(command, |command, field| {
+            command.arg(clap::Arg::new(field.name).long(flag(field.name)).value_name("TEXT").help(field.label))
+        })
+    }
+
+    fn augment_args_for_update(command: clap::Command) -> clap::Command {
+        Self::augment_args(command)
+    }
+}
+
 pub(super) fn set(
     home: &Path,
     kind: AddressKind,
     json: Option<String>,
-    name: Option<String>,
-    organization: Option<String>,
-    line1: Option<String>,
-    line2: Option<String>,
-    city: Option<String>,
-    region: Option<String>,
-    postal_code: Option<String>,
-    country: Option<String>,
-    phone: Option<String>,
-    email: Option<String>,
+    flags: AddressFlags,
 ) -> Result<ExitCode, String> {
-    let value = match json {
+    let address = match json {
         Some(source) => {
             let text = if source == "-" {
                 std::io::read_to_string(std::io::stdin()).map_err(|e| e.to_string())?
             } else {
                 source
             };
-            serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))?
+            serde_json::from_str(&text).map_err(|e| format!("invalid address: {e}"))?
         }
-        None => {
-            serde_json::json!({"name": name.unwrap_or_default(), "organization": organization, "line1": line1.unwrap_or_default(),
-                "line2": line2, "city": city.unwrap_or_default(), "region": region, "postalCode": postal_code.unwrap_or_default(),
-                "country": country.unwrap_or_default(), "phone": phone, "email": email})
-        }
+        None => Address::from_fields(|name| flags.0.get(name).cloned()).map_err(|e| format!("invalid address: {e}"))?,
     };
-    let address: Address = serde_json::from_value(value).map_err(|e| format!("invalid address: {e}"))?;
     let store = open_for_change(home)?;
     store
         .update(|s| {

@@ -151,8 +151,6 @@ impl Target {
     }
 }
 
-// Parsed once per run: the size of its largest variant does not matter.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum AddressCommand {
     /// Print a saved address as JSON.
@@ -164,29 +162,10 @@ enum AddressCommand {
     Set {
         #[arg(value_parser = address_kind)]
         kind: AddressKind,
-        #[arg(long, conflicts_with_all = ["name", "line1", "city", "postal_code", "country"])]
+        #[arg(long, conflicts_with_all = ["name", "line1", "city", "postalCode", "country"])]
         json: Option<String>,
-        #[arg(long)]
-        name: Option<String>,
-        #[arg(long)]
-        organization: Option<String>,
-        #[arg(long)]
-        line1: Option<String>,
-        #[arg(long)]
-        line2: Option<String>,
-        #[arg(long)]
-        city: Option<String>,
-        #[arg(long)]
-        region: Option<String>,
-        #[arg(long)]
-        postal_code: Option<String>,
-        /// ISO 3166-1 alpha-2, e.g. DE.
-        #[arg(long)]
-        country: Option<String>,
-        #[arg(long)]
-        phone: Option<String>,
-        #[arg(long)]
-        email: Option<String>,
+        #[command(flatten)]
+        fields: address::AddressFlags,
     },
 }
 
@@ -302,34 +281,7 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
         Command::Status => status::status(home),
         Command::Log { limit } => status::log(home, limit),
         Command::Address(AddressCommand::Show { kind }) => address::show(home, kind),
-        Command::Address(AddressCommand::Set {
-            kind,
-            json,
-            name,
-            organization,
-            line1,
-            line2,
-            city,
-            region,
-            postal_code,
-            country,
-            phone,
-            email,
-        }) => address::set(
-            home,
-            kind,
-            json,
-            name,
-            organization,
-            line1,
-            line2,
-            city,
-            region,
-            postal_code,
-            country,
-            phone,
-            email,
-        ),
+        Command::Address(AddressCommand::Set { kind, json, fields }) => address::set(home, kind, json, fields),
         Command::Account(AccountCommand::List) => account::list(home),
         Command::Account(AccountCommand::Remove { origin, account }) => account::remove(home, origin, account),
         Command::Lock => lock::lock(home),

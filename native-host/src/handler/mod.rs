@@ -146,6 +146,23 @@ impl Host {
         }
     }
 
+    /// Whether the messaging loop's reader should answer `call` itself, at once: a call that
+    /// reads what the open store holds (and, for a page, appends its ledger record) and needs no
+    /// network, no keystore, no Argon2id and no fsync. Everything else gets a thread.
+    pub fn answers_at_once(&self, call: &Call) -> bool {
+        self.store.get().is_some()
+            && matches!(
+                call,
+                Call::GetDeviceId {}
+                    | Call::GetProfileUrl {}
+                    | Call::GetAddress { .. }
+                    | Call::Hello {}
+                    | Call::ListAddresses {}
+                    | Call::ListGrants {}
+                    | Call::Activity {}
+            )
+    }
+
     pub fn handle(&self, request: Request) -> Response {
         let Request { id, origin, call } = request;
         let page = call.is_page_method();

@@ -68,7 +68,6 @@ fn io_error(what: &str, path: &Path) -> impl FnOnce(io::Error) -> StoreError {
 
 pub use super::now;
 
-
 /// Fresh random bytes from the OS.
 pub fn random<const N: usize>() -> Result<[u8; N], StoreError> {
     let mut bytes = [0u8; N];
@@ -82,6 +81,8 @@ pub struct Store {
     key: Secret32,
     /// The state as last read or written, with the file version it came from.
     cache: Mutex<Option<(Stamp, Arc<LocalState>)>>,
+    /// The ledger, open for appending, with its file id, while it is the file at its path.
+    ledger: Mutex<Option<(File, u64)>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -107,7 +108,7 @@ impl Store {
                 key
             }
         };
-        let store = Self { dir, cache: Mutex::new(None), key };
+        let store = Self { dir, cache: Mutex::new(None), key, ledger: Mutex::new(None) };
         if !state_path.exists() {
             store.write_state(&LocalState::new(Secret32::from_bytes(random()?)))?;
         }
@@ -202,26 +203,60 @@ impl Store {
         write_atomically(&self.dir.join(STATE_FILE), &blob)
     }
 
-    /// Appends one entry to the disclosure ledger.
+    /// Appends one entry to the disclosure ledger, before the answer it records leaves: a
+    /// `write` to the open file (no fsync), so a killed process has written it already.
+    ///
+    /// The file stays open between appends. Appenders and the compaction take the ledger
+    /// file's own lock; compaction replaces the file, so an appender checks under the lock that
+    /// its file is still the one at the path, and opens the new one when not.
     pub fn append_disclosure(&self, entry: &Disclosure) -> Result<(), StoreError> {
         let json = serde_json::to_vec(entry).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let record = ledger_record(&self.key, &json)?;
         let path = self.dir.join(LEDGER_FILE);
-        let _guard = FileLock::acquire(&self.dir)?;
-        let mut file =
-            OpenOptions::new().create(true).append(true).open(&path).map_err(io_error("cannot open", &path))?;
-        file.write_all(&record).map_err(io_error("cannot append to", &path))?;
-        let size = file.metadata().map_err(io_error("cannot stat", &path))?.len();
-        if size > LEDGER_COMPACT_BYTES {
-            let mut records = Vec::new();
-            for entry in compact(self.read_ledger_unlocked()?) {
-                let json = serde_json::to_vec(&entry).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                records.push((entry.origin, ledger_record(&self.key, &json)?));
+        let mut open = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+        let (mut file, id, size) = loop {
+            let (file, id) = match open.take() {
+                Some(open) => open,
+                None => {
+                    let file = OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&path)
+                        .map_err(io_error("cannot open", &path))?;
+                    let id = file_id(&file.metadata().map_err(io_error("cannot stat", &path))?);
+                    (file, id)
+                }
+            };
+            file.lock().map_err(io_error("cannot lock", &path))?;
+            let now_there = fs::metadata(&path).map_err(io_error("cannot stat", &path))?;
+            if file_id(&now_there) == id {
+                break (file, id, now_there.len());
             }
-            let bytes: Vec<u8> = trim(records, LEDGER_COMPACTED_BYTES).concat();
-            write_atomically(&path, &bytes)?;
+            // Compacted away by another process: this one appends to the new file.
+        };
+        let written = file.write_all(&record).map_err(io_error("cannot append to", &path));
+        let size = size + record.len() as u64;
+        let compacted = match written {
+            Ok(()) if size > LEDGER_COMPACT_BYTES => self.compact_ledger(&path).map(|()| true),
+            Ok(()) => Ok(false),
+            Err(e) => Err(e),
+        };
+        let _ = file.unlock();
+        if matches!(compacted, Ok(false)) && id != 0 {
+            *open = Some((file, id));
         }
-        Ok(())
+        compacted.map(|_| ())
+    }
+
+    /// Folds and trims the ledger into a new file at `path` (the caller holds its lock).
+    fn compact_ledger(&self, path: &Path) -> Result<(), StoreError> {
+        let mut records = Vec::new();
+        for entry in compact(self.read_ledger_unlocked()?) {
+            let json = serde_json::to_vec(&entry).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            records.push((entry.origin, ledger_record(&self.key, &json)?));
+        }
+        let bytes: Vec<u8> = trim(records, LEDGER_COMPACTED_BYTES).concat();
+        write_atomically(path, &bytes)
     }
 
     /// The whole ledger, oldest first.
@@ -364,6 +399,20 @@ impl FileLock {
         let file = open_for_writing(&path)?;
         file.lock().map_err(io_error("cannot lock", &path))?;
         Ok(Self(file))
+    }
+}
+
+/// Which file this is (its inode), to tell a replaced file from the one held open; 0 where the
+/// OS does not say, and the ledger is then opened for each append.
+fn file_id(meta: &fs::Metadata) -> u64 {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::MetadataExt::ino(meta)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        0
     }
 }
 
