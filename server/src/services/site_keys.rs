@@ -1,0 +1,339 @@
+//! Sites' published keys: the P-256 key a site puts in its registration
+//! (`ORIGIN/.well-known/personal-profile`, member `publicKey`), fetched and remembered for
+//! checking the requests it signs ([`crate::routes::sites`]).
+//!
+//! The fetch is a GET of that one path, with a short timeout, no redirects, no proxy and a size
+//! cap, and it connects only to globally routable addresses: every address the origin's name
+//! resolves to is checked as it is connected to ([`OutwardOnly`], ureq's resolver seam), so
+//! neither an address literal in any spelling (`[::ffff:127.0.0.1]`) nor a name that resolves
+//! inward reaches this machine or its network. `sites_on_loopback` (development) allows
+//! loopback addresses as well. Keys are remembered for a few minutes; at most eight fetches
+//! run at once, the rest are refused ([`Busy`]).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use p256::ecdsa::VerifyingKey;
+use profile_core::{Origin, PublicJwk};
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+
+use crate::throttle::Busy;
+
+/// How long a site's key is remembered.
+pub const KEY_TTL: Duration = Duration::from_secs(300);
+/// A remembered key older than this is fetched again when it does not verify a signature.
+pub const REFETCH_AFTER: Duration = Duration::from_secs(30);
+const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
+const DOCUMENT_LIMIT: u64 = 64 * 1024;
+
+/// Sites' public keys, as fetched (or found missing) and when, and the agent that fetches them.
+#[derive(Debug)]
+pub struct SiteKeys {
+    keys: Mutex<HashMap<Origin, (Instant, Option<VerifyingKey>)>>,
+    agent: ureq::Agent,
+    /// Fetches under way at most: each may hold a blocking thread for [`FETCH_TIMEOUT`], and
+    /// anyone can ask for one, so they are bounded for the whole server.
+    fetches: tokio::sync::Semaphore,
+}
+
+/// Site registrations fetched at once, at most; a check past that answers `503 busy`.
+const MAX_FETCHES: usize = 8;
+/// Sites' keys remembered, at most; past it the expired ones go, then all.
+const MAX_REMEMBERED: usize = 10_000;
+
+impl SiteKeys {
+    /// Fetches from globally routable addresses only, and from loopback ones too when
+    /// `loopback` is set (`sites_on_loopback`).
+    pub fn new(loopback: bool) -> Self {
+        let config = ureq::Agent::config_builder()
+            .timeout_global(Some(FETCH_TIMEOUT))
+            .max_redirects(0)
+            .http_status_as_error(false)
+            // A proxy would resolve the name itself, past the filter.
+            .proxy(None)
+            .build();
+        let connector = ureq::unversioned::transport::DefaultConnector::default();
+        let agent = ureq::Agent::with_parts(config, connector, OutwardOnly { loopback });
+        Self { keys: Mutex::default(), agent, fetches: tokio::sync::Semaphore::new(MAX_FETCHES) }
+    }
+
+    /// The site's key: the remembered one when it is younger than `max_age`, else fetched
+    /// (only from the addresses [`OutwardOnly`] lets through). `busy` when too many fetches are
+    /// under way.
+    pub async fn get(&self, origin: &Origin, max_age: Duration) -> Result<Option<VerifyingKey>, Busy> {
+        if let Some((at, key)) = self.keys.lock().unwrap_or_else(|p| p.into_inner()).get(origin)
+            && at.elapsed() < max_age
+        {
+            return Ok(*key);
+        }
+        let Ok(_slot) = self.fetches.try_acquire() else { return Err(Busy) };
+        let url = format!("{origin}/.well-known/personal-profile");
+        let agent = self.agent.clone();
+        let key = tokio::task::spawn_blocking(move || fetch_key(&agent, &url)).await.ok().flatten();
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        if keys.len() >= MAX_REMEMBERED {
+            keys.retain(|_, (at, _)| at.elapsed() < KEY_TTL);
+            if keys.len() >= MAX_REMEMBERED {
+                keys.clear();
+            }
+        }
+        keys.insert(origin.clone(), (Instant::now(), key));
+        Ok(key)
+    }
+}
+
+fn fetch_key(agent: &ureq::Agent, url: &str) -> Option<VerifyingKey> {
+    let mut response = agent.get(url).call().ok()?;
+    if response.status() != 200 {
+        return None;
+    }
+    let text = response.body_mut().with_config().limit(DOCUMENT_LIMIT).read_to_string().ok()?;
+    let document: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let jwk: PublicJwk = serde_json::from_value(document.get("publicKey")?.clone()).ok()?;
+    jwk.to_key().ok()
+}
+
+/// ureq's resolver, keeping only the addresses a site's registration may be fetched from; ureq
+/// connects to exactly what it returns, so the check cannot be raced by a second lookup.
+#[derive(Debug)]
+struct OutwardOnly {
+    loopback: bool,
+}
+
+impl Resolver for OutwardOnly {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let resolved = DefaultResolver::default().resolve(uri, config, timeout)?;
+        let mut kept = self.empty();
+        for addr in resolved.iter().filter(|addr| may_fetch_from(addr.ip(), self.loopback)) {
+            kept.push(*addr);
+        }
+        if kept.is_empty() {
+            tracing::debug!(host = ?uri.host(), "a site's name resolves to no address it may be fetched from");
+            return Err(ureq::Error::HostNotFound);
+        }
+        Ok(kept)
+    }
+}
+
+/// Whether a site's registration may be fetched from `ip`: a globally routable address, or,
+/// when `loopback` is set, a loopback one.
+fn may_fetch_from(ip: IpAddr, loopback: bool) -> bool {
+    is_global(ip) || (loopback && ip.to_canonical().is_loopback())
+}
+
+/// IPv4 blocks that are not globally routable (IANA's special-purpose registry): this network,
+/// RFC 1918 private, shared CGNAT, loopback, link-local, IETF protocol assignments, the
+/// documentation and benchmarking ranges, the deprecated 6to4 relay, multicast, reserved and
+/// broadcast.
+const V4_SPECIAL: [(Ipv4Addr, u8); 16] = [
+    (Ipv4Addr::new(0, 0, 0, 0), 8),
+    (Ipv4Addr::new(10, 0, 0, 0), 8),
+    (Ipv4Addr::new(100, 64, 0, 0), 10),
+    (Ipv4Addr::new(127, 0, 0, 0), 8),
+    (Ipv4Addr::new(169, 254, 0, 0), 16),
+    (Ipv4Addr::new(172, 16, 0, 0), 12),
+    (Ipv4Addr::new(192, 0, 0, 0), 24),
+    (Ipv4Addr::new(192, 0, 2, 0), 24),
+    (Ipv4Addr::new(192, 31, 196, 0), 24),
+    (Ipv4Addr::new(192, 52, 193, 0), 24),
+    (Ipv4Addr::new(192, 88, 99, 0), 24),
+    (Ipv4Addr::new(192, 168, 0, 0), 16),
+    (Ipv4Addr::new(198, 18, 0, 0), 15),
+    (Ipv4Addr::new(198, 51, 100, 0), 24),
+    (Ipv4Addr::new(203, 0, 113, 0), 24),
+    (Ipv4Addr::new(224, 0, 0, 0), 3),
+];
+
+/// IPv6 blocks inside global unicast (2000::/3) that are not globally routable: IETF protocol
+/// assignments (Teredo, ORCHID, benchmarking among them), documentation (both blocks), and 6to4.
+const V6_SPECIAL: [(Ipv6Addr, u8); 4] = [
+    (Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0), 23),
+    (Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32),
+    (Ipv6Addr::new(0x2002, 0, 0, 0, 0, 0, 0, 0), 16),
+    (Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0), 20),
+];
+
+/// Whether `ip` is globally routable. IPv6 counts only inside global unicast (2000::/3), less
+/// its special blocks; an IPv6 address that carries an IPv4 one (IPv4-mapped `::ffff:a.b.c.d`,
+/// IPv4-compatible `::a.b.c.d`, NAT64 `64:ff9b::a.b.c.d`) is judged by the IPv4 address it
+/// reaches. Everything else (unspecified, loopback, unique-local, link-local, site-local,
+/// multicast, discard, reserved) is not.
+pub fn is_global(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            !V4_SPECIAL.iter().any(|&(net, len)| in_block(u32::from(v4).into(), u32::from(net).into(), len, 32))
+        }
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6);
+            let embedded = Ipv4Addr::from((bits & 0xffff_ffff) as u32);
+            let carries_v4 = bits >> 32 == 0xffff // ::ffff:0:0/96, mapped
+                || (bits >> 32 == 0 && bits > 1) // ::/96 less :: and ::1, compatible
+                || bits >> 32 == 0x0064_ff9b_0000_0000_0000_0000; // 64:ff9b::/96, NAT64
+            if carries_v4 {
+                return is_global(IpAddr::V4(embedded));
+            }
+            in_block(bits, u128::from(Ipv6Addr::new(0x2000, 0, 0, 0, 0, 0, 0, 0)), 3, 128)
+                && !V6_SPECIAL.iter().any(|&(net, len)| in_block(bits, u128::from(net), len, 128))
+        }
+    }
+}
+
+/// Whether the first `len` of `width` bits of `addr` and `net` agree.
+fn in_block(addr: u128, net: u128, len: u8, width: u32) -> bool {
+    let shift = width - u32::from(len);
+    addr >> shift == net >> shift
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    /// A site on loopback whose registration's key can be swapped.
+    async fn site(key: Arc<Mutex<PublicJwk>>) -> Origin {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port()).parse().unwrap();
+        let app = axum::Router::new().route(
+            "/.well-known/personal-profile",
+            axum::routing::get(move || {
+                let key = key.lock().unwrap().clone();
+                async move { axum::Json(serde_json::json!({"appId": "shop", "name": "Shop", "publicKey": key})) }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        origin
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn keys_are_remembered_and_fetched_again_when_asked_for_younger() {
+        let jwk = |byte| {
+            profile_core::LoginKey::from_secret(&profile_core::Secret32::from_bytes([byte; 32])).unwrap().public_jwk()
+        };
+        let published = Arc::new(Mutex::new(jwk(1)));
+        let origin = site(published.clone()).await;
+        let keys = SiteKeys::new(true);
+        let first = keys.get(&origin, KEY_TTL).await.unwrap().expect("the published key");
+        assert_eq!(first, jwk(1).to_key().unwrap());
+        *published.lock().unwrap() = jwk(2);
+        assert_eq!(keys.get(&origin, KEY_TTL).await.unwrap(), Some(first), "remembered");
+        assert_eq!(keys.get(&origin, REFETCH_AFTER).await.unwrap(), Some(first), "just fetched: not fetched again");
+        assert_eq!(keys.get(&origin, Duration::ZERO).await.unwrap(), Some(jwk(2).to_key().unwrap()), "the rotated key");
+        // Every fetch slot taken: the next fetch is refused at once, not queued.
+        let held: Vec<_> = (0..MAX_FETCHES).map(|_| keys.fetches.try_acquire().unwrap()).collect();
+        assert!(keys.get(&origin, Duration::ZERO).await.is_err(), "busy while {} fetches run", held.len());
+        drop(held);
+        let missing: Origin = "http://127.0.0.1:1".parse().unwrap();
+        assert_eq!(keys.get(&missing, KEY_TTL).await.unwrap(), None, "no registration, no key");
+    }
+
+    /// Every form of a special-purpose address is refused; global ones pass.
+    #[test]
+    fn only_globally_routable_addresses_are_fetched_from() {
+        let refused = [
+            "127.0.0.1",
+            "127.255.255.254",
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "100.64.0.1",
+            "100.127.255.255",
+            "169.254.169.254",
+            "0.0.0.0",
+            "0.1.2.3",
+            "255.255.255.255",
+            "224.0.0.1",
+            "239.1.2.3",
+            "240.0.0.1",
+            "192.0.0.8",
+            "192.0.2.1",
+            "198.51.100.7",
+            "203.0.113.9",
+            "198.18.0.1",
+            "198.19.255.255",
+            "192.88.99.1",
+            "::",
+            "::1",
+            "fe80::1",
+            "febf::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "fec0::1",
+            "ff02::1",
+            "ff0e::1",
+            "100::1",
+            "2001:db8::1",
+            "3fff::1",
+            "2001::1",
+            "2001:2::1",
+            "2001:20::1",
+            "2002:7f00:1::1",
+            "64:ff9b:1::1",
+            "4000::1",
+            "::ffff:127.0.0.1",
+            "::ffff:7f00:1",
+            "::ffff:10.0.0.1",
+            "::ffff:169.254.169.254",
+            "::ffff:192.168.0.1",
+            "::ffff:100.64.0.1",
+            "::ffff:0.0.0.0",
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "64:ff9b::127.0.0.1",
+            "64:ff9b::a00:1",
+        ];
+        for text in refused {
+            let ip: IpAddr = text.parse().unwrap();
+            assert!(!is_global(ip), "{text} is not global");
+            assert!(!may_fetch_from(ip, false), "{text}");
+        }
+        let global = [
+            "1.1.1.1",
+            "8.8.8.8",
+            "93.184.215.14",
+            "172.32.0.1",
+            "100.128.0.1",
+            "2606:4700::1111",
+            "2a00:1450:4001::200e",
+            "::ffff:1.1.1.1",
+            "64:ff9b::808:808",
+        ];
+        for text in global {
+            let ip: IpAddr = text.parse().unwrap();
+            assert!(is_global(ip) && may_fetch_from(ip, false) && may_fetch_from(ip, true), "{text} is global");
+        }
+        for loopback in ["127.0.0.1", "127.9.9.9", "::1", "::ffff:127.0.0.1"] {
+            assert!(may_fetch_from(loopback.parse().unwrap(), true), "{loopback} with sites_on_loopback");
+        }
+        for private in ["10.0.0.1", "192.168.1.1", "fd00::1", "fe80::1", "169.254.169.254", "0.0.0.0", "::"] {
+            assert!(!may_fetch_from(private.parse().unwrap(), true), "{private} even with sites_on_loopback");
+        }
+    }
+
+    /// A name that resolves inward is refused as it is connected to, and nothing connects.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn inward_names_are_never_connected_to() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let keys = SiteKeys::new(false);
+        for url in [
+            format!("http://localhost:{port}/x"),
+            format!("http://127.0.0.1:{port}/x"),
+            format!("http://[::ffff:127.0.0.1]:{port}/x"),
+        ] {
+            let agent = keys.agent.clone();
+            let error = tokio::task::spawn_blocking(move || agent.get(&url).call().unwrap_err()).await.unwrap();
+            assert!(matches!(error, ureq::Error::HostNotFound), "{error}");
+        }
+        assert!(listener.accept().is_err(), "nothing connected");
+    }
+}
