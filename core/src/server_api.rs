@@ -654,9 +654,10 @@ mod tests {
         let key = Secret32::from_bytes([1; 32]);
         let (credential, name) = LoginRequest::with_paper_auth("p", "e", &key, "n").credential().unwrap();
         assert!(matches!(credential, LoginCredential::PaperAuth { .. }) && name == "n");
-        let both: LoginRequest =
-            serde_json::from_value(json!({"profileId": "p", "email": "e", "authKey": key, "paperAuth": key, "deviceName": "n"}))
-                .unwrap();
+        let both: LoginRequest = serde_json::from_value(
+            json!({"profileId": "p", "email": "e", "authKey": key, "paperAuth": key, "deviceName": "n"}),
+        )
+        .unwrap();
         assert_eq!(both.credential().unwrap_err(), "give exactly one of authKey and paperAuth");
         let mixed: LoginRequest =
             serde_json::from_value(json!({"ticket": "t", "authKey": key, "deviceName": "n"})).unwrap();

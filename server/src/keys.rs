@@ -27,9 +27,9 @@ use anyhow::{Context, bail};
 use base64ct::{Base64UrlUnpadded, Encoding};
 use p256::ecdsa::signature::{Signer, Verifier};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use profile_core::seal::{self, Purpose};
 use profile_core::server_api::ServerJwk;
 use profile_core::{PublicJwk, Secret32};
-use profile_core::seal::{self, Purpose};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -153,7 +153,8 @@ impl ServerSigningKey {
             }
         }
         let stored = db.site_value("signing_key").await?.context("the server signing key vanished")?;
-        let sealed = Base64UrlUnpadded::decode_vec(&stored).context("the stored server signing key is not base64url")?;
+        let sealed =
+            Base64UrlUnpadded::decode_vec(&stored).context("the stored server signing key is not base64url")?;
         let secret = seal::open(&sealing, SIGNING_KEY, &sealed)
             .ok()
             .and_then(|bytes| Secret32::from_slice(&bytes))
@@ -274,7 +275,13 @@ const MAX_VERIFIED_TOKENS: usize = 65_536;
 
 impl VerifiedTokens {
     /// [`ServerSigningKey::verify_access`], remembered.
-    pub fn verify(&self, signing: &ServerSigningKey, issuer: &str, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
+    pub fn verify(
+        &self,
+        signing: &ServerSigningKey,
+        issuer: &str,
+        token: &str,
+        now: i64,
+    ) -> Result<AccessClaims, TokenError> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let cached = self.0.lock().unwrap_or_else(|p| p.into_inner()).get(&digest).cloned();
         if let Some(claims) = cached {
@@ -339,7 +346,10 @@ mod tests {
         let none = serde_json::json!({"alg": "none", "kid": signing_key.kid});
         assert_eq!(signing_key.verify_access(iss, &forge(&none, claims, ""), 1_001), Err(TokenError::Algorithm));
         let hs256 = serde_json::json!({"alg": "HS256", "kid": signing_key.kid});
-        assert_eq!(signing_key.verify_access(iss, &forge(&hs256, claims, signature), 1_001), Err(TokenError::Algorithm));
+        assert_eq!(
+            signing_key.verify_access(iss, &forge(&hs256, claims, signature), 1_001),
+            Err(TokenError::Algorithm)
+        );
 
         let mut longer: AccessClaims = serde_json::from_slice(&Base64UrlUnpadded::decode_vec(claims).unwrap()).unwrap();
         longer.exp += 3600;

@@ -224,13 +224,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Admin(Admin::ListUsers { tenant }) => {
             for user in db.list_users(tenant.as_deref()).await? {
                 let state = if user.locked { "locked" } else { "active" };
-                println!(
-                    "{}  {}  {}  {}",
-                    user.tenant,
-                    user.email,
-                    profile_url(&settings.public_url, &user.id),
-                    state
-                );
+                println!("{}  {}  {}  {}", user.tenant, user.email, profile_url(&settings.public_url, &user.id), state);
             }
         }
     }

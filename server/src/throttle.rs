@@ -137,7 +137,6 @@ pub fn argon2_hash(secret: &[u8]) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("cannot hash: {e}"))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use profile_core::server_api::{
-    AccountCheck, AccountCheckAnswer, AccountList, AccountRef, AccountRegistration, ApiErrorCode, Bytes, ErrorDetail,
-    CredentialKind, CurrentProof, DeviceList, ErrorBody, Health, Jwks, LoginRequest, PaperKeySet, PassphraseChange,
-    PreloginRequest, PreloginResponse, ProfileDocument, PushEvent, RecoverRequest, RefreshRequest, Rotation, Tokens,
-    TokenType, Vault, VaultWrite, VaultWritten, path,
+    AccountCheck, AccountCheckAnswer, AccountList, AccountRef, AccountRegistration, ApiErrorCode, Bytes,
+    CredentialKind, CurrentProof, DeviceList, ErrorBody, ErrorDetail, Health, Jwks, LoginRequest, PaperKeySet,
+    PassphraseChange, PreloginRequest, PreloginResponse, ProfileDocument, PushEvent, RecoverRequest, RefreshRequest,
+    Rotation, TokenType, Tokens, Vault, VaultWrite, VaultWritten, path,
 };
 use profile_core::vault;
 use profile_core::{AccountGuid, Origin, Passphrase, PublicJwk, Secret32};
@@ -199,7 +199,7 @@ struct Reply {
 
 impl Reply {
     fn json<T: DeserializeOwned>(&self) -> T {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{self}: {e}"))
+        serde_json::from_str(&self.body).map_err(|e| format!("{self}: {e}")).unwrap()
     }
 
     /// The body of a 2xx answer.
@@ -500,7 +500,13 @@ impl Device {
 }
 
 /// An account to register at `origin`.
-fn registration(origin: &str, guid: &str, key: &PublicJwk, app_id: Option<&str>, permissions: &[&str]) -> AccountRegistration {
+fn registration(
+    origin: &str,
+    guid: &str,
+    key: &PublicJwk,
+    app_id: Option<&str>,
+    permissions: &[&str],
+) -> AccountRegistration {
     AccountRegistration {
         origin: Origin::parse(origin).unwrap(),
         account_guid: guid_of(guid),
@@ -600,14 +606,12 @@ fn devices_vault_and_push(db: Database) {
         with_auth_key(&profile_id, "eve@example.org", &keys.auth_key, "x"),
         with_auth_key("nobody", EMAIL, &keys.auth_key, "x"),
     ];
-    let mut answers = failures.iter().map(|body| login(&server, body)).map(|a| (a.status, a.error())).collect::<Vec<_>>();
+    let mut answers =
+        failures.iter().map(|body| login(&server, body)).map(|a| (a.status, a.error())).collect::<Vec<_>>();
     answers.dedup();
     let message = "wrong profile, email, passphrase, paper key or ticket".to_owned();
-    let auth_failed = ErrorBody {
-        error: ErrorDetail { code: ApiErrorCode::AuthFailed, message },
-        counter: None,
-        retry_after: None,
-    };
+    let auth_failed =
+        ErrorBody { error: ErrorDetail { code: ApiErrorCode::AuthFailed, message }, counter: None, retry_after: None };
     assert_eq!(answers, [(401, auth_failed)]);
 
     // Log in; the vault opens with the passphrase's key and holds the empty profile.
@@ -684,7 +688,8 @@ fn devices_vault_and_push(db: Database) {
 
     // Devices are listed and can be revoked.
     let listed: DeviceList = phone.get(&server, path::DEVICES).ok();
-    let mut names: Vec<_> = listed.devices.iter().map(|d| (d.name.clone(), d.current, d.revoked_at.is_none())).collect();
+    let mut names: Vec<_> =
+        listed.devices.iter().map(|d| (d.name.clone(), d.current, d.revoked_at.is_none())).collect();
     names.sort();
     assert_eq!(names, [("laptop".into(), false, false), ("phone".into(), true, true)]);
 
@@ -981,7 +986,8 @@ fn email_links(db: Database) {
     assert_eq!(login(&server, &right).status, 429);
 
     let recover = |profile_id: &str, email: &str| {
-        let answer = server.post(path::EMAIL_RECOVER, &RecoverRequest { profile_id: profile_id.into(), email: email.into() });
+        let answer =
+            server.post(path::EMAIL_RECOVER, &RecoverRequest { profile_id: profile_id.into(), email: email.into() });
         (answer.status, answer.ok::<profile_core::server_api::RecoverSent>())
     };
     let unknown = recover("nobody", EMAIL);
@@ -1222,8 +1228,11 @@ impl SiteSigner {
     fn check(&self, server: &Server, origin: &str, account_guid: &str) -> Reply {
         use p256::ecdsa::signature::Signer;
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-        let check =
-            AccountCheck { origin: Origin::parse(origin).unwrap(), account_guid: guid_of(account_guid), issued_at: now as i64 };
+        let check = AccountCheck {
+            origin: Origin::parse(origin).unwrap(),
+            account_guid: guid_of(account_guid),
+            issued_at: now as i64,
+        };
         let body = serde_json::to_vec(&check).unwrap();
         let signature: p256::ecdsa::Signature = self.0.sign(&body);
         let header = format!("{}: {}\r\n", profile_core::server_api::SIGNATURE_HEADER, b64(&signature.to_bytes()));
@@ -1301,7 +1310,8 @@ fn on_sqlite_site_checks_never_reach_this_machine() {
         format!("https://localhost:{v6}"),
     ] {
         let account = registration(&origin, "acct-1", &key, None, &[]);
-        let stored: profile_core::server_api::Account = server.call("PUT", path::ACCOUNTS, &account, &device.access).ok();
+        let stored: profile_core::server_api::Account =
+            server.call("PUT", path::ACCOUNTS, &account, &device.access).ok();
         let answer = signer.check(&server, stored.origin.as_str(), "acct-1");
         assert_eq!(answer.code(), (401, ApiErrorCode::BadSignature), "{origin}: {answer}");
     }
@@ -1416,8 +1426,9 @@ fn passphrase_changes(db: Database) {
     };
     assert_eq!(server.call("PUT", path::PAPER_KEY, &body, &a.access).status, 204);
     let new_key = Secret32::from_bytes(random());
-    let sealed =
-        |counter: u64, contents: &str| Bytes(vault::seal_vault(&new_key, &profile_id, counter, random(), contents.as_bytes()));
+    let sealed = |counter: u64, contents: &str| {
+        Bytes(vault::seal_vault(&new_key, &profile_id, counter, random(), contents.as_bytes()))
+    };
     let paper_wrapped = wrapped(&paper.kek(), &new_key);
     let unchanged = |why: &str| {
         assert_eq!(a.read(&server, &third.kek, passphrase), (counter, contents.clone(), data_key.clone()), "{why}");
@@ -1451,12 +1462,7 @@ fn passphrase_changes(db: Database) {
             400,
             ApiErrorCode::InvalidRequest,
         ),
-        (
-            false,
-            rotation(counter - 1, sealed(counter, "{}"), Some(paper_wrapped.clone())),
-            409,
-            ApiErrorCode::Conflict,
-        ),
+        (false, rotation(counter - 1, sealed(counter, "{}"), Some(paper_wrapped.clone())), 409, ApiErrorCode::Conflict),
     ];
     for (keep_devices, rotate, expected_status, expected_code) in refusals {
         let what = format!("keepDevices {keep_devices}, {rotate:?}");
@@ -1484,14 +1490,18 @@ fn passphrase_changes(db: Database) {
                 break;
             }
             Heard::Event(PushEvent::DeviceRevoked { device_id }) => revoked.push(device_id),
-            other => panic!("{other:?}"),
+            other => assert_eq!(Some(other), None, "only device-revoked events come before vault-changed"),
         }
     }
     assert!(revoked.contains(&c.id) && !revoked.contains(&a.id), "{revoked:?}");
     while next_event(&mut c_push) != Heard::Closed {}
     assert_eq!(c.get(&server, path::VAULT).status, 401, "a rotation signs the other devices out");
     assert_eq!(a.read(&server, &fourth.kek, passphrase), (counter + 1, rotated.to_owned(), new_key.clone()));
-    assert_eq!(a.read(&server, &paper.kek(), CredentialKind::Paper).2, new_key, "the paper key unwraps the new data key");
+    assert_eq!(
+        a.read(&server, &paper.kek(), CredentialKind::Paper).2,
+        new_key,
+        "the paper key unwraps the new data key"
+    );
     let stored: Vault = a.get(&server, path::VAULT).ok();
     let wrapped = stored.wrapped(passphrase).unwrap();
     assert!(vault::unwrap(&third.kek, &wrapped.0).is_err(), "the old passphrase unwraps nothing");

@@ -44,7 +44,12 @@ impl Db {
     }
 
     /// The user's accounts with `app_id` at origins other than `origin`, by origin.
-    pub async fn accounts_with_app(&self, user_id: &str, app_id: &AppId, origin: &Origin) -> anyhow::Result<Vec<Account>> {
+    pub async fn accounts_with_app(
+        &self,
+        user_id: &str,
+        app_id: &AppId,
+        origin: &Origin,
+    ) -> anyhow::Result<Vec<Account>> {
         sqlx::query(&format!(
             "SELECT {COLUMNS} FROM accounts WHERE user_id = $1 AND app_id = $2 AND origin <> $3 ORDER BY origin"
         ))

@@ -318,5 +318,4 @@ mod tests {
         assert!(matches!(failed, Ok(Err(()))));
         assert_eq!(stored(&db, "acct:user-1").await.map(|s| s.0), Some(1));
     }
-
 }

@@ -137,7 +137,6 @@ impl Db {
         tx.commit().await?;
         Ok(())
     }
-
 }
 
 /// The format tag of [`UserDump`].
@@ -194,4 +193,3 @@ pub struct VaultDump {
     pub blob: Bytes,
     pub updated_at: i64,
 }
-

@@ -29,16 +29,16 @@ mod tickets;
 mod users;
 mod vaults;
 
+pub use auth_failures::Claims;
 pub use credentials::{NewPassphrase, PassphraseChanged, StoredCredentials};
-pub use refresh_tokens::REFRESH_TTL_SECS;
-pub use vaults::StoredVault;
 pub use devices::Standing;
+pub use dump::{AccountDump, CredentialDump, USER_DUMP_FORMAT, UserDump, VaultDump};
 pub use email_links::{LINK_TTL_SECS, RESEND_AFTER_SECS};
 pub use events::listen;
-pub use auth_failures::Claims;
-pub use dump::{AccountDump, CredentialDump, USER_DUMP_FORMAT, UserDump, VaultDump};
+pub use refresh_tokens::REFRESH_TTL_SECS;
 pub use tickets::TicketRefused;
 pub use users::{NewUser, UserSummary};
+pub use vaults::StoredVault;
 
 static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");

@@ -38,5 +38,4 @@ impl Db {
     pub async fn site_locked_down(&self) -> anyhow::Result<bool> {
         Ok(sqlx::query("SELECT value FROM site WHERE key = 'lockdown'").fetch_optional(&self.pool).await?.is_some())
     }
-
 }

@@ -30,5 +30,4 @@ impl Db {
         let row = sqlx::query("SELECT id FROM tenants WHERE name = $1").bind(name).fetch_optional(&self.pool).await?;
         row.map(|r| r.try_get::<String, _>(0)).transpose().map_err(Into::into)
     }
-
 }

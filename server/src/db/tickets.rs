@@ -36,11 +36,9 @@ impl Db {
         let (user_id, expires_at): (String, i64) = (row.try_get(0)?, row.try_get(1)?);
         Ok(if now < expires_at { Ok(user_id) } else { Err(TicketRefused) })
     }
-
 }
 
 /// A ticket was unknown, already used, or expired (one answer for all three).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the ticket is unknown, used or expired")]
 pub struct TicketRefused;
-

@@ -111,7 +111,6 @@ impl Db {
             .await?;
         Ok(())
     }
-
 }
 
 impl Db {

@@ -35,7 +35,6 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> 
     }
 }
 
-
 /// The largest sealed vault accepted.
 pub const MAX_VAULT_BYTES: usize = 256 * 1024;
 
@@ -65,4 +64,3 @@ pub fn check_wrapped_key(wrapped: &[u8]) -> Result<(), ApiError> {
     }
     Ok(())
 }
-

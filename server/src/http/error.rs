@@ -103,7 +103,8 @@ impl From<Refusal> for ApiError {
 
 impl From<Busy> for ApiError {
     fn from(busy: Busy) -> Self {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ApiErrorCode::Busy, busy.to_string()).retry_after(BUSY_RETRY_SECS)
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ApiErrorCode::Busy, busy.to_string())
+            .retry_after(BUSY_RETRY_SECS)
     }
 }
 

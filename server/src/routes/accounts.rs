@@ -6,8 +6,8 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use profile_core::server_api::{Account, AccountList, AccountRef, AccountRegistration, AccountsQuery};
 use profile_core::Origin;
+use profile_core::server_api::{Account, AccountList, AccountRef, AccountRegistration, AccountsQuery};
 
 use crate::http::{ApiError, AppState, Body, Session};
 use crate::services::events::Event;
@@ -69,4 +69,3 @@ pub async fn logged_in(
     }
     Ok(StatusCode::NO_CONTENT)
 }
-

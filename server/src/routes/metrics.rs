@@ -37,8 +37,12 @@ pub async fn serve_to_bearer(
         .trim();
     // Constant time over the token's bytes; only its length can show.
     if !bool::from(presented.as_bytes().ct_eq(token.0.as_bytes())) {
-        return ApiError::new(StatusCode::UNAUTHORIZED, ApiErrorCode::Unauthorized, "send `Authorization: Bearer METRICS_TOKEN`")
-            .into_response();
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            ApiErrorCode::Unauthorized,
+            "send `Authorization: Bearer METRICS_TOKEN`",
+        )
+        .into_response();
     }
     serve(State(metrics)).await.into_response()
 }
@@ -47,6 +51,8 @@ pub async fn serve_to_bearer(
 pub fn router(metrics: Arc<Metrics>) -> Router {
     Router::new()
         .route(path::METRICS, get(serve))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, ApiErrorCode::NotFound, "only /metrics is served here") })
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, ApiErrorCode::NotFound, "only /metrics is served here")
+        })
         .with_state(metrics)
 }

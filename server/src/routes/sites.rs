@@ -78,4 +78,3 @@ pub async fn account_check(
     let valid = state.db.account_is_held(&check.origin, &check.account_guid).await?;
     Ok(Json(AccountCheckAnswer { valid: valid && !state.db.site_locked_down().await? }))
 }
-

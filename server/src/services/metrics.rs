@@ -69,4 +69,3 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
     metrics.requests.get_or_create(&RequestLabels { method, route, status: response.status().as_u16() }).inc();
     response
 }
-
