@@ -85,29 +85,30 @@ impl Db {
 
     /// Forgets one of the user's accounts; false when there was none.
     pub async fn remove_account(&self, user_id: &str, which: &AccountRef) -> anyhow::Result<bool> {
-        let removed = sqlx::query("DELETE FROM accounts WHERE user_id = $1 AND origin = $2 AND account_guid = $3")
-            .bind(user_id)
-            .bind(which.origin.as_str())
-            .bind(which.account_guid.as_str())
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        Ok(removed > 0)
+        let sql = "DELETE FROM accounts WHERE user_id = $1 AND origin = $2 AND account_guid = $3";
+        self.on_account(sql, user_id, which, None).await
     }
 
     /// Stamps a login at one of the user's accounts; false when there is no such account.
     pub async fn record_account_login(&self, user_id: &str, which: &AccountRef) -> anyhow::Result<bool> {
-        let updated = sqlx::query(
-            "UPDATE accounts SET last_login_at = $1 WHERE user_id = $2 AND origin = $3 AND account_guid = $4",
-        )
-        .bind(crate::now())
-        .bind(user_id)
-        .bind(which.origin.as_str())
-        .bind(which.account_guid.as_str())
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(updated > 0)
+        let sql = "UPDATE accounts SET last_login_at = $4 WHERE user_id = $1 AND origin = $2 AND account_guid = $3";
+        self.on_account(sql, user_id, which, Some(crate::now())).await
+    }
+
+    /// Runs `sql` on one account (`$1` user, `$2` origin, `$3` guid, then `$4` when given);
+    /// whether it touched a row.
+    async fn on_account(
+        &self,
+        sql: &str,
+        user_id: &str,
+        which: &AccountRef,
+        fourth: Option<i64>,
+    ) -> anyhow::Result<bool> {
+        let mut query = sqlx::query(sql).bind(user_id).bind(which.origin.as_str()).bind(which.account_guid.as_str());
+        if let Some(value) = fourth {
+            query = query.bind(value);
+        }
+        Ok(query.execute(&self.pool).await?.rows_affected() > 0)
     }
 
     /// Whether someone served here (not locked down) holds `account_guid` at `origin`.
