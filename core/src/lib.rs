@@ -8,6 +8,7 @@ mod error;
 mod origin;
 pub mod seal;
 mod secret;
+pub mod server_api;
 pub mod vault;
 pub mod wire;
 

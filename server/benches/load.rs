@@ -18,10 +18,14 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use base64ct::{Base64UrlUnpadded, Encoding};
+use profile_core::server_api::{
+    AccountList, AccountRegistration, Bytes, CredentialKind, LoginRequest, PreloginRequest, PreloginResponse, Tokens,
+    Vault, VaultWrite, path,
+};
 use profile_core::vault;
 use profile_core::{LoginKey, Passphrase, Secret32};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 const CLIENTS: usize = 8;
 const RUN: Duration = Duration::from_secs(5);
@@ -83,7 +87,7 @@ fn start(url: &str) -> (Server, Vec<String>) {
     });
     let agent = agent();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while agent.get(format!("{base}/healthz")).call().is_err() {
+    while agent.get(format!("{base}{}", path::HEALTH)).call().is_err() {
         assert!(Instant::now() < deadline, "the server did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -94,17 +98,27 @@ fn agent() -> ureq::Agent {
     ureq::Agent::config_builder().http_status_as_error(false).build().into()
 }
 
-fn call(agent: &ureq::Agent, method: &str, url: &str, token: &str, body: Option<&Value>) -> (u16, Value) {
+/// One call with a typed body (none for a GET); the status and the body's text.
+fn call(agent: &ureq::Agent, method: &str, url: &str, token: &str, body: Option<&impl Serialize>) -> (u16, String) {
     let bearer = format!("Bearer {token}");
     let mut response = match (method, body) {
         ("GET", _) => agent.get(url).header("Authorization", &bearer).call(),
         ("PUT", Some(body)) => agent.put(url).header("Authorization", &bearer).send_json(body),
-        (_, body) => agent.post(url).header("Authorization", &bearer).send_json(body.unwrap_or(&Value::Null)),
+        (_, body) => agent.post(url).header("Authorization", &bearer).send_json(body),
     }
     .unwrap();
     let status = response.status().as_u16();
-    (status, response.body_mut().read_json().unwrap_or(Value::Null))
+    (status, response.body_mut().read_to_string().unwrap_or_default())
 }
+
+/// The body of a 2xx answer, as the contract types it.
+fn ok<T: DeserializeOwned>((status, body): (u16, String)) -> T {
+    assert!((200..300).contains(&status), "{status} {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// A GET, which has no body.
+const NO_BODY: Option<&()> = None;
 
 /// One logged-in client per user: its access token and data key.
 struct Client {
@@ -116,17 +130,15 @@ struct Client {
 fn login(base: &str, user: &str, i: usize) -> Client {
     let agent = agent();
     let email = format!("u{i}@bench.test");
-    let (_, prelogin) =
-        call(&agent, "POST", &format!("{base}/api/v1/prelogin"), "", Some(&json!({"profileId": user, "email": email})));
-    let kdf: vault::KdfParams = serde_json::from_value(prelogin["kdf"].clone()).unwrap();
-    let keys = vault::derive(&Passphrase::new(PASSPHRASE.into()), &kdf).unwrap();
-    let body = json!({"profileId": user, "email": email, "authKey": keys.auth_key, "deviceName": "bench"});
-    let (status, tokens) = call(&agent, "POST", &format!("{base}/api/v1/login"), "", Some(&body));
-    assert_eq!(status, 200, "{tokens}");
-    let token = tokens["accessToken"].as_str().unwrap().to_owned();
-    let (_, vault) = call(&agent, "GET", &format!("{base}/api/v1/vault"), &token, None);
-    let wrapped = Base64UrlUnpadded::decode_vec(vault["credentials"][0]["wrappedKey"].as_str().unwrap()).unwrap();
-    Client { user: user.to_owned(), token, data_key: vault::unwrap(&keys.kek, &wrapped).unwrap() }
+    let asked = PreloginRequest { profile_id: user.to_owned(), email: email.clone() };
+    let prelogin: PreloginResponse = ok(call(&agent, "POST", &format!("{base}{}", path::PRELOGIN), "", Some(&asked)));
+    let keys = vault::derive(&Passphrase::new(PASSPHRASE.into()), &prelogin.kdf).unwrap();
+    let body = LoginRequest::with_auth_key(user, &email, &keys.auth_key, "bench");
+    let tokens: Tokens = ok(call(&agent, "POST", &format!("{base}{}", path::LOGIN), "", Some(&body)));
+    let token = tokens.access_token.expose().to_owned();
+    let vault: Vault = ok(call(&agent, "GET", &format!("{base}{}", path::VAULT), &token, NO_BODY));
+    let wrapped = &vault.wrapped(CredentialKind::Passphrase).unwrap().0;
+    Client { user: user.to_owned(), token, data_key: vault::unwrap(&keys.kek, wrapped).unwrap() }
 }
 
 /// CPU seconds the process has used (user + system), from `/proc` (Linux).
@@ -191,9 +203,15 @@ fn bench(backend: &str, url: &str) {
     let clients: Vec<Client> = users.iter().enumerate().map(|(i, user)| login(&base, user, i)).collect();
     let key = LoginKey::from_secret(&Secret32::from_bytes([3; 32])).unwrap().public_jwk();
     for client in &clients {
-        let account =
-            json!({"origin": "https://shop.example", "accountGuid": "acct-1", "appId": "shop", "publicKey": key});
-        assert_eq!(call(&agent(), "PUT", &format!("{base}/api/v1/accounts"), &client.token, Some(&account)).0, 200);
+        let account = AccountRegistration {
+            origin: profile_core::Origin::parse("https://shop.example").unwrap(),
+            account_guid: profile_core::AccountGuid::try_from("acct-1".to_owned()).unwrap(),
+            app_id: Some(profile_core::AppId::try_from("shop".to_owned()).unwrap()),
+            public_key: key.clone(),
+            permissions: profile_core::Permissions::default(),
+        };
+        let url = format!("{base}{}", path::ACCOUNTS);
+        assert_eq!(call(&agent(), "PUT", &url, &client.token, Some(&account)).0, 200);
     }
     let contents = vec![b'x'; 2048];
     let pid = server.child.id();
@@ -206,8 +224,8 @@ fn bench(backend: &str, url: &str) {
             let base_counter = counters[index].load(std::sync::atomic::Ordering::SeqCst);
             let nonce: [u8; 12] = std::array::from_fn(|i| (base_counter >> (8 * (i % 8))) as u8);
             let blob = vault::seal_vault(&client.data_key, &client.user, base_counter + 1, nonce, &contents);
-            let body = json!({"counter": base_counter, "blob": Base64UrlUnpadded::encode_string(&blob)});
-            let (status, answer) = call(agent, "PUT", &format!("{base}/api/v1/vault"), &client.token, Some(&body));
+            let body = VaultWrite { counter: base_counter as i64, blob: Bytes(blob) };
+            let (status, answer) = call(agent, "PUT", &format!("{base}{}", path::VAULT), &client.token, Some(&body));
             assert_eq!(status, 200, "{answer}");
             counters[index].store(base_counter + 1, std::sync::atomic::Ordering::SeqCst);
         });
@@ -226,10 +244,9 @@ fn bench(backend: &str, url: &str) {
         issued_at: now,
     });
     measure(&format!("{backend}: account lookup + assertion verify"), pid, &clients, |agent, client, _| {
-        let url = format!("{base}/api/v1/accounts?origin=https://shop.example");
-        let (status, answer) = call(agent, "GET", &url, &client.token, None);
-        assert_eq!(status, 200, "{answer}");
-        let jwk: profile_core::PublicJwk = serde_json::from_value(answer["accounts"][0]["publicKey"].clone()).unwrap();
+        let url = format!("{base}{}?origin=https://shop.example", path::ACCOUNTS);
+        let answer: AccountList = ok(call(agent, "GET", &url, &client.token, NO_BODY));
+        let jwk = &answer.accounts[0].public_key;
         let expected = profile_core::Expected {
             kind: profile_core::AssertionType::Login,
             origin: &origin,

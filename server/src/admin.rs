@@ -51,12 +51,7 @@ pub async fn create_user(
         auth_hash,
     };
     db.create_user(&user).await?;
-    Ok(profile_url(public_url, &user.id))
-}
-
-/// Where a user's public profile document is served.
-pub fn profile_url(public_url: &str, user_id: &str) -> String {
-    format!("{public_url}/u/{user_id}")
+    Ok(crate::profile_url(public_url, &user.id))
 }
 
 #[cfg(test)]

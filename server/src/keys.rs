@@ -4,13 +4,15 @@
 //!   `DATA_DIR/master.key`, made on first start with mode 0600. It never enters the database,
 //!   so a database dump or backup holds nothing that signs. Instances that share a database
 //!   share this file.
-//! - The **site key** (ECDSA P-256) is made on the first start against a database and kept
-//!   there sealed under the master key (AES-256-GCM), so every instance signs with the same
-//!   key. Its public half is served at `/.well-known/jwks.json` and in profile documents.
-//! - **Access tokens** are compact JWS (JWT) signed ES256 by the site key: `iss` (the public
+//! - The **server signing key** ([`ServerSigningKey`], ECDSA P-256) is made on the first start
+//!   against a database and kept there sealed under the master key (AES-256-GCM), so every
+//!   instance signs with the same key. Its public half is served at `/.well-known/jwks.json`
+//!   and in profile documents. (A *site's* key is another thing: the key a site publishes in its
+//!   registration, which [`crate::services::site_keys`] fetches.)
+//! - **Access tokens** are compact JWS (JWT) signed ES256 by the server signing key: `iss` (the public
 //!   URL), `aud` ([`AUDIENCE`]), `sub` (user), `dev` (device), `iat`, `exp` (at most
 //!   [`ACCESS_TTL_SECS`] later). Verification accepts exactly one header algorithm, `ES256`, and
-//!   the site key's `kid`, then checks the signature, `iss`, `aud`, `exp` and `iat`.
+//!   the server signing key's `kid`, then checks the signature, `iss`, `aud`, `exp` and `iat`.
 //!
 //! The JWT is written here on `p256` 0.14 rather than with `jsonwebtoken`: that crate's
 //! RustCrypto backend is built on the previous generation of these crates (p256 0.13,
@@ -25,9 +27,9 @@ use anyhow::{Context, bail};
 use base64ct::{Base64UrlUnpadded, Encoding};
 use p256::ecdsa::signature::{Signer, Verifier};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
-use profile_core::PublicJwk;
-use profile_core::Secret32;
 use profile_core::seal::{self, Purpose};
+use profile_core::server_api::ServerJwk;
+use profile_core::{PublicJwk, Secret32};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -40,7 +42,9 @@ pub const ACCESS_TTL_SECS: i64 = 600;
 /// Clock skew tolerated on `iat`.
 const SKEW_SECS: i64 = 60;
 
-const SITE_KEY: Purpose = Purpose { name: "server/site-key", version: 1 };
+/// What seals the server signing key in the database. The name is stored in every sealed copy
+/// (its associated data), so it keeps the key's old name.
+const SIGNING_KEY: Purpose = Purpose { name: "server/site-key", version: 1 };
 
 /// The key in the operator's master-key file. `Debug` is redacted.
 #[derive(Debug)]
@@ -108,21 +112,22 @@ impl MasterKey {
     }
 }
 
-/// The site's signing key.
+/// The server's own signing key: it signs access tokens, and its public half is the server's
+/// JWK.
 #[derive(Clone)]
-pub struct SiteKey {
+pub struct ServerSigningKey {
     signing: SigningKey,
     verifying: VerifyingKey,
     kid: String,
 }
 
-impl std::fmt::Debug for SiteKey {
+impl std::fmt::Debug for ServerSigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SiteKey").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("ServerSigningKey").field("kid", &self.kid).finish_non_exhaustive()
     }
 }
 
-impl SiteKey {
+impl ServerSigningKey {
     fn from_secret(secret: &Secret32) -> Option<Self> {
         let signing = SigningKey::from_slice(secret.expose()).ok()?;
         let verifying = *signing.verifying_key();
@@ -130,9 +135,10 @@ impl SiteKey {
         Some(Self { signing, verifying, kid: Base64UrlUnpadded::encode_string(&digest[..12]) })
     }
 
-    /// The database's site key, made and stored (sealed) on the first start. When two
+    /// The database's signing key, made and stored (sealed) on the first start. When two
     /// instances start at once, the first insert wins and both use it.
     pub async fn load_or_create(db: &Db, master: &MasterKey) -> anyhow::Result<Self> {
+        // The label of the sealing key stays as it was when this was called the site key.
         let sealing = master.derive("site-key-seal");
         if db.site_value("signing_key").await?.is_none() {
             let secret = loop {
@@ -141,29 +147,29 @@ impl SiteKey {
                     break secret;
                 }
             };
-            let sealed = seal::seal(&sealing, SITE_KEY, crate::random()?, secret.expose());
+            let sealed = seal::seal(&sealing, SIGNING_KEY, crate::random()?, secret.expose());
             if db.insert_site_value("signing_key", &Base64UrlUnpadded::encode_string(&sealed)).await? {
-                tracing::info!("established the site's signing key");
+                tracing::info!("established the server's signing key");
             }
         }
-        let stored = db.site_value("signing_key").await?.context("the site key vanished")?;
-        let sealed = Base64UrlUnpadded::decode_vec(&stored).context("the stored site key is not base64url")?;
-        let secret = seal::open(&sealing, SITE_KEY, &sealed)
+        let stored = db.site_value("signing_key").await?.context("the server signing key vanished")?;
+        let sealed =
+            Base64UrlUnpadded::decode_vec(&stored).context("the stored server signing key is not base64url")?;
+        let secret = seal::open(&sealing, SIGNING_KEY, &sealed)
             .ok()
             .and_then(|bytes| Secret32::from_slice(&bytes))
-            .context("cannot open the site key: this is not the master key it was sealed with")?;
-        Self::from_secret(&secret).context("the stored site key is not a P-256 key")
+            .context("cannot open the server signing key: this is not the master key it was sealed with")?;
+        Self::from_secret(&secret).context("the stored server signing key is not a P-256 key")
     }
 
     /// The public key as a JWK with its `kid`, `alg` and `use`.
-    pub fn jwk(&self) -> serde_json::Value {
-        let mut jwk = serde_json::to_value(PublicJwk::from_key(&self.verifying)).unwrap_or_default();
-        if let Some(map) = jwk.as_object_mut() {
-            map.insert("kid".into(), self.kid.clone().into());
-            map.insert("alg".into(), "ES256".into());
-            map.insert("use".into(), "sig".into());
+    pub fn jwk(&self) -> ServerJwk {
+        ServerJwk {
+            key: PublicJwk::from_key(&self.verifying),
+            kid: self.kid.clone(),
+            alg: "ES256".into(),
+            use_: "sig".into(),
         }
-        jwk
     }
 
     /// Signs an access token for `user` on `device`, valid [`ACCESS_TTL_SECS`] from `now`.
@@ -268,14 +274,20 @@ pub struct VerifiedTokens(std::sync::Mutex<std::collections::HashMap<[u8; 32], A
 const MAX_VERIFIED_TOKENS: usize = 65_536;
 
 impl VerifiedTokens {
-    /// [`SiteKey::verify_access`], remembered.
-    pub fn verify(&self, site: &SiteKey, issuer: &str, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
+    /// [`ServerSigningKey::verify_access`], remembered.
+    pub fn verify(
+        &self,
+        signing: &ServerSigningKey,
+        issuer: &str,
+        token: &str,
+        now: i64,
+    ) -> Result<AccessClaims, TokenError> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let cached = self.0.lock().unwrap_or_else(|p| p.into_inner()).get(&digest).cloned();
         if let Some(claims) = cached {
             return if now < claims.exp { Ok(claims) } else { Err(TokenError::Expired) };
         }
-        let claims = site.verify_access(issuer, token, now)?;
+        let claims = signing.verify_access(issuer, token, now)?;
         let mut verified = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if verified.len() >= MAX_VERIFIED_TOKENS {
             verified.clear();
@@ -285,62 +297,83 @@ impl VerifiedTokens {
     }
 }
 
-/// SHA-256 of a bearer secret (ticket, refresh token, paper-key verifier), as stored.
-pub fn secret_hash(secret: &str) -> String {
-    Base64UrlUnpadded::encode_string(&Sha256::digest(secret.as_bytes()))
+/// What the server signs and checks with.
+#[derive(Debug)]
+pub struct ServerKeys {
+    pub signing: ServerSigningKey,
+    /// Makes the stand-in KDF parameters `prelogin` answers for unknown accounts.
+    pub decoy_salt: Secret32,
+    /// A hash of nothing, checked against when the account is unknown, so that a wrong
+    /// address costs the same time as a wrong passphrase.
+    pub decoy_hash: String,
+    pub verified: VerifiedTokens,
+}
+
+impl ServerKeys {
+    pub async fn load(db: &Db, master: &MasterKey) -> anyhow::Result<Self> {
+        Ok(Self {
+            signing: ServerSigningKey::load_or_create(db, master).await?,
+            decoy_salt: master.derive("decoy-salt"),
+            decoy_hash: tokio::task::spawn_blocking(|| crate::throttle::argon2_hash(&crate::random::<32>()?)).await??,
+            verified: VerifiedTokens::default(),
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn key(byte: u8) -> SiteKey {
-        SiteKey::from_secret(&Secret32::from_bytes([byte; 32])).unwrap()
+    fn key(byte: u8) -> ServerSigningKey {
+        ServerSigningKey::from_secret(&Secret32::from_bytes([byte; 32])).unwrap()
     }
 
     #[test]
     fn access_tokens_verify_only_as_issued() {
-        let (site, iss) = (key(7), "https://p.example");
-        let token = site.issue_access(iss, "user-1", "dev-1", 1_000);
-        let claims = site.verify_access(iss, &token, 1_000 + ACCESS_TTL_SECS - 1).unwrap();
+        let (signing_key, iss) = (key(7), "https://p.example");
+        let token = signing_key.issue_access(iss, "user-1", "dev-1", 1_000);
+        let claims = signing_key.verify_access(iss, &token, 1_000 + ACCESS_TTL_SECS - 1).unwrap();
         assert_eq!((claims.sub.as_str(), claims.dev.as_str(), claims.aud.as_str()), ("user-1", "dev-1", AUDIENCE));
 
-        assert_eq!(site.verify_access(iss, &token, 1_000 + ACCESS_TTL_SECS), Err(TokenError::Expired));
-        assert_eq!(site.verify_access("https://other.example", &token, 1_001), Err(TokenError::Audience));
+        assert_eq!(signing_key.verify_access(iss, &token, 1_000 + ACCESS_TTL_SECS), Err(TokenError::Expired));
+        assert_eq!(signing_key.verify_access("https://other.example", &token, 1_001), Err(TokenError::Audience));
         assert_eq!(key(8).verify_access(iss, &token, 1_001), Err(TokenError::Algorithm), "another key's kid");
 
         let [header, claims, signature]: [&str; 3] = token.split('.').collect::<Vec<_>>().try_into().unwrap();
         let forge = |header: &serde_json::Value, claims: &str, signature: &str| {
             format!("{}.{claims}.{signature}", Base64UrlUnpadded::encode_string(header.to_string().as_bytes()))
         };
-        let none = serde_json::json!({"alg": "none", "kid": site.kid});
-        assert_eq!(site.verify_access(iss, &forge(&none, claims, ""), 1_001), Err(TokenError::Algorithm));
-        let hs256 = serde_json::json!({"alg": "HS256", "kid": site.kid});
-        assert_eq!(site.verify_access(iss, &forge(&hs256, claims, signature), 1_001), Err(TokenError::Algorithm));
+        let none = serde_json::json!({"alg": "none", "kid": signing_key.kid});
+        assert_eq!(signing_key.verify_access(iss, &forge(&none, claims, ""), 1_001), Err(TokenError::Algorithm));
+        let hs256 = serde_json::json!({"alg": "HS256", "kid": signing_key.kid});
+        assert_eq!(
+            signing_key.verify_access(iss, &forge(&hs256, claims, signature), 1_001),
+            Err(TokenError::Algorithm)
+        );
 
         let mut longer: AccessClaims = serde_json::from_slice(&Base64UrlUnpadded::decode_vec(claims).unwrap()).unwrap();
         longer.exp += 3600;
         let longer = Base64UrlUnpadded::encode_string(&serde_json::to_vec(&longer).unwrap());
         assert_eq!(
-            site.verify_access(iss, &format!("{header}.{longer}.{signature}"), 1_001),
+            signing_key.verify_access(iss, &format!("{header}.{longer}.{signature}"), 1_001),
             Err(TokenError::Signature)
         );
         for junk in ["", "a.b", "a.b.c.d", "%%%.%%%.%%%"] {
-            assert_eq!(site.verify_access(iss, junk, 1_001), Err(TokenError::Malformed), "{junk}");
+            assert_eq!(signing_key.verify_access(iss, junk, 1_001), Err(TokenError::Malformed), "{junk}");
         }
-        assert!(!format!("{site:?}").contains(&format!("{:?}", site.signing.to_bytes())));
+        assert!(!format!("{signing_key:?}").contains(&format!("{:?}", signing_key.signing.to_bytes())));
     }
 
     #[test]
     fn remembered_tokens_still_expire_and_forgeries_are_not_remembered() {
-        let (site, iss, verified) = (key(7), "https://p.example", VerifiedTokens::default());
-        let token = site.issue_access(iss, "user-1", "dev-1", 1_000);
-        assert_eq!(verified.verify(&site, iss, &token, 1_001).unwrap().sub, "user-1");
-        assert_eq!(verified.verify(&site, iss, &token, 1_002).unwrap().dev, "dev-1", "from the cache");
-        assert_eq!(verified.verify(&site, iss, &token, 1_000 + ACCESS_TTL_SECS), Err(TokenError::Expired));
+        let (signing_key, iss, verified) = (key(7), "https://p.example", VerifiedTokens::default());
+        let token = signing_key.issue_access(iss, "user-1", "dev-1", 1_000);
+        assert_eq!(verified.verify(&signing_key, iss, &token, 1_001).unwrap().sub, "user-1");
+        assert_eq!(verified.verify(&signing_key, iss, &token, 1_002).unwrap().dev, "dev-1", "from the cache");
+        assert_eq!(verified.verify(&signing_key, iss, &token, 1_000 + ACCESS_TTL_SECS), Err(TokenError::Expired));
         let forged = format!("{}x", &token[..token.len() - 1]);
-        assert!(verified.verify(&site, iss, &forged, 1_001).is_err());
-        assert!(verified.verify(&site, iss, &forged, 1_001).is_err(), "a failure is not remembered");
+        assert!(verified.verify(&signing_key, iss, &forged, 1_001).is_err());
+        assert!(verified.verify(&signing_key, iss, &forged, 1_001).is_err(), "a failure is not remembered");
     }
 
     #[test]

@@ -3,32 +3,32 @@
 //! `profile-server`: each person's profile, end-to-end encrypted, for one person or many
 //! tenants, on SQLite (embedded, the default) or PostgreSQL.
 //!
-//! - [`config`]: settings layered from defaults, a TOML file, `PROFILE_SERVER__*` variables
-//!   and the command line;
-//! - [`db`]: the database (one `sqlx` pool for either backend), its migrations and queries;
-//! - [`admin`]: what `profile-server admin …` does;
-//! - [`keys`]: the master key, the site's signing key and the access tokens it signs;
-//! - [`api`]: the HTTP API, with [`auth`] (device login, tokens, devices), [`throttle`] (the
-//!   count in front of every credential check, and the bound on Argon2id work),
-//!   [`vaults`] (the vault and its credentials), [`accounts`] (the accounts registry) and
-//!   [`push`] (the push channel), [`email`] (verification and recovery links) and [`sites`]
-//!   (sites' signed questions about their accounts);
-//! - [`metrics`]: request counts and latencies at `/metrics`, on their own listener or behind a
-//!   token.
+//! Layers, each importing only those below it:
+//!
+//! - [`routes`]: one file per resource of the HTTP API, and the router;
+//! - [`http`]: the plumbing every route uses: the app state, the one error type and its
+//!   response, the JSON body, client-address and session extractors;
+//! - [`services`]: what the routes share beside the database: the push event bus, the mailer,
+//!   sites' published keys (fetched), and the request metrics;
+//! - [`keys`]: the master key, the server signing key and the access tokens it signs;
+//!   [`admin`]: what `profile-server admin …` does;
+//! - [`db`]: the database (one `sqlx` pool for either backend), its migrations and every
+//!   query, grouped by table;
+//! - [`throttle`]: the policy in front of every credential check, and the bound on Argon2id
+//!   work; [`config`]: settings layered from defaults, a TOML file, `PROFILE_SERVER__*`
+//!   variables and the command line.
+//!
+//! The HTTP contract itself (paths and bodies) is `profile_core::server_api`, shared with the
+//! clients.
 
-pub mod accounts;
 pub mod admin;
-pub mod api;
-pub mod auth;
 pub mod config;
 pub mod db;
-pub mod email;
+pub mod http;
 pub mod keys;
-pub mod metrics;
-pub mod push;
-pub mod sites;
+pub mod routes;
+pub mod services;
 pub mod throttle;
-pub mod vaults;
 
 /// Makes ring rustls's process-wide crypto provider (for HTTPS and for SMTP over TLS).
 /// Installing fails only when a provider is installed already, which is then the one used.
@@ -52,4 +52,16 @@ pub fn random<const N: usize>() -> anyhow::Result<[u8; N]> {
 pub fn new_id() -> anyhow::Result<String> {
     use base64ct::{Base64UrlUnpadded, Encoding};
     Ok(Base64UrlUnpadded::encode_string(&random::<16>()?))
+}
+
+/// SHA-256 of a bearer secret (ticket, refresh token, email-link token), as stored.
+pub fn secret_hash(secret: &str) -> String {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    use sha2::Digest;
+    Base64UrlUnpadded::encode_string(&sha2::Sha256::digest(secret.as_bytes()))
+}
+
+/// Where a user's public profile document is served.
+pub fn profile_url(public_url: &str, user_id: &str) -> String {
+    format!("{public_url}{}", profile_core::server_api::path::profile(user_id))
 }

@@ -8,10 +8,12 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use profile_core::Passphrase;
 use profile_server::admin;
-use profile_server::api::{AppState, router};
 use profile_server::config::{Overrides, Settings};
 use profile_server::db::{DEFAULT_TENANT, Db};
+use profile_server::http::AppState;
 use profile_server::keys::MasterKey;
+use profile_server::profile_url;
+use profile_server::routes::router;
 
 #[derive(Debug, Parser)]
 #[command(name = "profile-server", version, about = "Personal Profile's profile server")]
@@ -154,7 +156,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     .await
                     .with_context(|| format!("cannot listen on {addr} for metrics"))?;
                 tracing::info!(metrics = %metrics.local_addr()?, "serving metrics apart");
-                let app = profile_server::metrics::router(state.metrics.clone());
+                let app = profile_server::routes::metrics::router(state.metrics.clone());
                 tokio::spawn(async move {
                     if let Err(e) = axum::serve(metrics, app).with_graceful_shutdown(shutdown()).await {
                         tracing::error!("the metrics listener failed: {e}");
@@ -217,18 +219,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let dump: profile_server::db::UserDump =
                 serde_json::from_reader(std::io::stdin().lock()).context("stdin is not a dump-user JSON")?;
             db.load_user(&tenant_id, &dump).await?;
-            println!("{}", admin::profile_url(&settings.public_url, &dump.id));
+            println!("{}", profile_url(&settings.public_url, &dump.id));
         }
         Command::Admin(Admin::ListUsers { tenant }) => {
             for user in db.list_users(tenant.as_deref()).await? {
                 let state = if user.locked { "locked" } else { "active" };
-                println!(
-                    "{}  {}  {}  {}",
-                    user.tenant,
-                    user.email,
-                    admin::profile_url(&settings.public_url, &user.id),
-                    state
-                );
+                println!("{}  {}  {}  {}", user.tenant, user.email, profile_url(&settings.public_url, &user.id), state);
             }
         }
     }

@@ -9,8 +9,16 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64ct::{Base64UrlUnpadded, Encoding};
+use profile_core::server_api::{
+    AccountCheck, AccountCheckAnswer, AccountList, AccountRef, AccountRegistration, ApiErrorCode, Bytes,
+    CredentialKind, CurrentProof, DeviceList, ErrorBody, ErrorDetail, Health, Jwks, LoginRequest, PaperKeySet,
+    PassphraseChange, PreloginRequest, PreloginResponse, ProfileDocument, PushEvent, RecoverRequest, RefreshRequest,
+    Rotation, TokenType, Tokens, Vault, VaultWrite, VaultWritten, path,
+};
 use profile_core::vault;
-use profile_core::{Passphrase, Secret32};
+use profile_core::{AccountGuid, Origin, Passphrase, PublicJwk, Secret32};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 fn binary() -> PathBuf {
@@ -119,24 +127,29 @@ impl Server {
         line.split_whitespace().nth(1).unwrap().parse().unwrap()
     }
 
-    /// One HTTP/1.1 request; returns the status and the JSON body (`Null` when not JSON).
-    fn request(&self, method: &str, path: &str, body: &[u8]) -> (u16, Value) {
+    /// One HTTP/1.1 request of raw bytes (malformed on purpose, or none).
+    fn request(&self, method: &str, path: &str, body: &[u8]) -> Reply {
         self.authorized(method, path, body, None)
     }
 
-    /// A request with a JSON body and an access token.
-    fn call(&self, method: &str, path: &str, body: &Value, token: &str) -> (u16, Value) {
-        self.authorized(method, path, body.to_string().as_bytes(), Some(token))
+    /// A request with a typed JSON body and an access token.
+    fn call(&self, method: &str, path: &str, body: &impl Serialize, token: &str) -> Reply {
+        self.authorized(method, path, &serde_json::to_vec(body).unwrap(), Some(token))
     }
 
-    /// A POST of JSON without a token.
-    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        self.request("POST", path, body.to_string().as_bytes())
+    /// A GET with an access token.
+    fn get(&self, path: &str, token: &str) -> Reply {
+        self.authorized("GET", path, b"", Some(token))
     }
 
-    fn authorized(&self, method: &str, path: &str, body: &[u8], token: Option<&str>) -> (u16, Value) {
+    /// A POST of a typed JSON body without a token.
+    fn post(&self, path: &str, body: &impl Serialize) -> Reply {
+        self.request("POST", path, &serde_json::to_vec(body).unwrap())
+    }
+
+    fn authorized(&self, method: &str, path: &str, body: &[u8], token: Option<&str>) -> Reply {
         let (status, body) = self.request_text(method, path, body, token);
-        (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+        Reply { status, body }
     }
 
     fn request_text(&self, method: &str, path: &str, body: &[u8], token: Option<&str>) -> (u16, String) {
@@ -174,6 +187,40 @@ impl Server {
     fn stop(mut self) -> bool {
         Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
         self.child.wait().unwrap().success()
+    }
+}
+
+/// An answer: its status and its body, read as the contract's types.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Reply {
+    status: u16,
+    body: String,
+}
+
+impl Reply {
+    fn json<T: DeserializeOwned>(&self) -> T {
+        serde_json::from_str(&self.body).map_err(|e| format!("{self}: {e}")).unwrap()
+    }
+
+    /// The body of a 2xx answer.
+    fn ok<T: DeserializeOwned>(&self) -> T {
+        assert!((200..300).contains(&self.status), "{self}");
+        self.json()
+    }
+
+    fn error(&self) -> ErrorBody {
+        self.json()
+    }
+
+    /// The status and the error's code.
+    fn code(&self) -> (u16, ApiErrorCode) {
+        (self.status, self.error().error.code)
+    }
+}
+
+impl std::fmt::Display for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status, self.body)
     }
 }
 
@@ -245,11 +292,8 @@ fn admin_verbs_and_profile_documents(db: Database) {
     let (ok, dump, err) = db.admin(&["dump-user", "--email", "ada@example.org"], "");
     assert!(ok, "{err}");
     assert!(!dump.contains("correct horse"), "the dump holds no passphrase");
-    let parsed: Value = serde_json::from_str(&dump).unwrap();
-    assert_eq!(
-        (parsed["format"].clone(), parsed["vault"]["counter"].clone()),
-        (json!("personal-profile.user.v1"), json!(1))
-    );
+    let parsed: profile_server::db::UserDump = serde_json::from_str(&dump).unwrap();
+    assert_eq!((parsed.format.as_str(), parsed.vault.counter), ("personal-profile.user.v1", 1));
     let (ok, _, err) = db.admin(&["load-user"], &dump);
     assert!(!ok && err.contains("taken"), "{err}");
     let other = if db.postgres.is_some() { Database::postgres() } else { Database::sqlite() };
@@ -265,36 +309,31 @@ fn admin_verbs_and_profile_documents(db: Database) {
         &["--public-url", "https://profiles.example/"],
         &[("PROFILE_SERVER__METRICS_TOKEN", METRICS_TOKEN)],
     );
-    let (status, health) = server.request("GET", "/healthz", b"");
-    assert_eq!(status, 200);
-    assert_eq!(health["status"], "ok");
-    let (status, mut document) = server.request("GET", &format!("/u/{id}"), b"");
-    assert_eq!(status, 200);
-    let keys = document.as_object_mut().unwrap().remove("keys").unwrap();
-    assert_eq!(keys, server.request("GET", "/.well-known/jwks.json", b"").1["keys"], "the site key is published");
-    assert_eq!((keys[0]["kty"].clone(), keys[0]["alg"].clone()), (json!("EC"), json!("ES256")));
+    let health: Health = server.request("GET", path::HEALTH, b"").ok();
+    assert_eq!(health.status, "ok");
+    let document: ProfileDocument = server.request("GET", &path::profile(&id), b"").ok();
+    let jwks: Jwks = server.request("GET", path::JWKS, b"").ok();
+    assert_eq!(document.keys, jwks.keys, "the server signing key is published");
+    assert_eq!((document.keys[0].key.kty.as_str(), document.keys[0].alg.as_str()), ("EC", "ES256"));
     assert_eq!(
-        document,
-        json!({"profileId": id, "profileUrl": format!("https://profiles.example/u/{id}"), "apiBase": "https://profiles.example"})
+        (document.profile_id.as_str(), document.profile_url, document.api_base.as_str()),
+        (id.as_str(), format!("https://profiles.example/u/{id}"), "https://profiles.example")
     );
-    let (status, error) = server.request("GET", "/u/nobody", b"");
-    assert_eq!((status, error["error"]["code"].clone()), (404, json!("not_found")));
-    let (status, error) = server.request("GET", "/no/such/thing", b"");
-    assert_eq!((status, error["error"]["code"].clone()), (404, json!("not_found")));
-    let (status, _) = server.request("POST", "/u/x", &vec![b'x'; 2 << 20]);
+    assert_eq!(server.request("GET", &path::profile("nobody"), b"").code(), (404, ApiErrorCode::NotFound));
+    assert_eq!(server.request("GET", "/no/such/thing", b"").code(), (404, ApiErrorCode::NotFound));
+    let status = server.request("POST", "/u/x", &vec![b'x'; 2 << 20]).status;
     assert!((400..500).contains(&status), "an oversized body is a 4xx: {status}");
 
     // Lockdown: a user, then the whole site; both can be lifted.
     assert!(db.admin(&["lockdown", "--email", "ada@example.org"], "").0);
-    assert_eq!(server.request("GET", &format!("/u/{id}"), b"").0, 404);
+    assert_eq!(server.request("GET", &path::profile(&id), b"").status, 404);
     assert!(db.admin(&["list-users"], "").1.contains("locked"));
     assert!(db.admin(&["lockdown", "--email", "ada@example.org", "--lift"], "").0);
-    assert_eq!(server.request("GET", &format!("/u/{id}"), b"").0, 200);
+    assert_eq!(server.request("GET", &path::profile(&id), b"").status, 200);
     assert!(db.admin(&["lockdown", "--site"], "").0);
-    let (status, error) = server.request("GET", &format!("/u/{id}"), b"");
-    assert_eq!((status, error["error"]["code"].clone()), (503, json!("locked_down")));
+    assert_eq!(server.request("GET", &path::profile(&id), b"").code(), (503, ApiErrorCode::LockedDown));
     assert!(db.admin(&["lockdown", "--site", "--lift"], "").0);
-    assert_eq!(server.request("GET", &format!("/u/{id}"), b"").0, 200);
+    assert_eq!(server.request("GET", &path::profile(&id), b"").status, 200);
 
     // Metrics: counted by route pattern, never by the id in the path.
     let bearer = format!("Authorization: Bearer {METRICS_TOKEN}\r\n");
@@ -367,7 +406,7 @@ fn over_tls_with_a_given_certificate() {
         String::from_utf8_lossy(&out.stderr)
     );
     // Plain HTTP to the TLS port gets no answer from the API.
-    assert_ne!(server.request("GET", "/healthz", b"").0, 200);
+    assert_ne!(server.request("GET", path::HEALTH, b"").status, 200);
     assert!(server.stop());
 
     let (ok, _, err) = db.admin(&["list-users"], "");
@@ -388,66 +427,101 @@ struct Device {
     id: String,
 }
 
+fn prelogin(profile_id: &str, email: &str) -> PreloginRequest {
+    PreloginRequest { profile_id: profile_id.into(), email: email.into() }
+}
+
 fn derive(server: &Server, profile_id: &str, email: &str, passphrase: &str) -> vault::PassphraseKeys {
-    let (status, answer) = server.post("/api/v1/prelogin", &json!({"profileId": profile_id, "email": email}));
-    assert_eq!(status, 200, "{answer}");
-    let kdf: vault::KdfParams = serde_json::from_value(answer["kdf"].clone()).unwrap();
-    vault::derive(&Passphrase::new(passphrase.into()), &kdf).unwrap()
+    let answer: PreloginResponse = server.post(path::PRELOGIN, &prelogin(profile_id, email)).ok();
+    vault::derive(&Passphrase::new(passphrase.into()), &answer.kdf).unwrap()
 }
 
 fn b64(bytes: &[u8]) -> String {
     Base64UrlUnpadded::encode_string(bytes)
 }
 
-fn unb64(value: &Value) -> Vec<u8> {
-    Base64UrlUnpadded::decode_vec(value.as_str().unwrap()).unwrap()
+fn login(server: &Server, body: &LoginRequest) -> Reply {
+    server.post(path::LOGIN, body)
 }
 
-fn login(server: &Server, body: Value) -> (u16, Value) {
-    server.post("/api/v1/login", &body)
+fn with_auth_key(profile_id: &str, email: &str, auth_key: &Secret32, name: &str) -> LoginRequest {
+    LoginRequest::with_auth_key(profile_id, email, auth_key, name)
+}
+
+fn refresh(token: &str) -> RefreshRequest {
+    RefreshRequest { refresh_token: token.to_owned().into() }
+}
+
+/// A vault write of `blob` based on `counter`.
+fn vault_write(counter: u64, blob: Vec<u8>) -> VaultWrite {
+    VaultWrite { counter: counter as i64, blob: Bytes(blob) }
+}
+
+/// A sealed vault or key of the contract, as bytes.
+fn wrapped(kek: &Secret32, data_key: &Secret32) -> Bytes {
+    Bytes(vault::wrap(kek, data_key, random()))
 }
 
 impl Device {
-    fn from_tokens(tokens: &Value) -> Self {
+    fn from_tokens(tokens: &Tokens) -> Self {
         Self {
-            profile_id: tokens["profileId"].as_str().unwrap().into(),
-            access: tokens["accessToken"].as_str().unwrap().into(),
-            refresh: tokens["refreshToken"].as_str().unwrap().into(),
-            id: tokens["deviceId"].as_str().unwrap().into(),
+            profile_id: tokens.profile_id.clone(),
+            access: tokens.access_token.expose().into(),
+            refresh: tokens.refresh_token.expose().into(),
+            id: tokens.device_id.clone(),
         }
     }
 
     fn login(server: &Server, profile_id: &str, email: &str, passphrase: &str, name: &str) -> Self {
         let keys = derive(server, profile_id, email, passphrase);
-        let (status, tokens) = login(
-            server,
-            json!({"profileId": profile_id, "email": email, "authKey": keys.auth_key, "deviceName": name}),
-        );
-        assert_eq!(status, 200, "{tokens}");
-        assert_eq!(tokens["tokenType"], "Bearer");
-        assert!(tokens["expiresIn"].as_i64().unwrap() <= 900, "access tokens live at most 15 minutes");
+        let tokens: Tokens = login(server, &with_auth_key(profile_id, email, &keys.auth_key, name)).ok();
+        assert_eq!(tokens.token_type, TokenType::Bearer);
+        assert!(tokens.expires_in <= 900, "access tokens live at most 15 minutes");
         Self::from_tokens(&tokens)
     }
 
-    fn get(&self, server: &Server, path: &str) -> (u16, Value) {
-        server.authorized("GET", path, b"", Some(&self.access))
+    fn get(&self, server: &Server, path: &str) -> Reply {
+        server.get(path, &self.access)
     }
 
     /// The vault's counter, its contents and the data key, unwrapped with `kek`.
-    fn read(&self, server: &Server, kek: &Secret32, kind: &str) -> (u64, String, Secret32) {
-        let (status, vault) = self.get(server, "/api/v1/vault");
-        assert_eq!(status, 200, "{vault}");
-        let wrapped = vault["credentials"].as_array().unwrap().iter().find(|c| c["kind"] == kind).unwrap();
-        let data_key = vault::unwrap(kek, &unb64(&wrapped["wrappedKey"])).unwrap();
-        let counter = vault["counter"].as_u64().unwrap();
-        let contents = vault::open_vault(&data_key, &self.profile_id, counter, &unb64(&vault["blob"])).unwrap();
+    fn read(&self, server: &Server, kek: &Secret32, kind: CredentialKind) -> (u64, String, Secret32) {
+        let vault: Vault = self.get(server, path::VAULT).ok();
+        let data_key = vault::unwrap(kek, &vault.wrapped(kind).unwrap().0).unwrap();
+        let counter = vault.counter as u64;
+        let contents = vault::open_vault(&data_key, &self.profile_id, counter, &vault.blob.0).unwrap();
         (counter, String::from_utf8(contents.to_vec()).unwrap(), data_key)
     }
 
-    fn write(&self, server: &Server, data_key: &Secret32, base: u64, contents: &str) -> (u16, Value) {
+    fn write(&self, server: &Server, data_key: &Secret32, base: u64, contents: &str) -> Reply {
         let blob = vault::seal_vault(data_key, &self.profile_id, base + 1, random(), contents.as_bytes());
-        server.call("PUT", "/api/v1/vault", &json!({"counter": base, "blob": b64(&blob)}), &self.access)
+        server.call("PUT", path::VAULT, &vault_write(base, blob), &self.access)
     }
+}
+
+/// An account to register at `origin`.
+fn registration(
+    origin: &str,
+    guid: &str,
+    key: &PublicJwk,
+    app_id: Option<&str>,
+    permissions: &[&str],
+) -> AccountRegistration {
+    AccountRegistration {
+        origin: Origin::parse(origin).unwrap(),
+        account_guid: guid_of(guid),
+        app_id: app_id.map(|id| id.to_owned().try_into().unwrap()),
+        public_key: key.clone(),
+        permissions: permissions.iter().map(|&p| p.to_owned()).collect::<Vec<_>>().try_into().unwrap(),
+    }
+}
+
+fn guid_of(guid: &str) -> AccountGuid {
+    AccountGuid::try_from(guid.to_owned()).unwrap()
+}
+
+fn account_ref(origin: &str, guid: &str) -> AccountRef {
+    AccountRef { origin: Origin::parse(origin).unwrap(), account_guid: guid_of(guid) }
 }
 
 fn random<const N: usize>() -> [u8; N] {
@@ -462,7 +536,7 @@ fn push_socket(
     device: &Device,
 ) -> tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>> {
     use tungstenite::client::IntoClientRequest;
-    let mut request = format!("ws://{}/api/v1/push", server.addr).into_client_request().unwrap();
+    let mut request = format!("ws://{}{}", server.addr, path::PUSH).into_client_request().unwrap();
     request.headers_mut().insert("Authorization", format!("Bearer {}", device.access).parse().unwrap());
     let (mut socket, response) = tungstenite::connect(request).unwrap();
     assert_eq!(response.status(), 101);
@@ -472,14 +546,29 @@ fn push_socket(
     socket
 }
 
-fn next_event(socket: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>) -> Value {
+/// What a push socket heard next: an event, or its closing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Heard {
+    Event(PushEvent),
+    Closed,
+}
+
+fn vault_changed(counter: u64) -> Heard {
+    Heard::Event(PushEvent::VaultChanged { counter: counter as i64 })
+}
+
+fn device_revoked(device_id: &str) -> Heard {
+    Heard::Event(PushEvent::DeviceRevoked { device_id: device_id.into() })
+}
+
+fn next_event(socket: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>) -> Heard {
     // The server pings every `push_check_secs`, so the read timeout alone would never fire.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         assert!(Instant::now() < deadline, "no push event within 10 s");
         match socket.read().expect("a push event within 10 s") {
-            tungstenite::Message::Text(text) => return serde_json::from_str(&text).unwrap(),
-            tungstenite::Message::Close(_) => return json!({"type": "closed"}),
+            tungstenite::Message::Text(text) => return Heard::Event(serde_json::from_str(&text).unwrap()),
+            tungstenite::Message::Close(_) => return Heard::Closed,
             _ => {}
         }
     }
@@ -499,50 +588,52 @@ fn devices_vault_and_push(db: Database) {
     let second = db.postgres.is_some().then(|| Server::start(&db, "http://profiles.test"));
     let other = second.as_ref().unwrap_or(&server);
 
-    let (status, error) = server.post("/api/v1/email/recover", &json!({"profileId": profile_id, "email": EMAIL}));
-    assert_eq!((status, error["error"]["code"].clone()), (503, json!("email_unavailable")), "no SMTP relay set");
+    let recover = RecoverRequest { profile_id: profile_id.clone(), email: EMAIL.into() };
+    let answer = server.post(path::EMAIL_RECOVER, &recover);
+    assert_eq!(answer.code(), (503, ApiErrorCode::EmailUnavailable), "no SMTP relay set");
 
     // Prelogin answers for any name, the same way twice, so it tells nobody which exist.
-    let (_, unknown) = server.post("/api/v1/prelogin", &json!({"profileId": "nobody", "email": EMAIL}));
-    let (_, again) = server.post("/api/v1/prelogin", &json!({"profileId": "nobody", "email": EMAIL}));
+    let unknown: PreloginResponse = server.post(path::PRELOGIN, &prelogin("nobody", EMAIL)).ok();
+    let again: PreloginResponse = server.post(path::PRELOGIN, &prelogin("nobody", EMAIL)).ok();
     assert_eq!(unknown, again);
-    assert!(unknown["kdf"]["mCost"].as_u64().unwrap() >= 19_456);
+    assert!(unknown.kdf.m_cost >= 19_456);
 
     // Wrong passphrase, wrong email, unknown profile: one answer.
     let keys = derive(&server, &profile_id, EMAIL, PASSPHRASE);
     let wrong = derive(&server, &profile_id, EMAIL, "wrong horse battery");
     let failures = [
-        json!({"profileId": profile_id, "email": EMAIL, "authKey": wrong.auth_key, "deviceName": "x"}),
-        json!({"profileId": profile_id, "email": "eve@example.org", "authKey": keys.auth_key, "deviceName": "x"}),
-        json!({"profileId": "nobody", "email": EMAIL, "authKey": keys.auth_key, "deviceName": "x"}),
+        with_auth_key(&profile_id, EMAIL, &wrong.auth_key, "x"),
+        with_auth_key(&profile_id, "eve@example.org", &keys.auth_key, "x"),
+        with_auth_key("nobody", EMAIL, &keys.auth_key, "x"),
     ];
-    let mut answers = failures.iter().map(|body| login(&server, body.clone())).collect::<Vec<_>>();
+    let mut answers =
+        failures.iter().map(|body| login(&server, body)).map(|a| (a.status, a.error())).collect::<Vec<_>>();
     answers.dedup();
-    assert_eq!(
-        answers,
-        [(
-            401,
-            json!({"error": {"code": "auth_failed", "message": "wrong profile, email, passphrase, paper key or ticket"}})
-        )]
-    );
+    let message = "wrong profile, email, passphrase, paper key or ticket".to_owned();
+    let auth_failed =
+        ErrorBody { error: ErrorDetail { code: ApiErrorCode::AuthFailed, message }, counter: None, retry_after: None };
+    assert_eq!(answers, [(401, auth_failed)]);
 
     // Log in; the vault opens with the passphrase's key and holds the empty profile.
     let laptop = Device::login(&server, &profile_id, EMAIL, PASSPHRASE, "laptop");
-    let (counter, contents, data_key) = laptop.read(&server, &keys.kek, "passphrase");
+    let (counter, contents, data_key) = laptop.read(&server, &keys.kek, CredentialKind::Passphrase);
     assert_eq!((counter, contents.as_str()), (1, "{}"));
     let phone = Device::login(other, &profile_id, EMAIL, PASSPHRASE, "phone");
     let mut laptop_push = push_socket(&server, &laptop);
 
     // Writes: the counter rises; a stale one gets 409 and the current counter; nothing lost.
-    let (status, written) = laptop.write(&server, &data_key, 1, r#"{"street":"1 Secret Street"}"#);
-    assert_eq!((status, written["counter"].clone()), (200, json!(2)), "{written}");
-    assert_eq!(next_event(&mut laptop_push), json!({"type": "vault-changed", "counter": 2}));
-    let (status, stale) = phone.write(other, &data_key, 1, r#"{"street":"2 Other Street"}"#);
-    assert_eq!((status, stale["error"]["code"].clone(), stale["counter"].clone()), (409, json!("conflict"), json!(2)));
-    let (status, _) = phone.write(other, &data_key, 2, r#"{"street":"1 Secret Street","city":"Lyon"}"#);
+    let written: VaultWritten = laptop.write(&server, &data_key, 1, r#"{"street":"1 Secret Street"}"#).ok();
+    assert_eq!(written.counter, 2);
+    assert_eq!(next_event(&mut laptop_push), vault_changed(2));
+    let stale = phone.write(other, &data_key, 1, r#"{"street":"2 Other Street"}"#);
+    assert_eq!((stale.code(), stale.error().counter), ((409, ApiErrorCode::Conflict), Some(2)));
+    let status = phone.write(other, &data_key, 2, r#"{"street":"1 Secret Street","city":"Lyon"}"#).status;
     assert_eq!(status, 200);
-    assert_eq!(next_event(&mut laptop_push), json!({"type": "vault-changed", "counter": 3}), "heard across instances");
-    assert_eq!(laptop.read(&server, &keys.kek, "passphrase").1, r#"{"street":"1 Secret Street","city":"Lyon"}"#);
+    assert_eq!(next_event(&mut laptop_push), vault_changed(3), "heard across instances");
+    assert_eq!(
+        laptop.read(&server, &keys.kek, CredentialKind::Passphrase).1,
+        r#"{"street":"1 Secret Street","city":"Lyon"}"#
+    );
 
     // Both writing at once: every write lands or gets 409, and the counter counts the landed ones.
     let landed: usize = std::thread::scope(|scope| {
@@ -551,62 +642,54 @@ fn devices_vault_and_push(db: Database) {
             scope.spawn(move || {
                 (0..10)
                     .filter(|i| {
-                        let (counter, _, _) = device.read(server, kek, "passphrase");
-                        device.write(server, data_key, counter, &format!("{{\"n\":{i}}}")).0 == 200
+                        let (counter, _, _) = device.read(server, kek, CredentialKind::Passphrase);
+                        device.write(server, data_key, counter, &format!("{{\"n\":{i}}}")).status == 200
                     })
                     .count()
             })
         });
         writers.into_iter().map(|w| w.join().unwrap()).sum()
     });
-    let (counter, _, _) = laptop.read(&server, &keys.kek, "passphrase");
+    let (counter, _, _) = laptop.read(&server, &keys.kek, CredentialKind::Passphrase);
     assert_eq!(counter, 3 + landed as u64, "no write was lost or doubled");
-    while next_event(&mut laptop_push)["counter"] != json!(counter) {}
+    while next_event(&mut laptop_push) != vault_changed(counter) {}
 
     // Malformed requests get a clear 4xx.
-    let put = |body: &[u8]| server.authorized("PUT", "/api/v1/vault", body, Some(&laptop.access));
-    let (status, error) = put(b"{not json");
-    assert_eq!((status, error["error"]["code"].clone()), (400, json!("invalid_request")), "{error}");
-    let (status, error) = put(br#"{"counter": "two", "blob": "UFBTMQ"}"#);
-    assert!(status == 422 && error["error"]["message"].as_str().unwrap().contains("counter"), "{error}");
-    let (status, error) = put(br#"{"counter": 2, "blob": "UFBTMQ", "extra": 1}"#);
-    assert!(status == 422 && error["error"]["message"].as_str().unwrap().contains("extra"), "{error}");
-    let (status, error) =
-        put(format!(r#"{{"counter": {counter}, "blob": "{}"}}"#, b64(b"plain text, not sealed")).as_bytes());
-    assert_eq!((status, error["error"]["code"].clone()), (400, json!("invalid_request")), "{error}");
-    let (status, _) = put(&vec![b' '; 2 << 20]);
-    assert_eq!(status, 413);
-    let (status, error) = server.authorized("GET", "/api/v1/vault", b"", None);
-    assert_eq!((status, error["error"]["code"].clone()), (401, json!("unauthorized")));
-    let (status, _) = server.authorized("GET", "/api/v1/vault", b"", Some("e30.e30.AAAA"));
-    assert_eq!(status, 401);
-    let (status, error) = login(&server, json!({"ticket": "x", "authKey": keys.auth_key, "deviceName": "x"}));
-    assert_eq!((status, error["error"]["code"].clone()), (400, json!("invalid_request")));
+    let put = |body: &[u8]| server.authorized("PUT", path::VAULT, body, Some(&laptop.access));
+    let error = put(b"{not json");
+    assert_eq!(error.code(), (400, ApiErrorCode::InvalidRequest), "{error}");
+    let error = put(br#"{"counter": "two", "blob": "UFBTMQ"}"#);
+    assert!(error.status == 422 && error.error().error.message.contains("counter"), "{error}");
+    let error = put(br#"{"counter": 2, "blob": "UFBTMQ", "extra": 1}"#);
+    assert!(error.status == 422 && error.error().error.message.contains("extra"), "{error}");
+    let error = put(format!(r#"{{"counter": {counter}, "blob": "{}"}}"#, b64(b"plain text, not sealed")).as_bytes());
+    assert_eq!(error.code(), (400, ApiErrorCode::InvalidRequest), "{error}");
+    assert_eq!(put(&vec![b' '; 2 << 20]).status, 413);
+    assert_eq!(server.authorized("GET", path::VAULT, b"", None).code(), (401, ApiErrorCode::Unauthorized));
+    assert_eq!(server.authorized("GET", path::VAULT, b"", Some("e30.e30.AAAA")).status, 401);
+    let mixed = json!({"ticket": "x", "authKey": keys.auth_key, "deviceName": "x"});
+    let error = server.request("POST", path::LOGIN, mixed.to_string().as_bytes());
+    assert_eq!(error.code(), (400, ApiErrorCode::InvalidRequest));
 
     // The database holds no plaintext field.
     let stored = dump_vault(&db, &profile_id);
     assert!(!stored.windows(6).any(|w| w == b"Secret" || w == b"{\"n\":"), "the stored vault is ciphertext");
 
     // Refresh tokens rotate; a spent one presented again revokes the device.
-    let (status, rotated) = server.post("/api/v1/token", &json!({"refreshToken": laptop.refresh}));
-    assert_eq!(status, 200, "{rotated}");
+    let rotated: Tokens = server.post(path::TOKEN, &refresh(&laptop.refresh)).ok();
     let rotated = Device::from_tokens(&rotated);
-    assert_eq!((rotated.id.as_str(), rotated.get(&server, "/api/v1/vault").0), (laptop.id.as_str(), 200));
-    let (status, reused) = server.post("/api/v1/token", &json!({"refreshToken": laptop.refresh}));
-    assert_eq!((status, reused["error"]["code"].clone()), (401, json!("auth_failed")), "{reused}");
-    assert_eq!(next_event(&mut laptop_push), json!({"type": "device-revoked", "deviceId": laptop.id}));
-    assert_eq!(next_event(&mut laptop_push), json!({"type": "closed"}));
-    assert_eq!(rotated.get(&server, "/api/v1/vault").0, 401, "the whole family is revoked");
-    assert_eq!(server.post("/api/v1/token", &json!({"refreshToken": rotated.refresh})).0, 401);
+    assert_eq!((rotated.id.as_str(), rotated.get(&server, path::VAULT).status), (laptop.id.as_str(), 200));
+    let reused = server.post(path::TOKEN, &refresh(&laptop.refresh));
+    assert_eq!(reused.code(), (401, ApiErrorCode::AuthFailed), "{reused}");
+    assert_eq!(next_event(&mut laptop_push), device_revoked(&laptop.id));
+    assert_eq!(next_event(&mut laptop_push), Heard::Closed);
+    assert_eq!(rotated.get(&server, path::VAULT).status, 401, "the whole family is revoked");
+    assert_eq!(server.post(path::TOKEN, &refresh(&rotated.refresh)).status, 401);
 
     // Devices are listed and can be revoked.
-    let (_, listed) = phone.get(&server, "/api/v1/devices");
-    let mut names: Vec<_> = listed["devices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| (d["name"].as_str().unwrap().to_owned(), d["current"] == true, d["revokedAt"].is_null()))
-        .collect();
+    let listed: DeviceList = phone.get(&server, path::DEVICES).ok();
+    let mut names: Vec<_> =
+        listed.devices.iter().map(|d| (d.name.clone(), d.current, d.revoked_at.is_none())).collect();
     names.sort();
     assert_eq!(names, [("laptop".into(), false, false), ("phone".into(), true, true)]);
 
@@ -614,135 +697,150 @@ fn devices_vault_and_push(db: Database) {
     // them out: their refresh tokens stay unspent, and they carry on once it is lifted.
     let mut phone_socket = push_socket(&server, &phone);
     assert!(db.admin(&["lockdown", "--email", EMAIL], "").0);
-    assert_eq!(next_event(&mut phone_socket), json!({"type": "closed"}), "the socket closes within the check");
-    let (status, error) = phone.get(&server, "/api/v1/vault");
-    assert_eq!((status, error["error"]["code"].clone()), (403, json!("locked_down")), "{error}");
-    let (status, error) = server.post("/api/v1/token", &json!({"refreshToken": phone.refresh}));
-    assert_eq!((status, error["error"]["code"].clone()), (403, json!("locked_down")), "{error}");
+    assert_eq!(next_event(&mut phone_socket), Heard::Closed, "the socket closes within the check");
+    let error = phone.get(&server, path::VAULT);
+    assert_eq!(error.code(), (403, ApiErrorCode::LockedDown), "{error}");
+    let error = server.post(path::TOKEN, &refresh(&phone.refresh));
+    assert_eq!(error.code(), (403, ApiErrorCode::LockedDown), "{error}");
     assert!(db.admin(&["lockdown", "--email", EMAIL, "--lift"], "").0);
-    let (status, tokens) = server.post("/api/v1/token", &json!({"refreshToken": phone.refresh}));
-    assert_eq!(status, 200, "the refresh token was kept through the lockdown: {tokens}");
-    assert_eq!(phone.get(&server, "/api/v1/vault").0, 200);
+    let tokens = server.post(path::TOKEN, &refresh(&phone.refresh));
+    assert_eq!(tokens.status, 200, "the refresh token was kept through the lockdown: {tokens}");
+    assert_eq!(phone.get(&server, path::VAULT).status, 200);
 
     let tablet = Device::login(&server, &profile_id, EMAIL, PASSPHRASE, "tablet");
     let mut tablet_push = push_socket(&server, &tablet);
-    assert_eq!(server.call("DELETE", &format!("/api/v1/devices/{}", tablet.id), &json!(null), &phone.access).0, 204);
-    assert_eq!(next_event(&mut tablet_push)["type"], "device-revoked");
-    assert_eq!(tablet.get(&server, "/api/v1/vault").0, 401, "a revoked device is refused");
-    assert_eq!(server.call("DELETE", "/api/v1/devices/nope", &json!(null), &phone.access).0, 404);
+    assert_eq!(server.call("DELETE", &path::device(&tablet.id), &(), &phone.access).status, 204);
+    assert!(matches!(next_event(&mut tablet_push), Heard::Event(PushEvent::DeviceRevoked { .. })));
+    assert_eq!(tablet.get(&server, path::VAULT).status, 401, "a revoked device is refused");
+    assert_eq!(server.call("DELETE", &path::device("nope"), &(), &phone.access).status, 404);
 
     // Tickets: one use, success or not; expired ones are refused.
     let (_, ticket, _) = db.admin(&["issue-ticket", "--email", EMAIL], "");
-    let (status, tokens) = login(&server, json!({"ticket": ticket.trim(), "deviceName": "kiosk"}));
-    assert_eq!(status, 200, "{tokens}");
-    assert_eq!(Device::from_tokens(&tokens).get(&server, "/api/v1/vault").0, 200);
-    assert_eq!(login(&server, json!({"ticket": ticket.trim(), "deviceName": "kiosk"})).0, 401, "used");
+    let tokens: Tokens = login(&server, &LoginRequest::with_ticket(ticket.trim(), "kiosk")).ok();
+    assert_eq!(Device::from_tokens(&tokens).get(&server, path::VAULT).status, 200);
+    assert_eq!(login(&server, &LoginRequest::with_ticket(ticket.trim(), "kiosk")).status, 401, "used");
 
     // Accounts registry: per origin, with the other logins of the same app.
     let key = profile_core::LoginKey::from_secret(&Secret32::from_bytes([3; 32])).unwrap().public_jwk();
     let mut phone_push = push_socket(other, &phone);
     for origin in ["https://shop.example", "https://shop.example.co.uk"] {
-        let account = json!({"origin": origin, "accountGuid": "acct-1", "appId": "shop", "publicKey": key, "permissions": ["login", "shippingAddress"]});
-        let (status, stored) = server.call("PUT", "/api/v1/accounts", &account, &phone.access);
-        assert_eq!(status, 200, "{stored}");
-        assert_eq!(next_event(&mut phone_push), json!({"type": "account-added", "origin": origin}));
+        let account = registration(origin, "acct-1", &key, Some("shop"), &["login", "shippingAddress"]);
+        let stored = server.call("PUT", path::ACCOUNTS, &account, &phone.access);
+        assert_eq!(stored.status, 200, "{stored}");
+        let added = Heard::Event(PushEvent::AccountAdded { origin: origin.into() });
+        assert_eq!(next_event(&mut phone_push), added);
     }
-    let login_at = json!({"origin": "https://shop.example", "accountGuid": "acct-1"});
-    assert_eq!(server.call("POST", "/api/v1/accounts/login", &login_at, &phone.access).0, 204);
-    let elsewhere = json!({"origin": "https://shop.example", "accountGuid": "acct-2"});
-    assert_eq!(server.call("POST", "/api/v1/accounts/login", &elsewhere, &phone.access).0, 404, "not this account");
-    let (_, found) = phone.get(&server, "/api/v1/accounts?origin=https://shop.example");
-    assert_eq!(found["accounts"][0]["accountGuid"], "acct-1");
-    assert!(
-        found["accounts"][0]["lastLoginAt"].as_i64().unwrap() >= found["accounts"][0]["createdAt"].as_i64().unwrap()
-    );
-    assert!(found["sameApp"][0]["lastLoginAt"].is_null(), "a login is recorded for its own origin only");
-    assert_eq!(found["sameApp"].as_array().unwrap().len(), 1);
-    assert_eq!(found["sameApp"][0]["origin"], "https://shop.example.co.uk");
+    let login_at = account_ref("https://shop.example", "acct-1");
+    assert_eq!(server.call("POST", path::ACCOUNTS_LOGIN, &login_at, &phone.access).status, 204);
+    let elsewhere = account_ref("https://shop.example", "acct-2");
+    assert_eq!(server.call("POST", path::ACCOUNTS_LOGIN, &elsewhere, &phone.access).status, 404, "not this account");
+    let found: AccountList = phone.get(&server, &format!("{}?origin=https://shop.example", path::ACCOUNTS)).ok();
+    assert_eq!(found.accounts[0].account_guid.as_str(), "acct-1");
+    assert!(found.accounts[0].last_login_at.unwrap() >= found.accounts[0].created_at);
+    let same_app = found.same_app.unwrap();
+    assert!(same_app[0].last_login_at.is_none(), "a login is recorded for its own origin only");
+    assert_eq!(same_app.len(), 1);
+    assert_eq!(same_app[0].origin.as_str(), "https://shop.example.co.uk");
+    // Malformed on purpose: an http origin off loopback, which the typed body cannot hold.
     let bad = json!({"origin": "http://shop.example", "accountGuid": "a", "publicKey": key});
-    let (status, error) = server.call("PUT", "/api/v1/accounts", &bad, &phone.access);
-    assert!((400..500).contains(&status) && error["error"]["message"].as_str().unwrap().contains("origin"), "{error}");
+    let error = server.authorized("PUT", path::ACCOUNTS, bad.to_string().as_bytes(), Some(&phone.access));
+    assert!((400..500).contains(&error.status) && error.error().error.message.contains("origin"), "{error}");
 
     // A dump carries the registry, and loads whole elsewhere.
     let (ok, dump, err) = db.admin(&["dump-user", "--email", EMAIL], "");
     assert!(ok, "{err}");
-    let parsed: Value = serde_json::from_str(&dump).unwrap();
-    assert_eq!(parsed["accounts"].as_array().map(Vec::len), Some(2), "{dump}");
+    let parsed: profile_server::db::UserDump = serde_json::from_str(&dump).unwrap();
+    assert_eq!(parsed.accounts.len(), 2, "{dump}");
     let elsewhere = Database::sqlite();
     assert!(elsewhere.admin(&["load-user"], &dump).0);
     assert_eq!(elsewhere.admin(&["dump-user", "--email", EMAIL], "").1, dump);
 
     // A paper key, then a passphrase change proved by it: the contents stay, the old passphrase stops.
     let paper = vault::PaperKey::from_bytes(random());
-    let body = json!({"currentAuthKey": keys.auth_key, "newPaperAuth": paper.auth_key(), "wrappedKey": b64(&vault::wrap(&paper.kek(), &data_key, random()))});
-    assert_eq!(server.call("PUT", "/api/v1/paper-key", &body, &phone.access).0, 204);
-    let (status, tokens) = login(
-        &server,
-        json!({"profileId": profile_id, "email": EMAIL, "paperAuth": paper.auth_key(), "deviceName": "recovery"}),
-    );
-    assert_eq!(status, 200, "{tokens}");
+    let body = PaperKeySet {
+        proof: CurrentProof::auth_key(&keys.auth_key),
+        new_paper_auth: paper.auth_key(),
+        wrapped_key: wrapped(&paper.kek(), &data_key),
+    };
+    assert_eq!(server.call("PUT", path::PAPER_KEY, &body, &phone.access).status, 204);
+    let tokens: Tokens =
+        login(&server, &LoginRequest::with_paper_auth(&profile_id, EMAIL, &paper.auth_key(), "recovery")).ok();
     let recovery = Device::from_tokens(&tokens);
-    let (_, before, recovered_key) = recovery.read(&server, &paper.kek(), "paper");
+    let (_, before, recovered_key) = recovery.read(&server, &paper.kek(), CredentialKind::Paper);
     assert_eq!(recovered_key, data_key);
     let kdf = vault::KdfParams::recommended(random());
     let new = vault::derive(&Passphrase::new("a brand new passphrase".into()), &kdf).unwrap();
-    let body = json!({"paperAuth": paper.auth_key(), "kdf": kdf, "authKey": new.auth_key, "wrappedKey": b64(&vault::wrap(&new.kek, &recovered_key, random()))});
-    assert_eq!(server.call("PUT", "/api/v1/passphrase", &body, &recovery.access).0, 204);
-    let weak = json!({"paperAuth": paper.auth_key(), "kdf": {"mCost": 1024, "tCost": 1, "pCost": 1, "salt": b64(&[1; 16])}, "authKey": new.auth_key, "wrappedKey": b64(&vault::wrap(&new.kek, &recovered_key, random()))});
-    let (status, error) = server.call("PUT", "/api/v1/passphrase", &weak, &recovery.access);
-    assert!(status == 400 && error["error"]["message"].as_str().unwrap().contains("OWASP"), "{error}");
-    let old = json!({"profileId": profile_id, "email": EMAIL, "authKey": keys.auth_key, "deviceName": "x"});
-    assert_eq!(login(&server, old).0, 401, "the old passphrase stops working");
+    let body = PassphraseChange {
+        proof: CurrentProof::paper_auth(&paper.auth_key()),
+        kdf,
+        auth_key: new.auth_key.clone(),
+        wrapped_key: wrapped(&new.kek, &recovered_key),
+        keep_devices: false,
+        rotate: None,
+    };
+    assert_eq!(server.call("PUT", path::PASSPHRASE, &body, &recovery.access).status, 204);
+    let weak = PassphraseChange {
+        proof: CurrentProof::paper_auth(&paper.auth_key()),
+        kdf: vault::KdfParams { m_cost: 1024, t_cost: 1, p_cost: 1, salt: b64(&[1; 16]) },
+        auth_key: new.auth_key.clone(),
+        wrapped_key: wrapped(&new.kek, &recovered_key),
+        keep_devices: false,
+        rotate: None,
+    };
+    let error = server.call("PUT", path::PASSPHRASE, &weak, &recovery.access);
+    assert!(error.status == 400 && error.error().error.message.contains("OWASP"), "{error}");
+    let old = with_auth_key(&profile_id, EMAIL, &keys.auth_key, "x");
+    assert_eq!(login(&server, &old).status, 401, "the old passphrase stops working");
     let renewed = Device::login(&server, &profile_id, EMAIL, "a brand new passphrase", "laptop again");
-    assert_eq!(renewed.read(&server, &new.kek, "passphrase").1, before, "the contents are kept");
+    assert_eq!(renewed.read(&server, &new.kek, CredentialKind::Passphrase).1, before, "the contents are kept");
 
     // Repeated wrong passphrases: auth_failed, then rate_limited even for the right one.
     // Prelogin is never counted as a failure...
-    let prelogin = json!({"profileId": profile_id, "email": EMAIL});
+    let asked = prelogin(&profile_id, EMAIL);
     for _ in 0..10 {
-        assert_eq!(server.post("/api/v1/prelogin", &prelogin).0, 200);
+        assert_eq!(server.post(path::PRELOGIN, &asked).status, 200);
     }
-    let wrong = json!({"profileId": profile_id, "email": EMAIL, "authKey": wrong.auth_key, "deviceName": "x"});
+    let wrong = with_auth_key(&profile_id, EMAIL, &wrong.auth_key, "x");
     for _ in 0..5 {
-        assert_eq!(login(&server, wrong.clone()).1["error"]["code"], "auth_failed");
+        assert_eq!(login(&server, &wrong).error().error.code, ApiErrorCode::AuthFailed);
     }
-    let right = json!({"profileId": profile_id, "email": EMAIL, "authKey": new.auth_key, "deviceName": "x"});
-    let (status, limited) = login(&server, right.clone());
-    assert_eq!((status, limited["error"]["code"].clone()), (429, json!("rate_limited")), "{limited}");
-    assert!(limited["retryAfter"].as_i64().unwrap() > 0);
+    let right = with_auth_key(&profile_id, EMAIL, &new.auth_key, "x");
+    let limited = login(&server, &right);
+    assert_eq!(limited.code(), (429, ApiErrorCode::RateLimited), "{limited}");
+    assert!(limited.error().retry_after.unwrap() > 0);
     // ...but is refused, with the wait, while the account waits.
     let (status, head, body) = server.raw_at(
         &server.addr,
         "POST",
-        "/api/v1/prelogin",
+        path::PRELOGIN,
         "application/json",
-        prelogin.to_string().as_bytes(),
+        &serde_json::to_vec(&asked).unwrap(),
         "",
     );
-    let body: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!((status, body["error"]["code"].clone()), (429, json!("rate_limited")), "{body}");
-    assert!(head.contains(&format!("\r\nretry-after: {}", body["retryAfter"])), "{head}");
-    let unknown = json!({"profileId": "nobody", "email": EMAIL, "authKey": new.auth_key, "deviceName": "x"});
+    let body: ErrorBody = serde_json::from_str(&body).unwrap();
+    assert_eq!((status, body.error.code), (429, ApiErrorCode::RateLimited), "{body:?}");
+    assert!(head.contains(&format!("\r\nretry-after: {}", body.retry_after.unwrap())), "{head}");
+    let unknown = with_auth_key("nobody", EMAIL, &new.auth_key, "x");
     for _ in 0..5 {
-        login(&server, unknown.clone());
+        login(&server, &unknown);
     }
-    assert_eq!(login(&server, unknown).0, 429, "unknown accounts are throttled the same way");
+    assert_eq!(login(&server, &unknown).status, 429, "unknown accounts are throttled the same way");
     assert!(db.admin(&["lockdown", "--email", EMAIL, "--lift"], "").0, "the operator clears the failures");
-    assert_eq!(login(&server, right).0, 200);
+    assert_eq!(login(&server, &right).status, 200);
 
     // SIGKILL during writes, then a restart: every acknowledged write is there, never a torn vault.
     drop(second);
-    let (counter, _, _) = renewed.read(&server, &new.kek, "passphrase");
+    let (counter, _, _) = renewed.read(&server, &new.kek, CredentialKind::Passphrase);
     let acknowledged = std::sync::atomic::AtomicU64::new(counter);
     std::thread::scope(|scope| {
         scope.spawn(|| {
             let mut base = counter;
             loop {
-                let (status, answer) = renewed.write(&server, &data_key, base, &format!("{{\"write\":{}}}", base + 1));
-                if status != 200 {
+                let answer = renewed.write(&server, &data_key, base, &format!("{{\"write\":{}}}", base + 1));
+                if answer.status != 200 {
                     break;
                 }
-                base = answer["counter"].as_u64().unwrap();
+                base = answer.json::<VaultWritten>().counter as u64;
                 acknowledged.store(base, std::sync::atomic::Ordering::SeqCst);
             }
         });
@@ -752,7 +850,7 @@ fn devices_vault_and_push(db: Database) {
     let acknowledged = acknowledged.into_inner();
     assert!(acknowledged > counter + 3, "writes went through before the kill");
     let server = Server::start(&db, "http://profiles.test");
-    let (counter, contents, _) = renewed.read(&server, &new.kek, "passphrase");
+    let (counter, contents, _) = renewed.read(&server, &new.kek, CredentialKind::Passphrase);
     assert!(counter == acknowledged || counter == acknowledged + 1, "{counter} vs {acknowledged} acknowledged");
     assert_eq!(contents, format!("{{\"write\":{counter}}}"), "the vault opens whole at its counter");
 }
@@ -764,32 +862,35 @@ fn on_sqlite_trusted_proxies_name_the_client() {
     let db = Database::sqlite();
     let server = Server::start_with(&db, &[], &[("PROFILE_SERVER__TRUSTED_PROXIES", r#"["127.0.0.1", "10.0.0.0/8"]"#)]);
     let fail_from = |forwarded: &str, n: usize| {
-        let body =
-            json!({"profileId": format!("nobody-{n}"), "email": EMAIL, "authKey": b64(&[7; 32]), "deviceName": "x"});
+        let body = with_auth_key(&format!("nobody-{n}"), EMAIL, &Secret32::from_bytes([7; 32]), "x");
         let headers = format!("X-Forwarded-For: {forwarded}\r\n");
-        let (status, answer) =
-            server.raw("POST", "/api/v1/login", "application/json", body.to_string().as_bytes(), &headers);
-        (status, serde_json::from_str::<Value>(&answer).unwrap()["error"]["code"].clone())
+        let (status, body) =
+            server.raw("POST", path::LOGIN, "application/json", &serde_json::to_vec(&body).unwrap(), &headers);
+        Reply { status, body }.code()
     };
     // 50 failures from one client through two proxies, each claiming another origin on the left.
     for n in 0..50 {
-        assert_eq!(fail_from(&format!("198.51.100.{n}, 203.0.113.9, 10.1.2.3"), n), (401, json!("auth_failed")));
+        assert_eq!(fail_from(&format!("198.51.100.{n}, 203.0.113.9, 10.1.2.3"), n), (401, ApiErrorCode::AuthFailed));
     }
     assert_eq!(
         fail_from("198.51.100.200, 203.0.113.9, 10.1.2.3", 50),
-        (429, json!("rate_limited")),
+        (429, ApiErrorCode::RateLimited),
         "that client waits"
     );
-    assert_eq!(fail_from("203.0.113.10", 51), (401, json!("auth_failed")), "another client behind the proxy does not");
+    assert_eq!(
+        fail_from("203.0.113.10", 51),
+        (401, ApiErrorCode::AuthFailed),
+        "another client behind the proxy does not"
+    );
 }
 
 /// The stored vault row, read straight from the database.
 fn dump_vault(db: &Database, profile_id: &str) -> Vec<u8> {
     let (ok, dump, err) = db.admin(&["dump-user", "--email", EMAIL], "");
     assert!(ok, "{err}");
-    let dump: Value = serde_json::from_str(&dump).unwrap();
-    assert_eq!(dump["id"], profile_id);
-    let mut bytes = unb64(&dump["vault"]["blob"]);
+    let dump: profile_server::db::UserDump = serde_json::from_str(&dump).unwrap();
+    assert_eq!(dump.id, profile_id);
+    let mut bytes = dump.vault.blob.0;
     if db.postgres.is_none() {
         bytes.extend(std::fs::read(db.url.trim_start_matches("sqlite://")).unwrap());
         bytes.extend(std::fs::read(format!("{}-wal", db.url.trim_start_matches("sqlite://"))).unwrap_or_default());
@@ -879,15 +980,19 @@ fn email_links(db: Database) {
     let wrong = derive(&server, &profile_id, EMAIL, "wrong horse battery");
     let keys = derive(&server, &profile_id, EMAIL, PASSPHRASE);
     for _ in 0..5 {
-        login(&server, json!({"profileId": profile_id, "email": EMAIL, "authKey": wrong.auth_key, "deviceName": "x"}));
+        login(&server, &with_auth_key(&profile_id, EMAIL, &wrong.auth_key, "x"));
     }
-    let right = json!({"profileId": profile_id, "email": EMAIL, "authKey": keys.auth_key, "deviceName": "phone"});
-    assert_eq!(login(&server, right.clone()).0, 429);
+    let right = with_auth_key(&profile_id, EMAIL, &keys.auth_key, "phone");
+    assert_eq!(login(&server, &right).status, 429);
 
-    let unknown = server.post("/api/v1/email/recover", &json!({"profileId": "nobody", "email": EMAIL}));
-    let wrong_address =
-        server.post("/api/v1/email/recover", &json!({"profileId": profile_id, "email": "eve@example.org"}));
-    let known = server.post("/api/v1/email/recover", &json!({"profileId": profile_id, "email": EMAIL}));
+    let recover = |profile_id: &str, email: &str| {
+        let answer =
+            server.post(path::EMAIL_RECOVER, &RecoverRequest { profile_id: profile_id.into(), email: email.into() });
+        (answer.status, answer.ok::<profile_core::server_api::RecoverSent>())
+    };
+    let unknown = recover("nobody", EMAIL);
+    let wrong_address = recover(&profile_id, "eve@example.org");
+    let known = recover(&profile_id, EMAIL);
     assert_eq!(known.0, 202);
     assert!(unknown == known && wrong_address == known, "the same answer whether or not the account exists");
     let message = mail.recv_timeout(Duration::from_secs(10)).expect("a recovery mail");
@@ -905,10 +1010,10 @@ fn email_links(db: Database) {
             "{page}"
         );
     }
-    assert_eq!(login(&server, right.clone()).0, 429, "still locked until the button is pressed");
+    assert_eq!(login(&server, &right).status, 429, "still locked until the button is pressed");
     let (status, page) = server.post_form("/email/confirm", &format!("token={token}"));
     assert!(status == 200 && page.contains("You can log in again"), "{status} {page}");
-    assert_eq!(login(&server, right.clone()).0, 200, "the lockout is lifted");
+    assert_eq!(login(&server, &right).status, 200, "the lockout is lifted");
     let (status, page) = server.post_form("/email/confirm", &format!("token={token}"));
     assert!(status == 410 && page.contains("no longer works"), "a link works once");
     assert_eq!(server.post_form("/email/confirm", "token=made-up").0, 410);
@@ -942,12 +1047,11 @@ fn email_links(db: Database) {
     }
 
     // Verification of the address, for a signed-in device; one mail a minute.
-    let (_, tokens) = login(&server, right);
-    let device = Device::from_tokens(&tokens);
-    let (status, _) = server.call("POST", "/api/v1/email/verify", &json!(null), &device.access);
-    assert_eq!(status, 202);
-    let (status, again) = server.call("POST", "/api/v1/email/verify", &json!(null), &device.access);
-    assert_eq!((status, again["error"]["code"].clone()), (429, json!("rate_limited")));
+    let device = Device::from_tokens(&login(&server, &right).ok());
+    let sent = server.call("POST", path::EMAIL_VERIFY, &(), &device.access);
+    assert_eq!((sent.status, sent.json()), (202, profile_core::server_api::VerifySent { sent: true }));
+    let again = server.call("POST", path::EMAIL_VERIFY, &(), &device.access);
+    assert_eq!(again.code(), (429, ApiErrorCode::RateLimited));
     let message = mail.recv_timeout(Duration::from_secs(10)).expect("a verification mail");
     assert!(message.contains("Subject: Confirm your email address"), "{message}");
     let link = link_in(&message);
@@ -982,9 +1086,9 @@ fn a_burst_of_wrong_logins(db: Database) {
     let server = Server::start(&db, "http://profiles.test");
     // Derived first: prelogin, too, is refused while the account waits.
     let keys = derive(&server, &profile_id, EMAIL, PASSPHRASE);
-    let wrong = json!({"profileId": profile_id, "email": EMAIL, "authKey": b64(&[7; 32]), "deviceName": "x"});
+    let wrong = with_auth_key(&profile_id, EMAIL, &Secret32::from_bytes([7; 32]), "x");
     let request =
-        http_request(&server.addr, "POST", "/api/v1/login", "application/json", wrong.to_string().as_bytes(), "");
+        http_request(&server.addr, "POST", path::LOGIN, "application/json", &serde_json::to_vec(&wrong).unwrap(), "");
     let (most, last) = request.split_at(request.len() - 1);
     let mut streams: Vec<TcpStream> = (0..BURST)
         .map(|_| {
@@ -999,11 +1103,11 @@ fn a_burst_of_wrong_logins(db: Database) {
     for stream in &mut streams {
         stream.write_all(last).unwrap();
     }
-    let answers: Vec<(u16, String, Value)> = streams
+    let answers: Vec<(u16, String, Reply)> = streams
         .iter_mut()
         .map(|stream| {
             let (status, head, body) = read_response(stream);
-            (status, head, serde_json::from_str(&body).unwrap_or(Value::Null))
+            (status, head, Reply { status, body })
         })
         .collect();
     let peak_mib = server.peak_memory_kib() / 1024;
@@ -1019,40 +1123,42 @@ fn a_burst_of_wrong_logins(db: Database) {
         "{checked} wrong logins were fully checked: {:?}",
         answers.iter().map(|(status, _, _)| status).collect::<Vec<_>>()
     );
-    for (status, head, body) in answers.iter().filter(|(status, _, _)| *status != 401) {
-        let code = body["error"]["code"].as_str().unwrap_or_default();
+    for (status, head, reply) in answers.iter().filter(|(status, _, _)| *status != 401) {
+        let body = reply.error();
+        let code = body.error.code;
         assert!(
-            (*status == 429 && code == "rate_limited") || (*status == 503 && code == "busy"),
-            "{status} {head} {body}"
+            (*status == 429 && code == ApiErrorCode::RateLimited) || (*status == 503 && code == ApiErrorCode::Busy),
+            "{status} {head} {reply}"
         );
-        assert!(body["retryAfter"].as_i64().unwrap() > 0, "{body}");
-        assert!(head.contains(&format!("\r\nretry-after: {}", body["retryAfter"])), "{head}");
+        let retry_after = body.retry_after.unwrap();
+        assert!(retry_after > 0, "{reply}");
+        assert!(head.contains(&format!("\r\nretry-after: {retry_after}")), "{head}");
     }
 
     // The attempts refused unchecked were not counted: one by one, the account gets exactly its
     // free failures in all before it must wait.
     let mut failures = checked;
-    let (status, limited) = loop {
-        let (status, answer) = login(&server, wrong.clone());
-        if status != 401 {
-            break (status, answer);
+    let limited = loop {
+        let answer = login(&server, &wrong);
+        if answer.status != 401 {
+            break answer;
         }
         failures += 1;
         assert!(failures <= profile_server::throttle::FREE_FAILURES as usize, "{failures} failures checked");
     };
-    assert_eq!((status, limited["error"]["code"].clone()), (429, json!("rate_limited")), "{limited}");
+    assert_eq!(limited.code(), (429, ApiErrorCode::RateLimited), "{limited}");
     assert_eq!(failures, profile_server::throttle::FREE_FAILURES as usize, "the refused attempts were not counted");
 
     // The owner waits what the server says, and is let in.
-    let right = json!({"profileId": profile_id, "email": EMAIL, "authKey": keys.auth_key, "deviceName": "owner"});
-    let (status, answer) = login(&server, right.clone());
-    assert_eq!(status, 429, "{answer}");
-    let wait = answer["retryAfter"].as_u64().unwrap();
+    let right = with_auth_key(&profile_id, EMAIL, &keys.auth_key, "owner");
+    let answer = login(&server, &right);
+    assert_eq!(answer.status, 429, "{answer}");
+    let wait = answer.error().retry_after.unwrap() as u64;
     assert!(wait <= profile_server::throttle::FIRST_WAIT_SECS as u64, "{answer}");
-    assert_eq!(server.post("/api/v1/prelogin", &json!({"profileId": profile_id, "email": EMAIL})).0, 429);
+    assert_eq!(server.post(path::PRELOGIN, &prelogin(&profile_id, EMAIL)).status, 429);
     std::thread::sleep(Duration::from_secs(wait + 1));
-    let (status, answer) = login(&server, right);
-    assert_eq!(status, 200, "{answer}");
+    let answer = login(&server, &right);
+    assert_eq!(answer.status, 200, "{answer}");
 }
 
 #[test]
@@ -1074,9 +1180,9 @@ fn on_sqlite_a_burst_across_many_accounts_waits_for_the_hashers() {
     let server = Server::start(&db, "http://profiles.test");
     let mut streams: Vec<(TcpStream, u8)> = (0..BURST)
         .map(|i| {
-            let body = json!({"profileId": format!("nobody-{i}"), "email": EMAIL, "authKey": b64(&[7; 32]), "deviceName": "x"});
-            let request =
-                http_request(&server.addr, "POST", "/api/v1/login", "application/json", body.to_string().as_bytes(), "");
+            let body = with_auth_key(&format!("nobody-{i}"), EMAIL, &Secret32::from_bytes([7; 32]), "x");
+            let body = serde_json::to_vec(&body).unwrap();
+            let request = http_request(&server.addr, "POST", path::LOGIN, "application/json", &body, "");
             let (most, last) = request.split_at(request.len() - 1);
             let mut stream = TcpStream::connect(&server.addr).unwrap();
             stream.write_all(most).unwrap();
@@ -1088,16 +1194,16 @@ fn on_sqlite_a_burst_across_many_accounts_waits_for_the_hashers() {
     for (stream, last) in &mut streams {
         stream.write_all(&[*last]).unwrap();
     }
-    let answers: Vec<(u16, Value)> = streams
+    let answers: Vec<(u16, Reply)> = streams
         .iter_mut()
         .map(|(stream, _)| {
             let (status, _, body) = read_response(stream);
-            (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+            (status, Reply { status, body })
         })
         .collect();
     let peak_mib = server.peak_memory_kib() / 1024;
     let checked = answers.iter().filter(|(status, _)| *status == 401).count();
-    let busy = answers.iter().filter(|(status, body)| *status == 503 && body["error"]["code"] == "busy").count();
+    let busy = answers.iter().filter(|(_, reply)| reply.status == 503 && reply.code().1 == ApiErrorCode::Busy).count();
     println!("burst over {BURST} accounts: {checked} checked, {busy} busy; peak memory (VmHWM) {peak_mib} MiB");
     // Up to 50 of these pass the per-address throttle; unbounded, 50 Argon2id runs at once hold
     // about 950 MiB.
@@ -1106,7 +1212,7 @@ fn on_sqlite_a_burst_across_many_accounts_waits_for_the_hashers() {
     assert!(checked <= profile_server::throttle::ADDRESS_FREE_FAILURES as usize, "{checked} checked");
 }
 
-/// A site's signing key: its registration document and signed account-checks.
+/// A site's key: its registration document and signed account-checks.
 struct SiteSigner(p256::ecdsa::SigningKey);
 
 impl SiteSigner {
@@ -1119,15 +1225,19 @@ impl SiteSigner {
     }
 
     /// `POST /api/v1/sites/account-check` for `account_guid` at `origin`, signed.
-    fn check(&self, server: &Server, origin: &str, account_guid: &str) -> (u16, Value) {
+    fn check(&self, server: &Server, origin: &str, account_guid: &str) -> Reply {
         use p256::ecdsa::signature::Signer;
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-        let body = json!({"origin": origin, "accountGuid": account_guid, "issuedAt": now}).to_string();
-        let signature: p256::ecdsa::Signature = self.0.sign(body.as_bytes());
-        let header = format!("Personal-Profile-Signature: {}\r\n", b64(&signature.to_bytes()));
-        let (status, answer) =
-            server.raw("POST", "/api/v1/sites/account-check", "application/json", body.as_bytes(), &header);
-        (status, serde_json::from_str(&answer).unwrap_or(Value::Null))
+        let check = AccountCheck {
+            origin: Origin::parse(origin).unwrap(),
+            account_guid: guid_of(account_guid),
+            issued_at: now as i64,
+        };
+        let body = serde_json::to_vec(&check).unwrap();
+        let signature: p256::ecdsa::Signature = self.0.sign(&body);
+        let header = format!("{}: {}\r\n", profile_core::server_api::SIGNATURE_HEADER, b64(&signature.to_bytes()));
+        let (status, body) = server.raw("POST", path::ACCOUNT_CHECK, "application/json", &body, &header);
+        Reply { status, body }
     }
 }
 
@@ -1199,11 +1309,11 @@ fn on_sqlite_site_checks_never_reach_this_machine() {
         format!("https://localhost:{v4}"),
         format!("https://localhost:{v6}"),
     ] {
-        let account = json!({"origin": origin, "accountGuid": "acct-1", "publicKey": key});
-        let (status, stored) = server.call("PUT", "/api/v1/accounts", &account, &device.access);
-        assert_eq!(status, 200, "{stored}");
-        let (status, answer) = signer.check(&server, stored["origin"].as_str().unwrap(), "acct-1");
-        assert_eq!((status, answer["error"]["code"].clone()), (401, json!("bad_signature")), "{origin}: {answer}");
+        let account = registration(&origin, "acct-1", &key, None, &[]);
+        let stored: profile_core::server_api::Account =
+            server.call("PUT", path::ACCOUNTS, &account, &device.access).ok();
+        let answer = signer.check(&server, stored.origin.as_str(), "acct-1");
+        assert_eq!(answer.code(), (401, ApiErrorCode::BadSignature), "{origin}: {answer}");
     }
     let connections =
         (to_v4.load(std::sync::atomic::Ordering::SeqCst), to_v6.load(std::sync::atomic::Ordering::SeqCst));
@@ -1229,8 +1339,8 @@ fn on_sqlite_site_checks_fetch_whether_or_not_anyone_has_an_account() {
     let (known, known_fetches) = loopback_site(signer.registration());
     let (unknown, unknown_fetches) = loopback_site(signer.registration());
     let key = profile_core::LoginKey::from_secret(&Secret32::from_bytes([3; 32])).unwrap().public_jwk();
-    let account = json!({"origin": known, "accountGuid": "acct-1", "publicKey": key});
-    assert_eq!(server.call("PUT", "/api/v1/accounts", &account, &device.access).0, 200);
+    let account = registration(&known, "acct-1", &key, None, &[]);
+    assert_eq!(server.call("PUT", path::ACCOUNTS, &account, &device.access).status, 200);
 
     let fetches = || {
         (
@@ -1239,12 +1349,13 @@ fn on_sqlite_site_checks_fetch_whether_or_not_anyone_has_an_account() {
         )
     };
     for _ in 0..2 {
-        assert_eq!(signer.check(&server, &known, "acct-1"), (200, json!({"valid": true})));
-        assert_eq!(signer.check(&server, &unknown, "acct-1"), (200, json!({"valid": false})));
+        let valid = |reply: Reply| (reply.status, reply.json::<AccountCheckAnswer>());
+        assert_eq!(valid(signer.check(&server, &known, "acct-1")), (200, AccountCheckAnswer { valid: true }));
+        assert_eq!(valid(signer.check(&server, &unknown, "acct-1")), (200, AccountCheckAnswer { valid: false }));
         assert_eq!(fetches(), (1, 1), "each registration is fetched once, then remembered");
     }
-    let (status, answer) = SiteSigner::new(10).check(&server, &unknown, "acct-1");
-    assert_eq!((status, answer["error"]["code"].clone()), (401, json!("bad_signature")), "another key: {answer}");
+    let answer = SiteSigner::new(10).check(&server, &unknown, "acct-1");
+    assert_eq!(answer.code(), (401, ApiErrorCode::BadSignature), "another key: {answer}");
 }
 
 /// A passphrase change signs every other device out (unless asked to keep them) and can rotate
@@ -1258,133 +1369,150 @@ fn passphrase_changes(db: Database) {
     let a = Device::login(&server, &profile_id, EMAIL, PASSPHRASE, "a");
     let b = Device::login(&server, &profile_id, EMAIL, PASSPHRASE, "b");
     let keys = derive(&server, &profile_id, EMAIL, PASSPHRASE);
-    let (counter, contents, data_key) = a.read(&server, &keys.kek, "passphrase");
+    let (counter, contents, data_key) = a.read(&server, &keys.kek, CredentialKind::Passphrase);
     let (mut a_push, mut b_push) = (push_socket(&server, &a), push_socket(&server, &b));
-    let change = |current: &vault::PassphraseKeys, new: &str, data_key: &Secret32, extra: Value| {
+    let change = |current: &vault::PassphraseKeys,
+                  new: &str,
+                  data_key: &Secret32,
+                  keep_devices: bool,
+                  rotate: Option<Rotation>| {
         let kdf = vault::KdfParams::recommended(random());
         let next = vault::derive(&Passphrase::new(new.into()), &kdf).unwrap();
-        let mut body = json!({"currentAuthKey": current.auth_key, "kdf": kdf, "authKey": next.auth_key, "wrappedKey": b64(&vault::wrap(&next.kek, data_key, random()))});
-        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let body = PassphraseChange {
+            proof: CurrentProof::auth_key(&current.auth_key),
+            kdf,
+            auth_key: next.auth_key.clone(),
+            wrapped_key: wrapped(&next.kek, data_key),
+            keep_devices,
+            rotate,
+        };
         (body, next)
     };
+    let passphrase = CredentialKind::Passphrase;
 
     // Device A changes the passphrase: B is signed out at once, A carries on.
-    let (body, second) = change(&keys, "a second passphrase", &data_key, json!({}));
-    assert_eq!(server.call("PUT", "/api/v1/passphrase", &body, &a.access).0, 204);
-    assert_eq!(next_event(&mut b_push), json!({"type": "device-revoked", "deviceId": b.id}));
-    assert_eq!(next_event(&mut b_push), json!({"type": "closed"}));
-    assert_eq!(next_event(&mut a_push), json!({"type": "device-revoked", "deviceId": b.id}));
-    assert_eq!(b.get(&server, "/api/v1/vault").0, 401, "B's access token is refused");
-    let (status, refused) = server.post("/api/v1/token", &json!({"refreshToken": b.refresh}));
-    assert_eq!((status, refused["error"]["code"].clone()), (401, json!("auth_failed")), "{refused}");
-    assert_eq!(a.read(&server, &second.kek, "passphrase"), (counter, contents.clone(), data_key.clone()));
-    let (status, tokens) = server.post("/api/v1/token", &json!({"refreshToken": a.refresh}));
-    assert_eq!(status, 200, "A's refresh token still works: {tokens}");
-    let a = Device::from_tokens(&tokens);
-    let (_, listed) = a.get(&server, "/api/v1/devices");
-    let revoked: Vec<_> =
-        listed["devices"].as_array().unwrap().iter().map(|d| (d["name"].clone(), d["revokedAt"].is_null())).collect();
-    assert!(revoked.contains(&(json!("b"), false)) && revoked.contains(&(json!("a"), true)), "{listed}");
+    let (body, second) = change(&keys, "a second passphrase", &data_key, false, None);
+    assert_eq!(server.call("PUT", path::PASSPHRASE, &body, &a.access).status, 204);
+    assert_eq!(next_event(&mut b_push), device_revoked(&b.id));
+    assert_eq!(next_event(&mut b_push), Heard::Closed);
+    assert_eq!(next_event(&mut a_push), device_revoked(&b.id));
+    assert_eq!(b.get(&server, path::VAULT).status, 401, "B's access token is refused");
+    let refused = server.post(path::TOKEN, &refresh(&b.refresh));
+    assert_eq!(refused.code(), (401, ApiErrorCode::AuthFailed), "{refused}");
+    assert_eq!(a.read(&server, &second.kek, passphrase), (counter, contents.clone(), data_key.clone()));
+    let tokens = server.post(path::TOKEN, &refresh(&a.refresh));
+    assert_eq!(tokens.status, 200, "A's refresh token still works: {tokens}");
+    let a = Device::from_tokens(&tokens.json());
+    let listed: DeviceList = a.get(&server, path::DEVICES).ok();
+    let revoked: Vec<_> = listed.devices.iter().map(|d| (d.name.as_str(), d.revoked_at.is_none())).collect();
+    assert!(revoked.contains(&("b", false)) && revoked.contains(&("a", true)), "{listed:?}");
 
     // With keepDevices, the others stay signed in.
     let c = Device::login(&server, &profile_id, EMAIL, "a second passphrase", "c");
     let mut c_push = push_socket(&server, &c);
-    let (body, third) = change(&second, "a third passphrase", &data_key, json!({"keepDevices": true}));
-    assert_eq!(server.call("PUT", "/api/v1/passphrase", &body, &a.access).0, 204);
-    assert_eq!(c.get(&server, "/api/v1/vault").0, 200, "C stays");
-    let (status, tokens) = server.post("/api/v1/token", &json!({"refreshToken": c.refresh}));
-    assert_eq!(status, 200, "{tokens}");
-    let c = Device::from_tokens(&tokens);
+    let (body, third) = change(&second, "a third passphrase", &data_key, true, None);
+    assert_eq!(server.call("PUT", path::PASSPHRASE, &body, &a.access).status, 204);
+    assert_eq!(c.get(&server, path::VAULT).status, 200, "C stays");
+    let tokens = server.post(path::TOKEN, &refresh(&c.refresh));
+    assert_eq!(tokens.status, 200, "{tokens}");
+    let c = Device::from_tokens(&tokens.json());
 
     // A paper key, then a rotation of the data key.
     let paper = vault::PaperKey::from_bytes(random());
-    let body = json!({"currentAuthKey": third.auth_key, "newPaperAuth": paper.auth_key(), "wrappedKey": b64(&vault::wrap(&paper.kek(), &data_key, random()))});
-    assert_eq!(server.call("PUT", "/api/v1/paper-key", &body, &a.access).0, 204);
+    let body = PaperKeySet {
+        proof: CurrentProof::auth_key(&third.auth_key),
+        new_paper_auth: paper.auth_key(),
+        wrapped_key: wrapped(&paper.kek(), &data_key),
+    };
+    assert_eq!(server.call("PUT", path::PAPER_KEY, &body, &a.access).status, 204);
     let new_key = Secret32::from_bytes(random());
     let sealed = |counter: u64, contents: &str| {
-        b64(&vault::seal_vault(&new_key, &profile_id, counter, random(), contents.as_bytes()))
+        Bytes(vault::seal_vault(&new_key, &profile_id, counter, random(), contents.as_bytes()))
     };
-    let paper_wrapped = b64(&vault::wrap(&paper.kek(), &new_key, random()));
+    let paper_wrapped = wrapped(&paper.kek(), &new_key);
     let unchanged = |why: &str| {
-        assert_eq!(a.read(&server, &third.kek, "passphrase"), (counter, contents.clone(), data_key.clone()), "{why}");
-        assert_eq!(a.read(&server, &paper.kek(), "paper").2, data_key, "{why}");
-        assert_eq!(c.get(&server, "/api/v1/vault").0, 200, "{why}: C is still signed in");
-        let old = json!({"profileId": profile_id, "email": EMAIL, "authKey": third.auth_key, "deviceName": "x"});
-        assert_eq!(login(&server, old).0, 200, "{why}: the passphrase is unchanged");
+        assert_eq!(a.read(&server, &third.kek, passphrase), (counter, contents.clone(), data_key.clone()), "{why}");
+        assert_eq!(a.read(&server, &paper.kek(), CredentialKind::Paper).2, data_key, "{why}");
+        assert_eq!(c.get(&server, path::VAULT).status, 200, "{why}: C is still signed in");
+        let old = with_auth_key(&profile_id, EMAIL, &third.auth_key, "x");
+        assert_eq!(login(&server, &old).status, 200, "{why}: the passphrase is unchanged");
+    };
+    let rotation = |counter: u64, blob: Bytes, paper_wrapped_key: Option<Bytes>| Rotation {
+        counter: counter as i64,
+        blob,
+        paper_wrapped_key,
     };
     let refusals = [
         (
-            json!({"rotate": {"counter": counter, "blob": sealed(counter + 1, "{}"), "paperWrappedKey": paper_wrapped}, "keepDevices": true}),
+            true,
+            rotation(counter, sealed(counter + 1, "{}"), Some(paper_wrapped.clone())),
             400,
-            "invalid_request",
+            ApiErrorCode::InvalidRequest,
         ),
-        (json!({"rotate": {"counter": counter, "blob": sealed(counter + 1, "{}")}}), 400, "invalid_request"),
+        (false, rotation(counter, sealed(counter + 1, "{}"), None), 400, ApiErrorCode::InvalidRequest),
         (
-            json!({"rotate": {"counter": counter, "blob": b64(b"not sealed"), "paperWrappedKey": paper_wrapped}}),
+            false,
+            rotation(counter, Bytes(b"not sealed".to_vec()), Some(paper_wrapped.clone())),
             400,
-            "invalid_request",
-        ),
-        (
-            json!({"rotate": {"counter": counter, "blob": sealed(counter + 1, "{}"), "paperWrappedKey": b64(&[1; 10])}}),
-            400,
-            "invalid_request",
+            ApiErrorCode::InvalidRequest,
         ),
         (
-            json!({"rotate": {"counter": counter - 1, "blob": sealed(counter, "{}"), "paperWrappedKey": paper_wrapped}}),
-            409,
-            "conflict",
+            false,
+            rotation(counter, sealed(counter + 1, "{}"), Some(Bytes(vec![1; 10]))),
+            400,
+            ApiErrorCode::InvalidRequest,
         ),
+        (false, rotation(counter - 1, sealed(counter, "{}"), Some(paper_wrapped.clone())), 409, ApiErrorCode::Conflict),
     ];
-    for (extra, expected_status, expected_code) in refusals {
-        let (body, _) = change(&third, "a fourth passphrase", &new_key, extra.clone());
-        let (status, error) = server.call("PUT", "/api/v1/passphrase", &body, &a.access);
-        assert_eq!(
-            (status, error["error"]["code"].clone()),
-            (expected_status, json!(expected_code)),
-            "{extra}: {error}"
-        );
-        if status == 409 {
-            assert_eq!(error["counter"], json!(counter), "{error}");
+    for (keep_devices, rotate, expected_status, expected_code) in refusals {
+        let what = format!("keepDevices {keep_devices}, {rotate:?}");
+        let (body, _) = change(&third, "a fourth passphrase", &new_key, keep_devices, Some(rotate));
+        let error = server.call("PUT", path::PASSPHRASE, &body, &a.access);
+        assert_eq!(error.code(), (expected_status, expected_code), "{what}: {error}");
+        if error.status == 409 {
+            assert_eq!(error.error().counter, Some(counter as i64), "{error}");
         }
-        unchanged(&extra.to_string());
+        unchanged(&what);
     }
 
     let rotated = r#"{"street":"1 Rotated Street"}"#;
-    let extra =
-        json!({"rotate": {"counter": counter, "blob": sealed(counter + 1, rotated), "paperWrappedKey": paper_wrapped}});
-    let (body, fourth) = change(&third, "a fourth passphrase", &new_key, extra);
-    let (status, answer) = server.call("PUT", "/api/v1/passphrase", &body, &a.access);
-    assert_eq!((status, answer.clone()), (200, json!({"counter": counter + 1})), "{answer}");
+    let rotate = rotation(counter, sealed(counter + 1, rotated), Some(paper_wrapped.clone()));
+    let (body, fourth) = change(&third, "a fourth passphrase", &new_key, false, Some(rotate));
+    let answer = server.call("PUT", path::PASSPHRASE, &body, &a.access);
+    assert_eq!((answer.status, answer.json()), (200, VaultWritten { counter: counter as i64 + 1 }), "{answer}");
     // A hears every other device signed out (C, and those the checks above logged in) and the
     // vault change.
     let mut revoked = Vec::new();
     loop {
-        let event = next_event(&mut a_push);
-        if event["type"] == "vault-changed" {
-            assert_eq!(event["counter"], json!(counter + 1));
-            break;
+        match next_event(&mut a_push) {
+            Heard::Event(PushEvent::VaultChanged { counter: changed }) => {
+                assert_eq!(changed, counter as i64 + 1);
+                break;
+            }
+            Heard::Event(PushEvent::DeviceRevoked { device_id }) => revoked.push(device_id),
+            other => assert_eq!(Some(other), None, "only device-revoked events come before vault-changed"),
         }
-        assert_eq!(event["type"], "device-revoked", "{event}");
-        revoked.push(event["deviceId"].as_str().unwrap().to_owned());
     }
     assert!(revoked.contains(&c.id) && !revoked.contains(&a.id), "{revoked:?}");
-    while next_event(&mut c_push)["type"] != "closed" {}
-    assert_eq!(c.get(&server, "/api/v1/vault").0, 401, "a rotation signs the other devices out");
-    assert_eq!(a.read(&server, &fourth.kek, "passphrase"), (counter + 1, rotated.to_owned(), new_key.clone()));
-    assert_eq!(a.read(&server, &paper.kek(), "paper").2, new_key, "the paper key unwraps the new data key");
-    let (_, stored) = a.get(&server, "/api/v1/vault");
-    let wrapped = stored["credentials"].as_array().unwrap().iter().find(|c| c["kind"] == "passphrase").unwrap();
-    assert!(vault::unwrap(&third.kek, &unb64(&wrapped["wrappedKey"])).is_err(), "the old passphrase unwraps nothing");
+    while next_event(&mut c_push) != Heard::Closed {}
+    assert_eq!(c.get(&server, path::VAULT).status, 401, "a rotation signs the other devices out");
+    assert_eq!(a.read(&server, &fourth.kek, passphrase), (counter + 1, rotated.to_owned(), new_key.clone()));
+    assert_eq!(
+        a.read(&server, &paper.kek(), CredentialKind::Paper).2,
+        new_key,
+        "the paper key unwraps the new data key"
+    );
+    let stored: Vault = a.get(&server, path::VAULT).ok();
+    let wrapped = stored.wrapped(passphrase).unwrap();
+    assert!(vault::unwrap(&third.kek, &wrapped.0).is_err(), "the old passphrase unwraps nothing");
     assert!(
-        vault::open_vault(&data_key, &profile_id, counter + 1, &unb64(&stored["blob"])).is_err(),
+        vault::open_vault(&data_key, &profile_id, counter + 1, &stored.blob.0).is_err(),
         "the old data key does not open the vault"
     );
-    let paper_login =
-        json!({"profileId": profile_id, "email": EMAIL, "paperAuth": paper.auth_key(), "deviceName": "p"});
-    assert_eq!(login(&server, paper_login).0, 200, "the paper key's verifier is unchanged");
-    let (status, error) =
-        server.call("PUT", "/api/v1/vault", &json!({"counter": counter, "blob": sealed(counter + 1, "{}")}), &a.access);
-    assert_eq!((status, error["counter"].clone()), (409, json!(counter + 1)));
+    let paper_login = LoginRequest::with_paper_auth(&profile_id, EMAIL, &paper.auth_key(), "p");
+    assert_eq!(login(&server, &paper_login).status, 200, "the paper key's verifier is unchanged");
+    let error = server.call("PUT", path::VAULT, &vault_write(counter, sealed(counter + 1, "{}").0), &a.access);
+    assert_eq!((error.status, error.error().counter), (409, Some(counter as i64 + 1)));
 }
 
 #[test]
@@ -1403,7 +1531,7 @@ fn on_postgres_passphrase_changes() {
 fn on_sqlite_metrics_are_not_public() {
     let db = Database::sqlite();
     let server = Server::start(&db, "http://profiles.test");
-    let (status, _) = server.request("GET", "/metrics", b"");
+    let status = server.request("GET", path::METRICS, b"").status;
     assert_eq!(status, 404, "not served by default");
     drop(server);
 
@@ -1424,7 +1552,7 @@ fn on_sqlite_metrics_are_not_public() {
     let server = Server::start_with(&db, &[], &[("PROFILE_SERVER__METRICS_LISTEN", "127.0.0.1:0")]);
     let metrics = server.metrics_addr.clone().expect("the metrics address in the log");
     assert_ne!(metrics, server.addr);
-    assert_eq!(server.request("GET", "/metrics", b"").0, 404, "not on the API's listener");
+    assert_eq!(server.request("GET", path::METRICS, b"").status, 404, "not on the API's listener");
     let (status, _, body) = scrape(&server, &metrics, "");
     assert!(status == 200 && body.contains("profile_server_http_requests_total"), "{status} {body}");
     assert_eq!(scrape(&server, &metrics, "").0, 200);

@@ -1,61 +1,32 @@
-//! Site-to-server requests, signed with the key a site publishes in its registration
-//! (`ORIGIN/.well-known/personal-profile`, member `publicKey`, a P-256 JWK).
+//! Sites' published keys: the P-256 key a site puts in its registration
+//! (`ORIGIN/.well-known/personal-profile`, member `publicKey`), fetched and remembered for
+//! checking the requests it signs ([`crate::routes::sites`]).
 //!
-//! `POST /api/v1/sites/account-check` with the JSON body `{origin, accountGuid, issuedAt}` and
-//! the header `Personal-Profile-Signature`: base64url of the ES256 signature (`r‖s`) over the
-//! exact body bytes. The answer is `{"valid": true|false}`: whether a person on this server
-//! holds that account at that origin and is not locked down. Nothing else is revealed.
-//!
-//! **What is fetched.** For every fresh, signed request the server fetches the origin's
-//! registration (or uses the one it remembers), whether or not anyone here has an account at
-//! that origin, and only then looks the account up: the work, and so the answer's timing, is
-//! the same either way. The fetch is a GET of that one path, with a short timeout, no redirects,
-//! no proxy and a size cap, and it connects only to globally routable addresses: every address
-//! the origin's name resolves to is checked as it is connected to ([`OutwardOnly`], ureq's
-//! resolver seam), so neither an address literal in any spelling (`[::ffff:127.0.0.1]`) nor a
-//! name that resolves inward reaches this machine or its network. `sites_on_loopback`
-//! (development) allows loopback addresses as well. Keys are remembered for a few minutes; a
-//! signature the remembered key does not verify makes the server fetch the key again, at most
-//! every 30 seconds per site, so a site that rotates its key is answered at once. A bad, stale
-//! or unverifiable request gets one answer, `401 bad_signature`, and counts against the
-//! caller's address in the throttle, which bounds how many fetches one address can cause.
+//! The fetch is a GET of that one path, with a short timeout, no redirects, no proxy and a size
+//! cap, and it connects only to globally routable addresses: every address the origin's name
+//! resolves to is checked as it is connected to ([`OutwardOnly`], ureq's resolver seam), so
+//! neither an address literal in any spelling (`[::ffff:127.0.0.1]`) nor a name that resolves
+//! inward reaches this machine or its network. `sites_on_loopback` (development) allows
+//! loopback addresses as well. Keys are remembered for a few minutes; at most eight fetches
+//! run at once, the rest are refused ([`Busy`]).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::Json;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use base64ct::{Base64UrlUnpadded, Encoding};
-use p256::ecdsa::signature::Verifier;
-use p256::ecdsa::{Signature, VerifyingKey};
-use profile_core::{AccountGuid, Origin, PublicJwk};
-use serde::Deserialize;
-use serde_json::json;
+use p256::ecdsa::VerifyingKey;
+use profile_core::{Origin, PublicJwk};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 
-use crate::api::{ApiError, AppState, ClientAddr};
+use crate::throttle::Busy;
 
-pub const SIGNATURE_HEADER: &str = "personal-profile-signature";
-/// How far `issuedAt` may be from the server's clock.
-const MAX_SKEW_SECS: i64 = 300;
 /// How long a site's key is remembered.
-const KEY_TTL: Duration = Duration::from_secs(300);
+pub const KEY_TTL: Duration = Duration::from_secs(300);
 /// A remembered key older than this is fetched again when it does not verify a signature.
-const REFETCH_AFTER: Duration = Duration::from_secs(30);
+pub const REFETCH_AFTER: Duration = Duration::from_secs(30);
 const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
 const DOCUMENT_LIMIT: u64 = 64 * 1024;
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct AccountCheck {
-    origin: Origin,
-    account_guid: AccountGuid,
-    issued_at: i64,
-}
 
 /// Sites' public keys, as fetched (or found missing) and when, and the agent that fetches them.
 #[derive(Debug)]
@@ -91,13 +62,13 @@ impl SiteKeys {
     /// The site's key: the remembered one when it is younger than `max_age`, else fetched
     /// (only from the addresses [`OutwardOnly`] lets through). `busy` when too many fetches are
     /// under way.
-    async fn get(&self, origin: &Origin, max_age: Duration) -> Result<Option<VerifyingKey>, ApiError> {
+    pub async fn get(&self, origin: &Origin, max_age: Duration) -> Result<Option<VerifyingKey>, Busy> {
         if let Some((at, key)) = self.keys.lock().unwrap_or_else(|p| p.into_inner()).get(origin)
             && at.elapsed() < max_age
         {
             return Ok(*key);
         }
-        let Ok(_slot) = self.fetches.try_acquire() else { return Err(crate::throttle::busy()) };
+        let Ok(_slot) = self.fetches.try_acquire() else { return Err(Busy) };
         let url = format!("{origin}/.well-known/personal-profile");
         let agent = self.agent.clone();
         let key = tokio::task::spawn_blocking(move || fetch_key(&agent, &url)).await.ok().flatten();
@@ -220,56 +191,6 @@ fn in_block(addr: u128, net: u128, len: u8, width: u32) -> bool {
     addr >> shift == net >> shift
 }
 
-/// Answers a site's signed question about one of its accounts.
-pub async fn account_check(
-    State(state): State<AppState>,
-    ClientAddr(client): ClientAddr,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let check: AccountCheck = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", e.to_string()))?;
-    let signature = headers
-        .get(SIGNATURE_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|text| Base64UrlUnpadded::decode_vec(text.trim()).ok())
-        .and_then(|raw| Signature::from_slice(&raw).ok());
-    let fresh = check.issued_at.abs_diff(crate::now()) <= MAX_SKEW_SECS.unsigned_abs();
-    let verified = state
-        .db
-        .attempt(&crate::throttle::subjects(client, None), async {
-            // Fetched for every fresh, signed request, known origin or not: nothing here
-            // depends on whether anyone has an account at the origin.
-            let Some(signature) = signature.filter(|_| fresh) else { return Ok(Err(())) };
-            let verifies = |key: Option<VerifyingKey>| key.is_some_and(|key| key.verify(&body, &signature).is_ok());
-            // A site that rotated its key is fetched again, but not at every bad signature.
-            let verified = verifies(state.site_keys.get(&check.origin, KEY_TTL).await?)
-                || verifies(state.site_keys.get(&check.origin, REFETCH_AFTER).await?);
-            Ok(if verified { Ok(()) } else { Err(()) })
-        })
-        .await?;
-    if verified.is_err() {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "bad_signature",
-            format!(
-                "sign the exact body with the key in your /.well-known/personal-profile, put it in \
-                 {SIGNATURE_HEADER}, and send the current time as issuedAt"
-            ),
-        ));
-    }
-    let valid = sqlx::query(
-        "SELECT 1 FROM accounts a JOIN users u ON u.id = a.user_id \
-         WHERE a.origin = $1 AND a.account_guid = $2 AND u.locked_at IS NULL",
-    )
-    .bind(check.origin.as_str())
-    .bind(check.account_guid.as_str())
-    .fetch_optional(&state.db.pool)
-    .await?
-    .is_some();
-    Ok(Json(json!({ "valid": valid && !state.db.site_locked_down().await? })))
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -284,7 +205,7 @@ mod tests {
             "/.well-known/personal-profile",
             axum::routing::get(move || {
                 let key = key.lock().unwrap().clone();
-                async move { Json(json!({"appId": "shop", "name": "Shop", "publicKey": key})) }
+                async move { axum::Json(serde_json::json!({"appId": "shop", "name": "Shop", "publicKey": key})) }
             }),
         );
         tokio::spawn(async move { axum::serve(listener, app).await });

@@ -1,27 +1,18 @@
-//! Prometheus-style metrics, served at `/metrics` in the OpenMetrics text format: requests by
-//! method, route (the pattern, never a user id) and status, and their latency.
-//!
-//! They are not public: they are served on a listener of their own (`metrics_listen`), or on
-//! the API's listener only to the bearer of `metrics_token`; by default, neither.
+//! Prometheus-style metrics: requests by method, route (the pattern, never a user id) and
+//! status, and their latency, counted by the [`track`] middleware. [`crate::routes::metrics`]
+//! serves them.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::response::Response;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use subtle::ConstantTimeEq;
-
-use crate::api::ApiError;
-use crate::config::Confidential;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -77,39 +68,4 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
     metrics.latency.get_or_create(&RouteLabels { route: route.clone() }).observe(started.elapsed().as_secs_f64());
     metrics.requests.get_or_create(&RequestLabels { method, route, status: response.status().as_u16() }).inc();
     response
-}
-
-/// `GET /metrics`.
-pub async fn serve(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
-        metrics.render(),
-    )
-}
-
-/// `GET /metrics` on the API's listener: only with `Authorization: Bearer TOKEN`.
-pub async fn serve_to_bearer(
-    State((metrics, token)): State<(Arc<Metrics>, Arc<Confidential>)>,
-    headers: HeaderMap,
-) -> Response {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .unwrap_or_default()
-        .trim();
-    // Constant time over the token's bytes; only its length can show.
-    if !bool::from(presented.as_bytes().ct_eq(token.0.as_bytes())) {
-        return ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "send `Authorization: Bearer METRICS_TOKEN`")
-            .into_response();
-    }
-    serve(State(metrics)).await.into_response()
-}
-
-/// What the metrics listener (`metrics_listen`) serves: `/metrics` and nothing else.
-pub fn router(metrics: Arc<Metrics>) -> Router {
-    Router::new()
-        .route("/metrics", get(serve))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "only /metrics is served here") })
-        .with_state(metrics)
 }

@@ -1,0 +1,195 @@
+//! What `dump-user` writes and `load-user` reads: a user's rows in every table, still
+//! encrypted.
+
+use anyhow::Context;
+use profile_core::server_api::Bytes;
+use sqlx::Row;
+
+use super::Db;
+
+impl Db {
+    /// Everything stored for a user, as `dump-user` writes it: still encrypted.
+    pub async fn dump_user(&self, user_id: &str) -> anyhow::Result<Option<UserDump>> {
+        let Some(user) =
+            sqlx::query("SELECT id, email, kdf, auth_hash, locked_at, created_at FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?
+        else {
+            return Ok(None);
+        };
+        let credentials = sqlx::query(
+            "SELECT id, kind, wrapped_key, verifier, created_at FROM credentials WHERE user_id = $1 ORDER BY created_at, id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok(CredentialDump {
+                id: r.try_get(0)?,
+                kind: r.try_get(1)?,
+                wrapped_key: Bytes(r.try_get(2)?),
+                verifier: r.try_get(3)?,
+                created_at: r.try_get(4)?,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+        let accounts = sqlx::query(&format!(
+            "SELECT {} FROM accounts WHERE user_id = $1 ORDER BY origin",
+            super::accounts::COLUMNS
+        ))
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok(AccountDump {
+                origin: r.try_get(0)?,
+                account_guid: r.try_get(1)?,
+                app_id: r.try_get(2)?,
+                public_key: serde_json::from_str(&r.try_get::<String, _>(3)?)?,
+                permissions: serde_json::from_str(&r.try_get::<String, _>(4)?)?,
+                created_at: r.try_get(5)?,
+                last_login_at: r.try_get(6)?,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+        let vault = sqlx::query("SELECT counter, blob, updated_at FROM vaults WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Some(UserDump {
+            format: USER_DUMP_FORMAT.to_owned(),
+            id: user.try_get(0)?,
+            email: user.try_get(1)?,
+            kdf: serde_json::from_str(&user.try_get::<String, _>(2)?)?,
+            auth_hash: user.try_get(3)?,
+            locked_at: user.try_get(4)?,
+            created_at: user.try_get(5)?,
+            credentials,
+            accounts,
+            vault: VaultDump {
+                counter: vault.try_get(0)?,
+                blob: Bytes(vault.try_get(1)?),
+                updated_at: vault.try_get(2)?,
+            },
+        }))
+    }
+
+    /// Restores a dumped user into `tenant_id`, all or nothing.
+    pub async fn load_user(&self, tenant_id: &str, dump: &UserDump) -> anyhow::Result<()> {
+        anyhow::ensure!(dump.format == USER_DUMP_FORMAT, "not a {USER_DUMP_FORMAT} dump");
+        dump.kdf.check().map_err(|e| anyhow::anyhow!("the dump's {e}"))?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO users (id, tenant_id, email, kdf, auth_hash, locked_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&dump.id)
+        .bind(tenant_id)
+        .bind(&dump.email)
+        .bind(serde_json::to_string(&dump.kdf)?)
+        .bind(&dump.auth_hash)
+        .bind(dump.locked_at)
+        .bind(dump.created_at)
+        .execute(&mut *tx)
+        .await
+        .with_context(|| format!("cannot load {} (is the id or the address taken?)", dump.email))?;
+        for credential in &dump.credentials {
+            sqlx::query(
+                "INSERT INTO credentials (id, user_id, kind, wrapped_key, verifier, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&credential.id)
+            .bind(&dump.id)
+            .bind(&credential.kind)
+            .bind(&credential.wrapped_key.0)
+            .bind(&credential.verifier)
+            .bind(credential.created_at)
+            .execute(&mut *tx)
+            .await
+            .context("cannot load a credential")?;
+        }
+        for account in &dump.accounts {
+            sqlx::query(
+                "INSERT INTO accounts (user_id, origin, account_guid, app_id, public_key, permissions, created_at, \
+                 last_login_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&dump.id)
+            .bind(&account.origin)
+            .bind(&account.account_guid)
+            .bind(&account.app_id)
+            .bind(serde_json::to_string(&account.public_key)?)
+            .bind(serde_json::to_string(&account.permissions)?)
+            .bind(account.created_at)
+            .bind(account.last_login_at)
+            .execute(&mut *tx)
+            .await
+            .context("cannot load an account")?;
+        }
+        sqlx::query("INSERT INTO vaults (user_id, counter, blob, updated_at) VALUES ($1, $2, $3, $4)")
+            .bind(&dump.id)
+            .bind(dump.vault.counter)
+            .bind(&dump.vault.blob.0)
+            .bind(dump.vault.updated_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// The format tag of [`UserDump`].
+pub const USER_DUMP_FORMAT: &str = "personal-profile.user.v1";
+
+/// A user as `dump-user` writes it and `load-user` reads it: the tenant is chosen on load.
+/// Nothing in it is readable without the user's passphrase or paper key.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserDump {
+    pub format: String,
+    pub id: String,
+    pub email: String,
+    pub kdf: profile_core::vault::KdfParams,
+    pub auth_hash: String,
+    pub locked_at: Option<i64>,
+    pub created_at: i64,
+    pub credentials: Vec<CredentialDump>,
+    /// The accounts registry (absent from dumps made before it existed).
+    #[serde(default)]
+    pub accounts: Vec<AccountDump>,
+    pub vault: VaultDump,
+}
+
+/// One entry of the accounts registry, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccountDump {
+    pub origin: String,
+    pub account_guid: String,
+    pub app_id: Option<String>,
+    pub public_key: serde_json::Value,
+    pub permissions: serde_json::Value,
+    pub created_at: i64,
+    pub last_login_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CredentialDump {
+    pub id: String,
+    pub kind: String,
+    pub wrapped_key: Bytes,
+    /// A paper key's verifier (absent for the passphrase, whose hash is the user's `authHash`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verifier: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VaultDump {
+    pub counter: i64,
+    pub blob: Bytes,
+    pub updated_at: i64,
+}

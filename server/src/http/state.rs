@@ -1,0 +1,37 @@
+//! What every handler is given.
+
+use std::sync::Arc;
+
+use crate::config::Settings;
+use crate::db::Db;
+use crate::keys::{MasterKey, ServerKeys};
+use crate::services::events::Events;
+use crate::services::mailer::Mailer;
+use crate::services::metrics::Metrics;
+use crate::services::site_keys::SiteKeys;
+use crate::throttle::SlowHashes;
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub settings: Settings,
+    pub metrics: Arc<Metrics>,
+    pub keys: Arc<ServerKeys>,
+    pub events: Events,
+    pub mailer: Mailer,
+    /// Sites' published keys, fetched for their signed requests.
+    pub site_keys: Arc<SiteKeys>,
+    /// The bound on Argon2id runs at once.
+    pub hashes: SlowHashes,
+}
+
+impl AppState {
+    pub async fn new(db: Db, settings: Settings, master: &MasterKey) -> anyhow::Result<Self> {
+        let keys = Arc::new(ServerKeys::load(&db, master).await?);
+        let events = Events::start(&db, &settings.database).await?;
+        let mailer = Mailer::new(&settings)?;
+        let site_keys = Arc::new(SiteKeys::new(settings.sites_on_loopback));
+        let hashes = SlowHashes::new(settings.hash_concurrency);
+        Ok(Self { db, settings, metrics: Arc::default(), keys, events, mailer, site_keys, hashes })
+    }
+}

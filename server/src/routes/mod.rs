@@ -1,0 +1,55 @@
+//! The HTTP API: one file per resource, each a set of axum handlers over
+//! [`crate::http`]'s plumbing, the services and the database. Paths and bodies are
+//! `profile_core::server_api`'s.
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post, put};
+use profile_core::server_api::{ApiErrorCode, path};
+use tower_http::limit::RequestBodyLimitLayer;
+
+use crate::http::{ApiError, AppState};
+
+pub mod accounts;
+pub mod credentials;
+pub mod devices;
+pub mod email;
+pub mod login;
+pub mod metrics;
+pub mod public;
+pub mod push;
+pub mod sites;
+pub mod vault;
+
+pub fn router(state: AppState) -> Router {
+    let limit = state.settings.max_body_bytes;
+    let counted = state.metrics.clone();
+    let mut router = Router::new();
+    if let Some(token) = &state.settings.metrics_token {
+        let scrape = get(metrics::serve_to_bearer).with_state((counted.clone(), std::sync::Arc::new(token.clone())));
+        router = router.route(path::METRICS, scrape);
+    }
+    router
+        .route(path::HEALTH, get(public::healthz))
+        .route(path::PROFILE, get(public::profile_document))
+        .route(path::JWKS, get(public::jwks))
+        .route(path::PRELOGIN, post(login::prelogin))
+        .route(path::LOGIN, post(login::login))
+        .route(path::TOKEN, post(login::refresh))
+        .route(path::DEVICES, get(devices::list))
+        .route(path::DEVICE, delete(devices::revoke))
+        .route(path::VAULT, get(vault::read).put(vault::write))
+        .route(path::PASSPHRASE, put(credentials::change_passphrase))
+        .route(path::PAPER_KEY, put(credentials::set_paper_key))
+        .route(path::ACCOUNTS, get(accounts::list).put(accounts::register).delete(accounts::remove))
+        .route(path::ACCOUNTS_LOGIN, post(accounts::logged_in))
+        .route(path::PUSH, get(push::socket))
+        .route(path::ACCOUNT_CHECK, post(sites::account_check))
+        .route(path::EMAIL_VERIFY, post(email::start_verify))
+        .route(path::EMAIL_RECOVER, post(email::start_recover))
+        .route(path::EMAIL_CONFIRM, get(email::confirm_page).post(email::confirm))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, ApiErrorCode::NotFound, "no such endpoint") })
+        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(axum::middleware::from_fn_with_state(counted, crate::services::metrics::track))
+        .with_state(state)
+}

@@ -1,0 +1,89 @@
+//! The push event bus: what devices are told on their sockets ([`crate::routes::push`]).
+//!
+//! On SQLite (one instance) events go through an in-process broadcast. On PostgreSQL every
+//! event goes through `NOTIFY` and each instance `LISTEN`s, so devices connected to different
+//! instances behind a load balancer hear the same events. Events are not stored.
+
+use std::time::Duration;
+
+use profile_core::server_api::PushEvent;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+use crate::db::{Backend, Db};
+
+const CHANNEL: &str = "profile_events";
+
+/// An event for one user's devices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub user: String,
+    pub body: PushEvent,
+}
+
+impl Event {
+    pub fn vault_changed(user: &str, counter: i64) -> Self {
+        Self { user: user.into(), body: PushEvent::VaultChanged { counter } }
+    }
+
+    pub fn account_added(user: &str, origin: &profile_core::Origin) -> Self {
+        Self { user: user.into(), body: PushEvent::AccountAdded { origin: origin.as_str().into() } }
+    }
+
+    pub fn device_revoked(user: &str, device: &str) -> Self {
+        Self { user: user.into(), body: PushEvent::DeviceRevoked { device_id: device.into() } }
+    }
+}
+
+/// Where events are published and heard.
+#[derive(Debug, Clone)]
+pub struct Events {
+    local: broadcast::Sender<Event>,
+    via_postgres: bool,
+}
+
+impl Events {
+    /// On PostgreSQL, also starts listening for the events every instance publishes.
+    pub async fn start(db: &Db, url: &str) -> anyhow::Result<Self> {
+        let (local, _) = broadcast::channel(1024);
+        let via_postgres = db.backend == Backend::Postgres;
+        if via_postgres {
+            let mut listener = crate::db::listen(url, CHANNEL).await?;
+            let sender = local.clone();
+            tokio::spawn(async move {
+                loop {
+                    // `recv` reconnects by itself after a lost connection; events in the gap are
+                    // lost, and devices resync when their sockets reconnect.
+                    match listener.recv().await {
+                        Ok(notification) => match serde_json::from_str::<Event>(notification.payload()) {
+                            Ok(event) => {
+                                let _ = sender.send(event);
+                            }
+                            Err(e) => tracing::warn!("ignoring a malformed {CHANNEL} notification: {e}"),
+                        },
+                        Err(e) => {
+                            tracing::warn!("LISTEN {CHANNEL}: {e}; retrying");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                    }
+                }
+            });
+        }
+        Ok(Self { local, via_postgres })
+    }
+
+    /// Every event published from now on, for one socket to filter.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.local.subscribe()
+    }
+
+    pub async fn publish(&self, db: &Db, event: &Event) -> anyhow::Result<()> {
+        if self.via_postgres {
+            db.notify(CHANNEL, &serde_json::to_string(event)?).await?;
+        } else {
+            // No socket listening is not an error.
+            let _ = self.local.send(event.clone());
+        }
+        Ok(())
+    }
+}
