@@ -65,18 +65,14 @@ pub(super) fn devices(home: &Path, revoke: Option<String>) -> Result<ExitCode, S
         return Ok(ExitCode::SUCCESS);
     }
     let listed = sync::devices(&store, &client).map_err(|e| e.message)?;
-    for device in listed["devices"].as_array().into_iter().flatten() {
-        let since = |key: &str| device[key].as_u64().map(|at| when(at).to_string());
-        let state = match since("revokedAt") {
-            Some(at) => format!("signed out {at}"),
-            None => format!("last seen {}", since("lastSeenAt").unwrap_or_default()),
+    let at = |secs: i64| when(u64::try_from(secs).unwrap_or(0));
+    for device in &listed.devices {
+        let state = match device.revoked_at {
+            Some(revoked) => format!("signed out {}", at(revoked)),
+            None => format!("last seen {}", at(device.last_seen_at)),
         };
-        let current = if device["current"] == true { "  (this device)" } else { "" };
-        println!(
-            "{}  {}  {state}{current}",
-            device["id"].as_str().unwrap_or_default(),
-            device["name"].as_str().unwrap_or_default()
-        );
+        let current = if device.current { "  (this device)" } else { "" };
+        println!("{}  {}  {state}{current}", device.id, device.name);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -52,7 +52,7 @@ impl Host {
                 Ok(paired)
             }
             Call::Unpair {} => remote::unpair(store, self.client()),
-            Call::ListDevices {} => remote::devices(store, self.client()),
+            Call::ListDevices {} => to_value(&remote::devices(store, self.client())?),
             Call::RevokeDevice { device_id } => {
                 remote::revoke_device(store, self.client(), device_id)?;
                 Ok(json!({"revoked": true}))

@@ -4,7 +4,10 @@
 use std::fmt;
 use std::time::Duration;
 
+use profile_core::server_api::{ApiErrorCode, ErrorBody};
 use profile_core::{Bearer, ErrorCode, WireError};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// How long a call to the profile server may take.
@@ -26,8 +29,66 @@ impl fmt::Debug for Client {
     }
 }
 
-/// A response: status and JSON body (`Null` when there is none).
-pub(super) type Answer = (u16, Value);
+/// A response: its status, and its body, read as the type the status means.
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    body: String,
+}
+
+/// The body of a call that sends none.
+pub(crate) const NO_BODY: Option<&()> = None;
+
+/// The URL of one of the API's paths ([`profile_core::server_api::path`]) on a server.
+pub(crate) fn url(api_base: &str, path: &str) -> String {
+    format!("{api_base}{path}")
+}
+
+/// A vault counter as the server writes it (signed) to the host's (unsigned).
+pub(crate) fn counter(value: i64) -> Result<u64, WireError> {
+    u64::try_from(value).map_err(|_| WireError::internal(format!("the profile server answered vault version {value}")))
+}
+
+/// A vault counter as the server reads it.
+pub(crate) fn signed(value: u64) -> Result<i64, WireError> {
+    i64::try_from(value).map_err(|_| WireError::internal(format!("vault version {value} is out of range")))
+}
+
+impl Answer {
+    /// The body as `T`.
+    pub(crate) fn read<T: DeserializeOwned>(&self) -> Result<T, WireError> {
+        serde_json::from_str(&self.body)
+            .map_err(|e| WireError::internal(format!("the profile server's answer ({}): {e}", self.status)))
+    }
+
+    /// The body as `T` when the status is `status`; the server's error otherwise.
+    pub(crate) fn expect<T: DeserializeOwned>(self, status: u16) -> Result<T, WireError> {
+        if self.status == status { self.read() } else { Err(self.error()) }
+    }
+
+    /// Nothing but the status `status`; the server's error otherwise.
+    pub(crate) fn expect_empty(self, status: u16) -> Result<(), WireError> {
+        if self.status == status { Ok(()) } else { Err(self.error()) }
+    }
+
+    /// The server's error body, when it sent one.
+    pub(crate) fn error_body(&self) -> Option<ErrorBody> {
+        serde_json::from_str(&self.body).ok()
+    }
+
+    /// The server's error as a wire error: the codes the page API knows, or `internal`.
+    pub(crate) fn error(&self) -> WireError {
+        let body = self.error_body();
+        let message = body.as_ref().map_or("unexpected answer", |b| b.error.message.as_str()).to_owned();
+        let code = match (self.status, body.map(|b| b.error.code)) {
+            (401, _) => ErrorCode::AuthFailed,
+            (429, _) => ErrorCode::RateLimited,
+            (_, Some(ApiErrorCode::LockedDown)) => ErrorCode::ServerUnreachable,
+            (500.., _) => ErrorCode::ServerUnreachable,
+            _ => ErrorCode::Internal,
+        };
+        WireError::new(code, format!("profile server: {message} ({})", self.status))
+    }
+}
 
 impl Default for Client {
     fn default() -> Self {
@@ -45,34 +106,33 @@ impl Default for Client {
 impl Client {
     /// One call; a server too busy to check a credential now (`503 busy`, which it answers
     /// without doing anything) is asked again after the wait it names, a few times.
-    pub(crate) fn call(
+    pub(crate) fn call<B: Serialize + ?Sized>(
         &self,
         method: &str,
         url: &str,
         token: Option<&Bearer>,
-        body: Option<&Value>,
+        body: Option<&B>,
     ) -> Result<Answer, WireError> {
         // Short: a caller may hold the data dir's lock meanwhile.
         const TRIES: usize = 3;
         const LONGEST_WAIT_SECS: u64 = 2;
         let mut answer = self.call_once(method, url, token, body)?;
         for _ in 1..TRIES {
-            if answer.0 != 503 || answer.1["error"]["code"] != "busy" {
-                break;
-            }
-            let wait = answer.1["retryAfter"].as_u64().unwrap_or(1).clamp(1, LONGEST_WAIT_SECS);
+            let busy = answer.error_body().filter(|b| answer.status == 503 && b.error.code == ApiErrorCode::Busy);
+            let Some(busy) = busy else { break };
+            let wait = busy.retry_after.and_then(|s| u64::try_from(s).ok()).unwrap_or(1).clamp(1, LONGEST_WAIT_SECS);
             std::thread::sleep(Duration::from_secs(wait));
             answer = self.call_once(method, url, token, body)?;
         }
         Ok(answer)
     }
 
-    fn call_once(
+    fn call_once<B: Serialize + ?Sized>(
         &self,
         method: &str,
         url: &str,
         token: Option<&Bearer>,
-        body: Option<&Value>,
+        body: Option<&B>,
     ) -> Result<Answer, WireError> {
         let authorization = token.map(|t| zeroize::Zeroizing::new(format!("Bearer {}", t.expose())));
         let mut response = match (method, body) {
@@ -96,13 +156,16 @@ impl Client {
                     Some(value) => request.header("Authorization", value.as_str()),
                     None => request,
                 };
-                request.send_json(body.unwrap_or(&Value::Null))
+                match body {
+                    Some(body) => request.send_json(body),
+                    None => request.send_json(()),
+                }
             }
         }
         .map_err(unreachable)?;
         let status = response.status().as_u16();
-        let text = response.body_mut().with_config().limit(1 << 20).read_to_string().unwrap_or_default();
-        Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+        let body = response.body_mut().with_config().limit(1 << 20).read_to_string().unwrap_or_default();
+        Ok(Answer { status, body })
     }
 }
 
@@ -122,21 +185,4 @@ impl Client {
         let text = response.body_mut().with_config().limit(DOCUMENT_LIMIT).read_to_string().ok()?;
         serde_json::from_str(&text).ok()
     }
-}
-
-/// The server's error as a wire error: the codes the page API knows, or `internal`.
-pub(super) fn server_error((status, body): &Answer) -> WireError {
-    let message = body["error"]["message"].as_str().unwrap_or("unexpected answer").to_owned();
-    let code = match (status, body["error"]["code"].as_str()) {
-        (401, _) => ErrorCode::AuthFailed,
-        (429, _) => ErrorCode::RateLimited,
-        (_, Some("locked_down")) => ErrorCode::ServerUnreachable,
-        (500.., _) => ErrorCode::ServerUnreachable,
-        _ => ErrorCode::Internal,
-    };
-    WireError::new(code, format!("profile server: {message} ({status})"))
-}
-
-pub(super) fn expect(answer: Answer, status: u16) -> Result<Value, WireError> {
-    if answer.0 == status { Ok(answer.1) } else { Err(server_error(&answer)) }
 }

@@ -1,5 +1,6 @@
 //! The profile's devices: listing, signing one out, and unpairing this one.
 
+use profile_core::server_api::{DeviceList, path};
 use profile_core::{ErrorCode, WireError};
 use serde_json::{Value, json};
 
@@ -34,10 +35,9 @@ pub fn not_paired() -> WireError {
 }
 
 /// The profile's devices, as the server lists them (`current` marks this one).
-pub fn devices(store: &Store, client: &Client) -> Result<Value, WireError> {
+pub fn devices(store: &Store, client: &Client) -> Result<DeviceList, WireError> {
     with_token(store, client, false, |client, link| {
-        let url = format!("{}/api/v1/devices", link.api_base);
-        expect(client.call("GET", &url, Some(&link.access_token), None)?, 200)
+        client.call("GET", &url(&link.api_base, path::DEVICES), Some(&link.access_token), NO_BODY)?.expect(200)
     })
 }
 
@@ -50,8 +50,8 @@ pub fn revoke_device(store: &Store, client: &Client, device_id: &str) -> Result<
         return Err(WireError::invalid("deviceId must be a device id from the device list"));
     }
     with_token(store, client, false, |client, link| {
-        let url = format!("{}/api/v1/devices/{device_id}", link.api_base);
-        expect(client.call("DELETE", &url, Some(&link.access_token), None)?, 204).map(|_| ())
+        let address = url(&link.api_base, &path::device(device_id));
+        client.call("DELETE", &address, Some(&link.access_token), NO_BODY)?.expect_empty(204)
     })
 }
 
@@ -62,8 +62,8 @@ pub fn unpair(store: &Store, client: &Client) -> Result<Value, WireError> {
         return Err(not_paired());
     }
     let signed_out = with_token(store, client, true, |client, link| {
-        let url = format!("{}/api/v1/devices/{}", link.api_base, link.device_id);
-        Ok(client.call("DELETE", &url, Some(&link.access_token), None)?.0 == 204)
+        let address = url(&link.api_base, &path::device(&link.device_id));
+        Ok(client.call("DELETE", &address, Some(&link.access_token), NO_BODY)?.status == 204)
     })
     .unwrap_or(false);
     store.update(|s| {

@@ -1,6 +1,9 @@
 //! Pairing with a profile server: discovery from the profile URL, logging in with the
 //! passphrase or a ticket, and the first merge.
 
+use profile_core::server_api::{
+    LoginCredential, LoginRequest, PreloginRequest, PreloginResponse, ProfileDocument, Tokens, path,
+};
 use profile_core::vault::{self, KdfParams, VaultContents, Watermark, merge};
 use profile_core::{Bearer, ErrorCode, Origin, Passphrase, WireError};
 use serde_json::{Value, json};
@@ -24,13 +27,15 @@ pub(super) fn discover(client: &Client, profile_url: &str) -> Result<(String, St
         }
     };
     check(profile_url)?;
-    let document = expect(client.call("GET", profile_url, None, None)?, 200)?;
-    let field = |name: &str| document[name].as_str().map(str::to_owned);
-    let (Some(id), Some(url), Some(api)) = (field("profileId"), field("profileUrl"), field("apiBase")) else {
-        return Err(WireError::new(ErrorCode::InvalidRequest, format!("{profile_url} is not a profile document")));
-    };
-    check(&api)?;
-    Ok((id, url, api.trim_end_matches('/').to_owned()))
+    let answer = client.call("GET", profile_url, None, NO_BODY)?;
+    if answer.status != 200 {
+        return Err(answer.error());
+    }
+    let document: ProfileDocument = answer
+        .read()
+        .map_err(|_| WireError::new(ErrorCode::InvalidRequest, format!("{profile_url} is not a profile document")))?;
+    check(&document.api_base)?;
+    Ok((document.profile_id, document.profile_url, document.api_base.trim_end_matches('/').to_owned()))
 }
 
 /// The device name the server lists.
@@ -65,29 +70,22 @@ pub fn pair(
             let kdf = prelogin(client, &api_base, &profile_id, &email)?;
             let keys = vault::derive(&passphrase, &kdf)
                 .map_err(|e| WireError::new(ErrorCode::InvalidRequest, e.to_string()))?;
-            let body =
-                json!({"profileId": profile_id, "email": email, "authKey": keys.auth_key, "deviceName": device_name()});
+            let body = LoginRequest::with_auth_key(&profile_id, &email, &keys.auth_key, &device_name());
             let lock = crate::local::state::PassphraseLock::create(&passphrase, random()?)
                 .map_err(|e| WireError::internal(e.to_string()))?;
             (body, Some(keys), Some(lock))
         }
-        PairWith::Ticket(ticket) => (json!({"ticket": ticket.expose(), "deviceName": device_name()}), None, None),
+        PairWith::Ticket(ticket) => (LoginRequest::new(LoginCredential::Ticket(ticket), device_name()), None, None),
     };
-    let tokens = expect(client.call("POST", &format!("{api_base}/api/v1/login"), None, Some(&body))?, 200)?;
-    let token = |name: &str| tokens[name].as_str().map(|t| Bearer::new(t.to_owned()));
-    let (Some(access_token), Some(refresh_token), Some(device_id)) =
-        (token("accessToken"), token("refreshToken"), tokens["deviceId"].as_str().map(str::to_owned))
-    else {
-        return Err(WireError::internal("the profile server's login answer lacks its tokens"));
-    };
+    let tokens: Tokens = client.call("POST", &url(&api_base, path::LOGIN), None, Some(&body))?.expect(200)?;
     let mut link = ServerLink {
         api_base,
         profile_id,
         profile_url: profile_url.clone(),
-        device_id,
-        access_expires_at: now() + tokens["expiresIn"].as_u64().unwrap_or(0),
-        access_token,
-        refresh_token,
+        device_id: tokens.device_id,
+        access_expires_at: now() + u64::try_from(tokens.expires_in).unwrap_or(0),
+        access_token: tokens.access_token,
+        refresh_token: tokens.refresh_token,
         data_key: None,
         counter: 0,
         base: VaultContents::default(),
@@ -140,14 +138,8 @@ pub fn pair(
 }
 
 pub(super) fn prelogin(client: &Client, api_base: &str, profile_id: &str, email: &str) -> Result<KdfParams, WireError> {
-    let answer = expect(
-        client.call(
-            "POST",
-            &format!("{api_base}/api/v1/prelogin"),
-            None,
-            Some(&json!({"profileId": profile_id, "email": email})),
-        )?,
-        200,
-    )?;
-    serde_json::from_value(answer["kdf"].clone()).map_err(|e| WireError::internal(format!("prelogin: {e}")))
+    let body = PreloginRequest { profile_id: profile_id.to_owned(), email: email.to_owned() };
+    let answer: PreloginResponse =
+        client.call("POST", &url(api_base, path::PRELOGIN), None, Some(&body))?.expect(200)?;
+    Ok(answer.kdf)
 }

@@ -1,10 +1,11 @@
 //! Changing a paired profile's passphrase on its server, and opening a ticket-paired
 //! host's vault with it.
 
-use base64ct::{Base64UrlUnpadded, Encoding};
+use profile_core::server_api::{
+    Bytes, CredentialKind, CurrentProof, PassphraseChange as ServerPassphraseChange, Rotation, VaultWritten, path,
+};
 use profile_core::vault::{self, KdfParams};
 use profile_core::{ErrorCode, Passphrase, Secret32, WireError};
-use serde_json::json;
 
 use super::client::*;
 use super::devices::*;
@@ -79,18 +80,13 @@ pub(super) fn change_on_server(
     })?;
     fresh_token(client, link)?;
     let remote = read_fresh_vault(client, link)?;
-    let kdf = remote.kdf.clone().ok_or_else(|| WireError::internal("the vault answer lacks its parameters"))?;
+    let kdf = remote.kdf.clone();
     let old_keys =
         vault::derive(current, &kdf).map_err(|e| WireError::new(ErrorCode::InvalidRequest, e.to_string()))?;
     let new_kdf = KdfParams::recommended(random()?);
     let new_keys =
         vault::derive(new, &new_kdf).map_err(|e| WireError::new(ErrorCode::InvalidRequest, e.to_string()))?;
-    let mut body = json!({
-        "currentAuthKey": old_keys.auth_key,
-        "kdf": new_kdf,
-        "authKey": new_keys.auth_key,
-        "keepDevices": how.keep_devices,
-    });
+    let mut rotation = None;
     let mut rotated = None;
     let key = if how.rotate_key {
         if link.dirty || remote.counter != link.counter {
@@ -101,33 +97,39 @@ pub(super) fn change_on_server(
         let json =
             zeroize::Zeroizing::new(serde_json::to_vec(&contents).map_err(|e| WireError::internal(e.to_string()))?);
         let blob = vault::seal_vault(&fresh, &link.profile_id, link.counter + 1, random()?, &json);
-        let mut rotate = json!({"counter": link.counter, "blob": Base64UrlUnpadded::encode_string(&blob)});
-        if remote.wrapped.contains_key("paper") {
+        let mut rotate =
+            Rotation { counter: signed(link.counter)?, blob: Bytes(blob.clone()), paper_wrapped_key: None };
+        if let Some(paper_wrapped) = remote.wrapped(CredentialKind::Paper) {
             let paper = paper_key.ok_or_else(|| {
                 WireError::invalid("this profile has a paper key: give it, so it can open the new data key too")
             })?;
-            vault::unwrap(&paper.kek(), &remote.wrapped["paper"])
+            vault::unwrap(&paper.kek(), paper_wrapped)
                 .map_err(|_| WireError::invalid("that paper key is not this profile's"))?;
-            let wrapped = vault::wrap(&paper.kek(), &fresh, random()?);
-            rotate["paperWrappedKey"] = json!(Base64UrlUnpadded::encode_string(&wrapped));
+            rotate.paper_wrapped_key = Some(Bytes(vault::wrap(&paper.kek(), &fresh, random()?)));
         }
-        body["rotate"] = rotate;
+        rotation = Some(rotate);
         rotated = Some((fresh.clone(), link.counter + 1, blob));
         fresh
     } else {
         data_key
     };
-    body["wrappedKey"] = json!(Base64UrlUnpadded::encode_string(&vault::wrap(&new_keys.kek, &key, random()?)));
-    let url = format!("{}/api/v1/passphrase", link.api_base);
-    let answer = client.call("PUT", &url, Some(&link.access_token), Some(&body))?;
-    match answer.0 {
+    let body = ServerPassphraseChange {
+        proof: CurrentProof::auth_key(&old_keys.auth_key),
+        kdf: new_kdf,
+        auth_key: new_keys.auth_key.clone(),
+        wrapped_key: Bytes(vault::wrap(&new_keys.kek, &key, random()?)),
+        keep_devices: how.keep_devices,
+        rotate: rotation,
+    };
+    let answer = client.call("PUT", &url(&link.api_base, path::PASSPHRASE), Some(&link.access_token), Some(&body))?;
+    match answer.status {
         200 | 204 => {}
         401 => return Err(WireError::new(ErrorCode::AuthFailed, "the current passphrase is wrong")),
         409 => return Err(WireError::new(ErrorCode::Busy, "the vault changed meanwhile; try again")),
-        _ => return Err(server_error(&answer)),
+        _ => return Err(answer.error()),
     }
-    if let Some((_, counter, _)) = &rotated
-        && answer.1["counter"].as_u64() != Some(*counter)
+    if let Some((_, expected, _)) = &rotated
+        && answer.read::<VaultWritten>().ok().map(|w| counter(w.counter)) != Some(Ok(*expected))
     {
         return Err(WireError::internal("the profile server did not store the vault under the new key"));
     }
@@ -141,7 +143,7 @@ pub fn open_with_passphrase(store: &Store, client: &Client, passphrase: &Passphr
         return Ok(false);
     }
     let remote = read_vault(client, &link)?;
-    let kdf = remote.kdf.clone().ok_or_else(|| WireError::internal("the vault answer lacks its parameters"))?;
+    let kdf = remote.kdf.clone();
     let keys = vault::derive(passphrase, &kdf).map_err(|e| WireError::new(ErrorCode::InvalidRequest, e.to_string()))?;
     let data_key = remote.unwrap_key(&keys.kek)?;
     let mut lock = Some(

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use profile_core::ErrorCode;
-use serde_json::Value;
+use profile_core::server_api::{PushEvent, path};
 
 use super::client::*;
 use super::devices::*;
@@ -55,7 +55,7 @@ pub(super) fn hold_socket(store: &Store, client: &Client) -> Result<(), String> 
         Err(e) if e.code == ErrorCode::NotPaired => return Ok(()),
         Err(e) => return Err(e.to_string()),
     };
-    let url = format!("ws{}/api/v1/push", link.api_base.trim_start_matches("http"));
+    let url = format!("ws{}{}", link.api_base.trim_start_matches("http"), path::PUSH);
     let mut request = url.into_client_request().map_err(|e| e.to_string())?;
     let bearer = format!("Bearer {}", link.access_token.expose()).parse().map_err(|_| "unusable token".to_owned())?;
     request.headers_mut().insert("Authorization", bearer);
@@ -70,14 +70,15 @@ pub(super) fn hold_socket(store: &Store, client: &Client) -> Result<(), String> 
             Ok(_) => continue,
             Err(e) => return Err(e.to_string()),
         };
-        let event: Value = serde_json::from_str(&message).unwrap_or_default();
-        match event["type"].as_str() {
-            Some("vault-changed" | "resync") => {
+        // An event this version does not know is skipped.
+        let Ok(event) = serde_json::from_str::<PushEvent>(&message) else { continue };
+        match event {
+            PushEvent::VaultChanged { .. } | PushEvent::Resync => {
                 if let Err(e) = sync(store, client) {
                     tracing::warn!("profile server sync: {e}");
                 }
             }
-            Some("device-revoked") if event["deviceId"] == link.device_id.as_str() => {
+            PushEvent::DeviceRevoked { device_id } if device_id == link.device_id => {
                 tracing::warn!("the profile server signed this device out; it is no longer paired");
                 store
                     .update(|s| {

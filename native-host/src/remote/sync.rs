@@ -21,12 +21,12 @@
 //! in the sealed state's outbox and goes out in order at each sync until the server
 //! acknowledges it, like a vault change: nothing is dropped when the server is away.
 
-use std::collections::BTreeMap;
-
-use base64ct::{Base64UrlUnpadded, Encoding};
+use profile_core::server_api::{
+    AccountRef, AccountRegistration, Bytes, CredentialKind, RefreshRequest, Tokens, Vault, VaultWrite, VaultWritten,
+    WrappedKey, path,
+};
 use profile_core::vault::{self, KdfParams, VaultContents, merge};
-use profile_core::{Bearer, ErrorCode, Secret32, WireError};
-use serde_json::{Value, json};
+use profile_core::{AppId, ErrorCode, Permissions, Secret32, WireError};
 
 use super::client::*;
 use crate::local::link::{RegistryNews, ServerLink};
@@ -42,14 +42,20 @@ pub(super) const MAX_MERGE_ROUNDS: usize = 8;
 pub(super) struct RemoteVault {
     pub(super) counter: u64,
     pub(super) blob: Vec<u8>,
-    pub(super) kdf: Option<KdfParams>,
-    pub(super) wrapped: BTreeMap<String, Vec<u8>>,
+    pub(super) kdf: KdfParams,
+    credentials: Vec<WrappedKey>,
 }
 
 impl RemoteVault {
+    /// The data key as wrapped for one kind of credential.
+    pub(super) fn wrapped(&self, kind: CredentialKind) -> Option<&[u8]> {
+        self.credentials.iter().find(|c| c.kind == kind).map(|c| c.wrapped_key.0.as_slice())
+    }
+
     pub(super) fn unwrap_key(&self, kek: &Secret32) -> Result<Secret32, WireError> {
-        let wrapped =
-            self.wrapped.get("passphrase").ok_or_else(|| WireError::internal("the vault has no passphrase key"))?;
+        let wrapped = self
+            .wrapped(CredentialKind::Passphrase)
+            .ok_or_else(|| WireError::internal("the vault has no passphrase key"))?;
         vault::unwrap(kek, wrapped).map_err(|e| WireError::new(ErrorCode::AuthFailed, e.to_string()))
     }
 
@@ -61,20 +67,13 @@ impl RemoteVault {
 }
 
 pub(super) fn read_vault(client: &Client, link: &ServerLink) -> Result<RemoteVault, WireError> {
-    let answer =
-        expect(client.call("GET", &format!("{}/api/v1/vault", link.api_base), Some(&link.access_token), None)?, 200)?;
-    let bytes = |value: &Value| value.as_str().and_then(|text| Base64UrlUnpadded::decode_vec(text).ok());
-    let wrapped = answer["credentials"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| Some((c["kind"].as_str()?.to_owned(), bytes(&c["wrappedKey"])?)))
-        .collect();
+    let answer: Vault =
+        client.call("GET", &url(&link.api_base, path::VAULT), Some(&link.access_token), NO_BODY)?.expect(200)?;
     Ok(RemoteVault {
-        counter: answer["counter"].as_u64().ok_or_else(|| WireError::internal("the vault answer lacks its counter"))?,
-        blob: bytes(&answer["blob"]).ok_or_else(|| WireError::internal("the vault answer lacks its blob"))?,
-        kdf: serde_json::from_value(answer["kdf"].clone()).ok(),
-        wrapped,
+        counter: counter(answer.counter)?,
+        blob: answer.blob.0,
+        kdf: answer.kdf,
+        credentials: answer.credentials,
     })
 }
 
@@ -83,21 +82,16 @@ pub(super) fn fresh_token(client: &Client, link: &mut ServerLink) -> Result<(), 
     if now() + REFRESH_MARGIN_SECS < link.access_expires_at {
         return Ok(());
     }
-    let body = json!({"refreshToken": link.refresh_token.expose()});
-    let answer = client.call("POST", &format!("{}/api/v1/token", link.api_base), None, Some(&body))?;
-    if answer.0 == 401 {
+    let body = RefreshRequest { refresh_token: link.refresh_token.clone() };
+    let answer = client.call("POST", &url(&link.api_base, path::TOKEN), None, Some(&body))?;
+    if answer.status == 401 {
         return Err(WireError::new(ErrorCode::NotPaired, "the profile server signed this device out; pair it again"));
     }
-    let tokens = expect(answer, 200)?;
-    match (tokens["accessToken"].as_str(), tokens["refreshToken"].as_str()) {
-        (Some(access), Some(refresh)) => {
-            link.access_token = Bearer::new(access.to_owned());
-            link.refresh_token = Bearer::new(refresh.to_owned());
-            link.access_expires_at = now() + tokens["expiresIn"].as_u64().unwrap_or(0);
-            Ok(())
-        }
-        _ => Err(WireError::internal("the profile server's token answer lacks its tokens")),
-    }
+    let tokens: Tokens = answer.expect(200)?;
+    link.access_token = tokens.access_token;
+    link.refresh_token = tokens.refresh_token;
+    link.access_expires_at = now() + u64::try_from(tokens.expires_in).unwrap_or(0);
+    Ok(())
 }
 
 /// What a sync did.
@@ -171,18 +165,18 @@ pub(super) fn sync_link(client: &Client, link: &mut ServerLink, state: &mut Loca
         let json =
             zeroize::Zeroizing::new(serde_json::to_vec(&contents).map_err(|e| WireError::internal(e.to_string()))?);
         let blob = vault::seal_vault(&data_key, &link.profile_id, link.counter + 1, random()?, &json);
-        let body = json!({"counter": link.counter, "blob": Base64UrlUnpadded::encode_string(&blob)});
-        let answer =
-            client.call("PUT", &format!("{}/api/v1/vault", link.api_base), Some(&link.access_token), Some(&body))?;
-        match answer.0 {
+        let body = VaultWrite { counter: signed(link.counter)?, blob: Bytes(blob.clone()) };
+        let answer = client.call("PUT", &url(&link.api_base, path::VAULT), Some(&link.access_token), Some(&body))?;
+        match answer.status {
             200 => {
                 // The blob was sealed as version counter + 1: a server that says otherwise
                 // stored something else.
-                if answer.1["counter"].as_u64() != Some(link.counter + 1) {
+                let written: VaultWritten = answer.read()?;
+                if counter(written.counter)? != link.counter + 1 {
                     return Err(WireError::internal(format!(
                         "the profile server stored a write of version {} as {}",
                         link.counter + 1,
-                        answer.1["counter"]
+                        written.counter
                     )));
                 }
                 link.counter += 1;
@@ -192,7 +186,7 @@ pub(super) fn sync_link(client: &Client, link: &mut ServerLink, state: &mut Loca
                 return Ok(Synced::At(link.counter));
             }
             409 => remote = Some(read_fresh_vault(client, link)?),
-            _ => return Err(server_error(&answer)),
+            _ => return Err(answer.error()),
         }
     }
     Err(WireError::new(ErrorCode::ServerUnreachable, "the vault kept changing under this device; will retry"))
@@ -213,30 +207,32 @@ pub(super) fn read_fresh_vault(client: &Client, link: &mut ServerLink) -> Result
 /// for the next sync.
 pub(super) fn flush_outbox(client: &Client, link: &mut ServerLink) -> Result<(), WireError> {
     while let Some(news) = link.outbox.first() {
-        let (method, path, body) = match news {
-            RegistryNews::SignedUp { origin, account_guid, app_id, public_key, permissions } => (
-                "PUT",
-                "accounts".to_owned(),
-                json!({"origin": origin, "accountGuid": account_guid, "appId": app_id,
-                       "publicKey": public_key, "permissions": permissions}),
-            ),
+        let token = Some(&link.access_token);
+        let answer = match news {
+            RegistryNews::SignedUp { origin, account_guid, app_id, public_key, permissions } => {
+                let registration = AccountRegistration {
+                    origin: origin.clone(),
+                    account_guid: account_guid.clone(),
+                    app_id: app_id.clone().and_then(|id| AppId::try_from(id).ok()),
+                    public_key: public_key.clone(),
+                    permissions: Permissions::try_from(permissions.clone()).unwrap_or_default(),
+                };
+                client.call("PUT", &url(&link.api_base, path::ACCOUNTS), token, Some(&registration))?
+            }
             RegistryNews::LoggedIn { origin, account_guid } => {
-                ("POST", "accounts/login".to_owned(), json!({"origin": origin, "accountGuid": account_guid}))
+                let account = AccountRef { origin: origin.clone(), account_guid: account_guid.clone() };
+                client.call("POST", &url(&link.api_base, path::ACCOUNTS_LOGIN), token, Some(&account))?
             }
-            RegistryNews::Removed { origin, account_guid } => (
-                "DELETE",
-                format!("accounts?{}", query(&[("origin", origin.as_str()), ("accountGuid", account_guid.as_str())])),
-                Value::Null,
-            ),
+            RegistryNews::Removed { origin, account_guid } => {
+                let query = query(&[("origin", origin.as_str()), ("accountGuid", account_guid.as_str())]);
+                let address = format!("{}?{query}", url(&link.api_base, path::ACCOUNTS));
+                client.call("DELETE", &address, token, NO_BODY)?
+            }
         };
-        let url = format!("{}/api/v1/{path}", link.api_base);
-        let answer = client.call(method, &url, Some(&link.access_token), Some(&body))?;
-        match answer.0 {
+        match answer.status {
             200..=299 => {}
-            400 | 404 | 413 | 422 => {
-                tracing::warn!("the accounts registry refused {news:?}: {}", server_error(&answer))
-            }
-            _ => return Err(server_error(&answer)),
+            400 | 404 | 413 | 422 => tracing::warn!("the accounts registry refused {news:?}: {}", answer.error()),
+            _ => return Err(answer.error()),
         }
         link.outbox.remove(0);
     }
