@@ -4,6 +4,7 @@ mod account;
 mod address;
 mod assertion;
 mod device;
+pub mod disclosure;
 mod error;
 mod origin;
 pub mod seal;

@@ -3,13 +3,16 @@
 use std::sync::Arc;
 
 use profile_core::wire::{
-    API_VERSION, AccountSummary, Call, Disclosure, Grant, GrantParams, HelloResult, LoginParams,
-    MAX_LISTED_DISCLOSURES, PairParams, PreviewParams, PreviewResult, StatusResult,
+    API_VERSION, AccountSummary, Call, Disclosure, Grant, GrantParams, HelloResult, MAX_LISTED_DISCLOSURES, PairParams,
+    PreviewParams, PreviewResult, StatusResult,
 };
-use profile_core::{AccountGuid, DeviceId, ErrorCode, LoginKey, Origin, WireError};
+use profile_core::{AccountGuid, ErrorCode, LoginKey, Origin, WireError};
 use serde_json::{Value, json};
 
 use super::sites::registrable_domain;
+use profile_core::disclosure;
+
+use super::page::SiteView;
 use super::{Host, fail, to_value};
 use crate::local::session::*;
 use crate::local::state::{AccountRecord, LocalState};
@@ -149,17 +152,7 @@ fn preview(state: &LocalState, params: &PreviewParams) -> Result<PreviewResult, 
     if !call.is_page_method() || !origin.is_web() {
         return fail(ErrorCode::InvalidRequest, "only a web page's call can be previewed");
     }
-    let device_id = || DeviceId::derive(&state.device_secret, origin).to_string();
-    let value = match call.as_ref() {
-        Call::GetProfileUrl {} => json!(state.profile_url),
-        Call::GetDeviceId {} => json!(device_id()),
-        Call::GetAddress { kind } => json!(state.addresses.get(kind)),
-        Call::SignUp(_) => json!({"profileUrl": state.profile_url, "deviceId": device_id()}),
-        Call::Login(LoginParams { account_guid, .. }) => {
-            json!(state.login_account(origin, account_guid.as_ref()).map(|a| json!({"accountGuid": a.account_guid})))
-        }
-        _ => Value::Null,
-    };
+    let value = disclosure::preview(call, &SiteView { state, origin });
     Ok(PreviewResult {
         registrable_domain: registrable_domain(origin),
         top_registrable_domain: top_origin.as_ref().and_then(registrable_domain),

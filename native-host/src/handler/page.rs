@@ -7,6 +7,8 @@ use profile_core::{
 };
 use serde_json::Value;
 
+use profile_core::disclosure;
+
 use super::{Host, fail, to_value};
 use crate::local::link::RegistryNews;
 use crate::local::state::{AccountRecord, LocalState};
@@ -156,7 +158,7 @@ impl Host {
     pub(super) fn record(&self, origin: &Origin, call: &Call, outcome: &Result<Value, WireError>) {
         let Ok(store) = self.store() else { return };
         let (fields, outcome) = match outcome {
-            Ok(value) => (disclosed_fields(call, value), "disclosed".to_owned()),
+            Ok(value) => (disclosure::disclosed_fields(call, value), "disclosed".to_owned()),
             Err(e) => (Vec::new(), e.code.to_string()),
         };
         let entry = Disclosure::new(now(), origin.clone(), call.name(), fields, outcome);
@@ -166,21 +168,23 @@ impl Host {
     }
 }
 
-/// What left, by field name: the non-null members of the answer (`shipping.city`, …), or the
-/// method's one value.
-pub(super) fn disclosed_fields(call: &Call, value: &Value) -> Vec<String> {
-    let prefix = match call {
-        Call::GetAddress { kind } => format!("{}.", kind.as_str()),
-        _ => String::new(),
-    };
-    match value {
-        Value::Object(members) => {
-            members.iter().filter(|(_, v)| !v.is_null()).map(|(name, _)| format!("{prefix}{name}")).collect()
-        }
-        Value::Null => Vec::new(),
-        _ => vec![match call {
-            Call::GetProfileUrl {} => "profileUrl".to_owned(),
-            _ => "deviceId".to_owned(),
-        }],
+/// What one site may read of the state, for [`disclosure::preview`].
+pub(super) struct SiteView<'a> {
+    pub(super) state: &'a LocalState,
+    pub(super) origin: &'a Origin,
+}
+
+impl disclosure::Profile for SiteView<'_> {
+    fn profile_url(&self) -> Option<&str> {
+        self.state.profile_url.as_deref()
+    }
+    fn device_id(&self) -> String {
+        DeviceId::derive(&self.state.device_secret, self.origin).to_string()
+    }
+    fn address(&self, kind: profile_core::AddressKind) -> Option<&profile_core::Address> {
+        self.state.addresses.get(&kind)
+    }
+    fn login_account(&self, named: Option<&AccountGuid>) -> Option<&AccountGuid> {
+        self.state.login_account(self.origin, named).map(|a| &a.account_guid)
     }
 }
