@@ -226,9 +226,11 @@ fn main() {
         python.stop();
         samples
     });
+        // Another build keeps its own data dir: an older one may not read this one's state.
+    let other_home = tempfile::tempdir().unwrap();
     let compared = std::env::var_os("ROUNDTRIP_COMPARE_BIN").map(|bin| {
         let mut command = pinned(bin.to_str().unwrap());
-        command.arg("chrome-extension://anejejpdgphdflenbcklaacafpcfcman/").env("PROFILE_HOST_HOME", home.path());
+        command.arg("chrome-extension://anejejpdgphdflenbcklaacafpcfcman/").env("PROFILE_HOST_HOME", other_home.path());
         let mut other = Host::spawn(command);
         let samples = round_trips(&mut other, rounds, true);
         other.stop();
