@@ -1,10 +1,11 @@
 #![doc = include_str!("../README.md")]
 
+pub mod flow;
 pub mod policy;
 
-use policy::{PageMessage, Sender, Settlement};
+use policy::Settlement;
 use profile_core::WireError;
-use profile_core::wire::{Call, Grant, GrantParams, PreviewParams, PreviewResult, Response};
+use profile_core::wire::{Call, Response};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
@@ -19,40 +20,31 @@ fn text<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
 }
 
-fn call_from(sender: &str, message: &str) -> Result<policy::PageCall, WireError> {
-    policy::check_size(message)?;
-    let sender: Sender = parse(sender, "sender")?;
-    let message: PageMessage = parse(message, "message")?;
-    policy::validate(&sender, &message)
-}
+/// One page call, parsed once and driven by the service worker (see `flow`): built from the
+/// browser's sender `{origin, topOrigin?}` and the page's message `{method, params}`, then
+/// resumed with `next` until it settles.
+#[derive(Debug)]
+#[wasm_bindgen(js_name = PageCallFlow)]
+pub struct PageCallFlow(flow::Flow);
 
-/// Validates a page call: `{origin, topOrigin?}` from the browser's `MessageSender`, `{method,
-/// params}` from the page. Returns the host requests' params: `{origin, request, preview,
-/// grant}`, where `request` is the page call's `{type, params}`, `preview` the params of the
-/// `preview` that shows it and `grant` those of the `grant` that remembers it (`null` when it
-/// cannot be remembered). Throws `{code, message}` (as JSON text).
-#[wasm_bindgen(js_name = validatePageCall)]
-pub fn validate_page_call(sender: &str, message: &str) -> Result<String, String> {
-    #[derive(Serialize)]
-    struct Validated<'a> {
-        origin: String,
-        request: &'a Call,
-        preview: PreviewParams,
-        grant: Option<GrantParams>,
+#[wasm_bindgen(js_class = PageCallFlow)]
+impl PageCallFlow {
+    /// Throws the page's settlement (JSON text) when the call is refused.
+    #[wasm_bindgen(constructor)]
+    pub fn new(sender: &str, message: &str) -> Result<PageCallFlow, String> {
+        #[cfg(feature = "panic-probe")]
+        probe::check(message);
+        flow::Flow::new(sender, message).map(PageCallFlow).map_err(|settlement| text(&settlement))
     }
-    #[cfg(feature = "panic-probe")]
-    probe::check(message);
-    let call = call_from(sender, message).map_err(|e| text(&e))?;
-    Ok(text(&Validated {
-        origin: call.origin.to_string(),
-        request: &call.call,
-        preview: PreviewParams {
-            origin: call.origin.clone(),
-            top_origin: call.top_origin.clone(),
-            call: Box::new(call.call.clone()),
-        },
-        grant: policy::grant_for(&call),
-    }))
+
+    /// The next effect (JSON text: `{effect: "ask" | "tell" | "claim" | "askPerson" | "settle",
+    /// …}`), given the JSON text of what the last one gave: the host's answer (`null` when the
+    /// host is unavailable), whether the consent window was claimed, the person's decision;
+    /// `null` to start and after a `tell`.
+    pub fn next(&mut self, input: &str) -> String {
+        let input = self.0.input(input);
+        text(&self.0.next(input))
+    }
 }
 
 /// The test build's panic probe: the page method `panicProbe` panics mid-call, leaving the
@@ -77,30 +69,6 @@ mod probe {
     }
 }
 
-/// Whether the host's `listGrants` answer holds `grant`, the grant `validatePageCall` named
-/// for the call.
-#[wasm_bindgen(js_name = isGranted)]
-pub fn is_granted(grants_answer: &str, grant: &str) -> bool {
-    let grants: Vec<Grant> = match Settlement::from_host(parse(grants_answer, "answer").ok().as_ref()) {
-        Settlement::Resolved { value } => serde_json::from_value(value).unwrap_or_default(),
-        Settlement::Rejected { .. } => Vec::new(),
-    };
-    parse::<GrantParams>(grant, "grant").is_ok_and(|wanted| policy::granted(&grants, &wanted))
-}
-
-/// What the consent window shows, from the host's `preview` answer. Throws the page's
-/// settlement (JSON text) when the host could not preview (locked, unavailable).
-#[wasm_bindgen(js_name = consentPrompt)]
-pub fn consent_prompt(sender: &str, message: &str, preview_answer: &str) -> Result<String, String> {
-    let call = call_from(sender, message).map_err(|e| text(&Settlement::reject(e)))?;
-    let preview = match Settlement::from_host(parse(preview_answer, "answer").ok().as_ref()) {
-        Settlement::Resolved { value } => serde_json::from_value::<PreviewResult>(value)
-            .map_err(|e| text(&Settlement::reject(WireError::internal(format!("bad preview from the host: {e}")))))?,
-        rejected => return Err(text(&rejected)),
-    };
-    Ok(text(&policy::prompt(&call, &preview)))
-}
-
 /// Checks a request from the extension's own pages (options, popup): `{type, params}` of one
 /// of the extension's own methods. Returns it normalized; throws `{code, message}`.
 #[wasm_bindgen(js_name = validateOwnCall)]
@@ -118,12 +86,6 @@ pub fn validate_own_call(message: &str) -> Result<String, String> {
 #[wasm_bindgen(js_name = clickCounts)]
 pub fn click_counts(ms_since_shown: f64) -> bool {
     policy::click_counts(ms_since_shown)
-}
-
-/// How long a prompt waits for the person before the call answers `timeout`.
-#[wasm_bindgen(js_name = promptTimeoutMs)]
-pub fn prompt_timeout_ms() -> f64 {
-    policy::PROMPT_TIMEOUT_MS
 }
 
 /// Maps a host answer (JSON, or `null` when the host is gone) onto the page's settlement:

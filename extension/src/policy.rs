@@ -2,9 +2,7 @@
 //! needs the person's click, what the consent prompt shows, and how host answers map onto the
 //! page's error codes. No `chrome.*` here, so all of it is tested natively.
 
-use profile_core::wire::{
-    Call, Grant, GrantKind, GrantParams, MAX_PAGE_MESSAGE, PreviewResult, Response, origin_error,
-};
+use profile_core::wire::{Call, GrantKind, GrantParams, MAX_PAGE_MESSAGE, PreviewResult, Response, origin_error};
 use profile_core::{ErrorCode, Origin, WireError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -89,11 +87,6 @@ pub fn grant_for(call: &PageCall) -> Option<GrantParams> {
         top_origin: call.top_origin.clone(),
         kind,
     })
-}
-
-/// Whether a remembered grant is the `wanted` one.
-pub fn granted(grants: &[Grant], wanted: &GrantParams) -> bool {
-    grants.iter().any(|g| g.covers(wanted))
 }
 
 /// An origin split for display, so the registrable domain can be stressed:
@@ -258,6 +251,7 @@ impl Settlement {
 
 #[cfg(test)]
 mod tests {
+    use profile_core::wire::Grant;
     use serde_json::json;
 
     use super::*;
@@ -333,8 +327,7 @@ mod tests {
             kind: wanted.kind,
             granted_at: 0,
         };
-        let grants = std::slice::from_ref(&grant);
-        assert!(granted(grants, &wanted));
+        assert!(grant.covers(&wanted));
         let elsewhere =
             Sender { origin: "https://pay.example".into(), top_origin: Some("https://evil.example".into()) };
         for other in [
@@ -342,7 +335,7 @@ mod tests {
             validate(&frame, &message("getAddress", json!("shipping"))),
             validate(&sender("https://pay.example"), &message("getAddress", json!("billing"))),
         ] {
-            assert!(!granted(grants, &grant_for(&other.unwrap()).unwrap()));
+            assert!(!grant.covers(&grant_for(&other.unwrap()).unwrap()));
         }
         let challenge = json!({"challenge": "AAAAAAAAAAAAAAAAAAAAAA", "accountGuid": "a"});
         assert_eq!(grant_for(&validate(&frame, &message("signUp", challenge)).unwrap()), None, "sign-up always asks");

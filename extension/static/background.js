@@ -5,25 +5,24 @@ import init, * as wasm from "./pkg/profile_extension.js";
 const ready = init({ module_or_path: new URL("./pkg/profile_extension_bg.wasm", import.meta.url) });
 const HOST = "org.personalprofile.host";
 
-// The Rust functions, guarded: a function throws its refusal as JSON text; anything else it
-// throws is a trap (a Rust panic), after which the module is instantiated afresh so the next
-// call works, and the caller sees an `internal` refusal.
-const logic = new Proxy(wasm, {
-  get(module, name) {
-    const exported = module[name];
-    if (typeof exported !== "function") return exported;
-    return (...args) => {
-      try {
-        return exported(...args);
-      } catch (error) {
-        if (typeof error === "string") throw error;
-        console.error("Personal Profile: the extension's logic failed; restarting it", error);
-        module.__wbg_reset_state();
-        throw JSON.stringify({ status: "rejected", code: "internal", message: "the extension hit an internal error; try again" });
-      }
-    };
-  },
-});
+// Every entry into Rust goes through `rust`: a Rust function throws its refusal as JSON text;
+// anything else it throws is a trap (a Rust panic), after which the module is instantiated afresh
+// so the next call works, and the caller sees an `internal` refusal. `generation` counts the
+// instances: a `PageCallFlow` lives in the instance that made it and is used in no other.
+let generation = 0;
+const RESTARTED = JSON.stringify({ status: "rejected", code: "internal", message: "the extension hit an internal error; try again" });
+
+function rust(entry) {
+  try {
+    return entry();
+  } catch (error) {
+    if (typeof error === "string") throw error;
+    console.error("Personal Profile: the extension's logic failed; restarting it", error);
+    wasm.__wbg_reset_state();
+    generation++;
+    throw RESTARTED;
+  }
+}
 
 // A refusal thrown by the Rust functions, as `{code, message}` (or `{status, code, message}`);
 // never assumes it is JSON.
@@ -65,13 +64,14 @@ function hostPort() {
   return port;
 }
 
-// Sends a request; resolves with the host's answer, or null when the host is unavailable.
-function askHost(type, origin, params) {
+// Sends a request `{type, origin, params}` (origin null: the extension's own); resolves with the
+// host's answer, or null when the host is unavailable.
+function askHost(request) {
   return new Promise((resolve) => {
     const id = nextId++;
     waiting.set(id, resolve);
     try {
-      hostPort().postMessage({ id, type, origin, params });
+      hostPort().postMessage({ id, type: request.type, origin: request.origin ?? OWN_ORIGIN, params: request.params });
     } catch {
       waiting.delete(id);
       resolve(null);
@@ -91,59 +91,68 @@ function topOriginOf(sender) {
   }
 }
 
-async function handlePageCall(message, sender) {
+// One page call: Rust keeps the parsed call (`PageCallFlow`) and says what to do next; this only
+// carries out its effects. `acknowledge` tells the bridge before the person is asked, from when
+// the call must not be sent again (see content-bridge.js).
+async function handlePageCall(message, sender, acknowledge) {
   await ready;
-  const senderJson = JSON.stringify({ origin: sender.origin || "null", topOrigin: topOriginOf(sender) });
-  let messageJson;
-  let call;
+  const born = generation;
+  let flow;
   try {
-    messageJson = JSON.stringify(message);
-    call = JSON.parse(logic.validatePageCall(senderJson, messageJson));
+    flow = rust(() => new wasm.PageCallFlow(JSON.stringify({ origin: sender.origin || "null", topOrigin: topOriginOf(sender) }), JSON.stringify(message)));
   } catch (error) {
     return rejected(error);
   }
-  if (sender.tab && sender.frameId === 0) rememberTabOrigin(sender.tab.id, call.origin);
+  // The browser's serialization of the origin the flow accepted: the same text.
+  if (sender.tab && sender.frameId === 0) rememberTabOrigin(sender.tab.id, sender.origin);
+  const claim = {};
   try {
-    const grants = call.grant ? await askHost("listGrants", OWN_ORIGIN, {}) : null;
-    if (!call.grant || !logic.isGranted(JSON.stringify(grants), JSON.stringify(call.grant))) {
-      // One consent window at a time, whichever site asks: a second one could hide under or
-      // over the first.
-      if (openPrompts.size > 0) {
-        return { status: "rejected", code: "busy", message: "another request is waiting for the person's answer" };
+    let input = "null";
+    for (;;) {
+      // A panic elsewhere restarted the module: this call's state went with the old instance.
+      if (generation !== born) return rejected(RESTARTED);
+      const effect = JSON.parse(rust(() => flow.next(input)));
+      switch (effect.effect) {
+        case "ask":
+          input = JSON.stringify(await askHost(effect.request));
+          break;
+        case "tell":
+          askHost(effect.request);
+          input = "null";
+          break;
+        case "claim":
+          // One consent window at a time, whichever site asks; claimed while the preview is
+          // fetched.
+          input = consent ? "false" : "true";
+          if (!consent) consent = claim;
+          break;
+        case "askPerson":
+          acknowledge();
+          input = JSON.stringify(await askPerson(claim, effect.prompt, effect.timeoutMs));
+          break;
+        case "settle":
+          return effect.settlement;
+        default:
+          return rejected(`unknown effect ${effect.effect}`);
       }
-      openPrompts.set(call.origin, null); // claimed while the preview is fetched
-      let prompt;
-      try {
-        const preview = await askHost("preview", OWN_ORIGIN, call.preview);
-        prompt = JSON.parse(logic.consentPrompt(senderJson, messageJson, JSON.stringify(preview)));
-      } catch (settlement) {
-        openPrompts.delete(call.origin);
-        return rejected(settlement);
-      }
-      let decision;
-      try {
-        decision = await askPerson(call.origin, prompt);
-      } catch (error) {
-        // Whatever failed, the claim goes with it: no later request may find the site busy.
-        openPrompts.delete(call.origin);
-        return rejected(error);
-      }
-      if (decision === "timeout") return { status: "rejected", code: "timeout", message: "no answer within 60 seconds" };
-      // A decision is the person's doing: it keeps an unlocked profile open.
-      askHost("activity", OWN_ORIGIN, {});
-      if (!decision.allow) return { status: "rejected", code: "user_denied", message: "the person declined" };
-      if (decision.remember && call.grant) await askHost("grant", OWN_ORIGIN, call.grant);
     }
-    const answer = await askHost(call.request.type, call.origin, call.request.params);
-    return JSON.parse(logic.settle(JSON.stringify(answer)));
   } catch (error) {
     return rejected(error);
+  } finally {
+    // Whatever failed, the claim goes with it: no later request may find the window busy.
+    if (consent === claim) consent = null;
+    if (generation === born) flow.free();
   }
 }
 
 // The toolbar popup shows the status of the site in the current tab: the origin each tab's
-// top-level page last called from, kept in session storage so a worker restart keeps it.
+// top-level page last called from, kept in session storage so a worker restart keeps it, and
+// written only when it changes (not on every call).
+const tabOrigins = new Map();
+
 function rememberTabOrigin(tabId, origin) {
+  if (tabOrigins.get(tabId) === origin) return;
+  tabOrigins.set(tabId, origin);
   chrome.storage.session.set({ [`tab:${tabId}`]: origin }).catch(() => {});
 }
 
@@ -152,38 +161,47 @@ async function tabOrigin(tabId) {
   return (await chrome.storage.session.get(key))[key] || null;
 }
 
-chrome.tabs.onRemoved.addListener((tabId) => chrome.storage.session.remove(`tab:${tabId}`).catch(() => {}));
+chrome.tabs.onRemoved.addListener((tabId) => {
+  tabOrigins.delete(tabId);
+  chrome.storage.session.remove(`tab:${tabId}`).catch(() => {});
+});
 
 // Requests from the extension's own pages (options, popup) for the extension's own methods.
 async function handleOwnCall(request) {
   await ready;
   try {
-    const checked = JSON.parse(logic.validateOwnCall(JSON.stringify(request)));
-    const answer = await askHost(checked.type, OWN_ORIGIN, checked.params);
-    return JSON.parse(logic.settle(JSON.stringify(answer)));
+    const checked = JSON.parse(rust(() => wasm.validateOwnCall(JSON.stringify(request))));
+    const answer = await askHost({ type: checked.type, origin: null, params: checked.params });
+    return JSON.parse(rust(() => wasm.settle(JSON.stringify(answer))));
   } catch (error) {
     return rejected(error);
   }
 }
 
 // ---- the consent window ------------------------------------------------------------------------
-const openPrompts = new Map(); // origin -> prompt state
+// The one consent window: null, the claim of a call whose preview is being fetched, or the
+// open prompt's state.
+let consent = null;
 
-// Opens the consent window and resolves with {allow, remember} or "timeout". Closing the
-// window is a deny.
-function askPerson(origin, prompt) {
+// Opens the consent window for the call holding `claim` and resolves with {allow, remember} or
+// "timeout". Closing the window is a deny.
+function askPerson(claim, prompt, timeoutMs) {
   return new Promise((resolve) => {
+    if (consent !== claim) {
+      resolve({ allow: false });
+      return;
+    }
     const state = { id: crypto.randomUUID(), prompt, shownAt: null, windowId: null };
     const finish = (decision) => {
-      if (openPrompts.get(origin) !== state) return;
-      openPrompts.delete(origin);
+      if (consent !== state) return;
+      consent = null;
       clearTimeout(state.timer);
       if (state.windowId !== null) chrome.windows.remove(state.windowId).catch(() => {});
       resolve(decision);
     };
     state.finish = finish;
-    state.timer = setTimeout(() => finish("timeout"), logic.promptTimeoutMs());
-    openPrompts.set(origin, state);
+    state.timer = setTimeout(() => finish("timeout"), timeoutMs);
+    consent = state;
     chrome.windows
       .create({ url: `consent.html#${state.id}`, type: "popup", width: 480, height: 600, focused: true })
       .then((window) => (state.windowId = window.id), () => finish({ allow: false }));
@@ -191,8 +209,7 @@ function askPerson(origin, prompt) {
 }
 
 function promptById(id) {
-  for (const state of openPrompts.values()) if (state && state.id === id) return state;
-  return null;
+  return consent && consent.id === id ? consent : null;
 }
 
 // A consent window left by an earlier run of this worker asks about a request that already
@@ -212,7 +229,7 @@ if (chrome.runtime.getContexts) {
 }
 
 chrome.windows.onRemoved.addListener((windowId) => {
-  for (const state of openPrompts.values()) if (state && state.windowId === windowId) state.finish({ allow: false });
+  if (consent && consent.windowId === windowId) consent.finish({ allow: false });
 });
 
 // The click guard starts again whenever the consent window comes (back) to the front: a window
@@ -222,7 +239,7 @@ function shownAgain(state) {
 }
 
 chrome.windows.onFocusChanged.addListener((windowId) => {
-  for (const state of openPrompts.values()) if (state && state.windowId === windowId) shownAgain(state);
+  if (consent && consent.windowId === windowId) shownAgain(consent);
 });
 
 // The consent page asks for its prompt, then reports the person's decision.
@@ -238,27 +255,32 @@ async function handleConsent(message) {
     shownAgain(state);
     return { ok: true };
   }
-  if (state.shownAt === null || !logic.clickCounts(Date.now() - state.shownAt)) return { ignored: true };
+  if (state.shownAt === null || !rust(() => wasm.clickCounts(Date.now() - state.shownAt))) return { ignored: true };
   state.finish({ allow: Boolean(message.allow), remember: Boolean(message.remember) });
   return { done: true };
 }
 
-// Page calls arrive on a port per call from the bridge; the acknowledgement tells the bridge
-// the call arrived (see content-bridge.js).
+// Page calls arrive on a port per call from the bridge. The worker acknowledges a call only
+// before it asks the person (see content-bridge.js): a call answered from a remembered grant
+// costs one message each way.
 chrome.runtime.onConnect.addListener((port) => {
   if (port.name !== "page-call" || !port.sender || port.sender.id !== chrome.runtime.id) return;
   port.onMessage.addListener((message) => {
     if (!message || !message.page) return;
-    port.postMessage({ ack: true });
-    handlePageCall(message.page, port.sender).then(
-      (settlement) => {
-        try {
-          port.postMessage({ settlement });
-        } catch {
-          // The page went away.
-        }
-      },
-    );
+    const acknowledge = () => {
+      try {
+        port.postMessage({ ack: true });
+      } catch {
+        // The page went away.
+      }
+    };
+    handlePageCall(message.page, port.sender, acknowledge).then((settlement) => {
+      try {
+        port.postMessage({ settlement });
+      } catch {
+        // The page went away.
+      }
+    });
   });
 });
 

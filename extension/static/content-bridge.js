@@ -2,10 +2,12 @@
 // settlements back. It adds nothing: the service worker takes the caller's origin from the
 // browser's MessageSender, never from here.
 //
-// Each call uses its own port. The service worker acknowledges a call as soon as it receives
-// it: a port that closes before the acknowledgement means the worker was not running yet (a
-// page calling at load in a freshly started browser), so the call is sent again; one that
-// closes after it means the worker stopped mid-call, which the page learns as `internal`.
+// Each call uses its own port. The service worker acknowledges a call only when it is about to
+// ask the person: a port that closes before any acknowledgement means the worker was not running
+// yet (a page calling at load in a freshly started browser) or stopped while only the host was
+// asked, so the call is sent again (nobody is asked twice); one that closes after it means the
+// worker stopped while the person was being asked, which the page learns as `internal`. A call
+// answered from a remembered grant is one message each way.
 (() => {
   const TAG = "__personalProfile";
   const RETRIES = 20;

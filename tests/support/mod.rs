@@ -67,6 +67,8 @@ pub struct Browser {
     next_id: u64,
     _dir: tempfile::TempDir,
     pub home: PathBuf,
+    /// The browser's profile (user data dir).
+    pub profile: PathBuf,
     /// Where `screenshot` writes.
     pub shots: PathBuf,
 }
@@ -83,6 +85,17 @@ impl Browser {
     /// Chromium on the profile `profile` with the host data dir `home` (the demo's, which
     /// outlive the run); installs the host manifest into the profile when `install_host`.
     pub fn launch_in(profile: PathBuf, home: PathBuf, install_host: bool, dir: tempfile::TempDir) -> Self {
+        Self::launch_with(profile, home, install_host, dir, &[])
+    }
+
+    /// As `launch_in`, with more unpacked extensions loaded beside ours (the benchmark's relay).
+    pub fn launch_with(
+        profile: PathBuf,
+        home: PathBuf,
+        install_host: bool,
+        dir: tempfile::TempDir,
+        extensions: &[&Path],
+    ) -> Self {
         assert!(
             std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
             "needs a Secret Service: run through scripts/with-keyring"
@@ -113,7 +126,14 @@ impl Browser {
                 "--host-resolver-rules=MAP insecure.test 127.0.0.1",
             ])
             .arg(format!("--user-data-dir={}", profile.display()))
-            .arg(format!("--load-extension={EXTENSION_DIR}"))
+            .arg(format!(
+                "--load-extension={}",
+                std::iter::once(Path::new(EXTENSION_DIR))
+                    .chain(extensions.iter().copied())
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ))
             .arg("about:blank")
             .env("PROFILE_HOST_HOME", &home)
             .env("XDG_CONFIG_HOME", dir.path().join("xdg"))
@@ -139,7 +159,7 @@ impl Browser {
             stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         }
         let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
-        Self { chrome, socket, next_id: 0, _dir: dir, home, shots }
+        Self { chrome, socket, next_id: 0, _dir: dir, home, profile, shots }
     }
 
     pub fn call(&mut self, session: Option<&str>, method: &str, params: Value) -> Value {

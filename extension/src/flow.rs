@@ -1,0 +1,392 @@
+//! One page call as a value the service worker drives: built once from the browser's sender and
+//! the page's message (so the caller's origin is parsed once per call), then asked again and
+//! again what to do next. Each step returns an [`Effect`] (ask the host this, claim the one
+//! consent window, ask the person with this prompt, settle the page with this); the worker
+//! carries it out and hands the result back. No `chrome.*` and no I/O here, so the whole flow
+//! is tested natively.
+
+use profile_core::wire::{Call, GrantKind, GrantParams, PreviewParams, PreviewResult, Response};
+use profile_core::{ErrorCode, WireError};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::policy::{self, PageCall, PageMessage, Prompt, Sender, Settlement};
+
+/// What the service worker must do next for a page call.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "effect", rename_all = "camelCase")]
+pub enum Effect {
+    /// Send `request` to the host; resume with its answer (`None` when the host is unavailable).
+    Ask { request: HostRequest },
+    /// Send `request` to the host without waiting for its answer; resume at once.
+    Tell { request: HostRequest },
+    /// Claim the one consent window (one at a time, whichever site asks: a second could hide
+    /// under or over the first); resume with whether it was free.
+    Claim,
+    /// Open the consent window with `prompt`; resume with the person's [`Decision`]. From here
+    /// on the call must not be sent again: the person would be asked twice.
+    AskPerson {
+        prompt: Box<Prompt>,
+        #[serde(rename = "timeoutMs")]
+        timeout_ms: f64,
+    },
+    /// Settle the page's promise; the flow is over.
+    Settle { settlement: Settlement },
+}
+
+/// A request for the host: `{type, origin, params}`, the worker adds the `id`. `origin` is the
+/// page's (checked against the browser's sender) or, when `None` (`null`), the extension's own,
+/// for the extension's own methods.
+#[derive(Debug, Clone)]
+pub struct HostRequest {
+    pub origin: Option<String>,
+    pub call: Call,
+}
+
+impl Serialize for HostRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let (kind, params) = match serde_json::to_value(&self.call).map_err(serde::ser::Error::custom)? {
+            Value::Object(mut tagged) => (tagged.remove("type"), tagged.remove("params")),
+            _ => (None, None),
+        };
+        let mut map = serializer.serialize_map(Some(3))?;
+        map.serialize_entry("type", &kind)?;
+        map.serialize_entry("origin", &self.origin)?;
+        map.serialize_entry("params", &params.unwrap_or_else(|| Value::Object(Default::default())))?;
+        map.end()
+    }
+}
+
+/// What the person answered in the consent window, or `"timeout"` when they did not.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum Decision {
+    Made {
+        allow: bool,
+        #[serde(default)]
+        remember: bool,
+    },
+    TimedOut(TimedOut),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TimedOut {
+    Timeout,
+}
+
+/// What the worker hands back when it resumes the flow.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// The first step, and the step after a [`Effect::Tell`].
+    Nothing,
+    /// The host's answer to an [`Effect::Ask`]; `None` when the host is unavailable.
+    Host(Option<Response>),
+    /// Whether the consent window was free ([`Effect::Claim`]).
+    Claimed(bool),
+    Decision(Decision),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Step {
+    Start,
+    Grants,
+    Claim,
+    Preview,
+    Person,
+    /// The person allowed; whether they asked to remember it.
+    Allowed {
+        remember: bool,
+    },
+    /// The person declined (the host is told of the decision first).
+    Declined,
+    Remembered,
+    Answer,
+    Done,
+}
+
+/// A page call in progress.
+#[derive(Debug)]
+pub struct Flow {
+    call: PageCall,
+    /// The grant that answers this call without a prompt; `None` for sign-up, which always asks.
+    grant: Option<GrantParams>,
+    step: Step,
+}
+
+impl Flow {
+    /// Checks a page call: its JSON `message` from the page (at most 64 KiB, refused before it
+    /// is parsed) and the browser-given `sender`. A refusal is the page's settlement.
+    pub fn new(sender: &str, message: &str) -> Result<Self, Settlement> {
+        policy::check_size(message).map_err(Settlement::reject)?;
+        let sender: Sender = parse(sender, "sender").map_err(Settlement::reject)?;
+        let message: PageMessage = parse(message, "message").map_err(Settlement::reject)?;
+        let call = policy::validate(&sender, &message).map_err(Settlement::reject)?;
+        let grant = policy::grant_for(&call);
+        Ok(Self { call, grant, step: Step::Start })
+    }
+
+    /// Reads the worker's text for the current step: JSON of a host answer (or `null`), of
+    /// `true`/`false` for a claim, of a decision.
+    pub fn input(&self, text: &str) -> Input {
+        match self.step {
+            Step::Start | Step::Allowed { .. } | Step::Declined | Step::Done => Input::Nothing,
+            Step::Claim => Input::Claimed(serde_json::from_str(text).unwrap_or(false)),
+            // Anything unreadable is a deny.
+            Step::Person => {
+                Input::Decision(serde_json::from_str(text).unwrap_or(Decision::Made { allow: false, remember: false }))
+            }
+            Step::Grants | Step::Preview | Step::Remembered | Step::Answer => {
+                Input::Host(serde_json::from_str(text).ok().flatten())
+            }
+        }
+    }
+
+    /// The next effect, given the result of the last one.
+    pub fn next(&mut self, input: Input) -> Effect {
+        match (self.step, input) {
+            (Step::Start, _) => match &self.grant {
+                Some(_) => self.ask(Step::Grants, None, Call::ListGrants {}),
+                None => self.claim(),
+            },
+            (Step::Grants, Input::Host(answer)) => match &self.grant {
+                Some(wanted) if granted(answer.as_ref(), wanted) => self.call(),
+                _ => self.claim(),
+            },
+            (Step::Claim, Input::Claimed(true)) => {
+                let params = PreviewParams {
+                    origin: self.call.origin.clone(),
+                    top_origin: self.call.top_origin.clone(),
+                    call: Box::new(self.call.call.clone()),
+                };
+                self.ask(Step::Preview, None, Call::Preview(params))
+            }
+            (Step::Claim, Input::Claimed(false)) => self.settle(Settlement::reject(WireError::new(
+                ErrorCode::Busy,
+                "another request is waiting for the person's answer",
+            ))),
+            (Step::Preview, Input::Host(answer)) => match Settlement::from_host(answer.as_ref()) {
+                Settlement::Resolved { value } => match serde_json::from_value::<PreviewResult>(value) {
+                    Ok(preview) => {
+                        self.step = Step::Person;
+                        Effect::AskPerson {
+                            prompt: Box::new(policy::prompt(&self.call, &preview)),
+                            timeout_ms: policy::PROMPT_TIMEOUT_MS,
+                        }
+                    }
+                    Err(e) => {
+                        self.settle(Settlement::reject(WireError::internal(format!("bad preview from the host: {e}"))))
+                    }
+                },
+                rejected => self.settle(rejected),
+            },
+            (Step::Person, Input::Decision(Decision::TimedOut(_))) => {
+                self.settle(Settlement::reject(WireError::new(ErrorCode::Timeout, "no answer within 60 seconds")))
+            }
+            (Step::Person, Input::Decision(Decision::Made { allow, remember })) => {
+                // A decision is the person's doing: it keeps an unlocked profile open.
+                self.step = if allow { Step::Allowed { remember } } else { Step::Declined };
+                Effect::Tell { request: HostRequest { origin: None, call: Call::Activity {} } }
+            }
+            (Step::Declined, _) => {
+                self.settle(Settlement::reject(WireError::new(ErrorCode::UserDenied, "the person declined")))
+            }
+            (Step::Allowed { remember }, _) => match (&self.grant, remember) {
+                (Some(grant), true) => {
+                    let grant = grant.clone();
+                    self.ask(Step::Remembered, None, Call::Grant(grant))
+                }
+                _ => self.call(),
+            },
+            (Step::Remembered, Input::Host(_)) => self.call(),
+            (Step::Answer, Input::Host(answer)) => self.settle(Settlement::from_host(answer.as_ref())),
+            _ => self.settle(Settlement::reject(WireError::internal("the extension's page call went astray"))),
+        }
+    }
+
+    fn ask(&mut self, step: Step, origin: Option<String>, call: Call) -> Effect {
+        self.step = step;
+        Effect::Ask { request: HostRequest { origin, call } }
+    }
+
+    /// The page call itself, for the page's origin.
+    fn call(&mut self) -> Effect {
+        let origin = Some(self.call.origin.to_string());
+        let call = self.call.call.clone();
+        self.ask(Step::Answer, origin, call)
+    }
+
+    fn claim(&mut self) -> Effect {
+        self.step = Step::Claim;
+        Effect::Claim
+    }
+
+    fn settle(&mut self, settlement: Settlement) -> Effect {
+        self.step = Step::Done;
+        Effect::Settle { settlement }
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(json: &str, what: &str) -> Result<T, WireError> {
+    serde_json::from_str(json).map_err(|e| WireError::invalid(format!("bad {what}: {e}")))
+}
+
+/// Whether the host's `listGrants` answer holds `wanted`. The host writes origins serialized,
+/// as `Origin` does, so they are compared as text rather than parsed again, one per grant.
+fn granted(answer: Option<&Response>, wanted: &GrantParams) -> bool {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Row {
+        origin: String,
+        #[serde(default)]
+        top_origin: Option<String>,
+        kind: GrantKind,
+    }
+    let Some(Response { ok: true, result: Some(Value::Array(rows)), .. }) = answer else { return false };
+    let top = wanted.top_origin.as_ref().map(|o| o.as_str());
+    rows.iter()
+        .filter_map(|row| Row::deserialize(row).ok())
+        .any(|row| row.kind == wanted.kind && row.origin == wanted.origin.as_str() && row.top_origin.as_deref() == top)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const SHOP: &str = r#"{"origin": "https://shop.example"}"#;
+
+    fn flow(sender: &str, method: &str, params: Value) -> Flow {
+        Flow::new(sender, &json!({"method": method, "params": params}).to_string()).unwrap()
+    }
+
+    /// Drives the flow one step with `input` as the worker's JSON text; the effect as JSON.
+    fn step(flow: &mut Flow, input: Value) -> Value {
+        let input = flow.input(&input.to_string());
+        serde_json::to_value(flow.next(input)).unwrap()
+    }
+
+    fn ok(id: u64, result: Value) -> Value {
+        json!({"id": id, "ok": true, "result": result})
+    }
+
+    fn grant(origin: &str, top: Option<&str>, kind: &str) -> Value {
+        json!({"origin": origin, "topOrigin": top, "kind": kind, "grantedAt": 1})
+    }
+
+    #[test]
+    fn a_remembered_grant_asks_the_host_for_grants_then_answers_without_a_prompt() {
+        let mut call = flow(SHOP, "getDeviceId", Value::Null);
+        assert_eq!(
+            step(&mut call, Value::Null),
+            json!({"effect": "ask", "request": {"type": "listGrants", "origin": null, "params": {}}})
+        );
+        let grants = ok(
+            1,
+            json!([grant("https://other.example", None, "deviceId"), grant("https://shop.example", None, "deviceId")]),
+        );
+        assert_eq!(
+            step(&mut call, grants),
+            json!({"effect": "ask", "request": {"type": "getDeviceId", "origin": "https://shop.example", "params": {}}})
+        );
+        assert_eq!(
+            step(&mut call, ok(2, json!("dev-1"))),
+            json!({"effect": "settle", "settlement": {"status": "resolved", "value": "dev-1"}})
+        );
+        assert_eq!(step(&mut call, Value::Null)["settlement"]["code"], "internal", "a settled flow stays settled");
+    }
+
+    #[test]
+    fn without_a_grant_the_person_is_asked_once_and_remembering_saves_the_grant() {
+        let mut call = flow(SHOP, "getAddress", json!("billing"));
+        step(&mut call, Value::Null);
+        // A grant for another kind, or inside another page, is not this one.
+        let grants = ok(
+            1,
+            json!([
+                grant("https://shop.example", None, "shippingAddress"),
+                grant("https://shop.example", Some("https://news.example"), "billingAddress")
+            ]),
+        );
+        assert_eq!(step(&mut call, grants), json!({"effect": "claim"}));
+        let preview = step(&mut call, json!(true));
+        assert_eq!(preview["request"]["type"], "preview");
+        assert_eq!(
+            preview["request"]["params"],
+            json!({"origin": "https://shop.example", "call": {"type": "getAddress", "params": {"kind": "billing"}}})
+        );
+        let ask = step(&mut call, ok(2, json!({"value": {"name": "Ada"}, "registrableDomain": "shop.example"})));
+        assert_eq!(ask["effect"], "askPerson");
+        assert_eq!(ask["prompt"]["items"], json!(["Ada"]));
+        assert_eq!(ask["timeoutMs"], json!(60_000.0));
+        assert_eq!(
+            step(&mut call, json!({"allow": true, "remember": true})),
+            json!({"effect": "tell", "request": {"type": "activity", "origin": null, "params": {}}})
+        );
+        assert_eq!(
+            step(&mut call, Value::Null)["request"],
+            json!({"type": "grant", "origin": null, "params": {"origin": "https://shop.example", "kind": "billingAddress"}})
+        );
+        assert_eq!(step(&mut call, ok(3, json!({"granted": true})))["request"]["type"], "getAddress");
+        assert_eq!(step(&mut call, ok(4, json!({"name": "Ada"})))["settlement"]["value"]["name"], "Ada");
+    }
+
+    #[test]
+    fn sign_up_always_asks_and_busy_deny_timeout_and_a_missing_host_settle_the_page() {
+        let sign_up = json!({"challenge": "AAAAAAAAAAAAAAAAAAAAAA", "accountGuid": "a"});
+        let mut call = flow(SHOP, "signUp", sign_up.clone());
+        assert_eq!(step(&mut call, Value::Null), json!({"effect": "claim"}), "no grant is looked up for sign-up");
+        assert_eq!(step(&mut call, json!(false))["settlement"]["code"], "busy");
+
+        let mut call = flow(SHOP, "signUp", sign_up.clone());
+        step(&mut call, Value::Null);
+        step(&mut call, json!(true));
+        assert_eq!(step(&mut call, Value::Null)["settlement"]["code"], "host_unavailable");
+
+        let mut call = flow(SHOP, "signUp", sign_up.clone());
+        step(&mut call, Value::Null);
+        step(&mut call, json!(true));
+        let locked = json!({"id": 1, "ok": false, "error": {"code": "locked", "message": "locked"}});
+        assert_eq!(step(&mut call, locked)["settlement"]["code"], "locked");
+
+        for (decision, told, code) in [
+            (json!({"allow": false, "remember": true}), true, "user_denied"),
+            (json!("nonsense"), true, "user_denied"),
+            (json!("timeout"), false, "timeout"),
+        ] {
+            let mut call = flow(SHOP, "signUp", sign_up.clone());
+            step(&mut call, Value::Null);
+            step(&mut call, json!(true));
+            step(&mut call, ok(1, json!({"value": {}})));
+            let mut effect = step(&mut call, decision.clone());
+            if told {
+                assert_eq!(effect["request"]["type"], "activity", "{decision}");
+                effect = step(&mut call, Value::Null);
+            }
+            assert_eq!(effect["settlement"]["code"], code, "{decision}");
+        }
+    }
+
+    #[test]
+    fn a_call_is_refused_before_any_effect() {
+        let refused = |sender: &str, message: &str| Flow::new(sender, message).unwrap_err();
+        let big = json!({"method": "getDeviceId", "params": {"x": "x".repeat(profile_core::wire::MAX_PAGE_MESSAGE)}});
+        for (sender, message, code) in [
+            (SHOP, big.to_string(), ErrorCode::InvalidRequest),
+            (
+                r#"{"origin": "http://shop.example"}"#,
+                json!({"method": "getDeviceId"}).to_string(),
+                ErrorCode::InsecureOrigin,
+            ),
+            (SHOP, json!({"method": "listGrants"}).to_string(), ErrorCode::InvalidRequest),
+            ("nonsense", json!({"method": "getDeviceId"}).to_string(), ErrorCode::InvalidRequest),
+        ] {
+            match refused(sender, &message) {
+                Settlement::Rejected { code: got, .. } => assert_eq!(got, code, "{sender} {message:.80}"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}
