@@ -332,7 +332,9 @@ pub struct Tokens {
     /// Seconds the access token lives.
     pub expires_in: i64,
     pub refresh_token: Bearer,
-    pub device_id: String,
+    /// This device's pairing: its record on the server, the `id` of [`DeviceInfo`]. Not the
+    /// pairwise device id sites get (`crate::DeviceId`).
+    pub pairing_id: String,
     pub profile_id: String,
     pub profile_url: String,
 }
@@ -607,8 +609,8 @@ pub enum PushEvent {
     VaultChanged { counter: i64 },
     /// An account was registered at this origin.
     AccountAdded { origin: String },
-    /// This device was signed out.
-    DeviceRevoked { device_id: String },
+    /// A device was signed out: its pairing.
+    DeviceRevoked { pairing_id: String },
     /// Events were missed: read the vault again.
     Resync,
 }
@@ -637,8 +639,8 @@ mod tests {
         );
         assert_eq!(serde_json::to_value(PushEvent::Resync).unwrap(), json!({"type": "resync"}));
         assert_eq!(
-            serde_json::to_value(PushEvent::DeviceRevoked { device_id: "d".into() }).unwrap(),
-            json!({"type": "device-revoked", "deviceId": "d"})
+            serde_json::to_value(PushEvent::DeviceRevoked { pairing_id: "d".into() }).unwrap(),
+            json!({"type": "device-revoked", "pairingId": "d"})
         );
         let list = AccountList { accounts: vec![], same_app: None };
         assert_eq!(serde_json::to_value(&list).unwrap(), json!({"accounts": []}));
@@ -672,7 +674,7 @@ mod tests {
             token_type: TokenType::Bearer,
             expires_in: 600,
             refresh_token: Bearer::new(TOKEN.into()),
-            device_id: "dev-1".into(),
+            pairing_id: "dev-1".into(),
             profile_id: "user-1".into(),
             profile_url: "https://p.example/u/user-1".into(),
         };

@@ -86,10 +86,11 @@ pub enum Call {
     },
     /// The devices paired with the profile, as the profile server lists them.
     ListDevices {},
-    /// Signs one of the profile's devices out on the profile server.
+    /// Signs one of the profile's devices out on the profile server, by its pairing id (the
+    /// `id` `listDevices` gives; `deviceId`, as older pages sent it, is read too).
     RevokeDevice {
-        #[serde(rename = "deviceId")]
-        device_id: String,
+        #[serde(rename = "pairingId", alias = "deviceId")]
+        pairing_id: String,
     },
     /// Forgets a site account and its login key, on this device and (through the vault) on
     /// the person's other devices.
@@ -682,8 +683,11 @@ mod tests {
         let req = parse(json!({"id": 2, "type": "listDisclosures", "origin": PAGE, "params": {"limit": 3}})).unwrap();
         assert!(matches!(req.call, Call::ListDisclosures { limit: Some(3), offset: None }));
         let req =
+            parse(json!({"id": 3, "type": "revokeDevice", "origin": PAGE, "params": {"pairingId": "d-1"}})).unwrap();
+        assert!(matches!(&req.call, Call::RevokeDevice { pairing_id } if pairing_id == "d-1"));
+        let older =
             parse(json!({"id": 3, "type": "revokeDevice", "origin": PAGE, "params": {"deviceId": "d-1"}})).unwrap();
-        assert!(matches!(&req.call, Call::RevokeDevice { device_id } if device_id == "d-1"));
+        assert!(matches!(&older.call, Call::RevokeDevice { pairing_id } if pairing_id == "d-1"));
         assert_eq!(req.call.name(), "revokeDevice");
     }
 

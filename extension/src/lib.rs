@@ -82,6 +82,13 @@ pub fn validate_own_call(message: &str) -> Result<String, String> {
     Ok(text(&call))
 }
 
+/// The fields of an address as profile-core defines them (`[{name, label, autocomplete,
+/// required, line}]`), for the options page's form and its cards.
+#[wasm_bindgen(js_name = addressFields)]
+pub fn address_fields() -> String {
+    text(&profile_core::ADDRESS_FIELDS)
+}
+
 /// Whether a click `msSinceShown` after the prompt appeared counts.
 #[wasm_bindgen(js_name = clickCounts)]
 pub fn click_counts(ms_since_shown: f64) -> bool {

@@ -3,7 +3,7 @@
 //! page's error codes. No `chrome.*` here, so all of it is tested natively.
 
 use profile_core::wire::{Call, GrantKind, GrantParams, MAX_PAGE_MESSAGE, PreviewResult, Response, origin_error};
-use profile_core::{ErrorCode, Origin, WireError};
+use profile_core::{Address, ErrorCode, Origin, WireError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -196,25 +196,9 @@ pub fn prompt(call: &PageCall, preview: &PreviewResult) -> Prompt {
     }
 }
 
+/// The address as people read it, made from profile-core's one table of address fields.
 fn address_lines(address: &Value) -> Vec<String> {
-    let Some(address) = address.as_object() else { return Vec::new() };
-    let field = |name: &str| address.get(name).and_then(Value::as_str).map(str::to_owned);
-    let city_line =
-        [field("postalCode"), field("city"), field("region")].into_iter().flatten().collect::<Vec<_>>().join(" ");
-    [
-        field("name"),
-        field("organization"),
-        field("line1"),
-        field("line2"),
-        Some(city_line),
-        field("country"),
-        field("phone"),
-        field("email"),
-    ]
-    .into_iter()
-    .flatten()
-    .filter(|line| !line.is_empty())
-    .collect()
+    Address::deserialize(address).map(|a| a.lines()).unwrap_or_default()
 }
 
 /// Whether a click on the prompt counts.

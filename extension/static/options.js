@@ -2,18 +2,23 @@
 // an extension-own request, checked in Rust by the service worker and served by the host.
 import { $, ask, el, hostDown, KIND_LABELS, METHOD_LABELS, when } from "./pages.js";
 
-const ADDRESS_FIELDS = [
-  ["name", "Full name", "name", true],
-  ["organization", "Organization", "organization", false],
-  ["line1", "Address line 1", "address-line1", true],
-  ["line2", "Address line 2", "address-line2", false],
-  ["city", "City", "address-level2", true],
-  ["region", "Region / state", "address-level1", false],
-  ["postalCode", "Postal code", "postal-code", true],
-  ["country", "Country (2 letters, e.g. GB)", "country", true],
-  ["phone", "Phone", "tel", false],
-  ["email", "Email", "email", false],
-];
+// An address's fields, from profile-core's one table (through the service worker's module):
+// [{name, label, autocomplete, required, line}], in reading order.
+const ADDRESS_FIELDS = await chrome.runtime.sendMessage({ addressFields: true });
+
+// The address as people read it: fields that share a `line` joined by spaces.
+function addressLines(address) {
+  const lines = [];
+  let last = null;
+  for (const field of ADDRESS_FIELDS) {
+    const value = address[field.name];
+    if (!value) continue;
+    if (field.line === last) lines[lines.length - 1] += ` ${value}`;
+    else lines.push(value);
+    last = field.line;
+  }
+  return lines;
+}
 
 // Shows `text` in a message element, or hides it when there is none.
 function say(selector, text) {
@@ -135,11 +140,7 @@ $("#unpair").addEventListener("click", async () => {
 function addressCard(kind, address) {
   const title = kind === "shipping" ? "Shipping" : "Billing";
   const card = el("article", { className: "address", id: `address-${kind}` });
-  const lines = address
-    ? [address.name, address.organization, address.line1, address.line2,
-       [address.postalCode, address.city, address.region].filter(Boolean).join(" "), address.country,
-       address.phone, address.email].filter(Boolean)
-    : [];
+  const lines = address ? addressLines(address) : [];
   const view = el(
     "div",
     {},
@@ -154,8 +155,8 @@ function addressCard(kind, address) {
     "form",
     { hidden: true, className: "address-form", id: `form-${kind}` },
     el("h3", {}, `${title} address`),
-    ...ADDRESS_FIELDS.map(([field, label, autocomplete, required]) =>
-      el("label", {}, label, el("input", { name: field, value: (address && address[field]) || "", autocomplete, required })),
+    ...ADDRESS_FIELDS.map(({ name, label, autocomplete, required }) =>
+      el("label", {}, label, el("input", { name, value: (address && address[name]) || "", autocomplete, required })),
     ),
     error,
     el("div", { className: "row" },
@@ -165,7 +166,7 @@ function addressCard(kind, address) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const fields = Object.fromEntries(
-      ADDRESS_FIELDS.map(([field]) => [field, form.elements[field].value.trim()]).filter(([, value]) => value),
+      ADDRESS_FIELDS.map(({ name }) => [name, form.elements[name].value.trim()]).filter(([, value]) => value),
     );
     try {
       await ask("saveAddress", { kind, address: fields });
@@ -274,9 +275,9 @@ async function loadDevices(paired) {
   );
 }
 
-async function signOut(deviceId) {
+async function signOut(pairingId) {
   try {
-    await ask("revokeDevice", { deviceId });
+    await ask("revokeDevice", { pairingId });
   } catch (e) {
     say("#devices-error", e.message);
     return;

@@ -226,7 +226,7 @@ fn main() {
         python.stop();
         samples
     });
-        // Another build keeps its own data dir: an older one may not read this one's state.
+    // Another build keeps its own data dir: an older one may not read this one's state.
     let other_home = tempfile::tempdir().unwrap();
     let compared = std::env::var_os("ROUNDTRIP_COMPARE_BIN").map(|bin| {
         let mut command = pinned(bin.to_str().unwrap());

@@ -468,7 +468,7 @@ impl Device {
             profile_id: tokens.profile_id.clone(),
             access: tokens.access_token.expose().into(),
             refresh: tokens.refresh_token.expose().into(),
-            id: tokens.device_id.clone(),
+            id: tokens.pairing_id.clone(),
         }
     }
 
@@ -557,8 +557,8 @@ fn vault_changed(counter: u64) -> Heard {
     Heard::Event(PushEvent::VaultChanged { counter: counter as i64 })
 }
 
-fn device_revoked(device_id: &str) -> Heard {
-    Heard::Event(PushEvent::DeviceRevoked { device_id: device_id.into() })
+fn device_revoked(pairing_id: &str) -> Heard {
+    Heard::Event(PushEvent::DeviceRevoked { pairing_id: pairing_id.into() })
 }
 
 fn next_event(socket: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>) -> Heard {
@@ -1489,7 +1489,7 @@ fn passphrase_changes(db: Database) {
                 assert_eq!(changed, counter as i64 + 1);
                 break;
             }
-            Heard::Event(PushEvent::DeviceRevoked { device_id }) => revoked.push(device_id),
+            Heard::Event(PushEvent::DeviceRevoked { pairing_id }) => revoked.push(pairing_id),
             other => assert_eq!(Some(other), None, "only device-revoked events come before vault-changed"),
         }
     }

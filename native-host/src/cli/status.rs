@@ -23,7 +23,7 @@ pub(super) fn status(home: &Path) -> Result<ExitCode, String> {
             (Some(_), true) => format!("counter {}, local changes not yet synced", link.counter),
             (Some(_), false) => format!("counter {}, in sync", link.counter),
         };
-        println!("server       {} (device {})", link.api_base, link.device_id);
+        println!("server       {} (pairing {})", link.api_base, link.pairing_id);
         println!("vault        {vault}");
         if let Some(halt) = &link.halted {
             println!("warning      {}", halt.explain());

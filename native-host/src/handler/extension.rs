@@ -56,8 +56,8 @@ impl Host {
             }
             Call::Unpair {} => remote::unpair(store, self.client()),
             Call::ListDevices {} => to_value(&remote::devices(store, self.client())?),
-            Call::RevokeDevice { device_id } => {
-                remote::revoke_device(store, self.client(), device_id)?;
+            Call::RevokeDevice { pairing_id } => {
+                remote::revoke_device(store, self.client(), pairing_id)?;
                 Ok(json!({"revoked": true}))
             }
             Call::Unlock { passphrase } => {

@@ -22,7 +22,9 @@ pub struct ServerLink {
     pub api_base: String,
     pub profile_id: String,
     pub profile_url: String,
-    pub device_id: String,
+    /// This device's pairing on the server (its record there); not a pairwise device id.
+    #[serde(alias = "deviceId")]
+    pub pairing_id: String,
     pub access_token: Bearer,
     pub access_expires_at: u64,
     pub refresh_token: Bearer,
@@ -145,7 +147,7 @@ impl fmt::Debug for ServerLink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerLink")
             .field("api_base", &self.api_base)
-            .field("device_id", &self.device_id)
+            .field("pairing_id", &self.pairing_id)
             .field("counter", &self.counter)
             .field("dirty", &self.dirty)
             .field("halted", &self.halted)

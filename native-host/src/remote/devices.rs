@@ -42,15 +42,15 @@ pub fn devices(store: &Store, client: &Client) -> Result<DeviceList, WireError> 
 }
 
 /// Signs one of the profile's devices out.
-pub fn revoke_device(store: &Store, client: &Client, device_id: &str) -> Result<(), WireError> {
+pub fn revoke_device(store: &Store, client: &Client, pairing_id: &str) -> Result<(), WireError> {
     // It goes into the URL's path: only the server's id alphabet, so it names nothing else.
-    let well_formed = (1..=64).contains(&device_id.len())
-        && device_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let well_formed = (1..=64).contains(&pairing_id.len())
+        && pairing_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !well_formed {
-        return Err(WireError::invalid("deviceId must be a device id from the device list"));
+        return Err(WireError::invalid("pairingId must be a pairing id from the device list"));
     }
     with_token(store, client, false, |client, link| {
-        let address = url(&link.api_base, &path::device(device_id));
+        let address = url(&link.api_base, &path::device(pairing_id));
         client.call("DELETE", &address, Some(&link.access_token), NO_BODY)?.expect_empty(204)
     })
 }
@@ -62,7 +62,7 @@ pub fn unpair(store: &Store, client: &Client) -> Result<Value, WireError> {
         return Err(not_paired());
     }
     let signed_out = with_token(store, client, true, |client, link| {
-        let address = url(&link.api_base, &path::device(&link.device_id));
+        let address = url(&link.api_base, &path::device(&link.pairing_id));
         Ok(client.call("DELETE", &address, Some(&link.access_token), NO_BODY)?.status == 204)
     })
     .unwrap_or(false);

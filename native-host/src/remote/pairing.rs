@@ -82,7 +82,7 @@ pub fn pair(
         api_base,
         profile_id,
         profile_url: profile_url.clone(),
-        device_id: tokens.device_id,
+        pairing_id: tokens.pairing_id,
         access_expires_at: now() + u64::try_from(tokens.expires_in).unwrap_or(0),
         access_token: tokens.access_token,
         refresh_token: tokens.refresh_token,

@@ -78,7 +78,7 @@ pub(super) fn hold_socket(store: &Store, client: &Client) -> Result<(), String> 
                     tracing::warn!("profile server sync: {e}");
                 }
             }
-            PushEvent::DeviceRevoked { device_id } if device_id == link.device_id => {
+            PushEvent::DeviceRevoked { pairing_id } if pairing_id == link.pairing_id => {
                 tracing::warn!("the profile server signed this device out; it is no longer paired");
                 store
                     .update(|s| {

@@ -62,7 +62,7 @@ async fn tokens(state: &AppState, user_id: &str, device_id: &str) -> Result<Toke
         token_type: TokenType::Bearer,
         expires_in: ACCESS_TTL_SECS,
         refresh_token: state.db.issue_refresh(device_id).await?.into(),
-        device_id: device_id.to_owned(),
+        pairing_id: device_id.to_owned(),
         profile_id: user_id.to_owned(),
         profile_url: crate::profile_url(public_url, user_id),
     })

@@ -53,7 +53,7 @@ async fn serve(mut socket: WebSocket, state: AppState, session: Session, mut eve
                 if send(&mut socket, &body).await.is_err() {
                     return;
                 }
-                if matches!(&body, PushEvent::DeviceRevoked { device_id } if *device_id == session.device) {
+                if matches!(&body, PushEvent::DeviceRevoked { pairing_id } if *pairing_id == session.device) {
                     break "this device was signed out";
                 }
             }

@@ -31,7 +31,7 @@ impl Event {
     }
 
     pub fn device_revoked(user: &str, device: &str) -> Self {
-        Self { user: user.into(), body: PushEvent::DeviceRevoked { device_id: device.into() } }
+        Self { user: user.into(), body: PushEvent::DeviceRevoked { pairing_id: device.into() } }
     }
 }
 
