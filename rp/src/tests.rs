@@ -1,6 +1,5 @@
 #![allow(clippy::unwrap_used)]
 
-use base64ct::Encoding;
 use profile_core::{ClientData, LoginKey, Secret32};
 
 use super::*;
