@@ -165,12 +165,7 @@ impl ServerSigningKey {
 
     /// The public key as a JWK with its `kid`, `alg` and `use`.
     pub fn jwk(&self) -> ServerJwk {
-        ServerJwk {
-            key: PublicJwk::from(&self.public),
-            kid: self.kid.clone(),
-            alg: "ES256".into(),
-            use_: "sig".into(),
-        }
+        ServerJwk { key: PublicJwk::from(&self.public), kid: self.kid.clone(), alg: "ES256".into(), use_: "sig".into() }
     }
 
     /// Signs an access token for `user` on `device`, valid [`ACCESS_TTL_SECS`] from `now`.
