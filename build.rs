@@ -4,7 +4,10 @@
 //!    its own target dir (`target/extension-build`) so the nested cargo never waits on the lock
 //!    of the build that runs this script;
 //! 2. runs wasm-bindgen (`--target web`) through `wasm-bindgen-cli-support`;
-//! 3. shrinks the module with `wasm-opt -Oz` when binaryen is installed (a warning otherwise);
+//! 3. shrinks the module with `wasm-opt -Oz`: binaryen as pinned in `tools/binaryen/` (npm's
+//!    `binaryen`, installed on first use into `target/tools/binaryen/` with `npm ci`, run on
+//!    node), or `$WASM_OPT`, or a `wasm-opt` on the PATH of version 116 or later; a warning when
+//!    none can be had (`scripts/provision` installs node and npm);
 //! 4. copies `extension/static/` and writes each browser's `manifest.json` from
 //!    `extension/manifest.json`, with the committed public key (Chromium) or the add-on id
 //!    (Firefox);
@@ -36,9 +39,11 @@ fn main() -> Result<()> {
         "extension/Cargo.toml",
         "core/src",
         "core/Cargo.toml",
+        "tools/binaryen/package-lock.json",
     ] {
         println!("cargo:rerun-if-changed={watched}");
     }
+    println!("cargo:rerun-if-env-changed=WASM_OPT");
     let target = env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
     let probe = env::var_os("CARGO_FEATURE_PANIC_PROBE").is_some();
     let wasm = build_wasm(&root, &target, probe)?;
@@ -54,7 +59,7 @@ fn main() -> Result<()> {
         // module afresh instead of running on a broken one.
         .reset_state_function(true)
         .generate(&pkg)?;
-    optimize(&pkg.join("profile_extension_bg.wasm"));
+    optimize(&root, &target, &pkg.join("profile_extension_bg.wasm"));
 
     let manifest: manifest::Manifest = manifest::Manifest::read(&root.join("extension/manifest.json"))?;
     let key = fs::read_to_string(root.join("extension/public-key.b64"))?.trim().to_owned();
@@ -135,43 +140,112 @@ fn build_wasm(root: &Path, target: &Path, probe: bool) -> Result<PathBuf> {
     Ok(build_dir.join("wasm32-unknown-unknown/wasm-release/profile_extension.wasm"))
 }
 
-/// `wasm-opt -Oz` with the features rustc's wasm32 output uses, when binaryen is new enough.
-/// Binaryen before 116 (Debian 12 ships 108) rewrites wasm-bindgen's `externref` table as the
-/// old proposal's `anyref`, which current V8 refuses at init ("WebAssembly.Table.set(): Argument
-/// 1 is invalid for table"), so with those versions the module is left as wasm-bindgen wrote it.
-fn optimize(wasm: &Path) {
-    const MIN_VERSION: u32 = 116;
-    let version = Command::new("wasm-opt").arg("--version").output().ok().and_then(|out| {
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        text.split_whitespace().skip_while(|w| *w != "version").nth(1).and_then(|v| v.parse::<u32>().ok())
-    });
-    match version {
-        None => println!("cargo:warning=wasm-opt not found: the extension's .wasm is not size-optimized"),
-        Some(v) if v < MIN_VERSION => println!(
-            "cargo:warning=wasm-opt {v} is older than {MIN_VERSION} and breaks wasm-bindgen's externref table: skipped"
-        ),
-        Some(_) => {
-            let features = [
-                "--enable-bulk-memory",
-                "--enable-reference-types",
-                "--enable-sign-ext",
-                "--enable-mutable-globals",
-                "--enable-nontrapping-float-to-int",
-                "--enable-multivalue",
-            ];
-            let status = Command::new("wasm-opt")
-                .arg("-Oz")
-                .arg("--strip-debug")
-                .args(features)
-                .arg(wasm)
-                .arg("-o")
-                .arg(wasm)
-                .status();
-            if !status.is_ok_and(|s| s.success()) {
-                println!("cargo:warning=wasm-opt failed: the extension's .wasm is not size-optimized");
-            }
+/// `wasm-opt -Oz` with the features rustc's wasm32 output uses. Binaryen before 116 (Debian 12
+/// ships 108) rewrites wasm-bindgen's `externref` table as the old proposal's `anyref`, which
+/// current V8 refuses at init ("WebAssembly.Table.set(): Argument 1 is invalid for table"), so
+/// an older one is never used and, with none at all, the module is left as wasm-bindgen wrote it.
+fn optimize(root: &Path, target: &Path, wasm: &Path) {
+    let mut wasm_opt = match wasm_opt(root, target) {
+        Ok(command) => command,
+        Err(why) => {
+            println!("cargo:warning={why}: the extension's .wasm is not size-optimized");
+            return;
         }
+    };
+    let features = [
+        "--enable-bulk-memory",
+        "--enable-reference-types",
+        "--enable-sign-ext",
+        "--enable-mutable-globals",
+        "--enable-nontrapping-float-to-int",
+        "--enable-multivalue",
+    ];
+    let status = wasm_opt.arg("-Oz").arg("--strip-debug").args(features).arg(wasm).arg("-o").arg(wasm).status();
+    if !status.is_ok_and(|s| s.success()) {
+        println!("cargo:warning=wasm-opt failed: the extension's .wasm is not size-optimized");
     }
+}
+
+/// Oldest binaryen whose `wasm-opt` keeps wasm-bindgen's `externref` table.
+const MIN_BINARYEN: u32 = 116;
+
+/// The `wasm-opt` to run: `$WASM_OPT` when set; else the pinned npm `binaryen` (installed into
+/// `TARGET/tools/binaryen/` when missing or when the committed lock changed); else a `wasm-opt`
+/// on the PATH that is new enough.
+fn wasm_opt(root: &Path, target: &Path) -> std::result::Result<Command, String> {
+    if let Some(path) = env::var_os("WASM_OPT") {
+        let command = || Command::new(&path);
+        return match binaryen_version(command()) {
+            Some(v) if v >= MIN_BINARYEN => Ok(command()),
+            Some(v) => Err(format!("$WASM_OPT is binaryen {v}, older than {MIN_BINARYEN}")),
+            None => Err(format!("$WASM_OPT ({}) does not run", Path::new(&path).display())),
+        };
+    }
+    let pinned = match pinned_binaryen(root, target) {
+        Ok(script) => return Ok(node(&script)),
+        Err(why) => why,
+    };
+    match binaryen_version(Command::new("wasm-opt")) {
+        Some(v) if v >= MIN_BINARYEN => Ok(Command::new("wasm-opt")),
+        Some(v) => Err(format!("{pinned}, and the wasm-opt on the PATH is binaryen {v}, older than {MIN_BINARYEN}")),
+        None => Err(format!("{pinned}, and there is no wasm-opt on the PATH")),
+    }
+}
+
+fn node(script: &Path) -> Command {
+    let mut command = Command::new("node");
+    command.arg(script);
+    command
+}
+
+/// The version a `wasm-opt --version` prints ("wasm-opt version 132 (version_132)").
+fn binaryen_version(mut wasm_opt: Command) -> Option<u32> {
+    let out = wasm_opt.arg("--version").output().ok().filter(|out| out.status.success())?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.split_whitespace().skip_while(|w| *w != "version").nth(1).and_then(|v| v.parse().ok())
+}
+
+/// The pinned binaryen's `wasm-opt` script, installed from `tools/binaryen/package-lock.json`
+/// (version and sha512 pinned) into `TARGET/tools/binaryen/` when it is not there yet. The
+/// install goes to a folder of its own and is renamed into place, so a build that stops halfway
+/// or runs beside another leaves no half-installed tool behind.
+fn pinned_binaryen(root: &Path, target: &Path) -> std::result::Result<PathBuf, String> {
+    let source = root.join("tools/binaryen");
+    let lock = fs::read(source.join("package-lock.json")).map_err(|e| format!("tools/binaryen: {e}"))?;
+    let dir = target.join("tools/binaryen");
+    let script = |dir: &Path| dir.join("node_modules/binaryen/bin/wasm-opt");
+    if fs::read(dir.join("package-lock.json")).is_ok_and(|installed| installed == lock) && script(&dir).is_file() {
+        return Ok(script(&dir));
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        return Err("node is not installed (scripts/provision installs node and npm)".into());
+    }
+    let staging = target.join(format!("tools/binaryen.{}", std::process::id()));
+    let _ = fs::remove_dir_all(&staging);
+    let install = || -> std::result::Result<(), String> {
+        fs::create_dir_all(&staging).map_err(|e| e.to_string())?;
+        for file in ["package.json", "package-lock.json"] {
+            fs::copy(source.join(file), staging.join(file)).map_err(|e| e.to_string())?;
+        }
+        let status = Command::new("npm")
+            .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&staging)
+            .status()
+            .map_err(|e| format!("npm does not run ({e}; scripts/provision installs it)"))?;
+        if !status.success() {
+            return Err("`npm ci` of tools/binaryen failed".into());
+        }
+        let _ = fs::remove_dir_all(&dir);
+        // Another build may have put its install in place meanwhile: then use that one.
+        if fs::rename(&staging, &dir).is_err() && !script(&dir).is_file() {
+            return Err(format!("cannot move the installed binaryen to {}", dir.display()));
+        }
+        Ok(())
+    };
+    let installed = install();
+    let _ = fs::remove_dir_all(&staging);
+    installed?;
+    Ok(script(&dir))
 }
 
 fn copy_dir(from: &Path, to: &Path) -> Result<()> {

@@ -3,15 +3,17 @@
 //! `clientData` is the exact UTF-8 JSON that was signed, carried base64url-encoded so no
 //! re-serialization can change it; the signature is ECDSA P-256 / SHA-256 in the 64-byte `r‖s`
 //! form WebCrypto uses. [`verify`] is the one verifier: the host's tests and `profile-rp` both
-//! call it.
+//! call it, and it checks the signature through [`crate::ecdsa`] (`ring` natively, `p256` in
+//! WASM).
 
 use std::fmt;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use p256::ecdsa::signature::{Signer, Verifier};
-use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use p256::ecdsa::signature::Signer;
+use p256::ecdsa::{SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
+use crate::ecdsa::{PublicKey, Signature};
 use crate::{DeviceId, Origin, Secret32};
 
 /// Which ceremony an assertion belongs to.
@@ -134,17 +136,11 @@ pub struct PublicJwk {
 
 impl PublicJwk {
     pub fn from_key(key: &VerifyingKey) -> Self {
-        let point = key.to_sec1_point(false);
-        let bytes = point.as_bytes();
-        Self {
-            kty: "EC".into(),
-            crv: "P-256".into(),
-            x: Base64UrlUnpadded::encode_string(&bytes[1..33]),
-            y: Base64UrlUnpadded::encode_string(&bytes[33..65]),
-        }
+        Self::from(&PublicKey::from(key))
     }
 
-    pub fn to_key(&self) -> Result<VerifyingKey, AssertionError> {
+    /// The key the verifier takes; refused unless it is a P-256 point on the curve.
+    pub fn to_key(&self) -> Result<PublicKey, AssertionError> {
         if self.kty != "EC" || self.crv != "P-256" {
             return Err(AssertionError::Key);
         }
@@ -155,11 +151,19 @@ impl PublicJwk {
                 _ => Err(AssertionError::Key),
             }
         };
-        let mut sec1 = Vec::with_capacity(65);
-        sec1.push(4);
-        sec1.extend_from_slice(&coordinate(&self.x)?);
-        sec1.extend_from_slice(&coordinate(&self.y)?);
-        VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| AssertionError::Key)
+        PublicKey::from_coordinates(&coordinate(&self.x)?, &coordinate(&self.y)?).map_err(|_| AssertionError::Key)
+    }
+}
+
+impl From<&PublicKey> for PublicJwk {
+    fn from(key: &PublicKey) -> Self {
+        let bytes = key.as_sec1();
+        Self {
+            kty: "EC".into(),
+            crv: "P-256".into(),
+            x: Base64UrlUnpadded::encode_string(&bytes[1..33]),
+            y: Base64UrlUnpadded::encode_string(&bytes[33..65]),
+        }
     }
 }
 
@@ -183,7 +187,7 @@ impl LoginKey {
     pub fn sign(&self, data: &ClientData) -> Assertion {
         // ClientData holds only strings and integers: serialization cannot fail.
         let bytes = serde_json::to_vec(data).unwrap_or_default();
-        let signature: Signature = self.0.sign(&bytes);
+        let signature: p256::ecdsa::Signature = self.0.sign(&bytes);
         Assertion {
             client_data: Base64UrlUnpadded::encode_string(&bytes),
             signature: Base64UrlUnpadded::encode_string(&signature.to_bytes()),
@@ -239,17 +243,11 @@ pub enum AssertionError {
 
 /// Checks signature, type, origin, challenge, account, counter and age; returns what was
 /// asserted.
-pub fn verify(
-    key: &VerifyingKey,
-    assertion: &Assertion,
-    expected: &Expected<'_>,
-) -> Result<ClientData, AssertionError> {
+pub fn verify(key: &PublicKey, assertion: &Assertion, expected: &Expected<'_>) -> Result<ClientData, AssertionError> {
     let bytes = Base64UrlUnpadded::decode_vec(&assertion.client_data)
         .map_err(|_| AssertionError::Malformed("clientData is not base64url".into()))?;
-    let signature = Base64UrlUnpadded::decode_vec(&assertion.signature)
-        .ok()
-        .and_then(|raw| Signature::from_slice(&raw).ok())
-        .ok_or_else(|| AssertionError::Malformed("signature is not 64 bytes of base64url".into()))?;
+    let signature = Signature::from_base64url(&assertion.signature)
+        .map_err(|_| AssertionError::Malformed("signature is not 64 bytes of base64url".into()))?;
     key.verify(&bytes, &signature).map_err(|_| AssertionError::Signature)?;
     let data: ClientData = serde_json::from_slice(&bytes).map_err(|e| AssertionError::Malformed(e.to_string()))?;
     if data.kind != expected.kind {

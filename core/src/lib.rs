@@ -5,6 +5,7 @@ mod address;
 mod assertion;
 mod device;
 pub mod disclosure;
+pub mod ecdsa;
 mod error;
 mod origin;
 pub mod seal;

@@ -1,6 +1,5 @@
 #![allow(clippy::unwrap_used)]
 
-use base64ct::Encoding;
 use profile_core::{ClientData, LoginKey, Secret32};
 
 use super::*;
@@ -163,7 +162,6 @@ fn challenges_are_random_and_long_enough() {
 
 #[test]
 fn a_site_key_signs_account_checks_its_registration_publishes() {
-    use p256::ecdsa::signature::Verifier;
     let key = SiteKey::generate().unwrap();
     let registration = key.registration("demo-shop", "Demo Shop");
     assert_eq!((registration["appId"].as_str(), registration["name"].as_str()), (Some("demo-shop"), Some("Demo Shop")));
@@ -172,8 +170,7 @@ fn a_site_key_signs_account_checks_its_registration_publishes() {
     let body: serde_json::Value = serde_json::from_str(&request.body).unwrap();
     assert_eq!((body["origin"].as_str(), body["accountGuid"].as_str()), (Some(SHOP), Some("acct-1")));
     assert!(body["issuedAt"].as_u64().unwrap() > 1_700_000_000);
-    let signature = base64ct::Base64UrlUnpadded::decode_vec(&request.signature).unwrap();
-    let signature = p256::ecdsa::Signature::from_slice(&signature).unwrap();
+    let signature = profile_core::ecdsa::Signature::from_base64url(&request.signature).unwrap();
     assert!(public.to_key().unwrap().verify(request.body.as_bytes(), &signature).is_ok());
     assert_eq!(format!("{key:?}"), "SiteKey(..)");
 }

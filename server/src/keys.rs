@@ -25,8 +25,9 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use base64ct::{Base64UrlUnpadded, Encoding};
-use p256::ecdsa::signature::{Signer, Verifier};
-use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use p256::ecdsa::signature::Signer;
+use p256::ecdsa::{Signature, SigningKey};
+use profile_core::ecdsa::PublicKey;
 use profile_core::seal::{self, Purpose};
 use profile_core::server_api::ServerJwk;
 use profile_core::{PublicJwk, Secret32};
@@ -117,7 +118,7 @@ impl MasterKey {
 #[derive(Clone)]
 pub struct ServerSigningKey {
     signing: SigningKey,
-    verifying: VerifyingKey,
+    public: PublicKey,
     kid: String,
 }
 
@@ -130,9 +131,9 @@ impl std::fmt::Debug for ServerSigningKey {
 impl ServerSigningKey {
     fn from_secret(secret: &Secret32) -> Option<Self> {
         let signing = SigningKey::from_slice(secret.expose()).ok()?;
-        let verifying = *signing.verifying_key();
-        let digest = Sha256::digest(verifying.to_sec1_point(false).as_bytes());
-        Some(Self { signing, verifying, kid: Base64UrlUnpadded::encode_string(&digest[..12]) })
+        let public = PublicKey::from(signing.verifying_key());
+        let digest = Sha256::digest(public.as_sec1());
+        Some(Self { signing, public, kid: Base64UrlUnpadded::encode_string(&digest[..12]) })
     }
 
     /// The database's signing key, made and stored (sealed) on the first start. When two
@@ -164,12 +165,7 @@ impl ServerSigningKey {
 
     /// The public key as a JWK with its `kid`, `alg` and `use`.
     pub fn jwk(&self) -> ServerJwk {
-        ServerJwk {
-            key: PublicJwk::from_key(&self.verifying),
-            kid: self.kid.clone(),
-            alg: "ES256".into(),
-            use_: "sig".into(),
-        }
+        ServerJwk { key: PublicJwk::from(&self.public), kid: self.kid.clone(), alg: "ES256".into(), use_: "sig".into() }
     }
 
     /// Signs an access token for `user` on `device`, valid [`ACCESS_TTL_SECS`] from `now`.
@@ -207,11 +203,8 @@ impl ServerSigningKey {
         if header.alg != "ES256" || header.kid.as_deref() != Some(&self.kid) {
             return Err(TokenError::Algorithm);
         }
-        let signature = Base64UrlUnpadded::decode_vec(signature)
-            .ok()
-            .and_then(|raw| Signature::from_slice(&raw).ok())
-            .ok_or(TokenError::Malformed)?;
-        self.verifying.verify(signed.as_bytes(), &signature).map_err(|_| TokenError::Signature)?;
+        let signature = profile_core::ecdsa::Signature::from_base64url(signature).map_err(|_| TokenError::Malformed)?;
+        self.public.verify(signed.as_bytes(), &signature).map_err(|_| TokenError::Signature)?;
         let claims: AccessClaims = decode_segment(claims)?;
         if claims.iss != issuer || claims.aud != AUDIENCE {
             return Err(TokenError::Audience);

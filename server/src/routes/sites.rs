@@ -25,9 +25,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use base64ct::{Base64UrlUnpadded, Encoding};
-use p256::ecdsa::signature::Verifier;
-use p256::ecdsa::{Signature, VerifyingKey};
+use profile_core::ecdsa::{PublicKey, Signature};
 use profile_core::server_api::{AccountCheck, AccountCheckAnswer, ApiErrorCode, SIGNATURE_HEADER};
 
 use crate::http::{ApiError, AppState, ClientAddr};
@@ -48,8 +46,7 @@ pub async fn account_check(
     let signature = headers
         .get(SIGNATURE_HEADER)
         .and_then(|value| value.to_str().ok())
-        .and_then(|text| Base64UrlUnpadded::decode_vec(text.trim()).ok())
-        .and_then(|raw| Signature::from_slice(&raw).ok());
+        .and_then(|text| Signature::from_base64url(text.trim()).ok());
     let fresh = check.issued_at.abs_diff(crate::now()) <= MAX_SKEW_SECS.unsigned_abs();
     let verified = state
         .db
@@ -57,7 +54,7 @@ pub async fn account_check(
             // Fetched for every fresh, signed request, known origin or not: nothing here
             // depends on whether anyone has an account at the origin.
             let Some(signature) = signature.filter(|_| fresh) else { return Ok(Err(())) };
-            let verifies = |key: Option<VerifyingKey>| key.is_some_and(|key| key.verify(&body, &signature).is_ok());
+            let verifies = |key: Option<PublicKey>| key.is_some_and(|key| key.verify(&body, &signature).is_ok());
             // A site that rotated its key is fetched again, but not at every bad signature.
             let verified = verifies(state.site_keys.get(&check.origin, KEY_TTL).await?)
                 || verifies(state.site_keys.get(&check.origin, REFETCH_AFTER).await?);

@@ -15,7 +15,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use p256::ecdsa::VerifyingKey;
+use profile_core::ecdsa::PublicKey;
 use profile_core::{Origin, PublicJwk};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 
@@ -31,7 +31,7 @@ const DOCUMENT_LIMIT: u64 = 64 * 1024;
 /// Sites' public keys, as fetched (or found missing) and when, and the agent that fetches them.
 #[derive(Debug)]
 pub struct SiteKeys {
-    keys: Mutex<HashMap<Origin, (Instant, Option<VerifyingKey>)>>,
+    keys: Mutex<HashMap<Origin, (Instant, Option<PublicKey>)>>,
     agent: ureq::Agent,
     /// Fetches under way at most: each may hold a blocking thread for [`FETCH_TIMEOUT`], and
     /// anyone can ask for one, so they are bounded for the whole server.
@@ -62,7 +62,7 @@ impl SiteKeys {
     /// The site's key: the remembered one when it is younger than `max_age`, else fetched
     /// (only from the addresses [`OutwardOnly`] lets through). `busy` when too many fetches are
     /// under way.
-    pub async fn get(&self, origin: &Origin, max_age: Duration) -> Result<Option<VerifyingKey>, Busy> {
+    pub async fn get(&self, origin: &Origin, max_age: Duration) -> Result<Option<PublicKey>, Busy> {
         if let Some((at, key)) = self.keys.lock().unwrap_or_else(|p| p.into_inner()).get(origin)
             && at.elapsed() < max_age
         {
@@ -84,7 +84,7 @@ impl SiteKeys {
     }
 }
 
-fn fetch_key(agent: &ureq::Agent, url: &str) -> Option<VerifyingKey> {
+fn fetch_key(agent: &ureq::Agent, url: &str) -> Option<PublicKey> {
     let mut response = agent.get(url).call().ok()?;
     if response.status() != 200 {
         return None;
