@@ -5,9 +5,9 @@
 //! carries it out and hands the result back. No `chrome.*` and no I/O here, so the whole flow
 //! is tested natively.
 
-use profile_core::wire::{Call, GrantKind, GrantParams, PreviewParams, PreviewResult, Response};
+use profile_core::wire::{Call, GrantParams, PreviewParams, PreviewResult, Response};
 use profile_core::{ErrorCode, WireError};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::policy::{self, PageCall, PageMessage, Prompt, Sender, Settlement};
@@ -34,46 +34,38 @@ pub enum Effect {
     Settle { settlement: Settlement },
 }
 
-/// A request for the host: `{type, origin, params}`, the worker adds the `id`. `origin` is the
-/// page's (checked against the browser's sender) or, when `None` (`null`), the extension's own,
-/// for the extension's own methods.
-#[derive(Debug, Clone)]
+/// A request for the host: `{origin, call: {type, params}}`; the worker sends `{id, type,
+/// origin, params}`. `origin` is the page's (checked against the browser's sender) or, when
+/// `None` (`null`), the extension's own, for the extension's own methods.
+#[derive(Debug, Clone, Serialize)]
 pub struct HostRequest {
     pub origin: Option<String>,
     pub call: Call,
 }
 
-impl Serialize for HostRequest {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let (kind, params) = match serde_json::to_value(&self.call).map_err(serde::ser::Error::custom)? {
-            Value::Object(mut tagged) => (tagged.remove("type"), tagged.remove("params")),
-            _ => (None, None),
-        };
-        let mut map = serializer.serialize_map(Some(3))?;
-        map.serialize_entry("type", &kind)?;
-        map.serialize_entry("origin", &self.origin)?;
-        map.serialize_entry("params", &params.unwrap_or_else(|| Value::Object(Default::default())))?;
-        map.end()
-    }
-}
-
-/// What the person answered in the consent window, or `"timeout"` when they did not.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(untagged)]
+/// What the person answered in the consent window.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Decision {
     Made {
         allow: bool,
-        #[serde(default)]
         remember: bool,
     },
-    TimedOut(TimedOut),
+    /// The window was left unanswered for [`policy::PROMPT_TIMEOUT_MS`].
+    TimedOut,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum TimedOut {
-    Timeout,
+impl Decision {
+    /// `{allow, remember}` or `"timeout"`, as JSON text; anything else is a deny. Read through
+    /// `Value` (no deserializer of its own: the module stays small).
+    fn read(text: &str) -> Self {
+        match serde_json::from_str::<Value>(text).unwrap_or(Value::Null) {
+            Value::String(s) if s == "timeout" => Self::TimedOut,
+            value => Self::Made {
+                allow: value.get("allow").and_then(Value::as_bool).unwrap_or(false),
+                remember: value.get("remember").and_then(Value::as_bool).unwrap_or(false),
+            },
+        }
+    }
 }
 
 /// What the worker hands back when it resumes the flow.
@@ -132,11 +124,8 @@ impl Flow {
     pub fn input(&self, text: &str) -> Input {
         match self.step {
             Step::Start | Step::Allowed { .. } | Step::Declined | Step::Done => Input::Nothing,
-            Step::Claim => Input::Claimed(serde_json::from_str(text).unwrap_or(false)),
-            // Anything unreadable is a deny.
-            Step::Person => {
-                Input::Decision(serde_json::from_str(text).unwrap_or(Decision::Made { allow: false, remember: false }))
-            }
+            Step::Claim => Input::Claimed(text.trim() == "true"),
+            Step::Person => Input::Decision(Decision::read(text)),
             Step::Grants | Step::Preview | Step::Remembered | Step::Answer => {
                 Input::Host(serde_json::from_str(text).ok().flatten())
             }
@@ -181,7 +170,7 @@ impl Flow {
                 },
                 rejected => self.settle(rejected),
             },
-            (Step::Person, Input::Decision(Decision::TimedOut(_))) => {
+            (Step::Person, Input::Decision(Decision::TimedOut)) => {
                 self.settle(Settlement::reject(WireError::new(ErrorCode::Timeout, "no answer within 60 seconds")))
             }
             (Step::Person, Input::Decision(Decision::Made { allow, remember })) => {
@@ -235,19 +224,14 @@ fn parse<T: serde::de::DeserializeOwned>(json: &str, what: &str) -> Result<T, Wi
 /// Whether the host's `listGrants` answer holds `wanted`. The host writes origins serialized,
 /// as `Origin` does, so they are compared as text rather than parsed again, one per grant.
 fn granted(answer: Option<&Response>, wanted: &GrantParams) -> bool {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Row {
-        origin: String,
-        #[serde(default)]
-        top_origin: Option<String>,
-        kind: GrantKind,
-    }
     let Some(Response { ok: true, result: Some(Value::Array(rows)), .. }) = answer else { return false };
-    let top = wanted.top_origin.as_ref().map(|o| o.as_str());
-    rows.iter()
-        .filter_map(|row| Row::deserialize(row).ok())
-        .any(|row| row.kind == wanted.kind && row.origin == wanted.origin.as_str() && row.top_origin.as_deref() == top)
+    let (origin, top) = (wanted.origin.as_str(), wanted.top_origin.as_ref().map(|o| o.as_str()));
+    let kind = serde_json::to_value(wanted.kind).unwrap_or(Value::Null);
+    rows.iter().any(|row| {
+        row.get("kind") == Some(&kind)
+            && row.get("origin").and_then(Value::as_str) == Some(origin)
+            && row.get("topOrigin").and_then(Value::as_str) == top
+    })
 }
 
 #[cfg(test)]
@@ -281,7 +265,7 @@ mod tests {
         let mut call = flow(SHOP, "getDeviceId", Value::Null);
         assert_eq!(
             step(&mut call, Value::Null),
-            json!({"effect": "ask", "request": {"type": "listGrants", "origin": null, "params": {}}})
+            json!({"effect": "ask", "request": {"origin": null, "call": {"type": "listGrants", "params": {}}}})
         );
         let grants = ok(
             1,
@@ -289,7 +273,7 @@ mod tests {
         );
         assert_eq!(
             step(&mut call, grants),
-            json!({"effect": "ask", "request": {"type": "getDeviceId", "origin": "https://shop.example", "params": {}}})
+            json!({"effect": "ask", "request": {"origin": "https://shop.example", "call": {"type": "getDeviceId", "params": {}}}})
         );
         assert_eq!(
             step(&mut call, ok(2, json!("dev-1"))),
@@ -312,9 +296,9 @@ mod tests {
         );
         assert_eq!(step(&mut call, grants), json!({"effect": "claim"}));
         let preview = step(&mut call, json!(true));
-        assert_eq!(preview["request"]["type"], "preview");
+        assert_eq!(preview["request"]["call"]["type"], "preview");
         assert_eq!(
-            preview["request"]["params"],
+            preview["request"]["call"]["params"],
             json!({"origin": "https://shop.example", "call": {"type": "getAddress", "params": {"kind": "billing"}}})
         );
         let ask = step(&mut call, ok(2, json!({"value": {"name": "Ada"}, "registrableDomain": "shop.example"})));
@@ -323,13 +307,13 @@ mod tests {
         assert_eq!(ask["timeoutMs"], json!(60_000.0));
         assert_eq!(
             step(&mut call, json!({"allow": true, "remember": true})),
-            json!({"effect": "tell", "request": {"type": "activity", "origin": null, "params": {}}})
+            json!({"effect": "tell", "request": {"origin": null, "call": {"type": "activity", "params": {}}}})
         );
         assert_eq!(
             step(&mut call, Value::Null)["request"],
-            json!({"type": "grant", "origin": null, "params": {"origin": "https://shop.example", "kind": "billingAddress"}})
+            json!({"origin": null, "call": {"type": "grant", "params": {"origin": "https://shop.example", "kind": "billingAddress"}}})
         );
-        assert_eq!(step(&mut call, ok(3, json!({"granted": true})))["request"]["type"], "getAddress");
+        assert_eq!(step(&mut call, ok(3, json!({"granted": true})))["request"]["call"]["type"], "getAddress");
         assert_eq!(step(&mut call, ok(4, json!({"name": "Ada"})))["settlement"]["value"]["name"], "Ada");
     }
 
@@ -362,7 +346,7 @@ mod tests {
             step(&mut call, ok(1, json!({"value": {}})));
             let mut effect = step(&mut call, decision.clone());
             if told {
-                assert_eq!(effect["request"]["type"], "activity", "{decision}");
+                assert_eq!(effect["request"]["call"]["type"], "activity", "{decision}");
                 effect = step(&mut call, Value::Null);
             }
             assert_eq!(effect["settlement"]["code"], code, "{decision}");

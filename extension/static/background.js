@@ -64,14 +64,15 @@ function hostPort() {
   return port;
 }
 
-// Sends a request `{type, origin, params}` (origin null: the extension's own); resolves with the
-// host's answer, or null when the host is unavailable.
+// Sends a request `{origin, call: {type, params}}` (origin null: the extension's own); resolves
+// with the host's answer, or null when the host is unavailable.
 function askHost(request) {
   return new Promise((resolve) => {
     const id = nextId++;
     waiting.set(id, resolve);
     try {
-      hostPort().postMessage({ id, type: request.type, origin: request.origin ?? OWN_ORIGIN, params: request.params });
+      const { type, params } = request.call;
+      hostPort().postMessage({ id, type, origin: request.origin ?? OWN_ORIGIN, params });
     } catch {
       waiting.delete(id);
       resolve(null);
@@ -171,7 +172,7 @@ async function handleOwnCall(request) {
   await ready;
   try {
     const checked = JSON.parse(rust(() => wasm.validateOwnCall(JSON.stringify(request))));
-    const answer = await askHost({ type: checked.type, origin: null, params: checked.params });
+    const answer = await askHost({ origin: null, call: checked });
     return JSON.parse(rust(() => wasm.settle(JSON.stringify(answer))));
   } catch (error) {
     return rejected(error);
