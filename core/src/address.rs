@@ -204,19 +204,26 @@ impl Address {
     /// The address as people read it: one line per [`AddressField::line`], its fields joined
     /// by spaces.
     pub fn lines(&self) -> Vec<String> {
-        let mut lines: Vec<(u8, String)> = Vec::new();
-        for field in &ADDRESS_FIELDS {
-            let Some(value) = self.get(field.name) else { continue };
-            match lines.last_mut() {
-                Some((line, text)) if *line == field.line => {
-                    text.push(' ');
-                    text.push_str(value);
-                }
-                _ => lines.push((field.line, value.to_owned())),
-            }
-        }
-        lines.into_iter().map(|(_, text)| text).collect()
+        lines_of(|name| self.get(name))
     }
+}
+
+/// Lines as people read them, from any source of field values by name (a checked [`Address`],
+/// or an answer as it arrived): one line per [`AddressField::line`], its fields joined by
+/// spaces; empty fields left out.
+pub fn lines_of<'a>(value: impl Fn(&str) -> Option<&'a str>) -> Vec<String> {
+    let mut lines: Vec<(u8, String)> = Vec::new();
+    for field in &ADDRESS_FIELDS {
+        let Some(value) = value(field.name).filter(|v| !v.is_empty()) else { continue };
+        match lines.last_mut() {
+            Some((line, text)) if *line == field.line => {
+                text.push(' ');
+                text.push_str(value);
+            }
+            _ => lines.push((field.line, value.to_owned())),
+        }
+    }
+    lines.into_iter().map(|(_, text)| text).collect()
 }
 
 fn value_of(value: &mut impl FnMut(&str) -> Option<String>, name: &str) -> Option<String> {

@@ -15,7 +15,7 @@ pub mod vault;
 pub mod wire;
 
 pub use account::{AppId, MAX_APP_ID, MAX_PERMISSION, MAX_PERMISSIONS, Permissions};
-pub use address::{ADDRESS_FIELDS, Address, AddressError, AddressField, AddressKind};
+pub use address::{ADDRESS_FIELDS, Address, AddressError, AddressField, AddressKind, lines_of};
 pub use assertion::{
     AccountGuid, Assertion, AssertionError, AssertionType, Challenge, ClientData, Expected, LoginKey,
     MIN_CHALLENGE_BYTES, PublicJwk, verify,

@@ -3,7 +3,7 @@
 //! page's error codes. No `chrome.*` here, so all of it is tested natively.
 
 use profile_core::wire::{Call, GrantKind, GrantParams, MAX_PAGE_MESSAGE, PreviewResult, Response, origin_error};
-use profile_core::{Address, ErrorCode, Origin, WireError};
+use profile_core::{ErrorCode, Origin, WireError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -198,7 +198,7 @@ pub fn prompt(call: &PageCall, preview: &PreviewResult) -> Prompt {
 
 /// The address as people read it, made from profile-core's one table of address fields.
 fn address_lines(address: &Value) -> Vec<String> {
-    Address::deserialize(address).map(|a| a.lines()).unwrap_or_default()
+    profile_core::lines_of(|name| address.get(name).and_then(Value::as_str))
 }
 
 /// Whether a click on the prompt counts.
