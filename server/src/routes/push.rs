@@ -8,7 +8,10 @@
 //!
 //! A socket lives no longer than the access token that opened it: it closes when the token
 //! expires (the device reconnects with a fresh one), and, checked every `push_check_secs`, when
-//! the device is signed out or its profile or the whole server is locked down.
+//! the device is signed out or its profile or the whole server is locked down. The server closes
+//! with a Close frame giving the reason and ends the connection once the device answers it (or
+//! after [`CLOSE_HANDSHAKE`]), as RFC 6455 asks, so the device reads the reason rather than a
+//! reset.
 
 use std::time::Duration;
 
@@ -22,6 +25,9 @@ use tokio::sync::broadcast;
 use crate::db::Standing;
 use crate::http::{AppState, Session};
 use crate::services::events::Event;
+
+/// How long the server waits for a device's Close frame after sending its own.
+const CLOSE_HANDSHAKE: Duration = Duration::from_secs(10);
 
 /// Upgrades an authenticated request to the device's push socket.
 pub async fn socket(State(state): State<AppState>, session: Session, upgrade: WebSocketUpgrade) -> Response {
@@ -76,7 +82,21 @@ async fn serve(mut socket: WebSocket, state: AppState, session: Session, mut eve
         }
     };
     let frame = CloseFrame { code: close_code::POLICY, reason: reason.into() };
-    let _ = socket.send(Message::Close(Some(frame))).await;
+    if socket.send(Message::Close(Some(frame))).await.is_err() {
+        return;
+    }
+    // Finish the closing handshake before the connection ends: read (and drop) what the device
+    // still sends, such as its answers to earlier pings, until its own Close frame. Ending the
+    // connection at once would answer those with a reset, which the device could meet before it
+    // reads the Close frame, losing the reason. A device that never answers is dropped anyway.
+    let _ = tokio::time::timeout(CLOSE_HANDSHAKE, async {
+        while let Some(Ok(message)) = socket.recv().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 async fn send(socket: &mut WebSocket, body: &impl Serialize) -> Result<(), axum::Error> {
