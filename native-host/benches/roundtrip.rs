@@ -8,7 +8,7 @@
 //! HMAC `getDeviceId` does, with profile-host's ratio to each. `ROUNDTRIP_COMPARE_BIN=path`
 //! times another profile-host build (an older release, say) in the same run as well.
 //!
-//! (`make bench` does that.) Targets, from DESIGN.md: host cold start to first answer
+//! (`make bench` does that.) The product's targets: host cold start to first answer
 //! p95 ≤ 100 ms; the whole page → extension → host → page path p50 ≤ 5 ms, p99 ≤ 20 ms, of
 //! which this is the host's share.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]

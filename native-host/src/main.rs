@@ -1,7 +1,7 @@
 //! ```text
 //! browser <-[native messaging]-> profile-host <-[https/wss]-> profile-server
-//!            (stdin/stdout,                     (not yet: pairing comes with
-//!             4-byte length + JSON)              the profile server)
+//!            (stdin/stdout,                     (once paired: the vault, the
+//!             4-byte length + JSON)              registry, the push socket)
 //!                                  |
 //!                                  +-- OS keystore: one 256-bit master key per data dir
 //!                                  +-- data dir: state.sealed, ledger.sealed (AES-256-GCM)
