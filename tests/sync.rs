@@ -199,7 +199,7 @@ fn two_hosts_on_one_profile_share_addresses_and_lose_nothing() {
     assert_eq!(devices.lines().count(), 3, "{devices}");
     assert_eq!(devices.matches("(this device)").count(), 1, "{devices}");
     let kiosk_status = kiosk.cli(&["status"], "");
-    let kiosk_id = kiosk_status.split("(device ").nth(1).unwrap().split(')').next().unwrap().to_owned();
+    let kiosk_id = kiosk_status.split("(pairing ").nth(1).unwrap().split(')').next().unwrap().to_owned();
     assert!(laptop.cli(&["devices", "--revoke", &kiosk_id], "").contains("signed"));
     let deadline = Instant::now() + Duration::from_secs(15);
     while kiosk_host.call("hello", json!({}))["paired"] != false {

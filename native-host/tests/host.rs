@@ -280,7 +280,7 @@ fn every_method_answers_with_its_result_or_its_error() {
     assert_eq!(host.err(EXTENSION, "unpair", json!({})).0, "not_paired");
     assert_eq!(host.err(EXTENSION, "listDevices", json!({})).0, "not_paired");
     let (code, message) = host.err(EXTENSION, "revokeDevice", json!({"deviceId": "../vault"}));
-    assert!(code == "invalid_request" && message.contains("deviceId"), "a device id names nothing else: {message}");
+    assert!(code == "invalid_request" && message.contains("pairingId"), "a pairing id names nothing else: {message}");
     assert!(host.err(SHOP, "revokeDevice", json!({"deviceId": "abc"})).1.contains("only for this extension"));
     assert!(host.err(EXTENSION, "lock", json!({})).1.contains("set a passphrase first"));
     assert!(host.err(EXTENSION, "unlock", json!({"passphrase": "whatever"})).1.contains("no passphrase is set"));
