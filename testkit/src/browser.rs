@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 
-use crate::{binary, example, host};
+use crate::{binary, example, host, start_service};
 
 pub const CHROMIUM: &str = "/usr/lib/chromium/chromium";
 pub use crate::EXTENSION_ID;
@@ -345,19 +345,10 @@ impl DemoShop {
     pub fn start() -> Self {
         let shop = example("profile-rp", "shop");
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut child = Command::new(shop)
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0 && line.contains("demo shop on"),
-            "the shop did not start: {line}"
-        );
-        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        let child = start_service(Command::new(shop).args(["--listen", &format!("127.0.0.1:{port}")]), |line| {
+            line.contains("demo shop on")
+        })
+        .unwrap_or_else(|said| panic!("the shop did not start: {said}"));
         Self { child, origin: format!("http://localhost:{port}"), port }
     }
 }

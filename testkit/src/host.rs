@@ -98,7 +98,10 @@ impl HostProcess {
     pub fn start_with(home: &Path, adjust: impl FnOnce(&mut Command)) -> Self {
         require_keyring();
         let mut command = Command::new(binary("profile-host"));
-        as_the_browser_starts_it(&mut command, home).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        as_the_browser_starts_it(&mut command, home)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         adjust(&mut command);
         let mut child = command.spawn().expect("spawn profile-host");
         let mut stdout = child.stdout.take().unwrap();

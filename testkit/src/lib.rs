@@ -3,9 +3,9 @@
 // wrong, which is the test's failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 /// The extension's id: it follows from `extension/public-key.b64`, as
 /// `profile_host::manifest::EXTENSION_ID` says (a macro, for `concat!`).
@@ -62,6 +62,28 @@ pub fn run(command: &mut Command, input: &str) -> Output {
     let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
+}
+
+/// Starts a service with its stdout dropped and reads its log (stderr) until `ready` says a line
+/// is the one that it serves; the rest of the log drains in the background. What it said, when
+/// it exits before that.
+fn start_service(command: &mut Command, mut ready: impl FnMut(&str) -> bool) -> Result<Child, String> {
+    let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    loop {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap_or(0) == 0 {
+            let _ = child.wait();
+            return Err(said);
+        }
+        if ready(&line) {
+            break;
+        }
+        said.push_str(&line);
+    }
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    Ok(child)
 }
 
 /// Fails the test unless a Secret Service is reachable (the host keeps its master key there).

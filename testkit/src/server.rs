@@ -3,17 +3,17 @@
 //! that can also send what no well-behaved client would.
 
 use std::fmt;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use profile_core::server_api::{Account, ApiErrorCode, ErrorBody};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{binary, run};
+use crate::{binary, run, start_service};
 
 /// The variable `scripts/with-postgres` sets: a URL of the server's admin database.
 pub const POSTGRES_ENV: &str = "PROFILE_TEST_POSTGRES";
@@ -196,36 +196,26 @@ impl Server {
     /// said when it exits before that.
     fn try_serve(&mut self) -> Result<(), String> {
         let launch = &self.launch;
-        let mut child = Command::new(binary("profile-server"))
-            .args(["--database", &launch.database, "serve", "--listen", &launch.listen])
-            .args(&launch.args)
-            .envs(launch.env.clone())
-            .env("HOME", &launch.home)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut said = String::new();
-        loop {
-            let mut line = String::new();
-            if stderr.read_line(&mut line).unwrap_or(0) == 0 {
-                let _ = child.wait();
-                return Err(said);
-            }
-            if let Some(rest) = line.split(" metrics=").nth(1) {
-                self.metrics_addr = Some(rest.split_whitespace().next().unwrap().to_owned());
-            }
-            if let Some(rest) = line.split(" listen=").nth(1) {
-                self.addr = rest.split_whitespace().next().unwrap().to_owned();
-                break;
-            }
-            said.push_str(&line);
-        }
-        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        let (mut addr, mut metrics_addr) = (None, None);
+        let child = start_service(
+            Command::new(binary("profile-server"))
+                .args(["--database", &launch.database, "serve", "--listen", &launch.listen])
+                .args(&launch.args)
+                .envs(launch.env.clone())
+                .env("HOME", &launch.home),
+            |line| {
+                if let Some(rest) = line.split(" metrics=").nth(1) {
+                    metrics_addr = rest.split_whitespace().next().map(str::to_owned);
+                }
+                addr = line.split(" listen=").nth(1).and_then(|rest| rest.split_whitespace().next()).map(str::to_owned);
+                addr.is_some()
+            },
+        )?;
+        self.child = Some(child);
+        self.addr = addr.unwrap();
+        self.metrics_addr = metrics_addr;
         // A restart listens where the first start did.
         self.launch.listen.clone_from(&self.addr);
-        self.child = Some(child);
         Ok(())
     }
 
