@@ -14,16 +14,14 @@
 //! `make bench` runs it (inside `scripts/with-keyring`, after building profile-host in release).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::collections::HashSet;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use profile_testkit::browser::{Browser, serve, service_worker};
+use profile_testkit::server::ProfileServer;
 use serde_json::json;
-use support::*;
 
 const WARM_CALLS: usize = 2000;
 /// The warm calls and the relay's are timed in this many alternating rounds.
@@ -144,7 +142,8 @@ fn main() {
     let relay = relay_floor(scratch.path());
     let dir = tempfile::tempdir().unwrap();
     let (profile, home) = (dir.path().join("chromium"), dir.path().join("host-home"));
-    let mut browser = Browser::launch_with(profile, home, true, dir, &[&relay]);
+    let mut browser =
+        Browser::launch_with(Path::new(env!("PROFILE_EXTENSION_DIR")), profile, home, true, dir, &[&relay]);
     install_echo(&mut browser, scratch.path());
     browser.host_with_input(&["pair", &server.profile_url, "--email", "bench@example.org"], "correct horse battery\n");
     let page = browser.open(&serve("<!doctype html><title>bench</title>"));

@@ -7,14 +7,11 @@
 //! the profile already).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::print_stderr)]
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use profile_testkit::browser::Browser;
 use serde_json::json;
-use support::Browser;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -22,8 +19,13 @@ fn main() {
         eprintln!("usage: shopper PROFILE_DIR HOST_HOME SHOP_URL OUT_DIR");
         std::process::exit(2);
     };
-    let mut browser =
-        Browser::launch_in(PathBuf::from(profile), PathBuf::from(home), false, tempfile::tempdir().unwrap());
+    let mut browser = Browser::launch_in(
+        Path::new(env!("PROFILE_EXTENSION_DIR")),
+        PathBuf::from(profile),
+        PathBuf::from(home),
+        false,
+        tempfile::tempdir().unwrap(),
+    );
     browser.shots = PathBuf::from(&out);
     let mut report = Vec::new();
     let mut seen = HashSet::new();

@@ -5,15 +5,27 @@
 //! click in the consent window meanwhile.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::collections::HashSet;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use profile_core::server_api::{AccountCheck, ApiErrorCode, path};
+use profile_core::{AccountGuid, Origin};
+use profile_testkit::EXTENSION_ID;
+use profile_testkit::browser::{Browser, DemoShop, SHOP, serve, service_worker};
+use profile_testkit::host::HostHome;
+use profile_testkit::server::ProfileServer;
 use serde_json::{Value, json};
-use support::*;
+
+/// The packaged extension this package's build script wrote (the test build, with its probe).
+const EXTENSION_DIR: &str = env!("PROFILE_EXTENSION_DIR");
+
+/// Chromium with the packaged extension, and the host installed into its profile unless not
+/// `with_host`.
+fn launch(with_host: bool) -> Browser {
+    Browser::launch(Path::new(EXTENSION_DIR), with_host)
+}
 
 const ADA: &[&str] = &[
     "address",
@@ -35,7 +47,7 @@ const CHALLENGE: &str = "AAECAwQFBgcICQoLDA0ODw";
 
 #[test]
 fn a_page_asks_the_person_decides_and_remembered_sites_are_answered_without_asking() {
-    let mut browser = Browser::launch(true);
+    let mut browser = launch(true);
     browser.host(ADA);
     let url = serve(SHOP);
     let origin = url.trim_end_matches('/').to_owned();
@@ -278,7 +290,7 @@ fn open_popup(browser: &mut Browser) -> String {
 
 #[test]
 fn without_the_host_installed_a_call_fails_with_host_unavailable() {
-    let mut browser = Browser::launch(false);
+    let mut browser = launch(false);
     // Called as soon as the page loads in a browser that just started: the service worker may
     // not be running yet, and the call must still arrive.
     let page = browser.open(&serve(SHOP));
@@ -306,7 +318,7 @@ fn a_device_paired_with_a_ticket_in_the_options_page_opens_the_vault_with_the_pa
     let address = json!({"name": "Ada Lovelace", "line1": "9 Vault Lane", "city": "Paris", "postalCode": "75001", "country": "FR"});
     assert!(laptop.cli(&["address", "set", "shipping", "--json", "-"], &address.to_string()).contains("synced"));
 
-    let mut browser = Browser::launch(true);
+    let mut browser = launch(true);
     let options = browser.open_own_page("options.html");
     browser.eval(
         &options,
@@ -370,7 +382,7 @@ window.forge = () => postMessage({__personalProfile: 'call', id: 999, method: 'g
 
 #[test]
 fn a_page_cannot_speak_for_another_origin_and_plain_http_sites_get_nothing() {
-    let mut browser = Browser::launch(true);
+    let mut browser = launch(true);
     browser.host(ADA);
     let url = serve(FORGER);
     let origin = url.trim_end_matches('/').to_owned();
@@ -475,7 +487,7 @@ fn native_hosts(home: &Path) -> Vec<u32> {
 
 #[test]
 fn a_host_killed_or_a_worker_stopped_mid_session_loses_no_decision() {
-    let mut browser = Browser::launch(true);
+    let mut browser = launch(true);
     let page = browser.open(&serve(SHOP));
     let mut seen = HashSet::new();
     browser.start(&page, "r1", "window.profile.getDeviceId()");
@@ -541,7 +553,7 @@ fn a_host_killed_or_a_worker_stopped_mid_session_loses_no_decision() {
 
 #[test]
 fn a_frame_of_another_site_is_named_with_the_page_around_it_and_an_unanswered_prompt_times_out() {
-    let mut browser = Browser::launch(true);
+    let mut browser = launch(true);
     let frame = serve(
         "<!doctype html><p>payment frame</p><script>window.profile.getDeviceId().then(\
          v => parent.postMessage({frame: 'value'}, '*'), e => parent.postMessage({frame: e.code}, '*'));</script>",
@@ -619,7 +631,7 @@ fn the_firefox_build_and_the_store_zips_carry_the_same_extension() {
 fn a_shopper_signs_up_logs_in_with_one_click_and_fills_the_checkout() {
     const EMAIL: &str = "ada@example.org";
     let server = ProfileServer::start(EMAIL, "correct horse battery");
-    let mut browser = Browser::launch(true);
+    let mut browser = launch(true);
     browser.host(ADA);
 
     // Pairing from the options page, as a person does it: a wrong passphrase is refused and
@@ -740,9 +752,13 @@ fn a_shopper_signs_up_logs_in_with_one_click_and_fills_the_checkout() {
     server.admin(&["lockdown", "--email", EMAIL, "--lift"], "");
     assert_eq!(account_status(&mut browser), json!({"valid": true}));
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let forged = json!({"origin": shop.origin, "accountGuid": "shop-1", "issuedAt": now}).to_string();
-    let (status, answer) = server.post_signed("/api/v1/sites/account-check", &forged, &"A".repeat(86));
-    assert!(status == 401 && answer.contains("bad_signature"), "{status} {answer}");
+    let forged = AccountCheck {
+        origin: Origin::parse(&shop.origin).unwrap(),
+        account_guid: AccountGuid::try_from("shop-1".to_owned()).unwrap(),
+        issued_at: now as i64,
+    };
+    let answer = server.post_signed(path::ACCOUNT_CHECK, &forged, &"A".repeat(86));
+    assert_eq!(answer.code(), (401, ApiErrorCode::BadSignature), "{answer}");
 
     // Log out, then log in; remembering the site makes the next login one click.
     click(&mut browser, "logout");

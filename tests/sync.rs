@@ -3,96 +3,34 @@
 //! reaches the other through the vault and the push socket, and writes at once lose nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
-use std::io::{Read, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use profile_testkit::host::{EXTENSION_ORIGIN, HostHome, HostProcess};
+use profile_testkit::server::ProfileServer;
 use serde_json::{Value, json};
-use support::HostHome;
 
 const EMAIL: &str = "ada@example.org";
 const PASSPHRASE: &str = "correct horse battery";
 
-/// A host as the browser runs it: native messaging on stdin/stdout.
-struct Messaging {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: ChildStdout,
-    next_id: u64,
+/// A host as the browser runs it (native messaging on stdin and stdout), logging to the test's
+/// stderr.
+fn messaging(home: &HostHome) -> HostProcess {
+    HostProcess::start_with(home.path(), |command| {
+        command.env("PROFILE_HOST_LOG", "info").stderr(std::process::Stdio::inherit());
+    })
 }
 
-const OWN_ORIGIN: &str = "chrome-extension://anejejpdgphdflenbcklaacafpcfcman";
-
-impl Messaging {
-    fn start(home: &HostHome) -> Self {
-        let mut child = Command::new(support::host_binary())
-            .arg(format!("{OWN_ORIGIN}/"))
-            .env("PROFILE_HOST_HOME", home.path())
-            .env("PROFILE_HOST_LOG", "info")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let (stdin, stdout) = (child.stdin.take().unwrap(), child.stdout.take().unwrap());
-        Self { child, stdin, stdout, next_id: 1 }
-    }
-
-    fn call(&mut self, kind: &str, params: Value) -> Value {
-        self.call_from(OWN_ORIGIN, kind, params)
-    }
-
-    fn call_from(&mut self, origin: &str, kind: &str, params: Value) -> Value {
-        let answer = self.answer(origin, kind, params);
-        assert_eq!(answer["ok"], true, "{kind}: {answer}");
-        answer["result"].clone()
-    }
-
-    /// A call that must fail: its code and message.
-    fn call_err(&mut self, origin: &str, kind: &str, params: Value) -> (String, String) {
-        let answer = self.answer(origin, kind, params);
-        assert_eq!(answer["ok"], false, "{kind}: {answer}");
-        (answer["error"]["code"].as_str().unwrap().to_owned(), answer["error"]["message"].as_str().unwrap().to_owned())
-    }
-
-    /// Sends one request and reads its answer.
-    fn answer(&mut self, origin: &str, kind: &str, params: Value) -> Value {
-        let id = self.next_id;
-        self.next_id += 1;
-        let body = json!({"id": id, "type": kind, "origin": origin, "params": params}).to_string();
-        self.stdin.write_all(&(body.len() as u32).to_ne_bytes()).unwrap();
-        self.stdin.write_all(body.as_bytes()).unwrap();
-        self.stdin.flush().unwrap();
-        let mut length = [0u8; 4];
-        self.stdout.read_exact(&mut length).unwrap();
-        let mut answer = vec![0u8; u32::from_ne_bytes(length) as usize];
-        self.stdout.read_exact(&mut answer).unwrap();
-        let answer: Value = serde_json::from_slice(&answer).unwrap();
-        assert_eq!(answer["id"], id);
-        answer
-    }
-
-    /// Asks until `check` holds for the host's addresses (which only a sync changes).
-    fn wait_for_addresses(&mut self, what: &str, check: impl Fn(&Value) -> bool) -> Value {
-        // Generous: after a server restart the host reconnects with a growing pause.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let addresses = self.call("listAddresses", json!({}));
-            if check(&addresses) {
-                return addresses;
-            }
-            assert!(Instant::now() < deadline, "{what} never arrived: {addresses}");
-            std::thread::sleep(Duration::from_millis(100));
+/// Asks until `check` holds for the host's addresses (which only a sync changes).
+fn wait_for_addresses(host: &mut HostProcess, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    // Generous: after a server restart the host reconnects with a growing pause.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let addresses = host.ok(EXTENSION_ORIGIN, "listAddresses", json!({}));
+        if check(&addresses) {
+            return addresses;
         }
-    }
-}
-
-impl Drop for Messaging {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        assert!(Instant::now() < deadline, "{what} never arrived: {addresses}");
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -102,7 +40,7 @@ fn address(line1: &str, city: &str) -> Value {
 
 #[test]
 fn two_hosts_on_one_profile_share_addresses_and_lose_nothing() {
-    let mut server = support::ProfileServer::start(EMAIL, PASSPHRASE);
+    let mut server = ProfileServer::start(EMAIL, PASSPHRASE);
     let (laptop, desktop) = (HostHome::new(), HostHome::new());
     for home in [&laptop, &desktop] {
         let paired = home.cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));
@@ -113,14 +51,14 @@ fn two_hosts_on_one_profile_share_addresses_and_lose_nothing() {
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("wrong"), "{out:?}");
 
     // The desktop runs as a browser runs it, holding the push socket.
-    let mut desktop_host = Messaging::start(&desktop);
-    assert_eq!(desktop_host.call("hello", json!({}))["paired"], true);
-    assert_eq!(desktop_host.call("listAddresses", json!({})), json!({}));
+    let mut desktop_host = messaging(&desktop);
+    assert_eq!(desktop_host.ok(EXTENSION_ORIGIN, "hello", json!({}))["paired"], true);
+    assert_eq!(desktop_host.ok(EXTENSION_ORIGIN, "listAddresses", json!({})), json!({}));
 
     // Saved on the laptop (CLI), it reaches the running desktop host without being asked.
     let shipping = address("12 Example Street", "Paris");
     laptop.cli(&["address", "set", "shipping", "--json", "-"], &shipping.to_string());
-    let seen = desktop_host.wait_for_addresses("the laptop's shipping address", |a| a.get("shipping").is_some());
+    let seen = wait_for_addresses(&mut desktop_host, "the laptop's shipping address", |a| a.get("shipping").is_some());
     assert_eq!(seen["shipping"]["line1"], "12 Example Street");
 
     // Both at once: the laptop saves a billing address while the desktop edits shipping.
@@ -128,9 +66,13 @@ fn two_hosts_on_one_profile_share_addresses_and_lose_nothing() {
         scope.spawn(|| {
             laptop.cli(&["address", "set", "billing", "--json", "-"], &address("1 Bill Road", "Lyon").to_string())
         });
-        desktop_host.call("saveAddress", json!({"kind": "shipping", "address": address("99 New Street", "Paris")}));
+        desktop_host.ok(
+            EXTENSION_ORIGIN,
+            "saveAddress",
+            json!({"kind": "shipping", "address": address("99 New Street", "Paris")}),
+        );
     });
-    let both = desktop_host.wait_for_addresses("both writes", |a| {
+    let both = wait_for_addresses(&mut desktop_host, "both writes", |a| {
         a["billing"]["line1"] == "1 Bill Road" && a["shipping"]["line1"] == "99 New Street"
     });
     laptop.cli(&["sync"], "");
@@ -148,8 +90,8 @@ fn two_hosts_on_one_profile_share_addresses_and_lose_nothing() {
     // A site account made on the desktop, and its login counter, reach the laptop.
     let challenge = "AAAAAAAAAAAAAAAAAAAAAA";
     let shop = "https://shop.example";
-    desktop_host.call_from(shop, "signUp", json!({"challenge": challenge, "accountGuid": "acct-7", "appId": "shop"}));
-    desktop_host.call_from(shop, "login", json!({"challenge": challenge}));
+    desktop_host.ok(shop, "signUp", json!({"challenge": challenge, "accountGuid": "acct-7", "appId": "shop"}));
+    desktop_host.ok(shop, "login", json!({"challenge": challenge}));
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         laptop.cli(&["sync"], "");
@@ -163,31 +105,37 @@ fn two_hosts_on_one_profile_share_addresses_and_lose_nothing() {
     // The server's registry holds the account, with the time of the login.
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let dump: Value = serde_json::from_str(&server.admin(&["dump-user", "--email", EMAIL], "")).unwrap();
-        let account = &dump["accounts"][0];
-        assert_eq!((&account["origin"], &account["accountGuid"]), (&json!(shop), &json!("acct-7")), "{dump}");
-        if account["lastLoginAt"].as_i64().is_some_and(|at| at >= account["createdAt"].as_i64().unwrap()) {
+        let accounts = server.db.accounts(EMAIL);
+        let account = accounts.first().expect("an account in the registry");
+        assert_eq!((account.origin.as_str(), account.account_guid.as_str()), (shop, "acct-7"), "{accounts:?}");
+        if account.last_login_at.is_some_and(|at| at >= account.created_at) {
             break;
         }
-        assert!(Instant::now() < deadline, "the login never reached the registry: {account}");
+        assert!(Instant::now() < deadline, "the login never reached the registry: {account:?}");
         std::thread::sleep(Duration::from_millis(200));
     }
 
     // The server goes away and comes back: the running host reconnects by itself.
     server.restart();
     laptop.cli(&["address", "set", "shipping", "--json", "-"], &address("7 Restart Lane", "Paris").to_string());
-    desktop_host.wait_for_addresses("a change made after the restart", |a| a["shipping"]["line1"] == "7 Restart Lane");
+    wait_for_addresses(&mut desktop_host, "a change made after the restart", |a| {
+        a["shipping"]["line1"] == "7 Restart Lane"
+    });
 
     // A third device pairs with a one-time ticket; its vault opens with the passphrase.
     let kiosk = HostHome::new();
     let ticket = server.admin(&["issue-ticket", "--email", EMAIL], "");
     let paired = kiosk.cli(&["pair", &server.profile_url, "--ticket", ticket.trim()], "");
     assert!(paired.contains("opens at the first `unlock`"), "{paired}");
-    let mut kiosk_host = Messaging::start(&kiosk);
-    assert_eq!(kiosk_host.call("listAddresses", json!({})), json!({}), "nothing readable before the passphrase");
-    let opened = kiosk_host.call("unlock", json!({"passphrase": PASSPHRASE}));
+    let mut kiosk_host = messaging(&kiosk);
+    assert_eq!(
+        kiosk_host.ok(EXTENSION_ORIGIN, "listAddresses", json!({})),
+        json!({}),
+        "nothing readable before the passphrase"
+    );
+    let opened = kiosk_host.ok(EXTENSION_ORIGIN, "unlock", json!({"passphrase": PASSPHRASE}));
     assert_eq!(opened["vaultOpen"], true, "{opened}");
-    assert_eq!(kiosk_host.call("listAddresses", json!({}))["shipping"]["line1"], "7 Restart Lane");
+    assert_eq!(kiosk_host.ok(EXTENSION_ORIGIN, "listAddresses", json!({}))["shipping"]["line1"], "7 Restart Lane");
     let reused = HostHome::new().try_cli(&["pair", &server.profile_url, "--ticket", ticket.trim()], "");
     assert!(
         !reused.status.success() && String::from_utf8_lossy(&reused.stderr).contains("wrong"),
@@ -202,11 +150,15 @@ fn two_hosts_on_one_profile_share_addresses_and_lose_nothing() {
     let kiosk_id = kiosk_status.split("(pairing ").nth(1).unwrap().split(')').next().unwrap().to_owned();
     assert!(laptop.cli(&["devices", "--revoke", &kiosk_id], "").contains("signed"));
     let deadline = Instant::now() + Duration::from_secs(15);
-    while kiosk_host.call("hello", json!({}))["paired"] != false {
+    while kiosk_host.ok(EXTENSION_ORIGIN, "hello", json!({}))["paired"] != false {
         assert!(Instant::now() < deadline, "the kiosk never learnt it was signed out");
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(kiosk_host.call("listAddresses", json!({}))["shipping"]["line1"], "7 Restart Lane", "the cache stays");
+    assert_eq!(
+        kiosk_host.ok(EXTENSION_ORIGIN, "listAddresses", json!({}))["shipping"]["line1"],
+        "7 Restart Lane",
+        "the cache stays"
+    );
 
     // Unpairing signs the device out; its cache stays.
     assert!(laptop.cli(&["unpair"], "").starts_with("unpaired"));
@@ -232,7 +184,7 @@ fn shown(home: &HostHome, kind: &str) -> Value {
 
 #[test]
 fn a_server_that_rolls_the_vault_back_is_refused_and_nothing_is_lost() {
-    let mut server = support::ProfileServer::start(EMAIL, PASSPHRASE);
+    let mut server = ProfileServer::start(EMAIL, PASSPHRASE);
     let (laptop, desktop) = (HostHome::new(), HostHome::new());
     for home in [&laptop, &desktop] {
         home.cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));
@@ -264,11 +216,11 @@ fn a_server_that_rolls_the_vault_back_is_refused_and_nothing_is_lost() {
     let checked = doctor(&laptop);
     assert!(!checked.status.success(), "doctor must fault: {checked:?}");
     assert!(String::from_utf8_lossy(&checked.stdout).contains("older vault"), "{checked:?}");
-    let mut host = Messaging::start(&laptop);
-    let status = host.call("status", json!({}));
+    let mut host = messaging(&laptop);
+    let status = host.ok(EXTENSION_ORIGIN, "status", json!({}));
     assert_eq!(status["syncHalted"]["seenCounter"], seen, "{status}");
     // A change made now stays here: nothing goes to that server.
-    host.call("saveAddress", json!({"kind": "shipping", "address": address("4 Later Road", "Paris")}));
+    host.ok(EXTENSION_ORIGIN, "saveAddress", json!({"kind": "shipping", "address": address("4 Later Road", "Paris")}));
     std::thread::sleep(Duration::from_secs(2));
     drop(host);
     assert!(laptop.try_cli(&["sync"], "").status.code() != Some(0));
@@ -310,28 +262,27 @@ fn a_server_that_rolls_the_vault_back_is_refused_and_nothing_is_lost() {
 
 #[test]
 fn account_news_made_while_the_server_is_away_reach_its_registry_in_order() {
-    let mut server = support::ProfileServer::start(EMAIL, PASSPHRASE);
+    let mut server = ProfileServer::start(EMAIL, PASSPHRASE);
     let desktop = HostHome::new();
     desktop.cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));
-    let mut host = Messaging::start(&desktop);
-    assert_eq!(host.call("hello", json!({}))["paired"], true);
+    let mut host = messaging(&desktop);
+    assert_eq!(host.ok(EXTENSION_ORIGIN, "hello", json!({}))["paired"], true);
 
     // Signed up and logged in while the server cannot be reached: the page is answered at once,
     // and the registry hears of both, in order, when the server is back.
     server.pause();
     let (shop, challenge) = ("https://shop.example", "AAAAAAAAAAAAAAAAAAAAAA");
-    host.call_from(shop, "signUp", json!({"challenge": challenge, "accountGuid": "acct-9", "appId": "shop"}));
-    host.call_from(shop, "login", json!({"challenge": challenge}));
+    host.ok(shop, "signUp", json!({"challenge": challenge, "accountGuid": "acct-9", "appId": "shop"}));
+    host.ok(shop, "login", json!({"challenge": challenge}));
     std::thread::sleep(Duration::from_secs(1));
     server.resume();
     let deadline = Instant::now() + Duration::from_secs(45);
     loop {
-        let dump: Value = serde_json::from_str(&server.admin(&["dump-user", "--email", EMAIL], "")).unwrap();
-        let account = &dump["accounts"][0];
-        if account["accountGuid"] == "acct-9" && account["lastLoginAt"].as_i64().is_some() {
+        let accounts = server.db.accounts(EMAIL);
+        if accounts.first().is_some_and(|a| a.account_guid.as_str() == "acct-9" && a.last_login_at.is_some()) {
             break;
         }
-        assert!(Instant::now() < deadline, "the registry never heard of the account and its login: {dump}");
+        assert!(Instant::now() < deadline, "the registry never heard of the account and its login: {accounts:?}");
         std::thread::sleep(Duration::from_millis(250));
     }
 
@@ -339,18 +290,18 @@ fn account_news_made_while_the_server_is_away_reach_its_registry_in_order() {
     let laptop = HostHome::new();
     laptop.cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));
     assert!(laptop.cli(&["account", "list"], "").contains("acct-9"));
-    host.call("removeAccount", json!({"origin": shop, "accountGuid": "acct-9"}));
+    host.ok(EXTENSION_ORIGIN, "removeAccount", json!({"origin": shop, "accountGuid": "acct-9"}));
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         laptop.cli(&["sync"], "");
-        let dump: Value = serde_json::from_str(&server.admin(&["dump-user", "--email", EMAIL], "")).unwrap();
-        if dump["accounts"] == json!([]) && !laptop.cli(&["account", "list"], "").contains("acct-9") {
+        let accounts = server.db.accounts(EMAIL);
+        if accounts.is_empty() && !laptop.cli(&["account", "list"], "").contains("acct-9") {
             break;
         }
-        assert!(Instant::now() < deadline, "the removal never reached the registry and the laptop: {dump}");
+        assert!(Instant::now() < deadline, "the removal never reached the registry and the laptop: {accounts:?}");
         std::thread::sleep(Duration::from_millis(250));
     }
-    let (code, _) = host.call_err(shop, "login", json!({"challenge": challenge}));
+    let (code, _) = host.err(shop, "login", json!({"challenge": challenge}));
     assert_eq!(code, "not_signed_up");
 }
 
@@ -358,14 +309,14 @@ fn account_news_made_while_the_server_is_away_reach_its_registry_in_order() {
 fn a_passphrase_change_signs_the_other_devices_out_and_can_give_the_vault_a_new_key() {
     const NEW: &str = "new horse battery staple";
     const NEWEST: &str = "newest horse battery staple";
-    let server = support::ProfileServer::start(EMAIL, PASSPHRASE);
+    let server = ProfileServer::start(EMAIL, PASSPHRASE);
     let (laptop, desktop, tablet) = (HostHome::new(), HostHome::new(), HostHome::new());
     for home in [&laptop, &desktop, &tablet] {
         home.cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));
     }
     laptop.cli(&["address", "set", "shipping", "--json", "-"], &address("5 Key Street", "Paris").to_string());
-    let mut desktop_host = Messaging::start(&desktop);
-    desktop_host.wait_for_addresses("the laptop's address", |a| a["shipping"]["line1"] == "5 Key Street");
+    let mut desktop_host = messaging(&desktop);
+    wait_for_addresses(&mut desktop_host, "the laptop's address", |a| a["shipping"]["line1"] == "5 Key Street");
 
     // Kept on purpose: the other devices stay signed in.
     let wrong = laptop.try_cli(&["passphrase", "set", "--keep-devices"], &format!("not the passphrase\n{NEW}\n"));
@@ -373,14 +324,14 @@ fn a_passphrase_change_signs_the_other_devices_out_and_can_give_the_vault_a_new_
     let said = laptop.cli(&["passphrase", "set", "--keep-devices"], &format!("{PASSPHRASE}\n{NEW}\n"));
     assert!(said.contains("passphrase is changed"), "{said}");
     assert!(tablet.cli(&["sync"], "").contains("in sync"));
-    assert_eq!(desktop_host.call("hello", json!({}))["paired"], true);
+    assert_eq!(desktop_host.ok(EXTENSION_ORIGIN, "hello", json!({}))["paired"], true);
 
     // By default the others are signed out (the running one hears it at once), and a new data
     // key seals the vault: the laptop carries on with it.
     let said = laptop.cli(&["passphrase", "set", "--rotate-key"], &format!("{NEW}\n{NEWEST}\n\n"));
     assert!(said.contains("under a new key") && said.contains("signed out"), "{said}");
     let deadline = Instant::now() + Duration::from_secs(15);
-    while desktop_host.call("hello", json!({}))["paired"] != false {
+    while desktop_host.ok(EXTENSION_ORIGIN, "hello", json!({}))["paired"] != false {
         assert!(Instant::now() < deadline, "the desktop never learnt it was signed out");
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -13,18 +13,13 @@
 //! which this is the host's share.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-use std::io::{Read, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_profile-host");
-const REQUEST: &[u8] = br#"{"id":1,"type":"getDeviceId","origin":"https://shop.example"}"#;
+use profile_testkit::host::{Framed, as_the_browser_starts_it, frame, read_frame};
 
-struct Host {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: ChildStdout,
-}
+const REQUEST: &[u8] = br#"{"id":1,"type":"getDeviceId","origin":"https://shop.example"}"#;
 
 /// A C program that answers each frame with the frame itself: the floor.
 const ECHO_C: &str = r#"
@@ -79,72 +74,40 @@ fn pinned(program: &str) -> Command {
     }
 }
 
-impl Host {
-    fn start(home: &std::path::Path) -> Self {
-        let mut command = pinned(BIN);
-        command.arg("chrome-extension://anejejpdgphdflenbcklaacafpcfcman/").env("PROFILE_HOST_HOME", home);
-        Self::spawn(command)
-    }
-
-    fn spawn(mut command: Command) -> Self {
-        let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        Self { child, stdin, stdout }
-    }
-
-    fn send(&mut self) {
-        let mut frame = (REQUEST.len() as u32).to_ne_bytes().to_vec();
-        frame.extend_from_slice(REQUEST);
-        self.stdin.write_all(&frame).unwrap();
-    }
-
-    fn recv(&mut self) {
-        Reader(&mut self.stdout).recv();
-    }
-
-    /// A frame back, whatever it says (the echo answers with the request).
-    fn recv_any(&mut self) {
-        Reader(&mut self.stdout).recv_any();
-    }
-
-    fn stop(mut self) {
-        drop(self.stdin);
-        self.child.wait().unwrap();
-    }
+/// A host (or a floor) that answers `REQUEST` over pipes, its stderr dropped.
+fn spawn(mut command: Command) -> Framed {
+    Framed::spawn(command.stderr(Stdio::null()))
 }
 
-struct Reader<R>(R);
+/// `program` (profile-host, or another build of it) as the browser starts it, on `home`.
+fn start_host(program: &str, home: &std::path::Path) -> Framed {
+    let mut command = pinned(program);
+    as_the_browser_starts_it(&mut command, home);
+    spawn(command)
+}
 
-impl<R: Read> Reader<R> {
-    fn recv(&mut self) {
-        let body = self.recv_any();
-        assert!(body.starts_with(br#"{"id":1,"ok":true"#), "{}", String::from_utf8_lossy(&body));
-    }
-
-    fn recv_any(&mut self) -> Vec<u8> {
-        let mut len = [0u8; 4];
-        self.0.read_exact(&mut len).unwrap();
-        let mut body = vec![0u8; u32::from_ne_bytes(len) as usize];
-        self.0.read_exact(&mut body).unwrap();
-        body
-    }
+/// An answer to `REQUEST` that says it succeeded.
+fn check(body: &[u8]) {
+    assert!(body.starts_with(br#"{"id":1,"ok":true"#), "{}", String::from_utf8_lossy(body));
 }
 
 /// Sequential round trips through `host`, after a warm-up.
-fn round_trips(host: &mut Host, rounds: usize, check: bool) -> Vec<Duration> {
+/// (The echo answers with the request itself: its answers are not checked.)
+fn round_trips(host: &mut Framed, rounds: usize, checked: bool) -> Vec<Duration> {
     for _ in 0..200 {
-        host.send();
-        if check { host.recv() } else { host.recv_any() }
+        host.send(REQUEST);
+        let body = host.recv();
+        if checked {
+            check(&body);
+        }
     }
     let mut samples = Vec::with_capacity(rounds);
     for _ in 0..rounds {
         let start = Instant::now();
-        host.send();
-        if check {
-            host.recv()
-        } else {
-            host.recv_any()
+        host.send(REQUEST);
+        let body = host.recv();
+        if checked {
+            check(&body);
         }
         samples.push(start.elapsed());
     }
@@ -200,38 +163,35 @@ fn report(name: &str, mut samples: Vec<Duration>) {
 }
 
 fn main() {
-    assert!(
-        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
-        "needs a Secret Service: run through scripts/with-keyring (make bench does)"
-    );
+    profile_testkit::require_keyring();
+    let bin = profile_testkit::binary("profile-host");
+    let bin = bin.to_str().unwrap();
     let home = tempfile::tempdir().unwrap();
     // Pin this process too, so both ends of every pipe share CPU 0.
     let _ = Command::new("taskset").args(["-p", "-c", "0", &std::process::id().to_string()]).output();
     // First start creates the master key and the state.
-    let mut host = Host::start(home.path());
-    host.send();
-    host.recv();
+    let mut host = start_host(bin, home.path());
+    host.send(REQUEST);
+    check(&host.recv());
 
     let rounds = 3000;
     let (echo, python) = floors(home.path());
     let echo_samples = echo.map(|command| {
-        let mut echo = Host::spawn(command);
+        let mut echo = spawn(command);
         let samples = round_trips(&mut echo, rounds, false);
         echo.stop();
         samples
     });
     let python_samples = python.map(|command| {
-        let mut python = Host::spawn(command);
+        let mut python = spawn(command);
         let samples = round_trips(&mut python, rounds, true);
         python.stop();
         samples
     });
     // Another build keeps its own data dir: an older one may not read this one's state.
     let other_home = tempfile::tempdir().unwrap();
-    let compared = std::env::var_os("ROUNDTRIP_COMPARE_BIN").map(|bin| {
-        let mut command = pinned(bin.to_str().unwrap());
-        command.arg("chrome-extension://anejejpdgphdflenbcklaacafpcfcman/").env("PROFILE_HOST_HOME", other_home.path());
-        let mut other = Host::spawn(command);
+    let compared = std::env::var_os("ROUNDTRIP_COMPARE_BIN").map(|other_bin| {
+        let mut other = start_host(other_bin.to_str().unwrap(), other_home.path());
         let samples = round_trips(&mut other, rounds, true);
         other.stop();
         samples
@@ -259,20 +219,18 @@ fn main() {
 
     // Pipelined: one thread writes every request while this one reads the answers.
     let pipelined = 5000;
-    let Host { mut child, stdin, stdout } = host;
+    let Framed { mut child, stdin, mut stdout } = host;
     let start = Instant::now();
     let writer = std::thread::spawn(move || {
         let mut stdin = stdin;
-        let mut frame = (REQUEST.len() as u32).to_ne_bytes().to_vec();
-        frame.extend_from_slice(REQUEST);
+        let frame = frame(REQUEST);
         for _ in 0..pipelined {
             stdin.write_all(&frame).unwrap();
         }
         stdin
     });
-    let mut reader = Reader(stdout);
     for _ in 0..pipelined {
-        reader.recv();
+        check(&read_frame(&mut stdout).unwrap());
     }
     println!("getDeviceId pipelined: {:.0} answers/s", pipelined as f64 / start.elapsed().as_secs_f64());
     drop(writer.join().unwrap());
@@ -282,9 +240,9 @@ fn main() {
     let mut cold = Vec::with_capacity(starts);
     for _ in 0..starts {
         let start = Instant::now();
-        let mut host = Host::start(home.path());
-        host.send();
-        host.recv();
+        let mut host = start_host(bin, home.path());
+        host.send(REQUEST);
+        check(&host.recv());
         cold.push(start.elapsed());
         host.stop();
     }

@@ -6,135 +6,19 @@
 // Test harness helpers (outside `#[test]` functions) fail loudly by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use profile_core::{
     AccountGuid, Assertion, AssertionError, AssertionType, Challenge, ClientData, Expected, Origin, PublicJwk, verify,
 };
+use profile_testkit::binary;
+use profile_testkit::host::{EXTENSION_ORIGIN as EXTENSION, HostProcess, cli, frame};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_profile-host");
-const EXTENSION: &str = "chrome-extension://anejejpdgphdflenbcklaacafpcfcman";
 const SHOP: &str = "https://shop.example";
-
-fn require_keyring() {
-    assert!(
-        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
-        "these tests need a real Secret Service on a D-Bus session: run them as `scripts/with-keyring cargo test` (make test does)"
-    );
-}
-
-/// One running host on a data dir, with frames in and out.
-struct HostProcess {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    frames: mpsc::Receiver<Value>,
-    stderr: Option<std::process::ChildStderr>,
-}
-
-impl HostProcess {
-    fn start(home: &Path) -> Self {
-        Self::start_with(home, |_| {})
-    }
-
-    fn start_with(home: &Path, adjust: impl FnOnce(&mut Command)) -> Self {
-        require_keyring();
-        let mut command = Command::new(BIN);
-        command
-            .arg(format!("{EXTENSION}/"))
-            .env("PROFILE_HOST_HOME", home)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        adjust(&mut command);
-        let mut child = command.spawn().expect("spawn profile-host");
-        let mut stdout = child.stdout.take().unwrap();
-        let (tx, frames) = mpsc::channel();
-        std::thread::spawn(move || {
-            loop {
-                let mut len = [0u8; 4];
-                if stdout.read_exact(&mut len).is_err() {
-                    return;
-                }
-                let mut body = vec![0u8; u32::from_ne_bytes(len) as usize];
-                stdout.read_exact(&mut body).unwrap();
-                if tx.send(serde_json::from_slice(&body).unwrap()).is_err() {
-                    return;
-                }
-            }
-        });
-        let stdin = child.stdin.take();
-        let stderr = child.stderr.take();
-        Self { child, stdin, frames, stderr }
-    }
-
-    fn send_raw(&mut self, bytes: &[u8]) {
-        let stdin = self.stdin.as_mut().unwrap();
-        let _ = stdin.write_all(bytes).and_then(|()| stdin.flush());
-    }
-
-    fn send(&mut self, message: &Value) {
-        self.send_raw(&frame(&serde_json::to_vec(message).unwrap()));
-    }
-
-    fn recv(&mut self) -> Value {
-        self.frames.recv_timeout(Duration::from_secs(20)).expect("an answer within 20 s")
-    }
-
-    fn call(&mut self, id: u64, origin: &str, method: &str, params: Value) -> Value {
-        self.send(&json!({"id": id, "type": method, "origin": origin, "params": params}));
-        let answer = self.recv();
-        assert_eq!(answer["id"], id, "{answer}");
-        answer
-    }
-
-    fn ok(&mut self, origin: &str, method: &str, params: Value) -> Value {
-        let answer = self.call(1, origin, method, params);
-        assert_eq!(answer["ok"], true, "{method}: {answer}");
-        answer["result"].clone()
-    }
-
-    fn err(&mut self, origin: &str, method: &str, params: Value) -> (String, String) {
-        let answer = self.call(1, origin, method, params);
-        assert_eq!(answer["ok"], false, "{method}: {answer}");
-        (answer["error"]["code"].as_str().unwrap().to_owned(), answer["error"]["message"].as_str().unwrap().to_owned())
-    }
-
-    /// Closes stdin and returns the exit status and stderr.
-    fn finish(mut self) -> (std::process::ExitStatus, String) {
-        drop(self.stdin.take());
-        let mut stderr = String::new();
-        if let Some(mut pipe) = self.stderr.take() {
-            pipe.read_to_string(&mut stderr).unwrap();
-        }
-        (self.child.wait().unwrap(), stderr)
-    }
-}
-
-/// Chrome's framing: a 4-byte native-endian length, then the body.
-fn frame(body: &[u8]) -> Vec<u8> {
-    let mut out = (body.len() as u32).to_ne_bytes().to_vec();
-    out.extend_from_slice(body);
-    out
-}
-
-fn cli(home: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env("PROFILE_HOST_HOME", home)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
-}
 
 fn address(name: &str) -> Value {
     json!({"name": name, "line1": "221B Baker Street", "city": "London", "postalCode": "NW1 6XE",
@@ -704,7 +588,9 @@ fn install_then_doctor_reports_healthy_and_catches_broken_manifests() {
     let manifest = browser_dir.join("NativeMessagingHosts/org.personalprofile.host.json");
     let written: Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
     assert_eq!(written["allowed_origins"], json!([format!("{EXTENSION}/")]));
-    assert_eq!(Path::new(written["path"].as_str().unwrap()), Path::new(BIN).canonicalize().unwrap());
+    let bin = binary("profile-host");
+    assert_eq!(Path::new(written["path"].as_str().unwrap()), bin.canonicalize().unwrap());
+    let bin = bin.to_str().unwrap();
 
     let doctor = |want_ok: bool, want: &str| {
         let out = cli(&data, &["doctor", "--browser", "chromium", "--user-data-dir", browser_arg], "");
@@ -721,7 +607,7 @@ fn install_then_doctor_reports_healthy_and_catches_broken_manifests() {
 
     // A hijacked manifest: another program, another extension, or files others may rewrite.
     // Each is a fault, and `install` repairs it.
-    std::fs::write(&manifest, String::from_utf8_lossy(&good).replace(BIN, "/bin/sh")).unwrap();
+    std::fs::write(&manifest, String::from_utf8_lossy(&good).replace(bin, "/bin/sh")).unwrap();
     doctor(false, "is not this profile-host");
     install();
     doctor(true, "all good");
@@ -754,7 +640,7 @@ fn install_then_doctor_reports_healthy_and_catches_broken_manifests() {
     doctor(false, "byte-order mark");
     std::fs::write(&manifest, &good[..good.len() / 2]).unwrap();
     doctor(false, "not valid JSON");
-    std::fs::write(&manifest, String::from_utf8_lossy(&good).replace(BIN, "/nonexistent/profile-host")).unwrap();
+    std::fs::write(&manifest, String::from_utf8_lossy(&good).replace(bin, "/nonexistent/profile-host")).unwrap();
     doctor(false, "not an executable");
     std::fs::remove_file(&manifest).unwrap();
     doctor(false, "no manifest");

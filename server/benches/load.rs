@@ -14,8 +14,6 @@
 //! `scripts/with-postgres`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use profile_core::server_api::{
@@ -24,6 +22,7 @@ use profile_core::server_api::{
 };
 use profile_core::vault;
 use profile_core::{LoginKey, Passphrase, Secret32};
+use profile_testkit::server::{Database, POSTGRES_ENV, Server};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -31,67 +30,10 @@ const CLIENTS: usize = 8;
 const RUN: Duration = Duration::from_secs(5);
 const PASSPHRASE: &str = "correct horse battery";
 
-struct Server {
-    child: Child,
-    base: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn admin(url: &str, home: &std::path::Path, args: &[&str], input: &str) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_profile-server"))
-        .args(["--database", url, "admin"])
-        .args(args)
-        .env("HOME", home)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn start(url: &str) -> (Server, Vec<String>) {
-    let dir = tempfile::tempdir().unwrap();
-    let users: Vec<String> = (0..CLIENTS)
-        .map(|i| {
-            let printed = admin(url, dir.path(), &["create-user", "--email", &format!("u{i}@bench.test")], PASSPHRASE);
-            printed.trim().rsplit('/').next().unwrap().to_owned()
-        })
-        .collect();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_profile-server"))
-        .args(["--database", url, "--public-url", &base, "serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("HOME", dir.path())
-        .env("PROFILE_SERVER_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        while stderr.read_line(&mut line).is_ok_and(|n| n > 0) {
-            line.clear();
-        }
-    });
-    let agent = agent();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while agent.get(format!("{base}{}", path::HEALTH)).call().is_err() {
-        assert!(Instant::now() < deadline, "the server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (Server { child, base, _dir: dir }, users)
+/// A server on `db` with `CLIENTS` users; their profile ids.
+fn start(db: &Database) -> (Server, Vec<String>) {
+    let users = (0..CLIENTS).map(|i| db.create_user(&format!("u{i}@bench.test"), PASSPHRASE)).collect();
+    (Server::start_with(db, &[], &[]), users)
 }
 
 fn agent() -> ureq::Agent {
@@ -197,9 +139,9 @@ fn measure(label: &str, server: u32, clients: &[Client], step: impl Fn(&ureq::Ag
     );
 }
 
-fn bench(backend: &str, url: &str) {
-    let (server, users) = start(url);
-    let base = server.base.clone();
+fn bench(backend: &str, db: &Database) {
+    let (server, users) = start(db);
+    let base = server.base_url();
     let clients: Vec<Client> = users.iter().enumerate().map(|(i, user)| login(&base, user, i)).collect();
     let key = LoginKey::from_secret(&Secret32::from_bytes([3; 32])).unwrap().public_jwk();
     for client in &clients {
@@ -214,7 +156,7 @@ fn bench(backend: &str, url: &str) {
         assert_eq!(call(&agent(), "PUT", &url, &client.token, Some(&account)).0, 200);
     }
     let contents = vec![b'x'; 2048];
-    let pid = server.child.id();
+    let pid = server.pid();
     // Two runs: two clients (a moderate load) and all of them (saturation). Each client writes
     // its own user's vault; the counters carry on from one run to the next.
     let counters: Vec<std::sync::atomic::AtomicU64> = clients.iter().map(|_| 1.into()).collect();
@@ -261,21 +203,10 @@ fn bench(backend: &str, url: &str) {
 }
 
 fn main() {
-    let dir = tempfile::tempdir().unwrap();
-    bench("sqlite", &format!("sqlite://{}/bench.db", dir.path().display()));
-    match std::env::var("PROFILE_TEST_POSTGRES") {
-        Ok(admin_url) => {
-            let name = format!("profile_bench_{}", std::process::id());
-            let psql = |sql: &str| {
-                let ok = Command::new("psql").args(["-qX", &admin_url, "-c", sql]).status().unwrap().success();
-                assert!(ok, "psql {sql}");
-            };
-            psql(&format!("CREATE DATABASE {name}"));
-            bench("postgres", &format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0));
-            psql(&format!("DROP DATABASE {name} WITH (FORCE)"));
-        }
-        Err(_) => {
-            println!("postgres: not measured (run inside scripts/with-postgres, which sets PROFILE_TEST_POSTGRES)")
-        }
+    bench("sqlite", &Database::sqlite());
+    if std::env::var_os(POSTGRES_ENV).is_some() {
+        bench("postgres", &Database::postgres());
+    } else {
+        println!("postgres: not measured (run inside scripts/with-postgres, which sets {POSTGRES_ENV})")
     }
 }

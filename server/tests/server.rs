@@ -2,10 +2,9 @@
 //! (run through `scripts/with-postgres`, as the README's test command does), over real HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64ct::{Base64UrlUnpadded, Encoding};
@@ -17,240 +16,9 @@ use profile_core::server_api::{
 };
 use profile_core::vault;
 use profile_core::{AccountGuid, Origin, Passphrase, PublicJwk, Secret32};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use profile_testkit::binary;
+use profile_testkit::server::{Database, Reply, Server, http_request, read_response};
 use serde_json::{Value, json};
-
-fn binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_profile-server"))
-}
-
-/// A database for one test: a SQLite file in a temp dir, or a fresh PostgreSQL database.
-struct Database {
-    url: String,
-    dir: tempfile::TempDir,
-    postgres: Option<(String, String)>,
-}
-
-impl Database {
-    fn sqlite() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        Self { url: format!("sqlite://{}/profile.db", dir.path().display()), dir, postgres: None }
-    }
-
-    fn postgres() -> Self {
-        let admin = std::env::var("PROFILE_TEST_POSTGRES").expect(
-            "PROFILE_TEST_POSTGRES is not set: run through scripts/with-postgres (scripts/test does), which starts PostgreSQL",
-        );
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-        let name = format!("profile_test_{}_{nanos}", std::process::id());
-        psql(&admin, &format!("CREATE DATABASE {name}"));
-        let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
-        Self { url, dir: tempfile::tempdir().unwrap(), postgres: Some((admin, name)) }
-    }
-
-    fn admin(&self, args: &[&str], stdin: &str) -> (bool, String, String) {
-        let mut child = Command::new(binary())
-            .args(["--database", &self.url, "admin"])
-            .args(args)
-            .env("HOME", self.dir.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        (out.status.success(), text(&out.stdout), text(&out.stderr))
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        if let Some((admin, name)) = &self.postgres {
-            psql(admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-        }
-    }
-}
-
-fn psql(url: &str, sql: &str) {
-    let out = Command::new("psql").args(["-qX", "-v", "ON_ERROR_STOP=1", url, "-c", sql]).output().unwrap();
-    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// A running server; SIGTERM on drop.
-struct Server {
-    child: Child,
-    addr: String,
-    /// Where `/metrics` is served apart, when `metrics_listen` is set.
-    metrics_addr: Option<String>,
-}
-
-impl Server {
-    fn start(db: &Database, public_url: &str) -> Self {
-        Self::start_with(db, &["--public-url", public_url], &[])
-    }
-
-    fn start_with(db: &Database, args: &[&str], env: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(binary())
-            .args(["--database", &db.url, "serve", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .envs(env.iter().copied())
-            .env("HOME", db.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut metrics_addr = None;
-        let addr = loop {
-            let mut line = String::new();
-            assert!(stderr.read_line(&mut line).unwrap() > 0, "the server exited before serving");
-            if let Some(rest) = line.split(" metrics=").nth(1) {
-                metrics_addr = Some(rest.split_whitespace().next().unwrap().to_owned());
-            }
-            if let Some(rest) = line.split(" listen=").nth(1) {
-                break rest.split_whitespace().next().unwrap().to_owned();
-            }
-            assert!(Instant::now() < deadline, "the server did not start");
-        };
-        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-        Self { child, addr, metrics_addr }
-    }
-
-    /// The server's peak resident memory so far (`VmHWM`), in KiB.
-    fn peak_memory_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let line = status.lines().find(|line| line.starts_with("VmHWM:")).expect("VmHWM in /proc/PID/status");
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
-    }
-
-    /// One HTTP/1.1 request of raw bytes (malformed on purpose, or none).
-    fn request(&self, method: &str, path: &str, body: &[u8]) -> Reply {
-        self.authorized(method, path, body, None)
-    }
-
-    /// A request with a typed JSON body and an access token.
-    fn call(&self, method: &str, path: &str, body: &impl Serialize, token: &str) -> Reply {
-        self.authorized(method, path, &serde_json::to_vec(body).unwrap(), Some(token))
-    }
-
-    /// A GET with an access token.
-    fn get(&self, path: &str, token: &str) -> Reply {
-        self.authorized("GET", path, b"", Some(token))
-    }
-
-    /// A POST of a typed JSON body without a token.
-    fn post(&self, path: &str, body: &impl Serialize) -> Reply {
-        self.request("POST", path, &serde_json::to_vec(body).unwrap())
-    }
-
-    fn authorized(&self, method: &str, path: &str, body: &[u8], token: Option<&str>) -> Reply {
-        let (status, body) = self.request_text(method, path, body, token);
-        Reply { status, body }
-    }
-
-    fn request_text(&self, method: &str, path: &str, body: &[u8], token: Option<&str>) -> (u16, String) {
-        let authorization = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-        self.raw(method, path, "application/json", body, &authorization)
-    }
-
-    /// A form POST, as a browser sends one.
-    fn post_form(&self, path: &str, body: &str) -> (u16, String) {
-        self.raw("POST", path, "application/x-www-form-urlencoded", body.as_bytes(), "")
-    }
-
-    /// A request with `headers` (whole lines, each ending in CRLF) beside the usual ones.
-    fn raw(&self, method: &str, path: &str, content_type: &str, body: &[u8], headers: &str) -> (u16, String) {
-        let (status, _, body) = self.raw_at(&self.addr, method, path, content_type, body, headers);
-        (status, body)
-    }
-
-    /// A request to `addr`; returns the status, the response's head (lowercased) and its body.
-    fn raw_at(
-        &self,
-        addr: &str,
-        method: &str,
-        path: &str,
-        content_type: &str,
-        body: &[u8],
-        headers: &str,
-    ) -> (u16, String, String) {
-        // A server killed mid-test answers status 0.
-        let Ok(mut stream) = TcpStream::connect(addr) else { return (0, String::new(), String::new()) };
-        let _ = stream.write_all(&http_request(addr, method, path, content_type, body, headers));
-        read_response(&mut stream)
-    }
-
-    fn stop(mut self) -> bool {
-        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
-        self.child.wait().unwrap().success()
-    }
-}
-
-/// An answer: its status and its body, read as the contract's types.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Reply {
-    status: u16,
-    body: String,
-}
-
-impl Reply {
-    fn json<T: DeserializeOwned>(&self) -> T {
-        serde_json::from_str(&self.body).map_err(|e| format!("{self}: {e}")).unwrap()
-    }
-
-    /// The body of a 2xx answer.
-    fn ok<T: DeserializeOwned>(&self) -> T {
-        assert!((200..300).contains(&self.status), "{self}");
-        self.json()
-    }
-
-    fn error(&self) -> ErrorBody {
-        self.json()
-    }
-
-    /// The status and the error's code.
-    fn code(&self) -> (u16, ApiErrorCode) {
-        (self.status, self.error().error.code)
-    }
-}
-
-impl std::fmt::Display for Reply {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.status, self.body)
-    }
-}
-
-/// The bytes of one HTTP/1.1 request that closes its connection.
-fn http_request(host: &str, method: &str, path: &str, content_type: &str, body: &[u8], headers: &str) -> Vec<u8> {
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{headers}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    request.extend_from_slice(body);
-    request
-}
-
-/// Reads a response to its end: the status, the head (lowercased) and the body.
-fn read_response(stream: &mut TcpStream) -> (u16, String, String) {
-    let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response);
-    let text = String::from_utf8_lossy(&response);
-    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    (status, head.to_ascii_lowercase(), body.to_owned())
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn admin_verbs_and_profile_documents(db: Database) {
     let (ok, url, err) = db.admin(&["create-user", "--email", "Ada@Example.org"], "correct horse battery\n");
@@ -296,7 +64,7 @@ fn admin_verbs_and_profile_documents(db: Database) {
     assert_eq!((parsed.format.as_str(), parsed.vault.counter), ("personal-profile.user.v1", 1));
     let (ok, _, err) = db.admin(&["load-user"], &dump);
     assert!(!ok && err.contains("taken"), "{err}");
-    let other = if db.postgres.is_some() { Database::postgres() } else { Database::sqlite() };
+    let other = db.another();
     let (ok, loaded, err) = other.admin(&["load-user"], &dump);
     assert!(ok && loaded.trim().ends_with(&id), "{err}");
     assert_eq!(other.admin(&["dump-user", "--email", "ada@example.org"], "").1, dump, "a load keeps everything");
@@ -362,7 +130,7 @@ fn on_postgres_admin_verbs_and_profile_documents() {
 #[test]
 fn over_tls_with_a_given_certificate() {
     let db = Database::sqlite();
-    let (cert, key) = (db.dir.path().join("cert.pem"), db.dir.path().join("key.pem"));
+    let (cert, key) = (db.home().join("cert.pem"), db.home().join("key.pem"));
     let out = Command::new("openssl")
         .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1"])
         .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
@@ -411,7 +179,7 @@ fn over_tls_with_a_given_certificate() {
 
     let (ok, _, err) = db.admin(&["list-users"], "");
     assert!(ok, "{err}");
-    let out = Command::new(binary())
+    let out = Command::new(binary("profile-server"))
         .args(["--database", &db.url, "serve", "--tls-cert", cert.to_str().unwrap()])
         .output()
         .unwrap();
@@ -585,7 +353,7 @@ fn devices_vault_and_push(db: Database) {
     let server =
         Server::start_with(&db, &["--public-url", "http://profiles.test"], &[("PROFILE_SERVER__PUSH_CHECK_SECS", "1")]);
     // On PostgreSQL a second instance on the same database shows the fan-out across instances.
-    let second = db.postgres.is_some().then(|| Server::start(&db, "http://profiles.test"));
+    let second = db.is_postgres().then(|| Server::start(&db, "http://profiles.test"));
     let other = second.as_ref().unwrap_or(&server);
 
     let recover = RecoverRequest { profile_id: profile_id.clone(), email: EMAIL.into() };
@@ -845,7 +613,7 @@ fn devices_vault_and_push(db: Database) {
             }
         });
         std::thread::sleep(Duration::from_millis(700));
-        Command::new("kill").args(["-KILL", &server.child.id().to_string()]).status().unwrap();
+        Command::new("kill").args(["-KILL", &server.pid().to_string()]).status().unwrap();
     });
     let acknowledged = acknowledged.into_inner();
     assert!(acknowledged > counter + 3, "writes went through before the kill");
@@ -891,10 +659,7 @@ fn dump_vault(db: &Database, profile_id: &str) -> Vec<u8> {
     let dump: profile_server::db::UserDump = serde_json::from_str(&dump).unwrap();
     assert_eq!(dump.id, profile_id);
     let mut bytes = dump.vault.blob.0;
-    if db.postgres.is_none() {
-        bytes.extend(std::fs::read(db.url.trim_start_matches("sqlite://")).unwrap());
-        bytes.extend(std::fs::read(format!("{}-wal", db.url.trim_start_matches("sqlite://"))).unwrap_or_default());
-    }
+    bytes.extend(db.stored_bytes());
     bytes
 }
 

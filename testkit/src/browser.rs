@@ -1,7 +1,6 @@
-//! What the browser tests and the page-call benchmark share: a small synchronous Chrome
-//! DevTools Protocol client (JSON over one WebSocket, flattened sessions) driving a real headless
-//! Chromium with the packaged extension, the real `profile-host`, and a loopback web server.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Headless Chromium with the packaged extension, driven over the Chrome DevTools Protocol by a
+//! small synchronous client (JSON over one WebSocket, flattened sessions); a loopback page
+//! server; the demo shop.
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -15,22 +14,10 @@ use serde_json::{Value, json};
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 
+use crate::{binary, example, host, start_service};
+
 pub const CHROMIUM: &str = "/usr/lib/chromium/chromium";
-pub const EXTENSION_DIR: &str = env!("PROFILE_EXTENSION_DIR");
-
-pub fn host_binary() -> PathBuf {
-    // target/debug/deps/browser-… → target/debug/profile-host
-    let exe = std::env::current_exe().unwrap();
-    let host = exe.parent().unwrap().parent().unwrap().join("profile-host");
-    assert!(
-        host.exists(),
-        "{} is missing: build it with `cargo build -p profile-host` (cargo test --workspace does)",
-        host.display()
-    );
-    host
-}
-
-pub const EXTENSION_ID: &str = "anejejpdgphdflenbcklaacafpcfcman";
+pub use crate::EXTENSION_ID;
 
 /// A site on loopback: serves one page for every path.
 pub fn serve(page: impl Into<String>) -> String {
@@ -61,6 +48,8 @@ pub const SHOP: &str = "<!doctype html><title>Demo shop</title><h1>Demo shop</h1
 <script>window.seen = {type: typeof window.profile, version: window.profile && window.profile.version};\
 window.ready = false; window.addEventListener('profile:ready', () => window.ready = true);</script>";
 
+/// A headless Chromium with the packaged extension, and a DevTools session to it; killed on drop.
+#[derive(Debug)]
 pub struct Browser {
     chrome: Child,
     pub socket: WebSocket<MaybeTlsStream<TcpStream>>,
@@ -74,37 +63,42 @@ pub struct Browser {
 }
 
 impl Browser {
-    /// Chromium with the packaged extension; the host manifest installed into its profile
-    /// unless `with_host` is false.
-    pub fn launch(with_host: bool) -> Self {
+    /// Chromium with the packaged extension in `extension` (the caller's
+    /// `env!("PROFILE_EXTENSION_DIR")`, which the root package's build script sets); the host
+    /// manifest installed into its profile unless `with_host` is false.
+    pub fn launch(extension: &Path, with_host: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (profile, home) = (dir.path().join("chromium"), dir.path().join("host-home"));
-        Self::launch_in(profile, home, with_host, dir)
+        Self::launch_in(extension, profile, home, with_host, dir)
     }
 
     /// Chromium on the profile `profile` with the host data dir `home` (the demo's, which
     /// outlive the run); installs the host manifest into the profile when `install_host`.
-    pub fn launch_in(profile: PathBuf, home: PathBuf, install_host: bool, dir: tempfile::TempDir) -> Self {
-        Self::launch_with(profile, home, install_host, dir, &[])
+    pub fn launch_in(
+        extension: &Path,
+        profile: PathBuf,
+        home: PathBuf,
+        install_host: bool,
+        dir: tempfile::TempDir,
+    ) -> Self {
+        Self::launch_with(extension, profile, home, install_host, dir, &[])
     }
 
     /// As `launch_in`, with more unpacked extensions loaded beside ours (the benchmark's relay).
     pub fn launch_with(
+        extension: &Path,
         profile: PathBuf,
         home: PathBuf,
         install_host: bool,
         dir: tempfile::TempDir,
         extensions: &[&Path],
     ) -> Self {
-        assert!(
-            std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
-            "needs a Secret Service: run through scripts/with-keyring"
-        );
+        crate::require_keyring();
         assert!(Path::new(CHROMIUM).exists(), "{CHROMIUM} is missing: apt-get install chromium (scripts/test does)");
         // A DevToolsActivePort left by an earlier run of a kept profile is not this browser's.
         let _ = std::fs::remove_file(profile.join("DevToolsActivePort"));
         if install_host {
-            let out = Command::new(host_binary())
+            let out = Command::new(binary("profile-host"))
                 .args(["install", "--browser", "chromium", "--user-data-dir"])
                 .arg(&profile)
                 .env("PROFILE_HOST_HOME", &home)
@@ -128,7 +122,7 @@ impl Browser {
             .arg(format!("--user-data-dir={}", profile.display()))
             .arg(format!(
                 "--load-extension={}",
-                std::iter::once(Path::new(EXTENSION_DIR))
+                std::iter::once(extension)
                     .chain(extensions.iter().copied())
                     .map(|p| p.display().to_string())
                     .collect::<Vec<_>>()
@@ -158,7 +152,8 @@ impl Browser {
         if let MaybeTlsStream::Plain(stream) = socket.get_ref() {
             stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         }
-        let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        // The workspace's target/screenshots/, wherever CARGO_TARGET_DIR points.
+        let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
         Self { chrome, socket, next_id: 0, _dir: dir, home, profile, shots }
     }
 
@@ -311,49 +306,8 @@ impl Browser {
     }
 
     pub fn host_with_input(&self, args: &[&str], input: &str) -> String {
-        expect_success(args, host_cli(&self.home, args, input))
+        host::cli_ok(&self.home, args, input)
     }
-}
-
-/// A host data dir of its own (another device of the person), driven through the CLI.
-pub struct HostHome(tempfile::TempDir);
-
-impl HostHome {
-    pub fn new() -> Self {
-        Self(tempfile::tempdir().unwrap())
-    }
-
-    pub fn path(&self) -> &Path {
-        self.0.path()
-    }
-
-    /// `profile-host ARGS` on this home, which must succeed; its stdout.
-    pub fn cli(&self, args: &[&str], input: &str) -> String {
-        expect_success(args, self.try_cli(args, input))
-    }
-
-    pub fn try_cli(&self, args: &[&str], input: &str) -> std::process::Output {
-        host_cli(self.path(), args, input)
-    }
-}
-
-/// `profile-host ARGS` with `PROFILE_HOST_HOME=home` and `input` on its stdin.
-fn host_cli(home: &Path, args: &[&str], input: &str) -> std::process::Output {
-    run(Command::new(host_binary()).args(args).env("PROFILE_HOST_HOME", home), input)
-}
-
-fn expect_success(args: &[&str], out: std::process::Output) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "profile-host {args:?}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
-    stdout
-}
-
-/// Runs a command to its end with `input` on its stdin; its output.
-pub fn run(command: &mut Command, input: &str) -> std::process::Output {
-    use std::io::Write;
-    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
 }
 
 impl Drop for Browser {
@@ -379,173 +333,8 @@ pub fn service_worker(browser: &mut Browser) -> String {
     }
 }
 
-pub fn server_binary() -> PathBuf {
-    let server = host_binary().with_file_name("profile-server");
-    assert!(server.exists(), "{} is missing: `cargo test --workspace` builds it", server.display());
-    server
-}
-
-/// A real `profile-server` on a fresh SQLite file, with one user.
-pub struct ProfileServer {
-    child: Option<Child>,
-    dir: tempfile::TempDir,
-    database: String,
-    port: u16,
-    pub profile_url: String,
-}
-
-impl ProfileServer {
-    pub fn start(email: &str, passphrase: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let database = format!("sqlite://{}/profile.db", dir.path().display());
-        // A fixed free port, so the public URL (in profile documents) is right, and a restart
-        // comes back where the hosts look for it.
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut server = Self { child: None, dir, database, port, profile_url: String::new() };
-        let url = server.admin(&["create-user", "--email", email], &format!("{passphrase}\n"));
-        let profile_id = url.trim().rsplit('/').next().unwrap().to_owned();
-        server.profile_url = format!("http://127.0.0.1:{port}/u/{profile_id}");
-        server.serve();
-        server
-    }
-
-    pub fn admin(&self, args: &[&str], input: &str) -> String {
-        let mut command = Command::new(server_binary());
-        command.args(["--database", &self.database, "admin"]).args(args).env("HOME", self.dir.path());
-        let out = run(&mut command, input);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// Serves on the fixed port, again after a restart. The port can be briefly taken by an
-    /// outgoing connection's local end (the hosts' own connections draw from the same range),
-    /// so a start that cannot listen is retried for a while.
-    fn serve(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            match self.try_serve() {
-                Ok(child) => {
-                    self.child = Some(child);
-                    return;
-                }
-                Err(said) if said.contains("cannot listen") && Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(200));
-                }
-                Err(said) => panic!("the server exited before serving: {said}"),
-            }
-        }
-    }
-
-    fn try_serve(&self) -> Result<Child, String> {
-        let (base, listen) = (format!("http://127.0.0.1:{}", self.port), format!("127.0.0.1:{}", self.port));
-        let mut child = Command::new(server_binary())
-            .args(["--database", &self.database, "--public-url", &base, "serve", "--listen", &listen])
-            .env("HOME", self.dir.path())
-            // The demo shop runs on localhost.
-            .env("PROFILE_SERVER__SITES_ON_LOOPBACK", "true")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut said = String::new();
-        loop {
-            let mut line = String::new();
-            if stderr.read_line(&mut line).unwrap_or(0) == 0 {
-                let _ = child.wait();
-                return Err(said);
-            }
-            if line.contains("serving") {
-                break;
-            }
-            said.push_str(&line);
-        }
-        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-        Ok(child)
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// A raw POST of `body` with a `Personal-Profile-Signature`; the status and the body.
-    pub fn post_signed(&self, path: &str, body: &str, signature: &str) -> (u16, String) {
-        use std::io::{Read, Write};
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        write!(
-            stream,
-            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-             Personal-Profile-Signature: {signature}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-        (status, response.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
-    }
-
-    /// SIGKILL, then the same server again on the same port and database.
-    pub fn restart(&mut self) {
-        self.stop();
-        self.serve();
-    }
-
-    /// Stops the server (SIGKILL) until `resume`.
-    pub fn pause(&mut self) {
-        self.stop();
-    }
-
-    pub fn resume(&mut self) {
-        self.serve();
-    }
-
-    /// A copy of the database as it is now (the server is stopped for the copy, then
-    /// served again).
-    pub fn snapshot(&mut self) -> tempfile::TempDir {
-        self.stop();
-        let copy = tempfile::tempdir().unwrap();
-        self.copy_database(self.dir.path(), copy.path());
-        self.serve();
-        copy
-    }
-
-    /// Puts back a `snapshot`: what a malicious operator or a restored backup does.
-    pub fn rewind(&mut self, snapshot: &tempfile::TempDir) {
-        self.stop();
-        self.copy_database(snapshot.path(), self.dir.path());
-        self.serve();
-    }
-
-    fn copy_database(&self, from: &Path, to: &Path) {
-        for name in ["profile.db", "profile.db-wal", "profile.db-shm"] {
-            let _ = std::fs::remove_file(to.join(name));
-            if from.join(name).exists() {
-                std::fs::copy(from.join(name), to.join(name)).unwrap();
-            }
-        }
-    }
-
-    /// Everything the database holds on disk.
-    pub fn stored_bytes(&self) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        for name in ["profile.db", "profile.db-wal"] {
-            bytes.extend(std::fs::read(self.dir.path().join(name)).unwrap_or_default());
-        }
-        bytes
-    }
-}
-
-impl Drop for ProfileServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 /// The demo shop (`profile-rp`'s example) on a free loopback port, as `http://localhost:PORT`.
+#[derive(Debug)]
 pub struct DemoShop {
     child: Child,
     pub origin: String,
@@ -554,22 +343,12 @@ pub struct DemoShop {
 
 impl DemoShop {
     pub fn start() -> Self {
-        let shop = host_binary().with_file_name("examples").join("shop");
-        assert!(shop.exists(), "{} is missing: `cargo test --workspace` builds it", shop.display());
+        let shop = example("profile-rp", "shop");
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut child = Command::new(shop)
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0 && line.contains("demo shop on"),
-            "the shop did not start: {line}"
-        );
-        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        let child = start_service(Command::new(shop).args(["--listen", &format!("127.0.0.1:{port}")]), |line| {
+            line.contains("demo shop on")
+        })
+        .unwrap_or_else(|said| panic!("the shop did not start: {said}"));
         Self { child, origin: format!("http://localhost:{port}"), port }
     }
 }
