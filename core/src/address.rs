@@ -180,18 +180,17 @@ impl Address {
 
     /// An address from its fields by name, checked as deserializing checks it.
     pub fn from_fields(mut value: impl FnMut(&str) -> Option<String>) -> Result<Self, AddressError> {
-        let mut required = |name: &str| value(name).unwrap_or_default();
         let raw = RawAddress {
-            name: required("name"),
-            line1: required("line1"),
-            city: required("city"),
-            postal_code: required("postalCode"),
-            country: required("country"),
-            organization: value_of(&mut value, "organization"),
-            line2: value_of(&mut value, "line2"),
-            region: value_of(&mut value, "region"),
-            phone: value_of(&mut value, "phone"),
-            email: value_of(&mut value, "email"),
+            name: value("name").unwrap_or_default(),
+            line1: value("line1").unwrap_or_default(),
+            city: value("city").unwrap_or_default(),
+            postal_code: value("postalCode").unwrap_or_default(),
+            country: value("country").unwrap_or_default(),
+            organization: value("organization"),
+            line2: value("line2"),
+            region: value("region"),
+            phone: value("phone"),
+            email: value("email"),
         };
         Self::try_from(raw)
     }
@@ -224,10 +223,6 @@ pub fn lines_of<'a>(value: impl Fn(&str) -> Option<&'a str>) -> Vec<String> {
         }
     }
     lines.into_iter().map(|(_, text)| text).collect()
-}
-
-fn value_of(value: &mut impl FnMut(&str) -> Option<String>, name: &str) -> Option<String> {
-    value(name)
 }
 
 impl fmt::Debug for Address {

@@ -24,12 +24,16 @@ impl Host {
         call: &Call,
     ) -> Result<Value, WireError> {
         match call {
-            Call::GetProfileUrl {} => state.profile_url.clone().map(Value::String).ok_or_else(remote::not_paired),
-            Call::GetDeviceId {} => Ok(Value::String(DeviceId::derive(&state.device_secret, origin).to_string())),
-            Call::GetAddress { kind } => match state.addresses.get(kind) {
-                Some(address) => to_value(address),
-                None => fail(ErrorCode::NotFound, format!("no {} address saved", kind.as_str())),
-            },
+            // The answer is the preview the consent window showed, computed by the same rule.
+            Call::GetProfileUrl {} | Call::GetDeviceId {} | Call::GetAddress { .. } => {
+                match (disclosure::preview(call, &SiteView { state, origin }), call) {
+                    (Value::Null, Call::GetAddress { kind }) => {
+                        fail(ErrorCode::NotFound, format!("no {} address saved", kind.as_str()))
+                    }
+                    (Value::Null, _) => Err(remote::not_paired()),
+                    (value, _) => Ok(value),
+                }
+            }
             Call::SignUp(params) => to_value(&self.sign_up(store, origin, params)?),
             Call::Login(params) => to_value(&self.login(store, origin, params)?),
             _ => fail(ErrorCode::InvalidRequest, format!("`{}` is not a page method", call.name())),
