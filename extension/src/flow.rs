@@ -303,7 +303,7 @@ mod tests {
         );
         let ask = step(&mut call, ok(2, json!({"value": {"name": "Ada"}, "registrableDomain": "shop.example"})));
         assert_eq!(ask["effect"], "askPerson");
-        assert_eq!(ask["prompt"]["items"], json!(["Ada"]));
+        assert_eq!(ask["prompt"]["address"]["lines"], json!(["Ada"]));
         assert_eq!(ask["timeoutMs"], json!(60_000.0));
         assert_eq!(
             step(&mut call, json!({"allow": true, "remember": true})),

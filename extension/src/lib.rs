@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod activity;
 pub mod flow;
 pub mod policy;
 
@@ -87,6 +88,17 @@ pub fn validate_own_call(message: &str) -> Result<String, String> {
 #[wasm_bindgen(js_name = addressFields)]
 pub fn address_fields() -> String {
     text(&profile_core::ADDRESS_FIELDS)
+}
+
+/// The ledger entries (`[Disclosure]`, JSON) with each one's sentence and tone added
+/// (`{…entry, sentence, tone: "shared" | "declined" | "nothing"}`), for the options page and
+/// the popup. Entries that do not parse are left out.
+#[wasm_bindgen(js_name = describeActivity)]
+pub fn describe_activity(entries: &str) -> String {
+    let entries: Vec<serde_json::Value> = serde_json::from_str(entries).unwrap_or_default();
+    let described: Vec<_> =
+        entries.into_iter().filter_map(|entry| serde_json::from_value(entry).ok()).map(activity::describe).collect();
+    text(&described)
 }
 
 /// Whether a click `msSinceShown` after the prompt appeared counts.

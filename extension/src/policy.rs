@@ -110,78 +110,152 @@ impl SiteName {
     }
 }
 
+/// One thing that would leave, in words a person can judge: "A sign-in key made only for this
+/// site", with a line on what it means.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Leaf {
+    pub title: String,
+    pub detail: String,
+}
+
+/// An identifier the site would receive, shown behind "Details" (a person judges the leaf; the
+/// identifier is there for the one who wants to check it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Detail {
+    pub label: String,
+    pub value: String,
+}
+
+/// An address as a postal card: its lines, and its country as a code the page names in the
+/// person's language (`Intl.DisplayNames`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PostalCard {
+    pub lines: Vec<String>,
+    pub country: Option<String>,
+}
+
 /// What the consent window shows: who asks, for what, and exactly what would leave.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Prompt {
     pub origin: String,
+    /// The site as every page shows it: host and port, no scheme.
     pub host: String,
     pub site: SiteName,
     /// The page the asking frame sits in, when that is another site.
     pub top_origin: Option<String>,
     pub top_site: Option<SiteName>,
     /// The name the site gives itself (its `.well-known` document): shown beside the origin,
-    /// never instead of it.
+    /// marked unverified, never instead of it.
     pub app_name: Option<String>,
-    /// A short sentence: "shop.example wants your shipping address".
+    /// The question: "Create an account at shop.example?".
     pub headline: String,
-    /// What would leave, one line each: the address itself, the device id, the account.
-    pub items: Vec<String>,
+    /// The verb on the button that allows it: "Create account", "Log in", "Share address".
+    pub action: String,
+    /// What would leave, in plain words.
+    pub leaves: Vec<Leaf>,
+    /// The address that would leave, for an address request with one saved.
+    pub address: Option<PostalCard>,
+    /// The identifiers that would leave, for "Details".
+    pub details: Vec<Detail>,
     /// Said when the answer will be an error rather than a value (nothing saved, no account).
     pub note: Option<String>,
-    /// Whether the "remember" checkbox is offered.
+    /// Whether "Always for this site" is offered.
     pub rememberable: bool,
 }
 
+/// A site as every page names it: host and port, without the scheme (`shop.example`,
+/// `localhost:8480`).
+pub fn site_label(origin: &Origin) -> String {
+    let text = origin.as_str();
+    text.find("://").map_or(text, |i| &text[i + 3..]).to_owned()
+}
+
+fn leaf(title: &str, detail: &str) -> Leaf {
+    Leaf { title: title.to_owned(), detail: detail.to_owned() }
+}
+
+fn detail(label: &str, value: impl Into<String>) -> Detail {
+    Detail { label: label.to_owned(), value: value.into() }
+}
+
+const PROFILE_URL_LEAF: (&str, &str) =
+    ("Your profile URL", "The same on every site you share it with: it lets this site recognise you.");
+const DEVICE_ID_LEAF: (&str, &str) = (
+    "An ID for this device that differs on every site",
+    "This site can tell your visits from this device apart from others; no two sites can link them.",
+);
+
 /// Builds the prompt from the host's `preview` of exactly what the call would disclose.
 pub fn prompt(call: &PageCall, preview: &PreviewResult) -> Prompt {
-    let host = call.origin.host().to_owned();
+    let host = site_label(&call.origin);
     let value = &preview.value;
     let text = |v: &Value| v.as_str().map(str::to_owned);
-    let (headline, items, note) = match &call.call {
-        Call::GetProfileUrl {} => match text(value) {
-            Some(url) => (format!("{host} wants your profile URL"), vec![url], None),
-            None => (
-                format!("{host} wants your profile URL"),
-                Vec::new(),
-                Some(
+    let (mut leaves, mut details, mut address, mut note) = (Vec::new(), Vec::new(), None, None);
+    let (headline, action) = match &call.call {
+        Call::GetProfileUrl {} => {
+            match text(value) {
+                Some(url) => {
+                    leaves.push(leaf(PROFILE_URL_LEAF.0, PROFILE_URL_LEAF.1));
+                    details.push(detail("Profile URL", url));
+                }
+                None => note = Some(
                     "This profile is not paired with a profile server, so it has no URL yet. The site will be told so."
                         .to_owned(),
                 ),
-            ),
-        },
-        Call::GetDeviceId {} => (
-            format!("{host} wants this device's id"),
-            vec![format!("Device id {}", text(value).unwrap_or_default())],
-            Some("Each site gets a different id, so sites cannot link your visits.".to_owned()),
-        ),
-        Call::GetAddress { kind } => {
-            let headline = format!("{host} wants your {} address", kind.as_str());
-            match address_lines(value) {
-                lines if lines.is_empty() => (
-                    headline,
-                    Vec::new(),
-                    Some(format!("You have no saved {} address. The site will be told none is saved.", kind.as_str())),
-                ),
-                lines => (headline, lines, None),
             }
+            (format!("{host} wants your profile URL"), "Share profile URL")
+        }
+        Call::GetDeviceId {} => {
+            leaves.push(leaf(DEVICE_ID_LEAF.0, DEVICE_ID_LEAF.1));
+            details.push(detail("Device ID for this site", text(value).unwrap_or_default()));
+            (format!("{host} wants an ID for this device"), "Share device ID")
+        }
+        Call::GetAddress { kind } => {
+            let lines = address_lines(value);
+            if lines.is_empty() {
+                note =
+                    Some(format!("You have no saved {} address. The site will be told none is saved.", kind.as_str()));
+            } else {
+                address = Some(PostalCard { lines, country: value.get("country").and_then(text) });
+            }
+            (format!("{host} wants your {} address", kind.as_str()), "Share address")
         }
         Call::SignUp(params) => {
-            let mut items = vec![format!("A new login key for {host}, account {}", params.account_guid)];
-            items.extend(value.get("profileUrl").and_then(text).map(|url| format!("Your profile URL {url}")));
-            items.extend(value.get("deviceId").and_then(text).map(|id| format!("Device id {id}")));
-            (format!("{host} wants to create an account for you"), items, None)
+            leaves.push(leaf(
+                "A sign-in key made only for this site",
+                "You log in here with a click, without a password. No other site can use it.",
+            ));
+            details.push(detail("Account", params.account_guid.as_str()));
+            if let Some(url) = value.get("profileUrl").and_then(text) {
+                leaves.push(leaf(PROFILE_URL_LEAF.0, PROFILE_URL_LEAF.1));
+                details.push(detail("Profile URL", url));
+            }
+            if let Some(id) = value.get("deviceId").and_then(text) {
+                leaves.push(leaf(DEVICE_ID_LEAF.0, DEVICE_ID_LEAF.1));
+                details.push(detail("Device ID for this site", id));
+            }
+            if !params.permissions.is_empty() {
+                details.push(detail("Permissions it asks for", params.permissions.as_slice().join(", ")));
+            }
+            (format!("Create an account at {host}?"), "Create account")
         }
-        Call::Login(_) => match value.get("accountGuid").and_then(text) {
-            Some(guid) => (format!("Log in to {host}"), vec![format!("A login to {host} as account {guid}")], None),
-            None => (
-                format!("Log in to {host}"),
-                Vec::new(),
-                Some(format!("You have no account at {host} on this device. The site will be told so.")),
-            ),
-        },
-        other => (format!("{host} asks for `{}`", other.name()), Vec::new(), None),
+        Call::Login(_) => {
+            match value.get("accountGuid").and_then(text) {
+                Some(guid) => {
+                    leaves.push(leaf(
+                        "Proof that you hold this site's sign-in key",
+                        "It logs you in to the account you made here with this profile. It works once, for this site only.",
+                    ));
+                    details.push(detail("Account", guid));
+                }
+                None => note = Some(format!("You have no account at {host} on this device. The site will be told so.")),
+            }
+            (format!("Log in to {host}?"), "Log in")
+        }
+        other => (format!("{host} asks for `{}`", other.name()), "Allow"),
     };
+    let action = if note.is_some() { "Continue" } else { action };
     Prompt {
         origin: call.origin.to_string(),
         site: SiteName::new(&call.origin, preview.registrable_domain.as_deref()),
@@ -190,15 +264,19 @@ pub fn prompt(call: &PageCall, preview: &PreviewResult) -> Prompt {
         top_site: call.top_origin.as_ref().map(|top| SiteName::new(top, preview.top_registrable_domain.as_deref())),
         app_name: preview.app.as_ref().map(|app| app.name.clone()),
         headline,
-        items,
+        action: action.to_owned(),
+        leaves,
+        address,
+        details,
         note,
         rememberable: GrantKind::of(&call.call).is_some(),
     }
 }
 
-/// The address as people read it, made from profile-core's one table of address fields.
+/// The address as people read it, made from profile-core's one table of address fields; the
+/// country is left to the postal card, which names it.
 fn address_lines(address: &Value) -> Vec<String> {
-    profile_core::lines_of(|name| address.get(name).and_then(Value::as_str))
+    profile_core::lines_of(|name| if name == "country" { None } else { address.get(name).and_then(Value::as_str) })
 }
 
 /// Whether a click on the prompt counts.
@@ -341,17 +419,21 @@ mod tests {
         let call = validate(&frame, &message("getAddress", json!("shipping"))).unwrap();
         let address = json!({"name": "Ada Lovelace", "line1": "12 St James's Square", "city": "London", "postalCode": "SW1Y 4JH", "country": "GB"});
         let shown = prompt(&call, &preview(address, Some("shop.example"), Some("news.example")));
-        assert_eq!(shown.headline, "pay.shop.example wants your shipping address");
+        assert_eq!(shown.headline, "pay.shop.example:8443 wants your shipping address");
+        assert_eq!(shown.action, "Share address");
         assert_eq!(
             shown.site,
             SiteName { before: "https://pay.".into(), domain: "shop.example".into(), after: ":8443".into() }
         );
         assert_eq!(shown.top_origin.as_deref(), Some("https://news.example"));
         assert_eq!(shown.top_site.unwrap().domain, "news.example");
-        assert_eq!(shown.items, ["Ada Lovelace", "12 St James's Square", "SW1Y 4JH London", "GB"]);
-        assert!(shown.rememberable && shown.note.is_none());
+        let card = shown.address.clone().unwrap();
+        assert_eq!(card.lines, ["Ada Lovelace", "12 St James's Square", "SW1Y 4JH London"]);
+        assert_eq!(card.country.as_deref(), Some("GB"), "the page names the country");
+        assert!(shown.rememberable && shown.note.is_none() && shown.details.is_empty());
         let nothing_saved = prompt(&call, &preview(Value::Null, None, None));
-        assert!(nothing_saved.items.is_empty());
+        assert!(nothing_saved.address.is_none() && nothing_saved.leaves.is_empty());
+        assert_eq!(nothing_saved.action, "Continue", "nothing to share: the button does not say Share");
         assert!(nothing_saved.note.unwrap().contains("no saved shipping address"));
         assert_eq!(nothing_saved.site.domain, "pay.shop.example", "the whole host without a registrable domain");
 
@@ -361,12 +443,48 @@ mod tests {
         )
         .unwrap();
         let shown = prompt(&login, &preview(json!({"accountGuid": "acct-9"}), Some("shop.example"), None));
-        assert_eq!(shown.items, ["A login to shop.example as account acct-9"]);
+        assert_eq!(shown.headline, "Log in to shop.example?");
+        assert_eq!(shown.action, "Log in");
+        assert_eq!(shown.leaves[0].title, "Proof that you hold this site's sign-in key");
+        assert_eq!(shown.details, [Detail { label: "Account".into(), value: "acct-9".into() }], "ids behind Details");
+        assert!(shown.leaves.iter().all(|leaf| !leaf.title.contains("acct-9") && !leaf.detail.contains("acct-9")));
         assert!(prompt(&login, &preview(Value::Null, None, None)).note.unwrap().contains("no account"));
 
         let device = validate(&sender("http://localhost:8080"), &message("getDeviceId", Value::Null)).unwrap();
         let shown = prompt(&device, &preview(json!("dev-id-123"), None, None));
-        assert_eq!(shown.items, ["Device id dev-id-123"]);
+        assert_eq!(shown.leaves[0].title, "An ID for this device that differs on every site");
+        assert_eq!(shown.details[0].value, "dev-id-123");
+        assert_eq!(shown.host, "localhost:8080", "a site is named by host and port, no scheme");
+
+        let sign_up = validate(
+            &sender("https://shop.example"),
+            &message("signUp", json!({"challenge": "AAAAAAAAAAAAAAAAAAAAAA", "accountGuid": "shop-53ed1f"})),
+        )
+        .unwrap();
+        let value = json!({"profileUrl": "https://p.example/u/ada", "deviceId": "pairwise"});
+        let asked = prompt(&sign_up, &preview(value, Some("shop.example"), None));
+        assert_eq!(
+            (asked.headline.as_str(), asked.action.as_str()),
+            ("Create an account at shop.example?", "Create account")
+        );
+        let titles: Vec<_> = asked.leaves.iter().map(|leaf| leaf.title.as_str()).collect();
+        assert_eq!(
+            titles,
+            [
+                "A sign-in key made only for this site",
+                "Your profile URL",
+                "An ID for this device that differs on every site"
+            ]
+        );
+        let labels: Vec<_> = asked.details.iter().map(|d| (d.label.as_str(), d.value.as_str())).collect();
+        assert_eq!(
+            labels,
+            [
+                ("Account", "shop-53ed1f"),
+                ("Profile URL", "https://p.example/u/ada"),
+                ("Device ID for this site", "pairwise")
+            ]
+        );
         assert_eq!(
             shown.site,
             SiteName { before: "http://".into(), domain: "localhost".into(), after: ":8080".into() }

@@ -173,7 +173,12 @@ async function handleOwnCall(request) {
   try {
     const checked = JSON.parse(rust(() => wasm.validateOwnCall(JSON.stringify(request))));
     const answer = await askHost({ origin: null, call: checked });
-    return JSON.parse(rust(() => wasm.settle(JSON.stringify(answer))));
+    const settlement = JSON.parse(rust(() => wasm.settle(JSON.stringify(answer))));
+    // The activity log, in people's words: each entry gets its sentence (in Rust).
+    if (checked.type === "listDisclosures" && settlement.status === "resolved") {
+      settlement.value = JSON.parse(rust(() => wasm.describeActivity(JSON.stringify(settlement.value))));
+    }
+    return settlement;
   } catch (error) {
     return rejected(error);
   }
@@ -204,7 +209,8 @@ function askPerson(claim, prompt, timeoutMs) {
     state.timer = setTimeout(() => finish("timeout"), timeoutMs);
     consent = state;
     chrome.windows
-      .create({ url: `consent.html#${state.id}`, type: "popup", width: 480, height: 600, focused: true })
+            // The window fits itself to its content once drawn (consent.js).
+      .create({ url: `consent.html#${state.id}`, type: "popup", width: 460, height: 560, focused: true })
       .then((window) => (state.windowId = window.id), () => finish({ allow: false }));
   });
 }

@@ -14,9 +14,44 @@ function renderSite(element, site) {
   element.replaceChildren(site.before, strong, site.after);
 }
 
+function item(tag, className, text) {
+  const element = document.createElement(tag);
+  element.className = className;
+  element.textContent = text;
+  return element;
+}
+
+// The country of a postal card, named in the person's language.
+function countryName(code) {
+  try {
+    return new Intl.DisplayNames([navigator.language, "en"], { type: "region" }).of(code) || code;
+  } catch {
+    return code;
+  }
+}
+
+// The window fits its content: no empty half, no scrolling to reach the buttons.
+async function fitWindow() {
+  await new Promise(requestAnimationFrame);
+  const chromeHeight = window.outerHeight - window.innerHeight;
+  const height = Math.min(Math.ceil(document.documentElement.scrollHeight) + chromeHeight, screen.availHeight);
+  try {
+    const current = await chrome.windows.getCurrent();
+    if (current.type === "popup" && Math.abs(current.height - height) > 2) {
+      await chrome.windows.update(current.id, { height });
+    }
+  } catch {
+    // Not a window of its own (a test opened the page in a tab): nothing to fit.
+  }
+}
+
 function gone() {
-  $("#headline").textContent = "This request is no longer waiting.";
-  document.querySelectorAll("button, input").forEach((el) => (el.disabled = true));
+  document.title = "Request ended — Personal Profile";
+  $("#asking").hidden = true;
+  $("#expired").hidden = false;
+  document.body.dataset.state = "expired";
+  $("#close").focus();
+  fitWindow();
 }
 
 async function show() {
@@ -24,32 +59,51 @@ async function show() {
   if (!answer || !answer.prompt) return gone();
   const { prompt } = answer;
   document.title = `${prompt.host} — Personal Profile`;
-  $("#headline").textContent = prompt.headline;
-  renderSite($("#site"), prompt.site);
+  $("#avatar").textContent = prompt.site.domain.replace(/^www\./, "").charAt(0);
+  $("#domain").textContent = prompt.site.domain;
+  $("#site").textContent = prompt.origin;
   if (prompt.appName) {
     // The site's own claim, shown beside its origin, never in place of it.
     $("#app-name").textContent = prompt.appName;
     $("#app-row").hidden = false;
   }
   if (prompt.topSite) {
+    $("#top-domain").textContent = prompt.topSite.domain;
     renderSite($("#top-site"), prompt.topSite);
-    $("#top-row").hidden = false;
+    $("#frame-domain").textContent = prompt.host;
     $("#frame-warning").hidden = false;
   }
+  $("#headline").textContent = prompt.headline;
   $("#items").replaceChildren(
-    ...prompt.items.map((item) => {
+    ...prompt.leaves.map((leaf) => {
       const li = document.createElement("li");
-      li.textContent = item;
+      li.append(item("span", "title", leaf.title), item("span", "detail", leaf.detail));
       return li;
     }),
   );
-  $("#items").hidden = prompt.items.length === 0;
+  $("#items").hidden = prompt.leaves.length === 0;
+  if (prompt.address) {
+    const lines = [...prompt.address.lines];
+    if (prompt.address.country) lines.push(countryName(prompt.address.country));
+    $("#address").replaceChildren(
+      ...lines.flatMap((line, i) => [i ? document.createElement("br") : null, i ? line : item("span", "name", line)]).filter(Boolean),
+    );
+    $("#address-card").hidden = false;
+  }
+  $("#leaves-label").hidden = !prompt.address && prompt.leaves.length === 0;
+  $("#ids").replaceChildren(
+    ...prompt.details.flatMap((d) => [item("dt", "", d.label), item("dd", "", d.value)]),
+  );
+  $("#details").hidden = prompt.details.length === 0;
   if (prompt.note) {
     $("#note").textContent = prompt.note;
     $("#note").hidden = false;
   }
+  $("#allow").textContent = prompt.action;
   $("#remember-row").hidden = !prompt.rememberable;
+  document.body.dataset.state = "asking";
   $("#deny").focus();
+  fitWindow();
 }
 
 async function decide(allow) {
@@ -60,6 +114,7 @@ async function decide(allow) {
     // Too soon after the window appeared (or came back to the front): a click meant for
     // something else must not decide.
     $("#too-soon").hidden = false;
+    fitWindow();
   }
 }
 
@@ -71,7 +126,9 @@ window.addEventListener("focus", () => send({ shownAgain: true }));
 
 $("#allow").addEventListener("click", () => decide(true));
 $("#deny").addEventListener("click", () => decide(false));
+$("#close").addEventListener("click", () => window.close());
 document.addEventListener("keydown", (event) => {
-  if (event.key === "Escape") decide(false);
+  if (event.key === "Escape" && document.body.dataset.state === "asking") decide(false);
+  else if (event.key === "Escape") window.close();
 });
 show();

@@ -1,18 +1,28 @@
 // The options page: shows what the host keeps and lets the person change it. Every change is
 // an extension-own request, checked in Rust by the service worker and served by the host.
-import { $, ask, el, hostDown, KIND_LABELS, METHOD_LABELS, when } from "./pages.js";
+import { $, activityList, ask, copyButton, date, el, hostDown, INSTALL_COMMAND, KIND_LABELS, siteOf } from "./pages.js";
 
 // An address's fields, from profile-core's one table (through the service worker's module):
 // [{name, label, autocomplete, required, line}], in reading order.
 const ADDRESS_FIELDS = await chrome.runtime.sendMessage({ addressFields: true });
 
-// The address as people read it: fields that share a `line` joined by spaces.
+// The country of an address, named in the person's language.
+function countryName(code) {
+  try {
+    return new Intl.DisplayNames([navigator.language, "en"], { type: "region" }).of(code.toUpperCase()) || code;
+  } catch {
+    return code;
+  }
+}
+
+// The address as people read it: fields that share a `line` joined by spaces, the country named.
 function addressLines(address) {
   const lines = [];
   let last = null;
   for (const field of ADDRESS_FIELDS) {
-    const value = address[field.name];
+    let value = address[field.name];
     if (!value) continue;
+    if (field.name === "country") value = countryName(value);
     if (field.line === last) lines[lines.length - 1] += ` ${value}`;
     else lines.push(value);
     last = field.line;
@@ -28,31 +38,46 @@ function say(selector, text) {
 
 const banner = (text) => say("#banner", text);
 
-function fill(tableId, rows, empty) {
-  const body = $(`#${tableId} tbody`);
-  const columns = $(`#${tableId} thead tr`).children.length;
-  body.replaceChildren(
-    ...(rows.length ? rows : [el("tr", {}, el("td", { colSpan: columns, className: "muted" }, empty))]),
-  );
+// A table with rows, or its empty state in its place.
+function fill(tableId, rows) {
+  $(`#${tableId} tbody`).replaceChildren(...rows);
+  $(`#${tableId}`).hidden = rows.length === 0;
+  const empty = $(`#${tableId}-empty`);
+  if (empty) empty.hidden = rows.length > 0;
 }
 
-const cell = (...children) => el("td", {}, ...children);
+const cell = (className, ...children) => el("td", { className }, ...children);
+
+// ---- status ------------------------------------------------------------------------------------
+let status = null;
+
+function showState() {
+  const pill = $("#state-pill");
+  const [text, tone] = status.locked ? ["Locked", "warn"]
+    : status.passphraseSet ? ["Unlocked", "ok"] : ["No passphrase", ""];
+  pill.textContent = text;
+  pill.className = `pill ${tone}`;
+}
 
 async function loadStatus() {
-  const status = await ask("status");
-  $("#lock-state").textContent = status.locked ? "Locked"
-    : status.vaultNeedsPassphrase ? "Waiting for the passphrase to open the synced vault"
-      : status.passphraseSet ? "Unlocked" : "Unlocked (no passphrase set)";
+  status = await ask("status");
+  showState();
+  $("#lock-state").textContent = status.locked ? "Locked: sites get nothing until you unlock it"
+    : status.vaultNeedsPassphrase ? "Waiting for your passphrase to open the synced profile"
+      : status.passphraseSet ? "Unlocked" : "Open, without a passphrase: anyone using this computer account can use it";
   $("#paired").textContent = status.profileUrl || "Not paired: everything stays on this device";
-  $("#host-version").textContent = `profile-host ${status.hostVersion}`;
+  $("#paired-copy").replaceChildren(status.profileUrl ? copyButton(status.profileUrl, "your profile URL") : "");
+  $("#host-version").textContent = `Installed, version ${status.hostVersion}`;
   $("#lock-row").hidden = status.locked || !status.passphraseSet;
+  $("#set-passphrase-row").hidden = status.locked || status.passphraseSet || !$("#passphrase-form").hidden;
   $("#unlock-form").hidden = !status.locked && !status.vaultNeedsPassphrase;
   $("#vault-note").hidden = status.locked || !status.vaultNeedsPassphrase;
-  $("#unlock").textContent = status.locked ? "Unlock" : "Open vault";
+  $("#unlock").textContent = status.locked ? "Unlock" : "Open profile";
   $("#pair-row").hidden = status.paired || status.locked || !$("#pair-form").hidden;
   $("#unpair-row").hidden = !status.paired;
   say("#sync-halted", status.syncHalted ? syncHaltedText(status.syncHalted) : null);
   if (status.paired) $("#pair-form").hidden = true;
+  if (status.passphraseSet) $("#passphrase-form").hidden = true;
   return status;
 }
 
@@ -66,6 +91,59 @@ function syncHaltedText({ seenCounter, offeredCounter }) {
     + "tampered with. This device keeps everything and sends nothing more to it. To sync again, unpair this "
     + "device and pair it again: what it holds goes back into the server's copy.";
 }
+
+// ---- first run ---------------------------------------------------------------------------------
+async function showFirstRun(addresses) {
+  const { firstRunHidden } = await chrome.storage.local.get("firstRunHidden").catch(() => ({}));
+  const hasAddress = Boolean(addresses && (addresses.shipping || addresses.billing));
+  const steps = [
+    { done: status.passphraseSet, title: "Set a passphrase", why: "Lock your profile when you are away.", action: "Set passphrase", go: openPassphraseForm },
+    { done: status.paired, title: "Pair with a profile server", why: "Sync with your other devices, end-to-end encrypted.", action: "Pair", go: openPairForm },
+    { done: hasAddress, title: "Add an address", why: "Share it with a shop in one click, when you choose.", action: "Add address", go: () => openAddressForm("shipping") },
+  ];
+  $("#first-run").hidden = Boolean(firstRunHidden) || status.locked || steps.every((step) => step.done);
+  $("#steps").replaceChildren(...steps.map((step) => el("li", { className: step.done ? "done" : "" },
+    el("div", { className: "grow" }, el("div", { className: "title" }, step.title), el("div", { className: "small muted" }, step.why)),
+    step.done ? el("span", { className: "pill ok" }, "Done")
+      : el("button", { type: "button", className: "small", onclick: step.go }, step.action))));
+}
+
+$("#hide-first-run").addEventListener("click", async () => {
+  await chrome.storage.local.set({ firstRunHidden: true }).catch(() => {});
+  $("#first-run").hidden = true;
+});
+
+// ---- passphrase --------------------------------------------------------------------------------
+function openPassphraseForm() {
+  $("#passphrase-form").hidden = false;
+  $("#set-passphrase-row").hidden = true;
+  say("#passphrase-error", null);
+  $("#new-passphrase").focus();
+}
+
+$("#show-passphrase").addEventListener("click", openPassphraseForm);
+$("#passphrase-cancel").addEventListener("click", () => {
+  $("#passphrase-form").reset();
+  $("#passphrase-form").hidden = true;
+  $("#set-passphrase-row").hidden = false;
+});
+
+$("#passphrase-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const passphrase = $("#new-passphrase").value;
+  if (passphrase !== $("#confirm-passphrase").value) {
+    say("#passphrase-error", "The two passphrases differ. Type the same one twice.");
+    return;
+  }
+  try {
+    await ask("setPassphrase", { passphrase });
+    $("#passphrase-form").reset();
+    $("#passphrase-form").hidden = true;
+    await load();
+  } catch (e) {
+    say("#passphrase-error", e.message);
+  }
+});
 
 // ---- pairing -----------------------------------------------------------------------------------
 let pairWithTicket = false;
@@ -85,14 +163,15 @@ const PAIR_ERRORS = {
   server_unreachable: "The profile server cannot be reached. Check the URL, or try again later.",
 };
 
-$("#show-pair").addEventListener("click", () => {
+function openPairForm() {
   setPairMode(false);
   say("#pair-error", null);
   $("#pair-form").hidden = false;
   $("#pair-row").hidden = true;
   $("#pair-url").focus();
-});
+}
 
+$("#show-pair").addEventListener("click", openPairForm);
 $("#pair-switch").addEventListener("click", () => setPairMode(!pairWithTicket));
 
 $("#pair-cancel").addEventListener("click", () => {
@@ -137,18 +216,27 @@ $("#unpair").addEventListener("click", async () => {
   await load();
 });
 
+// ---- addresses ---------------------------------------------------------------------------------
+function openAddressForm(kind) {
+  $(`#edit-${kind}`).click();
+  $(`#address-${kind}`).scrollIntoView({ block: "center" });
+}
+
 function addressCard(kind, address) {
   const title = kind === "shipping" ? "Shipping" : "Billing";
   const card = el("article", { className: "address", id: `address-${kind}` });
   const lines = address ? addressLines(address) : [];
   const view = el(
     "div",
-    {},
+    { className: "address-form" },
     el("h3", {}, title),
-    lines.length ? el("p", { className: "lines" }, ...lines.flatMap((line) => [line, el("br")]).slice(0, -1))
-      : el("p", { className: "muted" }, "None saved"),
-    el("button", { type: "button", id: `edit-${kind}`, onclick: () => { view.hidden = true; form.hidden = false; form.elements[0].focus(); } },
-      lines.length ? "Edit" : "Add"),
+    lines.length
+      ? el("address", { className: "postal" }, ...lines.flatMap((line, i) => [i ? el("br") : null, i ? line : el("span", { className: "name" }, line)]))
+      : el("p", { className: "muted" }, `No ${kind} address yet.`),
+    el("div", {}, el("button", {
+      type: "button", id: `edit-${kind}`, ariaLabel: `${lines.length ? "Edit" : "Add"} your ${kind} address`,
+      onclick: () => { view.hidden = true; form.hidden = false; form.elements[0].focus(); },
+    }, lines.length ? "Edit" : "Add address")),
   );
   const error = el("p", { className: "error", role: "alert", hidden: true });
   const form = el(
@@ -156,12 +244,12 @@ function addressCard(kind, address) {
     { hidden: true, className: "address-form", id: `form-${kind}` },
     el("h3", {}, `${title} address`),
     ...ADDRESS_FIELDS.map(({ name, label, autocomplete, required }) =>
-      el("label", {}, label, el("input", { name, value: (address && address[name]) || "", autocomplete, required })),
+      el("label", { className: "field" }, label, el("input", { name, value: (address && address[name]) || "", autocomplete, required })),
     ),
     error,
-    el("div", { className: "row" },
+    el("div", { className: "buttons" },
       el("button", { type: "button", onclick: () => { form.hidden = true; view.hidden = false; } }, "Cancel"),
-      el("button", { type: "submit", className: "primary" }, "Save")),
+      el("button", { type: "submit", className: "primary" }, "Save address")),
   );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -180,26 +268,20 @@ function addressCard(kind, address) {
   return card;
 }
 
+// ---- activity ----------------------------------------------------------------------------------
 const LEDGER_PAGE = 50;
-
-function ledgerRow(d) {
-  const times = d.count > 1 ? ` (${d.count.toLocaleString()} times, the last ${when(d.until)})` : "";
-  return el("tr", { className: "entry" }, el("td", { className: "nowrap" }, when(d.at)),
-    el("td", { className: "nowrap" }, new URL(d.origin).host),
-    cell(METHOD_LABELS[d.method] || d.method), cell((d.fields.join(", ") || "nothing") + times),
-    cell(el("span", { className: d.outcome === "disclosed" ? "ok" : "muted" }, d.outcome.replaceAll("_", " "))));
-}
 
 // The next page of the ledger, older than what is shown.
 async function showOlder() {
-  const shown = $("#ledger tbody").querySelectorAll("tr.entry").length;
+  const shown = $("#ledger").querySelectorAll("li.entry").length;
   const older = await ask("listDisclosures", { limit: LEDGER_PAGE, offset: shown });
-  $("#ledger tbody").append(...older.map(ledgerRow));
+  activityList(older, $("#ledger"));
   $("#ledger-more").hidden = older.length < LEDGER_PAGE;
 }
 
+// ---- accounts and grants -----------------------------------------------------------------------
 async function removeAccount(account) {
-  const site = new URL(account.origin).host;
+  const site = siteOf(account.origin);
   const sure = confirm(`Remove your account at ${site} from this profile? Its login key is deleted on all your `
     + "devices, so you will no longer be able to log in there with this profile. The site itself is not told.");
   if (!sure) return;
@@ -211,6 +293,16 @@ async function removeAccount(account) {
   await load();
 }
 
+function accountRow(account, several) {
+  const site = siteOf(account.origin);
+  return el("tr", { className: "account" },
+    cell("site", site, several ? el("div", { className: "small muted" }, "Account ", el("code", {}, account.accountGuid), " ",
+      copyButton(account.accountGuid, `the account ID at ${site}`)) : null),
+    cell("when", date(account.createdAt)), cell("when", date(account.lastUsedAt)),
+    cell("action", el("button", { type: "button", className: "small danger remove-account", onclick: () => removeAccount(account),
+      ariaLabel: `Remove your account at ${site}` }, "Remove")));
+}
+
 async function loadProfile() {
   const [addresses, accounts, grants, ledger] = await Promise.all([
     ask("listAddresses"),
@@ -219,31 +311,30 @@ async function loadProfile() {
     ask("listDisclosures", { limit: LEDGER_PAGE }),
   ]);
   $("#addresses").replaceChildren(addressCard("shipping", addresses.shipping), addressCard("billing", addresses.billing));
-  fill(
-    "accounts",
-    accounts.map((a) => el("tr", {}, cell(a.origin), cell(el("code", {}, a.accountGuid)), cell(when(a.createdAt)), cell(when(a.lastUsedAt)),
-      cell(el("button", { type: "button", className: "revoke remove-account", onclick: () => removeAccount(a),
-        ariaLabel: `Remove the account at ${new URL(a.origin).host}` }, "Remove")))),
-    "No accounts yet.",
-  );
+  const perSite = new Map();
+  for (const account of accounts) perSite.set(account.origin, (perSite.get(account.origin) || 0) + 1);
+  fill("accounts", accounts.map((a) => accountRow(a, perSite.get(a.origin) > 1)));
   const bySite = new Map();
   for (const grant of grants) {
-    const key = grant.origin + (grant.topOrigin ? ` inside ${grant.topOrigin}` : "");
+    const key = grant.origin + (grant.topOrigin ? ` ${grant.topOrigin}` : "");
     const entry = bySite.get(key) || { grant, kinds: [], since: grant.grantedAt };
     entry.kinds.push(KIND_LABELS[grant.kind] || grant.kind);
     entry.since = Math.min(entry.since, grant.grantedAt);
     bySite.set(key, entry);
   }
-  fill(
-    "grants",
-    [...bySite].map(([site, { grant, kinds, since }]) =>
-      el("tr", {}, cell(site), cell(kinds.join(", ")), cell(when(since)),
-        cell(el("button", { type: "button", className: "revoke", onclick: () => revoke(grant.origin) }, "Forget"))),
-    ),
-    "No remembered permissions.",
-  );
-  fill("ledger", ledger.map(ledgerRow), "Nothing has been asked for yet.");
+  fill("grants", [...bySite.values()].map(({ grant, kinds, since }) => {
+    const site = siteOf(grant.origin);
+    return el("tr", {},
+      cell("site", site, grant.topOrigin ? el("div", { className: "small muted" }, `inside ${siteOf(grant.topOrigin)}`) : null),
+      cell("", kinds.join(", ")), cell("when", date(since)),
+      cell("action", el("button", { type: "button", className: "small revoke", onclick: () => revoke(grant.origin),
+        ariaLabel: `Forget ${site}: it asks again` }, "Forget")));
+  }));
+  $("#ledger").replaceChildren();
+  activityList(ledger, $("#ledger"));
+  $("#ledger-empty").hidden = ledger.length > 0;
   $("#ledger-more").hidden = ledger.length < LEDGER_PAGE;
+  return addresses;
 }
 
 async function loadDevices(paired) {
@@ -261,17 +352,15 @@ async function loadDevices(paired) {
   fill(
     "devices",
     devices.map((d) => {
-      const name = d.current ? [d.name, " ", el("span", { className: "muted" }, "(this device)")] : [d.name];
+      const name = d.current ? [d.name, " ", el("span", { className: "pill ok" }, "This device")] : [d.name];
       const action = d.revokedAt !== null
-        ? el("span", { className: "muted" }, `Signed out ${when(d.revokedAt)}`)
+        ? el("span", { className: "small muted" }, `Signed out ${date(d.revokedAt)}`)
         : d.current
           ? null
-          : el("button", { type: "button", className: "revoke", onclick: () => signOut(d.id) }, "Sign out");
-      const date = (seconds) => el("td", { className: "nowrap" }, when(seconds));
+          : el("button", { type: "button", className: "small revoke", onclick: () => signOut(d.id), ariaLabel: `Sign out ${d.name}` }, "Sign out");
       return el("tr", { className: d.revokedAt !== null ? "gone" : "" },
-        cell(...name), date(d.createdAt), date(d.lastSeenAt), cell(action));
+        cell("site", ...name), cell("when", date(d.createdAt)), cell("when", date(d.lastSeenAt)), cell("action", action));
     }),
-    "No devices listed.",
   );
 }
 
@@ -290,22 +379,46 @@ async function revoke(origin) {
   await load();
 }
 
+// ---- the page ----------------------------------------------------------------------------------
+function showHostMissing(missing) {
+  $("#host-missing").hidden = !missing;
+  $("#status-card").hidden = missing;
+  document.querySelectorAll("section.card:not(#status-card)").forEach((card) => (card.hidden ||= missing));
+  if (missing) {
+    $("#state-pill").textContent = "Not installed";
+    $("#state-pill").className = "pill danger";
+  }
+}
+
 async function load() {
   try {
     banner(null);
-    const status = await loadStatus();
-    document.querySelectorAll(".card:not(#status-card)").forEach((card) => (card.hidden = status.locked));
+    await loadStatus();
+    showHostMissing(false);
+    document.querySelectorAll("section.card:not(#status-card):not(#first-run)").forEach((card) => (card.hidden = status.locked));
     // Until the synced vault is open, its addresses and accounts are not here: "none saved" would mislead.
     for (const id of ["#addresses-card", "#accounts-card"]) $(id).hidden ||= status.vaultNeedsPassphrase;
-    if (!status.locked) await Promise.all([loadProfile(), loadDevices(status.paired)]);
-    document.body.dataset.loaded = "true";
+    if (!status.locked) {
+      const [addresses] = await Promise.all([loadProfile(), loadDevices(status.paired)]);
+      await showFirstRun(addresses);
+    } else {
+      $("#first-run").hidden = true;
+    }
   } catch (e) {
-    banner(hostDown(e)
-      ? "Personal Profile's host is not running or not installed. Install it with `profile-host install`, then reload this page."
-      : e.message);
+    if (hostDown(e)) showHostMissing(true);
+    else banner(e.message);
+  } finally {
     document.body.dataset.loaded = "true";
   }
 }
+
+$("#host-command").textContent = INSTALL_COMMAND;
+$("#copy-command-slot").replaceChildren(copyButton(INSTALL_COMMAND, "the install command"));
+$("#check-again").addEventListener("click", async () => {
+  $("#check-result").textContent = "Checking…";
+  await load();
+  $("#check-result").textContent = $("#host-missing").hidden ? "" : "Still not found.";
+});
 
 $("#ledger-more").addEventListener("click", () => showOlder().catch((e) => banner(e.message)));
 

@@ -278,10 +278,15 @@ impl Browser {
         self.eval(session, &format!("setTimeout(() => {{ {script} }}, 0); true"));
     }
 
-    /// Allows the next consent window's request; returns the lines it showed.
+    /// Allows the next consent window's request; returns what it showed would leave: each
+    /// item's title, the address's lines and the identifiers under "Details".
     pub fn allow(&mut self, seen: &mut HashSet<String>) -> Value {
         let (_, consent) = self.consent(seen);
-        let items = self.eval(&consent, "[...document.querySelectorAll('#items li')].map(li => li.textContent)");
+        let items = self.eval(
+            &consent,
+            "[...document.querySelectorAll('#items .title, #ids dd')].map(e => e.textContent)
+               .concat(document.getElementById('address').innerText.split('\\n').filter(Boolean))",
+        );
         self.click_after(&consent, 600, "document.getElementById('allow').click()");
         items
     }
