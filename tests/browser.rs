@@ -305,12 +305,18 @@ fn without_the_host_installed_a_call_fails_with_host_unavailable() {
     assert!(browser.no_consent_window_opens(&HashSet::new()), "nothing to ask about without a host");
     let options = browser.open_own_page("options.html");
     browser.screenshot(&options, "options-no-host.png");
-    assert!(
-        browser
-            .eval(&options, "document.getElementById('banner').textContent")
-            .as_str()
-            .unwrap()
-            .contains("profile-host install")
+    assert_eq!(
+        browser.eval(
+            &options,
+            "[document.getElementById('host-missing').hidden, document.getElementById('host-command').textContent]"
+        ),
+        json!([false, "profile-host install"]),
+        "the host-missing card names the command that installs it"
+    );
+    assert_eq!(
+        browser.eval(&options, "document.getElementById('status-card').hidden"),
+        json!(true),
+        "no placeholders for what only the host knows"
     );
 }
 
@@ -344,7 +350,7 @@ fn a_device_paired_with_a_ticket_in_the_options_page_opens_the_vault_with_the_pa
     );
     browser.wait_for(&options, "document.querySelectorAll('#devices tbody tr').length === 2");
     browser.screenshot(&options, "options-ticket-paired.png");
-    assert_eq!(browser.eval(&options, "document.getElementById('unlock').textContent"), json!("Open vault"));
+    assert_eq!(browser.eval(&options, "document.getElementById('unlock').textContent"), json!("Open profile"));
     assert!(
         document_hidden(&mut browser, &options, "addresses-card")
             && document_hidden(&mut browser, &options, "accounts-card"),
@@ -400,7 +406,7 @@ fn a_page_cannot_speak_for_another_origin_and_plain_http_sites_get_nothing() {
     browser.eval(&page, "window.forge(); true");
     let (_, consent) = browser.consent(&mut seen);
     assert_eq!(browser.eval(&consent, "document.getElementById('site').textContent"), json!(origin));
-    assert_eq!(browser.eval(&consent, "document.getElementById('top-row').hidden"), json!(true));
+    assert_eq!(browser.eval(&consent, "document.getElementById('frame-warning').hidden"), json!(true));
     browser.click_after(&consent, 600, "document.getElementById('allow').click()");
     browser.wait_for(&page, "window.forged !== null");
     assert_eq!(browser.eval(&page, "window.forged.status"), json!("resolved"));
@@ -677,7 +683,7 @@ fn a_shopper_signs_up_logs_in_with_one_click_and_fills_the_checkout() {
     browser.wait_for(&options, "document.querySelectorAll('#devices tbody tr').length === 1");
     let listed = browser.eval(&options, rows);
     let error = browser.eval(&options, "document.getElementById('devices-error').textContent");
-    assert!(listed[0].as_str().unwrap().contains("(this device)"), "{listed} {error}");
+    assert!(listed[0].as_str().unwrap().contains("This device"), "{listed} {error}");
     let tablet = HostHome::new();
     let ticket = server.admin(&["issue-ticket", "--email", EMAIL], "");
     tablet.cli(&["pair", &server.profile_url, "--ticket", ticket.trim()], "");
@@ -813,7 +819,7 @@ fn a_shopper_signs_up_logs_in_with_one_click_and_fills_the_checkout() {
     arrive(&mut browser, "/checkout");
     click(&mut browser, "fill-shipping");
     let shown = browser.allow(&mut seen);
-    assert_eq!(shown, json!(["Ada Lovelace", "12 St James's Square", "SW1Y 4JH London", "GB"]));
+    assert_eq!(shown, json!(["Ada Lovelace", "12 St James's Square", "SW1Y 4JH London", "United Kingdom"]));
     browser.wait_for(&page, "document.getElementById('shipping-line1').value === \"12 St James's Square\"");
     click(&mut browser, "fill-billing");
     browser.allow(&mut seen);

@@ -75,7 +75,7 @@ pub fn describe(entry: Disclosure) -> Described {
             };
             let why = match (outcome, method) {
                 ("not_found", "login") => "you have no account there",
-                                ("not_found" | "not_paired", "getProfileUrl") => "this profile is not paired with a profile server",
+                ("not_found" | "not_paired", "getProfileUrl") => "this profile is not paired with a profile server",
                 ("not_found", _) => "none is saved",
                 ("timeout", _) => "no one answered in time",
                 ("busy", _) => "another request was already waiting",
