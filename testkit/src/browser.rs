@@ -320,8 +320,8 @@ impl Browser {
     /// light and then dark mode it writes `shots/{name}-light.png` and `shots/{name}-dark.png`,
     /// runs axe-core's WCAG 2.0 and 2.1 level A and AA rules (`AXE_TAGS`) and reads the body
     /// text's computed size; `shots/{name}.txt` says what it found. The page is left in the
-    /// browser's own colour scheme. What it found fails nothing by itself: `Inspection::
-    /// assert_clean` (or `assert_all_clean` over a test's inspections) does.
+    /// browser's own colour scheme. What it found fails nothing by itself:
+    /// `Inspection::assert_clean` (or `assert_all_clean` over a test's inspections) does.
     pub fn inspect(&mut self, session: &str, name: &str) -> Inspection {
         self.wait_for(session, READY);
         self.bring_to_front(session);
@@ -593,7 +593,12 @@ fn install_axe() -> Result<PathBuf, String> {
             .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"])
             .current_dir(&staging)
             .output()
-            .map_err(|e| format!("npm does not run ({e}): scripts/provision installs it (Debian's npm)"))?;
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => {
+                    "npm is not installed: scripts/provision installs it (Debian's npm)".into()
+                }
+                _ => format!("npm does not run ({e}): scripts/provision installs it (Debian's npm)"),
+            })?;
         if !out.status.success() {
             return Err(format!(
                 "`npm ci` in {} failed (it needs the npm registry): {}",
