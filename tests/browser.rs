@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use profile_core::server_api::{AccountCheck, ApiErrorCode, path};
 use profile_core::{AccountGuid, Origin};
 use profile_testkit::EXTENSION_ID;
-use profile_testkit::browser::{Browser, DemoShop, SHOP, serve, service_worker};
+use profile_testkit::browser::{Browser, DemoShop, Inspection, SHOP, assert_all_clean, serve, service_worker};
 use profile_testkit::host::HostHome;
 use profile_testkit::server::ProfileServer;
 use serde_json::{Value, json};
@@ -59,11 +59,13 @@ fn a_page_asks_the_person_decides_and_remembered_sites_are_answered_without_aski
     );
     assert_eq!(browser.eval(&page, "window.ready || typeof window.profile.getAddress === 'function'"), json!(true));
     let mut seen = HashSet::new();
+    // Each window and page as it is reached, in light and dark; asserted clean at the end.
+    let mut looks = Vec::new();
 
     // Deny; the window shows the address itself.
     browser.start(&page, "r1", "window.profile.getAddress('shipping')");
     let (_, consent) = browser.consent(&mut seen);
-    browser.screenshot(&consent, "consent-shipping.png");
+    looks.push(browser.inspect(&consent, "consent-shipping"));
     assert_eq!(
         browser.eval(&consent, "document.getElementById('headline').textContent"),
         json!(format!("{} wants your shipping address", origin.trim_start_matches("http://")))
@@ -127,6 +129,7 @@ fn a_page_asks_the_person_decides_and_remembered_sites_are_answered_without_aski
     // A decision counts once: the same window's id, opened again, decides nothing.
     let replay = browser.open(&format!("chrome-extension://{EXTENSION_ID}/consent.html#{prompt_id}"));
     browser.wait_for(&replay, "document.body.dataset.state === 'expired' && !document.getElementById('close').hidden");
+    looks.push(browser.inspect(&replay, "consent-expired"));
     assert_eq!(browser.eval_async(&replay, &decide), json!({"gone": true}));
     for target in browser.targets() {
         if target["url"].as_str().is_some_and(|url| url.ends_with(&prompt_id)) {
@@ -141,6 +144,7 @@ fn a_page_asks_the_person_decides_and_remembered_sites_are_answered_without_aski
     // Another kind of request still asks; the window says nothing is saved.
     browser.start(&page, "r6", "window.profile.getAddress('billing')");
     let (_, consent) = browser.consent(&mut seen);
+    looks.push(browser.inspect(&consent, "consent-billing-none-saved"));
     assert!(
         browser
             .eval(&consent, "document.getElementById('note').textContent")
@@ -153,11 +157,11 @@ fn a_page_asks_the_person_decides_and_remembered_sites_are_answered_without_aski
 
     // Every other page method, end to end.
     browser.start(&page, "d1", "window.profile.getDeviceId()");
-    let shown = browser.allow(&mut seen);
+    let shown = allow_inspected(&mut browser, &mut seen, &mut looks, "consent-device-id");
     let device_id = browser.settlement(&page, "d1")["value"].as_str().unwrap().to_owned();
     assert!(shown.as_array().unwrap().contains(&json!(device_id)), "the window shows the id that leaves: {shown}");
     browser.start(&page, "u1", "window.profile.getProfileUrl()");
-    browser.allow(&mut seen);
+    allow_inspected(&mut browser, &mut seen, &mut looks, "consent-profile-url");
     assert_eq!(browser.settlement(&page, "u1")["code"], "not_paired");
     browser.start(&page, "s1", &format!("window.profile.signUp({{challenge: '{CHALLENGE}', accountGuid: 'acct-7'}})"));
     browser.allow(&mut seen);
@@ -166,7 +170,7 @@ fn a_page_asks_the_person_decides_and_remembered_sites_are_answered_without_aski
     assert_eq!(signed["publicKey"]["kty"], "EC");
     browser.start(&page, "l1", &format!("window.profile.login({{challenge: '{CHALLENGE}'}})"));
     let (_, consent) = browser.consent(&mut seen);
-    browser.screenshot(&consent, "consent-login.png");
+    looks.push(browser.inspect(&consent, "consent-login"));
     assert_eq!(
         browser.eval(
             &consent,
@@ -191,14 +195,14 @@ fn a_page_asks_the_person_decides_and_remembered_sites_are_answered_without_aski
     // The toolbar popup shows the site's account and what it gets without asking.
     let popup = open_popup(&mut browser);
     browser.wait_for(&popup, "document.body.dataset.loaded === 'true'");
-    browser.screenshot(&popup, "popup.png");
+    looks.push(browser.inspect(&popup, "popup"));
     let facts = browser.eval(&popup, "document.getElementById('facts').innerText");
     assert!(facts.as_str().unwrap().contains("You have an account here"), "{facts}");
     assert!(facts.as_str().unwrap().contains("Shipping address, Logging you in"), "{facts}");
 
     // The options page lists it all; forgetting the site there makes it ask again.
     let options = browser.open_own_page("options.html");
-    browser.screenshot(&options, "options.png");
+    looks.push(browser.inspect(&options, "options-filled"));
     let text = browser.eval(&options, "document.body.innerText").as_str().unwrap().to_owned();
     for expected in
         ["Ada Lovelace", "Shipping address, Logging you in", "Shared your shipping address with", "No passphrase"]
@@ -250,7 +254,7 @@ fn a_page_asks_the_person_decides_and_remembered_sites_are_answered_without_aski
         .wait_for(&options, "document.body.dataset.loaded === 'true' && !document.getElementById('lock-row').hidden");
     browser.eval(&options, "document.getElementById('lock').click()");
     browser.wait_for(&options, "!document.getElementById('unlock-form').hidden");
-    browser.screenshot(&options, "options-locked.png");
+    looks.push(browser.inspect(&options, "options-locked"));
     browser.start(&page, "k1", "window.profile.login({challenge: 'AAECAwQFBgcICQoLDA0ODw'})");
     assert_eq!(browser.settlement(&page, "k1")["code"], "locked");
     assert!(browser.no_consent_window_opens(&seen));
@@ -271,6 +275,21 @@ fn a_page_asks_the_person_decides_and_remembered_sites_are_answered_without_aski
     browser.start(&page, "k2", "window.profile.login({challenge: 'AAECAwQFBgcICQoLDA0ODw'})");
     browser.allow(&mut seen);
     assert_eq!(browser.settlement(&page, "k2")["value"]["accountGuid"], "acct-7");
+    assert_all_clean(&looks);
+}
+
+/// Inspects the next consent window as `name`, then allows its request; the lines it showed.
+fn allow_inspected(
+    browser: &mut Browser,
+    seen: &mut HashSet<String>,
+    looks: &mut Vec<Inspection>,
+    name: &str,
+) -> Value {
+    let (_, consent) = browser.consent(seen);
+    looks.push(browser.inspect(&consent, name));
+    let items = browser.shown(&consent);
+    browser.click_after(&consent, 600, "document.getElementById('allow').click()");
+    items
 }
 
 /// Opens the toolbar popup on the current tab, as a click on the toolbar button does.
@@ -304,7 +323,7 @@ fn without_the_host_installed_a_call_fails_with_host_unavailable() {
     assert_eq!(browser.settlement(&page, "r")["code"], "host_unavailable");
     assert!(browser.no_consent_window_opens(&HashSet::new()), "nothing to ask about without a host");
     let options = browser.open_own_page("options.html");
-    browser.screenshot(&options, "options-no-host.png");
+    let look = browser.inspect(&options, "options-no-host");
     assert_eq!(
         browser.eval(
             &options,
@@ -318,7 +337,38 @@ fn without_the_host_installed_a_call_fails_with_host_unavailable() {
         json!(true),
         "no placeholders for what only the host knows"
     );
+
+    // The inspection itself tells a clean page from a faulty one, in each colour scheme, and
+    // leaves the page in the browser's own scheme.
+    let plain = browser.open(&serve(PLAIN));
+    let clean = browser.inspect(&plain, "kit-clean");
+    assert!(clean.is_clean(), "{clean}");
+    let faulty = browser.open(&serve(FAULTY));
+    let found = browser.inspect(&faulty, "kit-faulty");
+    let problems = found.problems();
+    assert_eq!(problems.len(), 3, "{problems:#?}");
+    assert!(problems[0].contains("kit-faulty (light") && problems[0].contains("body text is 12px"), "{problems:#?}");
+    assert!(problems[1].contains("kit-faulty (dark") && problems[1].contains("body text is 12px"), "{problems:#?}");
+    assert!(
+        problems[2].contains("kit-faulty (dark")
+            && problems[2].contains("color-contrast (serious)")
+            && problems[2].contains("#dim"),
+        "only the dark scheme's contrast fails: {problems:#?}"
+    );
+    assert_eq!(browser.eval(&faulty, "matchMedia('(prefers-color-scheme: dark)').matches"), json!(false));
+    assert!(found.looks[1].screenshot.exists());
+
+    look.assert_clean();
 }
+
+/// A page axe finds nothing wrong with.
+const PLAIN: &str = "<!doctype html><html lang=en><title>Plain</title><style>body { font-size: 16px }</style>\
+<main><h1>Plain</h1><p>Black on white.</p></main>";
+
+/// Small print, and grey on grey in dark mode only.
+const FAULTY: &str = "<!doctype html><html lang=en><title>Faulty</title><style>body { font-size: 12px }\
+@media (prefers-color-scheme: dark) { body { background: #333 } #dim { color: #555 } }</style>\
+<main><h1>Faulty</h1><p id=dim>Grey on grey.</p></main>";
 
 #[test]
 fn a_device_paired_with_a_ticket_in_the_options_page_opens_the_vault_with_the_passphrase() {
@@ -332,6 +382,8 @@ fn a_device_paired_with_a_ticket_in_the_options_page_opens_the_vault_with_the_pa
 
     let mut browser = launch(true);
     let options = browser.open_own_page("options.html");
+    // A fresh host with nothing saved.
+    let mut looks = vec![browser.inspect(&options, "options-empty")];
     browser.eval(
         &options,
         "document.getElementById('show-pair').click(); document.getElementById('pair-switch').click(); true",
@@ -349,7 +401,7 @@ fn a_device_paired_with_a_ticket_in_the_options_page_opens_the_vault_with_the_pa
         "!document.getElementById('vault-note').hidden && !document.getElementById('unlock-form').hidden",
     );
     browser.wait_for(&options, "document.querySelectorAll('#devices tbody tr').length === 2");
-    browser.screenshot(&options, "options-ticket-paired.png");
+    looks.push(browser.inspect(&options, "options-ticket-paired"));
     assert_eq!(browser.eval(&options, "document.getElementById('unlock').textContent"), json!("Open profile"));
     assert!(
         document_hidden(&mut browser, &options, "addresses-card")
@@ -376,7 +428,8 @@ fn a_device_paired_with_a_ticket_in_the_options_page_opens_the_vault_with_the_pa
         document_hidden(&mut browser, &options, "vault-note") && document_hidden(&mut browser, &options, "unlock-form")
     );
     browser.wait_for(&options, "document.getElementById('addresses').innerText.includes('9 Vault Lane')");
-    browser.screenshot(&options, "options-vault-open.png");
+    looks.push(browser.inspect(&options, "options-vault-open"));
+    assert_all_clean(&looks);
 }
 
 fn document_hidden(browser: &mut Browser, session: &str, id: &str) -> bool {
@@ -578,7 +631,7 @@ fn a_frame_of_another_site_is_named_with_the_page_around_it_and_an_unanswered_pr
     let page = browser.open(&top);
     let mut seen = HashSet::new();
     let (target, consent) = browser.consent(&mut seen);
-    browser.screenshot(&consent, "consent-frame.png");
+    let look = browser.inspect(&consent, "consent-frame");
     assert_eq!(
         browser.eval(&consent, "document.getElementById('site').textContent"),
         json!(frame.trim_end_matches('/'))
@@ -597,6 +650,7 @@ fn a_frame_of_another_site_is_named_with_the_page_around_it_and_an_unanswered_pr
     }
     assert_eq!(browser.eval(&page, "window.frameResult"), json!("timeout"));
     assert!(!browser.targets().iter().any(|t| t["targetId"] == target.as_str()), "the window was closed");
+    look.assert_clean();
 }
 
 #[test]
@@ -649,6 +703,7 @@ fn a_shopper_signs_up_logs_in_with_one_click_and_fills_the_checkout() {
     // Pairing from the options page, as a person does it: a wrong passphrase is refused and
     // said so, the right one pairs.
     let options = browser.open_own_page("options.html");
+    let mut looks = Vec::new();
     browser
         .wait_for(&options, "document.body.dataset.loaded === 'true' && !document.getElementById('pair-row').hidden");
     browser.eval(&options, "document.getElementById('show-pair').click(); true");
@@ -658,7 +713,7 @@ fn a_shopper_signs_up_logs_in_with_one_click_and_fills_the_checkout() {
         url = json!(server.profile_url),
     );
     browser.eval(&options, &fill);
-    browser.screenshot(&options, "options-pair.png");
+    looks.push(browser.inspect(&options, "options-pair"));
     browser.eval(&options, "document.getElementById('pair-submit').click(); true");
     browser.wait_for(&options, "!document.getElementById('pair-error').hidden");
     let refused = browser.eval(&options, "document.getElementById('pair-error').textContent");
@@ -674,7 +729,7 @@ fn a_shopper_signs_up_logs_in_with_one_click_and_fills_the_checkout() {
         "!document.getElementById('unpair-row').hidden && document.getElementById('pair-form').hidden",
     );
     assert_eq!(browser.eval(&options, "document.getElementById('paired').textContent"), json!(server.profile_url));
-    browser.screenshot(&options, "options-paired.png");
+    looks.push(browser.inspect(&options, "options-paired"));
     assert!(browser.host(&["status"]).contains(&server.profile_url), "the host is paired");
 
     // The devices card lists this device; another one, paired with a ticket, is signed out
@@ -692,12 +747,12 @@ fn a_shopper_signs_up_logs_in_with_one_click_and_fills_the_checkout() {
         &options,
         "document.body.dataset.loaded === 'true' && document.querySelectorAll('#devices button.revoke').length === 1",
     );
-    browser.screenshot(&options, "options-devices.png");
+    looks.push(browser.inspect(&options, "options-devices"));
     browser.eval(&options, "document.querySelector('#devices button.revoke').click(); true");
     browser.wait_for(&options, "document.querySelectorAll('#devices button.revoke').length === 0");
     let listed = browser.eval(&options, rows);
     assert!(listed[1].as_str().unwrap().contains("Signed out"), "{listed}");
-    browser.screenshot(&options, "options-devices-signed-out.png");
+    looks.push(browser.inspect(&options, "options-devices-signed-out"));
     assert!(!tablet.try_cli(&["devices"], "").status.success(), "the signed-out tablet is refused by the server");
 
     let billing =
@@ -706,7 +761,7 @@ fn a_shopper_signs_up_logs_in_with_one_click_and_fills_the_checkout() {
     let shop = DemoShop::start();
     let mut seen = HashSet::new();
     let page = browser.open(&format!("{}/", shop.origin));
-    browser.screenshot(&page, "shop.png");
+    browser.screenshots(&page, "shop");
     let click = |browser: &mut Browser, id: &str| {
         browser.eval(&page, &format!("setTimeout(() => document.getElementById('{id}').click(), 0); true"));
     };
@@ -729,7 +784,7 @@ fn a_shopper_signs_up_logs_in_with_one_click_and_fills_the_checkout() {
         json!([false, "Demo Shop"]),
         "the shop's .well-known name is shown beside its origin"
     );
-    browser.screenshot(&consent, "consent-sign-up.png");
+    looks.push(browser.inspect(&consent, "consent-sign-up"));
     browser.click_after(&consent, 600, "document.getElementById('allow').click()");
     arrive(&mut browser, "/sign-up");
     assert_eq!(browser.eval(&page, "document.getElementById('landing').textContent"), json!("Welcome!"));
@@ -740,7 +795,7 @@ fn a_shopper_signs_up_logs_in_with_one_click_and_fills_the_checkout() {
             .unwrap()
             .starts_with("Signed in as shop-")
     );
-    browser.screenshot(&page, "shop-signed-up.png");
+    browser.screenshots(&page, "shop-signed-up");
 
     // The shop asks the person's profile server, signing with the key in its registration,
     // whether the account is live: yes (once the host has registered it), not while the person
@@ -793,7 +848,7 @@ fn a_shopper_signs_up_logs_in_with_one_click_and_fills_the_checkout() {
     click(&mut browser, "log-in");
     arrive(&mut browser, "/logged-in");
     assert!(browser.no_consent_window_opens(&seen), "a remembered login asks nothing");
-    browser.screenshot(&page, "shop-logged-in.png");
+    browser.screenshots(&page, "shop-logged-in");
 
     // Forgetting the shop in the options page makes the next login ask again.
     let options = browser.open_own_page("options.html");
@@ -822,10 +877,10 @@ fn a_shopper_signs_up_logs_in_with_one_click_and_fills_the_checkout() {
     assert_eq!(shown, json!(["Ada Lovelace", "12 St James's Square", "SW1Y 4JH London", "United Kingdom"]));
     browser.wait_for(&page, "document.getElementById('shipping-line1').value === \"12 St James's Square\"");
     click(&mut browser, "fill-billing");
-    browser.allow(&mut seen);
+    allow_inspected(&mut browser, &mut seen, &mut looks, "consent-billing");
     browser.wait_for(&page, "document.getElementById('billing-city').value === 'Lyon'");
     assert_eq!(browser.eval(&page, "document.getElementById('billing-postalCode').value"), json!("69001"));
-    browser.screenshot(&page, "shop-checkout.png");
+    browser.screenshots(&page, "shop-checkout");
 
     // The same shop reached at another origin: the assertion is made for that origin, and the
     // shop (which knows its own) refuses it.
@@ -850,4 +905,5 @@ fn a_shopper_signs_up_logs_in_with_one_click_and_fills_the_checkout() {
     assert!(paired.as_str().unwrap().starts_with("Not paired"), "{paired}");
     let status = browser.host(&["status"]);
     assert!(status.contains(&format!("{}  as shop-", shop.origin)), "the account stays: {status}");
+    assert_all_clean(&looks);
 }

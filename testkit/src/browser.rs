@@ -1,20 +1,24 @@
 //! Headless Chromium with the packaged extension, driven over the Chrome DevTools Protocol by a
 //! small synchronous client (JSON over one WebSocket, flattened sessions); a loopback page
-//! server; the demo shop.
+//! server; the demo shop. `Browser::inspect` looks at a page as a person and a machine would:
+//! screenshots in light and dark, axe-core's WCAG checks and the body text's size.
 
 use std::collections::HashSet;
+use std::fmt;
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use base64ct::{Base64, Encoding};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 
-use crate::{binary, example, host, start_service};
+use crate::{binary, example, host, start_service, target_dir};
 
 pub const CHROMIUM: &str = "/usr/lib/chromium/chromium";
 pub use crate::EXTENSION_ID;
@@ -153,7 +157,8 @@ impl Browser {
             stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         }
         // The workspace's target/screenshots/, wherever CARGO_TARGET_DIR points.
-        let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace");
+        let shots = workspace.join("target/screenshots");
         Self { chrome, socket, next_id: 0, _dir: dir, home, profile, shots }
     }
 
@@ -263,10 +268,10 @@ impl Browser {
         })
     }
 
-    /// Opens one of the extension's own pages and waits until it has loaded its data.
+    /// Opens one of the extension's own pages and waits until it has loaded its data (`READY`).
     pub fn open_own_page(&mut self, page: &str) -> String {
         let session = self.open(&format!("chrome-extension://{EXTENSION_ID}/{page}"));
-        self.wait_for(&session, "document.body.dataset.loaded === 'true'");
+        self.wait_for(&session, READY);
         session
     }
 
@@ -282,13 +287,19 @@ impl Browser {
     /// item's title, the address's lines and the identifiers under "Details".
     pub fn allow(&mut self, seen: &mut HashSet<String>) -> Value {
         let (_, consent) = self.consent(seen);
-        let items = self.eval(
-            &consent,
-            "[...document.querySelectorAll('#items .title, #ids dd')].map(e => e.textContent)
-               .concat(document.getElementById('address').innerText.split('\\n').filter(Boolean))",
-        );
+        let items = self.shown(&consent);
         self.click_after(&consent, 600, "document.getElementById('allow').click()");
         items
+    }
+
+    /// What a consent window shows would leave: each item's title, the address's lines and the
+    /// identifiers under "Details".
+    pub fn shown(&mut self, consent: &str) -> Value {
+        self.eval(
+            consent,
+            "[...document.querySelectorAll('#items .title, #ids dd')].map(e => e.textContent)
+               .concat(document.getElementById('address').innerText.split('\\n').filter(Boolean))",
+        )
     }
 
     /// Writes a PNG of the whole page to `shots/NAME` (`target/screenshots/` unless set).
@@ -303,6 +314,90 @@ impl Browser {
         std::fs::create_dir_all(&self.shots).unwrap();
         let bytes = Base64::decode_vec(shot["data"].as_str().unwrap()).unwrap();
         std::fs::write(self.shots.join(name), bytes).unwrap();
+    }
+
+    /// Screenshots of the whole page in each colour scheme: `shots/{name}-light.png` and
+    /// `shots/{name}-dark.png`. For pages that are not the extension's (the shop's).
+    pub fn screenshots(&mut self, session: &str, name: &str) {
+        self.bring_to_front(session);
+        for scheme in SCHEMES {
+            self.emulate(session, Some(scheme));
+            self.screenshot(session, &format!("{name}-{scheme}.png"));
+        }
+        self.emulate(session, None);
+    }
+
+    /// Looks at the page in `session` as a person and a machine would, once it is `READY`: in
+    /// light and then dark mode it writes `shots/{name}-light.png` and `shots/{name}-dark.png`,
+    /// runs axe-core's WCAG 2.0 and 2.1 level A and AA rules (`AXE_TAGS`) and reads the body
+    /// text's computed size; `shots/{name}.txt` says what it found. The page is left in the
+    /// browser's own colour scheme. What it found fails nothing by itself:
+    /// `Inspection::assert_clean` (or `assert_all_clean` over a test's inspections) does.
+    pub fn inspect(&mut self, session: &str, name: &str) -> Inspection {
+        self.wait_for(session, READY);
+        self.bring_to_front(session);
+        let mut looks = Vec::new();
+        for scheme in SCHEMES {
+            self.emulate(session, Some(scheme));
+            let screenshot = self.shots.join(format!("{name}-{scheme}.png"));
+            self.screenshot(session, &format!("{name}-{scheme}.png"));
+            let found = self.axe(session);
+            looks.push(Look {
+                scheme,
+                screenshot,
+                font_size: found.font_size,
+                violations: found.violations,
+                needs_review: found.incomplete,
+            });
+        }
+        self.emulate(session, None);
+        let inspection = Inspection { name: name.to_owned(), looks };
+        std::fs::write(self.shots.join(format!("{name}.txt")), inspection.to_string()).unwrap();
+        inspection
+    }
+
+    /// Makes the page the one shown: a tab behind another draws no frames, and a screenshot of
+    /// it after a change of emulated media waits for one.
+    fn bring_to_front(&mut self, session: &str) {
+        self.call(Some(session), "Page.bringToFront", json!({}));
+    }
+
+    /// Emulates `prefers-color-scheme: SCHEME` (and reduced motion, so nothing is mid-transition)
+    /// and waits until the page has laid itself out again; `None` turns the emulation off.
+    fn emulate(&mut self, session: &str, scheme: Option<&str>) {
+        let features = match scheme {
+            Some(scheme) => json!([
+                {"name": "prefers-color-scheme", "value": scheme},
+                {"name": "prefers-reduced-motion", "value": "reduce"},
+            ]),
+            None => json!([]),
+        };
+        self.call(Some(session), "Emulation.setEmulatedMedia", json!({"media": "", "features": features}));
+        self.eval_async(session, SETTLED);
+    }
+
+    /// axe-core's violations on the page as it is now, and its body text's size. axe is injected
+    /// with `Runtime.evaluate` of its source, which the extension pages' CSP (`script-src 'self'`)
+    /// does not govern; once per document.
+    fn axe(&mut self, session: &str) -> AxeFound {
+        if self.eval(session, "typeof window.axe") != json!("object") {
+            let injected = self.call(
+                Some(session),
+                "Runtime.evaluate",
+                json!({"expression": format!("{};\ntypeof window.axe", axe_source()), "returnByValue": true}),
+            );
+            assert_eq!(injected["result"]["value"], json!("object"), "axe-core did not load: {injected}");
+        }
+        let run = format!(
+            "axe.run(document, {{runOnly: {{type: 'tag', values: {tags}}}, resultTypes: ['violations']}}).then(r => {{\
+               const rules = list => list.map(rule => ({{id: rule.id, impact: rule.impact, help: rule.help,\
+                 nodes: rule.nodes.map(n => ({{target: n.target.flat(Infinity).join(' '), summary: n.failureSummary || ''}}))}}));\
+               return {{violations: rules(r.violations), incomplete: rules(r.incomplete),\
+                 fontSize: parseFloat(getComputedStyle(document.body).fontSize)}};\
+             }})",
+            tags = json!(AXE_TAGS)
+        );
+        serde_json::from_value(self.eval_async(session, &run)).unwrap()
     }
 
     /// Runs the host's CLI on this browser's data dir; returns its stdout.
@@ -320,6 +415,219 @@ impl Drop for Browser {
         let _ = self.chrome.kill();
         let _ = self.chrome.wait();
     }
+}
+
+/// A page is ready to be looked at: the document has loaded and, on the extension's pages, so has
+/// their data: the options page and the popup set `document.body.dataset.loaded`; the consent
+/// window sets `document.body.dataset.state`, or has replaced its "Loading…" headline.
+pub const READY: &str = "document.readyState === 'complete' && !!document.body && (() => {
+  const body = document.body;
+  if (location.protocol !== 'chrome-extension:') return true;
+  if (body.dataset.loaded === 'true' || body.dataset.state) return true;
+  const headline = location.pathname.endsWith('/consent.html') && document.getElementById('headline');
+  return !!headline && headline.textContent !== '' && headline.textContent !== 'Loading…';
+})()";
+
+/// After a change of emulated media: fonts loaded, two frames drawn, transitions over (at most a
+/// second each, so an endless animation does not stall the test).
+const SETTLED: &str = "(async () => {
+  const within = (promise) => Promise.race([promise, new Promise(done => setTimeout(done, 1000))]);
+  await within(document.fonts.ready);
+  await within(new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done))));
+  await within(Promise.all(document.getAnimations().map(a => a.finished.catch(() => {}))));
+  return true;
+})()";
+
+/// The colour schemes `inspect` looks at, in order.
+pub const SCHEMES: [&str; 2] = ["light", "dark"];
+
+/// The axe-core rule tags `inspect` runs: WCAG 2.0 and 2.1, levels A and AA.
+pub const AXE_TAGS: [&str; 4] = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
+
+/// The smallest computed `font-size` of `body` that `inspect` accepts, in CSS pixels.
+pub const MIN_BODY_FONT_PX: f64 = 14.0;
+
+/// What `Browser::inspect` saw of one page, in each colour scheme.
+#[derive(Debug, Clone)]
+#[must_use = "an inspection fails nothing until it is asserted clean"]
+pub struct Inspection {
+    /// The name its files carry in `target/screenshots/`.
+    pub name: String,
+    pub looks: Vec<Look>,
+}
+
+/// One colour scheme of an inspected page.
+#[derive(Debug, Clone)]
+pub struct Look {
+    /// `light` or `dark`.
+    pub scheme: &'static str,
+    pub screenshot: PathBuf,
+    /// `getComputedStyle(document.body).fontSize`, in CSS pixels.
+    pub font_size: f64,
+    /// axe-core's violations of the `AXE_TAGS` rules.
+    pub violations: Vec<Violation>,
+    /// What axe could not decide (a contrast over an image or a gradient, say): listed in the
+    /// report for a person to check, never a failure.
+    pub needs_review: Vec<Violation>,
+}
+
+/// One axe-core rule a page breaks, with every element that breaks it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Violation {
+    /// The rule (`color-contrast`, `label`, …): <https://dequeuniversity.com/rules/axe/4.14/ID>.
+    pub id: String,
+    /// `minor`, `moderate`, `serious` or `critical`.
+    pub impact: Option<String>,
+    pub help: String,
+    pub nodes: Vec<Node>,
+}
+
+/// An element that breaks a rule: its CSS selector and axe's account of why (for contrast,
+/// the colours, the ratio and the ratio expected).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Node {
+    pub target: String,
+    pub summary: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AxeFound {
+    violations: Vec<Violation>,
+    incomplete: Vec<Violation>,
+    font_size: f64,
+}
+
+impl Inspection {
+    /// Each problem on one line per scheme and rule, the elements under it; empty when clean.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for look in &self.looks {
+            let at = format!("{} ({}, {})", self.name, look.scheme, look.screenshot.display());
+            if look.font_size < MIN_BODY_FONT_PX {
+                problems.push(format!("{at}: body text is {}px, under {MIN_BODY_FONT_PX}px", look.font_size));
+            }
+            for violation in &look.violations {
+                problems.push(format!("{at}: {violation}"));
+            }
+        }
+        problems
+    }
+
+    pub fn is_clean(&self) -> bool {
+        self.problems().is_empty()
+    }
+
+    /// Panics with every problem, unless there is none.
+    pub fn assert_clean(&self) {
+        assert_all_clean(std::slice::from_ref(self));
+    }
+}
+
+/// Panics with every problem of every inspection, unless there is none: a test inspects each
+/// state as it reaches it, and asserts at its end, so one run shows all of them.
+pub fn assert_all_clean(inspections: &[Inspection]) {
+    let problems: Vec<String> = inspections.iter().flat_map(Inspection::problems).collect();
+    assert!(
+        problems.is_empty(),
+        "{} problem(s) seen on the pages (screenshots and reports in target/screenshots/):\n\n{}",
+        problems.len(),
+        problems.join("\n\n")
+    );
+}
+
+impl fmt::Display for Inspection {
+    /// The report `inspect` writes to `shots/{name}.txt`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for look in &self.looks {
+            writeln!(f, "{} {}: body text {}px", self.name, look.scheme, look.font_size)?;
+            if look.violations.is_empty() {
+                writeln!(f, "  no axe violations ({})", AXE_TAGS.join(", "))?;
+            }
+            for violation in &look.violations {
+                writeln!(f, "  violation {violation}")?;
+            }
+            for review in &look.needs_review {
+                writeln!(f, "  needs review {review}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}): {}", self.id, self.impact.as_deref().unwrap_or("no impact given"), self.help)?;
+        for node in &self.nodes {
+            write!(f, "\n    {}", node.target)?;
+            for line in node.summary.lines().filter(|line| !line.trim().is_empty()) {
+                write!(f, "\n      {}", line.trim())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// axe-core's browser script (`axe.min.js`), as pinned in `tools/axe-core/package-lock.json`;
+/// installed with `npm ci` into `TARGET/tools/axe-core/` when it is not there yet (beside the
+/// build's binaryen), and read once per test binary.
+fn axe_source() -> &'static str {
+    static SOURCE: OnceLock<String> = OnceLock::new();
+    SOURCE.get_or_init(|| {
+        let script = install_axe().unwrap_or_else(|why| panic!("axe-core is missing: {why}"));
+        std::fs::read_to_string(&script).unwrap_or_else(|e| panic!("{}: {e}", script.display()))
+    })
+}
+
+/// Installs axe-core as `tools/axe-core/package-lock.json` pins it (version and sha512), unless
+/// it is installed already from the same lock; the path of its script. The install goes to a
+/// folder of its own and is renamed into place, so a run that stops halfway or runs beside
+/// another leaves no half-installed tool behind.
+fn install_axe() -> Result<PathBuf, String> {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").join("tools/axe-core");
+    let lock = std::fs::read(source.join("package-lock.json")).map_err(|e| format!("tools/axe-core: {e}"))?;
+    // target/debug/ → target/, wherever CARGO_TARGET_DIR points.
+    let tools = target_dir().parent().expect("the target dir").join("tools");
+    let dir = tools.join("axe-core");
+    let script = |dir: &Path| dir.join("node_modules/axe-core/axe.min.js");
+    if std::fs::read(dir.join("package-lock.json")).is_ok_and(|installed| installed == lock) && script(&dir).is_file() {
+        return Ok(script(&dir));
+    }
+    let staging = tools.join(format!("axe-core.{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    let install = || -> Result<(), String> {
+        std::fs::create_dir_all(&staging).map_err(|e| e.to_string())?;
+        for file in ["package.json", "package-lock.json"] {
+            std::fs::copy(source.join(file), staging.join(file)).map_err(|e| format!("{file}: {e}"))?;
+        }
+        let out = Command::new("npm")
+            .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&staging)
+            .output()
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => {
+                    "npm is not installed: scripts/provision installs it (Debian's npm)".into()
+                }
+                _ => format!("npm does not run ({e}): scripts/provision installs it (Debian's npm)"),
+            })?;
+        if !out.status.success() {
+            return Err(format!(
+                "`npm ci` in {} failed (it needs the npm registry): {}",
+                staging.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        // Another run may have put its install in place meanwhile: then use that one.
+        if std::fs::rename(&staging, &dir).is_err() && !script(&dir).is_file() {
+            return Err(format!("cannot move the installed axe-core to {}", dir.display()));
+        }
+        Ok(())
+    };
+    let installed = install();
+    let _ = std::fs::remove_dir_all(&staging);
+    installed?;
+    Ok(script(&dir))
 }
 
 /// The target id of the extension's running service worker.
