@@ -247,9 +247,28 @@ fn a_page_asks_the_person_decides_and_remembered_sites_are_answered_without_aski
     assert!(log.contains(&format!("{origin}  getAddress  not_found")), "{log}");
     assert!(log.contains(&format!("{origin}  login  disclosed")), "{log}");
 
-    // Lock and unlock from the options page; a locked profile answers `locked` with no window.
-    browser.host_with_input(&["passphrase", "set"], "correct horse battery\n");
+    // A first passphrase set from the options page's first-run card, typed twice: two that
+    // differ are refused and nothing is set.
     browser.eval(&options, "location.reload(); true");
+    browser
+        .wait_for(&options, "document.body.dataset.loaded === 'true' && !document.getElementById('first-run').hidden");
+    browser.eval(&options, "document.querySelector('#steps li:first-child button').click(); true");
+    browser.wait_for(&options, "!document.getElementById('passphrase-form').hidden");
+    looks.push(browser.inspect(&options, "options-set-passphrase"));
+    let set_passphrase = |browser: &mut Browser, confirm: &str| {
+        let script = format!(
+            "document.getElementById('new-passphrase').value = 'correct horse battery';
+             document.getElementById('confirm-passphrase').value = {};
+             document.getElementById('passphrase-form').requestSubmit(); true",
+            json!(confirm)
+        );
+        browser.eval(&options, &script);
+    };
+    set_passphrase(&mut browser, "correct horse batterz");
+    browser.wait_for(&options, "!document.getElementById('passphrase-error').hidden");
+    assert!(browser.host(&["status"]).contains("passphrase   not set"), "two passphrases that differ set nothing");
+    set_passphrase(&mut browser, "correct horse battery");
+    // Lock and unlock from the options page; a locked profile answers `locked` with no window.
     browser
         .wait_for(&options, "document.body.dataset.loaded === 'true' && !document.getElementById('lock-row').hidden");
     browser.eval(&options, "document.getElementById('lock').click()");

@@ -101,7 +101,9 @@ async function showFirstRun(addresses) {
     { done: status.paired, title: "Pair with a profile server", why: "Sync with your other devices, end-to-end encrypted.", action: "Pair", go: openPairForm },
     { done: hasAddress, title: "Add an address", why: "Share it with a shop in one click, when you choose.", action: "Add address", go: () => openAddressForm("shipping") },
   ];
-  $("#first-run").hidden = Boolean(firstRunHidden) || status.locked || steps.every((step) => step.done);
+    $("#first-run").hidden = Boolean(firstRunHidden) || status.locked || steps.every((step) => step.done);
+  // The steps offer these already: one button for each thing on the page.
+  if (!$("#first-run").hidden) $("#set-passphrase-row").hidden = $("#pair-row").hidden = true;
   $("#steps").replaceChildren(...steps.map((step) => el("li", { className: step.done ? "done" : "" },
     el("div", { className: "grow" }, el("div", { className: "title" }, step.title), el("div", { className: "small muted" }, step.why)),
     step.done ? el("span", { className: "pill ok" }, "Done")
@@ -234,7 +236,7 @@ function addressCard(kind, address) {
       ? el("address", { className: "postal" }, ...lines.flatMap((line, i) => [i ? el("br") : null, i ? line : el("span", { className: "name" }, line)]))
       : el("p", { className: "muted" }, `No ${kind} address yet.`),
     el("div", {}, el("button", {
-      type: "button", id: `edit-${kind}`, ariaLabel: `${lines.length ? "Edit" : "Add"} your ${kind} address`,
+      type: "button", id: `edit-${kind}`, ariaLabel: lines.length ? `Edit your ${kind} address` : `Add address for ${kind}`,
       onclick: () => { view.hidden = true; form.hidden = false; form.elements[0].focus(); },
     }, lines.length ? "Edit" : "Add address")),
   );

@@ -53,7 +53,7 @@ async function show() {
         : fact("Asks you before anything leaves"),
     ];
     $("#facts").replaceChildren(...facts);
-    const here = activity.filter((entry) => entry.origin === origin).slice(0, 3);
+    const here = activity.filter((entry) => entry.origin === origin).slice(0, 2);
     $("#recent").replaceChildren();
     activityList(here, $("#recent"));
     $("#recent-card").hidden = here.length === 0;
