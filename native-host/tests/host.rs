@@ -245,6 +245,47 @@ fn lock_and_unlock_with_a_passphrase() {
     assert!(other.finish().0.success());
 }
 
+fn text_of(out: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+#[test]
+fn network_failures_are_told_in_words() {
+    let dir = home();
+    // Nothing listens on the port: refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let out = cli(dir.path(), &["pair", &format!("https://127.0.0.1:{port}/u/someone"), "--ticket", "t"], "");
+    let text = text_of(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("the profile server at https://127.0.0.1:{port} did not answer (connection refused)")),
+        "{text}"
+    );
+    assert!(!text.contains("os error") && !text.contains("io:"), "{text}");
+
+    // Something answers in plain HTTP at an https address.
+    let plain = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = plain.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        for stream in plain.incoming().take(1) {
+            let mut stream = stream.unwrap();
+            let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
+        }
+    });
+    let mut host = HostProcess::start(dir.path());
+    let (code, message) =
+        host.err(EXTENSION, "pair", json!({"profileUrl": format!("https://127.0.0.1:{port}/u/1"), "ticket": "t"}));
+    assert_eq!(code, "server_unreachable");
+    assert!(
+        message.contains(&format!("the profile server at https://127.0.0.1:{port}")) && message.contains("without TLS"),
+        "{message}"
+    );
+    server.join().unwrap();
+    assert!(host.finish().0.success());
+}
+
 #[test]
 fn ids_accounts_and_counters_survive_a_restart_and_data_dirs_stay_apart() {
     let dir = home();
@@ -707,7 +748,10 @@ fn the_cli_sets_and_shows_addresses_and_the_log() {
     // Tickets and ids are base64url, so some start with `-`: they are values, not flags.
     let out = cli(dir.path(), &["pair", "http://127.0.0.1:9/u/someone", "--ticket", "-qYvrvZOCNTuNQ"], "");
     let said = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && !said.contains("unexpected argument") && said.contains("reach"), "{said}");
+    assert!(
+        !out.status.success() && !said.contains("unexpected argument") && said.contains("did not answer"),
+        "{said}"
+    );
     let out = cli(dir.path(), &["devices", "--revoke", "-d3v1c3"], "");
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(!said.contains("unexpected argument") && said.contains("not paired"), "{said}");
