@@ -60,6 +60,15 @@ pub enum Call {
         passphrase: Passphrase,
     },
     Lock {},
+    /// Sets the first passphrase, or changes it: `current` is then needed, and checked like an
+    /// unlock (wrong ones are slowed down). On a device paired with a profile server it is the
+    /// profile's passphrase that changes, on the server too, and its other devices are signed
+    /// out. Answers [`PassphraseSet`].
+    SetPassphrase {
+        passphrase: Passphrase,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        current: Option<Passphrase>,
+    },
     SaveAddress {
         kind: AddressKind,
         address: Address,
@@ -211,6 +220,7 @@ impl Call {
             Self::Unpair {} => "unpair",
             Self::Unlock { .. } => "unlock",
             Self::Lock {} => "lock",
+            Self::SetPassphrase { .. } => "setPassphrase",
             Self::SaveAddress { .. } => "saveAddress",
             Self::ListAddresses {} => "listAddresses",
             Self::ListAccounts {} => "listAccounts",
@@ -234,6 +244,7 @@ impl Call {
         matches!(
             self,
             Self::Unlock { .. }
+                | Self::SetPassphrase { .. }
                 | Self::SaveAddress { .. }
                 | Self::Pair(_)
                 | Self::Unpair {}
@@ -354,6 +365,15 @@ pub struct HelloResult {
     pub paired: bool,
     pub locked: bool,
     pub profile_url: Option<String>,
+}
+
+/// What `setPassphrase` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PassphraseSet {
+    /// The profile's other devices were signed out (a device paired with a profile server:
+    /// they pair again with the new passphrase).
+    pub others_signed_out: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -689,6 +709,21 @@ mod tests {
             parse(json!({"id": 3, "type": "revokeDevice", "origin": PAGE, "params": {"deviceId": "d-1"}})).unwrap();
         assert!(matches!(&older.call, Call::RevokeDevice { pairing_id } if pairing_id == "d-1"));
         assert_eq!(req.call.name(), "revokeDevice");
+        let first =
+            parse(json!({"id": 4, "type": "setPassphrase", "origin": PAGE, "params": {"passphrase": "p"}})).unwrap();
+        assert!(matches!(&first.call, Call::SetPassphrase { passphrase, current: None } if passphrase.expose() == "p"));
+        assert!(!first.call.is_page_method() && first.call.is_person_action());
+        assert_eq!(first.call.name(), "setPassphrase");
+        let change = parse(
+            json!({"id": 5, "type": "setPassphrase", "origin": PAGE, "params": {"passphrase": "new", "current": "old"}}),
+        )
+        .unwrap();
+        assert!(matches!(&change.call, Call::SetPassphrase { current: Some(old), .. } if old.expose() == "old"));
+        assert!(!format!("{:?}", change.call).contains("old"), "passphrases never print");
+        assert_eq!(
+            serde_json::to_value(PassphraseSet { others_signed_out: true }).unwrap(),
+            json!({"othersSignedOut": true})
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use profile_core::{
     AccountGuid, Assertion, AssertionError, AssertionType, Challenge, ClientData, Expected, Origin, PublicJwk, verify,
 };
 use profile_testkit::binary;
-use profile_testkit::host::{EXTENSION_ORIGIN as EXTENSION, HostProcess, cli, frame};
+use profile_testkit::host::{EXTENSION_ORIGIN as EXTENSION, HostProcess, cli, cli_at_terminal, cli_ok, frame};
 use serde_json::{Value, json};
 
 const SHOP: &str = "https://shop.example";
@@ -243,6 +243,146 @@ fn lock_and_unlock_with_a_passphrase() {
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("try again in"), "{out:?}");
     assert!(host.finish().0.success());
     assert!(other.finish().0.success());
+}
+
+fn text_of(out: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+#[test]
+fn the_lock_and_unlock_verbs_and_auto_lock_need_a_passphrase() {
+    let dir = home();
+    // Without a passphrase there is nothing to unlock with: auto-lock and lock say so.
+    let out = cli(dir.path(), &["auto-lock", "5m"], "");
+    assert!(!out.status.success(), "{}", text_of(&out));
+    assert!(text_of(&out).contains("auto-lock needs a passphrase to unlock with"), "{}", text_of(&out));
+    assert!(text_of(&out).contains("profile-host passphrase set"), "{}", text_of(&out));
+    let status = cli_ok(dir.path(), &["status"], "");
+    assert!(status.contains("auto-lock    after 15m idle, once a passphrase is set"), "nothing changed: {status}");
+    assert!(cli(dir.path(), &["auto-lock", "off"], "").status.success(), "turning it off is always fine");
+    let out = cli(dir.path(), &["lock"], "");
+    assert!(!out.status.success() && text_of(&out).contains("set a passphrase first"), "{}", text_of(&out));
+
+    cli_ok(dir.path(), &["passphrase", "set"], "correct horse battery\n");
+    assert!(cli_ok(dir.path(), &["auto-lock", "5m"], "").contains("locks after 5m"));
+    assert!(cli_ok(dir.path(), &["lock"], "").contains("locked"));
+    assert!(cli_ok(dir.path(), &["status"], "").contains("locked       yes"));
+    let mut host = HostProcess::start(dir.path());
+    assert_eq!(host.err(SHOP, "getDeviceId", json!({})).0, "locked");
+    let out = cli(dir.path(), &["unlock"], "wrong horse battery\n");
+    assert!(!out.status.success() && text_of(&out).contains("wrong passphrase"), "{}", text_of(&out));
+    assert!(cli_ok(dir.path(), &["unlock"], "correct horse battery\n").contains("unlocked"));
+    assert!(host.ok(SHOP, "getDeviceId", json!({})).is_string(), "the browser's host sees the unlock");
+    assert!(cli_ok(dir.path(), &["unlock"], "").contains("not locked"));
+    assert!(host.finish().0.success());
+}
+
+#[test]
+fn a_new_passphrase_typed_at_a_terminal_is_asked_twice() {
+    let dir = home();
+    let out = cli_at_terminal(dir.path(), &["passphrase", "set"], "correct horse battery\ncorrect horse batterz\n");
+    assert!(!out.status.success() && text_of(&out).contains("did not match"), "{}", text_of(&out));
+    assert!(cli_ok(dir.path(), &["status"], "").contains("passphrase   not set"), "nothing changed");
+
+    let out = cli_at_terminal(dir.path(), &["passphrase", "set"], "correct horse battery\ncorrect horse battery\n");
+    assert!(out.status.success(), "{}", text_of(&out));
+    assert!(text_of(&out).contains("again"), "the confirmation was asked for: {}", text_of(&out));
+    assert!(cli_ok(dir.path(), &["status"], "").contains("passphrase   set"));
+
+    // Changing it: the current one, then the new one twice.
+    let out = cli_at_terminal(
+        dir.path(),
+        &["passphrase", "set"],
+        "correct horse battery\nnew passphrase here\nnew passphrase hers\n",
+    );
+    assert!(!out.status.success() && text_of(&out).contains("did not match"), "{}", text_of(&out));
+    cli_ok(dir.path(), &["lock"], "");
+    assert!(cli_ok(dir.path(), &["unlock"], "correct horse battery\n").contains("unlocked"), "still the old one");
+}
+
+#[test]
+fn the_options_page_sets_and_changes_the_passphrase() {
+    let dir = home();
+    let mut host = HostProcess::start(dir.path());
+    let set = |host: &mut HostProcess, params: Value| host.call(1, EXTENSION, "setPassphrase", params);
+    assert!(
+        host.err(SHOP, "setPassphrase", json!({"passphrase": "correct horse battery"}))
+            .1
+            .contains("only for this extension")
+    );
+    let (code, message) = host.err(EXTENSION, "setPassphrase", json!({"passphrase": "short"}));
+    assert!(code == "invalid_request" && message.contains("at least 8"), "{message}");
+    assert_eq!(host.ok(EXTENSION, "status", json!({}))["passphraseSet"], false);
+
+    // The first one needs nothing else.
+    assert_eq!(
+        host.ok(EXTENSION, "setPassphrase", json!({"passphrase": "correct horse battery"})),
+        json!({"othersSignedOut": false})
+    );
+    assert_eq!(host.ok(EXTENSION, "status", json!({}))["passphraseSet"], true);
+
+    // Changing it needs the current one, right.
+    let answer = set(&mut host, json!({"passphrase": "new passphrase here"}));
+    assert_eq!(answer["error"]["code"], "auth_failed", "{answer}");
+    let answer = set(&mut host, json!({"passphrase": "new passphrase here", "current": "wrong horse battery"}));
+    assert_eq!(answer["error"]["code"], "auth_failed", "{answer}");
+    host.ok(
+        EXTENSION,
+        "setPassphrase",
+        json!({"passphrase": "new passphrase here", "current": "correct horse battery"}),
+    );
+    host.ok(EXTENSION, "lock", json!({}));
+    assert_eq!(host.err(EXTENSION, "unlock", json!({"passphrase": "correct horse battery"})).0, "auth_failed");
+    host.ok(EXTENSION, "unlock", json!({"passphrase": "new passphrase here"}));
+    // The command line knows it too: it asks for the current one first.
+    let out = cli(dir.path(), &["passphrase", "set"], "correct horse battery\nanother passphrase\n");
+    assert!(text_of(&out).contains("current passphrase is wrong"), "{}", text_of(&out));
+
+    // Wrong guesses at `current` are slowed down like wrong unlocks.
+    for _ in 0..4 {
+        let answer = set(&mut host, json!({"passphrase": "x passphrase x", "current": "guess guess"}));
+        assert_eq!(answer["error"]["code"], "auth_failed", "{answer}");
+    }
+    let answer = set(&mut host, json!({"passphrase": "x passphrase x", "current": "new passphrase here"}));
+    assert_eq!(answer["error"]["code"], "rate_limited", "{answer}");
+    assert!(host.finish().0.success());
+}
+
+#[test]
+fn network_failures_are_told_in_words() {
+    let dir = home();
+    // Nothing listens on the port: refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let out = cli(dir.path(), &["pair", &format!("https://127.0.0.1:{port}/u/someone"), "--ticket", "t"], "");
+    let text = text_of(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("the profile server at https://127.0.0.1:{port} did not answer (connection refused)")),
+        "{text}"
+    );
+    assert!(!text.contains("os error") && !text.contains("io:"), "{text}");
+
+    // Something answers in plain HTTP at an https address.
+    let plain = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = plain.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        for stream in plain.incoming().take(1) {
+            let mut stream = stream.unwrap();
+            let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
+        }
+    });
+    let mut host = HostProcess::start(dir.path());
+    let (code, message) =
+        host.err(EXTENSION, "pair", json!({"profileUrl": format!("https://127.0.0.1:{port}/u/1"), "ticket": "t"}));
+    assert_eq!(code, "server_unreachable");
+    assert!(
+        message.contains(&format!("the profile server at https://127.0.0.1:{port}")) && message.contains("without TLS"),
+        "{message}"
+    );
+    server.join().unwrap();
+    assert!(host.finish().0.success());
 }
 
 #[test]
@@ -703,11 +843,19 @@ fn the_cli_sets_and_shows_addresses_and_the_log() {
     );
     let status = String::from_utf8(cli(dir.path(), &["status"], "").stdout).unwrap();
     assert!(status.contains("addresses    billing") && status.contains("Secret Service"), "{status}");
+    // Counts in words: one of a thing is singular.
+    let browser = dir.path().join("no-browser");
+    let out = cli(dir.path(), &["doctor", "--browser", "chromium", "--user-data-dir", browser.to_str().unwrap()], "");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("(1 address, 0 accounts)") && text.trim_end().ends_with("1 fault"), "{text}");
 
     // Tickets and ids are base64url, so some start with `-`: they are values, not flags.
     let out = cli(dir.path(), &["pair", "http://127.0.0.1:9/u/someone", "--ticket", "-qYvrvZOCNTuNQ"], "");
     let said = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && !said.contains("unexpected argument") && said.contains("reach"), "{said}");
+    assert!(
+        !out.status.success() && !said.contains("unexpected argument") && said.contains("did not answer"),
+        "{said}"
+    );
     let out = cli(dir.path(), &["devices", "--revoke", "-d3v1c3"], "");
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(!said.contains("unexpected argument") && said.contains("not paired"), "{said}");

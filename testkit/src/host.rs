@@ -184,6 +184,20 @@ pub fn cli(home: &Path, args: &[&str], input: &str) -> Output {
     run(Command::new(binary("profile-host")).args(args).env("PROFILE_HOST_HOME", home), input)
 }
 
+/// `profile-host ARGS` at a terminal, as a person types at it: `script` (util-linux) gives it a
+/// pseudo-terminal and types `input` there. Its stdout and stderr both land in `stdout`.
+pub fn cli_at_terminal(home: &Path, args: &[&str], input: &str) -> Output {
+    let quote = |word: &str| format!("'{}'", word.replace('\'', r"'\''"));
+    let bin = binary("profile-host");
+    let line: Vec<String> = std::iter::once(bin.to_str().unwrap()).chain(args.iter().copied()).map(quote).collect();
+    run(
+        Command::new("script")
+            .args(["--quiet", "--return", "--command", &line.join(" "), "/dev/null"])
+            .env("PROFILE_HOST_HOME", home),
+        input,
+    )
+}
+
 /// As `cli`, which must succeed: its stdout.
 pub fn cli_ok(home: &Path, args: &[&str], input: &str) -> String {
     let out = cli(home, args, input);

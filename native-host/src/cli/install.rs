@@ -74,10 +74,10 @@ pub(super) fn doctor(target: &Target, extension_id: &str, home: &Path) -> ExitCo
                 "state".into(),
                 Verdict::Ok,
                 format!(
-                    "{} decrypts ({} addresses, {} accounts)",
+                    "{} decrypts ({}, {})",
                     store.dir().display(),
-                    state.addresses.len(),
-                    state.accounts.len()
+                    count(state.addresses.len(), "address", "addresses"),
+                    count(state.accounts.len(), "account", "accounts")
                 ),
             ));
             match state.server.as_ref() {
@@ -104,7 +104,7 @@ pub(super) fn doctor(target: &Target, extension_id: &str, home: &Path) -> ExitCo
         println!("\nall good");
         ExitCode::SUCCESS
     } else {
-        println!("\n{faults} fault(s)");
+        println!("\n{}", count(faults, "fault", "faults"));
         ExitCode::FAILURE
     }
 }

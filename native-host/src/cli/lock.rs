@@ -1,35 +1,42 @@
 //! The passphrase and the lock: `lock`, `unlock`, `auto-lock`, `passphrase set`.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use std::io::{BufRead, IsTerminal};
 use std::path::Path;
 use std::process::ExitCode;
 
-use profile_core::Passphrase;
+use profile_core::{ErrorCode, WireError};
 
 use super::*;
-use crate::local::session::{lock_profile, open_store, set_passphrase, unlock_profile};
+use crate::local::session::{lock_profile, open_store};
 use crate::local::store::now;
 use crate::remote as sync;
 
 pub(super) fn lock(home: &Path) -> Result<ExitCode, String> {
     let store = open_store(home).map_err(|e| e.to_string())?;
     lock_profile(&store).map_err(|e| e.message)?;
-    println!("locked");
+    println!("locked: sites get nothing until you unlock it (`profile-host unlock`)");
     Ok(ExitCode::SUCCESS)
 }
 
 pub(super) fn unlock(home: &Path) -> Result<ExitCode, String> {
     let store = open_store(home).map_err(|e| e.to_string())?;
     let (state, _) = store.enforce_session(now()).map_err(|e| e.message)?;
-    if !state.locked {
-        println!("already unlocked");
+    let vault_waits = state.server.as_ref().is_some_and(|link| link.data_key.is_none());
+    if !state.locked && !vault_waits {
+        match state.lock {
+            Some(_) => println!("the profile is not locked"),
+            None => println!("the profile is not locked (no passphrase is set: the OS keystore alone unlocks it)"),
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let passphrase = read_passphrase("Passphrase: ")?;
-    let until = unlock_profile(&store, &passphrase).map_err(|e| e.message)?;
-    let left = std::time::Duration::from_secs(until.saturating_sub(now()));
-    println!("unlocked for at most {}", humantime::format_duration(left));
+    match sync::unlock(&store, &sync::Client::default(), &state, &passphrase).map_err(|e| e.message)? {
+        sync::Unlocked::VaultOpened => println!("the synced vault is open on this device"),
+        sync::Unlocked::Until(until) => {
+            let left = std::time::Duration::from_secs(until.saturating_sub(now()));
+            println!("unlocked for at most {}", humantime::format_duration(left));
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -40,6 +47,12 @@ pub(super) fn auto_lock(home: &Path, after: u64) -> Result<ExitCode, String> {
     store.enforce_session(now()).map_err(|e| e.message)?;
     store
         .update(|s| {
+            if after > 0 && s.lock.is_none() {
+                return Err(WireError::new(
+                    ErrorCode::InvalidRequest,
+                    "auto-lock needs a passphrase to unlock with: set one first with `profile-host passphrase set`",
+                ));
+            }
             s.auto_lock_secs = after;
             Ok(())
         })
@@ -58,48 +71,36 @@ pub(super) fn set_passphrase_verb(home: &Path, keep_devices: bool, rotate_key: b
     // The current passphrase proves it is the person, locked or not.
     let store = open_store(home).map_err(|e| e.to_string())?;
     let state = store.state().map_err(|e| e.to_string())?;
-    if state.server.is_some() {
-        let current = read_passphrase("Your profile's current passphrase: ")?;
-        let new = read_passphrase("The new passphrase: ")?;
-        let paper_key = if rotate_key {
-            let line = read_passphrase("Your paper key, if you have one (else Enter): ")?;
-            (!line.expose().trim().is_empty())
-                .then(|| profile_core::vault::PaperKey::parse(line.expose()))
-                .transpose()
-                .map_err(|e| e.to_string())?
-        } else {
-            None
-        };
-        let how = sync::PassphraseChange { keep_devices, rotate_key };
-        sync::change_passphrase(&store, &sync::Client::default(), &current, &new, paper_key.as_ref(), how)
-            .map_err(|e| e.message)?;
-        println!(
-            "the profile's passphrase is changed{}{}",
-            if rotate_key { ", its vault sealed under a new key" } else { "" },
-            if keep_devices { "" } else { "; your other devices are signed out until you pair them again" }
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
-    if keep_devices || rotate_key {
+    let paired = state.server.is_some();
+    if !paired && (keep_devices || rotate_key) {
         return Err("--keep-devices and --rotate-key are for a device paired with a profile server".into());
     }
-    let has_one = state.lock.is_some();
-    let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        eprintln!(
-            "{}",
-            if has_one {
-                "Type the current passphrase, Enter, then the new one, Enter:"
-            } else {
-                "Type the new passphrase, Enter:"
-            }
-        );
+    let current = match (paired, &state.lock) {
+        (true, _) => Some(read_passphrase("Your profile's current passphrase: ")?),
+        (false, Some(_)) => Some(read_passphrase("The current passphrase: ")?),
+        (false, None) => None,
+    };
+    let new = read_new_passphrase()?;
+    let paper_key = if rotate_key {
+        let line = read_passphrase("Your paper key, if you have one (else Enter): ")?;
+        (!line.expose().trim().is_empty())
+            .then(|| profile_core::vault::PaperKey::parse(line.expose()))
+            .transpose()
+            .map_err(|e| e.to_string())?
+    } else {
+        None
+    };
+    let how = sync::PassphraseChange { keep_devices, rotate_key };
+    let set = sync::set_passphrase(&store, &sync::Client::default(), current.as_ref(), &new, paper_key.as_ref(), how)
+        .map_err(|e| e.message)?;
+    if !paired {
+        println!("passphrase set: `profile-host lock` now locks the profile, and `unlock` asks for it");
+        return Ok(ExitCode::SUCCESS);
     }
-    let mut lines = stdin.lock().lines();
-    let mut next = || lines.next().transpose().map_err(|e| e.to_string()).map(|l| l.map(Passphrase::new));
-    let current = if has_one { Some(next()?.ok_or("expected the current passphrase on stdin")?) } else { None };
-    let new = next()?.ok_or("expected the new passphrase on stdin")?;
-    set_passphrase(&store, current.as_ref(), &new).map_err(|e| e.message)?;
-    println!("passphrase set");
+    println!(
+        "the profile's passphrase is changed{}{}",
+        if rotate_key { ", its vault sealed under a new key" } else { "" },
+        if set.others_signed_out { "; your other devices are signed out until you pair them again" } else { "" }
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -53,6 +53,7 @@ enum Command {
     Doctor {
         #[command(flatten)]
         target: Target,
+        /// The extension the manifests must allow (and nothing else).
         #[arg(long, default_value = EXTENSION_ID, value_name = "ID")]
         extension_id: String,
     },
@@ -64,25 +65,27 @@ enum Command {
     /// Show the disclosure log: what left to which site, and when.
     Log {
         /// How many entries, newest first.
-        #[arg(long, default_value_t = 50)]
+        #[arg(long, default_value_t = 50, value_name = "N")]
         limit: usize,
     },
-    /// Manage the passphrase that `lock` / `unlock` use.
+    /// Set or change the passphrase that `unlock` asks for.
     #[command(subcommand)]
     Passphrase(PassphraseCommand),
     /// Lock the profile: sites get nothing until it is unlocked again.
     Lock,
-    /// Unlock the profile with its passphrase (typed without echo, or one line on stdin).
+    /// Unlock the profile with its passphrase (typed without echo, or one line on stdin). On a
+    /// device paired with a one-time ticket, this also opens the synced vault.
     Unlock,
     /// List the accounts you made at sites with this profile, or remove one.
     #[command(subcommand)]
     Account(AccountCommand),
-    /// Pair with your profile server: with your email (the passphrase is read from stdin), or
-    /// with a one-time ticket from its operator. Addresses and accounts then sync through
-    /// your end-to-end encrypted vault.
+    /// Pair with your profile server: with your email and your profile's passphrase (typed
+    /// without echo, or one line on stdin), or with a one-time ticket from its operator.
+    /// Addresses and accounts then sync through your end-to-end encrypted vault.
     Pair {
         /// Your profile URL (`https://…/u/ID`), as `profile-server admin create-user` printed it.
         profile_url: String,
+        /// The email your profile was created with; its passphrase is asked for next.
         #[arg(long, required_unless_present = "ticket", conflicts_with = "ticket")]
         email: Option<String>,
         /// A one-time ticket (`profile-server admin issue-ticket`); the vault then opens at the
@@ -107,7 +110,8 @@ enum Command {
     /// Lock the profile after this long without a request (`15m`, `1h`), or `off`. Needs a
     /// passphrase; an unlock lasts 12 hours at most either way.
     AutoLock {
-        #[arg(value_parser = idle_time)]
+        /// How long without a request before it locks (`15m`, `1h`, `90s`), or `off`.
+        #[arg(value_parser = idle_time, value_name = "DURATION|off")]
         after: u64,
     },
 }
@@ -155,14 +159,18 @@ impl Target {
 enum AddressCommand {
     /// Print a saved address as JSON.
     Show {
-        #[arg(value_parser = address_kind)]
+        /// Which address: `shipping` or `billing`.
+        #[arg(value_parser = address_kind, value_name = "shipping|billing")]
         kind: AddressKind,
     },
     /// Save an address. Fields as flags, or `--json -` to read one JSON object from stdin.
     Set {
-        #[arg(value_parser = address_kind)]
+        /// Which address: `shipping` or `billing`.
+        #[arg(value_parser = address_kind, value_name = "shipping|billing")]
         kind: AddressKind,
-        #[arg(long, conflicts_with_all = ["name", "line1", "city", "postalCode", "country"])]
+        /// The whole address as one JSON object (`{"name": …, "postalCode": …}`, the fields
+        /// below), or `-` to read it from stdin; instead of the field flags.
+        #[arg(long, value_name = "JSON|-", conflicts_with_all = ["name", "line1", "city", "postalCode", "country"])]
         json: Option<String>,
         #[command(flatten)]
         fields: address::AddressFlags,
@@ -186,10 +194,10 @@ enum AccountCommand {
 
 #[derive(Debug, Subcommand)]
 enum PassphraseCommand {
-    /// Set the passphrase. Reads the new one from stdin; when one is set already, the first
-    /// line is the current passphrase and the second the new one. On a device paired with a
-    /// profile server it is the profile's passphrase that changes, on the server too, and the
-    /// profile's other devices are signed out.
+    /// Set the passphrase, or change it. At a terminal it is typed without echo, twice; from a
+    /// script, one line of stdin each: the current passphrase first when one is set, then the
+    /// new one. On a device paired with a profile server it is the profile's passphrase that
+    /// changes, on the server too, and the profile's other devices are signed out.
     Set {
         /// Leave the profile's other devices signed in (paired devices only).
         #[arg(long, conflicts_with = "rotate_key")]
@@ -244,6 +252,30 @@ fn read_passphrase(prompt: &str) -> Result<Passphrase, String> {
     Ok(passphrase)
 }
 
+/// A new passphrase: typed twice without echo at a terminal (a typo would lock the person out),
+/// else one line of stdin, as scripts give it.
+fn read_new_passphrase() -> Result<Passphrase, String> {
+    confirmed(std::io::stdin().is_terminal(), read_passphrase)
+}
+
+/// A new passphrase from `read`, asked a second time to confirm when `twice`.
+fn confirmed(twice: bool, mut read: impl FnMut(&str) -> Result<Passphrase, String>) -> Result<Passphrase, String> {
+    let new = read("New passphrase: ")?;
+    if !twice {
+        return Ok(new);
+    }
+    let again = read("The new passphrase again: ")?;
+    if new.expose() != again.expose() {
+        return Err("the two passphrases did not match; nothing changed".into());
+    }
+    Ok(new)
+}
+
+/// `1 address`, `2 addresses`.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// The store, for a verb a person runs that changes the profile: refused while the profile is
 /// locked; it counts as the person's activity for the idle auto-lock.
 fn open_for_change(home: &Path) -> Result<crate::local::store::Store, String> {
@@ -296,5 +328,61 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
         Command::Unpair => server::unpair(home),
         Command::Sync => server::sync_now(home),
         Command::Devices { revoke } => server::devices(home, revoke),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// Every verb, argument and flag says what it is in `--help`.
+    #[test]
+    fn every_verb_argument_and_flag_is_explained() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let path = format!("{path} {}", command.get_name());
+            if command.get_about().is_none() {
+                missing.push(path.clone());
+            }
+            for arg in command.get_arguments() {
+                let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+                if !builtin && arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {}", arg.get_id()));
+                }
+            }
+            for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+                walk(sub, &path, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:?}");
+    }
+
+    /// A script's passphrase.
+    fn lines<'a>(given: &'a [&'a str]) -> impl FnMut(&str) -> Result<Passphrase, String> + 'a {
+        let mut given = given.iter();
+        move |_prompt| given.next().map(|l| Passphrase::new((*l).to_owned())).ok_or_else(|| "no more input".to_owned())
+    }
+
+    #[test]
+    fn a_new_passphrase_typed_at_a_terminal_is_asked_twice() {
+        let typed = confirmed(true, lines(&["correct horse battery", "correct horse battery"])).unwrap();
+        assert_eq!(typed.expose(), "correct horse battery");
+        let error = confirmed(true, lines(&["correct horse battery", "correct horse batterz"])).unwrap_err();
+        assert!(error.contains("did not match") && error.contains("nothing changed"), "{error}");
+        // From a script, one line, as before.
+        assert_eq!(
+            confirmed(false, lines(&["correct horse battery", "other"])).unwrap().expose(),
+            "correct horse battery"
+        );
+    }
+
+    #[test]
+    fn counts_read_as_words() {
+        assert_eq!(count(1, "address", "addresses"), "1 address");
+        assert_eq!(count(0, "address", "addresses"), "0 addresses");
+        assert_eq!(count(2, "fault", "faults"), "2 faults");
     }
 }

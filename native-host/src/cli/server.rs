@@ -45,9 +45,25 @@ pub(super) fn unpair(home: &Path) -> Result<ExitCode, String> {
 
 pub(super) fn sync_now(home: &Path) -> Result<ExitCode, String> {
     let store = open_store(home).map_err(|e| e.to_string())?;
+    let Some(link) = store.state().map_err(|e| e.to_string())?.server.clone() else {
+        println!("nothing to sync: this device is not paired with a profile server (`profile-host pair` pairs it)");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let server = sync::server_address(&link.api_base);
     match sync::sync(&store, &sync::Client::default()).map_err(|e| e.message)? {
-        sync::Synced::Idle => println!("nothing to sync (not paired, or the vault is not open yet)"),
-        sync::Synced::At(counter) => println!("in sync at vault counter {counter}"),
+        sync::Synced::Idle => println!(
+            "nothing to sync yet: the synced vault is not open on this device (`profile-host unlock` opens it \
+             with your profile's passphrase)"
+        ),
+        sync::Synced::InSync { sent, received, .. } => {
+            let what = match (sent, received) {
+                (false, false) => "nothing had changed",
+                (true, false) => "this device's changes went out",
+                (false, true) => "changes from your other devices came in",
+                (true, true) => "changes from your other devices came in, and this device's went out",
+            };
+            println!("your profile is in sync with {server}: {what}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

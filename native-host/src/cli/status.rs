@@ -29,13 +29,17 @@ pub(super) fn status(home: &Path) -> Result<ExitCode, String> {
             println!("warning      {}", halt.explain());
         }
         if !link.outbox.is_empty() {
-            println!("registry     {} update(s) waiting for the server", link.outbox.len());
+            println!("registry     {} waiting for the server", count(link.outbox.len(), "update", "updates"));
         }
     }
     println!("locked       {}", if state.locked { "yes" } else { "no" });
-    let idle = match state.auto_lock_secs {
-        0 => "off".to_owned(),
-        secs => format!("after {} idle", humantime::format_duration(std::time::Duration::from_secs(secs))),
+    let idle = match (state.auto_lock_secs, &state.lock) {
+        (0, _) => "off".to_owned(),
+        (secs, lock) => format!(
+            "after {} idle{}",
+            humantime::format_duration(std::time::Duration::from_secs(secs)),
+            if lock.is_some() { "" } else { ", once a passphrase is set" }
+        ),
     };
     println!("auto-lock    {idle}");
     println!("passphrase   {}", if state.lock.is_some() { "set" } else { "not set (the OS keystore alone unlocks)" });

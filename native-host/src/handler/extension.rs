@@ -17,7 +17,7 @@ use super::{Host, fail, to_value};
 use crate::local::session::*;
 use crate::local::state::{AccountRecord, LocalState};
 use crate::local::store::{Store, now};
-use crate::remote::{self, PairWith};
+use crate::remote::{self, PairWith, PassphraseChange, Unlocked};
 
 impl Host {
     pub(super) fn extension_call(
@@ -60,17 +60,18 @@ impl Host {
                 remote::revoke_device(store, self.client(), pairing_id)?;
                 Ok(json!({"revoked": true}))
             }
-            Call::Unlock { passphrase } => {
-                // A host paired with a ticket opens its vault with the profile's passphrase.
-                if state.server.as_ref().is_some_and(|link| link.data_key.is_none()) {
-                    remote::open_with_passphrase(store, self.client(), passphrase)?;
-                    if !state.locked {
-                        return Ok(json!({"locked": false, "vaultOpen": true}));
-                    }
-                }
-                let until = unlock_profile(store, passphrase)?;
-                Ok(json!({"locked": false, "expiresAt": until}))
-            }
+            Call::Unlock { passphrase } => match remote::unlock(store, self.client(), state, passphrase)? {
+                Unlocked::VaultOpened => Ok(json!({"locked": false, "vaultOpen": true})),
+                Unlocked::Until(until) => Ok(json!({"locked": false, "expiresAt": until})),
+            },
+            Call::SetPassphrase { passphrase, current } => to_value(&remote::set_passphrase(
+                store,
+                self.client(),
+                current.as_ref(),
+                passphrase,
+                None,
+                PassphraseChange::default(),
+            )?),
             Call::Lock {} => {
                 lock_profile(store)?;
                 self.forget_keys();

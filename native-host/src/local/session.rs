@@ -113,8 +113,10 @@ pub fn unlock_profile(store: &Store, passphrase: &profile_core::Passphrase) -> R
     }
 }
 
-/// Sets or replaces the passphrase (the CLI's `passphrase set`).
-pub fn set_passphrase(
+/// Sets or replaces this host's own passphrase (a device not paired with a profile server;
+/// [`crate::remote::set_passphrase`] decides). Replacing one needs `current`, checked like an
+/// unlock: wrong tries are counted (and saved) and slowed.
+pub fn set_local_passphrase(
     store: &Store,
     current: Option<&profile_core::Passphrase>,
     new: &profile_core::Passphrase,
@@ -126,21 +128,24 @@ pub fn set_passphrase(
         );
     }
     let lock = PassphraseLock::create(new, random()?).map_err(|e| WireError::internal(e.to_string()))?;
-    // The current one is checked like an unlock: wrong tries are counted (and saved) and slowed.
-    let right = store.update(|s| {
-        let right = match (s.lock.as_mut(), current) {
-            (None, _) => true,
-            (Some(_), None) => false,
-            (Some(existing), Some(current)) => check_passphrase(existing, current, now())?,
+    let outcome = store.update(|s| {
+        let outcome = match (s.lock.as_mut(), current) {
+            (None, _) => Ok(()),
+            (Some(_), None) => Err("a passphrase is set: give the current one to change it"),
+            (Some(existing), Some(current)) => {
+                if check_passphrase(existing, current, now())? {
+                    Ok(())
+                } else {
+                    Err("the current passphrase is wrong")
+                }
+            }
         };
-        if right {
+        if outcome.is_ok() {
             s.lock = Some(lock);
         }
-        Ok(right)
+        Ok(outcome)
     })?;
-    if !right {
-        return fail(ErrorCode::AuthFailed, "the current passphrase is wrong");
-    }
+    outcome.or_else(|why| fail(ErrorCode::AuthFailed, why))?;
     // Setting it is a person's doing: the idle clock starts now.
     Ok(store.touch_activity()?)
 }

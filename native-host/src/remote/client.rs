@@ -13,9 +13,79 @@ use serde_json::Value;
 /// How long a call to the profile server may take.
 pub(super) const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A failure talking to the profile server.
-pub(super) fn unreachable(error: impl fmt::Display) -> WireError {
-    WireError::new(ErrorCode::ServerUnreachable, format!("cannot reach the profile server: {error}"))
+/// A failure talking to the profile server at `url`, in words a person reads: the CLI prints
+/// it and the options page shows it.
+pub(super) fn unreachable(url: &str, error: &ureq::Error) -> WireError {
+    WireError::new(
+        ErrorCode::ServerUnreachable,
+        format!("the profile server at {} {}", server_address(url), why(error)),
+    )
+}
+
+/// `https://host[:port]` of a URL: how a profile server is named to people.
+pub fn server_address(url: &str) -> String {
+    url::Url::parse(url).map_or_else(|_| url.to_owned(), |u| u.origin().ascii_serialization())
+}
+
+/// What went wrong, as the end of "the profile server at … ".
+fn why(error: &ureq::Error) -> String {
+    use std::io::ErrorKind as Kind;
+    let too_slow = || format!("did not answer within {} seconds", TIMEOUT.as_secs());
+    let not_found =
+        || "could not be found (its name does not resolve: check the address, and that this computer is online)";
+    match error {
+        ureq::Error::Timeout(_) => too_slow(),
+        ureq::Error::HostNotFound => not_found().into(),
+        ureq::Error::Rustls(tls) => tls_words(tls),
+        ureq::Error::Tls(what) => format!("could not set up a secure connection ({what})"),
+        ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..) => {
+            "answered with something that is not HTTP".into()
+        }
+        ureq::Error::Io(io) => match io.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+            Some(tls) => tls_words(tls),
+            // The system resolver's failure, as std words it (no kind of its own).
+            None if io.to_string().starts_with("failed to lookup address information") => not_found().into(),
+            None => match io.kind() {
+                Kind::ConnectionRefused => "did not answer (connection refused)".into(),
+                Kind::TimedOut | Kind::WouldBlock => too_slow(),
+                Kind::ConnectionReset | Kind::ConnectionAborted | Kind::BrokenPipe | Kind::UnexpectedEof => {
+                    "closed the connection before answering".into()
+                }
+                Kind::NetworkUnreachable | Kind::HostUnreachable | Kind::NetworkDown => {
+                    "could not be reached (no route to it: is this computer online?)".into()
+                }
+                _ => {
+                    let text = io.to_string();
+                    let said = text.split(" (os error").next().unwrap_or_default();
+                    format!("could not be reached ({})", said.to_lowercase())
+                }
+            },
+        },
+        ureq::Error::ConnectionFailed => "could not be reached".into(),
+        other => format!("could not be reached ({other})"),
+    }
+}
+
+/// A TLS failure, as the end of "the profile server at … ".
+fn tls_words(error: &rustls::Error) -> String {
+    use rustls::{CertificateError as Cert, Error as Tls};
+    let certificate = |what: &str| format!("could not prove it is that server: its TLS certificate {what}");
+    match error {
+        Tls::InvalidCertificate(Cert::Expired | Cert::ExpiredContext { .. }) => certificate("has expired"),
+        Tls::InvalidCertificate(Cert::NotValidYet | Cert::NotValidYetContext { .. }) => {
+            certificate("is not valid yet (is this computer's clock right?)")
+        }
+        Tls::InvalidCertificate(Cert::UnknownIssuer) => {
+            certificate("is not signed by an authority this computer trusts")
+        }
+        Tls::InvalidCertificate(Cert::NotValidForName | Cert::NotValidForNameContext { .. }) => {
+            certificate("is for another name")
+        }
+        Tls::InvalidCertificate(Cert::Revoked) => certificate("was revoked"),
+        Tls::InvalidCertificate(_) => certificate("is not valid"),
+        Tls::InvalidMessage(_) => "answered without TLS (its address may be http://, not https://)".into(),
+        other => format!("could not set up a secure connection ({other})"),
+    }
 }
 
 /// The profile server's HTTP API.
@@ -162,7 +232,7 @@ impl Client {
                 }
             }
         }
-        .map_err(unreachable)?;
+        .map_err(|e| unreachable(url, &e))?;
         let status = response.status().as_u16();
         let body = response.body_mut().with_config().limit(1 << 20).read_to_string().unwrap_or_default();
         Ok(Answer { status, body })
@@ -184,5 +254,56 @@ impl Client {
         }
         let text = response.body_mut().with_config().limit(DOCUMENT_LIMIT).read_to_string().ok()?;
         serde_json::from_str(&text).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Error as Io, ErrorKind};
+
+    use rustls::CertificateError;
+
+    use super::*;
+
+    fn said(error: ureq::Error) -> String {
+        let said = unreachable("https://profile.example/u/someone", &error);
+        assert_eq!(said.code, ErrorCode::ServerUnreachable);
+        assert!(!said.message.contains("os error") && !said.message.contains("io:"), "{}", said.message);
+        said.message
+    }
+
+    fn tls(error: rustls::Error) -> ureq::Error {
+        ureq::Error::Io(Io::new(ErrorKind::InvalidData, error))
+    }
+
+    #[test]
+    fn network_failures_read_as_words() {
+        assert_eq!(
+            said(ureq::Error::Io(Io::from_raw_os_error(111))),
+            "the profile server at https://profile.example did not answer (connection refused)"
+        );
+        assert!(said(ureq::Error::Timeout(ureq::Timeout::Global)).ends_with("did not answer within 10 seconds"));
+        assert!(said(ureq::Error::Io(ErrorKind::TimedOut.into())).ends_with("did not answer within 10 seconds"));
+        assert!(said(ureq::Error::HostNotFound).contains("could not be found (its name does not resolve"));
+        let resolver = Io::other("failed to lookup address information: Name or service not known");
+        assert!(said(ureq::Error::Io(resolver)).contains("could not be found"));
+        assert!(said(ureq::Error::Io(ErrorKind::NetworkUnreachable.into())).contains("is this computer online?"));
+        assert!(
+            said(ureq::Error::Io(ErrorKind::ConnectionReset.into()))
+                .ends_with("closed the connection before answering")
+        );
+        let untrusted = said(tls(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)));
+        assert!(
+            untrusted.contains("its TLS certificate is not signed by an authority this computer trusts"),
+            "{untrusted}"
+        );
+        assert!(said(tls(rustls::Error::InvalidCertificate(CertificateError::Expired))).ends_with("has expired"));
+        assert!(
+            said(tls(rustls::Error::InvalidCertificate(CertificateError::NotValidForName))).ends_with("another name")
+        );
+        let plain = said(tls(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)));
+        assert!(plain.contains("without TLS"), "{plain}");
+        assert_eq!(server_address("http://127.0.0.1:9/u/x"), "http://127.0.0.1:9");
+        assert_eq!(server_address("https://profile.example:443/api"), "https://profile.example");
     }
 }

@@ -9,9 +9,9 @@ mod passphrase;
 mod push;
 mod sync;
 
-pub use client::Client;
+pub use client::{Client, server_address};
 pub use devices::{devices, not_paired, revoke_device, unpair};
 pub use pairing::{PairWith, pair};
-pub use passphrase::{PassphraseChange, change_passphrase, open_with_passphrase};
+pub use passphrase::{PassphraseChange, Unlocked, set_passphrase, unlock};
 pub use push::listen;
 pub use sync::{Synced, sync};

@@ -1,16 +1,19 @@
-//! Changing a paired profile's passphrase on its server, and opening a ticket-paired
-//! host's vault with it.
+//! The passphrase as people set it and use it: setting or changing it (on the profile server
+//! too when paired), and unlocking (which opens a ticket-paired host's vault). The CLI and the
+//! extension's own methods both come here.
 
 use profile_core::server_api::{
     Bytes, CredentialKind, CurrentProof, PassphraseChange as ServerPassphraseChange, Rotation, VaultWritten, path,
 };
 use profile_core::vault::{self, KdfParams};
+use profile_core::wire::PassphraseSet;
 use profile_core::{ErrorCode, Passphrase, Secret32, WireError};
 
 use super::client::*;
 use super::devices::*;
 use super::sync::*;
 use crate::local::link::ServerLink;
+use crate::local::session::{set_local_passphrase, unlock_profile};
 use crate::local::state::LocalState;
 use crate::local::store::{Store, random};
 
@@ -25,10 +28,60 @@ pub struct PassphraseChange {
     pub rotate_key: bool,
 }
 
+/// Sets the passphrase, or changes it: the one way for the CLI's `passphrase set` and the
+/// extension's `setPassphrase`. On a device paired with a profile server it is the profile's
+/// passphrase that changes, proved by `current` on the server and there too, as `how` says
+/// ([`change_passphrase`]); otherwise this host's own lock, where `current` is needed once one
+/// is set ([`set_local_passphrase`]) and `how` and `paper_key` mean nothing.
+pub fn set_passphrase(
+    store: &Store,
+    client: &Client,
+    current: Option<&Passphrase>,
+    new: &Passphrase,
+    paper_key: Option<&vault::PaperKey>,
+    how: PassphraseChange,
+) -> Result<PassphraseSet, WireError> {
+    if store.state()?.server.is_none() {
+        set_local_passphrase(store, current, new)?;
+        return Ok(PassphraseSet { others_signed_out: false });
+    }
+    let current = current
+        .ok_or_else(|| WireError::new(ErrorCode::AuthFailed, "give the profile's current passphrase to change it"))?;
+    change_passphrase(store, client, current, new, paper_key, how)?;
+    Ok(PassphraseSet { others_signed_out: how.rotate_key || !how.keep_devices })
+}
+
+/// What an unlock did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unlocked {
+    /// The synced vault opened on a host paired with a ticket, which was not locked.
+    VaultOpened,
+    /// The profile is unlocked until this Unix time (and, on a host paired with a ticket, its
+    /// vault opened first).
+    Until(u64),
+}
+
+/// Unlocks the profile with its passphrase (the CLI's `unlock`, the extension's `unlock`). A
+/// host paired with a ticket opens the synced vault with it first.
+pub fn unlock(
+    store: &Store,
+    client: &Client,
+    state: &LocalState,
+    passphrase: &Passphrase,
+) -> Result<Unlocked, WireError> {
+    if state.server.as_ref().is_some_and(|link| link.data_key.is_none()) {
+        open_with_passphrase(store, client, passphrase)?;
+        if !state.locked {
+            return Ok(Unlocked::VaultOpened);
+        }
+    }
+    unlock_profile(store, passphrase).map(Unlocked::Until)
+}
+
 /// Changes the profile's passphrase on its server (proved by the current one), and this host's
 /// lock with it. With `rotate_key` the vault's data key is replaced in the same step; the other
 /// devices are then signed out whatever `keep_devices` says, since they hold the old key.
-pub fn change_passphrase(
+fn change_passphrase(
     store: &Store,
     client: &Client,
     current: &Passphrase,
@@ -137,7 +190,7 @@ pub(super) fn change_on_server(
 }
 
 /// Opens the vault of a ticket-paired host with the profile's passphrase.
-pub fn open_with_passphrase(store: &Store, client: &Client, passphrase: &Passphrase) -> Result<bool, WireError> {
+fn open_with_passphrase(store: &Store, client: &Client, passphrase: &Passphrase) -> Result<bool, WireError> {
     let Some(link) = store.state()?.server.clone() else { return Ok(false) };
     if link.data_key.is_some() {
         return Ok(false);

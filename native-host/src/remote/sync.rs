@@ -99,8 +99,14 @@ pub(super) fn fresh_token(client: &Client, link: &mut ServerLink) -> Result<(), 
 pub enum Synced {
     /// Nothing to do: not paired, or the vault is not open yet.
     Idle,
-    /// The server's vault and the local state agree at this counter.
-    At(u64),
+    /// The server's vault and the local state agree, at vault version `counter`.
+    InSync {
+        counter: u64,
+        /// This device's changes went to the server.
+        sent: bool,
+        /// Changes other devices made came in.
+        received: bool,
+    },
 }
 
 /// Brings the local state and the server's vault together: pulls what other devices wrote,
@@ -142,8 +148,10 @@ pub(super) fn sync_link(client: &Client, link: &mut ServerLink, state: &mut Loca
     let local = state.vault_contents();
     link.dirty |= local != link.base;
     let mut remote: Option<RemoteVault> = None;
+    let mut received = false;
     for _ in 0..MAX_MERGE_ROUNDS {
         if let Some(server) = remote.take() {
+            received = true;
             let theirs = server.open(&data_key, &link.profile_id)?;
             link.saw(server.counter, &server.blob);
             let merged = merge(&link.base, &state.vault_contents(), &theirs);
@@ -159,7 +167,7 @@ pub(super) fn sync_link(client: &Client, link: &mut ServerLink, state: &mut Loca
                 remote = Some(server);
                 continue;
             }
-            return Ok(Synced::At(link.counter));
+            return Ok(Synced::InSync { counter: link.counter, sent: false, received });
         }
         let contents = state.vault_contents();
         let json =
@@ -183,7 +191,7 @@ pub(super) fn sync_link(client: &Client, link: &mut ServerLink, state: &mut Loca
                 link.saw(link.counter, &blob);
                 link.base = contents;
                 link.dirty = false;
-                return Ok(Synced::At(link.counter));
+                return Ok(Synced::InSync { counter: link.counter, sent: true, received });
             }
             409 => remote = Some(read_fresh_vault(client, link)?),
             _ => return Err(answer.error()),
