@@ -102,8 +102,7 @@ async function showFirstRun(addresses) {
     { done: hasAddress, title: "Add an address", why: "Share it with a shop in one click, when you choose.", action: "Add address", go: () => openAddressForm("shipping") },
   ];
     $("#first-run").hidden = Boolean(firstRunHidden) || status.locked || steps.every((step) => step.done);
-  // The steps offer these already: one button for each thing on the page.
-  if (!$("#first-run").hidden) $("#set-passphrase-row").hidden = $("#pair-row").hidden = true;
+  
   $("#steps").replaceChildren(...steps.map((step) => el("li", { className: step.done ? "done" : "" },
     el("div", { className: "grow" }, el("div", { className: "title" }, step.title), el("div", { className: "small muted" }, step.why)),
     step.done ? el("span", { className: "pill ok" }, "Done")
