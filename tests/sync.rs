@@ -164,6 +164,18 @@ fn two_hosts_on_one_profile_share_addresses_and_lose_nothing() {
     assert!(laptop.cli(&["unpair"], "").starts_with("unpaired"));
     assert!(laptop.cli(&["status"], "").contains("not paired"));
     assert!(laptop.cli(&["address", "show", "billing"], "").contains("Bill Road"));
+
+    // A device paired with a ticket opens its vault from the command line too.
+    let tv = HostHome::new();
+    let ticket = server.admin(&["issue-ticket", "--email", EMAIL], "");
+    tv.cli(&["pair", &server.profile_url, "--ticket", ticket.trim()], "");
+    let idle = tv.cli(&["sync"], "");
+    assert!(idle.contains("the synced vault is not open on this device"), "{idle}");
+    let opened = tv.cli(&["unlock"], &format!("{PASSPHRASE}\n"));
+    assert!(opened.contains("the synced vault is open"), "{opened}");
+    assert!(tv.cli(&["address", "show", "billing"], "").contains("Bill Road"));
+    let synced = tv.cli(&["sync"], "");
+    assert!(synced.contains("your profile is in sync with http") && !synced.contains("counter"), "{synced}");
 }
 
 /// The vault counter a host's `status` reports.
