@@ -1,7 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod account;
-mod address;
+pub mod address;
 mod assertion;
 mod device;
 pub mod disclosure;
@@ -15,7 +15,10 @@ pub mod vault;
 pub mod wire;
 
 pub use account::{AppId, MAX_APP_ID, MAX_PERMISSION, MAX_PERMISSIONS, Permissions};
-pub use address::{ADDRESS_FIELDS, Address, AddressError, AddressField, AddressKind, lines_of};
+pub use address::{
+    ADDRESS_FIELDS, Address, AddressBook, AddressBookError, AddressError, AddressField, AddressForm, AddressId,
+    AddressKind, FormField, Label, Region, SavedAddress, lines_of,
+};
 pub use assertion::{
     AccountGuid, Assertion, AssertionError, AssertionType, Challenge, ClientData, Expected, LoginKey,
     MIN_CHALLENGE_BYTES, PublicJwk, verify,

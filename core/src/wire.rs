@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::{
-    AccountGuid, Address, AddressKind, AppId, Assertion, Bearer, Challenge, DeviceId, ErrorCode, Origin, OriginError,
-    Passphrase, Permissions, PublicJwk, WireError,
+    AccountGuid, Address, AddressForm, AddressId, AddressKind, AppId, Assertion, Bearer, Challenge, DeviceId,
+    ErrorCode, Label, Origin, OriginError, Passphrase, Permissions, PublicJwk, WireError,
 };
 
 /// Largest frame either side may send: 1 MiB.
@@ -69,12 +69,27 @@ pub enum Call {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         current: Option<Passphrase>,
     },
-    SaveAddress {
-        kind: AddressKind,
-        address: Address,
-    },
-    /// Both saved addresses, for the options page. Not a disclosure.
+    /// Saves an address in the address book: `{id?, label, address}` (no id: a new one), or,
+    /// as callers from before address books do, `{kind, address}`: the default of that kind.
+    /// Answers [`SavedAddressResult`].
+    SaveAddress(SaveAddressParams),
+    /// The address book, for the options page and the popup ([`AddressList`]). Not a
+    /// disclosure.
     ListAddresses {},
+    /// Removes a saved address; the removal reaches the person's other devices.
+    RemoveAddress {
+        id: AddressId,
+    },
+    /// Makes a saved address the default of a kind (what `getAddress(kind)` answers).
+    SetDefaultAddress {
+        id: AddressId,
+        kind: AddressKind,
+    },
+    /// How a country's addresses are entered and written ([`AddressForm`]), so the options page
+    /// needs no address data of its own. Not a disclosure.
+    AddressFormat {
+        country: String,
+    },
     ListAccounts {},
     /// What a page call would disclose, for the consent window, without disclosing it.
     Preview(PreviewParams),
@@ -205,6 +220,52 @@ pub enum PairParams {
     },
 }
 
+/// `saveAddress`'s two shapes.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum SaveAddressParams {
+    /// `{id?, label, address}`: a new address when `id` is absent, else the saved one replaced.
+    #[serde(rename_all = "camelCase")]
+    Book {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<AddressId>,
+        label: Label,
+        address: Address,
+    },
+    /// `{kind, address}`: the default of `kind`, saved as it was before address books (in
+    /// place, unless that address is the other kind's default too, when the kind gets one of its
+    /// own).
+    Default { kind: AddressKind, address: Address },
+}
+
+impl<'de> Deserialize<'de> for SaveAddressParams {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Book {
+            #[serde(default)]
+            id: Option<AddressId>,
+            label: Label,
+            address: Address,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Default {
+            kind: AddressKind,
+            address: Address,
+        }
+        let value = Value::deserialize(deserializer)?;
+        let error = serde::de::Error::custom;
+        if value.get("kind").is_some() {
+            let Default { kind, address } = Default::deserialize(value).map_err(error)?;
+            Ok(Self::Default { kind, address })
+        } else {
+            let Book { id, label, address } = Book::deserialize(value).map_err(error)?;
+            Ok(Self::Book { id, label, address })
+        }
+    }
+}
+
 impl Call {
     /// The wire name of the method (`"getAddress"`).
     pub fn name(&self) -> &'static str {
@@ -221,8 +282,11 @@ impl Call {
             Self::Unlock { .. } => "unlock",
             Self::Lock {} => "lock",
             Self::SetPassphrase { .. } => "setPassphrase",
-            Self::SaveAddress { .. } => "saveAddress",
+            Self::SaveAddress(_) => "saveAddress",
             Self::ListAddresses {} => "listAddresses",
+            Self::RemoveAddress { .. } => "removeAddress",
+            Self::SetDefaultAddress { .. } => "setDefaultAddress",
+            Self::AddressFormat { .. } => "addressFormat",
             Self::ListAccounts {} => "listAccounts",
             Self::Preview(_) => "preview",
             Self::Grant(_) => "grant",
@@ -245,7 +309,9 @@ impl Call {
             self,
             Self::Unlock { .. }
                 | Self::SetPassphrase { .. }
-                | Self::SaveAddress { .. }
+                | Self::SaveAddress(_)
+                | Self::RemoveAddress { .. }
+                | Self::SetDefaultAddress { .. }
                 | Self::Pair(_)
                 | Self::Unpair {}
                 | Self::Grant(_)
@@ -376,6 +442,51 @@ pub struct PassphraseSet {
     pub others_signed_out: bool,
 }
 
+/// What `listAddresses` answers: the address book, and (as before address books) each kind's
+/// default address under its kind's name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddressList {
+    /// Defaults first (shipping, then billing), then by label.
+    pub addresses: Vec<ListedAddress>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping: Option<Address>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing: Option<Address>,
+}
+
+/// One address of the book as the extension's pages show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListedAddress {
+    pub id: AddressId,
+    pub label: Label,
+    pub address: Address,
+    /// The kinds it is the default of.
+    #[serde(rename = "default")]
+    pub default_for: Vec<AddressKind>,
+    /// The address as its country writes it (without the country, which a page names in the
+    /// person's language).
+    pub lines: Vec<String>,
+    pub saved_at: u64,
+}
+
+/// What `saveAddress` answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SavedAddressResult {
+    pub id: AddressId,
+    /// The kinds it is the default of now.
+    #[serde(rename = "default")]
+    pub default_for: Vec<AddressKind>,
+    /// For `{kind, address}` callers: the kind they saved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<AddressKind>,
+}
+
+/// What `addressFormat` answers.
+pub type AddressFormatResult = AddressForm;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusResult {
@@ -384,7 +495,11 @@ pub struct StatusResult {
     pub passphrase_set: bool,
     /// Paired with a ticket, and the vault not opened yet: `unlock {passphrase}` opens it.
     pub vault_needs_passphrase: bool,
+    /// The kinds that have a default address.
     pub addresses: Vec<AddressKind>,
+    /// How many addresses the book holds.
+    #[serde(default)]
+    pub saved_addresses: usize,
     pub accounts: usize,
     pub disclosures: usize,
     /// Set when this device stopped syncing because the profile server offered an older vault
@@ -405,11 +520,24 @@ pub struct SyncHalt {
     pub offered_counter: u64,
     /// When it was noticed (Unix seconds).
     pub at: u64,
+    /// Set instead when the server's vault was written by a newer version of Personal Profile,
+    /// in this content format, which this device does not read: it writes nothing over it until
+    /// it is updated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newer_format: Option<u16>,
 }
 
 impl SyncHalt {
     /// What a person reads.
     pub fn explain(&self) -> String {
+        if let Some(format) = self.newer_format {
+            return format!(
+                "sync stopped: the profile server's vault was written by a newer version of Personal Profile \
+                 (format {format}; this device reads formats up to {}). Update profile-host on this device: until \
+                 then it keeps its data and writes nothing to the vault.",
+                crate::vault::VAULT_FORMAT
+            );
+        }
         let what = if self.offered_counter < self.seen_counter {
             format!(
                 "vault version {}, older than version {} this device has seen",
@@ -496,6 +624,10 @@ pub struct PreviewResult {
     /// For `login`, `{accountGuid}` of the account that would be used; for `signUp`,
     /// `{profileUrl, deviceId}`.
     pub value: Value,
+    /// For an address, its lines as its country writes them (without the country), for the
+    /// consent window's postal card; absent from hosts that do not know the country's order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lines: Option<Vec<String>>,
     /// What the site calls itself in its `/.well-known/personal-profile` document, when it
     /// publishes a well-formed one. A claim of the site's, never a proof: the origin is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -723,6 +855,63 @@ mod tests {
         assert_eq!(
             serde_json::to_value(PassphraseSet { others_signed_out: true }).unwrap(),
             json!({"othersSignedOut": true})
+        );
+    }
+
+    #[test]
+    fn the_address_book_methods_parse_and_save_address_keeps_its_old_shape() {
+        const EXT: &str = "chrome-extension://anejejpdgphdflenbcklaacafpcfcman";
+        let address = json!({"name": "Ada", "line1": "1 Loop", "country": "FR"});
+        let old = parse(json!({"id": 1, "type": "saveAddress", "origin": EXT,
+            "params": {"kind": "billing", "address": address}}))
+        .unwrap();
+        assert!(matches!(&old.call, Call::SaveAddress(SaveAddressParams::Default { kind: AddressKind::Billing, .. })));
+        assert!(old.call.is_person_action() && !old.call.is_page_method());
+        let new = parse(json!({"id": 2, "type": "saveAddress", "origin": EXT,
+            "params": {"label": "Mum's", "address": address}}))
+        .unwrap();
+        assert!(
+            matches!(&new.call, Call::SaveAddress(SaveAddressParams::Book { id: None, label, .. }) if label.as_str() == "Mum's")
+        );
+        let edit = parse(json!({"id": 3, "type": "saveAddress", "origin": EXT,
+            "params": {"id": "home", "label": "Home", "address": address}}))
+        .unwrap();
+        assert!(
+            matches!(&edit.call, Call::SaveAddress(SaveAddressParams::Book { id: Some(id), .. }) if id.as_str() == "home")
+        );
+        let (_, error) = parse(json!({"id": 4, "type": "saveAddress", "origin": EXT,
+            "params": {"label": "Home", "address": {"name": "Ada", "country": "FR"}}}))
+        .unwrap_err();
+        assert!(error.message.contains("`line1` is required"), "{}", error.message);
+        let (_, error) = parse(json!({"id": 4, "type": "saveAddress", "origin": EXT,
+            "params": {"label": "", "address": address}}))
+        .unwrap_err();
+        assert!(error.message.contains("a label is 1 to"), "{}", error.message);
+        let (_, error) = parse(json!({"id": 4, "type": "saveAddress", "origin": EXT,
+            "params": {"kind": "shipping", "label": "x", "address": address}}))
+        .unwrap_err();
+        assert!(error.message.contains("unknown field `label`"), "{}", error.message);
+        for (method, params, name) in [
+            ("removeAddress", json!({"id": "home"}), "removeAddress"),
+            ("setDefaultAddress", json!({"id": "home", "kind": "shipping"}), "setDefaultAddress"),
+            ("addressFormat", json!({"country": "JP"}), "addressFormat"),
+        ] {
+            let call = parse(json!({"id": 5, "type": method, "origin": EXT, "params": params})).unwrap().call;
+            assert_eq!(call.name(), name);
+            assert!(!call.is_page_method());
+        }
+        let (_, error) =
+            parse(json!({"id": 6, "type": "removeAddress", "origin": EXT, "params": {"id": "a b"}})).unwrap_err();
+        assert!(error.message.contains("an address id is"), "{}", error.message);
+        // What the wire carries back.
+        let saved = SavedAddressResult {
+            id: AddressId::of_kind(AddressKind::Billing),
+            default_for: vec![AddressKind::Billing],
+            kind: Some(AddressKind::Billing),
+        };
+        assert_eq!(
+            serde_json::to_value(saved).unwrap(),
+            json!({"id": "billing", "default": ["billing"], "kind": "billing"})
         );
     }
 

@@ -83,13 +83,6 @@ pub fn validate_own_call(message: &str) -> Result<String, String> {
     Ok(text(&call))
 }
 
-/// The fields of an address as profile-core defines them (`[{name, label, autocomplete,
-/// required, line}]`), for the options page's form and its cards.
-#[wasm_bindgen(js_name = addressFields)]
-pub fn address_fields() -> String {
-    text(&profile_core::ADDRESS_FIELDS)
-}
-
 /// The ledger entries (`[Disclosure]`, JSON) with each one's sentence and tone added
 /// (`{…entry, sentence, tone: "shared" | "declined" | "nothing"}`), for the options page and
 /// the popup. Entries that do not parse are left out.

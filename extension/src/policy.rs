@@ -212,7 +212,8 @@ pub fn prompt(call: &PageCall, preview: &PreviewResult) -> Prompt {
             (format!("{host} wants an ID for this device"), "Share device ID")
         }
         Call::GetAddress { kind } => {
-            let lines = address_lines(value);
+            // In the country's order when the host knows it; else profile-core's one table.
+            let lines = preview.lines.clone().unwrap_or_else(|| address_lines(value));
             if lines.is_empty() {
                 note =
                     Some(format!("You have no saved {} address. The site will be told none is saved.", kind.as_str()));
@@ -273,8 +274,9 @@ pub fn prompt(call: &PageCall, preview: &PreviewResult) -> Prompt {
     }
 }
 
-/// The address as people read it, made from profile-core's one table of address fields; the
-/// country is left to the postal card, which names it.
+/// The address as people read it, made from profile-core's one table of address fields, for a
+/// host that sends no lines in the country's order; the country is left to the postal card,
+/// which names it.
 fn address_lines(address: &Value) -> Vec<String> {
     profile_core::lines_of(|name| if name == "country" { None } else { address.get(name).and_then(Value::as_str) })
 }
@@ -408,6 +410,7 @@ mod tests {
             registrable_domain: domain.map(Into::into),
             top_registrable_domain: top.map(Into::into),
             value,
+            lines: None,
             app: None,
         }
     }
@@ -417,8 +420,8 @@ mod tests {
         let frame =
             Sender { origin: "https://pay.shop.example:8443".into(), top_origin: Some("https://news.example".into()) };
         let call = validate(&frame, &message("getAddress", json!("shipping"))).unwrap();
-        let address = json!({"name": "Ada Lovelace", "line1": "12 St James's Square", "city": "London", "postalCode": "SW1Y 4JH", "country": "GB"});
-        let shown = prompt(&call, &preview(address, Some("shop.example"), Some("news.example")));
+        let shown_value = || json!({"name": "Ada Lovelace", "line1": "12 St James's Square", "city": "London", "postalCode": "SW1Y 4JH", "country": "GB"});
+        let shown = prompt(&call, &preview(shown_value(), Some("shop.example"), Some("news.example")));
         assert_eq!(shown.headline, "pay.shop.example:8443 wants your shipping address");
         assert_eq!(shown.action, "Share address");
         assert_eq!(
@@ -430,6 +433,11 @@ mod tests {
         let card = shown.address.clone().unwrap();
         assert_eq!(card.lines, ["Ada Lovelace", "12 St James's Square", "SW1Y 4JH London"]);
         assert_eq!(card.country.as_deref(), Some("GB"), "the page names the country");
+        // The host's lines, in the country's order, when it sends them.
+        let mut in_order = preview(shown_value(), Some("shop.example"), None);
+        in_order.lines =
+            Some(vec!["Ada Lovelace".into(), "12 St James's Square".into(), "London".into(), "SW1Y 4JH".into()]);
+        assert_eq!(prompt(&call, &in_order).address.unwrap().lines[2..], ["London", "SW1Y 4JH"]);
         assert!(shown.rememberable && shown.note.is_none() && shown.details.is_empty());
         let nothing_saved = prompt(&call, &preview(Value::Null, None, None));
         assert!(nothing_saved.address.is_none() && nothing_saved.leaves.is_empty());

@@ -300,10 +300,6 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
     handleConsent(message.consent).then(sendResponse);
     return true;
   }
-    if (message.addressFields && fromPage(sender, "options.html")) {
-    ready.then(() => sendResponse(JSON.parse(rust(() => wasm.addressFields()))));
-    return true;
-  }
   if ((message.own || message.tabOrigin !== undefined) && (fromPage(sender, "options.html") || fromPage(sender, "popup.html"))) {
     (message.own ? handleOwnCall(message.own) : tabOrigin(message.tabOrigin)).then(sendResponse);
     return true;

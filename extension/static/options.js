@@ -2,10 +2,6 @@
 // an extension-own request, checked in Rust by the service worker and served by the host.
 import { $, activityList, ask, copyButton, date, el, hostDown, INSTALL_COMMAND, KIND_LABELS, siteOf } from "./pages.js";
 
-// An address's fields, from profile-core's one table (through the service worker's module):
-// [{name, label, autocomplete, required, line}], in reading order.
-const ADDRESS_FIELDS = await chrome.runtime.sendMessage({ addressFields: true });
-
 // The country of an address, named in the person's language.
 function countryName(code) {
   try {
@@ -13,21 +9,6 @@ function countryName(code) {
   } catch {
     return code;
   }
-}
-
-// The address as people read it: fields that share a `line` joined by spaces, the country named.
-function addressLines(address) {
-  const lines = [];
-  let last = null;
-  for (const field of ADDRESS_FIELDS) {
-    let value = address[field.name];
-    if (!value) continue;
-    if (field.name === "country") value = countryName(value);
-    if (field.line === last) lines[lines.length - 1] += ` ${value}`;
-    else lines.push(value);
-    last = field.line;
-  }
-  return lines;
 }
 
 // Shows `text` in a message element, or hides it when there is none.
@@ -95,11 +76,11 @@ function syncHaltedText({ seenCounter, offeredCounter }) {
 // ---- first run ---------------------------------------------------------------------------------
 async function showFirstRun(addresses) {
   const { firstRunHidden } = await chrome.storage.local.get("firstRunHidden").catch(() => ({}));
-  const hasAddress = Boolean(addresses && (addresses.shipping || addresses.billing));
+  const hasAddress = Boolean(addresses && addresses.addresses && addresses.addresses.length);
   const steps = [
     { done: status.passphraseSet, title: "Set a passphrase", why: "Lock your profile when you are away.", action: "Set passphrase", go: openPassphraseForm },
     { done: status.paired, title: "Pair with a profile server", why: "Sync with your other devices, end-to-end encrypted.", action: "Pair", go: openPairForm },
-    { done: hasAddress, title: "Add an address", why: "Share it with a shop in one click, when you choose.", action: "Add address", go: () => openAddressForm("shipping") },
+    { done: hasAddress, title: "Add an address", why: "Share it with a shop in one click, when you choose.", action: "Add address", go: openNewAddress },
   ];
     $("#first-run").hidden = Boolean(firstRunHidden) || status.locked || steps.every((step) => step.done);
   
@@ -218,55 +199,168 @@ $("#unpair").addEventListener("click", async () => {
 });
 
 // ---- addresses ---------------------------------------------------------------------------------
-function openAddressForm(kind) {
-  $(`#edit-${kind}`).click();
-  $(`#address-${kind}`).scrollIntoView({ block: "center" });
+// The book comes from the host (`listAddresses`: each address with its label, the kinds it is the
+// default of and its lines in its country's order); a country's form too (`addressFormat`: its
+// fields in its order, with its names for them, and its regions), so the page needs no address data.
+const KIND_TITLES = { shipping: "shipping", billing: "billing" };
+const forms = new Map();
+
+async function addressForm(country) {
+  const code = (country || "").toUpperCase();
+  if (!forms.has(code)) forms.set(code, ask("addressFormat", { country: code }));
+  try {
+    return await forms.get(code);
+  } catch (e) {
+    forms.delete(code);
+    throw e;
+  }
 }
 
-function addressCard(kind, address) {
-  const title = kind === "shipping" ? "Shipping" : "Billing";
-  const card = el("article", { className: "address", id: `address-${kind}` });
-  const lines = address ? addressLines(address) : [];
-  const view = el(
-    "div",
-    { className: "address-form" },
-    el("h3", {}, title),
-    lines.length
-      ? el("address", { className: "postal" }, ...lines.flatMap((line, i) => [i ? el("br") : null, i ? line : el("span", { className: "name" }, line)]))
-      : el("p", { className: "muted" }, `No ${kind} address yet.`),
-    el("div", {}, el("button", {
-      type: "button", id: `edit-${kind}`, ariaLabel: lines.length ? `Edit your ${kind} address` : `Add address for ${kind}`,
-      onclick: () => { view.hidden = true; form.hidden = false; form.elements[0].focus(); },
-    }, lines.length ? "Edit" : "Add address")),
-  );
+// The country the person most likely lives in, for a new address: the browser's region.
+function likelyCountry() {
+  const region = (navigator.language.split("-")[1] || "").toUpperCase();
+  return /^[A-Z]{2}$/.test(region) ? region : "US";
+}
+
+function postalCard(entry) {
+  const lines = [...entry.lines, countryName(entry.address.country)];
+  return el("address", { className: "postal" },
+    ...lines.flatMap((line, i) => [i ? el("br") : null, i ? line : el("span", { className: "name" }, line)]));
+}
+
+// One field of the form: a choice of region where the country has a list, else a text box.
+function formField(field, value, regions, idPrefix) {
+  const id = `${idPrefix}-${field.name}`;
+  let control;
+  if (field.name === "region" && regions.length) {
+    const known = regions.some((r) => r.key === value);
+    control = el("select", { id, name: field.name, required: field.required },
+      el("option", { value: "" }, field.required ? "Choose…" : "None"),
+      ...regions.map((r) => el("option", { value: r.key, selected: r.key === value }, r.name === r.key ? r.name : `${r.name} (${r.key})`)),
+      value && !known ? el("option", { value, selected: true }, value) : null);
+  } else {
+    const type = field.name === "email" ? "email" : field.name === "phone" ? "tel" : "text";
+    control = el("input", { id, name: field.name, type, value: value || "", autocomplete: field.autocomplete || "off", required: field.required });
+  }
+  return el("label", { className: "field", htmlFor: id }, field.label, control);
+}
+
+// The form for a new address (`entry` null) or a saved one, in its country's order; choosing
+// another country redraws the fields, keeping what was typed.
+function addressEditor(entry, idPrefix, onDone) {
   const error = el("p", { className: "error", role: "alert", hidden: true });
-  const form = el(
-    "form",
-    { hidden: true, className: "address-form", id: `form-${kind}` },
-    el("h3", {}, `${title} address`),
-    ...ADDRESS_FIELDS.map(({ name, label, autocomplete, required }) =>
-      el("label", { className: "field" }, label, el("input", { name, value: (address && address[name]) || "", autocomplete, required })),
-    ),
-    error,
+  const fields = el("div", { className: "address-form" });
+  const label = el("input", { id: `${idPrefix}-label`, name: "label", value: entry ? entry.label : "", required: true, maxLength: 60, autocomplete: "off" });
+  const country = el("select", { id: `${idPrefix}-country`, name: "country", required: true, autocomplete: "country" });
+  const form = el("form", { className: "address-form", id: `form-${idPrefix}` },
+    el("h3", {}, entry ? `Edit “${entry.label}”` : "New address"),
+    el("label", { className: "field", htmlFor: label.id }, "Label (for example Home, Work, Mum's)", label),
+    el("label", { className: "field", htmlFor: country.id }, "Country", country),
+    fields, error,
     el("div", { className: "buttons" },
-      el("button", { type: "button", onclick: () => { form.hidden = true; view.hidden = false; } }, "Cancel"),
-      el("button", { type: "submit", className: "primary" }, "Save address")),
-  );
+      el("button", { type: "button", onclick: onDone }, "Cancel"),
+      el("button", { type: "submit", className: "primary" }, "Save address")));
+  let values = entry ? { ...entry.address } : {};
+  const draw = async (code) => {
+    for (const input of fields.querySelectorAll("input, select")) values[input.name] = input.value.trim();
+    try {
+      const format = await addressForm(code);
+      if (!country.options.length) {
+        const named = format.countries.map((c) => [c, countryName(c)]).sort((a, b) => a[1].localeCompare(b[1]));
+        country.append(...named.map(([c, name]) => el("option", { value: c }, name)));
+      }
+      country.value = format.country;
+      fields.replaceChildren(...format.fields.filter((f) => f.name !== "country")
+        .map((f) => formField(f, values[f.name], format.regions || [], idPrefix)));
+      error.hidden = true;
+    } catch (e) {
+      error.textContent = e.message;
+      error.hidden = false;
+    }
+  };
+  country.addEventListener("change", () => draw(country.value));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const fields = Object.fromEntries(
-      ADDRESS_FIELDS.map(({ name }) => [name, form.elements[name].value.trim()]).filter(([, value]) => value),
-    );
+    const address = { country: country.value };
+    for (const input of fields.querySelectorAll("input, select")) {
+      const value = input.value.trim();
+      if (value) address[input.name] = value;
+    }
     try {
-      await ask("saveAddress", { kind, address: fields });
+      await ask("saveAddress", entry ? { id: entry.id, label: label.value, address } : { label: label.value, address });
       await load();
     } catch (e) {
       error.textContent = e.message;
       error.hidden = false;
     }
   });
-  card.append(view, form);
+  form.ready = draw(entry ? entry.address.country : likelyCountry());
+  return form;
+}
+
+async function removeAddress(entry) {
+  const sure = confirm(`Remove “${entry.label}” from your addresses? It is removed on all your devices.`
+    + (entry.default.length ? ` It is your default ${entry.default.join(" and ")} address: sites asking for one will hear you have none until you choose another.` : ""));
+  if (!sure) return;
+  try {
+    await ask("removeAddress", { id: entry.id });
+  } catch (e) {
+    banner(e.message);
+  }
+  await load();
+}
+
+async function makeDefault(entry, kind) {
+  try {
+    await ask("setDefaultAddress", { id: entry.id, kind });
+  } catch (e) {
+    banner(e.message);
+  }
+  await load();
+}
+
+function addressCard(entry) {
+  const card = el("article", { className: "address", id: `address-${entry.id}` });
+  card.dataset.id = entry.id;
+  card.dataset.default = entry.default.join(" ");
+  const view = el("div", { className: "address-form" },
+    el("h3", {}, entry.label),
+    entry.default.length ? el("div", {}, ...entry.default.map((kind) => el("span", { className: "pill ok" }, `Default for ${KIND_TITLES[kind]}`))) : null,
+    postalCard(entry),
+    el("div", { className: "buttons" },
+      ...["shipping", "billing"].filter((kind) => !entry.default.includes(kind)).map((kind) =>
+        el("button", { type: "button", className: "small make-default", id: `default-${kind}-${entry.id}`,
+          ariaLabel: `Use “${entry.label}” for ${kind}`, onclick: () => makeDefault(entry, kind) }, `Use for ${kind}`)),
+      el("button", { type: "button", className: "small danger", id: `remove-${entry.id}`, ariaLabel: `Remove “${entry.label}”`,
+        onclick: () => removeAddress(entry) }, "Remove"),
+      el("button", { type: "button", className: "small", id: `edit-${entry.id}`, ariaLabel: `Edit “${entry.label}”`,
+        onclick: () => {
+          const form = addressEditor(entry, entry.id, () => { form.remove(); view.hidden = false; });
+          view.hidden = true;
+          card.append(form);
+          form.ready.then(() => form.elements.label.focus());
+        } }, "Edit")));
+  card.append(view);
   return card;
+}
+
+function openNewAddress() {
+  $("#addresses-card").scrollIntoView({ block: "start" });
+  if ($("#form-new")) return;
+  const card = el("article", { className: "address", id: "address-new" });
+  const form = addressEditor(null, "new", () => { card.remove(); $("#add-address").hidden = false; });
+  card.append(form);
+  $("#addresses").prepend(card);
+  $("#add-address").hidden = true;
+  form.ready.then(() => form.elements.label.focus());
+}
+
+$("#add-address").addEventListener("click", openNewAddress);
+
+function showAddresses(book) {
+  $("#addresses").replaceChildren(...book.addresses.map(addressCard));
+  $("#addresses-empty").hidden = book.addresses.length > 0;
+  $("#add-address").hidden = false;
 }
 
 // ---- activity ----------------------------------------------------------------------------------
@@ -311,7 +405,7 @@ async function loadProfile() {
     ask("listGrants"),
     ask("listDisclosures", { limit: LEDGER_PAGE }),
   ]);
-  $("#addresses").replaceChildren(addressCard("shipping", addresses.shipping), addressCard("billing", addresses.billing));
+  showAddresses(addresses);
   const perSite = new Map();
   for (const account of accounts) perSite.set(account.origin, (perSite.get(account.origin) || 0) + 1);
   fill("accounts", accounts.map((a) => accountRow(a, perSite.get(a.origin) > 1)));

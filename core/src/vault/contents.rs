@@ -4,12 +4,12 @@
 //! `remote` gives what merging `remote` with `local` gives, so every device that syncs the same
 //! versions agrees on the result.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{AccountGuid, Address, AddressKind, Origin, Secret32};
+use crate::{AccountGuid, Address, AddressBook, AddressKind, Origin, Secret32};
 
 /// One site account: its login key and the counter its last assertion carried.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -47,25 +47,105 @@ impl fmt::Debug for AccountRecord {
     }
 }
 
-/// What the vault holds: the person's addresses (with when each was last saved) and site
-/// accounts (with their login keys).
-#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// The format of what the vault holds: 1 kept one address per kind, 2 keeps the address book.
+/// A device reads every format up to its own and refuses a newer one rather than write over
+/// what it does not understand.
+pub const VAULT_FORMAT: u16 = 2;
+
+/// What the vault holds: the person's address book and site accounts (with their login keys).
+///
+/// It reads every earlier format: a vault (or a host's cached copy of one) from before address
+/// books upgrades on reading, each address becoming a labelled one and its kind's default.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", try_from = "RawContents")]
 pub struct VaultContents {
-    #[serde(default)]
-    pub addresses: BTreeMap<AddressKind, Address>,
-    /// When each address was last saved (Unix seconds): of two edits of one field, the later
-    /// wins. Absent for vaults written before it was kept.
-    #[serde(default)]
-    pub address_saved_at: BTreeMap<AddressKind, u64>,
-    #[serde(default)]
+    /// [`VAULT_FORMAT`] once read: what is written is always the current format.
+    version: u16,
+    pub address_book: AddressBook,
     pub accounts: Vec<AccountRecord>,
+}
+
+impl Default for VaultContents {
+    fn default() -> Self {
+        Self { version: VAULT_FORMAT, address_book: AddressBook::default(), accounts: Vec::new() }
+    }
+}
+
+impl VaultContents {
+    pub fn new(address_book: AddressBook, accounts: Vec<AccountRecord>) -> Self {
+        Self { version: VAULT_FORMAT, address_book, accounts }
+    }
+
+    /// Reads a vault's JSON, of this format or an earlier one; a vault written by a newer
+    /// version is refused in words before anything else of it is read.
+    pub fn from_json(json: &[u8]) -> Result<Self, ContentsError> {
+        #[derive(Deserialize)]
+        struct Version {
+            #[serde(default)]
+            version: Option<u16>,
+        }
+        let Version { version } = serde_json::from_slice(json).map_err(|e| ContentsError::Invalid(e.to_string()))?;
+        newer_check(version)?;
+        serde_json::from_slice(json).map_err(|e| ContentsError::Invalid(e.to_string()))
+    }
+}
+
+/// Why a vault's contents cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContentsError {
+    #[error(
+        "the vault was written by a newer version of Personal Profile (format {found}; this one reads formats up \
+         to {VAULT_FORMAT}): update profile-host on this device. Nothing was written to the vault"
+    )]
+    Newer { found: u16 },
+    #[error("the vault's contents are not valid: {0}")]
+    Invalid(String),
+}
+
+fn newer_check(version: Option<u16>) -> Result<(), ContentsError> {
+    match version {
+        Some(found) if found > VAULT_FORMAT => Err(ContentsError::Newer { found }),
+        _ => Ok(()),
+    }
+}
+
+/// Every format's members: format 1's `addresses` (one per kind) and `addressSavedAt`, format
+/// 2's `version` and `addressBook`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawContents {
+    #[serde(default)]
+    version: Option<u16>,
+    /// Read only once the version is known to be one this device reads.
+    #[serde(default)]
+    address_book: Option<serde_json::Value>,
+    #[serde(default)]
+    addresses: BTreeMap<AddressKind, Address>,
+    #[serde(default)]
+    address_saved_at: BTreeMap<AddressKind, u64>,
+    #[serde(default)]
+    accounts: Vec<AccountRecord>,
+}
+
+impl TryFrom<RawContents> for VaultContents {
+    type Error = ContentsError;
+
+    fn try_from(raw: RawContents) -> Result<Self, Self::Error> {
+        newer_check(raw.version)?;
+        let address_book = match raw.address_book {
+            Some(book) => {
+                serde_json::from_value(book).map_err(|e| ContentsError::Invalid(format!("addressBook: {e}")))?
+            }
+            None => AddressBook::upgraded(raw.addresses, &raw.address_saved_at),
+        };
+        Ok(Self::new(address_book, raw.accounts))
+    }
 }
 
 impl fmt::Debug for VaultContents {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VaultContents")
-            .field("addresses", &self.addresses.keys().collect::<Vec<_>>())
+            .field("address_book", &self.address_book)
             .field("accounts", &self.accounts.len())
             .finish()
     }
@@ -73,39 +153,20 @@ impl fmt::Debug for VaultContents {
 
 /// Three-way merge of the vault: `base` is what both sides started from.
 ///
-/// - A change made on one side only wins; so does an addition on either side.
-/// - An address or account removed on one side is gone, unless the other side changed it (an
-///   address) or used it (an account) since `base`.
-/// - Where both sides changed one address field, the later save wins (ties: the greater value,
-///   a fixed order both sides agree on).
-/// - For an account on both sides, the higher counter and the later use win, so a login key's
-///   counter never goes back.
+/// - The address book merges per address id ([`AddressBook::merge`]): a change made on one side
+///   only wins; of two edits of one field the later save wins (ties: the greater value, a fixed
+///   order both sides agree on); a removal travels as a tombstone and wins over every copy saved
+///   before it, so a removed address does not come back from another device.
+/// - An account removed on one side is gone, unless the other side used it since `base`; for an
+///   account on both sides, the higher counter and the later use win, so a login key's counter
+///   never goes back.
 ///
 /// Accounts come out ordered by origin and account id.
 pub fn merge(base: &VaultContents, local: &VaultContents, remote: &VaultContents) -> VaultContents {
-    let mut merged = VaultContents::default();
-    let kinds: BTreeSet<_> = local.addresses.keys().chain(remote.addresses.keys()).collect();
-    for &kind in kinds {
-        let base_address = base.addresses.get(&kind);
-        fn side(contents: &VaultContents, kind: AddressKind) -> Option<(&Address, u64)> {
-            contents.addresses.get(&kind).map(|a| (a, contents.address_saved_at.get(&kind).copied().unwrap_or(0)))
-        }
-        let address = match (side(local, kind), side(remote, kind)) {
-            (Some((l, _)), Some((r, _))) if l == r => Some(l.clone()),
-            (Some(l), Some(r)) => Some(merge_address(base_address, l, r)),
-            // Present on one side only: it was added there, or removed on the other side
-            // without the first changing it since.
-            (Some((only, _)), None) | (None, Some((only, _))) => (base_address != Some(only)).then(|| only.clone()),
-            (None, None) => None,
-        };
-        if let Some(address) = address {
-            let saved_at = [local, remote].iter().filter_map(|c| c.address_saved_at.get(&kind)).max();
-            if let Some(&saved_at) = saved_at {
-                merged.address_saved_at.insert(kind, saved_at);
-            }
-            merged.addresses.insert(kind, address);
-        }
-    }
+    let mut merged = VaultContents {
+        address_book: AddressBook::merge(&base.address_book, &local.address_book, &remote.address_book),
+        ..VaultContents::default()
+    };
 
     // Removed from `side`, and untouched on the other since `base`.
     let removed_from = |side: &VaultContents, account: &AccountRecord| {
@@ -132,73 +193,52 @@ pub fn merge(base: &VaultContents, local: &VaultContents, remote: &VaultContents
     merged
 }
 
-/// Field by field: a field one side changed takes that side's value; a field both changed
-/// takes the later save's.
-fn merge_address(base: Option<&Address>, local: (&Address, u64), remote: (&Address, u64)) -> Address {
-    let merged = Address::from_fields(|name| {
-        let (l, r, b) = (local.0.get(name), remote.0.get(name), base.and_then(|a| a.get(name)));
-        let value = if l == r || r == b {
-            l
-        } else if l == b {
-            r
-        } else if local.1 != remote.1 {
-            if local.1 > remote.1 { l } else { r }
-        } else {
-            // Same second on both sides: any fixed order will do, as long as both agree.
-            l.max(r)
-        };
-        value.map(str::to_owned)
-    });
-    // Two valid addresses merged field by field keep every required field; should the result
-    // fail a check all the same, the later one is kept whole.
-    merged.unwrap_or_else(|_| if remote.1 > local.1 { remote.0.clone() } else { local.0.clone() })
-}
-
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
-    use serde_json::json;
+    use std::collections::BTreeSet;
 
     use super::*;
 
-    fn address(city: &str, phone: Option<&str>) -> Address {
-        serde_json::from_value(json!({
-            "name": "Ada Lovelace", "line1": "12 Example Street", "city": city, "postalCode": "75001",
-            "country": "FR", "phone": phone,
-        }))
-        .unwrap()
-    }
-
-    fn contents(addresses: &[(AddressKind, Address)]) -> VaultContents {
-        VaultContents { addresses: addresses.iter().cloned().collect(), ..VaultContents::default() }
-    }
-
-    fn saved(mut contents: VaultContents, at: u64) -> VaultContents {
-        contents.address_saved_at = contents.addresses.keys().map(|k| (*k, at)).collect();
-        contents
+    #[test]
+    fn a_vault_of_the_first_format_upgrades_without_loss() {
+        // Written by the host before address books (tests/fixtures, made with that code).
+        let json = include_bytes!("../../tests/fixtures/vault-contents-v1.json");
+        let contents = VaultContents::from_json(json).unwrap();
+        let book = &contents.address_book;
+        assert_eq!(book.len(), 2);
+        let shipping = book.default_of(AddressKind::Shipping).unwrap();
+        assert_eq!(
+            (shipping.id.as_str(), shipping.label.as_str(), shipping.saved_at),
+            ("shipping", "Shipping", 1_700_000_000)
+        );
+        assert_eq!(shipping.address.line2.as_deref(), Some("Flat 3"));
+        assert_eq!(shipping.address.phone.as_deref(), Some("+44 20 7946 0000"), "kept as it was saved");
+        let billing = book.default_of(AddressKind::Billing).unwrap();
+        assert_eq!((billing.label.as_str(), billing.address.region.as_deref()), ("Billing", Some("Île-de-France")));
+        assert_eq!(contents.accounts.len(), 1);
+        assert_eq!(contents.accounts[0].counter, 3);
+        // Written again, it is the current format, and reads back the same.
+        let written = serde_json::to_value(&contents).unwrap();
+        assert_eq!(written["version"], VAULT_FORMAT);
+        assert!(written.get("addresses").is_none());
+        assert_eq!(VaultContents::from_json(written.to_string().as_bytes()).unwrap(), contents);
     }
 
     #[test]
-    fn merges_keep_both_sides_changes() {
-        use AddressKind::{Billing, Shipping};
-        let base = contents(&[(Shipping, address("Paris", None))]);
-        // Different fields changed on each side: both changes kept.
-        let local = contents(&[(Shipping, address("Lyon", None))]);
-        let remote = contents(&[(Shipping, address("Paris", Some("+33 1 23 45 67 89")))]);
-        let merged = merge(&base, &local, &remote);
-        assert_eq!(merged.addresses[&Shipping], address("Lyon", Some("+33 1 23 45 67 89")));
-        // An address added on each side: both kept.
-        let local = contents(&[(Shipping, address("Paris", None)), (Billing, address("Nice", None))]);
-        let remote = contents(&[]);
-        assert_eq!(merge(&base, &local, &remote).addresses.len(), 1, "deleted remotely, unchanged locally");
-        let remote = contents(&[(Shipping, address("Paris", None))]);
-        assert_eq!(merge(&base, &local, &remote).addresses.len(), 2);
-        // The same field changed on both sides: the later save wins, whichever side merges.
-        let local = saved(contents(&[(Shipping, address("Lyon", None))]), 20);
-        let remote = saved(contents(&[(Shipping, address("Lille", None))]), 10);
-        assert_eq!(merge(&base, &local, &remote).addresses[&Shipping].city, "Lyon");
-        assert_eq!(merge(&base, &remote, &local).addresses[&Shipping].city, "Lyon");
-        assert_eq!(merge(&base, &local, &remote).address_saved_at[&Shipping], 20);
+    fn a_vault_of_a_newer_format_is_refused_in_words() {
+        let newer = br#"{"version": 3, "addressBook": {"addresses": [], "homes": []}, "somethingNew": 1}"#;
+        let error = VaultContents::from_json(newer).unwrap_err();
+        assert_eq!(error, ContentsError::Newer { found: 3 });
+        let words = error.to_string();
+        assert!(
+            words.contains("newer version of Personal Profile") && words.contains("update profile-host"),
+            "{words}"
+        );
+        // Read through serde too (a host's cached copy): the same refusal.
+        let error = serde_json::from_slice::<VaultContents>(newer).unwrap_err().to_string();
+        assert!(error.contains("newer version"), "{error}");
+        assert!(matches!(VaultContents::from_json(b"\"a vault\""), Err(ContentsError::Invalid(_))));
     }
 
     /// An account at the shop, with a counter (and a last use that follows it).
@@ -239,38 +279,20 @@ mod tests {
         assert_eq!(guids(merged), ["a", "b"]);
     }
 
-    // Small alphabets, so the generated sides often share, change and remove the same things.
-    fn any_address() -> impl Strategy<Value = Address> {
-        (0..3usize, proptest::option::of(0..3usize), 0..2usize).prop_map(|(city, phone, name)| {
-            let mut a = address(["Paris", "Lyon", "Nice"][city], phone.map(|p| ["+33 1", "+33 2", "+33 3"][p]));
-            a.name = ["Ada Lovelace", "Ada King"][name].to_owned();
-            a
-        })
-    }
-
     fn any_account() -> impl Strategy<Value = AccountRecord> {
         (0..4usize, 0..5u64).prop_map(|(guid, counter)| account(["a", "b", "c", "d"][guid], counter))
     }
 
     fn any_contents() -> impl Strategy<Value = VaultContents> {
-        let kinds = proptest::sample::select(vec![AddressKind::Shipping, AddressKind::Billing]);
-        (
-            proptest::collection::btree_map(kinds, (any_address(), 0..4u64), 0..=2),
-            proptest::collection::vec(any_account(), 0..4),
-        )
-            .prop_map(|(addresses, accounts)| {
-                let mut contents = VaultContents::default();
-                for (kind, (address, at)) in addresses {
-                    contents.addresses.insert(kind, address);
-                    contents.address_saved_at.insert(kind, at);
+        proptest::collection::vec(any_account(), 0..4).prop_map(|accounts| {
+            let mut contents = VaultContents::default();
+            for account in accounts {
+                if !contents.accounts.iter().any(|a| a.same_account(&account)) {
+                    contents.accounts.push(account);
                 }
-                for account in accounts {
-                    if !contents.accounts.iter().any(|a| a.same_account(&account)) {
-                        contents.accounts.push(account);
-                    }
-                }
-                contents
-            })
+            }
+            contents
+        })
     }
 
     proptest! {
@@ -287,7 +309,6 @@ mod tests {
                 c.accounts.iter().map(|a| a.account_guid.as_str().to_owned()).collect::<BTreeSet<_>>()
             };
             for merged in [merge(&base, &changed, &base), merge(&base, &base, &changed)] {
-                prop_assert_eq!(&merged.addresses, &changed.addresses);
                 prop_assert_eq!(ids(&merged), ids(&changed));
             }
         }
@@ -296,11 +317,6 @@ mod tests {
         fn nothing_either_side_added_is_lost(base in any_contents(), local in any_contents(), remote in any_contents()) {
             let merged = merge(&base, &local, &remote);
             for side in [&local, &remote] {
-                                for kind in side.addresses.keys() {
-                    if !base.addresses.contains_key(kind) {
-                        prop_assert!(merged.addresses.contains_key(kind), "an added {kind:?} address was lost");
-                    }
-                }
                 for account in &side.accounts {
                     if !base.accounts.iter().any(|b| b.same_account(account)) {
                         let kept = merged.accounts.iter().find(|a| a.same_account(account));

@@ -25,7 +25,7 @@ use crate::{Passphrase, Secret32};
 
 mod contents;
 
-pub use contents::{AccountRecord, VaultContents, merge};
+pub use contents::{AccountRecord, ContentsError, VAULT_FORMAT, VaultContents, merge};
 
 /// Shortest passphrase accepted anywhere (host lock, profile server).
 pub const MIN_PASSPHRASE_CHARS: usize = 8;
@@ -39,7 +39,11 @@ pub const MAX_P_COST: u32 = 16;
 const SALT_BYTES: std::ops::RangeInclusive<usize> = 16..=64;
 
 const DATA_KEY: Purpose = Purpose { name: "data-key", version: 1 };
-const VAULT: Purpose = Purpose { name: "vault", version: 1 };
+/// Vault blobs are sealed as version 2 since the address book: a host from before it cannot
+/// open them, so it cannot write its older format over a book it would not understand. Blobs of
+/// version 1 still open.
+const VAULT: Purpose = Purpose { name: "vault", version: 2 };
+const VAULT_BEFORE_BOOKS: Purpose = Purpose { name: "vault", version: 1 };
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VaultError {
@@ -201,9 +205,12 @@ pub fn open_vault(
     counter: u64,
     blob: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
-    seal::open_bound(data_key, VAULT, &vault_context(user, counter), blob).map_err(|e| match e {
-        SealError::Format | SealError::Decrypt => VaultError::Open,
-    })
+    let context = vault_context(user, counter);
+    seal::open_bound(data_key, VAULT, &context, blob)
+        .or_else(|_| seal::open_bound(data_key, VAULT_BEFORE_BOOKS, &context, blob))
+        .map_err(|e| match e {
+            SealError::Format | SealError::Decrypt => VaultError::Open,
+        })
 }
 
 /// The newest vault version a device has seen: the counter, and a SHA-256 of the sealed blob
@@ -357,5 +364,20 @@ mod tests {
         assert_eq!(open_vault(&key, "user-1", 7, b"garbage"), Err(VaultError::Open));
         // The NUL separator keeps ("user-1", 17) and ("user-11", 7) apart.
         assert_ne!(vault_context("user-1", 17), vault_context("user-11", 7));
+    }
+
+    #[test]
+    fn a_vault_sealed_before_address_books_opens_and_upgrades() {
+        // Sealed by the host before address books (tests/fixtures, made with that code).
+        let blob = include_bytes!("../../tests/fixtures/vault-v1.sealed");
+        let key = Secret32::from_bytes([7; 32]);
+        let json = open_vault(&key, "fixture-user", 5, blob).unwrap();
+        let contents = VaultContents::from_json(&json).unwrap();
+        assert_eq!(contents.address_book.len(), 2);
+        assert_eq!(open_vault(&key, "fixture-user", 6, blob), Err(VaultError::Open), "still bound to its counter");
+        // What is sealed now opens as the current purpose only.
+        let now = seal_vault(&key, "fixture-user", 6, [1; 12], b"{}");
+        assert!(seal::open_bound(&key, VAULT_BEFORE_BOOKS, &vault_context("fixture-user", 6), &now).is_err());
+        assert_eq!(open_vault(&key, "fixture-user", 6, &now).unwrap().as_slice(), b"{}");
     }
 }

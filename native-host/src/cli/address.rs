@@ -1,25 +1,47 @@
-//! The saved addresses: `address show`, `address set`.
+//! The address book: `address list`, `show`, `add`, `set`, `remove`, `default`.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 
-use profile_core::{ADDRESS_FIELDS, Address, AddressKind};
+use profile_core::wire::SaveAddressParams;
+use profile_core::{ADDRESS_FIELDS, Address, AddressId, AddressKind, Label, WireError};
 
 use super::*;
-use crate::local::store::now;
+use crate::local::store::{Store, now, random};
 use crate::remote as sync;
 
-pub(super) fn show(home: &Path, kind: AddressKind) -> Result<ExitCode, String> {
+pub(super) fn list(home: &Path) -> Result<ExitCode, String> {
     let (_, state) = open_to_show(home)?;
-    let address = state.addresses.get(&kind).ok_or_else(|| format!("no {} address saved", kind.as_str()))?;
-    println!("{}", serde_json::to_string_pretty(address).map_err(|e| e.to_string())?);
+    let listed = state.address_list();
+    if listed.addresses.is_empty() {
+        println!("no address saved yet: `profile-host address add --label Home …`");
+    }
+    for entry in &listed.addresses {
+        let defaults: Vec<_> = entry.default_for.iter().map(|k| k.as_str()).collect();
+        let default =
+            if defaults.is_empty() { String::new() } else { format!("  (default for {})", defaults.join(" and ")) };
+        println!("{}  {}{default}", entry.id, entry.label.as_str());
+        for line in entry.lines.iter().chain([&entry.address.country]) {
+            println!("    {line}");
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-/// The flags of `address set`, one per field of [`ADDRESS_FIELDS`] (`--postal-code` for
-/// `postalCode`), so the CLI offers exactly the fields an address has.
+pub(super) fn show(home: &Path, which: Option<String>) -> Result<ExitCode, String> {
+    let (_, state) = open_to_show(home)?;
+    let json = match which {
+        Some(which) => serde_json::to_string_pretty(&state.find_address(&which).map_err(|e| e.message)?.address),
+        None => serde_json::to_string_pretty(&state.address_list().addresses),
+    };
+    println!("{}", json.map_err(|e| e.to_string())?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The flags of `address add` and `address set`, one per field of [`ADDRESS_FIELDS`]
+/// (`--postal-code` for `postalCode`), so the CLI offers exactly the fields an address has.
 #[derive(Debug, Clone, Default)]
 pub struct AddressFlags(BTreeMap<&'static str, String>);
 
@@ -59,36 +81,118 @@ impl clap::Args for AddressFlags {
     }
 }
 
-pub(super) fn set(
-    home: &Path,
-    kind: AddressKind,
-    json: Option<String>,
-    flags: AddressFlags,
-) -> Result<ExitCode, String> {
-    let address = match json {
+/// The address the command gives: `--json` (or stdin), else the flags over `base` (an empty
+/// flag clears its field).
+fn address_from(json: Option<String>, flags: &AddressFlags, base: Option<&Address>) -> Result<Address, String> {
+    match json {
         Some(source) => {
             let text = if source == "-" {
                 std::io::read_to_string(std::io::stdin()).map_err(|e| e.to_string())?
             } else {
                 source
             };
-            serde_json::from_str(&text).map_err(|e| format!("invalid address: {e}"))?
+            serde_json::from_str(&text).map_err(|e| format!("invalid address: {e}"))
         }
-        None => Address::from_fields(|name| flags.0.get(name).cloned()).map_err(|e| format!("invalid address: {e}"))?,
-    };
-    let store = open_for_change(home)?;
-    store
-        .update(|s| {
-            s.save_address(kind, address, now());
-            Ok(())
+        None => Address::from_fields(|name| match flags.0.get(name) {
+            Some(value) => Some(value.clone()),
+            None => base.and_then(|b| b.get(name)).map(str::to_owned),
         })
-        .map_err(|e| e.message)?;
-    println!("saved the {} address", kind.as_str());
+        .map_err(|e| format!("invalid address: {e}")),
+    }
+}
+
+fn label(text: String) -> Result<Label, String> {
+    Label::try_from(text).map_err(|e| e.to_string())
+}
+
+/// Applies a change to the book, then syncs when paired (saying so).
+fn change<T>(
+    home: &Path,
+    apply: impl FnOnce(&mut crate::local::state::LocalState) -> Result<T, WireError>,
+) -> Result<T, String> {
+    let store = open_for_change(home)?;
+    let done = store.update(apply).map_err(|e| e.message)?;
+    sync_after(&store)?;
+    Ok(done)
+}
+
+fn sync_after(store: &Store) -> Result<(), String> {
     if store.state().map_err(|e| e.to_string())?.server.is_some() {
-        match sync::sync(&store, &sync::Client::default()) {
+        match sync::sync(store, &sync::Client::default()) {
             Ok(_) => println!("synced with the profile server"),
             Err(e) => println!("not synced yet ({}); it will go out at the next sync", e.message),
         }
     }
+    Ok(())
+}
+
+fn new_id() -> Result<AddressId, String> {
+    random().map(AddressId::from_random).map_err(|e| e.to_string())
+}
+
+pub(super) fn add(
+    home: &Path,
+    label_text: String,
+    json: Option<String>,
+    flags: AddressFlags,
+) -> Result<ExitCode, String> {
+    let label = label(label_text)?;
+    let address = address_from(json, &flags, None)?;
+    let (id, shown) = (new_id()?, label.as_str().to_owned());
+    let saved = change(home, |s| s.save_address(SaveAddressParams::Book { id: None, label, address }, id, now()))?;
+    let defaults: Vec<_> = saved.default_for.iter().map(|k| k.as_str()).collect();
+    let default =
+        if defaults.is_empty() { String::new() } else { format!(", the default for {}", defaults.join(" and ")) };
+    println!("saved \"{shown}\" as {}{default}", saved.id);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn set(
+    home: &Path,
+    which: String,
+    label_text: Option<String>,
+    json: Option<String>,
+    flags: AddressFlags,
+) -> Result<ExitCode, String> {
+    let state = open_store(home).map_err(|e| e.to_string())?.state().map_err(|e| e.to_string())?;
+    let kind = AddressKind::ALL.into_iter().find(|k| k.as_str() == which);
+    let current = state.find_address(&which).ok();
+    if kind.is_none() && current.is_none() {
+        return Err(format!("no saved address has the id `{which}` (see `profile-host address list`)"));
+    }
+    let address = address_from(json, &flags, current.map(|saved| &saved.address))?;
+    let params = match (kind, current) {
+        (Some(kind), _) if label_text.is_none() => SaveAddressParams::Default { kind, address },
+        (_, Some(saved)) => SaveAddressParams::Book {
+            id: Some(saved.id.clone()),
+            label: label_text.map(label).transpose()?.unwrap_or_else(|| saved.label.clone()),
+            address,
+        },
+        (_, None) => return Err(format!("no {which} address saved yet to label: save one first")),
+    };
+    let id = new_id()?;
+    let saved = change(home, |s| s.save_address(params, id, now()))?;
+    match kind {
+        Some(kind) => println!("saved the {} address ({})", kind.as_str(), saved.id),
+        None => println!("saved {}", saved.id),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn id(text: &str) -> Result<AddressId, String> {
+    AddressId::try_from(text.to_owned()).map_err(|e| e.to_string())
+}
+
+pub(super) fn remove(home: &Path, text: String) -> Result<ExitCode, String> {
+    let id = id(&text)?;
+    change(home, |s| s.remove_address(&id, now()))?;
+    println!("removed {id}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn make_default(home: &Path, text: String, kind: AddressKind) -> Result<ExitCode, String> {
+    let id = id(&text)?;
+    change(home, |s| s.set_default_address(&id, kind, now()))?;
+    println!("{id} is now the default {} address", kind.as_str());
     Ok(ExitCode::SUCCESS)
 }

@@ -76,7 +76,7 @@ pub(super) fn doctor(target: &Target, extension_id: &str, home: &Path) -> ExitCo
                 format!(
                     "{} decrypts ({}, {})",
                     store.dir().display(),
-                    count(state.addresses.len(), "address", "addresses"),
+                    count(state.address_book.len(), "address", "addresses"),
                     count(state.accounts.len(), "account", "accounts")
                 ),
             ));

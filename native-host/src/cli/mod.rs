@@ -59,7 +59,7 @@ enum Command {
     },
     /// Show what the host keeps (no secrets).
     Status,
-    /// Show or set the saved addresses.
+    /// The address book: list, show, add, change, remove addresses and choose the defaults.
     #[command(subcommand)]
     Address(AddressCommand),
     /// Show the disclosure log: what left to which site, and when.
@@ -157,23 +157,62 @@ impl Target {
 
 #[derive(Debug, Subcommand)]
 enum AddressCommand {
-    /// Print a saved address as JSON.
+    /// List the saved addresses: id, label, which kinds each is the default of, and its lines.
+    List,
+    /// Print a saved address as JSON: `shipping` or `billing` for that kind's default, or an
+    /// address's id (as `address list` shows it); without one, the whole address book.
     Show {
-        /// Which address: `shipping` or `billing`.
-        #[arg(value_parser = address_kind, value_name = "shipping|billing")]
-        kind: AddressKind,
+        /// `shipping`, `billing`, or an address's id.
+        #[arg(value_name = "ID|KIND")]
+        which: Option<String>,
     },
-    /// Save an address. Fields as flags, or `--json -` to read one JSON object from stdin.
-    Set {
-        /// Which address: `shipping` or `billing`.
-        #[arg(value_parser = address_kind, value_name = "shipping|billing")]
-        kind: AddressKind,
+    /// Add an address to the book. Fields as flags, or `--json -` to read one JSON object from
+    /// stdin; checked against the country's rules (its required fields, postal-code pattern and
+    /// regions; the phone is kept in E.164). The first address becomes the default for shipping
+    /// and billing.
+    Add {
+        /// What you call it (`Home`, `Work`, `Mum's`).
+        #[arg(long, value_name = "LABEL")]
+        label: String,
         /// The whole address as one JSON object (`{"name": …, "postalCode": …}`, the fields
         /// below), or `-` to read it from stdin; instead of the field flags.
         #[arg(long, value_name = "JSON|-", conflicts_with_all = ["name", "line1", "city", "postalCode", "country"])]
         json: Option<String>,
         #[command(flatten)]
         fields: address::AddressFlags,
+    },
+    /// Change a saved address: the flags given replace those fields (an empty value clears
+    /// one), `--json` the whole address. `shipping` or `billing` change that kind's default (and
+    /// save one when there is none), as before address books.
+    Set {
+        /// `shipping`, `billing`, or an address's id.
+        #[arg(value_name = "ID|KIND")]
+        which: String,
+        /// A new label.
+        #[arg(long, value_name = "LABEL")]
+        label: Option<String>,
+        /// The whole address as one JSON object (`{"name": …, "postalCode": …}`, the fields
+        /// below), or `-` to read it from stdin; instead of the field flags.
+        #[arg(long, value_name = "JSON|-", conflicts_with_all = ["name", "line1", "city", "postalCode", "country"])]
+        json: Option<String>,
+        #[command(flatten)]
+        fields: address::AddressFlags,
+    },
+    /// Remove a saved address, here and (through the vault) on your other devices.
+    Remove {
+        /// The address's id, as `address list` shows it.
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Make a saved address the default for shipping or billing: what a site that asks for
+    /// that kind of address gets, once you allow it.
+    Default {
+        /// The address's id, as `address list` shows it.
+        #[arg(value_name = "ID")]
+        id: String,
+        /// Which kind it becomes the default of.
+        #[arg(value_parser = address_kind, value_name = "shipping|billing")]
+        kind: AddressKind,
     },
 }
 
@@ -312,8 +351,14 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
         Command::Doctor { target, extension_id } => Ok(install::doctor(&target, &extension_id, home)),
         Command::Status => status::status(home),
         Command::Log { limit } => status::log(home, limit),
-        Command::Address(AddressCommand::Show { kind }) => address::show(home, kind),
-        Command::Address(AddressCommand::Set { kind, json, fields }) => address::set(home, kind, json, fields),
+        Command::Address(AddressCommand::List) => address::list(home),
+        Command::Address(AddressCommand::Show { which }) => address::show(home, which),
+        Command::Address(AddressCommand::Add { label, json, fields }) => address::add(home, label, json, fields),
+        Command::Address(AddressCommand::Set { which, label, json, fields }) => {
+            address::set(home, which, label, json, fields)
+        }
+        Command::Address(AddressCommand::Remove { id }) => address::remove(home, id),
+        Command::Address(AddressCommand::Default { id, kind }) => address::make_default(home, id, kind),
         Command::Account(AccountCommand::List) => account::list(home),
         Command::Account(AccountCommand::Remove { origin, account }) => account::remove(home, origin, account),
         Command::Lock => lock::lock(home),

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use profile_core::AddressKind;
 use profile_core::wire::Disclosure;
 
 use super::*;
@@ -43,8 +44,16 @@ pub(super) fn status(home: &Path) -> Result<ExitCode, String> {
     };
     println!("auto-lock    {idle}");
     println!("passphrase   {}", if state.lock.is_some() { "set" } else { "not set (the OS keystore alone unlocks)" });
-    let kinds: Vec<_> = state.addresses.keys().map(|k| k.as_str()).collect();
-    println!("addresses    {}", if kinds.is_empty() { "none".to_owned() } else { kinds.join(", ") });
+    let book = &state.address_book;
+    let defaults: Vec<_> = (AddressKind::ALL.into_iter())
+        .filter_map(|kind| book.default_of(kind).map(|saved| format!("{}: {}", kind.as_str(), saved.label.as_str())))
+        .collect();
+    let addresses = match (book.len(), defaults.is_empty()) {
+        (0, _) => "none".to_owned(),
+        (n, true) => format!("{} saved, no defaults", count(n, "address", "addresses")),
+        (n, false) => format!("{} saved; defaults {}", count(n, "address", "addresses"), defaults.join(", ")),
+    };
+    println!("addresses    {addresses}");
     println!("accounts     {}", state.accounts.len());
     // Which sites is personal: not shown while the profile is locked.
     if !state.locked {

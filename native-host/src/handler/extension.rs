@@ -6,7 +6,7 @@ use profile_core::wire::{
     API_VERSION, AccountSummary, Call, Disclosure, Grant, GrantParams, HelloResult, MAX_LISTED_DISCLOSURES, PairParams,
     PreviewParams, PreviewResult, StatusResult,
 };
-use profile_core::{AccountGuid, ErrorCode, LoginKey, Origin, WireError};
+use profile_core::{AccountGuid, AddressId, AddressKind, ErrorCode, LoginKey, Origin, WireError, address};
 use serde_json::{Value, json};
 
 use super::sites::registrable_domain;
@@ -16,7 +16,7 @@ use super::page::SiteView;
 use super::{Host, fail, to_value};
 use crate::local::session::*;
 use crate::local::state::{AccountRecord, LocalState};
-use crate::local::store::{Store, now};
+use crate::local::store::{Store, now, random};
 use crate::remote::{self, PairWith, PassphraseChange, Unlocked};
 
 impl Host {
@@ -32,7 +32,11 @@ impl Host {
                 hello: hello(state),
                 passphrase_set: state.lock.is_some(),
                 vault_needs_passphrase: state.server.as_ref().is_some_and(|link| link.data_key.is_none()),
-                addresses: state.addresses.keys().copied().collect(),
+                addresses: AddressKind::ALL
+                    .into_iter()
+                    .filter(|k| state.address_book.default_of(*k).is_some())
+                    .collect(),
+                saved_addresses: state.address_book.len(),
                 accounts: state.accounts.len(),
                 disclosures: store.disclosures()?.len(),
                 sync_halted: state.server.as_ref().and_then(|link| link.halted.clone()),
@@ -77,17 +81,27 @@ impl Host {
                 self.forget_keys();
                 Ok(json!({"locked": true}))
             }
-            Call::SaveAddress { kind, address } => {
-                store.update(|s| {
-                    s.save_address(*kind, address.clone(), now());
-                    Ok(())
-                })?;
-                if state.server.is_some() {
-                    self.sync_soon();
-                }
-                Ok(json!({"kind": kind}))
+            Call::SaveAddress(params) => {
+                let new_id = AddressId::from_random(random()?);
+                let saved = store.update(|s| s.save_address(params.clone(), new_id, now()))?;
+                self.changed_addresses(state);
+                to_value(&saved)
             }
-            Call::ListAddresses {} => to_value(&state.addresses),
+            Call::ListAddresses {} => to_value(&state.address_list()),
+            Call::RemoveAddress { id } => {
+                store.update(|s| s.remove_address(id, now()))?;
+                self.changed_addresses(state);
+                Ok(json!({"removed": true}))
+            }
+            Call::SetDefaultAddress { id, kind } => {
+                store.update(|s| s.set_default_address(id, *kind, now()))?;
+                self.changed_addresses(state);
+                Ok(json!({"id": id, "kind": kind}))
+            }
+            Call::AddressFormat { country } => match address::format::form(country) {
+                Some(form) => to_value(&form),
+                None => fail(ErrorCode::NotFound, format!("no address data for the country `{country}`")),
+            },
             Call::Preview(params) => {
                 let mut previewed = preview(state, params)?;
                 previewed.app = self.site_app(&params.origin);
@@ -136,6 +150,13 @@ impl Host {
         }
     }
 
+    /// After a change to the address book: the vault hears of it soon, when paired.
+    fn changed_addresses(&self, state: &LocalState) {
+        if state.server.is_some() {
+            self.sync_soon();
+        }
+    }
+
     fn remove_account(&self, store: &Store, site: &Origin, guid: &AccountGuid) -> Result<(), WireError> {
         let paired = remove_account(store, site, guid)?;
         self.keys.lock().unwrap_or_else(|p| p.into_inner()).remove(&(site.clone(), guid.clone()));
@@ -153,11 +174,18 @@ fn preview(state: &LocalState, params: &PreviewParams) -> Result<PreviewResult, 
     if !call.is_page_method() || !origin.is_web() {
         return fail(ErrorCode::InvalidRequest, "only a web page's call can be previewed");
     }
-    let value = disclosure::preview(call, &SiteView { state, origin });
+    let view = SiteView { state, origin };
+    let value = disclosure::preview(call, &view);
+    // An address's lines in its country's order, for the consent window's postal card.
+    let lines = match call.as_ref() {
+        Call::GetAddress { kind } => disclosure::Profile::address(&view, *kind).map(address::format::lines),
+        _ => None,
+    };
     Ok(PreviewResult {
         registrable_domain: registrable_domain(origin),
         top_registrable_domain: top_origin.as_ref().and_then(registrable_domain),
         value,
+        lines,
         app: None,
     })
 }

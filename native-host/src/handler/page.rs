@@ -186,7 +186,7 @@ impl disclosure::Profile for SiteView<'_> {
         DeviceId::derive(&self.state.device_secret, self.origin).to_string()
     }
     fn address(&self, kind: profile_core::AddressKind) -> Option<&profile_core::Address> {
-        self.state.addresses.get(&kind)
+        self.state.address_book.default_of(kind).map(|saved| &saved.address)
     }
     fn login_account(&self, named: Option<&AccountGuid>) -> Option<&AccountGuid> {
         self.state.login_account(self.origin, named).map(|a| &a.account_guid)

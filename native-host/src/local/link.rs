@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use profile_core::vault::{VaultContents, Watermark};
+use profile_core::vault::{VAULT_FORMAT, VaultContents, Watermark};
 use profile_core::wire::SyncHalt;
 use profile_core::{AccountGuid, Bearer, ErrorCode, Origin, PublicJwk, Secret32, WireError};
 use serde::{Deserialize, Serialize};
@@ -106,7 +106,8 @@ impl ServerLink {
     /// syncing with this server (recorded in the link, which the caller saves) and is an error.
     pub(crate) fn check_offer(&mut self, counter: u64, blob: &[u8]) -> Result<(), WireError> {
         let Err(rollback) = self.newest_seen().check(counter, blob) else { return Ok(()) };
-        let halt = SyncHalt { seen_counter: rollback.seen, offered_counter: rollback.offered, at: now() };
+        let halt =
+            SyncHalt { seen_counter: rollback.seen, offered_counter: rollback.offered, at: now(), newer_format: None };
         tracing::error!("{}", halt.explain());
         let error = WireError::new(ErrorCode::ServerUnreachable, halt.explain());
         self.halted = Some(halt);
@@ -119,8 +120,29 @@ impl ServerLink {
         self.seen.advance(counter, blob);
     }
 
-    /// Refuses to talk to a server that offered an older vault (only unpairing still does).
-    pub(crate) fn usable(&self) -> Result<(), WireError> {
+    /// Stops syncing with a server whose vault was written by a newer version, in a format this
+    /// host does not read: nothing is written over it (recorded in the link, which the caller
+    /// saves). The error says so.
+    pub(crate) fn refuse_newer(&mut self, found: u16) -> WireError {
+        let halt = SyncHalt {
+            seen_counter: self.counter,
+            offered_counter: self.counter,
+            at: now(),
+            newer_format: Some(found),
+        };
+        tracing::error!("{}", halt.explain());
+        let error = WireError::new(ErrorCode::ServerUnreachable, halt.explain());
+        self.halted = Some(halt);
+        error
+    }
+
+    /// Refuses to talk to a server that offered an older vault (only unpairing still does), or
+    /// whose vault this host is too old to read (until it is updated: a halt for a format it now
+    /// reads is lifted).
+    pub(crate) fn usable(&mut self) -> Result<(), WireError> {
+        if self.halted.as_ref().and_then(|h| h.newer_format).is_some_and(|found| found <= VAULT_FORMAT) {
+            self.halted = None;
+        }
         match &self.halted {
             Some(halt) => Err(WireError::new(ErrorCode::ServerUnreachable, halt.explain())),
             None => Ok(()),

@@ -2,6 +2,7 @@
 //! profile server as saved, and the OS keystore that holds the master key. Imports nothing
 //! else of the host.
 
+pub mod addresses;
 pub mod keystore;
 pub mod link;
 pub mod session;

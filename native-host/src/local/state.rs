@@ -1,4 +1,4 @@
-//! What the host keeps, sealed under the master key: the device secret, addresses, site
+//! What the host keeps, sealed under the master key: the device secret, the address book, site
 //! accounts with their login keys, remembered grants, and the optional passphrase lock.
 
 use std::collections::BTreeMap;
@@ -7,12 +7,14 @@ use std::fmt;
 pub use profile_core::vault::AccountRecord;
 use profile_core::vault::{self, KdfParams, VaultContents, VaultError, Watermark};
 use profile_core::wire::Grant;
-use profile_core::{AccountGuid, Address, AddressKind, Origin, Passphrase, Secret32};
+use profile_core::{AccountGuid, Address, AddressBook, AddressKind, Origin, Passphrase, Secret32};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-/// The state's format version; bound into the seal's associated data as well.
-pub const STATE_VERSION: u16 = 1;
+/// The state's format: 1 kept one address per kind, 2 keeps the address book. A host reads
+/// every format up to its own, upgrading on reading, and refuses a newer one
+/// ([`crate::local::store::StoreError::Newer`]) rather than write over what it does not know.
+pub const STATE_VERSION: u16 = 2;
 
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -21,10 +23,13 @@ pub struct LocalState {
     /// Keys the pairwise device ids.
     pub device_secret: Secret32,
     #[serde(default)]
-    pub addresses: BTreeMap<AddressKind, Address>,
-    /// When each address was last saved (Unix seconds); the vault's merge orders edits by it.
-    #[serde(default)]
-    pub address_saved_at: BTreeMap<AddressKind, u64>,
+    pub address_book: AddressBook,
+    /// Format 1's addresses, one per kind, and when each was saved: read, then moved into the
+    /// book by [`LocalState::upgrade`]; never written.
+    #[serde(default, rename = "addresses", skip_serializing)]
+    legacy_addresses: BTreeMap<AddressKind, Address>,
+    #[serde(default, rename = "addressSavedAt", skip_serializing)]
+    legacy_saved_at: BTreeMap<AddressKind, u64>,
     #[serde(default)]
     pub accounts: Vec<AccountRecord>,
     #[serde(default)]
@@ -56,8 +61,9 @@ impl LocalState {
         Self {
             version: STATE_VERSION,
             device_secret,
-            addresses: BTreeMap::new(),
-            address_saved_at: BTreeMap::new(),
+            address_book: AddressBook::default(),
+            legacy_addresses: BTreeMap::new(),
+            legacy_saved_at: BTreeMap::new(),
             accounts: Vec::new(),
             grants: Vec::new(),
             lock: None,
@@ -70,25 +76,26 @@ impl LocalState {
         }
     }
 
-    /// Saves one of the person's addresses, noting when.
-    pub fn save_address(&mut self, kind: AddressKind, address: Address, now: u64) {
-        self.addresses.insert(kind, address);
-        self.address_saved_at.insert(kind, now);
+    /// Brings a state read from an earlier format to this one: format 1's addresses become
+    /// labelled addresses of the book, each its kind's default (the link's cached vault upgrades
+    /// as it is read).
+    pub fn upgrade(&mut self) {
+        let legacy = std::mem::take(&mut self.legacy_addresses);
+        let saved_at = std::mem::take(&mut self.legacy_saved_at);
+        if !legacy.is_empty() && self.address_book.is_empty() {
+            self.address_book = AddressBook::upgraded(legacy, &saved_at);
+        }
+        self.version = STATE_VERSION;
     }
 
     /// What of this state the vault holds.
     pub fn vault_contents(&self) -> VaultContents {
-        VaultContents {
-            addresses: self.addresses.clone(),
-            address_saved_at: self.address_saved_at.clone(),
-            accounts: self.accounts.clone(),
-        }
+        VaultContents::new(self.address_book.clone(), self.accounts.clone())
     }
 
     /// Takes what a vault (or a merge) holds in place of this state's.
     pub fn take_vault_contents(&mut self, contents: VaultContents) {
-        self.addresses = contents.addresses;
-        self.address_saved_at = contents.address_saved_at;
+        self.address_book = contents.address_book;
         self.accounts = contents.accounts;
     }
 
@@ -152,7 +159,7 @@ impl fmt::Debug for LocalState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LocalState")
             .field("version", &self.version)
-            .field("addresses", &self.addresses.keys().collect::<Vec<_>>())
+            .field("address_book", &self.address_book)
             .field("accounts", &self.accounts.len())
             .field("grants", &self.grants.len())
             .field("locked", &self.locked)
@@ -246,5 +253,30 @@ mod tests {
         tired.failures = 40;
         assert_eq!(tired.wait_secs(100), 3600, "never more than an hour");
         assert!(!format!("{lock:?}").contains(&lock.kdf.salt));
+    }
+
+    #[test]
+    fn a_state_written_before_address_books_upgrades_without_loss() {
+        // Written by the host before address books (tests/fixtures, made with that code).
+        let json = include_bytes!("../../tests/fixtures/state-v1.json");
+        let mut state: LocalState = serde_json::from_slice(json).unwrap();
+        assert_eq!(state.version, 1);
+        state.upgrade();
+        assert_eq!(state.version, STATE_VERSION);
+        let book = &state.address_book;
+        assert_eq!(book.len(), 2);
+        let shipping = book.default_of(AddressKind::Shipping).unwrap();
+        assert_eq!((shipping.id.as_str(), shipping.label.as_str()), ("shipping", "Shipping"));
+        assert_eq!(shipping.address.organization.as_deref(), Some("Analytical Engines Ltd"));
+        assert_eq!(book.default_of(AddressKind::Billing).unwrap().address.city.as_deref(), Some("Paris"));
+        assert_eq!(state.accounts.len(), 1);
+        // The link's cached vault (the merge base) upgrades the same way, to the same ids.
+        let link = state.server.as_ref().unwrap();
+        assert_eq!(link.base.address_book, state.address_book);
+        // Written again: the new format only, which reads back the same.
+        let written = serde_json::to_value(&state).unwrap();
+        assert!(written.get("addresses").is_none() && written["addressBook"]["addresses"].is_array());
+        let again: LocalState = serde_json::from_value(written).unwrap();
+        assert_eq!(again.address_book, state.address_book);
     }
 }

@@ -32,7 +32,9 @@ const STATE_FILE: &str = "state.sealed";
 const LEDGER_FILE: &str = "ledger.sealed";
 const LOCK_FILE: &str = "lock";
 const ACTIVITY_FILE: &str = "activity";
-const STATE_PURPOSE: Purpose = Purpose { name: "host-state", version: STATE_VERSION };
+/// The sealed envelope's version, which the state's own format ([`STATE_VERSION`], inside it)
+/// does not change: a host can then open a newer state and say in words that it is newer.
+const STATE_PURPOSE: Purpose = Purpose { name: "host-state", version: 1 };
 const LEDGER_PURPOSE: Purpose = Purpose { name: "host-ledger", version: 1 };
 /// The ledger is compacted once it grows past this…
 pub const LEDGER_COMPACT_BYTES: u64 = 4 << 20;
@@ -49,6 +51,11 @@ pub enum StoreError {
     Undecryptable(SealError),
     #[error("the state file decrypts but is not valid: {0}")]
     Corrupt(String),
+    #[error(
+        "the state file was written by a newer version of profile-host (format {found}; this one reads formats \
+         up to {STATE_VERSION}): update profile-host. Nothing was changed"
+    )]
+    Newer { found: u16 },
     #[error("{0}: {1}")]
     Io(String, io::Error),
     #[error("the system random number generator failed")]
@@ -67,6 +74,23 @@ fn io_error(what: &str, path: &Path) -> impl FnOnce(io::Error) -> StoreError {
 }
 
 pub use super::now;
+
+/// Reads the state's JSON, of this format or an earlier one (upgraded); a newer one is refused
+/// in words before anything else of it is read, so nothing is written over it.
+fn parse_state(json: &[u8]) -> Result<LocalState, StoreError> {
+    #[derive(serde::Deserialize)]
+    struct Version {
+        #[serde(default)]
+        version: u16,
+    }
+    let Version { version } = serde_json::from_slice(json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    if version > STATE_VERSION {
+        return Err(StoreError::Newer { found: version });
+    }
+    let mut state: LocalState = serde_json::from_slice(json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    state.upgrade();
+    Ok(state)
+}
 
 /// Fresh random bytes from the OS.
 pub fn random<const N: usize>() -> Result<[u8; N], StoreError> {
@@ -194,7 +218,7 @@ impl Store {
         let path = self.dir.join(STATE_FILE);
         let blob = fs::read(&path).map_err(io_error("cannot read", &path))?;
         let json = seal::open(&self.key, STATE_PURPOSE, &blob).map_err(StoreError::Undecryptable)?;
-        serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(e.to_string()))
+        parse_state(&json)
     }
 
     fn write_state(&self, state: &LocalState) -> Result<(), StoreError> {
@@ -429,7 +453,7 @@ impl Drop for FileLock {
 
 #[cfg(test)]
 mod tests {
-    use profile_core::{Address, AddressKind};
+    use profile_core::{Address, AddressId, AddressKind, Label};
 
     use super::*;
     use crate::local::keystore::memory::MemoryKeystore;
@@ -440,16 +464,21 @@ mod tests {
         .unwrap()
     }
 
+    fn save(state: &mut LocalState, id: &str) -> Result<(), WireError> {
+        let (id, label) = (AddressId::try_from(id.to_owned()).unwrap(), Label::try_from("Home".to_owned()).unwrap());
+        state.address_book.save(id, label, address(), 1).map_err(|e| WireError::invalid(e.to_string()))
+    }
+
     #[test]
     fn two_stores_on_one_dir_see_each_others_writes() {
         let dir = tempfile::tempdir().unwrap();
         let keystore = MemoryKeystore::default();
         let a = Store::open(dir.path(), &keystore).unwrap();
         let b = Store::open(dir.path(), &keystore).unwrap();
-        a.update(|s| Ok(s.addresses.insert(AddressKind::Shipping, address()))).unwrap();
-        b.update(|s| Ok(s.addresses.insert(AddressKind::Billing, address()))).unwrap();
+        a.update(|s| save(s, "home")).unwrap();
+        b.update(|s| save(s, "work")).unwrap();
         let seen = a.state().unwrap();
-        assert_eq!(seen.addresses.len(), 2, "a write from one process never drops the other's");
+        assert_eq!(seen.address_book.len(), 2, "a write from one process never drops the other's");
         assert_eq!(seen.device_secret, b.state().unwrap().device_secret);
     }
 
@@ -457,15 +486,53 @@ mod tests {
     fn a_failed_change_writes_nothing_and_plaintext_never_lands() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), &MemoryKeystore::default()).unwrap();
-        store.update(|s| Ok(s.addresses.insert(AddressKind::Shipping, address()))).unwrap();
+        store.update(|s| save(s, "home")).unwrap();
         let before = fs::read(dir.path().join(STATE_FILE)).unwrap();
         let err = store.update(|s| {
-            s.addresses.clear();
+            s.address_book = profile_core::AddressBook::default();
             Err::<(), _>(WireError::invalid("no"))
         });
         assert!(err.is_err());
         assert_eq!(fs::read(dir.path().join(STATE_FILE)).unwrap(), before);
         assert!(!before.windows(6).any(|w| w == b"Hopper"));
+    }
+
+    #[test]
+    fn a_state_of_the_first_format_opens_upgraded_and_a_newer_one_is_refused_in_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let keystore = MemoryKeystore::default();
+        let store = Store::open(dir.path(), &keystore).unwrap();
+        let key = keystore.load(&entry_name(store.dir())).unwrap().unwrap();
+        let write = |json: &[u8]| {
+            fs::write(dir.path().join(STATE_FILE), seal::seal(&key, STATE_PURPOSE, [3; 12], json)).unwrap();
+        };
+        // Written by the host before address books (tests/fixtures, made with that code).
+        write(include_bytes!("../../tests/fixtures/state-v1.json"));
+        let state = Store::open(dir.path(), &keystore).unwrap().state().unwrap();
+        assert_eq!(state.version, STATE_VERSION);
+        let shipping = state.address_book.default_of(AddressKind::Shipping).unwrap();
+        assert_eq!((shipping.label.as_str(), shipping.address.name.as_str()), ("Shipping", "Ada Lovelace"));
+        assert_eq!(state.address_book.default_of(AddressKind::Billing).unwrap().address.name, "Ada King");
+        // The next write is in the current format.
+        let store = Store::open(dir.path(), &keystore).unwrap();
+        store.update(|_| Ok(())).unwrap();
+        let json = seal::open(&key, STATE_PURPOSE, &fs::read(dir.path().join(STATE_FILE)).unwrap()).unwrap();
+        let written: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(
+            (written["version"].as_u64(), written["addressBook"]["addresses"].as_array().map(Vec::len)),
+            (Some(2), Some(2))
+        );
+
+        // A state from a newer host: refused in words, and left as it is.
+        let newer = br#"{"version": 3, "deviceSecret": "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI", "homes": []}"#;
+        write(newer);
+        let before = fs::read(dir.path().join(STATE_FILE)).unwrap();
+        let refused = Store::open(dir.path(), &keystore).unwrap_err();
+        assert!(matches!(refused, StoreError::Newer { found: 3 }));
+        let words = refused.to_string();
+        assert!(words.contains("newer version of profile-host") && words.contains("update profile-host"), "{words}");
+        assert!(store.update(|_| Ok(())).unwrap_err().message.contains("newer version"));
+        assert_eq!(fs::read(dir.path().join(STATE_FILE)).unwrap(), before, "nothing written over it");
     }
 
     #[test]

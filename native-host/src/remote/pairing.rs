@@ -117,8 +117,8 @@ pub fn pair(
             // The profile's passphrase now also locks this host (with its own salt).
             s.lock = Some(lock);
         }
-        if let Some(data_key) = &link.data_key {
-            let contents = remote.open(data_key, &link.profile_id)?;
+        if let Some(data_key) = link.data_key.clone() {
+            let contents = remote.open(&data_key, &mut link)?;
             s.take_vault_contents(merge(&VaultContents::default(), &s.vault_contents(), &contents));
             link.counter = remote.counter;
             link.base = contents;

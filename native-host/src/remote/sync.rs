@@ -25,7 +25,7 @@ use profile_core::server_api::{
     AccountRef, AccountRegistration, Bytes, CredentialKind, RefreshRequest, Tokens, Vault, VaultWrite, VaultWritten,
     WrappedKey, path,
 };
-use profile_core::vault::{self, KdfParams, VaultContents, merge};
+use profile_core::vault::{self, ContentsError, KdfParams, VaultContents, merge};
 use profile_core::{AppId, ErrorCode, Permissions, Secret32, WireError};
 
 use super::client::*;
@@ -59,10 +59,16 @@ impl RemoteVault {
         vault::unwrap(kek, wrapped).map_err(|e| WireError::new(ErrorCode::AuthFailed, e.to_string()))
     }
 
-    pub(super) fn open(&self, data_key: &Secret32, profile_id: &str) -> Result<VaultContents, WireError> {
-        let json = vault::open_vault(data_key, profile_id, self.counter, &self.blob)
+    /// Opens the vault for `link`'s profile. One written by a newer version, in a format this
+    /// host does not read, halts syncing with words (recorded in the link, which the caller
+    /// saves): nothing is written over it.
+    pub(super) fn open(&self, data_key: &Secret32, link: &mut ServerLink) -> Result<VaultContents, WireError> {
+        let json = vault::open_vault(data_key, &link.profile_id, self.counter, &self.blob)
             .map_err(|e| WireError::internal(format!("the server's vault: {e}")))?;
-        serde_json::from_slice(&json).map_err(|e| WireError::internal(format!("the vault's contents: {e}")))
+        VaultContents::from_json(&json).map_err(|e| match e {
+            ContentsError::Newer { found } => link.refuse_newer(found),
+            ContentsError::Invalid(_) => WireError::internal(e.to_string()),
+        })
     }
 }
 
@@ -152,7 +158,7 @@ pub(super) fn sync_link(client: &Client, link: &mut ServerLink, state: &mut Loca
     for _ in 0..MAX_MERGE_ROUNDS {
         if let Some(server) = remote.take() {
             received = true;
-            let theirs = server.open(&data_key, &link.profile_id)?;
+            let theirs = server.open(&data_key, link)?;
             link.saw(server.counter, &server.blob);
             let merged = merge(&link.base, &state.vault_contents(), &theirs);
             state.take_vault_contents(merged.clone());
