@@ -72,8 +72,8 @@ fn a_page_asks_the_person_decides_and_remembered_sites_are_answered_without_aski
     );
     assert_eq!(
         browser.eval(&consent, "document.getElementById('address').innerText.split('\\n')"),
-        json!(["Ada Lovelace", "12 St James's Square", "SW1Y 4JH London", "United Kingdom"]),
-        "the address as a postal card, the country named"
+        json!(["Ada Lovelace", "12 St James's Square", "London", "SW1Y 4JH", "United Kingdom"]),
+        "the address as a postal card, in the country's order, the country named"
     );
     assert_eq!(browser.eval(&consent, "document.getElementById('allow').textContent"), json!("Share address"));
     assert_eq!(browser.eval(&consent, "document.activeElement.id"), json!("deny"), "keyboard focus starts on deny");
@@ -230,17 +230,35 @@ fn a_page_asks_the_person_decides_and_remembered_sites_are_answered_without_aski
     browser.wait_for(&options, "document.querySelectorAll('#accounts button.remove-account').length === 1");
     assert!(!browser.host(&["account", "list"]).contains("acct-8"));
 
-    // Editing an address in the options page saves it through the host.
-    browser.eval(&options, "document.getElementById('edit-billing').click()");
+    // An address added in the options page, in its country's form (chosen from the host's
+    // address data: the UK calls the city "Post town"), saves through the host and becomes the
+    // default for billing, which had none; the shipping one stays.
+    browser.eval(&options, "document.getElementById('add-address').click(); true");
+    browser.wait_for(
+        &options,
+        "Boolean(document.getElementById('new-line1')) && document.getElementById('new-country').options.length > 200",
+    );
     browser.eval(
         &options,
-        r#"(() => { const f = document.getElementById('form-billing');
-            Object.entries({name: 'Ada King', line1: '1 Dorset St', city: 'London', postalCode: 'W1U 4EG', country: 'gb'})
+        "const c = document.getElementById('new-country'); c.value = 'GB'; c.dispatchEvent(new Event('change')); true",
+    );
+    browser.wait_for(&options, "document.querySelector('label[for=new-city]').textContent.startsWith('Post town')");
+    looks.push(browser.inspect(&options, "options-address-form"));
+    browser.eval(
+        &options,
+        r#"(() => { const f = document.getElementById('form-new');
+            Object.entries({label: 'Dorset Street', name: 'Ada King', line1: '1 Dorset St', city: 'London', postalCode: 'w1u 4eg'})
               .forEach(([k, v]) => f.elements[k].value = v);
             f.requestSubmit(); return true; })()"#,
     );
-    browser.wait_for(&options, "document.getElementById('address-billing').innerText.includes('Ada King')");
-    assert!(browser.host(&["address", "show", "billing"]).contains("Ada King"));
+    browser.wait_for(
+        &options,
+        "[...document.querySelectorAll('article.address')].some(a => a.dataset.default === 'billing' && a.innerText.includes('W1U 4EG'))",
+    );
+    let billing = browser.host(&["address", "show", "billing"]);
+    assert!(billing.contains("Ada King") && billing.contains("W1U 4EG"), "{billing}");
+    assert!(browser.host(&["address", "show", "shipping"]).contains("Ada Lovelace"));
+    looks.push(browser.inspect(&options, "options-address-book"));
 
     let log = browser.host(&["log"]);
     assert_eq!(log.matches("getAddress  disclosed").count(), 2, "{log}");

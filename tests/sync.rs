@@ -53,7 +53,7 @@ fn two_hosts_on_one_profile_share_addresses_and_lose_nothing() {
     // The desktop runs as a browser runs it, holding the push socket.
     let mut desktop_host = messaging(&desktop);
     assert_eq!(desktop_host.ok(EXTENSION_ORIGIN, "hello", json!({}))["paired"], true);
-    assert_eq!(desktop_host.ok(EXTENSION_ORIGIN, "listAddresses", json!({})), json!({}));
+    assert_eq!(desktop_host.ok(EXTENSION_ORIGIN, "listAddresses", json!({})), json!({"addresses": []}));
 
     // Saved on the laptop (CLI), it reaches the running desktop host without being asked.
     let shipping = address("12 Example Street", "Paris");
@@ -130,7 +130,7 @@ fn two_hosts_on_one_profile_share_addresses_and_lose_nothing() {
     let mut kiosk_host = messaging(&kiosk);
     assert_eq!(
         kiosk_host.ok(EXTENSION_ORIGIN, "listAddresses", json!({})),
-        json!({}),
+        json!({"addresses": []}),
         "nothing readable before the passphrase"
     );
     let opened = kiosk_host.ok(EXTENSION_ORIGIN, "unlock", json!({"passphrase": PASSPHRASE}));
@@ -179,6 +179,107 @@ fn two_hosts_on_one_profile_share_addresses_and_lose_nothing() {
 }
 
 /// The vault counter a host's `status` reports.
+/// The labels of the addresses a host lists.
+fn labels(book: &Value) -> Vec<String> {
+    let mut labels: Vec<String> =
+        book["addresses"].as_array().unwrap().iter().map(|a| a["label"].as_str().unwrap().to_owned()).collect();
+    labels.sort();
+    labels
+}
+
+/// The id of the address labelled `label` in a host's `address list`.
+fn id_of(home: &HostHome, label: &str) -> String {
+    let list = home.cli(&["address", "list"], "");
+    let line = list.lines().find(|l| l.contains(&format!("  {label}"))).unwrap_or_else(|| panic!("{label} in {list}"));
+    line.split_whitespace().next().unwrap().to_owned()
+}
+
+#[test]
+fn two_hosts_keep_one_address_book_and_a_removed_address_does_not_come_back() {
+    let server = ProfileServer::start(EMAIL, PASSPHRASE);
+    let (laptop, desktop, tablet) = (HostHome::new(), HostHome::new(), HostHome::new());
+    for home in [&laptop, &desktop, &tablet] {
+        home.cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+    }
+    let mut desktop_host = messaging(&desktop);
+
+    // Added on the laptop, they reach the desktop, labels, defaults and all.
+    laptop.cli(&["address", "add", "--label", "Home", "--json", "-"], &address("1 Home Road", "Paris").to_string());
+    laptop.cli(&["address", "add", "--label", "Mum's", "--json", "-"], &address("2 Mum Road", "Paris").to_string());
+    laptop.cli(&["address", "add", "--label", "Work", "--json", "-"], &address("3 Work Road", "Paris").to_string());
+    let book = wait_for_addresses(&mut desktop_host, "the laptop's address book", |b| {
+        b["addresses"].as_array().is_some_and(|a| a.len() == 3)
+    });
+    assert_eq!(labels(&book), ["Home", "Mum's", "Work"]);
+    assert_eq!(book["shipping"]["line1"], "1 Home Road", "the first address is the default");
+    // The tablet takes a copy, then leaves the profile for a while (its copy stays).
+    tablet.cli(&["sync"], "");
+    tablet.cli(&["unpair"], "");
+    assert!(tablet.cli(&["address", "list"], "").contains("Mum's"));
+
+    // The desktop removes Mum's; meanwhile the laptop, which has not heard of it, edits Work.
+    let mums = id_of(&laptop, "Mum's");
+    desktop_host.ok(EXTENSION_ORIGIN, "removeAddress", json!({"id": mums}));
+    wait_for_addresses(&mut desktop_host, "the removal", |b| labels(b) == ["Home", "Work"]);
+    desktop.cli(&["sync"], "");
+    let work = id_of(&laptop, "Work");
+    laptop.cli(&["address", "set", &work, "--line1", "4 New Work Road"], "");
+    laptop.cli(&["address", "default", &work, "billing"], "");
+    // Both devices end with the removal and the edit.
+    let list = laptop.cli(&["address", "list"], "");
+    assert!(!list.contains("Mum's") && list.contains("4 New Work Road"), "{list}");
+    assert!(!laptop.try_cli(&["address", "show", &mums], "").status.success());
+    let book =
+        wait_for_addresses(&mut desktop_host, "the laptop's edit", |b| b["billing"]["line1"] == "4 New Work Road");
+    assert_eq!(labels(&book), ["Home", "Work"]);
+    // The tablet comes back with its old copy: the removal wins over it, nothing comes back.
+    tablet.cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+    let list = tablet.cli(&["address", "list"], "");
+    assert!(!list.contains("Mum's") && list.contains("4 New Work Road"), "{list}");
+    desktop.cli(&["sync"], "");
+    let book = desktop_host.ok(EXTENSION_ORIGIN, "listAddresses", json!({}));
+    assert_eq!(labels(&book), ["Home", "Work"], "not brought back by the tablet either");
+}
+
+#[test]
+fn a_vault_written_by_a_newer_version_is_refused_in_words_and_nothing_is_lost() {
+    let server = ProfileServer::start(EMAIL, PASSPHRASE);
+    let laptop = HostHome::new();
+    laptop.cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+    laptop.cli(&["address", "add", "--label", "Home", "--json", "-"], &address("1 Home Road", "Paris").to_string());
+    let chromium = tempfile::tempdir().unwrap();
+    let browser_dir = chromium.path().to_str().unwrap();
+    laptop.cli(&["install", "--browser", "chromium", "--user-data-dir", browser_dir], "");
+
+    // A device running a newer Personal Profile writes its own format.
+    let newer = json!({"version": 3, "addressBook": {"homes": [{"id": "h1"}]}, "accounts": []});
+    server.write_vault(EMAIL, PASSPHRASE, newer.to_string().as_bytes());
+    let refused = laptop.try_cli(&["sync"], "");
+    let said = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(!refused.status.success() && said.contains("written by a newer version of Personal Profile"), "{said}");
+    assert!(said.contains("Update profile-host"), "{said}");
+    let status = laptop.cli(&["status"], "");
+    assert!(status.contains("sync stopped") && status.contains("newer version"), "{status}");
+    let doctor = laptop.try_cli(&["doctor", "--browser", "chromium", "--user-data-dir", browser_dir], "");
+    assert!(
+        !doctor.status.success() && String::from_utf8_lossy(&doctor.stdout).contains("newer version"),
+        "{doctor:?}"
+    );
+    let mut host = messaging(&laptop);
+    assert_eq!(host.ok(EXTENSION_ORIGIN, "status", json!({}))["syncHalted"]["newerFormat"], 3);
+    // What this device holds stays, and what it saves now stays here too.
+    assert_eq!(host.ok(EXTENSION_ORIGIN, "listAddresses", json!({}))["shipping"]["line1"], "1 Home Road");
+    host.ok(EXTENSION_ORIGIN, "saveAddress", json!({"label": "Work", "address": address("2 Work Road", "Paris")}));
+    drop(host);
+    assert!(!laptop.try_cli(&["sync"], "").status.success());
+    let kept: Value = serde_json::from_str(&laptop.cli(&["address", "show"], "")).unwrap();
+    assert_eq!(labels(&json!({"addresses": kept})), ["Home", "Work"]);
+    // Pairing again with the newer vault is refused in words, too, and writes nothing.
+    let again = HostHome::new();
+    let out = again.try_cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("newer version"), "{out:?}");
+}
+
 fn vault_counter(home: &HostHome) -> u64 {
     let status = home.cli(&["status"], "");
     let line = status.lines().find(|l| l.starts_with("vault")).expect("a vault line in the status");

@@ -55,15 +55,13 @@ fn every_method_answers_with_its_result_or_its_error() {
         host.err(SHOP, "getAddress", json!({"kind": "shipping"})),
         ("not_found".into(), "no shipping address saved".into())
     );
-    assert_eq!(
-        host.ok(EXTENSION, "saveAddress", json!({"kind": "shipping", "address": address("Sherlock Holmes")})),
-        json!({"kind": "shipping"})
-    );
+    let saved = host.ok(EXTENSION, "saveAddress", json!({"kind": "shipping", "address": address("Sherlock Holmes")}));
+    assert_eq!((saved["kind"].clone(), saved["default"].clone()), (json!("shipping"), json!(["shipping"])));
     assert_eq!(host.ok(SHOP, "getAddress", json!({"kind": "shipping"}))["name"], "Sherlock Holmes");
     assert_eq!(host.err(SHOP, "getAddress", json!({"kind": "billing"})).0, "not_found");
     let (code, message) = host.err(EXTENSION, "saveAddress", json!({"kind": "billing", "address": {"name": "x"}}));
     assert_eq!(code, "invalid_request");
-    assert!(message.contains("missing field"), "{message}");
+    assert!(message.contains("`country` is required"), "{message}");
 
     let signed = host.ok(
         SHOP,
@@ -799,6 +797,164 @@ fn install_then_doctor_reports_healthy_and_catches_broken_manifests() {
 }
 
 #[test]
+fn the_address_book_over_the_wire() {
+    let dir = home();
+    let mut host = HostProcess::start(dir.path());
+    assert_eq!(host.ok(EXTENSION, "listAddresses", json!({})), json!({"addresses": []}));
+
+    // A labelled address, checked against its country's rules and put in their form.
+    let home_address = json!({"givenName": "Ada", "familyName": "Lovelace", "line1": "1600 Amphitheatre Pkwy",
+        "city": "Mountain View", "region": "California", "postalCode": "94043", "country": "US", "phone": "650 253 0000"});
+    let saved = host.ok(EXTENSION, "saveAddress", json!({"label": "Home", "address": home_address}));
+    let home_id = saved["id"].as_str().unwrap().to_owned();
+    assert_eq!(saved["default"], json!(["shipping", "billing"]), "the first address is the default of both kinds");
+    let shipped = host.ok(SHOP, "getAddress", json!({"kind": "shipping"}));
+    assert_eq!(
+        (&shipped["name"], &shipped["region"], &shipped["regionCode"], &shipped["phone"], &shipped["line1"]),
+        (
+            &json!("Ada Lovelace"),
+            &json!("CA"),
+            &json!("US-CA"),
+            &json!("+16502530000"),
+            &json!("1600 Amphitheatre Pkwy")
+        ),
+        "{shipped}"
+    );
+    // What the country's rules refuse, in words, and nothing saved.
+    let mut wrong = home_address.clone();
+    wrong["postalCode"] = json!("9404");
+    let (code, message) = host.err(EXTENSION, "saveAddress", json!({"label": "Typo", "address": wrong}));
+    assert_eq!(code, "invalid_request");
+    assert!(message.contains("\"9404\" is not a ZIP code of United States (for example 95014)"), "{message}");
+
+    let work = json!({"name": "Ada Lovelace", "organization": "Analytical Engines", "line1": "Heidestraße",
+        "houseNumber": "17", "city": "Köln", "postalCode": "51147", "country": "DE"});
+    let work_id =
+        host.ok(EXTENSION, "saveAddress", json!({"label": "Work", "address": work}))["id"].as_str().unwrap().to_owned();
+    host.ok(EXTENSION, "setDefaultAddress", json!({"id": work_id, "kind": "billing"}));
+    let book = host.ok(EXTENSION, "listAddresses", json!({}));
+    let listed = book["addresses"].as_array().unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!((listed[0]["label"].clone(), listed[0]["default"].clone()), (json!("Home"), json!(["shipping"])));
+    assert_eq!((listed[1]["label"].clone(), listed[1]["default"].clone()), (json!("Work"), json!(["billing"])));
+    assert_eq!(listed[1]["lines"], json!(["Ada Lovelace", "Analytical Engines", "Heidestraße 17", "51147 Köln"]));
+    assert_eq!(book["billing"]["city"], "Köln", "each kind's default under its name, as before address books");
+    assert_eq!(host.ok(SHOP, "getAddress", json!({"kind": "billing"}))["houseNumber"], "17");
+    // The consent window's card: the lines in the country's order.
+    let preview = host.ok(
+        EXTENSION,
+        "preview",
+        json!({"origin": SHOP, "call": {"type": "getAddress", "params": {"kind": "shipping"}}}),
+    );
+    assert_eq!(
+        preview["lines"],
+        json!(["Ada Lovelace", "1600 Amphitheatre Pkwy", "Mountain View, CA 94043", "+16502530000"])
+    );
+
+    // Editing keeps the id; removing leaves the kind without a default.
+    let mut moved = home_address.clone();
+    moved["city"] = json!("Palo Alto");
+    moved["postalCode"] = json!("94301");
+    host.ok(EXTENSION, "saveAddress", json!({"id": home_id, "label": "Home", "address": moved}));
+    assert_eq!(host.ok(SHOP, "getAddress", json!({"kind": "shipping"}))["city"], "Palo Alto");
+    assert_eq!(
+        host.err(EXTENSION, "saveAddress", json!({"id": "nobody", "label": "X", "address": moved})).0,
+        "not_found"
+    );
+    assert_eq!(host.ok(EXTENSION, "removeAddress", json!({"id": home_id})), json!({"removed": true}));
+    assert_eq!(host.err(SHOP, "getAddress", json!({"kind": "shipping"})).1, "no shipping address saved");
+    assert_eq!(host.err(EXTENSION, "removeAddress", json!({"id": home_id})).0, "not_found");
+    assert_eq!(host.err(EXTENSION, "setDefaultAddress", json!({"id": home_id, "kind": "shipping"})).0, "not_found");
+    assert_eq!(host.err(SHOP, "removeAddress", json!({"id": work_id})).0, "invalid_request", "not for pages");
+    let status = host.ok(EXTENSION, "status", json!({}));
+    assert_eq!((status["addresses"].clone(), status["savedAddresses"].clone()), (json!(["billing"]), json!(1)));
+
+    // A country's form, for the options page: its fields in its order, its names, its regions.
+    let japan = host.ok(EXTENSION, "addressFormat", json!({"country": "jp"}));
+    let names: Vec<_> = japan["fields"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(names[..3], ["postalCode", "region", "line1"]);
+    assert!(japan["regions"].as_array().unwrap().iter().any(|r| r["key"] == "東京都" && r["code"] == "JP-13"));
+    let us = host.ok(EXTENSION, "addressFormat", json!({"country": "US"}));
+    let zip = us["fields"].as_array().unwrap().iter().find(|f| f["name"] == "postalCode").unwrap().clone();
+    assert_eq!((zip["label"].clone(), zip["required"].clone()), (json!("ZIP code"), json!(true)));
+    assert!(us["countries"].as_array().unwrap().len() > 240);
+    assert_eq!(host.err(EXTENSION, "addressFormat", json!({"country": "QQ"})).0, "not_found");
+    assert!(host.finish().0.success());
+}
+
+#[test]
+fn the_cli_keeps_an_address_book() {
+    let dir = home();
+    let out = cli_ok(
+        dir.path(),
+        &[
+            "address",
+            "add",
+            "--label",
+            "Home",
+            "--name",
+            "Ada Lovelace",
+            "--line1",
+            "12 St James's Square",
+            "--city",
+            "London",
+            "--postal-code",
+            "sw1y 4jh",
+            "--country",
+            "GB",
+            "--phone",
+            "020 7946 0000",
+        ],
+        "",
+    );
+    assert!(out.contains("saved \"Home\" as ") && out.contains("the default for shipping and billing"), "{out}");
+    let id = out.split(" as ").nth(1).unwrap().split(',').next().unwrap().trim().to_owned();
+    let mum = cli_ok(dir.path(), &["address", "add", "--label", "Mum's", "--json", "-"],
+        &json!({"name": "Mary King", "line1": "1 Rue de Rivoli", "city": "Paris", "postalCode": "75001", "country": "FR"}).to_string());
+    let mum_id = mum.split(" as ").nth(1).unwrap().trim().to_owned();
+    let list = cli_ok(dir.path(), &["address", "list"], "");
+    assert!(list.contains(&format!("{id}  Home  (default for shipping and billing)")), "{list}");
+    assert!(list.contains("    SW1Y 4JH") && list.contains(&format!("{mum_id}  Mum's\n")), "{list}");
+    // Shown by kind or by id; fields changed one at a time; the defaults chosen.
+    let shown: Value = serde_json::from_str(&cli_ok(dir.path(), &["address", "show", "shipping"], "")).unwrap();
+    assert_eq!((shown["postalCode"].clone(), shown["phone"].clone()), (json!("SW1Y 4JH"), json!("+442079460000")));
+    cli_ok(dir.path(), &["address", "set", &mum_id, "--city", "Lyon", "--postal-code", "69001", "--label", "Mum"], "");
+    let shown: Value = serde_json::from_str(&cli_ok(dir.path(), &["address", "show", &mum_id], "")).unwrap();
+    assert_eq!((shown["city"].clone(), shown["name"].clone()), (json!("Lyon"), json!("Mary King")));
+    cli_ok(dir.path(), &["address", "default", &mum_id, "billing"], "");
+    let shown: Value = serde_json::from_str(&cli_ok(dir.path(), &["address", "show", "billing"], "")).unwrap();
+    assert_eq!(shown["city"], "Lyon");
+    // What the country's rules refuse is said in words.
+    let out = cli(dir.path(), &["address", "set", &id, "--postal-code", "12345"], "");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && said.contains("is not a Postal code of United Kingdom"), "{said}");
+    let out = cli(dir.path(), &["address", "default", "nobody", "shipping"], "");
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no saved address has the id `nobody`")
+    );
+    cli_ok(dir.path(), &["address", "remove", &mum_id], "");
+    let out = cli(dir.path(), &["address", "show", "billing"], "");
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no billing address saved"));
+    let status = cli_ok(dir.path(), &["status"], "");
+    assert!(status.contains("addresses    1 address saved; defaults shipping: Home"), "{status}");
+    for help in [
+        &["address", "--help"][..],
+        &["address", "add", "--help"],
+        &["address", "set", "--help"],
+        &["address", "default", "--help"],
+    ] {
+        let out = cli_ok(dir.path(), help, "");
+        assert!(!out.is_empty(), "{help:?}");
+    }
+    let help = cli_ok(dir.path(), &["address", "add", "--help"], "");
+    for flag in
+        ["--given-name", "--house-number", "--apartment", "--dependent-locality", "--region-code", "--postal-code"]
+    {
+        assert!(help.contains(flag), "{flag} in {help}");
+    }
+}
+
+#[test]
 fn the_cli_sets_and_shows_addresses_and_the_log() {
     let dir = home();
     let out = cli(
@@ -842,7 +998,10 @@ fn the_cli_sets_and_shows_addresses_and_the_log() {
         "{log}"
     );
     let status = String::from_utf8(cli(dir.path(), &["status"], "").stdout).unwrap();
-    assert!(status.contains("addresses    billing") && status.contains("Secret Service"), "{status}");
+    assert!(
+        status.contains("addresses    1 address saved; defaults billing: Billing") && status.contains("Secret Service"),
+        "{status}"
+    );
     // Counts in words: one of a thing is singular.
     let browser = dir.path().join("no-browser");
     let out = cli(dir.path(), &["doctor", "--browser", "chromium", "--user-data-dir", browser.to_str().unwrap()], "");

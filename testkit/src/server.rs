@@ -9,7 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use profile_core::server_api::{Account, ApiErrorCode, ErrorBody};
+use profile_core::server_api::{
+    Account, ApiErrorCode, Bytes, CredentialKind, ErrorBody, LoginRequest, PreloginRequest, PreloginResponse, Tokens,
+    Vault, VaultWrite, VaultWritten, path,
+};
+use profile_core::{Passphrase, vault};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -446,6 +450,29 @@ impl ProfileServer {
     /// Everything the database holds on disk.
     pub fn stored_bytes(&self) -> Vec<u8> {
         self.db.stored_bytes()
+    }
+
+    /// Writes the person's vault as another of their devices would, signing in and opening it
+    /// with the passphrase: `contents` (the vault's JSON) as the next version, which it answers.
+    /// What a device running a newer version of Personal Profile does, say.
+    pub fn write_vault(&self, email: &str, passphrase: &str, contents: &[u8]) -> u64 {
+        let profile_id = self.profile_url.rsplit('/').next().unwrap();
+        let prelogin = PreloginRequest { profile_id: profile_id.into(), email: email.into() };
+        let answer: PreloginResponse = self.server.post(path::PRELOGIN, &prelogin).ok();
+        let keys = vault::derive(&Passphrase::new(passphrase.into()), &answer.kdf).unwrap();
+        let login = LoginRequest::with_auth_key(profile_id, email, &keys.auth_key, "another device");
+        let tokens: Tokens = self.server.post(path::LOGIN, &login).ok();
+        let token = tokens.access_token.expose();
+        let current: Vault = self.server.get(path::VAULT, token).ok();
+        let data_key = vault::unwrap(&keys.kek, &current.wrapped(CredentialKind::Passphrase).unwrap().0).unwrap();
+        let counter = current.counter as u64;
+        // A nonce never used under this key: the counter it is written as, and a tag of its own.
+        let mut nonce = [0x7e; 12];
+        nonce[..8].copy_from_slice(&(counter + 1).to_be_bytes());
+        let blob = vault::seal_vault(&data_key, profile_id, counter + 1, nonce, contents);
+        let write = VaultWrite { counter: current.counter, blob: Bytes(blob) };
+        let _: VaultWritten = self.server.call("PUT", path::VAULT, &write, token).ok();
+        counter + 1
     }
 
     /// A POST of `body` with a `Personal-Profile-Signature` (a site's signed request).
