@@ -330,7 +330,7 @@ function addressCard(entry) {
     el("div", { className: "buttons" },
       ...["shipping", "billing"].filter((kind) => !entry.default.includes(kind)).map((kind) =>
         el("button", { type: "button", className: "small make-default", id: `default-${kind}-${entry.id}`,
-          ariaLabel: `Use “${entry.label}” for ${kind}`, onclick: () => makeDefault(entry, kind) }, `Use for ${kind}`)),
+          ariaLabel: `Use for ${kind}: ${entry.label}`, onclick: () => makeDefault(entry, kind) }, `Use for ${kind}`)),
       el("button", { type: "button", className: "small danger", id: `remove-${entry.id}`, ariaLabel: `Remove “${entry.label}”`,
         onclick: () => removeAddress(entry) }, "Remove"),
       el("button", { type: "button", className: "small", id: `edit-${entry.id}`, ariaLabel: `Edit “${entry.label}”`,
