@@ -72,7 +72,7 @@ pub enum Call {
     /// Saves an address in the address book: `{id?, label, address}` (no id: a new one), or,
     /// as callers from before address books do, `{kind, address}`: the default of that kind.
     /// Answers [`SavedAddressResult`].
-    SaveAddress(SaveAddressParams),
+    SaveAddress(Box<SaveAddressParams>),
     /// The address book, for the options page and the popup ([`AddressList`]). Not a
     /// disclosure.
     ListAddresses {},
@@ -865,19 +865,21 @@ mod tests {
         let old = parse(json!({"id": 1, "type": "saveAddress", "origin": EXT,
             "params": {"kind": "billing", "address": address}}))
         .unwrap();
-        assert!(matches!(&old.call, Call::SaveAddress(SaveAddressParams::Default { kind: AddressKind::Billing, .. })));
+        assert!(
+            matches!(&old.call, Call::SaveAddress(p) if matches!(**p, SaveAddressParams::Default { kind: AddressKind::Billing, .. }))
+        );
         assert!(old.call.is_person_action() && !old.call.is_page_method());
         let new = parse(json!({"id": 2, "type": "saveAddress", "origin": EXT,
             "params": {"label": "Mum's", "address": address}}))
         .unwrap();
         assert!(
-            matches!(&new.call, Call::SaveAddress(SaveAddressParams::Book { id: None, label, .. }) if label.as_str() == "Mum's")
+            matches!(&new.call, Call::SaveAddress(p) if matches!(&**p, SaveAddressParams::Book { id: None, label, .. } if label.as_str() == "Mum's"))
         );
         let edit = parse(json!({"id": 3, "type": "saveAddress", "origin": EXT,
             "params": {"id": "home", "label": "Home", "address": address}}))
         .unwrap();
         assert!(
-            matches!(&edit.call, Call::SaveAddress(SaveAddressParams::Book { id: Some(id), .. }) if id.as_str() == "home")
+            matches!(&edit.call, Call::SaveAddress(p) if matches!(&**p, SaveAddressParams::Book { id: Some(id), .. } if id.as_str() == "home"))
         );
         let (_, error) = parse(json!({"id": 4, "type": "saveAddress", "origin": EXT,
             "params": {"label": "Home", "address": {"name": "Ada", "country": "FR"}}}))

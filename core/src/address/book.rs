@@ -536,14 +536,14 @@ mod tests {
     /// What a device does to its book.
     #[derive(Debug, Clone)]
     enum Change {
-        Save(usize, usize, Address),
+        Save(usize, usize, Box<Address>),
         Remove(usize),
         Default(usize, AddressKind),
     }
 
     fn any_change() -> impl Strategy<Value = Change> {
         prop_oneof![
-            (0..4usize, 0..2usize, any_address()).prop_map(|(id, label, a)| Change::Save(id, label, a)),
+            (0..4usize, 0..2usize, any_address()).prop_map(|(id, label, a)| Change::Save(id, label, Box::new(a))),
             (0..4usize).prop_map(Change::Remove),
             (0..4usize, proptest::sample::select(AddressKind::ALL.to_vec())).prop_map(|(i, k)| Change::Default(i, k)),
         ]
@@ -555,7 +555,7 @@ mod tests {
             let now = start + n as u64 / 2;
             let ids = ["a", "b", "c", "d"].map(id);
             let _ = match change {
-                Change::Save(i, l, a) => book.save(ids[*i].clone(), label(["Home", "Work"][*l]), a.clone(), now),
+                Change::Save(i, l, a) => book.save(ids[*i].clone(), label(["Home", "Work"][*l]), (**a).clone(), now),
                 Change::Remove(i) => book.remove(&ids[*i], now),
                 Change::Default(i, kind) => book.set_default(&ids[*i], *kind, now),
             };

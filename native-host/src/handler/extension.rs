@@ -83,7 +83,7 @@ impl Host {
             }
             Call::SaveAddress(params) => {
                 let new_id = AddressId::from_random(random()?);
-                let saved = store.update(|s| s.save_address(params.clone(), new_id, now()))?;
+                let saved = store.update(|s| s.save_address(params.as_ref().clone(), new_id, now()))?;
                 self.changed_addresses(state);
                 to_value(&saved)
             }
