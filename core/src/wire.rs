@@ -221,8 +221,8 @@ pub enum PairParams {
 }
 
 /// `saveAddress`'s two shapes.
-#[derive(Debug, Clone, Serialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged, try_from = "Map<String, Value>")]
 pub enum SaveAddressParams {
     /// `{id?, label, address}`: a new address when `id` is absent, else the saved one replaced.
     #[serde(rename_all = "camelCase")]
@@ -238,30 +238,40 @@ pub enum SaveAddressParams {
     Default { kind: AddressKind, address: Address },
 }
 
-impl<'de> Deserialize<'de> for SaveAddressParams {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Book {
-            #[serde(default)]
-            id: Option<AddressId>,
-            label: Label,
-            address: Address,
+/// Read by one routine from the JSON object, as [`Address`] is (which keeps the extension's
+/// WASM small), then told apart.
+impl TryFrom<Map<String, Value>> for SaveAddressParams {
+    type Error = String;
+
+    fn try_from(object: Map<String, Value>) -> Result<Self, Self::Error> {
+        let (mut kind, mut id, mut label, mut address) = (None, None, None, None);
+        for (key, value) in object {
+            let text = |value: Value| match value {
+                Value::String(text) => Ok(text),
+                _ => Err(format!("invalid type: `{key}` must be a string")),
+            };
+            match (key.as_str(), value) {
+                (_, Value::Null) => {}
+                ("kind", value) => {
+                    let name = text(value)?;
+                    let found = AddressKind::ALL.into_iter().find(|k| k.as_str() == name);
+                    kind = Some(found.ok_or(format!("unknown variant `{name}`, expected `shipping` or `billing`"))?);
+                }
+                ("id", value) => id = Some(AddressId::try_from(text(value)?).map_err(|e| e.to_string())?),
+                ("label", value) => label = Some(Label::try_from(text(value)?).map_err(|e| e.to_string())?),
+                ("address", Value::Object(object)) => {
+                    address = Some(Address::try_from(object).map_err(|e| e.to_string())?);
+                }
+                ("address", _) => return Err("invalid type: `address` must be an object".into()),
+                _ => return Err(format!("unknown field `{key}`")),
+            }
         }
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Default {
-            kind: AddressKind,
-            address: Address,
-        }
-        let value = Value::deserialize(deserializer)?;
-        let error = serde::de::Error::custom;
-        if value.get("kind").is_some() {
-            let Default { kind, address } = Default::deserialize(value).map_err(error)?;
-            Ok(Self::Default { kind, address })
-        } else {
-            let Book { id, label, address } = Book::deserialize(value).map_err(error)?;
-            Ok(Self::Book { id, label, address })
+        let address = address.ok_or("`address` is required")?;
+        match (kind, id, label) {
+            (Some(kind), None, None) => Ok(Self::Default { kind, address }),
+            (Some(_), ..) => Err("`kind` saves a kind's default: it takes no `id` or `label`".into()),
+            (None, id, Some(label)) => Ok(Self::Book { id, label, address }),
+            (None, _, None) => Err("`label` is required (or `kind`, for a kind's default)".into()),
         }
     }
 }
@@ -892,7 +902,10 @@ mod tests {
         let (_, error) = parse(json!({"id": 4, "type": "saveAddress", "origin": EXT,
             "params": {"kind": "shipping", "label": "x", "address": address}}))
         .unwrap_err();
-        assert!(error.message.contains("unknown field `label`"), "{}", error.message);
+        assert!(error.message.contains("it takes no `id` or `label`"), "{}", error.message);
+        let (_, error) =
+            parse(json!({"id": 4, "type": "saveAddress", "origin": EXT, "params": {"address": address}})).unwrap_err();
+        assert!(error.message.contains("`label` is required"), "{}", error.message);
         for (method, params, name) in [
             ("removeAddress", json!({"id": "home"}), "removeAddress"),
             ("setDefaultAddress", json!({"id": "home", "kind": "shipping"}), "setDefaultAddress"),

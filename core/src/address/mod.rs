@@ -12,6 +12,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 mod book;
 #[cfg(feature = "address-data")]
@@ -59,7 +60,7 @@ impl AddressKind {
 ///
 /// `Debug` does not print the address: it is personal data.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", try_from = "RawAddress")]
+#[serde(rename_all = "camelCase", try_from = "Map<String, Value>")]
 pub struct Address {
     /// The full name, as the person writes it.
     pub name: String,
@@ -152,15 +153,13 @@ pub const ADDRESS_FIELDS: [AddressField; 16] = [
     field("email", "Email", "email", false, Some(8)),
 ];
 
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// An address's fields as they arrived, each a string or absent.
+#[derive(Default)]
 struct RawAddress {
-    #[serde(default)]
     name: Option<String>,
     given_name: Option<String>,
     family_name: Option<String>,
     organization: Option<String>,
-    #[serde(default)]
     line1: Option<String>,
     line2: Option<String>,
     house_number: Option<String>,
@@ -170,10 +169,58 @@ struct RawAddress {
     region: Option<String>,
     region_code: Option<String>,
     postal_code: Option<String>,
-    #[serde(default)]
     country: Option<String>,
     phone: Option<String>,
     email: Option<String>,
+}
+
+impl RawAddress {
+    /// Where the field named `name` (as in [`ADDRESS_FIELDS`]) goes.
+    fn slot(&mut self, name: &str) -> Option<&mut Option<String>> {
+        Some(match name {
+            "name" => &mut self.name,
+            "givenName" => &mut self.given_name,
+            "familyName" => &mut self.family_name,
+            "organization" => &mut self.organization,
+            "line1" => &mut self.line1,
+            "line2" => &mut self.line2,
+            "houseNumber" => &mut self.house_number,
+            "apartment" => &mut self.apartment,
+            "dependentLocality" => &mut self.dependent_locality,
+            "city" => &mut self.city,
+            "region" => &mut self.region,
+            "regionCode" => &mut self.region_code,
+            "postalCode" => &mut self.postal_code,
+            "country" => &mut self.country,
+            "phone" => &mut self.phone,
+            "email" => &mut self.email,
+            _ => return None,
+        })
+    }
+}
+
+/// An address is read from a JSON object by one routine, whatever the deserializer: the
+/// extension's WASM would otherwise carry a copy of every field's reader per deserializer.
+impl TryFrom<Map<String, Value>> for Address {
+    type Error = AddressError;
+
+    fn try_from(object: Map<String, Value>) -> Result<Self, Self::Error> {
+        let mut raw = RawAddress::default();
+        for (key, value) in object {
+            let Some(field) = ADDRESS_FIELDS.iter().find(|f| f.name == key) else {
+                return Err(AddressError::Unknown(key));
+            };
+            let value = match value {
+                Value::String(text) => Some(text),
+                Value::Null => None,
+                _ => return Err(AddressError::NotText(field.name)),
+            };
+            if let Some(slot) = raw.slot(field.name) {
+                *slot = value;
+            }
+        }
+        Self::try_from(raw)
+    }
 }
 
 /// What is wrong with an address.
@@ -187,6 +234,10 @@ pub enum AddressError {
     Control(&'static str),
     #[error("`country` must be an ISO 3166-1 alpha-2 code such as \"DE\"")]
     Country,
+    #[error("unknown field `{0}`")]
+    Unknown(String),
+    #[error("invalid type: `{0}` must be a string")]
+    NotText(&'static str),
     /// A country's own rule (from the address metadata), in words.
     #[error("{0}")]
     Rule(String),
@@ -195,29 +246,27 @@ pub enum AddressError {
 impl TryFrom<RawAddress> for Address {
     type Error = AddressError;
 
-    fn try_from(raw: RawAddress) -> Result<Self, Self::Error> {
-        let optional = |field: &'static str, value: Option<String>| -> Result<_, AddressError> {
-            let value = value.map(|v| checked(field, v)).transpose()?;
-            Ok(value.filter(|v| !v.is_empty()))
-        };
-        let required = |field: &'static str, value: Option<String>| -> Result<String, AddressError> {
-            optional(field, value)?.ok_or(AddressError::Missing(field))
-        };
-        let given_name = optional("givenName", raw.given_name)?;
-        let family_name = optional("familyName", raw.family_name)?;
-        let name = match optional("name", raw.name)? {
+    fn try_from(mut raw: RawAddress) -> Result<Self, Self::Error> {
+        // Every field trimmed and checked, an empty one absent (one loop: this runs in the
+        // extension's WASM too).
+        for field in &ADDRESS_FIELDS {
+            if let Some(slot) = raw.slot(field.name) {
+                *slot = slot.take().map(|v| checked(field.name, v)).transpose()?.filter(|v| !v.is_empty());
+            }
+        }
+        let name = match raw.name.take() {
             Some(name) => name,
             // Made from the parts when only they were given, in the order they were listed.
-            None => [&given_name, &family_name].into_iter().flatten().cloned().collect::<Vec<_>>().join(" "),
+            None => [&raw.given_name, &raw.family_name].into_iter().flatten().cloned().collect::<Vec<_>>().join(" "),
         };
         if name.is_empty() {
             return Err(AddressError::Missing("name"));
         }
-        let country = required("country", raw.country)?.to_ascii_uppercase();
+        let country = raw.country.take().ok_or(AddressError::Missing("country"))?.to_ascii_uppercase();
         if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
             return Err(AddressError::Country);
         }
-        let region_code = optional("regionCode", raw.region_code)?.map(|code| code.to_ascii_uppercase());
+        let region_code = raw.region_code.take().map(|code| code.to_ascii_uppercase());
         if region_code.as_ref().is_some_and(|code| !region_code_shape(code, &country)) {
             return Err(AddressError::Rule(format!(
                 "`regionCode` must be an ISO 3166-2 code of {country}, such as \"{country}-01\""
@@ -225,21 +274,21 @@ impl TryFrom<RawAddress> for Address {
         }
         Ok(Self {
             name,
-            given_name,
-            family_name,
-            organization: optional("organization", raw.organization)?,
-            line1: required("line1", raw.line1)?,
-            line2: optional("line2", raw.line2)?,
-            house_number: optional("houseNumber", raw.house_number)?,
-            apartment: optional("apartment", raw.apartment)?,
-            dependent_locality: optional("dependentLocality", raw.dependent_locality)?,
-            city: optional("city", raw.city)?,
-            region: optional("region", raw.region)?,
+            line1: raw.line1.take().ok_or(AddressError::Missing("line1"))?,
+            given_name: raw.given_name,
+            family_name: raw.family_name,
+            organization: raw.organization,
+            line2: raw.line2,
+            house_number: raw.house_number,
+            apartment: raw.apartment,
+            dependent_locality: raw.dependent_locality,
+            city: raw.city,
+            region: raw.region,
             region_code,
-            postal_code: optional("postalCode", raw.postal_code)?,
+            postal_code: raw.postal_code,
             country,
-            phone: optional("phone", raw.phone)?,
-            email: optional("email", raw.email)?,
+            phone: raw.phone,
+            email: raw.email,
         })
     }
 }
@@ -289,24 +338,12 @@ impl Address {
 
     /// An address from its fields by name, checked as deserializing checks it.
     pub fn from_fields(mut value: impl FnMut(&str) -> Option<String>) -> Result<Self, AddressError> {
-        let raw = RawAddress {
-            name: value("name"),
-            given_name: value("givenName"),
-            family_name: value("familyName"),
-            organization: value("organization"),
-            line1: value("line1"),
-            line2: value("line2"),
-            house_number: value("houseNumber"),
-            apartment: value("apartment"),
-            dependent_locality: value("dependentLocality"),
-            city: value("city"),
-            region: value("region"),
-            region_code: value("regionCode"),
-            postal_code: value("postalCode"),
-            country: value("country"),
-            phone: value("phone"),
-            email: value("email"),
-        };
+        let mut raw = RawAddress::default();
+        for field in &ADDRESS_FIELDS {
+            if let Some(slot) = raw.slot(field.name) {
+                *slot = value(field.name);
+            }
+        }
         Self::try_from(raw)
     }
 
@@ -320,12 +357,6 @@ impl Address {
     pub fn lines(&self) -> Vec<String> {
         lines_of(|name| self.get(name))
     }
-
-    /// Whether the given and family names say no more than the full name does (it holds both),
-    /// so the lines people read need not repeat them.
-    pub fn name_parts_restate_name(&self) -> bool {
-        [&self.given_name, &self.family_name].into_iter().flatten().all(|part| self.name.contains(part.as_str()))
-    }
 }
 
 /// Lines as people read them, from any source of field values by name (a checked [`Address`],
@@ -336,28 +367,30 @@ impl Address {
 pub fn lines_of<'a>(value: impl Fn(&str) -> Option<&'a str>) -> Vec<String> {
     let present = |name: &str| value(name).filter(|v| !v.is_empty());
     let name = present("name").unwrap_or_default();
-    let mut lines: Vec<(u8, String)> = Vec::new();
+    // One slot per line, filled in field order (no sorting or substring search: this runs in the
+    // extension's WASM, where every routine counts).
+    let mut lines: [Option<String>; 9] = Default::default();
     for field in &ADDRESS_FIELDS {
         let Some(text) = present(field.name) else { continue };
         let line = match (field.line, field.name) {
             (Some(line), _) => line,
             // Said already by the full name or by the region.
-            (None, "givenName" | "familyName") if name.contains(text) => continue,
+            (None, "givenName" | "familyName") if name.split(' ').any(|word| word == text) => continue,
             (None, "regionCode") if present("region").is_some() => continue,
             // Anything else goes beside its neighbours: names after the name, the code with the region.
             (None, "regionCode") => 5,
             (None, _) => 0,
         };
-        match lines.iter_mut().find(|(at, _)| *at == line) {
-            Some((_, joined)) => {
+        match lines.get_mut(usize::from(line)) {
+            Some(Some(joined)) => {
                 joined.push(' ');
                 joined.push_str(text);
             }
-            None => lines.push((line, text.to_owned())),
+            Some(slot) => *slot = Some(text.to_owned()),
+            None => {}
         }
     }
-    lines.sort_by_key(|(line, _)| *line);
-    lines.into_iter().map(|(_, text)| text).collect()
+    lines.into_iter().flatten().collect()
 }
 
 impl fmt::Debug for Address {
@@ -452,7 +485,6 @@ mod tests {
         .unwrap();
         assert_eq!(address.name, "Taro Yamada");
         assert_eq!(address.region_code.as_deref(), Some("JP-13"));
-        assert!(address.name_parts_restate_name());
         let lines = address.lines();
         assert_eq!(lines, ["Taro Yamada", "Chiyoda 1-1 1", "101", "Marunouchi", "100-0005 東京都", "JP"]);
         let back: Address = serde_json::from_value(serde_json::to_value(&address).unwrap()).unwrap();
