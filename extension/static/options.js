@@ -64,7 +64,12 @@ async function loadStatus() {
 
 // The profile server offered an older vault than this device had seen: it keeps its data and
 // syncs no more until the person pairs again.
-function syncHaltedText({ seenCounter, offeredCounter }) {
+function syncHaltedText({ seenCounter, offeredCounter, newerFormat }) {
+  if (newerFormat) {
+    return "Sync stopped: your profile was saved by a newer version of Personal Profile on another device, which "
+      + "this one cannot read. Update Personal Profile (profile-host) on this computer: until then this device "
+      + "keeps what it has and writes nothing to your profile server.";
+  }
   const offered = offeredCounter < seenCounter
     ? `an older copy of your profile (version ${offeredCounter}) than this device has already seen (version ${seenCounter})`
     : `a different copy of your profile under a version this device has already seen (${seenCounter})`;

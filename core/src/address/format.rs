@@ -53,7 +53,8 @@ struct RegionEntry {
     name: Option<String>,
     latin_name: Option<String>,
     iso: Option<String>,
-    postal_prefix: Option<Regex>,
+    /// The pattern its postal codes begin with (compiled when an address is checked).
+    postal_prefix: Option<String>,
 }
 
 /// One country's rules, parsed once.
@@ -64,7 +65,9 @@ pub struct Country {
     lines: Vec<Vec<Part>>,
     required: String,
     upper: String,
-    postal_code: Option<Regex>,
+    /// The pattern of its postal codes (compiled when an address is checked: listing and
+    /// formatting addresses, on the paths a page's call takes, need no regular expression).
+    postal_code: Option<String>,
     postal_code_example: Option<String>,
     zip_name: String,
     state_name: String,
@@ -98,10 +101,6 @@ fn parse(code: &str, entry: &Entry, fallback: Option<&Entry>) -> Country {
             .map(|v| v.split('~').map(|s| Some(s.to_owned()).filter(|s| !s.is_empty())).collect())
             .unwrap_or_default()
     };
-    let anchored = |pattern: &str, whole: bool| {
-        let pattern = if whole { format!("^(?:{pattern})$") } else { format!("^(?:{pattern})") };
-        RegexBuilder::new(&pattern).case_insensitive(true).build().ok()
-    };
     let (names, latin_names, isos, zips) =
         (list(&entry.sub_names), list(&entry.sub_lnames), list(&entry.sub_isoids), list(&entry.sub_zips));
     let regions = list(&entry.sub_keys)
@@ -113,7 +112,7 @@ fn parse(code: &str, entry: &Entry, fallback: Option<&Entry>) -> Country {
                 name: names.get(i).cloned().flatten(),
                 latin_name: latin_names.get(i).cloned().flatten(),
                 iso: isos.get(i).cloned().flatten(),
-                postal_prefix: zips.get(i).cloned().flatten().and_then(|zip| anchored(&zip, false)),
+                postal_prefix: zips.get(i).cloned().flatten(),
             })
         })
         .collect();
@@ -123,7 +122,7 @@ fn parse(code: &str, entry: &Entry, fallback: Option<&Entry>) -> Country {
         lines: format_lines(&or_zz(|e| &e.fmt)),
         required: or_zz(|e| &e.require),
         upper: or_zz(|e| &e.upper),
-        postal_code: entry.zip.as_deref().and_then(|zip| anchored(zip, true)),
+        postal_code: entry.zip.clone(),
         postal_code_example: entry.zipex.as_deref().and_then(|ex| ex.split(',').next()).map(str::to_owned),
         zip_name: or_zz(|e| &e.zip_name_type),
         state_name: or_zz(|e| &e.state_name_type),
@@ -133,27 +132,33 @@ fn parse(code: &str, entry: &Entry, fallback: Option<&Entry>) -> Country {
     }
 }
 
+/// A postal-code pattern of the metadata, matching a whole code (`whole`) or its beginning,
+/// case ignored; `None` should one not compile (every one does: a test holds them to it).
+fn anchored(pattern: &str, whole: bool) -> Option<Regex> {
+    let pattern = if whole { format!("^(?:{pattern})$") } else { format!("^(?:{pattern})") };
+    RegexBuilder::new(&pattern).case_insensitive(true).build().ok()
+}
+
 /// `%N%n%O%n%A%n%C, %S %Z` → lines of fields and the text between them.
 fn format_lines(fmt: &str) -> Vec<Vec<Part>> {
-    let mut lines = vec![Vec::new()];
+    let mut lines: Vec<Vec<Part>> = vec![Vec::new()];
     let mut chars = fmt.chars();
     while let Some(c) = chars.next() {
-        let line = lines.last_mut().map(|l: &mut Vec<Part>| l as *mut _);
-        let _ = line;
-        match (c, c == '%') {
-            (_, true) => match chars.next() {
-                Some('n') => lines.push(Vec::new()),
-                Some(letter) => lines.last_mut().into_iter().for_each(|l| l.push(Part::Field(letter))),
-                None => {}
-            },
-            (text, false) => {
-                if let Some(line) = lines.last_mut() {
-                    match line.last_mut() {
-                        Some(Part::Literal(literal)) => literal.push(text),
-                        _ => line.push(Part::Literal(text.to_string())),
-                    }
+        let part = match c {
+            '%' => match chars.next() {
+                Some('n') => {
+                    lines.push(Vec::new());
+                    continue;
                 }
-            }
+                Some(letter) => Part::Field(letter),
+                None => break,
+            },
+            text => Part::Literal(text.to_string()),
+        };
+        let Some(line) = lines.last_mut() else { break };
+        match (line.last_mut(), part) {
+            (Some(Part::Literal(literal)), Part::Literal(more)) => literal.push_str(&more),
+            (_, part) => line.push(part),
         }
     }
     lines
@@ -486,7 +491,8 @@ pub fn check(mut address: Address) -> Result<Address, AddressError> {
             return rule(format!("{} (`{field}`) is required in an address in {place}", article(country.label(field))));
         }
     }
-    if let (Some(code), Some(pattern)) = (&address.postal_code, &country.postal_code) {
+    let whole = country.postal_code.as_deref().and_then(|pattern| anchored(pattern, true));
+    if let (Some(code), Some(pattern)) = (&address.postal_code, &whole) {
         if !pattern.is_match(code) {
             let example =
                 country.postal_code_example.as_deref().map(|e| format!(" (for example {e})")).unwrap_or_default();
@@ -495,7 +501,8 @@ pub fn check(mut address: Address) -> Result<Address, AddressError> {
                 country.label("postalCode")
             ));
         }
-        if let Some((region, prefix)) = resolved.and_then(|r| r.postal_prefix.as_ref().map(|p| (r, p)))
+        let prefix = resolved.and_then(|r| r.postal_prefix.as_deref().and_then(|p| anchored(p, false)).map(|p| (r, p)));
+        if let Some((region, prefix)) = prefix
             && !prefix.is_match(code)
         {
             let name = region.name.as_deref().unwrap_or(&region.key);
@@ -570,7 +577,9 @@ mod tests {
             let country = country(code).unwrap();
             assert!(!country.lines.is_empty(), "{code}");
             let example = country.postal_code_example.as_deref();
-            if let (Some(example), Some(pattern)) = (example, &country.postal_code) {
+            let pattern = country.postal_code.as_deref().and_then(|p| anchored(p, true));
+            assert_eq!(pattern.is_some(), country.postal_code.is_some(), "{code}'s pattern compiles");
+            if let (Some(example), Some(pattern)) = (example, &pattern) {
                 assert!(pattern.is_match(example), "{code}'s own example {example} fits its pattern");
             }
         }
