@@ -259,6 +259,22 @@ fn a_page_asks_the_person_decides_and_remembered_sites_are_answered_without_aski
     assert!(billing.contains("Ada King") && billing.contains("W1U 4EG"), "{billing}");
     assert!(browser.host(&["address", "show", "shipping"]).contains("Ada Lovelace"));
     looks.push(browser.inspect(&options, "options-address-book"));
+    // "Use for shipping" moves the shipping default to it; removing it, once the person
+    // confirms, leaves shipping to none and the other address as it was.
+    let new_card = "[...document.querySelectorAll('article.address')].find(a => a.innerText.includes('W1U 4EG'))";
+    browser.eval(&options, &format!("{new_card}.querySelector('button.make-default').click(); true"));
+    browser.wait_for(&options, &format!("{new_card}.dataset.default === 'shipping billing'"));
+    assert!(browser.host(&["address", "show", "shipping"]).contains("Ada King"));
+    browser.eval(
+        &options,
+        &format!("window.confirm = () => true; {new_card}.querySelector('button.danger').click(); true"),
+    );
+    browser.wait_for(&options, "document.querySelectorAll('article.address').length === 1");
+    let list = browser.host(&["address", "list"]);
+    assert!(!list.contains("Dorset") && !list.contains("(default for"), "{list}");
+    let first = list.split_whitespace().next().unwrap_or_default().to_owned();
+    browser.host(&["address", "default", &first, "shipping"]);
+    assert!(browser.host(&["address", "show", "shipping"]).contains("Ada Lovelace"));
 
     let log = browser.host(&["log"]);
     assert_eq!(log.matches("getAddress  disclosed").count(), 2, "{log}");

@@ -751,4 +751,26 @@ mod tests {
         );
         assert!(form("QQ").is_none());
     }
+
+    proptest::proptest! {
+        /// Anything typed as a phone number or an address is an answer or an error in words,
+        /// never a panic (the host checks what the options page and the CLI send).
+        #[test]
+        fn nothing_typed_makes_the_check_panic(
+            phone in "[+0-9 ()\\-x.#*a-z\\u{660}-\\u{669}\\u{ff10}-\\u{ff19}]{0,40}",
+            postal in "[0-9A-Za-z \\-]{0,12}",
+            region in "[A-Za-z \\-]{0,16}",
+            country in proptest::sample::select(vec!["US", "GB", "DE", "FR", "JP", "BR", "HK", "IN", "ZZ"]),
+        ) {
+            let _ = e164(&phone, country);
+            let fields = [("name", "A"), ("line1", "1 Main St"), ("city", "Town"), ("country", country)];
+            let mut value = serde_json::Map::new();
+            for (key, text) in fields.into_iter().chain([("phone", phone.as_str()), ("postalCode", postal.as_str()), ("region", region.as_str())]) {
+                value.insert(key.into(), Value::String(text.into()));
+            }
+            if let Ok(address) = Address::try_from(value) {
+                let _ = check(address);
+            }
+        }
+    }
 }
