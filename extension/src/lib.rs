@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod activity;
+pub mod fill;
 pub mod flow;
 pub mod policy;
 
@@ -113,4 +114,30 @@ pub fn click_counts(ms_since_shown: f64) -> bool {
 pub fn settle(answer: &str) -> String {
     let answer: Option<Response> = serde_json::from_str(answer).ok().flatten();
     text(&Settlement::from_host(answer.as_ref()))
+}
+
+/// The toolbar popup's preview of a tab's forms (`fill::Request`: `{origin, frames, addresses,
+/// names, choice?}`): each frame's sections, field by field, with what each button would put
+/// there. Throws `{code, message}` when the request does not parse.
+#[wasm_bindgen(js_name = fillPreview)]
+pub fn fill_preview(request: &str) -> Result<String, String> {
+    let request = fill::Request::read(request).map_err(|e| text(&e))?;
+    Ok(text(&request.tab.preview(&request.addresses, request.choice)))
+}
+
+/// What a fill button does (`fill::Request` with `{button, kind?, address?, fields?, again?}`):
+/// per frame the values to set, per origin the fields the ledger records; `null` when no
+/// address is saved.
+#[wasm_bindgen(js_name = fillPlan)]
+pub fn fill_plan(request: &str) -> Result<String, String> {
+    let request = fill::Request::read(request).map_err(|e| text(&e))?;
+    Ok(text(&request.plan()))
+}
+
+/// After a fill (`fill::Request` with `{kind, filled: [[frameId, count]]}`): `{filled, sentence}`.
+#[wasm_bindgen(js_name = fillReport)]
+pub fn fill_report(request: &str) -> Result<String, String> {
+    let request = fill::Request::read(request).map_err(|e| text(&e))?;
+    let (filled, sentence) = request.report();
+    Ok(text(&serde_json::json!({"filled": filled, "sentence": sentence})))
 }

@@ -1,0 +1,882 @@
+//! Which part of an address each control takes, or why it takes none: `autocomplete` tokens
+//! first (the HTML standard's sections, `shipping`/`billing` and field names), then the words
+//! of its name, id, label, `aria-label`, placeholder and the text near it, in English, German,
+//! French, Spanish, Italian, Portuguese, Dutch and Japanese. Search boxes, store locators, logins
+//! and passwords, newsletters, payment fields and coupon codes are refused, whatever else they
+//! say.
+
+use serde::Serialize;
+
+use super::page::{Control, Frame, Tag};
+
+/// A part of an address, a name or a contact that a control can take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Target {
+    FullName,
+    GivenName,
+    AdditionalName,
+    FamilyName,
+    Organization,
+    /// The whole street address in one control (a textarea, `street-address`).
+    StreetAddress,
+    Line1,
+    Line2,
+    Line3,
+    /// The street without the house number, in a section that asks for the number apart.
+    Street,
+    HouseNumber,
+    City,
+    Region,
+    PostalCode,
+    Country,
+    Phone,
+    PhoneCountryCode,
+    PhoneNational,
+    Email,
+}
+
+impl Target {
+    /// What people call it, for the popup's preview.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::FullName => "Full name",
+            Self::GivenName => "First name",
+            Self::AdditionalName => "Middle name",
+            Self::FamilyName => "Last name",
+            Self::Organization => "Organization",
+            Self::StreetAddress => "Street address",
+            Self::Line1 => "Address line 1",
+            Self::Line2 => "Address line 2",
+            Self::Line3 => "Address line 3",
+            Self::Street => "Street",
+            Self::HouseNumber => "House number",
+            Self::City => "City",
+            Self::Region => "Region",
+            Self::PostalCode => "Postal code",
+            Self::Country => "Country",
+            Self::Phone | Self::PhoneNational => "Phone",
+            Self::PhoneCountryCode => "Phone country code",
+            Self::Email => "Email",
+        }
+    }
+}
+
+/// Why a control takes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Refusal {
+    Payment,
+    Coupon,
+    Search,
+    /// Store locators.
+    Locator,
+    /// Logins, passwords, usernames, one-time codes.
+    Login,
+    Newsletter,
+    /// Anything else that is not an address: notes, titles, birthdays, tax ids, captchas.
+    NotAnAddress,
+}
+
+/// The purpose a section names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Purpose {
+    Shipping,
+    Billing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Guess {
+    Field(Target),
+    /// "Nombre", "Nome": the first name beside a surname field, else the whole name.
+    GivenOrFull,
+    /// "Nom": the surname beside a first-name field, else the whole name.
+    FamilyOrFull,
+    Refuse(Refusal),
+}
+
+/// One control, classified.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Classified {
+    pub target: Result<Target, Refusal>,
+    /// What its own `autocomplete` or name says it is for.
+    pub purpose: Option<Purpose>,
+    /// Its `section-*` token, if any.
+    pub section: String,
+}
+
+/// Lower case, accents folded, punctuation to spaces, camelCase and letters-then-digits split
+/// (`billingAddress1` → ` billing address 1 `), with a space at each end so that patterns with
+/// spaces match whole words.
+pub fn normalize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push(' ');
+    let mut previous: Option<char> = None;
+    for c in text.chars().take(200) {
+        if let Some(p) = previous
+            && ((p.is_lowercase() && c.is_uppercase())
+                || (p.is_alphabetic() && c.is_ascii_digit())
+                || (p.is_ascii_digit() && c.is_alphabetic()))
+        {
+            out.push(' ');
+        }
+        previous = Some(c);
+        for lower in c.to_lowercase() {
+            match lower {
+                'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => out.push('a'),
+                'ç' => out.push('c'),
+                'è' | 'é' | 'ê' | 'ë' => out.push('e'),
+                'ì' | 'í' | 'î' | 'ï' => out.push('i'),
+                'ñ' => out.push('n'),
+                'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' => out.push('o'),
+                'ù' | 'ú' | 'û' | 'ü' => out.push('u'),
+                'ý' | 'ÿ' => out.push('y'),
+                'ß' => out.push_str("ss"),
+                'œ' => out.push_str("oe"),
+                'æ' => out.push_str("ae"),
+                c if c.is_alphanumeric() || c == '〒' => out.push(c),
+                _ if !out.ends_with(' ') => out.push(' '),
+                _ => {}
+            }
+        }
+    }
+    if !out.ends_with(' ') {
+        out.push(' ');
+    }
+    out
+}
+
+use Guess::{FamilyOrFull, Field, GivenOrFull, Refuse};
+use Refusal::*;
+use Target::*;
+
+/// The vocabulary, normalized (see [`normalize`]): a pattern with a space at an end matches
+/// only at a word's edge. Where several match one text, the one that ends last wins (names
+/// and labels put the specific word last: `shippingAddress.firstName`), then the longer
+/// (`email address` over `address`); a refusal in the text wins over any field.
+const WORDS: &[(&str, Guess)] = &[
+    // Payment.
+    ("card", Refuse(Payment)),
+    ("karte", Refuse(Payment)),
+    ("carte", Refuse(Payment)),
+    ("tarjeta", Refuse(Payment)),
+    ("carta", Refuse(Payment)),
+    ("kaart", Refuse(Payment)),
+    (" cc ", Refuse(Payment)),
+    ("ccnum", Refuse(Payment)),
+    ("cvv", Refuse(Payment)),
+    ("cvc", Refuse(Payment)),
+    (" csc ", Refuse(Payment)),
+    ("security code", Refuse(Payment)),
+    ("sicherheitscode", Refuse(Payment)),
+    ("expir", Refuse(Payment)),
+    (" exp ", Refuse(Payment)),
+    ("ablauf", Refuse(Payment)),
+    ("gultig bis", Refuse(Payment)),
+    ("vencimiento", Refuse(Payment)),
+    ("scadenza", Refuse(Payment)),
+    ("validade", Refuse(Payment)),
+    ("vervaldatum", Refuse(Payment)),
+    (" iban ", Refuse(Payment)),
+    (" bic ", Refuse(Payment)),
+    ("swift", Refuse(Payment)),
+    ("account number", Refuse(Payment)),
+    ("routing", Refuse(Payment)),
+    ("kontonummer", Refuse(Payment)),
+    ("sort code", Refuse(Payment)),
+    ("payment", Refuse(Payment)),
+    ("zahlung", Refuse(Payment)),
+    ("paiement", Refuse(Payment)),
+    (" pago", Refuse(Payment)),
+    ("pagamento", Refuse(Payment)),
+    ("betaling", Refuse(Payment)),
+    // Coupons and gift cards.
+    ("coupon", Refuse(Coupon)),
+    ("promo", Refuse(Coupon)),
+    ("voucher", Refuse(Coupon)),
+    ("gift", Refuse(Coupon)),
+    ("discount", Refuse(Coupon)),
+    ("redeem", Refuse(Coupon)),
+    ("gutschein", Refuse(Coupon)),
+    ("rabatt", Refuse(Coupon)),
+    ("reduction", Refuse(Coupon)),
+    ("cupon", Refuse(Coupon)),
+    ("buono", Refuse(Coupon)),
+    ("sconto", Refuse(Coupon)),
+    ("cupom", Refuse(Coupon)),
+    ("korting", Refuse(Coupon)),
+    ("actiecode", Refuse(Coupon)),
+    ("waardebon", Refuse(Coupon)),
+    // Search and store locators.
+    ("search", Refuse(Search)),
+    ("suche", Refuse(Search)),
+    ("recherche", Refuse(Search)),
+    ("buscar", Refuse(Search)),
+    ("busqueda", Refuse(Search)),
+    ("cerca", Refuse(Search)),
+    ("pesquis", Refuse(Search)),
+    ("zoek", Refuse(Search)),
+    (" q ", Refuse(Search)),
+    ("query", Refuse(Search)),
+    ("locator", Refuse(Locator)),
+    ("store finder", Refuse(Locator)),
+    ("find a store", Refuse(Locator)),
+    ("find store", Refuse(Locator)),
+    ("nearest store", Refuse(Locator)),
+    ("filiale", Refuse(Locator)),
+    ("magasin", Refuse(Locator)),
+    ("tienda", Refuse(Locator)),
+    ("negozio", Refuse(Locator)),
+    (" loja", Refuse(Locator)),
+    ("winkel", Refuse(Locator)),
+    // Logins.
+    ("password", Refuse(Login)),
+    ("passwort", Refuse(Login)),
+    ("kennwort", Refuse(Login)),
+    ("mot de passe", Refuse(Login)),
+    ("contrasena", Refuse(Login)),
+    ("senha", Refuse(Login)),
+    ("wachtwoord", Refuse(Login)),
+    (" pwd ", Refuse(Login)),
+    (" pass ", Refuse(Login)),
+    ("username", Refuse(Login)),
+    ("user name", Refuse(Login)),
+    ("userid", Refuse(Login)),
+    ("user id", Refuse(Login)),
+    (" login", Refuse(Login)),
+    (" log in ", Refuse(Login)),
+    ("sign in", Refuse(Login)),
+    ("signin", Refuse(Login)),
+    ("benutzername", Refuse(Login)),
+    ("identifiant", Refuse(Login)),
+    ("usuario", Refuse(Login)),
+    ("utente", Refuse(Login)),
+    ("gebruikersnaam", Refuse(Login)),
+    (" otp ", Refuse(Login)),
+    ("one time", Refuse(Login)),
+    ("verification code", Refuse(Login)),
+    // Newsletters.
+    ("newsletter", Refuse(Newsletter)),
+    ("subscribe", Refuse(Newsletter)),
+    ("abonnieren", Refuse(Newsletter)),
+    ("abonne", Refuse(Newsletter)),
+    ("suscrib", Refuse(Newsletter)),
+    ("iscriviti", Refuse(Newsletter)),
+    ("inscreva", Refuse(Newsletter)),
+    ("nieuwsbrief", Refuse(Newsletter)),
+    ("mailing list", Refuse(Newsletter)),
+    // Not an address.
+    ("note", Refuse(NotAnAddress)),
+    ("comment", Refuse(NotAnAddress)),
+    ("message", Refuse(NotAnAddress)),
+    ("instruction", Refuse(NotAnAddress)),
+    ("anmerkung", Refuse(NotAnAddress)),
+    ("bemerkung", Refuse(NotAnAddress)),
+    ("kommentar", Refuse(NotAnAddress)),
+    ("hinweis", Refuse(NotAnAddress)),
+    ("remarque", Refuse(NotAnAddress)),
+    ("commentaire", Refuse(NotAnAddress)),
+    ("comentario", Refuse(NotAnAddress)),
+    ("observa", Refuse(NotAnAddress)),
+    ("opmerking", Refuse(NotAnAddress)),
+    ("captcha", Refuse(NotAnAddress)),
+    ("quantity", Refuse(NotAnAddress)),
+    (" qty ", Refuse(NotAnAddress)),
+    ("menge", Refuse(NotAnAddress)),
+    ("birth", Refuse(NotAnAddress)),
+    ("geburt", Refuse(NotAnAddress)),
+    ("naissance", Refuse(NotAnAddress)),
+    ("nacimiento", Refuse(NotAnAddress)),
+    ("nascita", Refuse(NotAnAddress)),
+    (" vat ", Refuse(NotAnAddress)),
+    (" tax ", Refuse(NotAnAddress)),
+    ("ust id", Refuse(NotAnAddress)),
+    ("steuer", Refuse(NotAnAddress)),
+    (" tva ", Refuse(NotAnAddress)),
+    (" nif ", Refuse(NotAnAddress)),
+    (" cif ", Refuse(NotAnAddress)),
+    ("codice fiscale", Refuse(NotAnAddress)),
+    ("partita iva", Refuse(NotAnAddress)),
+    (" cpf ", Refuse(NotAnAddress)),
+    (" dni ", Refuse(NotAnAddress)),
+    ("kana", Refuse(NotAnAddress)),
+    ("フリガナ", Refuse(NotAnAddress)),
+    ("ふりがな", Refuse(NotAnAddress)),
+    ("カナ", Refuse(NotAnAddress)),
+    ("セイ", Refuse(NotAnAddress)),
+    ("メイ", Refuse(NotAnAddress)),
+    ("title", Refuse(NotAnAddress)),
+    ("salutation", Refuse(NotAnAddress)),
+    ("anrede", Refuse(NotAnAddress)),
+    ("civilite", Refuse(NotAnAddress)),
+    ("tratamiento", Refuse(NotAnAddress)),
+    ("gender", Refuse(NotAnAddress)),
+    ("geschlecht", Refuse(NotAnAddress)),
+    ("website", Refuse(NotAnAddress)),
+    (" url ", Refuse(NotAnAddress)),
+    (" fax ", Refuse(NotAnAddress)),
+    ("honeypot", Refuse(NotAnAddress)),
+    ("order", Refuse(NotAnAddress)),
+    ("bestell", Refuse(NotAnAddress)),
+    ("commande", Refuse(NotAnAddress)),
+    ("pedido", Refuse(NotAnAddress)),
+    ("ordine", Refuse(NotAnAddress)),
+    // Email.
+    ("mail", Field(Email)),
+    ("email address", Field(Email)),
+    ("e mail address", Field(Email)),
+    ("mail adresse", Field(Email)),
+    ("courriel", Field(Email)),
+    ("correo", Field(Email)),
+    ("posta elettronica", Field(Email)),
+    ("electronique", Field(Email)),
+    ("electronico", Field(Email)),
+    ("eletronico", Field(Email)),
+    ("メール", Field(Email)),
+    // Phone.
+    ("dial code", Field(PhoneCountryCode)),
+    ("calling code", Field(PhoneCountryCode)),
+    ("phone code", Field(PhoneCountryCode)),
+    ("phone country", Field(PhoneCountryCode)),
+    ("landesvorwahl", Field(PhoneCountryCode)),
+    ("indicatif", Field(PhoneCountryCode)),
+    ("prefijo", Field(PhoneCountryCode)),
+    ("prefisso", Field(PhoneCountryCode)),
+    ("phone", Field(Phone)),
+    (" tel ", Field(Phone)),
+    ("telefon", Field(Phone)),
+    ("telephone", Field(Phone)),
+    ("telefoon", Field(Phone)),
+    ("mobile", Field(Phone)),
+    (" mobil", Field(Phone)),
+    ("cell", Field(Phone)),
+    (" handy ", Field(Phone)),
+    ("portable", Field(Phone)),
+    ("movil", Field(Phone)),
+    ("celular", Field(Phone)),
+    ("telemovel", Field(Phone)),
+    ("mobiel", Field(Phone)),
+    (" gsm ", Field(Phone)),
+    ("電話", Field(Phone)),
+    ("携帯", Field(Phone)),
+    // Postal code.
+    ("zip", Field(PostalCode)),
+    ("postal code", Field(PostalCode)),
+    ("postalcode", Field(PostalCode)),
+    ("postcode", Field(PostalCode)),
+    ("post code", Field(PostalCode)),
+    (" plz ", Field(PostalCode)),
+    ("postleitzahl", Field(PostalCode)),
+    ("code postal", Field(PostalCode)),
+    ("codepostal", Field(PostalCode)),
+    (" cp ", Field(PostalCode)),
+    ("codigo postal", Field(PostalCode)),
+    (" cap ", Field(PostalCode)),
+    (" cep ", Field(PostalCode)),
+    ("postnummer", Field(PostalCode)),
+    ("郵便番号", Field(PostalCode)),
+    ("〒", Field(PostalCode)),
+    // Country.
+    ("country", Field(Country)),
+    ("country region", Field(Country)),
+    ("country or region", Field(Country)),
+    (" land ", Field(Country)),
+    ("pays", Field(Country)),
+    (" pais ", Field(Country)),
+    ("paese", Field(Country)),
+    ("nazione", Field(Country)),
+    ("国", Field(Country)),
+    // Region.
+    ("state", Field(Region)),
+    ("province", Field(Region)),
+    ("region", Field(Region)),
+    ("county", Field(Region)),
+    (" zone ", Field(Region)),
+    ("bundesland", Field(Region)),
+    ("provinz", Field(Region)),
+    ("departement", Field(Region)),
+    ("provincia", Field(Region)),
+    ("estado", Field(Region)),
+    ("distrito", Field(Region)),
+    ("prefecture", Field(Region)),
+    ("territory", Field(Region)),
+    (" uf ", Field(Region)),
+    ("都道府県", Field(Region)),
+    // City.
+    ("city", Field(City)),
+    ("town", Field(City)),
+    ("stadt", Field(City)),
+    (" ort ", Field(City)),
+    ("wohnort", Field(City)),
+    ("ville", Field(City)),
+    ("ciudad", Field(City)),
+    ("localidad", Field(City)),
+    ("poblacion", Field(City)),
+    ("municipio", Field(City)),
+    ("citta", Field(City)),
+    ("comune", Field(City)),
+    ("localita", Field(City)),
+    ("locality", Field(City)),
+    ("cidade", Field(City)),
+    ("plaats", Field(City)),
+    ("suburb", Field(City)),
+    ("市区町村", Field(City)),
+    ("市町村", Field(City)),
+    // Organization.
+    ("company", Field(Organization)),
+    ("company name", Field(Organization)),
+    ("organization", Field(Organization)),
+    ("organisation", Field(Organization)),
+    ("business", Field(Organization)),
+    (" firma", Field(Organization)),
+    ("firmenname", Field(Organization)),
+    ("unternehmen", Field(Organization)),
+    ("societe", Field(Organization)),
+    ("entreprise", Field(Organization)),
+    ("raison sociale", Field(Organization)),
+    ("empresa", Field(Organization)),
+    ("compania", Field(Organization)),
+    ("azienda", Field(Organization)),
+    ("societa", Field(Organization)),
+    ("ragione sociale", Field(Organization)),
+    ("bedrijf", Field(Organization)),
+    ("会社", Field(Organization)),
+    // Address lines.
+    ("line 2", Field(Line2)),
+    ("address 2", Field(Line2)),
+    ("addr 2", Field(Line2)),
+    ("street 2 ", Field(Line3)),
+    ("street 1 ", Field(Line2)),
+    ("line 3", Field(Line3)),
+    ("address 3", Field(Line3)),
+    ("apartment", Field(Line2)),
+    (" apt ", Field(Line2)),
+    ("suite", Field(Line2)),
+    (" unit ", Field(Line2)),
+    ("building", Field(Line2)),
+    ("floor", Field(Line2)),
+    ("adresszusatz", Field(Line2)),
+    ("zusatz", Field(Line2)),
+    ("complement", Field(Line2)),
+    ("appartement", Field(Line2)),
+    ("batiment", Field(Line2)),
+    ("etage", Field(Line2)),
+    (" piso", Field(Line2)),
+    ("departamento", Field(Line2)),
+    ("apartamento", Field(Line2)),
+    ("interno", Field(Line2)),
+    ("toevoeging", Field(Line2)),
+    ("建物", Field(Line2)),
+    ("house number", Field(HouseNumber)),
+    ("housenumber", Field(HouseNumber)),
+    ("house no", Field(HouseNumber)),
+    ("hausnummer", Field(HouseNumber)),
+    ("hausnr", Field(HouseNumber)),
+    ("haus nr", Field(HouseNumber)),
+    (" nr ", Field(HouseNumber)),
+    ("numero", Field(HouseNumber)),
+    ("numero de rue", Field(HouseNumber)),
+    ("huisnummer", Field(HouseNumber)),
+    ("street number", Field(HouseNumber)),
+    ("address", Field(Line1)),
+    ("address 1", Field(Line1)),
+    ("address line 1", Field(Line1)),
+    ("street", Field(Line1)),
+    ("street name", Field(Line1)),
+    ("mailing address", Field(Line1)),
+    ("strasse", Field(Line1)),
+    ("strasse und hausnummer", Field(Line1)),
+    ("strasse hausnummer", Field(Line1)),
+    ("strasse nr", Field(Line1)),
+    ("adresse", Field(Line1)),
+    ("anschrift", Field(Line1)),
+    (" rue ", Field(Line1)),
+    ("direccion", Field(Line1)),
+    ("domicilio", Field(Line1)),
+    ("calle", Field(Line1)),
+    ("indirizzo", Field(Line1)),
+    (" via ", Field(Line1)),
+    ("endereco", Field(Line1)),
+    ("logradouro", Field(Line1)),
+    (" rua ", Field(Line1)),
+    ("morada", Field(Line1)),
+    ("straat", Field(Line1)),
+    (" adres ", Field(Line1)),
+    ("住所", Field(Line1)),
+    ("番地", Field(Line1)),
+    // Names.
+    ("first name", Field(GivenName)),
+    ("firstname", Field(GivenName)),
+    (" first ", Field(GivenName)),
+    ("given name", Field(GivenName)),
+    ("givenname", Field(GivenName)),
+    ("forename", Field(GivenName)),
+    (" fname ", Field(GivenName)),
+    ("vorname", Field(GivenName)),
+    ("prenom", Field(GivenName)),
+    ("voornaam", Field(GivenName)),
+    ("primeiro nome", Field(GivenName)),
+    ("名", Field(GivenName)),
+    ("middle name", Field(AdditionalName)),
+    ("middlename", Field(AdditionalName)),
+    ("additional name", Field(AdditionalName)),
+    ("last name", Field(FamilyName)),
+    ("lastname", Field(FamilyName)),
+    (" last ", Field(FamilyName)),
+    ("surname", Field(FamilyName)),
+    ("family name", Field(FamilyName)),
+    ("familyname", Field(FamilyName)),
+    (" lname ", Field(FamilyName)),
+    ("nachname", Field(FamilyName)),
+    ("familienname", Field(FamilyName)),
+    ("nom de famille", Field(FamilyName)),
+    ("apellido", Field(FamilyName)),
+    ("cognome", Field(FamilyName)),
+    ("sobrenome", Field(FamilyName)),
+    ("achternaam", Field(FamilyName)),
+    ("姓", Field(FamilyName)),
+    ("nombre", GivenOrFull),
+    ("nome", GivenOrFull),
+    (" nom ", FamilyOrFull),
+    ("name", Field(FullName)),
+    ("full name", Field(FullName)),
+    ("fullname", Field(FullName)),
+    (" naam ", Field(FullName)),
+    ("nom complet", Field(FullName)),
+    ("nombre completo", Field(FullName)),
+    ("nombre y apellidos", Field(FullName)),
+    ("nome completo", Field(FullName)),
+    ("nome e cognome", Field(FullName)),
+    ("name and surname", Field(FullName)),
+    ("vor und nachname", Field(FullName)),
+    ("vorname und nachname", Field(FullName)),
+    ("prenom et nom", Field(FullName)),
+    ("volledige naam", Field(FullName)),
+    ("recipient", Field(FullName)),
+    ("empfanger", Field(FullName)),
+    ("destinataire", Field(FullName)),
+    ("destinatario", Field(FullName)),
+    ("氏名", Field(FullName)),
+    ("お名前", Field(FullName)),
+    ("名前", Field(FullName)),
+];
+
+/// Words of a section's heading, or of a name or id, that say whom the address is for.
+const PURPOSES: &[(&str, Purpose)] = &[
+    ("shipping", Purpose::Shipping),
+    ("delivery", Purpose::Shipping),
+    ("ship to", Purpose::Shipping),
+    (" ship ", Purpose::Shipping),
+    ("liefer", Purpose::Shipping),
+    ("versand", Purpose::Shipping),
+    ("livraison", Purpose::Shipping),
+    ("envio", Purpose::Shipping),
+    ("entrega", Purpose::Shipping),
+    ("spedizione", Purpose::Shipping),
+    ("consegna", Purpose::Shipping),
+    ("bezorg", Purpose::Shipping),
+    ("verzend", Purpose::Shipping),
+    ("配送", Purpose::Shipping),
+    ("お届け", Purpose::Shipping),
+    ("billing", Purpose::Billing),
+    ("invoice", Purpose::Billing),
+    ("rechnung", Purpose::Billing),
+    ("facturation", Purpose::Billing),
+    ("facturacion", Purpose::Billing),
+    ("fatturazione", Purpose::Billing),
+    ("faturamento", Purpose::Billing),
+    ("cobranca", Purpose::Billing),
+    ("factuur", Purpose::Billing),
+    ("請求", Purpose::Billing),
+];
+
+/// The patterns by their first byte, so that each position of a text is tried only against the
+/// patterns that can start there.
+fn by_first_byte() -> &'static [Vec<u16>; 256] {
+    static INDEX: std::sync::OnceLock<[Vec<u16>; 256]> = std::sync::OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut index: [Vec<u16>; 256] = std::array::from_fn(|_| Vec::new());
+        for (i, (pattern, _)) in WORDS.iter().enumerate() {
+            index[usize::from(pattern.as_bytes()[0])].push(i as u16);
+        }
+        index
+    })
+}
+
+/// What a normalized text says, if anything: a refusal anywhere in it, else the field whose
+/// word ends last (then the longest).
+fn guess(text: &str) -> Option<Guess> {
+    let index = by_first_byte();
+    let bytes = text.as_bytes();
+    let mut best: Option<(usize, usize, Guess)> = None;
+    let mut refusal = None;
+    for start in 0..bytes.len() {
+        for &i in &index[usize::from(bytes[start])] {
+            let (pattern, guess) = WORDS[usize::from(i)];
+            if !bytes[start..].starts_with(pattern.as_bytes()) {
+                continue;
+            }
+            if let Refuse(_) = guess {
+                refusal.get_or_insert(guess);
+                continue;
+            }
+            let (end, len) = (start + pattern.len(), pattern.len());
+            // A pattern's trailing space is the next word's leading one: it ends a byte earlier.
+            let end = end - usize::from(pattern.ends_with(' '));
+            if best.is_none_or(|(e, l, _)| (end, len) > (e, l)) {
+                best = Some((end, len, guess));
+            }
+        }
+    }
+    refusal.or(best.map(|(_, _, guess)| guess))
+}
+
+fn purpose_of(text: &str) -> Option<Purpose> {
+    PURPOSES.iter().find(|(word, _)| text.contains(word)).map(|(_, purpose)| *purpose)
+}
+
+/// What the `autocomplete` attribute says: `None` when it names no field this classifier knows
+/// (`on`, `off`, a made-up value), so the words decide.
+fn from_autocomplete(value: &str) -> Option<(Guess, Option<Purpose>, String)> {
+    let tokens: Vec<&str> = value.split_ascii_whitespace().filter(|t| *t != "webauthn").collect();
+    let (&field, rest) = tokens.split_last()?;
+    let guess = match field {
+        "name" => Field(FullName),
+        "given-name" => Field(GivenName),
+        "additional-name" => Field(AdditionalName),
+        "family-name" => Field(FamilyName),
+        "organization" => Field(Organization),
+        "street-address" => Field(StreetAddress),
+        "address-line1" => Field(Line1),
+        "address-line2" => Field(Line2),
+        "address-line3" => Field(Line3),
+        "address-level2" => Field(City),
+        "address-level1" => Field(Region),
+        "country" | "country-name" => Field(Country),
+        "postal-code" => Field(PostalCode),
+        "tel" => Field(Phone),
+        "tel-country-code" => Field(PhoneCountryCode),
+        "tel-national" => Field(PhoneNational),
+        "email" => Field(Email),
+        "username" | "current-password" | "new-password" | "one-time-code" => Refuse(Login),
+        f if f.starts_with("cc-") || f.starts_with("transaction-") => Refuse(Payment),
+        "honorific-prefix" | "honorific-suffix" | "nickname" | "organization-title" | "address-level3"
+        | "address-level4" | "tel-area-code" | "tel-local" | "tel-local-prefix" | "tel-local-suffix"
+        | "tel-extension" | "bday" | "bday-day" | "bday-month" | "bday-year" | "sex" | "url" | "photo" | "impp"
+        | "language" => Refuse(NotAnAddress),
+        _ => return None,
+    };
+    let guess = if rest.iter().any(|t| matches!(*t, "fax" | "pager")) { Refuse(NotAnAddress) } else { guess };
+    let purpose = rest.iter().find_map(|t| match *t {
+        "shipping" => Some(Purpose::Shipping),
+        "billing" => Some(Purpose::Billing),
+        _ => None,
+    });
+    let section = rest.iter().find(|t| t.starts_with("section-")).map(|t| (*t).to_owned()).unwrap_or_default();
+    Some((guess, purpose, section))
+}
+
+/// Classifies one control on its own, before its section is known.
+fn control(c: &Control) -> (Option<Guess>, Option<Purpose>, String) {
+    let own = normalize(&format!("{} {}", c.name, c.id));
+    let named_purpose = purpose_of(&own);
+    if let Some((guess, purpose, section)) = from_autocomplete(&c.autocomplete) {
+        return (Some(guess), purpose.or(named_purpose), section);
+    }
+    let by_type = match (c.tag, c.kind.as_str()) {
+        (Tag::Input, "password") => Some(Refuse(Login)),
+        (Tag::Input, "search") => Some(Refuse(Search)),
+        (Tag::Input, "email") => Some(Field(Email)),
+        (Tag::Input, "tel") => Some(Field(Phone)),
+        (Tag::Input, "text" | "" | "number") | (Tag::Select | Tag::Textarea, _) => None,
+        _ => return (None, None, String::new()),
+    };
+    let words = [&c.name, &c.id, &c.label, &c.aria_label, &c.placeholder, &c.near]
+        .into_iter()
+        .filter(|text| !text.is_empty())
+        .find_map(|text| guess(&normalize(text)));
+    let guess = match (words, by_type) {
+        (Some(Refuse(refusal)), _) | (_, Some(Refuse(refusal))) => Some(Refuse(refusal)),
+        // The type is a promise of the value's form: an `email` input takes an email whatever
+        // its label says; a `tel` one a phone number or its country code.
+        (Some(Field(PhoneCountryCode | PhoneNational)), Some(Field(Phone))) => words,
+        (_, Some(typed)) => Some(typed),
+        (words, None) => words,
+    };
+    let guess = match guess {
+        Some(Field(Line1)) if c.tag == Tag::Textarea => Some(Field(StreetAddress)),
+        other => other,
+    };
+    (guess, named_purpose, String::new())
+}
+
+/// Classifies every control of a frame, each in the light of its section (the other controls
+/// of its form part) and its form (a login, a newsletter sign-up, a search).
+pub fn frame(frame: &Frame) -> Vec<Option<Classified>> {
+    let guesses: Vec<_> = frame.controls.iter().map(control).collect();
+    let section_of = |i: usize| (frame.controls[i].form, frame.controls[i].group_key, guesses[i].2.clone());
+    let in_section = |i: usize, wanted: &[Guess]| {
+        let key = section_of(i);
+        (0..guesses.len()).any(|j| section_of(j) == key && guesses[j].0.is_some_and(|g| wanted.contains(&g)))
+    };
+    let forms: Vec<Option<Refusal>> = (0..frame.forms.len().max(1))
+        .map(|form| {
+            let members: Vec<usize> = (0..guesses.len()).filter(|&i| frame.controls[i].form == form).collect();
+            let context = frame.forms.get(form).map(|f| normalize(&f.context)).unwrap_or_default();
+            let fields = || {
+                members.iter().filter_map(|&i| match guesses[i].0 {
+                    Some(Field(target)) => Some(target),
+                    Some(GivenOrFull | FamilyOrFull) => Some(FullName),
+                    _ => None,
+                })
+            };
+            let has_password =
+                members.iter().any(|&i| frame.controls[i].kind == "password" || guesses[i].0 == Some(Refuse(Login)));
+            // A login: a password and at most an email or a name beside it.
+            if has_password && fields().filter(|t| *t != Email).count() < 2 {
+                return Some(Login);
+            }
+            if fields().all(|t| matches!(t, Email | FullName | GivenName | FamilyName)) {
+                for (word, refusal) in [
+                    ("newsletter", Newsletter),
+                    ("subscri", Newsletter),
+                    ("abonn", Newsletter),
+                    ("suscrib", Newsletter),
+                    ("iscriv", Newsletter),
+                    ("nieuwsbrief", Newsletter),
+                    ("search", Search),
+                    ("suche", Search),
+                    ("recherche", Search),
+                    ("login", Login),
+                    ("sign in", Login),
+                    ("signin", Login),
+                ] {
+                    if context.contains(word) {
+                        return Some(refusal);
+                    }
+                }
+            }
+            ["search", "locator", "store finder"]
+                .iter()
+                .any(|word| {
+                    context.contains(word) && fields().all(|t| matches!(t, PostalCode | City | Country | Region))
+                })
+                .then_some(Locator)
+        })
+        .collect();
+    guesses
+        .iter()
+        .enumerate()
+        .map(|(i, (guess, purpose, section))| {
+            let c = &frame.controls[i];
+            let group = normalize(&c.group);
+            let group_refusal = ["payment", "zahlung", "paiement", "pago", "pagamento", "betaling", "credit card"]
+                .iter()
+                .any(|word| group.contains(word));
+            let target = match (*guess)? {
+                _ if group_refusal => Err(Payment),
+                _ if forms.get(c.form).copied().flatten().is_some() => Err(forms[c.form].unwrap_or(NotAnAddress)),
+                Refuse(refusal) => Err(refusal),
+                GivenOrFull if in_section(i, &[Field(FamilyName), FamilyOrFull]) => Ok(GivenName),
+                FamilyOrFull if in_section(i, &[Field(GivenName), GivenOrFull]) => Ok(FamilyName),
+                GivenOrFull | FamilyOrFull => Ok(FullName),
+                Field(Line1) if in_section(i, &[Field(HouseNumber)]) => Ok(Street),
+                Field(Phone) if in_section(i, &[Field(PhoneCountryCode)]) => Ok(PhoneNational),
+                Field(target) => Ok(target),
+            };
+            Some(Classified { target, purpose: purpose.or_else(|| purpose_of(&group)), section: section.clone() })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn said(text: &str) -> Option<Guess> {
+        guess(&normalize(text))
+    }
+
+    #[test]
+    fn normalizing_splits_names_and_folds_accents() {
+        assert_eq!(normalize("shippingAddress.firstName"), " shipping address first name ");
+        assert_eq!(normalize("billing_address_1"), " billing address 1 ");
+        assert_eq!(normalize("Straße & Hausnr."), " strasse hausnr ");
+        assert_eq!(normalize("Prénom"), " prenom ");
+        assert_eq!(normalize("street[0]"), " street 0 ");
+    }
+
+    #[test]
+    fn the_specific_word_wins_in_every_language() {
+        for (text, target) in [
+            ("dwfrm_shipping_shippingAddress_addressFields_firstName", GivenName),
+            ("checkout[shipping_address][address1]", Line1),
+            ("Email address", Email),
+            ("E-Mail-Adresse", Email),
+            ("Adresse e-mail", Email),
+            ("Company name", Organization),
+            ("Country/region", Country),
+            ("House number and street name", Line1),
+            ("Apartment, suite, unit, etc. (optional)", Line2),
+            ("street[1]", Line2),
+            ("Straße und Hausnummer", Line1),
+            ("Hausnummer", HouseNumber),
+            ("Postleitzahl", PostalCode),
+            ("Code postal", PostalCode),
+            ("CAP", PostalCode),
+            ("Código postal", PostalCode),
+            ("Ville", City),
+            ("Località", City),
+            ("Woonplaats", City),
+            ("Telefonnummer", Phone),
+            ("Número de teléfono", Phone),
+            ("Nachname", FamilyName),
+            ("Cognome", FamilyName),
+            ("Sobrenome", FamilyName),
+            ("Achternaam", FamilyName),
+            ("Voornaam", GivenName),
+            ("Nome e cognome", FullName),
+            ("お名前", FullName),
+            ("姓", FamilyName),
+            ("名", GivenName),
+            ("郵便番号", PostalCode),
+            ("都道府県", Region),
+            ("State / Province", Region),
+            ("region_id", Region),
+        ] {
+            assert_eq!(said(text), Some(Field(target)), "{text}");
+        }
+        assert_eq!(said("Nombre"), Some(GivenOrFull));
+        assert_eq!(said("Nom"), Some(FamilyOrFull));
+    }
+
+    #[test]
+    fn refusals_win_over_any_field() {
+        for (text, refusal) in [
+            ("Name on card", Payment),
+            ("Cardholder name", Payment),
+            ("Discount code or gift card", Coupon),
+            ("Gutscheincode", Coupon),
+            ("Search our store", Search),
+            ("Find a store near your zip code", Locator),
+            ("Username or email address", Login),
+            ("Subscribe to our newsletter: email", Newsletter),
+            ("Order notes", NotAnAddress),
+            ("セイ（フリガナ）", NotAnAddress),
+        ] {
+            assert_eq!(said(text), Some(Refuse(refusal)), "{text}");
+        }
+        assert_eq!(said("field_17"), None);
+    }
+
+    #[test]
+    fn autocomplete_tokens_come_first_with_sections_and_purposes() {
+        let (guess, purpose, section) = from_autocomplete("section-gift shipping given-name").unwrap();
+        assert_eq!((guess, purpose, section.as_str()), (Field(GivenName), Some(Purpose::Shipping), "section-gift"));
+        assert_eq!(from_autocomplete("billing cc-number").unwrap().0, Refuse(Payment));
+        assert_eq!(from_autocomplete("work fax tel").unwrap().0, Refuse(NotAnAddress));
+        assert_eq!(from_autocomplete("off"), None);
+        assert_eq!(from_autocomplete("new-password").unwrap().0, Refuse(Login));
+    }
+}
