@@ -32,7 +32,7 @@ pub struct Described {
 /// What the call was after, as a noun phrase: "your shipping address", "your profile URL".
 fn wanted(entry: &Disclosure) -> String {
     match entry.method.as_str() {
-        "getAddress" => {
+        "getAddress" | "fill" => {
             let kind = entry.fields.first().and_then(|field| field.split_once('.')).map(|(kind, _)| kind);
             kind.map_or_else(|| "an address".to_owned(), |kind| format!("your {kind} address"))
         }
@@ -55,6 +55,7 @@ pub fn describe(entry: Disclosure) -> Described {
                 "signUp" => format!("Created an account at {site}"),
                 "login" => format!("Logged you in to {site}"),
                 "getDeviceId" => format!("Gave {site} an ID for this device"),
+                "fill" => format!("Filled {} into a form on {site}", wanted(&entry)),
                 _ => format!("Shared {} with {site}", wanted(&entry)),
             },
             Tone::Shared,
@@ -120,6 +121,10 @@ mod tests {
             "Created an account at localhost:8480, with your profile URL"
         );
         assert_eq!(said("login", &["accountGuid", "assertion"], "disclosed").0, "Logged you in to localhost:8480");
+        assert_eq!(
+            said("fill", &["shipping.name", "shipping.city"], "disclosed"),
+            ("Filled your shipping address into a form on localhost:8480".into(), Tone::Shared)
+        );
         assert_eq!(said("login", &[], "denied"), ("You declined to log in to localhost:8480".into(), Tone::Declined));
         assert_eq!(
             said("getAddress", &[], "not_found"),

@@ -78,7 +78,8 @@ pub fn validate_own_call(message: &str) -> Result<String, String> {
     // Through `Value`, as page calls are: one deserializer for `Call` keeps the module small.
     let value: serde_json::Value = parse(message, "request").map_err(|e| text(&e))?;
     let call = Call::deserialize(value).map_err(|e| text(&WireError::invalid(format!("bad request: {e}"))))?;
-    if call.is_page_method() || matches!(call, Call::Preview(_) | Call::Grant(_)) {
+    // A fill is sent by the service worker after the person's click, never by a page of its own.
+    if call.is_page_method() || matches!(call, Call::Preview(_) | Call::Grant(_) | Call::Fill(_)) {
         return Err(text(&WireError::invalid(format!("`{}` is not for the extension's pages", call.name()))));
     }
     Ok(text(&call))

@@ -147,6 +147,25 @@ fn every_method_answers_with_its_result_or_its_error() {
         all.as_array().unwrap().iter().find(|e| e["method"] == "getAddress" && e["outcome"] == "disclosed").unwrap();
     assert!(address_entry["fields"].as_array().unwrap().contains(&json!("shipping.phone")));
 
+    // A fill from the toolbar popup is a disclosure: recorded (the fields the address holds),
+    // then the address is answered for the extension to fill with; never for a page.
+    let fill = json!({"origin": "https://any.example", "kind": "shipping", "fields": ["name", "line2", "phone"]});
+    assert_eq!(host.ok(EXTENSION, "fill", fill.clone())["name"], "Sherlock Holmes");
+    let newest = host.ok(EXTENSION, "listDisclosures", json!({"limit": 1}));
+    assert_eq!(
+        (newest[0]["origin"].clone(), newest[0]["method"].clone(), newest[0]["fields"].clone()),
+        (json!("https://any.example"), json!("fill"), json!(["shipping.name", "shipping.phone"]))
+    );
+    assert!(host.err(SHOP, "fill", fill).1.contains("only for this extension"));
+    assert_eq!(
+        host.err(EXTENSION, "fill", json!({"origin": "https://any.example", "kind": "billing", "fields": ["name"]})).0,
+        "not_found"
+    );
+    assert_eq!(
+        host.err(EXTENSION, "fill", json!({"origin": EXTENSION, "kind": "shipping", "fields": ["name"]})).0,
+        "invalid_request"
+    );
+
     let status = host.ok(EXTENSION, "status", json!({}));
     assert_eq!(
         (status["accounts"].clone(), status["addresses"].clone(), status["passphraseSet"].clone()),

@@ -29,7 +29,8 @@ fn address(value: Option<&Value>) -> Option<Address> {
 }
 
 /// What every fill call carries: `{origin, frames: [frame description], addresses: {shipping?,
-/// billing?}, names: {CC: [name…]}, choice?: "shipping" | "billing"}`.
+/// billing?}, names: {CC: [name…]}, choice?: "shipping" | "billing"}`; a fill the person did not
+/// click for also `{auto: "fillShipping" | "fillBilling", grants}`.
 #[derive(Debug)]
 pub struct Request {
     pub tab: Tab,
@@ -59,8 +60,26 @@ impl Request {
                     .collect()
             })
             .unwrap_or_default();
+        let mut frames: Vec<Frame> = frames.unwrap_or_default();
+        // A fill the person did not click for (a site remembered for fills) reaches only the
+        // page and the frames a remembered grant names.
+        if let Some(auto) = input.get("auto").and_then(Value::as_str) {
+            let grants = input.get("grants").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+            let granted = |frame: &str, top: Option<&str>| {
+                grants.iter().any(|g| {
+                    g.get("kind").and_then(Value::as_str) == Some(auto)
+                        && g.get("origin").and_then(Value::as_str) == Some(frame)
+                        && g.get("topOrigin").and_then(Value::as_str) == top
+                })
+            };
+            frames.retain(
+                |f| {
+                    if f.origin == origin { granted(&origin, None) } else { granted(&f.origin, Some(&origin)) }
+                },
+            );
+        }
         Ok(Self {
-            tab: Tab::new(origin, frames.unwrap_or_default()),
+            tab: Tab::new(origin, frames),
             addresses: Addresses {
                 shipping: address(saved.and_then(|s| s.get("shipping"))),
                 billing: address(saved.and_then(|s| s.get("billing"))),
@@ -79,18 +98,30 @@ impl Request {
         }
     }
 
-    /// `{button, address?, again?}`: what the button fills. `address` is the one the host
-    /// answered `fill` with (else the saved one the preview showed); `fields`, when given, are the
-    /// only address fields filled (those the host recorded).
+    /// `{button, kind?, address?, ledger?, again?}`: what the button fills. `address` is the one
+    /// the host answered `fill` with (else the saved one the preview showed); `ledger`, when
+    /// given, is what the host recorded, and each origin gets only those fields.
     pub fn plan(&self) -> Option<plan::Plan> {
         let (saved_kind, saved) = self.addresses.for_button(self.button(), self.choice)?;
         let kind = kind(self.input.get("kind")).unwrap_or(saved_kind);
         let answered = address(self.input.get("address"));
         let address = answered.as_ref().unwrap_or(saved);
         let again = self.input.get("again").and_then(Value::as_bool).unwrap_or(false);
-        let only: Option<Vec<&str>> =
-            self.input.get("fields").and_then(Value::as_array).map(|l| l.iter().filter_map(Value::as_str).collect());
-        Some(self.tab.plan(self.button(), (kind, address), &self.addresses, again, only.as_deref()))
+        let recorded: Option<Vec<plan::LedgerEntry>> = self.input.get("ledger").and_then(Value::as_array).map(|list| {
+            list.iter()
+                .map(|entry| plan::LedgerEntry {
+                    origin: entry.get("origin").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                    fields: profile_core::ADDRESS_FIELDS
+                        .iter()
+                        .map(|f| f.name)
+                        .filter(|name| {
+                            entry.get("fields").and_then(Value::as_array).is_some_and(|l| l.iter().any(|v| v == *name))
+                        })
+                        .collect(),
+                })
+                .collect()
+        });
+        Some(self.tab.plan(self.button(), (kind, address), &self.addresses, again, recorded.as_deref()))
     }
 
     /// `{kind, filled: [[frameId, count]]}`: how many fields and where, in a sentence.

@@ -139,6 +139,9 @@ pub struct FramePlan {
     /// A country is set: the page may change the form (a region list that loads after the
     /// country), so the frame is described again once it settles and the rest filled then.
     pub settle: bool,
+    /// Region selects with no option for the address yet: their options are awaited.
+    #[serde(rename = "awaitOptions")]
+    pub await_options: Vec<usize>,
 }
 
 /// One value: `text` into a control, or `option` (an index) of a select.
@@ -345,14 +348,15 @@ impl Tab {
 
     /// What `button` fills, with `address` (of `kind`). With `again`, controls an earlier pass
     /// filled are left as they are (the second pass after a country changed the form).
-    /// With `only`, only those address fields are filled (the ones the ledger recorded).
+    /// With `recorded`, each origin's frames get only the address fields the ledger recorded
+    /// for it.
     pub fn plan(
         &self,
         button: Purpose,
         (kind, address): (AddressKind, &Address),
         addresses: &Addresses,
         again: bool,
-        only: Option<&[&str]>,
+        recorded: Option<&[LedgerEntry]>,
     ) -> Plan {
         let source = addresses.source(address);
         let mut frames: Vec<FramePlan> = Vec::new();
@@ -361,13 +365,20 @@ impl Tab {
             let mut steps = Vec::new();
             let mut settle = false;
             let mut fields = Vec::new();
+            let mut await_options = Vec::new();
+            let only = recorded.map(|r| r.iter().find(|e| e.origin == frame.origin).map(|e| e.fields.as_slice()));
             for spot in self.spots.iter().filter(|s| s.frame == f && Self::for_button(s, button) && self.fillable(s)) {
                 if (again && frame.controls[spot.control].ours)
-                    || only.is_some_and(|only| !only.contains(&address_field(spot.target)))
+                    || only.is_some_and(|only| !only.unwrap_or_default().contains(&address_field(spot.target)))
                 {
                     continue;
                 }
-                let Some(fill) = self.value(spot, &source) else { continue };
+                let Some(fill) = self.value(spot, &source) else {
+                    if spot.target == Target::Region && frame.controls[spot.control].tag == super::page::Tag::Select {
+                        await_options.push(spot.control);
+                    }
+                    continue;
+                };
                 let step = match fill {
                     Fill::Text(text) => Step { i: spot.control, text: Some(text), option: None },
                     Fill::Choose(option) => Step { i: spot.control, text: None, option: Some(option) },
@@ -390,7 +401,10 @@ impl Tab {
             if steps.is_empty() {
                 continue;
             }
-            frames.push(FramePlan { frame_id: frame.frame_id, steps, settle });
+            if !settle {
+                await_options.clear();
+            }
+            frames.push(FramePlan { frame_id: frame.frame_id, steps, settle, await_options });
             match ledger.iter_mut().find(|(origin, _)| *origin == frame.origin) {
                 Some((_, known)) => known.extend(fields.into_iter().filter(|f| !known.contains(f)).collect::<Vec<_>>()),
                 None => ledger.push((frame.origin.clone(), fields)),

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use profile_core::wire::{
-    API_VERSION, AccountSummary, Call, Disclosure, Grant, GrantParams, HelloResult, MAX_LISTED_DISCLOSURES, PairParams,
-    PreviewParams, PreviewResult, StatusResult,
+    API_VERSION, AccountSummary, Call, Disclosure, FillParams, Grant, GrantParams, HelloResult, MAX_LISTED_DISCLOSURES,
+    PairParams, PreviewParams, PreviewResult, StatusResult,
 };
 use profile_core::{AccountGuid, ErrorCode, LoginKey, Origin, WireError};
 use serde_json::{Value, json};
@@ -132,6 +132,20 @@ impl Host {
                 Ok(json!({"removed": true}))
             }
             Call::Activity {} => Ok(json!({})),
+            Call::Fill(FillParams { origin: site, kind, fields }) => {
+                if !site.is_web() {
+                    return fail(ErrorCode::InvalidRequest, "forms are filled on web pages only");
+                }
+                let Some(address) = state.addresses.get(kind) else {
+                    return fail(ErrorCode::NotFound, format!("no {} address saved", kind.as_str()));
+                };
+                let held = fields.names().iter().filter(|name| address.get(name).is_some());
+                let fields = held.map(|name| format!("{}.{name}", kind.as_str())).collect();
+                // Recorded before the address leaves for the page: a fill that cannot be
+                // recorded does not happen.
+                store.append_disclosure(&Disclosure::new(now(), site.clone(), "fill", fields, "disclosed".into()))?;
+                to_value(address)
+            }
             _ => fail(ErrorCode::InvalidRequest, format!("`{}` is a page method", call.name())),
         }
     }
