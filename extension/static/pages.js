@@ -18,6 +18,8 @@ export const KIND_LABELS = {
   shippingAddress: "Shipping address",
   billingAddress: "Billing address",
   login: "Logging you in",
+  fillShipping: "Filling shipping forms when you open Personal Profile",
+  fillBilling: "Filling billing forms when you open Personal Profile",
 };
 
 // A site as every page names it: host and port, no scheme (as the consent window does).

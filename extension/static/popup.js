@@ -1,16 +1,105 @@
 // The toolbar popup: what the current site has from this profile, and the lock.
 import { $, activityList, ask, copyButton, el, hostDown, INSTALL_COMMAND, KIND_LABELS, onDay, siteOf } from "./pages.js";
 
+// The tab the popup was opened on.
+let tabId = null;
+
 // The current tab's origin: its URL when the person opened the popup on it (activeTab), or
 // else the origin its page last called window.profile from.
 async function currentOrigin() {
   const [tab] = await chrome.tabs.query({ active: true, currentWindow: true });
   if (!tab) return null;
+  tabId = tab.id;
   if (tab.url) {
     const origin = new URL(tab.url).origin;
     if (origin.startsWith("http")) return origin;
   }
   return chrome.runtime.sendMessage({ tabOrigin: tab.id });
+}
+
+// ---- filling the page's forms ----------------------------------------------------------------
+// The worker describes the tab's frames and plans in Rust; this shows the preview (each field and
+// what each button puts there) and asks for the fill on a click.
+const fillAsk = (message) => chrome.runtime.sendMessage({ fill: { tabId, ...message } });
+const PURPOSES = { shipping: "Shipping", billing: "Billing" };
+let autoFilled = false;
+
+function fillRow(row) {
+  const lines = [];
+  if (row.kept) lines.push(`Left as it is: ${row.kept}`);
+  else if (row.shipping && row.billing && row.shipping !== row.billing) {
+    lines.push(`Shipping: ${row.shipping}`, `Billing: ${row.billing}`);
+  } else lines.push(row.shipping || row.billing);
+  return el("li", {}, el("div", { className: "grow" }, el("div", { className: "title" }, row.label),
+    ...lines.map((line) => el("div", { className: "sub value" }, line))));
+}
+
+function showPreview(preview) {
+  const parts = [];
+  const hidden = preview.frames.reduce((n, frame) => n + frame.hidden, 0);
+  if (!preview.frames.some((frame) => frame.sections.length)) {
+    parts.push(el("p", { className: "small muted" }, "No form on this page takes an address."));
+  }
+  for (const frame of preview.frames.filter((f) => f.sections.length)) {
+    if (frame.otherSite) {
+      parts.push(el("p", { className: "callout warn small frame-note" }, "In a frame from ", el("strong", {}, frame.site),
+        ", another site than this page: these fields go to it."));
+    }
+    for (const section of frame.sections) {
+      const title = section.title || "Form";
+      parts.push(el("h3", { className: "section-head" }, title,
+        section.purpose ? el("span", { className: "pill" }, PURPOSES[section.purpose]) : null));
+      parts.push(el("ul", { className: "rows" }, ...section.rows.map(fillRow)));
+    }
+  }
+  if (hidden) {
+    parts.push(el("p", { className: "small muted", id: "fill-hidden" },
+      hidden === 1 ? "1 field on this page cannot be seen: it is never filled." : `${hidden} fields on this page cannot be seen: they are never filled.`));
+  }
+  $("#fill-preview").replaceChildren(...parts);
+}
+
+async function showFill() {
+  const card = $("#fill-card");
+  const answer = tabId === null ? null : await fillAsk({ action: "preview", choice: $("#fill-address").value || null }).catch(() => null);
+  if (!answer || answer.locked || answer.error || !answer.origin) {
+    card.hidden = true;
+    return;
+  }
+  showPreview(answer.preview);
+  const { shipping, billing } = answer.preview;
+  $("#fill-controls").hidden = shipping + billing === 0;
+  $("#fill-choice").hidden = !(answer.saved.shipping && answer.saved.billing);
+  $("#fill-shipping").disabled = shipping === 0;
+  $("#fill-billing").disabled = billing === 0;
+  card.hidden = false;
+  if (answer.remembered && !autoFilled && shipping + billing > 0) {
+    autoFilled = true;
+    await fillNow(answer.remembered, true);
+  } else if (shipping + billing > 0) {
+    // The 500 ms guard counts from when the buttons are drawn, visible and enabled.
+    requestAnimationFrame(() => requestAnimationFrame(() => fillAsk({ action: "shown" })));
+  }
+}
+
+async function fillNow(button, auto = false) {
+  const result = $("#fill-result");
+  delete result.dataset.filled;
+  const answer = await fillAsk({ action: "fill", button, auto, choice: $("#fill-address").value || null, remember: $("#fill-remember").checked })
+    .catch((e) => ({ error: e.message }));
+  if (answer && answer.ignored) {
+    $("#fill-too-soon").hidden = false;
+    return;
+  }
+  $("#fill-too-soon").hidden = true;
+  if (answer && answer.locked) {
+    await show();
+    return;
+  }
+  result.className = answer && !answer.error ? "callout" : "callout danger";
+  result.textContent = answer ? answer.error || answer.sentence : "The extension did not answer.";
+  result.dataset.filled = String((answer && answer.filled) || 0);
+  result.hidden = false;
 }
 
 const fact = (title, sub) => el("li", {}, el("div", { className: "grow" }, el("div", {}, title), sub ? el("div", { className: "sub" }, sub) : null));
@@ -29,6 +118,7 @@ async function show() {
     $("#lock").hidden = status.locked || !status.passphraseSet;
     $("#unlock-form").hidden = !status.locked;
     if (status.locked) {
+      $("#fill-card").hidden = true;
       $("#facts").replaceChildren();
       $("#recent-card").hidden = true;
       $("#forget").hidden = true;
@@ -62,6 +152,7 @@ async function show() {
       await ask("revoke", { origin });
       await show();
     };
+    await showFill();
   } catch (e) {
     if (hostDown(e)) {
       $("#host-missing").hidden = false;
@@ -88,6 +179,9 @@ $("#unlock-form").addEventListener("submit", async (event) => {
     $("#unlock-error").hidden = false;
   }
 });
+$("#fill-shipping").addEventListener("click", () => fillNow("shipping"));
+$("#fill-billing").addEventListener("click", () => fillNow("billing"));
+$("#fill-address").addEventListener("change", () => showFill());
 $("#lock").addEventListener("click", async () => {
   await ask("lock").catch(() => {});
   await show();

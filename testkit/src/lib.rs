@@ -16,6 +16,7 @@ macro_rules! extension_id {
 }
 
 pub mod browser;
+pub mod forms;
 pub mod host;
 pub mod server;
 

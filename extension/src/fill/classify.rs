@@ -640,8 +640,24 @@ fn purpose_of(text: &str) -> Option<Purpose> {
 /// (`on`, `off`, a made-up value), so the words decide.
 fn from_autocomplete(value: &str) -> Option<(Guess, Option<Purpose>, String)> {
     let tokens: Vec<&str> = value.split_ascii_whitespace().filter(|t| *t != "webauthn").collect();
-    let (&field, rest) = tokens.split_last()?;
-    let guess = match field {
+    // The standard has one field name, last; pages write more (WooCommerce's "email
+    // username"): a field of an address among them wins.
+    let named: Vec<Guess> = tokens.iter().filter_map(|t| field_token(t)).collect();
+    let guess = named.iter().find(|g| matches!(g, Field(_))).or(named.first()).copied()?;
+    let rest = &tokens[..];
+    let guess = if rest.iter().any(|t| matches!(*t, "fax" | "pager")) { Refuse(NotAnAddress) } else { guess };
+    let purpose = rest.iter().find_map(|t| match *t {
+        "shipping" => Some(Purpose::Shipping),
+        "billing" => Some(Purpose::Billing),
+        _ => None,
+    });
+    let section = rest.iter().find(|t| t.starts_with("section-")).map(|t| (*t).to_owned()).unwrap_or_default();
+    Some((guess, purpose, section))
+}
+
+/// An `autocomplete` field name, as a guess; `None` for the other tokens and unknown values.
+fn field_token(field: &str) -> Option<Guess> {
+    Some(match field {
         "name" => Field(FullName),
         "given-name" => Field(GivenName),
         "additional-name" => Field(AdditionalName),
@@ -666,15 +682,7 @@ fn from_autocomplete(value: &str) -> Option<(Guess, Option<Purpose>, String)> {
         | "tel-extension" | "bday" | "bday-day" | "bday-month" | "bday-year" | "sex" | "url" | "photo" | "impp"
         | "language" => Refuse(NotAnAddress),
         _ => return None,
-    };
-    let guess = if rest.iter().any(|t| matches!(*t, "fax" | "pager")) { Refuse(NotAnAddress) } else { guess };
-    let purpose = rest.iter().find_map(|t| match *t {
-        "shipping" => Some(Purpose::Shipping),
-        "billing" => Some(Purpose::Billing),
-        _ => None,
-    });
-    let section = rest.iter().find(|t| t.starts_with("section-")).map(|t| (*t).to_owned()).unwrap_or_default();
-    Some((guess, purpose, section))
+    })
 }
 
 /// Classifies one control on its own, before its section is known.
@@ -697,6 +705,9 @@ fn control(c: &Control) -> (Option<Guess>, Option<Purpose>, String) {
         .filter(|text| !text.is_empty())
         .find_map(|text| guess(&normalize(text)));
     let guess = match (words, by_type) {
+        // An `email` input named "username" is the email a checkout asks for; a real login
+        // form is known by its password (see `frame`).
+        (Some(Refuse(Login)), Some(Field(Email))) => Some(Field(Email)),
         (Some(Refuse(refusal)), _) | (_, Some(Refuse(refusal))) => Some(Refuse(refusal)),
         // The type is a promise of the value's form: an `email` input takes an email whatever
         // its label says; a `tel` one a phone number or its country code.
@@ -731,8 +742,12 @@ pub fn frame(frame: &Frame) -> Vec<Option<Classified>> {
                     _ => None,
                 })
             };
-            let has_password =
-                members.iter().any(|&i| frame.controls[i].kind == "password" || guesses[i].0 == Some(Refuse(Login)));
+            // A password field the page shows (a hidden one, as checkouts keep for returning
+            // customers, makes no login of the form).
+            let has_password = members.iter().any(|&i| {
+                frame.controls[i].kind == "password"
+                    && super::page::unseen(&frame.controls[i].look, frame.document).is_none()
+            });
             // A login: a password and at most an email or a name beside it.
             if has_password && fields().filter(|t| *t != Email).count() < 2 {
                 return Some(Login);
@@ -878,5 +893,6 @@ mod tests {
         assert_eq!(from_autocomplete("work fax tel").unwrap().0, Refuse(NotAnAddress));
         assert_eq!(from_autocomplete("off"), None);
         assert_eq!(from_autocomplete("new-password").unwrap().0, Refuse(Login));
+        assert_eq!(from_autocomplete("email username").unwrap().0, Field(Email));
     }
 }

@@ -298,7 +298,8 @@ impl Tab {
                 let mut sections: Vec<((usize, i64, String), SectionPreview)> = Vec::new();
                 let mut hidden = 0;
                 for spot in self.spots.iter().filter(|s| s.frame == f) {
-                    if spot.left.is_some_and(|why| why != "you typed here" && why != "disabled") {
+                    let unseen = spot.left.is_some_and(|why| why != "you typed here" && why != "disabled");
+                    if unseen || self.blocked[f].is_some_and(|why| why != "not a web page") {
                         hidden += 1;
                         continue;
                     }
