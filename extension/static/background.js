@@ -301,40 +301,36 @@ const scans = new Map();
 // When the fill buttons became visible and enabled, per tab (the 500 ms guard).
 const fillShown = new Map();
 
-// Every frame of the tab that answers, as `{…description, frameId, origin, documentId}`: the top
-// frame first, then the frames each names, until all answered or FRAMES_WAIT_MS passed.
+// Every frame of the tab that answers, as `{…description, frameId, origin, url, documentId}`:
+// each frame's content script answers the worker's broadcast with a message of its own, so its
+// origin and URL are the browser's word. Done once as many frames answered as the frames counted
+// (one plus each answer's child frames), or after FRAMES_WAIT_MS (a frame without the content
+// script never answers).
 function describeTab(tabId) {
   performance.mark("fill:describe");
   return new Promise((resolve) => {
-    const scan = { id: crypto.randomUUID(), tabId, frames: new Map(), pending: new Set() };
-    const finish = () => {
+    const scan = { id: crypto.randomUUID(), tabId, frames: new Map(), expected: 1 };
+    scan.finish = () => {
       clearTimeout(scan.timer);
       scans.delete(scan.id);
       performance.measure("fill:describe", "fill:describe");
       resolve([...scan.frames.values()].sort((a, b) => a.frameId - b.frameId));
     };
-    scan.done = (frameId) => {
-      scan.pending.delete(frameId);
-      if (scan.pending.size === 0) finish();
-    };
-    scan.ask = (frameId) => {
-      if (scan.frames.has(frameId) || scan.pending.has(frameId)) return;
-      scan.pending.add(frameId);
-      chrome.tabs.sendMessage(tabId, { fillDescribe: scan.id }, { frameId }).catch(() => scan.done(frameId));
-    };
-    scan.timer = setTimeout(finish, FRAMES_WAIT_MS);
+    scan.timer = setTimeout(scan.finish, FRAMES_WAIT_MS);
     scans.set(scan.id, scan);
-    scan.ask(0);
+    chrome.tabs.sendMessage(tabId, { fillDescribe: scan.id }).catch((error) => {
+      if (/Receiving end does not exist/i.test(String(error && error.message))) scan.finish();
+    });
   });
 }
 
 function described(message, sender) {
   const scan = scans.get(message.scan);
   if (!scan || !sender.tab || sender.tab.id !== scan.tabId || scan.frames.has(sender.frameId)) return;
-  const frame = { ...message.description, frameId: sender.frameId, origin: sender.origin || "null", documentId: sender.documentId };
+  const frame = { ...message.description, frameId: sender.frameId, origin: sender.origin || "null", url: sender.url || "", documentId: sender.documentId };
   scan.frames.set(sender.frameId, frame);
-  for (const child of frame.frames || []) scan.ask(child.frameId);
-  scan.done(sender.frameId);
+  scan.expected += (frame.frames || []).length;
+  if (scan.frames.size >= scan.expected) scan.finish();
 }
 
 // The names the browser gives each saved address's country, in the pages' languages, the
@@ -423,7 +419,7 @@ async function fillTab({ tabId, button, choice, remember, auto }) {
       let count = result ? result.filled.length : 0;
       // A country was set: what the form shows now (a region list that loaded) is filled too.
       if (result && result.description) {
-        const again = { ...request, frames: [{ ...result.description, frameId: frame.frameId, origin: frame.origin, documentId: frame.documentId }], again: true };
+        const again = { ...request, frames: [{ ...result.description, frameId: frame.frameId, origin: frame.origin, url: frame.url, documentId: frame.documentId }], again: true };
         const second = JSON.parse(rust(() => wasm.fillPlan(JSON.stringify(again))));
         for (const more of second ? second.frames : []) {
           const extra = await send({ ...more, settle: false });

@@ -148,8 +148,8 @@
         continue;
       }
       if (el.tagName === "IFRAME" || el.tagName === "FRAME") {
-        const frameId = chrome.runtime.getFrameId ? chrome.runtime.getFrameId(el) : -1;
-        if (frameId >= 0) frames.push({ frameId, ...look(el) });
+        // Its document says which frame it is by its URL (the browser's, in the worker).
+        frames.push({ src: el.src || "about:blank", ...look(el) });
         continue;
       }
       if (!el.matches(CONTROLS)) continue;

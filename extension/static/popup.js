@@ -59,9 +59,14 @@ function showPreview(preview) {
   $("#fill-preview").replaceChildren(...parts);
 }
 
-async function showFill() {
+// The tab's forms, previewed by the worker: `{origin, preview, saved, remembered}` (the origin
+// as the browser gave the top frame's message), or null.
+const previewFill = () =>
+  tabId === null ? Promise.resolve(null) : fillAsk({ action: "preview", choice: $("#fill-address").value || null }).catch(() => null);
+
+async function showFill(previewed) {
   const card = $("#fill-card");
-  const answer = tabId === null ? null : await fillAsk({ action: "preview", choice: $("#fill-address").value || null }).catch(() => null);
+  const answer = await (previewed || previewFill());
   if (!answer || answer.locked || answer.error || !answer.origin) {
     card.hidden = true;
     return;
@@ -105,7 +110,12 @@ async function fillNow(button, auto = false) {
 const fact = (title, sub) => el("li", {}, el("div", { className: "grow" }, el("div", {}, title), sub ? el("div", { className: "sub" }, sub) : null));
 
 async function show() {
-  const origin = await currentOrigin().catch(() => null);
+  let origin = await currentOrigin().catch(() => null);
+  // The forms are described while the rest loads; a tab whose URL the popup may not read (it
+  // was opened without a click on the toolbar button) is named by the origin the browser gave
+  // its page's message.
+  const previewed = previewFill();
+  origin = origin || ((await previewed) || {}).origin || null;
   const site = origin ? siteOf(origin) : null;
   $("#site").textContent = site || "No website in this tab";
   $("#avatar").textContent = site ? site.replace(/^www\./, "").charAt(0) : "·";
@@ -152,7 +162,7 @@ async function show() {
       await ask("revoke", { origin });
       await show();
     };
-    await showFill();
+    await showFill(previewed);
   } catch (e) {
     if (hostDown(e)) {
       $("#host-missing").hidden = false;
@@ -181,7 +191,7 @@ $("#unlock-form").addEventListener("submit", async (event) => {
 });
 $("#fill-shipping").addEventListener("click", () => fillNow("shipping"));
 $("#fill-billing").addEventListener("click", () => fillNow("billing"));
-$("#fill-address").addEventListener("change", () => showFill());
+$("#fill-address").addEventListener("change", () => showFill(null));
 $("#lock").addEventListener("click", async () => {
   await ask("lock").catch(() => {});
   await show();

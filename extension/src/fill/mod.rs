@@ -134,3 +134,51 @@ impl Request {
         self.tab.report(kind(self.input.get("kind")).unwrap_or(AddressKind::Shipping), &filled)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn request(extra: Value) -> Request {
+        let control = |name: &str| json!({"tag": "input", "type": "text", "name": name, "rect": [0, 0, 100, 20]});
+        let frame = |id: i64, origin: &str| {
+            json!({"frameId": id, "origin": origin, "controls": [control("name"), control("city")],
+                   "document": [800, 600], "viewport": [800, 600]})
+        };
+        let mut input = json!({
+            "origin": "https://shop.example",
+            "frames": [frame(0, "https://shop.example"), frame(3, "https://pay.example")],
+            "addresses": {"shipping": {"name": "Ada Lovelace", "line1": "1 Loop", "city": "London",
+                "postalCode": "N1", "country": "GB"}},
+            "button": "shipping",
+        });
+        for (key, value) in extra.as_object().unwrap() {
+            input[key] = value.clone();
+        }
+        Request::read(&input.to_string()).unwrap()
+    }
+
+    #[test]
+    fn a_remembered_site_is_filled_only_in_the_frames_its_grants_name() {
+        let clicked = request(json!({}));
+        let frames = |plan: plan::Plan| plan.frames.iter().map(|f| f.frame_id).collect::<Vec<_>>();
+        assert_eq!(frames(clicked.plan().unwrap()), [0, 3], "a click fills every frame the popup named");
+        let page_only = request(json!({"auto": "fillShipping",
+            "grants": [{"origin": "https://shop.example", "kind": "fillShipping"}]}));
+        assert_eq!(frames(page_only.plan().unwrap()), [0]);
+        let both = request(json!({"auto": "fillShipping", "grants": [
+            {"origin": "https://shop.example", "kind": "fillShipping"},
+            {"origin": "https://pay.example", "topOrigin": "https://shop.example", "kind": "fillShipping"}]}));
+        assert_eq!(frames(both.plan().unwrap()), [0, 3]);
+        let other_kind = request(json!({"auto": "fillShipping",
+            "grants": [{"origin": "https://shop.example", "kind": "fillBilling"}]}));
+        assert!(other_kind.plan().unwrap().frames.is_empty());
+        // What the host recorded is all that is filled, per origin.
+        let recorded = request(json!({"ledger": [{"origin": "https://shop.example", "fields": ["city"]}]}));
+        let plan = recorded.plan().unwrap();
+        assert_eq!(frames(plan.clone()), [0]);
+        assert_eq!(plan.frames[0].steps.len(), 1);
+    }
+}

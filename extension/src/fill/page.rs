@@ -11,13 +11,16 @@ pub struct Frame {
     pub frame_id: i64,
     /// The browser's serialization of the frame's origin (`MessageSender.origin`).
     pub origin: String,
+    /// The frame's URL as the browser gave it (`MessageSender.url`): the frame around it names
+    /// its element by it.
+    pub url: String,
     /// The document's language (`<html lang>`), for country names.
     pub lang: String,
     pub controls: Vec<Control>,
     /// Each "form": a `<form>`, or the nearest container of loose controls that holds a button.
     pub forms: Vec<Form>,
-    /// The frames inside this one, by the browser's frame id, with how their element looks.
-    pub children: Vec<(i64, Look)>,
+    /// The frames inside this one, by their element's URL (`src`), with how the element looks.
+    pub children: Vec<(String, Look)>,
     /// The document's scrollable size, for "off-screen".
     pub document: (f64, f64),
     /// The frame's own viewport: a 1×1 frame shows nothing.
@@ -166,10 +169,11 @@ impl Frame {
         Self {
             frame_id: value.get("frameId").and_then(Value::as_i64).unwrap_or(-1),
             origin: text(value, "origin"),
+            url: value.get("url").and_then(Value::as_str).unwrap_or_default().to_owned(),
             lang: text(value, "lang"),
             controls,
             forms: list("forms").iter().map(|f| Form { context: text(f, "context") }).collect(),
-            children: list("frames").iter().filter_map(|f| Some((f.get("frameId")?.as_i64()?, look(f)))).collect(),
+            children: list("frames").iter().map(|f| (text(f, "src"), look(f))).collect(),
             document: pair(value, "document"),
             viewport: pair(value, "viewport"),
         }

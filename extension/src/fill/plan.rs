@@ -197,12 +197,16 @@ impl Tab {
                 }
             })
             .collect();
+        // A frame's element is found in the frame around it by the frame's URL; where two
+        // elements show one URL, one that cannot be seen blocks both.
         for _ in 0..frames.len() {
             for (p, parent) in frames.iter().enumerate() {
-                for (child, look) in &parent.children {
-                    let Some(c) = frames.iter().position(|f| f.frame_id == *child) else { continue };
-                    if blocked[c].is_none() {
-                        blocked[c] = blocked[p].or_else(|| unseen(look, parent.document));
+                for (src, look) in &parent.children {
+                    for (c, child) in frames.iter().enumerate() {
+                        let named = c != p && child.frame_id != 0 && !child.url.is_empty() && child.url == *src;
+                        if named && blocked[c].is_none() {
+                            blocked[c] = blocked[p].or_else(|| unseen(look, parent.document));
+                        }
                     }
                 }
             }
@@ -525,16 +529,22 @@ mod tests {
     #[test]
     fn hidden_frames_and_frames_without_a_web_origin_are_never_filled() {
         let top = Frame::read(&json!({"frameId": 0, "origin": "https://shop.example", "controls": [],
-            "frames": [{"frameId": 4, "rect": [0, 0, 0, 0]}, {"frameId": 5, "rect": [0, 0, 400, 300]}],
+            "frames": [{"src": "https://shop.example/hidden", "rect": [0, 0, 0, 0]},
+                       {"src": "https://pay.example/form", "rect": [0, 0, 400, 300]}],
             "document": [1000, 1000], "viewport": [1000, 800]}));
+        let frame = |id: i64, origin: &str, url: &str, controls| {
+            let mut frame = frame(id, origin, controls);
+            frame.url = url.to_owned();
+            frame
+        };
         let inside = || vec![control("input", "name", "Name")];
         let tab = Tab::new(
             "https://shop.example".into(),
             vec![
                 top,
-                frame(4, "https://shop.example", inside()),
-                frame(5, "https://pay.example", inside()),
-                frame(6, "null", inside()),
+                frame(4, "https://shop.example", "https://shop.example/hidden", inside()),
+                frame(5, "https://pay.example", "https://pay.example/form", inside()),
+                frame(6, "null", "about:blank", inside()),
             ],
         );
         let preview = tab.preview(&addresses(), None);
