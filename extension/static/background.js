@@ -330,7 +330,8 @@ function described(message, sender) {
   const frame = { ...message.description, frameId: sender.frameId, origin: sender.origin || "null", url: sender.url || "", documentId: sender.documentId };
   scan.frames.set(sender.frameId, frame);
   scan.expected += (frame.frames || []).length;
-  if (scan.frames.size >= scan.expected) scan.finish();
+  // A frame may answer before the one around it: the count is known once the top frame answered.
+  if (scan.frames.has(0) && scan.frames.size >= scan.expected) scan.finish();
 }
 
 // The names the browser gives each saved address's country, in the pages' languages, the

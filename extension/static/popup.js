@@ -42,8 +42,8 @@ function showPreview(preview) {
   }
   for (const frame of preview.frames.filter((f) => f.sections.length)) {
     if (frame.otherSite) {
-      parts.push(el("p", { className: "callout warn small frame-note" }, "In a frame from ", el("strong", {}, frame.site),
-        ", another site than this page: these fields go to it."));
+      parts.push(el("p", { className: "callout warn small frame-note" }, el("span", {}, "In a frame from ",
+        el("strong", {}, frame.site), ", another site than this page: these fields go to it.")));
     }
     for (const section of frame.sections) {
       const title = section.title || "Form";

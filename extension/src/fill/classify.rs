@@ -444,6 +444,8 @@ const WORDS: &[(&str, Guess)] = &[
     ("会社", Field(Organization)),
     // Address lines.
     ("line 2", Field(Line2)),
+    ("additional address line 1", Field(Line2)),
+    ("additional address line 2", Field(Line3)),
     ("address 2", Field(Line2)),
     ("addr 2", Field(Line2)),
     ("street 2 ", Field(Line3)),
@@ -726,6 +728,11 @@ fn control(c: &Control) -> (Option<Guess>, Option<Purpose>, String) {
 /// of its form part) and its form (a login, a newsletter sign-up, a search).
 pub fn frame(frame: &Frame) -> Vec<Option<Classified>> {
     let guesses: Vec<_> = frame.controls.iter().map(control).collect();
+    // A page with a postal address to fill is a checkout or a registration: a form of it that
+    // asks only for an email is its contact email, whatever its class says (Magento's guest
+    // email form is a "form-login" whose password shows only for a known customer).
+    let asks_an_address =
+        guesses.iter().any(|(g, _, _)| matches!(g, Some(Field(Line1 | StreetAddress | Street | PostalCode | City))));
     let section_of = |i: usize| (frame.controls[i].form, frame.controls[i].group_key, guesses[i].2.clone());
     let in_section = |i: usize, wanted: &[Guess]| {
         let key = section_of(i);
@@ -767,7 +774,7 @@ pub fn frame(frame: &Frame) -> Vec<Option<Classified>> {
                     ("sign in", Login),
                     ("signin", Login),
                 ] {
-                    if context.contains(word) {
+                    if context.contains(word) && !(refusal == Login && asks_an_address) {
                         return Some(refusal);
                     }
                 }
@@ -834,6 +841,7 @@ mod tests {
             ("Country/region", Country),
             ("House number and street name", Line1),
             ("Apartment, suite, unit, etc. (optional)", Line2),
+            ("additionalAddressLine1", Line2),
             ("street[1]", Line2),
             ("Straße und Hausnummer", Line1),
             ("Hausnummer", HouseNumber),

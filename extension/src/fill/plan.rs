@@ -372,6 +372,15 @@ impl Tab {
             let mut fields = Vec::new();
             let mut await_options = Vec::new();
             let only = recorded.map(|r| r.iter().find(|e| e.origin == frame.origin).map(|e| e.fields.as_slice()));
+            let region_list = |spot: &Spot| {
+                spot.target == Target::Region && frame.controls[spot.control].tag == super::page::Tag::Select
+            };
+            // A region list still disabled waits for a country: its options are awaited.
+            for spot in self.spots.iter().filter(|s| s.frame == f && Self::for_button(s, button)) {
+                if region_list(spot) && spot.left == Some("disabled") && self.blocked[f].is_none() {
+                    await_options.push(spot.control);
+                }
+            }
             for spot in self.spots.iter().filter(|s| s.frame == f && Self::for_button(s, button) && self.fillable(s)) {
                 if (again && frame.controls[spot.control].ours)
                     || only.is_some_and(|only| !only.unwrap_or_default().contains(&address_field(spot.target)))
@@ -379,7 +388,7 @@ impl Tab {
                     continue;
                 }
                 let Some(fill) = self.value(spot, &source) else {
-                    if spot.target == Target::Region && frame.controls[spot.control].tag == super::page::Tag::Select {
+                    if region_list(spot) {
                         await_options.push(spot.control);
                     }
                     continue;
@@ -408,6 +417,10 @@ impl Tab {
             }
             if !settle {
                 await_options.clear();
+            }
+            // A region list that fills once the country has loaded it is recorded with the rest.
+            if !await_options.is_empty() && address.region.is_some() && !fields.contains(&"region") {
+                fields.push("region");
             }
             frames.push(FramePlan { frame_id: frame.frame_id, steps, settle, await_options });
             match ledger.iter_mut().find(|(origin, _)| *origin == frame.origin) {
