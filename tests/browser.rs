@@ -664,10 +664,16 @@ fn the_firefox_build_and_the_store_zips_carry_the_same_extension() {
     assert_eq!(firefox["browser_specific_settings"]["gecko"]["id"], "profile@personalprofile.org");
     assert_eq!(firefox["background"]["scripts"], json!(["background.js"]));
     assert!(firefox.get("key").is_none());
-    for member in ["permissions", "content_scripts", "content_security_policy", "action", "options_ui"] {
+    for member in ["permissions", "content_scripts", "content_security_policy", "action", "options_ui", "commands"] {
         assert_eq!(chromium[member], firefox[member], "{member} differs");
     }
-    assert_eq!(chromium["permissions"], json!(["nativeMessaging", "storage", "activeTab"]));
+    assert_eq!(chromium["permissions"], json!(["nativeMessaging", "storage", "activeTab", "contextMenus"]));
+    assert_eq!(chromium["commands"]["_execute_action"]["suggested_key"]["default"], "Alt+Shift+F");
+    let fill = chromium["content_scripts"].as_array().unwrap().iter().find(|s| s["js"] == json!(["content-fill.js"]));
+    assert_eq!(
+        (fill.unwrap()["all_frames"].clone(), fill.unwrap()["match_about_blank"].clone()),
+        (json!(true), json!(true))
+    );
 
     for browser in ["chromium", "firefox"] {
         let file = std::fs::File::open(packages.join(format!("personal-profile-{browser}.zip"))).unwrap();
@@ -880,6 +886,7 @@ fn a_shopper_signs_up_logs_in_with_one_click_and_fills_the_checkout() {
     browser.wait_for(&page, "document.getElementById('billing-city').value === 'Lyon'");
     assert_eq!(browser.eval(&page, "document.getElementById('billing-postalCode').value"), json!("69001"));
     // The plain form beside them, which the shop never adapted, is filled from the toolbar.
+    browser.call(Some(&page), "Page.bringToFront", json!({}));
     let popup = browser.open_popup();
     browser.wait_for(
         &popup,

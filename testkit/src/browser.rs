@@ -401,7 +401,9 @@ impl Browser {
     }
 
     /// Opens the toolbar popup on the current tab, as a click on the toolbar button does
-    /// (`chrome.action.openPopup()` from the service worker); its session.
+    /// (`chrome.action.openPopup()` from the service worker); its session. A popup taller than
+    /// its window (600 pixels at most) scrolls: `inspect`'s screenshot of it repeats the window
+    /// below that height.
     pub fn open_popup(&mut self) -> String {
         let worker = service_worker(self);
         let session = self.attach(&worker);
