@@ -106,6 +106,17 @@ pub struct Classified {
     pub section: String,
 }
 
+/// Lower case of the letters a form's words use (ASCII and Latin-1; other scripts have no case
+/// here, or are compared as written): Unicode's own case tables would weigh more in the module
+/// than the whole vocabulary.
+fn lower(c: char) -> char {
+    match c {
+        'A'..='Z' | 'À'..='Ö' | 'Ø'..='Þ' => char::from_u32(c as u32 + 32).unwrap_or(c),
+        'Œ' => 'œ',
+        _ => c,
+    }
+}
+
 /// Lower case, accents folded, punctuation to spaces, camelCase and letters-then-digits split
 /// (`billingAddress1` → ` billing address 1 `), with a space at each end so that patterns with
 /// spaces match whole words.
@@ -115,14 +126,15 @@ pub fn normalize(text: &str) -> String {
     let mut previous: Option<char> = None;
     for c in text.chars().take(200) {
         if let Some(p) = previous
-            && ((p.is_lowercase() && c.is_uppercase())
-                || (p.is_alphabetic() && c.is_ascii_digit())
-                || (p.is_ascii_digit() && c.is_alphabetic()))
+            && ((p.is_ascii_lowercase() && c.is_ascii_uppercase())
+                || (p.is_ascii_alphabetic() && c.is_ascii_digit())
+                || (p.is_ascii_digit() && c.is_ascii_alphabetic()))
         {
             out.push(' ');
         }
         previous = Some(c);
-        for lower in c.to_lowercase() {
+        {
+            let lower = lower(c);
             match lower {
                 'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => out.push('a'),
                 'ç' => out.push('c'),
@@ -135,7 +147,12 @@ pub fn normalize(text: &str) -> String {
                 'ß' => out.push_str("ss"),
                 'œ' => out.push_str("oe"),
                 'æ' => out.push_str("ae"),
-                c if c.is_alphanumeric() || c == '〒' => out.push(c),
+                c if c.is_ascii_alphanumeric()
+                    || (c > '\u{ff}'
+                        && !matches!(c, '\u{2000}'..='\u{206f}' | '\u{3000}'..='\u{3003}' | '\u{3008}'..='\u{3011}' | '\u{30fb}' | '\u{ff01}'..='\u{ff0f}')) =>
+                {
+                    out.push(c)
+                }
                 _ if !out.ends_with(' ') => out.push(' '),
                 _ => {}
             }
@@ -151,417 +168,160 @@ use Guess::{FamilyOrFull, Field, GivenOrFull, Refuse};
 use Refusal::*;
 use Target::*;
 
-/// The vocabulary, normalized (see [`normalize`]): a pattern with a space at an end matches
-/// only at a word's edge. Where several match one text, the one that ends last wins (names
+/// The vocabulary, normalized (see [`normalize`]), `|` between the words of one guess: a word
+/// with a space at an end matches only at a word's edge. Where several match one text, the one that ends last wins (names
 /// and labels put the specific word last: `shippingAddress.firstName`), then the longer
 /// (`email address` over `address`); a refusal in the text wins over any field.
-const WORDS: &[(&str, Guess)] = &[
-    // Payment.
-    ("card", Refuse(Payment)),
-    ("karte", Refuse(Payment)),
-    ("carte", Refuse(Payment)),
-    ("tarjeta", Refuse(Payment)),
-    ("carta", Refuse(Payment)),
-    ("kaart", Refuse(Payment)),
-    (" cc ", Refuse(Payment)),
-    ("ccnum", Refuse(Payment)),
-    ("cvv", Refuse(Payment)),
-    ("cvc", Refuse(Payment)),
-    (" csc ", Refuse(Payment)),
-    ("security code", Refuse(Payment)),
-    ("sicherheitscode", Refuse(Payment)),
-    ("expir", Refuse(Payment)),
-    (" exp ", Refuse(Payment)),
-    ("ablauf", Refuse(Payment)),
-    ("gultig bis", Refuse(Payment)),
-    ("vencimiento", Refuse(Payment)),
-    ("scadenza", Refuse(Payment)),
-    ("validade", Refuse(Payment)),
-    ("vervaldatum", Refuse(Payment)),
-    (" iban ", Refuse(Payment)),
-    (" bic ", Refuse(Payment)),
-    ("swift", Refuse(Payment)),
-    ("account number", Refuse(Payment)),
-    ("routing", Refuse(Payment)),
-    ("kontonummer", Refuse(Payment)),
-    ("sort code", Refuse(Payment)),
-    ("payment", Refuse(Payment)),
-    ("zahlung", Refuse(Payment)),
-    ("paiement", Refuse(Payment)),
-    (" pago", Refuse(Payment)),
-    ("pagamento", Refuse(Payment)),
-    ("betaling", Refuse(Payment)),
-    // Coupons and gift cards.
-    ("coupon", Refuse(Coupon)),
-    ("promo", Refuse(Coupon)),
-    ("voucher", Refuse(Coupon)),
-    ("gift", Refuse(Coupon)),
-    ("discount", Refuse(Coupon)),
-    ("redeem", Refuse(Coupon)),
-    ("gutschein", Refuse(Coupon)),
-    ("rabatt", Refuse(Coupon)),
-    ("reduction", Refuse(Coupon)),
-    ("cupon", Refuse(Coupon)),
-    ("buono", Refuse(Coupon)),
-    ("sconto", Refuse(Coupon)),
-    ("cupom", Refuse(Coupon)),
-    ("korting", Refuse(Coupon)),
-    ("actiecode", Refuse(Coupon)),
-    ("waardebon", Refuse(Coupon)),
-    // Search and store locators.
-    ("search", Refuse(Search)),
-    ("suche", Refuse(Search)),
-    ("recherche", Refuse(Search)),
-    ("buscar", Refuse(Search)),
-    ("busqueda", Refuse(Search)),
-    ("cerca", Refuse(Search)),
-    ("pesquis", Refuse(Search)),
-    ("zoek", Refuse(Search)),
-    (" q ", Refuse(Search)),
-    ("query", Refuse(Search)),
-    ("locator", Refuse(Locator)),
-    ("store finder", Refuse(Locator)),
-    ("find a store", Refuse(Locator)),
-    ("find store", Refuse(Locator)),
-    ("nearest store", Refuse(Locator)),
-    ("filiale", Refuse(Locator)),
-    ("magasin", Refuse(Locator)),
-    ("tienda", Refuse(Locator)),
-    ("negozio", Refuse(Locator)),
-    (" loja", Refuse(Locator)),
-    ("winkel", Refuse(Locator)),
-    // Logins.
-    ("password", Refuse(Login)),
-    ("passwort", Refuse(Login)),
-    ("kennwort", Refuse(Login)),
-    ("mot de passe", Refuse(Login)),
-    ("contrasena", Refuse(Login)),
-    ("senha", Refuse(Login)),
-    ("wachtwoord", Refuse(Login)),
-    (" pwd ", Refuse(Login)),
-    (" pass ", Refuse(Login)),
-    ("username", Refuse(Login)),
-    ("user name", Refuse(Login)),
-    ("userid", Refuse(Login)),
-    ("user id", Refuse(Login)),
-    (" login", Refuse(Login)),
-    (" log in ", Refuse(Login)),
-    ("sign in", Refuse(Login)),
-    ("signin", Refuse(Login)),
-    ("benutzername", Refuse(Login)),
-    ("identifiant", Refuse(Login)),
-    ("usuario", Refuse(Login)),
-    ("utente", Refuse(Login)),
-    ("gebruikersnaam", Refuse(Login)),
-    (" otp ", Refuse(Login)),
-    ("one time", Refuse(Login)),
-    ("verification code", Refuse(Login)),
-    // Newsletters.
-    ("newsletter", Refuse(Newsletter)),
-    ("subscribe", Refuse(Newsletter)),
-    ("abonnieren", Refuse(Newsletter)),
-    ("abonne", Refuse(Newsletter)),
-    ("suscrib", Refuse(Newsletter)),
-    ("iscriviti", Refuse(Newsletter)),
-    ("inscreva", Refuse(Newsletter)),
-    ("nieuwsbrief", Refuse(Newsletter)),
-    ("mailing list", Refuse(Newsletter)),
-    // Not an address.
-    ("note", Refuse(NotAnAddress)),
-    ("comment", Refuse(NotAnAddress)),
-    ("message", Refuse(NotAnAddress)),
-    ("instruction", Refuse(NotAnAddress)),
-    ("anmerkung", Refuse(NotAnAddress)),
-    ("bemerkung", Refuse(NotAnAddress)),
-    ("kommentar", Refuse(NotAnAddress)),
-    ("hinweis", Refuse(NotAnAddress)),
-    ("remarque", Refuse(NotAnAddress)),
-    ("commentaire", Refuse(NotAnAddress)),
-    ("comentario", Refuse(NotAnAddress)),
-    ("observa", Refuse(NotAnAddress)),
-    ("opmerking", Refuse(NotAnAddress)),
-    ("captcha", Refuse(NotAnAddress)),
-    ("quantity", Refuse(NotAnAddress)),
-    (" qty ", Refuse(NotAnAddress)),
-    ("menge", Refuse(NotAnAddress)),
-    ("birth", Refuse(NotAnAddress)),
-    ("geburt", Refuse(NotAnAddress)),
-    ("naissance", Refuse(NotAnAddress)),
-    ("nacimiento", Refuse(NotAnAddress)),
-    ("nascita", Refuse(NotAnAddress)),
-    (" vat ", Refuse(NotAnAddress)),
-    (" tax ", Refuse(NotAnAddress)),
-    ("ust id", Refuse(NotAnAddress)),
-    ("steuer", Refuse(NotAnAddress)),
-    (" tva ", Refuse(NotAnAddress)),
-    (" nif ", Refuse(NotAnAddress)),
-    (" cif ", Refuse(NotAnAddress)),
-    ("codice fiscale", Refuse(NotAnAddress)),
-    ("partita iva", Refuse(NotAnAddress)),
-    (" cpf ", Refuse(NotAnAddress)),
-    (" dni ", Refuse(NotAnAddress)),
-    ("kana", Refuse(NotAnAddress)),
-    ("フリガナ", Refuse(NotAnAddress)),
-    ("ふりがな", Refuse(NotAnAddress)),
-    ("カナ", Refuse(NotAnAddress)),
-    ("セイ", Refuse(NotAnAddress)),
-    ("メイ", Refuse(NotAnAddress)),
-    ("title", Refuse(NotAnAddress)),
-    ("salutation", Refuse(NotAnAddress)),
-    ("anrede", Refuse(NotAnAddress)),
-    ("civilite", Refuse(NotAnAddress)),
-    ("tratamiento", Refuse(NotAnAddress)),
-    ("gender", Refuse(NotAnAddress)),
-    ("geschlecht", Refuse(NotAnAddress)),
-    ("website", Refuse(NotAnAddress)),
-    (" url ", Refuse(NotAnAddress)),
-    (" fax ", Refuse(NotAnAddress)),
-    ("honeypot", Refuse(NotAnAddress)),
-    ("order", Refuse(NotAnAddress)),
-    ("bestell", Refuse(NotAnAddress)),
-    ("commande", Refuse(NotAnAddress)),
-    ("pedido", Refuse(NotAnAddress)),
-    ("ordine", Refuse(NotAnAddress)),
-    // Email.
-    ("mail", Field(Email)),
-    ("email address", Field(Email)),
-    ("e mail address", Field(Email)),
-    ("mail adresse", Field(Email)),
-    ("courriel", Field(Email)),
-    ("correo", Field(Email)),
-    ("posta elettronica", Field(Email)),
-    ("electronique", Field(Email)),
-    ("electronico", Field(Email)),
-    ("eletronico", Field(Email)),
-    ("メール", Field(Email)),
-    // Phone.
-    ("dial code", Field(PhoneCountryCode)),
-    ("calling code", Field(PhoneCountryCode)),
-    ("phone code", Field(PhoneCountryCode)),
-    ("phone country", Field(PhoneCountryCode)),
-    ("landesvorwahl", Field(PhoneCountryCode)),
-    ("indicatif", Field(PhoneCountryCode)),
-    ("prefijo", Field(PhoneCountryCode)),
-    ("prefisso", Field(PhoneCountryCode)),
-    ("phone", Field(Phone)),
-    (" tel ", Field(Phone)),
-    ("telefon", Field(Phone)),
-    ("telephone", Field(Phone)),
-    ("telefoon", Field(Phone)),
-    ("mobile", Field(Phone)),
-    (" mobil", Field(Phone)),
-    ("cell", Field(Phone)),
-    (" handy ", Field(Phone)),
-    ("portable", Field(Phone)),
-    ("movil", Field(Phone)),
-    ("celular", Field(Phone)),
-    ("telemovel", Field(Phone)),
-    ("mobiel", Field(Phone)),
-    (" gsm ", Field(Phone)),
-    ("電話", Field(Phone)),
-    ("携帯", Field(Phone)),
-    // Postal code.
-    ("zip", Field(PostalCode)),
-    ("postal code", Field(PostalCode)),
-    ("postalcode", Field(PostalCode)),
-    ("postcode", Field(PostalCode)),
-    ("post code", Field(PostalCode)),
-    (" plz ", Field(PostalCode)),
-    ("postleitzahl", Field(PostalCode)),
-    ("code postal", Field(PostalCode)),
-    ("codepostal", Field(PostalCode)),
-    (" cp ", Field(PostalCode)),
-    ("codigo postal", Field(PostalCode)),
-    (" cap ", Field(PostalCode)),
-    (" cep ", Field(PostalCode)),
-    ("postnummer", Field(PostalCode)),
-    ("郵便番号", Field(PostalCode)),
-    ("〒", Field(PostalCode)),
-    // Country.
-    ("country", Field(Country)),
-    ("country region", Field(Country)),
-    ("country or region", Field(Country)),
-    (" land ", Field(Country)),
-    ("pays", Field(Country)),
-    (" pais ", Field(Country)),
-    ("paese", Field(Country)),
-    ("nazione", Field(Country)),
-    ("国", Field(Country)),
-    // Region.
-    ("state", Field(Region)),
-    ("province", Field(Region)),
-    ("region", Field(Region)),
-    ("county", Field(Region)),
-    (" zone ", Field(Region)),
-    ("bundesland", Field(Region)),
-    ("provinz", Field(Region)),
-    ("departement", Field(Region)),
-    ("provincia", Field(Region)),
-    ("estado", Field(Region)),
-    ("distrito", Field(Region)),
-    ("prefecture", Field(Region)),
-    ("territory", Field(Region)),
-    (" uf ", Field(Region)),
-    ("都道府県", Field(Region)),
-    // City.
-    ("city", Field(City)),
-    ("town", Field(City)),
-    ("stadt", Field(City)),
-    (" ort ", Field(City)),
-    ("wohnort", Field(City)),
-    ("ville", Field(City)),
-    ("ciudad", Field(City)),
-    ("localidad", Field(City)),
-    ("poblacion", Field(City)),
-    ("municipio", Field(City)),
-    ("citta", Field(City)),
-    ("comune", Field(City)),
-    ("localita", Field(City)),
-    ("locality", Field(City)),
-    ("cidade", Field(City)),
-    ("plaats", Field(City)),
-    ("suburb", Field(City)),
-    ("市区町村", Field(City)),
-    ("市町村", Field(City)),
-    // Organization.
-    ("company", Field(Organization)),
-    ("company name", Field(Organization)),
-    ("organization", Field(Organization)),
-    ("organisation", Field(Organization)),
-    ("business", Field(Organization)),
-    (" firma", Field(Organization)),
-    ("firmenname", Field(Organization)),
-    ("unternehmen", Field(Organization)),
-    ("societe", Field(Organization)),
-    ("entreprise", Field(Organization)),
-    ("raison sociale", Field(Organization)),
-    ("empresa", Field(Organization)),
-    ("compania", Field(Organization)),
-    ("azienda", Field(Organization)),
-    ("societa", Field(Organization)),
-    ("ragione sociale", Field(Organization)),
-    ("bedrijf", Field(Organization)),
-    ("会社", Field(Organization)),
-    // Address lines.
-    ("line 2", Field(Line2)),
-    ("additional address line 1", Field(Line2)),
-    ("additional address line 2", Field(Line3)),
-    ("address 2", Field(Line2)),
-    ("addr 2", Field(Line2)),
-    ("street 2 ", Field(Line3)),
-    ("street 1 ", Field(Line2)),
-    ("line 3", Field(Line3)),
-    ("address 3", Field(Line3)),
-    ("apartment", Field(Line2)),
-    (" apt ", Field(Line2)),
-    ("suite", Field(Line2)),
-    (" unit ", Field(Line2)),
-    ("building", Field(Line2)),
-    ("floor", Field(Line2)),
-    ("adresszusatz", Field(Line2)),
-    ("zusatz", Field(Line2)),
-    ("complement", Field(Line2)),
-    ("appartement", Field(Line2)),
-    ("batiment", Field(Line2)),
-    ("etage", Field(Line2)),
-    (" piso", Field(Line2)),
-    ("departamento", Field(Line2)),
-    ("apartamento", Field(Line2)),
-    ("interno", Field(Line2)),
-    ("toevoeging", Field(Line2)),
-    ("建物", Field(Line2)),
-    ("house number", Field(HouseNumber)),
-    ("housenumber", Field(HouseNumber)),
-    ("house no", Field(HouseNumber)),
-    ("hausnummer", Field(HouseNumber)),
-    ("hausnr", Field(HouseNumber)),
-    ("haus nr", Field(HouseNumber)),
-    (" nr ", Field(HouseNumber)),
-    ("numero", Field(HouseNumber)),
-    ("numero de rue", Field(HouseNumber)),
-    ("huisnummer", Field(HouseNumber)),
-    ("street number", Field(HouseNumber)),
-    ("address", Field(Line1)),
-    ("address 1", Field(Line1)),
-    ("address line 1", Field(Line1)),
-    ("street", Field(Line1)),
-    ("street name", Field(Line1)),
-    ("mailing address", Field(Line1)),
-    ("strasse", Field(Line1)),
-    ("strasse und hausnummer", Field(Line1)),
-    ("strasse hausnummer", Field(Line1)),
-    ("strasse nr", Field(Line1)),
-    ("adresse", Field(Line1)),
-    ("anschrift", Field(Line1)),
-    (" rue ", Field(Line1)),
-    ("direccion", Field(Line1)),
-    ("domicilio", Field(Line1)),
-    ("calle", Field(Line1)),
-    ("indirizzo", Field(Line1)),
-    (" via ", Field(Line1)),
-    ("endereco", Field(Line1)),
-    ("logradouro", Field(Line1)),
-    (" rua ", Field(Line1)),
-    ("morada", Field(Line1)),
-    ("straat", Field(Line1)),
-    (" adres ", Field(Line1)),
-    ("住所", Field(Line1)),
-    ("番地", Field(Line1)),
-    // Names.
-    ("first name", Field(GivenName)),
-    ("firstname", Field(GivenName)),
-    (" first ", Field(GivenName)),
-    ("given name", Field(GivenName)),
-    ("givenname", Field(GivenName)),
-    ("forename", Field(GivenName)),
-    (" fname ", Field(GivenName)),
-    ("vorname", Field(GivenName)),
-    ("prenom", Field(GivenName)),
-    ("voornaam", Field(GivenName)),
-    ("primeiro nome", Field(GivenName)),
-    ("名", Field(GivenName)),
-    ("middle name", Field(AdditionalName)),
-    ("middlename", Field(AdditionalName)),
-    ("additional name", Field(AdditionalName)),
-    ("last name", Field(FamilyName)),
-    ("lastname", Field(FamilyName)),
-    (" last ", Field(FamilyName)),
-    ("surname", Field(FamilyName)),
-    ("family name", Field(FamilyName)),
-    ("familyname", Field(FamilyName)),
-    (" lname ", Field(FamilyName)),
-    ("nachname", Field(FamilyName)),
-    ("familienname", Field(FamilyName)),
-    ("nom de famille", Field(FamilyName)),
-    ("apellido", Field(FamilyName)),
-    ("cognome", Field(FamilyName)),
-    ("sobrenome", Field(FamilyName)),
-    ("achternaam", Field(FamilyName)),
-    ("姓", Field(FamilyName)),
-    ("nombre", GivenOrFull),
-    ("nome", GivenOrFull),
-    (" nom ", FamilyOrFull),
-    ("name", Field(FullName)),
-    ("full name", Field(FullName)),
-    ("fullname", Field(FullName)),
-    (" naam ", Field(FullName)),
-    ("nom complet", Field(FullName)),
-    ("nombre completo", Field(FullName)),
-    ("nombre y apellidos", Field(FullName)),
-    ("nome completo", Field(FullName)),
-    ("nome e cognome", Field(FullName)),
-    ("name and surname", Field(FullName)),
-    ("vor und nachname", Field(FullName)),
-    ("vorname und nachname", Field(FullName)),
-    ("prenom et nom", Field(FullName)),
-    ("volledige naam", Field(FullName)),
-    ("recipient", Field(FullName)),
-    ("empfanger", Field(FullName)),
-    ("destinataire", Field(FullName)),
-    ("destinatario", Field(FullName)),
-    ("氏名", Field(FullName)),
-    ("お名前", Field(FullName)),
-    ("名前", Field(FullName)),
+const WORDS: &[(Guess, &str)] = &[
+    (
+        Refuse(Payment),
+        concat!(
+            "card|karte|carte|tarjeta|carta|kaart| cc |ccnum|cvv|cvc| csc |security code|",
+            "sicherheitscode|expir| exp |ablauf|gultig bis|vencimiento|scadenza|validade|",
+            "vervaldatum| iban | bic |swift|account number|routing|kontonummer|sort code|payment|",
+            "zahlung|paiement| pago|pagamento|betaling",
+        ),
+    ),
+    (
+        Refuse(Coupon),
+        concat!(
+            "coupon|promo|voucher|gift|discount|redeem|gutschein|rabatt|reduction|cupon|buono|",
+            "sconto|cupom|korting|actiecode|waardebon",
+        ),
+    ),
+    (Refuse(Search), "search|suche|recherche|buscar|busqueda|cerca|pesquis|zoek| q |query"),
+    (
+        Refuse(Locator),
+        concat!(
+            "locator|store finder|find a store|find store|nearest store|filiale|magasin|tienda|",
+            "negozio| loja|winkel",
+        ),
+    ),
+    (
+        Refuse(Login),
+        concat!(
+            "password|passwort|kennwort|mot de passe|contrasena|senha|wachtwoord| pwd | pass |",
+            "username|user name|userid|user id| login| log in |sign in|signin|benutzername|",
+            "identifiant|usuario|utente|gebruikersnaam| otp |one time|verification code",
+        ),
+    ),
+    (
+        Refuse(Newsletter),
+        concat!("newsletter|subscribe|abonnieren|abonne|suscrib|iscriviti|inscreva|nieuwsbrief|", "mailing list",),
+    ),
+    (
+        Refuse(NotAnAddress),
+        concat!(
+            "note|comment|message|instruction|anmerkung|bemerkung|kommentar|hinweis|remarque|",
+            "commentaire|comentario|observa|opmerking|captcha|quantity| qty |menge|birth|geburt|",
+            "naissance|nacimiento|nascita| vat | tax |ust id|steuer| tva | nif | cif |",
+            "codice fiscale|partita iva| cpf | dni |kana|フリガナ|ふりがな|カナ|セイ|メイ|title|salutation|",
+            "anrede|civilite|tratamiento|gender|geschlecht|website| url | fax |honeypot|order|",
+            "bestell|commande|pedido|ordine",
+        ),
+    ),
+    (
+        Field(Email),
+        concat!(
+            "mail|email address|e mail address|mail adresse|courriel|correo|posta elettronica|",
+            "electronique|electronico|eletronico|メール",
+        ),
+    ),
+    (
+        Field(PhoneCountryCode),
+        concat!("dial code|calling code|phone code|phone country|landesvorwahl|indicatif|prefijo|", "prefisso",),
+    ),
+    (
+        Field(Phone),
+        concat!(
+            "phone| tel |telefon|telephone|telefoon|mobile| mobil|cell| handy |portable|movil|",
+            "celular|telemovel|mobiel| gsm |電話|携帯",
+        ),
+    ),
+    (
+        Field(PostalCode),
+        concat!(
+            "zip|postal code|postalcode|postcode|post code| plz |postleitzahl|code postal|",
+            "codepostal| cp |codigo postal| cap | cep |postnummer|郵便番号|〒",
+        ),
+    ),
+    (Field(Country), "country|country region|country or region| land |pays| pais |paese|nazione|国"),
+    (
+        Field(Region),
+        concat!(
+            "state|province|region|county| zone |bundesland|provinz|departement|provincia|estado|",
+            "distrito|prefecture|territory| uf |都道府県",
+        ),
+    ),
+    (
+        Field(City),
+        concat!(
+            "city|town|stadt| ort |wohnort|ville|ciudad|localidad|poblacion|municipio|citta|comune|",
+            "localita|locality|cidade|plaats|suburb|市区町村|市町村",
+        ),
+    ),
+    (
+        Field(Organization),
+        concat!(
+            "company|company name|organization|organisation|business| firma|firmenname|unternehmen|",
+            "societe|entreprise|raison sociale|empresa|compania|azienda|societa|ragione sociale|",
+            "bedrijf|会社",
+        ),
+    ),
+    (Field(Line2), "line 2|additional address line 1"),
+    (Field(Line3), "additional address line 2"),
+    (Field(Line2), "address 2|addr 2"),
+    (Field(Line3), "street 2 "),
+    (Field(Line2), "street 1 "),
+    (Field(Line3), "line 3|address 3"),
+    (
+        Field(Line2),
+        concat!(
+            "apartment| apt |suite| unit |building|floor|adresszusatz|zusatz|complement|",
+            "appartement|batiment|etage| piso|departamento|apartamento|interno|toevoeging|建物",
+        ),
+    ),
+    (
+        Field(HouseNumber),
+        concat!(
+            "house number|housenumber|house no|hausnummer|hausnr|haus nr| nr |numero|numero de rue|",
+            "huisnummer|street number",
+        ),
+    ),
+    (
+        Field(Line1),
+        concat!(
+            "address|address 1|address line 1|street|street name|mailing address|strasse|",
+            "strasse und hausnummer|strasse hausnummer|strasse nr|adresse|anschrift| rue |",
+            "direccion|domicilio|calle|indirizzo| via |endereco|logradouro| rua |morada|straat|",
+            " adres |住所|番地",
+        ),
+    ),
+    (
+        Field(GivenName),
+        concat!(
+            "first name|firstname| first |given name|givenname|forename| fname |vorname|prenom|",
+            "voornaam|primeiro nome|名",
+        ),
+    ),
+    (Field(AdditionalName), "middle name|middlename|additional name"),
+    (
+        Field(FamilyName),
+        concat!(
+            "last name|lastname| last |surname|family name|familyname| lname |nachname|",
+            "familienname|nom de famille|apellido|cognome|sobrenome|achternaam|姓",
+        ),
+    ),
+    (GivenOrFull, "nombre|nome"),
+    (FamilyOrFull, " nom "),
+    (
+        Field(FullName),
+        concat!(
+            "name|full name|fullname| naam |nom complet|nombre completo|nombre y apellidos|",
+            "nome completo|nome e cognome|name and surname|vor und nachname|vorname und nachname|",
+            "prenom et nom|volledige naam|recipient|empfanger|destinataire|destinatario|氏名|お名前|名前",
+        ),
+    ),
 ];
 
 /// Words of a section's heading, or of a name or id, that say whom the address is for.
@@ -595,12 +355,14 @@ const PURPOSES: &[(&str, Purpose)] = &[
 
 /// The patterns by their first byte, so that each position of a text is tried only against the
 /// patterns that can start there.
-fn by_first_byte() -> &'static [Vec<u16>; 256] {
-    static INDEX: std::sync::OnceLock<[Vec<u16>; 256]> = std::sync::OnceLock::new();
+fn by_first_byte() -> &'static [Vec<(&'static str, Guess)>; 256] {
+    static INDEX: std::sync::OnceLock<[Vec<(&'static str, Guess)>; 256]> = std::sync::OnceLock::new();
     INDEX.get_or_init(|| {
-        let mut index: [Vec<u16>; 256] = std::array::from_fn(|_| Vec::new());
-        for (i, (pattern, _)) in WORDS.iter().enumerate() {
-            index[usize::from(pattern.as_bytes()[0])].push(i as u16);
+        let mut index: [Vec<(&'static str, Guess)>; 256] = std::array::from_fn(|_| Vec::new());
+        for (guess, words) in WORDS {
+            for word in words.split('|').filter(|w| !w.is_empty()) {
+                index[usize::from(word.as_bytes()[0])].push((word, *guess));
+            }
         }
         index
     })
@@ -614,8 +376,7 @@ fn guess(text: &str) -> Option<Guess> {
     let mut best: Option<(usize, usize, Guess)> = None;
     let mut refusal = None;
     for start in 0..bytes.len() {
-        for &i in &index[usize::from(bytes[start])] {
-            let (pattern, guess) = WORDS[usize::from(i)];
+        for &(pattern, guess) in &index[usize::from(bytes[start])] {
             if !bytes[start..].starts_with(pattern.as_bytes()) {
                 continue;
             }

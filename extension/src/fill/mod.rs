@@ -24,8 +24,10 @@ fn kind(value: Option<&Value>) -> Option<AddressKind> {
     }
 }
 
+/// An address as the host answered it, checked as profile-core checks every address.
 fn address(value: Option<&Value>) -> Option<Address> {
-    value.filter(|v| !v.is_null()).and_then(|v| serde_json::from_value(v.clone()).ok())
+    let value = value?;
+    Address::from_fields(|name| value.get(name).and_then(Value::as_str).map(str::to_owned)).ok()
 }
 
 /// What every fill call carries: `{origin, frames: [frame description], addresses: {shipping?,
