@@ -311,6 +311,7 @@ function describeTab(tabId) {
   return new Promise((resolve) => {
     const scan = { id: crypto.randomUUID(), tabId, frames: new Map(), expected: 1 };
     scan.finish = () => {
+      if (!scans.has(scan.id)) return;
       clearTimeout(scan.timer);
       scans.delete(scan.id);
       performance.measure("fill:describe", "fill:describe");

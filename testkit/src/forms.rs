@@ -215,12 +215,7 @@ pub fn fill(browser: &mut Browser, corpus: &Corpus, name: &str, inspect: Option<
                 if let (Some(name), None) = (inspect, &inspection) {
                     inspection = Some(browser.inspect(&popup, name));
                 }
-                // The 500 ms guard counts from when the buttons were shown.
-                std::thread::sleep(Duration::from_millis(600));
-                let clicked = Instant::now();
-                browser.eval(&popup, &format!("document.getElementById('fill-{rest}').click(); true"));
-                browser.wait_for(&popup, "document.getElementById('fill-result').dataset.filled !== undefined");
-                filled.fill_ms.push(clicked.elapsed().as_secs_f64() * 1000.0);
+                filled.fill_ms.push(click_fill(browser, &popup, rest));
                 let result = browser.eval(
                     &popup,
                     "[document.getElementById('fill-result').textContent, Number(document.getElementById('fill-result').dataset.filled)]",
@@ -247,6 +242,24 @@ pub fn fill(browser: &mut Browser, corpus: &Corpus, name: &str, inspect: Option<
     filled.fields = serde_json::from_value(report).unwrap_or_else(|e| panic!("{name}: the harness's report: {e}"));
     close(browser, &page);
     (filled, inspection)
+}
+
+/// Clicks `#fill-{button}` in the popup once the 500 ms guard has passed (a click the popup
+/// refused as too soon, on a page whose preview took long to draw, is made again); waits for
+/// `#fill-result`. The milliseconds from the counted click to the result.
+pub fn click_fill(browser: &mut Browser, popup: &str, button: &str) -> f64 {
+    loop {
+        std::thread::sleep(Duration::from_millis(600));
+        let clicked = Instant::now();
+        browser.eval(popup, &format!("document.getElementById('fill-{button}').click(); true"));
+        browser.wait_for(
+            popup,
+            "document.getElementById('fill-result').dataset.filled !== undefined || !document.getElementById('fill-too-soon').hidden",
+        );
+        if browser.eval(popup, "document.getElementById('fill-result').dataset.filled !== undefined") == json!(true) {
+            return clicked.elapsed().as_secs_f64() * 1000.0;
+        }
+    }
 }
 
 /// Closes a page or popup and waits until the browser no longer lists it.

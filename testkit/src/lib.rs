@@ -87,6 +87,12 @@ fn start_service(command: &mut Command, mut ready: impl FnMut(&str) -> bool) -> 
     Ok(child)
 }
 
+/// The `p` quantile (0 to 1) of ascending samples, nearest rank: what the benchmarks print as
+/// p50, p95 and p99.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
 /// Fails the test unless a Secret Service is reachable (the host keeps its master key there).
 pub fn require_keyring() {
     assert!(

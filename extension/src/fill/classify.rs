@@ -494,11 +494,24 @@ pub fn frame(frame: &Frame) -> Vec<Option<Classified>> {
     // email form is a "form-login" whose password shows only for a known customer).
     let asks_an_address =
         guesses.iter().any(|(g, _, _)| matches!(g, Some(Field(Line1 | StreetAddress | Street | PostalCode | City))));
-    let section_of = |i: usize| (frame.controls[i].form, frame.controls[i].group_key, guesses[i].2.clone());
-    let in_section = |i: usize, wanted: &[Guess]| {
-        let key = section_of(i);
-        (0..guesses.len()).any(|j| section_of(j) == key && guesses[j].0.is_some_and(|g| wanted.contains(&g)))
-    };
+    // Each control's section (form, heading, `section-*` token), and what each section asks for.
+    let key = |i: usize| (frame.controls[i].form, frame.controls[i].group_key, guesses[i].2.as_str());
+    let mut keys: Vec<(usize, i64, &str)> = Vec::new();
+    let mut asked: Vec<Vec<Guess>> = Vec::new();
+    let section: Vec<usize> = (0..guesses.len())
+        .map(|i| {
+            let at = keys.iter().rposition(|k| *k == key(i)).unwrap_or_else(|| {
+                keys.push(key(i));
+                asked.push(Vec::new());
+                keys.len() - 1
+            });
+            if let Some(guess) = guesses[i].0.filter(|g| !asked[at].contains(g)) {
+                asked[at].push(guess);
+            }
+            at
+        })
+        .collect();
+    let in_section = |i: usize, wanted: &[Guess]| asked[section[i]].iter().any(|g| wanted.contains(g));
     let forms: Vec<Option<Refusal>> = (0..frame.forms.len().max(1))
         .map(|form| {
             let members: Vec<usize> = (0..guesses.len()).filter(|&i| frame.controls[i].form == form).collect();

@@ -20,7 +20,17 @@ struct Spot {
     purpose: Option<Purpose>,
     /// Why it is left alone: the person typed there, it cannot be seen, it is disabled.
     left: Option<&'static str>,
-    section: (usize, i64, String),
+    /// Its section, an index into `Tab::sections`.
+    section: usize,
+}
+
+/// A part of a form: its frame, form, heading and `section-*` token.
+#[derive(Debug, Clone, PartialEq)]
+struct Section {
+    key: (usize, usize, i64, String),
+    purpose: Option<Purpose>,
+    /// It asks for a middle name apart.
+    middle_name: bool,
 }
 
 /// The tab: its frames, each described by its content script, and what each control takes.
@@ -32,6 +42,7 @@ pub struct Tab {
     /// Why a frame is not filled at all (no web origin, its element hidden), by frame index.
     blocked: Vec<Option<&'static str>>,
     spots: Vec<Spot>,
+    sections: Vec<Section>,
     /// Controls refused (search, login, payment, …) per frame.
     refused: Vec<usize>,
 }
@@ -212,39 +223,49 @@ impl Tab {
             }
         }
         let mut spots = Vec::new();
+        let mut sections: Vec<Section> = Vec::new();
         let mut refused = vec![0; frames.len()];
         for (f, frame) in frames.iter().enumerate() {
             for (i, classified) in classify::frame(frame).into_iter().enumerate() {
                 let Some(classified) = classified else { continue };
                 let c = &frame.controls[i];
                 match classified.target {
-                    Ok(target) => spots.push(Spot {
-                        frame: f,
-                        control: i,
-                        target,
-                        purpose: classified.purpose,
-                        left: if c.typed && !c.empty {
-                            Some("you typed here")
-                        } else if c.disabled {
-                            Some("disabled")
-                        } else {
-                            unseen(&c.look, frame.document)
-                        },
-                        section: (c.form, c.group_key, classified.section),
-                    }),
+                    Ok(target) => {
+                        let key = (f, c.form, c.group_key, classified.section);
+                        let section = match sections.iter().rposition(|s| s.key == key) {
+                            Some(i) => i,
+                            None => {
+                                sections.push(Section { key, purpose: None, middle_name: false });
+                                sections.len() - 1
+                            }
+                        };
+                        // A section's purpose is the first one its fields name.
+                        let named = &mut sections[section];
+                        named.purpose = named.purpose.or(classified.purpose);
+                        named.middle_name |= target == Target::AdditionalName;
+                        spots.push(Spot {
+                            frame: f,
+                            control: i,
+                            target,
+                            purpose: classified.purpose,
+                            left: if c.typed && !c.empty {
+                                Some("you typed here")
+                            } else if c.disabled {
+                                Some("disabled")
+                            } else {
+                                unseen(&c.look, frame.document)
+                            },
+                            section,
+                        })
+                    }
                     Err(_) => refused[f] += 1,
                 }
             }
         }
-        // A section's purpose is the one its fields name.
-        for i in 0..spots.len() {
-            if spots[i].purpose.is_none() {
-                let key = (spots[i].frame, &spots[i].section);
-                spots[i].purpose =
-                    spots.iter().find_map(|s| ((s.frame, &s.section) == key).then_some(s.purpose).flatten());
-            }
+        for spot in &mut spots {
+            spot.purpose = spot.purpose.or(sections[spot.section].purpose);
         }
-        Self { origin, frames, blocked, spots, refused }
+        Self { origin, frames, blocked, spots, sections, refused }
     }
 
     fn fillable(&self, spot: &Spot) -> bool {
@@ -258,10 +279,7 @@ impl Tab {
             options: &c.options,
             max_length: c.max_length,
             placeholder: &c.placeholder,
-            with_middle_name: self
-                .spots
-                .iter()
-                .any(|s| s.frame == spot.frame && s.section == spot.section && s.target == Target::AdditionalName),
+            with_middle_name: self.sections[spot.section].middle_name,
         }
     }
 
@@ -299,7 +317,7 @@ impl Tab {
             .iter()
             .enumerate()
             .map(|(f, frame)| {
-                let mut sections: Vec<((usize, i64, String), SectionPreview)> = Vec::new();
+                let mut sections: Vec<(usize, SectionPreview)> = Vec::new();
                 let mut hidden = 0;
                 for spot in self.spots.iter().filter(|s| s.frame == f) {
                     let unseen = spot.left.is_some_and(|why| why != "you typed here" && why != "disabled");
@@ -331,7 +349,7 @@ impl Tab {
                     match sections.iter_mut().find(|(key, _)| *key == spot.section) {
                         Some((_, section)) => section.rows.push(row),
                         None => sections.push((
-                            spot.section.clone(),
+                            spot.section,
                             SectionPreview { title: c.group.clone(), purpose: spot.purpose, rows: vec![row] },
                         )),
                     }
