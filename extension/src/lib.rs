@@ -142,3 +142,14 @@ pub fn fill_report(request: &str) -> Result<String, String> {
     let (filled, sentence) = request.report();
     Ok(text(&serde_json::json!({"filled": filled, "sentence": sentence})))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_extensions_pages_cannot_send_a_fill_only_the_worker_after_a_click() {
+        let fill = r#"{"type":"fill","params":{"origin":"https://shop.example","kind":"shipping","fields":["name"]}}"#;
+        let refused = super::validate_own_call(fill).unwrap_err();
+        assert!(refused.contains("not for the extension's pages"), "{refused}");
+        assert!(super::validate_own_call(r#"{"type":"listAddresses","params":{}}"#).is_ok());
+    }
+}

@@ -70,13 +70,22 @@
     return "";
   }
 
+  // The box of each ancestor that clips what overflows it (null for one that does not), kept for
+  // one description: many controls share their ancestors.
+  let clips = new Map();
+  const clipOf = (node) => {
+    if (!clips.has(node)) {
+      const style = getComputedStyle(node);
+      clips.set(node, style.overflow === "visible" && style.clipPath === "none" ? null : node.getBoundingClientRect());
+    }
+    return clips.get(node);
+  };
+
   // Whether an ancestor that clips its overflow leaves nothing of the element to see.
   function clipped(el, rect) {
     for (let node = el.parentElement; node && node !== document.body; node = node.parentElement) {
-      const style = getComputedStyle(node);
-      if (style.overflow === "visible" && style.clipPath === "none") continue;
-      const box = node.getBoundingClientRect();
-      if (rect.right <= box.left || rect.left >= box.right || rect.bottom <= box.top || rect.top >= box.bottom) return true;
+      const box = clipOf(node);
+      if (box && (rect.right <= box.left || rect.left >= box.right || rect.bottom <= box.top || rect.top >= box.bottom)) return true;
     }
     return false;
   }
@@ -141,6 +150,7 @@
     let heading = "";
     let headingKey = 0;
     described = [];
+    clips = new Map();
     for (const el of walk(document)) {
       if (el.matches(HEADINGS) && !el.closest("fieldset")) {
         heading = textOf(el, 80);
