@@ -192,6 +192,8 @@
         form: forms.get(form),
         maxLength: el.maxLength > 0 ? el.maxLength : 0,
         empty: el.tagName === "SELECT" ? el.selectedIndex < 0 || el.value === "" : el.value === "",
+        // A value nobody typed and no fill set: the page's own (a default, a "00000").
+        prefilled: el.value !== "" && !typed.has(el) && !ours.has(el),
         typed: typed.has(el),
         ours: ours.has(el),
         disabled: el.disabled || el.readOnly === true,

@@ -30,6 +30,7 @@ function fillRow(row) {
   else if (row.shipping && row.billing && row.shipping !== row.billing) {
     lines.push(`Shipping: ${row.shipping}`, `Billing: ${row.billing}`);
   } else lines.push(row.shipping || row.billing);
+  if (row.replaces && !row.kept) lines.push("Replaces what the page put there");
   return el("li", {}, el("div", { className: "grow" }, el("div", { className: "title" }, row.label),
     ...lines.map((line) => el("div", { className: "sub value" }, line))));
 }

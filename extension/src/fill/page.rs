@@ -83,6 +83,8 @@ pub struct Control {
     pub empty: bool,
     /// The person typed into it (trusted input events).
     pub typed: bool,
+    /// It holds a value the page put there (nobody typed it, no fill set it): filled over.
+    pub prefilled: bool,
     /// It holds what an earlier fill set.
     pub ours: bool,
     pub disabled: bool,
@@ -161,6 +163,7 @@ impl Frame {
                 max_length: c.get("maxLength").and_then(Value::as_u64).map(|n| n as usize).filter(|n| *n > 0),
                 empty: flag(c, "empty"),
                 typed: flag(c, "typed"),
+                prefilled: flag(c, "prefilled"),
                 ours: flag(c, "ours"),
                 disabled: flag(c, "disabled"),
                 look: look(c),

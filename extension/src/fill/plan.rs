@@ -130,6 +130,8 @@ pub struct Row {
     pub billing: Option<String>,
     /// Why it is left as it is (the person typed there).
     pub kept: Option<&'static str>,
+    /// It holds a value the page put there, which the fill replaces.
+    pub replaces: bool,
 }
 
 /// What one button does: per frame, the values to set, and per origin what the ledger records.
@@ -345,7 +347,14 @@ impl Tab {
                         .map(|t| t.chars().take(40).collect::<String>())
                         .unwrap_or_else(|| spot.target.label().to_owned());
                     let [shipping, billing] = values;
-                    let row = Row { label, takes: spot.target.label(), shipping, billing, kept: spot.left };
+                    let row = Row {
+                        label,
+                        takes: spot.target.label(),
+                        shipping,
+                        billing,
+                        kept: spot.left,
+                        replaces: c.prefilled,
+                    };
                     match sections.iter_mut().find(|(key, _)| *key == spot.section) {
                         Some((_, section)) => section.rows.push(row),
                         None => sections.push((
