@@ -268,7 +268,7 @@ impl Browser {
         })
     }
 
-        /// Reloads one of the extension's own pages. Its `loaded` mark is cleared first, so a wait
+    /// Reloads one of the extension's own pages. Its `loaded` mark is cleared first, so a wait
     /// for it that follows sees the new document, not the old one before it goes.
     pub fn reload(&mut self, session: &str) {
         self.eval(session, "delete document.body.dataset.loaded; location.reload(); true");
