@@ -222,7 +222,7 @@ fn a_page_asks_the_person_decides_and_remembered_sites_are_answered_without_aski
     browser.start(&page, "s2", &format!("window.profile.signUp({{challenge: '{CHALLENGE}', accountGuid: 'acct-8'}})"));
     browser.allow(&mut seen);
     assert_eq!(browser.settlement(&page, "s2")["value"]["accountGuid"], "acct-8");
-    browser.eval(&options, "location.reload(); true");
+    browser.reload(&options);
     browser.wait_for(&options, "document.body.dataset.loaded === 'true' && document.querySelectorAll('#accounts button.remove-account').length === 2");
     browser.eval(
         &options,
@@ -250,7 +250,7 @@ fn a_page_asks_the_person_decides_and_remembered_sites_are_answered_without_aski
 
     // A first passphrase set from the options page's first-run card, typed twice: two that
     // differ are refused and nothing is set.
-    browser.eval(&options, "location.reload(); true");
+    browser.reload(&options);
     browser
         .wait_for(&options, "document.body.dataset.loaded === 'true' && !document.getElementById('first-run').hidden");
     browser.eval(&options, "document.querySelector('#steps li:first-child button').click(); true");
@@ -747,7 +747,7 @@ fn a_shopper_signs_up_logs_in_with_one_click_and_fills_the_checkout() {
     let tablet = HostHome::new();
     let ticket = server.admin(&["issue-ticket", "--email", EMAIL], "");
     tablet.cli(&["pair", &server.profile_url, "--ticket", ticket.trim()], "");
-    browser.eval(&options, "location.reload(); true");
+    browser.reload(&options);
     browser.wait_for(
         &options,
         "document.body.dataset.loaded === 'true' && document.querySelectorAll('#devices button.revoke').length === 1",

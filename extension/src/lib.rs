@@ -92,14 +92,16 @@ pub fn address_fields() -> String {
     text(&profile_core::ADDRESS_FIELDS)
 }
 
-/// The ledger entries (`[Disclosure]`, JSON) with each one's sentence and tone added
-/// (`{…entry, sentence, tone: "shared" | "declined" | "nothing"}`), for the options page and
-/// the popup. Entries that do not parse are left out.
+/// Each ledger entry's sentence and tone (`[{sentence, tone: "shared" | "declined" |
+/// "nothing"}]`, one per entry of the `[Disclosure]` JSON given, `null` for one that does not
+/// parse), for the options page and the popup.
 #[wasm_bindgen(js_name = describeActivity)]
 pub fn describe_activity(entries: &str) -> String {
     let entries: Vec<serde_json::Value> = serde_json::from_str(entries).unwrap_or_default();
-    let described: Vec<_> =
-        entries.into_iter().filter_map(|entry| serde_json::from_value(entry).ok()).map(activity::describe).collect();
+    let described: Vec<_> = entries
+        .into_iter()
+        .map(|entry| serde_json::from_value(entry).ok().map(|entry| activity::describe(&entry)))
+        .collect();
     text(&described)
 }
 

@@ -174,9 +174,10 @@ async function handleOwnCall(request) {
     const checked = JSON.parse(rust(() => wasm.validateOwnCall(JSON.stringify(request))));
     const answer = await askHost({ origin: null, call: checked });
     const settlement = JSON.parse(rust(() => wasm.settle(JSON.stringify(answer))));
-    // The activity log, in people's words: each entry gets its sentence (in Rust).
+        // The activity log, in people's words: each entry gets its sentence and tone (in Rust).
     if (checked.type === "listDisclosures" && settlement.status === "resolved") {
-      settlement.value = JSON.parse(rust(() => wasm.describeActivity(JSON.stringify(settlement.value))));
+      const said = JSON.parse(rust(() => wasm.describeActivity(JSON.stringify(settlement.value))));
+      settlement.value = settlement.value.map((entry, i) => ({ ...entry, ...said[i] }));
     }
     return settlement;
   } catch (error) {

@@ -1,7 +1,8 @@
 // The consent window: renders the prompt the service worker built (in Rust) and reports the
 // click. The service worker decides whether a click counts (not within 500 ms of showing).
+import { $, countryName } from "./pages.js";
+
 const id = location.hash.slice(1);
-const $ = (selector) => document.querySelector(selector);
 
 async function send(message) {
   return chrome.runtime.sendMessage({ consent: { id, ...message } });
@@ -21,14 +22,7 @@ function item(tag, className, text) {
   return element;
 }
 
-// The country of a postal card, named in the person's language.
-function countryName(code) {
-  try {
-    return new Intl.DisplayNames([navigator.language, "en"], { type: "region" }).of(code) || code;
-  } catch {
-    return code;
-  }
-}
+
 
 // The window fits its content: no empty half, no scrolling to reach the buttons.
 async function fitWindow() {

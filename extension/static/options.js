@@ -1,19 +1,12 @@
 // The options page: shows what the host keeps and lets the person change it. Every change is
 // an extension-own request, checked in Rust by the service worker and served by the host.
-import { $, activityList, ask, copyButton, date, el, hostDown, INSTALL_COMMAND, KIND_LABELS, siteOf } from "./pages.js";
+import { $, activityList, ask, copyButton, countryName, date, el, hostDown, INSTALL_COMMAND, KIND_LABELS, siteOf } from "./pages.js";
 
 // An address's fields, from profile-core's one table (through the service worker's module):
 // [{name, label, autocomplete, required, line}], in reading order.
 const ADDRESS_FIELDS = await chrome.runtime.sendMessage({ addressFields: true });
 
-// The country of an address, named in the person's language.
-function countryName(code) {
-  try {
-    return new Intl.DisplayNames([navigator.language, "en"], { type: "region" }).of(code.toUpperCase()) || code;
-  } catch {
-    return code;
-  }
-}
+
 
 // The address as people read it: fields that share a `line` joined by spaces, the country named.
 function addressLines(address) {

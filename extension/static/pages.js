@@ -22,6 +22,15 @@ export const KIND_LABELS = {
   fillBilling: "Filling billing forms when you open Personal Profile",
 };
 
+// A country (ISO 3166-1 alpha-2) named in the person's language, from the browser's CLDR data.
+export function countryName(code) {
+  try {
+    return new Intl.DisplayNames([navigator.language, "en"], { type: "region" }).of(code.toUpperCase()) || code;
+  } catch {
+    return code;
+  }
+}
+
 // A site as every page names it: host and port, no scheme (as the consent window does).
 export const siteOf = (origin) => {
   try {

@@ -722,6 +722,27 @@ fn a_closed_stderr_does_not_stop_the_host() {
 }
 
 #[test]
+fn a_reader_that_goes_away_does_not_crash_the_cli() {
+    // `profile-host log | head -1`: the reader is gone before the command prints.
+    let dir = home();
+    cli_ok(dir.path(), &["address", "set", "shipping", "--json", "-"], &address("Ada").to_string());
+    for verb in [&["status"][..], &["log"], &["address", "show", "shipping"], &["--help"]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = std::process::Command::new(binary("profile-host"))
+            .args(verb)
+            .env("PROFILE_HOST_HOME", dir.path())
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{verb:?}: {stderr}");
+        assert!(out.status.success(), "{verb:?}: {:?} {stderr}", out.status);
+    }
+}
+
+#[test]
 fn without_a_keystore_the_host_refuses_and_writes_nothing() {
     let dir = home();
     let mut host = HostProcess::start_with(dir.path(), |c| {

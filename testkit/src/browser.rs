@@ -268,6 +268,12 @@ impl Browser {
         })
     }
 
+    /// Reloads one of the extension's own pages. Its `loaded` mark is cleared first, so a wait
+    /// for it that follows sees the new document, not the old one before it goes.
+    pub fn reload(&mut self, session: &str) {
+        self.eval(session, "delete document.body.dataset.loaded; location.reload(); true");
+    }
+
     /// Opens one of the extension's own pages and waits until it has loaded its data (`READY`).
     pub fn open_own_page(&mut self, page: &str) -> String {
         let session = self.open(&format!("chrome-extension://{EXTENSION_ID}/{page}"));

@@ -366,7 +366,7 @@ impl Tab {
                 FramePreview {
                     frame_id: frame.frame_id,
                     origin: frame.origin.clone(),
-                    site: Origin::parse(&frame.origin).map(|o| site_label(&o)).unwrap_or_else(|_| frame.origin.clone()),
+                    site: site_label(&frame.origin).to_owned(),
                     other_site: frame.origin != self.origin,
                     blocked: self.blocked[f],
                     sections: sections.into_iter().map(|(_, s)| s).collect(),
@@ -476,7 +476,7 @@ impl Tab {
         let mut by_site: Vec<(String, bool, usize)> = Vec::new();
         for (frame_id, n) in filled.iter().filter(|(_, n)| *n > 0) {
             let Some(frame) = self.frames.iter().find(|f| f.frame_id == *frame_id) else { continue };
-            let site = Origin::parse(&frame.origin).map(|o| site_label(&o)).unwrap_or_default();
+            let site = site_label(&frame.origin).to_owned();
             match by_site.iter_mut().find(|(s, _, _)| *s == site) {
                 Some((_, _, count)) => *count += n,
                 None => by_site.push((site, frame.origin != self.origin, *n)),

@@ -14,7 +14,7 @@ use crate::remote as sync;
 pub(super) fn show(home: &Path, kind: AddressKind) -> Result<ExitCode, String> {
     let (_, state) = open_to_show(home)?;
     let address = state.addresses.get(&kind).ok_or_else(|| format!("no {} address saved", kind.as_str()))?;
-    println!("{}", serde_json::to_string_pretty(address).map_err(|e| e.to_string())?);
+    say!("{}", serde_json::to_string_pretty(address).map_err(|e| e.to_string())?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -83,11 +83,11 @@ pub(super) fn set(
             Ok(())
         })
         .map_err(|e| e.message)?;
-    println!("saved the {} address", kind.as_str());
+    say!("saved the {} address", kind.as_str());
     if store.state().map_err(|e| e.to_string())?.server.is_some() {
         match sync::sync(&store, &sync::Client::default()) {
-            Ok(_) => println!("synced with the profile server"),
-            Err(e) => println!("not synced yet ({}); it will go out at the next sync", e.message),
+            Ok(_) => say!("synced with the profile server"),
+            Err(e) => say!("not synced yet ({}); it will go out at the next sync", e.message),
         }
     }
     Ok(ExitCode::SUCCESS)
