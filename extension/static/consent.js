@@ -1,6 +1,6 @@
 // The consent window: renders the prompt the service worker built (in Rust) and reports the
 // click. The service worker decides whether a click counts (not within 500 ms of showing).
-import { $, countryName } from "./pages.js";
+import { $, countryName, el, postalLines } from "./pages.js";
 
 const id = location.hash.slice(1);
 
@@ -10,17 +10,9 @@ async function send(message) {
 
 // "https://pay." + <strong>shop.example</strong> + ":8443": the registrable domain stands out.
 function renderSite(element, site) {
-  const strong = document.createElement("strong");
-  strong.textContent = site.domain;
-  element.replaceChildren(site.before, strong, site.after);
+  element.replaceChildren(site.before, el("strong", {}, site.domain), site.after);
 }
 
-function item(tag, className, text) {
-  const element = document.createElement(tag);
-  element.className = className;
-  element.textContent = text;
-  return element;
-}
 
 
 
@@ -69,24 +61,19 @@ async function show() {
   }
   $("#headline").textContent = prompt.headline;
   $("#items").replaceChildren(
-    ...prompt.leaves.map((leaf) => {
-      const li = document.createElement("li");
-      li.append(item("span", "title", leaf.title), item("span", "detail", leaf.detail));
-      return li;
-    }),
+        ...prompt.leaves.map((leaf) =>
+      el("li", {}, el("span", { className: "title" }, leaf.title), el("span", { className: "detail" }, leaf.detail))),
   );
   $("#items").hidden = prompt.leaves.length === 0;
   if (prompt.address) {
     const lines = [...prompt.address.lines];
     if (prompt.address.country) lines.push(countryName(prompt.address.country));
-    $("#address").replaceChildren(
-      ...lines.flatMap((line, i) => [i ? document.createElement("br") : null, i ? line : item("span", "name", line)]).filter(Boolean),
-    );
+        $("#address").replaceChildren(...postalLines(lines));
     $("#address-card").hidden = false;
   }
   $("#leaves-label").hidden = !prompt.address && prompt.leaves.length === 0;
   $("#ids").replaceChildren(
-    ...prompt.details.flatMap((d) => [item("dt", "", d.label), item("dd", "", d.value)]),
+        ...prompt.details.flatMap((d) => [el("dt", {}, d.label), el("dd", {}, d.value)]),
   );
   $("#details").hidden = prompt.details.length === 0;
   if (prompt.note) {

@@ -1,6 +1,9 @@
 // The options page: shows what the host keeps and lets the person change it. Every change is
 // an extension-own request, checked in Rust by the service worker and served by the host.
-import { $, activityList, ask, copyButton, countryName, date, el, hostDown, INSTALL_COMMAND, KIND_LABELS, siteOf } from "./pages.js";
+import {
+  $, activityList, ask, copyButton, countryName, date, el, hostDown, KIND_LABELS, postalLines, showInstallCommand, siteOf,
+  unlockFailure,
+} from "./pages.js";
 
 // An address's fields, from profile-core's one table (through the service worker's module):
 // [{name, label, autocomplete, required, line}], in reading order.
@@ -225,7 +228,7 @@ function addressCard(kind, address) {
     { className: "address-form" },
     el("h3", {}, title),
     lines.length
-      ? el("address", { className: "postal" }, ...lines.flatMap((line, i) => [i ? el("br") : null, i ? line : el("span", { className: "name" }, line)]))
+            ? el("address", { className: "postal" }, ...postalLines(lines))
       : el("p", { className: "muted" }, `No ${kind} address yet.`),
     el("div", {}, el("button", {
       type: "button", id: `edit-${kind}`, ariaLabel: lines.length ? `Edit your ${kind} address` : `Add address for ${kind}`,
@@ -406,8 +409,7 @@ async function load() {
   }
 }
 
-$("#host-command").textContent = INSTALL_COMMAND;
-$("#copy-command-slot").replaceChildren(copyButton(INSTALL_COMMAND, "the install command"));
+showInstallCommand();
 $("#check-again").addEventListener("click", async () => {
   $("#check-result").textContent = "Checking…";
   await load();
@@ -429,7 +431,7 @@ $("#unlock-form").addEventListener("submit", async (event) => {
     say("#status-error", null);
     await load();
   } catch (e) {
-    say("#status-error", e.code === "auth_failed" ? "That passphrase is not right." : e.message);
+    say("#status-error", unlockFailure(e));
   }
 });
 

@@ -31,6 +31,20 @@ export function countryName(code) {
   }
 }
 
+// An address's lines as a postal card's contents: the first (the name) stressed, a line each.
+export const postalLines = (lines) =>
+  lines.flatMap((line, i) => (i ? [el("br"), line] : [el("span", { className: "name" }, line)]));
+
+// What a failed unlock says.
+export const unlockFailure = (error) =>
+  error.code === "auth_failed" ? "That passphrase is not right." : error.message;
+
+// The "host missing" card's command and its copy button.
+export function showInstallCommand() {
+  $("#host-command").textContent = INSTALL_COMMAND;
+  $("#copy-command-slot").replaceChildren(copyButton(INSTALL_COMMAND, "the install command"));
+}
+
 // A site as every page names it: host and port, no scheme (as the consent window does).
 export const siteOf = (origin) => {
   try {

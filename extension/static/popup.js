@@ -1,5 +1,5 @@
 // The toolbar popup: what the current site has from this profile, and the lock.
-import { $, activityList, ask, copyButton, el, hostDown, INSTALL_COMMAND, KIND_LABELS, onDay, siteOf } from "./pages.js";
+import { $, activityList, ask, el, hostDown, KIND_LABELS, onDay, showInstallCommand, siteOf, unlockFailure } from "./pages.js";
 
 // The tab the popup was opened on.
 let tabId = null;
@@ -186,7 +186,7 @@ $("#unlock-form").addEventListener("submit", async (event) => {
     $("#unlock-error").hidden = true;
     await show();
   } catch (e) {
-    $("#unlock-error").textContent = e.code === "auth_failed" ? "That passphrase is not right." : e.message;
+    $("#unlock-error").textContent = unlockFailure(e);
     $("#unlock-error").hidden = false;
   }
 });
@@ -197,8 +197,7 @@ $("#lock").addEventListener("click", async () => {
   await ask("lock").catch(() => {});
   await show();
 });
-$("#host-command").textContent = INSTALL_COMMAND;
-$("#copy-command-slot").replaceChildren(copyButton(INSTALL_COMMAND, "the install command"));
+showInstallCommand();
 $("#check-again").addEventListener("click", () => show());
 $("#settings").addEventListener("click", () => chrome.runtime.openOptionsPage());
 // Opening the popup is the person's doing: it keeps an unlocked profile open.
