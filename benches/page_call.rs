@@ -20,6 +20,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use profile_testkit::browser::{Browser, serve, service_worker};
+use profile_testkit::percentile;
 use profile_testkit::server::ProfileServer;
 use serde_json::json;
 
@@ -28,10 +29,6 @@ const WARM_CALLS: usize = 2000;
 const ROUNDS: usize = 4;
 const COLD_STARTS: usize = 20;
 const LOGINS: usize = 300;
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
-}
 
 fn report(what: &str, mut ms: Vec<f64>) -> (f64, f64) {
     ms.sort_by(f64::total_cmp);

@@ -14,6 +14,7 @@ use profile_core::server_api::{AccountCheck, ApiErrorCode, path};
 use profile_core::{AccountGuid, Origin};
 use profile_testkit::EXTENSION_ID;
 use profile_testkit::browser::{Browser, DemoShop, Inspection, SHOP, assert_all_clean, serve, service_worker};
+use profile_testkit::forms::{self, Corpus};
 use profile_testkit::host::HostHome;
 use profile_testkit::server::ProfileServer;
 use serde_json::{Value, json};
@@ -193,7 +194,7 @@ fn a_page_asks_the_person_decides_and_remembered_sites_are_answered_without_aski
     assert_eq!(browser.settlement(&page, "r7")["code"], "invalid_request");
 
     // The toolbar popup shows the site's account and what it gets without asking.
-    let popup = open_popup(&mut browser);
+    let popup = browser.open_popup();
     browser.wait_for(&popup, "document.body.dataset.loaded === 'true'");
     looks.push(browser.inspect(&popup, "popup"));
     let facts = browser.eval(&popup, "document.getElementById('facts').innerText");
@@ -221,7 +222,7 @@ fn a_page_asks_the_person_decides_and_remembered_sites_are_answered_without_aski
     browser.start(&page, "s2", &format!("window.profile.signUp({{challenge: '{CHALLENGE}', accountGuid: 'acct-8'}})"));
     browser.allow(&mut seen);
     assert_eq!(browser.settlement(&page, "s2")["value"]["accountGuid"], "acct-8");
-    browser.eval(&options, "location.reload(); true");
+    browser.reload(&options);
     browser.wait_for(&options, "document.body.dataset.loaded === 'true' && document.querySelectorAll('#accounts button.remove-account').length === 2");
     browser.eval(
         &options,
@@ -282,9 +283,8 @@ fn a_page_asks_the_person_decides_and_remembered_sites_are_answered_without_aski
     assert!(log.contains(&format!("{origin}  login  disclosed")), "{log}");
 
     // A first passphrase set from the options page's first-run card, typed twice: two that
-    // differ are refused and nothing is set. (The page before the reload must not pass for the
-    // reloaded one.)
-    browser.eval(&options, "delete document.body.dataset.loaded; location.reload(); true");
+    // differ are refused and nothing is set.
+    browser.reload(&options);
     browser
         .wait_for(&options, "document.body.dataset.loaded === 'true' && !document.getElementById('first-run').hidden");
     browser.eval(&options, "document.querySelector('#steps li:first-child button').click(); true");
@@ -344,27 +344,6 @@ fn allow_inspected(
     let items = browser.shown(&consent);
     browser.click_after(&consent, 600, "document.getElementById('allow').click()");
     items
-}
-
-/// Opens the toolbar popup on the current tab, as a click on the toolbar button does.
-fn open_popup(browser: &mut Browser) -> String {
-    let worker = service_worker(browser);
-    let session = browser.attach(&worker);
-    browser.call(
-        Some(&session),
-        "Runtime.evaluate",
-        json!({"expression": "chrome.action.openPopup()", "awaitPromise": true}),
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(popup) =
-            browser.targets().into_iter().find(|t| t["url"].as_str().is_some_and(|u| u.ends_with("/popup.html")))
-        {
-            return browser.attach(popup["targetId"].as_str().unwrap());
-        }
-        assert!(Instant::now() < deadline, "the popup did not open");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -719,10 +698,16 @@ fn the_firefox_build_and_the_store_zips_carry_the_same_extension() {
     assert_eq!(firefox["browser_specific_settings"]["gecko"]["id"], "profile@personalprofile.org");
     assert_eq!(firefox["background"]["scripts"], json!(["background.js"]));
     assert!(firefox.get("key").is_none());
-    for member in ["permissions", "content_scripts", "content_security_policy", "action", "options_ui"] {
+    for member in ["permissions", "content_scripts", "content_security_policy", "action", "options_ui", "commands"] {
         assert_eq!(chromium[member], firefox[member], "{member} differs");
     }
-    assert_eq!(chromium["permissions"], json!(["nativeMessaging", "storage", "activeTab"]));
+    assert_eq!(chromium["permissions"], json!(["nativeMessaging", "storage", "activeTab", "contextMenus"]));
+    assert_eq!(chromium["commands"]["_execute_action"]["suggested_key"]["default"], "Alt+Shift+F");
+    let fill = chromium["content_scripts"].as_array().unwrap().iter().find(|s| s["js"] == json!(["content-fill.js"]));
+    assert_eq!(
+        (fill.unwrap()["all_frames"].clone(), fill.unwrap()["match_about_blank"].clone()),
+        (json!(true), json!(true))
+    );
 
     for browser in ["chromium", "firefox"] {
         let file = std::fs::File::open(packages.join(format!("personal-profile-{browser}.zip"))).unwrap();
@@ -796,7 +781,7 @@ fn a_shopper_signs_up_logs_in_with_one_click_and_fills_the_checkout() {
     let tablet = HostHome::new();
     let ticket = server.admin(&["issue-ticket", "--email", EMAIL], "");
     tablet.cli(&["pair", &server.profile_url, "--ticket", ticket.trim()], "");
-    browser.eval(&options, "location.reload(); true");
+    browser.reload(&options);
     browser.wait_for(
         &options,
         "document.body.dataset.loaded === 'true' && document.querySelectorAll('#devices button.revoke').length === 1",
@@ -934,6 +919,21 @@ fn a_shopper_signs_up_logs_in_with_one_click_and_fills_the_checkout() {
     allow_inspected(&mut browser, &mut seen, &mut looks, "consent-billing");
     browser.wait_for(&page, "document.getElementById('billing-city').value === 'Lyon'");
     assert_eq!(browser.eval(&page, "document.getElementById('billing-postalCode').value"), json!("69001"));
+    // The plain form beside them, which the shop never adapted, is filled from the toolbar.
+    browser.call(Some(&page), "Page.bringToFront", json!({}));
+    let popup = browser.open_popup();
+    browser.wait_for(
+        &popup,
+        "document.body.dataset.loaded === 'true' && !document.getElementById('fill-shipping').disabled",
+    );
+    looks.push(browser.inspect(&popup, "popup-fill-shop"));
+    browser.click_after(&popup, 600, "document.getElementById('fill-shipping').click()");
+    browser.wait_for(&popup, "document.getElementById('fill-result').dataset.filled !== undefined");
+    assert_eq!(
+        browser.eval(&page, "['plain-name', 'plain-line1', 'plain-postal-code', 'plain-country'].map(id => document.getElementById(id).value)"),
+        json!(["Ada Lovelace", "12 St James's Square", "SW1Y 4JH", "GB"])
+    );
+    browser.eval(&popup, "window.close(); true");
     browser.screenshots(&page, "shop-checkout");
 
     // The same shop reached at another origin: the assertion is made for that origin, and the
@@ -959,5 +959,86 @@ fn a_shopper_signs_up_logs_in_with_one_click_and_fills_the_checkout() {
     assert!(paired.as_str().unwrap().starts_with("Not paired"), "{paired}");
     let status = browser.host(&["status"]);
     assert!(status.contains(&format!("{}  as shop-", shop.origin)), "the account stays: {status}");
+    assert_all_clean(&looks);
+}
+
+#[test]
+fn the_popup_fills_every_form_of_the_corpus_and_each_page_takes_the_values() {
+    let mut browser = launch(true);
+    let corpus = Corpus::start();
+    let mut looks = Vec::new();
+    let mut problems = Vec::new();
+    // The popup's preview, looked at on three forms.
+    let inspected = ["shopify.html", "german.html", "phishing.html"];
+    for name in forms::forms() {
+        let inspect =
+            inspected.contains(&name.as_str()).then(|| format!("popup-fill-{}", name.trim_end_matches(".html")));
+        let (filled, look) = forms::fill(&mut browser, &corpus, &name, inspect.as_deref());
+        looks.extend(look);
+        assert!(filled.fields.len() >= 4, "{name}: the harness reported {} fields", filled.fields.len());
+        assert!(filled.results.iter().all(|(_, n)| *n > 0), "{name}: {:?}", filled.results);
+        if name == "iframe-cross-origin.html" {
+            assert!(
+                filled.preview.contains("In a frame from 127.0.0.1"),
+                "a frame of another origin is named before it is filled:\n{}",
+                filled.preview
+            );
+        }
+        if name == "phishing.html" {
+            assert!(filled.preview.contains("cannot be seen: they are never filled"), "{}", filled.preview);
+        }
+        problems.extend(forms::problems(&filled));
+    }
+    assert!(problems.is_empty(), "{} field(s) not right:\n{}", problems.len(), problems.join("\n"));
+
+    // Every fill is in the ledger, and the activity log says it in words.
+    let log = browser.host(&["log"]);
+    assert!(log.contains("fill  disclosed"), "{log}");
+    let options = browser.open_own_page("options.html");
+    let activity = browser.eval(&options, "document.body.innerText");
+    assert!(
+        activity.as_str().unwrap().contains("Filled your shipping address into a form on localhost:"),
+        "{activity}"
+    );
+
+    // A click in the first 500 ms after the buttons appear does not count.
+    let page = browser.open(&corpus.url("table-layout.html"));
+    let popup = browser.open_popup();
+    browser.wait_for(
+        &popup,
+        "document.body.dataset.loaded === 'true' && !document.getElementById('fill-shipping').disabled",
+    );
+    browser.eval(&popup, "document.getElementById('fill-shipping').click(); true");
+    browser.wait_for(&popup, "!document.getElementById('fill-too-soon').hidden");
+    assert_eq!(browser.eval(&page, "document.querySelector('[name=f1]').value"), json!(""), "nothing was filled");
+
+    // Remembered for fills: opening the popup fills the page at once, and only then.
+    std::thread::sleep(Duration::from_millis(600));
+    browser.eval(
+        &popup,
+        "document.getElementById('fill-remember').click(); document.getElementById('fill-shipping').click(); true",
+    );
+    browser.wait_for(&popup, "document.getElementById('fill-result').dataset.filled === '7'");
+    browser.eval(&popup, "window.close(); true");
+    let again = browser.open(&corpus.url("table-layout.html"));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(browser.eval(&again, "document.querySelector('[name=f1]').value"), json!(""), "never on page load");
+    let popup = browser.open_popup();
+    browser.wait_for(&popup, "document.getElementById('fill-result').dataset.filled === '7'");
+    assert_eq!(browser.eval(&again, "document.querySelector('[name=f1]').value"), json!("Ada"));
+    browser.eval(&popup, "window.close(); true");
+
+    // A locked profile shows the unlock form instead of the buttons.
+    browser.host_with_input(&["passphrase", "set"], "correct horse battery\n");
+    browser.host(&["lock"]);
+    let popup = browser.open_popup();
+    browser.wait_for(&popup, "document.body.dataset.loaded === 'true'");
+    assert_eq!(
+        browser.eval(
+            &popup,
+            "[document.getElementById('unlock-form').hidden, document.getElementById('fill-card').hidden]"
+        ),
+        json!([false, true])
+    );
     assert_all_clean(&looks);
 }

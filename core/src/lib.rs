@@ -17,7 +17,7 @@ pub mod wire;
 pub use account::{AppId, MAX_APP_ID, MAX_PERMISSION, MAX_PERMISSIONS, Permissions};
 pub use address::{
     ADDRESS_FIELDS, Address, AddressBook, AddressBookError, AddressError, AddressField, AddressForm, AddressId,
-    AddressKind, FormField, Label, Region, SavedAddress, lines_of,
+    AddressKind, FormField, Label, Region, SavedAddress, Spellings, lines_of,
 };
 pub use assertion::{
     AccountGuid, Assertion, AssertionError, AssertionType, Challenge, ClientData, Expected, LoginKey,

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::{
     AccountGuid, Address, AddressForm, AddressId, AddressKind, AppId, Assertion, Bearer, Challenge, DeviceId,
-    ErrorCode, Label, Origin, OriginError, Passphrase, Permissions, PublicJwk, WireError,
+    ErrorCode, Label, Origin, OriginError, Passphrase, Permissions, PublicJwk, Spellings, WireError,
 };
 
 /// Largest frame either side may send: 1 MiB.
@@ -126,6 +126,56 @@ pub enum Call {
     /// The person did something in the extension's own UI (decided in a consent window, opened
     /// the popup or the options page): it keeps an unlocked profile from locking for idleness.
     Activity {},
+    /// The person filled a form on a page of `origin` from the toolbar popup (a click, or a
+    /// site they remembered for fills): the host records the disclosure of `fields` of its
+    /// `kind` address in the ledger, then answers that [`Address`] for the extension to fill
+    /// with. Not for the extension's pages: the service worker sends it after the click.
+    Fill(FillParams),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FillParams {
+    /// The page (or frame) the values go into.
+    pub origin: Origin,
+    /// Which kind of address the form takes: the sections it fills, and the default address
+    /// used when no `id` is given.
+    pub kind: AddressKind,
+    /// The saved address the person chose, when not the default of `kind`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<AddressId>,
+    /// Which of its fields the fill uses.
+    pub fields: FillFields,
+}
+
+/// Names of an address's fields ([`crate::ADDRESS_FIELDS`]), each at most once, in reading
+/// order; anything else is refused when parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<String>", into = "Vec<String>")]
+pub struct FillFields(Vec<&'static str>);
+
+impl FillFields {
+    pub fn names(&self) -> &[&'static str] {
+        &self.0
+    }
+}
+
+impl TryFrom<Vec<String>> for FillFields {
+    type Error = String;
+
+    fn try_from(names: Vec<String>) -> Result<Self, Self::Error> {
+        if let Some(unknown) = names.iter().find(|n| !crate::ADDRESS_FIELDS.iter().any(|f| f.name == n.as_str())) {
+            return Err(format!("`{}` is not a field of an address", unknown.chars().take(40).collect::<String>()));
+        }
+        let named = |name: &str| names.iter().any(|n| n == name);
+        Ok(Self(crate::ADDRESS_FIELDS.iter().map(|f| f.name).filter(|name| named(name)).collect()))
+    }
+}
+
+impl From<FillFields> for Vec<String> {
+    fn from(fields: FillFields) -> Self {
+        fields.0.into_iter().map(str::to_owned).collect()
+    }
 }
 
 /// Most ledger entries one `listDisclosures` answer carries (keeps the frame under 1 MiB).
@@ -182,6 +232,11 @@ pub enum GrantKind {
     ShippingAddress,
     BillingAddress,
     Login,
+    /// Fill the site's shipping (and unnamed) form sections as soon as the person opens the
+    /// toolbar popup on it, without the click; never by itself on page load.
+    FillShipping,
+    /// The same for billing sections.
+    FillBilling,
 }
 
 impl GrantKind {
@@ -307,6 +362,7 @@ impl Call {
             Self::RevokeDevice { .. } => "revokeDevice",
             Self::RemoveAccount { .. } => "removeAccount",
             Self::Activity {} => "activity",
+            Self::Fill(_) => "fill",
         }
     }
 
@@ -329,6 +385,7 @@ impl Call {
                 | Self::RevokeDevice { .. }
                 | Self::RemoveAccount { .. }
                 | Self::Activity {}
+                | Self::Fill(_)
         )
     }
 
@@ -479,6 +536,9 @@ pub struct ListedAddress {
     /// person's language).
     pub lines: Vec<String>,
     pub saved_at: u64,
+    /// Its region and phone as forms may ask for them, for filling forms.
+    #[serde(default)]
+    pub spellings: Spellings,
 }
 
 /// What `saveAddress` answers.
@@ -866,6 +926,17 @@ mod tests {
             serde_json::to_value(PassphraseSet { others_signed_out: true }).unwrap(),
             json!({"othersSignedOut": true})
         );
+        let fill = parse(json!({"id": 6, "type": "fill", "origin": PAGE, "params":
+            {"origin": "https://shop.example", "kind": "billing", "fields": ["city", "name", "city"]}}))
+        .unwrap();
+        let Call::Fill(params) = &fill.call else { panic!("{:?}", fill.call) };
+        assert_eq!((params.kind, params.fields.names()), (AddressKind::Billing, &["name", "city"][..]));
+        assert!(!fill.call.is_page_method() && fill.call.is_person_action());
+        assert_eq!(serde_json::to_value(&fill.call).unwrap()["params"]["fields"], json!(["name", "city"]));
+        let (_, error) = parse(json!({"id": 6, "type": "fill", "origin": PAGE, "params":
+            {"origin": "https://shop.example", "kind": "billing", "fields": ["password"]}}))
+        .unwrap_err();
+        assert!(error.message.contains("not a field of an address"), "{}", error.message);
     }
 
     #[test]

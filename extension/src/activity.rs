@@ -2,8 +2,7 @@
 //! address with shop.example", "You declined to log in to shop.example") and its tone, so the
 //! options page and the popup say what happened without field names or error codes.
 
-use profile_core::wire::Disclosure;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::policy::site_label;
 
@@ -19,20 +18,28 @@ pub enum Tone {
     Nothing,
 }
 
-/// A ledger entry with its sentence.
+/// What a sentence needs of a ledger entry (`wire::Disclosure`): read as plain text, so the
+/// module carries no second parser of origins.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Entry {
+    pub origin: String,
+    pub method: String,
+    #[serde(default)]
+    pub fields: Vec<String>,
+    pub outcome: String,
+}
+
+/// An entry's sentence and tone.
 #[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct Described {
-    #[serde(flatten)]
-    pub entry: Disclosure,
     pub sentence: String,
     pub tone: Tone,
 }
 
 /// What the call was after, as a noun phrase: "your shipping address", "your profile URL".
-fn wanted(entry: &Disclosure) -> String {
+fn wanted(entry: &Entry) -> String {
     match entry.method.as_str() {
-        "getAddress" => {
+        "getAddress" | "fill" => {
             let kind = entry.fields.first().and_then(|field| field.split_once('.')).map(|(kind, _)| kind);
             kind.map_or_else(|| "an address".to_owned(), |kind| format!("your {kind} address"))
         }
@@ -43,7 +50,7 @@ fn wanted(entry: &Disclosure) -> String {
 }
 
 /// The entry as a sentence.
-pub fn describe(entry: Disclosure) -> Described {
+pub fn describe(entry: &Entry) -> Described {
     let site = site_label(&entry.origin);
     let method = entry.method.as_str();
     let (sentence, tone) = match entry.outcome.as_str() {
@@ -55,7 +62,8 @@ pub fn describe(entry: Disclosure) -> Described {
                 "signUp" => format!("Created an account at {site}"),
                 "login" => format!("Logged you in to {site}"),
                 "getDeviceId" => format!("Gave {site} an ID for this device"),
-                _ => format!("Shared {} with {site}", wanted(&entry)),
+                "fill" => format!("Filled {} into a form on {site}", wanted(entry)),
+                _ => format!("Shared {} with {site}", wanted(entry)),
             },
             Tone::Shared,
         ),
@@ -63,7 +71,7 @@ pub fn describe(entry: Disclosure) -> Described {
             match method {
                 "signUp" => format!("You declined to create an account at {site}"),
                 "login" => format!("You declined to log in to {site}"),
-                _ => format!("You declined to share {} with {site}", wanted(&entry)),
+                _ => format!("You declined to share {} with {site}", wanted(entry)),
             },
             Tone::Declined,
         ),
@@ -71,7 +79,7 @@ pub fn describe(entry: Disclosure) -> Described {
             let asked = match method {
                 "signUp" => format!("{site} asked to create an account"),
                 "login" => format!("{site} asked to log you in"),
-                _ => format!("{site} asked for {}", wanted(&entry)),
+                _ => format!("{site} asked for {}", wanted(entry)),
             };
             let why = match (outcome, method) {
                 ("not_found", "login") => "you have no account there",
@@ -86,29 +94,26 @@ pub fn describe(entry: Disclosure) -> Described {
             (format!("{asked}, but {why}: nothing was shared"), Tone::Nothing)
         }
     };
-    Described { entry, sentence, tone }
+    Described { sentence, tone }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn entry(method: &str, fields: &[&str], outcome: &str) -> Disclosure {
-        Disclosure {
-            at: 0,
-            origin: profile_core::Origin::parse("http://localhost:8480").unwrap(),
+    fn entry(method: &str, fields: &[&str], outcome: &str) -> Entry {
+        Entry {
+            origin: "http://localhost:8480".into(),
             method: method.into(),
             fields: fields.iter().map(|f| (*f).to_owned()).collect(),
             outcome: outcome.into(),
-            count: 1,
-            until: None,
         }
     }
 
     #[test]
     fn each_entry_reads_as_a_sentence_without_field_names_or_codes() {
         let said = |method, fields: &[&str], outcome| {
-            let described = describe(entry(method, fields, outcome));
+            let described = describe(&entry(method, fields, outcome));
             (described.sentence, described.tone)
         };
         assert_eq!(
@@ -120,6 +125,10 @@ mod tests {
             "Created an account at localhost:8480, with your profile URL"
         );
         assert_eq!(said("login", &["accountGuid", "assertion"], "disclosed").0, "Logged you in to localhost:8480");
+        assert_eq!(
+            said("fill", &["shipping.name", "shipping.city"], "disclosed"),
+            ("Filled your shipping address into a form on localhost:8480".into(), Tone::Shared)
+        );
         assert_eq!(said("login", &[], "denied"), ("You declined to log in to localhost:8480".into(), Tone::Declined));
         assert_eq!(
             said("getAddress", &[], "not_found"),

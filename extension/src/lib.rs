@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod activity;
+pub mod fill;
 pub mod flow;
 pub mod policy;
 
@@ -77,20 +78,23 @@ pub fn validate_own_call(message: &str) -> Result<String, String> {
     // Through `Value`, as page calls are: one deserializer for `Call` keeps the module small.
     let value: serde_json::Value = parse(message, "request").map_err(|e| text(&e))?;
     let call = Call::deserialize(value).map_err(|e| text(&WireError::invalid(format!("bad request: {e}"))))?;
-    if call.is_page_method() || matches!(call, Call::Preview(_) | Call::Grant(_)) {
+    // A fill is sent by the service worker after the person's click, never by a page of its own.
+    if call.is_page_method() || matches!(call, Call::Preview(_) | Call::Grant(_) | Call::Fill(_)) {
         return Err(text(&WireError::invalid(format!("`{}` is not for the extension's pages", call.name()))));
     }
     Ok(text(&call))
 }
 
-/// The ledger entries (`[Disclosure]`, JSON) with each one's sentence and tone added
-/// (`{…entry, sentence, tone: "shared" | "declined" | "nothing"}`), for the options page and
-/// the popup. Entries that do not parse are left out.
+/// Each ledger entry's sentence and tone (`[{sentence, tone: "shared" | "declined" |
+/// "nothing"}]`, one per entry of the `[Disclosure]` JSON given, `null` for one that does not
+/// parse), for the options page and the popup.
 #[wasm_bindgen(js_name = describeActivity)]
 pub fn describe_activity(entries: &str) -> String {
     let entries: Vec<serde_json::Value> = serde_json::from_str(entries).unwrap_or_default();
-    let described: Vec<_> =
-        entries.into_iter().filter_map(|entry| serde_json::from_value(entry).ok()).map(activity::describe).collect();
+    let described: Vec<_> = entries
+        .into_iter()
+        .map(|entry| serde_json::from_value(entry).ok().map(|entry| activity::describe(&entry)))
+        .collect();
     text(&described)
 }
 
@@ -106,4 +110,41 @@ pub fn click_counts(ms_since_shown: f64) -> bool {
 pub fn settle(answer: &str) -> String {
     let answer: Option<Response> = serde_json::from_str(answer).ok().flatten();
     text(&Settlement::from_host(answer.as_ref()))
+}
+
+/// The toolbar popup's preview of a tab's forms (`fill::Request`: `{origin, frames, addresses,
+/// names, choice?}`): each frame's sections, field by field, with what each button would put
+/// there. Throws `{code, message}` when the request does not parse.
+#[wasm_bindgen(js_name = fillPreview)]
+pub fn fill_preview(request: &str) -> Result<String, String> {
+    let request = fill::Request::read(request).map_err(|e| text(&e))?;
+    Ok(text(&request.tab.preview(&request.addresses, request.choice.as_deref())))
+}
+
+/// What a fill button does (`fill::Request` with `{button, kind?, address?, fields?, again?}`):
+/// per frame the values to set, per origin the fields the ledger records; `null` when no
+/// address is saved.
+#[wasm_bindgen(js_name = fillPlan)]
+pub fn fill_plan(request: &str) -> Result<String, String> {
+    let request = fill::Request::read(request).map_err(|e| text(&e))?;
+    Ok(text(&request.plan()))
+}
+
+/// After a fill (`fill::Request` with `{kind, filled: [[frameId, count]]}`): `{filled, sentence}`.
+#[wasm_bindgen(js_name = fillReport)]
+pub fn fill_report(request: &str) -> Result<String, String> {
+    let request = fill::Request::read(request).map_err(|e| text(&e))?;
+    let (filled, sentence) = request.report();
+    Ok(text(&serde_json::json!({"filled": filled, "sentence": sentence})))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_extensions_pages_cannot_send_a_fill_only_the_worker_after_a_click() {
+        let fill = r#"{"type":"fill","params":{"origin":"https://shop.example","kind":"shipping","fields":["name"]}}"#;
+        let refused = super::validate_own_call(fill).unwrap_err();
+        assert!(refused.contains("not for the extension's pages"), "{refused}");
+        assert!(super::validate_own_call(r#"{"type":"listAddresses","params":{}}"#).is_ok());
+    }
 }

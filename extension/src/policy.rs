@@ -166,9 +166,8 @@ pub struct Prompt {
 
 /// A site as every page names it: host and port, without the scheme (`shop.example`,
 /// `localhost:8480`).
-pub fn site_label(origin: &Origin) -> String {
-    let text = origin.as_str();
-    text.find("://").map_or(text, |i| &text[i + 3..]).to_owned()
+pub fn site_label(origin: &str) -> &str {
+    origin.split_once("://").map_or(origin, |(_, site)| site)
 }
 
 fn leaf(title: &str, detail: &str) -> Leaf {
@@ -188,7 +187,7 @@ const DEVICE_ID_LEAF: (&str, &str) = (
 
 /// Builds the prompt from the host's `preview` of exactly what the call would disclose.
 pub fn prompt(call: &PageCall, preview: &PreviewResult) -> Prompt {
-    let host = site_label(&call.origin);
+    let host = site_label(call.origin.as_str()).to_owned();
     let value = &preview.value;
     let text = |v: &Value| v.as_str().map(str::to_owned);
     let (mut leaves, mut details, mut address, mut note) = (Vec::new(), Vec::new(), None, None);

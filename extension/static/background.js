@@ -174,9 +174,10 @@ async function handleOwnCall(request) {
     const checked = JSON.parse(rust(() => wasm.validateOwnCall(JSON.stringify(request))));
     const answer = await askHost({ origin: null, call: checked });
     const settlement = JSON.parse(rust(() => wasm.settle(JSON.stringify(answer))));
-    // The activity log, in people's words: each entry gets its sentence (in Rust).
+        // The activity log, in people's words: each entry gets its sentence and tone (in Rust).
     if (checked.type === "listDisclosures" && settlement.status === "resolved") {
-      settlement.value = JSON.parse(rust(() => wasm.describeActivity(JSON.stringify(settlement.value))));
+      const said = JSON.parse(rust(() => wasm.describeActivity(JSON.stringify(settlement.value))));
+      settlement.value = settlement.value.map((entry, i) => ({ ...entry, ...said[i] }));
     }
     return settlement;
   } catch (error) {
@@ -291,10 +292,200 @@ chrome.runtime.onConnect.addListener((port) => {
   });
 });
 
+// ---- filling forms ----------------------------------------------------------------------------
+// The popup asks for a preview of the tab's forms and, on the person's click, for the fill. Each
+// frame's content script (content-fill.js) describes its controls; the frame's origin is the
+// one the browser gives its message. Rust classifies and plans; this carries it out: the host
+// records the disclosure (`fill`) before any value goes into the page.
+const FRAMES_WAIT_MS = 1500;
+const scans = new Map();
+// When the fill buttons became visible and enabled, per tab (the 500 ms guard).
+const fillShown = new Map();
+
+// Every frame of the tab that answers, as `{…description, frameId, origin, url, documentId}`:
+// each frame's content script answers the worker's broadcast with a message of its own, so its
+// origin and URL are the browser's word. Done once as many frames answered as the frames counted
+// (one plus each answer's child frames), or after FRAMES_WAIT_MS (a frame without the content
+// script never answers).
+function describeTab(tabId) {
+  performance.mark("fill:describe");
+  return new Promise((resolve) => {
+    const scan = { id: crypto.randomUUID(), tabId, frames: new Map(), expected: 1 };
+    scan.finish = () => {
+      if (!scans.has(scan.id)) return;
+      clearTimeout(scan.timer);
+      scans.delete(scan.id);
+      performance.measure("fill:describe", "fill:describe");
+      resolve([...scan.frames.values()].sort((a, b) => a.frameId - b.frameId));
+    };
+    scan.timer = setTimeout(scan.finish, FRAMES_WAIT_MS);
+    scans.set(scan.id, scan);
+    chrome.tabs.sendMessage(tabId, { fillDescribe: scan.id }).catch((error) => {
+      if (/Receiving end does not exist/i.test(String(error && error.message))) scan.finish();
+    });
+  });
+}
+
+function described(message, sender) {
+  const scan = scans.get(message.scan);
+  if (!scan || !sender.tab || sender.tab.id !== scan.tabId || scan.frames.has(sender.frameId)) return;
+  const frame = { ...message.description, frameId: sender.frameId, origin: sender.origin || "null", url: sender.url || "", documentId: sender.documentId };
+  scan.frames.set(sender.frameId, frame);
+  scan.expected += (frame.frames || []).length;
+  // A frame may answer before the one around it: the count is known once the top frame answered.
+  if (scan.frames.has(0) && scan.frames.size >= scan.expected) scan.finish();
+}
+
+// The names the browser gives each saved address's country, in the pages' languages, the
+// browser's and English: a country select may use any of them.
+function countryNames(addresses, frames) {
+  const languages = [...new Set([...frames.map((f) => f.lang), navigator.language, "en"].filter(Boolean))];
+  const names = {};
+    for (const { address } of (addresses && addresses.addresses) || []) {
+    if (!address || !address.country || names[address.country]) continue;
+    const named = languages.map((language) => {
+      try {
+        return new Intl.DisplayNames([language], { type: "region" }).of(address.country);
+      } catch {
+        return null;
+      }
+    });
+    names[address.country] = [...new Set(named.filter((name) => name && name !== address.country))];
+  }
+  return names;
+}
+
+// Asks the host for one of the extension's own methods; its value, or throws `{code, message}`.
+async function own(type, params = {}) {
+  const answer = await askHost({ origin: null, call: { type, params } });
+  const settlement = JSON.parse(rust(() => wasm.settle(JSON.stringify(answer))));
+  if (settlement.status === "resolved") return settlement.value;
+  throw settlement;
+}
+
+const GRANT_OF = { shipping: "fillShipping", billing: "fillBilling" };
+
+// What the popup shows: `{origin, preview, saved: [{id, label, default}], remembered}`, or
+// `{locked: true}`.
+async function fillPreview({ tabId, choice }) {
+  await ready;
+  const frames = await describeTab(tabId);
+  const top = frames.find((frame) => frame.frameId === 0);
+  if (!top) return { origin: null };
+  let addresses, grants;
+  try {
+    [addresses, grants] = await Promise.all([own("listAddresses"), own("listGrants")]);
+  } catch (error) {
+    return error.code === "locked" ? { locked: true } : { error: error.message || "the host did not answer" };
+  }
+  const request = { origin: top.origin, frames, addresses, names: countryNames(addresses, frames), choice: choice || null };
+  performance.mark("fill:classify");
+  const preview = JSON.parse(rust(() => wasm.fillPreview(JSON.stringify(request))));
+  performance.measure("fill:classify", "fill:classify");
+  const remembered = ["shipping", "billing"].find((button) =>
+    grants.some((g) => g.origin === top.origin && !g.topOrigin && g.kind === GRANT_OF[button]));
+    const saved = addresses.addresses.map(({ id, label, default: defaults }) => ({ id, label, default: defaults }));
+  return { origin: top.origin, preview, saved, remembered: remembered || null };
+}
+
+// Fills the tab for `button` ("shipping" | "billing") on the person's click (counted only 500 ms
+// after the buttons were shown), or, with `auto`, for a site they remembered for fills. Answers
+// `{filled, sentence}`, `{ignored: true}` (too soon), `{locked: true}` or `{error}`.
+async function fillTab({ tabId, button, choice, remember, auto }) {
+  await ready;
+  if (!auto) {
+    const shown = fillShown.get(tabId);
+    if (shown === undefined || !rust(() => wasm.clickCounts(Date.now() - shown))) return { ignored: true };
+  }
+  const frames = await describeTab(tabId);
+  const top = frames.find((frame) => frame.frameId === 0);
+  if (!top) return { filled: 0, sentence: "Nothing was filled: this tab has no page to fill." };
+  try {
+    const [addresses, grants] = await Promise.all([own("listAddresses"), own("listGrants")]);
+    const base = { origin: top.origin, frames, addresses, grants, names: countryNames(addresses, frames), choice: choice || null, button, auto: auto ? GRANT_OF[button] : null };
+    performance.mark("fill:plan");
+    const planned = JSON.parse(rust(() => wasm.fillPlan(JSON.stringify(base))));
+    performance.measure("fill:plan", "fill:plan");
+    if (!planned) return { error: "You have no saved address to fill with." };
+    // The ledger first: for each origin the host records what goes there, then answers the
+    // address to fill with.
+    let address = null;
+        for (const entry of planned.ledger) address = await own("fill", { origin: entry.origin, kind: planned.kind, id: planned.id, fields: entry.fields });
+    const request = { ...base, kind: planned.kind, address, ledger: planned.ledger };
+    const plan = JSON.parse(rust(() => wasm.fillPlan(JSON.stringify(request))));
+    const filled = [];
+    for (const step of plan ? plan.frames : []) {
+      const frame = frames.find((f) => f.frameId === step.frameId);
+      const send = (steps) => chrome.tabs.sendMessage(tabId, { fillSteps: steps }, { documentId: frame.documentId }).catch(() => null);
+      const result = await send(step);
+      // How long the frame took to set its values, for the benchmark.
+      if (result) performance.measure("fill:set", { start: performance.now(), duration: result.ms || 0 });
+      let count = result ? result.filled.length : 0;
+      // A country was set: what the form shows now (a region list that loaded) is filled too.
+      if (result && result.description) {
+        const again = { ...request, frames: [{ ...result.description, frameId: frame.frameId, origin: frame.origin, url: frame.url, documentId: frame.documentId }], again: true };
+        const second = JSON.parse(rust(() => wasm.fillPlan(JSON.stringify(again))));
+        for (const more of second ? second.frames : []) {
+          const extra = await send({ ...more, settle: false });
+          count += extra ? extra.filled.length : 0;
+        }
+      }
+      filled.push([step.frameId, count]);
+    }
+    if (remember && !auto) {
+      for (const entry of planned.ledger) {
+        const topOrigin = entry.origin === top.origin ? undefined : top.origin;
+        await own("grant", { origin: entry.origin, topOrigin, kind: GRANT_OF[button] });
+      }
+    }
+    return JSON.parse(rust(() => wasm.fillReport(JSON.stringify({ ...request, filled }))));
+  } catch (error) {
+    if (error && error.code === "locked") return { locked: true };
+    return { error: (error && error.message) || String(error) };
+  }
+}
+
+async function handleFill(message) {
+  try {
+    switch (message.action) {
+      case "preview":
+        return await fillPreview(message);
+      case "shown":
+        fillShown.set(message.tabId, Date.now());
+        return { ok: true };
+      case "fill":
+        return await fillTab(message);
+      default:
+        return { error: "unknown fill action" };
+    }
+  } catch (error) {
+    return { error: refusal(error).message };
+  }
+}
+
+// "Fill with Personal Profile" in the context menu opens the popup, as the toolbar button and
+// the keyboard shortcut (the manifest's `_execute_action` command) do: filling always goes
+// through it.
+chrome.runtime.onInstalled.addListener(() => {
+  chrome.contextMenus.create({ id: "fill", title: "Fill with Personal Profile", contexts: ["editable", "page", "frame"] }, () => void chrome.runtime.lastError);
+});
+chrome.contextMenus.onClicked.addListener((info, tab) => {
+  if (info.menuItemId === "fill") chrome.action.openPopup(tab ? { windowId: tab.windowId } : {}).catch(() => {});
+});
+chrome.tabs.onRemoved.addListener((tabId) => fillShown.delete(tabId));
+
 const fromPage = (sender, page) => sender.url && sender.url.startsWith(chrome.runtime.getURL(page));
 
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
   if (sender.id !== chrome.runtime.id || !message) return false;
+  if (message.fillDescribed && sender.tab) {
+    described(message.fillDescribed, sender);
+    return false;
+  }
+  if (message.fill && fromPage(sender, "popup.html")) {
+    handleFill(message.fill).then(sendResponse);
+    return true;
+  }
   // Only the extension's own pages may speak for the person.
   if (message.consent && fromPage(sender, "consent.html")) {
     handleConsent(message.consent).then(sendResponse);

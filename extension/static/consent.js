@@ -1,7 +1,8 @@
 // The consent window: renders the prompt the service worker built (in Rust) and reports the
 // click. The service worker decides whether a click counts (not within 500 ms of showing).
+import { $, countryName, el, postalLines } from "./pages.js";
+
 const id = location.hash.slice(1);
-const $ = (selector) => document.querySelector(selector);
 
 async function send(message) {
   return chrome.runtime.sendMessage({ consent: { id, ...message } });
@@ -9,26 +10,11 @@ async function send(message) {
 
 // "https://pay." + <strong>shop.example</strong> + ":8443": the registrable domain stands out.
 function renderSite(element, site) {
-  const strong = document.createElement("strong");
-  strong.textContent = site.domain;
-  element.replaceChildren(site.before, strong, site.after);
+  element.replaceChildren(site.before, el("strong", {}, site.domain), site.after);
 }
 
-function item(tag, className, text) {
-  const element = document.createElement(tag);
-  element.className = className;
-  element.textContent = text;
-  return element;
-}
 
-// The country of a postal card, named in the person's language.
-function countryName(code) {
-  try {
-    return new Intl.DisplayNames([navigator.language, "en"], { type: "region" }).of(code) || code;
-  } catch {
-    return code;
-  }
-}
+
 
 // The window fits its content: no empty half, no scrolling to reach the buttons.
 async function fitWindow() {
@@ -75,24 +61,19 @@ async function show() {
   }
   $("#headline").textContent = prompt.headline;
   $("#items").replaceChildren(
-    ...prompt.leaves.map((leaf) => {
-      const li = document.createElement("li");
-      li.append(item("span", "title", leaf.title), item("span", "detail", leaf.detail));
-      return li;
-    }),
+        ...prompt.leaves.map((leaf) =>
+      el("li", {}, el("span", { className: "title" }, leaf.title), el("span", { className: "detail" }, leaf.detail))),
   );
   $("#items").hidden = prompt.leaves.length === 0;
   if (prompt.address) {
     const lines = [...prompt.address.lines];
     if (prompt.address.country) lines.push(countryName(prompt.address.country));
-    $("#address").replaceChildren(
-      ...lines.flatMap((line, i) => [i ? document.createElement("br") : null, i ? line : item("span", "name", line)]).filter(Boolean),
-    );
+        $("#address").replaceChildren(...postalLines(lines));
     $("#address-card").hidden = false;
   }
   $("#leaves-label").hidden = !prompt.address && prompt.leaves.length === 0;
   $("#ids").replaceChildren(
-    ...prompt.details.flatMap((d) => [item("dt", "", d.label), item("dd", "", d.value)]),
+        ...prompt.details.flatMap((d) => [el("dt", {}, d.label), el("dd", {}, d.value)]),
   );
   $("#details").hidden = prompt.details.length === 0;
   if (prompt.note) {

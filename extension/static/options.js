@@ -1,15 +1,10 @@
 // The options page: shows what the host keeps and lets the person change it. Every change is
 // an extension-own request, checked in Rust by the service worker and served by the host.
-import { $, activityList, ask, copyButton, date, el, hostDown, INSTALL_COMMAND, KIND_LABELS, siteOf } from "./pages.js";
+import {
+  $, activityList, ask, copyButton, countryName, date, el, hostDown, KIND_LABELS, postalLines, showInstallCommand, siteOf,
+  unlockFailure,
+} from "./pages.js";
 
-// The country of an address, named in the person's language.
-function countryName(code) {
-  try {
-    return new Intl.DisplayNames([navigator.language, "en"], { type: "region" }).of(code.toUpperCase()) || code;
-  } catch {
-    return code;
-  }
-}
 
 // Shows `text` in a message element, or hides it when there is none.
 function say(selector, text) {
@@ -87,8 +82,7 @@ async function showFirstRun(addresses) {
     { done: status.paired, title: "Pair with a profile server", why: "Sync with your other devices, end-to-end encrypted.", action: "Pair", go: openPairForm },
     { done: hasAddress, title: "Add an address", why: "Share it with a shop in one click, when you choose.", action: "Add address", go: openNewAddress },
   ];
-    $("#first-run").hidden = Boolean(firstRunHidden) || status.locked || steps.every((step) => step.done);
-  
+  $("#first-run").hidden = Boolean(firstRunHidden) || status.locked || steps.every((step) => step.done);
   $("#steps").replaceChildren(...steps.map((step) => el("li", { className: step.done ? "done" : "" },
     el("div", { className: "grow" }, el("div", { className: "title" }, step.title), el("div", { className: "small muted" }, step.why)),
     step.done ? el("span", { className: "pill ok" }, "Done")
@@ -228,9 +222,7 @@ function likelyCountry() {
 }
 
 function postalCard(entry) {
-  const lines = [...entry.lines, countryName(entry.address.country)];
-  return el("address", { className: "postal" },
-    ...lines.flatMap((line, i) => [i ? el("br") : null, i ? line : el("span", { className: "name" }, line)]));
+    return el("address", { className: "postal" }, ...postalLines([...entry.lines, countryName(entry.address.country)]));
 }
 
 // One field of the form: a choice of region where the country has a list, else a text box.
@@ -512,8 +504,7 @@ async function load() {
   }
 }
 
-$("#host-command").textContent = INSTALL_COMMAND;
-$("#copy-command-slot").replaceChildren(copyButton(INSTALL_COMMAND, "the install command"));
+showInstallCommand();
 $("#check-again").addEventListener("click", async () => {
   $("#check-result").textContent = "Checking…";
   await load();
@@ -535,7 +526,7 @@ $("#unlock-form").addEventListener("submit", async (event) => {
     say("#status-error", null);
     await load();
   } catch (e) {
-    say("#status-error", e.code === "auth_failed" ? "That passphrase is not right." : e.message);
+    say("#status-error", unlockFailure(e));
   }
 });
 

@@ -18,7 +18,32 @@ export const KIND_LABELS = {
   shippingAddress: "Shipping address",
   billingAddress: "Billing address",
   login: "Logging you in",
+  fillShipping: "Filling shipping forms when you open Personal Profile",
+  fillBilling: "Filling billing forms when you open Personal Profile",
 };
+
+// A country (ISO 3166-1 alpha-2) named in the person's language, from the browser's CLDR data.
+export function countryName(code) {
+  try {
+    return new Intl.DisplayNames([navigator.language, "en"], { type: "region" }).of(code.toUpperCase()) || code;
+  } catch {
+    return code;
+  }
+}
+
+// An address's lines as a postal card's contents: the first (the name) stressed, a line each.
+export const postalLines = (lines) =>
+  lines.flatMap((line, i) => (i ? [el("br"), line] : [el("span", { className: "name" }, line)]));
+
+// What a failed unlock says.
+export const unlockFailure = (error) =>
+  error.code === "auth_failed" ? "That passphrase is not right." : error.message;
+
+// The "host missing" card's command and its copy button.
+export function showInstallCommand() {
+  $("#host-command").textContent = INSTALL_COMMAND;
+  $("#copy-command-slot").replaceChildren(copyButton(INSTALL_COMMAND, "the install command"));
+}
 
 // A site as every page names it: host and port, no scheme (as the consent window does).
 export const siteOf = (origin) => {

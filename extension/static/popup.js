@@ -1,11 +1,15 @@
 // The toolbar popup: what the current site has from this profile, and the lock.
-import { $, activityList, ask, copyButton, el, hostDown, INSTALL_COMMAND, KIND_LABELS, onDay, siteOf } from "./pages.js";
+import { $, activityList, ask, el, hostDown, KIND_LABELS, onDay, showInstallCommand, siteOf, unlockFailure } from "./pages.js";
+
+// The tab the popup was opened on.
+let tabId = null;
 
 // The current tab's origin: its URL when the person opened the popup on it (activeTab), or
 // else the origin its page last called window.profile from.
 async function currentOrigin() {
   const [tab] = await chrome.tabs.query({ active: true, currentWindow: true });
   if (!tab) return null;
+  tabId = tab.id;
   if (tab.url) {
     const origin = new URL(tab.url).origin;
     if (origin.startsWith("http")) return origin;
@@ -13,10 +17,118 @@ async function currentOrigin() {
   return chrome.runtime.sendMessage({ tabOrigin: tab.id });
 }
 
+// ---- filling the page's forms ----------------------------------------------------------------
+// The worker describes the tab's frames and plans in Rust; this shows the preview (each field and
+// what each button puts there) and asks for the fill on a click.
+const fillAsk = (message) => chrome.runtime.sendMessage({ fill: { tabId, ...message } });
+const PURPOSES = { shipping: "Shipping", billing: "Billing" };
+let autoFilled = false;
+
+function fillRow(row) {
+  const lines = [];
+  if (row.kept) lines.push(`Left as it is: ${row.kept}`);
+  else if (row.shipping && row.billing && row.shipping !== row.billing) {
+    lines.push(`Shipping: ${row.shipping}`, `Billing: ${row.billing}`);
+  } else lines.push(row.shipping || row.billing);
+  if (row.replaces && !row.kept) lines.push("Replaces what the page put there");
+  return el("li", {}, el("div", { className: "grow" }, el("div", { className: "title" }, row.label),
+    ...lines.map((line) => el("div", { className: "sub value" }, line))));
+}
+
+function showPreview(preview) {
+  const parts = [];
+  const hidden = preview.frames.reduce((n, frame) => n + frame.hidden, 0);
+  if (!preview.frames.some((frame) => frame.sections.length)) {
+    parts.push(el("p", { className: "small muted" }, "No form on this page takes an address."));
+  }
+  for (const frame of preview.frames.filter((f) => f.sections.length)) {
+    if (frame.otherSite) {
+      parts.push(el("p", { className: "callout warn small frame-note" }, el("span", {}, "In a frame from ",
+        el("strong", {}, frame.site), ", another site than this page: these fields go to it.")));
+    }
+    for (const section of frame.sections) {
+      const title = section.title || "Form";
+      parts.push(el("h3", { className: "section-head" }, title,
+        section.purpose ? el("span", { className: "pill" }, PURPOSES[section.purpose]) : null));
+      parts.push(el("ul", { className: "rows" }, ...section.rows.map(fillRow)));
+    }
+  }
+  if (hidden) {
+    parts.push(el("p", { className: "small muted", id: "fill-hidden" },
+      hidden === 1 ? "1 field on this page cannot be seen: it is never filled." : `${hidden} fields on this page cannot be seen: they are never filled.`));
+  }
+  $("#fill-preview").replaceChildren(...parts);
+}
+
+// The choice of saved address, shown when there are two or more: each by its label, the
+// defaults named ("Home — default for shipping"); the first choice keeps each button on its
+// kind's default.
+function showChoice(saved) {
+  const select = $("#fill-address");
+  const chosen = select.value;
+  const defaults = (entry) => entry.default.length ? ` — default for ${entry.default.join(" and ")}` : "";
+  select.replaceChildren(el("option", { value: "" }, "Shipping for shipping, billing for billing"),
+    ...saved.map((entry) => el("option", { value: entry.id, selected: entry.id === chosen }, `${entry.label}${defaults(entry)}`)));
+  $("#fill-choice").hidden = saved.length < 2;
+}
+
+// The tab's forms, previewed by the worker: `{origin, preview, saved, remembered}` (the origin
+// as the browser gave the top frame's message), or null.
+const previewFill = () =>
+  tabId === null ? Promise.resolve(null) : fillAsk({ action: "preview", choice: $("#fill-address").value || null }).catch(() => null);
+
+async function showFill(previewed) {
+  const card = $("#fill-card");
+  const answer = await (previewed || previewFill());
+  if (!answer || answer.locked || answer.error || !answer.origin) {
+    card.hidden = true;
+    return;
+  }
+  showPreview(answer.preview);
+  const { shipping, billing } = answer.preview;
+  $("#fill-controls").hidden = shipping + billing === 0;
+    showChoice(answer.saved);
+  $("#fill-shipping").disabled = shipping === 0;
+  $("#fill-billing").disabled = billing === 0;
+  card.hidden = false;
+  if (answer.remembered && !autoFilled && shipping + billing > 0) {
+    autoFilled = true;
+    await fillNow(answer.remembered, true);
+  } else if (shipping + billing > 0) {
+    // The 500 ms guard counts from when the buttons are drawn, visible and enabled.
+    requestAnimationFrame(() => requestAnimationFrame(() => fillAsk({ action: "shown" })));
+  }
+}
+
+async function fillNow(button, auto = false) {
+  const result = $("#fill-result");
+  delete result.dataset.filled;
+  const answer = await fillAsk({ action: "fill", button, auto, choice: $("#fill-address").value || null, remember: $("#fill-remember").checked })
+    .catch((e) => ({ error: e.message }));
+  if (answer && answer.ignored) {
+    $("#fill-too-soon").hidden = false;
+    return;
+  }
+  $("#fill-too-soon").hidden = true;
+  if (answer && answer.locked) {
+    await show();
+    return;
+  }
+  result.className = answer && !answer.error ? "callout" : "callout danger";
+  result.textContent = answer ? answer.error || answer.sentence : "The extension did not answer.";
+  result.dataset.filled = String((answer && answer.filled) || 0);
+  result.hidden = false;
+}
+
 const fact = (title, sub) => el("li", {}, el("div", { className: "grow" }, el("div", {}, title), sub ? el("div", { className: "sub" }, sub) : null));
 
 async function show() {
-  const origin = await currentOrigin().catch(() => null);
+  let origin = await currentOrigin().catch(() => null);
+  // The forms are described while the rest loads; a tab whose URL the popup may not read (it
+  // was opened without a click on the toolbar button) is named by the origin the browser gave
+  // its page's message.
+  const previewed = previewFill();
+  origin = origin || ((await previewed) || {}).origin || null;
   const site = origin ? siteOf(origin) : null;
   $("#site").textContent = site || "No website in this tab";
   $("#avatar").textContent = site ? site.replace(/^www\./, "").charAt(0) : "·";
@@ -29,6 +141,7 @@ async function show() {
     $("#lock").hidden = status.locked || !status.passphraseSet;
     $("#unlock-form").hidden = !status.locked;
     if (status.locked) {
+      $("#fill-card").hidden = true;
       $("#facts").replaceChildren();
       $("#recent-card").hidden = true;
       $("#forget").hidden = true;
@@ -62,6 +175,7 @@ async function show() {
       await ask("revoke", { origin });
       await show();
     };
+    await showFill(previewed);
   } catch (e) {
     if (hostDown(e)) {
       $("#host-missing").hidden = false;
@@ -84,16 +198,18 @@ $("#unlock-form").addEventListener("submit", async (event) => {
     $("#unlock-error").hidden = true;
     await show();
   } catch (e) {
-    $("#unlock-error").textContent = e.code === "auth_failed" ? "That passphrase is not right." : e.message;
+    $("#unlock-error").textContent = unlockFailure(e);
     $("#unlock-error").hidden = false;
   }
 });
+$("#fill-shipping").addEventListener("click", () => fillNow("shipping"));
+$("#fill-billing").addEventListener("click", () => fillNow("billing"));
+$("#fill-address").addEventListener("change", () => showFill(null));
 $("#lock").addEventListener("click", async () => {
   await ask("lock").catch(() => {});
   await show();
 });
-$("#host-command").textContent = INSTALL_COMMAND;
-$("#copy-command-slot").replaceChildren(copyButton(INSTALL_COMMAND, "the install command"));
+showInstallCommand();
 $("#check-again").addEventListener("click", () => show());
 $("#settings").addEventListener("click", () => chrome.runtime.openOptionsPage());
 // Opening the popup is the person's doing: it keeps an unlocked profile open.

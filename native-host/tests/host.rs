@@ -145,6 +145,25 @@ fn every_method_answers_with_its_result_or_its_error() {
         all.as_array().unwrap().iter().find(|e| e["method"] == "getAddress" && e["outcome"] == "disclosed").unwrap();
     assert!(address_entry["fields"].as_array().unwrap().contains(&json!("shipping.phone")));
 
+    // A fill from the toolbar popup is a disclosure: recorded (the fields the address holds),
+    // then the address is answered for the extension to fill with; never for a page.
+    let fill = json!({"origin": "https://any.example", "kind": "shipping", "fields": ["name", "line2", "phone"]});
+    assert_eq!(host.ok(EXTENSION, "fill", fill.clone())["name"], "Sherlock Holmes");
+    let newest = host.ok(EXTENSION, "listDisclosures", json!({"limit": 1}));
+    assert_eq!(
+        (newest[0]["origin"].clone(), newest[0]["method"].clone(), newest[0]["fields"].clone()),
+        (json!("https://any.example"), json!("fill"), json!(["shipping.name", "shipping.phone"]))
+    );
+    assert!(host.err(SHOP, "fill", fill).1.contains("only for this extension"));
+    assert_eq!(
+        host.err(EXTENSION, "fill", json!({"origin": "https://any.example", "kind": "billing", "fields": ["name"]})).0,
+        "not_found"
+    );
+    assert_eq!(
+        host.err(EXTENSION, "fill", json!({"origin": EXTENSION, "kind": "shipping", "fields": ["name"]})).0,
+        "invalid_request"
+    );
+
     let status = host.ok(EXTENSION, "status", json!({}));
     assert_eq!(
         (status["accounts"].clone(), status["addresses"].clone(), status["passphraseSet"].clone()),
@@ -698,6 +717,27 @@ fn a_closed_stderr_does_not_stop_the_host() {
         assert_eq!(host.err(SHOP, "getAddress", json!({"kind": "shipping"})).0, "not_found");
     }
     assert!(host.finish().0.success());
+}
+
+#[test]
+fn a_reader_that_goes_away_does_not_crash_the_cli() {
+    // `profile-host log | head -1`: the reader is gone before the command prints.
+    let dir = home();
+    cli_ok(dir.path(), &["address", "set", "shipping", "--json", "-"], &address("Ada").to_string());
+    for verb in [&["status"][..], &["log"], &["address", "show", "shipping"], &["--help"]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = std::process::Command::new(binary("profile-host"))
+            .args(verb)
+            .env("PROFILE_HOST_HOME", dir.path())
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{verb:?}: {stderr}");
+        assert!(out.status.success(), "{verb:?}: {:?} {stderr}", out.status);
+    }
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //! `cargo run -p profile-rp --example shop -- [--listen 127.0.0.1:8480] [--origin http://localhost:8480]`
 //!
 //! - `/` — a product page with "Sign up with my profile" and "Log in with my profile";
-//! - `/checkout` — shipping and billing forms, each with "Fill from my profile";
+//! - `/checkout` — shipping and billing forms, each with "Fill from my profile" (`window.profile`),
+//!   and a plain form with `autocomplete` attributes that the person fills from the toolbar popup;
 //! - `/sign-up` and `/logged-in` — where sign-up and login land; `/logout`;
 //! - `POST /api/challenge`, `/api/sign-up`, `/api/login` — the server side, where every answer is
 //!   verified with `profile-rp` against the challenge kept in the visitor's session;
@@ -124,7 +125,7 @@ button{font:inherit;padding:.45rem 1rem;border-radius:6px;border:1px solid #1f6f
 button.secondary{background:#fff;color:#1f6feb}.inline{display:inline}#logout{padding:.2rem .7rem;margin-left:.5rem}\
 fieldset{border:1px solid #d0d7de;border-radius:10px;padding:1rem 1.2rem;margin-bottom:1.2rem;background:#fff}\
 legend{font-weight:600}label{display:grid;grid-template-columns:9rem 1fr;gap:.5rem;margin:.35rem 0}\
-input{font:inherit;padding:.3rem .5rem;border:1px solid #d0d7de;border-radius:6px}\
+input,select{font:inherit;padding:.3rem .5rem;border:1px solid #d0d7de;border-radius:6px}\
 #message{max-width:46rem;margin:0 auto;padding:0 1.5rem;color:#b42318}.price{font-size:1.3rem;font-weight:600}";
 
 /// The page side: ask the server for a challenge, ask `window.profile`, post the answer back.
@@ -216,12 +217,31 @@ async fn checkout(State(shop): State<Shop>, headers: HeaderMap) -> Response {
     };
     let body = format!(
         "<h1>Checkout</h1><form onsubmit=\"event.preventDefault(); say('Thank you: this is a demo, nothing was ordered.')\">\
-         {}{}<button>Place order</button></form>",
+         {}{}<button>Place order</button></form>{PLAIN_CHECKOUT}",
         form("shipping", "Shipping address"),
         form("billing", "Billing address")
     );
     with_cookie(cookie, page("Checkout", visit.account.as_ref(), &body))
 }
+
+/// A checkout form as a site writes it that never heard of Personal Profile: only the HTML
+/// standard's `autocomplete` attributes say what each field is for. The person fills it from the
+/// toolbar popup (or the context menu, or the keyboard shortcut).
+const PLAIN_CHECKOUT: &str = "<form id=plain class=card onsubmit=\"event.preventDefault(); say('Thank you: this is a demo, nothing was ordered.')\">\
+    <h2>Or fill it from your browser's toolbar</h2>\
+    <p>This form was never adapted to Personal Profile: its <code>autocomplete</code> attributes say what each field is \
+    for. Open Personal Profile from the toolbar, or right-click a field and choose <b>Fill with Personal Profile</b>.</p>\
+    <label>Full name<input id=plain-name name=name autocomplete='shipping name'></label>\
+    <label>Email<input id=plain-email name=email type=email autocomplete=email></label>\
+    <label>Street address<input id=plain-line1 name=address1 autocomplete='shipping address-line1'></label>\
+    <label>Address line 2<input id=plain-line2 name=address2 autocomplete='shipping address-line2'></label>\
+    <label>City<input id=plain-city name=city autocomplete='shipping address-level2'></label>\
+    <label>Postal code<input id=plain-postal-code name=postcode autocomplete='shipping postal-code'></label>\
+    <label>Country<select id=plain-country name=country autocomplete='shipping country'><option value=''>Choose…</option>\
+    <option value=DE>Germany</option><option value=FR>France</option><option value=GB>United Kingdom</option>\
+    <option value=US>United States</option></select></label>\
+    <label>Phone<input id=plain-phone name=phone type=tel autocomplete='shipping tel'></label>\
+    <button>Place order</button></form>";
 
 async fn landing(State(shop): State<Shop>, headers: HeaderMap, title: &str, text: &str) -> Response {
     let Some((id, cookie)) = shop.session(&headers) else { return no_randomness() };

@@ -268,6 +268,12 @@ impl Browser {
         })
     }
 
+    /// Reloads one of the extension's own pages. Its `loaded` mark is cleared first, so a wait
+    /// for it that follows sees the new document, not the old one before it goes.
+    pub fn reload(&mut self, session: &str) {
+        self.eval(session, "delete document.body.dataset.loaded; location.reload(); true");
+    }
+
     /// Opens one of the extension's own pages and waits until it has loaded its data (`READY`).
     pub fn open_own_page(&mut self, page: &str) -> String {
         let session = self.open(&format!("chrome-extension://{EXTENSION_ID}/{page}"));
@@ -398,6 +404,30 @@ impl Browser {
             tags = json!(AXE_TAGS)
         );
         serde_json::from_value(self.eval_async(session, &run)).unwrap()
+    }
+
+    /// Opens the toolbar popup on the current tab, as a click on the toolbar button does
+    /// (`chrome.action.openPopup()` from the service worker); its session. A popup taller than
+    /// its window (600 pixels at most) scrolls: `inspect`'s screenshot of it repeats the window
+    /// below that height.
+    pub fn open_popup(&mut self) -> String {
+        let worker = service_worker(self);
+        let session = self.attach(&worker);
+        self.call(
+            Some(&session),
+            "Runtime.evaluate",
+            json!({"expression": "chrome.action.openPopup()", "awaitPromise": true}),
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(popup) =
+                self.targets().into_iter().find(|t| t["url"].as_str().is_some_and(|u| u.ends_with("/popup.html")))
+            {
+                return self.attach(popup["targetId"].as_str().unwrap());
+            }
+            assert!(Instant::now() < deadline, "the popup did not open");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Runs the host's CLI on this browser's data dir; returns its stdout.
@@ -574,26 +604,27 @@ impl fmt::Display for Violation {
 fn axe_source() -> &'static str {
     static SOURCE: OnceLock<String> = OnceLock::new();
     SOURCE.get_or_init(|| {
-        let script = install_axe().unwrap_or_else(|why| panic!("axe-core is missing: {why}"));
+        let dir = npm_tool("axe-core").unwrap_or_else(|why| panic!("axe-core is missing: {why}"));
+        let script = dir.join("node_modules/axe-core/axe.min.js");
         std::fs::read_to_string(&script).unwrap_or_else(|e| panic!("{}: {e}", script.display()))
     })
 }
 
-/// Installs axe-core as `tools/axe-core/package-lock.json` pins it (version and sha512), unless
-/// it is installed already from the same lock; the path of its script. The install goes to a
-/// folder of its own and is renamed into place, so a run that stops halfway or runs beside
-/// another leaves no half-installed tool behind.
-fn install_axe() -> Result<PathBuf, String> {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").join("tools/axe-core");
-    let lock = std::fs::read(source.join("package-lock.json")).map_err(|e| format!("tools/axe-core: {e}"))?;
+/// Installs the npm packages `tools/NAME/package-lock.json` pins (versions and sha512s) into
+/// `TARGET/tools/NAME/`, unless they are installed already from the same lock; that folder. The
+/// install goes to a folder of its own and is renamed into place, so a run that stops halfway
+/// or runs beside another leaves no half-installed tool behind.
+pub fn npm_tool(name: &str) -> Result<PathBuf, String> {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").join("tools").join(name);
+    let lock = std::fs::read(source.join("package-lock.json")).map_err(|e| format!("tools/{name}: {e}"))?;
     // target/debug/ → target/, wherever CARGO_TARGET_DIR points.
     let tools = target_dir().parent().expect("the target dir").join("tools");
-    let dir = tools.join("axe-core");
-    let script = |dir: &Path| dir.join("node_modules/axe-core/axe.min.js");
-    if std::fs::read(dir.join("package-lock.json")).is_ok_and(|installed| installed == lock) && script(&dir).is_file() {
-        return Ok(script(&dir));
+    let dir = tools.join(name);
+    let installed = |dir: &Path| dir.join("node_modules").is_dir();
+    if std::fs::read(dir.join("package-lock.json")).is_ok_and(|installed| installed == lock) && installed(&dir) {
+        return Ok(dir);
     }
-    let staging = tools.join(format!("axe-core.{}", std::process::id()));
+    let staging = tools.join(format!("{name}.{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     let install = || -> Result<(), String> {
         std::fs::create_dir_all(&staging).map_err(|e| e.to_string())?;
@@ -619,15 +650,15 @@ fn install_axe() -> Result<PathBuf, String> {
         }
         let _ = std::fs::remove_dir_all(&dir);
         // Another run may have put its install in place meanwhile: then use that one.
-        if std::fs::rename(&staging, &dir).is_err() && !script(&dir).is_file() {
-            return Err(format!("cannot move the installed axe-core to {}", dir.display()));
+        if std::fs::rename(&staging, &dir).is_err() && !installed(&dir) {
+            return Err(format!("cannot move the installed {name} to {}", dir.display()));
         }
         Ok(())
     };
-    let installed = install();
+    let result = install();
     let _ = std::fs::remove_dir_all(&staging);
-    installed?;
-    Ok(script(&dir))
+    result?;
+    Ok(dir)
 }
 
 /// The target id of the extension's running service worker.

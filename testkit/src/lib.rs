@@ -16,6 +16,7 @@ macro_rules! extension_id {
 }
 
 pub mod browser;
+pub mod forms;
 pub mod host;
 pub mod server;
 
@@ -84,6 +85,12 @@ fn start_service(command: &mut Command, mut ready: impl FnMut(&str) -> bool) -> 
     }
     std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
     Ok(child)
+}
+
+/// The `p` quantile (0 to 1) of ascending samples, nearest rank: what the benchmarks print as
+/// p50, p95 and p99.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
 
 /// Fails the test unless a Secret Service is reachable (the host keeps its master key there).

@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use regex::{Regex, RegexBuilder};
 use serde::Deserialize;
 
-use super::{ADDRESS_FIELDS, Address, AddressError, AddressForm, FormField, Region};
+use super::{ADDRESS_FIELDS, Address, AddressError, AddressForm, FormField, Region, Spellings};
 
 const DATA: &str = include_str!("../../data/address-formats.json");
 
@@ -536,6 +536,40 @@ fn article(label: &str) -> String {
     format!("{} {label}", if vowel { "An" } else { "A" })
 }
 
+/// The other ways forms write `address`'s region and phone ([`Spellings`]): from the country's
+/// regions in the address data and from libphonenumber's metadata.
+pub fn spellings(address: &Address) -> Spellings {
+    let mut spellings = Spellings::default();
+    spellings.street = street_line(address).filter(|line| *line != address.line1);
+    let country = country(&address.country);
+    let saved = [address.region.as_deref(), address.region_code.as_deref()];
+    let found = country.and_then(|c| saved.into_iter().flatten().find_map(|text| c.region(text)).map(|(r, _)| (c, r)));
+    let mut region: Vec<String> = saved.into_iter().flatten().map(str::to_owned).collect();
+    if let Some((country, found)) = found {
+        region.push(found.key.clone());
+        region.extend(found.name.iter().chain(&found.latin_name).cloned());
+        region.extend(found.iso.iter().flat_map(|iso| [iso.clone(), format!("{}-{iso}", country.code)]));
+    }
+    // A country whose data lists no regions: an ISO 3166-2 code saved is also its part after
+    // the country (`DE-BY`, `BY`).
+    let prefix = format!("{}-", address.country);
+    let bare: Vec<String> = region.iter().filter_map(|r| r.strip_prefix(&prefix)).map(str::to_owned).collect();
+    region.extend(bare);
+    for text in region {
+        if !spellings.region.contains(&text) {
+            spellings.region.push(text);
+        }
+    }
+    let region_id = address.country.parse::<phonenumber::country::Id>().ok();
+    if let Some(number) = address.phone.as_deref().and_then(|phone| phonenumber::parse(region_id, phone).ok()) {
+        spellings.phone_national = Some(number.format().mode(phonenumber::Mode::National).to_string());
+        spellings.phone_international = Some(number.format().mode(phonenumber::Mode::International).to_string());
+    }
+    let plan = phonenumber::metadata::DATABASE.by_id(address.country.as_str());
+    spellings.calling_code = plan.map(|plan| plan.country_code().to_string());
+    spellings
+}
+
 /// A phone number in E.164, read as `country` dials it (or in international form).
 fn e164(text: &str, country: &str) -> Option<String> {
     let region = country.parse::<phonenumber::country::Id>().ok();
@@ -681,6 +715,38 @@ mod tests {
             )
             .contains("for example 26133")
         );
+    }
+
+    #[test]
+    fn spellings_name_the_region_every_way_and_the_phone_as_dialled() {
+        let ohio = check(address(json!({"name": "Ada King", "line1": "1 Main St", "city": "Columbus", "region": "oh",
+            "postalCode": "43004", "country": "US", "phone": "(614) 555-0100"})))
+        .unwrap();
+        let spelled = spellings(&ohio);
+        assert_eq!(spelled.region, ["OH", "US-OH", "Ohio"]);
+        assert_eq!(spelled.phone_national.as_deref(), Some("(614) 555-0100"));
+        assert_eq!(spelled.phone_international.as_deref(), Some("+1 614-555-0100"));
+        assert_eq!(spelled.calling_code.as_deref(), Some("1"));
+        let bavaria = check(address(json!({"name": "A", "line1": "Marienplatz 1", "city": "München",
+            "postalCode": "80331", "region": "DE-BY", "country": "DE", "phone": "+49 89 1234567"})))
+        .unwrap();
+        let spelled = spellings(&bavaria);
+        assert_eq!(spelled.region, ["DE-BY", "BY"], "Germany's data lists no regions: the code is kept both ways");
+        assert_eq!(spelled.street, None, "the number is in the street line already");
+        let apart = Address { line1: "Marienplatz".into(), house_number: Some("1".into()), ..bavaria };
+        assert_eq!(spellings(&apart).street.as_deref(), Some("Marienplatz 1"));
+        assert_eq!(spelled.phone_national.as_deref(), Some("089 1234567"));
+        let tokyo = check(address(json!({"name": "山田太郎", "line1": "千代田区千代田1-1", "region": "東京都",
+            "postalCode": "100-0005", "country": "JP"})))
+        .unwrap();
+        let spelled = spellings(&tokyo);
+        assert!(
+            ["東京都", "Tokyo", "13", "JP-13"].iter().all(|r| spelled.region.iter().any(|s| s == r)),
+            "{:?}",
+            spelled.region
+        );
+        assert_eq!((spelled.phone_national, spelled.calling_code.as_deref()), (None, Some("81")));
+        assert_eq!(format!("{:?}", spellings(&ohio)), "Spellings { .. }");
     }
 
     #[test]

@@ -393,6 +393,40 @@ pub fn lines_of<'a>(value: impl Fn(&str) -> Option<&'a str>) -> Vec<String> {
     lines.into_iter().flatten().collect()
 }
 
+/// The other ways forms write an address's parts, which only the address data and the numbering
+/// plans know: the host adds them to each address it lists, so the extension fills a region list
+/// that names "Bayern" or "BY", or a phone field that wants the national number, without carrying
+/// either dataset. Every member may be empty (a country without data).
+///
+/// `Debug` does not print them: they restate personal data.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Spellings {
+    /// The first street line as the country writes it, when the house number is kept apart
+    /// (`Heidestraße 17`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub street: Option<String>,
+    /// The region as saved, then its key, its names and its ISO 3166-2 code with and without the
+    /// country (`OH`, `Ohio`, `US-OH`), each once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub region: Vec<String>,
+    /// The phone as it is dialled within the country (`020 7946 0958`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_national: Option<String>,
+    /// The phone in international form, spaced (`+44 20 7946 0958`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_international: Option<String>,
+    /// The country's calling code, digits only (`44`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calling_code: Option<String>,
+}
+
+impl fmt::Debug for Spellings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Spellings").finish_non_exhaustive()
+    }
+}
+
 impl fmt::Debug for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Address").field("country", &self.country).finish_non_exhaustive()

@@ -11,10 +11,10 @@ use crate::remote as sync;
 pub(super) fn list(home: &Path) -> Result<ExitCode, String> {
     let (_, state) = open_to_show(home)?;
     if state.accounts.is_empty() {
-        println!("no site accounts yet");
+        say!("no site accounts yet");
     }
     for account in &state.accounts {
-        println!(
+        say!(
             "{}  {}  created {}  last used {}",
             account.origin,
             account.account_guid,
@@ -37,11 +37,11 @@ pub(super) fn remove(home: &Path, origin: String, account: Option<String>) -> Re
         (None, _) => return Err(format!("several accounts at {site}: name one with --account")),
     };
     let paired = remove_account(&store, &site, &guid).map_err(|e| e.message)?;
-    println!("removed the account {guid} at {site}");
+    say!("removed the account {guid} at {site}");
     if paired {
         match sync::sync(&store, &sync::Client::default()) {
-            Ok(_) => println!("synced with the profile server"),
-            Err(e) => println!("not synced yet ({}); it will go out at the next sync", e.message),
+            Ok(_) => say!("synced with the profile server"),
+            Err(e) => say!("not synced yet ({}); it will go out at the next sync", e.message),
         }
     }
     Ok(ExitCode::SUCCESS)

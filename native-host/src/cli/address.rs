@@ -16,15 +16,15 @@ pub(super) fn list(home: &Path) -> Result<ExitCode, String> {
     let (_, state) = open_to_show(home)?;
     let listed = state.address_list();
     if listed.addresses.is_empty() {
-        println!("no address saved yet: `profile-host address add --label Home …`");
+        say!("no address saved yet: `profile-host address add --label Home …`");
     }
     for entry in &listed.addresses {
         let defaults: Vec<_> = entry.default_for.iter().map(|k| k.as_str()).collect();
         let default =
             if defaults.is_empty() { String::new() } else { format!("  (default for {})", defaults.join(" and ")) };
-        println!("{}  {}{default}", entry.id, entry.label.as_str());
+        say!("{}  {}{default}", entry.id, entry.label.as_str());
         for line in entry.lines.iter().chain([&entry.address.country]) {
-            println!("    {line}");
+            say!("    {line}");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -36,7 +36,7 @@ pub(super) fn show(home: &Path, which: Option<String>) -> Result<ExitCode, Strin
         Some(which) => serde_json::to_string_pretty(&state.find_address(&which).map_err(|e| e.message)?.address),
         None => serde_json::to_string_pretty(&state.address_list().addresses),
     };
-    println!("{}", json.map_err(|e| e.to_string())?);
+    say!("{}", json.map_err(|e| e.to_string())?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -119,8 +119,8 @@ fn change<T>(
 fn sync_after(store: &Store) -> Result<(), String> {
     if store.state().map_err(|e| e.to_string())?.server.is_some() {
         match sync::sync(store, &sync::Client::default()) {
-            Ok(_) => println!("synced with the profile server"),
-            Err(e) => println!("not synced yet ({}); it will go out at the next sync", e.message),
+            Ok(_) => say!("synced with the profile server"),
+            Err(e) => say!("not synced yet ({}); it will go out at the next sync", e.message),
         }
     }
     Ok(())
@@ -143,7 +143,7 @@ pub(super) fn add(
     let defaults: Vec<_> = saved.default_for.iter().map(|k| k.as_str()).collect();
     let default =
         if defaults.is_empty() { String::new() } else { format!(", the default for {}", defaults.join(" and ")) };
-    println!("saved \"{shown}\" as {}{default}", saved.id);
+    say!("saved \"{shown}\" as {}{default}", saved.id);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -173,8 +173,8 @@ pub(super) fn set(
     let id = new_id()?;
     let saved = change(home, |s| s.save_address(params, id, now()))?;
     match kind {
-        Some(kind) => println!("saved the {} address ({})", kind.as_str(), saved.id),
-        None => println!("saved {}", saved.id),
+        Some(kind) => say!("saved the {} address ({})", kind.as_str(), saved.id),
+        None => say!("saved {}", saved.id),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -186,13 +186,13 @@ fn id(text: &str) -> Result<AddressId, String> {
 pub(super) fn remove(home: &Path, text: String) -> Result<ExitCode, String> {
     let id = id(&text)?;
     change(home, |s| s.remove_address(&id, now()))?;
-    println!("removed {id}");
+    say!("removed {id}");
     Ok(ExitCode::SUCCESS)
 }
 
 pub(super) fn make_default(home: &Path, text: String, kind: AddressKind) -> Result<ExitCode, String> {
     let id = id(&text)?;
     change(home, |s| s.set_default_address(&id, kind, now()))?;
-    println!("{id} is now the default {} address", kind.as_str());
+    say!("{id} is now the default {} address", kind.as_str());
     Ok(ExitCode::SUCCESS)
 }

@@ -18,7 +18,7 @@ pub(super) fn install(target: Target, extension_id: String) -> Result<ExitCode, 
     }
     for browser in browsers {
         let path = manifest::install(browser, target.user_data_dir.as_deref(), &host, &extension_id)?;
-        println!("{:<9} installed {}", browser.name(), path.display());
+        say!("{:<9} installed {}", browser.name(), path.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -31,7 +31,7 @@ pub(super) fn uninstall(target: Target) -> Result<ExitCode, String> {
     };
     for browser in browsers {
         if let Some(path) = manifest::uninstall(browser, target.user_data_dir.as_deref())? {
-            println!("{:<9} removed {}", browser.name(), path.display());
+            say!("{:<9} removed {}", browser.name(), path.display());
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -90,21 +90,21 @@ pub(super) fn doctor(target: &Target, extension_id: &str, home: &Path) -> ExitCo
         }
         Err(e) => rows.push(("state".into(), Verdict::Fault, e.to_string())),
     }
-    println!("{:<18} {:<6} DETAIL", "CHECK", "RESULT");
+    say!("{:<18} {:<6} DETAIL", "CHECK", "RESULT");
     for (check, verdict, detail) in &rows {
         let label = match verdict {
             Verdict::Ok => "ok",
             Verdict::Absent => "-",
             Verdict::Fault => "FAULT",
         };
-        println!("{check:<18} {label:<6} {detail}");
+        say!("{check:<18} {label:<6} {detail}");
     }
     let faults = rows.iter().filter(|(_, v, _)| *v == Verdict::Fault).count();
     if faults == 0 {
-        println!("\nall good");
+        say!("\nall good");
         ExitCode::SUCCESS
     } else {
-        println!("\n{}", count(faults, "fault", "faults"));
+        say!("\n{}", count(faults, "fault", "faults"));
         ExitCode::FAILURE
     }
 }

@@ -14,7 +14,7 @@ use crate::remote as sync;
 pub(super) fn lock(home: &Path) -> Result<ExitCode, String> {
     let store = open_store(home).map_err(|e| e.to_string())?;
     lock_profile(&store).map_err(|e| e.message)?;
-    println!("locked: sites get nothing until you unlock it (`profile-host unlock`)");
+    say!("locked: sites get nothing until you unlock it (`profile-host unlock`)");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -24,17 +24,17 @@ pub(super) fn unlock(home: &Path) -> Result<ExitCode, String> {
     let vault_waits = state.server.as_ref().is_some_and(|link| link.data_key.is_none());
     if !state.locked && !vault_waits {
         match state.lock {
-            Some(_) => println!("the profile is not locked"),
-            None => println!("the profile is not locked (no passphrase is set: the OS keystore alone unlocks it)"),
+            Some(_) => say!("the profile is not locked"),
+            None => say!("the profile is not locked (no passphrase is set: the OS keystore alone unlocks it)"),
         }
         return Ok(ExitCode::SUCCESS);
     }
     let passphrase = read_passphrase("Passphrase: ")?;
     match sync::unlock(&store, &sync::Client::default(), &state, &passphrase).map_err(|e| e.message)? {
-        sync::Unlocked::VaultOpened => println!("the synced vault is open on this device"),
+        sync::Unlocked::VaultOpened => say!("the synced vault is open on this device"),
         sync::Unlocked::Until(until) => {
             let left = std::time::Duration::from_secs(until.saturating_sub(now()));
-            println!("unlocked for at most {}", humantime::format_duration(left));
+            say!("unlocked for at most {}", humantime::format_duration(left));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -58,8 +58,8 @@ pub(super) fn auto_lock(home: &Path, after: u64) -> Result<ExitCode, String> {
         })
         .map_err(|e| e.message)?;
     match after {
-        0 => println!("auto-lock is off"),
-        secs => println!(
+        0 => say!("auto-lock is off"),
+        secs => say!(
             "the profile locks after {} without a request",
             humantime::format_duration(std::time::Duration::from_secs(secs))
         ),
@@ -94,10 +94,10 @@ pub(super) fn set_passphrase_verb(home: &Path, keep_devices: bool, rotate_key: b
     let set = sync::set_passphrase(&store, &sync::Client::default(), current.as_ref(), &new, paper_key.as_ref(), how)
         .map_err(|e| e.message)?;
     if !paired {
-        println!("passphrase set: `profile-host lock` now locks the profile, and `unlock` asks for it");
+        say!("passphrase set: `profile-host lock` now locks the profile, and `unlock` asks for it");
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    say!(
         "the profile's passphrase is changed{}{}",
         if rotate_key { ", its vault sealed under a new key" } else { "" },
         if set.others_signed_out { "; your other devices are signed out until you pair them again" } else { "" }

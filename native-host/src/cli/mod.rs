@@ -17,6 +17,16 @@ use crate::manifest::{self, Browser, EXTENSION_ID};
 ///
 /// Browsers start it with the calling extension's origin as its argument; people use the
 /// subcommands below.
+/// `println!` for what a command prints. A reader that went away (`profile-host log | head -1`)
+/// loses the rest of the output, and the command still finishes its work and exits as it would
+/// have: `println!` would panic on the closed pipe.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod account;
 mod address;
 mod install;

@@ -26,9 +26,9 @@ pub(super) fn pair(
     };
     let paired =
         sync::pair(&store, &sync::Client::default(), &profile_url, with, accept_older_vault).map_err(|e| e.message)?;
-    println!("paired with {}", paired["profileUrl"].as_str().unwrap_or_default());
+    say!("paired with {}", paired["profileUrl"].as_str().unwrap_or_default());
     if paired["vaultOpen"] == false {
-        println!("the vault opens at the first `unlock` with your passphrase");
+        say!("the vault opens at the first `unlock` with your passphrase");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -36,7 +36,7 @@ pub(super) fn pair(
 pub(super) fn unpair(home: &Path) -> Result<ExitCode, String> {
     let store = open_for_change(home)?;
     let done = sync::unpair(&store, &sync::Client::default()).map_err(|e| e.message)?;
-    println!(
+    say!(
         "unpaired{}",
         if done["signedOut"] == true { "" } else { " (the server could not be told; revoke this device there)" }
     );
@@ -46,12 +46,12 @@ pub(super) fn unpair(home: &Path) -> Result<ExitCode, String> {
 pub(super) fn sync_now(home: &Path) -> Result<ExitCode, String> {
     let store = open_store(home).map_err(|e| e.to_string())?;
     let Some(link) = store.state().map_err(|e| e.to_string())?.server.clone() else {
-        println!("nothing to sync: this device is not paired with a profile server (`profile-host pair` pairs it)");
+        say!("nothing to sync: this device is not paired with a profile server (`profile-host pair` pairs it)");
         return Ok(ExitCode::SUCCESS);
     };
     let server = sync::server_address(&link.api_base);
     match sync::sync(&store, &sync::Client::default()).map_err(|e| e.message)? {
-        sync::Synced::Idle => println!(
+        sync::Synced::Idle => say!(
             "nothing to sync yet: the synced vault is not open on this device (`profile-host unlock` opens it \
              with your profile's passphrase)"
         ),
@@ -62,7 +62,7 @@ pub(super) fn sync_now(home: &Path) -> Result<ExitCode, String> {
                 (false, true) => "changes from your other devices came in",
                 (true, true) => "changes from your other devices came in, and this device's went out",
             };
-            println!("your profile is in sync with {server}: {what}");
+            say!("your profile is in sync with {server}: {what}");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -77,7 +77,7 @@ pub(super) fn devices(home: &Path, revoke: Option<String>) -> Result<ExitCode, S
     let client = sync::Client::default();
     if let Some(id) = revoke {
         sync::revoke_device(&store, &client, &id).map_err(|e| e.message)?;
-        println!("signed {id} out");
+        say!("signed {id} out");
         return Ok(ExitCode::SUCCESS);
     }
     let listed = sync::devices(&store, &client).map_err(|e| e.message)?;
@@ -88,7 +88,7 @@ pub(super) fn devices(home: &Path, revoke: Option<String>) -> Result<ExitCode, S
             None => format!("last seen {}", at(device.last_seen_at)),
         };
         let current = if device.current { "  (this device)" } else { "" };
-        println!("{}  {}  {state}{current}", device.id, device.name);
+        say!("{}  {}  {state}{current}", device.id, device.name);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -15,25 +15,25 @@ pub(super) fn status(home: &Path) -> Result<ExitCode, String> {
     let store = open_store(home).map_err(|e| e.to_string())?;
     let (state, _) = store.enforce_session(now()).map_err(|e| e.message)?;
     let disclosures = store.disclosures().map_err(|e| e.to_string())?.len();
-    println!("data dir     {}", store.dir().display());
-    println!("keystore     {} (master key present)", crate::local::keystore::NAME);
-    println!("profile URL  {}", state.profile_url.as_deref().unwrap_or("not paired"));
+    say!("data dir     {}", store.dir().display());
+    say!("keystore     {} (master key present)", crate::local::keystore::NAME);
+    say!("profile URL  {}", state.profile_url.as_deref().unwrap_or("not paired"));
     if let Some(link) = &state.server {
         let vault = match (&link.data_key, link.dirty) {
             (None, _) => "not open yet (unlock with the passphrase)".to_owned(),
             (Some(_), true) => format!("counter {}, local changes not yet synced", link.counter),
             (Some(_), false) => format!("counter {}, in sync", link.counter),
         };
-        println!("server       {} (pairing {})", link.api_base, link.pairing_id);
-        println!("vault        {vault}");
+        say!("server       {} (pairing {})", link.api_base, link.pairing_id);
+        say!("vault        {vault}");
         if let Some(halt) = &link.halted {
-            println!("warning      {}", halt.explain());
+            say!("warning      {}", halt.explain());
         }
         if !link.outbox.is_empty() {
-            println!("registry     {} waiting for the server", count(link.outbox.len(), "update", "updates"));
+            say!("registry     {} waiting for the server", count(link.outbox.len(), "update", "updates"));
         }
     }
-    println!("locked       {}", if state.locked { "yes" } else { "no" });
+    say!("locked       {}", if state.locked { "yes" } else { "no" });
     let idle = match (state.auto_lock_secs, &state.lock) {
         (0, _) => "off".to_owned(),
         (secs, lock) => format!(
@@ -42,8 +42,8 @@ pub(super) fn status(home: &Path) -> Result<ExitCode, String> {
             if lock.is_some() { "" } else { ", once a passphrase is set" }
         ),
     };
-    println!("auto-lock    {idle}");
-    println!("passphrase   {}", if state.lock.is_some() { "set" } else { "not set (the OS keystore alone unlocks)" });
+    say!("auto-lock    {idle}");
+    say!("passphrase   {}", if state.lock.is_some() { "set" } else { "not set (the OS keystore alone unlocks)" });
     let book = &state.address_book;
     let defaults: Vec<_> = (AddressKind::ALL.into_iter())
         .filter_map(|kind| book.default_of(kind).map(|saved| format!("{}: {}", kind.as_str(), saved.label.as_str())))
@@ -53,15 +53,15 @@ pub(super) fn status(home: &Path) -> Result<ExitCode, String> {
         (n, true) => format!("{} saved, no defaults", count(n, "address", "addresses")),
         (n, false) => format!("{} saved; defaults {}", count(n, "address", "addresses"), defaults.join(", ")),
     };
-    println!("addresses    {addresses}");
-    println!("accounts     {}", state.accounts.len());
+    say!("addresses    {addresses}");
+    say!("accounts     {}", state.accounts.len());
     // Which sites is personal: not shown while the profile is locked.
     if !state.locked {
         for account in &state.accounts {
-            println!("  {}  as {}  (counter {})", account.origin, account.account_guid, account.counter);
+            say!("  {}  as {}  (counter {})", account.origin, account.account_guid, account.counter);
         }
     }
-    println!("disclosures  {disclosures} (see `profile-host log`)");
+    say!("disclosures  {disclosures} (see `profile-host log`)");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -69,7 +69,7 @@ pub(super) fn log(home: &Path, limit: usize) -> Result<ExitCode, String> {
     let (store, _) = open_to_show(home)?;
     let entries = store.disclosures().map_err(|e| e.to_string())?;
     if entries.is_empty() {
-        println!("nothing has been disclosed yet");
+        say!("nothing has been disclosed yet");
     }
     for Disclosure { at, origin, method, fields, outcome, count, until } in entries.iter().rev().take(limit) {
         let what = if fields.is_empty() { String::new() } else { format!(" [{}]", fields.join(", ")) };
@@ -77,7 +77,7 @@ pub(super) fn log(home: &Path, limit: usize) -> Result<ExitCode, String> {
             Some(until) if *count > 1 => format!("  ({count} times, the last at {})", when(*until)),
             _ => String::new(),
         };
-        println!("{}  {origin}  {method}  {outcome}{what}{times}", when(*at));
+        say!("{}  {origin}  {method}  {outcome}{what}{times}", when(*at));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use profile_core::wire::{
-    API_VERSION, AccountSummary, Call, Disclosure, Grant, GrantParams, HelloResult, MAX_LISTED_DISCLOSURES, PairParams,
-    PreviewParams, PreviewResult, StatusResult,
+    API_VERSION, AccountSummary, Call, Disclosure, FillParams, Grant, GrantParams, HelloResult, MAX_LISTED_DISCLOSURES,
+    PairParams, PreviewParams, PreviewResult, StatusResult,
 };
 use profile_core::{AccountGuid, AddressId, AddressKind, ErrorCode, LoginKey, Origin, WireError, address};
 use serde_json::{Value, json};
@@ -146,6 +146,27 @@ impl Host {
                 Ok(json!({"removed": true}))
             }
             Call::Activity {} => Ok(json!({})),
+            Call::Fill(FillParams { origin: site, kind, id, fields }) => {
+                if !site.is_web() {
+                    return fail(ErrorCode::InvalidRequest, "forms are filled on web pages only");
+                }
+                let book = &state.address_book;
+                let saved = match id {
+                    Some(id) => book
+                        .get(id)
+                        .ok_or_else(|| WireError::new(ErrorCode::NotFound, "that address is no longer saved"))?,
+                    None => book.default_of(*kind).ok_or_else(|| {
+                        WireError::new(ErrorCode::NotFound, format!("no {} address saved", kind.as_str()))
+                    })?,
+                };
+                let address = &saved.address;
+                let held = fields.names().iter().filter(|name| address.get(name).is_some());
+                let fields = held.map(|name| format!("{}.{name}", kind.as_str())).collect();
+                // Recorded before the address leaves for the page: a fill that cannot be
+                // recorded does not happen.
+                store.append_disclosure(&Disclosure::new(now(), site.clone(), "fill", fields, "disclosed".into()))?;
+                to_value(address)
+            }
             _ => fail(ErrorCode::InvalidRequest, format!("`{}` is a page method", call.name())),
         }
     }

@@ -160,6 +160,7 @@ impl Host {
                     | Call::ListAddresses {}
                     | Call::ListGrants {}
                     | Call::Activity {}
+                    | Call::Fill(_)
             )
     }
 

@@ -69,6 +69,7 @@ impl LocalState {
                 id: saved.id.clone(),
                 label: saved.label.clone(),
                 lines: format::lines(&saved.address),
+                spellings: format::spellings(&saved.address),
                 address: saved.address.clone(),
                 default_for: book.default_kinds(&saved.id),
                 saved_at: saved.saved_at,
