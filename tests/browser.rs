@@ -1001,6 +1001,28 @@ fn the_popup_fills_every_form_of_the_corpus_and_each_page_takes_the_values() {
         "{activity}"
     );
 
+        // Any saved address fills a form: the popup offers each by its label, and the host answers
+    // and records the one chosen.
+    browser.host_with_input(
+        &["address", "add", "--label", "Mum's", "--json", "-"],
+        r#"{"name": "Emmy Noether", "line1": "Hauptstraße 5", "city": "Berlin", "postalCode": "10115", "country": "DE"}"#,
+    );
+    let page = browser.open(&corpus.url("table-layout.html"));
+    let popup = browser.open_popup();
+    browser.wait_for(&popup, "document.body.dataset.loaded === 'true' && !document.getElementById('fill-choice').hidden");
+    browser.eval(
+        &popup,
+        "const s = document.getElementById('fill-address'); \
+         s.value = [...s.options].find((o) => o.text.startsWith(\"Mum's\")).value; \
+         s.dispatchEvent(new Event('change')); true",
+    );
+    browser.wait_for(&popup, "document.getElementById('fill-preview').innerText.includes('Emmy')");
+    looks.push(browser.inspect(&popup, "popup-fill-choice"));
+    forms::click_fill(&mut browser, &popup, "shipping");
+        assert_eq!(browser.eval(&page, "document.querySelector('[name=f1]').value"), json!("Emmy"));
+    forms::close(&mut browser, &popup);
+    forms::close(&mut browser, &page);
+
     // A click in the first 500 ms after the buttons appear does not count.
     let page = browser.open(&corpus.url("table-layout.html"));
     let popup = browser.open_popup();

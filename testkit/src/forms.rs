@@ -263,7 +263,7 @@ pub fn click_fill(browser: &mut Browser, popup: &str, button: &str) -> f64 {
 }
 
 /// Closes a page or popup and waits until the browser no longer lists it.
-fn close(browser: &mut Browser, session: &str) {
+pub fn close(browser: &mut Browser, session: &str) {
     let target = browser.call(Some(session), "Target.getTargetInfo", json!({}))["targetInfo"]["targetId"].clone();
     browser.call(None, "Target.closeTarget", json!({"targetId": target}));
     let deadline = Instant::now() + Duration::from_secs(10);
