@@ -3,8 +3,9 @@
 //! total the fields filled right, filled wrong, missed, and hidden fields filled (which must be
 //! none); then a page of 2,000 controls: how long describing its frames (the content scripts),
 //! classifying them (the extension's WASM) and setting the values take, read from the service
-//! worker's User Timing marks (`fill:describe`, `fill:classify`, `fill:set`). Prints figures;
-//! asserts nothing about time.
+//! worker's User Timing measures (`fill:describe`, and of it `fill:describe-frame`, the content
+//! script's own part; `fill:classify`, `fill:plan`, `fill:set`). Prints figures; asserts
+//! nothing about time.
 //!
 //! `make bench` runs it (inside `scripts/with-keyring`, after building profile-host in release):
 //! `scripts/with-keyring cargo bench -p personal-profile --bench autofill`.
@@ -121,7 +122,7 @@ fn main() {
     let worker = service_worker(&mut browser);
     let worker = browser.attach(&worker);
     let url = serve(big_page());
-    for name in ["fill:describe", "fill:classify", "fill:plan", "fill:set"] {
+    for name in ["fill:describe", "fill:describe-frame", "fill:classify", "fill:plan", "fill:set"] {
         measures(&mut browser, &worker, name);
     }
     let mut set = Vec::new();
@@ -145,6 +146,7 @@ fn main() {
     }
     println!("A page of 2,000 controls ({RUNS} runs, each a preview and a fill; fields filled: {filled:?}):");
     report("describe the page (content script + messages)", measures(&mut browser, &worker, "fill:describe"));
+    report("  of which the content script", measures(&mut browser, &worker, "fill:describe-frame"));
     report("classify and preview (WASM)", measures(&mut browser, &worker, "fill:classify"));
     report("classify and plan the fill (WASM)", measures(&mut browser, &worker, "fill:plan"));
     report("set the values with their events (page)", set);

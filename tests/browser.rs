@@ -1001,7 +1001,7 @@ fn the_popup_fills_every_form_of_the_corpus_and_each_page_takes_the_values() {
         "{activity}"
     );
 
-        // Any saved address fills a form: the popup offers each by its label, and the host answers
+    // Any saved address fills a form: the popup offers each by its label, and the host answers
     // and records the one chosen.
     browser.host_with_input(
         &["address", "add", "--label", "Mum's", "--json", "-"],
@@ -1009,7 +1009,8 @@ fn the_popup_fills_every_form_of_the_corpus_and_each_page_takes_the_values() {
     );
     let page = browser.open(&corpus.url("table-layout.html"));
     let popup = browser.open_popup();
-    browser.wait_for(&popup, "document.body.dataset.loaded === 'true' && !document.getElementById('fill-choice').hidden");
+    browser
+        .wait_for(&popup, "document.body.dataset.loaded === 'true' && !document.getElementById('fill-choice').hidden");
     browser.eval(
         &popup,
         "const s = document.getElementById('fill-address'); \
@@ -1019,7 +1020,7 @@ fn the_popup_fills_every_form_of_the_corpus_and_each_page_takes_the_values() {
     browser.wait_for(&popup, "document.getElementById('fill-preview').innerText.includes('Emmy')");
     looks.push(browser.inspect(&popup, "popup-fill-choice"));
     forms::click_fill(&mut browser, &popup, "shipping");
-        assert_eq!(browser.eval(&page, "document.querySelector('[name=f1]').value"), json!("Emmy"));
+    assert_eq!(browser.eval(&page, "document.querySelector('[name=f1]').value"), json!("Emmy"));
     forms::close(&mut browser, &popup);
     forms::close(&mut browser, &page);
 

@@ -58,7 +58,7 @@ impl TryFrom<Vec<String>> for Permissions {
                 "permissions must be at most {MAX_PERMISSIONS} names of 1 to {MAX_PERMISSION} bytes without control characters"
             ));
         }
-        names.sort();
+        names.sort_unstable();
         names.dedup();
         Ok(Self(names))
     }

@@ -41,8 +41,17 @@ pub struct Request {
 }
 
 /// Every method, with its parameters. Page methods first, then the extension's own.
+///
+/// On the wire a call is `{"type": "getAddress", "params": {"kind": "shipping"}}`. The derives
+/// write serde's externally tagged form (`{"getAddress": {"kind": "shipping"}}`) as the inherent
+/// `Call::serialize` and `Call::deserialize` (`remote = "Self"`), and the `Serialize` and
+/// `Deserialize` impls below turn it into the wire's form. serde's derive for the wire's form
+/// (`tag = "type", content = "params"`) reads each method's parameters three ways (after the
+/// type, buffered before it, and as a sequence), and the extension's WASM linked all three: 85
+/// KiB more. So read and write calls through the traits (`serde_json::from_value::<Call>`,
+/// `serde_json::to_value`), never by the inherent functions' path.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "type", content = "params", rename_all = "camelCase", deny_unknown_fields)]
+#[serde(remote = "Self", rename_all = "camelCase", deny_unknown_fields)]
 pub enum Call {
     GetProfileUrl {},
     GetDeviceId {},
@@ -399,6 +408,93 @@ impl Call {
     }
 }
 
+/// A call as the wire has it: `{"type": name, "params": {…}}`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Tagged {
+    #[serde(rename = "type")]
+    method: String,
+    params: Value,
+}
+
+impl Serialize for Call {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error;
+        let external = Call::serialize(self, serde_json::value::Serializer).map_err(S::Error::custom)?;
+        let Value::Object(external) = external else { return Err(S::Error::custom("a call is written as an object")) };
+        let Some((method, params)) = external.into_iter().next() else {
+            return Err(S::Error::custom("a call is written with its method"));
+        };
+        Tagged { method, params }.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Call {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let Tagged { method, params } = Tagged::deserialize(deserializer)?;
+        let Value::Object(params) = params else { return Err(D::Error::custom("`params` must be an object")) };
+        Call::deserialize(tagged::Method { name: method, params }).map_err(D::Error::custom)
+    }
+}
+
+/// The wire's `{type, params}` read as the derive's externally tagged `Call`: `type` names the
+/// variant, `params` (an object) holds its fields. Only maps reach the variants' visitors, so
+/// their sequence forms are never linked.
+mod tagged {
+    use serde::de::{self, DeserializeSeed, Deserializer, EnumAccess, Error as _, VariantAccess, Visitor};
+    use serde_json::{Error, Map, Value};
+
+    pub struct Method {
+        pub name: String,
+        pub params: Map<String, Value>,
+    }
+
+    pub struct Params(Map<String, Value>);
+
+    impl<'de> Deserializer<'de> for Method {
+        type Error = Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+            visitor.visit_enum(self)
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option
+            unit unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier ignored_any
+        }
+    }
+
+    impl<'de> EnumAccess<'de> for Method {
+        type Error = Error;
+        type Variant = Params;
+
+        fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Params), Error> {
+            Ok((seed.deserialize(Value::String(self.name))?, Params(self.params)))
+        }
+    }
+
+    impl<'de> VariantAccess<'de> for Params {
+        type Error = Error;
+
+        fn unit_variant(self) -> Result<(), Error> {
+            Err(Error::invalid_type(de::Unexpected::Map, &"a method without parameters"))
+        }
+
+        fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, Error> {
+            seed.deserialize(self.0)
+        }
+
+        fn tuple_variant<V: Visitor<'de>>(self, _: usize, _: V) -> Result<V::Value, Error> {
+            Err(Error::invalid_type(de::Unexpected::Map, &"positional parameters"))
+        }
+
+        fn struct_variant<V: Visitor<'de>>(self, _: &'static [&'static str], visitor: V) -> Result<V::Value, Error> {
+            self.0.deserialize_any(visitor)
+        }
+    }
+}
+
 /// Decodes one frame's bytes. On failure returns the id when one could be read, and the error
 /// to answer with.
 pub fn parse_request(bytes: &[u8]) -> Result<Request, (Option<RequestId>, WireError)> {
@@ -436,7 +532,7 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, (Option<RequestId>, WireEr
         ("type".to_owned(), Value::String(method.clone())),
         ("params".to_owned(), params),
     ]));
-    let call = Call::deserialize(tagged).map_err(|e| {
+    let call = serde_json::from_value::<Call>(tagged).map_err(|e| {
         let message = if e.to_string().starts_with(&format!("unknown variant `{method}`")) {
             format!("unknown method `{method}`")
         } else {
@@ -999,6 +1095,71 @@ mod tests {
             serde_json::to_value(saved).unwrap(),
             json!({"id": "billing", "default": ["billing"], "kind": "billing"})
         );
+    }
+
+    #[test]
+    fn every_method_reads_and_writes_the_wire_form() {
+        let ext = "chrome-extension://anejejpdgphdflenbcklaacafpcfcman";
+        let address = json!({"name": "Ada", "line1": "1 Loop", "city": "London", "postalCode": "N1", "country": "GB"});
+        let sign_up = json!({"challenge": "AAAAAAAAAAAAAAAAAAAAAA", "accountGuid": "a", "appId": "shop"});
+        let calls = [
+            json!({"type": "getProfileUrl", "params": {}}),
+            json!({"type": "getDeviceId", "params": {}}),
+            json!({"type": "getAddress", "params": {"kind": "billing"}}),
+            json!({"type": "signUp", "params": sign_up}),
+            json!({"type": "login", "params": {"challenge": "AAAAAAAAAAAAAAAAAAAAAA", "accountGuid": "a"}}),
+            json!({"type": "hello", "params": {}}),
+            json!({"type": "status", "params": {}}),
+            json!({"type": "pair", "params": {"profileUrl": "https://p.example/u/1", "email": "a@example.org",
+                "passphrase": "pw", "acceptOlderVault": false}}),
+            json!({"type": "pair", "params": {"profileUrl": "https://p.example/u/1", "ticket": "T",
+                "acceptOlderVault": true}}),
+            json!({"type": "unpair", "params": {}}),
+            json!({"type": "unlock", "params": {"passphrase": "pw"}}),
+            json!({"type": "lock", "params": {}}),
+            json!({"type": "setPassphrase", "params": {"passphrase": "new", "current": "old"}}),
+            json!({"type": "saveAddress", "params": {"kind": "shipping", "address": address}}),
+            json!({"type": "listAddresses", "params": {}}),
+            json!({"type": "listAccounts", "params": {}}),
+            json!({"type": "preview", "params": {"origin": PAGE, "topOrigin": "https://news.example",
+                "call": {"type": "getAddress", "params": {"kind": "shipping"}}}}),
+            json!({"type": "grant", "params": {"origin": PAGE, "kind": "fillBilling"}}),
+            json!({"type": "listGrants", "params": {}}),
+            json!({"type": "revoke", "params": {"origin": PAGE}}),
+            json!({"type": "listDisclosures", "params": {"limit": 10, "offset": 20}}),
+            json!({"type": "listDevices", "params": {}}),
+            json!({"type": "revokeDevice", "params": {"pairingId": "d-1"}}),
+            json!({"type": "removeAccount", "params": {"origin": PAGE, "accountGuid": "a"}}),
+            json!({"type": "activity", "params": {}}),
+            json!({"type": "fill", "params": {"origin": PAGE, "kind": "shipping", "fields": ["name", "city"]}}),
+            json!({"type": "fill", "params": {"origin": PAGE, "kind": "billing", "id": "home", "fields": ["name"]}}),
+            json!({"type": "saveAddress", "params": {"address": address, "id": "home", "label": "Home"}}),
+            json!({"type": "removeAddress", "params": {"id": "home"}}),
+            json!({"type": "setDefaultAddress", "params": {"id": "home", "kind": "billing"}}),
+            json!({"type": "addressFormat", "params": {"country": "JP"}}),
+        ];
+        for wire in calls {
+            let call: Call = serde_json::from_value(wire.clone()).unwrap();
+            assert_eq!(wire["type"], call.name());
+            assert_eq!(serde_json::to_value(&call).unwrap(), wire);
+            let framed = json!({"id": 1, "type": call.name(), "origin": ext, "params": wire["params"]});
+            assert_eq!(parse(framed).unwrap().call.name(), call.name());
+        }
+        // Either order of the two members; nothing else beside them, and `params` an object.
+        let text = r#"{"params": {"kind": "shipping"}, "type": "getAddress"}"#;
+        assert!(matches!(serde_json::from_str(text).unwrap(), Call::GetAddress { kind: AddressKind::Shipping }));
+        for bad in [
+            json!({"type": "hello"}),
+            json!({"params": {}}),
+            json!({"type": "hello", "params": {}, "id": 1}),
+            json!({"type": "hello", "params": null}),
+            json!({"type": "getAddress", "params": ["shipping"]}),
+            json!({"type": "hello", "params": {"x": 1}}),
+            json!({"type": "fly", "params": {}}),
+            json!({"type": "preview", "params": {"origin": PAGE, "call": {"type": "getAddress", "params": {}}}}),
+        ] {
+            assert!(serde_json::from_value::<Call>(bad.clone()).is_err(), "{bad}");
+        }
     }
 
     #[test]

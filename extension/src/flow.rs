@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::policy::{self, PageCall, PageMessage, Prompt, Sender, Settlement};
+use crate::{parse, read};
 
 /// What the service worker must do next for a page call.
 #[derive(Debug, Clone, Serialize)]
@@ -126,9 +127,7 @@ impl Flow {
             Step::Start | Step::Allowed { .. } | Step::Declined | Step::Done => Input::Nothing,
             Step::Claim => Input::Claimed(text.trim() == "true"),
             Step::Person => Input::Decision(Decision::read(text)),
-            Step::Grants | Step::Preview | Step::Remembered | Step::Answer => {
-                Input::Host(serde_json::from_str(text).ok().flatten())
-            }
+            Step::Grants | Step::Preview | Step::Remembered | Step::Answer => Input::Host(read(text).ok().flatten()),
         }
     }
 
@@ -215,10 +214,6 @@ impl Flow {
         self.step = Step::Done;
         Effect::Settle { settlement }
     }
-}
-
-fn parse<T: serde::de::DeserializeOwned>(json: &str, what: &str) -> Result<T, WireError> {
-    serde_json::from_str(json).map_err(|e| WireError::invalid(format!("bad {what}: {e}")))
 }
 
 /// Whether the host's `listGrants` answer holds `wanted`. The host writes origins serialized,

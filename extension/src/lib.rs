@@ -8,14 +8,20 @@ pub mod policy;
 use policy::Settlement;
 use profile_core::WireError;
 use profile_core::wire::{Call, Response};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 // Values cross the JS boundary as JSON text: the glue calls `JSON.stringify` / `JSON.parse`,
-// and Rust keeps a single serde backend (serde_json), which keeps the `.wasm` small.
+// and Rust keeps a single serde backend (serde_json), which keeps the `.wasm` small. Text is
+// parsed into a `Value` and each type is read from that: read straight from text, every type
+// would bring a second copy of its deserializer.
 
 fn parse<T: serde::de::DeserializeOwned>(json: &str, what: &str) -> Result<T, WireError> {
-    serde_json::from_str(json).map_err(|e| WireError::invalid(format!("bad {what}: {e}")))
+    read(json).map_err(|e| WireError::invalid(format!("bad {what}: {e}")))
+}
+
+fn read<T: serde::de::DeserializeOwned>(json: &str) -> serde_json::Result<T> {
+    serde_json::from_str::<serde_json::Value>(json).and_then(serde_json::from_value)
 }
 
 fn text<T: Serialize>(value: &T) -> String {
@@ -75,9 +81,7 @@ mod probe {
 /// of the extension's own methods. Returns it normalized; throws `{code, message}`.
 #[wasm_bindgen(js_name = validateOwnCall)]
 pub fn validate_own_call(message: &str) -> Result<String, String> {
-    // Through `Value`, as page calls are: one deserializer for `Call` keeps the module small.
-    let value: serde_json::Value = parse(message, "request").map_err(|e| text(&e))?;
-    let call = Call::deserialize(value).map_err(|e| text(&WireError::invalid(format!("bad request: {e}"))))?;
+    let call: Call = parse(message, "request").map_err(|e| text(&e))?;
     // A fill is sent by the service worker after the person's click, never by a page of its own.
     if call.is_page_method() || matches!(call, Call::Preview(_) | Call::Grant(_) | Call::Fill(_)) {
         return Err(text(&WireError::invalid(format!("`{}` is not for the extension's pages", call.name()))));
@@ -108,7 +112,7 @@ pub fn click_counts(ms_since_shown: f64) -> bool {
 /// `{status: "resolved", value}` or `{status: "rejected", code, message}`.
 #[wasm_bindgen]
 pub fn settle(answer: &str) -> String {
-    let answer: Option<Response> = serde_json::from_str(answer).ok().flatten();
+    let answer: Option<Response> = read(answer).ok().flatten();
     text(&Settlement::from_host(answer.as_ref()))
 }
 

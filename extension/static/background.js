@@ -331,6 +331,8 @@ function described(message, sender) {
   if (!scan || !sender.tab || sender.tab.id !== scan.tabId || scan.frames.has(sender.frameId)) return;
   const frame = { ...message.description, frameId: sender.frameId, origin: sender.origin || "null", url: sender.url || "", documentId: sender.documentId };
   scan.frames.set(sender.frameId, frame);
+  // How long the frame's content script took to describe it, for the benchmark.
+  performance.measure("fill:describe-frame", { start: performance.now(), duration: frame.ms || 0 });
   scan.expected += (frame.frames || []).length;
   // A frame may answer before the one around it: the count is known once the top frame answered.
   if (scan.frames.has(0) && scan.frames.size >= scan.expected) scan.finish();

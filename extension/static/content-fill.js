@@ -24,30 +24,56 @@
       ours.delete(target);
     }
   };
-  addEventListener("input", onTrusted, true);
-  addEventListener("change", onTrusted, true);
+  function listen(on) {
+    for (const type of ["input", "change"]) {
+      if (on) addEventListener(type, onTrusted, true);
+      else removeEventListener(type, onTrusted, true);
+    }
+  }
+  listen(true);
 
   const clip = (text, max = 120) => (text || "").replace(/\s+/g, " ").trim().slice(0, max);
 
   // The text of a node, leaving out what controls and scripts hold (a label wrapping a select
-  // would otherwise carry every option's text).
+  // would otherwise carry every option's text). A plain walk over the child nodes: a TreeWalker
+  // calls its filter across the JS boundary for every node, which cost more than the rest of a
+  // label's description.
+  const UNREAD = /^(SELECT|OPTION|TEXTAREA|SCRIPT|STYLE|INPUT|BUTTON)$/;
   function textOf(node, max = 120) {
     let text = "";
-    const walker = document.createTreeWalker(node, NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT, {
-      acceptNode: (n) =>
-        n.nodeType === Node.ELEMENT_NODE && /^(SELECT|OPTION|TEXTAREA|SCRIPT|STYLE|INPUT|BUTTON)$/.test(n.tagName)
-          ? NodeFilter.FILTER_REJECT
-          : NodeFilter.FILTER_ACCEPT,
-    });
-    while (walker.nextNode() && text.length < max * 2) {
-      if (walker.currentNode.nodeType === Node.TEXT_NODE) text += ` ${walker.currentNode.data}`;
-    }
+    const read = (parent) => {
+      for (let n = parent.firstChild; n && text.length < max * 2; n = n.nextSibling) {
+        if (n.nodeType === Node.TEXT_NODE) text += ` ${n.data}`;
+        else if (n.nodeType === Node.ELEMENT_NODE && !UNREAD.test(n.tagName)) read(n);
+      }
+    };
+    read(node);
     return clip(text, max);
+  }
+
+  // Each control's labels, as `el.labels` gives them (the labels of its tree whose control it
+  // is), found once per description for each tree: `el.labels` walks the whole tree each time it
+  // is read, which made a long form quadratic.
+  let labelMaps = new Map();
+  function labelsOf(el) {
+    const root = el.getRootNode();
+    let labels = labelMaps.get(root);
+    if (!labels) {
+      labels = new Map();
+      for (const label of root.querySelectorAll("label")) {
+        const control = label.control;
+        if (!control) continue;
+        if (labels.has(control)) labels.get(control).push(label);
+        else labels.set(control, [label]);
+      }
+      labelMaps.set(root, labels);
+    }
+    return labels.get(el) || [];
   }
 
   function labelOf(el) {
     const parts = [];
-    for (const label of el.labels || []) parts.push(textOf(label));
+    for (const label of labelsOf(el)) parts.push(textOf(label));
     const ids = (el.getAttribute("aria-labelledby") || "").split(/\s+/).filter(Boolean);
     const root = el.getRootNode();
     for (const id of ids) {
@@ -95,10 +121,13 @@
   function look(el) {
     const style = [];
     if (el.hidden || (el.tagName === "INPUT" && el.type === "hidden")) style.push("hidden");
-    if (!el.checkVisibility()) style.push("display");
-    else {
-      if (!el.checkVisibility({ visibilityProperty: true })) style.push("visibility");
-      if (!el.checkVisibility({ opacityProperty: true })) style.push("opacity");
+    // One call answers for a control that can be seen; only one that cannot is asked why.
+    if (!el.checkVisibility({ visibilityProperty: true, opacityProperty: true })) {
+      if (!el.checkVisibility()) style.push("display");
+      else {
+        if (!el.checkVisibility({ visibilityProperty: true })) style.push("visibility");
+        if (!el.checkVisibility({ opacityProperty: true })) style.push("opacity");
+      }
     }
     if (el.closest("[inert]")) style.push("inert");
     const r = el.getBoundingClientRect();
@@ -108,7 +137,7 @@
       if (x >= 0 && y >= 0 && x < innerWidth && y < innerHeight) {
         const root = el.getRootNode();
         const hit = (root.elementFromPoint ? root : document).elementFromPoint(x, y);
-        const labels = [...(el.labels || [])];
+        const labels = labelsOf(el);
         covered = !!hit && hit !== el && !el.contains(hit) && !hit.contains(el) && !labels.some((l) => l.contains(hit));
       } else {
         covered = clipped(el, r);
@@ -125,11 +154,19 @@
     }
   }
 
+  // Whether a container holds a button, kept for one description: loose controls share their
+  // containers.
+  let buttons = new Map();
+  const holdsButton = (node) => {
+    if (!buttons.has(node)) buttons.set(node, !!node.querySelector("button, input[type=submit], input[type=button]"));
+    return buttons.get(node);
+  };
+
   // The form a control belongs to: its <form>, or the nearest container with a button.
   function formOf(el) {
     if (el.form) return el.form;
     for (let node = el.parentElement, depth = 0; node && depth < 6; node = node.parentElement, depth++) {
-      if (node.querySelector("button, input[type=submit], input[type=button]")) return node;
+      if (holdsButton(node)) return node;
     }
     return el.getRootNode() === document ? document.body : el.getRootNode().host || document.body;
   }
@@ -142,6 +179,17 @@
     return clip(parts.filter(Boolean).join(" "), 300);
   }
 
+  // A control's description without its empty texts, false facts and empty lists: the worker
+  // reads a missing key as empty, and a long form's message is half as long without them.
+  function lean(control) {
+    const kept = {};
+    for (const key in control) {
+      const value = control[key];
+      if (value !== "" && value !== false && !(Array.isArray(value) && !value.length)) kept[key] = value;
+    }
+    return kept;
+  }
+
   function describe() {
     const controls = [];
     const frames = [];
@@ -149,8 +197,11 @@
     const fieldsets = new Map();
     let heading = "";
     let headingKey = 0;
+    let legends = 0;
     described = [];
     clips = new Map();
+    labelMaps = new Map();
+    buttons = new Map();
     for (const el of walk(document)) {
       if (el.matches(HEADINGS) && !el.closest("fieldset")) {
         heading = textOf(el, 80);
@@ -168,13 +219,16 @@
       const form = formOf(el);
       if (!forms.has(form)) forms.set(form, forms.size);
       const fieldset = el.closest("fieldset");
-      const legend = fieldset && fieldset.querySelector("legend");
       let group = heading;
       let groupKey = headingKey;
-      if (legend) {
-        if (!fieldsets.has(fieldset)) fieldsets.set(fieldset, 100000 + fieldsets.size);
-        group = textOf(legend, 80);
-        groupKey = fieldsets.get(fieldset);
+      if (fieldset) {
+        // Its legend's text and key, read once for all its controls.
+        if (!fieldsets.has(fieldset)) {
+          const legend = fieldset.querySelector("legend");
+          fieldsets.set(fieldset, legend && { key: 100000 + legends++, text: textOf(legend, 80) });
+        }
+        const legend = fieldsets.get(fieldset);
+        if (legend) ({ key: groupKey, text: group } = legend);
       }
       const label = labelOf(el);
       const control = {
@@ -203,7 +257,7 @@
         control.options = [...el.options].slice(0, 400).map((o) => ({ value: o.value, text: clip(o.text, 80) }));
         control.selected = el.selectedIndex;
       }
-      controls.push(control);
+      controls.push(lean(control));
       described.push(el);
     }
     return {
@@ -216,6 +270,8 @@
     };
   }
 
+  const BUBBLES = { bubbles: true };
+  const COMPOSED = { bubbles: true, composed: true };
   const setters = {
     INPUT: Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value").set,
     TEXTAREA: Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, "value").set,
@@ -225,15 +281,14 @@
   // Sets one value as typing does: through the element's own setter (so React's and Vue's value
   // trackers see a change), with the events a person's typing sends.
   function set(el, step) {
-    const fire = (event) => el.dispatchEvent(event);
-    fire(new FocusEvent("focus"));
-    fire(new FocusEvent("focusin", { bubbles: true, composed: true }));
+    el.dispatchEvent(new FocusEvent("focus"));
+    el.dispatchEvent(new FocusEvent("focusin", COMPOSED));
     if (el.tagName === "SELECT") setters.SELECT.call(el, step.option);
     else setters[el.tagName].call(el, step.text);
-    fire(new Event("input", { bubbles: true, composed: true }));
-    fire(new Event("change", { bubbles: true }));
-    fire(new FocusEvent("blur"));
-    fire(new FocusEvent("focusout", { bubbles: true, composed: true }));
+    el.dispatchEvent(new Event("input", COMPOSED));
+    el.dispatchEvent(new Event("change", BUBBLES));
+    el.dispatchEvent(new FocusEvent("blur"));
+    el.dispatchEvent(new FocusEvent("focusout", COMPOSED));
     ours.add(el);
   }
 
@@ -264,12 +319,20 @@
   async function fill(plan) {
     const filled = [];
     const started = performance.now();
-    for (const step of plan.steps) {
-      const el = described[step.i];
-      if (!el || !el.isConnected || typed.has(el)) continue;
-      if (el.tagName === "SELECT" && !(step.option >= 0 && step.option < el.options.length)) continue;
-      set(el, step);
-      filled.push(step.i);
+    // Nothing the person does can arrive while this loop holds the thread, so the listeners for
+    // their typing are off meanwhile: every value's own untrusted events would call them, a
+    // quarter of the loop's time on a long form.
+    listen(false);
+    try {
+      for (const step of plan.steps) {
+        const el = described[step.i];
+        if (!el || !el.isConnected || typed.has(el)) continue;
+        if (el.tagName === "SELECT" && !(step.option >= 0 && step.option < el.options.length)) continue;
+        set(el, step);
+        filled.push(step.i);
+      }
+    } finally {
+      listen(true);
     }
     const ms = performance.now() - started;
     if (!plan.settle) return { filled, ms };
@@ -280,7 +343,11 @@
   chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
     if (sender.id !== chrome.runtime.id || !message) return false;
     if (message.fillDescribe) {
-      chrome.runtime.sendMessage({ fillDescribed: { scan: message.fillDescribe, description: describe() } }).catch(() => {});
+      const started = performance.now();
+      const description = describe();
+      // How long describing took, for the benchmark.
+      description.ms = performance.now() - started;
+      chrome.runtime.sendMessage({ fillDescribed: { scan: message.fillDescribe, description } }).catch(() => {});
       return false;
     }
     if (message.fillSteps) {

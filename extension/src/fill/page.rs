@@ -206,3 +206,24 @@ pub fn unseen(look: &Look, document: (f64, f64)) -> Option<&'static str> {
     }
     look.covered.then_some("covered")
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_control_described_without_its_empty_keys_reads_the_same() {
+        // content-fill.js leaves out a control's empty texts, false facts and empty lists.
+        let full = json!({"controls": [{"tag": "select", "type": "", "name": "country", "id": "",
+            "autocomplete": "", "label": "Country", "placeholder": "", "ariaLabel": "", "near": "",
+            "group": "", "groupKey": 0, "form": 0, "maxLength": 0, "empty": true, "prefilled": false,
+            "typed": false, "ours": false, "disabled": false, "style": [], "rect": [10, 20, 200, 30],
+            "covered": false, "options": [{"value": "", "text": "Choose"}], "selected": 0}]});
+        let lean = json!({"controls": [{"tag": "select", "name": "country", "label": "Country",
+            "groupKey": 0, "form": 0, "maxLength": 0, "empty": true, "rect": [10, 20, 200, 30],
+            "options": [{"value": "", "text": "Choose"}], "selected": 0}]});
+        assert_eq!(format!("{:?}", Frame::read(&full)), format!("{:?}", Frame::read(&lean)));
+    }
+}
