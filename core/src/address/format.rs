@@ -539,35 +539,37 @@ fn article(label: &str) -> String {
 /// The other ways forms write `address`'s region and phone ([`Spellings`]): from the country's
 /// regions in the address data and from libphonenumber's metadata.
 pub fn spellings(address: &Address) -> Spellings {
-    let mut spellings = Spellings::default();
-    spellings.street = street_line(address).filter(|line| *line != address.line1);
-    let country = country(&address.country);
     let saved = [address.region.as_deref(), address.region_code.as_deref()];
+    let country = country(&address.country);
     let found = country.and_then(|c| saved.into_iter().flatten().find_map(|text| c.region(text)).map(|(r, _)| (c, r)));
-    let mut region: Vec<String> = saved.into_iter().flatten().map(str::to_owned).collect();
+    let mut forms: Vec<String> = saved.into_iter().flatten().map(str::to_owned).collect();
     if let Some((country, found)) = found {
-        region.push(found.key.clone());
-        region.extend(found.name.iter().chain(&found.latin_name).cloned());
-        region.extend(found.iso.iter().flat_map(|iso| [iso.clone(), format!("{}-{iso}", country.code)]));
+        forms.push(found.key.clone());
+        forms.extend(found.name.iter().chain(&found.latin_name).cloned());
+        forms.extend(found.iso.iter().flat_map(|iso| [iso.clone(), format!("{}-{iso}", country.code)]));
     }
     // A country whose data lists no regions: an ISO 3166-2 code saved is also its part after
     // the country (`DE-BY`, `BY`).
     let prefix = format!("{}-", address.country);
-    let bare: Vec<String> = region.iter().filter_map(|r| r.strip_prefix(&prefix)).map(str::to_owned).collect();
-    region.extend(bare);
-    for text in region {
-        if !spellings.region.contains(&text) {
-            spellings.region.push(text);
+    let bare: Vec<String> = forms.iter().filter_map(|r| r.strip_prefix(&prefix)).map(str::to_owned).collect();
+    forms.extend(bare);
+    let mut region: Vec<String> = Vec::new();
+    for text in forms {
+        if !region.contains(&text) {
+            region.push(text);
         }
     }
     let region_id = address.country.parse::<phonenumber::country::Id>().ok();
-    if let Some(number) = address.phone.as_deref().and_then(|phone| phonenumber::parse(region_id, phone).ok()) {
-        spellings.phone_national = Some(number.format().mode(phonenumber::Mode::National).to_string());
-        spellings.phone_international = Some(number.format().mode(phonenumber::Mode::International).to_string());
-    }
+    let number = address.phone.as_deref().and_then(|phone| phonenumber::parse(region_id, phone).ok());
+    let formatted = |mode| number.as_ref().map(|n| n.format().mode(mode).to_string());
     let plan = phonenumber::metadata::DATABASE.by_id(address.country.as_str());
-    spellings.calling_code = plan.map(|plan| plan.country_code().to_string());
-    spellings
+    Spellings {
+        street: street_line(address).filter(|line| *line != address.line1),
+        region,
+        phone_national: formatted(phonenumber::Mode::National),
+        phone_international: formatted(phonenumber::Mode::International),
+        calling_code: plan.map(|plan| plan.country_code().to_string()),
+    }
 }
 
 /// A phone number in E.164, read as `country` dials it (or in international form).
