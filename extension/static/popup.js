@@ -30,9 +30,9 @@ function fillRow(row) {
   else if (row.shipping && row.billing && row.shipping !== row.billing) {
     lines.push(`Shipping: ${row.shipping}`, `Billing: ${row.billing}`);
   } else lines.push(row.shipping || row.billing);
-  if (row.replaces && !row.kept) lines.push("Replaces what the page put there");
-  return el("li", {}, el("div", { className: "grow" }, el("div", { className: "title" }, row.label),
-    ...lines.map((line) => el("div", { className: "sub value" }, line))));
+    const note = row.replaces && !row.kept ? el("div", { className: "note" }, "Replaces what the page put there") : null;
+  return el("li", { className: row.kept ? "kept" : "" }, el("span", { className: "key" }, row.label),
+    el("div", { className: "value" }, ...lines.map((line) => el("div", {}, line)), note));
 }
 
 function showPreview(preview) {
@@ -67,7 +67,7 @@ function showChoice(saved) {
   const select = $("#fill-address");
   const chosen = select.value;
   const defaults = (entry) => entry.default.length ? ` — default for ${entry.default.join(" and ")}` : "";
-  select.replaceChildren(el("option", { value: "" }, "Shipping for shipping, billing for billing"),
+  select.replaceChildren(el("option", { value: "" }, "Your default for each: shipping or billing"),
     ...saved.map((entry) => el("option", { value: entry.id, selected: entry.id === chosen }, `${entry.label}${defaults(entry)}`)));
   $("#fill-choice").hidden = saved.length < 2;
 }
@@ -80,8 +80,9 @@ const previewFill = () =>
 async function showFill(previewed) {
   const card = $("#fill-card");
   const answer = await (previewed || previewFill());
-  if (!answer || answer.locked || answer.error || !answer.origin) {
+    if (!answer || answer.locked || answer.error || !answer.origin) {
     card.hidden = true;
+    document.body.classList.remove("filling");
     return;
   }
   showPreview(answer.preview);
@@ -90,7 +91,8 @@ async function showFill(previewed) {
     showChoice(answer.saved);
   $("#fill-shipping").disabled = shipping === 0;
   $("#fill-billing").disabled = billing === 0;
-  card.hidden = false;
+    card.hidden = false;
+  document.body.classList.add("filling");
   if (answer.remembered && !autoFilled && shipping + billing > 0) {
     autoFilled = true;
     await fillNow(answer.remembered, true);

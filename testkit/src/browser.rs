@@ -163,6 +163,11 @@ impl Browser {
     }
 
     pub fn call(&mut self, session: Option<&str>, method: &str, params: Value) -> Value {
+        self.try_call(session, method, params).unwrap_or_else(|error| panic!("{method}: {error}"))
+    }
+
+    /// `call`, with Chromium's refusal (`{code, message}`) as the error.
+    pub fn try_call(&mut self, session: Option<&str>, method: &str, params: Value) -> Result<Value, Value> {
         self.next_id += 1;
         let mut message = json!({"id": self.next_id, "method": method, "params": params});
         if let Some(session) = session {
@@ -174,8 +179,10 @@ impl Browser {
             let Message::Text(text) = message else { continue };
             let answer: Value = serde_json::from_str(&text).unwrap();
             if answer["id"] == self.next_id {
-                assert!(answer.get("error").is_none(), "{method}: {answer}");
-                return answer["result"].clone();
+                return match answer.get("error") {
+                    Some(error) => Err(error.clone()),
+                    None => Ok(answer["result"].clone()),
+                };
             }
         }
     }
@@ -308,8 +315,17 @@ impl Browser {
         )
     }
 
-    /// Writes a PNG of the whole page to `shots/NAME` (`target/screenshots/` unless set).
+    /// Writes a PNG of the whole page to `shots/NAME` (`target/screenshots/` unless set). The
+    /// viewport is made as tall as the page for the capture: an extension's popup is drawn only
+    /// within its window (a capture beyond it repeats the top), and what scrolls is reviewed too.
     pub fn screenshot(&mut self, session: &str, name: &str) {
+        let size = self.eval(session, "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]");
+        let metrics = json!({"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": false});
+        if self.try_call(Some(session), "Emulation.setDeviceMetricsOverride", metrics).is_err() {
+            // A popup's window cannot be resized: what it shows, a window's height at a time.
+            return self.screenshot_by_window(session, name);
+        }
+        self.eval_async(session, SETTLED);
         let size = self.eval(session, "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]");
         let clip = json!({"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 1});
         let shot = self.call(
@@ -317,9 +333,32 @@ impl Browser {
             "Page.captureScreenshot",
             json!({"format": "png", "clip": clip, "captureBeyondViewport": true}),
         );
+        self.call(Some(session), "Emulation.clearDeviceMetricsOverride", json!({}));
         std::fs::create_dir_all(&self.shots).unwrap();
         let bytes = Base64::decode_vec(shot["data"].as_str().unwrap()).unwrap();
         std::fs::write(self.shots.join(name), bytes).unwrap();
+    }
+
+    /// A page that cannot be made taller (the toolbar popup), as the person scrolls it: `NAME`
+    /// what shows on opening, then `NAME` with `-2`, `-3`, … before `.png`, a window further down
+    /// each.
+    fn screenshot_by_window(&mut self, session: &str, name: &str) {
+        let (stem, extension) = name.rsplit_once('.').unwrap_or((name, "png"));
+        let size = self.eval(session, "[innerWidth, innerHeight, document.documentElement.scrollHeight]");
+        let (width, height, total) =
+            (size[0].as_f64().unwrap_or(1.0), size[1].as_f64().unwrap_or(1.0), size[2].as_f64().unwrap_or(1.0));
+        let windows = ((total / height).ceil() as usize).clamp(1, 8);
+        std::fs::create_dir_all(&self.shots).unwrap();
+        for i in 0..windows {
+            let top = (i as f64 * height).min(total - height).max(0.0);
+            self.eval(session, &format!("scrollTo(0, {top}); true"));
+            self.eval_async(session, SETTLED);
+            let clip = json!({"x": 0, "y": top, "width": width, "height": height, "scale": 1});
+            let shot = self.call(Some(session), "Page.captureScreenshot", json!({"format": "png", "clip": clip}));
+            let file = if i == 0 { name.to_owned() } else { format!("{stem}-{}.{extension}", i + 1) };
+            std::fs::write(self.shots.join(file), Base64::decode_vec(shot["data"].as_str().unwrap()).unwrap()).unwrap();
+        }
+        self.eval(session, "scrollTo(0, 0); true");
     }
 
     /// Screenshots of the whole page in each colour scheme: `shots/{name}-light.png` and
