@@ -325,18 +325,18 @@ function addressCard(entry) {
     entry.default.length ? el("div", {}, ...entry.default.map((kind) => el("span", { className: "pill ok" }, `Default for ${KIND_TITLES[kind]}`))) : null,
     postalCard(entry),
     el("div", { className: "buttons" },
-      ...["shipping", "billing"].filter((kind) => !entry.default.includes(kind)).map((kind) =>
-        el("button", { type: "button", className: "small make-default", id: `default-${kind}-${entry.id}`,
-          ariaLabel: `Use for ${kind}: ${entry.label}`, onclick: () => makeDefault(entry, kind) }, `Use for ${kind}`)),
-      el("button", { type: "button", className: "small danger", id: `remove-${entry.id}`, ariaLabel: `Remove “${entry.label}”`,
-        onclick: () => removeAddress(entry) }, "Remove"),
       el("button", { type: "button", className: "small", id: `edit-${entry.id}`, ariaLabel: `Edit “${entry.label}”`,
         onclick: () => {
           const form = addressEditor(entry, entry.id, () => { form.remove(); view.hidden = false; });
           view.hidden = true;
           card.append(form);
           form.ready.then(() => form.elements.label.focus());
-        } }, "Edit")));
+        } }, "Edit"),
+      ...["shipping", "billing"].filter((kind) => !entry.default.includes(kind)).map((kind) =>
+        el("button", { type: "button", className: "small make-default", id: `default-${kind}-${entry.id}`,
+          ariaLabel: `Use for ${kind}: ${entry.label}`, onclick: () => makeDefault(entry, kind) }, `Use for ${kind}`)),
+      el("button", { type: "button", className: "small danger", id: `remove-${entry.id}`, ariaLabel: `Remove “${entry.label}”`,
+        onclick: () => removeAddress(entry) }, "Remove")));
   card.append(view);
   return card;
 }
