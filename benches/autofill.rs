@@ -80,6 +80,10 @@ fn main() {
     let (mut fields, mut right, mut wrong, mut missed, mut hidden) = (0, 0, 0, 0, 0);
     let hidden_filled = |f: &Field| f.hidden && !f.value.is_empty();
     let mut not_right = Vec::new();
+    // The corpus's own fills are timed too: setting a checkout's values, as shoppers meet them.
+    let worker = service_worker(&mut browser);
+    let worker = browser.attach(&worker);
+    measures(&mut browser, &worker, "fill:set");
     for name in forms::forms() {
         let (filled, _) = forms::fill(&mut browser, &corpus, &name, None);
         let counts = (
@@ -116,6 +120,7 @@ fn main() {
     for problem in &not_right {
         println!("  {problem}");
     }
+    report("set the values with their events, per frame filled", measures(&mut browser, &worker, "fill:set"));
 
     // A page of 2,000 controls: describe, classify and fill, timed in the service worker.
     browser.host_with_input(&["address", "set", "shipping", "--json", "-"], ADDRESSES[0].1);
