@@ -24,7 +24,7 @@ pub fn preview(call: &Call, profile: &impl Profile) -> Value {
     match call {
         Call::GetProfileUrl {} => json!(profile.profile_url()),
         Call::GetDeviceId {} => json!(profile.device_id()),
-        Call::GetAddress { kind } => json!(profile.address(*kind)),
+        Call::GetAddress { kind } => json!(profile.address(*kind).map(Address::for_pages)),
         Call::SignUp(_) => json!({"profileUrl": profile.profile_url(), "deviceId": profile.device_id()}),
         Call::Login(LoginParams { account_guid, .. }) => {
             json!(profile.login_account(account_guid.as_ref()).map(|guid| json!({"accountGuid": guid})))

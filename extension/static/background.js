@@ -301,6 +301,9 @@ const FRAMES_WAIT_MS = 1500;
 const scans = new Map();
 // When the fill buttons became visible and enabled, per tab (the 500 ms guard).
 const fillShown = new Map();
+// The frames the last preview showed, per tab, with how many fields each button fills in each:
+// a click fills no other frame and no more fields (decided in Rust).
+const fillPreviewed = new Map();
 
 // Every frame of the tab that answers, as `{…description, frameId, origin, url, documentId}`:
 // each frame's content script answers the worker's broadcast with a message of its own, so its
@@ -382,8 +385,9 @@ async function fillPreview({ tabId, choice }) {
   }
   const request = { origin: top.origin, frames, addresses, names: countryNames(addresses, frames), choice: choice || null };
   performance.mark("fill:classify");
-  const preview = JSON.parse(rust(() => wasm.fillPreview(JSON.stringify(request))));
+    const preview = JSON.parse(rust(() => wasm.fillPreview(JSON.stringify(request))));
   performance.measure("fill:classify", "fill:classify");
+  fillPreviewed.set(tabId, preview.frames.map(({ frameId, origin, shipping, billing }) => ({ frameId, origin, shipping, billing })));
   const remembered = ["shipping", "billing"].find((button) =>
     grants.some((g) => g.origin === top.origin && !g.topOrigin && g.kind === GRANT_OF[button]));
     const saved = addresses.addresses.map(({ id, label, default: defaults }) => ({ id, label, default: defaults }));
@@ -404,11 +408,17 @@ async function fillTab({ tabId, button, choice, remember, auto }) {
   if (!top) return { filled: 0, sentence: "Nothing was filled: this tab has no page to fill." };
   try {
     const [addresses, grants] = await Promise.all([own("listAddresses"), own("listGrants")]);
-    const base = { origin: top.origin, frames, addresses, grants, names: countryNames(addresses, frames), choice: choice || null, button, auto: auto ? GRANT_OF[button] : null };
+        const previewed = fillPreviewed.get(tabId) || [];
+    const base = { origin: top.origin, frames, addresses, grants, names: countryNames(addresses, frames), choice: choice || null, button, auto: auto ? GRANT_OF[button] : null, previewed };
     performance.mark("fill:plan");
     const planned = JSON.parse(rust(() => wasm.fillPlan(JSON.stringify(base))));
     performance.measure("fill:plan", "fill:plan");
-    if (!planned) return { error: "You have no saved address to fill with." };
+            if (planned && planned.changed) {
+      return { error: "The page changed after you looked: check what will be filled, then click again.", changed: true };
+    }
+    if (!planned) {
+      return { error: choice ? "That address is no longer saved: choose another." : "You have no saved address to fill with." };
+    }
     // The ledger first: for each origin the host records what goes there, then answers the
     // address to fill with.
     let address = null;
@@ -450,7 +460,8 @@ async function fillTab({ tabId, button, choice, remember, auto }) {
 async function handleFill(message) {
   try {
     switch (message.action) {
-      case "preview":
+            case "preview":
+        fillShown.delete(message.tabId);
         return await fillPreview(message);
       case "shown":
         fillShown.set(message.tabId, Date.now());

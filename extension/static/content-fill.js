@@ -116,6 +116,20 @@
     return false;
   }
 
+    // How opaque an element is with every ancestor's opacity applied (cached per description):
+  // a field at 1% opacity is as unseen as one at none.
+  let opacities = new Map();
+  function opacityOf(node) {
+    if (!node || node.nodeType !== 1) return 1;
+    let found = opacities.get(node);
+    if (found === undefined) {
+      const parent = node.parentElement || (node.getRootNode() && node.getRootNode().host) || null;
+      found = Number(getComputedStyle(node).opacity) * opacityOf(parent);
+      opacities.set(node, found);
+    }
+    return found;
+  }
+
   // How an element looks: style facts, its box in document coordinates, and whether another
   // element is on top of its centre.
   function look(el) {
@@ -129,6 +143,7 @@
         if (!el.checkVisibility({ opacityProperty: true })) style.push("opacity");
       }
     }
+        if (!style.length && opacityOf(el) < 0.1) style.push("opacity");
     if (el.closest("[inert]")) style.push("inert");
     const r = el.getBoundingClientRect();
     let covered = false;
@@ -199,7 +214,8 @@
     let headingKey = 0;
     let legends = 0;
     described = [];
-    clips = new Map();
+        clips = new Map();
+    opacities = new Map();
     labelMaps = new Map();
     buttons = new Map();
     for (const el of walk(document)) {

@@ -278,10 +278,19 @@ function addressEditor(entry, idPrefix, onDone) {
   country.addEventListener("change", () => draw(country.value));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const address = { country: country.value };
+        // What this country's form does not show is kept as it was (an upgraded address's region
+    // where the country has none, a region code), unless a field shown restates it and changed.
+    const before = entry && entry.address.country === country.value ? entry.address : { country: country.value };
+    const address = { ...before };
     for (const input of fields.querySelectorAll("input, select")) {
       const value = input.value.trim();
       if (value) address[input.name] = value;
+      else delete address[input.name];
+    }
+        const shown = new Set([...fields.querySelectorAll("input, select")].map((input) => input.name));
+    const stale = (field, restated) => !shown.has(field) && address[restated] !== before[restated];
+    for (const [field, restated] of [["givenName", "name"], ["familyName", "name"], ["regionCode", "region"]]) {
+      if (stale(field, restated)) delete address[field];
     }
     try {
       await ask("saveAddress", entry ? { id: entry.id, label: label.value, address } : { label: label.value, address });

@@ -116,6 +116,7 @@ async function fillNow(button, auto = false) {
     await show();
     return;
   }
+    if (answer && answer.changed) await showFill(null);
   result.className = answer && !answer.error ? "callout" : "callout danger";
   result.textContent = answer ? answer.error || answer.sentence : "The extension did not answer.";
   result.dataset.filled = String((answer && answer.filled) || 0);
@@ -206,7 +207,12 @@ $("#unlock-form").addEventListener("submit", async (event) => {
 });
 $("#fill-shipping").addEventListener("click", () => fillNow("shipping"));
 $("#fill-billing").addEventListener("click", () => fillNow("billing"));
-$("#fill-address").addEventListener("change", () => showFill(null));
+// Another address: nothing can be filled until its preview is drawn (the guard starts again).
+$("#fill-address").addEventListener("change", () => {
+  $("#fill-shipping").disabled = true;
+  $("#fill-billing").disabled = true;
+  showFill(null);
+});
 $("#lock").addEventListener("click", async () => {
   await ask("lock").catch(() => {});
   await show();

@@ -333,8 +333,10 @@ impl Country {
     /// which the reader names in their own language), then any field its format has no place
     /// for, then the phone and the email. Nothing the address holds is left out.
     pub fn lines(&self, address: &Address) -> Vec<String> {
-        let street: Vec<String> =
-            [street_line(address), address.apartment.clone(), address.line2.clone()].into_iter().flatten().collect();
+        let street: Vec<String> = [Some(address.street_line()), address.apartment.clone(), address.line2.clone()]
+            .into_iter()
+            .flatten()
+            .collect();
         let value = |letter: char| -> Option<String> {
             match letter {
                 'N' => Some(address.name.clone()),
@@ -390,7 +392,11 @@ impl Country {
         for field in &ADDRESS_FIELDS {
             let Some(text) = address.get(field.name) else { continue };
             let restated = match field.name {
-                "givenName" | "familyName" => address.name.contains(text),
+                // Restated only when each of its words is a word of the full name ("Ann" is not
+                // in "Joanna Smith"): a name that leaves is always shown.
+                "givenName" | "familyName" => {
+                    text.split_whitespace().all(|word| address.name.split_whitespace().any(|w| w == word))
+                }
                 "regionCode" => address.region.is_some() || placed.contains(&"region"),
                 "houseNumber" | "apartment" | "line2" => placed.contains(&"line1"),
                 "country" | "phone" | "email" | "name" => true,
@@ -402,18 +408,6 @@ impl Country {
         }
         lines.extend([address.phone.clone(), address.email.clone()].into_iter().flatten());
         lines
-    }
-}
-
-/// The first street line: `line1`, with the house number after the street unless `line1`
-/// holds it already (the address data says nothing of where it goes; after the street is how
-/// most countries that keep it apart write it).
-fn street_line(address: &Address) -> Option<String> {
-    match &address.house_number {
-        Some(number) if !address.line1.split_whitespace().any(|word| word.trim_matches(',') == number) => {
-            Some(format!("{} {number}", address.line1))
-        }
-        _ => Some(address.line1.clone()),
     }
 }
 
@@ -564,7 +558,7 @@ pub fn spellings(address: &Address) -> Spellings {
     let formatted = |mode| number.as_ref().map(|n| n.format().mode(mode).to_string());
     let plan = phonenumber::metadata::DATABASE.by_id(address.country.as_str());
     Spellings {
-        street: street_line(address).filter(|line| *line != address.line1),
+        street: Some(address.street_line()).filter(|line| *line != address.line1),
         region,
         phone_national: formatted(phonenumber::Mode::National),
         phone_international: formatted(phonenumber::Mode::International),

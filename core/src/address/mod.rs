@@ -312,6 +312,26 @@ fn checked(field: &'static str, value: String) -> Result<String, AddressError> {
 }
 
 impl Address {
+    /// The first street line: `line1`, with the house number after the street unless `line1`
+    /// holds it already (the address data says nothing of where it goes; after the street is how
+    /// most countries that keep it apart write it).
+    pub fn street_line(&self) -> String {
+        match &self.house_number {
+            Some(number) if !self.line1.split_whitespace().any(|word| word.trim_matches(',') == number) => {
+                format!("{} {number}", self.line1)
+            }
+            _ => self.line1.clone(),
+        }
+    }
+
+    /// The address as a page receives it: `line1` and `line2` keep the meaning they always had,
+    /// whole street lines (the house number in `line1`, the apartment in `line2`), and the parts
+    /// kept apart come beside them (`houseNumber`, `apartment`).
+    pub fn for_pages(&self) -> Self {
+        let line2 = [self.apartment.as_deref(), self.line2.as_deref()].into_iter().flatten().collect::<Vec<_>>();
+        Self { line1: self.street_line(), line2: (!line2.is_empty()).then(|| line2.join(", ")), ..self.clone() }
+    }
+
     /// A field's value by its name in [`ADDRESS_FIELDS`]; `None` when empty or unknown.
     pub fn get(&self, name: &str) -> Option<&str> {
         let value = match name {
@@ -530,6 +550,20 @@ mod tests {
         // A region code without a region is shown where the region would be.
         other.region = None;
         assert!(other.lines().contains(&"100-0005 JP-13".to_owned()), "{:?}", other.lines());
+    }
+
+    #[test]
+    fn pages_get_whole_street_lines_with_the_parts_beside_them() {
+        let apart: Address = serde_json::from_value(json!({"name": "Erika Mustermann", "line1": "Heidestraße",
+            "houseNumber": "17", "apartment": "3. OG", "city": "Köln", "postalCode": "51147", "country": "DE"}))
+        .unwrap();
+        let page = apart.for_pages();
+        assert_eq!((page.line1.as_str(), page.line2.as_deref()), ("Heidestraße 17", Some("3. OG")));
+        assert_eq!((page.house_number.as_deref(), page.apartment.as_deref()), (Some("17"), Some("3. OG")));
+        let whole: Address =
+            serde_json::from_value(json!({"name": "A", "line1": "Hauptstraße 5", "houseNumber": "5", "country": "DE"}))
+                .unwrap();
+        assert_eq!(whole.for_pages().line1, "Hauptstraße 5", "a number line1 holds already is not added again");
     }
 
     #[test]

@@ -52,6 +52,22 @@ fn saved(value: &Value) -> Option<Saved> {
     })
 }
 
+/// `previewed: [{frameId, origin, shipping, billing}]`: the frames the popup's preview showed,
+/// with how many fields each button would fill in each.
+fn previewed(input: &Value) -> Option<Vec<(i64, String, [usize; 2])>> {
+    let list = input.get("previewed")?.as_array()?;
+    let count = |f: &Value, key: &str| f.get(key).and_then(Value::as_u64).unwrap_or(0) as usize;
+    Some(
+        list.iter()
+            .filter_map(|f| {
+                let id = f.get("frameId")?.as_i64()?;
+                let origin = f.get("origin")?.as_str()?.to_owned();
+                Some((id, origin, [count(f, "shipping"), count(f, "billing")]))
+            })
+            .collect(),
+    )
+}
+
 /// What every fill call carries: `{origin, frames: [frame description], addresses:
 /// listAddresses's answer, names: {CC: [name…]}, choice?: address id}`; a fill the person did
 /// not click for also `{auto: "fillShipping" | "fillBilling", grants}`.
@@ -86,6 +102,11 @@ impl Request {
             })
             .unwrap_or_default();
         let mut frames: Vec<Frame> = frames.unwrap_or_default();
+        // A click fills only frames the preview showed fields of, for that button: a frame the
+        // page added (or navigated elsewhere) since is never filled unnamed.
+        if let Some(shown) = previewed(&input) {
+            frames.retain(|f| shown.iter().any(|(id, origin, _)| *id == f.frame_id && *origin == f.origin));
+        }
         // A fill the person did not click for (a site remembered for fills) reaches only the
         // page and the frames a remembered grant names.
         if let Some(auto) = input.get("auto").and_then(Value::as_str) {
@@ -145,7 +166,22 @@ impl Request {
                 })
                 .collect()
         });
-        Some(self.tab.plan(self.button(), (kind, saved, address), &self.addresses, again, recorded.as_deref()))
+        let mut plan =
+            self.tab.plan(self.button(), (kind, saved, address), &self.addresses, again, recorded.as_deref());
+        // More fields than the preview showed in a frame: the page changed under the person's
+        // eyes, and nothing is filled until they have seen the new preview.
+        if let (Some(shown), false) = (previewed(&self.input), again) {
+            let button = self.button() as usize;
+            plan.changed = plan.frames.iter().any(|planned| {
+                let count = shown.iter().find(|(id, ..)| *id == planned.frame_id).map_or(0, |(.., n)| n[button]);
+                planned.steps.len() > count
+            });
+            if plan.changed {
+                plan.frames.clear();
+                plan.ledger.clear();
+            }
+        }
+        Some(plan)
     }
 
     /// `{kind, filled: [[frameId, count]]}`: how many fields and where, in a sentence.
@@ -171,9 +207,12 @@ mod tests {
             json!({"frameId": id, "origin": origin, "controls": [control("name"), control("city")],
                    "document": [800, 600], "viewport": [800, 600]})
         };
+        let (mut top, mut pay) = (frame(0, "https://shop.example"), frame(3, "https://pay.example"));
+        pay["url"] = json!("https://pay.example/card");
+        top["frames"] = json!([{"src": "https://pay.example/card", "rect": [0, 100, 400, 300]}]);
         let mut input = json!({
             "origin": "https://shop.example",
-            "frames": [frame(0, "https://shop.example"), frame(3, "https://pay.example")],
+            "frames": [top, pay],
                         "addresses": {"addresses": [{"id": "home", "default": ["shipping"], "address": {"name": "Ada Lovelace",
                 "line1": "1 Loop", "city": "London", "postalCode": "N1", "country": "GB"}}]},
             "button": "shipping",
@@ -182,6 +221,43 @@ mod tests {
             input[key] = value.clone();
         }
         Request::read(&input.to_string()).unwrap()
+    }
+
+    #[test]
+    fn a_click_fills_only_what_the_preview_showed() {
+        // The preview showed the page's two fields and no frame from pay.example: the frame the
+        // page added since is not filled.
+        let shown = json!([{"frameId": 0, "origin": "https://shop.example", "shipping": 2, "billing": 0}]);
+        let plan = request(json!({"previewed": shown})).plan().unwrap();
+        assert!(!plan.changed);
+        assert_eq!(plan.frames.iter().map(|f| f.frame_id).collect::<Vec<_>>(), [0]);
+        assert!(plan.ledger.iter().all(|entry| entry.origin == "https://shop.example"));
+        // A field more than the preview showed: nothing is filled, nothing recorded.
+        let fewer = json!([{"frameId": 0, "origin": "https://shop.example", "shipping": 1, "billing": 0}]);
+        let plan = request(json!({"previewed": fewer})).plan().unwrap();
+        assert!(plan.changed && plan.frames.is_empty() && plan.ledger.is_empty());
+        // A frame that changed origin since is another frame.
+        let moved = json!([{"frameId": 3, "origin": "https://evil.example", "shipping": 2, "billing": 0},
+            {"frameId": 0, "origin": "https://shop.example", "shipping": 2, "billing": 0}]);
+        let plan = request(json!({"previewed": moved})).plan().unwrap();
+        assert_eq!(plan.frames.iter().map(|f| f.frame_id).collect::<Vec<_>>(), [0]);
+    }
+
+    #[test]
+    fn a_frame_whose_element_cannot_be_found_is_not_filled() {
+        let mut moved = request(json!({}));
+        // The frame navigated away from its element's `src` (or the frame around it said nothing).
+        let frames: Vec<Value> = moved.input["frames"].as_array().unwrap().clone();
+        let mut pay = frames[1].clone();
+        pay["url"] = json!("https://pay.example/elsewhere");
+        moved = Request::read(
+            &json!({"origin": "https://shop.example", "frames": [frames[0].clone(), pay],
+            "addresses": moved.input["addresses"].clone(), "button": "shipping"})
+            .to_string(),
+        )
+        .unwrap();
+        let filled: Vec<i64> = moved.plan().unwrap().frames.iter().map(|f| f.frame_id).collect();
+        assert_eq!(filled, [0]);
     }
 
     #[test]

@@ -198,7 +198,8 @@ pub fn unseen(look: &Look, document: (f64, f64)) -> Option<&'static str> {
         }
     }
     let (x, y, w, h) = look.rect;
-    if w < 2.0 || h < 2.0 {
+    // No one types into a box a few pixels across.
+    if w < 4.0 || h < 4.0 {
         return Some("zero-sized");
     }
     if x + w <= 0.0 || y + h <= 0.0 || (document.0 > 0.0 && x >= document.0) || (document.1 > 0.0 && y >= document.1) {

@@ -67,17 +67,20 @@ pub struct Addresses {
 
 impl Addresses {
     /// The address a button fills with, and the kind the fill is recorded as (the button's):
-    /// the one the person chose (by id), else the default of the button's kind, else the other
-    /// kind's default, else the first saved.
+    /// the one the person chose (by id; `None` when it is no longer saved, never another in its
+    /// place), else the default of the button's kind, else the other kind's default, else the
+    /// first saved.
     pub fn for_button(&self, button: Purpose, choice: Option<&str>) -> Option<(AddressKind, &Saved)> {
         let own = match button {
             Purpose::Shipping => AddressKind::Shipping,
             Purpose::Billing => AddressKind::Billing,
         };
         let default_of = |kind| self.book.iter().find(|s| s.defaults.contains(&kind));
-        let chosen = choice.and_then(|id| self.book.iter().find(|s| s.id == id));
+        if let Some(id) = choice {
+            return self.book.iter().find(|s| s.id == id).map(|saved| (own, saved));
+        }
         let other = if own == AddressKind::Shipping { AddressKind::Billing } else { AddressKind::Shipping };
-        let saved = chosen.or_else(|| default_of(own)).or_else(|| default_of(other)).or_else(|| self.book.first())?;
+        let saved = default_of(own).or_else(|| default_of(other)).or_else(|| self.book.first())?;
         Some((own, saved))
     }
 
@@ -112,6 +115,9 @@ pub struct FramePreview {
     pub sections: Vec<SectionPreview>,
     /// Address fields that cannot be seen, and are never filled.
     pub hidden: usize,
+    /// How many fields each button fills here.
+    pub shipping: usize,
+    pub billing: usize,
     /// Controls that are not for an address (search, login, payment, coupon, …).
     pub refused: usize,
 }
@@ -150,6 +156,9 @@ pub struct Plan {
     pub kind: AddressKind,
     /// The saved address filled with, for the host's record.
     pub id: String,
+    /// The page has more to fill than the preview showed: nothing is planned.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub changed: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -181,19 +190,25 @@ pub struct LedgerEntry {
     pub fields: Vec<&'static str>,
 }
 
-/// The address field a target reads, as the ledger names it.
-fn address_field(target: Target) -> &'static str {
+/// The address fields a target's value may be made of (`value::Source::fill`); the host records
+/// those the address holds.
+fn address_fields(target: Target) -> &'static [&'static str] {
     match target {
-        Target::FullName | Target::GivenName | Target::AdditionalName | Target::FamilyName => "name",
-        Target::Organization => "organization",
-        Target::StreetAddress | Target::Line1 | Target::Street | Target::HouseNumber => "line1",
-        Target::Line2 | Target::Line3 => "line2",
-        Target::City => "city",
-        Target::Region => "region",
-        Target::PostalCode => "postalCode",
-        Target::Country => "country",
-        Target::Phone | Target::PhoneCountryCode | Target::PhoneNational => "phone",
-        Target::Email => "email",
+        Target::FullName => &["name"],
+        Target::GivenName | Target::AdditionalName => &["name", "givenName"],
+        Target::FamilyName => &["name", "familyName"],
+        Target::Organization => &["organization"],
+        Target::StreetAddress => &["line1", "houseNumber", "apartment", "line2"],
+        Target::Line1 | Target::HouseNumber => &["line1", "houseNumber"],
+        Target::Street => &["line1"],
+        Target::Line2 => &["apartment", "line2"],
+        Target::Line3 => &[],
+        Target::City => &["city"],
+        Target::Region => &["region", "regionCode"],
+        Target::PostalCode => &["postalCode"],
+        Target::Country => &["country"],
+        Target::Phone | Target::PhoneCountryCode | Target::PhoneNational => &["phone"],
+        Target::Email => &["email"],
     }
 }
 
@@ -219,17 +234,26 @@ impl Tab {
             })
             .collect();
         // A frame's element is found in the frame around it by the frame's URL; where two
-        // elements show one URL, one that cannot be seen blocks both.
-        for _ in 0..frames.len() {
+        // elements show one URL, one that cannot be seen blocks both. A frame whose element is
+        // not found (it navigated away from its `src`, or the frame around it described nothing)
+        // cannot be shown to be seen, and is not filled.
+        let mut found = vec![false; frames.len()];
+        for _ in 0..frames.len().min(16) {
             for (p, parent) in frames.iter().enumerate() {
                 for (src, look) in &parent.children {
                     for (c, child) in frames.iter().enumerate() {
                         let named = c != p && child.frame_id != 0 && !child.url.is_empty() && child.url == *src;
                         if named && blocked[c].is_none() {
+                            found[c] = true;
                             blocked[c] = blocked[p].or_else(|| unseen(look, parent.document));
                         }
                     }
                 }
+            }
+        }
+        for (c, child) in frames.iter().enumerate() {
+            if child.frame_id != 0 && !found[c] && blocked[c].is_none() {
+                blocked[c] = Some("hidden");
             }
         }
         let mut spots = Vec::new();
@@ -323,6 +347,7 @@ impl Tab {
             addresses.for_button(button, choice).map(|(_, s)| addresses.source(&s.address, &s.spellings))
         });
         let mut counts = [0, 0];
+        let mut per_frame = vec![[0, 0]; self.frames.len()];
         let frames = self
             .frames
             .iter()
@@ -346,8 +371,9 @@ impl Tab {
                     if spot.left.is_none() && values.iter().all(Option::is_none) {
                         continue;
                     }
-                    for (count, value) in counts.iter_mut().zip(&values) {
-                        *count += usize::from(value.is_some());
+                    for (b, value) in values.iter().enumerate() {
+                        counts[b] += usize::from(value.is_some());
+                        per_frame[f][b] += usize::from(value.is_some());
                     }
                     let c = &frame.controls[spot.control];
                     let label = [&c.label, &c.aria_label, &c.placeholder, &c.near]
@@ -381,6 +407,8 @@ impl Tab {
                     sections: sections.into_iter().map(|(_, s)| s).collect(),
                     hidden,
                     refused: self.refused[f],
+                    shipping: per_frame[f][0],
+                    billing: per_frame[f][1],
                 }
             })
             .collect();
@@ -419,7 +447,10 @@ impl Tab {
             }
             for spot in self.spots.iter().filter(|s| s.frame == f && Self::for_button(s, button) && self.fillable(s)) {
                 if (again && frame.controls[spot.control].ours)
-                    || only.is_some_and(|only| !only.unwrap_or_default().contains(&address_field(spot.target)))
+                    || only.is_some_and(|only| {
+                        let recorded = only.unwrap_or_default();
+                        !address_fields(spot.target).iter().any(|field| recorded.contains(field))
+                    })
                 {
                     continue;
                 }
@@ -440,12 +471,10 @@ impl Tab {
                 } else {
                     steps.push(step);
                 }
-                let field = address_field(spot.target);
-                if !fields.contains(&field) {
-                    fields.push(field);
-                }
-                if spot.target == Target::StreetAddress && address.line2.is_some() && !fields.contains(&"line2") {
-                    fields.push("line2");
+                for field in address_fields(spot.target) {
+                    if !fields.contains(field) {
+                        fields.push(field);
+                    }
                 }
             }
             if steps.is_empty() {
@@ -455,8 +484,12 @@ impl Tab {
                 await_options.clear();
             }
             // A region list that fills once the country has loaded it is recorded with the rest.
-            if !await_options.is_empty() && address.region.is_some() && !fields.contains(&"region") {
-                fields.push("region");
+            if !await_options.is_empty() {
+                for field in address_fields(Target::Region) {
+                    if !fields.contains(field) {
+                        fields.push(field);
+                    }
+                }
             }
             frames.push(FramePlan { frame_id: frame.frame_id, steps, settle, await_options });
             match ledger.iter_mut().find(|(origin, _)| *origin == frame.origin) {
@@ -471,7 +504,7 @@ impl Tab {
                 fields: ADDRESS_FIELDS.iter().map(|f| f.name).filter(|name| fields.contains(name)).collect(),
             })
             .collect();
-        Plan { frames, ledger, kind, id: saved.id.clone() }
+        Plan { frames, ledger, kind, id: saved.id.clone(), changed: false }
     }
 
     /// The sentence the popup shows after a fill, from how many controls each frame filled:
@@ -578,8 +611,10 @@ mod tests {
             (AddressKind::Shipping, "work"),
             "the chosen address, for shipping"
         );
-        let (_, gone) = addresses.for_button(Purpose::Shipping, Some("removed-since")).unwrap();
-        assert_eq!(gone.id, "home", "a choice no longer saved falls back to the default");
+        assert!(
+            addresses.for_button(Purpose::Shipping, Some("removed-since")).is_none(),
+            "a choice no longer saved fills nothing, not another address in its place"
+        );
         let plan = tab.plan(Purpose::Billing, (kind, saved, &saved.address), &addresses, false, None);
         assert_eq!(plan.kind, AddressKind::Billing);
         let steps = &plan.frames[0].steps;
