@@ -263,7 +263,7 @@ impl GrantKind {
 
 /// `pair {profileUrl, email, passphrase}` or `pair {profileUrl, ticket}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(untagged, rename_all = "camelCase")]
+#[serde(untagged, rename_all = "camelCase", try_from = "PairFields")]
 pub enum PairParams {
     #[serde(rename_all = "camelCase")]
     Passphrase {
@@ -282,6 +282,35 @@ pub enum PairParams {
         #[serde(default)]
         accept_older_vault: bool,
     },
+}
+
+/// `pair`'s parameters as sent, told apart by [`PairParams::try_from`]: read as one struct
+/// rather than by serde's untagged derive, whose buffering of the input for each shape cost the
+/// extension's WASM 9 KB. Other members are ignored, as they were.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PairFields {
+    profile_url: String,
+    email: Option<String>,
+    passphrase: Option<Passphrase>,
+    ticket: Option<Bearer>,
+    #[serde(default)]
+    accept_older_vault: bool,
+}
+
+impl TryFrom<PairFields> for PairParams {
+    type Error = &'static str;
+
+    fn try_from(fields: PairFields) -> Result<Self, Self::Error> {
+        let PairFields { profile_url, email, passphrase, ticket, accept_older_vault } = fields;
+        match (email, passphrase, ticket) {
+            (Some(email), Some(passphrase), _) => {
+                Ok(Self::Passphrase { profile_url, email, passphrase, accept_older_vault })
+            }
+            (_, _, Some(ticket)) => Ok(Self::Ticket { profile_url, ticket, accept_older_vault }),
+            _ => Err("`pair` takes `profileUrl` with `email` and `passphrase`, or with `ticket`"),
+        }
+    }
 }
 
 /// `saveAddress`'s two shapes.
@@ -959,6 +988,29 @@ mod tests {
         }
         for fine in ["Demo Shop", "Dr. Who's Shop", "Café Zürich", "Shop 2.0", "株式会社 ショップ"] {
             assert!(SiteApp::from_document(&serde_json::json!({"name": fine})).is_some(), "{fine:?}");
+        }
+    }
+
+    #[test]
+    fn pair_reads_its_two_shapes_as_before() {
+        let pair = |params: Value| serde_json::from_value::<Call>(json!({"type": "pair", "params": params}));
+        let url = "https://p.example/u/1";
+        let by_passphrase = pair(json!({"profileUrl": url, "email": "a@example.org", "passphrase": "p",
+            "acceptOlderVault": true}));
+        assert!(matches!(by_passphrase, Ok(Call::Pair(PairParams::Passphrase { accept_older_vault: true, .. }))));
+        // Both shapes given: the passphrase's, as the first shape it matches.
+        let both = pair(json!({"profileUrl": url, "email": "a@example.org", "passphrase": "p", "ticket": "t"}));
+        assert!(matches!(both, Ok(Call::Pair(PairParams::Passphrase { accept_older_vault: false, .. }))));
+        // Half of the passphrase's shape beside a ticket is the ticket's shape, its extra ignored.
+        let by_ticket = pair(json!({"profileUrl": url, "ticket": "t", "email": "a@example.org"}));
+        assert!(matches!(by_ticket, Ok(Call::Pair(PairParams::Ticket { .. }))));
+        for bad in [
+            json!({"profileUrl": url, "email": "a@example.org"}),
+            json!({"profileUrl": url}),
+            json!({"ticket": "t"}),
+            json!({"profileUrl": url, "ticket": 7}),
+        ] {
+            assert!(pair(bad.clone()).is_err(), "{bad}");
         }
     }
 
