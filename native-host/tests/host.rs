@@ -879,7 +879,28 @@ fn the_address_book_over_the_wire() {
     assert_eq!((listed[1]["label"].clone(), listed[1]["default"].clone()), (json!("Work"), json!(["billing"])));
     assert_eq!(listed[1]["lines"], json!(["Ada Lovelace", "Analytical Engines", "Heidestraße 17", "51147 Köln"]));
     assert_eq!(book["billing"]["city"], "Köln", "each kind's default under its name, as before address books");
-    assert_eq!(host.ok(SHOP, "getAddress", json!({"kind": "billing"}))["houseNumber"], "17");
+    let billed = host.ok(SHOP, "getAddress", json!({"kind": "billing"}));
+    assert_eq!((&billed["houseNumber"], &billed["line1"]), (&json!("17"), &json!("Heidestraße 17")), "whole lines");
+    // How forms write each address's region and phone, for filling them.
+    assert_eq!(listed[0]["spellings"]["region"], json!(["CA", "US-CA", "California"]));
+    assert_eq!(listed[0]["spellings"]["phoneNational"], "(650) 253-0000");
+    assert_eq!(listed[1]["spellings"]["street"], "Heidestraße 17");
+    // A form filled with the address the person chose (not the kind's default): recorded, then
+    // that address answered.
+    let filled = host.ok(
+        EXTENSION,
+        "fill",
+        json!({"origin": SHOP, "kind": "shipping", "id": work_id, "fields": ["name", "city"]}),
+    );
+    assert_eq!(filled["city"], "Köln");
+    let ledger = host.ok(EXTENSION, "listDisclosures", json!({"limit": 1}));
+    assert_eq!(
+        (&ledger[0]["method"], &ledger[0]["fields"]),
+        (&json!("fill"), &json!(["shipping.name", "shipping.city"]))
+    );
+    let gone = json!({"origin": SHOP, "kind": "shipping", "id": "not-saved", "fields": ["name"]});
+    assert_eq!(host.err(EXTENSION, "fill", gone).0, "not_found");
+
     // The consent window's card: the lines in the country's order.
     let preview = host.ok(
         EXTENSION,
