@@ -67,7 +67,7 @@ function showChoice(saved) {
   const select = $("#fill-address");
   const chosen = select.value;
   const defaults = (entry) => entry.default.length ? ` — default for ${entry.default.join(" and ")}` : "";
-  select.replaceChildren(el("option", { value: "" }, "Your default for each: shipping or billing"),
+  select.replaceChildren(el("option", { value: "" }, "Your defaults (shipping, billing)"),
     ...saved.map((entry) => el("option", { value: entry.id, selected: entry.id === chosen }, `${entry.label}${defaults(entry)}`)));
   $("#fill-choice").hidden = saved.length < 2;
 }
