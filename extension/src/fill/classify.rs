@@ -26,6 +26,8 @@ pub enum Target {
     /// The street without the house number, in a section that asks for the number apart.
     Street,
     HouseNumber,
+    /// A district, neighbourhood or suburb within the city (Brazil's bairro, Mexico's colonia).
+    DependentLocality,
     City,
     Region,
     PostalCode,
@@ -51,6 +53,7 @@ impl Target {
             Self::Line3 => "Address line 3",
             Self::Street => "Street",
             Self::HouseNumber => "House number",
+            Self::DependentLocality => "Neighbourhood",
             Self::City => "City",
             Self::Region => "Region",
             Self::PostalCode => "Postal code",
@@ -253,6 +256,7 @@ const WORDS: &[(Guess, &str)] = &[
             "distrito|prefecture|territory| uf |都道府県",
         ),
     ),
+    (Field(DependentLocality), "bairro|neighborhood|neighbourhood|barrio|colonia"),
     (
         Field(City),
         concat!(
@@ -430,6 +434,7 @@ fn field_token(field: &str) -> Option<Guess> {
         "address-line1" => Field(Line1),
         "address-line2" => Field(Line2),
         "address-line3" => Field(Line3),
+        "address-level3" => Field(DependentLocality),
         "address-level2" => Field(City),
         "address-level1" => Field(Region),
         "country" | "country-name" => Field(Country),
@@ -440,10 +445,11 @@ fn field_token(field: &str) -> Option<Guess> {
         "email" => Field(Email),
         "username" | "current-password" | "new-password" | "one-time-code" => Refuse(Login),
         f if f.starts_with("cc-") || f.starts_with("transaction-") => Refuse(Payment),
-        "honorific-prefix" | "honorific-suffix" | "nickname" | "organization-title" | "address-level3"
-        | "address-level4" | "tel-area-code" | "tel-local" | "tel-local-prefix" | "tel-local-suffix"
-        | "tel-extension" | "bday" | "bday-day" | "bday-month" | "bday-year" | "sex" | "url" | "photo" | "impp"
-        | "language" => Refuse(NotAnAddress),
+        "honorific-prefix" | "honorific-suffix" | "nickname" | "organization-title" | "address-level4"
+        | "tel-area-code" | "tel-local" | "tel-local-prefix" | "tel-local-suffix" | "tel-extension" | "bday"
+        | "bday-day" | "bday-month" | "bday-year" | "sex" | "url" | "photo" | "impp" | "language" => {
+            Refuse(NotAnAddress)
+        }
         _ => return None,
     })
 }
@@ -619,6 +625,8 @@ mod tests {
             ("street[1]", Line2),
             ("Straße und Hausnummer", Line1),
             ("Hausnummer", HouseNumber),
+            ("Bairro", DependentLocality),
+            ("Neighborhood (optional)", DependentLocality),
             ("Postleitzahl", PostalCode),
             ("Code postal", PostalCode),
             ("CAP", PostalCode),
@@ -676,5 +684,6 @@ mod tests {
         assert_eq!(from_autocomplete("off"), None);
         assert_eq!(from_autocomplete("new-password").unwrap().0, Refuse(Login));
         assert_eq!(from_autocomplete("email username").unwrap().0, Field(Email));
+        assert_eq!(from_autocomplete("shipping address-level3").unwrap().0, Field(DependentLocality));
     }
 }

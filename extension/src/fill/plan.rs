@@ -203,6 +203,7 @@ fn address_fields(target: Target) -> &'static [&'static str] {
         Target::Street => &["line1"],
         Target::Line2 => &["apartment", "line2"],
         Target::Line3 => &[],
+        Target::DependentLocality => &["dependentLocality"],
         Target::City => &["city"],
         Target::Region => &["region", "regionCode"],
         Target::PostalCode => &["postalCode"],

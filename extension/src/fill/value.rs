@@ -158,6 +158,7 @@ impl Source<'_> {
             Target::Line3 => return None,
             Target::Street => street,
             Target::HouseNumber => number,
+            Target::DependentLocality => a.dependent_locality.clone()?,
             Target::City => a.city.clone()?,
             Target::Region => {
                 let region = a.region.clone().or_else(|| a.region_code.clone())?;
@@ -322,6 +323,13 @@ mod tests {
         assert_eq!(text(Target::FamilyName), "Mustermann-Gabler");
         assert_eq!((text(Target::Street), text(Target::HouseNumber)), ("Heidestraße".into(), "17".into()));
         assert_eq!((text(Target::Line1), text(Target::Line2)), ("Heidestraße 17".into(), "3. OG".into()));
+        // A dependent locality (a bairro) fills the field that asks for it, and nothing where
+        // the address has none.
+        let bairro = Address { dependent_locality: Some("Copacabana".into()), ..erika.clone() };
+        let source = Source { address: &bairro, spellings: &spelled, country_names: &[] };
+        assert_eq!(source.fill(Target::DependentLocality, &input(None, "")), Some(Fill::Text("Copacabana".into())));
+        let source = Source { address: &erika, spellings: &spelled, country_names: &[] };
+        assert_eq!(source.fill(Target::DependentLocality, &input(None, "")), None);
         // Without a city or a phone, those fields get nothing.
         let no_city = Address { city: None, phone: None, ..erika.clone() };
         let source = Source { address: &no_city, spellings: &spelled, country_names: &[] };
