@@ -884,7 +884,7 @@ fn the_address_book_over_the_wire() {
     // How forms write each address's region and phone, for filling them.
     assert_eq!(listed[0]["spellings"]["region"], json!(["CA", "US-CA", "California"]));
     assert_eq!(listed[0]["spellings"]["phoneNational"], "(650) 253-0000");
-    assert_eq!(listed[1]["spellings"]["street"], "Heidestraße 17");
+
     // A form filled with the address the person chose (not the kind's default): recorded, then
     // that address answered.
     let filled = host.ok(

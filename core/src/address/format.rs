@@ -558,7 +558,6 @@ pub fn spellings(address: &Address) -> Spellings {
     let formatted = |mode| number.as_ref().map(|n| n.format().mode(mode).to_string());
     let plan = phonenumber::metadata::DATABASE.by_id(address.country.as_str());
     Spellings {
-        street: Some(address.street_line()).filter(|line| *line != address.line1),
         region,
         phone_national: formatted(phonenumber::Mode::National),
         phone_international: formatted(phonenumber::Mode::International),
@@ -728,9 +727,7 @@ mod tests {
         .unwrap();
         let spelled = spellings(&bavaria);
         assert_eq!(spelled.region, ["DE-BY", "BY"], "Germany's data lists no regions: the code is kept both ways");
-        assert_eq!(spelled.street, None, "the number is in the street line already");
-        let apart = Address { line1: "Marienplatz".into(), house_number: Some("1".into()), ..bavaria };
-        assert_eq!(spellings(&apart).street.as_deref(), Some("Marienplatz 1"));
+
         assert_eq!(spelled.phone_national.as_deref(), Some("089 1234567"));
         let tokyo = check(address(json!({"name": "山田太郎", "line1": "千代田区千代田1-1", "region": "東京都",
             "postalCode": "100-0005", "country": "JP"})))

@@ -422,10 +422,6 @@ pub fn lines_of<'a>(value: impl Fn(&str) -> Option<&'a str>) -> Vec<String> {
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Spellings {
-    /// The first street line as the country writes it, when the house number is kept apart
-    /// (`Heidestraße 17`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub street: Option<String>,
     /// The region as saved, then its key, its names and its ISO 3166-2 code with and without the
     /// country (`OH`, `Ohio`, `US-OH`), each once.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -41,7 +41,6 @@ fn saved(value: &Value) -> Option<Saved> {
         address: address(value.get("address"))?,
         defaults: list("default").iter().filter_map(|k| kind(Some(k))).collect(),
         spellings: Spellings {
-            street: spelled("street"),
             region: (value.get("spellings").and_then(|s| s.get("region")).and_then(Value::as_array))
                 .map(|l| l.iter().filter_map(|v| text(Some(v))).collect())
                 .unwrap_or_default(),

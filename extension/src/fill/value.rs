@@ -136,8 +136,9 @@ impl Source<'_> {
             Some(number) => (a.line1.clone(), number.clone()),
             None => split_street(&a.line1),
         };
-        let line1 = self.spellings.street.clone().unwrap_or_else(|| a.line1.clone());
-        let line2 = [a.apartment.as_deref(), a.line2.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(", ");
+        // Whole street lines, as pages receive them (the house number and apartment in them).
+        let written = a.for_pages();
+        let (line1, line2) = (written.line1, written.line2.unwrap_or_default());
         let saved_phone = a.phone.clone();
         let international = self.spellings.phone_international.clone().or_else(|| saved_phone.clone());
         let national = self.spellings.phone_national.clone().or_else(|| saved_phone.clone());
@@ -314,7 +315,7 @@ mod tests {
         let erika = address(serde_json::json!({"name": "Erika Mustermann-Gabler", "givenName": "Erika",
             "familyName": "Mustermann-Gabler", "line1": "Heidestraße", "houseNumber": "17", "apartment": "3. OG",
             "city": "Köln", "postalCode": "51147", "country": "DE"}));
-        let spelled = Spellings { street: Some("Heidestraße 17".into()), ..Spellings::default() };
+        let spelled = Spellings::default();
         let source = Source { address: &erika, spellings: &spelled, country_names: &[] };
         let text = |target| match source.fill(target, &input(None, "")) {
             Some(Fill::Text(text)) => text,
