@@ -223,6 +223,29 @@ mod tests {
     }
 
     #[test]
+    fn a_listed_address_is_read_as_the_host_writes_it() {
+        // The host writes `listAddresses` with profile-core's types; this module reads it by
+        // hand (one reader keeps the module small): a renamed member would read as empty.
+        let listed = profile_core::wire::ListedAddress {
+            id: "home".to_owned().try_into().unwrap(),
+            label: "Home".to_owned().try_into().unwrap(),
+            address: address(Some(&json!({"name": "Ada", "line1": "1 Main St", "country": "US"}))).unwrap(),
+            default_for: vec![AddressKind::Billing],
+            lines: vec![],
+            saved_at: 1,
+            spellings: Spellings {
+                region: vec!["OH".into(), "Ohio".into()],
+                phone_national: Some("(614) 555-0100".into()),
+                phone_international: Some("+1 614-555-0100".into()),
+                calling_code: Some("1".into()),
+            },
+        };
+        let read = saved(&serde_json::to_value(&listed).unwrap()).unwrap();
+        assert_eq!((read.id.as_str(), read.defaults.as_slice()), ("home", &[AddressKind::Billing][..]));
+        assert_eq!((read.address, read.spellings), (listed.address, listed.spellings));
+    }
+
+    #[test]
     fn a_click_fills_only_what_the_preview_showed() {
         // The preview showed the page's two fields and no frame from pay.example: the frame the
         // page added since is not filled.
