@@ -3,6 +3,9 @@
 mod account;
 pub mod address;
 mod assertion;
+pub mod category;
+pub mod claims;
+
 mod device;
 pub mod disclosure;
 pub mod ecdsa;
@@ -23,6 +26,8 @@ pub use assertion::{
     AccountGuid, Assertion, AssertionError, AssertionType, Challenge, ClientData, Expected, LoginKey,
     MIN_CHALLENGE_BYTES, PublicJwk, verify,
 };
+pub use category::{Category, CategoryDef, Item, ItemError, ItemId, ItemInput};
+pub use claims::{Claim, ClaimSet, ClaimsRequest};
 pub use device::DeviceId;
 pub use error::{ErrorCode, WireError};
 pub use origin::{Origin, OriginError, Scheme};

@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::{
-    AccountGuid, Address, AddressForm, AddressId, AddressKind, AppId, Assertion, Bearer, Challenge, DeviceId,
-    ErrorCode, Label, Origin, OriginError, Passphrase, Permissions, PublicJwk, Spellings, WireError,
+    AccountGuid, Address, AddressForm, AddressId, AddressKind, AppId, Assertion, Bearer, Category, Challenge, ClaimSet,
+    ClaimsRequest, DeviceId, ErrorCode, Item, ItemId, ItemInput, Label, Origin, OriginError, Passphrase, Permissions,
+    PublicJwk, Spellings, WireError,
 };
 
 /// Largest frame either side may send: 1 MiB.
@@ -60,6 +61,16 @@ pub enum Call {
     },
     SignUp(SignUpParams),
     Login(LoginParams),
+    /// `request({claims, optional?, purpose})`: named pieces of the profile and predicates
+    /// (`ageOver:18`). Answers [`ClaimsAnswer`]. The extension sends the host only the
+    /// optional claims the person kept.
+    Request(ClaimsRequest),
+    /// The profile's language (BCP 47), or `null` when none is set (the extension then answers
+    /// the browser's). Public: no window, not a disclosure.
+    GetLanguage {},
+    /// `addBookmark({url, title, note?})`: a site offers a page for the person's bookmarks;
+    /// saved once they confirm. Answers `{added: true}`.
+    AddBookmark(BookmarkOffer),
 
     Hello {},
     Status {},
@@ -132,6 +143,37 @@ pub enum Call {
         #[serde(rename = "accountGuid")]
         account_guid: AccountGuid,
     },
+    /// A category's items for the options page ([`ItemList`]): newest first, those holding
+    /// `query` when one is given, `limit` of them (at most [`MAX_LISTED_ITEMS`]) after `offset`.
+    /// With them the category's definition, so the page draws its forms from it. Not a
+    /// disclosure.
+    ListItems {
+        category: Category,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        query: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        offset: Option<usize>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<usize>,
+    },
+    /// Saves an item: a new one without `id`, else the saved one replaced. Checked against its
+    /// category's definition. Answers `{id}`.
+    SaveItem {
+        category: Category,
+        item: ItemInput,
+    },
+    /// Removes an item; the removal reaches the person's other devices and stays.
+    RemoveItem {
+        category: Category,
+        id: ItemId,
+    },
+    /// Which fields the public part of the profile publishes (`displayName`, `language`,
+    /// `vehicles`), and what it publishes now ([`PublicPart`]). Empty: nothing is published.
+    SetPublic {
+        fields: Vec<String>,
+    },
+    /// The public part as chosen and as published ([`PublicPart`]).
+    GetPublic {},
     /// The person did something in the extension's own UI (decided in a consent window, opened
     /// the popup or the options page): it keeps an unlocked profile from locking for idleness.
     Activity {},
@@ -185,6 +227,79 @@ impl From<FillFields> for Vec<String> {
     fn from(fields: FillFields) -> Self {
         fields.0.into_iter().map(str::to_owned).collect()
     }
+}
+
+/// What a site offers with `addBookmark`: a page of its own origin or any other `https:` page,
+/// a title, and a note.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Map<String, Value>", into = "Map<String, Value>")]
+pub struct BookmarkOffer(Map<String, Value>);
+
+impl BookmarkOffer {
+    /// The bookmark's fields as its category keeps them (checked).
+    pub fn fields(&self) -> &Map<String, Value> {
+        &self.0
+    }
+}
+
+impl TryFrom<Map<String, Value>> for BookmarkOffer {
+    type Error = String;
+
+    fn try_from(offer: Map<String, Value>) -> Result<Self, Self::Error> {
+        if let Some(other) = offer.keys().find(|k| !["url", "title", "note"].contains(&k.as_str())) {
+            return Err(format!(
+                "unknown field `{}`: a bookmark offer is {{url, title, note?}}",
+                other.chars().take(40).collect::<String>()
+            ));
+        }
+        Category::Bookmarks.def().check(&offer).map(Self).map_err(|e| e.to_string())
+    }
+}
+
+impl From<BookmarkOffer> for Map<String, Value> {
+    fn from(offer: BookmarkOffer) -> Self {
+        offer.0
+    }
+}
+
+/// Most items one `listItems` answer carries.
+pub const MAX_LISTED_ITEMS: usize = 500;
+
+/// What `request` answers: each claim allowed and known, by its name (`ageOver:18` with
+/// `true` or `false`). A claim the profile holds nothing for is absent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimsAnswer {
+    pub claims: Map<String, Value>,
+}
+
+/// What `listItems` answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemList {
+    pub category: Category,
+    /// The category's definition (fields, kinds, bounds, labels), for the page's forms.
+    pub definition: Value,
+    pub items: Vec<Item>,
+    /// How many items match, of which `items` is a page.
+    pub total: usize,
+}
+
+/// The public part of the profile: the fields chosen, and the document the profile server
+/// publishes at the profile URL (signed by the profile's key), when paired.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicPart {
+    pub fields: Vec<String>,
+    /// What anyone reading the profile URL sees, once published.
+    pub published: Option<Value>,
+    /// Not yet on the profile server (not paired, or it could not be reached).
+    pub pending: bool,
+}
+
+/// The fields the public part may hold: identity's publishable fields, and `vehicles`.
+pub fn publishable_fields() -> Vec<&'static str> {
+    let identity = Category::Identity.def().fields.iter().filter(|f| f.publishable).map(|f| f.name);
+    identity.chain(["vehicles"]).collect()
 }
 
 /// Most ledger entries one `listDisclosures` answer carries (keeps the frame under 1 MiB).
@@ -246,6 +361,8 @@ pub enum GrantKind {
     FillShipping,
     /// The same for billing sections.
     FillBilling,
+    /// `request`s whose claims are all in this set (never medical ones, which always ask).
+    Claims(ClaimSet),
 }
 
 impl GrantKind {
@@ -256,6 +373,7 @@ impl GrantKind {
             Call::GetAddress { kind: AddressKind::Shipping } => Some(Self::ShippingAddress),
             Call::GetAddress { kind: AddressKind::Billing } => Some(Self::BillingAddress),
             Call::Login(_) => Some(Self::Login),
+            Call::Request(request) => ClaimSet::of(request.all()).map(Self::Claims),
             _ => None,
         }
     }
@@ -378,6 +496,9 @@ impl Call {
             Self::GetAddress { .. } => "getAddress",
             Self::SignUp(_) => "signUp",
             Self::Login(_) => "login",
+            Self::Request(_) => "request",
+            Self::GetLanguage {} => "getLanguage",
+            Self::AddBookmark(_) => "addBookmark",
             Self::Hello {} => "hello",
             Self::Status {} => "status",
             Self::Pair(_) => "pair",
@@ -399,6 +520,11 @@ impl Call {
             Self::ListDevices {} => "listDevices",
             Self::RevokeDevice { .. } => "revokeDevice",
             Self::RemoveAccount { .. } => "removeAccount",
+            Self::ListItems { .. } => "listItems",
+            Self::SaveItem { .. } => "saveItem",
+            Self::RemoveItem { .. } => "removeItem",
+            Self::SetPublic { .. } => "setPublic",
+            Self::GetPublic {} => "getPublic",
             Self::Activity {} => "activity",
             Self::Fill(_) => "fill",
         }
@@ -422,6 +548,9 @@ impl Call {
                 | Self::Revoke { .. }
                 | Self::RevokeDevice { .. }
                 | Self::RemoveAccount { .. }
+                | Self::SaveItem { .. }
+                | Self::RemoveItem { .. }
+                | Self::SetPublic { .. }
                 | Self::Activity {}
                 | Self::Fill(_)
         )
@@ -432,8 +561,20 @@ impl Call {
     pub fn is_page_method(&self) -> bool {
         matches!(
             self,
-            Self::GetProfileUrl {} | Self::GetDeviceId {} | Self::GetAddress { .. } | Self::SignUp(_) | Self::Login(_)
+            Self::GetProfileUrl {}
+                | Self::GetDeviceId {}
+                | Self::GetAddress { .. }
+                | Self::SignUp(_)
+                | Self::Login(_)
+                | Self::Request(_)
+                | Self::GetLanguage {}
+                | Self::AddBookmark(_)
         )
+    }
+
+    /// Page methods that need no window and are not disclosures: what the person made public.
+    pub fn is_public(&self) -> bool {
+        matches!(self, Self::GetLanguage {})
     }
 }
 
@@ -799,7 +940,11 @@ impl Grant {
     /// same kind of request. A call is answered without a prompt when a grant covers it, and
     /// granting again replaces the grant it covers.
     pub fn covers(&self, wanted: &GrantParams) -> bool {
-        self.origin == wanted.origin && self.top_origin == wanted.top_origin && self.kind == wanted.kind
+        let kind = match (self.kind, wanted.kind) {
+            (GrantKind::Claims(granted), GrantKind::Claims(wanted)) => granted.covers(&wanted),
+            (granted, wanted) => granted == wanted,
+        };
+        self.origin == wanted.origin && self.top_origin == wanted.top_origin && kind
     }
 
     /// Whether revoking `site` removes this grant.

@@ -9,6 +9,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::items::Items;
 use crate::{AccountGuid, Address, AddressBook, AddressKind, Origin, Secret32};
 
 /// One site account: its login key and the counter its last assertion carried.
@@ -47,10 +48,10 @@ impl fmt::Debug for AccountRecord {
     }
 }
 
-/// The format of what the vault holds: 1 kept one address per kind, 2 keeps the address book.
-/// A device reads every format up to its own and refuses a newer one rather than write over
-/// what it does not understand.
-pub const VAULT_FORMAT: u16 = 2;
+/// The format of what the vault holds: 1 kept one address per kind, 2 the address book, 3 adds
+/// the other categories' items and the public part. A device reads every format up to its own
+/// and refuses a newer one rather than write over (and drop) what it does not understand.
+pub const VAULT_FORMAT: u16 = 3;
 
 /// What the vault holds: the person's address book and site accounts (with their login keys).
 ///
@@ -61,19 +62,71 @@ pub const VAULT_FORMAT: u16 = 2;
 pub struct VaultContents {
     /// [`VAULT_FORMAT`] once read: what is written is always the current format.
     version: u16,
-    pub address_book: AddressBook,
+        pub address_book: AddressBook,
     pub accounts: Vec<AccountRecord>,
+    /// Every other category's items (identity, receipts, medical events, …).
+    #[serde(default, skip_serializing_if = "Items::is_empty")]
+    pub items: Items,
+    /// What the public part of the profile publishes.
+    #[serde(default, skip_serializing_if = "PublicChoice::is_empty")]
+    pub public: PublicChoice,
+}
+
+/// The fields the person publishes at their profile URL, and the key the profile signs that
+/// document with (every device of the profile holds it, through the vault).
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicChoice {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
+    /// When the choice was last changed (the later one wins a merge).
+    #[serde(default)]
+    pub changed_at: u64,
+    /// The profile's signing key (a P-256 scalar), made the first time something is published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<Secret32>,
+}
+
+impl PublicChoice {
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty() && self.key.is_none()
+    }
+
+    /// The later choice; of two keys, the one both sides agree on (the greater).
+    fn merge(base: &Self, local: &Self, remote: &Self) -> Self {
+        let pick = |l: &Self, r: &Self| {
+            if l == base {
+                r.clone()
+            } else if r == base || (l.changed_at, &l.fields) >= (r.changed_at, &r.fields) {
+                l.clone()
+            } else {
+                r.clone()
+            }
+        };
+        let mut merged = pick(local, remote);
+        merged.key = match (&local.key, &remote.key) {
+            (Some(l), Some(r)) => Some(if l.expose() >= r.expose() { l.clone() } else { r.clone() }),
+            (l, r) => l.clone().or_else(|| r.clone()),
+        };
+        merged
+    }
+}
+
+impl fmt::Debug for PublicChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PublicChoice").field("fields", &self.fields).finish_non_exhaustive()
+    }
 }
 
 impl Default for VaultContents {
     fn default() -> Self {
-        Self { version: VAULT_FORMAT, address_book: AddressBook::default(), accounts: Vec::new() }
+        Self::new(AddressBook::default(), Vec::new())
     }
 }
 
 impl VaultContents {
     pub fn new(address_book: AddressBook, accounts: Vec<AccountRecord>) -> Self {
-        Self { version: VAULT_FORMAT, address_book, accounts }
+        Self { version: VAULT_FORMAT, address_book, accounts, items: Items::default(), public: PublicChoice::default() }
     }
 
     /// Reads a vault's JSON, of this format or an earlier one; a vault written by a newer
@@ -123,8 +176,12 @@ struct RawContents {
     addresses: BTreeMap<AddressKind, Address>,
     #[serde(default)]
     address_saved_at: BTreeMap<AddressKind, u64>,
-    #[serde(default)]
+        #[serde(default)]
     accounts: Vec<AccountRecord>,
+    #[serde(default)]
+    items: Items,
+    #[serde(default)]
+    public: PublicChoice,
 }
 
 impl TryFrom<RawContents> for VaultContents {
@@ -138,7 +195,7 @@ impl TryFrom<RawContents> for VaultContents {
             }
             None => AddressBook::upgraded(raw.addresses, &raw.address_saved_at),
         };
-        Ok(Self::new(address_book, raw.accounts))
+                Ok(Self { items: raw.items, public: raw.public, ..Self::new(address_book, raw.accounts) })
     }
 }
 
@@ -146,7 +203,9 @@ impl fmt::Debug for VaultContents {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VaultContents")
             .field("address_book", &self.address_book)
-            .field("accounts", &self.accounts.len())
+                        .field("accounts", &self.accounts.len())
+            .field("items", &"…")
+            .field("public", &self.public)
             .finish()
     }
 }
@@ -164,7 +223,9 @@ impl fmt::Debug for VaultContents {
 /// Accounts come out ordered by origin and account id.
 pub fn merge(base: &VaultContents, local: &VaultContents, remote: &VaultContents) -> VaultContents {
     let mut merged = VaultContents {
-        address_book: AddressBook::merge(&base.address_book, &local.address_book, &remote.address_book),
+                address_book: AddressBook::merge(&base.address_book, &local.address_book, &remote.address_book),
+        items: Items::merge(&base.items, &local.items, &remote.items),
+        public: PublicChoice::merge(&base.public, &local.public, &remote.public),
         ..VaultContents::default()
     };
 
@@ -227,9 +288,9 @@ mod tests {
 
     #[test]
     fn a_vault_of_a_newer_format_is_refused_in_words() {
-        let newer = br#"{"version": 3, "addressBook": {"addresses": [], "homes": []}, "somethingNew": 1}"#;
+                let newer = br#"{"version": 4, "addressBook": {"addresses": [], "homes": []}, "somethingNew": 1}"#;
         let error = VaultContents::from_json(newer).unwrap_err();
-        assert_eq!(error, ContentsError::Newer { found: 3 });
+                assert_eq!(error, ContentsError::Newer { found: 4 });
         let words = error.to_string();
         assert!(
             words.contains("newer version of Personal Profile") && words.contains("update profile-host"),

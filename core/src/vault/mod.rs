@@ -24,8 +24,10 @@ use crate::seal::{self, Purpose, SealError};
 use crate::{Passphrase, Secret32};
 
 mod contents;
+pub mod items;
 
-pub use contents::{AccountRecord, ContentsError, VAULT_FORMAT, VaultContents, merge};
+pub use contents::{AccountRecord, ContentsError, PublicChoice, VAULT_FORMAT, VaultContents, merge};
+pub use items::Items;
 
 /// Shortest passphrase accepted anywhere (host lock, profile server).
 pub const MIN_PASSPHRASE_CHARS: usize = 8;

@@ -1,0 +1,284 @@
+//! The items of the profile's categories (every category but the address book), with the
+//! tombstones of removed ones, and their three-way merge.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::category::{Category, Item, ItemError, ItemId, MAX_ITEM_BYTES};
+
+/// Most tombstones kept per category; past it the oldest go (the profile server keeps its own,
+/// which still refuse a stale device's write of a removed item).
+pub const MAX_TOMBSTONES: usize = 100_000;
+
+/// Every category's items, and when each removed one was removed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Items {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    live: BTreeMap<Category, BTreeMap<ItemId, Item>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    removed: BTreeMap<Category, BTreeMap<ItemId, u64>>,
+}
+
+/// One item's state on one side of a merge.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Slot<'a> {
+    Absent,
+    Live(&'a Item),
+    Removed(u64),
+}
+
+impl Items {
+    pub fn is_empty(&self) -> bool {
+        self.live.is_empty() && self.removed.is_empty()
+    }
+
+    pub fn get(&self, category: Category, id: &ItemId) -> Option<&Item> {
+        self.live.get(&category)?.get(id)
+    }
+
+    pub fn slot(&self, category: Category, id: &ItemId) -> Slot<'_> {
+        if let Some(item) = self.get(category, id) {
+            return Slot::Live(item);
+        }
+        match self.removed.get(&category).and_then(|r| r.get(id)) {
+            Some(at) => Slot::Removed(*at),
+            None => Slot::Absent,
+        }
+    }
+
+    pub fn count(&self, category: Category) -> usize {
+        self.live.get(&category).map_or(0, BTreeMap::len)
+    }
+
+    /// A category's items, most recent first (by its date field, then by when each was saved),
+    /// those holding `query` when one is given.
+    pub fn list(&self, category: Category, query: Option<&str>) -> Vec<&Item> {
+        let def = category.def();
+        let mut items: Vec<&Item> = self
+            .live
+            .get(&category)
+            .map(|items| items.values().filter(|i| query.is_none_or(|q| i.matches(q))).collect())
+            .unwrap_or_default();
+        let date = |item: &Item| def.newest_by.and_then(|f| item.text(f)).unwrap_or("").to_owned();
+        items.sort_by(|a, b| (date(b), b.updated_at, &b.id).cmp(&(date(a), a.updated_at, &a.id)));
+        items
+    }
+
+    /// Saves an item whose fields were checked against its category: a new one is refused when
+    /// the category is full, and a removed one stays removed.
+    pub fn put(&mut self, category: Category, item: Item) -> Result<(), ItemError> {
+        let def = category.def();
+        let size = serde_json::to_vec(&item).map_or(usize::MAX, |b| b.len());
+        if size > MAX_ITEM_BYTES {
+            return Err(ItemError::TooLarge(size));
+        }
+        if self.removed.get(&category).is_some_and(|r| r.contains_key(&item.id)) {
+            return Err(ItemError::NotFound { noun: def.noun, id: item.id.to_string() });
+        }
+        let items = self.live.entry(category).or_default();
+        if !items.contains_key(&item.id) && items.len() >= def.max_items {
+            return Err(ItemError::Full { max: def.max_items, noun: def.noun });
+        }
+        items.insert(item.id.clone(), item);
+        Ok(())
+    }
+
+    /// Removes an item, leaving a tombstone so it does not come back from another device.
+    pub fn remove(&mut self, category: Category, id: &ItemId, now: u64) -> Result<Item, ItemError> {
+        let noun = category.def().noun;
+                let items = self.live.get_mut(&category).ok_or_else(|| ItemError::NotFound { noun, id: id.to_string() })?;
+        let item = items.remove(id).ok_or_else(|| ItemError::NotFound { noun, id: id.to_string() })?;
+        if items.is_empty() {
+            // No empty lists: two equal profiles compare equal.
+            self.live.remove(&category);
+        }
+        self.bury(category, id.clone(), now);
+        Ok(item)
+    }
+
+    fn bury(&mut self, category: Category, id: ItemId, at: u64) {
+        let removed = self.removed.entry(category).or_default();
+        removed.insert(id, at);
+        while removed.len() > MAX_TOMBSTONES {
+            let oldest = removed.iter().min_by_key(|(id, at)| (**at, (*id).clone())).map(|(id, _)| id.clone());
+            oldest.map(|id| removed.remove(&id));
+        }
+    }
+
+    /// Every category and id either side knows, live or removed.
+    fn ids<'a>(sides: [&'a Self; 3]) -> std::collections::BTreeSet<(Category, &'a ItemId)> {
+        let mut ids = std::collections::BTreeSet::new();
+        for side in sides {
+            for (category, items) in &side.live {
+                ids.extend(items.keys().map(|id| (*category, id)));
+            }
+            for (category, removed) in &side.removed {
+                ids.extend(removed.keys().map(|id| (*category, id)));
+            }
+        }
+        ids
+    }
+
+    /// Three-way merge, item by item: a change made on one side only wins; of two changes the
+    /// later save wins (ties: the greater item as JSON, an order both sides agree on); a removal
+    /// on either side wins over any change, so a removed item never comes back. Symmetric.
+    pub fn merge(base: &Self, local: &Self, remote: &Self) -> Self {
+        let mut merged = Self::default();
+        for (category, id) in Self::ids([base, local, remote]) {
+            let (b, l, r) = (base.slot(category, id), local.slot(category, id), remote.slot(category, id));
+            let kept = match (l, r) {
+                (Slot::Removed(x), Slot::Removed(y)) => Slot::Removed(x.max(y)),
+                (Slot::Removed(at), _) | (_, Slot::Removed(at)) => Slot::Removed(at),
+                (l, r) if l == r => l,
+                (l, r) if l == b => r,
+                (l, r) if r == b => l,
+                // Both changed: the later save; removed on one side (absent where base had it)
+                // and changed on the other: removed.
+                (Slot::Live(x), Slot::Live(y)) => Slot::Live(later(x, y)),
+                                // (The base had it: were it absent there, the side without it would equal it.)
+                (Slot::Absent, _) | (_, Slot::Absent) => Slot::Absent,
+            };
+            match kept {
+                Slot::Live(item) => {
+                    merged.live.entry(category).or_default().insert(id.clone(), item.clone());
+                }
+                Slot::Removed(at) => merged.bury(category, id.clone(), at),
+                Slot::Absent => {}
+            }
+        }
+        merged
+    }
+
+    /// The fields of a category's one record (identity), empty when none is saved.
+    pub fn single(&self, category: Category) -> Map<String, Value> {
+        self.get(category, &ItemId::single()).map(|i| i.fields.clone()).unwrap_or_default()
+    }
+}
+
+
+
+fn later<'a>(x: &'a Item, y: &'a Item) -> &'a Item {
+    let json = |i: &Item| serde_json::to_string(i).unwrap_or_default();
+    match x.updated_at.cmp(&y.updated_at) {
+        std::cmp::Ordering::Greater => x,
+        std::cmp::Ordering::Less => y,
+        std::cmp::Ordering::Equal => {
+            if json(x) >= json(y) {
+                x
+            } else {
+                y
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+
+    fn item(id: &str, title: &str, at: u64) -> Item {
+        Item {
+            id: ItemId::try_from(id.to_owned()).unwrap(),
+            fields: json!({"url": "https://shop.example/", "title": title}).as_object().unwrap().clone(),
+            updated_at: at,
+            source: None,
+        }
+    }
+
+    fn id(text: &str) -> ItemId {
+        ItemId::try_from(text.to_owned()).unwrap()
+    }
+
+    #[test]
+    fn edits_of_different_items_on_two_sides_both_stay() {
+        let mut base = Items::default();
+        base.put(Category::Bookmarks, item("a", "A", 1)).unwrap();
+        base.put(Category::Bookmarks, item("b", "B", 1)).unwrap();
+        let (mut local, mut remote) = (base.clone(), base.clone());
+        local.put(Category::Bookmarks, item("a", "A2", 2)).unwrap();
+        remote.put(Category::Bookmarks, item("b", "B2", 3)).unwrap();
+        remote.put(Category::Bookmarks, item("c", "C", 3)).unwrap();
+        let merged = Items::merge(&base, &local, &remote);
+        let titles: Vec<_> = merged.list(Category::Bookmarks, None).iter().map(|i| i.text("title").unwrap()).collect();
+        assert_eq!(titles, ["C", "B2", "A2"], "most recent first");
+    }
+
+    #[test]
+    fn a_removed_item_stays_removed_even_when_edited_elsewhere() {
+        let mut base = Items::default();
+        base.put(Category::Medical, item("a", "A", 1)).unwrap();
+        let (mut local, mut remote) = (base.clone(), base.clone());
+        local.remove(Category::Medical, &id("a"), 5).unwrap();
+        remote.put(Category::Medical, item("a", "edited later", 9)).unwrap();
+        let merged = Items::merge(&base, &local, &remote);
+        assert_eq!(merged.slot(Category::Medical, &id("a")), Slot::Removed(5));
+        // And from a device that never saw it (an empty base).
+        let merged = Items::merge(&Items::default(), &remote, &local);
+        assert_eq!(merged.slot(Category::Medical, &id("a")), Slot::Removed(5));
+        let mut again = merged.clone();
+        assert!(again.put(Category::Medical, item("a", "back?", 10)).is_err(), "a removed id cannot be saved again");
+    }
+
+    #[test]
+    fn a_full_category_refuses_a_new_item() {
+        let mut items = Items::default();
+        for n in 0..100 {
+            let vin = Item { id: id(&format!("v{n}")), fields: Map::new(), updated_at: 0, source: None };
+            items.put(Category::Vehicles, vin).unwrap();
+        }
+        let one_more = Item { id: id("v100"), fields: Map::new(), updated_at: 0, source: None };
+        assert!(matches!(items.put(Category::Vehicles, one_more), Err(ItemError::Full { max: 100, .. })));
+    }
+
+    fn any_items() -> impl Strategy<Value = Items> {
+        proptest::collection::vec((0..4usize, 0..3u64, any::<bool>()), 0..5).prop_map(|ops| {
+            let mut items = Items::default();
+            for (n, at, removed) in ops {
+                let name = ["a", "b", "c", "d"][n];
+                                if removed {
+                    if items.remove(Category::Bookmarks, &id(name), at).is_err() {
+                        items.bury(Category::Bookmarks, id(name), at);
+                    }
+                } else if items.slot(Category::Bookmarks, &id(name)) == Slot::Absent {
+                    items.put(Category::Bookmarks, item(name, &format!("{name}{at}"), at)).unwrap();
+                }
+            }
+            items
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn the_merge_does_not_depend_on_which_side_merges(base in any_items(), local in any_items(), remote in any_items()) {
+            prop_assert_eq!(Items::merge(&base, &local, &remote), Items::merge(&base, &remote, &local));
+        }
+
+        #[test]
+        fn nothing_removed_comes_back(base in any_items(), local in any_items(), remote in any_items()) {
+            let merged = Items::merge(&base, &local, &remote);
+            for side in [&local, &remote] {
+                for (category, removed) in &side.removed {
+                    for id in removed.keys() {
+                        prop_assert!(merged.get(*category, id).is_none());
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn a_change_made_on_one_side_only_wins(base in any_items(), changed in any_items()) {
+            // Only meaningful where `changed` did not resurrect what base removed.
+            prop_assume!(base.removed.values().flat_map(|r| r.keys()).all(|id| changed.slot(Category::Bookmarks, id) != Slot::Absent
+                && changed.get(Category::Bookmarks, id).is_none()));
+            for merged in [Items::merge(&base, &changed, &base), Items::merge(&base, &base, &changed)] {
+                prop_assert_eq!(&merged.live, &changed.live);
+            }
+        }
+    }
+}
