@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use profile_core::wire::{
     API_VERSION, AccountSummary, Call, Disclosure, FillParams, Grant, GrantParams, HelloResult, MAX_LISTED_DISCLOSURES,
-    MAX_LISTED_ITEMS, PairParams, PreviewParams, PreviewResult, PublicPart, StatusResult,
+    MAX_LISTED_ITEMS, PairParams, PreviewParams, PreviewResult, PublicSettings, StatusResult,
 };
 use profile_core::{AccountGuid, AddressId, AddressKind, ErrorCode, ItemId, LoginKey, Origin, WireError, address};
 use serde_json::{Value, json};
@@ -199,7 +199,7 @@ impl Host {
 
     /// After a change to the address book: the vault hears of it soon, when paired.
     /// The public part as chosen, and what it publishes.
-    fn public_part(&self, _store: &Store, state: &LocalState) -> PublicPart {
+    fn public_part(&self, _store: &Store, state: &LocalState) -> PublicSettings {
         let fields = state.public_fields();
         let published = (!fields.is_empty()).then_some(Value::Object(fields));
         state.public_part(published, state.server.is_none())

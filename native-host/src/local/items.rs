@@ -3,7 +3,7 @@
 //! definition before it joins the profile.
 
 use profile_core::category::ItemError;
-use profile_core::wire::{ItemList, MAX_LISTED_ITEMS, PublicPart, publishable_fields};
+use profile_core::wire::{ItemList, MAX_LISTED_ITEMS, PublicSettings, publishable_fields};
 use profile_core::{Category, ErrorCode, Item, ItemId, ItemInput, WireError};
 use serde_json::{Map, Value};
 
@@ -114,7 +114,7 @@ impl LocalState {
         published
     }
 
-    pub fn public_part(&self, published: Option<Value>, pending: bool) -> PublicPart {
-        PublicPart { fields: self.public.fields.clone(), published, pending }
+    pub fn public_part(&self, published: Option<Value>, pending: bool) -> PublicSettings {
+        PublicSettings { fields: self.public.fields.clone(), published, pending }
     }
 }
