@@ -226,8 +226,15 @@ pub fn open_vault(
 pub struct Watermark {
     pub counter: u64,
     /// base64url SHA-256 of the blob at `counter`; absent when not known (an older state).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// The highest item change sequence seen (the vault kept as items).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub seq: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A server offered a vault older than one seen.
@@ -279,7 +286,7 @@ mod tests {
         assert_eq!(seen.check(5, b"other five"), Err(Rollback { seen: 5, offered: 5 }));
         seen.advance(4, b"four");
         assert_eq!(seen.counter, 5, "never goes back");
-        let legacy = Watermark { counter: 5, digest: None };
+                let legacy = Watermark { counter: 5, digest: None, seq: 0 };
         assert_eq!(legacy.check(5, b"whatever"), Ok(()), "no digest known: only the counter is checked");
         assert!(legacy.check(4, b"four").is_err());
     }

@@ -4,6 +4,7 @@
 
 mod client;
 mod devices;
+mod items;
 mod pairing;
 mod passphrase;
 mod push;

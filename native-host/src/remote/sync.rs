@@ -150,60 +150,16 @@ pub(super) fn sync_link(client: &Client, link: &mut ServerLink, state: &mut Loca
     if let Err(e) = flush_outbox(client, link) {
         tracing::warn!("the accounts registry's news wait for the next sync: {e}");
     }
-    let Some(data_key) = link.data_key.clone() else { return Ok(Synced::Idle) };
-    let local = state.vault_contents();
-    link.dirty |= local != link.base;
-    let mut remote: Option<RemoteVault> = None;
-    let mut received = false;
-    for _ in 0..MAX_MERGE_ROUNDS {
-        if let Some(server) = remote.take() {
-            received = true;
-            let theirs = server.open(&data_key, link)?;
-            link.saw(server.counter, &server.blob);
-            let merged = merge(&link.base, &state.vault_contents(), &theirs);
-            state.take_vault_contents(merged.clone());
-            link.dirty = merged != theirs;
-            link.counter = server.counter;
-            link.base = theirs;
-        }
-        if !link.dirty {
-            // Pull: a newer vault replaces the cache (nothing local is pending).
-            let server = read_fresh_vault(client, link)?;
-            if server.counter != link.counter {
-                remote = Some(server);
-                continue;
-            }
-            return Ok(Synced::InSync { counter: link.counter, sent: false, received });
-        }
-        let contents = state.vault_contents();
-        let json =
-            zeroize::Zeroizing::new(serde_json::to_vec(&contents).map_err(|e| WireError::internal(e.to_string()))?);
-        let blob = vault::seal_vault(&data_key, &link.profile_id, link.counter + 1, random()?, &json);
-        let body = VaultWrite { counter: signed(link.counter)?, blob: Bytes(blob.clone()) };
-        let answer = client.call("PUT", &url(&link.api_base, path::VAULT), Some(&link.access_token), Some(&body))?;
-        match answer.status {
-            200 => {
-                // The blob was sealed as version counter + 1: a server that says otherwise
-                // stored something else.
-                let written: VaultWritten = answer.read()?;
-                if counter(written.counter)? != link.counter + 1 {
-                    return Err(WireError::internal(format!(
-                        "the profile server stored a write of version {} as {}",
-                        link.counter + 1,
-                        written.counter
-                    )));
-                }
-                link.counter += 1;
-                link.saw(link.counter, &blob);
-                link.base = contents;
-                link.dirty = false;
-                return Ok(Synced::InSync { counter: link.counter, sent: true, received });
-            }
-            409 => remote = Some(read_fresh_vault(client, link)?),
-            _ => return Err(answer.error()),
-        }
-    }
-    Err(WireError::new(ErrorCode::ServerUnreachable, "the vault kept changing under this device; will retry"))
+        let Some(data_key) = link.data_key.clone() else { return Ok(Synced::Idle) };
+    super::items::sync_items(client, link, state, &data_key)
+}
+
+/// The item change sequence the server is at.
+pub(super) fn current_seq(client: &Client, link: &ServerLink) -> Result<u64, WireError> {
+    let query = ItemsQuery { since: i64::MAX, after: None, limit: Some(1) };
+    let address = format!("{}{}", url(&link.api_base, path::VAULT_ITEMS), query.to_query());
+    let page: ItemChanges = client.call("GET", &address, Some(&link.access_token), NO_BODY)?.expect(200)?;
+    Ok(u64::try_from(page.seq).unwrap_or(0))
 }
 
 /// Reads the server's vault and checks it against the newest version this device has seen:
