@@ -112,9 +112,14 @@ fn main() {
     let kdf = profile_core::vault::KdfParams::recommended([1; 16]);
     let _ = profile_core::vault::derive(&profile_core::Passphrase::new(PASSPHRASE.into()), &kdf).unwrap();
     let argon = started.elapsed().as_secs_f64() * 1e3;
-    println!("a new device's pairing with {RECEIPTS} receipts (first full sync)  {paired:>8.0} ms, of which Argon2id ~{argon:.0} ms");
+    println!(
+        "a new device's pairing with {RECEIPTS} receipts (first full sync)  {paired:>8.0} ms, of which Argon2id ~{argon:.0} ms"
+    );
     let state = std::fs::metadata(desktop.path().join("state.sealed")).map(|m| m.len()).unwrap_or(0);
-    println!("the new device's sealed state                                 {:>8.1} MiB", state as f64 / (1 << 20) as f64);
+    println!(
+        "the new device's sealed state                                 {:>8.1} MiB",
+        state as f64 / (1 << 20) as f64
+    );
 
     // One receipt added on the laptop (its CLI: pull, push, heads), nobody else talking.
     let mut bytes = Vec::new();

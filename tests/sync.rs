@@ -252,7 +252,7 @@ fn a_vault_written_by_a_newer_version_is_refused_in_words_and_nothing_is_lost() 
     let browser_dir = chromium.path().to_str().unwrap();
     laptop.cli(&["install", "--browser", "chromium", "--user-data-dir", browser_dir], "");
 
-        // A device running a newer Personal Profile writes an item of its own format.
+    // A device running a newer Personal Profile writes an item of its own format.
     let newer = json!({"v": 4, "k": "i:future:x", "d": {"somethingNew": 1}});
     server.write_item(EMAIL, PASSPHRASE, "i:future:x", newer.to_string().as_bytes());
     let refused = laptop.try_cli(&["sync"], "");
@@ -284,7 +284,7 @@ fn a_vault_written_by_a_newer_version_is_refused_in_words_and_nothing_is_lost() 
 fn vault_counter(home: &HostHome) -> u64 {
     let status = home.cli(&["status"], "");
     let line = status.lines().find(|l| l.starts_with("vault")).expect("a vault line in the status");
-        line.split("change ")
+    line.split("change ")
         .nth(1)
         .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
         .unwrap()
@@ -473,8 +473,12 @@ fn receipt(merchant: &str, day: u32) -> Value {
 /// The receipts a host holds, by merchant, sorted.
 fn merchants(host: &mut HostProcess) -> Vec<String> {
     let listed = host.ok(EXTENSION_ORIGIN, "listItems", json!({"category": "receipts", "limit": 500}));
-    let mut names: Vec<String> =
-        listed["items"].as_array().unwrap().iter().map(|i| i["fields"]["merchant"].as_str().unwrap().to_owned()).collect();
+    let mut names: Vec<String> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["fields"]["merchant"].as_str().unwrap().to_owned())
+        .collect();
     names.sort();
     names
 }
@@ -511,7 +515,8 @@ fn two_devices_editing_items_at_once_lose_nothing_and_a_removed_item_stays_remov
     std::thread::scope(|scope| {
         scope.spawn(|| {
             for n in 0..6 {
-                laptop.cli(&["data", "set", "receipts", "--json", "-"], &receipt(&format!("Laptop {n}"), 21).to_string());
+                laptop
+                    .cli(&["data", "set", "receipts", "--json", "-"], &receipt(&format!("Laptop {n}"), 21).to_string());
             }
         });
         for n in 0..6 {

@@ -625,7 +625,15 @@ pub struct ItemsQuery {
     /// At most [`MAX_ITEMS_PAGE`] (the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
+    /// Instead of the changes: these items as stored now (ids separated by commas, at most
+    /// [`MAX_ITEMS_BY_ID`]), however long ago they changed. A device reads back the items whose
+    /// history it checks (each device's head) this way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ids: Option<String>,
 }
+
+/// Most items one `?ids=` read names.
+pub const MAX_ITEMS_BY_ID: usize = 100;
 
 impl ItemsQuery {
     /// The query string, `?since=…[&after=…][&limit=…]` (ids need no escaping).
@@ -637,12 +645,15 @@ impl ItemsQuery {
         if let Some(limit) = self.limit {
             query.push_str(&format!("&limit={limit}"));
         }
+        if let Some(ids) = &self.ids {
+            query.push_str(&format!("&ids={ids}"));
+        }
         query
     }
 
     /// The query that reads on from the last item of a page that said `more`.
     pub fn after_item(&self, last: &ItemChange) -> Self {
-        Self { since: last.seq, after: Some(last.id.clone()), limit: self.limit }
+        Self { since: last.seq, after: Some(last.id.clone()), limit: self.limit, ids: None }
     }
 }
 
@@ -941,7 +952,7 @@ mod tests {
                 {"id": "b", "version": 1, "seq": 7, "blob": null}
             ], "more": false})
         );
-        let query = ItemsQuery { since: 7, after: None, limit: Some(10) };
+        let query = ItemsQuery { since: 7, limit: Some(10), ..ItemsQuery::default() };
         assert_eq!(query.to_query(), "?since=7&limit=10");
         assert_eq!(query.after_item(&changes.items[1]).to_query(), "?since=7&after=b&limit=10");
     }

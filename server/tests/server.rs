@@ -728,7 +728,7 @@ impl Items<'_> {
     /// they bring the reader to, and how many pages it took.
     fn read_all(&self, since: i64, limit: Option<u32>) -> (Vec<ItemChange>, i64, usize) {
         let (mut items, mut pages) = (Vec::new(), 0);
-        let mut query = ItemsQuery { since, after: None, limit };
+        let mut query = ItemsQuery { since, limit, ..ItemsQuery::default() };
         loop {
             let page = self.changes(&query);
             pages += 1;
@@ -820,7 +820,7 @@ fn vault_items(db: Database) {
     // each page's last item, every item arrives exactly once.
     let batch = (0..25).map(|n| mine.put(&format!("p{n:02}"), 0, "paged")).collect();
     assert_eq!(mine.send(batch, vec![]).ok::<ItemsWritten>().seq, 5);
-    let first = theirs.changes(&ItemsQuery { since: 4, after: None, limit: Some(10) });
+    let first = theirs.changes(&ItemsQuery { since: 4, limit: Some(10), ..ItemsQuery::default() });
     assert!(first.more && first.items.len() == 10 && first.items.iter().all(|i| i.seq == 5), "{first:?}");
     let (paged, seq, pages) = theirs.read_all(0, Some(7));
     let (whole, _, one) = theirs.read_all(0, None);

@@ -10,7 +10,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use profile_core::server_api::{
-        Account, ApiErrorCode, Bytes, CredentialKind, ErrorBody, ItemBatch, ItemChanges, ItemPut, ItemsWritten,
+    Account, ApiErrorCode, Bytes, CredentialKind, ErrorBody, ItemBatch, ItemChanges, ItemPut, ItemsWritten,
     LoginRequest, PreloginRequest, PreloginResponse, Tokens, Vault, VaultWrite, VaultWritten, path,
 };
 use profile_core::{Passphrase, vault};
@@ -475,7 +475,7 @@ impl ProfileServer {
         counter + 1
     }
 
-        /// Signs in as another device of the person and opens the vault: the data key and a token.
+    /// Signs in as another device of the person and opens the vault: the data key and a token.
     fn open_as_device(&self, email: &str, passphrase: &str) -> (profile_core::Secret32, String, String) {
         let profile_id = self.profile_url.rsplit('/').next().unwrap().to_owned();
         let prelogin = PreloginRequest { profile_id: profile_id.clone(), email: email.into() };

@@ -20,10 +20,7 @@ use zeroize::Zeroizing;
 use super::VaultError;
 use super::contents::{AccountRecord, ContentsError, PublicChoice, VAULT_FORMAT, VaultContents};
 use super::items::Items;
-use crate::seal::{self, Purpose, SealError};
 use crate::{AddressBook, Category, Item, ItemId, SavedAddress, Secret32};
-
-const ITEM: Purpose = Purpose { name: "vault-item", version: 1 };
 
 /// The server ids of the vault's entries: HMAC-SHA256 of each entry's key under a key made from
 /// the data key, 128 bits in base64url. Every device of the profile makes the same ones.
@@ -59,10 +56,6 @@ struct Sealed {
     d: Value,
 }
 
-fn item_context(user: &str, id: &str, version: u64) -> Vec<u8> {
-    format!("{user}\0{id}\0{version}").into_bytes()
-}
-
 /// Seals entry `key` (its JSON) as version `version` of server item `id` of `user`'s vault.
 pub fn seal_entry(
     data_key: &Secret32,
@@ -76,7 +69,7 @@ pub fn seal_entry(
     let d: Value = serde_json::from_slice(json).unwrap_or(Value::Null);
     let sealed = Sealed { v: VAULT_FORMAT, k: key.to_owned(), d };
     let plain = Zeroizing::new(serde_json::to_vec(&sealed).unwrap_or_default());
-    seal::seal_bound(data_key, ITEM, &item_context(user, id, version), nonce, &plain)
+    super::seal_item(data_key, user, id, version, nonce, &plain)
 }
 
 /// Opens what the server says is version `version` of item `id`: its entry key and JSON. Refused
@@ -90,9 +83,7 @@ pub fn open_entry(
     version: u64,
     blob: &[u8],
 ) -> Result<(String, Zeroizing<Vec<u8>>), ItemOpenError> {
-    let plain = seal::open_bound(data_key, ITEM, &item_context(user, id, version), blob).map_err(|e| match e {
-        SealError::Format | SealError::Decrypt => ItemOpenError::Open(VaultError::Open),
-    })?;
+    let plain = super::open_item(data_key, user, id, version, blob).map_err(ItemOpenError::Open)?;
     let sealed: Sealed = serde_json::from_slice(&plain).map_err(|e| ItemOpenError::Invalid(e.to_string()))?;
     if sealed.v > VAULT_FORMAT {
         return Err(ItemOpenError::Contents(ContentsError::Newer { found: sealed.v }));
@@ -157,10 +148,10 @@ pub fn from_entries<'a>(
                 let (category, _) = rest.split_once(':').unwrap_or((rest, ""));
                 let category: Category =
                     category.parse().map_err(|e: crate::ItemError| ContentsError::Invalid(e.to_string()))?;
-                                let item: Item = serde_json::from_slice(json).map_err(|e| bad(key, e))?;
+                let item: Item = serde_json::from_slice(json).map_err(|e| bad(key, e))?;
                 items.put_synced(category, item);
             }
-                        // A device's head says only that it wrote.
+            // A device's head says only that it wrote.
             Some(("h", _)) => {}
             // An entry of a kind this version does not know came from a newer one.
             _ => return Err(ContentsError::Newer { found: VAULT_FORMAT + 1 }),
@@ -328,7 +319,7 @@ mod tests {
         assert!(matches!(from_entries(&unknown, [], 0), Err(ContentsError::Newer { .. })));
     }
 
-        #[test]
+    #[test]
     fn a_change_is_the_entries_that_differ_and_applies_entry_by_entry() {
         let contents = sample();
         let mut applied = VaultContents::default();

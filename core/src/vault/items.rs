@@ -99,7 +99,7 @@ impl Items {
         Ok(item)
     }
 
-        /// A category's live items by id.
+    /// A category's live items by id.
     pub fn live(&self, category: Category) -> &BTreeMap<ItemId, Item> {
         static EMPTY: BTreeMap<ItemId, Item> = BTreeMap::new();
         self.live.get(&category).unwrap_or(&EMPTY)

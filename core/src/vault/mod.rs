@@ -14,6 +14,8 @@
 //! A vault blob is bound to its user and write counter, so the server cannot replay an old
 //! blob as a newer version, nor one user's blob as another's.
 
+use std::collections::BTreeMap;
+
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64ct::{Base64UrlUnpadded, Encoding};
 use hkdf::Hkdf;
@@ -253,11 +255,24 @@ pub fn open_item(
 pub struct Watermark {
     pub counter: u64,
     /// base64url SHA-256 of the blob at `counter`; absent when not known (an older state).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
     /// The highest item change sequence seen (the vault kept as items).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub seq: u64,
+    /// Each device's head entry seen, by its server id: the newest version and its blob's
+    /// digest. A device's head rises with every batch it writes, so a server that dropped any
+    /// device's writes shows one of them older, or forked.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub heads: BTreeMap<String, SeenHead>,
+}
+
+/// A device's head entry as seen.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeenHead {
+    pub version: u64,
+    pub digest: String,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -313,7 +328,7 @@ mod tests {
         assert_eq!(seen.check(5, b"other five"), Err(Rollback { seen: 5, offered: 5 }));
         seen.advance(4, b"four");
         assert_eq!(seen.counter, 5, "never goes back");
-                let legacy = Watermark { counter: 5, digest: None, seq: 0 };
+        let legacy = Watermark { counter: 5, digest: None, ..Watermark::default() };
         assert_eq!(legacy.check(5, b"whatever"), Ok(()), "no digest known: only the counter is checked");
         assert!(legacy.check(4, b"four").is_err());
     }

@@ -19,7 +19,7 @@ pub(super) fn status(home: &Path) -> Result<ExitCode, String> {
     say!("keystore     {} (master key present)", crate::local::keystore::NAME);
     say!("profile URL  {}", state.profile_url.as_deref().unwrap_or("not paired"));
     if let Some(link) = &state.server {
-                let dirty = link.dirty || state.vault_contents() != link.base;
+        let dirty = link.dirty || state.vault_contents() != link.base;
         let vault = match (&link.data_key, dirty) {
             (None, _) => "not open yet (unlock with the passphrase)".to_owned(),
             (Some(_), true) => format!("change {}, local changes not yet synced", link.seq),

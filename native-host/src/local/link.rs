@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use profile_core::vault::{VAULT_FORMAT, VaultContents, Watermark};
+use profile_core::vault::{SeenHead, VAULT_FORMAT, VaultContents, Watermark};
 use profile_core::wire::SyncHalt;
 use profile_core::{AccountGuid, Bearer, ErrorCode, Origin, PublicJwk, Secret32, WireError};
 use serde::{Deserialize, Serialize};
@@ -44,7 +44,7 @@ pub struct ServerLink {
     #[serde(default)]
     pub halted: Option<SyncHalt>,
     /// What the accounts registry has still to hear, oldest first.
-        #[serde(default)]
+    #[serde(default)]
     pub outbox: Vec<RegistryNews>,
     /// The vault is kept as items on the server (the blob was moved over).
     #[serde(default)]
@@ -121,13 +121,19 @@ impl RegistryNews {
 impl ServerLink {
     /// The newest vault version seen from this server: the watermark, and never less than the
     /// counter agreed on (a link saved before watermarks were kept has only that).
-        pub fn newest_seen(&self) -> Watermark {
+    pub fn newest_seen(&self) -> Watermark {
         let mut seen = if self.seen.counter >= self.counter {
             self.seen.clone()
         } else {
-            Watermark { counter: self.counter, digest: None, seq: 0 }
+            Watermark { counter: self.counter, digest: None, ..self.seen.clone() }
         };
         seen.seq = seen.seq.max(self.seq);
+        for (id, known) in self.versions.iter().filter(|(_, k)| k.key.starts_with("h:")) {
+            let head = seen.heads.entry(id.clone()).or_default();
+            if known.version >= head.version {
+                *head = SeenHead { version: known.version, digest: known.digest.clone() };
+            }
+        }
         seen
     }
 

@@ -147,7 +147,7 @@ impl LocalState {
     pub fn forget_server(&mut self) {
         if let Some(link) = self.server.take() {
             let seen = link.newest_seen();
-                        let kept = self.vault_history.entry(link.profile_url.clone()).or_default();
+            let kept = self.vault_history.entry(link.profile_url.clone()).or_default();
             let seq = kept.seq.max(seen.seq);
             if seen.counter >= kept.counter {
                 *kept = seen;

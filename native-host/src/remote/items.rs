@@ -22,13 +22,15 @@
 //! a note in the next format, so a host from before refuses it in words rather than write over
 //! the profile with an old copy.
 
+use std::collections::BTreeMap;
+
 use base64ct::{Base64UrlUnpadded, Encoding};
 use profile_core::server_api::{
     Bytes, ItemBatch, ItemChange, ItemChanges, ItemDelete, ItemId as ServerItemId, ItemPut, ItemsQuery, ItemsWritten,
-    VaultWrite, path,
+    MAX_ITEMS_BY_ID, VaultWrite, path,
 };
 use profile_core::vault::entries::{self, ItemIds, ItemOpenError, open_entry, seal_entry};
-use profile_core::vault::{self, ContentsError, VaultContents, merge};
+use profile_core::vault::{self, ContentsError, SeenHead, VaultContents, merge};
 use profile_core::{ErrorCode, Secret32, WireError};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -80,7 +82,7 @@ pub(super) fn sync_items(
             link.base = theirs;
         }
         match push(client, link, state, data_key, &ids)? {
-                        Pushed::Nothing => {
+            Pushed::Nothing => {
                 if !link.blob_retired && retire_blob(client, link, state, data_key)? {
                     // A host from before items wrote the blob meanwhile: that goes out first.
                     received = true;
@@ -105,12 +107,12 @@ fn pull(
     data_key: &Secret32,
     ids: &ItemIds,
 ) -> Result<Option<VaultContents>, WireError> {
-    let mut query = ItemsQuery { since: i64::try_from(link.seq).unwrap_or(i64::MAX), after: None, limit: None };
+    let mut query = ItemsQuery { since: i64::try_from(link.seq).unwrap_or(i64::MAX), ..ItemsQuery::default() };
     let mut changes: Vec<ItemChange> = Vec::new();
     let seq = loop {
         let address = format!("{}{}", url(&link.api_base, path::VAULT_ITEMS), query.to_query());
         let page: ItemChanges = client.call("GET", &address, Some(&link.access_token), NO_BODY)?.expect(200)?;
-                let seq = u64::try_from(page.seq).unwrap_or(0);
+        let seq = u64::try_from(page.seq).unwrap_or(0);
         let floor = link.seq.max(link.seen.seq);
         if seq < floor {
             return Err(link.halt_items(floor, seq));
@@ -122,7 +124,7 @@ fn pull(
             _ => break seq,
         }
     };
-        let mut theirs = link.base.clone();
+    let mut theirs = link.base.clone();
     let mut changed = false;
     let at = now();
     for change in changes {
@@ -141,14 +143,14 @@ fn pull(
         changed = true;
         match change.blob {
             Some(blob) => {
-                                let (key, json) =
-                    open_entry(data_key, ids, &link.profile_id, &id, version, &blob.0).map_err(|e| open_error(link, e))?;
+                let (key, json) = open_entry(data_key, ids, &link.profile_id, &id, version, &blob.0)
+                    .map_err(|e| open_error(link, e))?;
                 entries::apply(&mut theirs, &key, Some(&json), at).map_err(|e| contents_error(link, e))?;
                 link.versions.insert(id, KnownItem { key, version, digest: blob_digest });
             }
             None => {
                 // A removal: its key is known from the item this device saw, or one it holds.
-                                let key = known.map(|k| k.key).filter(|k| !k.is_empty());
+                let key = known.map(|k| k.key).filter(|k| !k.is_empty());
                 if let Some(key) = &key {
                     entries::apply(&mut theirs, key, None, at).map_err(|e| contents_error(link, e))?;
                 }
@@ -156,34 +158,53 @@ fn pull(
             }
         }
     }
-        check_heads(client, link)?;
+    check_heads(client, link)?;
     link.seq = seq;
     link.seen.seq = link.seen.seq.max(seq);
-        Ok(changed.then_some(theirs))
+    Ok(changed.then_some(theirs))
 }
 
 /// Reads back every device head this device has seen (the heads it wrote itself included): one
 /// the server shows older than seen, or forked, halts syncing.
 fn check_heads(client: &Client, link: &mut ServerLink) -> Result<(), WireError> {
-    let heads: Vec<(String, KnownItem)> =
-        link.versions.iter().filter(|(_, k)| k.key.starts_with("h:")).map(|(id, k)| (id.clone(), k.clone())).collect();
-    if heads.is_empty() {
-        return Ok(());
-    }
-    let wanted: Vec<&str> = heads.iter().map(|(id, _)| id.as_str()).collect();
-    let address = format!("{}?ids={}", url(&link.api_base, path::VAULT_ITEMS), wanted.join(","));
-    let page: ItemChanges = client.call("GET", &address, Some(&link.access_token), NO_BODY)?.expect(200)?;
-    for (id, known) in heads {
-        let found = page.items.iter().find(|c| c.id.as_str() == id);
-        let (version, blob_digest) = found.map_or((0, String::new()), |c| {
-            (u64::try_from(c.version).unwrap_or(0), c.blob.as_ref().map(|b| digest(&b.0)).unwrap_or_default())
-        });
-        if version < known.version || (version == known.version && blob_digest != known.digest) {
-            return Err(link.halt_items(known.version, version));
-        }
+    let heads = link.newest_seen().heads;
+    if let Some((seen, offered)) = rolled_back_head(client, link, &heads)? {
+        return Err(link.halt_items(seen, offered));
     }
     Ok(())
 }
+
+/// Reads back device heads seen (by server id): the versions seen and offered of the first the
+/// server shows older than seen, or another at a version seen.
+pub(super) fn rolled_back_head(
+    client: &Client,
+    link: &ServerLink,
+    heads: &BTreeMap<String, SeenHead>,
+) -> Result<Option<(u64, u64)>, WireError> {
+    let ids: Vec<&String> = heads.keys().collect();
+    let mut found = Vec::new();
+    for chunk in ids.chunks(MAX_ITEMS_BY_ID) {
+        let wanted: Vec<&str> = chunk.iter().map(|id| id.as_str()).collect();
+        let query = ItemsQuery { ids: Some(wanted.join(",")), ..ItemsQuery::default() };
+        let address = format!("{}{}", url(&link.api_base, path::VAULT_ITEMS), query.to_query());
+        let page: ItemChanges = client.call("GET", &address, Some(&link.access_token), NO_BODY)?.expect(200)?;
+        found.extend(page.items);
+    }
+    for (id, seen) in heads {
+        let offered = found.iter().find(|c| c.id.as_str() == id);
+        let (version, blob_digest) = offered.map_or((0, String::new()), |c| {
+            (u64::try_from(c.version).unwrap_or(0), c.blob.as_ref().map(|b| digest(&b.0)).unwrap_or_default())
+        });
+        if version < seen.version || (version == seen.version && blob_digest != seen.digest) {
+            return Ok(Some((seen.version, version)));
+        }
+    }
+    Ok(None)
+}
+
+/// An entry written in a batch: its server id, key, JSON (`None`: removed, or a head), the
+/// version it was sealed as, and its blob's digest.
+type Written<'a> = (String, String, Option<&'a [u8]>, u64, String);
 
 enum Pushed {
     /// The server holds what this device holds.
@@ -202,7 +223,7 @@ fn push(
     data_key: &Secret32,
     ids: &ItemIds,
 ) -> Result<Pushed, WireError> {
-        let changes = entries::diff(&link.base, &state.vault_contents());
+    let changes = entries::diff(&link.base, &state.vault_contents());
     if changes.is_empty() {
         return Ok(Pushed::Nothing);
     }
@@ -210,8 +231,7 @@ fn push(
     let mut pending = changes.as_slice();
     while !pending.is_empty() {
         let mut batch = ItemBatch::default();
-                // Each entry written: its server id, key, JSON, the version it was sealed as, its digest.
-        let mut written: Vec<(String, String, Option<&[u8]>, u64, String)> = Vec::new();
+        let mut written: Vec<Written> = Vec::new();
         let mut bytes = 0;
         let mut taken = 0;
         for (key, json) in pending {
@@ -227,11 +247,11 @@ fn push(
                 Some(json) => {
                     let blob = seal_entry(data_key, &link.profile_id, &id, base + 1, random()?, key, json);
                     bytes += blob.len();
-                                        written.push((id.clone(), key.clone(), Some(json), base + 1, digest(&blob)));
+                    written.push((id.clone(), key.clone(), Some(json), base + 1, digest(&blob)));
                     batch.puts.push(ItemPut { id: server_id(&id)?, version: base_version, blob: Bytes(blob) });
                 }
                 None => {
-                                        written.push((id.clone(), key.clone(), None, base + 1, String::new()));
+                    written.push((id.clone(), key.clone(), None, base + 1, String::new()));
                     batch.deletes.push(ItemDelete { id: server_id(&id)?, version: base_version });
                 }
             }
@@ -241,7 +261,7 @@ fn push(
         let head_base = link.versions.get(&head_id).map_or(0, |k| k.version);
         let stamp = serde_json::to_vec(&serde_json::json!({"at": now(), "seq": link.seq})).unwrap_or_default();
         let head_blob = seal_entry(data_key, &link.profile_id, &head_id, head_base + 1, random()?, &head, &stamp);
-                written.push((head_id.clone(), head.clone(), None, head_base + 1, digest(&head_blob)));
+        written.push((head_id.clone(), head.clone(), None, head_base + 1, digest(&head_blob)));
         batch.puts.push(ItemPut {
             id: server_id(&head_id)?,
             version: i64::try_from(head_base).unwrap_or(i64::MAX),
@@ -254,7 +274,7 @@ fn push(
             200 => {
                 let stored: ItemsWritten = answer.read()?;
                 // Versions as sealed: a server that stored anything else is caught at the next read.
-                                let at = now();
+                let at = now();
                 for (id, key, json, version, digest) in written {
                     if key != head {
                         entries::apply(&mut link.base, &key, json, at).map_err(|e| contents_error(link, e))?;
@@ -266,7 +286,7 @@ fn push(
                 if stored_seq == link.seq + 1 {
                     link.seq = stored_seq;
                 }
-                                pending = &pending[taken..];
+                pending = &pending[taken..];
             }
             409 => return Ok(Pushed::Conflict),
             _ => return Err(answer.error()),
@@ -306,7 +326,7 @@ fn move_blob_vault(
         state.take_vault_contents(merged);
         link.counter = server.counter;
     }
-        // Items sealed under a data key since replaced go: their ids are of that key.
+    // Items sealed under a data key since replaced go: their ids are of that key.
     let old: Vec<(String, u64)> = link.versions.iter().map(|(id, k)| (id.clone(), k.version)).collect();
     for chunk in old.chunks(BATCH_OPS) {
         let mut batch = ItemBatch::default();
@@ -320,7 +340,7 @@ fn move_blob_vault(
             return Err(answer.error());
         }
     }
-        link.base = VaultContents::default();
+    link.base = VaultContents::default();
     link.versions.clear();
     // Read from the start again; the highest sequence seen stays the floor.
     link.seen.seq = link.seen.seq.max(link.seq);
@@ -346,9 +366,18 @@ fn retire_blob(
     );
     for _ in 0..MAX_MERGE_ROUNDS {
         let server = read_fresh_vault(client, link)?;
+        // Another device of the profile retired it already.
+        let opened = vault::open_vault(data_key, &link.profile_id, server.counter, &server.blob);
+        let moved = opened.ok().and_then(|json| serde_json::from_slice::<serde_json::Value>(&json).ok());
+        if moved.is_some_and(|note| note["movedToItems"] == true) {
+            link.saw(server.counter, &server.blob);
+            link.counter = server.counter;
+            link.blob_retired = true;
+            return Ok(false);
+        }
         if server.counter != link.counter {
             // A host from before wrote the blob since: what it wrote joins the items first.
-                        let theirs = server.open(data_key, link)?;
+            let theirs = server.open(data_key, link)?;
             link.saw(server.counter, &server.blob);
             link.counter = server.counter;
             if theirs != VaultContents::default() {
@@ -364,7 +393,7 @@ fn retire_blob(
             200 => {
                 link.counter = server.counter + 1;
                 link.saw(link.counter, &blob);
-                                link.blob_retired = true;
+                link.blob_retired = true;
                 return Ok(false);
             }
             409 => continue,

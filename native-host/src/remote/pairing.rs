@@ -91,7 +91,7 @@ pub fn pair(
         base: VaultContents::default(),
         dirty: true,
         seen: Watermark::default(),
-                halted: None,
+        halted: None,
         outbox: Vec::new(),
         items_moved: false,
         blob_retired: false,
@@ -110,8 +110,19 @@ pub fn pair(
             rollback.offered, rollback.seen
         )));
     }
-        // The items too: a change sequence below one seen is an older copy of the profile.
+    // The items too: a change sequence below one seen is an older copy of the profile.
     let offered_seq = current_seq(client, &link)?;
+    let forked = super::items::rolled_back_head(client, &link, &history.heads)?;
+    if let Some((seen, offered)) = forked
+        && !accept_older_vault
+    {
+        return Err(WireError::invalid(format!(
+            "the profile server offers an older vault of this profile than this device has seen (a device's \
+             changes at version {seen} are gone, version {offered} is there): it may have been restored from a \
+             backup or tampered with. To use it anyway, pair again accepting the older vault; what this device \
+             holds is merged into it"
+        )));
+    }
     if offered_seq < history.seq && !accept_older_vault {
         return Err(WireError::invalid(format!(
             "the profile server offers an older vault of this profile (change {offered_seq}) than this device has \
@@ -143,7 +154,7 @@ pub fn pair(
         s.server = Some(link);
         Ok(())
     })?;
-        let synced = sync(store, client);
+    let synced = sync(store, client);
     if let Err(error) = &synced
         && store.state()?.server.as_ref().is_some_and(|link| link.halted.is_some())
     {

@@ -104,7 +104,7 @@ fn change_passphrase(
         crate::local::state::PassphraseLock::create(new, random()?).map_err(|e| WireError::internal(e.to_string()))?;
     let changed = on_link(store, |link, s| {
         let rotated = change_on_server(client, link, s, current, new, paper_key, how)?;
-                if let Some((data_key, counter, blob)) = rotated {
+        if let Some((data_key, counter, blob)) = rotated {
             link.data_key = Some(data_key);
             link.counter = counter;
             link.saw(counter, &blob);

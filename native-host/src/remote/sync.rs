@@ -22,16 +22,16 @@
 //! acknowledges it, like a vault change: nothing is dropped when the server is away.
 
 use profile_core::server_api::{
-    AccountRef, AccountRegistration, Bytes, CredentialKind, RefreshRequest, Tokens, Vault, VaultWrite, VaultWritten,
+    AccountRef, AccountRegistration, CredentialKind, ItemChanges, ItemsQuery, RefreshRequest, Tokens, Vault,
     WrappedKey, path,
 };
-use profile_core::vault::{self, ContentsError, KdfParams, VaultContents, merge};
+use profile_core::vault::{self, ContentsError, KdfParams, VaultContents};
 use profile_core::{AppId, ErrorCode, Permissions, Secret32, WireError};
 
 use super::client::*;
 use crate::local::link::{RegistryNews, ServerLink};
 use crate::local::state::LocalState;
-use crate::local::store::{Store, now, random};
+use crate::local::store::{Store, now};
 
 /// Refresh the access token this long before it expires.
 pub(super) const REFRESH_MARGIN_SECS: u64 = 60;
@@ -150,13 +150,13 @@ pub(super) fn sync_link(client: &Client, link: &mut ServerLink, state: &mut Loca
     if let Err(e) = flush_outbox(client, link) {
         tracing::warn!("the accounts registry's news wait for the next sync: {e}");
     }
-        let Some(data_key) = link.data_key.clone() else { return Ok(Synced::Idle) };
+    let Some(data_key) = link.data_key.clone() else { return Ok(Synced::Idle) };
     super::items::sync_items(client, link, state, &data_key)
 }
 
 /// The item change sequence the server is at.
 pub(super) fn current_seq(client: &Client, link: &ServerLink) -> Result<u64, WireError> {
-    let query = ItemsQuery { since: i64::MAX, after: None, limit: Some(1) };
+    let query = ItemsQuery { since: i64::MAX, limit: Some(1), ..ItemsQuery::default() };
     let address = format!("{}{}", url(&link.api_base, path::VAULT_ITEMS), query.to_query());
     let page: ItemChanges = client.call("GET", &address, Some(&link.access_token), NO_BODY)?.expect(200)?;
     Ok(u64::try_from(page.seq).unwrap_or(0))

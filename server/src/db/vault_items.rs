@@ -211,6 +211,37 @@ impl Db {
     }
 }
 
+impl Db {
+    /// The user's current seq and the named items as stored now (those that exist).
+    pub async fn items_by_id(&self, user: &str, ids: &[ItemId]) -> anyhow::Result<ItemChanges> {
+        let mut tx = self.pool.begin().await?;
+        let seq: i64 = sqlx::query("SELECT seq FROM vaults WHERE user_id = $1")
+            .bind(user)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        let mut items = Vec::with_capacity(ids.len());
+        if !ids.is_empty() {
+            let wanted: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "SELECT id, version, seq, blob FROM vault_items WHERE user_id = $1 AND id IN ({}) ORDER BY id",
+                wanted.join(", ")
+            );
+            let mut statement = sqlx::query(&sql).bind(user);
+            for id in ids {
+                statement = statement.bind(id.as_str());
+            }
+            for row in statement.fetch_all(&mut *tx).await? {
+                let id = ItemId::try_from(row.try_get::<String, _>(0)?).map_err(anyhow::Error::msg)?;
+                let blob: Option<Vec<u8>> = row.try_get(3)?;
+                items.push(ItemChange { id, version: row.try_get(1)?, seq: row.try_get(2)?, blob: blob.map(Bytes) });
+            }
+        }
+        tx.commit().await?;
+        Ok(ItemChanges { seq, items, more: false })
+    }
+}
+
 /// Why `after` may not be kept, when it may not: a batch is refused only for taking a total
 /// up and past its limit, so one that removes or shrinks is taken even above a lowered limit.
 fn over_limit(before: Totals, after: Totals, limits: &ItemLimits) -> Option<String> {

@@ -14,7 +14,8 @@
 use axum::Json;
 use axum::extract::State;
 use profile_core::server_api::{
-    ItemBatch, ItemChanges, ItemsQuery, ItemsWritten, MAX_ITEM_BYTES, MAX_ITEMS_PAGE, MAX_PAGE_BYTES,
+    ItemBatch, ItemChanges, ItemId, ItemsQuery, ItemsWritten, MAX_ITEM_BYTES, MAX_ITEMS_BY_ID, MAX_ITEMS_PAGE,
+    MAX_PAGE_BYTES,
 };
 
 use crate::db::{BatchOutcome, VaultHead};
@@ -49,6 +50,16 @@ pub async fn read(
     session: Session,
     QueryParams(query): QueryParams<ItemsQuery>,
 ) -> Result<Json<ItemChanges>, ApiError> {
+    if let Some(ids) = &query.ids {
+        let ids = ids
+            .split(',')
+            .map(|id| ItemId::try_from(id.to_owned()).map_err(ApiError::invalid))
+            .collect::<Result<Vec<_>, _>>()?;
+        if ids.len() > MAX_ITEMS_BY_ID {
+            return Err(ApiError::invalid(format!("at most {MAX_ITEMS_BY_ID} items are read by id at once")));
+        }
+        return Ok(Json(state.db.items_by_id(&session.user, &ids).await?));
+    }
     if query.since < 0 {
         return Err(ApiError::invalid("since cannot be negative"));
     }
