@@ -35,7 +35,12 @@ pub async fn write(
     match state.db.write_items(&session.user, &batch, &state.settings.item_limits()).await? {
         BatchOutcome::Written { written, counter } => {
             let head = VaultHead { counter, seq: written.seq };
-            state.events.publish(&state.db, &Event::vault_changed(&session.user, head)).await?;
+            // The batch is stored: a push that fails is logged, not answered as a failure (the
+            // writer would send it again and meet its own versions). Devices that missed it read
+            // on from their seq when their socket reconnects.
+            if let Err(e) = state.events.publish(&state.db, &Event::vault_changed(&session.user, head)).await {
+                tracing::warn!("vault-changed for seq {} was not published: {e:#}", head.seq);
+            }
             Ok(Json(written))
         }
         BatchOutcome::Conflicts(conflicts) => Err(ApiError::item_conflicts(conflicts)),
