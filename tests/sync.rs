@@ -575,3 +575,57 @@ fn a_vault_kept_as_one_blob_moves_to_items_at_the_first_sync() {
     laptop.cli(&["sync"], "");
     assert!(laptop.cli(&["data", "list", "identity"], "").contains("name: Ada Lovelace"));
 }
+
+#[test]
+fn the_public_part_publishes_only_what_the_person_chose_signed_by_the_profile() {
+    let server = ProfileServer::start(EMAIL, PASSPHRASE);
+    let (laptop, desktop) = (HostHome::new(), HostHome::new());
+    for home in [&laptop, &desktop] {
+        home.cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+    }
+    laptop.cli(
+        &["data", "set", "identity", "name=Ada Lovelace", "displayName=Ada", "language=en-GB", "birthDate=1990-12-10"],
+        "",
+    );
+    laptop.cli(&["data", "set", "vehicles", "vin=1M8GDM9AXKP042788", "make=Volvo", "model=EX30", "plate=AB12 CDE"], "");
+    let document = || -> Value {
+        let profile_path = server.profile_url.split_once("//").unwrap().1.split_once('/').unwrap().1;
+        server.server.request("GET", &format!("/{profile_path}"), b"").json()
+    };
+    // Nothing is public by default.
+    assert!(document().get("public").is_none(), "{}", document());
+
+    let mut host = messaging(&laptop);
+    host.ok(EXTENSION_ORIGIN, "setPublic", json!({"fields": ["language", "vehicles"]}));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while host.ok(EXTENSION_ORIGIN, "getPublic", json!({}))["pending"] == true {
+        assert!(Instant::now() < deadline, "never published");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(host);
+    let published = document();
+    let part: profile_core::public::PublicPart = serde_json::from_value(published["public"].clone()).unwrap();
+    let payload = profile_core::public::verify_public(&part, &server.profile_url).expect("signed by the profile");
+    assert_eq!(
+        Value::Object(payload.fields.0.clone()),
+        json!({"language": "en-GB", "vehicles": [{"make": "Volvo", "model": "EX30"}]}),
+        "only what was chosen, and of a vehicle only what may be public"
+    );
+    let text = published.to_string();
+    assert!(!text.contains("Lovelace") && !text.contains("1990") && !text.contains("1M8GDM9AXKP042788"), "{text}");
+
+    // The other device signs with the same key when it publishes a change.
+    desktop.cli(&["sync"], "");
+    desktop.cli(&["data", "set", "identity", "language=fr"], "");
+    let again: profile_core::public::PublicPart = serde_json::from_value(document()["public"].clone()).unwrap();
+    assert_eq!(again.key, part.key, "one profile, one key");
+    let payload = profile_core::public::verify_public(&again, &server.profile_url).unwrap();
+    assert_eq!(payload.fields.language(), Some("fr"));
+
+    // Choosing nothing takes it down.
+    let mut host = messaging(&desktop);
+    host.ok(EXTENSION_ORIGIN, "setPublic", json!({"fields": []}));
+    drop(host);
+    desktop.cli(&["sync"], "");
+    assert!(document().get("public").is_none(), "{}", document());
+}

@@ -58,6 +58,12 @@ pub struct ServerLink {
     /// Each server item this device knows, by its opaque id: the entry it holds and its version.
     #[serde(default)]
     pub versions: BTreeMap<String, KnownItem>,
+    /// The public part's fields as last published by this device (`None`: nothing).
+    #[serde(default)]
+    pub published: Option<serde_json::Value>,
+    /// The x coordinate of the key it was signed with.
+    #[serde(default)]
+    pub published_key: Option<String>,
 }
 
 /// A vault item as this device last saw it.

@@ -7,7 +7,9 @@ mod devices;
 mod items;
 mod pairing;
 mod passphrase;
+mod public;
 mod push;
+
 mod sync;
 
 pub use client::{Client, server_address};

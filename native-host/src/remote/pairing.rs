@@ -97,6 +97,8 @@ pub fn pair(
         blob_retired: false,
         seq: 0,
         versions: Default::default(),
+        published: None,
+        published_key: None,
     };
     let remote = read_vault(client, &link)?;
     let history = store.state()?.vault_history.get(&profile_url).cloned().unwrap_or_default();

@@ -151,7 +151,12 @@ pub(super) fn sync_link(client: &Client, link: &mut ServerLink, state: &mut Loca
         tracing::warn!("the accounts registry's news wait for the next sync: {e}");
     }
     let Some(data_key) = link.data_key.clone() else { return Ok(Synced::Idle) };
-    super::items::sync_items(client, link, state, &data_key)
+    let synced = super::items::sync_items(client, link, state, &data_key)?;
+    // The vault is in: publish what the person chose of it, or wait for the next sync.
+    if let Err(e) = super::public::publish(client, link, state) {
+        tracing::warn!("the public part waits for the next sync: {e}");
+    }
+    Ok(synced)
 }
 
 /// The item change sequence the server is at.
