@@ -21,7 +21,10 @@ use serde_json::{Value, json};
 
 const EMAIL: &str = "ada@example.org";
 const PASSPHRASE: &str = "correct horse battery";
-const RECEIPTS: usize = 10_000;
+/// The profile's size (`BENCH_RECEIPTS` changes it, to see what grows with it).
+fn receipts() -> usize {
+    std::env::var("BENCH_RECEIPTS").ok().and_then(|n| n.parse().ok()).unwrap_or(10_000)
+}
 const ADDS: usize = 30;
 
 /// A receipt as a till sends it: three lines with their barcodes, and the till's own JSON.
@@ -42,6 +45,7 @@ fn counting_proxy(listener: TcpListener, to: String) -> Arc<AtomicU64> {
     std::thread::spawn(move || {
         for client in listener.incoming().flatten() {
             let Ok(server) = TcpStream::connect(&to) else { continue };
+            let _ = (client.set_nodelay(true), server.set_nodelay(true));
             let (mut client_read, mut server_write) = (client.try_clone().unwrap(), server.try_clone().unwrap());
             let (mut server_read, mut client_write) = (server, client);
             let counter = counter.clone();
@@ -92,13 +96,14 @@ fn main() {
 
     let laptop = HostHome::new();
     pair(&laptop);
+    let n_receipts = receipts();
     let file = laptop.path().join("receipts.json");
-    std::fs::write(&file, Value::Array((0..RECEIPTS).map(receipt).collect()).to_string()).unwrap();
+    std::fs::write(&file, Value::Array((0..n_receipts).map(receipt).collect()).to_string()).unwrap();
     let started = Instant::now();
     let before = sent.load(Ordering::Relaxed);
     laptop.cli(&["data", "import", "receipts", file.to_str().unwrap()], "");
     println!(
-        "import {RECEIPTS} receipts and send them (one CLI run)        {:>8.0} ms, {:.1} MiB sent",
+        "import {n_receipts} receipts and send them (one CLI run)        {:>8.0} ms, {:.1} MiB sent",
         started.elapsed().as_secs_f64() * 1e3,
         (sent.load(Ordering::Relaxed) - before) as f64 / (1 << 20) as f64
     );
@@ -113,7 +118,7 @@ fn main() {
     let _ = profile_core::vault::derive(&profile_core::Passphrase::new(PASSPHRASE.into()), &kdf).unwrap();
     let argon = started.elapsed().as_secs_f64() * 1e3;
     println!(
-        "a new device's pairing with {RECEIPTS} receipts (first full sync)  {paired:>8.0} ms, of which Argon2id ~{argon:.0} ms"
+        "a new device's pairing with {n_receipts} receipts (first full sync)  {paired:>8.0} ms, of which Argon2id ~{argon:.0} ms"
     );
     let state = std::fs::metadata(desktop.path().join("state.sealed")).map(|m| m.len()).unwrap_or(0);
     println!(
@@ -125,7 +130,7 @@ fn main() {
     let mut bytes = Vec::new();
     for n in 0..10 {
         let before = sent.load(Ordering::Relaxed);
-        laptop.cli(&["data", "set", "receipts", "--json", "-"], &receipt(RECEIPTS + n).to_string());
+        laptop.cli(&["data", "set", "receipts", "--json", "-"], &receipt(n_receipts + n).to_string());
         bytes.push((sent.load(Ordering::Relaxed) - before) as f64);
     }
     bytes.sort_by(f64::total_cmp);

@@ -189,8 +189,8 @@ pub fn diff(base: &VaultContents, contents: &VaultContents) -> Vec<(String, Opti
     for category in Category::ALL.into_iter().filter(|c| c.holds_items()) {
         let (old, new) = (base.items.live(category), contents.items.live(category));
         for (id, item) in new {
-            if old.get(id) != Some(item) {
-                changes.push((format!("i:{category}:{id}"), Some(serde_json::to_vec(item).unwrap_or_default())));
+            if !old.get(id).is_some_and(|was| super::items::same(was, item)) {
+                changes.push((format!("i:{category}:{id}"), Some(serde_json::to_vec(&**item).unwrap_or_default())));
             }
         }
         changes.extend(old.keys().filter(|id| !new.contains_key(*id)).map(|id| (format!("i:{category}:{id}"), None)));

@@ -2,6 +2,7 @@
 //! tombstones of removed ones, and their three-way merge.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -17,7 +18,9 @@ pub const MAX_TOMBSTONES: usize = 100_000;
 #[serde(rename_all = "camelCase")]
 pub struct Items {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    live: BTreeMap<Category, BTreeMap<ItemId, Item>>,
+    /// Shared: a copy of the items (the server's as last synced, a merge's result) costs a
+    /// pointer per item, and an item unchanged since is recognised by its address.
+    live: BTreeMap<Category, BTreeMap<ItemId, Arc<Item>>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     removed: BTreeMap<Category, BTreeMap<ItemId, u64>>,
 }
@@ -33,11 +36,27 @@ pub enum Kept {
 }
 
 /// One item's state on one side of a merge.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy)]
 pub enum Slot<'a> {
     Absent,
-    Live(&'a Item),
+    Live(&'a Arc<Item>),
     Removed(u64),
+}
+
+impl PartialEq for Slot<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Live(a), Self::Live(b)) => same(a, b),
+            (Self::Removed(a), Self::Removed(b)) => a == b,
+            (Self::Absent, Self::Absent) => true,
+            _ => false,
+        }
+    }
+}
+
+/// The same item: one shared copy, or two equal ones.
+pub fn same(a: &Arc<Item>, b: &Arc<Item>) -> bool {
+    Arc::ptr_eq(a, b) || a == b
 }
 
 impl Items {
@@ -46,11 +65,11 @@ impl Items {
     }
 
     pub fn get(&self, category: Category, id: &ItemId) -> Option<&Item> {
-        self.live.get(&category)?.get(id)
+        self.live.get(&category)?.get(id).map(|item| &**item)
     }
 
     pub fn slot(&self, category: Category, id: &ItemId) -> Slot<'_> {
-        if let Some(item) = self.get(category, id) {
+        if let Some(item) = self.live.get(&category).and_then(|items| items.get(id)) {
             return Slot::Live(item);
         }
         match self.removed.get(&category).and_then(|r| r.get(id)) {
@@ -70,10 +89,10 @@ impl Items {
         let mut items: Vec<&Item> = self
             .live
             .get(&category)
-            .map(|items| items.values().filter(|i| query.is_none_or(|q| i.matches(q))).collect())
+            .map(|items| items.values().map(|i| &**i).filter(|i| query.is_none_or(|q| i.matches(q))).collect())
             .unwrap_or_default();
         let date = |item: &Item| def.newest_by.and_then(|f| item.text(f)).unwrap_or("").to_owned();
-        items.sort_by(|a, b| (date(b), b.updated_at, &b.id).cmp(&(date(a), a.updated_at, &a.id)));
+        items.sort_by_cached_key(|i| std::cmp::Reverse((date(i), i.updated_at, i.id.clone())));
         items
     }
 
@@ -92,7 +111,7 @@ impl Items {
         if !items.contains_key(&item.id) && items.len() >= def.max_items {
             return Err(ItemError::Full { max: def.max_items, noun: def.noun });
         }
-        items.insert(item.id.clone(), item);
+        items.insert(item.id.clone(), Arc::new(item));
         Ok(())
     }
 
@@ -106,12 +125,12 @@ impl Items {
             self.live.remove(&category);
         }
         self.bury(category, id.clone(), now);
-        Ok(item)
+        Ok(Arc::unwrap_or_clone(item))
     }
 
     /// A category's live items by id.
-    pub fn live(&self, category: Category) -> &BTreeMap<ItemId, Item> {
-        static EMPTY: BTreeMap<ItemId, Item> = BTreeMap::new();
+    pub fn live(&self, category: Category) -> &BTreeMap<ItemId, Arc<Item>> {
+        static EMPTY: BTreeMap<ItemId, Arc<Item>> = BTreeMap::new();
         self.live.get(&category).unwrap_or(&EMPTY)
     }
 
@@ -121,7 +140,7 @@ impl Items {
         if self.removed.get(&category).is_some_and(|r| r.contains_key(&item.id)) {
             return;
         }
-        self.live.entry(category).or_default().insert(item.id.clone(), item);
+        self.live.entry(category).or_default().insert(item.id.clone(), Arc::new(item));
     }
 
     /// Marks an item removed (the profile server holds it so): it leaves the live items too.
@@ -195,7 +214,7 @@ impl Items {
             let (was, is) = (before.slot(category, id), after.slot(category, id));
             if was != is {
                 let kept = match is {
-                    Slot::Live(item) => Kept::Live(item.clone()),
+                    Slot::Live(item) => Kept::Live((**item).clone()),
                     Slot::Removed(at) => Kept::Removed(at),
                     Slot::Absent => Kept::Absent,
                 };
@@ -226,7 +245,7 @@ impl Items {
         }
         match kept {
             Kept::Live(item) => {
-                self.live.entry(category).or_default().insert(id, item);
+                self.live.entry(category).or_default().insert(id, Arc::new(item));
             }
             Kept::Removed(at) => self.bury(category, id, at),
             Kept::Absent => {}
@@ -244,7 +263,7 @@ impl Items {
     }
 }
 
-fn later<'a>(x: &'a Item, y: &'a Item) -> &'a Item {
+fn later<'a>(x: &'a Arc<Item>, y: &'a Arc<Item>) -> &'a Arc<Item> {
     let json = |i: &Item| serde_json::to_string(i).unwrap_or_default();
     match x.updated_at.cmp(&y.updated_at) {
         std::cmp::Ordering::Greater => x,
