@@ -62,7 +62,7 @@ pub const VAULT_FORMAT: u16 = 3;
 pub struct VaultContents {
     /// [`VAULT_FORMAT`] once read: what is written is always the current format.
     version: u16,
-        pub address_book: AddressBook,
+    pub address_book: AddressBook,
     pub accounts: Vec<AccountRecord>,
     /// Every other category's items (identity, receipts, medical events, …).
     #[serde(default, skip_serializing_if = "Items::is_empty")]
@@ -176,7 +176,7 @@ struct RawContents {
     addresses: BTreeMap<AddressKind, Address>,
     #[serde(default)]
     address_saved_at: BTreeMap<AddressKind, u64>,
-        #[serde(default)]
+    #[serde(default)]
     accounts: Vec<AccountRecord>,
     #[serde(default)]
     items: Items,
@@ -195,7 +195,7 @@ impl TryFrom<RawContents> for VaultContents {
             }
             None => AddressBook::upgraded(raw.addresses, &raw.address_saved_at),
         };
-                Ok(Self { items: raw.items, public: raw.public, ..Self::new(address_book, raw.accounts) })
+        Ok(Self { items: raw.items, public: raw.public, ..Self::new(address_book, raw.accounts) })
     }
 }
 
@@ -203,7 +203,7 @@ impl fmt::Debug for VaultContents {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VaultContents")
             .field("address_book", &self.address_book)
-                        .field("accounts", &self.accounts.len())
+            .field("accounts", &self.accounts.len())
             .field("items", &"…")
             .field("public", &self.public)
             .finish()
@@ -223,7 +223,7 @@ impl fmt::Debug for VaultContents {
 /// Accounts come out ordered by origin and account id.
 pub fn merge(base: &VaultContents, local: &VaultContents, remote: &VaultContents) -> VaultContents {
     let mut merged = VaultContents {
-                address_book: AddressBook::merge(&base.address_book, &local.address_book, &remote.address_book),
+        address_book: AddressBook::merge(&base.address_book, &local.address_book, &remote.address_book),
         items: Items::merge(&base.items, &local.items, &remote.items),
         public: PublicChoice::merge(&base.public, &local.public, &remote.public),
         ..VaultContents::default()
@@ -288,9 +288,9 @@ mod tests {
 
     #[test]
     fn a_vault_of_a_newer_format_is_refused_in_words() {
-                let newer = br#"{"version": 4, "addressBook": {"addresses": [], "homes": []}, "somethingNew": 1}"#;
+        let newer = br#"{"version": 4, "addressBook": {"addresses": [], "homes": []}, "somethingNew": 1}"#;
         let error = VaultContents::from_json(newer).unwrap_err();
-                assert_eq!(error, ContentsError::Newer { found: 4 });
+        assert_eq!(error, ContentsError::Newer { found: 4 });
         let words = error.to_string();
         assert!(
             words.contains("newer version of Personal Profile") && words.contains("update profile-host"),

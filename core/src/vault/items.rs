@@ -89,7 +89,7 @@ impl Items {
     /// Removes an item, leaving a tombstone so it does not come back from another device.
     pub fn remove(&mut self, category: Category, id: &ItemId, now: u64) -> Result<Item, ItemError> {
         let noun = category.def().noun;
-                let items = self.live.get_mut(&category).ok_or_else(|| ItemError::NotFound { noun, id: id.to_string() })?;
+        let items = self.live.get_mut(&category).ok_or_else(|| ItemError::NotFound { noun, id: id.to_string() })?;
         let item = items.remove(id).ok_or_else(|| ItemError::NotFound { noun, id: id.to_string() })?;
         if items.is_empty() {
             // No empty lists: two equal profiles compare equal.
@@ -138,7 +138,7 @@ impl Items {
                 // Both changed: the later save; removed on one side (absent where base had it)
                 // and changed on the other: removed.
                 (Slot::Live(x), Slot::Live(y)) => Slot::Live(later(x, y)),
-                                // (The base had it: were it absent there, the side without it would equal it.)
+                // (The base had it: were it absent there, the side without it would equal it.)
                 (Slot::Absent, _) | (_, Slot::Absent) => Slot::Absent,
             };
             match kept {
@@ -157,8 +157,6 @@ impl Items {
         self.get(category, &ItemId::single()).map(|i| i.fields.clone()).unwrap_or_default()
     }
 }
-
-
 
 fn later<'a>(x: &'a Item, y: &'a Item) -> &'a Item {
     let json = |i: &Item| serde_json::to_string(i).unwrap_or_default();
@@ -241,7 +239,7 @@ mod tests {
             let mut items = Items::default();
             for (n, at, removed) in ops {
                 let name = ["a", "b", "c", "d"][n];
-                                if removed {
+                if removed {
                     if items.remove(Category::Bookmarks, &id(name), at).is_err() {
                         items.bury(Category::Bookmarks, id(name), at);
                     }
