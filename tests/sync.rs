@@ -253,7 +253,7 @@ fn a_vault_written_by_a_newer_version_is_refused_in_words_and_nothing_is_lost() 
     laptop.cli(&["install", "--browser", "chromium", "--user-data-dir", browser_dir], "");
 
     // A device running a newer Personal Profile writes its own format.
-    let newer = json!({"version": 3, "addressBook": {"homes": [{"id": "h1"}]}, "accounts": []});
+    let newer = json!({"version": 4, "addressBook": {"homes": [{"id": "h1"}]}, "accounts": []});
     server.write_vault(EMAIL, PASSPHRASE, newer.to_string().as_bytes());
     let refused = laptop.try_cli(&["sync"], "");
     let said = String::from_utf8_lossy(&refused.stderr).into_owned();
@@ -267,7 +267,7 @@ fn a_vault_written_by_a_newer_version_is_refused_in_words_and_nothing_is_lost() 
         "{doctor:?}"
     );
     let mut host = messaging(&laptop);
-    assert_eq!(host.ok(EXTENSION_ORIGIN, "status", json!({}))["syncHalted"]["newerFormat"], 3);
+    assert_eq!(host.ok(EXTENSION_ORIGIN, "status", json!({}))["syncHalted"]["newerFormat"], 4);
     // What this device holds stays, and what it saves now stays here too.
     assert_eq!(host.ok(EXTENSION_ORIGIN, "listAddresses", json!({}))["shipping"]["line1"], "1 Home Road");
     host.ok(EXTENSION_ORIGIN, "saveAddress", json!({"label": "Work", "address": address("2 Work Road", "Paris")}));

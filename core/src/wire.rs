@@ -168,11 +168,11 @@ pub enum Call {
         id: ItemId,
     },
     /// Which fields the public part of the profile publishes (`displayName`, `language`,
-    /// `vehicles`), and what it publishes now ([`PublicPart`]). Empty: nothing is published.
+    /// `vehicles`), and what it publishes now ([`PublicSettings`]). Empty: nothing is published.
     SetPublic {
         fields: Vec<String>,
     },
-    /// The public part as chosen and as published ([`PublicPart`]).
+    /// The public part as chosen and as published ([`PublicSettings`]).
     GetPublic {},
     /// The person did something in the extension's own UI (decided in a consent window, opened
     /// the popup or the options page): it keeps an unlocked profile from locking for idleness.
@@ -288,7 +288,7 @@ pub struct ItemList {
 /// publishes at the profile URL (signed by the profile's key), when paired.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PublicPart {
+pub struct PublicSettings {
     pub fields: Vec<String>,
     /// What anyone reading the profile URL sees, once published.
     pub published: Option<Value>,

@@ -1187,3 +1187,117 @@ fn a_flood_from_one_site_never_erases_another_sites_disclosures() {
     assert!(entries.len() < 5_000, "repeats were coalesced: {} entries", entries.len());
     assert!(host.finish().0.success());
 }
+
+#[test]
+fn every_category_over_the_wire_and_the_cli() {
+    let dir = home();
+    // The command line: identity's one record, a receipt, an import of bookmarks.
+    cli_ok(dir.path(), &["data", "set", "identity", "name=Ada Lovelace", "birthDate=1990-12-10", "language=en-gb"], "");
+    let receipt = json!({"merchant": "Corner Shop", "date": "2026-11-02", "currency": "EUR", "total": "4.20",
+        "items": [{"name": "Milk", "gtin": "4006381333931", "quantity": 2}]});
+    let out = cli_ok(dir.path(), &["data", "set", "receipts", "--json", "-"], &receipt.to_string());
+    let receipt_id = out.trim().rsplit(' ').next().unwrap().to_owned();
+    let file = dir.path().join("bookmarks.json");
+    std::fs::write(
+        &file,
+        json!([{"url": "https://shop.example/ring", "title": "The ring", "tags": ["wish"]},
+        {"url": "https://example.org/", "title": "Example"}])
+        .to_string(),
+    )
+    .unwrap();
+    assert!(
+        cli_ok(dir.path(), &["data", "import", "bookmarks", file.to_str().unwrap()], "")
+            .contains("imported 2 bookmarks")
+    );
+    // A file with one bad item imports nothing, and says which and why.
+    std::fs::write(
+        &file,
+        json!([{"url": "https://a.example/", "title": "A"}, {"url": "javascript:alert(1)", "title": "B"}]).to_string(),
+    )
+    .unwrap();
+    let out = cli(dir.path(), &["data", "import", "bookmarks", file.to_str().unwrap()], "");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && said.contains("item 2") && said.contains("url"), "{said}");
+    let list = cli_ok(dir.path(), &["data", "list"], "");
+    assert!(
+        list.contains("identity        1") && list.contains("receipts        1") && list.contains("bookmarks       2"),
+        "{list}"
+    );
+    assert!(cli_ok(dir.path(), &["data", "list", "receipts"], "").contains("Corner Shop  2026-11-02  4.20  EUR"));
+    // A wrong check digit, an unknown field, an unknown category: refused in words.
+    let out = cli(dir.path(), &["data", "set", "receipts", &receipt_id, "total=4,20"], "");
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("is not an amount"));
+    let out = cli(dir.path(), &["data", "set", "vehicles", "vin=1M8GDM9A1KP042788"], "");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("check digit"));
+    let out = cli(dir.path(), &["data", "list", "recipes"], "");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a category"));
+
+    // Over the wire: the options page lists, edits and removes; pages ask.
+    let mut host = HostProcess::start(dir.path());
+    let listed = host.ok(EXTENSION, "listItems", json!({"category": "bookmarks"}));
+    assert_eq!((listed["total"].clone(), listed["definition"]["title"].clone()), (json!(2), json!("Bookmarks")));
+    let found = host.ok(EXTENSION, "listItems", json!({"category": "receipts", "query": "milk"}));
+    assert_eq!(found["items"][0]["id"], receipt_id.as_str());
+    let medical = host.ok(
+        EXTENSION,
+        "saveItem",
+        json!({"category": "medical", "item": {"fields":
+        {"date": "2026-10-01", "kind": "Flu vaccination", "provider": "Dr Who"}}}),
+    );
+    let medical_id = medical["id"].as_str().unwrap().to_owned();
+    let (code, message) =
+        host.err(EXTENSION, "saveItem", json!({"category": "medical", "item": {"fields": {"kind": "x"}}}));
+    assert!(code == "invalid_request" && message.contains("`date`"), "{message}");
+    // A request answers the claims the profile holds; an age as yes or no, never the date.
+
+    let (code, _) = host.err(SHOP, "request", json!({"claims": ["name", "ageOver:18", "ageOver:18"], "purpose": "x"}));
+    assert_eq!(code, "invalid_request", "a claim named twice");
+    let answer = host.ok(
+        SHOP,
+        "request",
+        json!({"claims": ["name", "ageOver:18"], "optional": ["email", "medical"],
+        "purpose": "Wine delivery"}),
+    );
+    assert_eq!(answer["claims"]["name"], "Ada Lovelace");
+    assert_eq!(answer["claims"]["ageOver:18"], true);
+    assert_eq!(answer["claims"]["medical"][0]["kind"], "Flu vaccination");
+    assert!(answer["claims"].get("email").is_none(), "nothing saved, nothing sent");
+    assert!(!answer.to_string().contains("1990"), "the birth date never leaves: {answer}");
+    let (code, _) = host.err(SHOP, "request", json!({"claims": ["passport"], "purpose": "x"}));
+    assert_eq!(code, "invalid_request");
+    assert_eq!(host.ok(SHOP, "getLanguage", json!({})), "en-GB");
+    assert_eq!(
+        host.ok(SHOP, "addBookmark", json!({"url": "https://shop.example/ring-2", "title": "Another ring"})),
+        json!({"added": true})
+    );
+    let (code, _) = host.err(SHOP, "addBookmark", json!({"url": "javascript:alert(1)", "title": "x"}));
+    assert_eq!(code, "invalid_request");
+    let bookmarks = host.ok(EXTENSION, "listItems", json!({"category": "bookmarks"}));
+    assert_eq!(bookmarks["total"], 3);
+    let offered =
+        bookmarks["items"].as_array().unwrap().iter().find(|b| b["fields"]["title"] == "Another ring").unwrap();
+    assert_eq!(offered["source"], SHOP, "a site's bookmark names the site");
+    host.ok(EXTENSION, "removeItem", json!({"category": "medical", "id": medical_id}));
+    let (code, _) = host.err(
+        EXTENSION,
+        "saveItem",
+        json!({"category": "medical", "item": {"id": medical_id,
+        "fields": {"date": "2026-10-01", "kind": "back?"}}}),
+    );
+    assert_eq!(code, "not_found", "a removed item is not saved again");
+    // The public part: nothing by default; only publishable fields.
+    assert_eq!(host.ok(EXTENSION, "getPublic", json!({}))["fields"], json!([]));
+    let (code, _) = host.err(EXTENSION, "setPublic", json!({"fields": ["birthDate"]}));
+    assert_eq!(code, "invalid_request");
+    let public = host.ok(EXTENSION, "setPublic", json!({"fields": ["language"]}));
+    assert_eq!(public["published"], json!({"language": "en-GB"}));
+    // The ledger names the claims that left, and records the bookmark; getLanguage is public.
+    let log = host.ok(EXTENSION, "listDisclosures", json!({}));
+    let methods: Vec<&str> = log.as_array().unwrap().iter().map(|e| e["method"].as_str().unwrap()).collect();
+    assert!(!methods.contains(&"getLanguage"), "{methods:?}");
+    let request =
+        log.as_array().unwrap().iter().find(|e| e["method"] == "request" && e["outcome"] == "disclosed").unwrap();
+    assert_eq!(request["fields"], json!(["ageOver:18", "medical", "name"]));
+    drop(host);
+    assert!(cli_ok(dir.path(), &["data", "show", "medical"], "").trim() == "[]");
+}

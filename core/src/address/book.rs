@@ -306,6 +306,23 @@ impl AddressBook {
         }
     }
 
+    /// The book without its addresses (its defaults and tombstones), and its addresses: how the
+    /// vault keeps it, an item each.
+    pub fn split(&self) -> (Self, &[SavedAddress]) {
+        (
+            Self { addresses: Vec::new(), defaults: self.defaults.clone(), removed: self.removed.clone() },
+            &self.addresses,
+        )
+    }
+
+    /// The book [`AddressBook::split`] took apart, put together again (addresses by id; a
+    /// removed one stays out).
+    pub fn joined(mut rest: Self, addresses: impl IntoIterator<Item = SavedAddress>) -> Self {
+        rest.addresses = addresses.into_iter().filter(|a| !rest.removed.contains_key(&a.id)).collect();
+        rest.addresses.sort_by(|a, b| a.id.cmp(&b.id));
+        rest
+    }
+
     /// Three-way merge: `base` is what both sides started from.
     ///
     /// - Tombstones are a union (the later removal time of an id kept).

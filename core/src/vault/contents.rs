@@ -129,6 +129,11 @@ impl VaultContents {
         Self { version: VAULT_FORMAT, address_book, accounts, items: Items::default(), public: PublicChoice::default() }
     }
 
+    /// The same, holding `items` and `public`.
+    pub fn with_items(self, items: Items, public: PublicChoice) -> Self {
+        Self { items, public, ..self }
+    }
+
     /// Reads a vault's JSON, of this format or an earlier one; a vault written by a newer
     /// version is refused in words before anything else of it is read.
     pub fn from_json(json: &[u8]) -> Result<Self, ContentsError> {

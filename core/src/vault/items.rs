@@ -99,6 +99,17 @@ impl Items {
         Ok(item)
     }
 
+    /// Marks an item removed (the profile server holds it so): it leaves the live items too.
+    pub fn bury_removed(&mut self, category: Category, id: ItemId, at: u64) {
+        if let Some(items) = self.live.get_mut(&category) {
+            items.remove(&id);
+            if items.is_empty() {
+                self.live.remove(&category);
+            }
+        }
+        self.bury(category, id, at);
+    }
+
     fn bury(&mut self, category: Category, id: ItemId, at: u64) {
         let removed = self.removed.entry(category).or_default();
         removed.insert(id, at);
@@ -109,7 +120,7 @@ impl Items {
     }
 
     /// Every category and id either side knows, live or removed.
-    fn ids<'a>(sides: [&'a Self; 3]) -> std::collections::BTreeSet<(Category, &'a ItemId)> {
+    fn ids(sides: [&Self; 3]) -> std::collections::BTreeSet<(Category, &ItemId)> {
         let mut ids = std::collections::BTreeSet::new();
         for side in sides {
             for (category, items) in &side.live {

@@ -24,6 +24,7 @@ use crate::seal::{self, Purpose, SealError};
 use crate::{Passphrase, Secret32};
 
 mod contents;
+pub mod entries;
 pub mod items;
 
 pub use contents::{AccountRecord, ContentsError, PublicChoice, VAULT_FORMAT, VaultContents, merge};

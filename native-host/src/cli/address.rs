@@ -12,6 +12,8 @@ use super::*;
 use crate::local::store::{Store, now, random};
 use crate::remote as sync;
 
+pub(super) use super::open_to_show;
+
 pub(super) fn list(home: &Path) -> Result<ExitCode, String> {
     let (_, state) = open_to_show(home)?;
     let listed = state.address_list();
@@ -105,8 +107,8 @@ fn label(text: String) -> Result<Label, String> {
     Label::try_from(text).map_err(|e| e.to_string())
 }
 
-/// Applies a change to the book, then syncs when paired (saying so).
-fn change<T>(
+/// Applies a change to the profile, then syncs when paired (saying so).
+pub(super) fn change_and_sync<T>(
     home: &Path,
     apply: impl FnOnce(&mut crate::local::state::LocalState) -> Result<T, WireError>,
 ) -> Result<T, String> {
@@ -139,7 +141,8 @@ pub(super) fn add(
     let label = label(label_text)?;
     let address = address_from(json, &flags, None)?;
     let (id, shown) = (new_id()?, label.as_str().to_owned());
-    let saved = change(home, |s| s.save_address(SaveAddressParams::Book { id: None, label, address }, id, now()))?;
+    let saved =
+        change_and_sync(home, |s| s.save_address(SaveAddressParams::Book { id: None, label, address }, id, now()))?;
     let defaults: Vec<_> = saved.default_for.iter().map(|k| k.as_str()).collect();
     let default =
         if defaults.is_empty() { String::new() } else { format!(", the default for {}", defaults.join(" and ")) };
@@ -171,7 +174,7 @@ pub(super) fn set(
         (_, None) => return Err(format!("no {which} address saved yet to label: save one first")),
     };
     let id = new_id()?;
-    let saved = change(home, |s| s.save_address(params, id, now()))?;
+    let saved = change_and_sync(home, |s| s.save_address(params, id, now()))?;
     match kind {
         Some(kind) => say!("saved the {} address ({})", kind.as_str(), saved.id),
         None => say!("saved {}", saved.id),
@@ -185,14 +188,14 @@ fn id(text: &str) -> Result<AddressId, String> {
 
 pub(super) fn remove(home: &Path, text: String) -> Result<ExitCode, String> {
     let id = id(&text)?;
-    change(home, |s| s.remove_address(&id, now()))?;
+    change_and_sync(home, |s| s.remove_address(&id, now()))?;
     say!("removed {id}");
     Ok(ExitCode::SUCCESS)
 }
 
 pub(super) fn make_default(home: &Path, text: String, kind: AddressKind) -> Result<ExitCode, String> {
     let id = id(&text)?;
-    change(home, |s| s.set_default_address(&id, kind, now()))?;
+    change_and_sync(home, |s| s.set_default_address(&id, kind, now()))?;
     say!("{id} is now the default {} address", kind.as_str());
     Ok(ExitCode::SUCCESS)
 }

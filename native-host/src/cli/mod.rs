@@ -29,6 +29,8 @@ macro_rules! say {
 
 mod account;
 mod address;
+mod data;
+
 mod install;
 mod lock;
 mod server;
@@ -72,6 +74,10 @@ enum Command {
     /// The address book: list, show, add, change, remove addresses and choose the defaults.
     #[command(subcommand)]
     Address(AddressCommand),
+    /// Everything the profile keeps, by category (identity, addresses, receipts, medical,
+    /// devices, bookmarks, contacts, vehicles): list, show, set, remove, import.
+    #[command(subcommand)]
+    Data(DataCommand),
     /// Show the disclosure log: what left to which site, and when.
     Log {
         /// How many entries, newest first.
@@ -259,6 +265,49 @@ enum PassphraseCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum DataCommand {
+    /// How many items each category holds, or one category's items, most recent first.
+    List {
+        /// identity, addresses, receipts, medical, devices, bookmarks, contacts or vehicles.
+        category: Option<String>,
+    },
+    /// One item as JSON, or a category's items.
+    Show {
+        /// The category.
+        category: String,
+        /// The item's id (from `data list CATEGORY`).
+        id: Option<String>,
+    },
+    /// Add an item (no ID) or change one: FIELD=VALUE pairs over what is saved (an empty value
+    /// clears a field), or `--json` with all its fields.
+    Set {
+        /// The category.
+        category: String,
+        /// The item's id, when changing one, then FIELD=VALUE pairs (`birthDate=1990-05-01`).
+        #[arg(value_name = "[ID] FIELD=VALUE")]
+        args: Vec<String>,
+        /// The item's fields as one JSON object (`-`: read it from stdin).
+        #[arg(long, value_name = "JSON|-", conflicts_with = "args")]
+        json: Option<String>,
+    },
+    /// Remove an item; it stays removed on every device.
+    Remove {
+        /// The category.
+        category: String,
+        /// The item's id (from `data list CATEGORY`).
+        id: String,
+    },
+    /// Add items from a JSON file: an array of their fields (receipts, bookmarks, …). All are
+    /// checked first: all of them are saved, or none.
+    Import {
+        /// The category.
+        category: String,
+        /// The JSON file.
+        file: PathBuf,
+    },
+}
+
 fn address_kind(text: &str) -> Result<AddressKind, String> {
     match text {
         "shipping" => Ok(AddressKind::Shipping),
@@ -361,6 +410,11 @@ fn execute(command: Command, home: &Path) -> Result<ExitCode, String> {
         Command::Doctor { target, extension_id } => Ok(install::doctor(&target, &extension_id, home)),
         Command::Status => status::status(home),
         Command::Log { limit } => status::log(home, limit),
+        Command::Data(DataCommand::List { category }) => data::list(home, category),
+        Command::Data(DataCommand::Show { category, id }) => data::show(home, category, id),
+        Command::Data(DataCommand::Set { category, args, json }) => data::set(home, category, args, json),
+        Command::Data(DataCommand::Remove { category, id }) => data::remove(home, category, id),
+        Command::Data(DataCommand::Import { category, file }) => data::import(home, category, &file),
         Command::Address(AddressCommand::List) => address::list(home),
         Command::Address(AddressCommand::Show { which }) => address::show(home, which),
         Command::Address(AddressCommand::Add { label, json, fields }) => address::add(home, label, json, fields),

@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use profile_core::wire::{
     API_VERSION, AccountSummary, Call, Disclosure, FillParams, Grant, GrantParams, HelloResult, MAX_LISTED_DISCLOSURES,
-    PairParams, PreviewParams, PreviewResult, StatusResult,
+    MAX_LISTED_ITEMS, PairParams, PreviewParams, PreviewResult, PublicSettings, StatusResult,
 };
-use profile_core::{AccountGuid, AddressId, AddressKind, ErrorCode, LoginKey, Origin, WireError, address};
+use profile_core::{AccountGuid, AddressId, AddressKind, ErrorCode, ItemId, LoginKey, Origin, WireError, address};
 use serde_json::{Value, json};
 
 use super::sites::registrable_domain;
@@ -84,18 +84,44 @@ impl Host {
             Call::SaveAddress(params) => {
                 let new_id = AddressId::from_random(random()?);
                 let saved = store.update(|s| s.save_address(params.as_ref().clone(), new_id, now()))?;
-                self.changed_addresses(state);
+                self.changed(state);
                 to_value(&saved)
             }
             Call::ListAddresses {} => to_value(&state.address_list()),
+            Call::ListItems { category, query, offset, limit } => to_value(&state.item_list(
+                *category,
+                query.as_deref(),
+                offset.unwrap_or(0),
+                limit.unwrap_or(MAX_LISTED_ITEMS),
+            )?),
+            Call::SaveItem { category, item } => {
+                let new_id = ItemId::from_random(random()?);
+                let id = store.update(|s| s.save_item(*category, item.clone(), new_id, now(), None))?;
+                self.changed(state);
+                Ok(json!({"id": id}))
+            }
+            Call::RemoveItem { category, id } => {
+                store.update(|s| s.remove_item(*category, id, now()))?;
+                self.changed(state);
+                Ok(json!({"removed": true}))
+            }
+            Call::SetPublic { fields } => {
+                let state = store.update(|s| {
+                    s.set_public(fields.clone(), now())?;
+                    Ok(s.clone())
+                })?;
+                self.changed(&state);
+                to_value(&self.public_part(store, &state))
+            }
+            Call::GetPublic {} => to_value(&self.public_part(store, state)),
             Call::RemoveAddress { id } => {
                 store.update(|s| s.remove_address(id, now()))?;
-                self.changed_addresses(state);
+                self.changed(state);
                 Ok(json!({"removed": true}))
             }
             Call::SetDefaultAddress { id, kind } => {
                 store.update(|s| s.set_default_address(id, *kind, now()))?;
-                self.changed_addresses(state);
+                self.changed(state);
                 Ok(json!({"id": id, "kind": kind}))
             }
             Call::AddressFormat { country } => match address::format::form(country) {
@@ -172,7 +198,15 @@ impl Host {
     }
 
     /// After a change to the address book: the vault hears of it soon, when paired.
-    fn changed_addresses(&self, state: &LocalState) {
+    /// The public part as chosen, and what it publishes.
+    fn public_part(&self, _store: &Store, state: &LocalState) -> PublicSettings {
+        let fields = state.public_fields();
+        let published = (!fields.is_empty()).then_some(Value::Object(fields));
+        state.public_part(published, state.server.is_none())
+    }
+
+    /// A change to the profile reaches the profile server in the background.
+    fn changed(&self, state: &LocalState) {
         if state.server.is_some() {
             self.sync_soon();
         }

@@ -156,6 +156,8 @@ impl Host {
                 Call::GetDeviceId {}
                     | Call::GetProfileUrl {}
                     | Call::GetAddress { .. }
+                    | Call::Request(_)
+                    | Call::GetLanguage {}
                     | Call::Hello {}
                     | Call::ListAddresses {}
                     | Call::ListGrants {}
@@ -168,7 +170,8 @@ impl Host {
         let Request { id, origin, call } = request;
         let page = call.is_page_method();
         let outcome = self.answer(&origin, &call);
-        if page {
+        // What the person made public is not a disclosure.
+        if page && !call.is_public() {
             self.record(&origin, &call, &outcome);
         }
         match &outcome {

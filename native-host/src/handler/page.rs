@@ -3,7 +3,8 @@ use std::sync::Arc;
 
 use profile_core::wire::{Call, Disclosure, LoginParams, LoginResult, SignUpParams, SignUpResult};
 use profile_core::{
-    AccountGuid, AssertionType, ClientData, DeviceId, ErrorCode, LoginKey, Origin, Secret32, WireError,
+    AccountGuid, AssertionType, Category, ClientData, DeviceId, ErrorCode, Item, ItemId, ItemInput, LoginKey, Origin,
+    Secret32, WireError,
 };
 use serde_json::Value;
 
@@ -33,6 +34,22 @@ impl Host {
                     (Value::Null, _) => Err(remote::not_paired()),
                     (value, _) => Ok(value),
                 }
+            }
+            Call::Request(request) => Ok(disclosure::answer_claims(request, &SiteView { state, origin })),
+            // Public: the profile's own, or null (the extension then answers the browser's).
+            Call::GetLanguage {} => Ok(state.language().map_or(Value::Null, Value::String)),
+            Call::AddBookmark(offer) => {
+                let input = ItemInput { id: None, fields: offer.fields().clone() };
+                let new_id = ItemId::from_random(random()?);
+                let source = Some(origin.to_string());
+                let paired = store.update(|s| {
+                    s.save_item(Category::Bookmarks, input, new_id, now(), source)?;
+                    Ok(s.server.is_some())
+                })?;
+                if paired {
+                    self.sync_soon();
+                }
+                Ok(serde_json::json!({"added": true}))
             }
             Call::SignUp(params) => to_value(&self.sign_up(store, origin, params)?),
             Call::Login(params) => to_value(&self.login(store, origin, params)?),
@@ -190,5 +207,14 @@ impl disclosure::Profile for SiteView<'_> {
     }
     fn login_account(&self, named: Option<&AccountGuid>) -> Option<&AccountGuid> {
         self.state.login_account(self.origin, named).map(|a| &a.account_guid)
+    }
+    fn identity(&self) -> Option<&Item> {
+        self.state.items.get(Category::Identity, &ItemId::single())
+    }
+    fn items(&self, category: Category) -> Vec<&Item> {
+        self.state.items.list(category, None)
+    }
+    fn now(&self) -> u64 {
+        now()
     }
 }

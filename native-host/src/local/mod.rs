@@ -3,6 +3,8 @@
 //! else of the host.
 
 pub mod addresses;
+pub mod items;
+
 pub mod keystore;
 pub mod link;
 pub mod session;

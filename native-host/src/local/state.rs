@@ -5,16 +5,17 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 pub use profile_core::vault::AccountRecord;
-use profile_core::vault::{self, KdfParams, VaultContents, VaultError, Watermark};
+use profile_core::vault::{self, Items, KdfParams, PublicChoice, VaultContents, VaultError, Watermark};
 use profile_core::wire::Grant;
 use profile_core::{AccountGuid, Address, AddressBook, AddressKind, Origin, Passphrase, Secret32};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-/// The state's format: 1 kept one address per kind, 2 keeps the address book. A host reads
+/// The state's format: 1 kept one address per kind, 2 the address book, 3 adds the other
+/// categories' items and the public part. A host reads
 /// every format up to its own, upgrading on reading, and refuses a newer one
 /// ([`crate::local::store::StoreError::Newer`]) rather than write over what it does not know.
-pub const STATE_VERSION: u16 = 2;
+pub const STATE_VERSION: u16 = 3;
 
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -32,6 +33,12 @@ pub struct LocalState {
     legacy_saved_at: BTreeMap<AddressKind, u64>,
     #[serde(default)]
     pub accounts: Vec<AccountRecord>,
+    /// Every other category's items (identity, receipts, medical events, …).
+    #[serde(default)]
+    pub items: Items,
+    /// What the public part of the profile publishes, and its signing key.
+    #[serde(default)]
+    pub public: PublicChoice,
     #[serde(default)]
     pub grants: Vec<Grant>,
     #[serde(default)]
@@ -65,6 +72,8 @@ impl LocalState {
             legacy_addresses: BTreeMap::new(),
             legacy_saved_at: BTreeMap::new(),
             accounts: Vec::new(),
+            items: Items::default(),
+            public: PublicChoice::default(),
             grants: Vec::new(),
             lock: None,
             locked: false,
@@ -91,12 +100,15 @@ impl LocalState {
     /// What of this state the vault holds.
     pub fn vault_contents(&self) -> VaultContents {
         VaultContents::new(self.address_book.clone(), self.accounts.clone())
+            .with_items(self.items.clone(), self.public.clone())
     }
 
     /// Takes what a vault (or a merge) holds in place of this state's.
     pub fn take_vault_contents(&mut self, contents: VaultContents) {
         self.address_book = contents.address_book;
         self.accounts = contents.accounts;
+        self.items = contents.items;
+        self.public = contents.public;
     }
 
     pub fn account(&self, origin: &Origin, guid: &AccountGuid) -> Option<&AccountRecord> {

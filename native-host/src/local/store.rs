@@ -520,15 +520,15 @@ mod tests {
         let written: serde_json::Value = serde_json::from_slice(&json).unwrap();
         assert_eq!(
             (written["version"].as_u64(), written["addressBook"]["addresses"].as_array().map(Vec::len)),
-            (Some(2), Some(2))
+            (Some(u64::from(STATE_VERSION)), Some(2))
         );
 
         // A state from a newer host: refused in words, and left as it is.
-        let newer = br#"{"version": 3, "deviceSecret": "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI", "homes": []}"#;
+        let newer = br#"{"version": 4, "deviceSecret": "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI", "homes": []}"#;
         write(newer);
         let before = fs::read(dir.path().join(STATE_FILE)).unwrap();
         let refused = Store::open(dir.path(), &keystore).unwrap_err();
-        assert!(matches!(refused, StoreError::Newer { found: 3 }));
+        assert!(matches!(refused, StoreError::Newer { found: 4 }));
         let words = refused.to_string();
         assert!(words.contains("newer version of profile-host") && words.contains("update profile-host"), "{words}");
         assert!(store.update(|_| Ok(())).unwrap_err().message.contains("newer version"));

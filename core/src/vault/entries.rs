@@ -1,0 +1,270 @@
+//! The vault as a set of sealed items, so a change sends one item and not the whole profile.
+//!
+//! [`entries`] takes what the vault holds apart into entries, each under a key that names it
+//! (`a:ID` an address, `a` the address book's defaults and tombstones, `c:ORIGIN ACCOUNT` a
+//! site account, `i:CATEGORY:ID` an item, `p` the public part); [`from_entries`] puts them
+//! together again. The profile server sees each entry only as an opaque id (an HMAC of its key
+//! under a key made from the data key, [`ItemIds`]), a version and a sealed blob bound to the
+//! profile, that id and that version ([`seal_entry`]): it can neither read an entry, nor tell
+//! which category it is of, nor pass one off as another or as another version of itself.
+
+use std::collections::BTreeMap;
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use hmac::{Hmac, KeyInit, Mac};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+use super::VaultError;
+use super::contents::{AccountRecord, ContentsError, PublicChoice, VAULT_FORMAT, VaultContents};
+use super::items::Items;
+use crate::seal::{self, Purpose, SealError};
+use crate::{AddressBook, Category, Item, ItemId, SavedAddress, Secret32};
+
+const ITEM: Purpose = Purpose { name: "vault-item", version: 1 };
+
+/// The server ids of the vault's entries: HMAC-SHA256 of each entry's key under a key made from
+/// the data key, 128 bits in base64url. Every device of the profile makes the same ones.
+pub struct ItemIds(Secret32);
+
+impl ItemIds {
+    pub fn new(data_key: &Secret32) -> Self {
+        let hkdf = hkdf::Hkdf::<Sha256>::new(Some(b"personal-profile vault item ids"), data_key.expose());
+        let mut key = [0u8; 32];
+        // 32 bytes is far below HKDF-SHA256's limit: this cannot fail.
+        let _ = hkdf.expand(b"v1", &mut key);
+        Self(Secret32::from_bytes(key))
+    }
+
+    pub fn of(&self, key: &str) -> String {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(self.0.expose()) else { return String::new() };
+        mac.update(key.as_bytes());
+        Base64UrlUnpadded::encode_string(&mac.finalize().into_bytes()[..16])
+    }
+}
+
+impl std::fmt::Debug for ItemIds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ItemIds(…)")
+    }
+}
+
+/// An entry as sealed: its key, its content format, and its JSON.
+#[derive(Serialize, Deserialize)]
+struct Sealed {
+    v: u16,
+    k: String,
+    d: Value,
+}
+
+fn item_context(user: &str, id: &str, version: u64) -> Vec<u8> {
+    format!("{user}\0{id}\0{version}").into_bytes()
+}
+
+/// Seals entry `key` (its JSON) as version `version` of server item `id` of `user`'s vault.
+pub fn seal_entry(
+    data_key: &Secret32,
+    user: &str,
+    id: &str,
+    version: u64,
+    nonce: [u8; 12],
+    key: &str,
+    json: &[u8],
+) -> Vec<u8> {
+    let d: Value = serde_json::from_slice(json).unwrap_or(Value::Null);
+    let sealed = Sealed { v: VAULT_FORMAT, k: key.to_owned(), d };
+    let plain = Zeroizing::new(serde_json::to_vec(&sealed).unwrap_or_default());
+    seal::seal_bound(data_key, ITEM, &item_context(user, id, version), nonce, &plain)
+}
+
+/// Opens what the server says is version `version` of item `id`: its entry key and JSON. Refused
+/// when it was sealed as another item or version, when its key does not make `id` (so one entry
+/// cannot stand in for another), or when it is of a newer format.
+pub fn open_entry(
+    data_key: &Secret32,
+    ids: &ItemIds,
+    user: &str,
+    id: &str,
+    version: u64,
+    blob: &[u8],
+) -> Result<(String, Zeroizing<Vec<u8>>), ItemOpenError> {
+    let plain = seal::open_bound(data_key, ITEM, &item_context(user, id, version), blob).map_err(|e| match e {
+        SealError::Format | SealError::Decrypt => ItemOpenError::Open(VaultError::Open),
+    })?;
+    let sealed: Sealed = serde_json::from_slice(&plain).map_err(|e| ItemOpenError::Invalid(e.to_string()))?;
+    if sealed.v > VAULT_FORMAT {
+        return Err(ItemOpenError::Contents(ContentsError::Newer { found: sealed.v }));
+    }
+    if ids.of(&sealed.k) != id {
+        return Err(ItemOpenError::Invalid("an entry sealed under another id".into()));
+    }
+    let json = serde_json::to_vec(&sealed.d).map_err(|e| ItemOpenError::Invalid(e.to_string()))?;
+    Ok((sealed.k, Zeroizing::new(json)))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ItemOpenError {
+    #[error(transparent)]
+    Open(VaultError),
+    #[error(transparent)]
+    Contents(ContentsError),
+    #[error("a vault item is not valid: {0}")]
+    Invalid(String),
+}
+
+/// The entries of what the vault holds, by key, each as JSON.
+pub fn entries(contents: &VaultContents) -> BTreeMap<String, Vec<u8>> {
+    let json = |value: &dyn erased::Json| value.to_json();
+    let mut out = BTreeMap::new();
+    let (book, addresses) = contents.address_book.split();
+    out.insert("a".to_owned(), json(&book));
+    for address in addresses {
+        out.insert(format!("a:{}", address.id), json(address));
+    }
+    for account in &contents.accounts {
+        out.insert(format!("c:{} {}", account.origin, account.account_guid), json(account));
+    }
+    for category in Category::ALL.into_iter().filter(|c| c.holds_items()) {
+        for item in contents.items.list(category, None) {
+            out.insert(format!("i:{category}:{}", item.id), json(item));
+        }
+    }
+    if !contents.public.is_empty() {
+        out.insert("p".to_owned(), json(&contents.public));
+    }
+    out
+}
+
+/// Puts entries together again. `removed` are the keys the server holds as removed: items among
+/// them stay removed (a tombstone each, made at `now`) however another device merges.
+pub fn from_entries<'a>(
+    entries: impl IntoIterator<Item = (&'a String, &'a Vec<u8>)>,
+    removed: impl IntoIterator<Item = &'a String>,
+    now: u64,
+) -> Result<VaultContents, ContentsError> {
+    let bad = |key: &str, e: serde_json::Error| ContentsError::Invalid(format!("{key}: {e}"));
+    let (mut book, mut addresses, mut accounts) = (AddressBook::default(), Vec::new(), Vec::new());
+    let (mut items, mut public) = (Items::default(), PublicChoice::default());
+    for (key, json) in entries {
+        match key.split_once(':') {
+            None if key == "a" => book = serde_json::from_slice(json).map_err(|e| bad(key, e))?,
+            None if key == "p" => public = serde_json::from_slice(json).map_err(|e| bad(key, e))?,
+            Some(("a", _)) => addresses.push(serde_json::from_slice::<SavedAddress>(json).map_err(|e| bad(key, e))?),
+            Some(("c", _)) => accounts.push(serde_json::from_slice::<AccountRecord>(json).map_err(|e| bad(key, e))?),
+            Some(("i", rest)) => {
+                let (category, _) = rest.split_once(':').unwrap_or((rest, ""));
+                let category: Category =
+                    category.parse().map_err(|e: crate::ItemError| ContentsError::Invalid(e.to_string()))?;
+                let item: Item = serde_json::from_slice(json).map_err(|e| bad(key, e))?;
+                items.put(category, item).map_err(|e| ContentsError::Invalid(format!("{key}: {e}")))?;
+            }
+            // An entry of a kind this version does not know came from a newer one.
+            _ => return Err(ContentsError::Newer { found: VAULT_FORMAT + 1 }),
+        }
+    }
+    for key in removed {
+        if let Some(("i", rest)) = key.split_once(':')
+            && let Some((category, id)) = rest.split_once(':')
+            && let (Ok(category), Ok(id)) = (category.parse::<Category>(), ItemId::try_from(id.to_owned()))
+        {
+            items.bury_removed(category, id, now);
+        }
+    }
+    accounts.sort_by(|a: &AccountRecord, b| (&a.origin, &a.account_guid).cmp(&(&b.origin, &b.account_guid)));
+    Ok(VaultContents::new(AddressBook::joined(book, addresses), accounts).with_items(items, public))
+}
+
+mod erased {
+    /// Anything an entry is made of, written as JSON.
+    pub trait Json {
+        fn to_json(&self) -> Vec<u8>;
+    }
+
+    impl<T: serde::Serialize> Json for T {
+        fn to_json(&self) -> Vec<u8> {
+            serde_json::to_vec(self).unwrap_or_default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::{AddressId, Label, Origin};
+
+    fn sample() -> VaultContents {
+        let mut book = AddressBook::default();
+        let address = serde_json::from_value(json!({"name": "Ada", "line1": "1 Loop", "city": "Paris",
+            "postalCode": "75001", "country": "FR"}))
+        .unwrap();
+        book.save(
+            AddressId::try_from("home".to_owned()).unwrap(),
+            Label::try_from("Home".to_owned()).unwrap(),
+            address,
+            5,
+        )
+        .unwrap();
+        let account = AccountRecord {
+            origin: Origin::parse("https://shop.example").unwrap(),
+            account_guid: crate::AccountGuid::try_from("acct".to_owned()).unwrap(),
+            app_id: None,
+            permissions: Vec::new(),
+            key: Secret32::from_bytes([7; 32]),
+            counter: 3,
+            created_at: 1,
+            last_used_at: 2,
+        };
+        let mut items = Items::default();
+        let fields = json!({"url": "https://shop.example/ring", "title": "Ring"}).as_object().unwrap().clone();
+        items
+            .put(
+                Category::Bookmarks,
+                Item { id: ItemId::try_from("b1".to_owned()).unwrap(), fields, updated_at: 9, source: None },
+            )
+            .unwrap();
+        let public =
+            PublicChoice { fields: vec!["language".into()], changed_at: 4, key: Some(Secret32::from_bytes([9; 32])) };
+        VaultContents::new(book, vec![account]).with_items(items, public)
+    }
+
+    #[test]
+    fn entries_put_together_again_are_the_same_contents() {
+        let contents = sample();
+        let entries = entries(&contents);
+        let keys: Vec<&str> = entries.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["a", "a:home", "c:https://shop.example acct", "i:bookmarks:b1", "p"]);
+        assert_eq!(from_entries(&entries, [], 0).unwrap(), contents);
+        // A removed item comes back as a tombstone, which a merge keeps.
+        let mut without = entries.clone();
+        without.remove("i:bookmarks:b1");
+        let removed = from_entries(&without, [&"i:bookmarks:b1".to_owned()], 50).unwrap();
+        let merged = super::super::merge(&contents, &contents, &removed);
+        assert!(merged.items.get(Category::Bookmarks, &ItemId::try_from("b1".to_owned()).unwrap()).is_none());
+        let unknown = BTreeMap::from([("x:thing".to_owned(), b"{}".to_vec())]);
+        assert!(matches!(from_entries(&unknown, [], 0), Err(ContentsError::Newer { .. })));
+    }
+
+    #[test]
+    fn a_sealed_item_opens_only_as_itself() {
+        let key = Secret32::from_bytes([1; 32]);
+        let ids = ItemIds::new(&key);
+        let id = ids.of("i:bookmarks:b1");
+        assert_eq!(id.len(), 22);
+        assert_ne!(id, ids.of("i:bookmarks:b2"));
+        assert_ne!(id, ItemIds::new(&Secret32::from_bytes([2; 32])).of("i:bookmarks:b1"), "ids differ per profile");
+        let blob = seal_entry(&key, "user", &id, 3, [5; 12], "i:bookmarks:b1", br#"{"a":1}"#);
+        let (entry, json) = open_entry(&key, &ids, "user", &id, 3, &blob).unwrap();
+        assert_eq!((entry.as_str(), json.as_slice()), ("i:bookmarks:b1", br#"{"a":1}"#.as_slice()));
+        assert!(open_entry(&key, &ids, "user", &id, 4, &blob).is_err(), "not as another version");
+        assert!(open_entry(&key, &ids, "other", &id, 3, &blob).is_err(), "not for another profile");
+        let other = ids.of("i:bookmarks:b2");
+        assert!(open_entry(&key, &ids, "user", &other, 3, &blob).is_err(), "not as another item");
+        // Sealed under the right id and version, but naming another entry: refused.
+        let forged = seal_entry(&key, "user", &other, 3, [5; 12], "i:bookmarks:b1", b"{}");
+        assert!(matches!(open_entry(&key, &ids, "user", &other, 3, &forged), Err(ItemOpenError::Invalid(_))));
+    }
+}
