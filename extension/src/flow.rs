@@ -418,6 +418,85 @@ mod tests {
     }
 
     #[test]
+    fn the_language_is_asked_of_the_host_without_a_window_and_the_browsers_answers_when_none_is_set() {
+        let sender = r#"{"origin": "https://shop.example", "uiLanguage": "de-CH"}"#;
+        for (answer, expected) in [
+            (ok(1, json!("fr-CH")), json!({"status": "resolved", "value": "fr-CH"})),
+            (ok(1, Value::Null), json!({"status": "resolved", "value": "de-CH"})),
+            (
+                json!({"id": 1, "ok": false, "error": {"code": "locked", "message": "locked"}}),
+                json!({"status": "resolved", "value": "de-CH"}),
+            ),
+            (Value::Null, json!({"status": "resolved", "value": "de-CH"})),
+            (
+                json!({"id": 1, "ok": false, "error": {"code": "internal", "message": "x"}}),
+                json!({"status": "rejected", "code": "internal", "message": "x"}),
+            ),
+        ] {
+            let mut call = flow(sender, "getLanguage", Value::Null);
+            assert_eq!(
+                step(&mut call, Value::Null),
+                json!({"effect": "ask", "request": {"origin": "https://shop.example", "call": {"type": "getLanguage", "params": {}}}}),
+                "straight to the host: no grant, no window"
+            );
+            assert_eq!(
+                step(&mut call, answer.clone()),
+                json!({"effect": "settle", "settlement": expected}),
+                "{answer}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_request_sends_only_the_optional_claims_left_ticked_and_remembers_exactly_those() {
+        let params = json!({"claims": ["name", "ageOver:18"], "optional": ["email", "phone"], "purpose": "Wine"});
+        let mut call = flow(SHOP, "request", params);
+        assert_eq!(step(&mut call, Value::Null)["request"]["call"]["type"], "listGrants");
+        // A grant of a set that lacks one of the claims does not cover the call.
+        let grants = ok(
+            1,
+            json!([{"origin": "https://shop.example", "kind": {"claims": ["name", "ageOver:18"]}, "grantedAt": 1}]),
+        );
+        assert_eq!(step(&mut call, grants), json!({"effect": "claim"}));
+        step(&mut call, json!(true));
+        let preview = json!({"value": {"claims": {"name": "Ada", "ageOver:18": true, "email": "a@x.org"}}});
+        let ask = step(&mut call, ok(2, preview));
+        assert_eq!(ask["prompt"]["rememberable"], true);
+        // The window reports email kept, and a claim the request never made optional.
+        let decision = json!({"allow": true, "remember": true, "keep": ["email", "birthDate", "nonsense"]});
+        assert_eq!(step(&mut call, decision)["request"]["call"]["type"], "activity");
+        assert_eq!(
+            step(&mut call, Value::Null)["request"]["call"]["params"],
+            json!({"origin": "https://shop.example", "kind": {"claims": ["name", "email", "ageOver:18"]}}),
+            "the grant is of what was allowed"
+        );
+        assert_eq!(
+            step(&mut call, ok(3, json!({"granted": true})))["request"],
+            json!({"origin": "https://shop.example", "call": {"type": "request", "params":
+                {"claims": ["name", "ageOver:18"], "optional": ["email"], "purpose": "Wine"}}})
+        );
+
+        // A set that holds every claim answers without a window.
+        let mut again =
+            flow(SHOP, "request", json!({"claims": ["ageOver:18"], "optional": ["name"], "purpose": "Wine"}));
+        step(&mut again, Value::Null);
+        let grants = ok(
+            1,
+            json!([{"origin": "https://shop.example", "kind": {"claims": ["name", "email", "ageOver:18"]}, "grantedAt": 1}]),
+        );
+        assert_eq!(step(&mut again, grants)["request"]["call"]["type"], "request");
+
+        // Medical claims are never remembered: no grant is looked up, and none is saved.
+        let mut medical = flow(SHOP, "request", json!({"claims": ["medical"], "purpose": "Visit"}));
+        assert_eq!(step(&mut medical, Value::Null), json!({"effect": "claim"}));
+        step(&mut medical, json!(true));
+        let ask = step(&mut medical, ok(1, json!({"value": {"claims": {}}})));
+        assert_eq!(ask["prompt"]["rememberable"], false);
+        step(&mut medical, json!({"allow": true, "remember": true}));
+        assert_eq!(step(&mut medical, Value::Null)["request"]["call"]["type"], "request", "no grant saved");
+    }
+
+    #[test]
     fn a_call_is_refused_before_any_effect() {
         let refused = |sender: &str, message: &str| Flow::new(sender, message).unwrap_err();
         let big = json!({"method": "getDeviceId", "params": {"x": "x".repeat(profile_core::wire::MAX_PAGE_MESSAGE)}});

@@ -100,6 +100,15 @@ pub fn describe_activity(entries: &str) -> String {
     text(&described)
 }
 
+/// Each grant's label, what the site gets without asking (`[label]`, one per entry of the
+/// `[Grant]` JSON given), for the options page and the popup.
+#[wasm_bindgen(js_name = describeGrants)]
+pub fn describe_grants(grants: &str) -> String {
+    let grants: Vec<serde_json::Value> = serde_json::from_str(grants).unwrap_or_default();
+    let labels: Vec<String> = grants.iter().map(|grant| activity::grant_label(&grant["kind"])).collect();
+    text(&labels)
+}
+
 /// Whether a click `msSinceShown` after the prompt appeared counts.
 #[wasm_bindgen(js_name = clickCounts)]
 pub fn click_counts(ms_since_shown: f64) -> bool {

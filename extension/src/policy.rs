@@ -125,6 +125,10 @@ fn parse_web_origin(text: &str) -> Result<Origin, WireError> {
 /// says nothing of the profile: every page reads it from `navigator.language`).
 pub fn language(answer: Option<&Response>, ui: Option<&str>) -> Settlement {
     let browser = || Settlement::Resolved { value: ui.map_or(Value::Null, |tag| Value::String(tag.to_owned())) };
+    // The host's `null` arrives as an answer without a result.
+    if let Some(Response { ok: true, result: None, .. }) = answer {
+        return browser();
+    }
     match Settlement::from_host(answer) {
         Settlement::Resolved { value: Value::Null } => browser(),
         Settlement::Resolved { value: Value::String(tag) } => Settlement::Resolved { value: Value::String(tag) },
@@ -245,6 +249,8 @@ pub struct Prompt {
     pub note: Option<String>,
     /// Whether "Always for this site" is offered.
     pub rememberable: bool,
+    /// Why it is not, when a request holds a claim that is asked for every time.
+    pub every_time: Option<String>,
 }
 
 /// A site as every page names it: host and port, without the scheme (`shop.example`,
@@ -382,6 +388,8 @@ pub fn prompt(call: &PageCall, preview: &PreviewResult) -> Prompt {
         details,
         note,
         rememberable: GrantKind::of(&call.call).is_some(),
+        every_time: (matches!(&call.call, Call::Request(request) if request.all().any(Claim::ask_every_time)))
+            .then(|| "Medical events are asked for every time: no site is ever remembered for them.".to_owned()),
     }
 }
 
@@ -677,6 +685,108 @@ mod tests {
             ui_language: None,
         };
         assert_eq!(validate(&same, &message("getDeviceId", Value::Null)).unwrap().top_origin, None);
+    }
+
+    #[test]
+    fn a_request_lists_each_claim_with_what_would_leave_an_age_as_yes_or_no() {
+        let shop = sender("https://shop.example");
+        let asked = json!({"claims": ["name", "ageOver:18", "address.shipping"], "optional": ["email", "phone"],
+            "purpose": "To verify your age for wine delivery"});
+        let call = validate(&shop, &message("request", asked)).unwrap();
+        let held = json!({"claims": {"name": "Ada Lovelace", "ageOver:18": true, "email": "ada@example.org",
+            "address.shipping": {"name": "Ada Lovelace", "line1": "1 Loop", "city": "Paris", "postalCode": "75001", "country": "FR"}}});
+        let shown = prompt(&call, &preview(held, Some("shop.example"), None));
+        assert_eq!(shown.headline, "shop.example asks for details from your profile");
+        assert_eq!(shown.purpose.as_deref(), Some("To verify your age for wine delivery"), "the site's words, apart");
+        let rows: Vec<_> =
+            shown.claims.iter().map(|c| (c.claim.as_str(), c.lines.join(" / "), c.optional, c.held)).collect();
+        assert_eq!(
+            rows,
+            [
+                ("name", "Ada Lovelace".to_owned(), false, true),
+                ("ageOver:18", "Yes, 18 or older".to_owned(), false, true),
+                ("address.shipping", "Ada Lovelace / 1 Loop / 75001 Paris".to_owned(), false, true),
+                ("email", "ada@example.org".to_owned(), true, true),
+                ("phone", String::new(), true, false),
+            ]
+        );
+        assert_eq!(shown.claims[2].country.as_deref(), Some("FR"));
+        assert_eq!(shown.claims[1].label, "Whether you are 18 or older (only yes or no: not your date of birth)");
+        assert!(shown.rememberable && shown.note.is_none() && shown.action == "Share");
+        let under = prompt(&call, &preview(json!({"claims": {"ageOver:18": false}}), None, None));
+        assert_eq!(under.claims[1].lines, ["No"]);
+        let nothing = prompt(&call, &preview(json!({"claims": {}}), None, None));
+        assert!(nothing.note.unwrap().contains("nothing will be sent"));
+        assert_eq!(nothing.action, "Continue");
+
+        // Only the optional claims left ticked stay; one the request did not make optional adds
+        // nothing.
+        let mut kept = call.clone();
+        kept.keep(&[Claim::Email, Claim::BirthDate]);
+        let Call::Request(narrowed) = &kept.call else { panic!("{:?}", kept.call) };
+        assert_eq!(narrowed.optional, [Claim::Email]);
+        assert_eq!(
+            narrowed.claims,
+            [Claim::Name, Claim::AgeOver(18), Claim::Address(profile_core::AddressKind::Shipping)]
+        );
+        assert_eq!(
+            grant_for(&kept).unwrap().kind,
+            GrantKind::Claims(
+                profile_core::ClaimSet::of([
+                    Claim::Name,
+                    Claim::AgeOver(18),
+                    Claim::Email,
+                    Claim::Address(profile_core::AddressKind::Shipping)
+                ])
+                .unwrap()
+            )
+        );
+
+        // Medical events: a short list, and the site is never remembered for them.
+        let medical = validate(&shop, &message("request", json!({"claims": ["medical"], "purpose": "Visit"}))).unwrap();
+        let events: Vec<Value> = (1..=7)
+            .map(|day| json!({"id": "x", "date": format!("2026-03-0{day}"), "kind": "Check-up", "provider": "Dr Jenner", "notes": "fine"}))
+            .collect();
+        let shown = prompt(&medical, &preview(json!({"claims": {"medical": events}}), None, None));
+        assert_eq!(shown.claims[0].lines.len(), 6);
+        assert_eq!(shown.claims[0].lines[0], "Check-up · 2026-03-01 · Dr Jenner, with its notes");
+        assert_eq!(shown.claims[0].lines[5], "and 2 more");
+        assert!(!shown.rememberable && grant_for(&medical).is_none());
+        assert!(shown.every_time.unwrap().contains("asked for every time"));
+    }
+
+    #[test]
+    fn a_bookmark_shows_its_title_its_address_with_the_host_stressed_and_its_note() {
+        let offer = json!({"url": "https://shop.example@evil.example:8443/ring?size=52", "title": "The ring", "note": "Size 52"});
+        let call = validate(&sender("https://shop.example"), &message("addBookmark", offer)).unwrap();
+        let shown = prompt(&call, &preview(Value::Null, Some("shop.example"), None));
+        assert_eq!(
+            (shown.headline.as_str(), shown.action.as_str()),
+            ("shop.example wants to add a bookmark", "Add bookmark")
+        );
+        let card = shown.bookmark.unwrap();
+        assert_eq!((card.title.as_str(), card.note.as_deref()), ("The ring", Some("Size 52")));
+        assert_eq!(
+            card.url,
+            SiteName {
+                before: "https://shop.example@".into(),
+                domain: "evil.example".into(),
+                after: ":8443/ring?size=52".into()
+            },
+            "the host that serves the page is the one stressed"
+        );
+        assert!(!shown.rememberable, "a bookmark is confirmed every time");
+        assert_eq!(url_parts("https://news.example").domain, "news.example");
+    }
+
+    #[test]
+    fn the_language_needs_no_prompt_and_is_no_disclosure() {
+        let call = validate(&sender("https://shop.example"), &message("getLanguage", Value::Null)).unwrap();
+        assert!(call.call.is_public() && grant_for(&call).is_none());
+        let answer = |result: Value| Response::success(1, result);
+        assert_eq!(language(Some(&answer(json!("pt-BR"))), Some("en")), Settlement::Resolved { value: json!("pt-BR") });
+        assert_eq!(language(None, Some("en-GB")), Settlement::Resolved { value: json!("en-GB") }, "no host");
+        assert!(matches!(language(Some(&answer(json!(3))), Some("en")), Settlement::Rejected { .. }));
     }
 
     #[test]
