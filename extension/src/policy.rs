@@ -96,19 +96,22 @@ const WORKER_ONLY: [&str; 3] = ["preview", "grant", "fill"];
 /// parameters (and refuses a method it does not know).
 pub fn own_call(message: &str) -> Result<Value, WireError> {
     let refuse = |why: &str| WireError::invalid(format!("bad request: {why}"));
-    let Ok(Value::Object(mut message)) = serde_json::from_str::<Value>(message) else {
+    // Read in place: removing members from the map would link the B-tree's removal (4 KiB).
+    let Ok(Value::Object(message)) = serde_json::from_str::<Value>(message) else {
         return Err(refuse("not a JSON object"));
     };
-    let params = match message.remove("params") {
-        None | Some(Value::Null) => Value::Object(Map::new()),
-        Some(params @ Value::Object(_)) => params,
-        Some(_) => return Err(refuse("`params` must be an object")),
-    };
-    let Some(Value::String(method)) = message.remove("type") else { return Err(refuse("`type` must be a string")) };
-    if let Some(extra) = message.keys().next() {
+    if let Some(extra) = message.keys().find(|key| !matches!(key.as_str(), "type" | "params")) {
         return Err(refuse(&format!("unknown member `{}`", extra.chars().take(40).collect::<String>())));
     }
-    if Call::page_method(&method, Map::new()).is_some() || WORKER_ONLY.contains(&method.as_str()) {
+    let params = match message.get("params") {
+        None | Some(Value::Null) => Value::Object(Map::new()),
+        Some(params @ Value::Object(_)) => params.clone(),
+        Some(_) => return Err(refuse("`params` must be an object")),
+    };
+    let Some(method) = message.get("type").and_then(Value::as_str) else {
+        return Err(refuse("`type` must be a string"));
+    };
+    if Call::page_method(method, Map::new()).is_some() || WORKER_ONLY.contains(&method) {
         let method: String = method.chars().take(40).collect();
         return Err(WireError::invalid(format!("`{method}` is not for the extension's pages")));
     }

@@ -95,7 +95,7 @@ function control(field, value, id) {
     case "amount":
       return el("input", { ...common, inputMode: "decimal", value: value || "" });
     case "currency":
-      return el("input", { ...common, maxLength: 3, placeholder: "EUR", className: "short", value: value || "" });
+      return el("input", { ...common, maxLength: 3, placeholder: "EUR", className: "short upper", value: value || "" });
     case "language":
       return el("input", { ...common, placeholder: "en, pt-BR", className: "short", value: value || "" });
     default:
@@ -162,6 +162,34 @@ function collect(container, defs) {
   return values;
 }
 
+// The host's refusal of a form (`` `items[0].gtin` (Barcode) `40…`: its check digit is wrong ``)
+// in words ("Items, row 1, Barcode: “40…”: its check digit is wrong"), with the field it names
+// marked and focused.
+function refused(form, definition, error, message) {
+  for (const marked of form.querySelectorAll("[aria-invalid]")) marked.removeAttribute("aria-invalid");
+  const named = /^`([A-Za-z]+)(?:\[(\d+)\]\.([A-Za-z]+))?` \((.*?)\) (.*)$/.exec(message);
+  let said = message;
+  if (named) {
+    const [, name, row, sub, label, why] = named;
+    let input = [...form.querySelectorAll(`[name="${name}"]`)].find((i) => !i.closest(".list-row"));
+    let where = label;
+    if (sub) {
+      const list = definition.fields.find((f) => f.name === name);
+      const rows = form.querySelectorAll(`fieldset[data-list="${name}"] .list-row`);
+      input = rows[Number(row)] && rows[Number(row)].querySelector(`[name="${sub}"]`);
+      where = `${list ? list.label : name}, row ${Number(row) + 1}, ${label}`;
+    }
+    // "Date is required"; "Barcode: “40…”: its check digit is wrong".
+    said = `${where}${why.startsWith("`") ? ": " : " "}${why.replace(/`([^`]*)`/g, "“$1”")}`;
+    if (input) {
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+    }
+  }
+  error.textContent = said;
+  error.hidden = false;
+}
+
 // The form for a new item (`item` null) or a saved one.
 function editor(category, definition, item, onDone) {
   const prefix = idFor(category, item ? item.id : "new");
@@ -184,8 +212,7 @@ function editor(category, definition, item, onDone) {
       onDone();
       await showList(category);
     } catch (e) {
-      error.textContent = e.message;
-      error.hidden = false;
+      refused(form, definition, error, e.message);
     }
   });
   return form;
@@ -211,8 +238,7 @@ function showIdentity(list) {
       error.hidden = true;
       status.textContent = "Saved.";
     } catch (e) {
-      error.textContent = e.message;
-      error.hidden = false;
+      refused(form, definition, error, e.message);
     }
   });
   card.querySelector(".category-body").replaceChildren(form);
