@@ -178,7 +178,7 @@ fn two_hosts_on_one_profile_share_addresses_and_lose_nothing() {
     assert!(synced.contains("your profile is in sync with http") && !synced.contains("counter"), "{synced}");
 }
 
-/// The vault counter a host's `status` reports.
+/// The vault's change sequence a host's `status` reports.
 /// The labels of the addresses a host lists.
 fn labels(book: &Value) -> Vec<String> {
     let mut labels: Vec<String> =
@@ -252,9 +252,9 @@ fn a_vault_written_by_a_newer_version_is_refused_in_words_and_nothing_is_lost() 
     let browser_dir = chromium.path().to_str().unwrap();
     laptop.cli(&["install", "--browser", "chromium", "--user-data-dir", browser_dir], "");
 
-    // A device running a newer Personal Profile writes its own format.
-    let newer = json!({"version": 4, "addressBook": {"homes": [{"id": "h1"}]}, "accounts": []});
-    server.write_vault(EMAIL, PASSPHRASE, newer.to_string().as_bytes());
+    // A device running a newer Personal Profile writes an item of its own format.
+    let newer = json!({"v": 4, "k": "i:future:x", "d": {"somethingNew": 1}});
+    server.write_item(EMAIL, PASSPHRASE, "i:future:x", newer.to_string().as_bytes());
     let refused = laptop.try_cli(&["sync"], "");
     let said = String::from_utf8_lossy(&refused.stderr).into_owned();
     assert!(!refused.status.success() && said.contains("written by a newer version of Personal Profile"), "{said}");
@@ -284,7 +284,7 @@ fn a_vault_written_by_a_newer_version_is_refused_in_words_and_nothing_is_lost() 
 fn vault_counter(home: &HostHome) -> u64 {
     let status = home.cli(&["status"], "");
     let line = status.lines().find(|l| l.starts_with("vault")).expect("a vault line in the status");
-    line.split("counter ")
+    line.split("change ")
         .nth(1)
         .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
         .unwrap()
@@ -464,4 +464,168 @@ fn a_passphrase_change_signs_the_other_devices_out_and_can_give_the_vault_a_new_
     laptop.cli(&["lock"], "");
     assert!(!laptop.try_cli(&["unlock"], &format!("{NEW}\n")).status.success());
     assert!(laptop.cli(&["unlock"], &format!("{NEWEST}\n")).contains("unlocked"));
+}
+
+fn receipt(merchant: &str, day: u32) -> Value {
+    json!({"merchant": merchant, "date": format!("2026-11-{day:02}"), "currency": "EUR", "total": "9.99"})
+}
+
+/// The receipts a host holds, by merchant, sorted.
+fn merchants(host: &mut HostProcess) -> Vec<String> {
+    let listed = host.ok(EXTENSION_ORIGIN, "listItems", json!({"category": "receipts", "limit": 500}));
+    let mut names: Vec<String> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["fields"]["merchant"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn wait_for_merchants(host: &mut HostProcess, what: &str, want: &[String]) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let have = merchants(host);
+        if have == want {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what} never arrived: have {have:?}, want {want:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn two_devices_editing_items_at_once_lose_nothing_and_a_removed_item_stays_removed() {
+    let server = ProfileServer::start(EMAIL, PASSPHRASE);
+    let (laptop, desktop, tablet) = (HostHome::new(), HostHome::new(), HostHome::new());
+    for home in [&laptop, &desktop, &tablet] {
+        home.cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+    }
+    let file = laptop.path().join("receipts.json");
+    let first: Vec<Value> = (1..=20).map(|n| receipt(&format!("Shop {n:02}"), n)).collect();
+    std::fs::write(&file, Value::Array(first).to_string()).unwrap();
+    laptop.cli(&["data", "import", "receipts", file.to_str().unwrap()], "");
+    tablet.cli(&["sync"], "");
+
+    // Both at once, many times: the laptop's CLI adds receipts while the desktop (running as
+    // the browser runs it, with the push socket) adds others.
+    let mut desktop_host = messaging(&desktop);
+    let mut want: Vec<String> = (1..=20).map(|n| format!("Shop {n:02}")).collect();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for n in 0..6 {
+                laptop
+                    .cli(&["data", "set", "receipts", "--json", "-"], &receipt(&format!("Laptop {n}"), 21).to_string());
+            }
+        });
+        for n in 0..6 {
+            let item = json!({"fields": receipt(&format!("Desktop {n}"), 22)});
+            desktop_host.ok(EXTENSION_ORIGIN, "saveItem", json!({"category": "receipts", "item": item}));
+        }
+    });
+    want.extend((0..6).map(|n| format!("Laptop {n}")));
+    want.extend((0..6).map(|n| format!("Desktop {n}")));
+    want.sort();
+    laptop.cli(&["sync"], "");
+    wait_for_merchants(&mut desktop_host, "both devices' receipts", &want);
+    let mut laptop_host = messaging(&laptop);
+    assert_eq!(merchants(&mut laptop_host), want, "the laptop has the desktop's too");
+    drop(laptop_host);
+
+    // The laptop removes one receipt; the tablet, offline with its old copy, edits it.
+    let listed = desktop_host.ok(EXTENSION_ORIGIN, "listItems", json!({"category": "receipts", "query": "Shop 03"}));
+    let id = listed["items"][0]["id"].as_str().unwrap().to_owned();
+    laptop.cli(&["data", "remove", "receipts", &id], "");
+    want.retain(|m| m != "Shop 03");
+    wait_for_merchants(&mut desktop_host, "the removal", &want);
+    let edited = tablet.try_cli(&["data", "set", "receipts", &id, "total=1.00"], "");
+    assert!(edited.status.success(), "{edited:?}");
+    tablet.cli(&["sync"], "");
+    // The removal wins everywhere: nothing comes back from the tablet.
+    assert!(!tablet.cli(&["data", "list", "receipts"], "").contains("Shop 03"));
+    desktop.cli(&["sync"], "");
+    assert_eq!(merchants(&mut desktop_host), want, "not brought back by the tablet");
+    // A device paired later never sees it either.
+    let phone = HostHome::new();
+    phone.cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+    let list = phone.cli(&["data", "list", "receipts"], "");
+    assert!(!list.contains("Shop 03") && list.contains("Desktop 5") && list.contains("Laptop 5"), "{list}");
+}
+
+#[test]
+fn a_vault_kept_as_one_blob_moves_to_items_at_the_first_sync() {
+    let server = ProfileServer::start(EMAIL, PASSPHRASE);
+    // What a device before vault items wrote: the address book as one blob.
+    let laptop = HostHome::new();
+    let before = json!({"version": 2, "addressBook": {"addresses": [{"id": "home", "label": "Home",
+        "address": address("1 Blob Road", "Paris"), "savedAt": 5}], "defaults": {"shipping": {"id": "home", "at": 5}}},
+        "accounts": []});
+    server.write_vault(EMAIL, PASSPHRASE, before.to_string().as_bytes());
+    laptop.cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+    assert_eq!(shown(&laptop, "shipping")["line1"], "1 Blob Road");
+    // The blob now only says the profile moved: a host from before refuses it as a newer format.
+    let blob = server.read_vault(EMAIL, PASSPHRASE);
+    assert_eq!(blob, json!({"version": 3, "movedToItems": true}));
+    // Another device reads the profile from the items.
+    let desktop = HostHome::new();
+    desktop.cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+    assert_eq!(shown(&desktop, "shipping")["line1"], "1 Blob Road");
+    desktop.cli(&["data", "set", "identity", "name=Ada Lovelace"], "");
+    laptop.cli(&["sync"], "");
+    assert!(laptop.cli(&["data", "list", "identity"], "").contains("name: Ada Lovelace"));
+}
+
+#[test]
+fn the_public_part_publishes_only_what_the_person_chose_signed_by_the_profile() {
+    let server = ProfileServer::start(EMAIL, PASSPHRASE);
+    let (laptop, desktop) = (HostHome::new(), HostHome::new());
+    for home in [&laptop, &desktop] {
+        home.cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+    }
+    laptop.cli(
+        &["data", "set", "identity", "name=Ada Lovelace", "displayName=Ada", "language=en-GB", "birthDate=1990-12-10"],
+        "",
+    );
+    laptop.cli(&["data", "set", "vehicles", "vin=1M8GDM9AXKP042788", "make=Volvo", "model=EX30", "plate=AB12 CDE"], "");
+    let document = || -> Value {
+        let profile_path = server.profile_url.split_once("//").unwrap().1.split_once('/').unwrap().1;
+        server.server.request("GET", &format!("/{profile_path}"), b"").json()
+    };
+    // Nothing is public by default.
+    assert!(document().get("public").is_none(), "{}", document());
+
+    let mut host = messaging(&laptop);
+    host.ok(EXTENSION_ORIGIN, "setPublic", json!({"fields": ["language", "vehicles"]}));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while host.ok(EXTENSION_ORIGIN, "getPublic", json!({}))["pending"] == true {
+        assert!(Instant::now() < deadline, "never published");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(host);
+    let published = document();
+    let part: profile_core::public::PublicPart = serde_json::from_value(published["public"].clone()).unwrap();
+    let payload = profile_core::public::verify_public(&part, &server.profile_url).expect("signed by the profile");
+    assert_eq!(
+        Value::Object(payload.fields.0.clone()),
+        json!({"language": "en-GB", "vehicles": [{"make": "Volvo", "model": "EX30"}]}),
+        "only what was chosen, and of a vehicle only what may be public"
+    );
+    let text = published.to_string();
+    assert!(!text.contains("Lovelace") && !text.contains("1990") && !text.contains("1M8GDM9AXKP042788"), "{text}");
+
+    // The other device signs with the same key when it publishes a change.
+    desktop.cli(&["sync"], "");
+    desktop.cli(&["data", "set", "identity", "language=fr"], "");
+    let again: profile_core::public::PublicPart = serde_json::from_value(document()["public"].clone()).unwrap();
+    assert_eq!(again.key, part.key, "one profile, one key");
+    let payload = profile_core::public::verify_public(&again, &server.profile_url).unwrap();
+    assert_eq!(payload.fields.language(), Some("fr"));
+
+    // Choosing nothing takes it down.
+    let mut host = messaging(&desktop);
+    host.ok(EXTENSION_ORIGIN, "setPublic", json!({"fields": []}));
+    drop(host);
+    desktop.cli(&["sync"], "");
+    assert!(document().get("public").is_none(), "{}", document());
 }

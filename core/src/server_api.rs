@@ -8,12 +8,13 @@
 //! which print redacted. Binary values (sealed blobs, wrapped keys) are [`Bytes`]: base64url.
 //!
 //! Errors are [`ErrorBody`]: `{"error": {"code", "message"}}`, plus `counter` on a `409
-//! conflict` and `retryAfter` (also the `Retry-After` header) on `429 rate_limited` and `503
-//! busy`.
+//! conflict` of the vault, `conflicts` on a `409 conflict` of vault items, and `retryAfter`
+//! (also the `Retry-After` header) on `429 rate_limited` and `503 busy`.
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use serde::{Deserialize, Serialize};
 
+use crate::public::PublicPart;
 use crate::vault::KdfParams;
 use crate::{AccountGuid, AppId, Bearer, Origin, Permissions, PublicJwk, Secret32};
 
@@ -38,6 +39,12 @@ pub mod path {
     pub const DEVICE: &str = "/api/v1/devices/{id}";
     /// `GET` → [`super::Vault`]; `PUT` [`super::VaultWrite`] → [`super::VaultWritten`].
     pub const VAULT: &str = "/api/v1/vault";
+    /// `POST` [`super::ItemBatch`] → [`super::ItemsWritten`] (409 [`super::ErrorBody`] with
+    /// `conflicts`); `GET` [`super::ItemsQuery`] (as the query) → [`super::ItemChanges`].
+    pub const VAULT_ITEMS: &str = "/api/v1/vault/items";
+    /// `PUT` [`crate::public::PublicPart`] → 204; `DELETE` → 204. What the profile document
+    /// shows as `public`.
+    pub const PUBLIC: &str = "/api/v1/public";
     /// `PUT` [`super::PassphraseChange`] → 204, or [`super::VaultWritten`] with `rotate`.
     pub const PASSPHRASE: &str = "/api/v1/passphrase";
     /// `PUT` [`super::PaperKeySet`] → 204.
@@ -94,14 +101,19 @@ impl<'de> Deserialize<'de> for Bytes {
 }
 
 /// Every error the server answers: `{"error": {"code", "message"}}`, and beside it the
-/// vault's current `counter` on a conflict, or `retryAfter` (seconds) when the client should
-/// wait.
+/// vault's current `counter` on a conflict of the vault, every item in `conflicts` with its
+/// current version on a conflict of a batch of items, or `retryAfter` (seconds) when the client
+/// should wait.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
     pub error: ErrorDetail,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counter: Option<i64>,
+    /// The items of a refused [`ItemBatch`] whose `version` was not the stored one, each with
+    /// the stored version (0: never written).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<ItemVersion>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<i64>,
 }
@@ -120,7 +132,8 @@ pub enum ApiErrorCode {
     InvalidRequest,
     /// Not JSON where JSON is needed (415).
     UnsupportedMediaType,
-    /// A body over the server's limit, or a blob over its cap (413).
+    /// A body over the server's limit, a blob over its cap, or a vault past the items or bytes
+    /// a user may keep (413).
     TooLarge,
     /// No such endpoint, profile, device or account (404).
     NotFound,
@@ -128,7 +141,8 @@ pub enum ApiErrorCode {
     Unauthorized,
     /// A credential check failed (401).
     AuthFailed,
-    /// A vault write based on a stale counter (409, with `counter`).
+    /// A vault write based on a stale counter (409, with `counter`), or a batch of vault items
+    /// based on stale versions (409, with `conflicts`).
     Conflict,
     /// The account or the client's address must wait (429, with `retryAfter`).
     RateLimited,
@@ -206,6 +220,10 @@ pub struct ProfileDocument {
     /// Where the API is: the server's public URL, before the paths of [`path`].
     pub api_base: String,
     pub keys: Vec<ServerJwk>,
+    /// What the person chose to publish, signed by their own key (absent until they do):
+    /// check it with [`crate::public::verify_public`] against the URL this document came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public: Option<PublicPart>,
 }
 
 /// `POST /api/v1/prelogin`.
@@ -437,6 +455,232 @@ pub struct VaultWritten {
     pub counter: i64,
 }
 
+/// The largest sealed vault item accepted (an [`ItemPut`]'s `blob`), in bytes.
+pub const MAX_ITEM_BYTES: usize = 64 * 1024;
+/// Most operations (puts and deletes together) in one [`ItemBatch`].
+pub const MAX_BATCH_OPS: usize = 1_000;
+/// The largest body `POST /api/v1/vault/items` reads: a batch's JSON, blobs in base64url. A
+/// client splits bigger changes over several batches.
+pub const MAX_BATCH_BODY_BYTES: usize = 8 << 20;
+/// Most items in one [`ItemChanges`] page, and the `limit` when none is asked for.
+pub const MAX_ITEMS_PAGE: u32 = 2_000;
+/// An [`ItemChanges`] page stops before its JSON would pass about this many bytes (it always
+/// carries at least one item when there is one to carry).
+pub const MAX_PAGE_BYTES: usize = 8 << 20;
+/// The longest [`ItemId`].
+pub const MAX_ITEM_ID: usize = 64;
+
+/// A vault item's id as the server knows it: 1 to [`MAX_ITEM_ID`] characters of `A-Z a-z 0-9
+/// _ -`. Opaque to the server; a device sends an id derived from its own (a hex HMAC, say), so
+/// ids say nothing of what the items are. Ordered byte by byte, as both databases order them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ItemId(String);
+
+impl TryFrom<String> for ItemId {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        let allowed = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+        if (1..=MAX_ITEM_ID).contains(&text.len()) && text.bytes().all(allowed) {
+            Ok(Self(text))
+        } else {
+            Err(format!("an item id is 1 to {MAX_ITEM_ID} characters of A-Z a-z 0-9 _ -"))
+        }
+    }
+}
+
+impl std::str::FromStr for ItemId {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        Self::try_from(text.to_owned())
+    }
+}
+
+impl From<ItemId> for String {
+    fn from(id: ItemId) -> Self {
+        id.0
+    }
+}
+
+impl ItemId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ItemId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `POST /api/v1/vault/items`: changes to vault items, stored all together or not at all.
+/// Each operation names the `version` its writer based it on (0: the item was never written,
+/// as far as the writer knows); when any differs from the stored one nothing is stored and the
+/// answer is `409` with every such item in [`ErrorBody::conflicts`]. Each item written is
+/// stored as `version + 1`, with the batch's new `seq`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ItemBatch {
+    #[serde(default)]
+    pub puts: Vec<ItemPut>,
+    /// Removals: each leaves a tombstone (an item without a blob) at `version + 1`, kept so a
+    /// removed item never comes back from a device that has not heard of its removal. Removing
+    /// an item never written (version 0) stores a tombstone too.
+    #[serde(default)]
+    pub deletes: Vec<ItemDelete>,
+}
+
+/// An item's new contents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ItemPut {
+    pub id: ItemId,
+    /// The version this change was based on (0: none).
+    pub version: i64,
+    /// Sealed, at most [`MAX_ITEM_BYTES`] (see [`crate::vault::seal_item`]).
+    pub blob: Bytes,
+}
+
+/// An item's removal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ItemDelete {
+    pub id: ItemId,
+    /// The version this removal was based on (0: none).
+    pub version: i64,
+}
+
+/// Why a batch is refused before anything is read (`400`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BatchError {
+    #[error("the batch changes nothing: give at least one put or delete")]
+    Empty,
+    #[error("the batch has {0} operations; at most {MAX_BATCH_OPS} are taken at once")]
+    TooMany(usize),
+    #[error("item {0} appears more than once in the batch")]
+    Repeated(ItemId),
+    #[error("item {0} has a negative version")]
+    NegativeVersion(ItemId),
+}
+
+impl ItemBatch {
+    /// Every operation as `(id, base version, blob)`; `None` for a removal.
+    pub fn operations(&self) -> impl Iterator<Item = (&ItemId, i64, Option<&Bytes>)> {
+        let puts = self.puts.iter().map(|put| (&put.id, put.version, Some(&put.blob)));
+        puts.chain(self.deletes.iter().map(|delete| (&delete.id, delete.version, None)))
+    }
+
+    /// Refuses an empty batch, one of more than [`MAX_BATCH_OPS`] operations, one naming an
+    /// item twice, and a negative version.
+    pub fn check(&self) -> Result<(), BatchError> {
+        let count = self.puts.len() + self.deletes.len();
+        if count == 0 {
+            return Err(BatchError::Empty);
+        }
+        if count > MAX_BATCH_OPS {
+            return Err(BatchError::TooMany(count));
+        }
+        let mut seen = std::collections::HashSet::with_capacity(count);
+        for (id, version, _) in self.operations() {
+            if version < 0 {
+                return Err(BatchError::NegativeVersion(id.clone()));
+            }
+            if !seen.insert(id) {
+                return Err(BatchError::Repeated(id.clone()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An item and its version: what a batch stored, or a conflict's current version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemVersion {
+    pub id: ItemId,
+    pub version: i64,
+}
+
+/// What a batch stored: the user's new `seq` (every item of the batch carries it) and each
+/// item's new version, puts first, in the batch's order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemsWritten {
+    pub seq: i64,
+    pub versions: Vec<ItemVersion>,
+}
+
+/// The query of `GET /api/v1/vault/items`: the items changed after the position `(since,
+/// after)` in `(seq, id)` order, that is with a `seq` above `since`, and with `after`, also
+/// those of seq `since` whose id sorts after `after`. Start at `since=0`; when an answer says
+/// `more`, ask again from its last item: `since=ITEM.seq&after=ITEM.id`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemsQuery {
+    #[serde(default)]
+    pub since: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<ItemId>,
+    /// At most [`MAX_ITEMS_PAGE`] (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// Instead of the changes: these items as stored now (ids separated by commas, at most
+    /// [`MAX_ITEMS_BY_ID`]), however long ago they changed. A device reads back the items whose
+    /// history it checks (each device's head) this way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ids: Option<String>,
+}
+
+/// Most items one `?ids=` read names.
+pub const MAX_ITEMS_BY_ID: usize = 100;
+
+impl ItemsQuery {
+    /// The query string, `?since=…[&after=…][&limit=…]` (ids need no escaping).
+    pub fn to_query(&self) -> String {
+        let mut query = format!("?since={}", self.since);
+        if let Some(after) = &self.after {
+            query.push_str(&format!("&after={after}"));
+        }
+        if let Some(limit) = self.limit {
+            query.push_str(&format!("&limit={limit}"));
+        }
+        if let Some(ids) = &self.ids {
+            query.push_str(&format!("&ids={ids}"));
+        }
+        query
+    }
+
+    /// The query that reads on from the last item of a page that said `more`.
+    pub fn after_item(&self, last: &ItemChange) -> Self {
+        Self { since: last.seq, after: Some(last.id.clone()), limit: self.limit, ids: None }
+    }
+}
+
+/// `GET /api/v1/vault/items`: the user's current `seq`, and the items changed after the asked
+/// position, in `(seq, id)` order, each with its version, its seq and its blob (`null`: removed).
+/// `more` says a page stopped early: read on from its last item ([`ItemsQuery::after_item`]).
+/// When `more` is false the reader has every change up to `seq`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemChanges {
+    pub seq: i64,
+    pub items: Vec<ItemChange>,
+    pub more: bool,
+}
+
+/// One item as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemChange {
+    pub id: ItemId,
+    pub version: i64,
+    /// The seq of the batch that wrote this version.
+    pub seq: i64,
+    /// Sealed; `null` for a removed item (a tombstone).
+    pub blob: Option<Bytes>,
+}
+
 /// Proof of a credential the person holds now, for changing one: exactly one of the two.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -605,8 +849,14 @@ pub struct RecoverSent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case", rename_all_fields = "camelCase")]
 pub enum PushEvent {
-    /// The vault was written; this is its counter now.
-    VaultChanged { counter: i64 },
+    /// The vault or its items were written: this is the vault's counter now, and the user's
+    /// item `seq` (read the items changed since the last seq heard; 0 from servers before
+    /// vault items).
+    VaultChanged {
+        counter: i64,
+        #[serde(default)]
+        seq: i64,
+    },
     /// An account was registered at this origin.
     AccountAdded { origin: String },
     /// A device was signed out: its pairing.
@@ -631,6 +881,7 @@ mod tests {
         let error = ErrorBody {
             error: ErrorDetail { code: ApiErrorCode::Conflict, message: "stale".into() },
             counter: Some(3),
+            conflicts: vec![],
             retry_after: None,
         };
         assert_eq!(
@@ -649,6 +900,85 @@ mod tests {
         }
         let unknown: ApiErrorCode = serde_json::from_value(json!("something_new")).unwrap();
         assert_eq!(unknown, ApiErrorCode::Unknown);
+
+        let changed = PushEvent::VaultChanged { counter: 4, seq: 9 };
+        assert_eq!(serde_json::to_value(&changed).unwrap(), json!({"type": "vault-changed", "counter": 4, "seq": 9}));
+        let older: PushEvent = serde_json::from_value(json!({"type": "vault-changed", "counter": 4})).unwrap();
+        assert_eq!(older, PushEvent::VaultChanged { counter: 4, seq: 0 }, "a server before items sends no seq");
+    }
+
+    fn id(text: &str) -> ItemId {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn item_bodies_keep_their_wire_shape() {
+        let batch: ItemBatch = serde_json::from_value(json!({
+            "puts": [{"id": "a1", "version": 0, "blob": "UFBTMQ"}],
+            "deletes": [{"id": "b_2-", "version": 3}]
+        }))
+        .unwrap();
+        assert_eq!(batch.puts[0].blob, Bytes(b"PPS1".to_vec()));
+        assert_eq!(
+            batch.operations().map(|(id, v, blob)| (id.as_str(), v, blob.is_some())).collect::<Vec<_>>(),
+            [("a1", 0, true), ("b_2-", 3, false)]
+        );
+        let only_deletes: ItemBatch = serde_json::from_value(json!({"deletes": [{"id": "x", "version": 1}]})).unwrap();
+        assert!(only_deletes.puts.is_empty());
+        assert!(serde_json::from_value::<ItemBatch>(json!({"puts": [], "extra": 1})).is_err());
+
+        let conflict = ErrorBody {
+            error: ErrorDetail { code: ApiErrorCode::Conflict, message: "stale".into() },
+            counter: None,
+            conflicts: vec![ItemVersion { id: id("a1"), version: 2 }],
+            retry_after: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&conflict).unwrap(),
+            json!({"error": {"code": "conflict", "message": "stale"}, "conflicts": [{"id": "a1", "version": 2}]})
+        );
+        let changes = ItemChanges {
+            seq: 7,
+            items: vec![
+                ItemChange { id: id("a1"), version: 2, seq: 6, blob: Some(Bytes(b"PPS1".to_vec())) },
+                ItemChange { id: id("b"), version: 1, seq: 7, blob: None },
+            ],
+            more: false,
+        };
+        assert_eq!(
+            serde_json::to_value(&changes).unwrap(),
+            json!({"seq": 7, "items": [
+                {"id": "a1", "version": 2, "seq": 6, "blob": "UFBTMQ"},
+                {"id": "b", "version": 1, "seq": 7, "blob": null}
+            ], "more": false})
+        );
+        let query = ItemsQuery { since: 7, limit: Some(10), ..ItemsQuery::default() };
+        assert_eq!(query.to_query(), "?since=7&limit=10");
+        assert_eq!(query.after_item(&changes.items[1]).to_query(), "?since=7&after=b&limit=10");
+    }
+
+    #[test]
+    fn item_ids_and_batches_are_bounded() {
+        for good in ["a", "A-z_09", &"f".repeat(MAX_ITEM_ID)] {
+            assert_eq!(id(good).as_str(), good);
+        }
+        for bad in ["", "a b", "a/b", "ü", "a.b", &"f".repeat(MAX_ITEM_ID + 1)] {
+            assert!(bad.parse::<ItemId>().is_err(), "{bad:?}");
+            assert!(serde_json::from_value::<ItemDelete>(json!({"id": bad, "version": 0})).is_err(), "{bad:?}");
+        }
+        let put = |name: &str, version| ItemPut { id: id(name), version, blob: Bytes(vec![]) };
+        let delete = |name: &str, version| ItemDelete { id: id(name), version };
+        assert_eq!(ItemBatch::default().check(), Err(BatchError::Empty));
+        let ok = ItemBatch { puts: vec![put("a", 0)], deletes: vec![delete("b", 2)] };
+        assert_eq!(ok.check(), Ok(()));
+        let twice = ItemBatch { puts: vec![put("a", 0)], deletes: vec![delete("a", 1)] };
+        assert_eq!(twice.check(), Err(BatchError::Repeated(id("a"))));
+        let negative = ItemBatch { puts: vec![put("a", -1)], deletes: vec![] };
+        assert_eq!(negative.check(), Err(BatchError::NegativeVersion(id("a"))));
+        let many = ItemBatch { puts: (0..=MAX_BATCH_OPS).map(|n| put(&format!("i{n}"), 0)).collect(), deletes: vec![] };
+        assert_eq!(many.check(), Err(BatchError::TooMany(MAX_BATCH_OPS + 1)));
+        let full = ItemBatch { puts: many.puts[..MAX_BATCH_OPS].to_vec(), deletes: vec![] };
+        assert_eq!(full.check(), Ok(()));
     }
 
     #[test]

@@ -35,8 +35,10 @@
 //!
 //! [`SiteKey`] is the site's own key: publish [`SiteKey::registration`] at
 //! `/.well-known/personal-profile` (the consent window shows its name beside your origin) and
-//! sign questions to people's profile servers with [`SiteKey::account_check`]. The README has
-//! the page's side; `examples/shop.rs` is a complete site on axum.
+//! sign questions to people's profile servers with [`SiteKey::account_check`]. [`public`] reads
+//! what a person published at their profile URL (`public::PublicFetcher::fetch_public`), checked
+//! against that URL and their key. The README has the page's side; `examples/shop.rs` is a
+//! complete site on axum.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -48,6 +50,8 @@ pub use profile_core::{
     AccountGuid, AssertionError, AssertionType, Challenge, DeviceId, Origin, OriginError, PublicJwk,
 };
 use serde::{Deserialize, Serialize};
+
+pub mod public;
 
 /// Random bytes in a challenge.
 pub const CHALLENGE_BYTES: usize = 32;
@@ -77,6 +81,14 @@ pub enum RpError {
     Random,
     #[error("account store: {0}")]
     Store(Box<dyn std::error::Error + Send + Sync>),
+    #[error("cannot read the profile document: {0}")]
+    Fetch(String),
+    #[error(transparent)]
+    Public(#[from] profile_core::public::PublicError),
+    #[error("the profile's public part is signed by another key than the one seen before")]
+    PublicKeyChanged,
+    #[error("the profile's public part (issued at {issued_at}) is older than the one seen before ({seen})")]
+    PublicOlder { issued_at: u64, seen: u64 },
 }
 
 /// An account as a site keeps it.

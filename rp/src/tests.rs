@@ -174,3 +174,126 @@ fn a_site_key_signs_account_checks_its_registration_publishes() {
     assert!(public.to_key().unwrap().verify(request.body.as_bytes(), &signature).is_ok());
     assert_eq!(format!("{key:?}"), "SiteKey(..)");
 }
+
+mod public_part {
+    use std::sync::{Arc, Mutex};
+
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    use profile_core::Secret32;
+    use profile_core::public::{ProfileKey, PublicError, PublicFields, PublicPart, sign_public};
+    use profile_core::server_api::ProfileDocument;
+
+    use crate::RpError;
+    use crate::public::{PublicFetcher, PublicProfile, public_from_document};
+
+    fn key(byte: u8) -> ProfileKey {
+        ProfileKey::from_secret(&Secret32::from_bytes([byte; 32])).unwrap()
+    }
+
+    fn fields(name: &str) -> PublicFields {
+        serde_json::from_value(serde_json::json!({"displayName": name, "vehicles": [{"make": "Zoe"}]})).unwrap()
+    }
+
+    fn document(profile_url: &str, public: Option<PublicPart>) -> Vec<u8> {
+        let document = ProfileDocument {
+            profile_id: "ada".into(),
+            profile_url: profile_url.into(),
+            api_base: profile_url.rsplit_once("/u/").unwrap().0.into(),
+            keys: vec![],
+            public,
+        };
+        serde_json::to_vec(&document).unwrap()
+    }
+
+    /// A profile server on loopback serving whatever document is set, at any path.
+    async fn serve(served: Arc<Mutex<Vec<u8>>>) -> u16 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let app = axum::Router::new().fallback(move || {
+            let body = served.lock().unwrap().clone();
+            async move { ([("content-type", "application/json")], body) }
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        port
+    }
+
+    #[tokio::test]
+    async fn a_public_part_is_fetched_and_checked_against_its_url() {
+        let served = Arc::new(Mutex::new(Vec::new()));
+        let port = serve(served.clone()).await;
+        let url = format!("http://127.0.0.1:{port}/u/ada");
+        let part = sign_public(&key(1), &url, 1_000, &fields("Ada")).unwrap();
+        *served.lock().unwrap() = document(&url, Some(part.clone()));
+        let fetch = |fetcher: PublicFetcher, url: String, last: Option<PublicProfile>| {
+            tokio::task::spawn_blocking(move || fetcher.fetch_public(&url, last.as_ref()))
+        };
+
+        let public = fetch(PublicFetcher::allowing_loopback(), url.clone(), None).await.unwrap().unwrap().unwrap();
+        assert_eq!(
+            public,
+            PublicProfile {
+                profile_url: url.clone(),
+                key: key(1).public_jwk(),
+                issued_at: 1_000,
+                fields: fields("Ada")
+            }
+        );
+        assert_eq!(public.fields.display_name(), Some("Ada"));
+
+        // By default only https, and never this machine.
+        let refused = fetch(PublicFetcher::new(), url.clone(), None).await.unwrap();
+        assert!(matches!(refused, Err(RpError::Fetch(ref e)) if e.contains("https")), "{refused:?}");
+        let inward = format!("https://127.0.0.1:{port}/u/ada");
+        let refused = fetch(PublicFetcher::new(), inward, None).await.unwrap();
+        assert!(matches!(refused, Err(RpError::Fetch(ref e)) if e.contains("host not found")), "{refused:?}");
+
+        // A tampered part, served for real: refused.
+        let mut bytes = Base64UrlUnpadded::decode_vec(&part.payload).unwrap();
+        let at = bytes.windows(3).position(|w| w == b"Ada").unwrap();
+        bytes[at..at + 3].copy_from_slice(b"Eve");
+        let tampered = PublicPart { payload: Base64UrlUnpadded::encode_string(&bytes), ..part.clone() };
+        *served.lock().unwrap() = document(&url, Some(tampered));
+        let refused = fetch(PublicFetcher::allowing_loopback(), url.clone(), None).await.unwrap();
+        assert!(matches!(refused, Err(RpError::Public(PublicError::Signature))), "{refused:?}");
+        *served.lock().unwrap() = document(&url, None);
+        assert_eq!(fetch(PublicFetcher::allowing_loopback(), url.clone(), None).await.unwrap().unwrap(), None);
+    }
+
+    #[test]
+    fn a_document_is_checked_against_its_url_its_key_and_what_was_seen() {
+        let url = "https://profiles.example/u/ada";
+        let part = sign_public(&key(1), url, 1_000, &fields("Ada")).unwrap();
+        let seen = public_from_document(url, &document(url, Some(part.clone())), None).unwrap().unwrap();
+
+        // The document of another profile, or a part published for another profile.
+        let elsewhere = "https://profiles.example/u/eve";
+        assert!(matches!(
+            public_from_document(url, &document(elsewhere, Some(part.clone())), None),
+            Err(RpError::Fetch(_))
+        ));
+        let for_eve = sign_public(&key(1), elsewhere, 1_000, &fields("Ada")).unwrap();
+        assert!(matches!(
+            public_from_document(url, &document(url, Some(for_eve)), None),
+            Err(RpError::Public(PublicError::ProfileUrl(_)))
+        ));
+        // Signed by another key: refused against what was seen before, accepted by a site
+        // meeting the profile for the first time.
+        let swapped = sign_public(&key(2), url, 2_000, &fields("Mallory")).unwrap();
+        let swapped = document(url, Some(swapped));
+        assert!(matches!(public_from_document(url, &swapped, Some(&seen)), Err(RpError::PublicKeyChanged)));
+        assert!(public_from_document(url, &swapped, None).unwrap().is_some());
+        // Older than what was seen: refused; the same or newer: taken.
+        let older = document(url, Some(sign_public(&key(1), url, 999, &fields("Ada")).unwrap()));
+        assert!(matches!(
+            public_from_document(url, &older, Some(&seen)),
+            Err(RpError::PublicOlder { issued_at: 999, seen: 1_000 })
+        ));
+        assert_eq!(public_from_document(url, &document(url, Some(part)), Some(&seen)).unwrap(), Some(seen.clone()));
+        let newer = document(url, Some(sign_public(&key(1), url, 1_001, &fields("Ada L.")).unwrap()));
+        assert_eq!(
+            public_from_document(url, &newer, Some(&seen)).unwrap().unwrap().fields.display_name(),
+            Some("Ada L.")
+        );
+        assert!(matches!(public_from_document(url, b"<html>", None), Err(RpError::Fetch(_))));
+    }
+}

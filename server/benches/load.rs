@@ -5,6 +5,10 @@
 //! - **vault writes**: each client thread owns one user and writes its vault (a 2 KiB sealed
 //!   blob) as fast as the server acknowledges, each write a durable commit with its counter
 //!   check;
+//! - **vault items**: a batch puts one sealed item (about 300 bytes), a durable commit with its
+//!   version check, as a device adds an item: first with the profile (nearly) empty, then with
+//!   10,000 more items in it; then a second device reads that one change (`since` the seq before
+//!   it). Prints the bytes each sends and receives too;
 //! - **account lookup + assertion verification**: `GET /api/v1/accounts?origin=…` (the server
 //!   verifies the ES256 access token and reads the registry), then the login assertion is
 //!   verified against the public key it returned with `profile_core::verify`, as a site's
@@ -17,8 +21,8 @@
 use std::time::{Duration, Instant};
 
 use profile_core::server_api::{
-    AccountList, AccountRegistration, Bytes, CredentialKind, LoginRequest, PreloginRequest, PreloginResponse, Tokens,
-    Vault, VaultWrite, path,
+    AccountList, AccountRegistration, Bytes, CredentialKind, ItemBatch, ItemChanges, ItemPut, ItemsQuery, ItemsWritten,
+    LoginRequest, PreloginRequest, PreloginResponse, Tokens, Vault, VaultWrite, path,
 };
 use profile_core::vault;
 use profile_core::{LoginKey, Passphrase, Secret32};
@@ -172,6 +176,7 @@ fn bench(backend: &str, db: &Database) {
             counters[index].store(base_counter + 1, std::sync::atomic::Ordering::SeqCst);
         });
     }
+    items(backend, &base, pid, &clients[..2]);
     let origin = profile_core::Origin::parse("https://shop.example").unwrap();
     let challenge = profile_core::Challenge::from_random(&[7; 16]).unwrap();
     let guid = profile_core::AccountGuid::try_from("acct-1".to_owned()).unwrap();
@@ -200,6 +205,62 @@ fn bench(backend: &str, db: &Database) {
         };
         profile_core::verify(&jwk.to_key().unwrap(), &assertion, &expected).unwrap();
     });
+}
+
+/// A put of `contents` as item `id`, new (version 0).
+fn new_item(client: &Client, id: &str, nonce: u64, contents: &[u8]) -> ItemPut {
+    let nonce: [u8; 12] = std::array::from_fn(|i| (nonce >> (8 * (i % 8))) as u8);
+    let blob = vault::seal_item(&client.data_key, &client.user, id, 1, nonce, contents);
+    ItemPut { id: id.parse().unwrap(), version: 0, blob: Bytes(blob) }
+}
+
+/// Profiles of 10,000 items: one more, and a second device reading that one change.
+fn items(backend: &str, base: &str, pid: u32, clients: &[Client]) {
+    const STORED: usize = 10_000;
+    let contents = vec![b'x'; 300];
+    let url = format!("{base}{}", path::VAULT_ITEMS);
+    let nonces = std::sync::atomic::AtomicU64::new(1 << 40);
+    let nonce = || nonces.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let put_one = |label: &str| {
+        measure(&format!("{backend}: vault items, one put, {label}"), pid, clients, |agent, client, _| {
+            let id = format!("added-{}", nonce());
+            let batch = ItemBatch { puts: vec![new_item(client, &id, nonce(), &contents)], deletes: vec![] };
+            let written: ItemsWritten = ok(call(agent, "POST", &url, &client.token, Some(&batch)));
+            assert_eq!(written.versions.len(), 1);
+        });
+    };
+    put_one("none stored before");
+    for client in clients {
+        for batch in 0..STORED / 1_000 {
+            let puts =
+                (0..1_000).map(|n| new_item(client, &format!("stored-{batch}-{n}"), nonce(), &contents)).collect();
+            let (status, answer) =
+                call(&agent(), "POST", &url, &client.token, Some(&ItemBatch { puts, deletes: vec![] }));
+            assert_eq!(status, 200, "{answer}");
+        }
+    }
+    put_one(&format!("{STORED} more stored"));
+    let one =
+        serde_json::to_vec(&ItemBatch { puts: vec![new_item(&clients[0], "size", 0, &contents)], deletes: vec![] })
+            .unwrap()
+            .len();
+    let query = |client: &Client| {
+        let head: ItemChanges = ok(call(&agent(), "GET", &format!("{url}?since=0&limit=1"), &client.token, NO_BODY));
+        format!("{url}{}", ItemsQuery { since: head.seq - 1, ..ItemsQuery::default() }.to_query())
+    };
+    let reads: Vec<String> = clients.iter().map(query).collect();
+    let label = format!("{backend}: vault items, read the last change");
+    measure(&label, pid, clients, |agent, client, _| {
+        let index = clients.iter().position(|c| c.user == client.user).unwrap_or(0);
+        let changes: ItemChanges = ok(call(agent, "GET", &reads[index], &client.token, NO_BODY));
+        assert_eq!(changes.items.len(), 1);
+    });
+    let (_, read) = call(&agent(), "GET", &reads[0], &clients[0].token, NO_BODY);
+    println!(
+        "{backend}: one-item batch body {one} bytes ({} of plaintext); its read by another device {} bytes",
+        contents.len(),
+        read.len()
+    );
 }
 
 fn main() {

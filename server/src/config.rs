@@ -65,6 +65,14 @@ pub struct Settings {
     /// default): every request is counted against its peer address, and the header is ignored.
     #[serde(deserialize_with = "networks")]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Live vault items a user may keep; a batch that would go past it is answered `413`.
+    pub max_items_per_user: i64,
+    /// Bytes the blobs of a user's live vault items may take together; past it, `413`.
+    pub max_item_bytes_per_user: i64,
+    /// Removed vault items (tombstones) remembered per user. They are kept so a removed item
+    /// never comes back, and cost about 150 bytes each; a batch that would remember more is
+    /// answered `413` until the operator raises this.
+    pub max_tombstones_per_user: i64,
 }
 
 /// CIDR blocks, or bare addresses (a block of one).
@@ -109,6 +117,9 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             metrics_listen: None,
             metrics_token: None,
+            max_items_per_user: 200_000,
+            max_item_bytes_per_user: 512 << 20,
+            max_tombstones_per_user: 1_000_000,
         }
     }
 }
@@ -122,6 +133,15 @@ fn default_data_dir() -> PathBuf {
 }
 
 impl Settings {
+    /// What a user may keep in vault items.
+    pub fn item_limits(&self) -> crate::db::ItemLimits {
+        crate::db::ItemLimits {
+            items: self.max_items_per_user,
+            bytes: self.max_item_bytes_per_user,
+            tombstones: self.max_tombstones_per_user,
+        }
+    }
+
     /// Layers the defaults, `file` (when given), the environment and `overrides` (the
     /// command line's flags, only those set).
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, Box<figment::Error>> {
@@ -133,6 +153,12 @@ impl Settings {
         let mut settings: Settings = figment.extract().map_err(Box::new)?;
         if settings.database.is_empty() {
             settings.database = format!("sqlite://{}", settings.data_dir.join("profile.db").display());
+        }
+        if settings.max_items_per_user < 0
+            || settings.max_item_bytes_per_user < 0
+            || settings.max_tombstones_per_user < 0
+        {
+            return Err(Box::new(figment::Error::from("the vault item limits cannot be negative".to_owned())));
         }
         if settings.push_check_secs == 0 {
             return Err(Box::new(figment::Error::from("push_check_secs must be at least 1".to_owned())));
@@ -199,6 +225,12 @@ mod tests {
             jail.set_env("PROFILE_SERVER__TRUSTED_PROXIES", r#"["10.0.0.0/8", "192.0.2.1"]"#);
             let settings = Settings::load(None, &Overrides::default()).unwrap();
             assert_eq!(settings.trusted_proxies, ["10.0.0.0/8".parse().unwrap(), "192.0.2.1/32".parse().unwrap()]);
+            assert_eq!(settings.item_limits().items, 200_000);
+            jail.set_env("PROFILE_SERVER__MAX_ITEMS_PER_USER", "10");
+            assert_eq!(Settings::load(None, &Overrides::default()).unwrap().item_limits().items, 10);
+            jail.set_env("PROFILE_SERVER__MAX_ITEMS_PER_USER", "-1");
+            assert!(Settings::load(None, &Overrides::default()).is_err());
+            jail.set_env("PROFILE_SERVER__MAX_ITEMS_PER_USER", "10");
             jail.set_env("PROFILE_SERVER__TRUSTED_PROXIES", r#"["proxy.example"]"#);
             let error = Settings::load(None, &Overrides::default()).unwrap_err();
             assert!(error.to_string().contains("proxy.example"), "{error}");

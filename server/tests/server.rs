@@ -8,11 +8,13 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64ct::{Base64UrlUnpadded, Encoding};
+use profile_core::public::{ProfileKey, PublicFields, PublicPart, sign_public, verify_public};
 use profile_core::server_api::{
     AccountCheck, AccountCheckAnswer, AccountList, AccountRef, AccountRegistration, ApiErrorCode, Bytes,
-    CredentialKind, CurrentProof, DeviceList, ErrorBody, ErrorDetail, Health, Jwks, LoginRequest, PaperKeySet,
-    PassphraseChange, PreloginRequest, PreloginResponse, ProfileDocument, PushEvent, RecoverRequest, RefreshRequest,
-    Rotation, TokenType, Tokens, Vault, VaultWrite, VaultWritten, path,
+    CredentialKind, CurrentProof, DeviceList, ErrorBody, ErrorDetail, Health, ItemBatch, ItemChange, ItemChanges,
+    ItemDelete, ItemId, ItemPut, ItemVersion, ItemsQuery, ItemsWritten, Jwks, LoginRequest, MAX_BATCH_BODY_BYTES,
+    MAX_BATCH_OPS, MAX_ITEM_BYTES, PaperKeySet, PassphraseChange, PreloginRequest, PreloginResponse, ProfileDocument,
+    PushEvent, RecoverRequest, RefreshRequest, Rotation, TokenType, Tokens, Vault, VaultWrite, VaultWritten, path,
 };
 use profile_core::vault;
 use profile_core::{AccountGuid, Origin, Passphrase, PublicJwk, Secret32};
@@ -321,8 +323,9 @@ enum Heard {
     Closed,
 }
 
+/// The vault's counter changed, its items still at seq 0.
 fn vault_changed(counter: u64) -> Heard {
-    Heard::Event(PushEvent::VaultChanged { counter: counter as i64 })
+    Heard::Event(PushEvent::VaultChanged { counter: counter as i64, seq: 0 })
 }
 
 fn device_revoked(pairing_id: &str) -> Heard {
@@ -378,8 +381,12 @@ fn devices_vault_and_push(db: Database) {
         failures.iter().map(|body| login(&server, body)).map(|a| (a.status, a.error())).collect::<Vec<_>>();
     answers.dedup();
     let message = "wrong profile, email, passphrase, paper key or ticket".to_owned();
-    let auth_failed =
-        ErrorBody { error: ErrorDetail { code: ApiErrorCode::AuthFailed, message }, counter: None, retry_after: None };
+    let auth_failed = ErrorBody {
+        error: ErrorDetail { code: ApiErrorCode::AuthFailed, message },
+        counter: None,
+        conflicts: vec![],
+        retry_after: None,
+    };
     assert_eq!(answers, [(401, auth_failed)]);
 
     // Log in; the vault opens with the passphrase's key and holds the empty profile.
@@ -671,6 +678,438 @@ fn on_sqlite_devices_vault_and_push() {
 #[test]
 fn on_postgres_devices_vault_and_push() {
     devices_vault_and_push(Database::postgres());
+}
+
+/// A device's side of the vault items: sealed under `key` for its user, sent in batches, read
+/// in pages.
+struct Items<'a> {
+    server: &'a Server,
+    device: &'a Device,
+    key: Secret32,
+}
+
+fn item(id: &str) -> ItemId {
+    id.parse().unwrap()
+}
+
+fn at(id: &str, version: i64) -> ItemVersion {
+    ItemVersion { id: item(id), version }
+}
+
+fn del(id: &str, version: i64) -> ItemDelete {
+    ItemDelete { id: item(id), version }
+}
+
+impl Items<'_> {
+    /// A put of `contents` on top of `version`, sealed for `version + 1`.
+    fn put(&self, id: &str, version: i64, contents: &str) -> ItemPut {
+        let (user, next) = (&self.device.profile_id, version as u64 + 1);
+        let blob = vault::seal_item(&self.key, user, id, next, random(), contents.as_bytes());
+        ItemPut { id: item(id), version, blob: Bytes(blob) }
+    }
+
+    fn send(&self, puts: Vec<ItemPut>, deletes: Vec<ItemDelete>) -> Reply {
+        self.server.call("POST", path::VAULT_ITEMS, &ItemBatch { puts, deletes }, &self.device.access)
+    }
+
+    fn raw(&self, body: &[u8]) -> Reply {
+        self.server.authorized("POST", path::VAULT_ITEMS, body, Some(&self.device.access))
+    }
+
+    fn get(&self, query: &str) -> Reply {
+        self.device.get(self.server, &format!("{}{query}", path::VAULT_ITEMS))
+    }
+
+    fn changes(&self, query: &ItemsQuery) -> ItemChanges {
+        self.get(&query.to_query()).ok()
+    }
+
+    /// Every change after `since`, page by page as a device reads them: the items, the seq
+    /// they bring the reader to, and how many pages it took.
+    fn read_all(&self, since: i64, limit: Option<u32>) -> (Vec<ItemChange>, i64, usize) {
+        let (mut items, mut pages) = (Vec::new(), 0);
+        let mut query = ItemsQuery { since, limit, ..ItemsQuery::default() };
+        loop {
+            let page = self.changes(&query);
+            pages += 1;
+            if !page.more {
+                items.extend(page.items);
+                return (items, page.seq, pages);
+            }
+            query = query.after_item(page.items.last().expect("a page that says more has items"));
+            items.extend(page.items);
+        }
+    }
+
+    /// What an item holds, opened as its user's item at its version; `None` for a tombstone.
+    fn open(&self, change: &ItemChange) -> Option<String> {
+        let blob = change.blob.as_ref()?;
+        let opened =
+            vault::open_item(&self.key, &self.device.profile_id, change.id.as_str(), change.version as u64, &blob.0);
+        Some(String::from_utf8(opened.unwrap().to_vec()).unwrap())
+    }
+}
+
+fn ids(items: &[ItemChange]) -> Vec<&str> {
+    items.iter().map(|i| i.id.as_str()).collect()
+}
+
+fn vault_items(db: Database) {
+    let profile_id = db.create_user(EMAIL, PASSPHRASE);
+    let server = Server::start(&db, "http://profiles.test");
+    let laptop = Device::login(&server, &profile_id, EMAIL, PASSPHRASE, "laptop");
+    let phone = Device::login(&server, &profile_id, EMAIL, PASSPHRASE, "phone");
+    let key = Secret32::from_bytes(random());
+    let mine = Items { server: &server, device: &laptop, key: key.clone() };
+    let theirs = Items { server: &server, device: &phone, key: key.clone() };
+    let mut phone_push = push_socket(&server, &phone);
+
+    assert_eq!(mine.changes(&ItemsQuery::default()), ItemChanges { seq: 0, items: vec![], more: false });
+
+    // A batch is stored whole: every item at version 1, all with the user's next seq, which the
+    // other device hears.
+    let written: ItemsWritten = mine.send(vec![mine.put("a", 0, "alpha"), mine.put("b", 0, "bravo")], vec![]).ok();
+    assert_eq!(written, ItemsWritten { seq: 1, versions: vec![at("a", 1), at("b", 1)] });
+    assert_eq!(next_event(&mut phone_push), Heard::Event(PushEvent::VaultChanged { counter: 1, seq: 1 }));
+    let (items, seq, _) = theirs.read_all(0, None);
+    assert_eq!((ids(&items), seq), (vec!["a", "b"], 1));
+    assert_eq!(items.iter().map(|i| theirs.open(i).unwrap()).collect::<Vec<_>>(), ["alpha", "bravo"]);
+    assert!(items.iter().all(|i| (i.version, i.seq) == (1, 1)));
+
+    // One stale operation refuses the whole batch: the 409 names exactly the stale items with
+    // their stored versions (0: never written), and nothing of the batch is stored.
+    let stale = mine.send(
+        vec![mine.put("a", 1, "alpha 2"), mine.put("c", 0, "charlie"), mine.put("b", 0, "bravo again")],
+        vec![del("d", 4)],
+    );
+    assert_eq!(stale.code(), (409, ApiErrorCode::Conflict), "{stale}");
+    assert_eq!(stale.error().conflicts, [at("b", 1), at("d", 0)]);
+    assert_eq!(
+        theirs.changes(&ItemsQuery { since: 1, ..ItemsQuery::default() }),
+        ItemChanges { seq: 1, items: vec![], more: false }
+    );
+    assert_eq!(theirs.open(&theirs.changes(&ItemsQuery::default()).items[0]).unwrap(), "alpha", "a is unchanged");
+
+    // A removal leaves a tombstone at the next version; a put based on the version before it is
+    // refused, so the removed item does not come back from a device that has not heard.
+    let written: ItemsWritten = theirs.send(vec![], vec![del("a", 1)]).ok();
+    assert_eq!(written, ItemsWritten { seq: 2, versions: vec![at("a", 2)] });
+    assert_eq!(next_event(&mut phone_push), Heard::Event(PushEvent::VaultChanged { counter: 1, seq: 2 }));
+    let removed = mine.changes(&ItemsQuery { since: 1, ..ItemsQuery::default() });
+    assert_eq!(removed.items, [ItemChange { id: item("a"), version: 2, seq: 2, blob: None }]);
+    let refused = mine.send(vec![mine.put("a", 1, "alpha from an old copy")], vec![]);
+    assert_eq!((refused.status, refused.error().conflicts), (409, vec![at("a", 2)]));
+    // Removing what was never written leaves a tombstone too: the device that removed it before
+    // it ever synced wins over a copy written elsewhere.
+    let written: ItemsWritten = mine.send(vec![], vec![del("never", 0)]).ok();
+    assert_eq!(written, ItemsWritten { seq: 3, versions: vec![at("never", 1)] });
+    let refused = theirs.send(vec![theirs.put("never", 0, "a late copy")], vec![]);
+    assert_eq!((refused.status, refused.error().conflicts), (409, vec![at("never", 1)]));
+    // Based on the tombstone's version, a put brings the item back on purpose.
+    let written: ItemsWritten = mine.send(vec![mine.put("a", 2, "alpha again")], vec![]).ok();
+    assert_eq!(written, ItemsWritten { seq: 4, versions: vec![at("a", 3)] });
+    while next_event(&mut phone_push) != Heard::Event(PushEvent::VaultChanged { counter: 1, seq: 4 }) {}
+    drop(phone_push);
+
+    // `since` gives only what changed after it.
+    let (items, seq, _) = theirs.read_all(2, None);
+    assert_eq!((ids(&items), seq), (vec!["never", "a"], 4));
+    assert_eq!(theirs.open(&items[1]).as_deref(), Some("alpha again"));
+
+    // Pages: the 25 items of one batch share a seq and straddle page boundaries; read on from
+    // each page's last item, every item arrives exactly once.
+    let batch = (0..25).map(|n| mine.put(&format!("p{n:02}"), 0, "paged")).collect();
+    assert_eq!(mine.send(batch, vec![]).ok::<ItemsWritten>().seq, 5);
+    let first = theirs.changes(&ItemsQuery { since: 4, limit: Some(10), ..ItemsQuery::default() });
+    assert!(first.more && first.items.len() == 10 && first.items.iter().all(|i| i.seq == 5), "{first:?}");
+    let (paged, seq, pages) = theirs.read_all(0, Some(7));
+    let (whole, _, one) = theirs.read_all(0, None);
+    assert_eq!((paged.len(), seq, pages, one), (28, 5, 4, 1));
+    assert_eq!(paged, whole, "the pages, end to end, are the whole");
+    let mut unique = ids(&paged);
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 28, "no item twice");
+
+    // Pages stop before about 8 MiB: two batches of 70 items of 60 KiB, read from the start,
+    // break inside the second batch's seq and still carry every item once.
+    let big = "x".repeat(60 * 1024);
+    for batch in 0..2 {
+        let puts = (0..70).map(|n| mine.put(&format!("big-{batch}-{n:02}"), 0, &big)).collect();
+        assert_eq!(mine.send(puts, vec![]).status, 200);
+    }
+    let first = theirs.changes(&ItemsQuery { since: 5, ..ItemsQuery::default() });
+    assert!(first.more && (71..140).contains(&first.items.len()), "{} items", first.items.len());
+    assert_eq!(first.items.last().unwrap().seq, 7, "the page broke inside the second batch");
+    let (items, seq, pages) = theirs.read_all(5, None);
+    assert_eq!((items.len(), seq, pages), (140, 7, 2));
+    assert_eq!(theirs.open(&items[139]).unwrap(), big);
+
+    // Bounds: an oversized or unsealed blob, too many operations, an item twice, a malformed
+    // id, nothing at all, a body over the batch limit: each refused in words, nothing stored.
+    let sealed_of = |bytes: usize| {
+        let blob = vault::seal_item(&key, &profile_id, "huge", 1, random(), &vec![7; bytes - 32]);
+        assert_eq!(blob.len(), bytes);
+        ItemPut { id: item("huge"), version: 0, blob: Bytes(blob) }
+    };
+    let error = mine.send(vec![sealed_of(MAX_ITEM_BYTES + 1)], vec![]);
+    assert_eq!(error.code(), (413, ApiErrorCode::TooLarge), "{error}");
+    assert!(error.error().error.message.contains("item huge"), "{error}");
+    let plain = ItemPut { id: item("plain"), version: 0, blob: Bytes(b"not sealed at all, plain text".to_vec()) };
+    assert_eq!(mine.send(vec![plain], vec![]).code(), (400, ApiErrorCode::InvalidRequest));
+    let too_many = (0..=MAX_BATCH_OPS).map(|n| del(&format!("t{n}"), 0)).collect();
+    let error = mine.send(vec![], too_many);
+    assert!(error.code() == (400, ApiErrorCode::InvalidRequest) && error.error().error.message.contains("1001"));
+    let error = mine.send(vec![mine.put("twice", 0, "one")], vec![del("twice", 0)]);
+    assert!(error.status == 400 && error.error().error.message.contains("twice"), "{error}");
+    assert_eq!(mine.send(vec![], vec![]).code(), (400, ApiErrorCode::InvalidRequest));
+    assert_eq!(mine.send(vec![], vec![del("minus", -1)]).code(), (400, ApiErrorCode::InvalidRequest));
+    for bad in ["a b", "", "ü", "a/b", &"f".repeat(65)] {
+        let body = json!({"deletes": [{"id": bad, "version": 0}]}).to_string();
+        let error = mine.raw(body.as_bytes());
+        assert_eq!(error.code(), (422, ApiErrorCode::InvalidRequest), "{bad:?}: {error}");
+        assert!(error.error().error.message.contains("item id"), "{error}");
+    }
+    assert_eq!(mine.raw(&vec![b' '; MAX_BATCH_BODY_BYTES + 1]).status, 413);
+    for query in ["?since=-1", "?since=x", "?since=0&after=a%20b", "?since=0&limit=0", "?since=0&other=1"] {
+        assert_eq!(mine.get(query).code(), (400, ApiErrorCode::InvalidRequest), "{query}");
+    }
+    let page = mine.get("?since=4&limit=99999").ok::<ItemChanges>();
+    assert_eq!(page.items.len(), 25 + 70 + 32, "a limit above the most reads as the most; the bytes still stop it");
+    assert_eq!(server.authorized("GET", path::VAULT_ITEMS, b"", None).status, 401);
+    assert_eq!(server.authorized("POST", path::VAULT_ITEMS, b"{}", None).status, 401);
+    // The largest item is taken; after all those refusals the seq moved by that one batch.
+    let written: ItemsWritten = mine.send(vec![sealed_of(MAX_ITEM_BYTES)], vec![]).ok();
+    assert_eq!(written.seq, 8);
+
+    // Many devices writing different items at once: every batch lands, each with a seq of its
+    // own, one above another, and every item arrives.
+    const WRITERS: usize = 8;
+    const BATCHES: usize = 10;
+    let seqs: Vec<i64> = std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let writer =
+                    Items { server: &server, device: if w % 2 == 0 { &laptop } else { &phone }, key: key.clone() };
+                scope.spawn(move || {
+                    (0..BATCHES)
+                        .map(|b| {
+                            let puts = (0..3).map(|n| writer.put(&format!("w{w}-{b}-{n}"), 0, "concurrent")).collect();
+                            writer.send(puts, vec![]).ok::<ItemsWritten>().seq
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        writers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+    });
+    let mut sorted = seqs.clone();
+    sorted.sort();
+    assert_eq!(sorted, (9..9 + (WRITERS * BATCHES) as i64).collect::<Vec<_>>(), "one seq per batch, none twice");
+    let (items, seq, _) = theirs.read_all(8, None);
+    assert_eq!((items.len(), seq), (WRITERS * BATCHES * 3, 8 + (WRITERS * BATCHES) as i64));
+    assert!(items.iter().all(|i| i.version == 1 && theirs.open(i).as_deref() == Some("concurrent")));
+
+    // Devices writing the same item on the same version at once: exactly one wins each round,
+    // the others hear who did.
+    for round in 0..5i64 {
+        let barrier = std::sync::Barrier::new(WRITERS);
+        let answers: Vec<Reply> = std::thread::scope(|scope| {
+            let writers: Vec<_> = (0..WRITERS)
+                .map(|w| {
+                    let writer =
+                        Items { server: &server, device: if w % 2 == 0 { &laptop } else { &phone }, key: key.clone() };
+                    let barrier = &barrier;
+                    scope.spawn(move || {
+                        let put = writer.put("contested", round, &format!("writer {w}"));
+                        barrier.wait();
+                        writer.send(vec![put], vec![])
+                    })
+                })
+                .collect();
+            writers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        let won: Vec<_> = answers.iter().filter(|a| a.status == 200).collect();
+        assert_eq!(won.len(), 1, "round {round}: {answers:?}");
+        for lost in answers.iter().filter(|a| a.status != 200) {
+            assert_eq!((lost.status, lost.error().conflicts), (409, vec![at("contested", round + 1)]), "{lost}");
+        }
+    }
+
+    // Another person's session reads and writes only their own items.
+    let eve_id = db.create_user("eve@example.org", PASSPHRASE);
+    let eve = Device::login(&server, &eve_id, "eve@example.org", PASSPHRASE, "eve");
+    let eves = Items { server: &server, device: &eve, key: Secret32::from_bytes(random()) };
+    assert_eq!(eves.changes(&ItemsQuery::default()), ItemChanges { seq: 0, items: vec![], more: false });
+    let written: ItemsWritten = eves.send(vec![eves.put("a", 0, "eve's own a")], vec![del("b", 0)]).ok();
+    assert_eq!(written, ItemsWritten { seq: 1, versions: vec![at("a", 1), at("b", 1)] });
+    let (ours, our_seq, _) = theirs.read_all(0, None);
+    let a = ours.iter().find(|i| i.id.as_str() == "a").unwrap();
+    assert_eq!((a.version, theirs.open(a).unwrap().as_str()), (3, "alpha again"), "ours is untouched");
+    assert!(ours.iter().find(|i| i.id.as_str() == "b").unwrap().blob.is_some());
+    assert_eq!(eves.read_all(0, None).0.len(), 2, "eve sees her two");
+
+    // The vault's own blob is written as before, and its push carries the items' seq too.
+    let keys = derive(&server, &profile_id, EMAIL, PASSPHRASE);
+    let (counter, _, data_key) = laptop.read(&server, &keys.kek, CredentialKind::Passphrase);
+    let mut laptop_push = push_socket(&server, &laptop);
+    assert_eq!(laptop.write(&server, &data_key, counter, "{}").ok::<VaultWritten>().counter, 2);
+    assert_eq!(next_event(&mut laptop_push), Heard::Event(PushEvent::VaultChanged { counter: 2, seq: our_seq }));
+
+    // dump-user carries the items, tombstones and the seq; load-user restores them whole, and
+    // the next batch there carries on above the seq.
+    let dump = db.admin_ok(&["dump-user", "--email", EMAIL], "");
+    let parsed: profile_server::db::UserDump = serde_json::from_str(&dump).unwrap();
+    assert_eq!((parsed.items.len(), parsed.vault.seq), (ours.len(), our_seq));
+    assert_eq!(parsed.items.iter().filter(|i| i.blob.is_none()).count(), 1, "the tombstone of never");
+    let elsewhere = db.another();
+    elsewhere.admin_ok(&["load-user"], &dump);
+    assert_eq!(elsewhere.admin_ok(&["dump-user", "--email", EMAIL], ""), dump, "a load keeps everything");
+    let moved = Server::start(&elsewhere, "http://profiles.test");
+    let there = Device::login(&moved, &profile_id, EMAIL, PASSPHRASE, "moved");
+    let moved_items = Items { server: &moved, device: &there, key: key.clone() };
+    let (items, seq, _) = moved_items.read_all(0, None);
+    assert_eq!((items, seq), (ours, our_seq));
+    let written: ItemsWritten = moved_items.send(vec![moved_items.put("after-the-move", 0, "new")], vec![]).ok();
+    assert_eq!(written.seq, our_seq + 1);
+}
+
+#[test]
+fn on_sqlite_vault_items() {
+    vault_items(Database::sqlite());
+}
+
+#[test]
+fn on_postgres_vault_items() {
+    vault_items(Database::postgres());
+}
+
+/// The bounds on what one person keeps in items: live items, their bytes, and tombstones, each
+/// refused with 413 and words when a batch would go past it, while a batch that frees room is
+/// taken.
+#[test]
+fn on_sqlite_vault_items_are_bounded_per_user() {
+    let db = Database::sqlite();
+    let profile_id = db.create_user(EMAIL, PASSPHRASE);
+    let limits = [
+        ("PROFILE_SERVER__MAX_ITEMS_PER_USER", "3"),
+        ("PROFILE_SERVER__MAX_ITEM_BYTES_PER_USER", "3000"),
+        ("PROFILE_SERVER__MAX_TOMBSTONES_PER_USER", "2"),
+    ];
+    let server = Server::start_with(&db, &[], &limits);
+    let device = Device::login(&server, &profile_id, EMAIL, PASSPHRASE, "laptop");
+    let items = Items { server: &server, device: &device, key: Secret32::from_bytes(random()) };
+    let small = |id: &str, version| items.put(id, version, "small");
+    assert_eq!(items.send(vec![small("x1", 0), small("x2", 0), small("x3", 0)], vec![]).status, 200);
+    let error = items.send(vec![small("x4", 0)], vec![]);
+    assert_eq!(error.code(), (413, ApiErrorCode::TooLarge), "{error}");
+    assert!(error.error().error.message.contains("at most 3"), "{error}");
+    // A removal frees room for another item.
+    assert_eq!(items.send(vec![small("x4", 0)], vec![del("x1", 1)]).status, 200);
+    // Bytes: replacing an item with a bigger one counts the difference.
+    assert_eq!(items.send(vec![items.put("x2", 1, &"b".repeat(2500))], vec![]).status, 200);
+    let error = items.send(vec![items.put("x3", 1, &"b".repeat(500))], vec![]);
+    assert!(error.status == 413 && error.error().error.message.contains("bytes"), "{error}");
+    assert_eq!(items.send(vec![small("x2", 2)], vec![]).status, 200, "shrinking is taken");
+    // Tombstones: x1's and one more; a third removal is refused.
+    assert_eq!(items.send(vec![], vec![del("gone", 0)]).status, 200);
+    let error = items.send(vec![], vec![del("gone-too", 0)]);
+    assert!(error.status == 413 && error.error().error.message.contains("removed items"), "{error}");
+    // Putting a removed item back frees its tombstone.
+    assert_eq!(items.send(vec![], vec![del("x3", 1)]).status, 413, "x3 would leave a third tombstone");
+    assert_eq!(items.send(vec![small("gone", 1)], vec![del("x3", 1)]).status, 200, "one tombstone for another");
+    let (stored, seq, _) = items.read_all(0, None);
+    let live: Vec<_> = stored.iter().filter(|i| i.blob.is_some()).map(|i| i.id.as_str()).collect();
+    assert_eq!((live, seq), (vec!["x4", "x2", "gone"], 6));
+}
+
+/// The public part of a profile: nothing by default; a part the person's key signed for this
+/// profile URL is stored and served verbatim; a tampered one, one signed by another key or for
+/// another profile, an oversized one, or one from the future is refused; DELETE takes it away.
+fn public_parts(db: Database) {
+    let profile_id = db.create_user(EMAIL, PASSPHRASE);
+    let eve_id = db.create_user("eve@example.org", PASSPHRASE);
+    let server = Server::start(&db, "http://profiles.test");
+    let device = Device::login(&server, &profile_id, EMAIL, PASSPHRASE, "laptop");
+    let eve = Device::login(&server, &eve_id, "eve@example.org", PASSPHRASE, "eve");
+    let profile_url = format!("http://profiles.test/u/{profile_id}");
+    let document = || server.request("GET", &path::profile(&profile_id), b"");
+    assert!(document().status == 200 && !document().body.contains("\"public\""), "nothing public by default");
+
+    let key = ProfileKey::from_secret(&Secret32::from_bytes(random())).unwrap();
+    let fields: PublicFields = serde_json::from_value(json!({
+        "displayName": "Ada",
+        "language": "en-GB",
+        "vehicles": [{"kind": "car", "make": "Renault", "model": "Zoe"}]
+    }))
+    .unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let part = sign_public(&key, &profile_url, now, &fields).unwrap();
+    let put = |device: &Device, part: &PublicPart| server.call("PUT", path::PUBLIC, part, &device.access);
+    assert_eq!(put(&device, &part).status, 204);
+    let served: ProfileDocument = document().ok();
+    assert_eq!(served.public.as_ref(), Some(&part), "served verbatim");
+    let payload = verify_public(served.public.as_ref().unwrap(), &served.profile_url).unwrap();
+    assert_eq!((payload.fields, payload.issued_at), (fields.clone(), now));
+    let eves: ProfileDocument = server.request("GET", &path::profile(&eve_id), b"").ok();
+    assert_eq!(eves.public, None, "another profile publishes nothing");
+
+    // Each forgery is refused, and what was published stays.
+    let mut signed = Base64UrlUnpadded::decode_vec(&part.payload).unwrap();
+    let at = signed.windows(3).position(|w| w == b"Ada").unwrap();
+    signed[at..at + 3].copy_from_slice(b"Eve");
+    let tampered = PublicPart { payload: b64(&signed), ..part.clone() };
+    let stranger = ProfileKey::from_secret(&Secret32::from_bytes(random())).unwrap();
+    let by_another_key =
+        PublicPart { key: key.public_jwk(), ..sign_public(&stranger, &profile_url, now, &fields).unwrap() };
+    let for_eve = sign_public(&key, &format!("http://profiles.test/u/{eve_id}"), now, &fields).unwrap();
+    let mut huge = fields.clone();
+    huge.0.insert("displayName".into(), json!("a".repeat(17 * 1024)));
+    let huge = {
+        let bytes = serde_json::to_vec(
+            &json!({"type": "profile.public", "profileUrl": profile_url, "issuedAt": now, "fields": huge}),
+        )
+        .unwrap();
+        PublicPart { payload: b64(&bytes), ..part.clone() }
+    };
+    let future = sign_public(&key, &profile_url, now + 3600, &fields).unwrap();
+    for (what, forged, status) in [
+        ("a tampered payload", &tampered, 400),
+        ("a signature by another key", &by_another_key, 400),
+        ("a part for another profile", &for_eve, 400),
+        ("a payload over 16 KiB", &huge, 413),
+        ("a part from the future", &future, 400),
+    ] {
+        let answer = put(&device, forged);
+        assert_eq!(answer.status, status, "{what}: {answer}");
+        assert_eq!(document().ok::<ProfileDocument>().public.as_ref(), Some(&part), "{what}: nothing changed");
+    }
+    assert_eq!(put(&eve, &part).status, 400, "eve cannot publish ada's part as hers");
+    let with_extra = json!({"key": part.key, "payload": part.payload, "signature": part.signature, "more": 1});
+    let answer = server.authorized("PUT", path::PUBLIC, with_extra.to_string().as_bytes(), Some(&device.access));
+    assert_eq!(answer.status, 422, "{answer}");
+    assert_eq!(server.authorized("PUT", path::PUBLIC, &serde_json::to_vec(&part).unwrap(), None).status, 401);
+    assert_eq!(server.authorized("DELETE", path::PUBLIC, b"", None).status, 401);
+
+    // A newer part replaces it; DELETE publishes nothing.
+    let newer = sign_public(&key, &profile_url, now + 1, &PublicFields::default()).unwrap();
+    assert_eq!(put(&device, &newer).status, 204);
+    assert_eq!(document().ok::<ProfileDocument>().public, Some(newer));
+    let dump = db.admin_ok(&["dump-user", "--email", EMAIL], "");
+    assert!(dump.contains("\"public\""), "a dump carries the public part");
+    assert_eq!(server.authorized("DELETE", path::PUBLIC, b"", Some(&device.access)).status, 204);
+    assert!(!document().body.contains("\"public\""), "{}", document().body);
+    assert_eq!(server.authorized("DELETE", path::PUBLIC, b"", Some(&device.access)).status, 204, "idempotent");
+}
+
+#[test]
+fn on_sqlite_public_parts() {
+    public_parts(Database::sqlite());
+}
+
+#[test]
+fn on_postgres_public_parts() {
+    public_parts(Database::postgres());
 }
 
 /// A real SMTP server on loopback that accepts every message and hands it over.
@@ -1250,7 +1689,7 @@ fn passphrase_changes(db: Database) {
     let mut revoked = Vec::new();
     loop {
         match next_event(&mut a_push) {
-            Heard::Event(PushEvent::VaultChanged { counter: changed }) => {
+            Heard::Event(PushEvent::VaultChanged { counter: changed, .. }) => {
                 assert_eq!(changed, counter as i64 + 1);
                 break;
             }

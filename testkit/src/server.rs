@@ -10,8 +10,8 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use profile_core::server_api::{
-    Account, ApiErrorCode, Bytes, CredentialKind, ErrorBody, LoginRequest, PreloginRequest, PreloginResponse, Tokens,
-    Vault, VaultWrite, VaultWritten, path,
+    Account, ApiErrorCode, Bytes, CredentialKind, ErrorBody, ItemBatch, ItemChanges, ItemPut, ItemsWritten,
+    LoginRequest, PreloginRequest, PreloginResponse, Tokens, Vault, VaultWrite, VaultWritten, path,
 };
 use profile_core::{Passphrase, vault};
 use serde::Serialize;
@@ -473,6 +473,45 @@ impl ProfileServer {
         let write = VaultWrite { counter: current.counter, blob: Bytes(blob) };
         let _: VaultWritten = self.server.call("PUT", path::VAULT, &write, token).ok();
         counter + 1
+    }
+
+    /// Signs in as another device of the person and opens the vault: the data key and a token.
+    fn open_as_device(&self, email: &str, passphrase: &str) -> (profile_core::Secret32, String, String) {
+        let profile_id = self.profile_url.rsplit('/').next().unwrap().to_owned();
+        let prelogin = PreloginRequest { profile_id: profile_id.clone(), email: email.into() };
+        let answer: PreloginResponse = self.server.post(path::PRELOGIN, &prelogin).ok();
+        let keys = vault::derive(&Passphrase::new(passphrase.into()), &answer.kdf).unwrap();
+        let login = LoginRequest::with_auth_key(&profile_id, email, &keys.auth_key, "another device");
+        let tokens: Tokens = self.server.post(path::LOGIN, &login).ok();
+        let token = tokens.access_token.expose().to_owned();
+        let current: Vault = self.server.get(path::VAULT, &token).ok();
+        let data_key = vault::unwrap(&keys.kek, &current.wrapped(CredentialKind::Passphrase).unwrap().0).unwrap();
+        (data_key, token, profile_id)
+    }
+
+    /// The vault blob's contents as JSON, as a host from before vault items reads them.
+    pub fn read_vault(&self, email: &str, passphrase: &str) -> serde_json::Value {
+        let (data_key, token, profile_id) = self.open_as_device(email, passphrase);
+        let current: Vault = self.server.get(path::VAULT, &token).ok();
+        let json = vault::open_vault(&data_key, &profile_id, current.counter as u64, &current.blob.0).unwrap();
+        serde_json::from_slice(&json).unwrap()
+    }
+
+    /// Writes a vault item as another of the person's devices would: `plain` is the sealed
+    /// entry's whole plaintext (`{"v": FORMAT, "k": KEY, "d": JSON}`), written over the item of
+    /// entry `key` at its current version. What a device running a newer version does, say.
+    pub fn write_item(&self, email: &str, passphrase: &str, key: &str, plain: &[u8]) {
+        let (data_key, token, profile_id) = self.open_as_device(email, passphrase);
+        let id = vault::entries::ItemIds::new(&data_key).of(key);
+        let changes: ItemChanges = self.server.get(&format!("{}?since=0", path::VAULT_ITEMS), &token).ok();
+        let version = changes.items.iter().find(|c| c.id.as_str() == id).map_or(0, |c| c.version);
+        let nonce = [0x6d; 12];
+        let blob = vault::seal_item(&data_key, &profile_id, &id, version as u64 + 1, nonce, plain);
+        let batch = ItemBatch {
+            puts: vec![ItemPut { id: id.parse().unwrap(), version, blob: Bytes(blob) }],
+            deletes: Vec::new(),
+        };
+        let _: ItemsWritten = self.server.call("POST", path::VAULT_ITEMS, &batch, &token).ok();
     }
 
     /// A POST of `body` with a `Personal-Profile-Signature` (a site's signed request).

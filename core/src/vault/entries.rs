@@ -20,10 +20,7 @@ use zeroize::Zeroizing;
 use super::VaultError;
 use super::contents::{AccountRecord, ContentsError, PublicChoice, VAULT_FORMAT, VaultContents};
 use super::items::Items;
-use crate::seal::{self, Purpose, SealError};
 use crate::{AddressBook, Category, Item, ItemId, SavedAddress, Secret32};
-
-const ITEM: Purpose = Purpose { name: "vault-item", version: 1 };
 
 /// The server ids of the vault's entries: HMAC-SHA256 of each entry's key under a key made from
 /// the data key, 128 bits in base64url. Every device of the profile makes the same ones.
@@ -59,10 +56,6 @@ struct Sealed {
     d: Value,
 }
 
-fn item_context(user: &str, id: &str, version: u64) -> Vec<u8> {
-    format!("{user}\0{id}\0{version}").into_bytes()
-}
-
 /// Seals entry `key` (its JSON) as version `version` of server item `id` of `user`'s vault.
 pub fn seal_entry(
     data_key: &Secret32,
@@ -76,7 +69,7 @@ pub fn seal_entry(
     let d: Value = serde_json::from_slice(json).unwrap_or(Value::Null);
     let sealed = Sealed { v: VAULT_FORMAT, k: key.to_owned(), d };
     let plain = Zeroizing::new(serde_json::to_vec(&sealed).unwrap_or_default());
-    seal::seal_bound(data_key, ITEM, &item_context(user, id, version), nonce, &plain)
+    super::seal_item(data_key, user, id, version, nonce, &plain)
 }
 
 /// Opens what the server says is version `version` of item `id`: its entry key and JSON. Refused
@@ -90,9 +83,7 @@ pub fn open_entry(
     version: u64,
     blob: &[u8],
 ) -> Result<(String, Zeroizing<Vec<u8>>), ItemOpenError> {
-    let plain = seal::open_bound(data_key, ITEM, &item_context(user, id, version), blob).map_err(|e| match e {
-        SealError::Format | SealError::Decrypt => ItemOpenError::Open(VaultError::Open),
-    })?;
+    let plain = super::open_item(data_key, user, id, version, blob).map_err(ItemOpenError::Open)?;
     let sealed: Sealed = serde_json::from_slice(&plain).map_err(|e| ItemOpenError::Invalid(e.to_string()))?;
     if sealed.v > VAULT_FORMAT {
         return Err(ItemOpenError::Contents(ContentsError::Newer { found: sealed.v }));
@@ -158,8 +149,10 @@ pub fn from_entries<'a>(
                 let category: Category =
                     category.parse().map_err(|e: crate::ItemError| ContentsError::Invalid(e.to_string()))?;
                 let item: Item = serde_json::from_slice(json).map_err(|e| bad(key, e))?;
-                items.put(category, item).map_err(|e| ContentsError::Invalid(format!("{key}: {e}")))?;
+                items.put_synced(category, item);
             }
+            // A device's head says only that it wrote.
+            Some(("h", _)) => {}
             // An entry of a kind this version does not know came from a newer one.
             _ => return Err(ContentsError::Newer { found: VAULT_FORMAT + 1 }),
         }
@@ -174,6 +167,84 @@ pub fn from_entries<'a>(
     }
     accounts.sort_by(|a: &AccountRecord, b| (&a.origin, &a.account_guid).cmp(&(&b.origin, &b.account_guid)));
     Ok(VaultContents::new(AddressBook::joined(book, addresses), accounts).with_items(items, public))
+}
+
+/// The entries that differ from `base` in `contents`: each with its JSON, or `None` when it is
+/// gone. Items are compared as values, so only those that differ are written out: with a
+/// profile of ten thousand receipts, adding one writes one.
+pub fn diff(base: &VaultContents, contents: &VaultContents) -> Vec<(String, Option<Vec<u8>>)> {
+    let small = |c: &VaultContents| {
+        let light = VaultContents::new(c.address_book.clone(), c.accounts.clone())
+            .with_items(Items::default(), c.public.clone());
+        entries(&light)
+    };
+    let (before, after) = (small(base), small(contents));
+    let mut changes: Vec<(String, Option<Vec<u8>>)> = Vec::new();
+    for (key, json) in &after {
+        if before.get(key) != Some(json) {
+            changes.push((key.clone(), Some(json.clone())));
+        }
+    }
+    changes.extend(before.keys().filter(|k| !after.contains_key(*k)).map(|k| (k.clone(), None)));
+    for category in Category::ALL.into_iter().filter(|c| c.holds_items()) {
+        let (old, new) = (base.items.live(category), contents.items.live(category));
+        for (id, item) in new {
+            if old.get(id) != Some(item) {
+                changes.push((format!("i:{category}:{id}"), Some(serde_json::to_vec(item).unwrap_or_default())));
+            }
+        }
+        changes.extend(old.keys().filter(|id| !new.contains_key(*id)).map(|id| (format!("i:{category}:{id}"), None)));
+    }
+    changes
+}
+
+/// Puts one entry into `contents` (its JSON), or takes it out (`None`: removed on the server,
+/// which keeps removed items removed however another device merges).
+pub fn apply(contents: &mut VaultContents, key: &str, json: Option<&[u8]>, now: u64) -> Result<(), ContentsError> {
+    let bad = |e: serde_json::Error| ContentsError::Invalid(format!("{key}: {e}"));
+    match (key.split_once(':'), json) {
+        (None, Some(json)) if key == "a" => {
+            let rest: AddressBook = serde_json::from_slice(json).map_err(bad)?;
+            let (_, addresses) = contents.address_book.split();
+            contents.address_book = AddressBook::joined(rest, addresses.to_vec());
+        }
+        (None, None) if key == "a" => {}
+        (None, Some(json)) if key == "p" => contents.public = serde_json::from_slice(json).map_err(bad)?,
+        (None, None) if key == "p" => contents.public = PublicChoice::default(),
+        (Some(("a", _)), json) => {
+            let (rest, addresses) = contents.address_book.split();
+            let id = key.trim_start_matches("a:");
+            let mut addresses: Vec<SavedAddress> = addresses.iter().filter(|a| a.id.as_str() != id).cloned().collect();
+            if let Some(json) = json {
+                addresses.push(serde_json::from_slice(json).map_err(bad)?);
+            }
+            contents.address_book = AddressBook::joined(rest, addresses);
+        }
+        (Some(("c", _)), json) => {
+            let same = |a: &AccountRecord| format!("c:{} {}", a.origin, a.account_guid) == key;
+            contents.accounts.retain(|a| !same(a));
+            if let Some(json) = json {
+                contents.accounts.push(serde_json::from_slice(json).map_err(bad)?);
+                contents.accounts.sort_by(|a, b| (&a.origin, &a.account_guid).cmp(&(&b.origin, &b.account_guid)));
+            }
+        }
+        (Some(("i", rest)), json) => {
+            let (category, id) = rest.split_once(':').unwrap_or((rest, ""));
+            let category: Category =
+                category.parse().map_err(|e: crate::ItemError| ContentsError::Invalid(e.to_string()))?;
+            let id = ItemId::try_from(id.to_owned()).map_err(|e| ContentsError::Invalid(e.to_string()))?;
+            match json {
+                Some(json) => {
+                    let item: Item = serde_json::from_slice(json).map_err(bad)?;
+                    contents.items.put_synced(category, item);
+                }
+                None => contents.items.bury_removed(category, id, now),
+            }
+        }
+        (Some(("h", _)), _) => {}
+        _ => return Err(ContentsError::Newer { found: VAULT_FORMAT + 1 }),
+    }
+    Ok(())
 }
 
 mod erased {
@@ -246,6 +317,28 @@ mod tests {
         assert!(merged.items.get(Category::Bookmarks, &ItemId::try_from("b1".to_owned()).unwrap()).is_none());
         let unknown = BTreeMap::from([("x:thing".to_owned(), b"{}".to_vec())]);
         assert!(matches!(from_entries(&unknown, [], 0), Err(ContentsError::Newer { .. })));
+    }
+
+    #[test]
+    fn a_change_is_the_entries_that_differ_and_applies_entry_by_entry() {
+        let contents = sample();
+        let mut applied = VaultContents::default();
+        for (key, json) in entries(&contents) {
+            apply(&mut applied, &key, Some(&json), 0).unwrap();
+        }
+        assert_eq!(applied, contents);
+        let mut changed = contents.clone();
+        let fields = json!({"url": "https://shop.example/b2", "title": "B2"}).as_object().unwrap().clone();
+        let b2 = Item { id: ItemId::try_from("b2".to_owned()).unwrap(), fields, updated_at: 10, source: None };
+        changed.items.put(Category::Bookmarks, b2).unwrap();
+        changed.accounts.clear();
+        let keys: Vec<(String, bool)> = diff(&contents, &changed).into_iter().map(|(k, j)| (k, j.is_some())).collect();
+        assert_eq!(keys, [("c:https://shop.example acct".to_owned(), false), ("i:bookmarks:b2".to_owned(), true)]);
+        for (key, json) in diff(&contents, &changed) {
+            apply(&mut applied, &key, json.as_deref(), 0).unwrap();
+        }
+        assert_eq!(applied, changed);
+        assert!(diff(&changed, &changed).is_empty());
     }
 
     #[test]

@@ -99,6 +99,21 @@ impl Items {
         Ok(item)
     }
 
+    /// A category's live items by id.
+    pub fn live(&self, category: Category) -> &BTreeMap<ItemId, Item> {
+        static EMPTY: BTreeMap<ItemId, Item> = BTreeMap::new();
+        self.live.get(&category).unwrap_or(&EMPTY)
+    }
+
+    /// Takes an item as another device saved it (the server's copy): without the bounds a new
+    /// item here meets, which that device checked, so a full category never loses what synced.
+    pub fn put_synced(&mut self, category: Category, item: Item) {
+        if self.removed.get(&category).is_some_and(|r| r.contains_key(&item.id)) {
+            return;
+        }
+        self.live.entry(category).or_default().insert(item.id.clone(), item);
+    }
+
     /// Marks an item removed (the profile server holds it so): it leaves the live items too.
     pub fn bury_removed(&mut self, category: Category, id: ItemId, at: u64) {
         if let Some(items) = self.live.get_mut(&category) {

@@ -6,12 +6,15 @@
 //!                                                     └──▶ KEK       (wraps the data key; never leaves the client)
 //! paper key (32 random bytes) ─────────HKDF-SHA256──────▶ KEK       (a second wrap of the same data key)
 //! data key (32 random bytes) ──AES-256-GCM, bound to user and counter──▶ vault blob
+//! a key (32 random bytes) ──AES-256-GCM, bound to user, item id and version──▶ vault item
 //! ```
 //!
 //! The client pins the Argon2id parameters: it refuses any below the OWASP floor and any so
 //! large that a hostile server could use them to exhaust the device ([`KdfParams::check`]).
 //! A vault blob is bound to its user and write counter, so the server cannot replay an old
 //! blob as a newer version, nor one user's blob as another's.
+
+use std::collections::BTreeMap;
 
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64ct::{Base64UrlUnpadded, Encoding};
@@ -47,6 +50,7 @@ const DATA_KEY: Purpose = Purpose { name: "data-key", version: 1 };
 /// version 1 still open.
 const VAULT: Purpose = Purpose { name: "vault", version: 2 };
 const VAULT_BEFORE_BOOKS: Purpose = Purpose { name: "vault", version: 1 };
+const ITEM: Purpose = Purpose { name: "vault-item", version: 1 };
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VaultError {
@@ -56,6 +60,8 @@ pub enum VaultError {
     Unwrap,
     #[error("cannot open the vault: wrong key, or a blob that is not this user's at this counter")]
     Open,
+    #[error("cannot open a vault item: wrong key, or a blob that is not this user's item at this version")]
+    OpenItem,
     #[error("not a paper key: expected 64 hex digits (dashes and spaces are ignored)")]
     PaperKey,
 }
@@ -216,6 +222,29 @@ pub fn open_vault(
         })
 }
 
+fn item_context(user: &str, item: &str, version: u64) -> Vec<u8> {
+    format!("{user}\0{item}\0{version}").into_bytes()
+}
+
+/// Seals a vault item's contents as version `version` of `user`'s item `item` (the id the
+/// server knows it by, `server_api::ItemId`): a batch writing on top of version `v` seals for
+/// `v + 1`. So bound, the server cannot pass one item off as another, another user's, or an
+/// older version as a newer one.
+pub fn seal_item(key: &Secret32, user: &str, item: &str, version: u64, nonce: [u8; 12], contents: &[u8]) -> Vec<u8> {
+    seal::seal_bound(key, ITEM, &item_context(user, item, version), nonce, contents)
+}
+
+/// Opens `user`'s item `item` that the server says is at `version`.
+pub fn open_item(
+    key: &Secret32,
+    user: &str,
+    item: &str,
+    version: u64,
+    blob: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+    seal::open_bound(key, ITEM, &item_context(user, item, version), blob).map_err(|_| VaultError::OpenItem)
+}
+
 /// The newest vault version a device has seen: the counter, and a SHA-256 of the sealed blob
 /// at that counter. Sealing binds a blob to its counter, so a server cannot pass an old blob off
 /// as a newer version; the watermark stops the rest, a server offering an older version
@@ -228,6 +257,26 @@ pub struct Watermark {
     /// base64url SHA-256 of the blob at `counter`; absent when not known (an older state).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// The highest item change sequence seen (the vault kept as items).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub seq: u64,
+    /// Each device's head entry seen, by its server id: the newest version and its blob's
+    /// digest. A device's head rises with every batch it writes, so a server that dropped any
+    /// device's writes shows one of them older, or forked.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub heads: BTreeMap<String, SeenHead>,
+}
+
+/// A device's head entry as seen.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeenHead {
+    pub version: u64,
+    pub digest: String,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A server offered a vault older than one seen.
@@ -279,7 +328,7 @@ mod tests {
         assert_eq!(seen.check(5, b"other five"), Err(Rollback { seen: 5, offered: 5 }));
         seen.advance(4, b"four");
         assert_eq!(seen.counter, 5, "never goes back");
-        let legacy = Watermark { counter: 5, digest: None };
+        let legacy = Watermark { counter: 5, digest: None, ..Watermark::default() };
         assert_eq!(legacy.check(5, b"whatever"), Ok(()), "no digest known: only the counter is checked");
         assert!(legacy.check(4, b"four").is_err());
     }
@@ -367,6 +416,24 @@ mod tests {
         assert_eq!(open_vault(&key, "user-1", 7, b"garbage"), Err(VaultError::Open));
         // The NUL separator keeps ("user-1", 17) and ("user-11", 7) apart.
         assert_ne!(vault_context("user-1", 17), vault_context("user-11", 7));
+    }
+
+    #[test]
+    fn a_vault_item_opens_only_as_its_own_user_id_and_version() {
+        let key = Secret32::from_bytes([8; 32]);
+        let blob = seal_item(&key, "user-1", "item-a", 3, [2; 12], b"a receipt");
+        assert!(crate::seal::looks_sealed(&blob));
+        assert_eq!(open_item(&key, "user-1", "item-a", 3, &blob).unwrap().as_slice(), b"a receipt");
+        for (user, item, version) in [("user-1", "item-a", 2), ("user-1", "item-b", 3), ("user-2", "item-a", 3)] {
+            assert_eq!(
+                open_item(&key, user, item, version, &blob),
+                Err(VaultError::OpenItem),
+                "{user} {item} {version}"
+            );
+        }
+        let as_vault = seal_vault(&key, "user-1", 3, [2; 12], b"a receipt");
+        assert_eq!(open_item(&key, "user-1", "item-a", 3, &as_vault), Err(VaultError::OpenItem), "a vault is no item");
+        assert_ne!(item_context("user-1", "a", 12), item_context("user-1", "a1", 2));
     }
 
     #[test]

@@ -19,10 +19,11 @@ pub(super) fn status(home: &Path) -> Result<ExitCode, String> {
     say!("keystore     {} (master key present)", crate::local::keystore::NAME);
     say!("profile URL  {}", state.profile_url.as_deref().unwrap_or("not paired"));
     if let Some(link) = &state.server {
-        let vault = match (&link.data_key, link.dirty) {
+        let dirty = link.dirty || state.vault_contents() != link.base;
+        let vault = match (&link.data_key, dirty) {
             (None, _) => "not open yet (unlock with the passphrase)".to_owned(),
-            (Some(_), true) => format!("counter {}, local changes not yet synced", link.counter),
-            (Some(_), false) => format!("counter {}, in sync", link.counter),
+            (Some(_), true) => format!("change {}, local changes not yet synced", link.seq),
+            (Some(_), false) => format!("change {}, in sync", link.seq),
         };
         say!("server       {} (pairing {})", link.api_base, link.pairing_id);
         say!("vault        {vault}");

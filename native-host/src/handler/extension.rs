@@ -106,8 +106,14 @@ impl Host {
                 Ok(json!({"removed": true}))
             }
             Call::SetPublic { fields } => {
+                let key = loop {
+                    let secret = profile_core::Secret32::from_bytes(random()?);
+                    if profile_core::public::ProfileKey::from_secret(&secret).is_some() {
+                        break secret;
+                    }
+                };
                 let state = store.update(|s| {
-                    s.set_public(fields.clone(), now())?;
+                    s.set_public(fields.clone(), now(), key)?;
                     Ok(s.clone())
                 })?;
                 self.changed(&state);
@@ -199,10 +205,14 @@ impl Host {
 
     /// After a change to the address book: the vault hears of it soon, when paired.
     /// The public part as chosen, and what it publishes.
+    /// The public part as chosen, what the profile server publishes of it, and whether the
+    /// choice is still to go out.
     fn public_part(&self, _store: &Store, state: &LocalState) -> PublicSettings {
         let fields = state.public_fields();
-        let published = (!fields.is_empty()).then_some(Value::Object(fields));
-        state.public_part(published, state.server.is_none())
+        let wanted = (!fields.is_empty()).then_some(Value::Object(fields));
+        let published = state.server.as_ref().and_then(|link| link.published.clone());
+        let pending = wanted != published;
+        state.public_part(published, pending)
     }
 
     /// A change to the profile reaches the profile server in the background.

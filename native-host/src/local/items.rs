@@ -4,7 +4,7 @@
 
 use profile_core::category::ItemError;
 use profile_core::wire::{ItemList, MAX_LISTED_ITEMS, PublicSettings, publishable_fields};
-use profile_core::{Category, ErrorCode, Item, ItemId, ItemInput, WireError};
+use profile_core::{Category, ErrorCode, Item, ItemId, ItemInput, Secret32, WireError};
 use serde_json::{Map, Value};
 
 use super::state::LocalState;
@@ -75,8 +75,9 @@ impl LocalState {
         self.items.single(Category::Identity).get("language").and_then(Value::as_str).map(str::to_owned)
     }
 
-    /// Chooses the public part's fields (each one of [`publishable_fields`]).
-    pub fn set_public(&mut self, fields: Vec<String>, now: u64) -> Result<(), WireError> {
+    /// Chooses the public part's fields (each one of [`publishable_fields`]); `new_key` becomes
+    /// the profile's signing key when it has none yet.
+    pub fn set_public(&mut self, fields: Vec<String>, now: u64, new_key: Secret32) -> Result<(), WireError> {
         let allowed = publishable_fields();
         if let Some(other) = fields.iter().find(|f| !allowed.contains(&f.as_str())) {
             let other: String = other.chars().take(40).collect();
@@ -85,6 +86,9 @@ impl LocalState {
         let mut chosen: Vec<String> =
             allowed.iter().filter(|a| fields.iter().any(|f| f == *a)).map(|a| (*a).to_owned()).collect();
         chosen.dedup();
+        if !chosen.is_empty() && self.public.key.is_none() {
+            self.public.key = Some(new_key);
+        }
         self.public.fields = chosen;
         self.public.changed_at = now;
         Ok(())

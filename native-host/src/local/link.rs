@@ -2,9 +2,10 @@
 //! tokens, the vault's data key and counter, the newest version seen, and the registry's
 //! outbox.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
-use profile_core::vault::{VAULT_FORMAT, VaultContents, Watermark};
+use profile_core::vault::{SeenHead, VAULT_FORMAT, VaultContents, Watermark};
 use profile_core::wire::SyncHalt;
 use profile_core::{AccountGuid, Bearer, ErrorCode, Origin, PublicJwk, Secret32, WireError};
 use serde::{Deserialize, Serialize};
@@ -45,6 +46,38 @@ pub struct ServerLink {
     /// What the accounts registry has still to hear, oldest first.
     #[serde(default)]
     pub outbox: Vec<RegistryNews>,
+    /// The vault is kept as items on the server (the blob was moved over).
+    #[serde(default)]
+    pub items_moved: bool,
+    /// The blob was replaced with a note that it moved, which hosts from before refuse.
+    #[serde(default)]
+    pub blob_retired: bool,
+    /// The item change sequence read up to: the server never offers a lower one.
+    #[serde(default)]
+    pub seq: u64,
+    /// Each server item this device knows, by its opaque id: the entry it holds and its version.
+    #[serde(default)]
+    pub versions: BTreeMap<String, KnownItem>,
+    /// The public part's fields as last published by this device (`None`: nothing).
+    #[serde(default)]
+    pub published: Option<serde_json::Value>,
+    /// The x coordinate of the key it was signed with.
+    #[serde(default)]
+    pub published_key: Option<String>,
+}
+
+/// A vault item as this device last saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KnownItem {
+    /// The entry's key (`i:receipts:ID`); empty for a removal of one this device never held.
+    #[serde(rename = "k")]
+    pub key: String,
+    #[serde(rename = "v")]
+    pub version: u64,
+    /// A digest of its sealed blob (empty for a removal): another at the same version is a fork.
+    #[serde(rename = "d", default, skip_serializing_if = "String::is_empty")]
+    pub digest: String,
 }
 
 /// News for the profile server's accounts registry.
@@ -95,11 +128,29 @@ impl ServerLink {
     /// The newest vault version seen from this server: the watermark, and never less than the
     /// counter agreed on (a link saved before watermarks were kept has only that).
     pub fn newest_seen(&self) -> Watermark {
-        if self.seen.counter >= self.counter {
+        let mut seen = if self.seen.counter >= self.counter {
             self.seen.clone()
         } else {
-            Watermark { counter: self.counter, digest: None }
+            Watermark { counter: self.counter, digest: None, ..self.seen.clone() }
+        };
+        seen.seq = seen.seq.max(self.seq);
+        for (id, known) in self.versions.iter().filter(|(_, k)| k.key.starts_with("h:")) {
+            let head = seen.heads.entry(id.clone()).or_default();
+            if known.version >= head.version {
+                *head = SeenHead { version: known.version, digest: known.digest.clone() };
+            }
         }
+        seen
+    }
+
+    /// Halts syncing: the server offered an item change sequence, or an item version, older than
+    /// one seen (or another at one seen).
+    pub(crate) fn halt_items(&mut self, seen: u64, offered: u64) -> WireError {
+        let halt = SyncHalt { seen_counter: seen, offered_counter: offered, at: now(), newer_format: None };
+        tracing::error!("{}", halt.explain());
+        let error = WireError::new(ErrorCode::ServerUnreachable, halt.explain());
+        self.halted = Some(halt);
+        error
     }
 
     /// Checks a vault version the server offers against the newest one seen: an older one halts

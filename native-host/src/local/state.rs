@@ -148,9 +148,11 @@ impl LocalState {
         if let Some(link) = self.server.take() {
             let seen = link.newest_seen();
             let kept = self.vault_history.entry(link.profile_url.clone()).or_default();
+            let seq = kept.seq.max(seen.seq);
             if seen.counter >= kept.counter {
                 *kept = seen;
             }
+            kept.seq = seq;
         }
         self.profile_url = None;
     }

@@ -234,7 +234,8 @@ impl Client {
         }
         .map_err(|e| unreachable(url, &e))?;
         let status = response.status().as_u16();
-        let body = response.body_mut().with_config().limit(1 << 20).read_to_string().unwrap_or_default();
+        // A page of vault items is up to about 8 MiB; nothing the server sends is bigger.
+        let body = response.body_mut().with_config().limit(16 << 20).read_to_string().unwrap_or_default();
         Ok(Answer { status, body })
     }
 }

@@ -4,9 +4,12 @@
 
 mod client;
 mod devices;
+mod items;
 mod pairing;
 mod passphrase;
+mod public;
 mod push;
+
 mod sync;
 
 pub use client::{Client, server_address};

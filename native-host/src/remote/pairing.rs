@@ -93,6 +93,12 @@ pub fn pair(
         seen: Watermark::default(),
         halted: None,
         outbox: Vec::new(),
+        items_moved: false,
+        blob_retired: false,
+        seq: 0,
+        versions: Default::default(),
+        published: None,
+        published_key: None,
     };
     let remote = read_vault(client, &link)?;
     let history = store.state()?.vault_history.get(&profile_url).cloned().unwrap_or_default();
@@ -104,6 +110,27 @@ pub fn pair(
              (version {}): it may have been restored from a backup or tampered with. To use it anyway, pair again \
              accepting the older vault; what this device holds is merged into it",
             rollback.offered, rollback.seen
+        )));
+    }
+    // The items too: a change sequence below one seen is an older copy of the profile.
+    let offered_seq = current_seq(client, &link)?;
+    let forked = super::items::rolled_back_head(client, &link, &history.heads)?;
+    if let Some((seen, offered)) = forked
+        && !accept_older_vault
+    {
+        return Err(WireError::invalid(format!(
+            "the profile server offers an older vault of this profile than this device has seen (a device's \
+             changes at version {seen} are gone, version {offered} is there): it may have been restored from a \
+             backup or tampered with. To use it anyway, pair again accepting the older vault; what this device \
+             holds is merged into it"
+        )));
+    }
+    if offered_seq < history.seq && !accept_older_vault {
+        return Err(WireError::invalid(format!(
+            "the profile server offers an older vault of this profile (change {offered_seq}) than this device has \
+             seen (change {}): it may have been restored from a backup or tampered with. To use it anyway, pair \
+             again accepting the older vault; what this device holds is merged into it",
+            history.seq
         )));
     }
     if let Some(keys) = &passphrase {
@@ -130,6 +157,14 @@ pub fn pair(
         Ok(())
     })?;
     let synced = sync(store, client);
+    if let Err(error) = &synced
+        && store.state()?.server.as_ref().is_some_and(|link| link.halted.is_some())
+    {
+        // A vault this device cannot take (of a newer format, or older than one it saw): it is
+        // not paired with it, and wrote nothing to it.
+        let _ = super::devices::unpair(store, client);
+        return Err(error.clone());
+    }
     Ok(json!({
         "profileUrl": profile_url,
         "vaultOpen": passphrase.is_some(),

@@ -108,6 +108,10 @@ fn change_passphrase(
             link.data_key = Some(data_key);
             link.counter = counter;
             link.saw(counter, &blob);
+            // The items were sealed under the old key: the next sync removes them and writes
+            // the vault's entries again under the new one, from the blob just written.
+            link.items_moved = false;
+            link.blob_retired = false;
         }
         s.lock = Some(new_lock.clone());
         Ok(())

@@ -22,16 +22,16 @@
 //! acknowledges it, like a vault change: nothing is dropped when the server is away.
 
 use profile_core::server_api::{
-    AccountRef, AccountRegistration, Bytes, CredentialKind, RefreshRequest, Tokens, Vault, VaultWrite, VaultWritten,
+    AccountRef, AccountRegistration, CredentialKind, ItemChanges, ItemsQuery, RefreshRequest, Tokens, Vault,
     WrappedKey, path,
 };
-use profile_core::vault::{self, ContentsError, KdfParams, VaultContents, merge};
+use profile_core::vault::{self, ContentsError, KdfParams, VaultContents};
 use profile_core::{AppId, ErrorCode, Permissions, Secret32, WireError};
 
 use super::client::*;
 use crate::local::link::{RegistryNews, ServerLink};
 use crate::local::state::LocalState;
-use crate::local::store::{Store, now, random};
+use crate::local::store::{Store, now};
 
 /// Refresh the access token this long before it expires.
 pub(super) const REFRESH_MARGIN_SECS: u64 = 60;
@@ -151,59 +151,20 @@ pub(super) fn sync_link(client: &Client, link: &mut ServerLink, state: &mut Loca
         tracing::warn!("the accounts registry's news wait for the next sync: {e}");
     }
     let Some(data_key) = link.data_key.clone() else { return Ok(Synced::Idle) };
-    let local = state.vault_contents();
-    link.dirty |= local != link.base;
-    let mut remote: Option<RemoteVault> = None;
-    let mut received = false;
-    for _ in 0..MAX_MERGE_ROUNDS {
-        if let Some(server) = remote.take() {
-            received = true;
-            let theirs = server.open(&data_key, link)?;
-            link.saw(server.counter, &server.blob);
-            let merged = merge(&link.base, &state.vault_contents(), &theirs);
-            state.take_vault_contents(merged.clone());
-            link.dirty = merged != theirs;
-            link.counter = server.counter;
-            link.base = theirs;
-        }
-        if !link.dirty {
-            // Pull: a newer vault replaces the cache (nothing local is pending).
-            let server = read_fresh_vault(client, link)?;
-            if server.counter != link.counter {
-                remote = Some(server);
-                continue;
-            }
-            return Ok(Synced::InSync { counter: link.counter, sent: false, received });
-        }
-        let contents = state.vault_contents();
-        let json =
-            zeroize::Zeroizing::new(serde_json::to_vec(&contents).map_err(|e| WireError::internal(e.to_string()))?);
-        let blob = vault::seal_vault(&data_key, &link.profile_id, link.counter + 1, random()?, &json);
-        let body = VaultWrite { counter: signed(link.counter)?, blob: Bytes(blob.clone()) };
-        let answer = client.call("PUT", &url(&link.api_base, path::VAULT), Some(&link.access_token), Some(&body))?;
-        match answer.status {
-            200 => {
-                // The blob was sealed as version counter + 1: a server that says otherwise
-                // stored something else.
-                let written: VaultWritten = answer.read()?;
-                if counter(written.counter)? != link.counter + 1 {
-                    return Err(WireError::internal(format!(
-                        "the profile server stored a write of version {} as {}",
-                        link.counter + 1,
-                        written.counter
-                    )));
-                }
-                link.counter += 1;
-                link.saw(link.counter, &blob);
-                link.base = contents;
-                link.dirty = false;
-                return Ok(Synced::InSync { counter: link.counter, sent: true, received });
-            }
-            409 => remote = Some(read_fresh_vault(client, link)?),
-            _ => return Err(answer.error()),
-        }
+    let synced = super::items::sync_items(client, link, state, &data_key)?;
+    // The vault is in: publish what the person chose of it, or wait for the next sync.
+    if let Err(e) = super::public::publish(client, link, state) {
+        tracing::warn!("the public part waits for the next sync: {e}");
     }
-    Err(WireError::new(ErrorCode::ServerUnreachable, "the vault kept changing under this device; will retry"))
+    Ok(synced)
+}
+
+/// The item change sequence the server is at.
+pub(super) fn current_seq(client: &Client, link: &ServerLink) -> Result<u64, WireError> {
+    let query = ItemsQuery { since: i64::MAX, limit: Some(1), ..ItemsQuery::default() };
+    let address = format!("{}{}", url(&link.api_base, path::VAULT_ITEMS), query.to_query());
+    let page: ItemChanges = client.call("GET", &address, Some(&link.access_token), NO_BODY)?.expect(200)?;
+    Ok(u64::try_from(page.seq).unwrap_or(0))
 }
 
 /// Reads the server's vault and checks it against the newest version this device has seen:

@@ -5,7 +5,7 @@
 use profile_core::server_api::{CredentialKind, Rotation, WrappedKey};
 use sqlx::Row;
 
-use super::Db;
+use super::{Db, VaultHead};
 
 /// What a credential check compares against.
 #[derive(Debug)]
@@ -36,14 +36,13 @@ pub struct NewPassphrase<'a> {
 pub enum PassphraseChanged {
     Done {
         revoked: Vec<String>,
-        counter: Option<i64>,
+        /// Where the vault stands after a rotation.
+        rotated: Option<VaultHead>,
     },
     /// The rotation was based on a stale counter: this is the current one.
     Conflict(i64),
     /// The rotation's paper-key wrapping does not match whether there is a paper key.
-    PaperMismatch {
-        has_paper: bool,
-    },
+    PaperMismatch { has_paper: bool },
 }
 
 impl Db {
@@ -111,7 +110,7 @@ impl Db {
     /// every other device of the user out. All or nothing.
     pub async fn change_passphrase(&self, change: &NewPassphrase<'_>) -> anyhow::Result<PassphraseChanged> {
         let mut tx = self.pool.begin().await?;
-        let mut counter = None;
+        let mut rotated = None;
         if let Some(rotate) = change.rotate {
             let has_paper = sqlx::query("SELECT 1 FROM credentials WHERE user_id = $1 AND kind = 'paper'")
                 .bind(change.user)
@@ -131,7 +130,7 @@ impl Db {
             }
             let written = sqlx::query(
                 "UPDATE vaults SET counter = counter + 1, blob = $1, updated_at = $2 \
-                 WHERE user_id = $3 AND counter = $4 RETURNING counter",
+                 WHERE user_id = $3 AND counter = $4 RETURNING counter, seq",
             )
             .bind(&rotate.blob.0)
             .bind(crate::now())
@@ -140,7 +139,7 @@ impl Db {
             .fetch_optional(&mut *tx)
             .await?;
             match written {
-                Some(row) => counter = Some(row.try_get::<i64, _>(0)?),
+                Some(row) => rotated = Some(VaultHead { counter: row.try_get(0)?, seq: row.try_get(1)? }),
                 None => {
                     let current = sqlx::query("SELECT counter FROM vaults WHERE user_id = $1")
                         .bind(change.user)
@@ -184,6 +183,6 @@ impl Db {
             .await?;
         }
         tx.commit().await?;
-        Ok(PassphraseChanged::Done { revoked, counter })
+        Ok(PassphraseChanged::Done { revoked, rotated })
     }
 }

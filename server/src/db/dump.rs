@@ -2,7 +2,8 @@
 //! encrypted.
 
 use anyhow::Context;
-use profile_core::server_api::Bytes;
+use profile_core::public::PublicPart;
+use profile_core::server_api::{Bytes, ItemId};
 use sqlx::Row;
 
 use super::Db;
@@ -55,10 +56,33 @@ impl Db {
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-        let vault = sqlx::query("SELECT counter, blob, updated_at FROM vaults WHERE user_id = $1")
+        let vault = sqlx::query("SELECT counter, blob, updated_at, seq FROM vaults WHERE user_id = $1")
             .bind(user_id)
             .fetch_one(&self.pool)
             .await?;
+        let items = sqlx::query(
+            "SELECT id, version, seq, blob, updated_at FROM vault_items WHERE user_id = $1 ORDER BY seq, id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok(ItemDump {
+                id: ItemId::try_from(r.try_get::<String, _>(0)?).map_err(anyhow::Error::msg)?,
+                version: r.try_get(1)?,
+                seq: r.try_get(2)?,
+                blob: r.try_get::<Option<Vec<u8>>, _>(3)?.map(Bytes),
+                updated_at: r.try_get(4)?,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+        let public = sqlx::query("SELECT part FROM public_parts WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| anyhow::Ok(serde_json::from_str(&r.try_get::<String, _>(0)?)?))
+            .transpose()?;
         Ok(Some(UserDump {
             format: USER_DUMP_FORMAT.to_owned(),
             id: user.try_get(0)?,
@@ -73,7 +97,10 @@ impl Db {
                 counter: vault.try_get(0)?,
                 blob: Bytes(vault.try_get(1)?),
                 updated_at: vault.try_get(2)?,
+                seq: vault.try_get(3)?,
             },
+            items,
+            public,
         }))
     }
 
@@ -127,13 +154,52 @@ impl Db {
             .await
             .context("cannot load an account")?;
         }
-        sqlx::query("INSERT INTO vaults (user_id, counter, blob, updated_at) VALUES ($1, $2, $3, $4)")
+        // The totals the bounds are checked against, counted from the items; the seq no lower
+        // than any item's, so the next batch's seq is above them all.
+        let (mut count, mut bytes, mut tombstones, mut seq) = (0i64, 0i64, 0i64, dump.vault.seq);
+        for item in &dump.items {
+            match &item.blob {
+                Some(blob) => (count, bytes) = (count + 1, bytes + i64::try_from(blob.0.len())?),
+                None => tombstones += 1,
+            }
+            seq = seq.max(item.seq);
+        }
+        sqlx::query(
+            "INSERT INTO vaults (user_id, counter, blob, updated_at, seq, item_count, item_bytes, tombstones) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&dump.id)
+        .bind(dump.vault.counter)
+        .bind(&dump.vault.blob.0)
+        .bind(dump.vault.updated_at)
+        .bind(seq)
+        .bind(count)
+        .bind(bytes)
+        .bind(tombstones)
+        .execute(&mut *tx)
+        .await?;
+        for item in &dump.items {
+            sqlx::query(
+                "INSERT INTO vault_items (user_id, id, version, seq, blob, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
             .bind(&dump.id)
-            .bind(dump.vault.counter)
-            .bind(&dump.vault.blob.0)
-            .bind(dump.vault.updated_at)
+            .bind(item.id.as_str())
+            .bind(item.version)
+            .bind(item.seq)
+            .bind(item.blob.as_ref().map(|b| b.0.as_slice()))
+            .bind(item.updated_at)
             .execute(&mut *tx)
-            .await?;
+            .await
+            .with_context(|| format!("cannot load item {}", item.id))?;
+        }
+        if let Some(part) = &dump.public {
+            sqlx::query("INSERT INTO public_parts (user_id, part, updated_at) VALUES ($1, $2, $3)")
+                .bind(&dump.id)
+                .bind(serde_json::to_string(part)?)
+                .bind(dump.created_at)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -159,6 +225,24 @@ pub struct UserDump {
     #[serde(default)]
     pub accounts: Vec<AccountDump>,
     pub vault: VaultDump,
+    /// The vault's items, tombstones included, in `(seq, id)` order (absent from dumps made
+    /// before them).
+    #[serde(default)]
+    pub items: Vec<ItemDump>,
+    /// The public part of the profile, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public: Option<PublicPart>,
+}
+
+/// One vault item as stored; without a blob, a tombstone.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ItemDump {
+    pub id: ItemId,
+    pub version: i64,
+    pub seq: i64,
+    pub blob: Option<Bytes>,
+    pub updated_at: i64,
 }
 
 /// One entry of the accounts registry, as stored.
@@ -192,4 +276,7 @@ pub struct VaultDump {
     pub counter: i64,
     pub blob: Bytes,
     pub updated_at: i64,
+    /// The items' change sequence (absent from dumps made before items).
+    #[serde(default)]
+    pub seq: i64,
 }

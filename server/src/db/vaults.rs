@@ -1,5 +1,6 @@
 //! `vaults`: one sealed blob per user with its write counter. A write is a compare-and-set on
-//! the counter, in one conditional `UPDATE`.
+//! the counter, in one conditional `UPDATE`. The row also holds the user's vault-item change
+//! sequence and item totals, which [`super::vault_items`] keeps.
 
 use profile_core::server_api::Bytes;
 use sqlx::Row;
@@ -14,6 +15,13 @@ pub struct StoredVault {
     pub kdf: String,
 }
 
+/// Where a user's vault stands: its counter, and the seq of its items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VaultHead {
+    pub counter: i64,
+    pub seq: i64,
+}
+
 impl Db {
     pub async fn vault(&self, user_id: &str) -> anyhow::Result<StoredVault> {
         let row = sqlx::query(
@@ -26,11 +34,11 @@ impl Db {
     }
 
     /// Stores `blob` as the version after `base` when `base` is still the current counter:
-    /// `Ok(new counter)`, else `Err(current counter)`.
-    pub async fn write_vault(&self, user_id: &str, base: i64, blob: &[u8]) -> anyhow::Result<Result<i64, i64>> {
+    /// `Ok(where the vault stands now)`, else `Err(current counter)`.
+    pub async fn write_vault(&self, user_id: &str, base: i64, blob: &[u8]) -> anyhow::Result<Result<VaultHead, i64>> {
         let written = sqlx::query(
             "UPDATE vaults SET counter = counter + 1, blob = $1, updated_at = $2 WHERE user_id = $3 AND counter = $4 \
-             RETURNING counter",
+             RETURNING counter, seq",
         )
         .bind(blob)
         .bind(crate::now())
@@ -39,7 +47,7 @@ impl Db {
         .fetch_optional(&self.pool)
         .await?;
         if let Some(row) = written {
-            return Ok(Ok(row.try_get(0)?));
+            return Ok(Ok(VaultHead { counter: row.try_get(0)?, seq: row.try_get(1)? }));
         }
         let current: i64 = sqlx::query("SELECT counter FROM vaults WHERE user_id = $1")
             .bind(user_id)

@@ -1,10 +1,11 @@
-//! JSON request bodies, and the checks of the sealed blobs and wrapped keys they carry (the
-//! server cannot open them; it checks their format and size).
+//! JSON request bodies and query strings, and the checks of the sealed blobs and wrapped keys
+//! they carry (the server cannot open them; it checks their format and size).
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use profile_core::server_api::ApiErrorCode;
 
 use super::ApiError;
@@ -35,6 +36,21 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> 
     }
 }
 
+/// A query string whose rejections are [`ApiError`]s: 400 naming what could not be read.
+#[derive(Debug)]
+pub struct QueryParams<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::invalid(rejection.body_text())),
+        }
+    }
+}
+
 /// The largest sealed vault accepted.
 pub const MAX_VAULT_BYTES: usize = 256 * 1024;
 
@@ -44,11 +60,7 @@ pub fn check_sealed(what: &str, blob: &[u8], max: usize) -> Result<(), ApiError>
         return Err(ApiError::invalid(format!("{what} is not a sealed blob")));
     }
     if blob.len() > max {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            ApiErrorCode::TooLarge,
-            format!("{what} is {} bytes; at most {max} are kept", blob.len()),
-        ));
+        return Err(ApiError::too_large(format!("{what} is {} bytes; at most {max} are kept", blob.len())));
     }
     Ok(())
 }

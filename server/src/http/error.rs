@@ -1,11 +1,12 @@
 //! The one error type of the API, and the one place it becomes a response:
 //! `{"error": {"code", "message"}}` ([`ErrorBody`]) with a status that fits it, plus the
-//! current `counter` of a conflict or `retryAfter` (and the `Retry-After` header).
+//! current `counter` of a conflict of the vault, the `conflicts` of a batch of vault items, or
+//! `retryAfter` (and the `Retry-After` header).
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use profile_core::server_api::{ApiErrorCode, ErrorBody, ErrorDetail};
+use profile_core::server_api::{ApiErrorCode, ErrorBody, ErrorDetail, ItemVersion};
 
 use crate::throttle::{BUSY_RETRY_SECS, Busy, Refusal};
 
@@ -19,7 +20,7 @@ pub struct ApiError {
 impl ApiError {
     pub fn new(status: StatusCode, code: ApiErrorCode, message: impl Into<String>) -> Self {
         let error = ErrorDetail { code, message: message.into() };
-        Self { status, body: ErrorBody { error, counter: None, retry_after: None } }
+        Self { status, body: ErrorBody { error, counter: None, conflicts: Vec::new(), retry_after: None } }
     }
 
     /// With the vault's current counter (a conflict).
@@ -58,6 +59,23 @@ impl ApiError {
 
     pub fn conflict(current: i64, message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, ApiErrorCode::Conflict, message).counter(current)
+    }
+
+    /// A batch of vault items refused whole: these items are not at the versions it was based
+    /// on, and are at these.
+    pub fn item_conflicts(conflicts: Vec<ItemVersion>) -> Self {
+        let message = format!(
+            "{} of the batch's items changed since the versions it was based on: read them, merge, and send the batch again",
+            conflicts.len()
+        );
+        let mut error = Self::new(StatusCode::CONFLICT, ApiErrorCode::Conflict, message);
+        error.body.conflicts = conflicts;
+        error
+    }
+
+    /// Over a size or a bound (413).
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, ApiErrorCode::TooLarge, message)
     }
 
     pub fn locked_down() -> Self {

@@ -1,6 +1,6 @@
 //! The HTTP plumbing every route uses: the app state ([`AppState`]), the one error type and the
 //! one place it becomes a response ([`ApiError`]), and the extractors for a JSON body
-//! ([`Body`]), the client's address ([`ClientAddr`]) and a device's session ([`Session`]).
+//! ([`Body`]), a query string ([`QueryParams`]), the client's address ([`ClientAddr`]) and a device's session ([`Session`]).
 //! Bodies and paths are `profile_core::server_api`'s.
 
 mod body;
@@ -9,7 +9,7 @@ mod error;
 mod session;
 mod state;
 
-pub use body::{Body, MAX_VAULT_BYTES, WRAPPED_KEY_BYTES, check_sealed, check_wrapped_key};
+pub use body::{Body, MAX_VAULT_BYTES, QueryParams, WRAPPED_KEY_BYTES, check_sealed, check_wrapped_key};
 pub use client_addr::ClientAddr;
 pub use error::ApiError;
 pub use session::Session;

@@ -80,8 +80,8 @@ pub async fn change_passphrase(
         keep_devices: request.keep_devices,
         rotate: request.rotate.as_ref(),
     };
-    let (revoked, counter) = match state.db.change_passphrase(&change).await? {
-        PassphraseChanged::Done { revoked, counter } => (revoked, counter),
+    let (revoked, rotated) = match state.db.change_passphrase(&change).await? {
+        PassphraseChanged::Done { revoked, rotated } => (revoked, rotated),
         PassphraseChanged::Conflict(current) => {
             return Err(ApiError::conflict(
                 current,
@@ -103,13 +103,13 @@ pub async fn change_passphrase(
     tracing::info!(
         device = %session.device,
         signed_out = revoked.len(),
-        rotated = counter.is_some(),
+        rotated = rotated.is_some(),
         "the passphrase was changed"
     );
-    Ok(match counter {
-        Some(counter) => {
-            state.events.publish(&state.db, &Event::vault_changed(&session.user, counter)).await?;
-            Json(VaultWritten { counter }).into_response()
+    Ok(match rotated {
+        Some(head) => {
+            state.events.publish(&state.db, &Event::vault_changed(&session.user, head)).await?;
+            Json(VaultWritten { counter: head.counter }).into_response()
         }
         None => StatusCode::NO_CONTENT.into_response(),
     })

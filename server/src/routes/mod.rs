@@ -3,9 +3,10 @@
 //! `profile_core::server_api`'s.
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
-use profile_core::server_api::{ApiErrorCode, path};
+use profile_core::server_api::{ApiErrorCode, MAX_BATCH_BODY_BYTES, path};
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::http::{ApiError, AppState};
@@ -17,9 +18,11 @@ pub mod email;
 pub mod login;
 pub mod metrics;
 pub mod public;
+pub mod public_part;
 pub mod push;
 pub mod sites;
 pub mod vault;
+pub mod vault_items;
 
 pub fn router(state: AppState) -> Router {
     let limit = state.settings.max_body_bytes;
@@ -48,8 +51,16 @@ pub fn router(state: AppState) -> Router {
         .route(path::EMAIL_VERIFY, post(email::start_verify))
         .route(path::EMAIL_RECOVER, post(email::start_recover))
         .route(path::EMAIL_CONFIRM, get(email::confirm_page).post(email::confirm))
+        .route(path::PUBLIC, put(public_part::put).delete(public_part::remove))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, ApiErrorCode::NotFound, "no such endpoint") })
         .layer(RequestBodyLimitLayer::new(limit))
+        // A batch of vault items may be bigger than other bodies: its own limit, not the above.
+        .merge(
+            Router::new()
+                .route(path::VAULT_ITEMS, get(vault_items::read).post(vault_items::write))
+                .layer(DefaultBodyLimit::max(MAX_BATCH_BODY_BYTES))
+                .layer(RequestBodyLimitLayer::new(MAX_BATCH_BODY_BYTES)),
+        )
         .layer(axum::middleware::from_fn_with_state(counted, crate::services::metrics::track))
         .with_state(state)
 }

@@ -17,7 +17,8 @@ pub async fn jwks(State(state): State<AppState>) -> Json<Jwks> {
     Json(Jwks { keys: vec![state.keys.signing.jwk()] })
 }
 
-/// A user's public profile document: what `getProfileUrl` points sites at.
+/// A user's public profile document: what `getProfileUrl` points sites at, with the public
+/// part the person published, verbatim ([`super::public_part`]).
 pub async fn profile_document(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -25,12 +26,13 @@ pub async fn profile_document(
     if state.db.site_locked_down().await? {
         return Err(ApiError::locked_down());
     }
-    match state.db.user_is_active(&id).await? {
-        Some(true) => Ok(Json(ProfileDocument {
+    match state.db.public_profile(&id).await? {
+        Some(profile) if profile.active => Ok(Json(ProfileDocument {
             profile_url: crate::profile_url(&state.settings.public_url, &id),
             profile_id: id,
             api_base: state.settings.public_url.clone(),
             keys: vec![state.keys.signing.jwk()],
+            public: profile.public,
         })),
         _ => Err(ApiError::not_found("profile")),
     }

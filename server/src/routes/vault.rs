@@ -34,9 +34,9 @@ pub async fn write(
 ) -> Result<Json<VaultWritten>, ApiError> {
     check_sealed("blob", &request.blob.0, MAX_VAULT_BYTES)?;
     match state.db.write_vault(&session.user, request.counter, &request.blob.0).await? {
-        Ok(counter) => {
-            state.events.publish(&state.db, &Event::vault_changed(&session.user, counter)).await?;
-            Ok(Json(VaultWritten { counter }))
+        Ok(head) => {
+            state.events.publish(&state.db, &Event::vault_changed(&session.user, head)).await?;
+            Ok(Json(VaultWritten { counter: head.counter }))
         }
         Err(current) => Err(ApiError::conflict(
             current,

@@ -10,7 +10,7 @@ use profile_core::server_api::PushEvent;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-use crate::db::{Backend, Db};
+use crate::db::{Backend, Db, VaultHead};
 
 const CHANNEL: &str = "profile_events";
 
@@ -22,8 +22,8 @@ pub struct Event {
 }
 
 impl Event {
-    pub fn vault_changed(user: &str, counter: i64) -> Self {
-        Self { user: user.into(), body: PushEvent::VaultChanged { counter } }
+    pub fn vault_changed(user: &str, head: VaultHead) -> Self {
+        Self { user: user.into(), body: PushEvent::VaultChanged { counter: head.counter, seq: head.seq } }
     }
 
     pub fn account_added(user: &str, origin: &profile_core::Origin) -> Self {
