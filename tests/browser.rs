@@ -1213,7 +1213,10 @@ fn a_site_asks_for_claims_and_gets_only_what_the_person_left_ticked_never_the_da
 
 #[test]
 fn the_options_page_keeps_every_category_and_publishes_only_what_the_person_ticks() {
+    const EMAIL: &str = "ada@example.org";
+    let server = ProfileServer::start(EMAIL, "correct horse battery");
     let mut browser = launch(true);
+    browser.host_with_input(&["pair", &server.profile_url, "--email", EMAIL], "correct horse battery\n");
     browser.host(ADA);
     browser.host(&[
         "data",
@@ -1304,15 +1307,32 @@ fn the_options_page_keeps_every_category_and_publishes_only_what_the_person_tick
     browser.wait_for(&options, "!document.getElementById('cat-contacts').innerText.includes('Babbage')");
     assert!(!browser.host(&["data", "list", "contacts"]).contains("Babbage"));
 
-    // Nothing is public until the person ticks it; then exactly that is.
+    // Nothing is public until the person ticks it; then exactly that is, at the profile URL.
     assert_eq!(own_call(&mut browser, &options, "getPublic", json!({}))["fields"], json!([]));
-    assert!(section(&mut browser, "public-card").contains("Nothing"));
+    let public = section(&mut browser, "public-card");
+    assert!(
+        public.contains(&server.profile_url) && public.contains("Nothing: your profile URL shows no details"),
+        "{public}"
+    );
     browser.eval(&options, "document.getElementById('public-displayName').click(); document.getElementById('public-vehicles').click(); document.getElementById('public-form').requestSubmit(); true");
     browser.wait_for(&options, "document.getElementById('public-status').textContent === 'Saved.'");
-    browser.wait_for(&options, "document.getElementById('public-now').innerText.includes('Volvo XC40 2021')");
-    let public = own_call(&mut browser, &options, "getPublic", json!({}));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let public = loop {
+        let public = own_call(&mut browser, &options, "getPublic", json!({}));
+        if public["pending"] == json!(false) {
+            break public;
+        }
+        assert!(Instant::now() < deadline, "never published: {public}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
     assert_eq!(public["fields"], json!(["displayName", "vehicles"]));
+    assert_eq!(public["published"]["displayName"], "Ada");
     assert!(!public.to_string().contains("1M8GDM9AXKP042788") && !public.to_string().contains("AB 123"), "{public}");
+    browser.reload(&options);
+    browser.wait_for(&options, "document.body.dataset.loaded === 'true'");
+    let shown = section(&mut browser, "public-now");
+    assert!(shown.contains("Display name\tAda") || shown.contains("Display name\nAda"), "{shown}");
+    assert!(shown.contains("Volvo XC40 2021") && !shown.contains("AB 123") && !shown.contains("null"), "{shown}");
     looks.push(browser.inspect(&options, "options-public"));
     assert_all_clean(&looks);
 }

@@ -403,16 +403,15 @@ export async function loadPublic(status) {
   const url = status && status.profileUrl;
   const now = document.getElementById("public-now");
   const published = part.published && Object.keys(part.published).length ? part.published : null;
-  const heading = url ? ["What anyone who opens ", el("code", {}, url), " sees"] : ["What would be published"];
-  const said = !published
-    ? el("p", { className: "muted" }, url ? "Nothing: your profile URL shows no details about you." : "Nothing.")
-    : publishedList(published, fields);
-  const note = part.pending
-    ? el("p", { className: "small muted" }, url
-      ? "Not on your profile server yet: it is published there as soon as the server is reached."
-      : "This device is not paired with a profile server, so you have no profile URL yet and nothing is published anywhere. Once you pair, what you chose here is published there.")
-    : null;
-  now.replaceChildren(el("h3", {}, ...heading), said, note);
+  if (!url) {
+    now.replaceChildren(...[el("h3", {}, "What anyone sees"),
+      el("p", { className: "muted" }, "Nothing: this device is not paired with a profile server, so you have no profile URL yet."),
+      part.fields.length ? el("p", { className: "small muted" }, "Once you pair, what you ticked is published there.") : null].filter(Boolean));
+  } else {
+    now.replaceChildren(...[el("h3", {}, "What anyone who opens ", el("code", {}, url), " sees"),
+      published ? publishedList(published, fields) : el("p", { className: "muted" }, "Nothing: your profile URL shows no details about you."),
+      part.pending ? el("p", { className: "small muted" }, "Your latest choice is not on your profile server yet: it is published at the next sync.") : null].filter(Boolean));
+  }
   document.body.dataset.publicLoaded = "true";
 }
 
