@@ -22,6 +22,16 @@ pub struct Items {
     removed: BTreeMap<Category, BTreeMap<ItemId, u64>>,
 }
 
+/// One item's place as kept: live, removed (when), or nothing. What a store of items writes per
+/// change, so a change to one of ten thousand items writes one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Kept {
+    Live(Item),
+    Removed(u64),
+    Absent,
+}
+
 /// One item's state on one side of a merge.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Slot<'a> {
@@ -178,6 +188,56 @@ impl Items {
         merged
     }
 
+    /// Every item whose place differs between `before` and `after`, with its place in `after`.
+    pub fn changes(before: &Self, after: &Self) -> Vec<(Category, ItemId, Kept)> {
+        let mut changes = Vec::new();
+        for (category, id) in Self::ids([before, after, after]) {
+            let (was, is) = (before.slot(category, id), after.slot(category, id));
+            if was != is {
+                let kept = match is {
+                    Slot::Live(item) => Kept::Live(item.clone()),
+                    Slot::Removed(at) => Kept::Removed(at),
+                    Slot::Absent => Kept::Absent,
+                };
+                changes.push((category, id.clone(), kept));
+            }
+        }
+        changes
+    }
+
+    /// Every item's place, as [`Items::changes`] from nothing gives it.
+    pub fn all(&self) -> Vec<(Category, ItemId, Kept)> {
+        Self::changes(&Self::default(), self)
+    }
+
+    /// Puts an item in its place as kept (replaying what [`Items::changes`] wrote).
+    pub fn set(&mut self, category: Category, id: ItemId, kept: Kept) {
+        if let Some(items) = self.live.get_mut(&category) {
+            items.remove(&id);
+            if items.is_empty() {
+                self.live.remove(&category);
+            }
+        }
+        if let Some(removed) = self.removed.get_mut(&category) {
+            removed.remove(&id);
+            if removed.is_empty() {
+                self.removed.remove(&category);
+            }
+        }
+        match kept {
+            Kept::Live(item) => {
+                self.live.entry(category).or_default().insert(id, item);
+            }
+            Kept::Removed(at) => self.bury(category, id, at),
+            Kept::Absent => {}
+        }
+    }
+
+    /// How many items and tombstones it keeps.
+    pub fn len(&self) -> usize {
+        self.live.values().map(BTreeMap::len).sum::<usize>() + self.removed.values().map(BTreeMap::len).sum::<usize>()
+    }
+
     /// The fields of a category's one record (identity), empty when none is saved.
     pub fn single(&self, category: Category) -> Map<String, Value> {
         self.get(category, &ItemId::single()).map(|i| i.fields.clone()).unwrap_or_default()
@@ -247,6 +307,30 @@ mod tests {
         assert_eq!(merged.slot(Category::Medical, &id("a")), Slot::Removed(5));
         let mut again = merged.clone();
         assert!(again.put(Category::Medical, item("a", "back?", 10)).is_err(), "a removed id cannot be saved again");
+    }
+
+    #[test]
+    fn changes_replayed_give_the_same_items() {
+        let mut before = Items::default();
+        before.put(Category::Bookmarks, item("a", "A", 1)).unwrap();
+        before.put(Category::Bookmarks, item("b", "B", 1)).unwrap();
+        let mut after = before.clone();
+        after.put(Category::Bookmarks, item("a", "A2", 2)).unwrap();
+        after.remove(Category::Bookmarks, &id("b"), 3).unwrap();
+        after.put(Category::Medical, item("c", "C", 3)).unwrap();
+        let changes = Items::changes(&before, &after);
+        assert_eq!(changes.len(), 3, "{changes:?}");
+        let mut replayed = before.clone();
+        for (category, id, kept) in changes {
+            replayed.set(category, id, kept);
+        }
+        assert_eq!(replayed, after);
+        let mut rebuilt = Items::default();
+        for (category, id, kept) in after.all() {
+            rebuilt.set(category, id, kept);
+        }
+        assert_eq!(rebuilt, after);
+        assert_eq!(after.len(), 3);
     }
 
     #[test]

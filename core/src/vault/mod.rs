@@ -31,7 +31,7 @@ pub mod entries;
 pub mod items;
 
 pub use contents::{AccountRecord, ContentsError, PublicChoice, VAULT_FORMAT, VaultContents, merge};
-pub use items::Items;
+pub use items::{Items, Kept};
 
 /// Shortest passphrase accepted anywhere (host lock, profile server).
 pub const MIN_PASSPHRASE_CHARS: usize = 8;

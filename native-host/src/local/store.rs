@@ -4,6 +4,12 @@
 //!   of the directory), so a crash leaves the old or the new state, never a torn one;
 //! - `ledger.sealed`: the disclosure ledger, append-only records of `u32 length ‖ sealed JSON`;
 //!   a torn last record (a crash mid-append) is ignored when read;
+//! - `items.sealed`: the profile's items (receipts, medical events, …) and the profile server's
+//!   copy of them as last synced, kept apart from the state so a change to one of ten thousand
+//!   items writes one record (`u32 length ‖ sealed JSON`, fsynced) rather than the whole
+//!   profile; the state file holds everything else. Read back, the records replay in order; a
+//!   torn last record is ignored; when dead records outnumber the live ones the file is
+//!   rewritten whole (atomically);
 //! - `lock`: the OS file lock that serializes writers across host processes. Every write starts
 //!   from the state on disk, so what another process saved is never lost;
 //! - `activity`: an empty file whose modification time is when a person last did something with
@@ -27,9 +33,15 @@ use zeroize::Zeroizing;
 
 use crate::local::keystore::{Keystore, KeystoreError, entry_name};
 use crate::local::state::{LocalState, STATE_VERSION};
+use profile_core::Category;
+use profile_core::ItemId;
+use profile_core::vault::{Items, Kept};
+use serde::{Deserialize, Serialize};
 
 const STATE_FILE: &str = "state.sealed";
 const LEDGER_FILE: &str = "ledger.sealed";
+const ITEMS_FILE: &str = "items.sealed";
+const ITEMS_PURPOSE: Purpose = Purpose { name: "host-items", version: 1 };
 const LOCK_FILE: &str = "lock";
 const ACTIVITY_FILE: &str = "activity";
 /// The sealed envelope's version, which the state's own format ([`STATE_VERSION`], inside it)
@@ -104,7 +116,7 @@ pub struct Store {
     dir: PathBuf,
     key: Secret32,
     /// The state as last read or written, with the file version it came from.
-    cache: Mutex<Option<(Stamp, Arc<LocalState>)>>,
+    cache: Mutex<Option<Cached>>,
     /// The ledger, open for appending, with its file id, while it is the file at its path.
     ledger: Mutex<Option<(File, u64)>>,
 }
@@ -134,7 +146,7 @@ impl Store {
         };
         let store = Self { dir, cache: Mutex::new(None), key, ledger: Mutex::new(None) };
         if !state_path.exists() {
-            store.write_state(&LocalState::new(Secret32::from_bytes(random()?)))?;
+            store.write_state(&mut LocalState::new(Secret32::from_bytes(random()?)), None)?;
         }
         store.state()?;
         Ok(store)
@@ -149,10 +161,11 @@ impl Store {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         let stamp = Stamp::of(&self.dir.join(STATE_FILE))?;
         match cache.as_ref() {
-            Some((seen, state)) if *seen == stamp => Ok(state.clone()),
+            Some(cached) if cached.stamp == stamp => Ok(cached.state.clone()),
             _ => {
-                let state = Arc::new(self.read_state()?);
-                *cache = Some((stamp, state.clone()));
+                let read = self.read_state()?;
+                let state = read.state.clone();
+                *cache = Some(read);
                 Ok(state)
             }
         }
@@ -163,11 +176,23 @@ impl Store {
     pub fn update<R>(&self, change: impl FnOnce(&mut LocalState) -> Result<R, WireError>) -> Result<R, WireError> {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         let _guard = FileLock::acquire(&self.dir)?;
-        let mut state = self.read_state()?;
-        let result = change(&mut state)?;
-        self.write_state(&state)?;
+        // The latest on disk: what this process read or wrote last, unless another replaced it.
         let stamp = Stamp::of(&self.dir.join(STATE_FILE))?;
-        *cache = Some((stamp, Arc::new(state)));
+        let before = match cache.take() {
+            Some(cached) if cached.stamp == stamp => cached,
+            _ => self.read_state()?,
+        };
+        let mut state = (*before.state).clone();
+        let result = match change(&mut state) {
+            Ok(result) => result,
+            Err(e) => {
+                *cache = Some(before);
+                return Err(e);
+            }
+        };
+        let records = self.write_state(&mut state, Some(&before))?;
+        let stamp = Stamp::of(&self.dir.join(STATE_FILE))?;
+        *cache = Some(Cached { stamp, state: Arc::new(state), records, inline: false });
         Ok(result)
     }
 
@@ -214,17 +239,81 @@ impl Store {
         Ok(state)
     }
 
-    fn read_state(&self) -> Result<LocalState, StoreError> {
+    /// The state file, then the items file replayed over it.
+    fn read_state(&self) -> Result<Cached, StoreError> {
         let path = self.dir.join(STATE_FILE);
+        let stamp = Stamp::of(&path)?;
         let blob = fs::read(&path).map_err(io_error("cannot read", &path))?;
         let json = seal::open(&self.key, STATE_PURPOSE, &blob).map_err(StoreError::Undecryptable)?;
-        parse_state(&json)
+        let mut state = parse_state(&json)?;
+        // Items kept in the state file itself (a state written before the items file) move to
+        // the items file at the next write.
+        let inline = state.items.len() + state.server.as_ref().map_or(0, |l| l.base.items.len()) > 0;
+        let mut records = 0;
+        for json in read_records(&self.key, ITEMS_PURPOSE, &self.dir.join(ITEMS_FILE))? {
+            let record: ItemRecord = serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            records += 1;
+            match (record.base, state.server.as_mut()) {
+                (false, _) => state.items.set(record.category, record.id, record.kept),
+                (true, Some(link)) => link.base.items.set(record.category, record.id, record.kept),
+                (true, None) => {}
+            }
+        }
+        Ok(Cached { stamp, state: Arc::new(state), records, inline })
     }
 
-    fn write_state(&self, state: &LocalState) -> Result<(), StoreError> {
-        let json = Zeroizing::new(serde_json::to_vec(state).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+    /// Writes the items that changed since `before` to the items file (all of them, into a new
+    /// file, when there is no `before`, when it still held items in the state file, or when the
+    /// file holds more dead records than live ones), then the rest of the state atomically.
+    /// Answers how many records the items file holds.
+    fn write_state(&self, state: &mut LocalState, before: Option<&Cached>) -> Result<usize, StoreError> {
+        let empty = Items::default();
+        let live = state.items.len() + base_of(state).map_or(0, Items::len);
+        let path = self.dir.join(ITEMS_FILE);
+        let mut bytes = Vec::new();
+        let records = match before.filter(|b| !b.inline && b.records <= 2 * live + 1024) {
+            Some(before) => {
+                let old_base = base_of(&before.state).unwrap_or(&empty);
+                let changes = [
+                    (false, Items::changes(&before.state.items, &state.items)),
+                    (true, Items::changes(old_base, base_of(state).unwrap_or(&empty))),
+                ];
+                let mut count = 0;
+                for (base, changes) in changes {
+                    for (category, id, kept) in changes {
+                        bytes.extend(item_record(&self.key, &ItemRecord { base, category, id, kept })?);
+                        count += 1;
+                    }
+                }
+                if count > 0 {
+                    append_synced(&path, &bytes)?;
+                }
+                before.records + count
+            }
+            None => {
+                let mut count = 0;
+                for (base, items) in [(false, Some(&state.items)), (true, base_of(state))] {
+                    for (category, id, kept) in items.map(Items::all).unwrap_or_default() {
+                        bytes.extend(item_record(&self.key, &ItemRecord { base, category, id, kept })?);
+                        count += 1;
+                    }
+                }
+                write_atomically(&path, &bytes)?;
+                count
+            }
+        };
+        // The state file without the items, which the items file holds.
+        let items = std::mem::take(&mut state.items);
+        let base_items = state.server.as_mut().map(|l| std::mem::take(&mut l.base.items));
+        let json = serde_json::to_vec(&*state).map_err(|e| StoreError::Corrupt(e.to_string()));
+        state.items = items;
+        if let (Some(link), Some(base_items)) = (state.server.as_mut(), base_items) {
+            link.base.items = base_items;
+        }
+        let json = Zeroizing::new(json?);
         let blob = seal::seal(&self.key, STATE_PURPOSE, random()?, &json);
-        write_atomically(&self.dir.join(STATE_FILE), &blob)
+        write_atomically(&self.dir.join(STATE_FILE), &blob)?;
+        Ok(records)
     }
 
     /// Appends one entry to the disclosure ledger, before the answer it records leaves: a
@@ -345,6 +434,71 @@ fn trim(records: Vec<(Origin, Vec<u8>)>, budget: usize) -> Vec<Vec<u8>> {
         total -= records[oldest].1.len();
     }
     records.into_iter().zip(dropped).filter(|(_, gone)| !gone).map(|((_, record), _)| record).collect()
+}
+
+/// The server's copy of the items as last synced, when paired.
+fn base_of(state: &LocalState) -> Option<&Items> {
+    state.server.as_ref().map(|link| &link.base.items)
+}
+
+/// The state as read or written, with the file version it came from and what its items file
+/// holds.
+struct Cached {
+    stamp: Stamp,
+    state: Arc<LocalState>,
+    /// Records in the items file.
+    records: usize,
+    /// Items were found in the state file itself.
+    inline: bool,
+}
+
+/// One item's place in the items file: the profile's own (`base: false`) or the profile
+/// server's copy as last synced.
+#[derive(Serialize, Deserialize)]
+struct ItemRecord {
+    #[serde(rename = "b", default)]
+    base: bool,
+    #[serde(rename = "c")]
+    category: Category,
+    #[serde(rename = "i")]
+    id: ItemId,
+    #[serde(rename = "k")]
+    kept: Kept,
+}
+
+fn item_record(key: &Secret32, record: &ItemRecord) -> Result<Vec<u8>, StoreError> {
+    let json = Zeroizing::new(serde_json::to_vec(record).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+    let blob = seal::seal(key, ITEMS_PURPOSE, random()?, &json);
+    let mut out = Vec::with_capacity(4 + blob.len());
+    out.extend_from_slice(&(blob.len() as u32).to_le_bytes());
+    out.extend_from_slice(&blob);
+    Ok(out)
+}
+
+/// The records of a file of `u32 length ‖ sealed` records, opened; a torn last record (a crash
+/// mid-append) is left out. No file: none.
+fn read_records(key: &Secret32, purpose: Purpose, path: &Path) -> Result<Vec<Zeroizing<Vec<u8>>>, StoreError> {
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_error("cannot read", path)(e)),
+    };
+    let mut records = Vec::new();
+    let mut rest = bytes.as_slice();
+    while let Some((len, tail)) = rest.split_first_chunk::<4>() {
+        let len = u32::from_le_bytes(*len) as usize;
+        let Some(blob) = tail.get(..len) else { break };
+        records.push(seal::open(key, purpose, blob).map_err(StoreError::Undecryptable)?);
+        rest = &tail[len..];
+    }
+    Ok(records)
+}
+
+/// Appends `bytes` to the file at `path` and syncs it.
+fn append_synced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let mut file = OpenOptions::new().create(true).append(true).open(path).map_err(io_error("cannot open", path))?;
+    file.write_all(bytes).map_err(io_error("cannot append to", path))?;
+    file.sync_data().map_err(io_error("cannot sync", path))
 }
 
 fn ledger_record(key: &Secret32, json: &[u8]) -> Result<Vec<u8>, StoreError> {
@@ -480,6 +634,65 @@ mod tests {
         let seen = a.state().unwrap();
         assert_eq!(seen.address_book.len(), 2, "a write from one process never drops the other's");
         assert_eq!(seen.device_secret, b.state().unwrap().device_secret);
+    }
+
+    fn receipt(n: usize) -> profile_core::Item {
+        let fields = serde_json::json!({"merchant": format!("Shop {n}"), "date": "2026-11-02", "currency": "EUR",
+            "total": "1.00"});
+        profile_core::Item {
+            id: ItemId::try_from(format!("r{n}")).unwrap(),
+            fields: fields.as_object().unwrap().clone(),
+            updated_at: n as u64,
+            source: None,
+        }
+    }
+
+    #[test]
+    fn items_live_in_their_own_file_and_a_change_appends_one_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let keystore = MemoryKeystore::default();
+        let store = Store::open(dir.path(), &keystore).unwrap();
+        store
+            .update(|s| {
+                for n in 0..300 {
+                    s.items.put(Category::Receipts, receipt(n)).map_err(|e| WireError::invalid(e.to_string()))?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let items_path = dir.path().join(ITEMS_FILE);
+        let (state_size, items_size) =
+            (fs::metadata(dir.path().join(STATE_FILE)).unwrap().len(), fs::metadata(&items_path).unwrap().len());
+        assert!(state_size < 2_000 && items_size > 30_000, "state {state_size} B, items {items_size} B");
+        store
+            .update(|s| s.items.put(Category::Receipts, receipt(300)).map_err(|e| WireError::invalid(e.to_string())))
+            .unwrap();
+        let grown = fs::metadata(&items_path).unwrap().len() - items_size;
+        assert!(grown < 400, "one item appends one record: {grown} B");
+        // Another process reads the same items back; a torn last record is left out.
+        let other = Store::open(dir.path(), &keystore).unwrap();
+        assert_eq!(other.state().unwrap().items, store.state().unwrap().items);
+        let mut file = OpenOptions::new().append(true).open(&items_path).unwrap();
+        file.write_all(&[200, 0, 0, 0, 1, 2, 3]).unwrap();
+        let other = Store::open(dir.path(), &keystore).unwrap();
+        assert_eq!(other.state().unwrap().items.count(Category::Receipts), 301);
+        // Records pile up with edits of the same items, and the file is rewritten whole.
+        for round in 0..8 {
+            other
+                .update(|s| {
+                    for n in 0..301 {
+                        let mut item = receipt(n);
+                        item.updated_at = 1000 + round;
+                        s.items.put(Category::Receipts, item).map_err(|e| WireError::invalid(e.to_string()))?;
+                    }
+                    Ok(())
+                })
+                .unwrap();
+        }
+        let size = fs::metadata(&items_path).unwrap().len();
+        assert!(size < 4 * items_size, "compacted: {size} B for what was {items_size} B");
+        assert_eq!(Store::open(dir.path(), &keystore).unwrap().state().unwrap().items, other.state().unwrap().items);
+        assert!(!fs::read(&items_path).unwrap().windows(4).any(|w| w == b"Shop"), "sealed");
     }
 
     #[test]
