@@ -1065,3 +1065,274 @@ fn the_popup_fills_every_form_of_the_corpus_and_each_page_takes_the_values() {
     );
     assert_all_clean(&looks);
 }
+
+/// Asks the host, from one of the extension's own pages, for one of the extension's own methods.
+fn own_call(browser: &mut Browser, page: &str, method: &str, params: Value) -> Value {
+    let call = json!({"own": {"type": method, "params": params}});
+    let settlement = browser.eval_async(page, &format!("chrome.runtime.sendMessage({call})"));
+    assert_eq!(settlement["status"], "resolved", "{method}: {settlement}");
+    settlement["value"].clone()
+}
+
+#[test]
+fn a_site_asks_for_claims_and_gets_only_what_the_person_left_ticked_never_the_date_behind_an_age() {
+    let mut browser = launch(true);
+    browser.host(&["data", "set", "identity", "name=Ada Lovelace", "email=ada@example.org", "birthDate=2000-01-01"]);
+    let url = serve(SHOP);
+    let origin = url.trim_end_matches('/').to_owned();
+    let site = origin.trim_start_matches("http://").to_owned();
+    let page = browser.open(&url);
+    let mut seen = HashSet::new();
+    let mut looks = Vec::new();
+
+    // An unknown claim is refused before any window opens.
+    browser.start(&page, "x1", "window.profile.request({claims: ['name', 'passport'], purpose: 'To know you'})");
+    assert_eq!(browser.settlement(&page, "x1")["code"], "invalid_request");
+    assert!(browser.no_consent_window_opens(&seen));
+
+    // The language is public: no window, not a disclosure. None is set: the browser's.
+    let options = browser.open_own_page("options.html");
+    let ui_language = browser.eval(&options, "chrome.i18n.getUILanguage()");
+    assert!(ui_language.as_str().is_some_and(|tag| !tag.is_empty()), "{ui_language}");
+    browser.start(&page, "g1", "window.profile.getLanguage()");
+    assert_eq!(browser.settlement(&page, "g1")["value"], ui_language, "the browser's language when none is set");
+    browser.host(&[
+        "data",
+        "set",
+        "identity",
+        "name=Ada Lovelace",
+        "email=ada@example.org",
+        "birthDate=2000-01-01",
+        "language=fr-CH",
+    ]);
+    browser.start(&page, "g2", "window.profile.getLanguage()");
+    assert_eq!(browser.settlement(&page, "g2")["value"], "fr-CH");
+    assert!(browser.no_consent_window_opens(&seen));
+    assert!(!browser.host(&["log"]).contains("getLanguage"), "not a disclosure");
+
+    // Name and an age, email optional: the window quotes the site's purpose, lists each claim
+    // with exactly what would leave, and offers a checkbox for the optional one only.
+    let request = "window.profile.request({claims: ['name', 'ageOver:18'], optional: ['email'], \
+                   purpose: 'To verify your age for wine delivery'})";
+    browser.start(&page, "q1", request);
+    let (_, consent) = browser.consent(&mut seen);
+    looks.push(browser.inspect(&consent, "consent-request"));
+    assert_eq!(
+        browser.eval(&consent, "document.getElementById('purpose').innerText.split('\\n')"),
+        json!([format!("{site} says"), "“To verify your age for wine delivery”"])
+    );
+    assert_eq!(
+        browser.eval(&consent, "[...document.querySelectorAll('#claims li')].map(li => [li.dataset.claim, li.querySelector('.claim-value').innerText])"),
+        json!([["name", "Ada Lovelace"], ["ageOver:18", "Yes, 18 or older"], ["email", "ada@example.org"]])
+    );
+    assert_eq!(
+        browser.eval(&consent, "[...document.querySelectorAll('#claims input[type=checkbox]')].map(box => [box.dataset.claim, box.checked])"),
+        json!([["email", true]]),
+        "only the optional claim can be left out, and it starts ticked"
+    );
+    assert!(!browser.eval(&consent, "document.body.innerText").as_str().unwrap().contains("2000"), "no date shown");
+    assert_eq!(browser.eval(&consent, "document.getElementById('remember-row').hidden"), json!(false));
+    // The person unticks email and remembers the site for what is left.
+    browser.click_after(
+        &consent,
+        600,
+        "document.querySelector('#claims input[data-claim=\"email\"]').click(); \
+         document.getElementById('remember').click(); document.getElementById('allow').click()",
+    );
+    let answer = browser.settlement(&page, "q1");
+    assert_eq!(answer["value"], json!({"claims": {"name": "Ada Lovelace", "ageOver:18": true}}), "{answer}");
+    assert!(!answer.to_string().contains("2000"), "the birth date appears nowhere in the answer");
+    let log = browser.host(&["log"]);
+    assert!(log.contains("request  disclosed") && !log.contains("email"), "{log}");
+
+    // Remembered is exactly what was allowed: the same claims are answered without a window;
+    // asking for the email again asks the person again.
+    browser.start(&page, "q2", "window.profile.request({claims: ['ageOver:18', 'name'], purpose: 'Again'})");
+    assert!(browser.no_consent_window_opens(&seen));
+    assert_eq!(
+        browser.settlement(&page, "q2")["value"],
+        json!({"claims": {"name": "Ada Lovelace", "ageOver:18": true}})
+    );
+    browser.start(&page, "q3", request);
+    let (_, consent) = browser.consent(&mut seen);
+    browser.click_after(&consent, 600, "document.getElementById('deny').click()");
+    assert_eq!(browser.settlement(&page, "q3")["code"], "user_denied");
+    let grants = own_call(&mut browser, &options, "listGrants", json!({}));
+    assert_eq!(grants[0]["kind"], json!({"claims": ["name", "ageOver:18"]}), "{grants}");
+    assert_eq!(grants[0]["label"], "Your name and whether you are 18 or older");
+
+    // Medical events are asked for every time: no "remember", and a second call asks again. A
+    // claim the profile holds nothing for says so.
+    browser.host(&["data", "set", "medical", "date=2026-03-02", "kind=Vaccination", "provider=Dr Jenner"]);
+    let medical =
+        "window.profile.request({claims: ['medical'], optional: ['phone'], purpose: 'To prepare your visit'})";
+    browser.start(&page, "m1", medical);
+    let (_, consent) = browser.consent(&mut seen);
+    looks.push(browser.inspect(&consent, "consent-request-medical"));
+    assert_eq!(browser.eval(&consent, "document.getElementById('remember-row').hidden"), json!(true));
+    assert_eq!(
+        browser.eval(&consent, "[...document.querySelectorAll('#claims .claim-value')].map(v => v.innerText)"),
+        json!(["Vaccination · 2026-03-02 · Dr Jenner", "Not in your profile: nothing will be sent"])
+    );
+    browser.click_after(&consent, 600, "document.getElementById('allow').click()");
+    let events = browser.settlement(&page, "m1")["value"]["claims"]["medical"].clone();
+    assert_eq!(events[0]["kind"], "Vaccination", "{events}");
+    browser.start(&page, "m2", medical);
+    let (_, consent) = browser.consent(&mut seen);
+    browser.click_after(&consent, 600, "document.getElementById('deny').click()");
+    assert_eq!(browser.settlement(&page, "m2")["code"], "user_denied");
+
+    // A bookmark the site offers is added once the person confirms, never remembered.
+    let offer = format!(
+        "window.profile.addBookmark({{url: '{origin}/rings/solitaire?size=52', title: 'The solitaire ring', note: 'Size 52, in white gold'}})"
+    );
+    browser.start(&page, "b1", &offer);
+    let (_, consent) = browser.consent(&mut seen);
+    looks.push(browser.inspect(&consent, "consent-bookmark"));
+    assert_eq!(
+        browser.eval(&consent, "[document.getElementById('headline').textContent, document.getElementById('allow').textContent, document.getElementById('bookmark-url').innerText, document.querySelector('#bookmark-url strong').textContent]"),
+        json!([format!("{site} wants to add a bookmark"), "Add bookmark", format!("{origin}/rings/solitaire?size=52"), "localhost"])
+    );
+    assert_eq!(browser.eval(&consent, "document.getElementById('remember-row').hidden"), json!(true));
+    browser.click_after(&consent, 600, "document.getElementById('allow').click()");
+    assert_eq!(browser.settlement(&page, "b1")["value"], json!({"added": true}));
+    let bookmarks = own_call(&mut browser, &options, "listItems", json!({"category": "bookmarks"}));
+    assert_eq!(bookmarks["items"][0]["fields"]["title"], "The solitaire ring", "{bookmarks}");
+    assert_eq!(bookmarks["items"][0]["source"], json!(origin));
+    browser.reload(&options);
+    browser.wait_for(&options, "document.body.dataset.loaded === 'true'");
+    assert!(
+        browser
+            .eval(&options, "document.getElementById('cat-bookmarks').innerText")
+            .as_str()
+            .unwrap()
+            .contains("The solitaire ring")
+    );
+    assert_all_clean(&looks);
+}
+
+#[test]
+fn the_options_page_keeps_every_category_and_publishes_only_what_the_person_ticks() {
+    const EMAIL: &str = "ada@example.org";
+    let server = ProfileServer::start(EMAIL, "correct horse battery");
+    let mut browser = launch(true);
+    browser.host_with_input(&["pair", &server.profile_url, "--email", EMAIL], "correct horse battery\n");
+    browser.host(ADA);
+    browser.host(&[
+        "data",
+        "set",
+        "identity",
+        "name=Ada Lovelace",
+        "displayName=Ada",
+        "email=ada@example.org",
+        "language=en-GB",
+    ]);
+    for receipt in [
+        json!({"merchant": "Corner Shop", "date": "2026-10-30", "currency": "EUR", "total": "12.50",
+            "items": [{"name": "Milk", "gtin": "4006381333931", "quantity": 2, "unitPrice": "1.25", "total": "2.50"}]}),
+        json!({"merchant": "Hardware Store", "date": "2026-11-02", "currency": "EUR", "total": "48.00"}),
+    ] {
+        browser.host_with_input(&["data", "set", "receipts", "--json", "-"], &receipt.to_string());
+    }
+    for args in [
+        &["data", "set", "medical", "date=2026-03-02", "kind=Vaccination", "provider=Dr Jenner"][..],
+        &["data", "set", "medical", "date=2025-11-20", "kind=Blood test", "provider=City Lab", "notes=All normal"],
+        &["data", "set", "devices", "hub=Living room", "device=Thermostat", "kind=climate"],
+        &["data", "set", "devices", "hub=Living room", "device=Ceiling light", "kind=light"],
+        &["data", "set", "bookmarks", "url=https://shop.example/ring", "title=The ring", "tags=wish, gold"],
+        &["data", "set", "bookmarks", "url=https://news.example/long-read", "title=A long read"],
+        &["data", "set", "vehicles", "vin=1M8GDM9AXKP042788", "make=Volvo", "model=XC40", "year=2021", "plate=AB 123"],
+    ] {
+        browser.host(args);
+    }
+    browser.host_with_input(
+        &["data", "set", "contacts", "--json", "-"],
+        &json!({"name": "Grace Hopper", "organization": "Navy", "lines": [{"kind": "phone", "value": "+1 555 0100", "label": "Mobile"}]}).to_string(),
+    );
+    browser.host(&["data", "set", "contacts", "name=Charles Babbage"]);
+    let options = browser.open_own_page("options.html");
+    let mut looks = vec![browser.inspect(&options, "options-categories")];
+    let section = |browser: &mut Browser, id: &str| {
+        browser.eval(&options, &format!("document.getElementById('{id}').innerText")).as_str().unwrap().to_owned()
+    };
+    let receipts = section(&mut browser, "cat-receipts");
+    assert!(receipts.contains("Hardware Store") && receipts.contains("Corner Shop"), "{receipts}");
+    assert!(receipts.find("Hardware Store") < receipts.find("Corner Shop"), "most recent first: {receipts}");
+    assert!(section(&mut browser, "cat-medical").contains("Blood test"));
+    assert!(section(&mut browser, "cat-vehicles").contains("Volvo"));
+    assert!(section(&mut browser, "cat-contacts").contains("Grace Hopper"));
+    assert_eq!(browser.eval(&options, "document.getElementById('identity-displayName').value"), json!("Ada"));
+
+    // Search narrows a long list; clearing it brings the rest back.
+    browser.eval(&options, "const s = document.querySelector('#cat-receipts input.search'); s.value = 'corner'; s.dispatchEvent(new Event('input')); true");
+    browser.wait_for(&options, "document.querySelectorAll('#cat-receipts li.item').length === 1");
+
+    // A receipt added through its form, with an item row, is checked and kept by the host.
+    browser.eval(&options, "document.querySelector('#cat-receipts button.add').click(); true");
+    browser.wait_for(&options, "!!document.getElementById('form-receipts-new')");
+    browser.eval(&options, "document.querySelector('#form-receipts-new button.add-row').click(); true");
+    browser.eval(
+        &options,
+        r#"(() => { const f = document.getElementById('form-receipts-new');
+            const set = (name, value) => f.querySelector(`[name=${name}]`).value = value;
+            set('merchant', 'Bakery'); set('date', '2026-11-05'); set('currency', 'eur'); set('total', '3.20');
+            const row = f.querySelector('.list-row');
+            row.querySelector('[name=name]').value = 'Bread'; row.querySelector('[name=gtin]').value = '4006381333932';
+            f.requestSubmit(); return true; })()"#,
+    );
+    browser.wait_for(&options, "!document.querySelector('#form-receipts-new .error').hidden");
+    assert!(
+        browser
+            .eval(&options, "document.querySelector('#form-receipts-new .error').textContent")
+            .as_str()
+            .unwrap()
+            .contains("check digit"),
+        "the host's word on a wrong barcode"
+    );
+    looks.push(browser.inspect(&options, "options-receipt-form"));
+    browser.eval(&options, "document.querySelector('#form-receipts-new .list-row [name=gtin]').value = '4006381333931'; document.getElementById('form-receipts-new').requestSubmit(); true");
+    browser.wait_for(&options, "!document.getElementById('form-receipts-new')");
+    let kept = browser.host(&["data", "list", "receipts"]);
+    assert!(kept.contains("Bakery") && kept.contains("EUR"), "{kept}");
+
+    // Identity is one form; a contact removed (once confirmed) is gone.
+    browser.eval(&options, "document.getElementById('identity-phone').value = '+44 20 7946 0000'; document.getElementById('form-identity').requestSubmit(); true");
+    browser.wait_for(&options, "document.querySelector('#form-identity .status-line').textContent === 'Saved.'");
+    assert!(browser.host(&["data", "show", "identity"]).contains("+44 20 7946 0000"));
+    browser.eval(
+        &options,
+        "window.confirm = () => true; const li = [...document.querySelectorAll('#cat-contacts li.item')].find(li => li.innerText.includes('Babbage')); \
+         li.querySelector('button.edit').click(); li.querySelector('button.remove').click(); true",
+    );
+    browser.wait_for(&options, "!document.getElementById('cat-contacts').innerText.includes('Babbage')");
+    assert!(!browser.host(&["data", "list", "contacts"]).contains("Babbage"));
+
+    // Nothing is public until the person ticks it; then exactly that is, at the profile URL.
+    assert_eq!(own_call(&mut browser, &options, "getPublic", json!({}))["fields"], json!([]));
+    let public = section(&mut browser, "public-card");
+    assert!(
+        public.contains(&server.profile_url) && public.contains("Nothing: your profile URL shows no details"),
+        "{public}"
+    );
+    browser.eval(&options, "document.getElementById('public-displayName').click(); document.getElementById('public-vehicles').click(); document.getElementById('public-form').requestSubmit(); true");
+    browser.wait_for(&options, "document.getElementById('public-status').textContent === 'Saved.'");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let public = loop {
+        let public = own_call(&mut browser, &options, "getPublic", json!({}));
+        if public["pending"] == json!(false) {
+            break public;
+        }
+        assert!(Instant::now() < deadline, "never published: {public}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(public["fields"], json!(["displayName", "vehicles"]));
+    assert_eq!(public["published"]["displayName"], "Ada");
+    assert!(!public.to_string().contains("1M8GDM9AXKP042788") && !public.to_string().contains("AB 123"), "{public}");
+    browser.reload(&options);
+    browser.wait_for(&options, "document.body.dataset.loaded === 'true'");
+    let shown = section(&mut browser, "public-now");
+    assert!(shown.contains("Display name\tAda") || shown.contains("Display name\nAda"), "{shown}");
+    assert!(shown.contains("Volvo XC40 2021") && !shown.contains("AB 123") && !shown.contains("null"), "{shown}");
+    looks.push(browser.inspect(&options, "options-public"));
+    assert_all_clean(&looks);
+}

@@ -252,7 +252,7 @@ impl TryFrom<Map<String, Value>> for BookmarkOffer {
                 other.chars().take(40).collect::<String>()
             ));
         }
-        Category::Bookmarks.def().check(&offer).map(Self).map_err(|e| e.to_string())
+        Category::Bookmarks.def().check_offer(&offer).map(Self).map_err(|e| e.to_string())
     }
 }
 
@@ -366,6 +366,15 @@ pub enum GrantKind {
 }
 
 impl GrantKind {
+    /// Whether a grant of this kind answers a call of the kind `wanted`: the same kind, or,
+    /// for requests, a set of claims that holds every one asked for.
+    pub fn covers(self, wanted: Self) -> bool {
+        match (self, wanted) {
+            (Self::Claims(granted), Self::Claims(wanted)) => granted.covers(&wanted),
+            (granted, wanted) => granted == wanted,
+        }
+    }
+
     pub fn of(call: &Call) -> Option<Self> {
         match call {
             Call::GetProfileUrl {} => Some(Self::ProfileUrl),
@@ -575,6 +584,53 @@ impl Call {
     /// Page methods that need no window and are not disclosures: what the person made public.
     pub fn is_public(&self) -> bool {
         matches!(self, Self::GetLanguage {})
+    }
+
+    /// A page method's call from its name and parameters, read as `Deserialize` reads it but
+    /// without the derive's visitor, which holds every method's parameters: the extension
+    /// reads only page methods, and the visitor of all of them cost its module tens of KiB.
+    /// `None` when `name` is not a page method.
+    pub fn page_method(name: &str, params: Map<String, Value>) -> Option<Result<Self, serde_json::Error>> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Kind {
+            kind: AddressKind,
+        }
+        let none = |call: Self| match params.keys().next() {
+            None => Ok(call),
+            Some(field) => Err(serde::de::Error::custom(format!(
+                "unknown field `{}`: `{name}` takes no parameters",
+                field.chars().take(40).collect::<String>()
+            ))),
+        };
+        Some(match name {
+            "getProfileUrl" => none(Self::GetProfileUrl {}),
+            "getDeviceId" => none(Self::GetDeviceId {}),
+            "getLanguage" => none(Self::GetLanguage {}),
+            "getAddress" => Kind::deserialize(params).map(|Kind { kind }| Self::GetAddress { kind }),
+            "signUp" => SignUpParams::deserialize(params).map(Self::SignUp),
+            "login" => LoginParams::deserialize(params).map(Self::Login),
+            "request" => ClaimsRequest::deserialize(params).map(Self::Request),
+            "addBookmark" => BookmarkOffer::deserialize(params).map(Self::AddBookmark),
+            _ => return None,
+        })
+    }
+
+    /// A page method's parameters as `Serialize` writes them, again without the derive's code
+    /// for every method (see [`Call::page_method`]). `None` for the extension's own methods.
+    pub fn page_params(&self) -> Option<Value> {
+        let params = match self {
+            Self::GetProfileUrl {} | Self::GetDeviceId {} | Self::GetLanguage {} => Ok(Value::Object(Map::new())),
+            Self::GetAddress { kind } => Ok(serde_json::json!({ "kind": kind.as_str() })),
+            Self::SignUp(params) => serde_json::to_value(params),
+            Self::Login(params) => serde_json::to_value(params),
+            Self::Request(request) => serde_json::to_value(request),
+            Self::AddBookmark(offer) => serde_json::to_value(offer),
+            _ => return None,
+        };
+        // Writing these cannot fail (no maps with non-text keys); were it to, the host would
+        // refuse the `null`.
+        Some(params.unwrap_or(Value::Null))
     }
 }
 
@@ -940,11 +996,7 @@ impl Grant {
     /// same kind of request. A call is answered without a prompt when a grant covers it, and
     /// granting again replaces the grant it covers.
     pub fn covers(&self, wanted: &GrantParams) -> bool {
-        let kind = match (self.kind, wanted.kind) {
-            (GrantKind::Claims(granted), GrantKind::Claims(wanted)) => granted.covers(&wanted),
-            (granted, wanted) => granted == wanted,
-        };
-        self.origin == wanted.origin && self.top_origin == wanted.top_origin && kind
+        self.origin == wanted.origin && self.top_origin == wanted.top_origin && self.kind.covers(wanted.kind)
     }
 
     /// Whether revoking `site` removes this grant.
@@ -1230,6 +1282,46 @@ mod tests {
             {"origin": "https://shop.example", "kind": "billing", "fields": ["password"]}}))
         .unwrap_err();
         assert!(error.message.contains("not a field of an address"), "{}", error.message);
+    }
+
+    #[test]
+    fn a_page_method_reads_as_the_whole_call_does() {
+        let page_calls = [
+            json!({"type": "getProfileUrl", "params": {}}),
+            json!({"type": "getDeviceId", "params": {}}),
+            json!({"type": "getLanguage", "params": {}}),
+            json!({"type": "getAddress", "params": {"kind": "billing"}}),
+            json!({"type": "signUp", "params": {"challenge": "AAAAAAAAAAAAAAAAAAAAAA", "accountGuid": "a",
+                "permissions": ["orders"]}}),
+            json!({"type": "login", "params": {"challenge": "AAAAAAAAAAAAAAAAAAAAAA"}}),
+            json!({"type": "request", "params": {"claims": ["name", "ageOver:18"], "optional": ["email"],
+                "purpose": "To verify your age"}}),
+            json!({"type": "addBookmark", "params": {"url": "https://shop.example/ring", "title": "The ring"}}),
+        ];
+        for tagged in page_calls {
+            let call: Call = serde_json::from_value(tagged.clone()).unwrap();
+            assert!(call.is_page_method());
+            let params = tagged["params"].as_object().unwrap().clone();
+            let read = Call::page_method(call.name(), params).unwrap().unwrap();
+            assert_eq!(serde_json::to_value(&read).unwrap(), serde_json::to_value(&call).unwrap(), "{tagged}");
+            assert_eq!(read.page_params().unwrap(), serde_json::to_value(&call).unwrap()["params"], "{tagged}");
+        }
+        let params = |v: Value| v.as_object().unwrap().clone();
+        for (name, bad) in [
+            ("getDeviceId", json!({"x": 1})),
+            ("getAddress", json!({"kind": "home"})),
+            ("getAddress", json!({"kind": "billing", "x": 1})),
+            ("request", json!({"claims": ["passport"], "purpose": "x"})),
+            ("addBookmark", json!({"url": "javascript:alert(1)", "title": "x"})),
+        ] {
+            assert!(Call::page_method(name, params(bad.clone())).unwrap().is_err(), "{name} {bad}");
+            let whole = json!({"type": name, "params": bad});
+            assert!(serde_json::from_value::<Call>(whole).is_err(), "the whole call refuses it too");
+        }
+        assert!(
+            Call::page_method("listItems", Map::new()).is_none() && Call::page_method("hello", Map::new()).is_none()
+        );
+        assert_eq!(Call::Hello {}.page_params(), None);
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! address with shop.example", "You declined to log in to shop.example") and its tone, so the
 //! options page and the popup say what happened without field names or error codes.
 
+use profile_core::Claim;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::policy::site_label;
 
@@ -45,8 +47,49 @@ fn wanted(entry: &Entry) -> String {
         }
         "getProfileUrl" => "your profile URL".to_owned(),
         "getDeviceId" => "an ID for this device".to_owned(),
+        "request" if entry.fields.is_empty() => "details from your profile".to_owned(),
+        "request" => claims_phrase(entry.fields.iter().map(String::as_str)),
+        "addBookmark" => "a bookmark".to_owned(),
         other => format!("“{other}”"),
     }
+}
+
+/// Claims as a phrase: "your name, your email and whether you are 18 or older".
+fn claims_phrase<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let said: Vec<String> = names
+        .map(|name| match Claim::parse(name) {
+            Ok(Claim::AgeOver(years)) => format!("whether you are {years} or older"),
+            Ok(claim) => claim.label().replacen("Your ", "your ", 1),
+            Err(_) => name.to_owned(),
+        })
+        .collect();
+    match said.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// What a remembered grant lets a site have without asking, as the extension's pages list it
+/// ("Shipping address", "Your name and whether you are 18 or older"), from the grant's `kind`
+/// as the host writes it.
+pub fn grant_label(kind: &Value) -> String {
+    if let Some(claims) = kind.get("claims").and_then(Value::as_array) {
+        let phrase = claims_phrase(claims.iter().filter_map(Value::as_str));
+        let mut chars = phrase.chars();
+        return chars.next().map(|first| first.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default();
+    }
+    match kind.as_str().unwrap_or_default() {
+        "profileUrl" => "Profile URL",
+        "deviceId" => "Device ID",
+        "shippingAddress" => "Shipping address",
+        "billingAddress" => "Billing address",
+        "login" => "Logging you in",
+        "fillShipping" => "Filling shipping forms when you open Personal Profile",
+        "fillBilling" => "Filling billing forms when you open Personal Profile",
+        other => other,
+    }
+    .to_owned()
 }
 
 /// The entry as a sentence.
@@ -63,6 +106,7 @@ pub fn describe(entry: &Entry) -> Described {
                 "login" => format!("Logged you in to {site}"),
                 "getDeviceId" => format!("Gave {site} an ID for this device"),
                 "fill" => format!("Filled {} into a form on {site}", wanted(entry)),
+                "addBookmark" => format!("Added a bookmark {site} offered"),
                 _ => format!("Shared {} with {site}", wanted(entry)),
             },
             Tone::Shared,
@@ -71,6 +115,7 @@ pub fn describe(entry: &Entry) -> Described {
             match method {
                 "signUp" => format!("You declined to create an account at {site}"),
                 "login" => format!("You declined to log in to {site}"),
+                "addBookmark" => format!("You declined a bookmark {site} offered"),
                 _ => format!("You declined to share {} with {site}", wanted(entry)),
             },
             Tone::Declined,
@@ -79,6 +124,7 @@ pub fn describe(entry: &Entry) -> Described {
             let asked = match method {
                 "signUp" => format!("{site} asked to create an account"),
                 "login" => format!("{site} asked to log you in"),
+                "addBookmark" => format!("{site} offered a bookmark"),
                 _ => format!("{site} asked for {}", wanted(entry)),
             };
             let why = match (outcome, method) {
@@ -138,6 +184,15 @@ mod tests {
             said("getDeviceId", &[], "timeout").0,
             "localhost:8480 asked for an ID for this device, but no one answered in time: nothing was shared"
         );
+        assert_eq!(
+            said("request", &["ageOver:18", "email", "name"], "disclosed").0,
+            "Shared whether you are 18 or older, your email and your name with localhost:8480"
+        );
+        assert_eq!(said("addBookmark", &["bookmarks.added"], "disclosed").0, "Added a bookmark localhost:8480 offered");
+        assert_eq!(
+            said("request", &[], "locked").0,
+            "localhost:8480 asked for details from your profile, but your profile was locked: nothing was shared"
+        );
         for (method, fields, outcome) in [
             ("getAddress", &["billing.city"][..], "disclosed"),
             ("signUp", &["accountGuid"][..], "denied"),
@@ -147,5 +202,16 @@ mod tests {
             assert!(!sentence.contains("billing.") && !sentence.contains('_'), "{sentence}");
             assert!(!sentence.contains("accountGuid") && !sentence.contains("internal"), "{sentence}");
         }
+    }
+
+    #[test]
+    fn a_grant_reads_as_what_the_site_gets_without_asking() {
+        use serde_json::json;
+        assert_eq!(grant_label(&json!("shippingAddress")), "Shipping address");
+        assert_eq!(
+            grant_label(&json!({"claims": ["name", "ageOver:18"]})),
+            "Your name and whether you are 18 or older"
+        );
+        assert_eq!(grant_label(&json!({"claims": ["ageOver:21"]})), "Whether you are 21 or older");
     }
 }

@@ -5,10 +5,10 @@
 //! carries it out and hands the result back. No `chrome.*` and no I/O here, so the whole flow
 //! is tested natively.
 
-use profile_core::wire::{Call, GrantParams, PreviewParams, PreviewResult, Response};
-use profile_core::{ErrorCode, WireError};
-use serde::Serialize;
-use serde_json::Value;
+use profile_core::wire::{GrantKind, GrantParams, PreviewResult, Response};
+use profile_core::{Claim, ClaimSet, ErrorCode, WireError};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
 
 use crate::policy::{self, PageCall, PageMessage, Prompt, Sender, Settlement};
 use crate::{parse, read};
@@ -41,29 +41,71 @@ pub enum Effect {
 #[derive(Debug, Clone, Serialize)]
 pub struct HostRequest {
     pub origin: Option<String>,
-    pub call: Call,
+    pub call: HostCall,
+}
+
+/// A call as the wire has it, `{type, params}`: the page's, or one of the extension's own steps
+/// around it. Written per method (`Call::page_params`), not by `Call`'s derive, whose code for
+/// every method would weigh on the module.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostCall {
+    #[serde(rename = "type")]
+    pub method: &'static str,
+    pub params: Value,
+}
+
+impl HostCall {
+    /// One of the extension's own methods.
+    fn own(method: &'static str, params: Value) -> Self {
+        Self { method, params }
+    }
+
+    /// The page's call.
+    fn page(call: &PageCall) -> Self {
+        Self { method: call.call.name(), params: call.call.page_params().unwrap_or(Value::Null) }
+    }
+
+    /// `preview {origin, topOrigin?, call}` of the page's call.
+    fn preview(call: &PageCall) -> Self {
+        let mut params = Map::new();
+        params.insert("origin".into(), Value::String(call.origin.to_string()));
+        if let Some(top) = &call.top_origin {
+            params.insert("topOrigin".into(), Value::String(top.to_string()));
+        }
+        params.insert("call".into(), json!(Self::page(call)));
+        Self::own("preview", Value::Object(params))
+    }
 }
 
 /// What the person answered in the consent window.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     Made {
         allow: bool,
         remember: bool,
+        /// The optional claims of a request left ticked; the others stay home.
+        keep: Vec<Claim>,
     },
     /// The window was left unanswered for [`policy::PROMPT_TIMEOUT_MS`].
     TimedOut,
 }
 
 impl Decision {
-    /// `{allow, remember}` or `"timeout"`, as JSON text; anything else is a deny. Read through
-    /// `Value` (no deserializer of its own: the module stays small).
+    /// `{allow, remember, keep?}` or `"timeout"`, as JSON text; anything else is a deny. Read
+    /// through `Value` (no deserializer of its own: the module stays small). `keep` names the
+    /// optional claims left ticked; without it none are kept, and a name the request did not
+    /// make optional keeps nothing more (`ClaimsRequest::keeping`).
     fn read(text: &str) -> Self {
         match serde_json::from_str::<Value>(text).unwrap_or(Value::Null) {
             Value::String(s) if s == "timeout" => Self::TimedOut,
             value => Self::Made {
                 allow: value.get("allow").and_then(Value::as_bool).unwrap_or(false),
                 remember: value.get("remember").and_then(Value::as_bool).unwrap_or(false),
+                keep: value
+                    .get("keep")
+                    .and_then(Value::as_array)
+                    .map(|names| names.iter().filter_map(|n| Claim::parse(n.as_str()?).ok()).collect())
+                    .unwrap_or_default(),
             },
         }
     }
@@ -84,6 +126,8 @@ pub enum Input {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Step {
     Start,
+    /// A public call (`getLanguage`), asked of the host without a window.
+    Public,
     Grants,
     Claim,
     Preview,
@@ -103,8 +147,11 @@ enum Step {
 #[derive(Debug)]
 pub struct Flow {
     call: PageCall,
-    /// The grant that answers this call without a prompt; `None` for sign-up, which always asks.
+    /// The grant that answers this call without a prompt; `None` for calls that always ask
+    /// (sign-up, a bookmark, a request with a medical claim).
     grant: Option<GrantParams>,
+    /// The browser's UI language, for `getLanguage` when the profile names none.
+    ui_language: Option<String>,
     step: Step,
 }
 
@@ -117,7 +164,7 @@ impl Flow {
         let message: PageMessage = parse(message, "message").map_err(Settlement::reject)?;
         let call = policy::validate(&sender, &message).map_err(Settlement::reject)?;
         let grant = policy::grant_for(&call);
-        Ok(Self { call, grant, step: Step::Start })
+        Ok(Self { call, grant, ui_language: sender.ui_language, step: Step::Start })
     }
 
     /// Reads the worker's text for the current step: JSON of a host answer (or `null`), of
@@ -127,28 +174,31 @@ impl Flow {
             Step::Start | Step::Allowed { .. } | Step::Declined | Step::Done => Input::Nothing,
             Step::Claim => Input::Claimed(text.trim() == "true"),
             Step::Person => Input::Decision(Decision::read(text)),
-            Step::Grants | Step::Preview | Step::Remembered | Step::Answer => Input::Host(read(text).ok().flatten()),
+            Step::Public | Step::Grants | Step::Preview | Step::Remembered | Step::Answer => {
+                Input::Host(read(text).ok().flatten())
+            }
         }
     }
 
     /// The next effect, given the result of the last one.
     pub fn next(&mut self, input: Input) -> Effect {
         match (self.step, input) {
+            // Public: no window, not a disclosure.
+            (Step::Start, _) if self.call.call.is_public() => self.call(Step::Public),
+            (Step::Public, Input::Host(answer)) => {
+                self.settle(policy::language(answer.as_ref(), self.ui_language.as_deref()))
+            }
             (Step::Start, _) => match &self.grant {
-                Some(_) => self.ask(Step::Grants, None, Call::ListGrants {}),
+                Some(_) => self.ask(Step::Grants, HostCall::own("listGrants", json!({}))),
                 None => self.claim(),
             },
             (Step::Grants, Input::Host(answer)) => match &self.grant {
-                Some(wanted) if granted(answer.as_ref(), wanted) => self.call(),
+                Some(wanted) if granted(answer.as_ref(), wanted) => self.call(Step::Answer),
                 _ => self.claim(),
             },
             (Step::Claim, Input::Claimed(true)) => {
-                let params = PreviewParams {
-                    origin: self.call.origin.clone(),
-                    top_origin: self.call.top_origin.clone(),
-                    call: Box::new(self.call.call.clone()),
-                };
-                self.ask(Step::Preview, None, Call::Preview(params))
+                let preview = HostCall::preview(&self.call);
+                self.ask(Step::Preview, preview)
             }
             (Step::Claim, Input::Claimed(false)) => self.settle(Settlement::reject(WireError::new(
                 ErrorCode::Busy,
@@ -172,37 +222,44 @@ impl Flow {
             (Step::Person, Input::Decision(Decision::TimedOut)) => {
                 self.settle(Settlement::reject(WireError::new(ErrorCode::Timeout, "no answer within 60 seconds")))
             }
-            (Step::Person, Input::Decision(Decision::Made { allow, remember })) => {
+            (Step::Person, Input::Decision(Decision::Made { allow, remember, keep })) => {
+                if allow {
+                    // Only what the person left ticked leaves, and only that is remembered.
+                    self.call.keep(&keep);
+                    self.grant = policy::grant_for(&self.call);
+                }
                 // A decision is the person's doing: it keeps an unlocked profile open.
                 self.step = if allow { Step::Allowed { remember } } else { Step::Declined };
-                Effect::Tell { request: HostRequest { origin: None, call: Call::Activity {} } }
+                Effect::Tell { request: HostRequest { origin: None, call: HostCall::own("activity", json!({})) } }
             }
             (Step::Declined, _) => {
                 self.settle(Settlement::reject(WireError::new(ErrorCode::UserDenied, "the person declined")))
             }
             (Step::Allowed { remember }, _) => match (&self.grant, remember) {
                 (Some(grant), true) => {
-                    let grant = grant.clone();
-                    self.ask(Step::Remembered, None, Call::Grant(grant))
+                    let grant = HostCall::own("grant", serde_json::to_value(grant).unwrap_or(Value::Null));
+                    self.ask(Step::Remembered, grant)
                 }
-                _ => self.call(),
+                _ => self.call(Step::Answer),
             },
-            (Step::Remembered, Input::Host(_)) => self.call(),
+            (Step::Remembered, Input::Host(_)) => self.call(Step::Answer),
             (Step::Answer, Input::Host(answer)) => self.settle(Settlement::from_host(answer.as_ref())),
             _ => self.settle(Settlement::reject(WireError::internal("the extension's page call went astray"))),
         }
     }
 
-    fn ask(&mut self, step: Step, origin: Option<String>, call: Call) -> Effect {
+    /// Asks the host one of the extension's own methods.
+    fn ask(&mut self, step: Step, call: HostCall) -> Effect {
         self.step = step;
-        Effect::Ask { request: HostRequest { origin, call } }
+        Effect::Ask { request: HostRequest { origin: None, call } }
     }
 
     /// The page call itself, for the page's origin.
-    fn call(&mut self) -> Effect {
-        let origin = Some(self.call.origin.to_string());
-        let call = self.call.call.clone();
-        self.ask(Step::Answer, origin, call)
+    fn call(&mut self, step: Step) -> Effect {
+        self.step = step;
+        Effect::Ask {
+            request: HostRequest { origin: Some(self.call.origin.to_string()), call: HostCall::page(&self.call) },
+        }
     }
 
     fn claim(&mut self) -> Effect {
@@ -216,17 +273,29 @@ impl Flow {
     }
 }
 
-/// Whether the host's `listGrants` answer holds `wanted`. The host writes origins serialized,
-/// as `Origin` does, so they are compared as text rather than parsed again, one per grant.
+/// Whether the host's `listGrants` answer holds a grant that covers `wanted` (the same kind;
+/// for a request, a remembered set holding every claim asked for). The host writes origins
+/// serialized, as `Origin` does, so they are compared as text rather than parsed again.
 fn granted(answer: Option<&Response>, wanted: &GrantParams) -> bool {
     let Some(Response { ok: true, result: Some(Value::Array(rows)), .. }) = answer else { return false };
     let (origin, top) = (wanted.origin.as_str(), wanted.top_origin.as_ref().map(|o| o.as_str()));
-    let kind = serde_json::to_value(wanted.kind).unwrap_or(Value::Null);
     rows.iter().any(|row| {
-        row.get("kind") == Some(&kind)
-            && row.get("origin").and_then(Value::as_str) == Some(origin)
+        row.get("origin").and_then(Value::as_str) == Some(origin)
             && row.get("topOrigin").and_then(Value::as_str) == top
+            && row.get("kind").is_some_and(|kind| covers(kind, wanted.kind))
     })
+}
+
+/// Whether a grant of the kind `granted` (as the host writes it) answers a call of the kind
+/// `wanted`, as `GrantKind::covers` decides, without `GrantKind`'s deserializer in the module:
+/// the kinds are compared as JSON, and a remembered set of claims is read as one.
+fn covers(granted: &Value, wanted: GrantKind) -> bool {
+    match (granted.get("claims"), wanted) {
+        (Some(set), GrantKind::Claims(_)) => {
+            ClaimSet::deserialize(set).is_ok_and(|set| GrantKind::Claims(set).covers(wanted))
+        }
+        _ => serde_json::to_value(wanted).is_ok_and(|wanted| *granted == wanted),
+    }
 }
 
 #[cfg(test)]
@@ -346,6 +415,85 @@ mod tests {
             }
             assert_eq!(effect["settlement"]["code"], code, "{decision}");
         }
+    }
+
+    #[test]
+    fn the_language_is_asked_of_the_host_without_a_window_and_the_browsers_answers_when_none_is_set() {
+        let sender = r#"{"origin": "https://shop.example", "uiLanguage": "de-CH"}"#;
+        for (answer, expected) in [
+            (ok(1, json!("fr-CH")), json!({"status": "resolved", "value": "fr-CH"})),
+            (ok(1, Value::Null), json!({"status": "resolved", "value": "de-CH"})),
+            (
+                json!({"id": 1, "ok": false, "error": {"code": "locked", "message": "locked"}}),
+                json!({"status": "resolved", "value": "de-CH"}),
+            ),
+            (Value::Null, json!({"status": "resolved", "value": "de-CH"})),
+            (
+                json!({"id": 1, "ok": false, "error": {"code": "internal", "message": "x"}}),
+                json!({"status": "rejected", "code": "internal", "message": "x"}),
+            ),
+        ] {
+            let mut call = flow(sender, "getLanguage", Value::Null);
+            assert_eq!(
+                step(&mut call, Value::Null),
+                json!({"effect": "ask", "request": {"origin": "https://shop.example", "call": {"type": "getLanguage", "params": {}}}}),
+                "straight to the host: no grant, no window"
+            );
+            assert_eq!(
+                step(&mut call, answer.clone()),
+                json!({"effect": "settle", "settlement": expected}),
+                "{answer}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_request_sends_only_the_optional_claims_left_ticked_and_remembers_exactly_those() {
+        let params = json!({"claims": ["name", "ageOver:18"], "optional": ["email", "phone"], "purpose": "Wine"});
+        let mut call = flow(SHOP, "request", params);
+        assert_eq!(step(&mut call, Value::Null)["request"]["call"]["type"], "listGrants");
+        // A grant of a set that lacks one of the claims does not cover the call.
+        let grants = ok(
+            1,
+            json!([{"origin": "https://shop.example", "kind": {"claims": ["name", "ageOver:18"]}, "grantedAt": 1}]),
+        );
+        assert_eq!(step(&mut call, grants), json!({"effect": "claim"}));
+        step(&mut call, json!(true));
+        let preview = json!({"value": {"claims": {"name": "Ada", "ageOver:18": true, "email": "a@x.org"}}});
+        let ask = step(&mut call, ok(2, preview));
+        assert_eq!(ask["prompt"]["rememberable"], true);
+        // The window reports email kept, and a claim the request never made optional.
+        let decision = json!({"allow": true, "remember": true, "keep": ["email", "birthDate", "nonsense"]});
+        assert_eq!(step(&mut call, decision)["request"]["call"]["type"], "activity");
+        assert_eq!(
+            step(&mut call, Value::Null)["request"]["call"]["params"],
+            json!({"origin": "https://shop.example", "kind": {"claims": ["name", "email", "ageOver:18"]}}),
+            "the grant is of what was allowed"
+        );
+        assert_eq!(
+            step(&mut call, ok(3, json!({"granted": true})))["request"],
+            json!({"origin": "https://shop.example", "call": {"type": "request", "params":
+                {"claims": ["name", "ageOver:18"], "optional": ["email"], "purpose": "Wine"}}})
+        );
+
+        // A set that holds every claim answers without a window.
+        let mut again =
+            flow(SHOP, "request", json!({"claims": ["ageOver:18"], "optional": ["name"], "purpose": "Wine"}));
+        step(&mut again, Value::Null);
+        let grants = ok(
+            1,
+            json!([{"origin": "https://shop.example", "kind": {"claims": ["name", "email", "ageOver:18"]}, "grantedAt": 1}]),
+        );
+        assert_eq!(step(&mut again, grants)["request"]["call"]["type"], "request");
+
+        // Medical claims are never remembered: no grant is looked up, and none is saved.
+        let mut medical = flow(SHOP, "request", json!({"claims": ["medical"], "purpose": "Visit"}));
+        assert_eq!(step(&mut medical, Value::Null), json!({"effect": "claim"}));
+        step(&mut medical, json!(true));
+        let ask = step(&mut medical, ok(1, json!({"value": {"claims": {}}})));
+        assert_eq!(ask["prompt"]["rememberable"], false);
+        step(&mut medical, json!({"allow": true, "remember": true}));
+        assert_eq!(step(&mut medical, Value::Null)["request"]["call"]["type"], "request", "no grant saved");
     }
 
     #[test]

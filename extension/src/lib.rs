@@ -7,7 +7,7 @@ pub mod policy;
 
 use policy::Settlement;
 use profile_core::WireError;
-use profile_core::wire::{Call, Response};
+use profile_core::wire::Response;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
@@ -78,15 +78,13 @@ mod probe {
 }
 
 /// Checks a request from the extension's own pages (options, popup): `{type, params}` of one
-/// of the extension's own methods. Returns it normalized; throws `{code, message}`.
+/// of the extension's own methods, never a page method nor one only the service worker sends.
+/// Returns it as `{type, params}`; throws `{code, message}`. Its parameters are the host's to
+/// check (reading every method's here would cost the module the derive's visitor of them all,
+/// see `Call::page_method`).
 #[wasm_bindgen(js_name = validateOwnCall)]
 pub fn validate_own_call(message: &str) -> Result<String, String> {
-    let call: Call = parse(message, "request").map_err(|e| text(&e))?;
-    // A fill is sent by the service worker after the person's click, never by a page of its own.
-    if call.is_page_method() || matches!(call, Call::Preview(_) | Call::Grant(_) | Call::Fill(_)) {
-        return Err(text(&WireError::invalid(format!("`{}` is not for the extension's pages", call.name()))));
-    }
-    Ok(text(&call))
+    policy::own_call(message).map(|call| text(&call)).map_err(|e| text(&e))
 }
 
 /// Each ledger entry's sentence and tone (`[{sentence, tone: "shared" | "declined" |
@@ -100,6 +98,15 @@ pub fn describe_activity(entries: &str) -> String {
         .map(|entry| serde_json::from_value(entry).ok().map(|entry| activity::describe(&entry)))
         .collect();
     text(&described)
+}
+
+/// Each grant's label, what the site gets without asking (`[label]`, one per entry of the
+/// `[Grant]` JSON given), for the options page and the popup.
+#[wasm_bindgen(js_name = describeGrants)]
+pub fn describe_grants(grants: &str) -> String {
+    let grants: Vec<serde_json::Value> = serde_json::from_str(grants).unwrap_or_default();
+    let labels: Vec<String> = grants.iter().map(|grant| activity::grant_label(&grant["kind"])).collect();
+    text(&labels)
 }
 
 /// Whether a click `msSinceShown` after the prompt appeared counts.
@@ -150,5 +157,15 @@ mod tests {
         let refused = super::validate_own_call(fill).unwrap_err();
         assert!(refused.contains("not for the extension's pages"), "{refused}");
         assert!(super::validate_own_call(r#"{"type":"listAddresses","params":{}}"#).is_ok());
+        // Nor a page method, a preview or a grant: those are steps of a page call.
+        for method in ["getAddress", "request", "addBookmark", "getLanguage", "preview", "grant"] {
+            let call = format!(r#"{{"type":"{method}","params":{{}}}}"#);
+            assert!(super::validate_own_call(&call).unwrap_err().contains("not for the extension's pages"), "{method}");
+        }
+        let listed = super::validate_own_call(r#"{"type":"listItems","params":{"category":"receipts"}}"#).unwrap();
+        assert_eq!(listed, r#"{"params":{"category":"receipts"},"type":"listItems"}"#);
+        for bad in [r#"{"type":"listItems","params":[]}"#, r#"{"params":{}}"#, r#"{"type":"hello","x":1}"#, "[]"] {
+            assert!(super::validate_own_call(bad).unwrap_err().contains("invalid_request"), "{bad}");
+        }
     }
 }

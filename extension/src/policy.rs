@@ -3,9 +3,9 @@
 //! page's error codes. No `chrome.*` here, so all of it is tested natively.
 
 use profile_core::wire::{Call, GrantKind, GrantParams, MAX_PAGE_MESSAGE, PreviewResult, Response, origin_error};
-use profile_core::{ErrorCode, Origin, WireError};
+use profile_core::{Claim, ErrorCode, Origin, WireError};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// Clicks this soon after the prompt appears do not count (invariant 2).
 pub const CLICK_GUARD_MS: f64 = 500.0;
@@ -20,6 +20,10 @@ pub struct Sender {
     pub origin: String,
     #[serde(default)]
     pub top_origin: Option<String>,
+    /// The browser's UI language (`chrome.i18n.getUILanguage()`), which `getLanguage` answers
+    /// when the profile names none.
+    #[serde(default)]
+    pub ui_language: Option<String>,
 }
 
 /// What the page sent through `window.profile`: a method name and its argument.
@@ -37,6 +41,17 @@ pub struct PageCall {
     /// Set when the calling frame is not the top-level page.
     pub top_origin: Option<Origin>,
     pub call: Call,
+}
+
+impl PageCall {
+    /// Makes the call what the person allowed: a request keeps only the optional claims they
+    /// left ticked in `kept` (a claim it did not make optional adds nothing); any other call
+    /// stays as it is.
+    pub fn keep(&mut self, kept: &[Claim]) {
+        if let Call::Request(request) = &mut self.call {
+            *request = request.keeping(kept);
+        }
+    }
 }
 
 /// Refuses a page call whose JSON text is over [`MAX_PAGE_MESSAGE`], before anything parses it:
@@ -58,20 +73,49 @@ pub fn validate(sender: &Sender, message: &PageMessage) -> Result<PageCall, Wire
         Some(top) => Some(parse_web_origin(top)?).filter(|top| *top != origin),
         None => None,
     };
+    let method = message.method.as_str();
     let params = match &message.params {
-        Value::Null => Value::Object(Default::default()),
-        Value::Object(_) => message.params.clone(),
+        Value::Null => Map::new(),
+        Value::Object(params) => params.clone(),
         // `getAddress("shipping")` passes the kind as a bare string.
-        Value::String(kind) if message.method == "getAddress" => serde_json::json!({ "kind": kind }),
-        _ => return Err(WireError::invalid(format!("bad argument for `{}`", message.method))),
+        Value::String(kind) if method == "getAddress" => Map::from_iter([("kind".into(), kind.as_str().into())]),
+        _ => return Err(WireError::invalid(format!("bad argument for `{method}`"))),
     };
-    let tagged = serde_json::json!({"type": message.method, "params": params});
-    let call: Call =
-        serde_json::from_value(tagged).map_err(|e| WireError::invalid(format!("{}: {e}", message.method)))?;
-    if !call.is_page_method() {
-        return Err(WireError::invalid(format!("`{}` is not a page method", message.method)));
-    }
+    let call = Call::page_method(method, params)
+        .ok_or_else(|| WireError::invalid(format!("`{method}` is not a page method")))?
+        .map_err(|e| WireError::invalid(format!("{method}: {e}")))?;
     Ok(PageCall { origin, top_origin, call })
+}
+
+/// The extension's own methods that only the service worker sends: a preview and a grant are
+/// steps of a page call, a fill follows the person's click in the popup.
+const WORKER_ONLY: [&str; 3] = ["preview", "grant", "fill"];
+
+/// Checks a call from the extension's own pages: `{type, params?}`, an extension-own method
+/// that is not [`WORKER_ONLY`]. Answers `{type, params}` for the host, which reads the
+/// parameters (and refuses a method it does not know).
+pub fn own_call(message: &str) -> Result<Value, WireError> {
+    let refuse = |why: &str| WireError::invalid(format!("bad request: {why}"));
+    // Read in place: removing members from the map would link the B-tree's removal (4 KiB).
+    let Ok(Value::Object(message)) = serde_json::from_str::<Value>(message) else {
+        return Err(refuse("not a JSON object"));
+    };
+    if let Some(extra) = message.keys().find(|key| !matches!(key.as_str(), "type" | "params")) {
+        return Err(refuse(&format!("unknown member `{}`", extra.chars().take(40).collect::<String>())));
+    }
+    let params = match message.get("params") {
+        None | Some(Value::Null) => Value::Object(Map::new()),
+        Some(params @ Value::Object(_)) => params.clone(),
+        Some(_) => return Err(refuse("`params` must be an object")),
+    };
+    let Some(method) = message.get("type").and_then(Value::as_str) else {
+        return Err(refuse("`type` must be a string"));
+    };
+    if Call::page_method(method, Map::new()).is_some() || WORKER_ONLY.contains(&method) {
+        let method: String = method.chars().take(40).collect();
+        return Err(WireError::invalid(format!("`{method}` is not for the extension's pages")));
+    }
+    Ok(serde_json::json!({"type": method, "params": params}))
 }
 
 fn parse_web_origin(text: &str) -> Result<Origin, WireError> {
@@ -79,8 +123,26 @@ fn parse_web_origin(text: &str) -> Result<Origin, WireError> {
     if origin.is_web() { Ok(origin) } else { Err(WireError::invalid("not a web page")) }
 }
 
-/// The grant that would answer this call without a prompt; `None` for sign-up, which always
-/// asks.
+/// What `getLanguage` answers: the profile's language, or the browser's UI language `ui` when
+/// the profile names none, is locked or the host cannot be reached (the browser's language
+/// says nothing of the profile: every page reads it from `navigator.language`).
+pub fn language(answer: Option<&Response>, ui: Option<&str>) -> Settlement {
+    let browser = || Settlement::Resolved { value: ui.map_or(Value::Null, |tag| Value::String(tag.to_owned())) };
+    // The host's `null` arrives as an answer without a result.
+    if let Some(Response { ok: true, result: None, .. }) = answer {
+        return browser();
+    }
+    match Settlement::from_host(answer) {
+        Settlement::Resolved { value: Value::Null } => browser(),
+        Settlement::Resolved { value: Value::String(tag) } => Settlement::Resolved { value: Value::String(tag) },
+        Settlement::Resolved { .. } => Settlement::reject(WireError::internal("the host answered no language tag")),
+        Settlement::Rejected { code: ErrorCode::Locked | ErrorCode::HostUnavailable, .. } => browser(),
+        rejected => rejected,
+    }
+}
+
+/// The grant that would answer this call without a prompt; `None` for calls that always ask:
+/// sign-up, a bookmark, a request with a medical claim.
 pub fn grant_for(call: &PageCall) -> Option<GrantParams> {
     GrantKind::of(&call.call).map(|kind| GrantParams {
         origin: call.origin.clone(),
@@ -134,6 +196,28 @@ pub struct PostalCard {
     pub country: Option<String>,
 }
 
+/// One claim of a request as the consent window lists it: its label, exactly what would leave
+/// (`lines`, and an address's country as a code the page names), whether the person may untick
+/// it, and whether the profile holds anything for it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClaimRow {
+    /// Its wire name (`email`, `ageOver:18`): what the window reports as kept.
+    pub claim: String,
+    pub label: String,
+    pub lines: Vec<String>,
+    pub country: Option<String>,
+    pub optional: bool,
+    pub held: bool,
+}
+
+/// A bookmark a site offers: its title, its address split so the host stands out, its note.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BookmarkCard {
+    pub title: String,
+    pub url: SiteName,
+    pub note: Option<String>,
+}
+
 /// What the consent window shows: who asks, for what, and exactly what would leave.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -156,12 +240,20 @@ pub struct Prompt {
     pub leaves: Vec<Leaf>,
     /// The address that would leave, for an address request with one saved.
     pub address: Option<PostalCard>,
+    /// Why the site says it asks, in its own words (a request's `purpose`).
+    pub purpose: Option<String>,
+    /// A request's claims, required first.
+    pub claims: Vec<ClaimRow>,
+    /// The bookmark a site offers.
+    pub bookmark: Option<BookmarkCard>,
     /// The identifiers that would leave, for "Details".
     pub details: Vec<Detail>,
     /// Said when the answer will be an error rather than a value (nothing saved, no account).
     pub note: Option<String>,
     /// Whether "Always for this site" is offered.
     pub rememberable: bool,
+    /// Why it is not, when a request holds a claim that is asked for every time.
+    pub every_time: Option<String>,
 }
 
 /// A site as every page names it: host and port, without the scheme (`shop.example`,
@@ -191,6 +283,7 @@ pub fn prompt(call: &PageCall, preview: &PreviewResult) -> Prompt {
     let value = &preview.value;
     let text = |v: &Value| v.as_str().map(str::to_owned);
     let (mut leaves, mut details, mut address, mut note) = (Vec::new(), Vec::new(), None, None);
+    let (mut purpose, mut claims, mut bookmark) = (None, Vec::new(), None);
     let (headline, action) = match &call.call {
         Call::GetProfileUrl {} => {
             match text(value) {
@@ -253,6 +346,31 @@ pub fn prompt(call: &PageCall, preview: &PreviewResult) -> Prompt {
             }
             (format!("Log in to {host}?"), "Log in")
         }
+        Call::Request(request) => {
+            let held = value.get("claims");
+            let required = request.claims.iter().map(|claim| (*claim, false));
+            for (claim, optional) in required.chain(request.optional.iter().map(|claim| (*claim, true))) {
+                claims.push(claim_row(claim, optional, held.and_then(|held| held.get(claim.to_string()))));
+            }
+            if !claims.iter().any(|claim| claim.held) {
+                note = Some("Your profile holds none of these, so nothing will be sent.".to_owned());
+            }
+            purpose = Some(request.purpose.clone());
+            (format!("{host} asks for details from your profile"), "Share")
+        }
+        Call::AddBookmark(offer) => {
+            let field = |name: &str| offer.fields().get(name).and_then(text);
+            bookmark = Some(BookmarkCard {
+                title: field("title").unwrap_or_default(),
+                url: url_parts(&field("url").unwrap_or_default()),
+                note: field("note"),
+            });
+            leaves.push(leaf(
+                "Saved in your bookmarks, on all your devices",
+                "Nothing of your profile leaves: the site learns only that you added it.",
+            ));
+            (format!("{host} wants to add a bookmark"), "Add bookmark")
+        }
         other => (format!("{host} asks for `{}`", other.name()), "Allow"),
     };
     let action = if note.is_some() { "Continue" } else { action };
@@ -267,9 +385,64 @@ pub fn prompt(call: &PageCall, preview: &PreviewResult) -> Prompt {
         action: action.to_owned(),
         leaves,
         address,
+        purpose,
+        claims,
+        bookmark,
         details,
         note,
         rememberable: GrantKind::of(&call.call).is_some(),
+        every_time: (matches!(&call.call, Call::Request(request) if request.all().any(Claim::ask_every_time)))
+            .then(|| "Medical events are asked for every time: no site is ever remembered for them.".to_owned()),
+    }
+}
+
+/// Most medical events the window lists one by one; the rest are counted.
+const LISTED_EVENTS: usize = 5;
+
+/// A claim and exactly what of it would leave: an age as yes or no, an address as its lines,
+/// medical events as a short list, anything else as its text.
+fn claim_row(claim: Claim, optional: bool, value: Option<&Value>) -> ClaimRow {
+    let (mut lines, mut country) = (Vec::new(), None);
+    match (claim, value) {
+        (_, None | Some(Value::Null)) => {}
+        (Claim::AgeOver(years), Some(over)) => {
+            lines.push(if over.as_bool() == Some(true) { format!("Yes, {years} or older") } else { "No".to_owned() })
+        }
+        (Claim::Address(_), Some(found)) => {
+            lines = address_lines(found);
+            country = found.get("country").and_then(Value::as_str).map(str::to_owned);
+        }
+        (Claim::Medical, Some(Value::Array(events))) => {
+            for event in events.iter().take(LISTED_EVENTS) {
+                let part = |name: &str| event.get(name).and_then(Value::as_str).filter(|t| !t.is_empty());
+                let said: Vec<&str> = ["kind", "date", "provider"].into_iter().filter_map(part).collect();
+                let notes = if part("notes").is_some() { ", with its notes" } else { "" };
+                lines.push(format!("{}{notes}", said.join(" · ")));
+            }
+            if events.len() > LISTED_EVENTS {
+                lines.push(format!("and {} more", events.len() - LISTED_EVENTS));
+            }
+        }
+        (_, Some(Value::String(text))) => lines.push(text.clone()),
+        // Identity's claims are text; anything else is shown as the JSON that would leave.
+        (_, Some(other)) => lines.push(serde_json::to_string(other).unwrap_or_default()),
+    }
+    ClaimRow { claim: claim.to_string(), label: claim.label(), held: !lines.is_empty(), lines, country, optional }
+}
+
+/// A web address split so its host stands out: `https://` + **`shop.example`** + `/ring`. A
+/// user name before `@` stays in the plain part, so `https://bank.example@evil.example/`
+/// stresses `evil.example`.
+fn url_parts(url: &str) -> SiteName {
+    let host_start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[host_start..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let host_start = host_start + authority.rfind('@').map_or(0, |i| i + 1);
+    let host_end = host_start + url[host_start..].find(['/', '?', '#', ':']).unwrap_or(url.len() - host_start);
+    SiteName {
+        before: url[..host_start].to_owned(),
+        domain: url[host_start..host_end].to_owned(),
+        after: url[host_end..].to_owned(),
     }
 }
 
@@ -320,7 +493,7 @@ mod tests {
     use super::*;
 
     fn sender(origin: &str) -> Sender {
-        Sender { origin: origin.into(), top_origin: None }
+        Sender { origin: origin.into(), top_origin: None, ui_language: None }
     }
 
     fn message(method: &str, params: Value) -> PageMessage {
@@ -381,7 +554,11 @@ mod tests {
 
     #[test]
     fn grants_are_per_origin_per_kind_and_per_embedding_page() {
-        let frame = Sender { origin: "https://pay.example".into(), top_origin: Some("https://shop.example".into()) };
+        let frame = Sender {
+            origin: "https://pay.example".into(),
+            top_origin: Some("https://shop.example".into()),
+            ui_language: None,
+        };
         let call = validate(&frame, &message("getAddress", json!("billing"))).unwrap();
         let wanted = grant_for(&call).unwrap();
         let grant = Grant {
@@ -391,8 +568,11 @@ mod tests {
             granted_at: 0,
         };
         assert!(grant.covers(&wanted));
-        let elsewhere =
-            Sender { origin: "https://pay.example".into(), top_origin: Some("https://evil.example".into()) };
+        let elsewhere = Sender {
+            origin: "https://pay.example".into(),
+            top_origin: Some("https://evil.example".into()),
+            ui_language: None,
+        };
         for other in [
             validate(&elsewhere, &message("getAddress", json!("billing"))),
             validate(&frame, &message("getAddress", json!("shipping"))),
@@ -416,8 +596,11 @@ mod tests {
 
     #[test]
     fn the_prompt_shows_who_asks_and_exactly_what_leaves() {
-        let frame =
-            Sender { origin: "https://pay.shop.example:8443".into(), top_origin: Some("https://news.example".into()) };
+        let frame = Sender {
+            origin: "https://pay.shop.example:8443".into(),
+            top_origin: Some("https://news.example".into()),
+            ui_language: None,
+        };
         let call = validate(&frame, &message("getAddress", json!("shipping"))).unwrap();
         let shown_value = || json!({"name": "Ada Lovelace", "line1": "12 St James's Square", "city": "London", "postalCode": "SW1Y 4JH", "country": "GB"});
         let shown = prompt(&call, &preview(shown_value(), Some("shop.example"), Some("news.example")));
@@ -499,8 +682,114 @@ mod tests {
         // A registrable domain that does not end the host is not trusted.
         assert_eq!(SiteName::new(&device.origin, Some("evil.example")).domain, "localhost");
         // The top-level page is named only when it is another site.
-        let same = Sender { origin: "https://shop.example".into(), top_origin: Some("https://shop.example".into()) };
+        let same = Sender {
+            origin: "https://shop.example".into(),
+            top_origin: Some("https://shop.example".into()),
+            ui_language: None,
+        };
         assert_eq!(validate(&same, &message("getDeviceId", Value::Null)).unwrap().top_origin, None);
+    }
+
+    #[test]
+    fn a_request_lists_each_claim_with_what_would_leave_an_age_as_yes_or_no() {
+        let shop = sender("https://shop.example");
+        let asked = json!({"claims": ["name", "ageOver:18", "address.shipping"], "optional": ["email", "phone"],
+            "purpose": "To verify your age for wine delivery"});
+        let call = validate(&shop, &message("request", asked)).unwrap();
+        let held = json!({"claims": {"name": "Ada Lovelace", "ageOver:18": true, "email": "ada@example.org",
+            "address.shipping": {"name": "Ada Lovelace", "line1": "1 Loop", "city": "Paris", "postalCode": "75001", "country": "FR"}}});
+        let shown = prompt(&call, &preview(held, Some("shop.example"), None));
+        assert_eq!(shown.headline, "shop.example asks for details from your profile");
+        assert_eq!(shown.purpose.as_deref(), Some("To verify your age for wine delivery"), "the site's words, apart");
+        let rows: Vec<_> =
+            shown.claims.iter().map(|c| (c.claim.as_str(), c.lines.join(" / "), c.optional, c.held)).collect();
+        assert_eq!(
+            rows,
+            [
+                ("name", "Ada Lovelace".to_owned(), false, true),
+                ("ageOver:18", "Yes, 18 or older".to_owned(), false, true),
+                ("address.shipping", "Ada Lovelace / 1 Loop / 75001 Paris".to_owned(), false, true),
+                ("email", "ada@example.org".to_owned(), true, true),
+                ("phone", String::new(), true, false),
+            ]
+        );
+        assert_eq!(shown.claims[2].country.as_deref(), Some("FR"));
+        assert_eq!(shown.claims[1].label, "Whether you are 18 or older (only yes or no: not your date of birth)");
+        assert!(shown.rememberable && shown.note.is_none() && shown.action == "Share");
+        let under = prompt(&call, &preview(json!({"claims": {"ageOver:18": false}}), None, None));
+        assert_eq!(under.claims[1].lines, ["No"]);
+        let nothing = prompt(&call, &preview(json!({"claims": {}}), None, None));
+        assert!(nothing.note.unwrap().contains("nothing will be sent"));
+        assert_eq!(nothing.action, "Continue");
+
+        // Only the optional claims left ticked stay; one the request did not make optional adds
+        // nothing.
+        let mut kept = call.clone();
+        kept.keep(&[Claim::Email, Claim::BirthDate]);
+        let Call::Request(narrowed) = &kept.call else { panic!("{:?}", kept.call) };
+        assert_eq!(narrowed.optional, [Claim::Email]);
+        assert_eq!(
+            narrowed.claims,
+            [Claim::Name, Claim::AgeOver(18), Claim::Address(profile_core::AddressKind::Shipping)]
+        );
+        assert_eq!(
+            grant_for(&kept).unwrap().kind,
+            GrantKind::Claims(
+                profile_core::ClaimSet::of([
+                    Claim::Name,
+                    Claim::AgeOver(18),
+                    Claim::Email,
+                    Claim::Address(profile_core::AddressKind::Shipping)
+                ])
+                .unwrap()
+            )
+        );
+
+        // Medical events: a short list, and the site is never remembered for them.
+        let medical = validate(&shop, &message("request", json!({"claims": ["medical"], "purpose": "Visit"}))).unwrap();
+        let events: Vec<Value> = (1..=7)
+            .map(|day| json!({"id": "x", "date": format!("2026-03-0{day}"), "kind": "Check-up", "provider": "Dr Jenner", "notes": "fine"}))
+            .collect();
+        let shown = prompt(&medical, &preview(json!({"claims": {"medical": events}}), None, None));
+        assert_eq!(shown.claims[0].lines.len(), 6);
+        assert_eq!(shown.claims[0].lines[0], "Check-up · 2026-03-01 · Dr Jenner, with its notes");
+        assert_eq!(shown.claims[0].lines[5], "and 2 more");
+        assert!(!shown.rememberable && grant_for(&medical).is_none());
+        assert!(shown.every_time.unwrap().contains("asked for every time"));
+    }
+
+    #[test]
+    fn a_bookmark_shows_its_title_its_address_with_the_host_stressed_and_its_note() {
+        let offer = json!({"url": "https://shop.example@evil.example:8443/ring?size=52", "title": "The ring", "note": "Size 52"});
+        let call = validate(&sender("https://shop.example"), &message("addBookmark", offer)).unwrap();
+        let shown = prompt(&call, &preview(Value::Null, Some("shop.example"), None));
+        assert_eq!(
+            (shown.headline.as_str(), shown.action.as_str()),
+            ("shop.example wants to add a bookmark", "Add bookmark")
+        );
+        let card = shown.bookmark.unwrap();
+        assert_eq!((card.title.as_str(), card.note.as_deref()), ("The ring", Some("Size 52")));
+        assert_eq!(
+            card.url,
+            SiteName {
+                before: "https://shop.example@".into(),
+                domain: "evil.example".into(),
+                after: ":8443/ring?size=52".into()
+            },
+            "the host that serves the page is the one stressed"
+        );
+        assert!(!shown.rememberable, "a bookmark is confirmed every time");
+        assert_eq!(url_parts("https://news.example").domain, "news.example");
+    }
+
+    #[test]
+    fn the_language_needs_no_prompt_and_is_no_disclosure() {
+        let call = validate(&sender("https://shop.example"), &message("getLanguage", Value::Null)).unwrap();
+        assert!(call.call.is_public() && grant_for(&call).is_none());
+        let answer = |result: Value| Response::success(1, result);
+        assert_eq!(language(Some(&answer(json!("pt-BR"))), Some("en")), Settlement::Resolved { value: json!("pt-BR") });
+        assert_eq!(language(None, Some("en-GB")), Settlement::Resolved { value: json!("en-GB") }, "no host");
+        assert!(matches!(language(Some(&answer(json!(3))), Some("en")), Settlement::Rejected { .. }));
     }
 
     #[test]

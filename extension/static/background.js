@@ -100,7 +100,8 @@ async function handlePageCall(message, sender, acknowledge) {
   const born = generation;
   let flow;
   try {
-    flow = rust(() => new wasm.PageCallFlow(JSON.stringify({ origin: sender.origin || "null", topOrigin: topOriginOf(sender) }), JSON.stringify(message)));
+    const browserSays = { origin: sender.origin || "null", topOrigin: topOriginOf(sender), uiLanguage: chrome.i18n.getUILanguage() };
+    flow = rust(() => new wasm.PageCallFlow(JSON.stringify(browserSays), JSON.stringify(message)));
   } catch (error) {
     return rejected(error);
   }
@@ -174,10 +175,15 @@ async function handleOwnCall(request) {
     const checked = JSON.parse(rust(() => wasm.validateOwnCall(JSON.stringify(request))));
     const answer = await askHost({ origin: null, call: checked });
     const settlement = JSON.parse(rust(() => wasm.settle(JSON.stringify(answer))));
-        // The activity log, in people's words: each entry gets its sentence and tone (in Rust).
+    // The activity log, in people's words: each entry gets its sentence and tone (in Rust).
     if (checked.type === "listDisclosures" && settlement.status === "resolved") {
       const said = JSON.parse(rust(() => wasm.describeActivity(JSON.stringify(settlement.value))));
       settlement.value = settlement.value.map((entry, i) => ({ ...entry, ...said[i] }));
+    }
+    // Each remembered grant with what the site gets without asking, in words (in Rust).
+    if (checked.type === "listGrants" && settlement.status === "resolved") {
+      const labels = JSON.parse(rust(() => wasm.describeGrants(JSON.stringify(settlement.value))));
+      settlement.value = settlement.value.map((grant, i) => ({ ...grant, label: labels[i] }));
     }
     return settlement;
   } catch (error) {
@@ -264,7 +270,9 @@ async function handleConsent(message) {
     return { ok: true };
   }
   if (state.shownAt === null || !rust(() => wasm.clickCounts(Date.now() - state.shownAt))) return { ignored: true };
-  state.finish({ allow: Boolean(message.allow), remember: Boolean(message.remember) });
+  // `keep`: the optional claims left ticked; Rust keeps only those the request made optional.
+  const keep = Array.isArray(message.keep) ? message.keep.filter((claim) => typeof claim === "string") : [];
+  state.finish({ allow: Boolean(message.allow), remember: Boolean(message.remember), keep });
   return { done: true };
 }
 

@@ -13,7 +13,26 @@ function renderSite(element, site) {
   element.replaceChildren(site.before, el("strong", {}, site.domain), site.after);
 }
 
-
+// A request's claims, each with exactly what would leave: an optional one with a checkbox
+// (ticked), a required one with none, one the profile does not hold said so.
+function claimRow(row) {
+  const value = row.held
+    ? el("span", { className: "claim-value" }, ...postalLines(row.country ? [...row.lines, countryName(row.country)] : row.lines, false))
+    : el("span", { className: "claim-value missing" }, "Not in your profile: nothing will be sent");
+  const title = el("span", { className: "claim-title" }, row.label);
+  const text = el("span", { className: "claim-text" }, title, value);
+  const item = el("li", { className: row.held ? "claim" : "claim missing" });
+  item.dataset.claim = row.claim;
+  if (row.optional && row.held) {
+    const box = el("input", { type: "checkbox", checked: true, id: `keep-${row.claim.replace(/[^A-Za-z0-9]/g, "-")}` });
+    box.dataset.claim = row.claim;
+    item.append(el("label", { className: "claim-line", htmlFor: box.id }, box, text, el("span", { className: "tag" }, "Optional")));
+  } else {
+    item.append(el("div", { className: "claim-line" }, el("span", { className: "claim-mark", ariaHidden: "true" }, row.held ? "✓" : "–"), text,
+      row.optional ? el("span", { className: "tag" }, "Optional") : null));
+  }
+  return item;
+}
 
 
 // The window fits its content: no empty half, no scrolling to reach the buttons.
@@ -71,7 +90,29 @@ async function show() {
         $("#address").replaceChildren(...postalLines(lines));
     $("#address-card").hidden = false;
   }
-  $("#leaves-label").hidden = !prompt.address && prompt.leaves.length === 0;
+  if (prompt.purpose) {
+    // The site's own words, never the extension's: quoted, and said to be the site's.
+    $("#purpose-site").textContent = prompt.host;
+    $("#purpose-text").textContent = `“${prompt.purpose}”`;
+    $("#purpose").hidden = false;
+  }
+  if (prompt.claims.length) {
+    $("#claims").replaceChildren(...prompt.claims.map(claimRow));
+    $("#claims").hidden = false;
+    const choosable = prompt.claims.some((row) => row.optional && row.held);
+    $("#leaves-label").textContent = choosable ? "It will receive (untick what you would rather keep)" : "It will receive";
+  }
+  if (prompt.bookmark) {
+    $("#bookmark-title").textContent = prompt.bookmark.title;
+    renderSite($("#bookmark-url"), prompt.bookmark.url);
+    if (prompt.bookmark.note) {
+      $("#bookmark-note").textContent = prompt.bookmark.note;
+      $("#bookmark-note").hidden = false;
+    }
+    $("#bookmark-card").hidden = false;
+    $("#leaves-label").textContent = "The bookmark";
+  }
+  $("#leaves-label").hidden = !prompt.address && !prompt.claims.length && !prompt.bookmark && prompt.leaves.length === 0;
   $("#ids").replaceChildren(
         ...prompt.details.flatMap((d) => [el("dt", {}, d.label), el("dd", {}, d.value)]),
   );
@@ -82,13 +123,18 @@ async function show() {
   }
   $("#allow").textContent = prompt.action;
   $("#remember-row").hidden = !prompt.rememberable;
+  if (prompt.everyTime) {
+    $("#every-time").textContent = prompt.everyTime;
+    $("#every-time").hidden = false;
+  }
   document.body.dataset.state = "asking";
   $("#deny").focus();
   fitWindow();
 }
 
 async function decide(allow) {
-  const answer = await send({ allow, remember: $("#remember").checked });
+  const keep = [...document.querySelectorAll("#claims input[type=checkbox]:checked")].map((box) => box.dataset.claim);
+  const answer = await send({ allow, remember: $("#remember").checked, keep });
   if (answer && answer.done) window.close();
   else if (answer && answer.gone) gone();
   else if (answer && answer.ignored) {

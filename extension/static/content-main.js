@@ -34,6 +34,9 @@
     getAddress: (kind) => call("getAddress", kind),
     signUp: (options) => call("signUp", options),
     login: (options) => call("login", options),
+    request: (options) => call("request", options),
+    getLanguage: () => call("getLanguage"),
+    addBookmark: (offer) => call("addBookmark", offer),
   });
   Object.defineProperty(window, "profile", { value: api, enumerable: true });
   window.dispatchEvent(new Event("profile:ready"));

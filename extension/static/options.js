@@ -1,9 +1,10 @@
 // The options page: shows what the host keeps and lets the person change it. Every change is
 // an extension-own request, checked in Rust by the service worker and served by the host.
 import {
-  $, activityList, ask, copyButton, countryName, date, el, hostDown, KIND_LABELS, postalLines, showInstallCommand, siteOf,
+  $, activityList, ask, copyButton, countryName, date, el, hostDown, postalLines, showInstallCommand, siteOf,
   unlockFailure,
 } from "./pages.js";
+import { loadCategories, loadPublic, watchPublic } from "./categories.js";
 
 
 // Shows `text` in a message element, or hides it when there is none.
@@ -419,7 +420,7 @@ async function loadProfile() {
   for (const grant of grants) {
     const key = grant.origin + (grant.topOrigin ? ` ${grant.topOrigin}` : "");
     const entry = bySite.get(key) || { grant, kinds: [], since: grant.grantedAt };
-    entry.kinds.push(KIND_LABELS[grant.kind] || grant.kind);
+    entry.kinds.push(grant.label);
     entry.since = Math.min(entry.since, grant.grantedAt);
     bySite.set(key, entry);
   }
@@ -484,6 +485,7 @@ async function revoke(origin) {
 function showHostMissing(missing) {
   $("#host-missing").hidden = !missing;
   $("#status-card").hidden = missing;
+  $("#sections").hidden = missing;
   document.querySelectorAll("section.card:not(#status-card)").forEach((card) => (card.hidden ||= missing));
   if (missing) {
     $("#state-pill").textContent = "Not installed";
@@ -497,10 +499,12 @@ async function load() {
     await loadStatus();
     showHostMissing(false);
     document.querySelectorAll("section.card:not(#status-card):not(#first-run)").forEach((card) => (card.hidden = status.locked));
+    $("#sections").hidden = status.locked;
     // Until the synced vault is open, its addresses and accounts are not here: "none saved" would mislead.
-    for (const id of ["#addresses-card", "#accounts-card"]) $(id).hidden ||= status.vaultNeedsPassphrase;
+    const synced = ["#addresses-card", "#accounts-card", "#public-card", ...document.querySelectorAll("section.category")];
+    for (const card of synced) (typeof card === "string" ? $(card) : card).hidden ||= status.vaultNeedsPassphrase;
     if (!status.locked) {
-      const [addresses] = await Promise.all([loadProfile(), loadDevices(status.paired)]);
+      const [addresses] = await Promise.all([loadProfile(), loadDevices(status.paired), loadData()]);
       await showFirstRun(addresses);
     } else {
       $("#first-run").hidden = true;
@@ -513,6 +517,14 @@ async function load() {
   }
 }
 
+// The profile's categories and its public part (categories.js); not there until the synced vault is open.
+async function loadData() {
+  if (status.vaultNeedsPassphrase) return;
+  await loadCategories();
+  await loadPublic(status);
+}
+
+watchPublic(() => loadPublic(status));
 showInstallCommand();
 $("#check-again").addEventListener("click", async () => {
   $("#check-result").textContent = "Checking…";

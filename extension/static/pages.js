@@ -11,17 +11,6 @@ export async function ask(type, params = {}) {
   throw error;
 }
 
-// What a remembered grant lets a site have without asking, in words.
-export const KIND_LABELS = {
-  profileUrl: "Profile URL",
-  deviceId: "Device ID",
-  shippingAddress: "Shipping address",
-  billingAddress: "Billing address",
-  login: "Logging you in",
-  fillShipping: "Filling shipping forms when you open Personal Profile",
-  fillBilling: "Filling billing forms when you open Personal Profile",
-};
-
 // A country (ISO 3166-1 alpha-2) named in the person's language, from the browser's CLDR data.
 export function countryName(code) {
   try {
@@ -31,9 +20,10 @@ export function countryName(code) {
   }
 }
 
-// An address's lines as a postal card's contents: the first (the name) stressed, a line each.
-export const postalLines = (lines) =>
-  lines.flatMap((line, i) => (i ? [el("br"), line] : [el("span", { className: "name" }, line)]));
+// An address's lines as a postal card's contents: a line each, the first (the name) stressed
+// unless `stressFirst` is false.
+export const postalLines = (lines, stressFirst = true) =>
+  lines.flatMap((line, i) => (i ? [el("br"), line] : [stressFirst ? el("span", { className: "name" }, line) : line]));
 
 // What a failed unlock says.
 export const unlockFailure = (error) =>

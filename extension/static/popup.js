@@ -1,5 +1,5 @@
 // The toolbar popup: what the current site has from this profile, and the lock.
-import { $, activityList, ask, el, hostDown, KIND_LABELS, onDay, showInstallCommand, siteOf, unlockFailure } from "./pages.js";
+import { $, activityList, ask, el, hostDown, onDay, showInstallCommand, siteOf, unlockFailure } from "./pages.js";
 
 // The tab the popup was opened on.
 let tabId = null;
@@ -165,7 +165,7 @@ async function show() {
           `Made ${onDay(Math.min(...mine.map((a) => a.createdAt)))}; you log in with a click`)
         : fact("No account here"),
       granted.length
-        ? fact("Gets without asking", granted.map((g) => KIND_LABELS[g.kind] || g.kind).join(", "))
+        ? fact("Gets without asking", granted.map((g) => g.label).join(", "))
         : fact("Asks you before anything leaves"),
     ];
     $("#facts").replaceChildren(...facts);

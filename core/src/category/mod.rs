@@ -385,11 +385,27 @@ impl CategoryDef {
         if !self.category.holds_items() {
             return Err(ItemError::Category("addresses are saved through the address book".into()));
         }
-        check_record(self.fields, fields, "")
+        check_record(self.fields, fields, "", check_value)
+    }
+
+    /// [`check`](Self::check) for what a page offers (a bookmark): only fields of the plain
+    /// kinds (lines, text, web addresses, emails, choices, numbers) are taken, with the same
+    /// rules. It leaves out the tables and parsers of the other kinds (currencies, language
+    /// tags, dates, keys), which the extension's module must not carry.
+    pub fn check_offer(&self, fields: &Map<String, Value>) -> Result<Map<String, Value>, ItemError> {
+        check_record(self.fields, fields, "", check_plain)
     }
 }
 
-fn check_record(defs: &[FieldDef], given: &Map<String, Value>, path: &str) -> Result<Map<String, Value>, ItemError> {
+/// How one field's value is checked: as kept, `None` when empty.
+type ValueCheck = fn(&FieldDef, &Value, &str) -> Result<Option<Value>, ItemError>;
+
+fn check_record(
+    defs: &[FieldDef],
+    given: &Map<String, Value>,
+    path: &str,
+    check: ValueCheck,
+) -> Result<Map<String, Value>, ItemError> {
     let mut kept = Map::new();
     for (name, value) in given {
         let def = defs.iter().find(|f| f.name == name).ok_or_else(|| {
@@ -397,7 +413,7 @@ fn check_record(defs: &[FieldDef], given: &Map<String, Value>, path: &str) -> Re
             ItemError::Field(format!("`{path}{}` is not a field here ({})", clip(name), names.join(", ")))
         })?;
         let at = format!("{path}{}", def.name);
-        if let Some(value) = check_value(def, value, &at)? {
+        if let Some(value) = check(def, value, &at)? {
             kept.insert(def.name.to_owned(), value);
         }
     }
@@ -405,6 +421,44 @@ fn check_record(defs: &[FieldDef], given: &Map<String, Value>, path: &str) -> Re
         return Err(ItemError::Field(format!("`{path}{}` ({}) is required", missing.name, missing.label)));
     }
     Ok(kept)
+}
+
+/// A value of a plain kind (a line, text, a web address, an email, a number, a choice) as kept,
+/// `None` when empty; a field of another kind is refused (`check_value` takes those first).
+fn check_plain(def: &FieldDef, value: &Value, at: &str) -> Result<Option<Value>, ItemError> {
+    let fail = |why: String| ItemError::Field(format!("`{at}` ({}) {why}", def.label));
+    let text = match value {
+        Value::Null => return Ok(None),
+        Value::String(text) if text.trim().is_empty() => return Ok(None),
+        Value::String(text) => Ok(text.as_str()),
+        _ => Err(fail("must be text".into())),
+    };
+    let kept = match &def.kind {
+        Kind::Line { max } => text.and_then(|t| checks::text(t, *max, false).map_err(fail)),
+        Kind::Text { max } => text.and_then(|t| checks::text(t, *max, true).map_err(fail)),
+        Kind::Url => text.and_then(|t| checks::web_url(t, 2048).map_err(fail)),
+        Kind::Email => text.and_then(|t| checks::email(t).map_err(fail)),
+        Kind::Number { min, max } => {
+            let number = match (value, text) {
+                (Value::Number(n), _) => n.as_i64(),
+                (_, Ok(text)) => text.trim().parse().ok(),
+                _ => None,
+            };
+            return match number {
+                Some(n) if (*min..=*max).contains(&n) => Ok(Some(Value::from(n))),
+                _ => Err(fail(format!("must be a whole number from {min} to {max}"))),
+            };
+        }
+        Kind::Choice { options } => text.map(str::trim).and_then(|word| {
+            if options.contains(&word) {
+                Ok(word.to_owned())
+            } else {
+                Err(fail(format!("must be one of {}", options.join(", "))))
+            }
+        }),
+        _ => Err(fail("is not taken from a page".into())),
+    };
+    kept.map(|text| Some(Value::String(text)))
 }
 
 /// One field's value as kept; `None` when empty (an empty string, list or null).
@@ -418,8 +472,6 @@ fn check_value(def: &FieldDef, value: &Value, at: &str) -> Result<Option<Value>,
     };
     let need_text = || text.ok_or_else(|| fail("must be text".into()));
     let kept = match &def.kind {
-        Kind::Line { max } => Value::String(checks::text(need_text()?, *max, false).map_err(fail)?),
-        Kind::Text { max } => Value::String(checks::text(need_text()?, *max, true).map_err(fail)?),
         Kind::Date => {
             let text = need_text()?.trim();
             checks::date(text).map_err(fail)?;
@@ -430,26 +482,6 @@ fn check_value(def: &FieldDef, value: &Value, at: &str) -> Result<Option<Value>,
         Kind::Language => Value::String(checks::language(need_text()?.trim()).map_err(fail)?),
         Kind::Gtin => Value::String(checks::gtin(need_text()?.trim()).map_err(fail)?),
         Kind::Vin => Value::String(checks::vin(need_text()?).map_err(fail)?),
-        Kind::Url => Value::String(checks::web_url(need_text()?, 2048).map_err(fail)?),
-        Kind::Email => Value::String(checks::email(need_text()?).map_err(fail)?),
-        Kind::Number { min, max } => {
-            let number = match (value, text) {
-                (Value::Number(n), _) => n.as_i64(),
-                (_, Some(text)) => text.trim().parse().ok(),
-                _ => None,
-            };
-            match number {
-                Some(n) if (*min..=*max).contains(&n) => Value::from(n),
-                _ => return Err(fail(format!("must be a whole number from {min} to {max}"))),
-            }
-        }
-        Kind::Choice { options } => {
-            let word = need_text()?.trim();
-            if !options.contains(&word) {
-                return Err(fail(format!("must be one of {}", options.join(", "))));
-            }
-            Value::String(word.to_owned())
-        }
         Kind::Json { max } => {
             // From a form or the command line a JSON value comes as its text.
             let parsed;
@@ -508,7 +540,7 @@ fn check_value(def: &FieldDef, value: &Value, at: &str) -> Result<Option<Value>,
             let mut kept = Vec::with_capacity(records.len());
             for (i, record) in records.iter().enumerate() {
                 let Value::Object(record) = record else { return Err(fail("must be a list of records".into())) };
-                kept.push(Value::Object(check_record(fields, record, &format!("{at}[{i}].")).map_err(
+                kept.push(Value::Object(check_record(fields, record, &format!("{at}[{i}]."), check_value).map_err(
                     |e| match e {
                         ItemError::Field(why) => ItemError::Field(why),
                         other => other,
@@ -519,6 +551,9 @@ fn check_value(def: &FieldDef, value: &Value, at: &str) -> Result<Option<Value>,
                 return Ok(None);
             }
             Value::Array(kept)
+        }
+        Kind::Line { .. } | Kind::Text { .. } | Kind::Url | Kind::Email | Kind::Number { .. } | Kind::Choice { .. } => {
+            return check_plain(def, value, at);
         }
     };
     Ok(Some(kept))
@@ -587,6 +622,14 @@ mod tests {
         assert!(Category::Identity.def().check(&fields(json!({"language": "klingon language"}))).is_err());
         assert_eq!(Category::Identity.def().check(&fields(json!({"language": "de-de"}))).unwrap()["language"], "de-DE");
         assert!(Category::Addresses.def().check(&Map::new()).is_err());
+        // What a page offers is checked by the same rules, and only fields of the plain kinds.
+        let offer = fields(json!({"url": " https://shop.example/ring ", "title": "The ring"}));
+        assert_eq!(Category::Bookmarks.def().check_offer(&offer), Category::Bookmarks.def().check(&offer));
+        assert!(Category::Bookmarks.def().check_offer(&fields(json!({"title": "No address"}))).is_err());
+        let tagged = Category::Bookmarks
+            .def()
+            .check_offer(&fields(json!({"url": "https://a.example", "title": "A", "tags": "x"})));
+        assert!(tagged.unwrap_err().to_string().contains("not taken from a page"));
         assert_eq!(Category::Medical.def().sensitivity, Sensitivity::AskEveryTime);
     }
 
