@@ -32,11 +32,13 @@ use profile_core::{Secret32, WireError};
 use zeroize::Zeroizing;
 
 use crate::local::keystore::{Keystore, KeystoreError, entry_name};
+use crate::local::link::KnownItem;
 use crate::local::state::{LocalState, STATE_VERSION};
 use profile_core::Category;
 use profile_core::ItemId;
 use profile_core::vault::{Items, Kept};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 const STATE_FILE: &str = "state.sealed";
 const LEDGER_FILE: &str = "ledger.sealed";
@@ -248,42 +250,47 @@ impl Store {
         let mut state = parse_state(&json)?;
         // Items kept in the state file itself (a state written before the items file) move to
         // the items file at the next write.
-        let inline = state.items.len() + state.server.as_ref().map_or(0, |l| l.base.items.len()) > 0;
+        let inline = kept_apart(&state) > 0;
         let mut records = 0;
         for json in read_records(&self.key, ITEMS_PURPOSE, &self.dir.join(ITEMS_FILE))? {
-            let record: ItemRecord = serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let record: Record = serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             records += 1;
-            match (record.base, state.server.as_mut()) {
-                (false, _) => state.items.set(record.category, record.id, record.kept),
-                (true, Some(link)) => link.base.items.set(record.category, record.id, record.kept),
-                (true, None) => {}
+            match (record, state.server.as_mut()) {
+                (Record::Item { base: false, category, id, kept }, _) => state.items.set(category, id, kept),
+                (Record::Item { base: true, category, id, kept }, Some(link)) => {
+                    link.base.items.set(category, id, kept);
+                }
+                (Record::Version { id, known: Some(known) }, Some(link)) => {
+                    link.versions.insert(id, known);
+                }
+                (Record::Version { id, known: None }, Some(link)) => {
+                    link.versions.remove(&id);
+                }
+                (_, None) => {}
             }
+        }
+        // One copy of what the profile and the server's copy hold alike: compared by address.
+        if let Some(link) = state.server.as_mut() {
+            link.base.items.share_with(&state.items);
         }
         Ok(Cached { stamp, state: Arc::new(state), records, inline })
     }
 
-    /// Writes the items that changed since `before` to the items file (all of them, into a new
-    /// file, when there is no `before`, when it still held items in the state file, or when the
-    /// file holds more dead records than live ones), then the rest of the state atomically.
-    /// Answers how many records the items file holds.
+    /// Writes what changed since `before` of what the items file keeps (the items, the server's
+    /// copy of them, the versions of the server's items) to that file, a record each (the
+    /// whole of it, into a new file, when there is no `before`, when the state file still held
+    /// such things, or when the file holds more dead records than live ones), then the rest of
+    /// the state atomically. Answers how many records the items file holds.
     fn write_state(&self, state: &mut LocalState, before: Option<&Cached>) -> Result<usize, StoreError> {
-        let empty = Items::default();
-        let live = state.items.len() + base_of(state).map_or(0, Items::len);
         let path = self.dir.join(ITEMS_FILE);
+        let live = kept_apart(state);
         let mut bytes = Vec::new();
+        let mut count = 0;
         let records = match before.filter(|b| !b.inline && b.records <= 2 * live + 1024) {
             Some(before) => {
-                let old_base = base_of(&before.state).unwrap_or(&empty);
-                let changes = [
-                    (false, Items::changes(&before.state.items, &state.items)),
-                    (true, Items::changes(old_base, base_of(state).unwrap_or(&empty))),
-                ];
-                let mut count = 0;
-                for (base, changes) in changes {
-                    for (category, id, kept) in changes {
-                        bytes.extend(item_record(&self.key, &ItemRecord { base, category, id, kept })?);
-                        count += 1;
-                    }
+                for record in records_between(&before.state, state) {
+                    bytes.extend(sealed_record(&self.key, &record)?);
+                    count += 1;
                 }
                 if count > 0 {
                     append_synced(&path, &bytes)?;
@@ -291,24 +298,22 @@ impl Store {
                 before.records + count
             }
             None => {
-                let mut count = 0;
-                for (base, items) in [(false, Some(&state.items)), (true, base_of(state))] {
-                    for (category, id, kept) in items.map(Items::all).unwrap_or_default() {
-                        bytes.extend(item_record(&self.key, &ItemRecord { base, category, id, kept })?);
-                        count += 1;
-                    }
+                for record in records_between(&LocalState::new(state.device_secret.clone()), state) {
+                    bytes.extend(sealed_record(&self.key, &record)?);
+                    count += 1;
                 }
                 write_atomically(&path, &bytes)?;
                 count
             }
         };
-        // The state file without the items, which the items file holds.
+        // The state file without what the items file holds.
         let items = std::mem::take(&mut state.items);
-        let base_items = state.server.as_mut().map(|l| std::mem::take(&mut l.base.items));
+        let apart = state.server.as_mut().map(|l| (std::mem::take(&mut l.base.items), std::mem::take(&mut l.versions)));
         let json = serde_json::to_vec(&*state).map_err(|e| StoreError::Corrupt(e.to_string()));
         state.items = items;
-        if let (Some(link), Some(base_items)) = (state.server.as_mut(), base_items) {
+        if let (Some(link), Some((base_items, versions))) = (state.server.as_mut(), apart) {
             link.base.items = base_items;
+            link.versions = versions;
         }
         let json = Zeroizing::new(json?);
         let blob = seal::seal(&self.key, STATE_PURPOSE, random()?, &json);
@@ -436,11 +441,6 @@ fn trim(records: Vec<(Origin, Vec<u8>)>, budget: usize) -> Vec<Vec<u8>> {
     records.into_iter().zip(dropped).filter(|(_, gone)| !gone).map(|((_, record), _)| record).collect()
 }
 
-/// The server's copy of the items as last synced, when paired.
-fn base_of(state: &LocalState) -> Option<&Items> {
-    state.server.as_ref().map(|link| &link.base.items)
-}
-
 /// The state as read or written, with the file version it came from and what its items file
 /// holds.
 struct Cached {
@@ -452,21 +452,69 @@ struct Cached {
     inline: bool,
 }
 
-/// One item's place in the items file: the profile's own (`base: false`) or the profile
-/// server's copy as last synced.
-#[derive(Serialize, Deserialize)]
-struct ItemRecord {
-    #[serde(rename = "b", default)]
-    base: bool,
-    #[serde(rename = "c")]
-    category: Category,
-    #[serde(rename = "i")]
-    id: ItemId,
-    #[serde(rename = "k")]
-    kept: Kept,
+/// What the items file keeps of a state: its items, and when paired the server's copy of them
+/// and the versions of the server's items.
+fn kept_apart(state: &LocalState) -> usize {
+    state.items.len() + state.server.as_ref().map_or(0, |l| l.base.items.len() + l.versions.len())
 }
 
-fn item_record(key: &Secret32, record: &ItemRecord) -> Result<Vec<u8>, StoreError> {
+/// One record of the items file.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "t")]
+enum Record {
+    /// An item's place: the profile's own (`base: false`), or the server's copy as last synced.
+    #[serde(rename = "i")]
+    Item {
+        #[serde(rename = "b", default)]
+        base: bool,
+        #[serde(rename = "c")]
+        category: Category,
+        #[serde(rename = "i")]
+        id: ItemId,
+        #[serde(rename = "k")]
+        kept: Kept,
+    },
+    /// A server item's version as this device knows it (`None`: forgotten).
+    #[serde(rename = "v")]
+    Version {
+        #[serde(rename = "v")]
+        id: String,
+        #[serde(rename = "n")]
+        known: Option<KnownItem>,
+    },
+}
+
+/// The records that take what the items file keeps of `before` to what it keeps of `after`.
+fn records_between(before: &LocalState, after: &LocalState) -> Vec<Record> {
+    let empty = Items::default();
+    let no_versions = BTreeMap::new();
+    fn base<'a>(s: &'a LocalState, empty: &'a Items) -> &'a Items {
+        s.server.as_ref().map_or(empty, |l| &l.base.items)
+    }
+    fn versions<'a>(s: &'a LocalState, none: &'a BTreeMap<String, KnownItem>) -> &'a BTreeMap<String, KnownItem> {
+        s.server.as_ref().map_or(none, |l| &l.versions)
+    }
+    let mut records = Vec::new();
+    for (base, (was, is)) in
+        [(false, (&before.items, &after.items)), (true, (base(before, &empty), base(after, &empty)))]
+    {
+        for (category, id, kept) in Items::changes(was, is) {
+            records.push(Record::Item { base, category, id, kept });
+        }
+    }
+    let (was, is) = (versions(before, &no_versions), versions(after, &no_versions));
+    for (id, known) in is {
+        if was.get(id) != Some(known) {
+            records.push(Record::Version { id: id.clone(), known: Some(known.clone()) });
+        }
+    }
+    records.extend(
+        was.keys().filter(|id| !is.contains_key(*id)).map(|id| Record::Version { id: id.clone(), known: None }),
+    );
+    records
+}
+
+fn sealed_record(key: &Secret32, record: &Record) -> Result<Vec<u8>, StoreError> {
     let json = Zeroizing::new(serde_json::to_vec(record).map_err(|e| StoreError::Corrupt(e.to_string()))?);
     let blob = seal::seal(key, ITEMS_PURPOSE, random()?, &json);
     let mut out = Vec::with_capacity(4 + blob.len());

@@ -287,6 +287,8 @@ fn push(
                     link.seq = stored_seq;
                 }
                 pending = &pending[taken..];
+                // What went out is what this device holds: one copy of each.
+                link.base.items.share_with(&state.items);
             }
             409 => return Ok(Pushed::Conflict),
             _ => return Err(answer.error()),
