@@ -1334,5 +1334,24 @@ fn the_options_page_keeps_every_category_and_publishes_only_what_the_person_tick
     assert!(shown.contains("Display name\tAda") || shown.contains("Display name\nAda"), "{shown}");
     assert!(shown.contains("Volvo XC40 2021") && !shown.contains("AB 123") && !shown.contains("null"), "{shown}");
     looks.push(browser.inspect(&options, "options-public"));
+
+    // A bookmark a site offers, once the person adds it, reaches their other device.
+    let url = serve(SHOP);
+    let origin = url.trim_end_matches('/').to_owned();
+    let page = browser.open(&url);
+    let mut windows = HashSet::new();
+    let offer = format!("window.profile.addBookmark({{url: '{origin}/rings/pearl', title: 'The pearl ring'}})");
+    browser.start(&page, "b2", &offer);
+    let (_, consent) = browser.consent(&mut windows);
+    browser.click_after(&consent, 600, "document.getElementById('allow').click()");
+    assert_eq!(browser.settlement(&page, "b2")["value"], json!({"added": true}));
+    let phone = HostHome::new();
+    phone.cli(&["pair", &server.profile_url, "--email", EMAIL], "correct horse battery\n");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !phone.cli(&["data", "list", "bookmarks"], "").contains("The pearl ring") {
+        assert!(Instant::now() < deadline, "the other device never saw the bookmark");
+        std::thread::sleep(Duration::from_millis(200));
+        phone.cli(&["sync"], "");
+    }
     assert_all_clean(&looks);
 }
