@@ -129,9 +129,14 @@ pub fn currency(text: &str) -> Result<String, String> {
 /// control characters: what a bookmark or a profile URL may be.
 pub fn web_url(text: &str, max: usize) -> Result<String, String> {
     let text = text.trim();
-    let rest = text.strip_prefix("https://").or_else(|| {
-        text.strip_prefix("http://").filter(|r| ["localhost", "127.0.0.1"].iter().any(|h| r.starts_with(h)))
-    });
+    // Plain http only for this machine itself: `localhost` or `127.0.0.1`, then a port, a
+    // path or nothing (`http://localhost.evil.example` is not this machine).
+    let loopback = |rest: &&str| {
+        ["localhost", "127.0.0.1"].iter().any(|h| {
+            rest.strip_prefix(h).is_some_and(|after| after.is_empty() || after.starts_with([':', '/', '?', '#']))
+        })
+    };
+    let rest = text.strip_prefix("https://").or_else(|| text.strip_prefix("http://").filter(loopback));
     let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
     if text.len() > max || host.is_none_or(str::is_empty) || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(format!("`{}` is not a web address (https://…, at most {max} characters)", clip(text)));
@@ -249,6 +254,9 @@ mod tests {
         assert!(web_url("https://shop.example/ring?id=1", 2048).is_ok());
         assert!(web_url("javascript:alert(1)", 2048).is_err());
         assert!(web_url("http://evil.example/", 2048).is_err());
+        assert!(web_url("http://localhost.evil.example/", 2048).is_err());
+        assert!(web_url("http://127.0.0.1.evil.example/", 2048).is_err());
+        assert!(web_url("http://localhost:8080/ring", 2048).is_ok() && web_url("http://127.0.0.1", 2048).is_ok());
         assert!(web_url("https://", 2048).is_err());
         assert!(email("ada@example.org").is_ok() && email("ada@").is_err() && email("a b@x.org").is_err());
         assert!(text("a\u{7}b", 10, false).is_err());

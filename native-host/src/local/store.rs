@@ -180,8 +180,11 @@ impl Store {
         let _guard = FileLock::acquire(&self.dir)?;
         // The latest on disk: what this process read or wrote last, unless another replaced it.
         let stamp = Stamp::of(&self.dir.join(STATE_FILE))?;
+        // …and unless the items file is not as this process left it (another appended and died
+        // before replacing the state file, or a torn append).
+        let items_len = fs::metadata(self.dir.join(ITEMS_FILE)).map_or(0, |m| m.len());
         let before = match cache.take() {
-            Some(cached) if cached.stamp == stamp => cached,
+            Some(cached) if cached.stamp == stamp && cached.items_len == items_len => cached,
             _ => self.read_state()?,
         };
         let mut state = (*before.state).clone();
@@ -192,9 +195,9 @@ impl Store {
                 return Err(e);
             }
         };
-        let records = self.write_state(&mut state, Some(&before))?;
+        let (records, items_len) = self.write_state(&mut state, Some(&before))?;
         let stamp = Stamp::of(&self.dir.join(STATE_FILE))?;
-        *cache = Some(Cached { stamp, state: Arc::new(state), records, inline: false });
+        *cache = Some(Cached { stamp, state: Arc::new(state), records, inline: false, items_len });
         Ok(result)
     }
 
@@ -252,7 +255,11 @@ impl Store {
         // the items file at the next write.
         let inline = kept_apart(&state) > 0;
         let mut records = 0;
-        for json in read_records(&self.key, ITEMS_PURPOSE, &self.dir.join(ITEMS_FILE))? {
+        let (read, items_len, torn) = read_records(&self.key, ITEMS_PURPOSE, &self.dir.join(ITEMS_FILE))?;
+        // A torn last record (a crash mid-append) is left out, and the file rewritten whole at
+        // the next write, so nothing is ever appended after it.
+        let inline = inline || torn;
+        for json in read {
             let record: Record = serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             records += 1;
             match (record, state.server.as_mut()) {
@@ -273,7 +280,7 @@ impl Store {
         if let Some(link) = state.server.as_mut() {
             link.base.items.share_with(&state.items);
         }
-        Ok(Cached { stamp, state: Arc::new(state), records, inline })
+        Ok(Cached { stamp, state: Arc::new(state), records, inline, items_len })
     }
 
     /// Writes what changed since `before` of what the items file keeps (the items, the server's
@@ -281,12 +288,12 @@ impl Store {
     /// whole of it, into a new file, when there is no `before`, when the state file still held
     /// such things, or when the file holds more dead records than live ones), then the rest of
     /// the state atomically. Answers how many records the items file holds.
-    fn write_state(&self, state: &mut LocalState, before: Option<&Cached>) -> Result<usize, StoreError> {
+    fn write_state(&self, state: &mut LocalState, before: Option<&Cached>) -> Result<(usize, u64), StoreError> {
         let path = self.dir.join(ITEMS_FILE);
         let live = kept_apart(state);
         let mut bytes = Vec::new();
         let mut count = 0;
-        let records = match before.filter(|b| !b.inline && b.records <= 2 * live + 1024) {
+        let (records, items_len) = match before.filter(|b| !b.inline && b.records <= 2 * live + 1024) {
             Some(before) => {
                 for record in records_between(&before.state, state) {
                     bytes.extend(sealed_record(&self.key, &record)?);
@@ -295,7 +302,7 @@ impl Store {
                 if count > 0 {
                     append_synced(&path, &bytes)?;
                 }
-                before.records + count
+                (before.records + count, before.items_len + bytes.len() as u64)
             }
             None => {
                 for record in records_between(&LocalState::new(state.device_secret.clone()), state) {
@@ -303,7 +310,7 @@ impl Store {
                     count += 1;
                 }
                 write_atomically(&path, &bytes)?;
-                count
+                (count, bytes.len() as u64)
             }
         };
         // The state file without what the items file holds.
@@ -318,7 +325,7 @@ impl Store {
         let json = Zeroizing::new(json?);
         let blob = seal::seal(&self.key, STATE_PURPOSE, random()?, &json);
         write_atomically(&self.dir.join(STATE_FILE), &blob)?;
-        Ok(records)
+        Ok((records, items_len))
     }
 
     /// Appends one entry to the disclosure ledger, before the answer it records leaves: a
@@ -448,8 +455,11 @@ struct Cached {
     state: Arc<LocalState>,
     /// Records in the items file.
     records: usize,
-    /// Items were found in the state file itself.
+    /// Items were found in the state file itself, or the items file ended in a torn record:
+    /// the next write rewrites the items file whole.
     inline: bool,
+    /// The items file's length as read or written (whole records only).
+    items_len: u64,
 }
 
 /// What the items file keeps of a state: its items, and when paired the server's copy of them
@@ -523,12 +533,16 @@ fn sealed_record(key: &Secret32, record: &Record) -> Result<Vec<u8>, StoreError>
     Ok(out)
 }
 
-/// The records of a file of `u32 length ‖ sealed` records, opened; a torn last record (a crash
-/// mid-append) is left out. No file: none.
-fn read_records(key: &Secret32, purpose: Purpose, path: &Path) -> Result<Vec<Zeroizing<Vec<u8>>>, StoreError> {
+/// Opened records, the length of the whole ones, and whether a torn one followed.
+type Records = (Vec<Zeroizing<Vec<u8>>>, u64, bool);
+
+/// The records of a file of `u32 length ‖ sealed` records, opened, with the length of the
+/// whole records read and whether a torn last record (a crash mid-append) was left out. No
+/// file: none.
+fn read_records(key: &Secret32, purpose: Purpose, path: &Path) -> Result<Records, StoreError> {
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), 0, false)),
         Err(e) => return Err(io_error("cannot read", path)(e)),
     };
     let mut records = Vec::new();
@@ -539,7 +553,7 @@ fn read_records(key: &Secret32, purpose: Purpose, path: &Path) -> Result<Vec<Zer
         records.push(seal::open(key, purpose, blob).map_err(StoreError::Undecryptable)?);
         rest = &tail[len..];
     }
-    Ok(records)
+    Ok((records, (bytes.len() - rest.len()) as u64, !rest.is_empty()))
 }
 
 /// Appends `bytes` to the file at `path` and syncs it.
@@ -722,8 +736,12 @@ mod tests {
         assert_eq!(other.state().unwrap().items, store.state().unwrap().items);
         let mut file = OpenOptions::new().append(true).open(&items_path).unwrap();
         file.write_all(&[200, 0, 0, 0, 1, 2, 3]).unwrap();
+        // A process that did not see the tear (its cache is of before it) writes nothing after it.
+        store
+            .update(|s| s.items.put(Category::Receipts, receipt(301)).map_err(|e| WireError::invalid(e.to_string())))
+            .unwrap();
         let other = Store::open(dir.path(), &keystore).unwrap();
-        assert_eq!(other.state().unwrap().items.count(Category::Receipts), 301);
+        assert_eq!(other.state().unwrap().items.count(Category::Receipts), 302, "nothing lost after a torn record");
         // Records pile up with edits of the same items, and the file is rewritten whole.
         for round in 0..8 {
             other

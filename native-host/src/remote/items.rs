@@ -13,9 +13,10 @@
 //! before, an item at a lower version than one seen, or another blob at a version seen, halts
 //! syncing with words ([`ServerLink::halt_items`]), and so does an entry of a newer format.
 //! Every batch also writes this device's own head entry (`h:PAIRING`), whose version only this
-//! device raises: each sync reads every device's head back, so a server that drops any
-//! device's writes (restored from a backup, or rolled back and written on since) shows a head
-//! older than one seen, or another at a version seen, to every device that saw it.
+//! device raises: each sync reads every device's head back, so a server that drops a device's
+//! batches (restored from a backup, or rolled back and written on since) shows a head older than
+//! one seen, or another at a version seen, to every device that saw it. (A removal travels
+//! unsealed and a head does not commit to what its batch held: SECURITY.md names both gaps.)
 //!
 //! A vault kept as one blob (before items) moves over at its first sync here: the blob is read
 //! and merged as before, every entry is written as an item, and the blob is then replaced with
@@ -43,6 +44,9 @@ use crate::local::store::{now, random};
 
 /// Most operations one batch carries; a bigger change goes in several.
 const BATCH_OPS: usize = 500;
+/// Most vault items one sync reads (a profile keeps at most 200,000 live ones on a server by
+/// default, with their removals).
+const MAX_PULLED: usize = 2_000_000;
 /// A batch stops growing past about this many bytes of sealed items.
 const BATCH_BYTES: usize = 4 << 20;
 
@@ -117,6 +121,19 @@ fn pull(
         if seq < floor {
             return Err(link.halt_items(floor, seq));
         }
+        // Pages move forward in (seq, id) order, and a profile holds a bounded number of items:
+        // a server cannot keep this device reading.
+        let mut position = (query.since, query.after.clone());
+        for item in &page.items {
+            let next = (item.seq, Some(item.id.clone()));
+            if next <= position {
+                return Err(WireError::internal("the profile server sent vault items out of order"));
+            }
+            position = next;
+        }
+        if changes.len() + page.items.len() > MAX_PULLED {
+            return Err(WireError::internal("the profile server sent more vault items than a profile holds"));
+        }
         let last = page.items.last().cloned();
         changes.extend(page.items);
         match (page.more, last) {
@@ -127,10 +144,13 @@ fn pull(
     let mut theirs = link.base.clone();
     let mut changed = false;
     let at = now();
+    // The versions read: the link takes them only with the server's copy they belong to, once
+    // every check passed, so a pull that fails midway leaves nothing half-known.
+    let mut read: BTreeMap<String, KnownItem> = BTreeMap::new();
     for change in changes {
         let version = u64::try_from(change.version).unwrap_or(0);
         let id = change.id.as_str().to_owned();
-        let known = link.versions.get(&id).cloned();
+        let known = read.get(&id).or_else(|| link.versions.get(&id)).cloned();
         let blob_digest = change.blob.as_ref().map(|b| digest(&b.0)).unwrap_or_default();
         if let Some(known) = &known {
             if version < known.version || (version == known.version && blob_digest != known.digest) {
@@ -146,7 +166,7 @@ fn pull(
                 let (key, json) = open_entry(data_key, ids, &link.profile_id, &id, version, &blob.0)
                     .map_err(|e| open_error(link, e))?;
                 entries::apply(&mut theirs, &key, Some(&json), at).map_err(|e| contents_error(link, e))?;
-                link.versions.insert(id, KnownItem { key, version, digest: blob_digest });
+                read.insert(id, KnownItem { key, version, digest: blob_digest });
             }
             None => {
                 // A removal: its key is known from the item this device saw, or one it holds.
@@ -154,11 +174,12 @@ fn pull(
                 if let Some(key) = &key {
                     entries::apply(&mut theirs, key, None, at).map_err(|e| contents_error(link, e))?;
                 }
-                link.versions.insert(id, KnownItem { key: key.unwrap_or_default(), version, digest: String::new() });
+                read.insert(id, KnownItem { key: key.unwrap_or_default(), version, digest: String::new() });
             }
         }
     }
     check_heads(client, link)?;
+    link.versions.extend(read);
     link.seq = seq;
     link.seen.seq = link.seen.seq.max(seq);
     Ok(changed.then_some(theirs))
@@ -321,7 +342,8 @@ fn move_blob_vault(
     data_key: &Secret32,
 ) -> Result<(), WireError> {
     let server = read_fresh_vault(client, link)?;
-    if server.counter != link.counter {
+    // Another device moved it already: the note says nothing of the profile.
+    if server.counter != link.counter && !holds_the_note(data_key, link, &server) {
         let theirs = server.open(data_key, link)?;
         link.saw(server.counter, &server.blob);
         let merged = merge(&link.base, &state.vault_contents(), &theirs);
@@ -352,6 +374,13 @@ fn move_blob_vault(
     Ok(())
 }
 
+/// Whether the blob is the note that the vault moved to items.
+fn holds_the_note(data_key: &Secret32, link: &ServerLink, server: &super::sync::RemoteVault) -> bool {
+    let opened = vault::open_vault(data_key, &link.profile_id, server.counter, &server.blob);
+    let note = opened.ok().and_then(|json| serde_json::from_slice::<serde_json::Value>(&json).ok());
+    note.is_some_and(|note| note["movedToItems"] == true)
+}
+
 /// Replaces the blob vault with a note in the next content format, once the items hold the
 /// profile: a host from before items then refuses the blob in words (and writes nothing over
 /// it) instead of reading an old copy as the profile. `true` when such a host had written the
@@ -369,9 +398,7 @@ fn retire_blob(
     for _ in 0..MAX_MERGE_ROUNDS {
         let server = read_fresh_vault(client, link)?;
         // Another device of the profile retired it already.
-        let opened = vault::open_vault(data_key, &link.profile_id, server.counter, &server.blob);
-        let moved = opened.ok().and_then(|json| serde_json::from_slice::<serde_json::Value>(&json).ok());
-        if moved.is_some_and(|note| note["movedToItems"] == true) {
+        if holds_the_note(data_key, link, &server) {
             link.saw(server.counter, &server.blob);
             link.counter = server.counter;
             link.blob_retired = true;
@@ -383,6 +410,17 @@ fn retire_blob(
             link.saw(server.counter, &server.blob);
             link.counter = server.counter;
             if theirs != VaultContents::default() {
+                // A host from before knows nothing of items, the public part or accounts made
+                // by newer hosts: what its blob lacks of them is not a removal.
+                let mut theirs = theirs.with_items(link.base.items.clone(), link.base.public.clone());
+                for account in &link.base.accounts {
+                    let same = |a: &&profile_core::vault::AccountRecord| {
+                        a.origin == account.origin && a.account_guid == account.account_guid
+                    };
+                    if !theirs.accounts.iter().any(|a| same(&a)) {
+                        theirs.accounts.push(account.clone());
+                    }
+                }
                 let merged = merge(&link.base, &state.vault_contents(), &theirs);
                 state.take_vault_contents(merged);
                 return Ok(true);
