@@ -7,7 +7,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::AddressKind;
-use crate::category::{Category, Sensitivity};
+use crate::category::{Category, Sensitivity, clip};
 
 /// One claim a site may ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -249,10 +249,6 @@ impl ClaimsRequest {
     pub fn keeping(&self, kept: &[Claim]) -> Self {
         Self { optional: self.optional.iter().filter(|c| kept.contains(c)).copied().collect(), ..self.clone() }
     }
-}
-
-fn clip(text: &str) -> String {
-    text.chars().take(40).filter(|c| !c.is_control()).collect()
 }
 
 #[cfg(test)]

@@ -195,7 +195,7 @@ pub fn json(value: &Value, max: usize) -> Result<Value, String> {
 }
 
 /// At most 40 characters of what was given, for an error message.
-fn clip(text: &str) -> String {
+pub(crate) fn clip(text: &str) -> String {
     let clipped: String = text.chars().take(40).filter(|c| !c.is_control()).collect();
     if text.chars().count() > 40 { format!("{clipped}…") } else { clipped }
 }

@@ -16,6 +16,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub(crate) use checks::clip;
 pub use checks::{age, date, today};
 pub use item::{Item, ItemError, ItemId, ItemInput, MAX_ITEM_BYTES};
 
@@ -557,11 +558,6 @@ fn check_value(def: &FieldDef, value: &Value, at: &str) -> Result<Option<Value>,
         }
     };
     Ok(Some(kept))
-}
-
-/// At most 40 characters of what was given, for an error message.
-fn clip(text: &str) -> String {
-    text.chars().take(40).filter(|c| !c.is_control()).collect()
 }
 
 #[cfg(test)]

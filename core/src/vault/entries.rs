@@ -2,8 +2,8 @@
 //!
 //! [`entries`] takes what the vault holds apart into entries, each under a key that names it
 //! (`a:ID` an address, `a` the address book's defaults and tombstones, `c:ORIGIN ACCOUNT` a
-//! site account, `i:CATEGORY:ID` an item, `p` the public part); [`from_entries`] puts them
-//! together again. The profile server sees each entry only as an opaque id (an HMAC of its key
+//! site account, `i:CATEGORY:ID` an item, `p` the public part); [`apply`] puts one back, and
+//! [`diff`] names those that differ between two copies. The profile server sees each entry only as an opaque id (an HMAC of its key
 //! under a key made from the data key, [`ItemIds`]), a version and a sealed blob bound to the
 //! profile, that id and that version ([`seal_entry`]): it can neither read an entry, nor tell
 //! which category it is of, nor pass one off as another or as another version of itself.
@@ -107,7 +107,9 @@ pub enum ItemOpenError {
 
 /// The entries of what the vault holds, by key, each as JSON.
 pub fn entries(contents: &VaultContents) -> BTreeMap<String, Vec<u8>> {
-    let json = |value: &dyn erased::Json| value.to_json();
+    fn json(value: &impl Serialize) -> Vec<u8> {
+        serde_json::to_vec(value).unwrap_or_default()
+    }
     let mut out = BTreeMap::new();
     let (book, addresses) = contents.address_book.split();
     out.insert("a".to_owned(), json(&book));
@@ -115,58 +117,17 @@ pub fn entries(contents: &VaultContents) -> BTreeMap<String, Vec<u8>> {
         out.insert(format!("a:{}", address.id), json(address));
     }
     for account in &contents.accounts {
-        out.insert(format!("c:{} {}", account.origin, account.account_guid), json(account));
+        out.insert(account_key(account), json(account));
     }
     for category in Category::ALL.into_iter().filter(|c| c.holds_items()) {
-        for item in contents.items.list(category, None) {
-            out.insert(format!("i:{category}:{}", item.id), json(item));
+        for (id, item) in contents.items.live(category) {
+            out.insert(format!("i:{category}:{id}"), json(&**item));
         }
     }
     if !contents.public.is_empty() {
         out.insert("p".to_owned(), json(&contents.public));
     }
     out
-}
-
-/// Puts entries together again. `removed` are the keys the server holds as removed: items among
-/// them stay removed (a tombstone each, made at `now`) however another device merges.
-pub fn from_entries<'a>(
-    entries: impl IntoIterator<Item = (&'a String, &'a Vec<u8>)>,
-    removed: impl IntoIterator<Item = &'a String>,
-    now: u64,
-) -> Result<VaultContents, ContentsError> {
-    let bad = |key: &str, e: serde_json::Error| ContentsError::Invalid(format!("{key}: {e}"));
-    let (mut book, mut addresses, mut accounts) = (AddressBook::default(), Vec::new(), Vec::new());
-    let (mut items, mut public) = (Items::default(), PublicChoice::default());
-    for (key, json) in entries {
-        match key.split_once(':') {
-            None if key == "a" => book = serde_json::from_slice(json).map_err(|e| bad(key, e))?,
-            None if key == "p" => public = serde_json::from_slice(json).map_err(|e| bad(key, e))?,
-            Some(("a", _)) => addresses.push(serde_json::from_slice::<SavedAddress>(json).map_err(|e| bad(key, e))?),
-            Some(("c", _)) => accounts.push(serde_json::from_slice::<AccountRecord>(json).map_err(|e| bad(key, e))?),
-            Some(("i", rest)) => {
-                let (category, _) = rest.split_once(':').unwrap_or((rest, ""));
-                let category: Category =
-                    category.parse().map_err(|e: crate::ItemError| ContentsError::Invalid(e.to_string()))?;
-                let item: Item = serde_json::from_slice(json).map_err(|e| bad(key, e))?;
-                items.put_synced(category, item);
-            }
-            // A device's head says only that it wrote.
-            Some(("h", _)) => {}
-            // An entry of a kind this version does not know came from a newer one.
-            _ => return Err(ContentsError::Newer { found: VAULT_FORMAT + 1 }),
-        }
-    }
-    for key in removed {
-        if let Some(("i", rest)) = key.split_once(':')
-            && let Some((category, id)) = rest.split_once(':')
-            && let (Ok(category), Ok(id)) = (category.parse::<Category>(), ItemId::try_from(id.to_owned()))
-        {
-            items.bury_removed(category, id, now);
-        }
-    }
-    accounts.sort_by(|a: &AccountRecord, b| (&a.origin, &a.account_guid).cmp(&(&b.origin, &b.account_guid)));
-    Ok(VaultContents::new(AddressBook::joined(book, addresses), accounts).with_items(items, public))
 }
 
 /// The entries that differ from `base` in `contents`: each with its JSON, or `None` when it is
@@ -221,8 +182,7 @@ pub fn apply(contents: &mut VaultContents, key: &str, json: Option<&[u8]>, now: 
             contents.address_book = AddressBook::joined(rest, addresses);
         }
         (Some(("c", _)), json) => {
-            let same = |a: &AccountRecord| format!("c:{} {}", a.origin, a.account_guid) == key;
-            contents.accounts.retain(|a| !same(a));
+            contents.accounts.retain(|a| account_key(a) != key);
             if let Some(json) = json {
                 contents.accounts.push(serde_json::from_slice(json).map_err(bad)?);
                 contents.accounts.sort_by(|a, b| (&a.origin, &a.account_guid).cmp(&(&b.origin, &b.account_guid)));
@@ -247,17 +207,9 @@ pub fn apply(contents: &mut VaultContents, key: &str, json: Option<&[u8]>, now: 
     Ok(())
 }
 
-mod erased {
-    /// Anything an entry is made of, written as JSON.
-    pub trait Json {
-        fn to_json(&self) -> Vec<u8>;
-    }
-
-    impl<T: serde::Serialize> Json for T {
-        fn to_json(&self) -> Vec<u8> {
-            serde_json::to_vec(self).unwrap_or_default()
-        }
-    }
+/// An account's entry key: `c:ORIGIN ACCOUNT`.
+fn account_key(account: &AccountRecord) -> String {
+    format!("c:{} {}", account.origin, account.account_guid)
 }
 
 #[cfg(test)]
@@ -308,15 +260,13 @@ mod tests {
         let entries = entries(&contents);
         let keys: Vec<&str> = entries.keys().map(String::as_str).collect();
         assert_eq!(keys, ["a", "a:home", "c:https://shop.example acct", "i:bookmarks:b1", "p"]);
-        assert_eq!(from_entries(&entries, [], 0).unwrap(), contents);
         // A removed item comes back as a tombstone, which a merge keeps.
-        let mut without = entries.clone();
-        without.remove("i:bookmarks:b1");
-        let removed = from_entries(&without, [&"i:bookmarks:b1".to_owned()], 50).unwrap();
+        let mut removed = contents.clone();
+        apply(&mut removed, "i:bookmarks:b1", None, 50).unwrap();
         let merged = super::super::merge(&contents, &contents, &removed);
         assert!(merged.items.get(Category::Bookmarks, &ItemId::try_from("b1".to_owned()).unwrap()).is_none());
-        let unknown = BTreeMap::from([("x:thing".to_owned(), b"{}".to_vec())]);
-        assert!(matches!(from_entries(&unknown, [], 0), Err(ContentsError::Newer { .. })));
+        let mut unknown = VaultContents::default();
+        assert!(matches!(apply(&mut unknown, "x:thing", Some(b"{}"), 0), Err(ContentsError::Newer { .. })));
     }
 
     #[test]

@@ -6,13 +6,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use profile_core::wire::SaveAddressParams;
-use profile_core::{ADDRESS_FIELDS, Address, AddressId, AddressKind, Label, WireError};
+use profile_core::{ADDRESS_FIELDS, Address, AddressId, AddressKind, Label};
 
 use super::*;
-use crate::local::store::{Store, now, random};
-use crate::remote as sync;
-
-pub(super) use super::open_to_show;
+use crate::local::store::{now, random};
 
 pub(super) fn list(home: &Path) -> Result<ExitCode, String> {
     let (_, state) = open_to_show(home)?;
@@ -87,14 +84,7 @@ impl clap::Args for AddressFlags {
 /// flag clears its field).
 fn address_from(json: Option<String>, flags: &AddressFlags, base: Option<&Address>) -> Result<Address, String> {
     match json {
-        Some(source) => {
-            let text = if source == "-" {
-                std::io::read_to_string(std::io::stdin()).map_err(|e| e.to_string())?
-            } else {
-                source
-            };
-            serde_json::from_str(&text).map_err(|e| format!("invalid address: {e}"))
-        }
+        Some(source) => serde_json::from_str(&read_source(&source)?).map_err(|e| format!("invalid address: {e}")),
         None => Address::from_fields(|name| match flags.0.get(name) {
             Some(value) => Some(value.clone()),
             None => base.and_then(|b| b.get(name)).map(str::to_owned),
@@ -105,27 +95,6 @@ fn address_from(json: Option<String>, flags: &AddressFlags, base: Option<&Addres
 
 fn label(text: String) -> Result<Label, String> {
     Label::try_from(text).map_err(|e| e.to_string())
-}
-
-/// Applies a change to the profile, then syncs when paired (saying so).
-pub(super) fn change_and_sync<T>(
-    home: &Path,
-    apply: impl FnOnce(&mut crate::local::state::LocalState) -> Result<T, WireError>,
-) -> Result<T, String> {
-    let store = open_for_change(home)?;
-    let done = store.update(apply).map_err(|e| e.message)?;
-    sync_after(&store)?;
-    Ok(done)
-}
-
-fn sync_after(store: &Store) -> Result<(), String> {
-    if store.state().map_err(|e| e.to_string())?.server.is_some() {
-        match sync::sync(store, &sync::Client::default()) {
-            Ok(_) => say!("synced with the profile server"),
-            Err(e) => say!("not synced yet ({}); it will go out at the next sync", e.message),
-        }
-    }
-    Ok(())
 }
 
 fn new_id() -> Result<AddressId, String> {

@@ -10,7 +10,6 @@ use profile_core::category::{Category, ItemInput};
 use profile_core::{Item, ItemId};
 use serde_json::{Map, Value};
 
-use super::address::{change_and_sync, open_to_show};
 use super::*;
 use crate::local::store::random;
 
@@ -149,14 +148,6 @@ pub(super) fn set(home: &Path, which: String, args: Vec<String>, json: Option<St
 
 fn names(category: Category) -> String {
     category.def().fields.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
-}
-
-fn read_source(source: &str) -> Result<String, String> {
-    if source == "-" {
-        std::io::read_to_string(std::io::stdin()).map_err(|e| e.to_string())
-    } else {
-        Ok(source.to_owned())
-    }
 }
 
 pub(super) fn remove(home: &Path, which: String, id: String) -> Result<ExitCode, String> {

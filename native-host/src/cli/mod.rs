@@ -383,6 +383,31 @@ fn open_for_change(home: &Path) -> Result<crate::local::store::Store, String> {
     Ok(store)
 }
 
+/// Applies a change to the profile, then syncs when paired (saying so).
+fn change_and_sync<T>(
+    home: &Path,
+    apply: impl FnOnce(&mut crate::local::state::LocalState) -> Result<T, profile_core::WireError>,
+) -> Result<T, String> {
+    let store = open_for_change(home)?;
+    let done = store.update(apply).map_err(|e| e.message)?;
+    if store.state().map_err(|e| e.to_string())?.server.is_some() {
+        match crate::remote::sync(&store, &crate::remote::Client::default()) {
+            Ok(_) => say!("synced with the profile server"),
+            Err(e) => say!("not synced yet ({}); it will go out at the next sync", e.message),
+        }
+    }
+    Ok(done)
+}
+
+/// What `--json` gave: the text itself, or stdin's for `-`.
+fn read_source(source: &str) -> Result<String, String> {
+    if source == "-" {
+        std::io::read_to_string(std::io::stdin()).map_err(|e| e.to_string())
+    } else {
+        Ok(source.to_owned())
+    }
+}
+
 /// The store and its state, for a verb that shows personal data (an address, the log, the
 /// accounts): while the profile is locked its passphrase must be given, and is checked like an
 /// unlock (with the same back-off), but the profile stays locked.

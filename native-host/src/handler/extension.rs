@@ -13,7 +13,7 @@ use super::sites::registrable_domain;
 use profile_core::disclosure;
 
 use super::page::SiteView;
-use super::{Host, fail, to_value};
+use super::{Host, fail, new_key, to_value};
 use crate::local::session::*;
 use crate::local::state::{AccountRecord, LocalState};
 use crate::local::store::{Store, now, random};
@@ -106,12 +106,7 @@ impl Host {
                 Ok(json!({"removed": true}))
             }
             Call::SetPublic { fields } => {
-                let key = loop {
-                    let secret = profile_core::Secret32::from_bytes(random()?);
-                    if profile_core::public::ProfileKey::from_secret(&secret).is_some() {
-                        break secret;
-                    }
-                };
+                let (key, _) = new_key(profile_core::public::ProfileKey::from_secret)?;
                 let state = store.update(|s| {
                     s.set_public(fields.clone(), now(), key)?;
                     Ok(s.clone())

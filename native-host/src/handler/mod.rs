@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use profile_core::wire::{Call, Request, Response, SiteApp, parse_request};
-use profile_core::{AccountGuid, ErrorCode, LoginKey, Origin, Scheme, WireError};
+use profile_core::{AccountGuid, ErrorCode, LoginKey, Origin, Scheme, Secret32, WireError};
 use serde_json::Value;
 
 use crate::local::keystore::{Keystore, OsKeystore};
@@ -73,6 +73,17 @@ impl std::fmt::Debug for Host {
 
 pub(crate) fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, WireError> {
     serde_json::to_value(value).map_err(|e| WireError::internal(e.to_string()))
+}
+
+/// A new P-256 key from 32 random bytes (drawn again in the astronomically rare case they are not
+/// a valid scalar), as its secret and as `parse` makes it.
+pub(crate) fn new_key<K>(parse: impl Fn(&Secret32) -> Option<K>) -> Result<(Secret32, K), WireError> {
+    loop {
+        let secret = Secret32::from_bytes(crate::local::store::random()?);
+        if let Some(key) = parse(&secret) {
+            return Ok((secret, key));
+        }
+    }
 }
 
 pub(crate) fn fail<T>(code: ErrorCode, message: impl Into<String>) -> Result<T, WireError> {

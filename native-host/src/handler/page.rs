@@ -4,13 +4,13 @@ use std::sync::Arc;
 use profile_core::wire::{Call, Disclosure, LoginParams, LoginResult, SignUpParams, SignUpResult};
 use profile_core::{
     AccountGuid, AssertionType, Category, ClientData, DeviceId, ErrorCode, Item, ItemId, ItemInput, LoginKey, Origin,
-    Secret32, WireError,
+    WireError,
 };
 use serde_json::Value;
 
 use profile_core::disclosure;
 
-use super::{Host, fail, to_value};
+use super::{Host, fail, new_key, to_value};
 use crate::local::link::RegistryNews;
 use crate::local::state::{AccountRecord, LocalState};
 use crate::local::store::{Store, now, random};
@@ -58,12 +58,7 @@ impl Host {
     }
 
     fn sign_up(&self, store: &Store, origin: &Origin, params: &SignUpParams) -> Result<SignUpResult, WireError> {
-        let (secret, key) = loop {
-            let secret = Secret32::from_bytes(random()?);
-            if let Some(key) = LoginKey::from_secret(&secret) {
-                break (secret, key);
-            }
-        };
+        let (secret, key) = new_key(LoginKey::from_secret)?;
         let at = now();
         let public_key = key.public_jwk();
         let state = store.update(|s| {

@@ -390,22 +390,11 @@ impl Store {
     }
 
     fn read_ledger_unlocked(&self) -> Result<Vec<Disclosure>, StoreError> {
-        let path = self.dir.join(LEDGER_FILE);
-        let bytes = match fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io_error("cannot read", &path)(e)),
-        };
-        let mut entries = Vec::new();
-        let mut rest = bytes.as_slice();
-        while let Some((len, tail)) = rest.split_first_chunk::<4>() {
-            let len = u32::from_le_bytes(*len) as usize;
-            let Some(blob) = tail.get(..len) else { break }; // torn last record
-            let json = seal::open(&self.key, LEDGER_PURPOSE, blob).map_err(StoreError::Undecryptable)?;
-            entries.push(serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?);
-            rest = &tail[len..];
-        }
-        Ok(entries)
+        let (records, _, _) = read_records(&self.key, LEDGER_PURPOSE, &self.dir.join(LEDGER_FILE))?;
+        records
+            .iter()
+            .map(|json| serde_json::from_slice(json).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .collect()
     }
 }
 
@@ -526,11 +515,7 @@ fn records_between(before: &LocalState, after: &LocalState) -> Vec<Record> {
 
 fn sealed_record(key: &Secret32, record: &Record) -> Result<Vec<u8>, StoreError> {
     let json = Zeroizing::new(serde_json::to_vec(record).map_err(|e| StoreError::Corrupt(e.to_string()))?);
-    let blob = seal::seal(key, ITEMS_PURPOSE, random()?, &json);
-    let mut out = Vec::with_capacity(4 + blob.len());
-    out.extend_from_slice(&(blob.len() as u32).to_le_bytes());
-    out.extend_from_slice(&blob);
-    Ok(out)
+    framed(key, ITEMS_PURPOSE, &json)
 }
 
 /// Opened records, the length of the whole ones, and whether a torn one followed.
@@ -564,7 +549,12 @@ fn append_synced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
 }
 
 fn ledger_record(key: &Secret32, json: &[u8]) -> Result<Vec<u8>, StoreError> {
-    let blob = seal::seal(key, LEDGER_PURPOSE, random()?, json);
+    framed(key, LEDGER_PURPOSE, json)
+}
+
+/// One record of an append-only sealed file (the ledger, the items file): `u32 length ‖ sealed`.
+fn framed(key: &Secret32, purpose: Purpose, json: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let blob = seal::seal(key, purpose, random()?, json);
     let mut record = Vec::with_capacity(4 + blob.len());
     record.extend_from_slice(&(blob.len() as u32).to_le_bytes());
     record.extend_from_slice(&blob);

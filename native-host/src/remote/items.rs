@@ -114,8 +114,7 @@ fn pull(
     let mut query = ItemsQuery { since: i64::try_from(link.seq).unwrap_or(i64::MAX), ..ItemsQuery::default() };
     let mut changes: Vec<ItemChange> = Vec::new();
     let seq = loop {
-        let address = format!("{}{}", url(&link.api_base, path::VAULT_ITEMS), query.to_query());
-        let page: ItemChanges = client.call("GET", &address, Some(&link.access_token), NO_BODY)?.expect(200)?;
+        let page = read_items(client, link, &query)?;
         let seq = u64::try_from(page.seq).unwrap_or(0);
         let floor = link.seq.max(link.seen.seq);
         if seq < floor {
@@ -185,6 +184,12 @@ fn pull(
     Ok(changed.then_some(theirs))
 }
 
+/// One read of the server's items (`GET /api/v1/vault/items?…`).
+pub(super) fn read_items(client: &Client, link: &ServerLink, query: &ItemsQuery) -> Result<ItemChanges, WireError> {
+    let address = format!("{}{}", url(&link.api_base, path::VAULT_ITEMS), query.to_query());
+    client.call("GET", &address, Some(&link.access_token), NO_BODY)?.expect(200)
+}
+
 /// Reads back every device head this device has seen (the heads it wrote itself included): one
 /// the server shows older than seen, or forked, halts syncing.
 fn check_heads(client: &Client, link: &mut ServerLink) -> Result<(), WireError> {
@@ -207,9 +212,7 @@ pub(super) fn rolled_back_head(
     for chunk in ids.chunks(MAX_ITEMS_BY_ID) {
         let wanted: Vec<&str> = chunk.iter().map(|id| id.as_str()).collect();
         let query = ItemsQuery { ids: Some(wanted.join(",")), ..ItemsQuery::default() };
-        let address = format!("{}{}", url(&link.api_base, path::VAULT_ITEMS), query.to_query());
-        let page: ItemChanges = client.call("GET", &address, Some(&link.access_token), NO_BODY)?.expect(200)?;
-        found.extend(page.items);
+        found.extend(read_items(client, link, &query)?.items);
     }
     for (id, seen) in heads {
         let offered = found.iter().find(|c| c.id.as_str() == id);

@@ -22,8 +22,7 @@
 //! acknowledges it, like a vault change: nothing is dropped when the server is away.
 
 use profile_core::server_api::{
-    AccountRef, AccountRegistration, CredentialKind, ItemChanges, ItemsQuery, RefreshRequest, Tokens, Vault,
-    WrappedKey, path,
+    AccountRef, AccountRegistration, CredentialKind, ItemsQuery, RefreshRequest, Tokens, Vault, WrappedKey, path,
 };
 use profile_core::vault::{self, ContentsError, KdfParams, VaultContents};
 use profile_core::{AppId, ErrorCode, Permissions, Secret32, WireError};
@@ -162,9 +161,7 @@ pub(super) fn sync_link(client: &Client, link: &mut ServerLink, state: &mut Loca
 /// The item change sequence the server is at.
 pub(super) fn current_seq(client: &Client, link: &ServerLink) -> Result<u64, WireError> {
     let query = ItemsQuery { since: i64::MAX, limit: Some(1), ..ItemsQuery::default() };
-    let address = format!("{}{}", url(&link.api_base, path::VAULT_ITEMS), query.to_query());
-    let page: ItemChanges = client.call("GET", &address, Some(&link.access_token), NO_BODY)?.expect(200)?;
-    Ok(u64::try_from(page.seq).unwrap_or(0))
+    Ok(u64::try_from(super::items::read_items(client, link, &query)?.seq).unwrap_or(0))
 }
 
 /// Reads the server's vault and checks it against the newest version this device has seen:
