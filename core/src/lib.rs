@@ -2,6 +2,7 @@
 
 mod account;
 pub mod address;
+pub mod apps;
 mod assertion;
 pub mod category;
 pub mod claims;

@@ -113,6 +113,12 @@ impl ProfileKey {
     pub fn public_jwk(&self) -> PublicJwk {
         PublicJwk::from_key(self.0.verifying_key())
     }
+
+    /// The ES256 signature (`r‖s`) of `bytes`.
+    pub fn sign(&self, bytes: &[u8]) -> [u8; 64] {
+        let signature: p256::ecdsa::Signature = self.0.sign(bytes);
+        signature.to_bytes().into()
+    }
 }
 
 impl fmt::Debug for ProfileKey {

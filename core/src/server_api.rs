@@ -14,6 +14,8 @@
 use base64ct::{Base64UrlUnpadded, Encoding};
 use serde::{Deserialize, Serialize};
 
+use crate::apps::{AppName, GrantId, Scope, Sealed, SealedShare};
+use crate::category::Category;
 use crate::public::PublicPart;
 use crate::vault::KdfParams;
 use crate::{AccountGuid, AppId, Bearer, Origin, Permissions, PublicJwk, Secret32};
@@ -68,6 +70,36 @@ pub mod path {
     /// `GET`: OpenMetrics text, on its own listener or to the bearer of the metrics token.
     pub const METRICS: &str = "/metrics";
 
+    // A person's devices, with their access token: the grants they gave apps.
+    /// `POST` [`super::GrantRegistration`] → 201 [`super::GrantInfo`]; `GET` →
+    /// [`super::GrantList`].
+    pub const GRANTS: &str = "/api/v1/grants";
+    /// `DELETE`: revokes the grant (204): its share is deleted, its key refused at once, and
+    /// the app told `grant-revoked`.
+    pub const GRANT: &str = "/api/v1/grants/{id}";
+    /// `PUT` [`crate::apps::SealedShare`] (a newer version) → 204; the app's subscribers hear
+    /// `share-updated`.
+    pub const GRANT_SHARE: &str = "/api/v1/grants/{id}/share";
+    /// `GET` → [`super::AppendList`]: what apps appended, still sealed to the profile.
+    pub const APPENDS: &str = "/api/v1/appends";
+    /// `POST` [`super::AppendsDone`] → 204: those appends were taken into the profile (or
+    /// refused by the device) and are deleted.
+    pub const APPENDS_DONE: &str = "/api/v1/appends/done";
+
+    // Apps, each request signed ([`crate::apps::AppStamp`] in its header, the signature
+    // beside it) with the key the grant was made for.
+    /// `GET` → [`super::AppGrant`]: the grant as the server enforces it.
+    pub const APP_GRANT: &str = "/api/v1/app/grant";
+    /// `GET` → [`crate::apps::SealedShare`]: the share, still sealed to the app.
+    pub const APP_SHARE: &str = "/api/v1/app/share";
+    /// `POST` [`super::AppendRequest`] → 201 [`super::AppendAccepted`], when the grant may
+    /// append to that category.
+    pub const APP_APPENDS: &str = "/api/v1/app/appends";
+    /// `PUT` [`super::WebhookSet`] → 204; `DELETE` → 204. Needs `subscribe` on some scope.
+    pub const APP_WEBHOOK: &str = "/api/v1/app/webhook";
+    /// `GET`, upgraded to a WebSocket of [`crate::apps::AppEvent`]s. Needs `subscribe`.
+    pub const APP_EVENTS: &str = "/api/v1/app/events";
+
     /// [`PROFILE`] for one user.
     pub fn profile(id: &str) -> String {
         format!("/u/{id}")
@@ -76,6 +108,16 @@ pub mod path {
     /// [`DEVICE`] for one device.
     pub fn device(id: &str) -> String {
         format!("{DEVICES}/{id}")
+    }
+
+    /// [`GRANT`] for one grant.
+    pub fn grant(id: &str) -> String {
+        format!("{GRANTS}/{id}")
+    }
+
+    /// [`GRANT_SHARE`] for one grant.
+    pub fn grant_share(id: &str) -> String {
+        format!("{GRANTS}/{id}/share")
     }
 }
 
@@ -152,8 +194,13 @@ pub enum ApiErrorCode {
     LockedDown,
     /// The server sends no email (503).
     EmailUnavailable,
-    /// A site's account-check does not verify (401).
+    /// A site's account-check does not verify, or an app's request is unsigned, signed with
+    /// another key, stale or replayed (401).
     BadSignature,
+    /// An app asked for something its grant does not hold (403).
+    OutsideGrant,
+    /// The grant was revoked (403): nothing more is served for it.
+    GrantRevoked,
     /// Anything unexpected (500), without details.
     Internal,
     /// A code this version does not know.
@@ -177,6 +224,8 @@ impl ApiErrorCode {
             Self::LockedDown => "locked_down",
             Self::EmailUnavailable => "email_unavailable",
             Self::BadSignature => "bad_signature",
+            Self::OutsideGrant => "outside_grant",
+            Self::GrantRevoked => "grant_revoked",
             Self::Internal => "internal",
             Self::Unknown => "unknown",
         }
@@ -845,6 +894,121 @@ pub struct RecoverSent {
     pub sent: String,
 }
 
+/// Most grants a profile holds (revoked ones count until the person's devices forget them).
+pub const MAX_GRANTS: usize = 1_000;
+/// Most appends waiting for the person's devices, per grant; past it an app's append is
+/// refused `429` until a device takes them in.
+pub const MAX_PENDING_APPENDS: usize = 1_000;
+/// Longest webhook URL.
+pub const MAX_WEBHOOK_URL: usize = 2_048;
+
+/// `POST /api/v1/grants`: a grant a person gave an app, registered by one of their devices
+/// with the app's first share. The server keeps the app's key as the device saw it in the
+/// app's registration and checks every request of the app with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GrantRegistration {
+    pub grant_id: GrantId,
+    pub origin: Origin,
+    pub app_id: AppId,
+    pub name: AppName,
+    pub scopes: Vec<Scope>,
+    /// The key the app signs its requests with.
+    pub app_key: PublicJwk,
+    pub share: SealedShare,
+}
+
+/// A grant as the server holds it, for the person's devices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GrantInfo {
+    pub grant_id: GrantId,
+    pub origin: Origin,
+    pub app_id: AppId,
+    pub name: AppName,
+    pub scopes: Vec<Scope>,
+    /// Unix seconds.
+    pub created_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_read_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_append_at: Option<i64>,
+    /// Items it appended, ever.
+    #[serde(default)]
+    pub appended: u64,
+    /// The share's version the server holds.
+    pub share_version: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<i64>,
+    /// Where its webhook goes, when it set one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<String>,
+}
+
+/// `GET /api/v1/grants`: every grant of the profile, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantList {
+    pub grants: Vec<GrantInfo>,
+}
+
+/// `GET /api/v1/app/grant`: what an app may do, as the server enforces it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppGrant {
+    pub grant_id: GrantId,
+    pub profile_url: String,
+    pub scopes: Vec<Scope>,
+    pub share_version: u64,
+}
+
+/// `POST /api/v1/app/appends`: an item for `category`, sealed by the app to the profile's
+/// encryption key (`apps::sealed::seal_append`), at most
+/// `apps::sealed::MAX_APPEND_BYTES` of plaintext.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AppendRequest {
+    pub category: Category,
+    pub sealed: Sealed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppendAccepted {
+    pub id: String,
+}
+
+/// An append waiting for the person's devices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingAppend {
+    pub id: String,
+    pub grant_id: GrantId,
+    pub category: Category,
+    pub sealed: Sealed,
+    /// Unix seconds.
+    pub received_at: i64,
+}
+
+/// `GET /api/v1/appends`: oldest first, at most 500.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppendList {
+    pub appends: Vec<PendingAppend>,
+}
+
+/// `POST /api/v1/appends/done`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppendsDone {
+    pub ids: Vec<String>,
+}
+
+/// `PUT /api/v1/app/webhook`: where the app's events are POSTed (https, a public address; at
+/// most [`MAX_WEBHOOK_URL`] bytes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSet {
+    pub url: String,
+}
+
 /// What a device's push socket hears, as JSON text messages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case", rename_all_fields = "camelCase")]
@@ -863,6 +1027,8 @@ pub enum PushEvent {
     DeviceRevoked { pairing_id: String },
     /// Events were missed: read the vault again.
     Resync,
+    /// An app appended an item: read `/api/v1/appends`.
+    AppendReceived { grant_id: String },
 }
 
 #[cfg(test)]

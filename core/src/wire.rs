@@ -13,6 +13,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::apps::{GrantId, GrantRequest};
 use crate::{
     AccountGuid, Address, AddressForm, AddressId, AddressKind, AppId, Assertion, Bearer, Category, Challenge, ClaimSet,
     ClaimsRequest, DeviceId, ErrorCode, Item, ItemId, ItemInput, Label, Origin, OriginError, Passphrase, Permissions,
@@ -71,6 +72,11 @@ pub enum Call {
     /// `addBookmark({url, title, note?})`: a site offers a page for the person's bookmarks;
     /// saved once they confirm. Answers `{added: true}`.
     AddBookmark(BookmarkOffer),
+    /// `requestGrant({scopes, purpose})`: an app asks to read, append to or subscribe to
+    /// categories. Always asks the person (never remembered); on Allow the host seals the app's
+    /// share and registers the grant with the profile server. Answers
+    /// [`crate::apps::GrantAnswer`]; `not_paired` without a profile server.
+    RequestGrant(GrantRequest),
 
     Hello {},
     Status {},
@@ -174,6 +180,15 @@ pub enum Call {
     },
     /// The public part as chosen and as published ([`PublicSettings`]).
     GetPublic {},
+    /// The apps the person granted, with their scopes, when each last read or appended and
+    /// what it appended ([`AppList`]).
+    ListApps {},
+    /// Revokes an app's grant: the profile server deletes its share, refuses its key at once
+    /// and tells it `grant-revoked`.
+    RevokeApp {
+        #[serde(rename = "grantId")]
+        grant_id: GrantId,
+    },
     /// The person did something in the extension's own UI (decided in a consent window, opened
     /// the popup or the options page): it keeps an unlocked profile from locking for idleness.
     Activity {},
@@ -282,6 +297,27 @@ pub struct ItemList {
     pub items: Vec<Item>,
     /// How many items match, of which `items` is a page.
     pub total: usize,
+}
+
+/// What `listApps` answers: the profile server's grants (newest first), each with the items it
+/// appended that this device holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppList {
+    pub apps: Vec<AppEntry>,
+    /// The profile server could not be reached: `apps` is what this device last heard.
+    #[serde(default)]
+    pub stale: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppEntry {
+    #[serde(flatten)]
+    pub grant: crate::server_api::GrantInfo,
+    /// The newest items it appended (at most 20), by category: `{category, id, summary,
+    /// addedAt}`.
+    pub appended_items: Vec<Value>,
 }
 
 /// The public part of the profile: the fields chosen, and the document the profile server
@@ -508,6 +544,7 @@ impl Call {
             Self::Request(_) => "request",
             Self::GetLanguage {} => "getLanguage",
             Self::AddBookmark(_) => "addBookmark",
+            Self::RequestGrant(_) => "requestGrant",
             Self::Hello {} => "hello",
             Self::Status {} => "status",
             Self::Pair(_) => "pair",
@@ -534,6 +571,8 @@ impl Call {
             Self::RemoveItem { .. } => "removeItem",
             Self::SetPublic { .. } => "setPublic",
             Self::GetPublic {} => "getPublic",
+            Self::ListApps {} => "listApps",
+            Self::RevokeApp { .. } => "revokeApp",
             Self::Activity {} => "activity",
             Self::Fill(_) => "fill",
         }
@@ -560,6 +599,7 @@ impl Call {
                 | Self::SaveItem { .. }
                 | Self::RemoveItem { .. }
                 | Self::SetPublic { .. }
+                | Self::RevokeApp { .. }
                 | Self::Activity {}
                 | Self::Fill(_)
         )
@@ -578,6 +618,7 @@ impl Call {
                 | Self::Request(_)
                 | Self::GetLanguage {}
                 | Self::AddBookmark(_)
+                | Self::RequestGrant(_)
         )
     }
 
@@ -612,6 +653,7 @@ impl Call {
             "login" => LoginParams::deserialize(params).map(Self::Login),
             "request" => ClaimsRequest::deserialize(params).map(Self::Request),
             "addBookmark" => BookmarkOffer::deserialize(params).map(Self::AddBookmark),
+            "requestGrant" => GrantRequest::deserialize(params).map(Self::RequestGrant),
             _ => return None,
         })
     }
@@ -626,6 +668,7 @@ impl Call {
             Self::Login(params) => serde_json::to_value(params),
             Self::Request(request) => serde_json::to_value(request),
             Self::AddBookmark(offer) => serde_json::to_value(offer),
+            Self::RequestGrant(request) => serde_json::to_value(request),
             _ => return None,
         };
         // Writing these cannot fail (no maps with non-text keys); were it to, the host would
