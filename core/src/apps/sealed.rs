@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use hkdf::Hkdf;
+
 use hpke::aead::AesGcm256;
 use hpke::kdf::HkdfSha256;
 use hpke::kem::DhP256HkdfSha256;
@@ -74,9 +74,10 @@ impl EncryptionKey {
     }
 
     pub fn to_jwk(&self) -> PublicJwk {
+        // SEC1 uncompressed: 0x04, then x and y.
         let bytes = self.0.to_bytes();
-        let key = crate::ecdsa::PublicKey::from_sec1(&bytes).expect("HPKE keeps points on the curve");
-        PublicJwk::from(&key)
+        let coordinate = |part: &[u8]| Base64UrlUnpadded::encode_string(part);
+        PublicJwk { kty: "EC".into(), crv: "P-256".into(), x: coordinate(&bytes[1..33]), y: coordinate(&bytes[33..65]) }
     }
 }
 
@@ -114,11 +115,10 @@ impl std::fmt::Debug for DecryptionKey {
 /// The profile's encryption key, made from the same secret as its signing key (the public
 /// part's key, kept in the vault) through HKDF-SHA256, so every device of the profile holds it.
 pub fn profile_decryption_key(profile_secret: &Secret32) -> DecryptionKey {
-    let mut okm = [0u8; 32];
-    Hkdf::<Sha256>::new(None, profile_secret.expose())
-        .expand(b"personal-profile profile encryption key", &mut okm)
-        .expect("32 bytes is a valid HKDF-SHA256 length");
-    DecryptionKey::from_secret(&Secret32::from_bytes(okm))
+    DecryptionKey::from_secret(&crate::vault::expand(
+        profile_secret.expose(),
+        b"personal-profile/profile-encryption-key/v1",
+    ))
 }
 
 fn seal(

@@ -132,7 +132,7 @@ pub fn derive(passphrase: &Passphrase, params: &KdfParams) -> Result<PassphraseK
     })
 }
 
-fn expand(root: &[u8], info: &[u8]) -> Secret32 {
+pub(crate) fn expand(root: &[u8], info: &[u8]) -> Secret32 {
     let mut out = [0u8; 32];
     // HKDF-SHA256 can expand up to 8160 bytes; 32 always succeeds.
     let _ = Hkdf::<Sha256>::new(None, root).expand(info, &mut out);
