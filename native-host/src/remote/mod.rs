@@ -4,6 +4,7 @@
 
 mod client;
 mod devices;
+mod grants;
 mod items;
 mod pairing;
 mod passphrase;
@@ -14,6 +15,7 @@ mod sync;
 
 pub use client::{Client, server_address};
 pub use devices::{devices, not_paired, revoke_device, unpair};
+pub use grants::{grant, list as list_apps, registration, revoke as revoke_app};
 pub use pairing::{PairWith, pair};
 pub use passphrase::{PassphraseChange, Unlocked, set_passphrase, unlock};
 pub use push::listen;
