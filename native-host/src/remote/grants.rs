@@ -342,6 +342,7 @@ pub fn list(store: &Store, client: &Client) -> Result<AppList, WireError> {
                 share_version: 0,
                 revoked_at: r.revoked_at.and_then(|at| i64::try_from(at).ok()),
                 webhook: None,
+                peer_grant: None,
             });
             (known.collect(), true)
         }
