@@ -20,8 +20,9 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{AppName, GrantId};
+use super::{Action, AppName, GrantId, Scope};
 use crate::PublicJwk;
+use crate::category::Category;
 
 /// How long a ticket may be redeemed, in seconds: 10 minutes.
 pub const TICKET_TTL: u64 = 600;
@@ -199,6 +200,13 @@ impl LinkRedeem {
         let mac = Base64UrlUnpadded::decode_vec(&self.mac).map_err(|_| LinkError::Mac)?;
         self.hmac(mac_key).ok_or(LinkError::Mac)?.verify_slice(&mac).map_err(|_| LinkError::Mac)
     }
+}
+
+/// What linked profiles grant each other: their contact card (name, display name, email,
+/// phone from the identity record), to read and to hear of changes.
+pub fn card_scopes() -> Vec<Scope> {
+    let fields = ["name", "displayName", "email", "phone"].map(str::to_owned).to_vec();
+    vec![Scope { category: Category::Identity, actions: vec![Action::Read, Action::Subscribe], fields: Some(fields) }]
 }
 
 /// A redemption the issuer's profile server holds for the issuer's devices (`GET

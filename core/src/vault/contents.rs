@@ -93,6 +93,19 @@ pub struct AppGrantRecord {
     pub granted_at: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<u64>,
+    /// For a grant to a linked profile: who it is and the grant it gave back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<PeerLink>,
+}
+
+/// The other side of a linked profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PeerLink {
+    pub profile_url: String,
+    /// The grant of their card to this profile, on their profile server, once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub their_grant: Option<GrantId>,
 }
 
 impl AppGrantRecord {
@@ -104,6 +117,11 @@ impl AppGrantRecord {
             (Some(x), Some(y)) => Some(x.min(y)),
             (x, y) => x.or(y),
         };
+        if let Some(peer) = &mut merged.peer {
+            // Once one device learned the grant given back, every copy knows it.
+            let theirs = |p: &Option<PeerLink>| p.as_ref().and_then(|p| p.their_grant.clone());
+            peer.their_grant = theirs(&a.peer).max(theirs(&b.peer));
+        }
         merged
     }
 }

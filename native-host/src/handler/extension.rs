@@ -149,6 +149,16 @@ impl Host {
                 to_value(&previewed)
             }
             Call::ListApps {} => to_value(&remote::list_apps(store, self.client())?),
+            Call::IssueLinkTicket {} => {
+                let (key, _) = new_key(profile_core::public::ProfileKey::from_secret)?;
+                to_value(&remote::issue_link_ticket(store, self.client(), key)?)
+            }
+            Call::RedeemLinkTicket { ticket } => {
+                let (key, _) = new_key(profile_core::public::ProfileKey::from_secret)?;
+                let linked = remote::redeem_link_ticket(store, self.client(), ticket, key)?;
+                self.sync_soon();
+                Ok(linked)
+            }
             Call::RevokeApp { grant_id } => {
                 let origin = remote::revoke_app(store, self.client(), grant_id)?;
                 let entry = Disclosure::new(now(), origin, "revokeApp", vec!["revoked".into()], "disclosed".into());

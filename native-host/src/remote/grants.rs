@@ -71,52 +71,62 @@ pub fn grant(
     let Some(encryption_key) = registration.encryption_key.clone() else {
         return Err(WireError::invalid("the app publishes no encryption key"));
     };
-    let app_key = EncryptionKey::from_jwk(&encryption_key)
-        .map_err(|e| WireError::invalid(format!("the app's encryption key: {e}")))?;
-    registration.public_key.to_key().map_err(|_| WireError::invalid("the app's signing key is not a P-256 key"))?;
-    let grant_id = GrantId::from_bytes(random()?);
+    let record = AppGrantRecord {
+        origin: origin.clone(),
+        app_id: registration.app_id.clone(),
+        name: registration.name.clone(),
+        scopes: request.scopes.clone(),
+        app_key: registration.public_key.clone(),
+        encryption_key,
+        purpose: request.purpose.clone(),
+        granted_at: now(),
+        revoked_at: None,
+        peer: None,
+    };
     let answer = on_link(store, |link, state| {
         link.usable()?;
         fresh_token(client, link)?;
-        let mut with_key = state.clone();
-        if with_key.public.key.is_none() {
-            with_key.public.key = Some(new_profile_key);
-        }
-        let record = AppGrantRecord {
-            origin: origin.clone(),
-            app_id: registration.app_id.clone(),
-            name: registration.name.clone(),
-            scopes: request.scopes.clone(),
-            app_key: registration.public_key.clone(),
-            encryption_key,
-            purpose: request.purpose.clone(),
-            granted_at: now(),
-            revoked_at: None,
-        };
-        let keys = ProfileKeys::of(&with_key)?;
-        let (share, seen) = seal(&with_key, link, &keys, &grant_id, &record, &app_key, 1)?;
-        let registered = GrantRegistration {
-            grant_id: grant_id.clone(),
-            origin: origin.clone(),
-            app_id: record.app_id.clone(),
-            name: record.name.clone(),
-            scopes: record.scopes.clone(),
-            app_key: record.app_key.clone(),
-            share,
-        };
-        let _: GrantInfo = client
-            .call("POST", &url(&link.api_base, path::GRANTS), Some(&link.access_token), Some(&registered))?
-            .expect(201)?;
-        link.shares.insert(grant_id.clone(), seen);
-        state.public.key = with_key.public.key;
-        state.app_grants.insert(grant_id.clone(), record);
-        Ok(GrantAnswer {
-            grant_id: grant_id.clone(),
-            profile_url: link.profile_url.clone(),
-            profile_key: keys.signing.public_jwk(),
-        })
+        let (grant_id, key) = give(client, link, state, record, new_profile_key)?;
+        Ok(GrantAnswer { grant_id, profile_url: link.profile_url.clone(), profile_key: key.public_jwk() })
     })?;
     answer.ok_or_else(super::not_paired)
+}
+
+/// Gives a grant: seals its first share, registers it with the profile server and keeps it in
+/// the vault. Makes the profile's key first when it has none. Answers the grant's id and the
+/// key its shares are signed with.
+pub(super) fn give(
+    client: &Client,
+    link: &mut ServerLink,
+    state: &mut LocalState,
+    record: AppGrantRecord,
+    new_profile_key: Secret32,
+) -> Result<(GrantId, ProfileKey), WireError> {
+    let app_key = EncryptionKey::from_jwk(&record.encryption_key)
+        .map_err(|e| WireError::invalid(format!("{}'s encryption key: {e}", record.name.as_str())))?;
+    record.app_key.to_key().map_err(|_| WireError::invalid("the app's signing key is not a P-256 key"))?;
+    let grant_id = GrantId::from_bytes(random()?);
+    let mut with_key = state.clone();
+    if with_key.public.key.is_none() {
+        with_key.public.key = Some(new_profile_key);
+    }
+    let keys = ProfileKeys::of(&with_key)?;
+    let (share, seen) = seal(&with_key, link, &keys, &grant_id, &record, &app_key, 1)?;
+    let registered = GrantRegistration {
+        grant_id: grant_id.clone(),
+        origin: record.origin.clone(),
+        app_id: record.app_id.clone(),
+        name: record.name.clone(),
+        scopes: record.scopes.clone(),
+        app_key: record.app_key.clone(),
+        share,
+    };
+    let address = url(&link.api_base, path::GRANTS);
+    let _: GrantInfo = client.call("POST", &address, Some(&link.access_token), Some(&registered))?.expect(201)?;
+    link.shares.insert(grant_id.clone(), seen);
+    state.public.key = with_key.public.key;
+    state.app_grants.insert(grant_id.clone(), record);
+    Ok((grant_id, keys.signing))
 }
 
 /// The profile's two keys, made from the secret in the vault.
@@ -369,7 +379,9 @@ pub fn list(store: &Store, client: &Client) -> Result<AppList, WireError> {
                 .collect();
             appended.sort_by_key(|v| std::cmp::Reverse(v["addedAt"].as_u64()));
             appended.truncate(LISTED_APPENDS);
-            AppEntry { grant, appended_items: appended }
+            let linked_profile =
+                state.app_grants.get(&grant.grant_id).and_then(|r| r.peer.as_ref()).map(|p| p.profile_url.clone());
+            AppEntry { grant, appended_items: appended, linked_profile }
         })
         .collect();
     Ok(AppList { apps, stale })

@@ -100,6 +100,7 @@ pub fn pair(
         published: None,
         published_key: None,
         shares: Default::default(),
+        tickets: Vec::new(),
     };
     let remote = read_vault(client, &link)?;
     let history = store.state()?.vault_history.get(&profile_url).cloned().unwrap_or_default();

@@ -128,6 +128,10 @@ pub fn sync(store: &Store, client: &Client) -> Result<Synced, WireError> {
             Ok(entries) => ledger = entries,
             Err(e) => tracing::warn!("the apps' shares and appends wait for the next sync: {e}"),
         }
+        match super::links::after_sync(client, link, state) {
+            Ok(entries) => ledger.extend(entries),
+            Err(e) => tracing::warn!("the linked profiles wait for the next sync: {e}"),
+        }
         Ok(synced)
     })?;
     for entry in &ledger {
