@@ -34,12 +34,7 @@ impl AppSite {
     pub fn start(registration: Value) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let origin = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-        let site = Self {
-            origin,
-            down: Arc::default(),
-            deliveries: Arc::default(),
-            refused: Arc::default(),
-        };
+        let site = Self { origin, down: Arc::default(), deliveries: Arc::default(), refused: Arc::default() };
         let registration = Arc::new(registration.to_string());
         let served = site.clone();
         std::thread::spawn(move || {

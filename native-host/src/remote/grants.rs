@@ -188,27 +188,53 @@ fn share_contents(
     (contents, digest)
 }
 
+/// What a sync's work for apps and linked profiles leaves to do once the state it changed is
+/// saved: the ledger's entries, and the appends and link requests the server may then forget
+/// (told only after they are safe on disk, so a crash in between reads them again; an append
+/// read again makes the same item, whose id comes from the append's).
+#[derive(Debug, Default)]
+pub(super) struct AfterSync {
+    pub ledger: Vec<Disclosure>,
+    pub appends_done: Vec<String>,
+    pub requests_done: Vec<String>,
+}
+
+impl AfterSync {
+    /// Tells the server what it may forget.
+    pub fn forget(&self, client: &Client, link: &ServerLink) -> Result<(), WireError> {
+        for (ids, done) in [(&self.appends_done, path::APPENDS_DONE), (&self.requests_done, path::LINK_REQUESTS_DONE)] {
+            if !ids.is_empty() {
+                let body = AppendsDone { ids: ids.clone() };
+                client
+                    .call("POST", &url(&link.api_base, done), Some(&link.access_token), Some(&body))?
+                    .expect_empty(204)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// After a sync, when the profile granted apps anything: takes in what apps appended (and
 /// syncs again when something was), then seals again the share of every live grant whose
-/// contents changed since this device last sealed or saw it, and notes the apps' reads.
-/// Returns ledger entries to record. One app's failure waits for the next sync; it does not
-/// stop the others.
+/// contents changed since this device last sealed or saw it, and notes the apps' reads. One
+/// app's failure waits for the next sync; it does not stop the others.
 pub(super) fn after_sync(
     client: &Client,
     link: &mut ServerLink,
     state: &mut LocalState,
     sync_again: impl FnOnce(&mut ServerLink, &mut LocalState) -> Result<(), WireError>,
-) -> Result<Vec<Disclosure>, WireError> {
+    after: &mut AfterSync,
+) -> Result<(), WireError> {
     if state.app_grants.is_empty() {
-        return Ok(Vec::new());
+        return Ok(());
     }
     let keys = ProfileKeys::of(state)?;
-    let mut ledger = take_appends(client, link, state, &keys.decryption)?;
-    if ledger.iter().any(|d| d.outcome == "disclosed") {
+    take_appends(client, link, state, &keys.decryption, after)?;
+    if after.ledger.iter().any(|d| d.method == "appAppend" && d.outcome == "disclosed") {
         sync_again(link, state)?;
     }
-    ledger.extend(reseal(client, link, state, &keys)?);
-    Ok(ledger)
+    after.ledger.extend(reseal(client, link, state, &keys)?);
+    Ok(())
 }
 
 fn reseal(
@@ -287,16 +313,12 @@ fn take_appends(
     link: &ServerLink,
     state: &mut LocalState,
     key: &DecryptionKey,
-) -> Result<Vec<Disclosure>, WireError> {
+    after: &mut AfterSync,
+) -> Result<(), WireError> {
     let list: AppendList =
         client.call("GET", &url(&link.api_base, path::APPENDS), Some(&link.access_token), NO_BODY)?.expect(200)?;
-    if list.appends.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut ledger = Vec::new();
-    let mut done = Vec::new();
     for append in list.appends {
-        done.push(append.id.clone());
+        after.appends_done.push(append.id.clone());
         let Some(record) = state.app_grants.get(&append.grant_id).cloned() else { continue };
         let allowed = record.revoked_at.is_none()
             && record.scopes.iter().any(|s| s.category == append.category && s.may(Action::Append));
@@ -307,7 +329,12 @@ fn take_appends(
             let contents =
                 open_append(key, &append.grant_id, append.category, &append.sealed).map_err(|e| e.to_string())?;
             let input = ItemInput { id: None, fields: contents.fields };
-            let new_id = ItemId::from_random(random().map_err(|e| e.to_string())?);
+            // The same append read twice (a crash before the server heard it was taken) makes
+            // the same item.
+            let digest = Sha256::digest(format!("{}\n{}", append.grant_id, append.id));
+            let mut id = [0u8; 12];
+            id.copy_from_slice(&digest[..12]);
+            let new_id = ItemId::from_random(id);
             state
                 .save_item(append.category, input, new_id, now(), Some(record.origin.to_string()))
                 .map_err(|e| e.message)
@@ -319,11 +346,9 @@ fn take_appends(
                 (vec![format!("appended.{}", append.category)], "invalid_request".to_owned())
             }
         };
-        ledger.push(Disclosure::new(now(), record.origin.clone(), "appAppend", fields, outcome));
+        after.ledger.push(Disclosure::new(now(), record.origin.clone(), "appAppend", fields, outcome));
     }
-    let address = url(&link.api_base, path::APPENDS_DONE);
-    client.call("POST", &address, Some(&link.access_token), Some(&AppendsDone { ids: done }))?.expect_empty(204)?;
-    Ok(ledger)
+    Ok(())
 }
 
 /// The apps the person granted, as the profile server lists them, with the newest items each

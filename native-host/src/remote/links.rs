@@ -13,9 +13,7 @@ use profile_core::apps::links::{LinkConfirm, LinkRedeem, LinkTicket, TICKET_TTL,
 use profile_core::apps::sealed::{open_share, profile_decryption_key};
 use profile_core::apps::{AppName, GrantId, SealedShare};
 use profile_core::public::ProfileKey;
-use profile_core::server_api::{
-    ApiErrorCode, AppendsDone, GrantList, LinkRequestList, LinkTicketSet, ProfileDocument, path,
-};
+use profile_core::server_api::{ApiErrorCode, GrantList, LinkRequestList, LinkTicketSet, ProfileDocument, path};
 use profile_core::vault::{AppGrantRecord, PeerLink};
 use profile_core::wire::Disclosure;
 use profile_core::{AppId, Category, ItemId, ItemInput, Origin, Secret32, WireError};
@@ -23,7 +21,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::client::*;
-use super::grants::give;
+use super::grants::{AfterSync, give};
 use super::sync::{fresh_token, on_link};
 use crate::local::link::{IssuedTicket, ServerLink};
 use crate::local::state::LocalState;
@@ -184,10 +182,11 @@ pub(super) fn after_sync(
     client: &Client,
     link: &mut ServerLink,
     state: &mut LocalState,
-) -> Result<Vec<Disclosure>, WireError> {
-    let mut ledger = complete_redemptions(client, link, state)?;
+    after: &mut AfterSync,
+) -> Result<(), WireError> {
+    complete_redemptions(client, link, state, after)?;
     if !state.app_grants.values().any(|g| g.peer.is_some()) {
-        return Ok(ledger);
+        return Ok(());
     }
     // The grants given back, as the linked profiles told this profile's server.
     let listed: GrantList =
@@ -238,7 +237,7 @@ pub(super) fn after_sync(
                 }
                 let address = url(&link.api_base, &path::grant(mine.as_str()));
                 let _ = client.call("DELETE", &address, Some(&link.access_token), NO_BODY);
-                ledger.push(Disclosure::new(
+                after.ledger.push(Disclosure::new(
                     now(),
                     record.origin.clone(),
                     "unlink",
@@ -249,7 +248,7 @@ pub(super) fn after_sync(
             Err(e) => tracing::warn!("{}'s card waits for the next sync: {e}", record.name.as_str()),
         }
     }
-    Ok(ledger)
+    Ok(())
 }
 
 /// Completes the redemptions waiting for this device: a MAC that checks with one of its tickets
@@ -258,18 +257,17 @@ fn complete_redemptions(
     client: &Client,
     link: &mut ServerLink,
     state: &mut LocalState,
-) -> Result<Vec<Disclosure>, WireError> {
+    after: &mut AfterSync,
+) -> Result<(), WireError> {
     if link.tickets.is_empty() {
-        return Ok(Vec::new());
+        return Ok(());
     }
     let list: LinkRequestList = client
         .call("GET", &url(&link.api_base, path::LINK_REQUESTS), Some(&link.access_token), NO_BODY)?
         .expect(200)?;
-    let mut done = Vec::new();
-    let mut ledger = Vec::new();
     for request in list.requests {
         let Some(issued) = link.tickets.iter().position(|t| t.token_hash == request.token_hash) else { continue };
-        done.push(request.id.clone());
+        after.requests_done.push(request.id.clone());
         let ticket = link.tickets.remove(issued);
         let redeem = request.redeem;
         if let Err(e) = redeem.verify(&ticket.mac_key) {
@@ -292,13 +290,15 @@ fn complete_redemptions(
             .call_as_app("PUT", &theirs.api_base, path::APP_LINK, &redeem.grant_id, &key, &confirm)?
             .expect_empty(204)?;
         follow(state, &redeem.profile_url, redeem.name.as_str(), None)?;
-        ledger.push(Disclosure::new(now(), origin, "link", vec!["grant.identity.read".into()], "disclosed".into()));
+        after.ledger.push(Disclosure::new(
+            now(),
+            origin,
+            "link",
+            vec!["grant.identity.read".into()],
+            "disclosed".into(),
+        ));
     }
-    if !done.is_empty() {
-        let address = url(&link.api_base, path::LINK_REQUESTS_DONE);
-        client.call("POST", &address, Some(&link.access_token), Some(&AppendsDone { ids: done }))?.expect_empty(204)?;
-    }
-    Ok(ledger)
+    Ok(())
 }
 
 /// The contact that follows a linked profile: made when missing, its name and ways to reach
