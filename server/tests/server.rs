@@ -1870,7 +1870,7 @@ impl App {
         self.send_as(server, &stamp, &self.signing, path, body)
     }
 
-    /// Its event socket at `server`, or the refusal's status.
+    /// Its event socket at `server`, or the refusal's status (0 when it could not connect).
     fn events(&self, server: &Server) -> Result<AppSocket, u16> {
         use tungstenite::client::IntoClientRequest;
         let stamp = self.stamp("GET", path::APP_EVENTS, b"", now_secs());
@@ -1887,7 +1887,7 @@ impl App {
                 Ok(socket)
             }
             Err(tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
-            Err(e) => panic!("{e}"),
+            Err(_) => Err(0),
         }
     }
 
@@ -2131,6 +2131,14 @@ fn grants_and_apps(db: Database) {
         bad_signature,
         "the query is signed too"
     );
+
+    // A locked-down profile, or server, serves no app.
+    assert!(db.admin(&["lockdown", "--email", EMAIL], "").0);
+    assert_eq!(till.call(&server, "GET", path::APP_SHARE, b"").code(), (403, ApiErrorCode::LockedDown));
+    assert!(db.admin(&["lockdown", "--email", EMAIL, "--lift"], "").0);
+    assert!(db.admin(&["lockdown", "--site"], "").0);
+    assert_eq!(till.call(&server, "GET", path::APP_SHARE, b"").code(), (503, ApiErrorCode::LockedDown));
+    assert!(db.admin(&["lockdown", "--site", "--lift"], "").0);
 
     // Appends: to a category whose scope has `append`, bounded, announced to the devices.
     let mut push = push_socket(&server, &device);

@@ -34,6 +34,8 @@ pub struct AppGrantRecord {
     pub user: String,
     /// The profile is locked down.
     pub profile_locked: bool,
+    /// The whole server is locked down.
+    pub site_locked: bool,
     pub scopes: Vec<Scope>,
     pub app_key: PublicJwk,
     pub share_version: u64,
@@ -124,10 +126,11 @@ impl Db {
             .collect()
     }
 
-    /// The grant an app's request names, with its profile's lockdown.
+    /// The grant an app's request names, with its profile's and the server's lockdowns.
     pub async fn app_grant(&self, id: &GrantId) -> anyhow::Result<Option<AppGrantRecord>> {
         let row = sqlx::query(
-            "SELECT g.user_id, u.locked_at, g.scopes, g.app_key, g.share_version, g.revoked_at \
+            "SELECT g.user_id, u.locked_at, g.scopes, g.app_key, g.share_version, g.revoked_at, \
+             (SELECT COUNT(*) FROM site WHERE key = 'lockdown') \
              FROM grants g JOIN users u ON u.id = g.user_id WHERE g.id = $1",
         )
         .bind(id.as_str())
@@ -142,6 +145,7 @@ impl Db {
             app_key: serde_json::from_str(&row.try_get::<String, _>(3)?)?,
             share_version: u64::try_from(row.try_get::<i64, _>(4)?)?,
             revoked: row.try_get::<Option<i64>, _>(5)?.is_some(),
+            site_locked: row.try_get::<i64, _>(6)? > 0,
         }))
     }
 
@@ -153,20 +157,12 @@ impl Db {
             "UPDATE grants SET revoked_at = $1, share = NULL WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL \
              RETURNING webhook",
         )
-        .bind(event.occurred_at as i64)
+        .bind(i64::try_from(event.occurred_at)?)
         .bind(event.grant_id.as_str())
         .bind(user)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(row) = revoked else {
-            return self.why_unchanged(user, &event.grant_id).await;
-        };
-        let webhook: Option<String> = row.try_get(0)?;
-        if let Some(url) = &webhook {
-            super::webhook_deliveries::enqueue(&mut tx, url, event).await?;
-        }
-        tx.commit().await?;
-        Ok(GrantChange::Done { webhook: webhook.is_some() })
+        self.queue_event(tx, revoked, user, event).await
     }
 
     /// Stores a newer share of a live grant of `user` and queues `event` (`share-updated`)
@@ -183,7 +179,20 @@ impl Db {
         .bind(user)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(row) = stored else {
+        self.queue_event(tx, stored, user, event).await
+    }
+
+    /// Ends a change of a grant: when `changed` (its row's `webhook`) says it happened, queues
+    /// `event` for the webhook and commits; otherwise says why nothing changed.
+    async fn queue_event(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Any>,
+        changed: Option<AnyRow>,
+        user: &str,
+        event: &AppEvent,
+    ) -> anyhow::Result<GrantChange> {
+        let Some(row) = changed else {
+            drop(tx);
             return self.why_unchanged(user, &event.grant_id).await;
         };
         let webhook: Option<String> = row.try_get(0)?;

@@ -8,8 +8,8 @@
 //! path with query, SHA-256 of the body) at a time within `MAX_STAMP_SKEW` of the server's
 //! clock; its nonce was never spent (spent now, in the database, so a replay is refused by
 //! whichever instance it reaches). Every failure there is one answer, `401 bad_signature`,
-//! counted against the client's address. Then a revoked grant is `403 grant_revoked`, and a
-//! locked-down profile `403 locked_down`. What the grant allows is the handler's to check.
+//! counted against the client's address. Then a revoked grant is `403 grant_revoked`, a
+//! locked-down profile `403 locked_down` and a locked-down server `503 locked_down`. What the grant allows is the handler's to check.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -60,6 +60,7 @@ impl FromRequest<AppState> for AppRequest {
             Some(grant) if grant.revoked => {
                 Err(ApiError::new(StatusCode::FORBIDDEN, ApiErrorCode::GrantRevoked, "this grant was revoked"))
             }
+            Some(grant) if grant.site_locked => Err(ApiError::locked_down()),
             Some(grant) if grant.profile_locked => Err(ApiError::profile_locked()),
             Some(grant) => Ok(Self { grant, body }),
             None => {

@@ -73,12 +73,7 @@ impl Events {
                     // lost, and devices resync when their sockets reconnect.
                     match listener.recv().await {
                         Ok(notification) => match serde_json::from_str::<Notice>(notification.payload()) {
-                            Ok(Notice::Devices(event)) => {
-                                let _ = sender.send(event);
-                            }
-                            Ok(Notice::App(event)) => {
-                                let _ = to_apps.send(event);
-                            }
+                            Ok(notice) => hear(&sender, &to_apps, notice),
                             Err(e) => tracing::warn!("ignoring a malformed {CHANNEL} notification: {e}"),
                         },
                         Err(e) => {
@@ -98,13 +93,7 @@ impl Events {
     }
 
     pub async fn publish(&self, db: &Db, event: &Event) -> anyhow::Result<()> {
-        if self.via_postgres {
-            db.notify(CHANNEL, &serde_json::to_string(&Notice::Devices(event.clone()))?).await?;
-        } else {
-            // No socket listening is not an error.
-            let _ = self.local.send(event.clone());
-        }
-        Ok(())
+        self.send(db, Notice::Devices(event.clone())).await
     }
 
     /// Every app event published from now on, for one app's socket to filter.
@@ -113,11 +102,27 @@ impl Events {
     }
 
     pub async fn publish_app(&self, db: &Db, event: &AppEvent) -> anyhow::Result<()> {
+        self.send(db, Notice::App(event.clone())).await
+    }
+
+    async fn send(&self, db: &Db, notice: Notice) -> anyhow::Result<()> {
         if self.via_postgres {
-            db.notify(CHANNEL, &serde_json::to_string(&Notice::App(event.clone()))?).await?;
+            db.notify(CHANNEL, &serde_json::to_string(&notice)?).await?;
         } else {
-            let _ = self.apps.send(event.clone());
+            hear(&self.local, &self.apps, notice);
         }
         Ok(())
+    }
+}
+
+/// Hands what was published to this instance's sockets; none listening is not an error.
+fn hear(devices: &broadcast::Sender<Event>, apps: &broadcast::Sender<AppEvent>, notice: Notice) {
+    match notice {
+        Notice::Devices(event) => {
+            let _ = devices.send(event);
+        }
+        Notice::App(event) => {
+            let _ = apps.send(event);
+        }
     }
 }
