@@ -51,6 +51,8 @@ pub use profile_core::{
 };
 use serde::{Deserialize, Serialize};
 
+pub mod apps;
+mod outward;
 pub mod public;
 
 /// Random bytes in a challenge.
@@ -352,10 +354,16 @@ impl SiteKey {
     /// `account_guid` at `origin` is still a live account there; the answer is
     /// `{"valid": bool}`.
     pub fn account_check(&self, origin: &Origin, account_guid: &AccountGuid) -> SignedRequest {
-        use p256::ecdsa::signature::Signer;
         let body = serde_json::json!({"origin": origin, "accountGuid": account_guid, "issuedAt": now()}).to_string();
-        let signature: p256::ecdsa::Signature = self.0.sign(body.as_bytes());
-        SignedRequest { body, signature: base64url(&signature.to_bytes()) }
+        let signature = self.sign(body.as_bytes());
+        SignedRequest { body, signature }
+    }
+
+    /// base64url of the ES256 signature (`r‖s`) over `bytes`, for [`SIGNATURE_HEADER`].
+    pub(crate) fn sign(&self, bytes: &[u8]) -> String {
+        use p256::ecdsa::signature::Signer;
+        let signature: p256::ecdsa::Signature = self.0.sign(bytes);
+        base64url(&signature.to_bytes())
     }
 }
 
