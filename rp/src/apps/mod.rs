@@ -54,7 +54,8 @@ use std::time::Duration;
 pub use profile_core::apps::sealed::ShareContents;
 use profile_core::apps::sealed::{AppendContents, DecryptionKey, EncryptionKey, SealedError, open_share, seal_append};
 pub use profile_core::apps::{
-    Action, AppEvent, AppEventKind, AppName, AppRegistration, AppStamp, GrantAnswer, GrantId, Scope,
+    Action, AppEvent, AppEventKind, AppName, AppRegistration, AppStamp, EVENT_ID_HEADER, GrantAnswer, GrantId,
+    KEY_ID_HEADER, STAMP_HEADER, Scope,
 };
 pub use profile_core::category::{Category, ItemError, MAX_ITEM_BYTES};
 use profile_core::server_api::{ApiErrorCode, AppendRequest, ErrorBody, WebhookSet, path};
@@ -214,7 +215,7 @@ impl AppKeys {
 /// A signed request's two headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StampHeaders {
-    /// For `Personal-Profile-App` ([`profile_core::apps::STAMP_HEADER`]): base64url of the
+    /// For `Personal-Profile-App` ([`STAMP_HEADER`]): base64url of the
     /// stamp's exact JSON bytes.
     pub stamp: String,
     /// For `Personal-Profile-Signature`: base64url of the ES256 signature (`r‖s`) over them.
@@ -373,7 +374,7 @@ impl AppClient {
         let stamp = self.keys.stamp(&record.grant_id, "GET", &request_path(&uri), b"")?;
         let mut request = tungstenite::client::IntoClientRequest::into_client_request(url.as_str())
             .map_err(|e| AppError::Events(e.to_string()))?;
-        for (name, value) in [(profile_core::apps::STAMP_HEADER, &stamp.stamp), (SIGNATURE_HEADER, &stamp.signature)] {
+        for (name, value) in [(STAMP_HEADER, &stamp.stamp), (SIGNATURE_HEADER, &stamp.signature)] {
             let value = value.parse().map_err(|_| AppError::Events("an unusable header".into()))?;
             request.headers_mut().insert(name, value);
         }
@@ -407,7 +408,7 @@ impl AppClient {
         let uri: ureq::http::Uri = url.parse().map_err(|_| AppError::Document(format!("not a URL: {url}")))?;
         let stamp = self.keys.stamp(&record.grant_id, method, &request_path(&uri), body.unwrap_or_default())?;
         let agent = self.outward.agent();
-        let headers = [(profile_core::apps::STAMP_HEADER, &stamp.stamp), (SIGNATURE_HEADER, &stamp.signature)];
+        let headers = [(STAMP_HEADER, &stamp.stamp), (SIGNATURE_HEADER, &stamp.signature)];
         let sent = match (method, body) {
             ("GET", _) => agent.get(&url).header(headers[0].0, headers[0].1).header(headers[1].0, headers[1].1).call(),
             ("DELETE", _) => {
