@@ -1,4 +1,5 @@
-//! `profile-rp`: what a site's server needs to accept Personal Profile sign-ups and logins.
+//! `profile-rp`: what a site's server needs to accept Personal Profile sign-ups and logins, and
+//! what an app's server needs to use the grants people give it.
 //!
 //! A page calls `window.profile.signUp({challenge, accountGuid})` or
 //! `window.profile.login({challenge})`; the person confirms in their browser; the page posts the
@@ -39,6 +40,11 @@
 //! what a person published at their profile URL (`public::PublicFetcher::fetch_public`), checked
 //! against that URL and their key. The README has the page's side; `examples/shop.rs` is a
 //! complete site on axum.
+//!
+//! [`apps`] is an app's server side: the keys it publishes (one to sign with, one what people
+//! grant it is sealed to), a client per grant (its share, appends, webhook and event socket, each
+//! request signed) and the webhook verifier; `examples/till.rs` and `examples/delivery.rs` are
+//! complete apps.
 
 use std::collections::HashMap;
 use std::future::Future;
