@@ -53,7 +53,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use profile_core::wire;
 pub use profile_core::{
-    AccountGuid, AssertionError, AssertionType, Challenge, DeviceId, Origin, OriginError, PublicJwk,
+    AccountGuid, AssertionError, AssertionType, Challenge, DeviceId, Origin, OriginError, PublicJwk, Secret32,
 };
 use serde::{Deserialize, Serialize};
 
