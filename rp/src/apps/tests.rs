@@ -130,16 +130,21 @@ fn seen_event_ids_are_remembered_up_to_the_bound() {
     assert!(!Webhooks::with_capacity(Reach::Public, 0).seen("x"), "a capacity of at least one");
 }
 
-#[test]
-fn a_grant_record_keeps_its_shape_and_refuses_plain_http_unless_allowed() {
-    let record = GrantRecord {
+/// A grant of a profile whose server is at `api_base`, as an app keeps it before its first read.
+fn record(api_base: &str) -> GrantRecord {
+    GrantRecord {
         grant_id: GrantId::from_bytes([2; 16]),
         profile_url: "https://profiles.example/u/ada".into(),
         profile_key: app_keys(9).site_key().public_jwk(),
-        api_base: "http://127.0.0.1:8450".into(),
+        api_base: api_base.into(),
         share_version: None,
         encryption_key: None,
-    };
+    }
+}
+
+#[test]
+fn a_grant_record_keeps_its_shape_and_refuses_plain_http_unless_allowed() {
+    let record = record("http://127.0.0.1:8450");
     let value = serde_json::to_value(&record).unwrap();
     assert_eq!(value["grantId"], "AgICAgICAgICAgICAgICAg");
     assert!(value.get("shareVersion").is_none());
@@ -152,14 +157,7 @@ fn a_grant_record_keeps_its_shape_and_refuses_plain_http_unless_allowed() {
 #[test]
 fn an_item_is_checked_against_its_category_before_anything_is_sent() {
     // No server answers here: each refusal comes before any request.
-    let record = GrantRecord {
-        grant_id: GrantId::from_bytes([2; 16]),
-        profile_url: "https://profiles.example/u/ada".into(),
-        profile_key: app_keys(9).site_key().public_jwk(),
-        api_base: "https://profiles.invalid".into(),
-        share_version: None,
-        encryption_key: None,
-    };
+    let record = record("https://profiles.invalid");
     let client = AppClient::resume(Arc::new(app_keys(3)), record, Reach::Public).unwrap();
     let receipt = |gtin: &str| {
         json!({"merchant": "Corner", "date": "2026-11-30", "currency": "EUR", "total": "1.00",
