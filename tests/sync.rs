@@ -793,9 +793,18 @@ fn two_linked_profiles_follow_each_others_cards() {
     let mut bob_host = messaging(&bob);
     let linked = bob_host.ok(EXTENSION_ORIGIN, "redeemLinkTicket", json!({"ticket": ticket}));
     assert_eq!(linked["linked"], "Ada Lovelace", "{linked}");
-    // The ticket is spent.
-    let again = bob_host.call(9, EXTENSION_ORIGIN, "redeemLinkTicket", json!({"ticket": ticket}));
+    // The ticket is spent: a third person holding it gets nothing, and nothing of theirs stays.
+    let carol = HostHome::new();
+    let carol_url = bob_server.db.create_user("carol@example.org", PASSPHRASE);
+    let carol_url = format!("{}/u/{carol_url}", bob_server.server.base_url());
+    carol.cli(&["pair", &carol_url, "--email", "carol@example.org"], &format!("{PASSPHRASE}\n"));
+    let mut carol_host = messaging(&carol);
+    let again = carol_host.call(9, EXTENSION_ORIGIN, "redeemLinkTicket", json!({"ticket": ticket}));
     assert_eq!(again["ok"], false, "{again}");
+    assert!(again["error"]["message"].as_str().unwrap().contains("refused the ticket"), "{again}");
+    assert_eq!(carol_host.ok(EXTENSION_ORIGIN, "listApps", json!({}))["apps"], json!([]), "no grant left behind");
+    let again = bob_host.call(10, EXTENSION_ORIGIN, "redeemLinkTicket", json!({"ticket": ticket}));
+    assert!(again["error"]["message"].as_str().unwrap().contains("linked with Ada Lovelace already"), "{again}");
 
     let contact_of = |host: &mut HostProcess, url: &str| -> Value {
         let list = host.ok(EXTENSION_ORIGIN, "listItems", json!({"category": "contacts"}));

@@ -384,8 +384,11 @@ pub fn list(store: &Store, client: &Client) -> Result<AppList, WireError> {
             (known.collect(), true)
         }
     };
+    // A grant revoked before the vault ever held it (made for a ticket that was then refused)
+    // is nothing the person gave.
     let apps = grants
         .into_iter()
+        .filter(|grant| grant.revoked_at.is_none() || state.app_grants.contains_key(&grant.grant_id))
         .map(|grant| {
             let source = grant.origin.to_string();
             let mut appended: Vec<serde_json::Value> = grant

@@ -149,26 +149,43 @@ pub fn redeem(store: &Store, client: &Client, text: &str, new_profile_key: Secre
         if ticket.profile_url == link.profile_url {
             return Err(WireError::invalid("that ticket is this profile's own"));
         }
+        let linked = |g: &AppGrantRecord| {
+            g.revoked_at.is_none() && g.peer.as_ref().is_some_and(|p| p.profile_url == ticket.profile_url)
+        };
+        if state.app_grants.values().any(linked) {
+            return Err(WireError::invalid(format!("this profile is linked with {} already", ticket.name.as_str())));
+        }
+        // Made on copies: kept only once the other server took the redemption, else the grant
+        // just registered is revoked and nothing of it stays.
+        let (mut given, mut shares) = (state.clone(), link.clone());
         let record =
             card_grant(ticket.name.clone(), &ticket.profile_url, &ticket.signing_key, &ticket.encryption_key, None)?;
-        let (grant_id, key) = give(client, link, state, record, new_profile_key)?;
-        let (_, secret) = keys(state)?;
+        let (grant_id, key) = give(client, &mut shares, &mut given, record, new_profile_key)?;
+        let (_, secret) = keys(&given)?;
         let redeem = LinkRedeem::new(
             &ticket,
             link.profile_url.clone(),
-            my_name(state, link)?,
+            my_name(&given, link)?,
             key.public_jwk(),
             profile_decryption_key(&secret).public().to_jwk(),
-            grant_id,
+            grant_id.clone(),
         );
-        let answer = client.call("POST", &url(&theirs.api_base, path::LINKS_REDEEM), None, Some(&redeem))?;
-        if !(200..300).contains(&answer.status) {
+        let taken = client
+            .call("POST", &url(&theirs.api_base, path::LINKS_REDEEM), None, Some(&redeem))
+            .and_then(|answer| if (200..300).contains(&answer.status) { Ok(()) } else { Err(answer.error()) });
+        if let Err(refused) = taken {
+            let address = url(&link.api_base, &path::grant(grant_id.as_str()));
+            if let Err(e) = client.call("DELETE", &address, Some(&link.access_token), NO_BODY) {
+                tracing::warn!("a grant made for a refused ticket stays on the server, unused: {e}");
+            }
             return Err(WireError::invalid(format!(
                 "{}'s profile server refused the ticket (it may have been used or have expired): {}",
                 ticket.name.as_str(),
-                answer.error().message
+                refused.message
             )));
         }
+        *state = given;
+        link.shares = shares.shares;
         follow(state, &ticket.profile_url, ticket.name.as_str(), None)?;
         Ok(())
     })?
