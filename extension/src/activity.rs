@@ -3,7 +3,7 @@
 //! options page and the popup say what happened without field names or error codes.
 
 use profile_core::Claim;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::policy::site_label;
@@ -22,13 +22,30 @@ pub enum Tone {
 
 /// What a sentence needs of a ledger entry (`wire::Disclosure`): read as plain text, so the
 /// module carries no second parser of origins.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Entry {
     pub origin: String,
     pub method: String,
-    #[serde(default)]
     pub fields: Vec<String>,
     pub outcome: String,
+}
+
+impl Entry {
+    /// `{origin, method, fields?, outcome}`, by hand (no derive's deserializer in the module);
+    /// `None` when one is missing.
+    pub fn read(entry: &Value) -> Option<Self> {
+        let text = |name: &str| entry.get(name).and_then(Value::as_str).map(str::to_owned);
+        let fields = entry
+            .get("fields")
+            .and_then(Value::as_array)
+            .map(|fields| fields.iter().filter_map(Value::as_str).map(str::to_owned).collect());
+        Some(Self {
+            origin: text("origin")?,
+            method: text("method")?,
+            fields: fields.unwrap_or_default(),
+            outcome: text("outcome")?,
+        })
+    }
 }
 
 /// An entry's sentence and tone.

@@ -5,13 +5,13 @@
 //! carries it out and hands the result back. No `chrome.*` and no I/O here, so the whole flow
 //! is tested natively.
 
-use profile_core::wire::{GrantKind, GrantParams, PreviewResult, Response};
+use profile_core::wire::{GrantKind, GrantParams, Response};
 use profile_core::{Claim, ClaimSet, ErrorCode, WireError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::policy::{self, PageCall, PageMessage, Prompt, Sender, Settlement};
-use crate::{parse, read};
+use crate::{host_answer, value};
 
 /// What the service worker must do next for a page call.
 #[derive(Debug, Clone, Serialize)]
@@ -160,8 +160,8 @@ impl Flow {
     /// is parsed) and the browser-given `sender`. A refusal is the page's settlement.
     pub fn new(sender: &str, message: &str) -> Result<Self, Settlement> {
         policy::check_size(message).map_err(Settlement::reject)?;
-        let sender: Sender = parse(sender, "sender").map_err(Settlement::reject)?;
-        let message: PageMessage = parse(message, "message").map_err(Settlement::reject)?;
+        let sender = Sender::read(&value(sender)).map_err(Settlement::reject)?;
+        let message = PageMessage::read(value(message)).map_err(Settlement::reject)?;
         let call = policy::validate(&sender, &message).map_err(Settlement::reject)?;
         let grant = policy::grant_for(&call);
         Ok(Self { call, grant, ui_language: sender.ui_language, step: Step::Start })
@@ -175,7 +175,7 @@ impl Flow {
             Step::Claim => Input::Claimed(text.trim() == "true"),
             Step::Person => Input::Decision(Decision::read(text)),
             Step::Public | Step::Grants | Step::Preview | Step::Remembered | Step::Answer => {
-                Input::Host(read(text).ok().flatten())
+                Input::Host(host_answer(text))
             }
         }
     }
@@ -205,7 +205,7 @@ impl Flow {
                 "another request is waiting for the person's answer",
             ))),
             (Step::Preview, Input::Host(answer)) => match Settlement::from_host(answer.as_ref()) {
-                Settlement::Resolved { value } => match serde_json::from_value::<PreviewResult>(value) {
+                Settlement::Resolved { value } => match policy::read_preview(value) {
                     Ok(preview) => {
                         self.step = Step::Person;
                         Effect::AskPerson {

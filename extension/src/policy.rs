@@ -2,9 +2,11 @@
 //! needs the person's click, what the consent prompt shows, and how host answers map onto the
 //! page's error codes. No `chrome.*` here, so all of it is tested natively.
 
-use profile_core::wire::{Call, GrantKind, GrantParams, MAX_PAGE_MESSAGE, PreviewResult, Response, origin_error};
+use profile_core::wire::{
+    Call, GrantKind, GrantParams, MAX_PAGE_MESSAGE, PreviewResult, Response, SiteApp, origin_error,
+};
 use profile_core::{Claim, ErrorCode, Origin, WireError};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// Clicks this soon after the prompt appears do not count (invariant 2).
@@ -14,24 +16,47 @@ pub const PROMPT_TIMEOUT_MS: f64 = 60_000.0;
 
 /// What the browser says about the caller: its frame's origin and, for a frame inside another
 /// page, the top-level page's origin. Never anything the page itself sent.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct Sender {
     pub origin: String,
-    #[serde(default)]
     pub top_origin: Option<String>,
     /// The browser's UI language (`chrome.i18n.getUILanguage()`), which `getLanguage` answers
     /// when the profile names none.
-    #[serde(default)]
     pub ui_language: Option<String>,
 }
 
+impl Sender {
+    /// `{origin, topOrigin?, uiLanguage?}` as the service worker writes it. Read by hand, as
+    /// the page's message is: a derive's deserializer costs the module a kilobyte each.
+    pub fn read(sender: &Value) -> Result<Self, WireError> {
+        let text = |name: &str| sender.get(name).and_then(Value::as_str).map(str::to_owned);
+        Ok(Self {
+            origin: text("origin").ok_or_else(|| WireError::invalid("bad sender: no origin"))?,
+            top_origin: text("topOrigin"),
+            ui_language: text("uiLanguage"),
+        })
+    }
+}
+
 /// What the page sent through `window.profile`: a method name and its argument.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct PageMessage {
     pub method: String,
-    #[serde(default)]
     pub params: Value,
+}
+
+impl PageMessage {
+    /// `{method, params?}`.
+    pub fn read(message: Value) -> Result<Self, WireError> {
+        let Value::Object(mut message) = message else {
+            return Err(WireError::invalid("bad message: not a JSON object"));
+        };
+        let Some(Value::String(method)) = message.get("method").cloned() else {
+            return Err(WireError::invalid("bad message: `method` must be a string"));
+        };
+        let params = message.get_mut("params").map(Value::take).unwrap_or_default();
+        Ok(Self { method, params })
+    }
 }
 
 /// A page call that passed validation, ready for consent and then the host.
@@ -276,6 +301,25 @@ const DEVICE_ID_LEAF: (&str, &str) = (
     "An ID for this device that differs on every site",
     "This site can tell your visits from this device apart from others; no two sites can link them.",
 );
+
+/// The host's `preview` answer ([`PreviewResult`]), read by hand from the `Value` (its derive,
+/// with `SiteApp`'s, would cost the module 3 KiB): `{registrableDomain?, topRegistrableDomain?,
+/// value, lines?, app?: {appId?, name}}`.
+pub fn read_preview(mut answer: Value) -> Result<PreviewResult, &'static str> {
+    let Some(answer) = answer.as_object_mut() else { return Err("not an object") };
+    let text = |value: &Value| value.as_str().map(str::to_owned);
+    let lines = answer.get("lines").and_then(Value::as_array).map(|lines| lines.iter().filter_map(text).collect());
+    let app = answer.get("app").and_then(|app| {
+        Some(SiteApp { app_id: app.get("appId").and_then(text), name: app.get("name").and_then(text)? })
+    });
+    Ok(PreviewResult {
+        registrable_domain: answer.get("registrableDomain").and_then(text),
+        top_registrable_domain: answer.get("topRegistrableDomain").and_then(text),
+        value: answer.get_mut("value").map(Value::take).unwrap_or_default(),
+        lines,
+        app,
+    })
+}
 
 /// Builds the prompt from the host's `preview` of exactly what the call would disclose.
 pub fn prompt(call: &PageCall, preview: &PreviewResult) -> Prompt {
