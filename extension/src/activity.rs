@@ -6,6 +6,7 @@ use profile_core::Claim;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::apps;
 use crate::policy::site_label;
 
 /// How an entry reads: whether something left.
@@ -80,11 +81,7 @@ fn claims_phrase<'a>(names: impl Iterator<Item = &'a str>) -> String {
             Err(_) => name.to_owned(),
         })
         .collect();
-    match said.split_last() {
-        Some((last, [])) => last.clone(),
-        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
-        None => String::new(),
-    }
+    and_list(&said)
 }
 
 /// What a remembered grant lets a site have without asking, as the extension's pages list it
@@ -109,10 +106,57 @@ pub fn grant_label(kind: &Value) -> String {
     .to_owned()
 }
 
+/// An app's entry as a sentence, from its fields as the host records them: a grant's
+/// `grant.<category>.<action>`, an app's `appended.<category>` and `read.<category>`, and
+/// `revoked`. `None` for any other entry.
+fn app_sentence(entry: &Entry, site: &str) -> Option<(String, Tone)> {
+    if entry.outcome != "disclosed" {
+        return None;
+    }
+    let (mut granted, mut added, mut read) = (Vec::new(), Vec::new(), Vec::new());
+    for field in &entry.fields {
+        if let Some((category, action)) = field.strip_prefix("grant.").and_then(|scope| scope.split_once('.')) {
+            let (items, _) = apps::phrases(category);
+            granted.push(match action {
+                "read" => format!("read your {items}"),
+                "append" => format!("add {items}"),
+                _ => format!("be told when your {items} change"),
+            });
+        } else if let Some(category) = field.strip_prefix("appended.") {
+            added.push(apps::phrases(category).1.to_owned());
+        } else if let Some(category) = field.strip_prefix("read.") {
+            read.push(format!("your {}", apps::phrases(category).0));
+        }
+    }
+    Some(if !granted.is_empty() {
+        (format!("Connected {site}: it may {}", and_list(&granted)), Tone::Shared)
+    } else if !added.is_empty() {
+        (format!("{site} added {} to your profile", and_list(&added)), Tone::Nothing)
+    } else if !read.is_empty() {
+        (format!("{site} read {}", and_list(&read)), Tone::Shared)
+    } else if entry.fields.iter().any(|field| field == "revoked") {
+        (format!("You disconnected {site}: it can no longer read or add anything"), Tone::Nothing)
+    } else {
+        return None;
+    })
+}
+
+/// "a, b and c".
+fn and_list(said: &[String]) -> String {
+    match said.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
 /// The entry as a sentence.
 pub fn describe(entry: &Entry) -> Described {
     let site = site_label(&entry.origin);
     let method = entry.method.as_str();
+    if let Some((sentence, tone)) = app_sentence(entry, site) {
+        return Described { sentence, tone };
+    }
     let (sentence, tone) = match entry.outcome.as_str() {
         "disclosed" => (
             match method {
@@ -133,6 +177,7 @@ pub fn describe(entry: &Entry) -> Described {
                 "signUp" => format!("You declined to create an account at {site}"),
                 "login" => format!("You declined to log in to {site}"),
                 "addBookmark" => format!("You declined a bookmark {site} offered"),
+                "requestGrant" => format!("You declined to connect {site} to your profile"),
                 _ => format!("You declined to share {} with {site}", wanted(entry)),
             },
             Tone::Declined,
@@ -142,11 +187,15 @@ pub fn describe(entry: &Entry) -> Described {
                 "signUp" => format!("{site} asked to create an account"),
                 "login" => format!("{site} asked to log you in"),
                 "addBookmark" => format!("{site} offered a bookmark"),
+                "requestGrant" => format!("{site} asked to connect to your profile"),
                 _ => format!("{site} asked for {}", wanted(entry)),
             };
             let why = match (outcome, method) {
                 ("not_found", "login") => "you have no account there",
-                ("not_found" | "not_paired", "getProfileUrl") => "this profile is not paired with a profile server",
+                ("not_found" | "not_paired", "getProfileUrl") | ("not_paired", _) => {
+                    "this profile is not paired with a profile server"
+                }
+                ("server_unreachable", _) => "your profile server could not be reached",
                 ("not_found", _) => "none is saved",
                 ("timeout", _) => "no one answered in time",
                 ("busy", _) => "another request was already waiting",
@@ -154,7 +203,10 @@ pub fn describe(entry: &Entry) -> Described {
                 ("host_unavailable", _) => "the host was not running",
                 _ => "it could not be answered",
             };
-            (format!("{asked}, but {why}: nothing was shared"), Tone::Nothing)
+            match method {
+                "revokeApp" => (format!("Could not disconnect {site}: {why}"), Tone::Nothing),
+                _ => (format!("{asked}, but {why}: nothing was shared"), Tone::Nothing),
+            }
         }
     };
     Described { sentence, tone }
@@ -219,6 +271,44 @@ mod tests {
             assert!(!sentence.contains("billing.") && !sentence.contains('_'), "{sentence}");
             assert!(!sentence.contains("accountGuid") && !sentence.contains("internal"), "{sentence}");
         }
+    }
+
+    #[test]
+    fn an_apps_grant_reads_and_appends_read_as_sentences() {
+        let said = |method, fields: &[&str], outcome| describe(&entry(method, fields, outcome)).sentence;
+        assert_eq!(
+            said(
+                "requestGrant",
+                &["grant.addresses.read", "grant.addresses.subscribe", "grant.receipts.append"],
+                "disclosed"
+            ),
+            "Connected localhost:8480: it may read your addresses, be told when your addresses change and add receipts"
+        );
+        assert_eq!(
+            said("requestGrant", &["grant.receipts.append"], "disclosed"),
+            "Connected localhost:8480: it may add receipts"
+        );
+        assert_eq!(said("requestGrant", &[], "denied"), "You declined to connect localhost:8480 to your profile");
+        assert_eq!(
+            said("requestGrant", &[], "not_paired"),
+            "localhost:8480 asked to connect to your profile, but this profile is not paired with a profile server: nothing was shared"
+        );
+        assert_eq!(
+            said("append", &["appended.receipts"], "disclosed"),
+            "localhost:8480 added a receipt to your profile"
+        );
+        assert_eq!(
+            said("read", &["read.addresses", "read.identity"], "disclosed"),
+            "localhost:8480 read your addresses and your name and contact details"
+        );
+        assert_eq!(
+            said("revokeApp", &["revoked"], "disclosed"),
+            "You disconnected localhost:8480: it can no longer read or add anything"
+        );
+        assert_eq!(
+            said("revokeApp", &[], "server_unreachable"),
+            "Could not disconnect localhost:8480: your profile server could not be reached"
+        );
     }
 
     #[test]

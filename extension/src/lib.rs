@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod activity;
+pub mod apps;
 pub mod fill;
 pub mod flow;
 pub mod policy;
@@ -139,6 +140,15 @@ pub fn describe_grants(grants: &str) -> String {
     text(&labels)
 }
 
+/// What each app of a `listApps` answer may do, in words (`[[{action, text, detail}]]`, one list
+/// per app of the `[AppEntry]` JSON given), for the options page.
+#[wasm_bindgen(js_name = describeApps)]
+pub fn describe_apps(apps: &str) -> String {
+    let apps: Vec<serde_json::Value> = serde_json::from_str(apps).unwrap_or_default();
+    let said: Vec<Vec<apps::Can>> = apps.iter().map(|app| apps::app_lines(&app["scopes"])).collect();
+    text(&said)
+}
+
 /// Whether a click `msSinceShown` after the prompt appeared counts.
 #[wasm_bindgen(js_name = clickCounts)]
 pub fn click_counts(ms_since_shown: f64) -> bool {
@@ -186,6 +196,13 @@ mod tests {
         let refused = super::validate_own_call(fill).unwrap_err();
         assert!(refused.contains("not for the extension's pages"), "{refused}");
         assert!(super::validate_own_call(r#"{"type":"listAddresses","params":{}}"#).is_ok());
+        // The options page's apps: listed and revoked by the person.
+        assert!(super::validate_own_call(r#"{"type":"listApps"}"#).is_ok());
+        assert!(
+            super::validate_own_call(r#"{"type":"revokeApp","params":{"grantId":"AAAAAAAAAAAAAAAAAAAAAA"}}"#).is_ok()
+        );
+        // A page's grant request goes through the consent window, never from the extension's pages.
+        assert!(super::validate_own_call(r#"{"type":"requestGrant","params":{}}"#).is_err());
         // Nor a page method, a preview or a grant: those are steps of a page call.
         for method in ["getAddress", "request", "addBookmark", "getLanguage", "preview", "grant"] {
             let call = format!(r#"{{"type":"{method}","params":{{}}}}"#);
