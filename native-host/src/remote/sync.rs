@@ -118,7 +118,28 @@ pub enum Synced {
 /// pushes local changes, merging on conflict. Tokens it rotates are saved even when a later
 /// step fails; a change it cannot push stays dirty.
 pub fn sync(store: &Store, client: &Client) -> Result<Synced, WireError> {
-    Ok(on_link(store, |link, state| sync_link(client, link, state))?.unwrap_or(Synced::Idle))
+    let mut ledger = Vec::new();
+    let synced = on_link(store, |link, state| {
+        let synced = sync_link(client, link, state)?;
+        // The apps: what they appended comes in, what they may read is sealed again. Each waits
+        // for the next sync when it cannot be done now.
+        let again = |link: &mut ServerLink, state: &mut LocalState| sync_link(client, link, state).map(drop);
+        match super::grants::after_sync(client, link, state, again) {
+            Ok(entries) => ledger = entries,
+            Err(e) => tracing::warn!("the apps' shares and appends wait for the next sync: {e}"),
+        }
+        match super::links::after_sync(client, link, state) {
+            Ok(entries) => ledger.extend(entries),
+            Err(e) => tracing::warn!("the linked profiles wait for the next sync: {e}"),
+        }
+        Ok(synced)
+    })?;
+    for entry in &ledger {
+        if let Err(e) = store.append_disclosure(entry) {
+            tracing::warn!("cannot write the disclosure ledger: {e}");
+        }
+    }
+    Ok(synced.unwrap_or(Synced::Idle))
 }
 
 /// Runs `work` on the paired link inside a state update, and saves the link whatever `work`
