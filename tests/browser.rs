@@ -1387,16 +1387,16 @@ fn a_grants_consent_window_and_the_connected_apps_read_in_words() {
     let mut looks = Vec::new();
 
     let preview = json!({"registrableDomain": "till.example", "app": {"appId": "till", "name": "Corner Store"}, "value": {
-        "purpose": "So your receipts from our tills land in your profile",
-        "scopes": [
-            {"category": "receipts", "title": "Receipts", "noun": "receipt", "actions": ["append"], "fields": null,
-                "held": 12, "sensitivity": "ordinary"},
-            {"category": "addresses", "title": "Addresses and homes", "noun": "address", "actions": ["read", "subscribe"],
-                "fields": [{"name": "line1", "label": "Street address"}, {"name": "city", "label": "City"},
-                    {"name": "postalCode", "label": "Postal code"}], "held": 2, "sensitivity": "ordinary"},
-            {"category": "medical", "title": "Medical events", "noun": "medical event", "actions": ["append"],
-                "fields": null, "held": 0, "sensitivity": "askEveryTime"}
-        ]}});
+    "purpose": "So your receipts from our tills land in your profile",
+    "scopes": [
+        {"category": "receipts", "title": "Receipts", "noun": "receipt", "actions": ["append"], "fields": null,
+            "held": 12, "sensitivity": "ordinary"},
+        {"category": "addresses", "title": "Addresses and homes", "noun": "address", "actions": ["read", "subscribe"],
+            "fields": [{"name": "line1", "label": "Street address"}, {"name": "city", "label": "City"},
+                {"name": "postalCode", "label": "Postal code"}], "held": 2, "sensitivity": "ordinary"},
+        {"category": "medical", "title": "Medical events", "noun": "medical event", "actions": ["append"],
+            "fields": null, "held": 0, "sensitivity": "askEveryTime"}
+    ]}});
     let request = json!({"method": "requestGrant", "params": {"scopes": [
         {"category": "receipts", "actions": ["append"]},
         {"category": "addresses", "actions": ["read", "subscribe"], "fields": ["line1", "city", "postalCode"]},
@@ -1472,7 +1472,10 @@ fn a_grants_consent_window_and_the_connected_apps_read_in_words() {
 }}"
         ),
     );
-    browser.wait_for(&options, "document.body.dataset.loaded === 'true' && document.querySelectorAll('#apps li.app').length === 1");
+    browser.wait_for(
+        &options,
+        "document.body.dataset.loaded === 'true' && document.querySelectorAll('#apps li.app').length === 1",
+    );
     browser.eval(&options, "document.getElementById('apps-show-revoked').click(); true");
     browser.wait_for(&options, "document.querySelectorAll('#apps li.app').length === 2");
     browser.eval(&options, "document.getElementById('apps-card').scrollIntoView(); true");

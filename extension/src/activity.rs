@@ -110,9 +110,6 @@ pub fn grant_label(kind: &Value) -> String {
 /// `grant.<category>.<action>`, an app's `appended.<category>` and `read.<category>`, and
 /// `revoked`. `None` for any other entry.
 fn app_sentence(entry: &Entry, site: &str) -> Option<(String, Tone)> {
-    if entry.outcome != "disclosed" {
-        return None;
-    }
     let (mut granted, mut added, mut read) = (Vec::new(), Vec::new(), Vec::new());
     for field in &entry.fields {
         if let Some((category, action)) = field.strip_prefix("grant.").and_then(|scope| scope.split_once('.')) {
@@ -127,6 +124,15 @@ fn app_sentence(entry: &Entry, site: &str) -> Option<(String, Tone)> {
         } else if let Some(category) = field.strip_prefix("read.") {
             read.push(format!("your {}", apps::phrases(category).0));
         }
+    }
+    if entry.outcome != "disclosed" {
+        // An item an app sent that did not pass the checks: the host kept nothing of it.
+        return (!added.is_empty()).then(|| {
+            (
+                format!("{site} tried to add {}; it did not pass the checks and was not kept", and_list(&added)),
+                Tone::Nothing,
+            )
+        });
     }
     Some(if !granted.is_empty() {
         (format!("Connected {site}: it may {}", and_list(&granted)), Tone::Shared)
@@ -294,11 +300,15 @@ mod tests {
             "localhost:8480 asked to connect to your profile, but this profile is not paired with a profile server: nothing was shared"
         );
         assert_eq!(
-            said("append", &["appended.receipts"], "disclosed"),
+            said("appAppend", &["appended.receipts"], "disclosed"),
             "localhost:8480 added a receipt to your profile"
         );
         assert_eq!(
-            said("read", &["read.addresses", "read.identity"], "disclosed"),
+            said("appAppend", &["appended.medical"], "invalid_request"),
+            "localhost:8480 tried to add a medical event; it did not pass the checks and was not kept"
+        );
+        assert_eq!(
+            said("appRead", &["read.addresses", "read.identity"], "disclosed"),
             "localhost:8480 read your addresses and your name and contact details"
         );
         assert_eq!(

@@ -518,7 +518,7 @@ function appCard(app) {
   const head = el("div", { className: "app-head" },
     el("span", { className: "avatar", ariaHidden: "true" }, (app.name || site).charAt(0)),
     el("div", { className: "grow" },
-      el("h3", { className: "title" }, app.name),
+      el("h3", { className: "title" }, app.name, app.linkedProfile ? el("span", { className: "pill" }, "Linked profile") : null),
       el("p", { className: "sub" }, el("strong", {}, site), app.origin.startsWith("https://") ? "" : ` (${app.origin})`)),
     revoked
       ? el("span", { className: "pill" }, `Revoked ${date(app.revokedAt)}`)
