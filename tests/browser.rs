@@ -1356,31 +1356,13 @@ fn the_options_page_keeps_every_category_and_publishes_only_what_the_person_tick
     assert_all_clean(&looks);
 }
 
-/// Stands in for the service worker's answers to an extension page: `answers` is a JavaScript
-/// function of the message sent, returning the answer or `undefined` to send it on. The
-/// extension's own module is loaded into the page as `window.rust`, so what is shown comes from
-/// the real Rust: `describeApps` for the apps, the real `PageCallFlow` for a prompt.
-fn answer_in_page(browser: &mut Browser, session: &str, answers: &str) {
-    let source = format!(
-        "(() => {{
-  const rust = import(chrome.runtime.getURL('pkg/profile_extension.js'))
-    .then(async (m) => {{ await m.default({{ module_or_path: chrome.runtime.getURL('pkg/profile_extension_bg.wasm') }}); return m; }});
-  const send = chrome.runtime.sendMessage.bind(chrome.runtime);
-  const answers = {answers};
-  chrome.runtime.sendMessage = async (message) => {{
-    const answer = await answers(message, await rust);
-    return answer === undefined ? send(message) : answer;
-  }};
-}})();"
-    );
-    browser.call(Some(session), "Page.addScriptToEvaluateOnNewDocument", json!({"source": source}));
-    browser.reload(session);
-}
-
 /// A grant's consent window, as the real flow draws it from a preview of the host's shape, and
 /// the options page's connected apps, one live and one revoked, each looked at in light and dark
-/// mode. (The full story, a till's grant allowed, its receipt added and the app revoked, needs
-/// the host's and the profile server's grants.)
+/// mode. The prompt and the apps' words come from the extension's own module (its
+/// `PageCallFlow` and `describeApps`, loaded into the options page); the service worker is
+/// given a listener that answers the consent window and `listApps` with them. (The full story,
+/// a till's grant allowed, its receipt added and the app revoked, needs the profile server's
+/// grants.)
 #[test]
 fn a_grants_consent_window_and_the_connected_apps_read_in_words() {
     let mut browser = launch(true);
@@ -1402,22 +1384,59 @@ fn a_grants_consent_window_and_the_connected_apps_read_in_words() {
         {"category": "addresses", "actions": ["read", "subscribe"], "fields": ["line1", "city", "postalCode"]},
         {"category": "medical", "actions": ["append"]}
     ], "purpose": "So your receipts from our tills land in your profile"}});
-    let consent = browser.open_own_page("consent.html#grant");
-    answer_in_page(
-        &mut browser,
-        &consent,
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let apps = json!([
+        {"grantId": "AAAAAAAAAAAAAAAAAAAAAA", "origin": "https://till.example", "appId": "till", "name": "Corner Store",
+            "scopes": [{"category": "receipts", "actions": ["append"]},
+                {"category": "addresses", "actions": ["read", "subscribe"], "fields": ["line1", "city", "postalCode"]}],
+            "createdAt": now - 86_400 * 3, "lastReadAt": now - 600, "lastAppendAt": now - 120, "appended": 7, "shareVersion": 3,
+            "appendedItems": [
+                {"category": "receipts", "id": "r1", "summary": "Corner Store · 2026-11-30 · 12.40 · EUR", "addedAt": now - 120},
+                {"category": "receipts", "id": "r2", "summary": "Corner Store · 2026-11-28 · 3.10 · EUR", "addedAt": now - 86_400 * 2}
+            ]},
+        {"grantId": "BBBBBBBBBBBBBBBBBBBBBB", "origin": "https://delivery.example", "appId": "delivery", "name": "Parcel Post",
+            "scopes": [{"category": "addresses", "actions": ["subscribe"]}],
+            "createdAt": now - 86_400 * 20, "appended": 0, "shareVersion": 1, "revokedAt": now - 86_400 * 5,
+            "appendedItems": []}
+    ]);
+
+    // What the real module makes of them.
+    let options = browser.open_own_page("options.html");
+    let made = browser.eval_async(
+        &options,
         &format!(
-            "(message, rust) => {{
-  if (!message.consent) return undefined;
-  if (!message.consent.show) return {{ ok: true }};
+            "(async () => {{
+  const rust = await import('./pkg/profile_extension.js');
+  await rust.default({{ module_or_path: './pkg/profile_extension_bg.wasm' }});
   const flow = new rust.PageCallFlow(JSON.stringify({{ origin: 'https://till.example' }}), JSON.stringify({request}));
   flow.next('null');
   flow.next('true');
   const effect = JSON.parse(flow.next(JSON.stringify({{ id: 1, ok: true, result: {preview} }})));
-  return {{ prompt: effect.prompt }};
-}}"
+  const apps = {apps};
+  const can = JSON.parse(rust.describeApps(JSON.stringify(apps)));
+  return {{ prompt: effect.prompt, apps: apps.map((app, i) => ({{ ...app, can: can[i] }})) }};
+}})()"
         ),
     );
+    assert_eq!(made["prompt"]["action"], "Connect", "{made}");
+    let worker = service_worker(&mut browser);
+    let worker = browser.attach(&worker);
+    browser.eval(
+        &worker,
+        &format!(
+            "chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {{
+  const made = {made};
+  if (message && message.consent && message.consent.id === 'grant') {{
+    sendResponse(message.consent.show ? {{ prompt: made.prompt }} : {{ ok: true }});
+  }} else if (message && message.own && message.own.type === 'listApps') {{
+    sendResponse({{ status: 'resolved', value: {{ apps: made.apps, stale: true }} }});
+  }}
+  return false;
+}}); true"
+        ),
+    );
+
+    let consent = browser.open(&format!("chrome-extension://{EXTENSION_ID}/consent.html#grant"));
     browser.wait_for(&consent, "document.body.dataset.state === 'asking'");
     looks.push(browser.inspect(&consent, "consent-grant"));
     let shown = browser.eval(
@@ -1444,34 +1463,7 @@ fn a_grants_consent_window_and_the_connected_apps_read_in_words() {
     );
     assert_eq!(shown["sensitive"], false, "medical events are said to be sensitive");
 
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let apps = json!({"stale": true, "apps": [
-        {"grantId": "AAAAAAAAAAAAAAAAAAAAAA", "origin": "https://till.example", "appId": "till", "name": "Corner Store",
-            "scopes": [{"category": "receipts", "actions": ["append"]},
-                {"category": "addresses", "actions": ["read", "subscribe"], "fields": ["line1", "city", "postalCode"]}],
-            "createdAt": now - 86_400 * 3, "lastReadAt": now - 600, "lastAppendAt": now - 120, "appended": 7, "shareVersion": 3,
-            "appendedItems": [
-                {"category": "receipts", "id": "r1", "summary": "Corner Store · 2026-11-30 · 12.40 EUR", "addedAt": now - 120},
-                {"category": "receipts", "id": "r2", "summary": "Corner Store · 2026-11-28 · 3.10 EUR", "addedAt": now - 86_400 * 2}
-            ]},
-        {"grantId": "BBBBBBBBBBBBBBBBBBBBBB", "origin": "https://delivery.example", "appId": "delivery", "name": "Parcel Post",
-            "scopes": [{"category": "addresses", "actions": ["subscribe"]}],
-            "createdAt": now - 86_400 * 20, "appended": 0, "shareVersion": 1, "revokedAt": now - 86_400 * 5,
-            "appendedItems": []}
-    ]});
-    let options = browser.open_own_page("options.html");
-    answer_in_page(
-        &mut browser,
-        &options,
-        &format!(
-            "(message, rust) => {{
-  if (!message.own || message.own.type !== 'listApps') return undefined;
-  const list = {apps};
-  const can = JSON.parse(rust.describeApps(JSON.stringify(list.apps)));
-  return {{ status: 'resolved', value: {{ ...list, apps: list.apps.map((app, i) => ({{ ...app, can: can[i] }})) }} }};
-}}"
-        ),
-    );
+    browser.reload(&options);
     browser.wait_for(
         &options,
         "document.body.dataset.loaded === 'true' && document.querySelectorAll('#apps li.app').length === 1",

@@ -527,7 +527,9 @@ function appCard(app) {
   const can = el("ul", { className: "app-can", ariaLabel: revoked ? `What ${app.name} could do` : `What ${app.name} may do` },
     ...app.can.map((line) => el("li", {}, icon(line.action), el("span", {}, line.text,
       line.detail ? el("span", { className: "sub" }, ` · ${line.detail}`) : null))));
-  card.append(head, can, el("p", { className: "app-facts" }, facts.join(" · ")));
+  // A revoked app's scopes are what it could do: said so, not as if it still may.
+  card.append(head, ...(revoked ? [el("p", { className: "app-facts" }, "It could:")] : []), can,
+    el("p", { className: "app-facts" }, facts.join(" · ")));
   const items = app.appendedItems || [];
   if (items.length) {
     const more = Math.max(app.appended - Math.min(items.length, SHOWN_APPENDS), 0);
