@@ -1,9 +1,10 @@
-//! The profile server's client: HTTP calls, pairing, sync, passphrase changes, devices and the
-//! push socket. Below it: the local data ([`crate::local`]); above it: the request handler and
+//! The profile server's client: HTTP calls, pairing, sync, passphrase changes, devices, the
+//! push socket, and the profiles contacts follow. Below it: the local data ([`crate::local`]); above it: the request handler and
 //! the CLI.
 
 mod client;
 mod devices;
+mod follow;
 mod items;
 mod pairing;
 mod passphrase;
@@ -14,6 +15,7 @@ mod sync;
 
 pub use client::{Client, server_address};
 pub use devices::{devices, not_paired, revoke_device, unpair};
+pub use follow::{Followed, Follower, Round};
 pub use pairing::{PairWith, pair};
 pub use passphrase::{PassphraseChange, Unlocked, set_passphrase, unlock};
 pub use push::listen;
