@@ -652,9 +652,8 @@ fn a_contact_follows_the_profile_it_links_to_and_refuses_a_part_signed_by_anothe
     // Ada keeps a card for him under her own name for him, following his profile URL.
     let saved = ada.cli(&["data", "set", "contacts", "name=Bobby", &format!("profileUrl={bob_url}")], "");
     let id = saved.trim().rsplit(' ').next().unwrap().to_owned();
-    let shown = |home: &HostHome| -> Value {
-        serde_json::from_str(&home.cli(&["data", "show", "contacts", &id], "")).unwrap()
-    };
+    let shown =
+        |home: &HostHome| -> Value { serde_json::from_str(&home.cli(&["data", "show", "contacts", &id], "")).unwrap() };
     ada.cli(&["sync"], "");
     let card = shown(&ada);
     assert_eq!(card["following"]["fields"]["displayName"], "Bob", "{card}");

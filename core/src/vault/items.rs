@@ -89,7 +89,7 @@ impl Items {
     /// those holding `query` when one is given.
     pub fn list(&self, category: Category, query: Option<&str>) -> Vec<&Item> {
         let def = category.def();
-        let mut items: Vec<&Item> = self
+        let items: Vec<&Item> = self
             .live
             .get(&category)
             .map(|items| items.values().map(|i| &**i).filter(|i| query.is_none_or(|q| i.matches(q))).collect())

@@ -69,9 +69,9 @@ impl LocalState {
         let items: Vec<Item> =
             all.iter().skip(offset).take(limit.min(MAX_LISTED_ITEMS)).map(|i| (*i).clone()).collect();
         let following = match category {
-            Category::Contacts => (items.iter())
-                .filter_map(|i| Some((i.id.to_string(), self.following(&i.id)?.clone())))
-                .collect(),
+            Category::Contacts => {
+                (items.iter()).filter_map(|i| Some((i.id.to_string(), self.following(&i.id)?.clone()))).collect()
+            }
             _ => Default::default(),
         };
         Ok(ItemList { category, definition, items, total: all.len(), following })

@@ -610,7 +610,6 @@ fn records_between(before: &LocalState, after: &LocalState) -> Vec<Record> {
     records
 }
 
-
 /// Opened records, the length of the whole ones, and whether a torn one followed.
 type Records = (Vec<Zeroizing<Vec<u8>>>, u64, bool);
 

@@ -161,9 +161,8 @@ fn record(
             }
         }
     }
-    let following = |state: &LocalState, id: &str| {
-        ItemId::try_from(id.to_owned()).is_ok_and(|id| state.following(&id).is_some())
-    };
+    let following =
+        |state: &LocalState, id: &str| ItemId::try_from(id.to_owned()).is_ok_and(|id| state.following(&id).is_some());
     let gone: Vec<String> = state.follows.keys().filter(|id| !following(state, id)).cloned().collect();
     for id in gone {
         state.follows.remove(&id);
@@ -214,7 +213,11 @@ mod tests {
             .public_jwk();
         let read = |id: &ItemId, url: &str| {
             let fields = PublicFields(json!({"displayName": "Ada"}).as_object().unwrap().clone());
-            (id.clone(), url.to_owned(), Ok(Some(PublicProfile { profile_url: url.into(), key: key.clone(), issued_at: 5, fields })))
+            (
+                id.clone(),
+                url.to_owned(),
+                Ok(Some(PublicProfile { profile_url: url.into(), key: key.clone(), issued_at: 5, fields })),
+            )
         };
         let results = first.iter().map(|(id, url, _)| read(id, url)).collect();
         assert_eq!(record(&mut state, results, 100), Followed { read: MOST_PER_ROUND, failed: 0 });
