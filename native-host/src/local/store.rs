@@ -58,6 +58,8 @@ const ACTIVITY_FILE: &str = "activity";
 /// does not change: a host can then open a newer state and say in words that it is newer.
 const STATE_PURPOSE: Purpose = Purpose { name: "host-state", version: 1 };
 const LEDGER_PURPOSE: Purpose = Purpose { name: "host-ledger", version: 1 };
+/// The log is written anew once the states it holds that were written over pass this.
+const DEAD_STATE_BYTES: usize = 1 << 20;
 /// The ledger is compacted once it grows past this…
 pub const LEDGER_COMPACT_BYTES: u64 = 4 << 20;
 /// …to at most this.
@@ -191,8 +193,10 @@ impl Store {
         // The latest on disk: what this process read or wrote last, unless another wrote since
         // (or appended a frame and died mid-way: its stamp is not this process's either).
         let stamp = Stamp::of(&self.dir.join(PROFILE_FILE))?;
+        // A torn frame another process was still appending when this one read is re-read
+        // here, under the lock, before anything is written over it.
         let before = match cache.take() {
-            Some(cached) if cached.stamp == stamp => cached,
+            Some(cached) if cached.stamp == stamp && !cached.rewrite => cached,
             _ => self.read_state()?,
         };
         let mut state = (*before.state).clone();
@@ -203,9 +207,9 @@ impl Store {
                 return Err(e);
             }
         };
-        let (records, state_digest) = self.write_state(&mut state, Some(&before))?;
+        let tally = self.write_state(&mut state, Some(&before))?;
         let stamp = Stamp::of(&self.dir.join(PROFILE_FILE))?;
-        *cache = Some(Cached { stamp, state: Arc::new(state), records, rewrite: false, state_digest });
+        *cache = Some(Cached { stamp, state: Arc::new(state), tally, rewrite: false });
         Ok(result)
     }
 
@@ -262,8 +266,7 @@ impl Store {
         }
         let (frames, _, torn) = read_records(&self.key, PROFILE_PURPOSE, &path)?;
         let mut state: Option<LocalState> = None;
-        let mut state_digest = [0; 32];
-        let mut records = 0;
+        let mut tally = Tally::default();
         for frame in &frames {
             let (state_json, records_json) = split_frame(frame)?;
             if let Some(json) = state_json {
@@ -272,12 +275,12 @@ impl Store {
                     carry_apart(was, &mut next);
                 }
                 state = Some(next);
-                state_digest = Sha256::digest(json).into();
+                tally = tally.with_state(json);
             }
             let state = state.as_mut().ok_or_else(|| StoreError::Corrupt("a frame before any state".into()))?;
             let replayed: Vec<Record> =
                 serde_json::from_slice(records_json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            records += replayed.len();
+            tally.records += replayed.len();
             for record in replayed {
                 replay(state, record);
             }
@@ -289,7 +292,7 @@ impl Store {
         }
         // A torn last frame (a crash mid-append) is left out, and the file rewritten whole at
         // the next write, so nothing is ever appended after it.
-        Ok(Cached { stamp, state: Arc::new(state), records, rewrite: torn, state_digest })
+        Ok(Cached { stamp, state: Arc::new(state), tally, rewrite: torn })
     }
 
     /// The state file of a host before the log, then its items file replayed over it.
@@ -298,47 +301,54 @@ impl Store {
         let blob = fs::read(&path).map_err(io_error("cannot read", &path))?;
         let json = seal::open(&self.key, STATE_PURPOSE, &blob).map_err(StoreError::Undecryptable)?;
         let mut state = parse_state(&json)?;
-        let mut records = 0;
         let (read, _, _) = read_records(&self.key, ITEMS_PURPOSE, &self.dir.join(ITEMS_FILE))?;
         for json in read {
             let record: Record = serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            records += 1;
             replay(&mut state, record);
         }
         if let Some(link) = state.server.as_mut() {
             link.base.items.share_with(&state.items);
         }
-        Ok(Cached { stamp, state: Arc::new(state), records, rewrite: true, state_digest: [0; 32] })
+        Ok(Cached { stamp, state: Arc::new(state), tally: Tally::default(), rewrite: true })
     }
 
     /// Writes what changed since `before` as one frame appended to the log: the records of
     /// what changed of the items, the server's copy of them and the versions of the server's
     /// items, and the rest of the state when it changed; nothing at all when nothing did. The
     /// whole log is written anew, as one frame, when there is no `before`, after a torn frame
-    /// or a state from before the log, or when the log holds more dead records than live ones.
-    /// Answers how many records the log holds, and the digest of the state it holds last.
-    fn write_state(&self, state: &mut LocalState, before: Option<&Cached>) -> Result<(usize, [u8; 32]), StoreError> {
+    /// or a state from before the log, or when the log holds more dead records than live ones
+    /// or more than [`DEAD_STATE_BYTES`] of states written over since.
+    fn write_state(&self, state: &mut LocalState, before: Option<&Cached>) -> Result<Tally, StoreError> {
         let path = self.dir.join(PROFILE_FILE);
         let live = kept_apart(state);
         let state_json = state_apart(state)?;
-        let state_digest: [u8; 32] = Sha256::digest(&*state_json).into();
-        match before.filter(|b| !b.rewrite && b.records <= 2 * live + 1024) {
+        let appendable = |b: &&Cached| {
+            !b.rewrite && b.tally.records <= 2 * live + 1024 && b.tally.dead_state_bytes <= DEAD_STATE_BYTES
+        };
+        match before.filter(appendable) {
             Some(before) => {
                 let records = records_between(&before.state, state);
-                let changed = state_digest != before.state_digest;
+                let mut tally = before.tally.clone();
+                let changed = Sha256::digest(&*state_json)[..] != tally.state_digest;
                 if records.is_empty() && !changed {
-                    return Ok((before.records, state_digest));
+                    return Ok(tally);
                 }
                 let frame = sealed_frame(&self.key, changed.then_some(&state_json[..]), &records)?;
                 append_synced(&path, &frame)?;
-                Ok((before.records + records.len(), state_digest))
+                if changed {
+                    tally = tally.with_state(&state_json);
+                }
+                tally.records += records.len();
+                Ok(tally)
             }
             None => {
                 let records = records_between(&LocalState::new(state.device_secret.clone()), state);
                 let frame = sealed_frame(&self.key, Some(&state_json), &records)?;
                 write_atomically(&path, &frame)?;
                 self.retire_files_before_the_log(state)?;
-                Ok((records.len(), state_digest))
+                let mut tally = Tally::default().with_state(&state_json);
+                tally.records = records.len();
+                Ok(tally)
             }
         }
     }
@@ -476,13 +486,32 @@ fn trim(records: Vec<(Origin, Vec<u8>)>, budget: usize) -> Vec<Vec<u8>> {
 struct Cached {
     stamp: Stamp,
     state: Arc<LocalState>,
-    /// Records in the log.
-    records: usize,
+    tally: Tally,
     /// The log ended in a torn frame, or the state came from the files before the log: the
     /// next write writes the log whole.
     rewrite: bool,
-    /// SHA-256 of the state (without what the records hold) as the log holds it last.
+}
+
+/// What the log holds, to tell when to write it anew.
+#[derive(Debug, Clone, Default)]
+struct Tally {
+    /// Records in the log.
+    records: usize,
+    /// SHA-256 of the state (without what the records hold) as the log holds it last…
     state_digest: [u8; 32],
+    /// …and its length.
+    state_bytes: usize,
+    /// The bytes of the states written over since (each frame that changed the state holds it
+    /// whole).
+    dead_state_bytes: usize,
+}
+
+impl Tally {
+    /// After a frame holding the state `json`.
+    fn with_state(self, json: &[u8]) -> Self {
+        let dead_state_bytes = self.dead_state_bytes + self.state_bytes;
+        Self { state_digest: Sha256::digest(json).into(), state_bytes: json.len(), dead_state_bytes, ..self }
+    }
 }
 
 /// The state's JSON without what the log's records hold (the items, the server's copy of
@@ -849,6 +878,30 @@ mod tests {
         assert!(size < 4 * items_size, "compacted: {size} B for what was {items_size} B");
         assert_eq!(Store::open(dir.path(), &keystore).unwrap().state().unwrap().items, other.state().unwrap().items);
         assert!(!fs::read(&items_path).unwrap().windows(4).any(|w| w == b"Shop"), "sealed");
+    }
+
+    #[test]
+    fn changes_of_the_state_alone_keep_the_log_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let keystore = MemoryKeystore::default();
+        let store = Store::open(dir.path(), &keystore).unwrap();
+        store.update(|s| (0..30).try_for_each(|n| save(s, &format!("a{n}")))).unwrap();
+        let path = dir.path().join(PROFILE_FILE);
+        let one = fs::metadata(&path).unwrap().len();
+        // Each change of the state alone appends it whole; the states written over go.
+        let changes = 3 * DEAD_STATE_BYTES as u64 / one + 10;
+        for n in 0..changes {
+            store
+                .update(|s| {
+                    s.auto_lock_secs = n;
+                    Ok(())
+                })
+                .unwrap();
+        }
+        let size = fs::metadata(&path).unwrap().len();
+        assert!(size < DEAD_STATE_BYTES as u64 + 4 * one, "{size} B after {changes} changes of {one} B");
+        let state = Store::open(dir.path(), &keystore).unwrap().state().unwrap();
+        assert_eq!((state.auto_lock_secs, state.address_book.len()), (changes - 1, 30));
     }
 
     #[test]
