@@ -826,7 +826,7 @@ mod tests {
     }
 
     #[test]
-    fn items_live_in_their_own_file_and_a_change_appends_one_record() {
+    fn a_change_appends_one_frame_and_a_torn_one_is_never_built_on() {
         let dir = tempfile::tempdir().unwrap();
         let keystore = MemoryKeystore::default();
         let store = Store::open(dir.path(), &keystore).unwrap();
