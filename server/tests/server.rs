@@ -2028,6 +2028,7 @@ fn grants_and_apps(db: Database) {
         ("PROFILE_SERVER__WEBHOOK_MAX_RETRY_SECS", "1"),
         ("PROFILE_SERVER__PUSH_CHECK_SECS", "1"),
         ("PROFILE_SERVER__MAX_PENDING_APPENDS", "3"),
+        ("PROFILE_SERVER__METRICS_TOKEN", "metrics-token-for-the-scraper"),
     ];
     let server = Server::start_with(&db, &["--public-url", "http://profiles.test"], &env);
     // On PostgreSQL the app's socket is on a second instance: events reach it from the first.
@@ -2248,6 +2249,16 @@ fn grants_and_apps(db: Database) {
     assert_eq!(device.get(&server, path::APPENDS).ok::<AppendList>().appends.len(), 1, "kept for the devices");
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(hooks.events().len(), 5, "no event after grant-revoked");
+    // Deliveries are counted by outcome: the receiver's time down shows as failed attempts.
+    let bearer = "Authorization: Bearer metrics-token-for-the-scraper\r\n";
+    let (_, metrics) = server.raw("GET", path::METRICS, "text/plain", b"", bearer);
+    let count = |outcome: &str| -> u64 {
+        let name = format!("profile_server_webhook_deliveries_total{{outcome=\"{outcome}\"}} ");
+        metrics.lines().find_map(|line| line.strip_prefix(&name)).map_or(0, |n| n.trim().parse().unwrap())
+    };
+    assert!(count("failed") > 0, "{metrics}");
+    assert!(count("delivered") >= 2, "{metrics}");
+    assert_eq!(count("dead"), 0, "{metrics}");
 
     // Nothing readable is stored: neither the share nor the append, on disk or in a dump.
     let (ok, dump, err) = db.admin(&["dump-user", "--email", EMAIL], "");
