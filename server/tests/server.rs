@@ -2321,3 +2321,25 @@ fn on_sqlite_webhooks_never_reach_this_machine() {
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 0, "the server connected to this machine");
 }
+
+/// Bad signatures count against the client's address as failed credential checks do: past the
+/// free ones, even a well-signed request from there waits.
+#[test]
+fn on_sqlite_bad_app_signatures_are_throttled() {
+    let db = Database::sqlite();
+    let profile_id = db.create_user(EMAIL, PASSPHRASE);
+    let server = Server::start(&db, "http://profiles.test");
+    let device = Device::login(&server, &profile_id, EMAIL, PASSPHRASE, "laptop");
+    let (profile, app, forger) = (Profile::new(), App::new(), App::new());
+    let registration =
+        app.registration(vec![scope(Category::Receipts, &[Action::Read])], app.share(&profile, 1, vec![]));
+    assert_eq!(server.call("POST", path::GRANTS, &registration, &device.access).status, 201);
+    for _ in 0..profile_server::throttle::ADDRESS_FREE_FAILURES {
+        let stamp = app.stamp("GET", path::APP_SHARE, b"", now_secs());
+        let reply = app.send_as(&server, &stamp, &forger.signing, path::APP_SHARE, b"");
+        assert_eq!(reply.code(), (401, ApiErrorCode::BadSignature));
+    }
+    let reply = app.call(&server, "GET", path::APP_SHARE, b"");
+    assert_eq!(reply.code(), (429, ApiErrorCode::RateLimited), "{reply}");
+    assert!(reply.error().retry_after.is_some_and(|secs| secs > 0));
+}
