@@ -15,7 +15,9 @@ bench: ## print the host's, the real browser's and the profile server's figures
 	cargo build --release -p profile-host -p profile-server
 	scripts/with-keyring cargo bench -p personal-profile --bench page_call
 		scripts/with-keyring cargo bench -p personal-profile --bench autofill
-	scripts/with-keyring cargo bench -p personal-profile --bench vault
+		scripts/with-keyring cargo bench -p personal-profile --bench vault
+	scripts/with-keyring cargo bench -p personal-profile --bench apps
+
 	@# The module the page_call build just packaged, as the browser downloads it and as served.
 	@wasm="$${CARGO_TARGET_DIR:-target}/extension/chromium/pkg/profile_extension_bg.wasm"; \
 	  raw=$$(wc -c <"$$wasm") && gz=$$(gzip -9 -c "$$wasm" | wc -c) && \

@@ -1355,3 +1355,140 @@ fn the_options_page_keeps_every_category_and_publishes_only_what_the_person_tick
     }
     assert_all_clean(&looks);
 }
+
+/// A grant's consent window, as the real flow draws it from a preview of the host's shape, and
+/// the options page's connected apps, one live and one revoked, each looked at in light and dark
+/// mode. The prompt and the apps' words come from the extension's own module (its
+/// `PageCallFlow` and `describeApps`, loaded into the options page); the service worker is
+/// given a listener that answers the consent window and `listApps` with them. (The full story,
+/// a till's grant allowed, its receipt added and the app revoked, needs the profile server's
+/// grants.)
+#[test]
+fn a_grants_consent_window_and_the_connected_apps_read_in_words() {
+    let mut browser = launch(true);
+    let mut looks = Vec::new();
+
+    let preview = json!({"registrableDomain": "till.example", "app": {"appId": "till", "name": "Corner Store"}, "value": {
+    "purpose": "So your receipts from our tills land in your profile",
+    "scopes": [
+        {"category": "receipts", "title": "Receipts", "noun": "receipt", "actions": ["append"], "fields": null,
+            "held": 12, "sensitivity": "ordinary"},
+        {"category": "addresses", "title": "Addresses and homes", "noun": "address", "actions": ["read", "subscribe"],
+            "fields": [{"name": "line1", "label": "Street address"}, {"name": "city", "label": "City"},
+                {"name": "postalCode", "label": "Postal code"}], "held": 2, "sensitivity": "ordinary"},
+        {"category": "medical", "title": "Medical events", "noun": "medical event", "actions": ["append"],
+            "fields": null, "held": 0, "sensitivity": "askEveryTime"}
+    ]}});
+    let request = json!({"method": "requestGrant", "params": {"scopes": [
+        {"category": "receipts", "actions": ["append"]},
+        {"category": "addresses", "actions": ["read", "subscribe"], "fields": ["line1", "city", "postalCode"]},
+        {"category": "medical", "actions": ["append"]}
+    ], "purpose": "So your receipts from our tills land in your profile"}});
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let apps = json!([
+        {"grantId": "AAAAAAAAAAAAAAAAAAAAAA", "origin": "https://till.example", "appId": "till", "name": "Corner Store",
+            "scopes": [{"category": "receipts", "actions": ["append"]},
+                {"category": "addresses", "actions": ["read", "subscribe"], "fields": ["line1", "city", "postalCode"]}],
+            "createdAt": now - 86_400 * 3, "lastReadAt": now - 600, "lastAppendAt": now - 120, "appended": 7, "shareVersion": 3,
+            "appendedItems": [
+                {"category": "receipts", "id": "r1", "summary": "Corner Store · 2026-11-30 · 12.40 · EUR", "addedAt": now - 120},
+                {"category": "receipts", "id": "r2", "summary": "Corner Store · 2026-11-28 · 3.10 · EUR", "addedAt": now - 86_400 * 2}
+            ]},
+        {"grantId": "BBBBBBBBBBBBBBBBBBBBBB", "origin": "https://delivery.example", "appId": "delivery", "name": "Parcel Post",
+            "scopes": [{"category": "addresses", "actions": ["subscribe"]}],
+            "createdAt": now - 86_400 * 20, "appended": 0, "shareVersion": 1, "revokedAt": now - 86_400 * 5,
+            "appendedItems": []}
+    ]);
+
+    // What the real module makes of them.
+    let options = browser.open_own_page("options.html");
+    let made = browser.eval_async(
+        &options,
+        &format!(
+            "(async () => {{
+  const rust = await import('./pkg/profile_extension.js');
+  await rust.default({{ module_or_path: './pkg/profile_extension_bg.wasm' }});
+  const flow = new rust.PageCallFlow(JSON.stringify({{ origin: 'https://till.example' }}), JSON.stringify({request}));
+  flow.next('null');
+  flow.next('true');
+  const effect = JSON.parse(flow.next(JSON.stringify({{ id: 1, ok: true, result: {preview} }})));
+  const apps = {apps};
+  const can = JSON.parse(rust.describeApps(JSON.stringify(apps)));
+  return {{ prompt: effect.prompt, apps: apps.map((app, i) => ({{ ...app, can: can[i] }})) }};
+}})()"
+        ),
+    );
+    assert_eq!(made["prompt"]["action"], "Connect", "{made}");
+    let worker = service_worker(&mut browser);
+    let worker = browser.attach(&worker);
+    browser.eval(
+        &worker,
+        &format!(
+            "chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {{
+  const made = {made};
+  if (message && message.consent && message.consent.id === 'grant') {{
+    sendResponse(message.consent.show ? {{ prompt: made.prompt }} : {{ ok: true }});
+  }} else if (message && message.own && message.own.type === 'listApps') {{
+    sendResponse({{ status: 'resolved', value: {{ apps: made.apps, stale: true }} }});
+  }}
+  return false;
+}}); true"
+        ),
+    );
+
+    let consent = browser.open(&format!("chrome-extension://{EXTENSION_ID}/consent.html#grant"));
+    browser.wait_for(&consent, "document.body.dataset.state === 'asking'");
+    looks.push(browser.inspect(&consent, "consent-grant"));
+    let shown = browser.eval(
+        &consent,
+        "({headline: document.getElementById('headline').textContent,
+          allow: document.getElementById('allow').textContent,
+          remember: document.getElementById('remember-row').hidden,
+          registered: document.getElementById('app-row').textContent,
+          can: [...document.querySelectorAll('#grant-can li')].map((li) => [li.dataset.action, li.textContent]),
+          sensitive: document.getElementById('grant-sensitive').hidden})",
+    );
+    assert_eq!(shown["headline"], "Corner Store wants to connect to your profile");
+    assert_eq!(shown["allow"], "Connect");
+    assert_eq!(shown["remember"], true, "a grant is never remembered: no choice is offered");
+    assert_eq!(shown["registered"], "Registered as “Corner Store”unverified");
+    assert_eq!(
+        shown["can"],
+        json!([
+            ["append", "Add receipts to your profile"],
+            ["read", "Read your addressesStreet address, City, Postal code (2 saved)"],
+            ["subscribe", "Be told when your addresses change"],
+            ["append", "Add medical events to your profile"]
+        ])
+    );
+    assert_eq!(shown["sensitive"], false, "medical events are said to be sensitive");
+
+    browser.reload(&options);
+    browser.wait_for(
+        &options,
+        "document.body.dataset.loaded === 'true' && document.querySelectorAll('#apps li.app').length === 1",
+    );
+    browser.eval(&options, "document.getElementById('apps-show-revoked').click(); true");
+    browser.wait_for(&options, "document.querySelectorAll('#apps li.app').length === 2");
+    browser.eval(&options, "document.getElementById('apps-card').scrollIntoView(); true");
+    looks.push(browser.inspect(&options, "options-apps"));
+    let listed = browser.eval(
+        &options,
+        "({stale: document.getElementById('apps-stale').hidden,
+          apps: [...document.querySelectorAll('#apps li.app')].map((app) => [app.className,
+            [...app.querySelectorAll('.app-can li')].map((li) => li.textContent), app.querySelector('.app-facts').textContent])})",
+    );
+    assert_eq!(listed["stale"], false, "said when the profile server was out of reach");
+    assert_eq!(listed["apps"][0][0], "app");
+    assert_eq!(
+        listed["apps"][0][1],
+        json!([
+            "Add receipts to your profile",
+            "Read your addresses · Street address, City, Postal code",
+            "Be told when your addresses change"
+        ])
+    );
+    assert!(listed["apps"][0][2].as_str().unwrap().starts_with("Connected "), "{listed}");
+    assert_eq!(listed["apps"][1][0], "app gone");
+    assert_all_clean(&looks);
+}

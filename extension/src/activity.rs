@@ -3,9 +3,10 @@
 //! options page and the popup say what happened without field names or error codes.
 
 use profile_core::Claim;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
+use crate::apps;
 use crate::policy::site_label;
 
 /// How an entry reads: whether something left.
@@ -22,13 +23,30 @@ pub enum Tone {
 
 /// What a sentence needs of a ledger entry (`wire::Disclosure`): read as plain text, so the
 /// module carries no second parser of origins.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Entry {
     pub origin: String,
     pub method: String,
-    #[serde(default)]
     pub fields: Vec<String>,
     pub outcome: String,
+}
+
+impl Entry {
+    /// `{origin, method, fields?, outcome}`, by hand (no derive's deserializer in the module);
+    /// `None` when one is missing.
+    pub fn read(entry: &Value) -> Option<Self> {
+        let text = |name: &str| entry.get(name).and_then(Value::as_str).map(str::to_owned);
+        let fields = entry
+            .get("fields")
+            .and_then(Value::as_array)
+            .map(|fields| fields.iter().filter_map(Value::as_str).map(str::to_owned).collect());
+        Some(Self {
+            origin: text("origin")?,
+            method: text("method")?,
+            fields: fields.unwrap_or_default(),
+            outcome: text("outcome")?,
+        })
+    }
 }
 
 /// An entry's sentence and tone.
@@ -63,11 +81,7 @@ fn claims_phrase<'a>(names: impl Iterator<Item = &'a str>) -> String {
             Err(_) => name.to_owned(),
         })
         .collect();
-    match said.split_last() {
-        Some((last, [])) => last.clone(),
-        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
-        None => String::new(),
-    }
+    and_list(&said)
 }
 
 /// What a remembered grant lets a site have without asking, as the extension's pages list it
@@ -92,10 +106,63 @@ pub fn grant_label(kind: &Value) -> String {
     .to_owned()
 }
 
+/// An app's entry as a sentence, from its fields as the host records them: a grant's
+/// `grant.<category>.<action>`, an app's `appended.<category>` and `read.<category>`, and
+/// `revoked`. `None` for any other entry.
+fn app_sentence(entry: &Entry, site: &str) -> Option<(String, Tone)> {
+    let (mut granted, mut added, mut read) = (Vec::new(), Vec::new(), Vec::new());
+    for field in &entry.fields {
+        if let Some((category, action)) = field.strip_prefix("grant.").and_then(|scope| scope.split_once('.')) {
+            let (items, _) = apps::phrases(category);
+            granted.push(match action {
+                "read" => format!("read your {items}"),
+                "append" => format!("add {items}"),
+                _ => format!("be told when your {items} change"),
+            });
+        } else if let Some(category) = field.strip_prefix("appended.") {
+            added.push(apps::phrases(category).1.to_owned());
+        } else if let Some(category) = field.strip_prefix("read.") {
+            read.push(format!("your {}", apps::phrases(category).0));
+        }
+    }
+    if entry.outcome != "disclosed" {
+        // An item an app sent that did not pass the checks: the host kept nothing of it.
+        return (!added.is_empty()).then(|| {
+            (
+                format!("{site} tried to add {}; it did not pass the checks and was not kept", and_list(&added)),
+                Tone::Nothing,
+            )
+        });
+    }
+    Some(if !granted.is_empty() {
+        (format!("Connected {site}: it may {}", and_list(&granted)), Tone::Shared)
+    } else if !added.is_empty() {
+        (format!("{site} added {} to your profile", and_list(&added)), Tone::Nothing)
+    } else if !read.is_empty() {
+        (format!("{site} read {}", and_list(&read)), Tone::Shared)
+    } else if entry.fields.iter().any(|field| field == "revoked") {
+        (format!("You disconnected {site}: it can no longer read or add anything"), Tone::Nothing)
+    } else {
+        return None;
+    })
+}
+
+/// "a, b and c".
+fn and_list(said: &[String]) -> String {
+    match said.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
 /// The entry as a sentence.
 pub fn describe(entry: &Entry) -> Described {
     let site = site_label(&entry.origin);
     let method = entry.method.as_str();
+    if let Some((sentence, tone)) = app_sentence(entry, site) {
+        return Described { sentence, tone };
+    }
     let (sentence, tone) = match entry.outcome.as_str() {
         "disclosed" => (
             match method {
@@ -116,6 +183,7 @@ pub fn describe(entry: &Entry) -> Described {
                 "signUp" => format!("You declined to create an account at {site}"),
                 "login" => format!("You declined to log in to {site}"),
                 "addBookmark" => format!("You declined a bookmark {site} offered"),
+                "requestGrant" => format!("You declined to connect {site} to your profile"),
                 _ => format!("You declined to share {} with {site}", wanted(entry)),
             },
             Tone::Declined,
@@ -125,11 +193,15 @@ pub fn describe(entry: &Entry) -> Described {
                 "signUp" => format!("{site} asked to create an account"),
                 "login" => format!("{site} asked to log you in"),
                 "addBookmark" => format!("{site} offered a bookmark"),
+                "requestGrant" => format!("{site} asked to connect to your profile"),
                 _ => format!("{site} asked for {}", wanted(entry)),
             };
             let why = match (outcome, method) {
                 ("not_found", "login") => "you have no account there",
-                ("not_found" | "not_paired", "getProfileUrl") => "this profile is not paired with a profile server",
+                ("not_found" | "not_paired", "getProfileUrl") | ("not_paired", _) => {
+                    "this profile is not paired with a profile server"
+                }
+                ("server_unreachable", _) => "your profile server could not be reached",
                 ("not_found", _) => "none is saved",
                 ("timeout", _) => "no one answered in time",
                 ("busy", _) => "another request was already waiting",
@@ -137,7 +209,10 @@ pub fn describe(entry: &Entry) -> Described {
                 ("host_unavailable", _) => "the host was not running",
                 _ => "it could not be answered",
             };
-            (format!("{asked}, but {why}: nothing was shared"), Tone::Nothing)
+            match method {
+                "revokeApp" => (format!("Could not disconnect {site}: {why}"), Tone::Nothing),
+                _ => (format!("{asked}, but {why}: nothing was shared"), Tone::Nothing),
+            }
         }
     };
     Described { sentence, tone }
@@ -202,6 +277,48 @@ mod tests {
             assert!(!sentence.contains("billing.") && !sentence.contains('_'), "{sentence}");
             assert!(!sentence.contains("accountGuid") && !sentence.contains("internal"), "{sentence}");
         }
+    }
+
+    #[test]
+    fn an_apps_grant_reads_and_appends_read_as_sentences() {
+        let said = |method, fields: &[&str], outcome| describe(&entry(method, fields, outcome)).sentence;
+        assert_eq!(
+            said(
+                "requestGrant",
+                &["grant.addresses.read", "grant.addresses.subscribe", "grant.receipts.append"],
+                "disclosed"
+            ),
+            "Connected localhost:8480: it may read your addresses, be told when your addresses change and add receipts"
+        );
+        assert_eq!(
+            said("requestGrant", &["grant.receipts.append"], "disclosed"),
+            "Connected localhost:8480: it may add receipts"
+        );
+        assert_eq!(said("requestGrant", &[], "denied"), "You declined to connect localhost:8480 to your profile");
+        assert_eq!(
+            said("requestGrant", &[], "not_paired"),
+            "localhost:8480 asked to connect to your profile, but this profile is not paired with a profile server: nothing was shared"
+        );
+        assert_eq!(
+            said("appAppend", &["appended.receipts"], "disclosed"),
+            "localhost:8480 added a receipt to your profile"
+        );
+        assert_eq!(
+            said("appAppend", &["appended.medical"], "invalid_request"),
+            "localhost:8480 tried to add a medical event; it did not pass the checks and was not kept"
+        );
+        assert_eq!(
+            said("appRead", &["read.addresses", "read.identity"], "disclosed"),
+            "localhost:8480 read your addresses and your name and contact details"
+        );
+        assert_eq!(
+            said("revokeApp", &["revoked"], "disclosed"),
+            "You disconnected localhost:8480: it can no longer read or add anything"
+        );
+        assert_eq!(
+            said("revokeApp", &[], "server_unreachable"),
+            "Could not disconnect localhost:8480: your profile server could not be reached"
+        );
     }
 
     #[test]

@@ -5,13 +5,13 @@
 //! carries it out and hands the result back. No `chrome.*` and no I/O here, so the whole flow
 //! is tested natively.
 
-use profile_core::wire::{GrantKind, GrantParams, PreviewResult, Response};
+use profile_core::wire::{GrantKind, GrantParams, Response};
 use profile_core::{Claim, ClaimSet, ErrorCode, WireError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::policy::{self, PageCall, PageMessage, Prompt, Sender, Settlement};
-use crate::{parse, read};
+use crate::{host_answer, value};
 
 /// What the service worker must do next for a page call.
 #[derive(Debug, Clone, Serialize)]
@@ -160,8 +160,8 @@ impl Flow {
     /// is parsed) and the browser-given `sender`. A refusal is the page's settlement.
     pub fn new(sender: &str, message: &str) -> Result<Self, Settlement> {
         policy::check_size(message).map_err(Settlement::reject)?;
-        let sender: Sender = parse(sender, "sender").map_err(Settlement::reject)?;
-        let message: PageMessage = parse(message, "message").map_err(Settlement::reject)?;
+        let sender = Sender::read(&value(sender)).map_err(Settlement::reject)?;
+        let message = PageMessage::read(value(message)).map_err(Settlement::reject)?;
         let call = policy::validate(&sender, &message).map_err(Settlement::reject)?;
         let grant = policy::grant_for(&call);
         Ok(Self { call, grant, ui_language: sender.ui_language, step: Step::Start })
@@ -175,7 +175,7 @@ impl Flow {
             Step::Claim => Input::Claimed(text.trim() == "true"),
             Step::Person => Input::Decision(Decision::read(text)),
             Step::Public | Step::Grants | Step::Preview | Step::Remembered | Step::Answer => {
-                Input::Host(read(text).ok().flatten())
+                Input::Host(host_answer(text))
             }
         }
     }
@@ -205,7 +205,7 @@ impl Flow {
                 "another request is waiting for the person's answer",
             ))),
             (Step::Preview, Input::Host(answer)) => match Settlement::from_host(answer.as_ref()) {
-                Settlement::Resolved { value } => match serde_json::from_value::<PreviewResult>(value) {
+                Settlement::Resolved { value } => match policy::read_preview(value) {
                     Ok(preview) => {
                         self.step = Step::Person;
                         Effect::AskPerson {
@@ -496,6 +496,83 @@ mod tests {
         assert_eq!(step(&mut medical, Value::Null)["request"]["call"]["type"], "request", "no grant saved");
     }
 
+    fn grant_request() -> Value {
+        json!({"scopes": [
+            {"category": "receipts", "actions": ["append"]},
+            {"category": "addresses", "actions": ["read", "subscribe"], "fields": ["line1", "city"]}
+        ], "purpose": "Your receipts from the till"})
+    }
+
+    fn grant_preview() -> Value {
+        json!({"registrableDomain": "till.example", "app": {"appId": "till", "name": "Corner Store"}, "value": {
+        "purpose": "Your receipts from the till",
+        "scopes": [
+            {"category": "receipts", "title": "Receipts", "noun": "receipt", "actions": ["append"], "fields": null,
+                "held": 12, "sensitivity": "ordinary"},
+            {"category": "addresses", "title": "Addresses and homes", "noun": "address", "actions": ["read", "subscribe"],
+                "fields": [{"name": "line1", "label": "Street address"}, {"name": "city", "label": "City"}],
+                "held": 2, "sensitivity": "ordinary"}
+        ]}})
+    }
+
+    #[test]
+    fn a_grant_always_asks_is_never_remembered_and_settles_with_the_hosts_answer() {
+        let till = r#"{"origin": "https://till.example"}"#;
+        let mut call = flow(till, "requestGrant", grant_request());
+        assert_eq!(step(&mut call, Value::Null), json!({"effect": "claim"}), "no grant is looked up");
+        let preview = step(&mut call, json!(true));
+        assert_eq!(
+            preview["request"]["call"]["params"],
+            json!({"origin": "https://till.example", "call": {"type": "requestGrant", "params": grant_request()}})
+        );
+        let ask = step(&mut call, ok(1, grant_preview()));
+        assert_eq!(ask["effect"], "askPerson");
+        assert_eq!(ask["prompt"]["rememberable"], false, "no remember checkbox");
+        assert_eq!(ask["prompt"]["action"], "Connect");
+        assert_eq!(ask["prompt"]["grant"]["can"][1]["detail"], "Street address, City (2 saved)");
+        // Remembering is neither offered nor honoured: no grant is saved, the call goes on.
+        assert_eq!(step(&mut call, json!({"allow": true, "remember": true}))["request"]["call"]["type"], "activity");
+        let forwarded = step(&mut call, Value::Null);
+        assert_eq!(
+            forwarded["request"],
+            json!({"origin": "https://till.example", "call": {"type": "requestGrant", "params": grant_request()}})
+        );
+        let answer = json!({"grantId": "AAAAAAAAAAAAAAAAAAAAAA", "profileUrl": "https://p.example/u/ada",
+            "profileKey": {"kty": "EC", "crv": "P-256", "x": "x", "y": "y"}});
+        assert_eq!(
+            step(&mut call, ok(2, answer.clone())),
+            json!({"effect": "settle", "settlement": {"status": "resolved", "value": answer}})
+        );
+
+        // The host refuses before any window: unpaired, or an app that cannot receive a grant.
+        for (code, message) in [
+            ("not_paired", "this profile is not paired with a profile server"),
+            ("invalid_request", "till.example publishes no encryption key"),
+        ] {
+            let mut call = flow(till, "requestGrant", grant_request());
+            step(&mut call, Value::Null);
+            step(&mut call, json!(true));
+            let refused = json!({"id": 1, "ok": false, "error": {"code": code, "message": message}});
+            assert_eq!(
+                step(&mut call, refused),
+                json!({"effect": "settle", "settlement": {"status": "rejected", "code": code, "message": message}})
+            );
+        }
+
+        // Declined, or left unanswered.
+        for (decision, code) in [(json!({"allow": false}), "user_denied"), (json!("timeout"), "timeout")] {
+            let mut call = flow(till, "requestGrant", grant_request());
+            step(&mut call, Value::Null);
+            step(&mut call, json!(true));
+            step(&mut call, ok(1, grant_preview()));
+            let mut effect = step(&mut call, decision.clone());
+            if effect["effect"] == "tell" {
+                effect = step(&mut call, Value::Null);
+            }
+            assert_eq!(effect["settlement"]["code"], code, "{decision}");
+        }
+    }
+
     #[test]
     fn a_call_is_refused_before_any_effect() {
         let refused = |sender: &str, message: &str| Flow::new(sender, message).unwrap_err();
@@ -508,6 +585,29 @@ mod tests {
                 ErrorCode::InsecureOrigin,
             ),
             (SHOP, json!({"method": "listGrants"}).to_string(), ErrorCode::InvalidRequest),
+            (SHOP, json!({"method": "listApps"}).to_string(), ErrorCode::InvalidRequest),
+            // A grant the app could never be given, or one that says nothing: refused before
+            // any window, as the host would.
+            (
+                SHOP,
+                json!({"method": "requestGrant", "params": {"scopes": [{"category": "addresses", "actions": ["append"]}], "purpose": "x"}}).to_string(),
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                SHOP,
+                json!({"method": "requestGrant", "params": {"scopes": [], "purpose": "x"}}).to_string(),
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                SHOP,
+                json!({"method": "requestGrant", "params": {"scopes": [{"category": "receipts", "actions": ["read"]}]}}).to_string(),
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                SHOP,
+                json!({"method": "requestGrant", "params": {"scopes": [{"category": "addresses", "actions": ["read"], "fields": ["pin"]}], "purpose": "x"}}).to_string(),
+                ErrorCode::InvalidRequest,
+            ),
             ("nonsense", json!({"method": "getDeviceId"}).to_string(), ErrorCode::InvalidRequest),
         ] {
             match refused(sender, &message) {

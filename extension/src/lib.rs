@@ -1,13 +1,14 @@
 #![doc = include_str!("../README.md")]
 
 pub mod activity;
+pub mod apps;
 pub mod fill;
 pub mod flow;
 pub mod policy;
 
 use policy::Settlement;
-use profile_core::WireError;
 use profile_core::wire::Response;
+use profile_core::{ErrorCode, WireError};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
@@ -16,13 +17,43 @@ use wasm_bindgen::prelude::*;
 // parsed into a `Value` and each type is read from that: read straight from text, every type
 // would bring a second copy of its deserializer.
 
-fn parse<T: serde::de::DeserializeOwned>(json: &str, what: &str) -> Result<T, WireError> {
-    read(json).map_err(|e| WireError::invalid(format!("bad {what}: {e}")))
+/// JSON text as a `Value`; `null` when it is not JSON.
+fn value(json: &str) -> serde_json::Value {
+    serde_json::from_str(json).unwrap_or_default()
 }
 
-fn read<T: serde::de::DeserializeOwned>(json: &str) -> serde_json::Result<T> {
-    serde_json::from_str::<serde_json::Value>(json).and_then(serde_json::from_value)
+/// A host answer (`{id, ok, result?, error?}`), or `None` when the text is `null` (the host is
+/// unavailable) or no answer. Read by hand from the `Value`: the derive's deserializers of
+/// `Response`, `WireError` and `ErrorCode` would cost the module 4 KiB.
+fn host_answer(json: &str) -> Option<Response> {
+    let answer = value(json);
+    let ok = answer.get("ok")?.as_bool()?;
+    let error = answer.get("error").and_then(|error| {
+        let code = error.get("code")?.as_str()?;
+        let code = ERROR_CODES.into_iter().find(|known| known.as_str() == code).unwrap_or(ErrorCode::Internal);
+        Some(WireError::new(code, error.get("message").and_then(serde_json::Value::as_str).unwrap_or_default()))
+    });
+    let result = answer.get("result").filter(|result| !result.is_null()).cloned();
+    Some(Response { id: answer.get("id").and_then(serde_json::Value::as_u64), ok, result, error })
 }
+
+/// Every code the host may answer; one the module does not know is `internal`.
+const ERROR_CODES: [ErrorCode; 14] = [
+    ErrorCode::UserDenied,
+    ErrorCode::Timeout,
+    ErrorCode::Busy,
+    ErrorCode::InsecureOrigin,
+    ErrorCode::InvalidRequest,
+    ErrorCode::NotPaired,
+    ErrorCode::Locked,
+    ErrorCode::NotFound,
+    ErrorCode::NotSignedUp,
+    ErrorCode::HostUnavailable,
+    ErrorCode::ServerUnreachable,
+    ErrorCode::AuthFailed,
+    ErrorCode::RateLimited,
+    ErrorCode::Internal,
+];
 
 fn text<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
@@ -95,7 +126,7 @@ pub fn describe_activity(entries: &str) -> String {
     let entries: Vec<serde_json::Value> = serde_json::from_str(entries).unwrap_or_default();
     let described: Vec<_> = entries
         .into_iter()
-        .map(|entry| serde_json::from_value(entry).ok().map(|entry| activity::describe(&entry)))
+        .map(|entry| activity::Entry::read(&entry).map(|entry| activity::describe(&entry)))
         .collect();
     text(&described)
 }
@@ -109,6 +140,15 @@ pub fn describe_grants(grants: &str) -> String {
     text(&labels)
 }
 
+/// What each app of a `listApps` answer may do, in words (`[[{action, text, detail}]]`, one list
+/// per app of the `[AppEntry]` JSON given), for the options page.
+#[wasm_bindgen(js_name = describeApps)]
+pub fn describe_apps(apps: &str) -> String {
+    let apps: Vec<serde_json::Value> = serde_json::from_str(apps).unwrap_or_default();
+    let said: Vec<Vec<apps::Can>> = apps.iter().map(|app| apps::app_lines(&app["scopes"])).collect();
+    text(&said)
+}
+
 /// Whether a click `msSinceShown` after the prompt appeared counts.
 #[wasm_bindgen(js_name = clickCounts)]
 pub fn click_counts(ms_since_shown: f64) -> bool {
@@ -119,8 +159,7 @@ pub fn click_counts(ms_since_shown: f64) -> bool {
 /// `{status: "resolved", value}` or `{status: "rejected", code, message}`.
 #[wasm_bindgen]
 pub fn settle(answer: &str) -> String {
-    let answer: Option<Response> = read(answer).ok().flatten();
-    text(&Settlement::from_host(answer.as_ref()))
+    text(&Settlement::from_host(host_answer(answer).as_ref()))
 }
 
 /// The toolbar popup's preview of a tab's forms (`fill::Request`: `{origin, frames, addresses,
@@ -157,6 +196,13 @@ mod tests {
         let refused = super::validate_own_call(fill).unwrap_err();
         assert!(refused.contains("not for the extension's pages"), "{refused}");
         assert!(super::validate_own_call(r#"{"type":"listAddresses","params":{}}"#).is_ok());
+        // The options page's apps: listed and revoked by the person.
+        assert!(super::validate_own_call(r#"{"type":"listApps"}"#).is_ok());
+        assert!(
+            super::validate_own_call(r#"{"type":"revokeApp","params":{"grantId":"AAAAAAAAAAAAAAAAAAAAAA"}}"#).is_ok()
+        );
+        // A page's grant request goes through the consent window, never from the extension's pages.
+        assert!(super::validate_own_call(r#"{"type":"requestGrant","params":{}}"#).is_err());
         // Nor a page method, a preview or a grant: those are steps of a page call.
         for method in ["getAddress", "request", "addBookmark", "getLanguage", "preview", "grant"] {
             let call = format!(r#"{{"type":"{method}","params":{{}}}}"#);

@@ -2,10 +2,16 @@
 //! needs the person's click, what the consent prompt shows, and how host answers map onto the
 //! page's error codes. No `chrome.*` here, so all of it is tested natively.
 
-use profile_core::wire::{Call, GrantKind, GrantParams, MAX_PAGE_MESSAGE, PreviewResult, Response, origin_error};
+use profile_core::apps::{Action, GrantRequest};
+use profile_core::category::Sensitivity;
+use profile_core::wire::{
+    Call, GrantKind, GrantParams, MAX_PAGE_MESSAGE, PreviewResult, Response, SiteApp, origin_error,
+};
 use profile_core::{Claim, ErrorCode, Origin, WireError};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
+
+use crate::apps::{self, Can};
 
 /// Clicks this soon after the prompt appears do not count (invariant 2).
 pub const CLICK_GUARD_MS: f64 = 500.0;
@@ -14,24 +20,47 @@ pub const PROMPT_TIMEOUT_MS: f64 = 60_000.0;
 
 /// What the browser says about the caller: its frame's origin and, for a frame inside another
 /// page, the top-level page's origin. Never anything the page itself sent.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct Sender {
     pub origin: String,
-    #[serde(default)]
     pub top_origin: Option<String>,
     /// The browser's UI language (`chrome.i18n.getUILanguage()`), which `getLanguage` answers
     /// when the profile names none.
-    #[serde(default)]
     pub ui_language: Option<String>,
 }
 
+impl Sender {
+    /// `{origin, topOrigin?, uiLanguage?}` as the service worker writes it. Read by hand, as
+    /// the page's message is: a derive's deserializer costs the module a kilobyte each.
+    pub fn read(sender: &Value) -> Result<Self, WireError> {
+        let text = |name: &str| sender.get(name).and_then(Value::as_str).map(str::to_owned);
+        Ok(Self {
+            origin: text("origin").ok_or_else(|| WireError::invalid("bad sender: no origin"))?,
+            top_origin: text("topOrigin"),
+            ui_language: text("uiLanguage"),
+        })
+    }
+}
+
 /// What the page sent through `window.profile`: a method name and its argument.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct PageMessage {
     pub method: String,
-    #[serde(default)]
     pub params: Value,
+}
+
+impl PageMessage {
+    /// `{method, params?}`.
+    pub fn read(message: Value) -> Result<Self, WireError> {
+        let Value::Object(mut message) = message else {
+            return Err(WireError::invalid("bad message: not a JSON object"));
+        };
+        let Some(Value::String(method)) = message.get("method").cloned() else {
+            return Err(WireError::invalid("bad message: `method` must be a string"));
+        };
+        let params = message.get_mut("params").map(Value::take).unwrap_or_default();
+        Ok(Self { method, params })
+    }
 }
 
 /// A page call that passed validation, ready for consent and then the host.
@@ -218,6 +247,22 @@ pub struct BookmarkCard {
     pub note: Option<String>,
 }
 
+/// A grant an app asks for: each thing it would be able to do, what leaves now and how long it
+/// holds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GrantCard {
+    /// The app's name from its registration: the site's claim, shown beside its origin.
+    pub app: String,
+    /// What it will be able to do, a line per action on each category.
+    pub can: Vec<Can>,
+    /// What leaves when the person allows it.
+    pub sealed: String,
+    /// How long it holds.
+    pub lasting: String,
+    /// Said when a scope is of a sensitive category (medical events).
+    pub sensitive: Option<String>,
+}
+
 /// What the consent window shows: who asks, for what, and exactly what would leave.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -246,6 +291,8 @@ pub struct Prompt {
     pub claims: Vec<ClaimRow>,
     /// The bookmark a site offers.
     pub bookmark: Option<BookmarkCard>,
+    /// What an app asks to be able to do (`requestGrant`).
+    pub grant: Option<GrantCard>,
     /// The identifiers that would leave, for "Details".
     pub details: Vec<Detail>,
     /// Said when the answer will be an error rather than a value (nothing saved, no account).
@@ -277,13 +324,32 @@ const DEVICE_ID_LEAF: (&str, &str) = (
     "This site can tell your visits from this device apart from others; no two sites can link them.",
 );
 
+/// The host's `preview` answer ([`PreviewResult`]), read by hand from the `Value` (its derive,
+/// with `SiteApp`'s, would cost the module 3 KiB): `{registrableDomain?, topRegistrableDomain?,
+/// value, lines?, app?: {appId?, name}}`.
+pub fn read_preview(mut answer: Value) -> Result<PreviewResult, &'static str> {
+    let Some(answer) = answer.as_object_mut() else { return Err("not an object") };
+    let text = |value: &Value| value.as_str().map(str::to_owned);
+    let lines = answer.get("lines").and_then(Value::as_array).map(|lines| lines.iter().filter_map(text).collect());
+    let app = answer.get("app").and_then(|app| {
+        Some(SiteApp { app_id: app.get("appId").and_then(text), name: app.get("name").and_then(text)? })
+    });
+    Ok(PreviewResult {
+        registrable_domain: answer.get("registrableDomain").and_then(text),
+        top_registrable_domain: answer.get("topRegistrableDomain").and_then(text),
+        value: answer.get_mut("value").map(Value::take).unwrap_or_default(),
+        lines,
+        app,
+    })
+}
+
 /// Builds the prompt from the host's `preview` of exactly what the call would disclose.
 pub fn prompt(call: &PageCall, preview: &PreviewResult) -> Prompt {
     let host = site_label(call.origin.as_str()).to_owned();
     let value = &preview.value;
     let text = |v: &Value| v.as_str().map(str::to_owned);
     let (mut leaves, mut details, mut address, mut note) = (Vec::new(), Vec::new(), None, None);
-    let (mut purpose, mut claims, mut bookmark) = (None, Vec::new(), None);
+    let (mut purpose, mut claims, mut bookmark, mut grant) = (None, Vec::new(), None, None);
     let (headline, action) = match &call.call {
         Call::GetProfileUrl {} => {
             match text(value) {
@@ -371,6 +437,13 @@ pub fn prompt(call: &PageCall, preview: &PreviewResult) -> Prompt {
             ));
             (format!("{host} wants to add a bookmark"), "Add bookmark")
         }
+        Call::RequestGrant(request) => {
+            let app = preview.app.as_ref().map_or(host.as_str(), |app| app.name.as_str()).to_owned();
+            purpose = Some(request.purpose.clone());
+            let headline = format!("{app} wants to connect to your profile");
+            grant = Some(grant_card(request, value, app));
+            (headline, "Connect")
+        }
         other => (format!("{host} asks for `{}`", other.name()), "Allow"),
     };
     let action = if note.is_some() { "Continue" } else { action };
@@ -388,11 +461,52 @@ pub fn prompt(call: &PageCall, preview: &PreviewResult) -> Prompt {
         purpose,
         claims,
         bookmark,
+        grant,
         details,
         note,
         rememberable: GrantKind::of(&call.call).is_some(),
         every_time: (matches!(&call.call, Call::Request(request) if request.all().any(Claim::ask_every_time)))
             .then(|| "Medical events are asked for every time: no site is ever remembered for them.".to_owned()),
+    }
+}
+
+/// A `requestGrant`'s card: the call's own scopes (what will be sent), each said with the
+/// labels and counts of the host's preview (`{scopes: [{category, fields: [{name, label}] |
+/// null, held}]}`), read by hand.
+fn grant_card(request: &GrantRequest, preview: &Value, app: String) -> GrantCard {
+    let (mut can, mut reads, mut sensitive) = (Vec::new(), false, false);
+    let previewed = preview["scopes"].as_array().map(Vec::as_slice).unwrap_or_default();
+    for scope in &request.scopes {
+        let category = scope.category.as_str();
+        let shown = previewed.iter().find(|s| s["category"].as_str() == Some(category)).unwrap_or(&Value::Null);
+        let fields = scope.fields.as_ref().map(|names| {
+            let mut list = String::new();
+            for name in names {
+                let labelled = shown["fields"].as_array().and_then(|f| f.iter().find(|f| f["name"] == name.as_str()));
+                apps::join(&mut list, labelled.and_then(|f| f["label"].as_str()).unwrap_or(name));
+            }
+            list
+        });
+        apps::scope_lines(&mut can, category, &scope.actions, fields, shown["held"].as_u64());
+        reads |= scope.may(Action::Read);
+        sensitive |= scope.category.def().sensitivity == Sensitivity::AskEveryTime;
+    }
+    let sealed = if reads {
+        format!(
+            "What it may read is sealed so only {app} can open it; your profile server cannot. It also gets your profile URL, to reach your profile server."
+        )
+    } else {
+        format!("Nothing of your profile leaves but its URL, which {app} uses to reach your profile server.")
+    };
+    GrantCard {
+        lasting: format!("{app} can use this until you revoke it in Personal Profile's options."),
+        sensitive: sensitive.then(|| {
+            "Medical events are sensitive: connect only an app you trust with your health, such as your clinic's."
+                .to_owned()
+        }),
+        app,
+        can,
+        sealed,
     }
 }
 
@@ -780,6 +894,59 @@ mod tests {
         );
         assert!(!shown.rememberable, "a bookmark is confirmed every time");
         assert_eq!(url_parts("https://news.example").domain, "news.example");
+    }
+
+    #[test]
+    fn a_grant_says_who_asks_what_it_could_do_what_leaves_and_for_how_long() {
+        let asked = json!({"scopes": [
+            {"category": "addresses", "actions": ["read", "subscribe"], "fields": ["line1", "city", "postalCode"]},
+            {"category": "receipts", "actions": ["append"]}
+        ], "purpose": "Receipts for what you buy"});
+        let call = validate(&sender("https://till.example"), &message("requestGrant", asked)).unwrap();
+        let mut shown = preview(
+            json!({"scopes": [
+                {"category": "addresses", "fields": [{"name": "line1", "label": "Street address"},
+                    {"name": "city", "label": "City"}, {"name": "postalCode", "label": "Postal code"}], "held": 2},
+                {"category": "receipts", "fields": null, "held": 12}
+            ]}),
+            Some("till.example"),
+            None,
+        );
+        shown.app = Some(SiteApp { app_id: Some("till".into()), name: "Corner Store".into() });
+        let asked = prompt(&call, &shown);
+        assert_eq!(asked.headline, "Corner Store wants to connect to your profile");
+        assert_eq!(asked.app_name.as_deref(), Some("Corner Store"), "beside the origin, marked unverified");
+        assert_eq!(asked.purpose.as_deref(), Some("Receipts for what you buy"), "the app's words, apart");
+        assert_eq!((asked.action.as_str(), asked.rememberable), ("Connect", false));
+        let card = asked.grant.unwrap();
+        let said: Vec<String> =
+            card.can.iter().map(|can| [can.text.clone(), can.detail.clone().unwrap_or_default()].join(": ")).collect();
+        assert_eq!(
+            said,
+            [
+                "Read your addresses: Street address, City, Postal code (2 saved)",
+                "Be told when your addresses change: ",
+                "Add receipts to your profile: "
+            ]
+        );
+        assert!(
+            card.sealed.starts_with(
+                "What it may read is sealed so only Corner Store can open it; your profile server cannot."
+            )
+        );
+        assert_eq!(card.lasting, "Corner Store can use this until you revoke it in Personal Profile's options.");
+        assert_eq!(card.sensitive, None);
+
+        // Medical events: a note that they are sensitive. An app that only adds: nothing sealed
+        // leaves. Without a registration's name, the site is named.
+        let clinic = json!({"scopes": [{"category": "medical", "actions": ["append"]}], "purpose": "Your visit"});
+        let call = validate(&sender("https://clinic.example"), &message("requestGrant", clinic)).unwrap();
+        let asked = prompt(&call, &preview(json!({"scopes": []}), None, None));
+        assert_eq!(asked.headline, "clinic.example wants to connect to your profile");
+        let card = asked.grant.unwrap();
+        assert_eq!(card.can[0].text, "Add medical events to your profile");
+        assert!(card.sensitive.unwrap().starts_with("Medical events are sensitive"));
+        assert!(card.sealed.starts_with("Nothing of your profile leaves but its URL"));
     }
 
     #[test]

@@ -185,6 +185,11 @@ async function handleOwnCall(request) {
       const labels = JSON.parse(rust(() => wasm.describeGrants(JSON.stringify(settlement.value))));
       settlement.value = settlement.value.map((grant, i) => ({ ...grant, label: labels[i] }));
     }
+    // Each connected app with what it may do, in words (in Rust).
+    if (checked.type === "listApps" && settlement.status === "resolved" && Array.isArray(settlement.value.apps)) {
+      const can = JSON.parse(rust(() => wasm.describeApps(JSON.stringify(settlement.value.apps))));
+      settlement.value.apps = settlement.value.apps.map((app, i) => ({ ...app, can: can[i] }));
+    }
     return settlement;
   } catch (error) {
     return rejected(error);

@@ -1,6 +1,6 @@
 // The consent window: renders the prompt the service worker built (in Rust) and reports the
 // click. The service worker decides whether a click counts (not within 500 ms of showing).
-import { $, countryName, el, postalLines } from "./pages.js";
+import { $, countryName, el, icon, postalLines } from "./pages.js";
 
 const id = location.hash.slice(1);
 
@@ -34,6 +34,26 @@ function claimRow(row) {
   return item;
 }
 
+// A grant: each thing the app will be able to do, with its icon; what leaves; how long it holds.
+function showGrant(grant) {
+  $("#grant-can").replaceChildren(...grant.can.map((can) => {
+    const item = el("li", { className: "can" }, icon(can.action),
+      el("span", { className: "can-text" }, el("span", { className: "can-title" }, can.text),
+        can.detail ? el("span", { className: "can-detail" }, can.detail) : null));
+    item.dataset.action = can.action;
+    return item;
+  }));
+  $("#grant-can").hidden = false;
+  $("#leaves-label").textContent = `${grant.app} will be able to`;
+  $("#grant-sealed").replaceChildren(icon("sealed"), el("span", {}, grant.sealed));
+  $("#grant-lasting").replaceChildren(icon("lasting"), el("span", {}, grant.lasting));
+  $("#grant-facts").hidden = false;
+  if (grant.sensitive) {
+    $("#grant-sensitive").textContent = grant.sensitive;
+    $("#grant-sensitive").hidden = false;
+  }
+  $("#app-says").textContent = "Registered as";
+}
 
 // The window fits its content: no empty half, no scrolling to reach the buttons.
 async function fitWindow() {
@@ -112,7 +132,8 @@ async function show() {
     $("#bookmark-card").hidden = false;
     $("#leaves-label").textContent = "The bookmark";
   }
-  $("#leaves-label").hidden = !prompt.address && !prompt.claims.length && !prompt.bookmark && prompt.leaves.length === 0;
+  if (prompt.grant) showGrant(prompt.grant);
+  $("#leaves-label").hidden = !prompt.address && !prompt.claims.length && !prompt.bookmark && !prompt.grant && prompt.leaves.length === 0;
   $("#ids").replaceChildren(
         ...prompt.details.flatMap((d) => [el("dt", {}, d.label), el("dd", {}, d.value)]),
   );

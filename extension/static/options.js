@@ -1,7 +1,7 @@
 // The options page: shows what the host keeps and lets the person change it. Every change is
 // an extension-own request, checked in Rust by the service worker and served by the host.
 import {
-  $, activityList, ask, copyButton, countryName, date, el, hostDown, postalLines, showInstallCommand, siteOf,
+  $, activityList, ago, ask, copyButton, countryName, date, el, hostDown, icon, postalLines, showInstallCommand, siteOf,
   unlockFailure,
 } from "./pages.js";
 import { loadCategories, loadPublic, watchPublic } from "./categories.js";
@@ -481,6 +481,98 @@ async function revoke(origin) {
   await load();
 }
 
+// ---- connected apps ----------------------------------------------------------------------------
+// `listApps`: every grant the profile server holds, newest first, each with what it may do in
+// words (`can`, from Rust: describeApps) and the newest items it appended. Revoked ones are kept
+// for the record, greyed, behind "Show revoked".
+let showRevoked = false;
+const SHOWN_APPENDS = 5;
+
+// "read your addresses, add receipts to your profile or be told when …": what revoking stops.
+function whatStops(can) {
+  const said = can.map((line) => line.text.charAt(0).toLowerCase() + line.text.slice(1));
+  return said.length > 1 ? `${said.slice(0, -1).join(", ")} or ${said[said.length - 1]}` : said[0] || "use your profile";
+}
+
+async function revokeApp(app) {
+  const sure = confirm(`${app.name} (${siteOf(app.origin)}) will no longer be able to ${whatStops(app.can)}. `
+    + "It is told at once. Its copy of what it could read is deleted from your profile server; what it already read, it keeps.");
+  if (!sure) return;
+  try {
+    await ask("revokeApp", { grantId: app.grantId });
+    say("#apps-error", null);
+  } catch (e) {
+    say("#apps-error", `${app.name} was not revoked: ${e.message}`);
+  }
+  await loadApps();
+}
+
+function appCard(app) {
+  const revoked = app.revokedAt !== undefined && app.revokedAt !== null;
+  const site = siteOf(app.origin);
+  const card = el("li", { className: revoked ? "app gone" : "app", id: `app-${app.grantId}` });
+  card.dataset.grantId = app.grantId;
+  const facts = [`Connected ${date(app.createdAt)}`,
+    app.lastReadAt ? `Last read ${ago(app.lastReadAt)}` : "Never read"];
+  if (app.lastAppendAt) facts.push(`Last added ${ago(app.lastAppendAt)}`);
+  const head = el("div", { className: "app-head" },
+    el("span", { className: "avatar", ariaHidden: "true" }, (app.name || site).charAt(0)),
+    el("div", { className: "grow" },
+      el("h3", { className: "title" }, app.name, app.linkedProfile ? el("span", { className: "pill" }, "Linked profile") : null),
+      el("p", { className: "sub" }, el("strong", {}, site), app.origin.startsWith("https://") ? "" : ` (${app.origin})`)),
+    revoked
+      ? el("span", { className: "pill" }, `Revoked ${date(app.revokedAt)}`)
+      : el("button", { type: "button", className: "small danger revoke-app", ariaLabel: `Revoke ${app.name}`,
+        onclick: () => revokeApp(app) }, "Revoke"));
+  const can = el("ul", { className: "app-can", ariaLabel: revoked ? `What ${app.name} could do` : `What ${app.name} may do` },
+    ...app.can.map((line) => el("li", {}, icon(line.action), el("span", {}, line.text,
+      line.detail ? el("span", { className: "sub" }, ` · ${line.detail}`) : null))));
+  // A revoked app's scopes are what it could do: said so, not as if it still may.
+  card.append(head, ...(revoked ? [el("p", { className: "app-facts" }, "It could:")] : []), can,
+    el("p", { className: "app-facts" }, facts.join(" · ")));
+  const items = app.appendedItems || [];
+  if (items.length) {
+    const more = Math.max(app.appended - Math.min(items.length, SHOWN_APPENDS), 0);
+    card.append(el("div", { className: "app-added" },
+      el("p", { className: "label" }, `What ${app.name} added`),
+      el("ul", { className: "rows" }, ...items.slice(0, SHOWN_APPENDS).map((item) => el("li", {},
+        el("span", { className: "grow" }, item.summary),
+        el("time", { dateTime: new Date(item.addedAt * 1000).toISOString() }, ago(item.addedAt))))),
+      more ? el("p", { className: "sub" }, `and ${more.toLocaleString()} more, in your profile`) : null));
+  }
+  return card;
+}
+
+async function loadApps() {
+  let list;
+  try {
+    list = await ask("listApps");
+    say("#apps-error", null);
+  } catch (e) {
+    list = { apps: [], stale: false };
+    if (e.code === "not_paired") {
+      $("#apps-empty-text").textContent = "No apps connected. Apps connect through your profile server: pair this device "
+        + "with one first, and the apps you connect appear here.";
+    } else {
+      say("#apps-error", `The connected apps are unavailable: ${e.message}`);
+    }
+  }
+  const live = list.apps.filter((app) => app.revokedAt === undefined || app.revokedAt === null);
+  const gone = list.apps.filter((app) => !live.includes(app));
+  $("#apps").replaceChildren(...live.map(appCard), ...(showRevoked ? gone.map(appCard) : []));
+  $("#apps-empty").hidden = live.length > 0 || (showRevoked && gone.length > 0);
+  $("#apps-stale").hidden = !list.stale;
+  const toggle = $("#apps-show-revoked");
+  toggle.hidden = gone.length === 0;
+  toggle.textContent = showRevoked ? "Hide revoked apps" : `Show revoked apps (${gone.length})`;
+  toggle.ariaExpanded = String(showRevoked);
+}
+
+$("#apps-show-revoked").addEventListener("click", () => {
+  showRevoked = !showRevoked;
+  loadApps();
+});
+
 // ---- the page ----------------------------------------------------------------------------------
 function showHostMissing(missing) {
   $("#host-missing").hidden = !missing;
@@ -504,7 +596,7 @@ async function load() {
     const synced = ["#addresses-card", "#accounts-card", "#public-card", ...document.querySelectorAll("section.category")];
     for (const card of synced) (typeof card === "string" ? $(card) : card).hidden ||= status.vaultNeedsPassphrase;
     if (!status.locked) {
-      const [addresses] = await Promise.all([loadProfile(), loadDevices(status.paired), loadData()]);
+      const [addresses] = await Promise.all([loadProfile(), loadDevices(status.paired), loadData(), loadApps()]);
       await showFirstRun(addresses);
     } else {
       $("#first-run").hidden = true;

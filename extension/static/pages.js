@@ -91,6 +91,27 @@ export function el(tag, props = {}, ...children) {
   return element;
 }
 
+// An action's icon (after Feather's eye, plus and bell): what an app may do at a glance.
+const ICONS = {
+  read: ["M1 12s4-7 11-7 11 7 11 7-4 7-11 7S1 12 1 12z", "M12 9a3 3 0 1 0 0 6 3 3 0 0 0 0-6z"],
+  append: ["M12 5v14", "M5 12h14"],
+  subscribe: ["M18 8a6 6 0 0 0-12 0c0 7-3 9-3 9h18s-3-2-3-9", "M13.7 21a2 2 0 0 1-3.4 0"],
+  sealed: ["M5 11h14v10H5z", "M8 11V7a4 4 0 0 1 8 0v4"],
+  lasting: ["M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18z", "M12 7v5l3 2"],
+};
+
+export function icon(action) {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  for (const d of ICONS[action] || ICONS.read) {
+    const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    path.setAttribute("d", d);
+    svg.append(path);
+  }
+  return el("span", { className: `can-icon ${action}` }, svg);
+}
+
 // A button that copies `text` and says so; `label` names what it copies for screen readers.
 export function copyButton(text, label) {
   const button = el("button", { type: "button", className: "quiet small copy-button", ariaLabel: `Copy ${label}` }, "Copy");

@@ -13,20 +13,20 @@
 //!   signed with the shop's key, whether their account is still live.
 //!
 //! Sessions and accounts live in memory: restarting the shop forgets them.
-#![allow(clippy::print_stderr)]
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use common::{Sessions, no_randomness, random_id, refused, with_cookie};
 use profile_rp::wire::{LoginResult, SignUpResult};
 use profile_rp::{AccountGuid, AccountStore, Challenge, MemoryStore, RelyingParty, SiteKey};
 use serde_json::json;
+
+mod common;
 
 /// One visitor.
 #[derive(Debug, Default, Clone)]
@@ -40,60 +40,9 @@ struct Visit {
 #[derive(Debug, Clone)]
 struct Shop {
     rp: Arc<RelyingParty<MemoryStore>>,
-    visits: Arc<Mutex<HashMap<String, Visit>>>,
+    visits: Sessions<Visit>,
     /// Published in the shop's registration; signs its questions to profile servers.
     key: Arc<SiteKey>,
-}
-
-const SESSION_COOKIE: &str = "shop_session";
-
-/// 128 random bits as hex; `None` when the OS generator fails.
-fn random_id() -> Option<String> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).ok()?;
-    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-fn no_randomness() -> Response {
-    refused(StatusCode::INTERNAL_SERVER_ERROR, "the system random number generator failed")
-}
-
-impl Shop {
-    /// The visitor's session id (from the cookie), and a `Set-Cookie` when it is new.
-    fn session(&self, headers: &HeaderMap) -> Option<(String, Option<String>)> {
-        let existing = headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|c| c.trim().strip_prefix(&format!("{SESSION_COOKIE}=")).map(str::to_owned))
-            .find(|id| self.visits.lock().unwrap_or_else(|p| p.into_inner()).contains_key(id));
-        match existing {
-            Some(id) => Some((id, None)),
-            None => {
-                let id = random_id()?;
-                self.visits.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), Visit::default());
-                let cookie = format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax");
-                Some((id, Some(cookie)))
-            }
-        }
-    }
-
-    fn visit(&self, id: &str) -> Visit {
-        self.visits.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned().unwrap_or_default()
-    }
-
-    fn update(&self, id: &str, change: impl FnOnce(&mut Visit)) {
-        change(self.visits.lock().unwrap_or_else(|p| p.into_inner()).entry(id.to_owned()).or_default());
-    }
-}
-
-fn with_cookie(cookie: Option<String>, response: impl IntoResponse) -> Response {
-    let mut response = response.into_response();
-    if let Some(cookie) = cookie.and_then(|c| c.parse().ok()) {
-        response.headers_mut().insert(header::SET_COOKIE, cookie);
-    }
-    response
 }
 
 fn page(title: &str, account: Option<&AccountGuid>, body: &str) -> Html<String> {
@@ -108,48 +57,12 @@ fn page(title: &str, account: Option<&AccountGuid>, body: &str) -> Html<String> 
         }
         None => "<span id=who>Not signed in</span>".into(),
     };
-    Html(format!(
-        "<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport content=\"width=device-width\">\
-         <title>{title} · Demo Shop</title><style>{STYLE}</style>\
-         <header><a href=/ class=brand>Demo Shop</a><nav><a href=/checkout>Checkout</a> {who}</nav></header>\
-         <main>{body}</main><p id=message role=status></p><script>{SCRIPT}</script></html>"
-    ))
+    common::page("Demo Shop", title, &format!("<a href=/checkout>Checkout</a> {who}"), body, SCRIPT)
 }
 
-const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#1f2328;background:#f6f7f9}\
-header{display:flex;justify-content:space-between;align-items:center;padding:.8rem 1.5rem;background:#fff;border-bottom:1px solid #d0d7de}\
-.brand{font-weight:700;color:#1f2328;text-decoration:none;font-size:1.2rem;white-space:nowrap;margin-right:1rem}\
-nav{display:flex;flex-wrap:wrap;align-items:center;justify-content:flex-end;gap:.3rem 1rem}\
-main{max-width:46rem;margin:2rem auto;padding:0 1.5rem}.card{background:#fff;border:1px solid #d0d7de;border-radius:10px;padding:1.2rem 1.5rem;margin-bottom:1.2rem}\
-button{font:inherit;padding:.45rem 1rem;border-radius:6px;border:1px solid #1f6feb;background:#1f6feb;color:#fff;cursor:pointer}\
-button.secondary{background:#fff;color:#1f6feb}.inline{display:inline}#logout{padding:.2rem .7rem;margin-left:.5rem}\
-fieldset{border:1px solid #d0d7de;border-radius:10px;padding:1rem 1.2rem;margin-bottom:1.2rem;background:#fff}\
-legend{font-weight:600}label{display:grid;grid-template-columns:9rem 1fr;gap:.5rem;margin:.35rem 0}\
-input,select{font:inherit;padding:.3rem .5rem;border:1px solid #d0d7de;border-radius:6px}\
-#message{max-width:46rem;margin:0 auto;padding:0 1.5rem;color:#b42318}.price{font-size:1.3rem;font-weight:600}";
-
-/// The page side: ask the server for a challenge, ask `window.profile`, post the answer back.
+/// The page side (after the shared `say`, `explain`, `post` and `needProfile`): ask the server
+/// for a challenge, ask `window.profile`, post the answer back.
 const SCRIPT: &str = r#"
-const say = (text) => { document.getElementById("message").textContent = text; };
-const explain = (e) => ({
-  user_denied: "You declined in the Personal Profile window.",
-  timeout: "The Personal Profile window was not answered in time.",
-  busy: "Another Personal Profile request is waiting for you.",
-  not_found: "Your profile has no such address saved.",
-  not_signed_up: "You have no account here yet: sign up first.",
-  locked: "Your profile is locked: unlock it from the extension.",
-  host_unavailable: "Personal Profile is not installed on this computer.",
-}[e && e.code] || (e && e.message) || String(e));
-async function post(path, body) {
-  const r = await fetch(path, {method: "POST", headers: {"content-type": "application/json"}, body: JSON.stringify(body || {})});
-  const answer = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error(answer.error || r.statusText);
-  return answer;
-}
-function needProfile() {
-  if (!window.profile) { say("Install the Personal Profile extension to use this."); return false; }
-  return true;
-}
 async function signUp() {
   if (!needProfile()) return;
   try {
@@ -180,8 +93,8 @@ async function fill(kind) {
 "#;
 
 async fn home(State(shop): State<Shop>, headers: HeaderMap) -> Response {
-    let Some((id, cookie)) = shop.session(&headers) else { return no_randomness() };
-    let visit = shop.visit(&id);
+    let Some((id, cookie)) = shop.visits.session(&headers) else { return no_randomness() };
+    let visit = shop.visits.visit(&id);
     let body = "<div class=card><h1>Field notebook</h1><p>A pocket notebook with 96 dotted pages, sewn binding.</p>\
         <p class=price>€12.00</p><p><a href=/checkout><button class=secondary>Buy now</button></a></p></div>\
         <div class=card><h2>Your account</h2><p>No password to invent: your browser's Personal Profile signs you in, \
@@ -203,8 +116,8 @@ const ADDRESS_FIELDS: [(&str, &str); 9] = [
 ];
 
 async fn checkout(State(shop): State<Shop>, headers: HeaderMap) -> Response {
-    let Some((id, cookie)) = shop.session(&headers) else { return no_randomness() };
-    let visit = shop.visit(&id);
+    let Some((id, cookie)) = shop.visits.session(&headers) else { return no_randomness() };
+    let visit = shop.visits.visit(&id);
     let form = |kind: &str, title: &str| {
         let fields: String = ADDRESS_FIELDS
             .iter()
@@ -244,8 +157,8 @@ const PLAIN_CHECKOUT: &str = "<form id=plain class=card onsubmit=\"event.prevent
     <button>Place order</button></form>";
 
 async fn landing(State(shop): State<Shop>, headers: HeaderMap, title: &str, text: &str) -> Response {
-    let Some((id, cookie)) = shop.session(&headers) else { return no_randomness() };
-    let visit = shop.visit(&id);
+    let Some((id, cookie)) = shop.visits.session(&headers) else { return no_randomness() };
+    let visit = shop.visits.visit(&id);
     let body =
         format!("<div class=card><h1 id=landing>{title}</h1><p>{text}</p><p><a href=/>Back to the shop</a></p></div>");
     with_cookie(cookie, page(title, visit.account.as_ref(), &body))
@@ -256,12 +169,8 @@ struct ChallengeRequest {
     purpose: String,
 }
 
-fn refused(status: StatusCode, message: impl std::fmt::Display) -> Response {
-    (status, Json(json!({"error": message.to_string()}))).into_response()
-}
-
 async fn challenge(State(shop): State<Shop>, headers: HeaderMap, Json(request): Json<ChallengeRequest>) -> Response {
-    let Some((id, cookie)) = shop.session(&headers) else { return no_randomness() };
+    let Some((id, cookie)) = shop.visits.session(&headers) else { return no_randomness() };
     let challenge = match shop.rp.challenge() {
         Ok(challenge) => challenge,
         Err(e) => return refused(StatusCode::INTERNAL_SERVER_ERROR, e),
@@ -269,7 +178,7 @@ async fn challenge(State(shop): State<Shop>, headers: HeaderMap, Json(request): 
     let Some(Ok(guid)) = random_id().map(|id| AccountGuid::try_from(format!("shop-{id}"))) else {
         return no_randomness();
     };
-    shop.update(&id, |visit| visit.pending = Some((challenge.clone(), guid.clone())));
+    shop.visits.update(&id, |visit| visit.pending = Some((challenge.clone(), guid.clone())));
     let answer = match request.purpose.as_str() {
         "signUp" => json!({"challenge": challenge, "accountGuid": guid}),
         _ => json!({"challenge": challenge}),
@@ -278,17 +187,17 @@ async fn challenge(State(shop): State<Shop>, headers: HeaderMap, Json(request): 
 }
 
 async fn sign_up(State(shop): State<Shop>, headers: HeaderMap, Json(answer): Json<SignUpResult>) -> Response {
-    let Some((id, _)) = shop.session(&headers) else { return no_randomness() };
-    let Some((challenge, guid)) = shop.visit(&id).pending else {
+    let Some((id, _)) = shop.visits.session(&headers) else { return no_randomness() };
+    let Some((challenge, guid)) = shop.visits.visit(&id).pending else {
         return refused(StatusCode::BAD_REQUEST, "ask for a challenge first");
     };
-    shop.update(&id, |visit| visit.pending = None);
+    shop.visits.update(&id, |visit| visit.pending = None);
     if answer.account_guid != guid {
         return refused(StatusCode::BAD_REQUEST, "that is not the account this page offered");
     }
     match shop.rp.verify_sign_up(&challenge, &answer).await {
         Ok(account) => {
-            shop.update(&id, |visit| visit.account = Some(account.account_guid));
+            shop.visits.update(&id, |visit| visit.account = Some(account.account_guid));
             Json(json!({"next": "/sign-up"})).into_response()
         }
         Err(e) => refused(StatusCode::UNAUTHORIZED, e),
@@ -296,14 +205,14 @@ async fn sign_up(State(shop): State<Shop>, headers: HeaderMap, Json(answer): Jso
 }
 
 async fn login(State(shop): State<Shop>, headers: HeaderMap, Json(answer): Json<LoginResult>) -> Response {
-    let Some((id, _)) = shop.session(&headers) else { return no_randomness() };
-    let Some((challenge, _)) = shop.visit(&id).pending else {
+    let Some((id, _)) = shop.visits.session(&headers) else { return no_randomness() };
+    let Some((challenge, _)) = shop.visits.visit(&id).pending else {
         return refused(StatusCode::BAD_REQUEST, "ask for a challenge first");
     };
-    shop.update(&id, |visit| visit.pending = None);
+    shop.visits.update(&id, |visit| visit.pending = None);
     match shop.rp.verify_login(&challenge, &answer).await {
         Ok(account) => {
-            shop.update(&id, |visit| visit.account = Some(account.account_guid));
+            shop.visits.update(&id, |visit| visit.account = Some(account.account_guid));
             Json(json!({"next": "/logged-in"})).into_response()
         }
         Err(e) => refused(StatusCode::UNAUTHORIZED, e),
@@ -311,15 +220,15 @@ async fn login(State(shop): State<Shop>, headers: HeaderMap, Json(answer): Json<
 }
 
 async fn logout(State(shop): State<Shop>, headers: HeaderMap) -> Response {
-    let Some((id, _)) = shop.session(&headers) else { return no_randomness() };
-    shop.update(&id, |visit| visit.account = None);
+    let Some((id, _)) = shop.visits.session(&headers) else { return no_randomness() };
+    shop.visits.update(&id, |visit| visit.account = None);
     Redirect::to("/").into_response()
 }
 
 /// Asks the signed-in person's profile server whether their account here is still live.
 async fn account_status(State(shop): State<Shop>, headers: HeaderMap) -> Response {
-    let Some((id, _)) = shop.session(&headers) else { return no_randomness() };
-    let Some(guid) = shop.visit(&id).account else { return refused(StatusCode::UNAUTHORIZED, "not signed in") };
+    let Some((id, _)) = shop.visits.session(&headers) else { return no_randomness() };
+    let Some(guid) = shop.visits.visit(&id).account else { return refused(StatusCode::UNAUTHORIZED, "not signed in") };
     let profile_url = match shop.rp.store().find(&guid).await {
         Ok(Some(account)) => account.profile_url,
         _ => None,
@@ -362,7 +271,7 @@ async fn account_status(State(shop): State<Shop>, headers: HeaderMap) -> Respons
 fn app(origin: profile_rp::Origin, key: SiteKey) -> Router {
     let shop = Shop {
         rp: Arc::new(RelyingParty::new(origin, MemoryStore::default())),
-        visits: Arc::default(),
+        visits: Sessions::new("shop_session"),
         key: Arc::new(key),
     };
     let registration = shop.key.registration("demo-shop", "Demo Shop");
@@ -396,50 +305,8 @@ fn app(origin: profile_rp::Origin, key: SiteKey) -> Router {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
-    let mut args = std::env::args().skip(1);
-    let (mut listen, mut origin) = ("127.0.0.1:8480".to_owned(), None);
-    while let Some(flag) = args.next() {
-        match (flag.as_str(), args.next()) {
-            ("--listen", Some(value)) => listen = value,
-            ("--origin", Some(value)) => origin = Some(value),
-            _ => {
-                eprintln!("usage: shop [--listen ADDR] [--origin URL]");
-                return std::process::ExitCode::FAILURE;
-            }
-        }
-    }
-    let Ok(addr) = listen.parse::<SocketAddr>() else {
-        eprintln!("--listen: not an address: {listen}");
-        return std::process::ExitCode::FAILURE;
-    };
-    let origin = origin.unwrap_or_else(|| format!("http://localhost:{}", addr.port()));
-    let origin = match origin.parse() {
-        Ok(origin) => origin,
-        Err(e) => {
-            eprintln!("--origin: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    let listener = match tokio::net::TcpListener::bind(addr).await {
-        Ok(listener) => listener,
-        Err(e) => {
-            eprintln!("cannot listen on {addr}: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    let key = match SiteKey::generate() {
-        Ok(key) => key,
-        Err(e) => {
-            eprintln!("{e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    eprintln!("demo shop on {origin} (listening on {addr})");
-    match axum::serve(listener, app(origin, key)).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    common::serve("demo shop", "127.0.0.1:8480", |origin| {
+        Ok(app(origin, SiteKey::generate().map_err(|e| e.to_string())?))
+    })
+    .await
 }

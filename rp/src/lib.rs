@@ -1,4 +1,5 @@
-//! `profile-rp`: what a site's server needs to accept Personal Profile sign-ups and logins.
+//! `profile-rp`: what a site's server needs to accept Personal Profile sign-ups and logins, and
+//! what an app's server needs to use the grants people give it.
 //!
 //! A page calls `window.profile.signUp({challenge, accountGuid})` or
 //! `window.profile.login({challenge})`; the person confirms in their browser; the page posts the
@@ -39,6 +40,11 @@
 //! what a person published at their profile URL (`public::PublicFetcher::fetch_public`), checked
 //! against that URL and their key. The README has the page's side; `examples/shop.rs` is a
 //! complete site on axum.
+//!
+//! [`apps`] is an app's server side: the keys it publishes (one to sign with, one what people
+//! grant it is sealed to), a client per grant (its share, appends, webhook and event socket, each
+//! request signed) and the webhook verifier; `examples/till.rs` and `examples/delivery.rs` are
+//! complete apps.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -47,10 +53,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use profile_core::wire;
 pub use profile_core::{
-    AccountGuid, AssertionError, AssertionType, Challenge, DeviceId, Origin, OriginError, PublicJwk,
+    AccountGuid, AssertionError, AssertionType, Challenge, DeviceId, Origin, OriginError, PublicJwk, Secret32,
 };
 use serde::{Deserialize, Serialize};
 
+pub mod apps;
+mod outward;
 pub mod public;
 
 /// Random bytes in a challenge.
@@ -352,10 +360,16 @@ impl SiteKey {
     /// `account_guid` at `origin` is still a live account there; the answer is
     /// `{"valid": bool}`.
     pub fn account_check(&self, origin: &Origin, account_guid: &AccountGuid) -> SignedRequest {
-        use p256::ecdsa::signature::Signer;
         let body = serde_json::json!({"origin": origin, "accountGuid": account_guid, "issuedAt": now()}).to_string();
-        let signature: p256::ecdsa::Signature = self.0.sign(body.as_bytes());
-        SignedRequest { body, signature: base64url(&signature.to_bytes()) }
+        let signature = self.sign(body.as_bytes());
+        SignedRequest { body, signature }
+    }
+
+    /// base64url of the ES256 signature (`r‖s`) over `bytes`, for [`SIGNATURE_HEADER`].
+    pub(crate) fn sign(&self, bytes: &[u8]) -> String {
+        use p256::ecdsa::signature::Signer;
+        let signature: p256::ecdsa::Signature = self.0.sign(bytes);
+        base64url(&signature.to_bytes())
     }
 }
 

@@ -32,13 +32,12 @@
 
 use std::time::Duration;
 
+use crate::outward::Outward;
+use crate::{PublicJwk, RpError};
 use profile_core::public::verify_public;
 pub use profile_core::public::{PublicError, PublicFields};
 use profile_core::server_api::ProfileDocument;
 use serde::{Deserialize, Serialize};
-use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-
-use crate::{PublicJwk, RpError};
 
 const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
 /// The largest profile document read.
@@ -61,8 +60,7 @@ pub struct PublicProfile {
 /// Reads people's profile documents. Make one and keep it (it holds a connection pool).
 #[derive(Debug)]
 pub struct PublicFetcher {
-    agent: ureq::Agent,
-    loopback: bool,
+    outward: Outward,
 }
 
 impl Default for PublicFetcher {
@@ -74,24 +72,12 @@ impl Default for PublicFetcher {
 impl PublicFetcher {
     /// Fetches https profile URLs from globally routable addresses only.
     pub fn new() -> Self {
-        Self::build(false)
+        Self { outward: Outward::new(false, FETCH_TIMEOUT) }
     }
 
     /// For development and tests: http URLs and loopback addresses too (nothing else private).
     pub fn allowing_loopback() -> Self {
-        Self::build(true)
-    }
-
-    fn build(loopback: bool) -> Self {
-        let config = ureq::Agent::config_builder()
-            .timeout_global(Some(FETCH_TIMEOUT))
-            .max_redirects(0)
-            .http_status_as_error(false)
-            // A proxy would resolve the name itself, past the filter.
-            .proxy(None)
-            .build();
-        let connector = ureq::unversioned::transport::DefaultConnector::default();
-        Self { agent: ureq::Agent::with_parts(config, connector, OutwardOnly { loopback }), loopback }
+        Self { outward: Outward::new(true, FETCH_TIMEOUT) }
     }
 
     /// The public part of the profile at `profile_url` (exactly as the person's device gave it,
@@ -102,19 +88,24 @@ impl PublicFetcher {
         profile_url: &str,
         last: Option<&PublicProfile>,
     ) -> Result<Option<PublicProfile>, RpError> {
-        let plain_allowed = self.loopback && profile_url.starts_with("http://");
-        if !profile_url.starts_with("https://") && !plain_allowed {
-            return Err(RpError::Fetch(format!("{profile_url} is not an https URL")));
-        }
-        let fetch_error = |e: ureq::Error| RpError::Fetch(format!("{profile_url}: {e}"));
-        let mut response =
-            self.agent.get(profile_url).header("Accept", "application/json").call().map_err(fetch_error)?;
-        if response.status() != 200 {
-            return Err(RpError::Fetch(format!("{profile_url} answered {}", response.status())));
-        }
-        let body = response.body_mut().with_config().limit(MAX_DOCUMENT_BYTES).read_to_vec().map_err(fetch_error)?;
+        let body = fetch_document(&self.outward, profile_url).map_err(RpError::Fetch)?;
         public_from_document(profile_url, &body, last)
     }
+}
+
+/// The profile document at `profile_url`, unchecked: at most [`MAX_DOCUMENT_BYTES`].
+pub(crate) fn fetch_document(outward: &Outward, profile_url: &str) -> Result<Vec<u8>, String> {
+    outward.get(profile_url, "application/json", MAX_DOCUMENT_BYTES)
+}
+
+/// Reads a profile document fetched from `profile_url`: it must name that URL.
+pub(crate) fn read_document(profile_url: &str, document: &[u8]) -> Result<ProfileDocument, String> {
+    let document: ProfileDocument =
+        serde_json::from_slice(document).map_err(|e| format!("{profile_url} is not a profile document: {e}"))?;
+    if document.profile_url != profile_url {
+        return Err(format!("the document at {profile_url} is {}'s", document.profile_url));
+    }
+    Ok(document)
 }
 
 /// Checks a profile document fetched from `profile_url` and its public part: the document
@@ -126,11 +117,7 @@ pub fn public_from_document(
     document: &[u8],
     last: Option<&PublicProfile>,
 ) -> Result<Option<PublicProfile>, RpError> {
-    let document: ProfileDocument = serde_json::from_slice(document)
-        .map_err(|e| RpError::Fetch(format!("{profile_url} is not a profile document: {e}")))?;
-    if document.profile_url != profile_url {
-        return Err(RpError::Fetch(format!("the document at {profile_url} is {}'s", document.profile_url)));
-    }
+    let document = read_document(profile_url, document).map_err(RpError::Fetch)?;
     let Some(part) = document.public else { return Ok(None) };
     let payload = verify_public(&part, profile_url)?;
     if let Some(last) = last {
@@ -147,31 +134,4 @@ pub fn public_from_document(
         issued_at: payload.issued_at,
         fields: payload.fields,
     }))
-}
-
-/// ureq's resolver, keeping only the addresses a profile document may be fetched from
-/// (`profile_core::net::may_fetch_from`); ureq connects to exactly what it returns, so the
-/// check cannot be raced by a second lookup.
-#[derive(Debug)]
-struct OutwardOnly {
-    loopback: bool,
-}
-
-impl Resolver for OutwardOnly {
-    fn resolve(
-        &self,
-        uri: &ureq::http::Uri,
-        config: &ureq::config::Config,
-        timeout: ureq::unversioned::transport::NextTimeout,
-    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let resolved = DefaultResolver::default().resolve(uri, config, timeout)?;
-        let mut kept = self.empty();
-        for addr in resolved.iter().filter(|addr| profile_core::net::may_fetch_from(addr.ip(), self.loopback)) {
-            kept.push(*addr);
-        }
-        if kept.is_empty() {
-            return Err(ureq::Error::HostNotFound);
-        }
-        Ok(kept)
-    }
 }

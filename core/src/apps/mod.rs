@@ -15,6 +15,7 @@
 //! path, a digest of the body, the time and a nonce the server never accepts twice), and the
 //! server tells it of changes ([`AppEvent`]) by a signed webhook or a WebSocket.
 
+pub mod links;
 #[cfg(feature = "hpke")]
 pub mod sealed;
 

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-pub use hpke::rand_core::CryptoRng;
+pub use hpke::rand_core::{self, CryptoRng};
 
 use super::{GrantId, Sealed, SealedShare};
 use crate::category::Category;

@@ -1,0 +1,184 @@
+#![allow(clippy::unwrap_used)]
+
+use profile_core::apps::{AppEventKind, KEY_ID_HEADER};
+use profile_core::ecdsa::Signature;
+use profile_core::server_api::{Jwks, ServerJwk};
+use serde_json::json;
+
+use super::*;
+
+fn app_keys(byte: u8) -> AppKeys {
+    AppKeys::from_secrets(&Secret32::from_bytes([byte; 32]), &Secret32::from_bytes([byte + 1; 32])).unwrap()
+}
+
+#[test]
+fn a_stamp_is_signed_with_the_apps_published_key() {
+    let keys = app_keys(3);
+    let grant = GrantId::from_bytes([5; 16]);
+    let headers = keys.stamp(&grant, "post", "/api/v1/app/appends", b"{\"a\":1}").unwrap();
+
+    let (bytes, stamp) = AppStamp::from_header(&headers.stamp).unwrap();
+    assert_eq!(stamp.grant_id, grant);
+    assert_eq!(stamp.method, "POST");
+    assert_eq!(stamp.matches("POST", "/api/v1/app/appends", b"{\"a\":1}", now()), Ok(()));
+    let published = keys.registration("till", "Till").unwrap().public_key.to_key().unwrap();
+    let signature = Signature::from_base64url(&headers.signature).unwrap();
+    assert!(published.verify(&bytes, &signature).is_ok(), "checks with profile-core's one ECDSA check");
+    assert!(keys.site_key().public_jwk().to_key().unwrap().verify(b"other bytes", &signature).is_err());
+
+    let again = keys.stamp(&grant, "POST", "/api/v1/app/appends", b"{\"a\":1}").unwrap();
+    assert_ne!(AppStamp::from_header(&again.stamp).unwrap().1.nonce, stamp.nonce, "a fresh nonce each time");
+}
+
+#[test]
+fn the_registration_publishes_both_keys() {
+    let keys = app_keys(3);
+    let registration = serde_json::to_value(keys.registration("corner-till", "Corner Shop").unwrap()).unwrap();
+    let members: Vec<&str> = registration.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(members, ["appId", "encryptionKey", "name", "publicKey"]);
+    assert_eq!(registration["appId"], "corner-till");
+    assert_eq!(registration["name"], "Corner Shop");
+    assert_eq!(registration["publicKey"], json!(keys.site_key().public_jwk()));
+    assert_eq!(registration["encryptionKey"], json!(keys.encryption_key()));
+    assert_eq!(registration["encryptionKey"]["crv"], "P-256");
+    // Read back as the profile-core contract the host reads it with.
+    let read: AppRegistration = serde_json::from_value(registration).unwrap();
+    assert_eq!(read.encryption_key, Some(keys.encryption_key()));
+
+    assert_eq!(app_keys(3).encryption_key(), keys.encryption_key(), "the same secrets make the same keys");
+    assert_ne!(app_keys(4).encryption_key(), keys.encryption_key());
+    assert!(matches!(keys.registration("", "Corner Shop"), Err(AppError::Registration(_))));
+    assert!(matches!(keys.registration("till", "two\nlines"), Err(AppError::Registration(_))));
+    assert!(matches!(
+        AppKeys::from_secrets(&Secret32::from_bytes([0; 32]), &Secret32::from_bytes([1; 32])),
+        Err(AppError::Key)
+    ));
+    assert_eq!(format!("{keys:?}"), "AppKeys(..)");
+}
+
+/// A profile server's signing key, as its JWKS publishes it.
+struct ServerKey {
+    key: p256::ecdsa::SigningKey,
+    kid: &'static str,
+}
+
+impl ServerKey {
+    fn new(byte: u8, kid: &'static str) -> Self {
+        Self { key: p256::ecdsa::SigningKey::from_slice(&[byte; 32]).unwrap(), kid }
+    }
+
+    fn jwk(&self) -> ServerJwk {
+        ServerJwk {
+            key: PublicJwk::from_key(self.key.verifying_key()),
+            kid: self.kid.into(),
+            alg: "ES256".into(),
+            use_: "sig".into(),
+        }
+    }
+
+    fn sign(&self, body: &[u8]) -> String {
+        use base64ct::Encoding;
+        use p256::ecdsa::signature::Signer;
+        let signature: p256::ecdsa::Signature = self.key.sign(body);
+        base64ct::Base64UrlUnpadded::encode_string(&signature.to_bytes())
+    }
+}
+
+const SERVER: &str = "https://profiles.example";
+
+#[test]
+fn a_webhook_verifies_with_its_servers_key_only() {
+    let server = ServerKey::new(7, "k1");
+    let webhooks = Webhooks::new(Reach::Public);
+    webhooks.remember(SERVER, Jwks { keys: vec![server.jwk()] });
+    let grant = GrantId::from_bytes([1; 16]);
+    let body = serde_json::to_vec(&json!({
+        "id": "ev-1", "grantId": grant, "occurredAt": 1_700_000_000, "type": "share-updated", "version": 4
+    }))
+    .unwrap();
+    let ours = |id: &GrantId| (id == &grant).then(|| SERVER.to_owned());
+
+    let event = webhooks.verify("k1", &server.sign(&body), &body, ours).unwrap();
+    assert_eq!((event.id.as_str(), event.kind), ("ev-1", AppEventKind::ShareUpdated { version: 4 }));
+
+    let forger = ServerKey::new(8, "k1");
+    assert!(matches!(webhooks.verify("k1", &forger.sign(&body), &body, ours), Err(AppError::WebhookSignature(_))));
+    let mut altered = body.clone();
+    altered.extend_from_slice(b" ");
+    assert!(matches!(webhooks.verify("k1", &server.sign(&body), &altered, ours), Err(AppError::WebhookSignature(_))));
+    // A key the server published a moment ago does not hold: not fetched again at once.
+    assert!(matches!(webhooks.verify("k2", &server.sign(&body), &body, ours), Err(AppError::UnknownKey { .. })));
+    assert!(matches!(webhooks.verify("k1", &server.sign(&body), &body, |_| None), Err(AppError::UnknownGrant(_))));
+    assert!(matches!(
+        webhooks.verify("", &server.sign(&body), &body, ours),
+        Err(AppError::WebhookHeader(KEY_ID_HEADER))
+    ));
+    assert!(matches!(webhooks.verify("k1", "", &body, ours), Err(AppError::WebhookHeader(_))));
+    assert!(matches!(webhooks.verify("k1", "not a signature", &body, ours), Err(AppError::WebhookSignature(_))));
+    assert!(matches!(webhooks.verify("k1", &server.sign(b"{}"), b"{}", ours), Err(AppError::WebhookBody(_))));
+}
+
+#[test]
+fn seen_event_ids_are_remembered_up_to_the_bound() {
+    let webhooks = Webhooks::with_capacity(Reach::Public, 2);
+    assert!(!webhooks.seen("a"));
+    assert!(webhooks.seen("a"), "a second delivery");
+    assert!(!webhooks.seen("b"));
+    assert!(!webhooks.seen("c"), "a is forgotten now");
+    assert!(webhooks.seen("b") && webhooks.seen("c"));
+    assert!(!webhooks.seen("a"));
+    assert!(!Webhooks::with_capacity(Reach::Public, 0).seen("x"), "a capacity of at least one");
+}
+
+/// A grant of a profile whose server is at `api_base`, as an app keeps it before its first read.
+fn record(api_base: &str) -> GrantRecord {
+    GrantRecord {
+        grant_id: GrantId::from_bytes([2; 16]),
+        profile_url: "https://profiles.example/u/ada".into(),
+        profile_key: app_keys(9).site_key().public_jwk(),
+        api_base: api_base.into(),
+        share_version: None,
+        encryption_key: None,
+    }
+}
+
+#[test]
+fn a_grant_record_keeps_its_shape_and_refuses_plain_http_unless_allowed() {
+    let record = record("http://127.0.0.1:8450");
+    let value = serde_json::to_value(&record).unwrap();
+    assert_eq!(value["grantId"], "AgICAgICAgICAgICAgICAg");
+    assert!(value.get("shareVersion").is_none());
+    let keys = Arc::new(app_keys(3));
+    assert!(matches!(AppClient::resume(keys.clone(), record.clone(), Reach::Public), Err(AppError::Document(_))));
+    let client = AppClient::resume(keys, record.clone(), Reach::Loopback).unwrap();
+    assert_eq!(client.record(), record);
+}
+
+#[test]
+fn an_item_is_checked_against_its_category_before_anything_is_sent() {
+    // No server answers here: each refusal comes before any request.
+    let record = record("https://profiles.invalid");
+    let client = AppClient::resume(Arc::new(app_keys(3)), record, Reach::Public).unwrap();
+    let receipt = |gtin: &str| {
+        json!({"merchant": "Corner", "date": "2026-11-30", "currency": "EUR", "total": "1.00",
+               "items": [{"name": "Milk", "gtin": gtin, "quantity": 1, "unitPrice": "1.00"}]})
+        .as_object()
+        .cloned()
+        .unwrap()
+    };
+    assert!(matches!(client.append(Category::Receipts, receipt("4006381333932")), Err(AppError::Item(_))));
+    let mut missing = receipt("4006381333931");
+    missing.remove("merchant");
+    assert!(matches!(client.append(Category::Receipts, missing), Err(AppError::Item(_))));
+    let mut huge = receipt("4006381333931");
+    huge.insert("receipt".into(), json!({"lines": vec!["x".repeat(1000); 20]}));
+    assert!(matches!(client.append(Category::Receipts, huge), Err(AppError::Item(_))));
+    let mut big = receipt("4006381333931");
+    let items: Vec<Value> =
+        (0..200).map(|i| json!({"name": format!("{i} {}", "y".repeat(190)), "unitPrice": "1.00"})).collect();
+    big.insert("items".into(), json!(items));
+    big.insert("receipt".into(), json!({"lines": vec!["x".repeat(1000); 15]}));
+    assert!(matches!(client.append(Category::Receipts, big), Err(AppError::ItemTooLarge(_))));
+    // A well-formed receipt gets as far as the network, which is not there.
+    assert!(matches!(client.append(Category::Receipts, receipt("4006381333931")), Err(AppError::Unreachable(_))));
+}
