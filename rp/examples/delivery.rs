@@ -29,7 +29,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use common::{Sessions, blocking, no_randomness, refused, with_cookie};
+use common::{Sessions, blocking, html_escape, no_randomness, refused, with_cookie};
 use profile_rp::apps::{
     AppClient, AppError, AppEvent, AppEventKind, AppKeys, Category, GrantAnswer, GrantId, Reach, ShareContents,
     Webhooks,
@@ -139,10 +139,6 @@ async fn home(State(app): State<Delivery>, headers: HeaderMap) -> Response {
     };
     let script = SCRIPT.replace("FIELDS", &json!(FIELDS).to_string());
     with_cookie(cookie, common::page("Parcel Express", "Deliveries", "", &body, &script))
-}
-
-fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// The page side (`FIELDS` becomes [`FIELDS`]): ask for the grant and hand its answer to the
