@@ -2,11 +2,15 @@
 //! the names of the fields that left. The host answers and previews a call with the same rules,
 //! so the consent window shows exactly what the answer will carry, and the ledger names it.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value, json};
+
+use crate::apps::{Action, GrantRequest, Scope};
 
 use crate::category::{age, date, today};
 use crate::wire::{Call, LoginParams};
-use crate::{AccountGuid, Address, AddressKind, Category, Claim, ClaimsRequest, Item};
+use crate::{ADDRESS_FIELDS, AccountGuid, Address, AddressKind, Category, Claim, ClaimsRequest, Item};
 
 /// Most medical events one `medical` claim carries, most recent first.
 pub const MAX_CLAIMED_EVENTS: usize = 50;
@@ -84,8 +88,74 @@ pub fn preview(call: &Call, profile: &impl Profile) -> Value {
         }
         Call::Request(request) => answer_claims(request, profile),
         Call::AddBookmark(offer) => Value::Object(offer.fields().clone()),
+        Call::RequestGrant(request) => grant_preview(request, profile),
         _ => Value::Null,
     }
+}
+
+/// What the consent window says of a grant: the purpose, and each scope with its category's
+/// names, the actions, the fields it narrows to (with their labels) and how many the profile
+/// holds now.
+fn grant_preview(request: &GrantRequest, profile: &impl Profile) -> Value {
+    let scopes = request.scopes.iter().map(|scope| {
+        let def = scope.category.def();
+        let labels = |names: &Vec<String>| {
+            let label = |name: &str| -> String {
+                let from_def = def.fields.iter().find(|f| f.name == name).map(|f| f.label);
+                let label = from_def.or_else(|| ADDRESS_FIELDS.iter().find(|f| f.name == name).map(|f| f.label));
+                label.unwrap_or(name).to_owned()
+            };
+            names.iter().map(|name| json!({"name": name, "label": label(name)})).collect::<Vec<_>>()
+        };
+        json!({
+            "category": scope.category,
+            "title": def.title,
+            "noun": def.noun,
+            "actions": scope.actions,
+            "fields": scope.fields.as_ref().map(labels),
+            "held": held(scope.category, profile),
+            "sensitivity": def.sensitivity,
+        })
+    });
+    json!({"purpose": request.purpose, "scopes": scopes.collect::<Vec<_>>()})
+}
+
+/// How many of a category the profile holds: the default addresses, the identity record, or
+/// the items.
+fn held(category: Category, profile: &impl Profile) -> usize {
+    match category {
+        Category::Addresses => AddressKind::ALL.into_iter().filter(|k| profile.address(*k).is_some()).count(),
+        Category::Identity => usize::from(profile.identity().is_some()),
+        other => profile.items(other).len(),
+    }
+}
+
+/// What a grant lets its app read, by category, with only the fields each scope names: the
+/// default addresses (`{kind, address}`), the identity record and the items (`{id, fields,
+/// updatedAt}`). A scope without `read` holds nothing.
+pub fn share_categories(scopes: &[Scope], profile: &impl Profile) -> BTreeMap<Category, Vec<Value>> {
+    let mut out = BTreeMap::new();
+    for scope in scopes.iter().filter(|s| s.may(Action::Read)) {
+        let only = |fields: Map<String, Value>| -> Map<String, Value> {
+            fields.into_iter().filter(|(name, value)| scope.covers_field(name) && !value.is_null()).collect()
+        };
+        let item =
+            |item: &Item| json!({"id": item.id, "fields": only(item.fields.clone()), "updatedAt": item.updated_at});
+        let values = match scope.category {
+            Category::Addresses => AddressKind::ALL
+                .into_iter()
+                .filter_map(|kind| {
+                    let address = serde_json::to_value(profile.address(kind)?.for_pages()).ok()?;
+                    let Value::Object(fields) = address else { return None };
+                    Some(json!({"kind": kind.as_str(), "address": only(fields)}))
+                })
+                .collect(),
+            Category::Identity => profile.identity().map(item).into_iter().collect(),
+            other => profile.items(other).into_iter().map(item).collect(),
+        };
+        out.insert(scope.category, values);
+    }
+    out
 }
 
 /// What left, by field name, for the ledger: the non-null members of the answer
@@ -99,6 +169,14 @@ pub fn disclosed_fields(call: &Call, answer: &Value) -> Vec<String> {
         }
         // Nothing of the profile left: a bookmark came in.
         Call::AddBookmark(_) => return vec!["bookmarks.added".to_owned()],
+        // What the app was granted, scope by scope (what it reads leaves sealed, later).
+        Call::RequestGrant(request) => {
+            return request
+                .scopes
+                .iter()
+                .flat_map(|s| s.actions.iter().map(move |a| format!("grant.{}.{a}", s.category)))
+                .collect();
+        }
         _ => String::new(),
     };
     match answer {
@@ -190,5 +268,47 @@ mod tests {
             ["profileUrl"]
         );
         assert_eq!(preview(&Call::Hello {}, &profile), Value::Null);
+    }
+
+    #[test]
+    fn a_grant_shares_only_the_fields_its_scopes_name_and_nothing_it_may_not_read() {
+        let address: Address = serde_json::from_value(json!({"name": "Ada Lovelace", "line1": "1 Loop",
+            "city": "Paris", "postalCode": "75001", "country": "FR", "phone": "+33 1 23 45 67 89"}))
+        .unwrap();
+        let identity = Item {
+            id: crate::ItemId::single(),
+            fields: json!({"name": "Ada", "birthDate": "1815-12-10"}).as_object().unwrap().clone(),
+            updated_at: 3,
+            source: None,
+        };
+        let profile = Sample(address, AccountGuid::try_from("a".to_owned()).unwrap(), Some(identity));
+        let call: Call = serde_json::from_value(json!({"type": "requestGrant", "params": {"scopes": [
+            {"category": "addresses", "actions": ["read", "subscribe"], "fields": ["line1", "city", "postalCode"]},
+            {"category": "identity", "actions": ["read"], "fields": ["name"]},
+            {"category": "receipts", "actions": ["append"]}
+        ], "purpose": "Deliveries"}}))
+        .unwrap();
+        let Call::RequestGrant(request) = &call else { unreachable!() };
+        let shared = share_categories(&request.scopes, &profile);
+        assert_eq!(
+            serde_json::to_value(&shared).unwrap(),
+            json!({
+                "identity": [{"id": "me", "fields": {"name": "Ada"}, "updatedAt": 3}],
+                "addresses": [{"kind": "shipping", "address": {"line1": "1 Loop", "city": "Paris", "postalCode": "75001"}}]
+            }),
+            "no birth date, no phone, nothing of receipts (append only)"
+        );
+        let shown = preview(&call, &profile);
+        assert_eq!(shown["purpose"], "Deliveries");
+        assert_eq!(
+            shown["scopes"][0]["fields"][0],
+            json!({"name": "line1", "label": shown["scopes"][0]["fields"][0]["label"]})
+        );
+        assert_eq!(shown["scopes"][0]["held"], 1);
+        assert_eq!(shown["scopes"][2]["actions"], json!(["append"]));
+        assert_eq!(
+            disclosed_fields(&call, &Value::Null),
+            ["grant.addresses.read", "grant.addresses.subscribe", "grant.identity.read", "grant.receipts.append"]
+        );
     }
 }

@@ -99,6 +99,20 @@ pub mod path {
     pub const APP_WEBHOOK: &str = "/api/v1/app/webhook";
     /// `GET`, upgraded to a WebSocket of [`crate::apps::AppEvent`]s. Needs `subscribe`.
     pub const APP_EVENTS: &str = "/api/v1/app/events";
+    /// `PUT` [`crate::apps::links::LinkConfirm`] → 204: a linked profile names the grant it gave
+    /// back (signed as an app, on the grant this profile gave it).
+    pub const APP_LINK: &str = "/api/v1/app/link";
+
+    // Linked profiles.
+    /// `POST` [`super::LinkTicketSet`] (a device) → 201: a connection ticket's token, by hash.
+    pub const LINK_TICKETS: &str = "/api/v1/links/tickets";
+    /// `POST` [`crate::apps::links::LinkRedeem`] (anyone holding a ticket; no token) → 202,
+    /// or 404 for a ticket unknown, spent or expired. Spends the ticket either way.
+    pub const LINKS_REDEEM: &str = "/api/v1/links/redeem";
+    /// `GET` → [`super::LinkRequestList`]: redemptions waiting for the issuer's devices.
+    pub const LINK_REQUESTS: &str = "/api/v1/links/requests";
+    /// `POST` [`super::AppendsDone`] (their ids) → 204.
+    pub const LINK_REQUESTS_DONE: &str = "/api/v1/links/requests/done";
 
     /// [`PROFILE`] for one user.
     pub fn profile(id: &str) -> String {
@@ -943,6 +957,26 @@ pub struct GrantInfo {
     /// Where its webhook goes, when it set one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<String>,
+    /// For a grant to a linked profile: the grant it gave back, once it said
+    /// ([`path::APP_LINK`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_grant: Option<crate::apps::links::LinkConfirm>,
+}
+
+/// `POST /api/v1/links/tickets`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LinkTicketSet {
+    /// [`crate::apps::links::Token::hash`] of the ticket's token.
+    pub token_hash: String,
+    /// Unix seconds; at most [`crate::apps::links::TICKET_TTL`] from now.
+    pub expires_at: i64,
+}
+
+/// `GET /api/v1/links/requests`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkRequestList {
+    pub requests: Vec<crate::apps::links::LinkRequest>,
 }
 
 /// `GET /api/v1/grants`: every grant of the profile, newest first.
@@ -1029,6 +1063,8 @@ pub enum PushEvent {
     Resync,
     /// An app appended an item: read `/api/v1/appends`.
     AppendReceived { grant_id: String },
+    /// Someone redeemed a connection ticket: read `/api/v1/links/requests`.
+    LinkRequested {},
 }
 
 #[cfg(test)]

@@ -189,6 +189,14 @@ pub enum Call {
         #[serde(rename = "grantId")]
         grant_id: GrantId,
     },
+    /// Issues a one-time connection ticket (valid 10 minutes) for linking another person's
+    /// profile: `{ticket, qrSvg, expiresAt}`.
+    IssueLinkTicket {},
+    /// Redeems a connection ticket another person issued: the two profiles grant each other
+    /// their contact cards. Answers `{linked: name}`.
+    RedeemLinkTicket {
+        ticket: String,
+    },
     /// The person did something in the extension's own UI (decided in a consent window, opened
     /// the popup or the options page): it keeps an unlocked profile from locking for idleness.
     Activity {},
@@ -318,6 +326,9 @@ pub struct AppEntry {
     /// The newest items it appended (at most 20), by category: `{category, id, summary,
     /// addedAt}`.
     pub appended_items: Vec<Value>,
+    /// For a linked profile: its profile URL (revoking the grant cuts the link).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linked_profile: Option<String>,
 }
 
 /// The public part of the profile: the fields chosen, and the document the profile server
@@ -573,6 +584,8 @@ impl Call {
             Self::GetPublic {} => "getPublic",
             Self::ListApps {} => "listApps",
             Self::RevokeApp { .. } => "revokeApp",
+            Self::IssueLinkTicket {} => "issueLinkTicket",
+            Self::RedeemLinkTicket { .. } => "redeemLinkTicket",
             Self::Activity {} => "activity",
             Self::Fill(_) => "fill",
         }
@@ -600,6 +613,8 @@ impl Call {
                 | Self::RemoveItem { .. }
                 | Self::SetPublic { .. }
                 | Self::RevokeApp { .. }
+                | Self::IssueLinkTicket {}
+                | Self::RedeemLinkTicket { .. }
                 | Self::Activity {}
                 | Self::Fill(_)
         )

@@ -12,7 +12,13 @@
 //! - **account lookup + assertion verification**: `GET /api/v1/accounts?origin=…` (the server
 //!   verifies the ES256 access token and reads the registry), then the login assertion is
 //!   verified against the public key it returned with `profile_core::verify`, as a site's
-//!   login does. The load generator shares the machine's two cores with the server.
+//!   login does. The load generator shares the machine's two cores with the server;
+//! - **app appends**: apps append a sealed receipt (about 300 bytes) through signed requests,
+//!   each checked (signature, stamp, nonce spent in the database, grant) and stored durably;
+//! - **share change to 1,000 webhooks**: 1,000 apps, each with a grant subscribed to the
+//!   profile and a webhook on one of four loopback receivers; the person's device PUTs a newer
+//!   share for each, and the figure is the time from the first PUT to the last webhook
+//!   received (and each app's time from its PUT to its webhook).
 //!
 //! `cargo bench -p profile-server --bench load` (`make bench` runs it inside
 //! `scripts/with-postgres`).
@@ -34,10 +40,11 @@ const CLIENTS: usize = 8;
 const RUN: Duration = Duration::from_secs(5);
 const PASSPHRASE: &str = "correct horse battery";
 
-/// A server on `db` with `CLIENTS` users; their profile ids.
+/// A server on `db` with `CLIENTS` users; their profile ids. Webhooks on loopback are allowed
+/// (`sites_on_loopback`), as the webhook receivers are on this machine.
 fn start(db: &Database) -> (Server, Vec<String>) {
     let users = (0..CLIENTS).map(|i| db.create_user(&format!("u{i}@bench.test"), PASSPHRASE)).collect();
-    (Server::start_with(db, &[], &[]), users)
+    (Server::start_with(db, &[], &[("PROFILE_SERVER__SITES_ON_LOOPBACK", "true")]), users)
 }
 
 fn agent() -> ureq::Agent {
@@ -177,6 +184,8 @@ fn bench(backend: &str, db: &Database) {
         });
     }
     items(backend, &base, pid, &clients[..2]);
+    apps::appends(backend, &base, pid, &clients);
+    apps::webhooks(backend, &base, &clients[..2]);
     let origin = profile_core::Origin::parse("https://shop.example").unwrap();
     let challenge = profile_core::Challenge::from_random(&[7; 16]).unwrap();
     let guid = profile_core::AccountGuid::try_from("acct-1".to_owned()).unwrap();
@@ -261,6 +270,258 @@ fn items(backend: &str, base: &str, pid: u32, clients: &[Client]) {
         contents.len(),
         read.len()
     );
+}
+
+/// Apps' signed requests and webhooks.
+mod apps {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    use base64ct::Encoding;
+    use p256::ecdsa::SigningKey;
+    use p256::ecdsa::signature::Signer;
+    use profile_core::apps::sealed::{self, DecryptionKey, ShareContents};
+    use profile_core::apps::{Action, AppStamp, GrantId, SIGNATURE_HEADER, STAMP_HEADER, Scope, SealedShare};
+    use profile_core::category::Category;
+    use profile_core::public::ProfileKey;
+    use profile_core::server_api::{AppendRequest, GrantRegistration, WebhookSet, path};
+
+    use super::*;
+
+    fn random<const N: usize>() -> [u8; N] {
+        let mut bytes = [0u8; N];
+        getrandom::fill(&mut bytes).unwrap();
+        bytes
+    }
+
+    fn rng() -> getrandom::rand_core::UnwrapErr<getrandom::SysRng> {
+        getrandom::rand_core::UnwrapErr(getrandom::SysRng)
+    }
+
+    fn now() -> u64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+    }
+
+    /// An app with a grant of one profile.
+    struct App {
+        key: SigningKey,
+        grant: GrantId,
+    }
+
+    struct Profile {
+        key: ProfileKey,
+        decryption: DecryptionKey,
+        app_decryption: DecryptionKey,
+    }
+
+    impl Profile {
+        fn new() -> Self {
+            let secret = Secret32::from_bytes(random());
+            Self {
+                key: ProfileKey::from_secret(&secret).unwrap(),
+                decryption: sealed::profile_decryption_key(&secret),
+                app_decryption: DecryptionKey::from_secret(&Secret32::from_bytes(random())),
+            }
+        }
+
+        fn share(&self, grant: &GrantId, version: u64) -> SealedShare {
+            let contents = ShareContents {
+                grant_id: grant.clone(),
+                version,
+                profile_url: "https://profiles.test/u/x".into(),
+                issued_at: now(),
+                encryption_key: self.decryption.public().to_jwk(),
+                categories: [(
+                    Category::Addresses,
+                    vec![serde_json::json!({"line1": "1 Main St", "city": "Springfield"})],
+                )]
+                .into(),
+            };
+            sealed::seal_share(&self.key, self.app_decryption.public(), &contents, &mut rng()).unwrap()
+        }
+    }
+
+    impl App {
+        /// A signed request: its status.
+        fn call(&self, agent: &ureq::Agent, base: &str, method: &str, path: &str, body: &[u8]) -> u16 {
+            let stamp = AppStamp::new(self.grant.clone(), method, path, body, now(), random());
+            let (bytes, header) = stamp.to_header();
+            let signature: p256::ecdsa::Signature = self.key.sign(&bytes);
+            let signature = base64ct::Base64UrlUnpadded::encode_string(&signature.to_bytes());
+            let url = format!("{base}{path}");
+            let response = match method {
+                "PUT" => agent
+                    .put(&url)
+                    .header(STAMP_HEADER, &header)
+                    .header(SIGNATURE_HEADER, &signature)
+                    .header("Content-Type", "application/json")
+                    .send(body),
+                _ => agent
+                    .post(&url)
+                    .header(STAMP_HEADER, &header)
+                    .header(SIGNATURE_HEADER, &signature)
+                    .header("Content-Type", "application/json")
+                    .send(body),
+            };
+            response.unwrap().status().as_u16()
+        }
+    }
+
+    /// Registers `n` grants of `client`'s profile with `scopes`.
+    fn grants(base: &str, client: &Client, profile: &Profile, n: usize, scopes: &[Scope]) -> Vec<App> {
+        (0..n)
+            .map(|_| {
+                let app =
+                    App { key: SigningKey::from_slice(&random::<32>()).unwrap(), grant: GrantId::from_bytes(random()) };
+                let registration = GrantRegistration {
+                    grant_id: app.grant.clone(),
+                    origin: profile_core::Origin::parse("https://till.example").unwrap(),
+                    app_id: profile_core::AppId::try_from("till".to_owned()).unwrap(),
+                    name: "Till".to_owned().try_into().unwrap(),
+                    scopes: scopes.to_vec(),
+                    app_key: profile_core::PublicJwk::from_key(app.key.verifying_key()),
+                    share: profile.share(&app.grant, 1),
+                };
+                let (status, answer) =
+                    call(&agent(), "POST", &format!("{base}{}", path::GRANTS), &client.token, Some(&registration));
+                assert_eq!(status, 201, "{answer}");
+                app
+            })
+            .collect()
+    }
+
+    fn scope(category: Category, actions: &[Action]) -> Scope {
+        serde_json::from_value(serde_json::json!({"category": category, "actions": actions})).unwrap()
+    }
+
+    /// Appends per second: each client's apps append sealed receipts, one signed request each.
+    pub fn appends(backend: &str, base: &str, pid: u32, clients: &[Client]) {
+        const GRANTS: usize = 8;
+        let profile = Profile::new();
+        let scopes = [scope(Category::Receipts, &[Action::Append])];
+        let apps: Vec<Vec<App>> =
+            clients.iter().map(|client| grants(base, client, &profile, GRANTS, &scopes)).collect();
+        let bodies: Vec<Vec<Vec<u8>>> = apps
+            .iter()
+            .map(|apps| {
+                apps.iter()
+                    .map(|app| {
+                        let contents = sealed::AppendContents {
+                            grant_id: app.grant.clone(),
+                            category: Category::Receipts,
+                            fields: serde_json::from_value(
+                                serde_json::json!({"merchant": "Corner", "total": "4.20", "note": "x".repeat(200)}),
+                            )
+                            .unwrap(),
+                            made_at: now(),
+                        };
+                        let sealed = sealed::seal_append(profile.decryption.public(), &contents, &mut rng()).unwrap();
+                        serde_json::to_vec(&AppendRequest { category: Category::Receipts, sealed }).unwrap()
+                    })
+                    .collect()
+            })
+            .collect();
+        let label = format!("{backend}: app append (signed, durable)");
+        measure(&label, pid, clients, |agent, client, n| {
+            let index = clients.iter().position(|c| c.user == client.user).unwrap_or(0);
+            let which = (n as usize) % GRANTS;
+            let status = apps[index][which].call(agent, base, "POST", path::APP_APPENDS, &bodies[index][which]);
+            assert_eq!(status, 201);
+        });
+    }
+
+    /// When each grant's webhook arrived, by grant id.
+    type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
+
+    /// A webhook receiver on loopback: its URL.
+    fn receiver(arrivals: Arrivals) -> String {
+        let (bound, port) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                bound.send(listener.local_addr().unwrap().port()).unwrap();
+                let app = axum::Router::new().route(
+                    "/hook",
+                    axum::routing::post(move |body: String| {
+                        let event: profile_core::apps::AppEvent = serde_json::from_str(&body).unwrap();
+                        arrivals.lock().unwrap().entry(event.grant_id.to_string()).or_insert_with(Instant::now);
+                        async { axum::http::StatusCode::NO_CONTENT }
+                    }),
+                );
+                axum::serve(listener, app).await.unwrap();
+            });
+        });
+        format!("http://127.0.0.1:{}/hook", port.recv().unwrap())
+    }
+
+    /// A share PUT for each of 1,000 subscribed apps, to every webhook received.
+    pub fn webhooks(backend: &str, base: &str, clients: &[Client]) {
+        const APPS: usize = 1_000;
+        let profile = Profile::new();
+        let scopes = [scope(Category::Addresses, &[Action::Read, Action::Subscribe])];
+        let per_client = APPS / clients.len();
+        let arrivals: Arrivals = Arc::default();
+        let urls: Vec<String> = (0..4).map(|_| receiver(arrivals.clone())).collect();
+        let apps: Vec<Vec<App>> =
+            clients.iter().map(|client| grants(base, client, &profile, per_client, &scopes)).collect();
+        for (i, app) in apps.iter().flatten().enumerate() {
+            let hook = serde_json::to_vec(&WebhookSet { url: urls[i % urls.len()].clone() }).unwrap();
+            assert_eq!(app.call(&agent(), base, "PUT", path::APP_WEBHOOK, &hook), 204);
+        }
+        let shares: Vec<Vec<SealedShare>> =
+            apps.iter().map(|apps| apps.iter().map(|app| profile.share(&app.grant, 2)).collect()).collect();
+        let started = Instant::now();
+        let put_at: Vec<Vec<(String, Instant)>> = std::thread::scope(|scope| {
+            let threads: Vec<_> = clients
+                .iter()
+                .zip(&apps)
+                .zip(&shares)
+                .map(|((client, apps), shares)| {
+                    scope.spawn(move || {
+                        let agent = agent();
+                        apps.iter()
+                            .zip(shares)
+                            .map(|(app, share)| {
+                                let at = Instant::now();
+                                let url = format!("{base}{}", path::grant_share(app.grant.as_str()));
+                                let (status, answer) = call(&agent, "PUT", &url, &client.token, Some(share));
+                                assert_eq!(status, 204, "{answer}");
+                                (app.grant.to_string(), at)
+                            })
+                            .collect()
+                    })
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        let puts_done = started.elapsed();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while arrivals.lock().unwrap().len() < apps.iter().flatten().count() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let arrivals = arrivals.lock().unwrap().clone();
+        let last = arrivals.values().max().map(|at| at.duration_since(started)).unwrap_or_default();
+        let mut each: Vec<Duration> = put_at
+            .iter()
+            .flatten()
+            .filter_map(|(grant, at)| arrivals.get(grant).map(|arrived| arrived.duration_since(*at)))
+            .collect();
+        each.sort();
+        let pct = |p: f64| {
+            each.get(((each.len() as f64 * p) as usize).min(each.len().saturating_sub(1))).copied().unwrap_or_default()
+        };
+        println!(
+            "{backend}: {} share PUTs → {} of {} webhooks received in {:.2} s (PUTs done in {:.2} s; each app's PUT to its webhook p50 {:.0} ms, p99 {:.0} ms)",
+            put_at.iter().flatten().count(),
+            arrivals.len(),
+            apps.iter().flatten().count(),
+            last.as_secs_f64(),
+            puts_done.as_secs_f64(),
+            pct(0.50).as_secs_f64() * 1e3,
+            pct(0.99).as_secs_f64() * 1e3,
+        );
+    }
 }
 
 fn main() {

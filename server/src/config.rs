@@ -73,6 +73,21 @@ pub struct Settings {
     /// never comes back, and cost about 150 bytes each; a batch that would remember more is
     /// answered `413` until the operator raises this.
     pub max_tombstones_per_user: i64,
+    /// Grants a profile may hold, revoked ones included; at most
+    /// `profile_core::server_api::MAX_GRANTS`, the default.
+    pub max_grants_per_user: usize,
+    /// Appends that may wait for the person's devices, per grant; past it an app's append is
+    /// answered `429`. At most `profile_core::server_api::MAX_PENDING_APPENDS`, the default.
+    pub max_pending_appends: usize,
+    /// The wait before a failed webhook delivery is tried again, doubling with each failure up
+    /// to `webhook_max_retry_secs`, until `webhook_give_up_secs` after the event.
+    pub webhook_retry_secs: u64,
+    pub webhook_max_retry_secs: u64,
+    /// After this long a delivery still failing is given up (kept as dead, counted in the
+    /// metrics).
+    pub webhook_give_up_secs: u64,
+    /// Webhook deliveries under way at once, per server instance.
+    pub webhook_concurrency: usize,
 }
 
 /// CIDR blocks, or bare addresses (a block of one).
@@ -120,6 +135,12 @@ impl Default for Settings {
             max_items_per_user: 200_000,
             max_item_bytes_per_user: 512 << 20,
             max_tombstones_per_user: 1_000_000,
+            max_grants_per_user: profile_core::server_api::MAX_GRANTS,
+            max_pending_appends: profile_core::server_api::MAX_PENDING_APPENDS,
+            webhook_retry_secs: 5,
+            webhook_max_retry_secs: 3600,
+            webhook_give_up_secs: 86_400,
+            webhook_concurrency: 64,
         }
     }
 }
@@ -159,6 +180,24 @@ impl Settings {
             || settings.max_tombstones_per_user < 0
         {
             return Err(Box::new(figment::Error::from("the vault item limits cannot be negative".to_owned())));
+        }
+        if settings.max_grants_per_user > profile_core::server_api::MAX_GRANTS
+            || settings.max_pending_appends > profile_core::server_api::MAX_PENDING_APPENDS
+        {
+            return Err(Box::new(figment::Error::from(format!(
+                "max_grants_per_user is at most {} and max_pending_appends at most {}",
+                profile_core::server_api::MAX_GRANTS,
+                profile_core::server_api::MAX_PENDING_APPENDS
+            ))));
+        }
+        if settings.webhook_retry_secs == 0
+            || settings.webhook_max_retry_secs < settings.webhook_retry_secs
+            || settings.webhook_concurrency == 0
+        {
+            return Err(Box::new(figment::Error::from(
+                "webhook_retry_secs and webhook_concurrency are at least 1, and webhook_max_retry_secs at least webhook_retry_secs"
+                    .to_owned(),
+            )));
         }
         if settings.push_check_secs == 0 {
             return Err(Box::new(figment::Error::from("push_check_secs must be at least 1".to_owned())));

@@ -168,6 +168,18 @@ impl ServerSigningKey {
         ServerJwk { key: PublicJwk::from(&self.public), kid: self.kid.clone(), alg: "ES256".into(), use_: "sig".into() }
     }
 
+    /// Its key id, as in the JWKS.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// An ES256 signature (`r‖s`) over `message`: how the server signs what it sends apps
+    /// (their webhooks), checked with its JWKS key.
+    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
+        let signature: Signature = self.signing.sign(message);
+        signature.to_bytes().into()
+    }
+
     /// Signs an access token for `user` on `device`, valid [`ACCESS_TTL_SECS`] from `now`.
     pub fn issue_access(&self, issuer: &str, user: &str, device: &str, now: i64) -> String {
         let header = Header { alg: "ES256".into(), typ: Some("JWT".into()), kid: Some(self.kid.clone()) };

@@ -8,13 +8,21 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64ct::{Base64UrlUnpadded, Encoding};
+use profile_core::apps::sealed;
+use profile_core::apps::{
+    Action, AppEvent, AppEventKind, AppStamp, EVENT_ID_HEADER, GrantId, KEY_ID_HEADER, MAX_STAMP_SKEW, STAMP_HEADER,
+    Scope, SealedShare,
+};
+use profile_core::category::Category;
 use profile_core::public::{ProfileKey, PublicFields, PublicPart, sign_public, verify_public};
 use profile_core::server_api::{
-    AccountCheck, AccountCheckAnswer, AccountList, AccountRef, AccountRegistration, ApiErrorCode, Bytes,
-    CredentialKind, CurrentProof, DeviceList, ErrorBody, ErrorDetail, Health, ItemBatch, ItemChange, ItemChanges,
-    ItemDelete, ItemId, ItemPut, ItemVersion, ItemsQuery, ItemsWritten, Jwks, LoginRequest, MAX_BATCH_BODY_BYTES,
-    MAX_BATCH_OPS, MAX_ITEM_BYTES, PaperKeySet, PassphraseChange, PreloginRequest, PreloginResponse, ProfileDocument,
-    PushEvent, RecoverRequest, RefreshRequest, Rotation, TokenType, Tokens, Vault, VaultWrite, VaultWritten, path,
+    AccountCheck, AccountCheckAnswer, AccountList, AccountRef, AccountRegistration, ApiErrorCode, AppGrant,
+    AppendAccepted, AppendList, AppendRequest, AppendsDone, Bytes, CredentialKind, CurrentProof, DeviceList, ErrorBody,
+    ErrorDetail, GrantInfo, GrantList, GrantRegistration, Health, ItemBatch, ItemChange, ItemChanges, ItemDelete,
+    ItemId, ItemPut, ItemVersion, ItemsQuery, ItemsWritten, Jwks, LoginRequest, MAX_BATCH_BODY_BYTES, MAX_BATCH_OPS,
+    MAX_ITEM_BYTES, PaperKeySet, PassphraseChange, PreloginRequest, PreloginResponse, ProfileDocument, PushEvent,
+    RecoverRequest, RefreshRequest, Rotation, SIGNATURE_HEADER, TokenType, Tokens, Vault, VaultWrite, VaultWritten,
+    WebhookSet, path,
 };
 use profile_core::vault;
 use profile_core::{AccountGuid, Origin, Passphrase, PublicJwk, Secret32};
@@ -1762,4 +1770,543 @@ fn on_sqlite_metrics_are_not_public() {
     assert_eq!(scrape(&server, &metrics, "").0, 200);
     let (status, _, _) = server.raw_at(&metrics, "GET", "/api/v1/vault", "text/plain", b"", "");
     assert_eq!(status, 404, "only metrics there");
+}
+
+/// An app with a grant: the key it signs its requests with and the key its share is sealed to.
+struct App {
+    signing: p256::ecdsa::SigningKey,
+    decryption: sealed::DecryptionKey,
+    grant: GrantId,
+}
+
+/// The person's profile key (it signs shares) and the key appends are sealed to.
+struct Profile {
+    key: ProfileKey,
+    decryption: sealed::DecryptionKey,
+}
+
+impl Profile {
+    fn new() -> Self {
+        let secret = Secret32::from_bytes(random());
+        Self { key: ProfileKey::from_secret(&secret).unwrap(), decryption: sealed::profile_decryption_key(&secret) }
+    }
+}
+
+fn rng() -> getrandom::rand_core::UnwrapErr<getrandom::SysRng> {
+    getrandom::rand_core::UnwrapErr(getrandom::SysRng)
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+fn scope(category: Category, actions: &[Action]) -> Scope {
+    serde_json::from_value(json!({"category": category, "actions": actions})).unwrap()
+}
+
+impl App {
+    fn new() -> Self {
+        Self {
+            signing: p256::ecdsa::SigningKey::from_slice(&random::<32>()).unwrap(),
+            decryption: sealed::DecryptionKey::from_secret(&Secret32::from_bytes(random())),
+            grant: GrantId::from_bytes(random()),
+        }
+    }
+
+    /// Its share at `version`, holding `items` of receipts, sealed to it and signed by the profile.
+    fn share(&self, profile: &Profile, version: u64, items: Vec<Value>) -> SealedShare {
+        let contents = sealed::ShareContents {
+            grant_id: self.grant.clone(),
+            version,
+            profile_url: "https://profiles.test/u/x".into(),
+            issued_at: now_secs(),
+            encryption_key: profile.decryption.public().to_jwk(),
+            categories: [(Category::Receipts, items)].into(),
+        };
+        sealed::seal_share(&profile.key, self.decryption.public(), &contents, &mut rng()).unwrap()
+    }
+
+    fn registration(&self, scopes: Vec<Scope>, share: SealedShare) -> GrantRegistration {
+        GrantRegistration {
+            grant_id: self.grant.clone(),
+            origin: Origin::parse("https://till.example").unwrap(),
+            app_id: "till".to_owned().try_into().unwrap(),
+            name: "Corner Till".to_owned().try_into().unwrap(),
+            scopes,
+            app_key: PublicJwk::from_key(self.signing.verifying_key()),
+            share,
+        }
+    }
+
+    /// A fresh stamp of `method path body`, as of `issued_at`.
+    fn stamp(&self, method: &str, path: &str, body: &[u8], issued_at: u64) -> AppStamp {
+        AppStamp::new(self.grant.clone(), method, path, body, issued_at, random())
+    }
+
+    /// The stamp's header lines, signed with `key`.
+    fn headers(stamp: &AppStamp, key: &p256::ecdsa::SigningKey) -> String {
+        use p256::ecdsa::signature::Signer;
+        let (bytes, header) = stamp.to_header();
+        let signature: p256::ecdsa::Signature = key.sign(&bytes);
+        format!("{STAMP_HEADER}: {header}\r\n{}: {}\r\n", SIGNATURE_HEADER, b64(&signature.to_bytes()))
+    }
+
+    /// Sends `body` with `stamp` signed by `key` (another app's, to forge).
+    fn send_as(
+        &self,
+        server: &Server,
+        stamp: &AppStamp,
+        key: &p256::ecdsa::SigningKey,
+        path: &str,
+        body: &[u8],
+    ) -> Reply {
+        let (status, body) = server.raw(&stamp.method, path, "application/json", body, &Self::headers(stamp, key));
+        Reply { status, body }
+    }
+
+    /// A correctly signed, fresh request.
+    fn call(&self, server: &Server, method: &str, path: &str, body: &[u8]) -> Reply {
+        let stamp = self.stamp(method, path, body, now_secs());
+        self.send_as(server, &stamp, &self.signing, path, body)
+    }
+
+    /// Its event socket at `server`, or the refusal's status (0 when it could not connect).
+    fn events(&self, server: &Server) -> Result<AppSocket, u16> {
+        use tungstenite::client::IntoClientRequest;
+        let stamp = self.stamp("GET", path::APP_EVENTS, b"", now_secs());
+        let (bytes, header) = stamp.to_header();
+        let signature: p256::ecdsa::Signature = p256::ecdsa::signature::Signer::sign(&self.signing, &bytes);
+        let mut request = format!("ws://{}{}", server.addr, path::APP_EVENTS).into_client_request().unwrap();
+        request.headers_mut().insert(STAMP_HEADER, header.parse().unwrap());
+        request.headers_mut().insert(SIGNATURE_HEADER, b64(&signature.to_bytes()).parse().unwrap());
+        match tungstenite::connect(request) {
+            Ok((mut socket, _)) => {
+                if let tungstenite::stream::MaybeTlsStream::Plain(stream) = socket.get_mut() {
+                    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                }
+                Ok(socket)
+            }
+            Err(tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+            Err(_) => Err(0),
+        }
+    }
+
+    fn append(&self, profile: &Profile, category: Category, fields: Value) -> AppendRequest {
+        let contents = sealed::AppendContents {
+            grant_id: self.grant.clone(),
+            category,
+            fields: serde_json::from_value(fields).unwrap(),
+            made_at: now_secs(),
+        };
+        AppendRequest {
+            category,
+            sealed: sealed::seal_append(profile.decryption.public(), &contents, &mut rng()).unwrap(),
+        }
+    }
+}
+
+type AppSocket = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>;
+
+/// The next event an app's socket sent, or `None` once it closed.
+fn next_app_event(socket: &mut AppSocket) -> Option<AppEvent> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(Instant::now() < deadline, "no app event within 10 s");
+        match socket.read() {
+            Ok(tungstenite::Message::Text(text)) => return Some(serde_json::from_str(&text).unwrap()),
+            Ok(tungstenite::Message::Close(_)) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// A webhook receiver on loopback (a real axum server): what it heard, headers and body, and
+/// whether it is up. It can be stopped and started again on the same port.
+struct Hooks {
+    port: u16,
+    heard: std::sync::Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, String)>>>,
+    stop: Option<(tokio::sync::oneshot::Sender<()>, std::thread::JoinHandle<()>)>,
+}
+
+impl Hooks {
+    fn start() -> Self {
+        let mut hooks = Self { port: 0, heard: Default::default(), stop: None };
+        hooks.up();
+        hooks
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/hook", self.port)
+    }
+
+    /// Serves (again, on the same port once it had one).
+    fn up(&mut self) {
+        let (heard, port) = (self.heard.clone(), self.port);
+        let (bound, listening) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let socket = tokio::net::TcpSocket::new_v4().unwrap();
+                socket.set_reuseaddr(true).unwrap();
+                socket.bind(([127, 0, 0, 1], port).into()).unwrap();
+                let listener = socket.listen(1024).unwrap();
+                bound.send(listener.local_addr().unwrap().port()).unwrap();
+                let app = axum::Router::new().route(
+                    "/hook",
+                    axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+                        heard.lock().unwrap().push((headers, body));
+                        async { axum::http::StatusCode::NO_CONTENT }
+                    }),
+                );
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        self.port = listening.recv().unwrap();
+        self.stop = Some((stop, thread));
+    }
+
+    /// Stops listening: connections are refused until `up`.
+    fn down(&mut self) {
+        if let Some((stop, thread)) = self.stop.take() {
+            let _ = stop.send(());
+            thread.join().unwrap();
+        }
+    }
+
+    /// The events heard, de-duplicated by their id header, in the order first heard.
+    fn events(&self) -> Vec<(axum::http::HeaderMap, AppEvent)> {
+        let mut seen = std::collections::HashSet::new();
+        let heard = self.heard.lock().unwrap().clone();
+        heard
+            .into_iter()
+            .filter(|(headers, _)| seen.insert(headers[EVENT_ID_HEADER].to_str().unwrap().to_owned()))
+            .map(|(headers, body)| {
+                let event: AppEvent = serde_json::from_str(&body).unwrap();
+                assert_eq!(headers[EVENT_ID_HEADER].to_str().unwrap(), event.id, "the header names the body's event");
+                (headers, event)
+            })
+            .collect()
+    }
+
+    /// Waits until `n` distinct events were heard.
+    fn wait_for(&self, n: usize, within: Duration) -> Vec<(axum::http::HeaderMap, AppEvent)> {
+        let deadline = Instant::now() + within;
+        loop {
+            let events = self.events();
+            if events.len() >= n || Instant::now() > deadline {
+                return events;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Hooks {
+    fn drop(&mut self) {
+        self.down();
+    }
+}
+
+/// What the webhooks and sockets of a share update say.
+fn share_updated(version: u64) -> AppEventKind {
+    AppEventKind::ShareUpdated { version }
+}
+
+/// Grants from registration to revocation, as a person's device and an app see them.
+fn grants_and_apps(db: Database) {
+    let profile_id = db.create_user(EMAIL, PASSPHRASE);
+    let other_id = db.create_user("bob@example.org", PASSPHRASE);
+    let env = [
+        ("PROFILE_SERVER__SITES_ON_LOOPBACK", "true"),
+        ("PROFILE_SERVER__WEBHOOK_RETRY_SECS", "1"),
+        ("PROFILE_SERVER__WEBHOOK_MAX_RETRY_SECS", "1"),
+        ("PROFILE_SERVER__PUSH_CHECK_SECS", "1"),
+        ("PROFILE_SERVER__MAX_PENDING_APPENDS", "3"),
+    ];
+    let server = Server::start_with(&db, &["--public-url", "http://profiles.test"], &env);
+    // On PostgreSQL the app's socket is on a second instance: events reach it from the first.
+    let second = db.is_postgres().then(|| Server::start_with(&db, &["--public-url", "http://profiles.test"], &env));
+    let sockets_at = second.as_ref().unwrap_or(&server);
+    let device = Device::login(&server, &profile_id, EMAIL, PASSPHRASE, "laptop");
+    let stranger = Device::login(&server, &other_id, "bob@example.org", PASSPHRASE, "phone");
+    let (profile, till, delivery) = (Profile::new(), App::new(), App::new());
+    const SHARED: &str = "Corner Shop 7f3a9";
+    const APPENDED: &str = "Oat milk receipt 91c2e";
+
+    // A device registers the grant with its first share, sealed to the app.
+    let scopes = vec![
+        scope(Category::Receipts, &[Action::Read, Action::Append, Action::Subscribe]),
+        scope(Category::Addresses, &[Action::Read]),
+    ];
+    let first = till.share(&profile, 1, vec![json!({"id": "r1", "fields": {"merchant": SHARED}})]);
+    let registration = till.registration(scopes.clone(), first.clone());
+    let info: GrantInfo = server.call("POST", path::GRANTS, &registration, &device.access).ok();
+    assert_eq!(
+        (info.grant_id.clone(), info.share_version, info.appended, info.revoked_at),
+        (till.grant.clone(), 1, 0, None)
+    );
+    let reply = server.call("POST", path::GRANTS, &registration, &device.access);
+    assert_eq!(reply.code(), (409, ApiErrorCode::Conflict), "a grant id once");
+    let mut bad = registration.clone();
+    bad.grant_id = GrantId::from_bytes(random());
+    bad.share.sealed.enc = Bytes(vec![4; 10]);
+    assert_eq!(server.call("POST", path::GRANTS, &bad, &device.access).code(), (400, ApiErrorCode::InvalidRequest));
+    let mut bad = registration.clone();
+    bad.grant_id = GrantId::from_bytes(random());
+    bad.scopes = vec![];
+    assert_eq!(server.call("POST", path::GRANTS, &bad, &device.access).code(), (400, ApiErrorCode::InvalidRequest));
+    let no_subscribe = vec![scope(Category::Receipts, &[Action::Append])];
+    let reg = delivery.registration(no_subscribe, delivery.share(&profile, 1, vec![]));
+    assert_eq!(server.call("POST", path::GRANTS, &reg, &device.access).status, 201);
+
+    // Only the owner's grants, ever.
+    let theirs: GrantList = stranger.get(&server, path::GRANTS).ok();
+    assert!(theirs.grants.is_empty());
+    let grant_path = path::grant(till.grant.as_str());
+    assert_eq!(
+        server.authorized("DELETE", &grant_path, b"", Some(&stranger.access)).code(),
+        (404, ApiErrorCode::NotFound)
+    );
+    let share_path = path::grant_share(till.grant.as_str());
+    let newer = till.share(&profile, 9, vec![]);
+    assert_eq!(server.call("PUT", &share_path, &newer, &stranger.access).code(), (404, ApiErrorCode::NotFound));
+    assert_eq!(server.get(path::GRANTS, "").status, 401, "no token, no grants");
+
+    // The app reads its share, which only its key opens.
+    let read: SealedShare = till.call(&server, "GET", path::APP_SHARE, b"").ok();
+    assert_eq!(read, first);
+    let opened = sealed::open_share(&till.decryption, &profile.key.public_jwk(), &till.grant, &read).unwrap();
+    assert_eq!(opened.categories[&Category::Receipts][0]["fields"]["merchant"], SHARED);
+    assert!(sealed::open_share(&delivery.decryption, &profile.key.public_jwk(), &till.grant, &read).is_err());
+    let grant: AppGrant = till.call(&server, "GET", path::APP_GRANT, b"").ok();
+    assert_eq!(
+        (grant.profile_url, grant.scopes, grant.share_version),
+        (format!("http://profiles.test/u/{profile_id}"), scopes, 1)
+    );
+
+    // Refused: unsigned, forged, replayed, for another request, stale.
+    let bad_signature = (401, ApiErrorCode::BadSignature);
+    assert_eq!(server.request("GET", path::APP_SHARE, b"").code(), bad_signature, "unsigned");
+    let stamp = till.stamp("GET", path::APP_SHARE, b"", now_secs());
+    assert_eq!(
+        till.send_as(&server, &stamp, &delivery.signing, path::APP_SHARE, b"").code(),
+        bad_signature,
+        "another app's key"
+    );
+    assert_eq!(till.send_as(&server, &stamp, &till.signing, path::APP_SHARE, b"").status, 200);
+    assert_eq!(till.send_as(&server, &stamp, &till.signing, path::APP_SHARE, b"").code(), bad_signature, "replayed");
+    if let Some(second) = &second {
+        assert_eq!(
+            till.send_as(second, &stamp, &till.signing, path::APP_SHARE, b"").code(),
+            bad_signature,
+            "replayed to another instance"
+        );
+    }
+    let for_grant = till.stamp("GET", path::APP_GRANT, b"", now_secs());
+    assert_eq!(
+        till.send_as(&server, &for_grant, &till.signing, path::APP_SHARE, b"").code(),
+        bad_signature,
+        "another path"
+    );
+    let receipt =
+        serde_json::to_vec(&till.append(&profile, Category::Receipts, json!({"merchant": APPENDED}))).unwrap();
+    let for_other_body = till.stamp("POST", path::APP_APPENDS, b"{}", now_secs());
+    assert_eq!(
+        till.send_as(&server, &for_other_body, &till.signing, path::APP_APPENDS, &receipt).code(),
+        bad_signature,
+        "another body"
+    );
+    let stale = till.stamp("GET", path::APP_SHARE, b"", now_secs() - 2 * MAX_STAMP_SKEW);
+    assert_eq!(till.send_as(&server, &stale, &till.signing, path::APP_SHARE, b"").code(), bad_signature, "stale");
+    let query = format!("{}?x=1", path::APP_SHARE);
+    let plain = till.stamp("GET", path::APP_SHARE, b"", now_secs());
+    assert_eq!(
+        till.send_as(&server, &plain, &till.signing, &query, b"").code(),
+        bad_signature,
+        "the query is signed too"
+    );
+
+    // A locked-down profile, or server, serves no app.
+    assert!(db.admin(&["lockdown", "--email", EMAIL], "").0);
+    assert_eq!(till.call(&server, "GET", path::APP_SHARE, b"").code(), (403, ApiErrorCode::LockedDown));
+    assert!(db.admin(&["lockdown", "--email", EMAIL, "--lift"], "").0);
+    assert!(db.admin(&["lockdown", "--site"], "").0);
+    assert_eq!(till.call(&server, "GET", path::APP_SHARE, b"").code(), (503, ApiErrorCode::LockedDown));
+    assert!(db.admin(&["lockdown", "--site", "--lift"], "").0);
+
+    // Appends: to a category whose scope has `append`, bounded, announced to the devices.
+    let mut push = push_socket(&server, &device);
+    let accepted: AppendAccepted = till.call(&server, "POST", path::APP_APPENDS, &receipt).ok();
+    assert_eq!(next_event(&mut push), Heard::Event(PushEvent::AppendReceived { grant_id: till.grant.to_string() }));
+    let address = serde_json::to_vec(&till.append(&profile, Category::Addresses, json!({"line1": "x"}))).unwrap();
+    assert_eq!(till.call(&server, "POST", path::APP_APPENDS, &address).code(), (403, ApiErrorCode::OutsideGrant));
+    let mut huge = till.append(&profile, Category::Receipts, json!({}));
+    huge.sealed.ciphertext = Bytes(vec![7; sealed::MAX_APPEND_BYTES + 17]);
+    let huge = serde_json::to_vec(&huge).unwrap();
+    assert_eq!(till.call(&server, "POST", path::APP_APPENDS, &huge).code(), (413, ApiErrorCode::TooLarge));
+    for _ in 0..2 {
+        let more = serde_json::to_vec(&till.append(&profile, Category::Receipts, json!({"merchant": "more"}))).unwrap();
+        assert_eq!(till.call(&server, "POST", path::APP_APPENDS, &more).status, 201);
+    }
+    let one_more =
+        serde_json::to_vec(&till.append(&profile, Category::Receipts, json!({"merchant": "one more"}))).unwrap();
+    assert_eq!(
+        till.call(&server, "POST", path::APP_APPENDS, &one_more).code(),
+        (429, ApiErrorCode::RateLimited),
+        "3 wait"
+    );
+    let waiting: AppendList = device.get(&server, path::APPENDS).ok();
+    assert_eq!(waiting.appends.len(), 3);
+    assert_eq!(waiting.appends[0].id, accepted.id, "oldest first");
+    let taken =
+        sealed::open_append(&profile.decryption, &till.grant, Category::Receipts, &waiting.appends[0].sealed).unwrap();
+    assert_eq!(taken.fields["merchant"], APPENDED);
+    assert!(stranger.get(&server, path::APPENDS).ok::<AppendList>().appends.is_empty(), "only the owner's");
+    let done = AppendsDone { ids: waiting.appends.iter().map(|a| a.id.clone()).collect() };
+    assert_eq!(server.call("POST", path::APPENDS_DONE, &done, &stranger.access).status, 204);
+    assert_eq!(
+        device.get(&server, path::APPENDS).ok::<AppendList>().appends.len(),
+        3,
+        "a stranger's done deletes nothing"
+    );
+    assert_eq!(server.call("POST", path::APPENDS_DONE, &done, &device.access).status, 204);
+    assert!(device.get(&server, path::APPENDS).ok::<AppendList>().appends.is_empty());
+    assert_eq!(till.call(&server, "POST", path::APP_APPENDS, &one_more).status, 201, "room again");
+
+    // Events: only with `subscribe`; on a webhook and on a socket.
+    let mut hooks = Hooks::start();
+    let hook = serde_json::to_vec(&WebhookSet { url: hooks.url() }).unwrap();
+    assert_eq!(delivery.call(&server, "PUT", path::APP_WEBHOOK, &hook).code(), (403, ApiErrorCode::OutsideGrant));
+    assert_eq!(delivery.events(sockets_at).err(), Some(403));
+    let ftp = serde_json::to_vec(&WebhookSet { url: "ftp://hooks.example/x".into() }).unwrap();
+    assert_eq!(till.call(&server, "PUT", path::APP_WEBHOOK, &ftp).code(), (400, ApiErrorCode::InvalidRequest));
+    assert_eq!(till.call(&server, "PUT", path::APP_WEBHOOK, &hook).status, 204);
+    let mut socket = till.events(sockets_at).unwrap();
+    assert_eq!(server.call("PUT", &share_path, &till.share(&profile, 2, vec![]), &device.access).status, 204);
+    let stale = server.call("PUT", &share_path, &till.share(&profile, 2, vec![]), &device.access);
+    assert_eq!(
+        (stale.code(), stale.error().counter),
+        ((409, ApiErrorCode::Conflict), Some(2)),
+        "the version must rise"
+    );
+    assert_eq!(next_app_event(&mut socket).unwrap().kind, share_updated(2));
+    let heard = hooks.wait_for(1, Duration::from_secs(10));
+    assert_eq!(heard.len(), 1);
+    let (headers, event) = &heard[0];
+    assert_eq!((&event.grant_id, &event.kind), (&till.grant, &share_updated(2)));
+    // Signed by the server's key, as its JWKS publishes it.
+    let jwks: Jwks = server.request("GET", path::JWKS, b"").ok();
+    let body = hooks.heard.lock().unwrap()[0].1.clone();
+    let kid = headers[KEY_ID_HEADER].to_str().unwrap();
+    let key = jwks.keys.iter().find(|k| k.kid == kid).expect("the key id is in the JWKS").key.to_key().unwrap();
+    let signature =
+        profile_core::ecdsa::Signature::from_base64url(headers[SIGNATURE_HEADER].to_str().unwrap()).unwrap();
+    key.verify(body.as_bytes(), &signature).expect("the webhook's signature verifies with the JWKS key");
+    assert!(key.verify(b"{}", &signature).is_err());
+
+    // A receiver down for a while gets every event once it is back, each id once.
+    hooks.down();
+    for version in 3..=5 {
+        assert_eq!(server.call("PUT", &share_path, &till.share(&profile, version, vec![]), &device.access).status, 204);
+        assert_eq!(next_app_event(&mut socket).unwrap().kind, share_updated(version));
+    }
+    std::thread::sleep(Duration::from_millis(2500));
+    hooks.up();
+    let heard = hooks.wait_for(4, Duration::from_secs(15));
+    let versions: Vec<AppEventKind> = heard.iter().map(|(_, e)| e.kind.clone()).collect();
+    assert_eq!(versions.len(), 4, "{versions:?}");
+    for version in 2..=5 {
+        assert!(versions.contains(&share_updated(version)), "{versions:?}");
+    }
+
+    // Revoked: the share is gone, the key refused at once, the app told and then nothing.
+    assert_eq!(server.authorized("DELETE", &grant_path, b"", Some(&device.access)).status, 204);
+    assert_eq!(
+        server.authorized("DELETE", &grant_path, b"", Some(&device.access)).status,
+        204,
+        "once revoked, still revoked"
+    );
+    assert_eq!(next_app_event(&mut socket).unwrap().kind, AppEventKind::GrantRevoked {});
+    assert_eq!(next_app_event(&mut socket), None, "nothing after grant-revoked");
+    let heard = hooks.wait_for(5, Duration::from_secs(10));
+    assert_eq!(heard.last().map(|(_, e)| e.kind.clone()), Some(AppEventKind::GrantRevoked {}));
+    let revoked = (403, ApiErrorCode::GrantRevoked);
+    assert_eq!(till.call(&server, "GET", path::APP_SHARE, b"").code(), revoked);
+    assert_eq!(till.call(&server, "POST", path::APP_APPENDS, &one_more).code(), revoked);
+    assert_eq!(till.events(sockets_at).err(), Some(403));
+    assert_eq!(server.call("PUT", &share_path, &till.share(&profile, 6, vec![]), &device.access).code(), revoked);
+    let listed: GrantList = device.get(&server, path::GRANTS).ok();
+    let listed = listed.grants.iter().find(|g| g.grant_id == till.grant).unwrap();
+    assert!(listed.revoked_at.is_some() && listed.last_read_at.is_some() && listed.last_append_at.is_some());
+    assert_eq!((listed.appended, listed.share_version, listed.webhook.clone()), (4, 5, Some(hooks.url())));
+    assert_eq!(device.get(&server, path::APPENDS).ok::<AppendList>().appends.len(), 1, "kept for the devices");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(hooks.events().len(), 5, "no event after grant-revoked");
+
+    // Nothing readable is stored: neither the share nor the append, on disk or in a dump.
+    let (ok, dump, err) = db.admin(&["dump-user", "--email", EMAIL], "");
+    assert!(ok, "{err}");
+    let parsed: profile_server::db::UserDump = serde_json::from_str(&dump).unwrap();
+    assert_eq!((parsed.grants.len(), parsed.appends.len()), (2, 1));
+    let stored = db.stored_bytes();
+    for plain in [SHARED, APPENDED] {
+        assert!(!dump.contains(plain), "{plain} in the dump");
+        assert!(!stored.windows(plain.len()).any(|w| w == plain.as_bytes()), "{plain} in the database file");
+    }
+    let other = db.another();
+    assert!(other.admin(&["load-user"], &dump).0);
+    assert_eq!(other.admin_ok(&["dump-user", "--email", EMAIL], ""), dump, "a load keeps grants and appends");
+}
+
+#[test]
+fn on_sqlite_grants_and_apps() {
+    grants_and_apps(Database::sqlite());
+}
+
+#[test]
+fn on_postgres_grants_and_apps() {
+    grants_and_apps(Database::postgres());
+}
+
+/// Without `sites_on_loopback` a webhook never reaches this machine: an address literal is
+/// refused when set, and a name that resolves here is never connected to.
+#[test]
+fn on_sqlite_webhooks_never_reach_this_machine() {
+    let db = Database::sqlite();
+    let profile_id = db.create_user(EMAIL, PASSPHRASE);
+    let server = Server::start_with(&db, &[], &[("PROFILE_SERVER__WEBHOOK_RETRY_SECS", "1")]);
+    let device = Device::login(&server, &profile_id, EMAIL, PASSPHRASE, "laptop");
+    let (profile, app) = (Profile::new(), App::new());
+    let scopes = vec![scope(Category::Addresses, &[Action::Read, Action::Subscribe])];
+    let registration = app.registration(scopes, app.share(&profile, 1, vec![]));
+    assert_eq!(server.call("POST", path::GRANTS, &registration, &device.access).status, 201);
+    let (port, connections) = tripwire("127.0.0.1:0");
+    for url in [
+        format!("http://127.0.0.1:{port}/hook"),
+        format!("https://127.0.0.1:{port}/hook"),
+        format!("https://[::ffff:127.0.0.1]:{port}/hook"),
+    ] {
+        let hook = serde_json::to_vec(&WebhookSet { url: url.clone() }).unwrap();
+        assert_eq!(
+            app.call(&server, "PUT", path::APP_WEBHOOK, &hook).code(),
+            (400, ApiErrorCode::InvalidRequest),
+            "{url}"
+        );
+    }
+    let hook = serde_json::to_vec(&WebhookSet { url: format!("https://localhost:{port}/hook") }).unwrap();
+    assert_eq!(
+        app.call(&server, "PUT", path::APP_WEBHOOK, &hook).status,
+        204,
+        "a name is checked as it is connected to"
+    );
+    let share_path = path::grant_share(app.grant.as_str());
+    assert_eq!(server.call("PUT", &share_path, &app.share(&profile, 2, vec![]), &device.access).status, 204);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 0, "the server connected to this machine");
 }

@@ -15,6 +15,7 @@ macro_rules! extension_id {
     };
 }
 
+pub mod app;
 pub mod browser;
 pub mod forms;
 pub mod host;

@@ -15,6 +15,7 @@
 //! path, a digest of the body, the time and a nonce the server never accepts twice), and the
 //! server tells it of changes ([`AppEvent`]) by a signed webhook or a WebSocket.
 
+pub mod links;
 #[cfg(feature = "hpke")]
 pub mod sealed;
 
@@ -36,6 +37,11 @@ pub const MAX_SCOPE_FIELDS: usize = 32;
 pub const MAX_GRANT_PURPOSE: usize = crate::claims::MAX_PURPOSE;
 /// Longest app name shown to the person, in characters.
 pub const MAX_APP_NAME: usize = 80;
+/// Most bytes of a share's plaintext. Beside the sealing (not behind the `hpke` feature) so
+/// the profile server, which never seals or opens, bounds what it stores by the same figure.
+pub const MAX_SHARE_BYTES: usize = 8 << 20;
+/// Most bytes of an append's plaintext: an item and its envelope.
+pub const MAX_APPEND_BYTES: usize = crate::category::MAX_ITEM_BYTES + 1024;
 /// How far a signed request's `issuedAt` may be from the server's clock, in seconds; the
 /// server keeps each nonce at least twice this long.
 pub const MAX_STAMP_SKEW: u64 = 300;

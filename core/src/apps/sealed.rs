@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-pub use hpke::rand_core::CryptoRng;
+pub use hpke::rand_core::{self, CryptoRng};
 
 use super::{GrantId, Sealed, SealedShare};
 use crate::category::Category;
@@ -39,10 +39,7 @@ use crate::{PublicJwk, Secret32};
 
 type Suite = DhP256HkdfSha256;
 
-/// Most bytes of a share's plaintext.
-pub const MAX_SHARE_BYTES: usize = 8 << 20;
-/// Most bytes of an append's plaintext: an item and its envelope.
-pub const MAX_APPEND_BYTES: usize = crate::category::MAX_ITEM_BYTES + 1024;
+pub use super::{MAX_APPEND_BYTES, MAX_SHARE_BYTES};
 
 const SHARE_INFO: &[u8] = b"personal-profile share v1";
 const APPEND_INFO: &[u8] = b"personal-profile append v1";

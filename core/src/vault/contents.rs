@@ -10,7 +10,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::items::Items;
-use crate::{AccountGuid, Address, AddressBook, AddressKind, Origin, Secret32};
+use crate::apps::{AppName, GrantId, Scope};
+use crate::{AccountGuid, Address, AddressBook, AddressKind, AppId, Origin, PublicJwk, Secret32};
 
 /// One site account: its login key and the counter its last assertion carried.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -70,6 +71,59 @@ pub struct VaultContents {
     /// What the public part of the profile publishes.
     #[serde(default, skip_serializing_if = "PublicChoice::is_empty")]
     pub public: PublicChoice,
+    /// The grants the person gave apps, revoked ones included.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub app_grants: BTreeMap<GrantId, AppGrantRecord>,
+}
+
+/// A grant the person gave an app, as every device of the profile needs it to keep the app's
+/// share current: its scopes and the keys its registration published when it was granted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AppGrantRecord {
+    pub origin: Origin,
+    pub app_id: AppId,
+    pub name: AppName,
+    pub scopes: Vec<Scope>,
+    /// The key the app signs its requests with.
+    pub app_key: PublicJwk,
+    /// The key its share is sealed to.
+    pub encryption_key: PublicJwk,
+    pub purpose: String,
+    pub granted_at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<u64>,
+    /// For a grant to a linked profile: who it is and the grant it gave back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<PeerLink>,
+}
+
+/// The other side of a linked profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PeerLink {
+    pub profile_url: String,
+    /// The grant of their card to this profile, on their profile server, once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub their_grant: Option<GrantId>,
+}
+
+impl AppGrantRecord {
+    /// Two devices' copies of one grant: a revocation always stays (the earlier one).
+    fn merge(a: &Self, b: &Self) -> Self {
+        let mut merged =
+            if (a.granted_at, a.name.as_str()) >= (b.granted_at, b.name.as_str()) { a.clone() } else { b.clone() };
+        merged.revoked_at = match (a.revoked_at, b.revoked_at) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        };
+        if let Some(peer) = &mut merged.peer {
+            // Once one device learned the grant given back, every copy knows it.
+            let theirs = |p: &Option<PeerLink>| p.as_ref().and_then(|p| p.their_grant.clone());
+            peer.their_grant = theirs(&a.peer).max(theirs(&b.peer));
+        }
+        merged
+    }
 }
 
 /// The fields the person publishes at their profile URL, and the key the profile signs that
@@ -126,7 +180,14 @@ impl Default for VaultContents {
 
 impl VaultContents {
     pub fn new(address_book: AddressBook, accounts: Vec<AccountRecord>) -> Self {
-        Self { version: VAULT_FORMAT, address_book, accounts, items: Items::default(), public: PublicChoice::default() }
+        Self {
+            version: VAULT_FORMAT,
+            address_book,
+            accounts,
+            items: Items::default(),
+            public: PublicChoice::default(),
+            app_grants: BTreeMap::new(),
+        }
     }
 
     /// The same, holding `items` and `public`.
@@ -187,6 +248,8 @@ struct RawContents {
     items: Items,
     #[serde(default)]
     public: PublicChoice,
+    #[serde(default)]
+    app_grants: BTreeMap<GrantId, AppGrantRecord>,
 }
 
 impl TryFrom<RawContents> for VaultContents {
@@ -200,7 +263,12 @@ impl TryFrom<RawContents> for VaultContents {
             }
             None => AddressBook::upgraded(raw.addresses, &raw.address_saved_at),
         };
-        Ok(Self { items: raw.items, public: raw.public, ..Self::new(address_book, raw.accounts) })
+        Ok(Self {
+            items: raw.items,
+            public: raw.public,
+            app_grants: raw.app_grants,
+            ..Self::new(address_book, raw.accounts)
+        })
     }
 }
 
@@ -211,6 +279,7 @@ impl fmt::Debug for VaultContents {
             .field("accounts", &self.accounts.len())
             .field("items", &"…")
             .field("public", &self.public)
+            .field("app_grants", &self.app_grants.len())
             .finish()
     }
 }
@@ -233,6 +302,15 @@ pub fn merge(base: &VaultContents, local: &VaultContents, remote: &VaultContents
         public: PublicChoice::merge(&base.public, &local.public, &remote.public),
         ..VaultContents::default()
     };
+    // Grants are never removed, only revoked: every copy meets.
+    merged.app_grants = local.app_grants.clone();
+    for (id, grant) in &remote.app_grants {
+        let kept = match merged.app_grants.get(id) {
+            Some(ours) => AppGrantRecord::merge(ours, grant),
+            None => grant.clone(),
+        };
+        merged.app_grants.insert(id.clone(), kept);
+    }
 
     // Removed from `side`, and untouched on the other since `base`.
     let removed_from = |side: &VaultContents, account: &AccountRecord| {

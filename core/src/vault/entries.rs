@@ -2,7 +2,7 @@
 //!
 //! [`entries`] takes what the vault holds apart into entries, each under a key that names it
 //! (`a:ID` an address, `a` the address book's defaults and tombstones, `c:ORIGIN ACCOUNT` a
-//! site account, `i:CATEGORY:ID` an item, `p` the public part); [`apply`] puts one back, and
+//! site account, `i:CATEGORY:ID` an item, `p` the public part, `g:ID` a grant to an app); [`apply`] puts one back, and
 //! [`diff`] names those that differ between two copies. The profile server sees each entry only as an opaque id (an HMAC of its key
 //! under a key made from the data key, [`ItemIds`]), a version and a sealed blob bound to the
 //! profile, that id and that version ([`seal_entry`]): it can neither read an entry, nor tell
@@ -20,6 +20,7 @@ use zeroize::Zeroizing;
 use super::VaultError;
 use super::contents::{AccountRecord, ContentsError, PublicChoice, VAULT_FORMAT, VaultContents};
 use super::items::Items;
+use crate::apps::GrantId;
 use crate::{AddressBook, Category, Item, ItemId, SavedAddress, Secret32};
 
 /// The server ids of the vault's entries: HMAC-SHA256 of each entry's key under a key made from
@@ -127,6 +128,9 @@ pub fn entries(contents: &VaultContents) -> BTreeMap<String, Vec<u8>> {
     if !contents.public.is_empty() {
         out.insert("p".to_owned(), json(&contents.public));
     }
+    for (id, grant) in &contents.app_grants {
+        out.insert(format!("g:{id}"), json(grant));
+    }
     out
 }
 
@@ -135,8 +139,9 @@ pub fn entries(contents: &VaultContents) -> BTreeMap<String, Vec<u8>> {
 /// profile of ten thousand receipts, adding one writes one.
 pub fn diff(base: &VaultContents, contents: &VaultContents) -> Vec<(String, Option<Vec<u8>>)> {
     let small = |c: &VaultContents| {
-        let light = VaultContents::new(c.address_book.clone(), c.accounts.clone())
+        let mut light = VaultContents::new(c.address_book.clone(), c.accounts.clone())
             .with_items(Items::default(), c.public.clone());
+        light.app_grants = c.app_grants.clone();
         entries(&light)
     };
     let (before, after) = (small(base), small(contents));
@@ -199,6 +204,17 @@ pub fn apply(contents: &mut VaultContents, key: &str, json: Option<&[u8]>, now: 
                     contents.items.put_synced(category, item);
                 }
                 None => contents.items.bury_removed(category, id, now),
+            }
+        }
+        (Some(("g", id)), json) => {
+            let id = GrantId::try_from(id.to_owned()).map_err(ContentsError::Invalid)?;
+            match json {
+                Some(json) => {
+                    contents.app_grants.insert(id, serde_json::from_slice(json).map_err(bad)?);
+                }
+                None => {
+                    contents.app_grants.remove(&id);
+                }
             }
         }
         (Some(("h", _)), _) => {}

@@ -30,7 +30,9 @@ mod contents;
 pub mod entries;
 pub mod items;
 
-pub use contents::{AccountRecord, ContentsError, PublicChoice, VAULT_FORMAT, VaultContents, merge};
+pub use contents::{
+    AccountRecord, AppGrantRecord, ContentsError, PeerLink, PublicChoice, VAULT_FORMAT, VaultContents, merge,
+};
 pub use items::{Items, Kept};
 
 /// Shortest passphrase accepted anywhere (host lock, profile server).

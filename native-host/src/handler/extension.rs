@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 use super::sites::registrable_domain;
 use profile_core::disclosure;
 
-use super::page::SiteView;
 use super::{Host, fail, new_key, to_value};
 use crate::local::session::*;
+use crate::local::state::SiteView;
 use crate::local::state::{AccountRecord, LocalState};
 use crate::local::store::{Store, now, random};
 use crate::remote::{self, PairWith, PassphraseChange, Unlocked};
@@ -131,8 +131,42 @@ impl Host {
             },
             Call::Preview(params) => {
                 let mut previewed = preview(state, params)?;
-                previewed.app = self.site_app(&params.origin);
+                previewed.app = match params.call.as_ref() {
+                    // An app is asked for by its registration, which must name a key to seal to;
+                    // without one, or without a profile server, no window opens.
+                    Call::RequestGrant(_) => {
+                        if state.server.is_none() {
+                            return Err(remote::not_paired());
+                        }
+                        let app = remote::registration(self.client(), &params.origin)?;
+                        Some(profile_core::wire::SiteApp {
+                            app_id: Some(app.app_id.as_str().to_owned()),
+                            name: app.name.into(),
+                        })
+                    }
+                    _ => self.site_app(&params.origin),
+                };
                 to_value(&previewed)
+            }
+            Call::ListApps {} => to_value(&remote::list_apps(store, self.client())?),
+            Call::IssueLinkTicket {} => {
+                let (key, _) = new_key(profile_core::public::ProfileKey::from_secret)?;
+                to_value(&remote::issue_link_ticket(store, self.client(), key)?)
+            }
+            Call::RedeemLinkTicket { ticket } => {
+                let (key, _) = new_key(profile_core::public::ProfileKey::from_secret)?;
+                let linked = remote::redeem_link_ticket(store, self.client(), ticket, key)?;
+                self.sync_soon();
+                Ok(linked)
+            }
+            Call::RevokeApp { grant_id } => {
+                let origin = remote::revoke_app(store, self.client(), grant_id)?;
+                let entry = Disclosure::new(now(), origin, "revokeApp", vec!["revoked".into()], "disclosed".into());
+                if let Err(e) = store.append_disclosure(&entry) {
+                    tracing::warn!("cannot write the disclosure ledger: {e}");
+                }
+                self.sync_soon();
+                Ok(json!({"revoked": true}))
             }
             Call::Grant(wanted) => {
                 let GrantParams { origin: site, top_origin, kind } = wanted;

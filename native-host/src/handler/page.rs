@@ -3,16 +3,17 @@ use std::sync::Arc;
 
 use profile_core::wire::{Call, Disclosure, LoginParams, LoginResult, SignUpParams, SignUpResult};
 use profile_core::{
-    AccountGuid, AssertionType, Category, ClientData, DeviceId, ErrorCode, Item, ItemId, ItemInput, LoginKey, Origin,
+    AccountGuid, AssertionType, Category, ClientData, DeviceId, ErrorCode, ItemId, ItemInput, LoginKey, Origin,
     WireError,
 };
 use serde_json::Value;
 
 use profile_core::disclosure;
+use profile_core::public::ProfileKey;
 
 use super::{Host, fail, new_key, to_value};
 use crate::local::link::RegistryNews;
-use crate::local::state::{AccountRecord, LocalState};
+use crate::local::state::{AccountRecord, LocalState, SiteView};
 use crate::local::store::{Store, now, random};
 use crate::remote::{self};
 
@@ -50,6 +51,15 @@ impl Host {
                     self.sync_soon();
                 }
                 Ok(serde_json::json!({"added": true}))
+            }
+            Call::RequestGrant(request) => {
+                // Fetched again here (the window's preview may be minutes old): the keys the
+                // grant is made with are the ones the app publishes now.
+                let registration = remote::registration(self.client(), origin)?;
+                let (secret, _) = new_key(ProfileKey::from_secret)?;
+                let answer = remote::grant(store, self.client(), origin, request, &registration, secret)?;
+                self.sync_soon();
+                to_value(&answer)
             }
             Call::SignUp(params) => to_value(&self.sign_up(store, origin, params)?),
             Call::Login(params) => to_value(&self.login(store, origin, params)?),
@@ -181,35 +191,5 @@ impl Host {
         if let Err(e) = store.append_disclosure(&entry) {
             tracing::warn!("cannot write the disclosure ledger: {e}");
         }
-    }
-}
-
-/// What one site may read of the state, for [`disclosure::preview`].
-pub(super) struct SiteView<'a> {
-    pub(super) state: &'a LocalState,
-    pub(super) origin: &'a Origin,
-}
-
-impl disclosure::Profile for SiteView<'_> {
-    fn profile_url(&self) -> Option<&str> {
-        self.state.profile_url.as_deref()
-    }
-    fn device_id(&self) -> String {
-        DeviceId::derive(&self.state.device_secret, self.origin).to_string()
-    }
-    fn address(&self, kind: profile_core::AddressKind) -> Option<&profile_core::Address> {
-        self.state.address_book.default_of(kind).map(|saved| &saved.address)
-    }
-    fn login_account(&self, named: Option<&AccountGuid>) -> Option<&AccountGuid> {
-        self.state.login_account(self.origin, named).map(|a| &a.account_guid)
-    }
-    fn identity(&self) -> Option<&Item> {
-        self.state.items.get(Category::Identity, &ItemId::single())
-    }
-    fn items(&self, category: Category) -> Vec<&Item> {
-        self.state.items.list(category, None)
-    }
-    fn now(&self) -> u64 {
-        now()
     }
 }

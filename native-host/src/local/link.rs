@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use profile_core::apps::GrantId;
+use profile_core::apps::links::Token;
 use profile_core::vault::{SeenHead, VAULT_FORMAT, VaultContents, Watermark};
 use profile_core::wire::SyncHalt;
 use profile_core::{AccountGuid, Bearer, ErrorCode, Origin, PublicJwk, Secret32, WireError};
@@ -64,6 +66,34 @@ pub struct ServerLink {
     /// The x coordinate of the key it was signed with.
     #[serde(default)]
     pub published_key: Option<String>,
+    /// Each app's share as this device last sealed or saw it: its version and a digest of
+    /// what it held, so a sync seals it again only when what the app may read changed.
+    #[serde(default)]
+    pub shares: BTreeMap<GrantId, ShareSeen>,
+    /// Connection tickets this device issued, until redeemed or expired.
+    #[serde(default)]
+    pub tickets: Vec<IssuedTicket>,
+}
+
+/// A connection ticket this device issued: how to find it (its token's hash) and what
+/// authenticates its redemption (on this device only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedTicket {
+    pub token_hash: String,
+    pub mac_key: Token,
+    pub expires_at: u64,
+}
+
+/// A share's version and a digest of its contents (SHA-256 of the categories' JSON and the
+/// keys it was sealed with).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareSeen {
+    pub version: u64,
+    pub digest: String,
+    /// When the app last read it, as the server last said (Unix seconds).
+    #[serde(default)]
+    pub read_at: Option<i64>,
 }
 
 /// A vault item as this device last saw it.

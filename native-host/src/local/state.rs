@@ -4,18 +4,22 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use profile_core::apps::GrantId;
+use profile_core::disclosure::Profile;
 pub use profile_core::vault::AccountRecord;
-use profile_core::vault::{self, Items, KdfParams, PublicChoice, VaultContents, VaultError, Watermark};
+use profile_core::vault::{self, AppGrantRecord, Items, KdfParams, PublicChoice, VaultContents, VaultError, Watermark};
 use profile_core::wire::Grant;
-use profile_core::{AccountGuid, Address, AddressBook, AddressKind, Origin, Passphrase, Secret32};
+use profile_core::{
+    AccountGuid, Address, AddressBook, AddressKind, Category, DeviceId, Item, ItemId, Origin, Passphrase, Secret32,
+};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 /// The state's format: 1 kept one address per kind, 2 the address book, 3 adds the other
-/// categories' items and the public part. A host reads
+/// categories' items and the public part, 4 the grants given to apps. A host reads
 /// every format up to its own, upgrading on reading, and refuses a newer one
 /// ([`crate::local::store::StoreError::Newer`]) rather than write over what it does not know.
-pub const STATE_VERSION: u16 = 3;
+pub const STATE_VERSION: u16 = 4;
 
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -41,6 +45,9 @@ pub struct LocalState {
     pub public: PublicChoice,
     #[serde(default)]
     pub grants: Vec<Grant>,
+    /// The grants the person gave apps (kept in the vault: every device keeps their shares).
+    #[serde(default)]
+    pub app_grants: BTreeMap<GrantId, AppGrantRecord>,
     #[serde(default)]
     pub lock: Option<PassphraseLock>,
     /// Set by `lock`; page requests answer `locked` until `unlock`.
@@ -63,6 +70,38 @@ pub struct LocalState {
     pub vault_history: BTreeMap<String, Watermark>,
 }
 
+/// The profile as one site sees it (its pairwise device id, its account): what a page call or
+/// an app's share is computed from.
+#[derive(Debug)]
+pub struct SiteView<'a> {
+    pub state: &'a LocalState,
+    pub origin: &'a Origin,
+}
+
+impl Profile for SiteView<'_> {
+    fn profile_url(&self) -> Option<&str> {
+        self.state.profile_url.as_deref()
+    }
+    fn device_id(&self) -> String {
+        DeviceId::derive(&self.state.device_secret, self.origin).to_string()
+    }
+    fn address(&self, kind: AddressKind) -> Option<&Address> {
+        self.state.address_book.default_of(kind).map(|saved| &saved.address)
+    }
+    fn login_account(&self, named: Option<&AccountGuid>) -> Option<&AccountGuid> {
+        self.state.login_account(self.origin, named).map(|a| &a.account_guid)
+    }
+    fn identity(&self) -> Option<&Item> {
+        self.state.items.get(Category::Identity, &ItemId::single())
+    }
+    fn items(&self, category: Category) -> Vec<&Item> {
+        self.state.items.list(category, None)
+    }
+    fn now(&self) -> u64 {
+        crate::local::store::now()
+    }
+}
+
 impl LocalState {
     pub fn new(device_secret: Secret32) -> Self {
         Self {
@@ -75,6 +114,7 @@ impl LocalState {
             items: Items::default(),
             public: PublicChoice::default(),
             grants: Vec::new(),
+            app_grants: BTreeMap::new(),
             lock: None,
             locked: false,
             unlocked_until: None,
@@ -99,8 +139,10 @@ impl LocalState {
 
     /// What of this state the vault holds.
     pub fn vault_contents(&self) -> VaultContents {
-        VaultContents::new(self.address_book.clone(), self.accounts.clone())
-            .with_items(self.items.clone(), self.public.clone())
+        let mut contents = VaultContents::new(self.address_book.clone(), self.accounts.clone())
+            .with_items(self.items.clone(), self.public.clone());
+        contents.app_grants = self.app_grants.clone();
+        contents
     }
 
     /// Takes what a vault (or a merge) holds in place of this state's.
@@ -109,6 +151,7 @@ impl LocalState {
         self.accounts = contents.accounts;
         self.items = contents.items;
         self.public = contents.public;
+        self.app_grants = contents.app_grants;
     }
 
     pub fn account(&self, origin: &Origin, guid: &AccountGuid) -> Option<&AccountRecord> {

@@ -793,11 +793,11 @@ mod tests {
         );
 
         // A state from a newer host: refused in words, and left as it is.
-        let newer = br#"{"version": 4, "deviceSecret": "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI", "homes": []}"#;
+        let newer = br#"{"version": 5, "deviceSecret": "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI", "homes": []}"#;
         write(newer);
         let before = fs::read(dir.path().join(STATE_FILE)).unwrap();
         let refused = Store::open(dir.path(), &keystore).unwrap_err();
-        assert!(matches!(refused, StoreError::Newer { found: 4 }));
+        assert!(matches!(refused, StoreError::Newer { found: 5 }));
         let words = refused.to_string();
         assert!(words.contains("newer version of profile-host") && words.contains("update profile-host"), "{words}");
         assert!(store.update(|_| Ok(())).unwrap_err().message.contains("newer version"));

@@ -197,6 +197,41 @@ impl Client {
         Ok(answer)
     }
 
+    /// A call to another profile's server, signed as an app signs (a linked profile reading
+    /// the card it was granted): `path` with its query, the body's exact bytes, the stamp and
+    /// the profile key's signature in their headers.
+    pub(crate) fn call_as_app(
+        &self,
+        method: &str,
+        api_base: &str,
+        path: &str,
+        grant_id: &profile_core::apps::GrantId,
+        key: &profile_core::public::ProfileKey,
+        body: &[u8],
+    ) -> Result<Answer, WireError> {
+        use base64ct::{Base64UrlUnpadded, Encoding};
+        use profile_core::apps::{AppStamp, SIGNATURE_HEADER, STAMP_HEADER};
+        let issued_at =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+        let nonce = crate::local::store::random().map_err(|e| WireError::internal(e.to_string()))?;
+        let stamp = AppStamp::new(grant_id.clone(), method, path, body, issued_at, nonce);
+        let (signed, header) = stamp.to_header();
+        let signature = Base64UrlUnpadded::encode_string(&key.sign(&signed));
+        let address = url(api_base, path);
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(&address)
+            .header(STAMP_HEADER, header)
+            .header(SIGNATURE_HEADER, signature)
+            .header("Content-Type", "application/json")
+            .body(body.to_vec())
+            .map_err(|e| WireError::invalid(e.to_string()))?;
+        let mut response = self.agent.run(request).map_err(|e| unreachable(&address, &e))?;
+        let status = response.status().as_u16();
+        let body = response.body_mut().with_config().limit(16 << 20).read_to_string().unwrap_or_default();
+        Ok(Answer { status, body })
+    }
+
     fn call_once<B: Serialize + ?Sized>(
         &self,
         method: &str,

@@ -4,7 +4,9 @@
 
 mod client;
 mod devices;
+mod grants;
 mod items;
+mod links;
 mod pairing;
 mod passphrase;
 mod public;
@@ -14,6 +16,8 @@ mod sync;
 
 pub use client::{Client, server_address};
 pub use devices::{devices, not_paired, revoke_device, unpair};
+pub use grants::{grant, list as list_apps, registration, revoke as revoke_app};
+pub use links::{issue as issue_link_ticket, redeem as redeem_link_ticket};
 pub use pairing::{PairWith, pair};
 pub use passphrase::{PassphraseChange, Unlocked, set_passphrase, unlock};
 pub use push::listen;

@@ -99,6 +99,8 @@ pub fn pair(
         versions: Default::default(),
         published: None,
         published_key: None,
+        shares: Default::default(),
+        tickets: Vec::new(),
     };
     let remote = read_vault(client, &link)?;
     let history = store.state()?.vault_history.get(&profile_url).cloned().unwrap_or_default();

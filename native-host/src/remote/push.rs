@@ -73,7 +73,7 @@ pub(super) fn hold_socket(store: &Store, client: &Client) -> Result<(), String> 
         // An event this version does not know is skipped.
         let Ok(event) = serde_json::from_str::<PushEvent>(&message) else { continue };
         match event {
-            PushEvent::VaultChanged { .. } | PushEvent::Resync => {
+            PushEvent::VaultChanged { .. } | PushEvent::Resync | PushEvent::AppendReceived { .. } => {
                 if let Err(e) = sync(store, client) {
                     tracing::warn!("profile server sync: {e}");
                 }

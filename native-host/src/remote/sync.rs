@@ -118,7 +118,32 @@ pub enum Synced {
 /// pushes local changes, merging on conflict. Tokens it rotates are saved even when a later
 /// step fails; a change it cannot push stays dirty.
 pub fn sync(store: &Store, client: &Client) -> Result<Synced, WireError> {
-    Ok(on_link(store, |link, state| sync_link(client, link, state))?.unwrap_or(Synced::Idle))
+    let mut after = super::grants::AfterSync::default();
+    let synced = on_link(store, |link, state| {
+        let synced = sync_link(client, link, state)?;
+        // The apps: what they appended comes in, what they may read is sealed again; linked
+        // profiles' cards are read. Each waits for the next sync when it cannot be done now.
+        let again = |link: &mut ServerLink, state: &mut LocalState| sync_link(client, link, state).map(drop);
+        if let Err(e) = super::grants::after_sync(client, link, state, again, &mut after) {
+            tracing::warn!("the apps' shares and appends wait for the next sync: {e}");
+        }
+        if let Err(e) = super::links::after_sync(client, link, state, &mut after) {
+            tracing::warn!("the linked profiles wait for the next sync: {e}");
+        }
+        Ok(synced)
+    })?;
+    // What came in is saved: the server may forget it now.
+    if !(after.appends_done.is_empty() && after.requests_done.is_empty())
+        && let Err(e) = on_link(store, |link, _| after.forget(client, link))
+    {
+        tracing::warn!("what apps sent is in; the server hears so at the next sync: {e}");
+    }
+    for entry in &after.ledger {
+        if let Err(e) = store.append_disclosure(entry) {
+            tracing::warn!("cannot write the disclosure ledger: {e}");
+        }
+    }
+    Ok(synced.unwrap_or(Synced::Idle))
 }
 
 /// Runs `work` on the paired link inside a state update, and saves the link whatever `work`

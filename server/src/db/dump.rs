@@ -83,6 +83,52 @@ impl Db {
             .await?
             .map(|r| anyhow::Ok(serde_json::from_str(&r.try_get::<String, _>(0)?)?))
             .transpose()?;
+        let grants = sqlx::query(
+            "SELECT id, origin, app_id, name, scopes, app_key, share, share_version, webhook, appended, created_at, \
+             last_read_at, last_append_at, revoked_at FROM grants WHERE user_id = $1 ORDER BY created_at, id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let json = |i: usize| anyhow::Ok(serde_json::from_str::<serde_json::Value>(&r.try_get::<String, _>(i)?)?);
+            Ok(GrantDump {
+                id: r.try_get(0)?,
+                origin: r.try_get(1)?,
+                app_id: r.try_get(2)?,
+                name: r.try_get(3)?,
+                scopes: json(4)?,
+                app_key: json(5)?,
+                share: r.try_get::<Option<String>, _>(6)?.map(|s| serde_json::from_str(&s)).transpose()?,
+                share_version: r.try_get(7)?,
+                webhook: r.try_get(8)?,
+                appended: r.try_get(9)?,
+                created_at: r.try_get(10)?,
+                last_read_at: r.try_get(11)?,
+                last_append_at: r.try_get(12)?,
+                revoked_at: r.try_get(13)?,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+        let appends = sqlx::query(
+            "SELECT id, grant_id, category, enc, ciphertext, received_at FROM appends WHERE user_id = $1 ORDER BY n",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok(AppendDump {
+                id: r.try_get(0)?,
+                grant_id: r.try_get(1)?,
+                category: r.try_get(2)?,
+                enc: Bytes(r.try_get(3)?),
+                ciphertext: Bytes(r.try_get(4)?),
+                received_at: r.try_get(5)?,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Some(UserDump {
             format: USER_DUMP_FORMAT.to_owned(),
             id: user.try_get(0)?,
@@ -101,6 +147,8 @@ impl Db {
             },
             items,
             public,
+            grants,
+            appends,
         }))
     }
 
@@ -200,6 +248,49 @@ impl Db {
                 .execute(&mut *tx)
                 .await?;
         }
+        for grant in &dump.grants {
+            let pending = dump.appends.iter().filter(|a| a.grant_id == grant.id).count();
+            sqlx::query(
+                "INSERT INTO grants (id, user_id, origin, app_id, name, scopes, app_key, share, share_version, webhook, \
+                 pending, appended, created_at, last_read_at, last_append_at, revoked_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            )
+            .bind(&grant.id)
+            .bind(&dump.id)
+            .bind(&grant.origin)
+            .bind(&grant.app_id)
+            .bind(&grant.name)
+            .bind(grant.scopes.to_string())
+            .bind(grant.app_key.to_string())
+            .bind(grant.share.as_ref().map(ToString::to_string))
+            .bind(grant.share_version)
+            .bind(&grant.webhook)
+            .bind(i64::try_from(pending)?)
+            .bind(grant.appended)
+            .bind(grant.created_at)
+            .bind(grant.last_read_at)
+            .bind(grant.last_append_at)
+            .bind(grant.revoked_at)
+            .execute(&mut *tx)
+            .await
+            .with_context(|| format!("cannot load grant {} (is its id taken?)", grant.id))?;
+        }
+        for append in &dump.appends {
+            sqlx::query(
+                "INSERT INTO appends (id, user_id, grant_id, category, enc, ciphertext, received_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&append.id)
+            .bind(&dump.id)
+            .bind(&append.grant_id)
+            .bind(&append.category)
+            .bind(&append.enc.0)
+            .bind(&append.ciphertext.0)
+            .bind(append.received_at)
+            .execute(&mut *tx)
+            .await
+            .with_context(|| format!("cannot load append {}", append.id))?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -232,6 +323,45 @@ pub struct UserDump {
     /// The public part of the profile, when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public: Option<PublicPart>,
+    /// The grants the person gave apps, revoked ones included (absent from dumps made before
+    /// them). Spent nonces and webhook deliveries are not a profile's and are not dumped.
+    #[serde(default)]
+    pub grants: Vec<GrantDump>,
+    /// Appends waiting for the person's devices, oldest first.
+    #[serde(default)]
+    pub appends: Vec<AppendDump>,
+}
+
+/// A grant as stored; its share still sealed to the app.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GrantDump {
+    pub id: String,
+    pub origin: String,
+    pub app_id: String,
+    pub name: String,
+    pub scopes: serde_json::Value,
+    pub app_key: serde_json::Value,
+    pub share: Option<serde_json::Value>,
+    pub share_version: i64,
+    pub webhook: Option<String>,
+    pub appended: i64,
+    pub created_at: i64,
+    pub last_read_at: Option<i64>,
+    pub last_append_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// An append waiting for the person's devices, still sealed to the profile.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AppendDump {
+    pub id: String,
+    pub grant_id: String,
+    pub category: String,
+    pub enc: Bytes,
+    pub ciphertext: Bytes,
+    pub received_at: i64,
 }
 
 /// One vault item as stored; without a blob, a tombstone.

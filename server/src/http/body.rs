@@ -65,6 +65,28 @@ pub fn check_sealed(what: &str, blob: &[u8], max: usize) -> Result<(), ApiError>
     Ok(())
 }
 
+/// HPKE's encapsulated key for P-256: an uncompressed point.
+const HPKE_ENC_BYTES: usize = 65;
+/// AES-256-GCM's tag.
+const HPKE_TAG_BYTES: usize = 16;
+
+/// Refuses what is not HPKE's output (P-256, AES-256-GCM) for at most `max` bytes of
+/// plaintext: the server cannot open it, but it can check its shape and bound its size.
+pub fn check_hpke(what: &str, sealed: &profile_core::apps::Sealed, max: usize) -> Result<(), ApiError> {
+    if sealed.enc.0.len() != HPKE_ENC_BYTES || sealed.ciphertext.0.len() < HPKE_TAG_BYTES {
+        return Err(ApiError::invalid(format!(
+            "{what} is not sealed with HPKE (P-256): `enc` is {HPKE_ENC_BYTES} bytes and `ciphertext` at least {HPKE_TAG_BYTES}"
+        )));
+    }
+    if sealed.ciphertext.0.len() > max + HPKE_TAG_BYTES {
+        return Err(ApiError::too_large(format!(
+            "{what} seals {} bytes; at most {max} are kept",
+            sealed.ciphertext.0.len() - HPKE_TAG_BYTES
+        )));
+    }
+    Ok(())
+}
+
 /// A wrapped data key: the sealed header, nonce and tag around 32 bytes.
 pub const WRAPPED_KEY_BYTES: usize = profile_core::seal::OVERHEAD + 32;
 

@@ -9,6 +9,7 @@ use crate::services::events::Events;
 use crate::services::mailer::Mailer;
 use crate::services::metrics::Metrics;
 use crate::services::site_keys::SiteKeys;
+use crate::services::webhooks::Webhooks;
 use crate::throttle::SlowHashes;
 
 #[derive(Debug, Clone)]
@@ -23,15 +24,20 @@ pub struct AppState {
     pub site_keys: Arc<SiteKeys>,
     /// The bound on Argon2id runs at once.
     pub hashes: SlowHashes,
+    /// Wakes this instance's webhook delivery worker.
+    pub webhooks: Webhooks,
 }
 
 impl AppState {
+    /// Loads the keys and starts the event bus and the webhook delivery worker.
     pub async fn new(db: Db, settings: Settings, master: &MasterKey) -> anyhow::Result<Self> {
         let keys = Arc::new(ServerKeys::load(&db, master).await?);
+        let metrics = Arc::<Metrics>::default();
+        let webhooks = Webhooks::start(db.clone(), keys.signing.clone(), &settings, metrics.clone());
         let events = Events::start(&db, &settings.database).await?;
         let mailer = Mailer::new(&settings)?;
         let site_keys = Arc::new(SiteKeys::new(settings.sites_on_loopback));
         let hashes = SlowHashes::new(settings.hash_concurrency);
-        Ok(Self { db, settings, metrics: Arc::default(), keys, events, mailer, site_keys, hashes })
+        Ok(Self { db, settings, metrics, keys, events, mailer, site_keys, hashes, webhooks })
     }
 }

@@ -12,9 +12,11 @@ use tower_http::limit::RequestBodyLimitLayer;
 use crate::http::{ApiError, AppState};
 
 pub mod accounts;
+pub mod apps;
 pub mod credentials;
 pub mod devices;
 pub mod email;
+pub mod grants;
 pub mod login;
 pub mod metrics;
 pub mod public;
@@ -23,6 +25,10 @@ pub mod push;
 pub mod sites;
 pub mod vault;
 pub mod vault_items;
+
+/// The largest body of a grant's registration or share: the largest share, in base64url, and
+/// room for the rest.
+const SHARE_BODY_BYTES: usize = profile_core::apps::MAX_SHARE_BYTES / 3 * 4 + 64 * 1024;
 
 pub fn router(state: AppState) -> Router {
     let limit = state.settings.max_body_bytes;
@@ -52,6 +58,14 @@ pub fn router(state: AppState) -> Router {
         .route(path::EMAIL_RECOVER, post(email::start_recover))
         .route(path::EMAIL_CONFIRM, get(email::confirm_page).post(email::confirm))
         .route(path::PUBLIC, put(public_part::put).delete(public_part::remove))
+        .route(path::GRANT, delete(grants::revoke))
+        .route(path::APPENDS, get(grants::appends))
+        .route(path::APPENDS_DONE, post(grants::appends_done))
+        .route(path::APP_GRANT, get(apps::grant))
+        .route(path::APP_SHARE, get(apps::share))
+        .route(path::APP_APPENDS, post(apps::append))
+        .route(path::APP_WEBHOOK, put(apps::set_webhook).delete(apps::remove_webhook))
+        .route(path::APP_EVENTS, get(apps::events))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, ApiErrorCode::NotFound, "no such endpoint") })
         .layer(RequestBodyLimitLayer::new(limit))
         // A batch of vault items may be bigger than other bodies: its own limit, not the above.
@@ -60,6 +74,14 @@ pub fn router(state: AppState) -> Router {
                 .route(path::VAULT_ITEMS, get(vault_items::read).post(vault_items::write))
                 .layer(DefaultBodyLimit::max(MAX_BATCH_BODY_BYTES))
                 .layer(RequestBodyLimitLayer::new(MAX_BATCH_BODY_BYTES)),
+        )
+        // A share may be bigger still: a grant's registration and its share's updates.
+        .merge(
+            Router::new()
+                .route(path::GRANTS, get(grants::list).post(grants::register))
+                .route(path::GRANT_SHARE, put(grants::put_share))
+                .layer(DefaultBodyLimit::max(SHARE_BODY_BYTES))
+                .layer(RequestBodyLimitLayer::new(SHARE_BODY_BYTES)),
         )
         .layer(axum::middleware::from_fn_with_state(counted, crate::services::metrics::track))
         .with_state(state)

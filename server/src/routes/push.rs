@@ -81,6 +81,12 @@ async fn serve(mut socket: WebSocket, state: AppState, session: Session, mut eve
             }
         }
     };
+    close(socket, reason).await;
+}
+
+/// Closes a socket the server ends, with a Close frame giving `reason`, and ends the
+/// connection once the other end answers it (or after [`CLOSE_HANDSHAKE`]).
+pub(super) async fn close(mut socket: WebSocket, reason: &str) {
     let frame = CloseFrame { code: close_code::POLICY, reason: reason.into() };
     if socket.send(Message::Close(Some(frame))).await.is_err() {
         return;
@@ -88,7 +94,8 @@ async fn serve(mut socket: WebSocket, state: AppState, session: Session, mut eve
     // Finish the closing handshake before the connection ends: read (and drop) what the device
     // still sends, such as its answers to earlier pings, until its own Close frame. Ending the
     // connection at once would answer those with a reset, which the device could meet before it
-    // reads the Close frame, losing the reason. A device that never answers is dropped anyway.
+    // reads the Close frame, losing the reason (and what was sent before it). A device that
+    // never answers is dropped anyway.
     let _ = tokio::time::timeout(CLOSE_HANDSHAKE, async {
         while let Some(Ok(message)) = socket.recv().await {
             if matches!(message, Message::Close(_)) {

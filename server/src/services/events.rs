@@ -1,11 +1,14 @@
-//! The push event bus: what devices are told on their sockets ([`crate::routes::push`]).
+//! The event bus: what devices are told on their push sockets ([`crate::routes::push`]) and
+//! what apps are told on their event sockets ([`crate::routes::apps`]).
 //!
 //! On SQLite (one instance) events go through an in-process broadcast. On PostgreSQL every
-//! event goes through `NOTIFY` and each instance `LISTEN`s, so devices connected to different
-//! instances behind a load balancer hear the same events. Events are not stored.
+//! event goes through `NOTIFY` and each instance `LISTEN`s, so devices and apps connected to
+//! different instances behind a load balancer hear the same events, whichever instance made
+//! them. Events are not stored here (an app's webhook has its own queue, in the database).
 
 use std::time::Duration;
 
+use profile_core::apps::AppEvent;
 use profile_core::server_api::PushEvent;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
@@ -33,12 +36,25 @@ impl Event {
     pub fn device_revoked(user: &str, device: &str) -> Self {
         Self { user: user.into(), body: PushEvent::DeviceRevoked { pairing_id: device.into() } }
     }
+
+    pub fn append_received(user: &str, grant: &profile_core::apps::GrantId) -> Self {
+        Self { user: user.into(), body: PushEvent::AppendReceived { grant_id: grant.to_string() } }
+    }
+}
+
+/// What one notification carries: an event for a user's devices, or for an app.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "to", content = "event", rename_all = "camelCase")]
+enum Notice {
+    Devices(Event),
+    App(AppEvent),
 }
 
 /// Where events are published and heard.
 #[derive(Debug, Clone)]
 pub struct Events {
     local: broadcast::Sender<Event>,
+    apps: broadcast::Sender<AppEvent>,
     via_postgres: bool,
 }
 
@@ -46,19 +62,18 @@ impl Events {
     /// On PostgreSQL, also starts listening for the events every instance publishes.
     pub async fn start(db: &Db, url: &str) -> anyhow::Result<Self> {
         let (local, _) = broadcast::channel(1024);
+        let (apps, _) = broadcast::channel(1024);
         let via_postgres = db.backend == Backend::Postgres;
         if via_postgres {
             let mut listener = crate::db::listen(url, CHANNEL).await?;
-            let sender = local.clone();
+            let (sender, to_apps) = (local.clone(), apps.clone());
             tokio::spawn(async move {
                 loop {
                     // `recv` reconnects by itself after a lost connection; events in the gap are
                     // lost, and devices resync when their sockets reconnect.
                     match listener.recv().await {
-                        Ok(notification) => match serde_json::from_str::<Event>(notification.payload()) {
-                            Ok(event) => {
-                                let _ = sender.send(event);
-                            }
+                        Ok(notification) => match serde_json::from_str::<Notice>(notification.payload()) {
+                            Ok(notice) => hear(&sender, &to_apps, notice),
                             Err(e) => tracing::warn!("ignoring a malformed {CHANNEL} notification: {e}"),
                         },
                         Err(e) => {
@@ -69,7 +84,7 @@ impl Events {
                 }
             });
         }
-        Ok(Self { local, via_postgres })
+        Ok(Self { local, apps, via_postgres })
     }
 
     /// Every event published from now on, for one socket to filter.
@@ -78,12 +93,36 @@ impl Events {
     }
 
     pub async fn publish(&self, db: &Db, event: &Event) -> anyhow::Result<()> {
+        self.send(db, Notice::Devices(event.clone())).await
+    }
+
+    /// Every app event published from now on, for one app's socket to filter.
+    pub fn subscribe_apps(&self) -> broadcast::Receiver<AppEvent> {
+        self.apps.subscribe()
+    }
+
+    pub async fn publish_app(&self, db: &Db, event: &AppEvent) -> anyhow::Result<()> {
+        self.send(db, Notice::App(event.clone())).await
+    }
+
+    async fn send(&self, db: &Db, notice: Notice) -> anyhow::Result<()> {
         if self.via_postgres {
-            db.notify(CHANNEL, &serde_json::to_string(event)?).await?;
+            db.notify(CHANNEL, &serde_json::to_string(&notice)?).await?;
         } else {
-            // No socket listening is not an error.
-            let _ = self.local.send(event.clone());
+            hear(&self.local, &self.apps, notice);
         }
         Ok(())
+    }
+}
+
+/// Hands what was published to this instance's sockets; none listening is not an error.
+fn hear(devices: &broadcast::Sender<Event>, apps: &broadcast::Sender<AppEvent>, notice: Notice) {
+    match notice {
+        Notice::Devices(event) => {
+            let _ = devices.send(event);
+        }
+        Notice::App(event) => {
+            let _ = apps.send(event);
+        }
     }
 }

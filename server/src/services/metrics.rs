@@ -1,6 +1,7 @@
 //! Prometheus-style metrics: requests by method, route (the pattern, never a user id) and
-//! status, and their latency, counted by the [`track`] middleware. [`crate::routes::metrics`]
-//! serves them.
+//! status, and their latency, counted by the [`track`] middleware; webhook deliveries by
+//! outcome (`delivered`, `failed` for an attempt to be tried again, `dead` for one given up),
+//! counted by [`crate::services::webhooks`]. [`crate::routes::metrics`] serves them.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,11 +27,35 @@ struct RouteLabels {
     route: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    outcome: &'static str,
+}
+
+/// How a webhook delivery attempt ended.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered,
+    Failed,
+    Dead,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+            Self::Dead => "dead",
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
+    deliveries: Family<DeliveryLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -45,11 +70,18 @@ impl Default for Metrics {
         let latency = Family::<RouteLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
         registry.register("http_requests", "HTTP requests answered", requests.clone());
         registry.register("http_request_duration_seconds", "Time to answer an HTTP request", latency.clone());
-        Self { registry, requests, latency }
+        let deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register("webhook_deliveries", "Webhook delivery attempts, by outcome", deliveries.clone());
+        Self { registry, requests, latency, deliveries }
     }
 }
 
 impl Metrics {
+    /// Counts one webhook delivery attempt.
+    pub fn delivery(&self, outcome: Outcome) {
+        self.deliveries.get_or_create(&DeliveryLabels { outcome: outcome.as_str() }).inc();
+    }
+
     /// The registry in the OpenMetrics text format.
     pub fn render(&self) -> String {
         let mut text = String::new();

@@ -4,7 +4,7 @@
 //!
 //! The fetch is a GET of that one path, with a short timeout, no redirects, no proxy and a size
 //! cap, and it connects only to globally routable addresses: every address the origin's name
-//! resolves to is checked as it is connected to ([`OutwardOnly`], ureq's resolver seam), so
+//! resolves to is checked as it is connected to ([`super::outward::OutwardOnly`], ureq's resolver seam), so
 //! neither an address literal in any spelling (`[::ffff:127.0.0.1]`) nor a name that resolves
 //! inward reaches this machine or its network. `sites_on_loopback` (development) allows
 //! loopback addresses as well. Keys are remembered for a few minutes; at most eight fetches
@@ -15,9 +15,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use profile_core::ecdsa::PublicKey;
-use profile_core::net::may_fetch_from;
 use profile_core::{Origin, PublicJwk};
-use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 
 use crate::throttle::Busy;
 
@@ -47,20 +45,12 @@ impl SiteKeys {
     /// Fetches from globally routable addresses only, and from loopback ones too when
     /// `loopback` is set (`sites_on_loopback`).
     pub fn new(loopback: bool) -> Self {
-        let config = ureq::Agent::config_builder()
-            .timeout_global(Some(FETCH_TIMEOUT))
-            .max_redirects(0)
-            .http_status_as_error(false)
-            // A proxy would resolve the name itself, past the filter.
-            .proxy(None)
-            .build();
-        let connector = ureq::unversioned::transport::DefaultConnector::default();
-        let agent = ureq::Agent::with_parts(config, connector, OutwardOnly { loopback });
+        let agent = super::outward::agent(loopback, FETCH_TIMEOUT);
         Self { keys: Mutex::default(), agent, fetches: tokio::sync::Semaphore::new(MAX_FETCHES) }
     }
 
     /// The site's key: the remembered one when it is younger than `max_age`, else fetched
-    /// (only from the addresses [`OutwardOnly`] lets through). `busy` when too many fetches are
+    /// (only from the addresses [`super::outward::OutwardOnly`] lets through). `busy` when too many fetches are
     /// under way.
     pub async fn get(&self, origin: &Origin, max_age: Duration) -> Result<Option<PublicKey>, Busy> {
         if let Some((at, key)) = self.keys.lock().unwrap_or_else(|p| p.into_inner()).get(origin)
@@ -93,33 +83,6 @@ fn fetch_key(agent: &ureq::Agent, url: &str) -> Option<PublicKey> {
     let document: serde_json::Value = serde_json::from_str(&text).ok()?;
     let jwk: PublicJwk = serde_json::from_value(document.get("publicKey")?.clone()).ok()?;
     jwk.to_key().ok()
-}
-
-/// ureq's resolver, keeping only the addresses a site's registration may be fetched from; ureq
-/// connects to exactly what it returns, so the check cannot be raced by a second lookup.
-#[derive(Debug)]
-struct OutwardOnly {
-    loopback: bool,
-}
-
-impl Resolver for OutwardOnly {
-    fn resolve(
-        &self,
-        uri: &ureq::http::Uri,
-        config: &ureq::config::Config,
-        timeout: ureq::unversioned::transport::NextTimeout,
-    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let resolved = DefaultResolver::default().resolve(uri, config, timeout)?;
-        let mut kept = self.empty();
-        for addr in resolved.iter().filter(|addr| may_fetch_from(addr.ip(), self.loopback)) {
-            kept.push(*addr);
-        }
-        if kept.is_empty() {
-            tracing::debug!(host = ?uri.host(), "a site's name resolves to no address it may be fetched from");
-            return Err(ureq::Error::HostNotFound);
-        }
-        Ok(kept)
-    }
 }
 
 #[cfg(test)]
