@@ -629,3 +629,234 @@ fn the_public_part_publishes_only_what_the_person_chose_signed_by_the_profile() 
     desktop.cli(&["sync"], "");
     assert!(document().get("public").is_none(), "{}", document());
 }
+
+/// Waits until `check` holds, asking `what` every 100 ms for at most 30 s.
+fn eventually<T>(what: &str, mut probe: impl FnMut() -> T, check: impl Fn(&T) -> bool) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let value = probe();
+        if check(&value) {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "{what} never happened");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// An app the person grants: the till's and the delivery service's whole path through the
+/// real host, server and profile-rp. Its share opens only with its key; it appends inside its
+/// grant and nothing else; a change the person makes reaches it as a signed webhook, also after
+/// it was down for a while (once per event id); revoked, it gets `grant-revoked` and nothing
+/// after, and the database never held a share or an append in plaintext.
+#[test]
+fn an_app_the_person_grants_reads_its_sealed_share_appends_and_is_cut_off_when_revoked() {
+    use profile_rp::apps::{AppClient, AppKeys, Category, Reach, Webhooks};
+    use std::sync::Arc;
+
+    let server = ProfileServer::start(EMAIL, PASSPHRASE);
+    let home = HostHome::new();
+    home.cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+    let mut host = messaging(&home);
+    host.ok(EXTENSION_ORIGIN, "saveAddress", json!({"label": "Home", "address": address("12 Secret Lane", "Paris")}));
+
+    let keys = Arc::new(AppKeys::generate().unwrap());
+    let registration = keys.registration("corner-till", "Corner Store").unwrap();
+    let site = profile_testkit::app::AppSite::start(serde_json::to_value(&registration).unwrap());
+    let request = json!({"scopes": [
+        {"category": "addresses", "actions": ["read", "subscribe"], "fields": ["name", "line1", "city", "postalCode"]},
+        {"category": "receipts", "actions": ["append"]}
+    ], "purpose": "Paperless receipts and deliveries"});
+
+    // The consent window's preview names the app from its registration and each scope.
+    let preview = host.ok(
+        EXTENSION_ORIGIN,
+        "preview",
+        json!({"origin": site.origin, "call": {"type": "requestGrant", "params": request}}),
+    );
+    assert_eq!(preview["app"]["name"], "Corner Store", "{preview}");
+    assert_eq!(preview["value"]["scopes"][0]["held"], 1, "{preview}");
+
+    let answer = host.ok(&site.origin, "requestGrant", request.clone());
+    assert_eq!(answer["profileUrl"], server.profile_url.as_str(), "{answer}");
+    let answer: profile_core::apps::GrantAnswer = serde_json::from_value(answer).unwrap();
+    let app = AppClient::connect(keys.clone(), answer.clone(), Reach::Loopback).unwrap();
+
+    // The share opens with the app's key, holds only the fields granted, and nothing of another
+    // category; another app's key cannot open it.
+    let share = app.share().unwrap();
+    let addresses = &share.categories[&Category::Addresses];
+    assert_eq!(addresses[0]["address"]["line1"], "12 Secret Lane", "{addresses:?}");
+    assert!(addresses[0]["address"].get("country").is_none(), "only the fields granted: {addresses:?}");
+    assert!(!share.categories.contains_key(&Category::Receipts), "append only: nothing to read");
+    let stranger = Arc::new(AppKeys::generate().unwrap());
+    let forged = AppClient::connect(stranger, answer.clone(), Reach::Loopback).unwrap();
+    assert!(forged.share().is_err(), "another app's key is refused (its signature) before anything is read");
+
+    // Appends: inside the grant they join the profile, named after the app; outside it, or too
+    // big, they are refused.
+    let receipt = json!({"merchant": "Corner Store", "date": "2026-11-30", "currency": "EUR", "total": "4.20",
+                "items": [{"name": "Oat milk", "gtin": "4006381333931", "quantity": 1, "unitPrice": "4.20", "total": "4.20"}]});
+    app.append(Category::Receipts, receipt.as_object().unwrap().clone()).unwrap();
+    let listed = eventually(
+        "the appended receipt",
+        || host.ok(EXTENSION_ORIGIN, "listItems", json!({"category": "receipts"})),
+        |list| list["total"] == 1,
+    );
+    assert_eq!(listed["items"][0]["source"], site.origin.as_str(), "{listed}");
+    let outside =
+        app.append(Category::Medical, json!({"date": "2026-11-30", "kind": "checkup"}).as_object().unwrap().clone());
+    assert!(format!("{:?}", outside.unwrap_err()).contains("OutsideGrant"), "medical is outside the grant");
+    let mut huge = receipt.as_object().unwrap().clone();
+    huge.insert(
+        "receipt".into(),
+        json!({"lines": (0..40).map(|i| json!({"line": i, "text": "x".repeat(1_200)})).collect::<Vec<_>>()}),
+    );
+    let refused = app.append(Category::Receipts, huge).unwrap_err().to_string();
+    assert!(refused.contains("bytes") || refused.contains("at most"), "an oversized item is refused: {refused}");
+
+    // A change reaches the app as a signed webhook: while it is down, then once it is back.
+    app.set_webhook(&site.webhook_url()).unwrap();
+    site.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    host.ok(EXTENSION_ORIGIN, "saveAddress", json!({"kind": "shipping", "address": address("3 New Road", "Lyon")}));
+    eventually("a refused delivery", || site.refused(), |n| *n > 0);
+    site.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    let webhooks = Webhooks::new(Reach::Loopback);
+    let delivered = eventually("the webhook after the app came back", || site.deliveries(), |d| !d.is_empty());
+    let event = webhooks
+        .verify(
+            &delivered[0].headers["personal-profile-key-id"],
+            &delivered[0].headers["personal-profile-signature"],
+            &delivered[0].body,
+            |_| Some(app.api_base()),
+        )
+        .expect("signed by the profile server");
+    assert!(matches!(event.kind, profile_core::apps::AppEventKind::ShareUpdated { .. }), "{event:?}");
+    assert_eq!(app.share().unwrap().categories[&Category::Addresses][0]["address"]["line1"], "3 New Road");
+
+    // Revoked: the app is told, and refused from then on.
+    host.ok(EXTENSION_ORIGIN, "revokeApp", json!({"grantId": answer.grant_id}));
+    assert!(app.share().unwrap_err().revoked(), "a revoked app reads nothing");
+    assert!(app.append(Category::Receipts, receipt.as_object().unwrap().clone()).unwrap_err().revoked());
+    let all = eventually(
+        "grant-revoked",
+        || site.deliveries(),
+        |d| d.iter().any(|d| String::from_utf8_lossy(&d.body).contains("grant-revoked")),
+    );
+    // Nothing after `grant-revoked`, even when the person changes what it could read.
+    drop(all);
+    host.ok(EXTENSION_ORIGIN, "saveAddress", json!({"kind": "shipping", "address": address("9 Later Street", "Nice")}));
+    home.cli(&["sync"], "");
+    std::thread::sleep(Duration::from_secs(2));
+    let all = site.deliveries();
+    assert!(all.last().is_some_and(|d| String::from_utf8_lossy(&d.body).contains("grant-revoked")), "nothing after");
+    // Each event handled once, by its id, however often it came.
+    let mut handled = Vec::new();
+    for delivery in &all {
+        if !webhooks.seen(&delivery.headers["personal-profile-event-id"]) {
+            handled.push(String::from_utf8_lossy(&delivery.body).into_owned());
+        }
+    }
+    assert_eq!(handled.iter().filter(|e| e.contains("grant-revoked")).count(), 1, "{handled:?}");
+    assert!(handled.iter().any(|e| e.contains("share-updated")), "{handled:?}");
+    let apps = host.ok(EXTENSION_ORIGIN, "listApps", json!({}));
+    assert!(apps["apps"][0]["revokedAt"].is_number(), "{apps}");
+    assert_eq!(
+        apps["apps"][0]["appendedItems"][0]["summary"].as_str().map(|s| s.contains("Corner Store")),
+        Some(true),
+        "{apps}"
+    );
+
+    // Nothing the app could read or added is in the database in plaintext.
+    let stored = server.stored_bytes();
+    let text = String::from_utf8_lossy(&stored);
+    for secret in ["Secret Lane", "New Road", "Oat milk", "4006381333931"] {
+        assert!(!text.contains(secret), "{secret} is in the database in plaintext");
+    }
+}
+
+/// Two people link their profiles with a one-time ticket (each on their own profile server):
+/// each then follows the other's card; the ticket works once; either can cut the link.
+#[test]
+fn two_linked_profiles_follow_each_others_cards() {
+    let ada_server = ProfileServer::start(EMAIL, PASSPHRASE);
+    let bob_server = ProfileServer::start("bob@example.org", PASSPHRASE);
+    let (ada, bob) = (HostHome::new(), HostHome::new());
+    ada.cli(&["pair", &ada_server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+    bob.cli(&["pair", &bob_server.profile_url, "--email", "bob@example.org"], &format!("{PASSPHRASE}\n"));
+    ada.cli(&["data", "set", "identity", "name=Ada Lovelace", "email=ada@example.org"], "");
+    bob.cli(&["data", "set", "identity", "name=Bob Babbage", "phone=+44 20 7946 0000"], "");
+
+    let mut ada_host = messaging(&ada);
+    let issued = ada_host.ok(EXTENSION_ORIGIN, "issueLinkTicket", json!({}));
+    let ticket = issued["ticket"].as_str().unwrap().to_owned();
+    assert!(issued["qrSvg"].as_str().is_some_and(|svg| svg.starts_with("<?xml") || svg.contains("<svg")), "{issued}");
+    let mut bob_host = messaging(&bob);
+    let linked = bob_host.ok(EXTENSION_ORIGIN, "redeemLinkTicket", json!({"ticket": ticket}));
+    assert_eq!(linked["linked"], "Ada Lovelace", "{linked}");
+    // The ticket is spent.
+    let again = bob_host.call(9, EXTENSION_ORIGIN, "redeemLinkTicket", json!({"ticket": ticket}));
+    assert_eq!(again["ok"], false, "{again}");
+
+    let contact_of = |host: &mut HostProcess, url: &str| -> Value {
+        let list = host.ok(EXTENSION_ORIGIN, "listItems", json!({"category": "contacts"}));
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["fields"]["profileUrl"] == url)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    // Each device completes its side at its syncs; each contact then shows the other's card.
+    let ada_url = ada_server.profile_url.clone();
+    let bob_url = bob_server.profile_url.clone();
+    let bob_sees = eventually(
+        "Ada's card at Bob's",
+        || {
+            ada.cli(&["sync"], "");
+            bob.cli(&["sync"], "");
+            contact_of(&mut bob_host, &ada_url)
+        },
+        |c| c["fields"]["lines"].to_string().contains("ada@example.org"),
+    );
+    assert_eq!(bob_sees["fields"]["name"], "Ada Lovelace", "{bob_sees}");
+    eventually(
+        "Bob's card at Ada's",
+        || {
+            ada.cli(&["sync"], "");
+            contact_of(&mut ada_host, &bob_url)
+        },
+        |c| c["fields"]["lines"].to_string().contains("+44 20 7946 0000"),
+    );
+
+    // Ada changes her card: Bob's contact follows.
+    ada.cli(&["data", "set", "identity", "email=ada@lovelace.example"], "");
+    eventually(
+        "Ada's new email at Bob's",
+        || {
+            bob.cli(&["sync"], "");
+            contact_of(&mut bob_host, &ada_url)
+        },
+        |c| c["fields"]["lines"].to_string().contains("ada@lovelace.example"),
+    );
+
+    // Bob cuts the link: Ada's side cuts it too at her next sync.
+    let apps = bob_host.ok(EXTENSION_ORIGIN, "listApps", json!({}));
+    let link =
+        apps["apps"].as_array().unwrap().iter().find(|a| a["linkedProfile"] == ada_url.as_str()).unwrap().clone();
+    bob_host.ok(EXTENSION_ORIGIN, "revokeApp", json!({"grantId": link["grantId"]}));
+    eventually(
+        "the link cut at Ada's",
+        || {
+            ada.cli(&["sync"], "");
+            ada_host.ok(EXTENSION_ORIGIN, "listApps", json!({}))
+        },
+        |apps| {
+            apps["apps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["linkedProfile"] == bob_url.as_str() && a["revokedAt"].is_number())
+        },
+    );
+}

@@ -124,7 +124,11 @@ fn grant_preview(request: &GrantRequest, profile: &impl Profile) -> Value {
 /// the items.
 fn held(category: Category, profile: &impl Profile) -> usize {
     match category {
-        Category::Addresses => AddressKind::ALL.into_iter().filter(|k| profile.address(*k).is_some()).count(),
+        Category::Addresses => {
+            // One address may be the default of both kinds: counted once.
+            let defaults: Vec<&Address> = AddressKind::ALL.into_iter().filter_map(|k| profile.address(k)).collect();
+            defaults.iter().enumerate().filter(|(i, a)| !defaults[..*i].contains(a)).count()
+        }
         Category::Identity => usize::from(profile.identity().is_some()),
         other => profile.items(other).len(),
     }

@@ -70,6 +70,7 @@ fn info(row: &AnyRow) -> anyhow::Result<GrantInfo> {
         share_version: u64::try_from(row.try_get::<i64, _>(9)?)?,
         revoked_at: row.try_get(10)?,
         webhook: row.try_get(11)?,
+        peer_grant: None,
     })
 }
 

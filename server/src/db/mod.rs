@@ -25,6 +25,7 @@ mod dump;
 mod email_links;
 mod events;
 mod grants;
+mod links;
 mod public_parts;
 mod refresh_tokens;
 mod site;

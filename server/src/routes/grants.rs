@@ -46,7 +46,12 @@ pub async fn register(
 
 /// The profile's grants, newest first.
 pub async fn list(State(state): State<AppState>, session: Session) -> Result<Json<GrantList>, ApiError> {
-    Ok(Json(GrantList { grants: state.db.grants(&session.user).await? }))
+    let mut grants = state.db.grants(&session.user).await?;
+    let mut peers = state.db.grant_peers(&session.user).await?;
+    for grant in &mut grants {
+        grant.peer_grant = peers.remove(&grant.grant_id);
+    }
+    Ok(Json(GrantList { grants }))
 }
 
 /// Revokes a grant (`204`, also when it was revoked already).

@@ -17,6 +17,7 @@ pub mod credentials;
 pub mod devices;
 pub mod email;
 pub mod grants;
+pub mod links;
 pub mod login;
 pub mod metrics;
 pub mod public;
@@ -66,6 +67,11 @@ pub fn router(state: AppState) -> Router {
         .route(path::APP_APPENDS, post(apps::append))
         .route(path::APP_WEBHOOK, put(apps::set_webhook).delete(apps::remove_webhook))
         .route(path::APP_EVENTS, get(apps::events))
+        .route(path::APP_LINK, put(links::confirm))
+        .route(path::LINK_TICKETS, post(links::issue))
+        .route(path::LINKS_REDEEM, post(links::redeem))
+        .route(path::LINK_REQUESTS, get(links::requests))
+        .route(path::LINK_REQUESTS_DONE, post(links::requests_done))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, ApiErrorCode::NotFound, "no such endpoint") })
         .layer(RequestBodyLimitLayer::new(limit))
         // A batch of vault items may be bigger than other bodies: its own limit, not the above.

@@ -40,6 +40,11 @@ impl Event {
     pub fn append_received(user: &str, grant: &profile_core::apps::GrantId) -> Self {
         Self { user: user.into(), body: PushEvent::AppendReceived { grant_id: grant.to_string() } }
     }
+
+    /// A connection ticket was redeemed, or a linked profile named the grant it gave back.
+    pub fn link_requested(user: &str) -> Self {
+        Self { user: user.into(), body: PushEvent::LinkRequested {} }
+    }
 }
 
 /// What one notification carries: an event for a user's devices, or for an app.
