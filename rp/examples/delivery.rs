@@ -34,7 +34,7 @@ use profile_rp::apps::{
     AppClient, AppError, AppEvent, AppEventKind, AppKeys, Category, GrantAnswer, GrantId, Reach, ShareContents,
     Webhooks,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
 mod common;
 
@@ -82,17 +82,14 @@ fn update(customers: &Customers, grant: &GrantId, change: impl FnOnce(&mut Custo
     }
 }
 
-/// The shipping address in a share: of the addresses it holds (each as saved, its fields
-/// under `address`), the one marked as the shipping default, else the first; as label lines.
+/// The shipping address in a share, as label lines: the share holds the person's default
+/// addresses, each as `{kind: "shipping" | "billing", address}`; the shipping one, else any.
 fn shipping_lines(share: &ShareContents) -> Vec<String> {
     let addresses = share.categories.get(&Category::Addresses).map(Vec::as_slice).unwrap_or_default();
-    let is_shipping = |entry: &&Value| {
-        ["defaults", "defaultFor"]
-            .iter()
-            .any(|key| entry[key].as_array().is_some_and(|kinds| kinds.iter().any(|kind| kind == "shipping")))
+    let Some(entry) = addresses.iter().find(|entry| entry["kind"] == "shipping").or(addresses.first()) else {
+        return Vec::new();
     };
-    let Some(entry) = addresses.iter().find(is_shipping).or(addresses.first()) else { return Vec::new() };
-    let address = entry.get("address").unwrap_or(entry);
+    let address = &entry["address"];
     let field = |name: &str| address[name].as_str().unwrap_or_default().trim().to_owned();
     let town = [field("postalCode"), field("city")].join(" ").trim().to_owned();
     [field("name"), field("organization"), field("line1"), field("line2"), town, field("region"), field("country")]
