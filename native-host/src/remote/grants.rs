@@ -130,13 +130,13 @@ pub(super) fn give(
 }
 
 /// The profile's two keys, made from the secret in the vault.
-struct ProfileKeys {
-    signing: ProfileKey,
-    decryption: DecryptionKey,
+pub(super) struct ProfileKeys {
+    pub signing: ProfileKey,
+    pub decryption: DecryptionKey,
 }
 
 impl ProfileKeys {
-    fn of(state: &LocalState) -> Result<Self, WireError> {
+    pub(super) fn of(state: &LocalState) -> Result<Self, WireError> {
         let secret = state.public.key.as_ref().ok_or_else(|| WireError::internal("the profile has no key yet"))?;
         let signing = ProfileKey::from_secret(secret)
             .ok_or_else(|| WireError::internal("the profile's signing key is not a P-256 key"))?;
@@ -197,6 +197,13 @@ pub(super) struct AfterSync {
     pub ledger: Vec<Disclosure>,
     pub appends_done: Vec<String>,
     pub requests_done: Vec<String>,
+    /// The server's grants as this sync read them, for linked profiles to read too.
+    pub grants: Option<GrantList>,
+}
+
+/// The profile server's grants of this profile, newest first.
+pub(super) fn grant_list(client: &Client, link: &ServerLink) -> Result<GrantList, WireError> {
+    client.call("GET", &url(&link.api_base, path::GRANTS), Some(&link.access_token), NO_BODY)?.expect(200)
 }
 
 impl AfterSync {
@@ -233,7 +240,9 @@ pub(super) fn after_sync(
     if after.ledger.iter().any(|d| d.method == "appAppend" && d.outcome == "disclosed") {
         sync_again(link, state)?;
     }
-    after.ledger.extend(reseal(client, link, state, &keys)?);
+    let listed = grant_list(client, link)?;
+    after.ledger.extend(reseal(client, link, state, &keys, &listed)?);
+    after.grants = Some(listed);
     Ok(())
 }
 
@@ -242,10 +251,9 @@ fn reseal(
     link: &mut ServerLink,
     state: &LocalState,
     keys: &ProfileKeys,
+    listed: &GrantList,
 ) -> Result<Vec<Disclosure>, WireError> {
     let mut ledger = Vec::new();
-    let listed: GrantList =
-        client.call("GET", &url(&link.api_base, path::GRANTS), Some(&link.access_token), NO_BODY)?.expect(200)?;
     for info in &listed.grants {
         let Some(record) = state.app_grants.get(&info.grant_id) else { continue };
         if let Some(read_at) = info.last_read_at {
@@ -356,11 +364,7 @@ fn take_appends(
 /// marked stale.
 pub fn list(store: &Store, client: &Client) -> Result<AppList, WireError> {
     let state = store.state()?;
-    let listed = with_token(store, client, false, |client, link| {
-        client
-            .call("GET", &url(&link.api_base, path::GRANTS), Some(&link.access_token), NO_BODY)?
-            .expect::<GrantList>(200)
-    });
+    let listed = with_token(store, client, false, grant_list);
     let (grants, stale) = match listed {
         Ok(list) => (list.grants, false),
         Err(e) if e.code == ErrorCode::NotPaired => return Err(e),

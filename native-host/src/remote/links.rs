@@ -10,10 +10,9 @@
 //! the link here too.
 
 use profile_core::apps::links::{LinkConfirm, LinkRedeem, LinkTicket, TICKET_TTL, Token, card_scopes};
-use profile_core::apps::sealed::{open_share, profile_decryption_key};
+use profile_core::apps::sealed::open_share;
 use profile_core::apps::{AppName, GrantId, SealedShare};
-use profile_core::public::ProfileKey;
-use profile_core::server_api::{ApiErrorCode, GrantList, LinkRequestList, LinkTicketSet, ProfileDocument, path};
+use profile_core::server_api::{ApiErrorCode, LinkRequestList, LinkTicketSet, ProfileDocument, path};
 use profile_core::vault::{AppGrantRecord, PeerLink};
 use profile_core::wire::Disclosure;
 use profile_core::{AppId, Category, ItemId, ItemInput, Origin, Secret32, WireError};
@@ -21,7 +20,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::client::*;
-use super::grants::{AfterSync, give};
+use super::grants::{AfterSync, ProfileKeys, give, grant_list};
 use super::sync::{fresh_token, on_link};
 use crate::local::link::{IssuedTicket, ServerLink};
 use crate::local::state::LocalState;
@@ -52,12 +51,6 @@ fn my_name(state: &LocalState, link: &ServerLink) -> Result<AppName, WireError> 
         .map_err(WireError::invalid)
 }
 
-fn keys(state: &LocalState) -> Result<(ProfileKey, Secret32), WireError> {
-    let secret = state.public.key.clone().ok_or_else(|| WireError::internal("the profile has no key yet"))?;
-    let key = ProfileKey::from_secret(&secret).ok_or_else(|| WireError::internal("the profile's key is not P-256"))?;
-    Ok((key, secret))
-}
-
 /// Issues a connection ticket, valid [`TICKET_TTL`]: its token's hash goes to the profile
 /// server, its MAC key stays on this device.
 pub fn issue(store: &Store, client: &Client, new_profile_key: Secret32) -> Result<Issued, WireError> {
@@ -69,12 +62,12 @@ pub fn issue(store: &Store, client: &Client, new_profile_key: Secret32) -> Resul
         if state.public.key.is_none() {
             state.public.key = Some(new_profile_key);
         }
-        let (key, secret) = keys(state)?;
+        let keys = ProfileKeys::of(state)?;
         let ticket = LinkTicket {
             profile_url: link.profile_url.clone(),
             name: my_name(state, link)?,
-            signing_key: key.public_jwk(),
-            encryption_key: profile_decryption_key(&secret).public().to_jwk(),
+            signing_key: keys.signing.public_jwk(),
+            encryption_key: keys.decryption.public().to_jwk(),
             token: token.clone(),
             mac_key: mac_key.clone(),
             expires_at,
@@ -160,14 +153,14 @@ pub fn redeem(store: &Store, client: &Client, text: &str, new_profile_key: Secre
         let (mut given, mut shares) = (state.clone(), link.clone());
         let record =
             card_grant(ticket.name.clone(), &ticket.profile_url, &ticket.signing_key, &ticket.encryption_key, None)?;
-        let (grant_id, key) = give(client, &mut shares, &mut given, record, new_profile_key)?;
-        let (_, secret) = keys(&given)?;
+        let (grant_id, _) = give(client, &mut shares, &mut given, record, new_profile_key)?;
+        let keys = ProfileKeys::of(&given)?;
         let redeem = LinkRedeem::new(
             &ticket,
             link.profile_url.clone(),
             my_name(&given, link)?,
-            key.public_jwk(),
-            profile_decryption_key(&secret).public().to_jwk(),
+            keys.signing.public_jwk(),
+            keys.decryption.public().to_jwk(),
             grant_id.clone(),
         );
         let taken = client
@@ -205,9 +198,12 @@ pub(super) fn after_sync(
     if !state.app_grants.values().any(|g| g.peer.is_some()) {
         return Ok(());
     }
-    // The grants given back, as the linked profiles told this profile's server.
-    let listed: GrantList =
-        client.call("GET", &url(&link.api_base, path::GRANTS), Some(&link.access_token), NO_BODY)?.expect(200)?;
+    // The grants given back, as the linked profiles told this profile's server (read once a
+    // sync: the apps' part read them already when the profile has apps).
+    let listed = match after.grants.take() {
+        Some(listed) => listed,
+        None => grant_list(client, link)?,
+    };
     for info in listed.grants {
         let Some(confirm) = info.peer_grant else { continue };
         let Some(record) = state.app_grants.get_mut(&info.grant_id) else { continue };
@@ -215,8 +211,7 @@ pub(super) fn after_sync(
             peer.their_grant.get_or_insert(confirm.grant_id);
         }
     }
-    let (key, secret) = keys(state)?;
-    let decryption = profile_decryption_key(&secret);
+    let ProfileKeys { signing: key, decryption } = ProfileKeys::of(state)?;
     let links: Vec<(GrantId, AppGrantRecord)> = (state.app_grants.iter())
         .filter(|(_, g)| g.revoked_at.is_none() && g.peer.as_ref().is_some_and(|p| p.their_grant.is_some()))
         .map(|(id, g)| (id.clone(), g.clone()))
