@@ -1568,12 +1568,12 @@ fn a_till_and_a_delivery_service_connected_from_their_pages_add_follow_and_are_r
     let grant_id = answer["grantId"].as_str().unwrap().to_owned();
     assert_eq!(answer["profileUrl"], server.profile_url.as_str(), "{answer}");
     assert!(answer["profileKey"].is_object() || answer["profileKey"].is_string(), "{answer}");
-    assert!(text(&mut browser, &page, "connected").contains(&server.profile_url));
+    assert_eq!(text(&mut browser, &page, "profile-url"), server.profile_url);
 
     // A basket rung up: its receipt lands in the profile, named after the till.
     browser
         .eval(&page, "document.getElementById('qty-2').value = '0'; document.getElementById('ring-up').click(); true");
-    browser.wait_for(&page, "document.getElementById('receipt').textContent !== '' || document.getElementById('message').textContent !== ''");
+    browser.wait_for(&page, "document.getElementById('receipt').textContent !== ''");
     assert_eq!(
         text(&mut browser, &page, "receipt"),
         "Receipt sent to your profile (€5.29).",
@@ -1648,8 +1648,10 @@ fn a_till_and_a_delivery_service_connected_from_their_pages_add_follow_and_are_r
     browser.wait_for(&options, &format!("!!{till_card} && {till_card}.classList.contains('gone')"));
     looks.push(browser.inspect(&options, "flow-options-apps-revoked"));
     browser.eval(&page, "document.getElementById('ring-up').click(); true");
-    browser.wait_for(&page, "document.getElementById('message').textContent !== ''");
-    assert_eq!(text(&mut browser, &page, "message"), "You disconnected this till from your profile: connect again.");
+    browser.wait_for(&page, "document.getElementById('receipt').className === 'error'");
+    assert_eq!(text(&mut browser, &page, "receipt"), "You disconnected this till from your profile: connect again.");
+    assert_eq!(text(&mut browser, &page, "connected"), "Not connected: receipts no longer go to your profile.");
+    assert_eq!(text(&mut browser, &page, "connect"), "Connect your profile again");
     browser.screenshots(&page, "till-revoked");
 
     // Linked profiles: a ticket shown as a QR code; Bob's ticket redeemed; the link cut.

@@ -516,7 +516,8 @@ function appCard(app) {
   const site = siteOf(app.origin);
   const card = el("li", { className: revoked ? "app gone" : "app", id: `app-${app.grantId}` });
   card.dataset.grantId = app.grantId;
-  const facts = [`Connected ${date(app.createdAt)}`,
+  // "Connected today", mid-sentence; "Connected 3 Nov 2026" otherwise.
+  const facts = [`Connected ${date(app.createdAt).replace(/^(Today|Yesterday)$/, (day) => day.toLowerCase())}`,
     app.lastReadAt ? `Last read ${ago(app.lastReadAt)}` : "Never read"];
   if (app.lastAppendAt) facts.push(`Last added ${ago(app.lastAppendAt)}`);
   const head = el("div", { className: "app-head" },
@@ -639,18 +640,19 @@ $("#link-redeem").addEventListener("submit", async (event) => {
   const ticket = $("#link-ticket-input").value.trim();
   if (!ticket) return;
   $("#link-redeem-submit").disabled = true;
+  let linked = null;
   try {
-    const { linked } = await ask("redeemLinkTicket", { ticket });
+    ({ linked } = await ask("redeemLinkTicket", { ticket }));
     $("#link-ticket-input").value = "";
     say("#link-error", null);
     showLinkPart(null);
     say("#link-result", `Linked with ${linked}. You see each other's contact card; unlink any time in Connected apps.`);
-    await loadApps();
   } catch (e) {
     say("#link-error", `Not linked: ${e.message}`);
   } finally {
     $("#link-redeem-submit").disabled = false;
   }
+  if (linked !== null) await loadApps();
 });
 
 // ---- the page ----------------------------------------------------------------------------------
