@@ -121,7 +121,7 @@ fn main() {
     println!(
         "a new device's pairing with {n_receipts} receipts (first full sync)  {paired:>8.0} ms, of which Argon2id ~{argon:.0} ms"
     );
-    let state = std::fs::metadata(desktop.path().join("state.sealed")).map(|m| m.len()).unwrap_or(0);
+    let state = std::fs::metadata(desktop.path().join("profile.sealed")).map(|m| m.len()).unwrap_or(0);
     println!(
         "the new device's sealed state                                 {:>8.1} MiB",
         state as f64 / (1 << 20) as f64

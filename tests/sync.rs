@@ -869,3 +869,54 @@ fn two_linked_profiles_follow_each_others_cards() {
         },
     );
 }
+
+#[test]
+fn a_contact_follows_the_profile_it_links_to_and_refuses_a_part_signed_by_another_key() {
+    const BOB: &str = "bob@example.org";
+    let server = ProfileServer::start(EMAIL, PASSPHRASE);
+    let bob_url = server.add_person(BOB, PASSPHRASE);
+    let (ada, bob) = (HostHome::new(), HostHome::new());
+    ada.cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+    bob.cli(&["pair", &bob_url, "--email", BOB], &format!("{PASSPHRASE}\n"));
+    // Bob publishes his display name.
+    bob.cli(&["data", "set", "identity", "name=Robert Brown", "displayName=Bob"], "");
+    let mut host = messaging(&bob);
+    host.ok(EXTENSION_ORIGIN, "setPublic", json!({"fields": ["displayName"]}));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while host.ok(EXTENSION_ORIGIN, "getPublic", json!({}))["pending"] == true {
+        assert!(Instant::now() < deadline, "never published");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(host);
+
+    // Ada keeps a card for him under her own name for him, following his profile URL.
+    let saved = ada.cli(&["data", "set", "contacts", "name=Bobby", &format!("profileUrl={bob_url}")], "");
+    let id = saved.trim().rsplit(' ').next().unwrap().to_owned();
+    let shown =
+        |home: &HostHome| -> Value { serde_json::from_str(&home.cli(&["data", "show", "contacts", &id], "")).unwrap() };
+    ada.cli(&["sync"], "");
+    let card = shown(&ada);
+    assert_eq!(card["following"]["fields"]["displayName"], "Bob", "{card}");
+    assert_eq!(card["following"]["profileUrl"], bob_url.as_str());
+    assert_eq!(card["fields"]["name"], "Bobby", "the card stays as she typed it");
+    assert!(card["following"].get("problem").is_none(), "{card}");
+    let mut host = messaging(&ada);
+    let listed = host.ok(EXTENSION_ORIGIN, "listItems", json!({"category": "contacts"}));
+    assert_eq!(listed["following"][&id]["fields"]["displayName"], "Bob", "the options page gets it: {listed}");
+    drop(host);
+
+    // He changes it; she follows at her next sync.
+    bob.cli(&["data", "set", "identity", "displayName=Rob"], "");
+    ada.cli(&["sync"], "");
+    assert_eq!(shown(&ada)["following"]["fields"]["displayName"], "Rob");
+
+    // His server serves a part signed by another key: refused, and the card keeps what it had.
+    let other = profile_core::public::ProfileKey::from_secret(&profile_core::Secret32::from_bytes([9; 32])).unwrap();
+    server.publish_signed_by(&bob_url, BOB, PASSPHRASE, &other, json!({"displayName": "Mallory"}));
+    let said = ada.cli(&["sync"], "");
+    assert!(said.contains("0 read, 1 not"), "{said}");
+    let card = shown(&ada);
+    assert_eq!(card["following"]["fields"]["displayName"], "Rob", "{card}");
+    assert!(card["following"]["problem"].as_str().unwrap().contains("another key"), "{card}");
+    assert!(ada.cli(&["data", "list", "contacts"], "").contains("signed by another key"));
+}

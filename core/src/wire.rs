@@ -10,6 +10,8 @@
 //! [`MAX_FRAME`] bytes either way. [`parse_request`] turns one frame's bytes into a [`Request`]
 //! or into the failure to send back, never a panic.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -305,6 +307,43 @@ pub struct ItemList {
     pub items: Vec<Item>,
     /// How many items match, of which `items` is a page.
     pub total: usize,
+    /// Of the contacts listed, those that follow a profile URL: what this device last read
+    /// there, by the contact's id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub following: BTreeMap<String, Following>,
+}
+
+/// A contact that follows a profile URL, as this device last read it: the public part the
+/// person behind it publishes there, checked against that URL and against the key and
+/// `issuedAt` this device saw before. Kept beside the card (whose fields stay as the person
+/// typed them), never in it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Following {
+    /// The profile URL followed (the contact's `profileUrl` when it was read).
+    pub profile_url: String,
+    /// The key that signed what was read; a part under another key is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<PublicJwk>,
+    /// When the part read was signed (Unix seconds): an older one is refused.
+    #[serde(default)]
+    pub issued_at: u64,
+    /// What the profile publishes (`displayName`, `language`, `vehicles`, …).
+    #[serde(default)]
+    pub fields: Map<String, Value>,
+    /// When it was last read and checked (Unix seconds; 0: never yet).
+    #[serde(default)]
+    pub fetched_at: u64,
+    /// When its fields last changed.
+    #[serde(default)]
+    pub changed_at: u64,
+    /// When the last try to read it was made, whatever came of it.
+    #[serde(default)]
+    pub tried_at: u64,
+    /// Why the last try failed or was refused (unreachable, another key, an older part), in
+    /// words; `None` when it was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// What `listApps` answers: the profile server's grants (newest first), each with the items it

@@ -257,12 +257,26 @@ async function removeItem(category, definition, item) {
   await showList(category);
 }
 
-function itemRow(category, definition, item) {
+// A contact that follows a profile URL: "Following https://… · Bob · updated 2 Dec 2026, 10:14",
+// or why what it publishes was not taken.
+function followingLine(following) {
+  if (!following) return null;
+  const parts = [`Following ${following.profileUrl}`];
+  const name = following.fields && following.fields.displayName;
+  if (typeof name === "string" && name) parts.push(name);
+  if (following.fetchedAt) parts.push(`updated ${new Date(following.fetchedAt * 1000).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" })}`);
+  else if (!following.problem) parts.push("not read yet");
+  if (following.problem) parts.push(following.problem);
+  return el("div", { className: "sub following" }, parts.join(" · "));
+}
+
+function itemRow(category, definition, item, following) {
   const { title, sub } = summary(definition, item);
   const row = el("li", { className: "item", id: idFor("item", category, item.id) });
   row.dataset.id = item.id;
   const view = el("div", { className: "item-view" },
-    el("div", { className: "grow" }, el("div", { className: "title" }, title), sub ? el("div", { className: "sub" }, sub) : null),
+    el("div", { className: "grow" }, el("div", { className: "title" }, title), sub ? el("div", { className: "sub" }, sub) : null,
+      followingLine(following)),
     el("button", { type: "button", className: "small edit", ariaLabel: `Edit ${title}`, onclick: () => {
       const form = editor(category, definition, item, () => { form.remove(); view.hidden = false; });
       view.hidden = true;
@@ -290,7 +304,7 @@ async function showList(category, more = false) {
   definitions.set(category, definition);
   const card = section(category);
   const items = card.querySelector("ul.items");
-  const rows = list.items.map((item) => itemRow(category, definition, item));
+  const rows = list.items.map((item) => itemRow(category, definition, item, list.following && list.following[item.id]));
   if (more) items.append(...rows);
   else items.replaceChildren(...rows);
   state.shown = offset + list.items.length;

@@ -4,7 +4,7 @@
 //!             4-byte length + JSON)              registry, the push socket)
 //!                                  |
 //!                                  +-- OS keystore: one 256-bit master key per data dir
-//!                                  +-- data dir: state.sealed, ledger.sealed (AES-256-GCM)
+//!                                  +-- data dir: profile.sealed, ledger.sealed (AES-256-GCM)
 //! ```
 //!
 //! The binary only picks between the native-messaging loop and the CLI; the library

@@ -29,12 +29,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use common::{Sessions, blocking, no_randomness, refused, with_cookie};
+use common::{Sessions, blocking, html_escape, no_randomness, refused, with_cookie};
 use profile_rp::apps::{
     AppClient, AppError, AppEvent, AppEventKind, AppKeys, Category, GrantAnswer, GrantId, Reach, ShareContents,
     Webhooks,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
 mod common;
 
@@ -82,17 +82,14 @@ fn update(customers: &Customers, grant: &GrantId, change: impl FnOnce(&mut Custo
     }
 }
 
-/// The shipping address in a share: of the addresses it holds (each as saved, its fields
-/// under `address`), the one marked as the shipping default, else the first; as label lines.
+/// The shipping address in a share, as label lines: the share holds the person's default
+/// addresses, each as `{kind: "shipping" | "billing", address}`; the shipping one, else any.
 fn shipping_lines(share: &ShareContents) -> Vec<String> {
     let addresses = share.categories.get(&Category::Addresses).map(Vec::as_slice).unwrap_or_default();
-    let is_shipping = |entry: &&Value| {
-        ["defaults", "defaultFor"]
-            .iter()
-            .any(|key| entry[key].as_array().is_some_and(|kinds| kinds.iter().any(|kind| kind == "shipping")))
+    let Some(entry) = addresses.iter().find(|entry| entry["kind"] == "shipping").or(addresses.first()) else {
+        return Vec::new();
     };
-    let Some(entry) = addresses.iter().find(is_shipping).or(addresses.first()) else { return Vec::new() };
-    let address = entry.get("address").unwrap_or(entry);
+    let address = &entry["address"];
     let field = |name: &str| address[name].as_str().unwrap_or_default().trim().to_owned();
     let town = [field("postalCode"), field("city")].join(" ").trim().to_owned();
     [field("name"), field("organization"), field("line1"), field("line2"), town, field("region"), field("country")]
@@ -139,10 +136,6 @@ async fn home(State(app): State<Delivery>, headers: HeaderMap) -> Response {
     };
     let script = SCRIPT.replace("FIELDS", &json!(FIELDS).to_string());
     with_cookie(cookie, common::page("Parcel Express", "Deliveries", "", &body, &script))
-}
-
-fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// The page side (`FIELDS` becomes [`FIELDS`]): ask for the grant and hand its answer to the

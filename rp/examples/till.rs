@@ -22,7 +22,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use common::{Sessions, blocking, no_randomness, random_id, refused, with_cookie};
+use common::{Sessions, blocking, html_escape, no_randomness, random_id, refused, with_cookie};
 use profile_rp::apps::{AppClient, AppKeys, Category, GrantAnswer, Reach};
 use serde_json::{Value, json};
 
@@ -65,7 +65,7 @@ async fn home(State(till): State<Till>, headers: HeaderMap) -> Response {
         Some(client) => format!(
             "<p id=connected class=done>✓ Connected: your receipts go to your profile.</p>\
              <p class=muted id=profile-url>{}</p>",
-            client.record().profile_url
+            html_escape(&client.record().profile_url)
         ),
         None => "<p>Skip the paper: your receipt goes to your own profile, where only you can read it. The till \
                  may only add receipts; it sees nothing else of your profile.</p>\

@@ -6,8 +6,6 @@
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-
 /// An HTTP agent that reaches only the addresses a fetch of someone else's place may reach.
 #[derive(Debug)]
 pub(crate) struct Outward {
@@ -19,15 +17,7 @@ pub(crate) struct Outward {
 impl Outward {
     /// With `loopback`, http URLs and loopback addresses too (nothing else private).
     pub(crate) fn new(loopback: bool, timeout: Duration) -> Self {
-        let config = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .max_redirects(0)
-            .http_status_as_error(false)
-            // A proxy would resolve the name itself, past the filter.
-            .proxy(None)
-            .build();
-        let connector = ureq::unversioned::transport::DefaultConnector::default();
-        Self { agent: ureq::Agent::with_parts(config, connector, OutwardOnly { loopback }), loopback, timeout }
+        Self { agent: profile_outward::agent(loopback, timeout), loopback, timeout }
     }
 
     pub(crate) fn agent(&self) -> &ureq::Agent {
@@ -70,32 +60,5 @@ impl Outward {
             }
         }
         Err(last)
-    }
-}
-
-/// ureq's resolver, keeping only the addresses that may be reached
-/// (`profile_core::net::may_fetch_from`); ureq connects to exactly what it returns, so the check
-/// cannot be raced by a second lookup.
-#[derive(Debug)]
-struct OutwardOnly {
-    loopback: bool,
-}
-
-impl Resolver for OutwardOnly {
-    fn resolve(
-        &self,
-        uri: &ureq::http::Uri,
-        config: &ureq::config::Config,
-        timeout: ureq::unversioned::transport::NextTimeout,
-    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let resolved = DefaultResolver::default().resolve(uri, config, timeout)?;
-        let mut kept = self.empty();
-        for addr in resolved.iter().filter(|addr| profile_core::net::may_fetch_from(addr.ip(), self.loopback)) {
-            kept.push(*addr);
-        }
-        if kept.is_empty() {
-            return Err(ureq::Error::HostNotFound);
-        }
-        Ok(kept)
     }
 }

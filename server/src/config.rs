@@ -270,6 +270,13 @@ mod tests {
             jail.set_env("PROFILE_SERVER__MAX_ITEMS_PER_USER", "-1");
             assert!(Settings::load(None, &Overrides::default()).is_err());
             jail.set_env("PROFILE_SERVER__MAX_ITEMS_PER_USER", "10");
+            jail.set_env("PROFILE_SERVER__MAX_GRANTS_PER_USER", "1001");
+            assert!(Settings::load(None, &Overrides::default()).is_err(), "past the contract's bound");
+            jail.set_env("PROFILE_SERVER__MAX_GRANTS_PER_USER", "10");
+            jail.set_env("PROFILE_SERVER__WEBHOOK_RETRY_SECS", "0");
+            assert!(Settings::load(None, &Overrides::default()).is_err());
+            jail.set_env("PROFILE_SERVER__WEBHOOK_RETRY_SECS", "1");
+            assert_eq!(Settings::load(None, &Overrides::default()).unwrap().max_grants_per_user, 10);
             jail.set_env("PROFILE_SERVER__TRUSTED_PROXIES", r#"["proxy.example"]"#);
             let error = Settings::load(None, &Overrides::default()).unwrap_err();
             assert!(error.to_string().contains("proxy.example"), "{error}");

@@ -8,8 +8,9 @@
 //! - [`routes`]: one file per resource of the HTTP API, and the router;
 //! - [`http`]: the plumbing every route uses: the app state, the one error type and its
 //!   response, the JSON body, client-address and session extractors;
-//! - [`services`]: what the routes share beside the database: the push event bus, the mailer,
-//!   sites' published keys (fetched), and the request metrics;
+//! - [`services`]: what the routes share beside the database: the event bus (devices' pushes,
+//!   apps' events), the mailer, sites' published keys (fetched), apps' webhooks and their
+//!   delivery worker, both reaching out only to public addresses, and the metrics;
 //! - [`keys`]: the master key, the server signing key and the access tokens it signs;
 //!   [`admin`]: what `profile-server admin …` does;
 //! - [`db`]: the database (one `sqlx` pool for either backend), its migrations and every

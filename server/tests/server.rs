@@ -2028,6 +2028,7 @@ fn grants_and_apps(db: Database) {
         ("PROFILE_SERVER__WEBHOOK_MAX_RETRY_SECS", "1"),
         ("PROFILE_SERVER__PUSH_CHECK_SECS", "1"),
         ("PROFILE_SERVER__MAX_PENDING_APPENDS", "3"),
+        ("PROFILE_SERVER__METRICS_TOKEN", "metrics-token-for-the-scraper"),
     ];
     let server = Server::start_with(&db, &["--public-url", "http://profiles.test"], &env);
     // On PostgreSQL the app's socket is on a second instance: events reach it from the first.
@@ -2248,6 +2249,16 @@ fn grants_and_apps(db: Database) {
     assert_eq!(device.get(&server, path::APPENDS).ok::<AppendList>().appends.len(), 1, "kept for the devices");
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(hooks.events().len(), 5, "no event after grant-revoked");
+    // Deliveries are counted by outcome: the receiver's time down shows as failed attempts.
+    let bearer = "Authorization: Bearer metrics-token-for-the-scraper\r\n";
+    let (_, metrics) = server.raw("GET", path::METRICS, "text/plain", b"", bearer);
+    let count = |outcome: &str| -> u64 {
+        let name = format!("profile_server_webhook_deliveries_total{{outcome=\"{outcome}\"}} ");
+        metrics.lines().find_map(|line| line.strip_prefix(&name)).map_or(0, |n| n.trim().parse().unwrap())
+    };
+    assert!(count("failed") > 0, "{metrics}");
+    assert!(count("delivered") >= 2, "{metrics}");
+    assert_eq!(count("dead"), 0, "{metrics}");
 
     // Nothing readable is stored: neither the share nor the append, on disk or in a dump.
     let (ok, dump, err) = db.admin(&["dump-user", "--email", EMAIL], "");
@@ -2309,4 +2320,26 @@ fn on_sqlite_webhooks_never_reach_this_machine() {
     assert_eq!(server.call("PUT", &share_path, &app.share(&profile, 2, vec![]), &device.access).status, 204);
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 0, "the server connected to this machine");
+}
+
+/// Bad signatures count against the client's address as failed credential checks do: past the
+/// free ones, even a well-signed request from there waits.
+#[test]
+fn on_sqlite_bad_app_signatures_are_throttled() {
+    let db = Database::sqlite();
+    let profile_id = db.create_user(EMAIL, PASSPHRASE);
+    let server = Server::start(&db, "http://profiles.test");
+    let device = Device::login(&server, &profile_id, EMAIL, PASSPHRASE, "laptop");
+    let (profile, app, forger) = (Profile::new(), App::new(), App::new());
+    let registration =
+        app.registration(vec![scope(Category::Receipts, &[Action::Read])], app.share(&profile, 1, vec![]));
+    assert_eq!(server.call("POST", path::GRANTS, &registration, &device.access).status, 201);
+    for _ in 0..profile_server::throttle::ADDRESS_FREE_FAILURES {
+        let stamp = app.stamp("GET", path::APP_SHARE, b"", now_secs());
+        let reply = app.send_as(&server, &stamp, &forger.signing, path::APP_SHARE, b"");
+        assert_eq!(reply.code(), (401, ApiErrorCode::BadSignature));
+    }
+    let reply = app.call(&server, "GET", path::APP_SHARE, b"");
+    assert_eq!(reply.code(), (429, ApiErrorCode::RateLimited), "{reply}");
+    assert!(reply.error().retry_after.is_some_and(|secs| secs > 0));
 }

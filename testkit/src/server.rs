@@ -457,12 +457,8 @@ impl ProfileServer {
     /// What a device running a newer version of Personal Profile does, say.
     pub fn write_vault(&self, email: &str, passphrase: &str, contents: &[u8]) -> u64 {
         let profile_id = self.profile_url.rsplit('/').next().unwrap();
-        let prelogin = PreloginRequest { profile_id: profile_id.into(), email: email.into() };
-        let answer: PreloginResponse = self.server.post(path::PRELOGIN, &prelogin).ok();
-        let keys = vault::derive(&Passphrase::new(passphrase.into()), &answer.kdf).unwrap();
-        let login = LoginRequest::with_auth_key(profile_id, email, &keys.auth_key, "another device");
-        let tokens: Tokens = self.server.post(path::LOGIN, &login).ok();
-        let token = tokens.access_token.expose();
+        let (keys, token) = self.sign_in(profile_id, email, passphrase);
+        let token = token.as_str();
         let current: Vault = self.server.get(path::VAULT, token).ok();
         let data_key = vault::unwrap(&keys.kek, &current.wrapped(CredentialKind::Passphrase).unwrap().0).unwrap();
         let counter = current.counter as u64;
@@ -475,15 +471,45 @@ impl ProfileServer {
         counter + 1
     }
 
+    /// Another person on the same server: their profile URL.
+    pub fn add_person(&self, email: &str, passphrase: &str) -> String {
+        let profile_id = self.db.create_user(email, passphrase);
+        format!("{}/{profile_id}", self.profile_url.rsplit_once('/').unwrap().0)
+    }
+
+    /// Publishes `fields` at `profile_url` as a device of that person, signed by `key`, which
+    /// need not be the profile's: what a profile server that swaps a public part serves.
+    pub fn publish_signed_by(
+        &self,
+        profile_url: &str,
+        email: &str,
+        passphrase: &str,
+        key: &profile_core::public::ProfileKey,
+        fields: serde_json::Value,
+    ) {
+        let profile_id = profile_url.rsplit('/').next().unwrap();
+        let (_, token) = self.sign_in(profile_id, email, passphrase);
+        let issued_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let fields = profile_core::public::PublicFields(fields.as_object().unwrap().clone());
+        let part = profile_core::public::sign_public(key, profile_url, issued_at, &fields).unwrap();
+        let reply = self.server.call("PUT", path::PUBLIC, &part, &token);
+        assert!((200..300).contains(&reply.status), "{}", reply.body);
+    }
+
+    /// Signs in as another device of the person: the keys their passphrase derives and a token.
+    fn sign_in(&self, profile_id: &str, email: &str, passphrase: &str) -> (vault::PassphraseKeys, String) {
+        let prelogin = PreloginRequest { profile_id: profile_id.into(), email: email.into() };
+        let answer: PreloginResponse = self.server.post(path::PRELOGIN, &prelogin).ok();
+        let keys = vault::derive(&Passphrase::new(passphrase.into()), &answer.kdf).unwrap();
+        let login = LoginRequest::with_auth_key(profile_id, email, &keys.auth_key, "another device");
+        let tokens: Tokens = self.server.post(path::LOGIN, &login).ok();
+        (keys, tokens.access_token.expose().to_owned())
+    }
+
     /// Signs in as another device of the person and opens the vault: the data key and a token.
     fn open_as_device(&self, email: &str, passphrase: &str) -> (profile_core::Secret32, String, String) {
         let profile_id = self.profile_url.rsplit('/').next().unwrap().to_owned();
-        let prelogin = PreloginRequest { profile_id: profile_id.clone(), email: email.into() };
-        let answer: PreloginResponse = self.server.post(path::PRELOGIN, &prelogin).ok();
-        let keys = vault::derive(&Passphrase::new(passphrase.into()), &answer.kdf).unwrap();
-        let login = LoginRequest::with_auth_key(&profile_id, email, &keys.auth_key, "another device");
-        let tokens: Tokens = self.server.post(path::LOGIN, &login).ok();
-        let token = tokens.access_token.expose().to_owned();
+        let (keys, token) = self.sign_in(&profile_id, email, passphrase);
         let current: Vault = self.server.get(path::VAULT, &token).ok();
         let data_key = vault::unwrap(&keys.kek, &current.wrapped(CredentialKind::Passphrase).unwrap().0).unwrap();
         (data_key, token, profile_id)

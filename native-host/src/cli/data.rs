@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use profile_core::category::{Category, ItemInput};
+use profile_core::wire::Following;
 use profile_core::{Item, ItemId};
 use serde_json::{Map, Value};
 
@@ -40,6 +41,19 @@ fn line(category: Category, item: &Item) -> String {
     format!("{}  {}{from}", item.id, named.join("  "))
 }
 
+/// What a contact that follows a profile URL shows of it: "following URL: Ada (read …)", or
+/// why it was not.
+fn following_line(following: &Following) -> String {
+    let name = following.fields.get("displayName").and_then(Value::as_str);
+    let said = match (&following.problem, name) {
+        (Some(problem), _) => problem.clone(),
+        (None, Some(name)) => format!("{name}, read {}", when(following.fetched_at)),
+        (None, None) if following.fetched_at > 0 => format!("publishes no name, read {}", when(following.fetched_at)),
+        (None, None) => "not read yet (`profile-host sync` reads it)".into(),
+    };
+    format!("following {}: {said}", following.profile_url)
+}
+
 pub(super) fn list(home: &Path, which: Option<String>) -> Result<ExitCode, String> {
     let Some(which) = which else {
         let (_, state) = open_to_show(home)?;
@@ -71,6 +85,9 @@ pub(super) fn list(home: &Path, which: Option<String>) -> Result<ExitCode, Strin
     }
     for item in items {
         say!("{}", line(category, item));
+        if let Some(following) = state.following(&item.id).filter(|_| category == Category::Contacts) {
+            say!("    {}", following_line(following));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -86,7 +103,14 @@ pub(super) fn show(home: &Path, which: String, id: Option<String>) -> Result<Exi
         (Some(id), false) => {
             let id = item_id(&id)?;
             let item = state.items.get(category, &id).ok_or(format!("no {} has the id {id}", category.def().noun))?;
-            serde_json::to_string_pretty(item)
+            // A contact that follows a profile URL: what this device last read there, beside it.
+            match (serde_json::to_value(item), state.following(&id).filter(|_| category == Category::Contacts)) {
+                (Ok(Value::Object(mut shown)), Some(following)) => {
+                    shown.insert("following".into(), serde_json::to_value(following).unwrap_or_default());
+                    serde_json::to_string_pretty(&shown)
+                }
+                _ => serde_json::to_string_pretty(item),
+            }
         }
         (None, false) => serde_json::to_string_pretty(&state.items.list(category, None)),
     };

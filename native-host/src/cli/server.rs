@@ -65,6 +65,15 @@ pub(super) fn sync_now(home: &Path) -> Result<ExitCode, String> {
             say!("your profile is in sync with {server}: {what}");
         }
     }
+    // A person asked: every followed profile is read again (bounded as every round is).
+    let followed = sync::Follower::default().follow(&store, sync::Round::Now).map_err(|e| e.message)?;
+    if followed.read + followed.failed > 0 {
+        say!(
+            "followed profiles: {} read, {} not (`profile-host data list contacts` says why)",
+            followed.read,
+            followed.failed
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -3,7 +3,7 @@
 //! definition before it joins the profile.
 
 use profile_core::category::ItemError;
-use profile_core::wire::{ItemList, MAX_LISTED_ITEMS, PublicSettings, publishable_fields};
+use profile_core::wire::{Following, ItemList, MAX_LISTED_ITEMS, PublicSettings, publishable_fields};
 use profile_core::{Category, ErrorCode, Item, ItemId, ItemInput, Secret32, WireError};
 use serde_json::{Map, Value};
 
@@ -66,8 +66,22 @@ impl LocalState {
     ) -> Result<ItemList, WireError> {
         let definition = serde_json::to_value(category.def()).map_err(|e| WireError::internal(e.to_string()))?;
         let all = self.items.list(category, query);
-        let items = all.iter().skip(offset).take(limit.min(MAX_LISTED_ITEMS)).map(|i| (*i).clone()).collect();
-        Ok(ItemList { category, definition, items, total: all.len() })
+        let items: Vec<Item> =
+            all.iter().skip(offset).take(limit.min(MAX_LISTED_ITEMS)).map(|i| (*i).clone()).collect();
+        let following = match category {
+            Category::Contacts => {
+                (items.iter()).filter_map(|i| Some((i.id.to_string(), self.following(&i.id)?.clone()))).collect()
+            }
+            _ => Default::default(),
+        };
+        Ok(ItemList { category, definition, items, total: all.len(), following })
+    }
+
+    /// What this device last read at the profile URL a contact follows, while the contact
+    /// still names that URL.
+    pub fn following(&self, contact: &ItemId) -> Option<&Following> {
+        let url = self.items.get(Category::Contacts, contact)?.fields.get("profileUrl")?.as_str()?;
+        self.follows.get(contact.as_str()).filter(|f| f.profile_url == url)
     }
 
     /// The profile's language, when one is set.

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use profile_core::apps::GrantId;
 use profile_core::apps::links::Token;
@@ -59,7 +60,7 @@ pub struct ServerLink {
     pub seq: u64,
     /// Each server item this device knows, by its opaque id: the entry it holds and its version.
     #[serde(default)]
-    pub versions: BTreeMap<String, KnownItem>,
+    pub versions: Versions,
     /// The public part's fields as last published by this device (`None`: nothing).
     #[serde(default)]
     pub published: Option<serde_json::Value>,
@@ -94,6 +95,35 @@ pub struct ShareSeen {
     /// When the app last read it, as the server last said (Unix seconds).
     #[serde(default)]
     pub read_at: Option<i64>,
+}
+
+/// The versions of the server's items this device knows, by their opaque ids: shared between
+/// the copies of the state a process holds (ten thousand of them cost a pointer to copy), and
+/// copied only when one copy changes them while another holds them too.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Versions(Arc<BTreeMap<String, KnownItem>>);
+
+impl Versions {
+    /// Whether `self` and `other` are one copy (so nothing differs).
+    pub fn same(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::ops::Deref for Versions {
+    type Target = BTreeMap<String, KnownItem>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Versions {
+    /// A change: copied first when another copy of the state holds them too.
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        Arc::make_mut(&mut self.0)
+    }
 }
 
 /// A vault item as this device last saw it.

@@ -8,7 +8,7 @@ use profile_core::apps::GrantId;
 use profile_core::disclosure::Profile;
 pub use profile_core::vault::AccountRecord;
 use profile_core::vault::{self, AppGrantRecord, Items, KdfParams, PublicChoice, VaultContents, VaultError, Watermark};
-use profile_core::wire::Grant;
+use profile_core::wire::{Following, Grant};
 use profile_core::{
     AccountGuid, Address, AddressBook, AddressKind, Category, DeviceId, Item, ItemId, Origin, Passphrase, Secret32,
 };
@@ -16,10 +16,11 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 /// The state's format: 1 kept one address per kind, 2 the address book, 3 adds the other
-/// categories' items and the public part, 4 the grants given to apps. A host reads
+/// categories' items and the public part, 4 the profiles contacts follow (and the state as one
+/// log of frames), 5 the grants given to apps. A host reads
 /// every format up to its own, upgrading on reading, and refuses a newer one
 /// ([`crate::local::store::StoreError::Newer`]) rather than write over what it does not know.
-pub const STATE_VERSION: u16 = 4;
+pub const STATE_VERSION: u16 = 5;
 
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -68,6 +69,10 @@ pub struct LocalState {
     /// URL): kept when the pairing ends, so pairing again never silently accepts an older one.
     #[serde(default)]
     pub vault_history: BTreeMap<String, Watermark>,
+    /// What this device last read at the profile URL each contact follows, by the contact's
+    /// id (`remote::follow`): kept per device, beside the card, never synced.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub follows: BTreeMap<String, Following>,
 }
 
 /// The profile as one site sees it (its pairwise device id, its account): what a page call or
@@ -122,6 +127,7 @@ impl LocalState {
             profile_url: None,
             server: None,
             vault_history: BTreeMap::new(),
+            follows: BTreeMap::new(),
         }
     }
 

@@ -1,15 +1,21 @@
 //! The host's files in its data dir, all sealed under the master key from the OS keystore:
 //!
-//! - `state.sealed`: the [`LocalState`], rewritten atomically (temp file, fsync, rename, fsync
-//!   of the directory), so a crash leaves the old or the new state, never a torn one;
+//! - `profile.sealed`: the [`LocalState`] as a log of sealed frames (`u32 length ‖ sealed`),
+//!   one per change, each appended whole and fsynced: the frame is the change's one commit
+//!   point. A frame holds the records of what changed of the profile's items (receipts, medical
+//!   events, …), of the profile server's copy of them and of the versions of the server's
+//!   items, and, when anything else of the state changed (tokens, the address book, the
+//!   link's sequence…), the rest of the state whole; so a change to one of ten thousand items
+//!   appends one small record, not the profile. Read back, the frames replay in order; a torn
+//!   last frame (a crash mid-append) is ignored, and the file is then rewritten whole
+//!   (atomically: temp file, fsync, rename, fsync of the directory) before anything is
+//!   appended, as it is when dead records outnumber the live ones;
+//! - `state.sealed` and `items.sealed`: the state and its items as hosts before the log kept
+//!   them, read once and moved into the log; `state.sealed` is then left holding only a note
+//!   of the state's format, which those hosts refuse in words (a newer version) rather than
+//!   read an old copy;
 //! - `ledger.sealed`: the disclosure ledger, append-only records of `u32 length ‖ sealed JSON`;
 //!   a torn last record (a crash mid-append) is ignored when read;
-//! - `items.sealed`: the profile's items (receipts, medical events, …) and the profile server's
-//!   copy of them as last synced, kept apart from the state so a change to one of ten thousand
-//!   items writes one record (`u32 length ‖ sealed JSON`, fsynced) rather than the whole
-//!   profile; the state file holds everything else. Read back, the records replay in order; a
-//!   torn last record is ignored; when dead records outnumber the live ones the file is
-//!   rewritten whole (atomically);
 //! - `lock`: the OS file lock that serializes writers across host processes. Every write starts
 //!   from the state on disk, so what another process saved is never lost;
 //! - `activity`: an empty file whose modification time is when a person last did something with
@@ -29,27 +35,31 @@ use profile_core::seal::{self, Purpose, SealError};
 use profile_core::wire::Disclosure;
 use profile_core::{ErrorCode, Origin};
 use profile_core::{Secret32, WireError};
+use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::local::keystore::{Keystore, KeystoreError, entry_name};
-use crate::local::link::KnownItem;
+use crate::local::link::{KnownItem, Versions};
 use crate::local::state::{LocalState, STATE_VERSION};
 use profile_core::Category;
 use profile_core::ItemId;
 use profile_core::vault::{Items, Kept};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 const STATE_FILE: &str = "state.sealed";
 const LEDGER_FILE: &str = "ledger.sealed";
 const ITEMS_FILE: &str = "items.sealed";
 const ITEMS_PURPOSE: Purpose = Purpose { name: "host-items", version: 1 };
+const PROFILE_FILE: &str = "profile.sealed";
+const PROFILE_PURPOSE: Purpose = Purpose { name: "host-profile", version: 1 };
 const LOCK_FILE: &str = "lock";
 const ACTIVITY_FILE: &str = "activity";
 /// The sealed envelope's version, which the state's own format ([`STATE_VERSION`], inside it)
 /// does not change: a host can then open a newer state and say in words that it is newer.
 const STATE_PURPOSE: Purpose = Purpose { name: "host-state", version: 1 };
 const LEDGER_PURPOSE: Purpose = Purpose { name: "host-ledger", version: 1 };
+/// The log is written anew once the states it holds that were written over pass this.
+const DEAD_STATE_BYTES: usize = 1 << 20;
 /// The ledger is compacted once it grows past this…
 pub const LEDGER_COMPACT_BYTES: u64 = 4 << 20;
 /// …to at most this.
@@ -137,9 +147,10 @@ impl Store {
         let _guard = FileLock::acquire(&dir)?;
         let entry = entry_name(&dir);
         let state_path = dir.join(STATE_FILE);
+        let written = state_path.exists() || dir.join(PROFILE_FILE).exists();
         let key = match keystore.load(&entry)? {
             Some(key) => key,
-            None if state_path.exists() => return Err(StoreError::KeyMissing),
+            None if written => return Err(StoreError::KeyMissing),
             None => {
                 let key = Secret32::from_bytes(random()?);
                 keystore.save(&entry, &key)?;
@@ -147,7 +158,7 @@ impl Store {
             }
         };
         let store = Self { dir, cache: Mutex::new(None), key, ledger: Mutex::new(None) };
-        if !state_path.exists() {
+        if !written {
             store.write_state(&mut LocalState::new(Secret32::from_bytes(random()?)), None)?;
         }
         store.state()?;
@@ -158,10 +169,10 @@ impl Store {
         &self.dir
     }
 
-    /// The latest state: re-read when another process has replaced the file since.
+    /// The latest state: re-read when another process has written since.
     pub fn state(&self) -> Result<Arc<LocalState>, StoreError> {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        let stamp = Stamp::of(&self.dir.join(STATE_FILE))?;
+        let stamp = Stamp::of(&self.dir.join(PROFILE_FILE))?;
         match cache.as_ref() {
             Some(cached) if cached.stamp == stamp => Ok(cached.state.clone()),
             _ => {
@@ -173,18 +184,19 @@ impl Store {
         }
     }
 
-    /// Applies `change` to the latest state on disk and writes the result atomically, holding
-    /// the OS file lock throughout. When `change` fails nothing is written.
+    /// Applies `change` to the latest state on disk and writes what changed as one frame (or
+    /// nothing, when nothing did), holding the OS file lock throughout. When `change` fails
+    /// nothing is written.
     pub fn update<R>(&self, change: impl FnOnce(&mut LocalState) -> Result<R, WireError>) -> Result<R, WireError> {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         let _guard = FileLock::acquire(&self.dir)?;
-        // The latest on disk: what this process read or wrote last, unless another replaced it.
-        let stamp = Stamp::of(&self.dir.join(STATE_FILE))?;
-        // …and unless the items file is not as this process left it (another appended and died
-        // before replacing the state file, or a torn append).
-        let items_len = fs::metadata(self.dir.join(ITEMS_FILE)).map_or(0, |m| m.len());
+        // The latest on disk: what this process read or wrote last, unless another wrote since
+        // (or appended a frame and died mid-way: its stamp is not this process's either).
+        let stamp = Stamp::of(&self.dir.join(PROFILE_FILE))?;
+        // A torn frame another process was still appending when this one read is re-read
+        // here, under the lock, before anything is written over it.
         let before = match cache.take() {
-            Some(cached) if cached.stamp == stamp && cached.items_len == items_len => cached,
+            Some(cached) if cached.stamp == stamp && !cached.rewrite => cached,
             _ => self.read_state()?,
         };
         let mut state = (*before.state).clone();
@@ -195,9 +207,9 @@ impl Store {
                 return Err(e);
             }
         };
-        let (records, items_len) = self.write_state(&mut state, Some(&before))?;
-        let stamp = Stamp::of(&self.dir.join(STATE_FILE))?;
-        *cache = Some(Cached { stamp, state: Arc::new(state), records, inline: false, items_len });
+        let tally = self.write_state(&mut state, Some(&before))?;
+        let stamp = Stamp::of(&self.dir.join(PROFILE_FILE))?;
+        *cache = Some(Cached { stamp, state: Arc::new(state), tally, rewrite: false });
         Ok(result)
     }
 
@@ -244,88 +256,121 @@ impl Store {
         Ok(state)
     }
 
-    /// The state file, then the items file replayed over it.
+    /// The log's frames replayed in order; without a log, the state and items files of hosts
+    /// before it (moved into the log at the next write).
     fn read_state(&self) -> Result<Cached, StoreError> {
-        let path = self.dir.join(STATE_FILE);
+        let path = self.dir.join(PROFILE_FILE);
         let stamp = Stamp::of(&path)?;
-        let blob = fs::read(&path).map_err(io_error("cannot read", &path))?;
-        let json = seal::open(&self.key, STATE_PURPOSE, &blob).map_err(StoreError::Undecryptable)?;
-        let mut state = parse_state(&json)?;
-        // Items kept in the state file itself (a state written before the items file) move to
-        // the items file at the next write.
-        let inline = kept_apart(&state) > 0;
-        let mut records = 0;
-        let (read, items_len, torn) = read_records(&self.key, ITEMS_PURPOSE, &self.dir.join(ITEMS_FILE))?;
-        // A torn last record (a crash mid-append) is left out, and the file rewritten whole at
-        // the next write, so nothing is ever appended after it.
-        let inline = inline || torn;
-        for json in read {
-            let record: Record = serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            records += 1;
-            match (record, state.server.as_mut()) {
-                (Record::Item { base: false, category, id, kept }, _) => state.items.set(category, id, kept),
-                (Record::Item { base: true, category, id, kept }, Some(link)) => {
-                    link.base.items.set(category, id, kept);
+        if !path.exists() {
+            return self.read_before_the_log(stamp);
+        }
+        let (frames, _, torn) = read_records(&self.key, PROFILE_PURPOSE, &path)?;
+        let mut state: Option<LocalState> = None;
+        let mut tally = Tally::default();
+        for frame in &frames {
+            let (state_json, records_json) = split_frame(frame)?;
+            if let Some(json) = state_json {
+                let mut next = parse_state(json)?;
+                if let Some(was) = state.take() {
+                    carry_apart(was, &mut next);
                 }
-                (Record::Version { id, known: Some(known) }, Some(link)) => {
-                    link.versions.insert(id, known);
-                }
-                (Record::Version { id, known: None }, Some(link)) => {
-                    link.versions.remove(&id);
-                }
-                (_, None) => {}
+                state = Some(next);
+                tally = tally.with_state(json);
+            }
+            let state = state.as_mut().ok_or_else(|| StoreError::Corrupt("a frame before any state".into()))?;
+            let replayed: Vec<Record> =
+                serde_json::from_slice(records_json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            tally.records += replayed.len();
+            for record in replayed {
+                replay(state, record);
             }
         }
+        let mut state = state.ok_or_else(|| StoreError::Corrupt(format!("{} holds no state", path.display())))?;
         // One copy of what the profile and the server's copy hold alike: compared by address.
         if let Some(link) = state.server.as_mut() {
             link.base.items.share_with(&state.items);
         }
-        Ok(Cached { stamp, state: Arc::new(state), records, inline, items_len })
+        // A torn last frame (a crash mid-append) is left out, and the file rewritten whole at
+        // the next write, so nothing is ever appended after it.
+        Ok(Cached { stamp, state: Arc::new(state), tally, rewrite: torn })
     }
 
-    /// Writes what changed since `before` of what the items file keeps (the items, the server's
-    /// copy of them, the versions of the server's items) to that file, a record each (the
-    /// whole of it, into a new file, when there is no `before`, when the state file still held
-    /// such things, or when the file holds more dead records than live ones), then the rest of
-    /// the state atomically. Answers how many records the items file holds.
-    fn write_state(&self, state: &mut LocalState, before: Option<&Cached>) -> Result<(usize, u64), StoreError> {
-        let path = self.dir.join(ITEMS_FILE);
+    /// The state file of a host before the log, then its items file replayed over it.
+    fn read_before_the_log(&self, stamp: Stamp) -> Result<Cached, StoreError> {
+        let path = self.dir.join(STATE_FILE);
+        let blob = fs::read(&path).map_err(io_error("cannot read", &path))?;
+        let json = seal::open(&self.key, STATE_PURPOSE, &blob).map_err(StoreError::Undecryptable)?;
+        let mut state = parse_state(&json)?;
+        let (read, _, _) = read_records(&self.key, ITEMS_PURPOSE, &self.dir.join(ITEMS_FILE))?;
+        for json in read {
+            let record: Record = serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            replay(&mut state, record);
+        }
+        if let Some(link) = state.server.as_mut() {
+            link.base.items.share_with(&state.items);
+        }
+        Ok(Cached { stamp, state: Arc::new(state), tally: Tally::default(), rewrite: true })
+    }
+
+    /// Writes what changed since `before` as one frame appended to the log: the records of
+    /// what changed of the items, the server's copy of them and the versions of the server's
+    /// items, and the rest of the state when it changed; nothing at all when nothing did. The
+    /// whole log is written anew, as one frame, when there is no `before`, after a torn frame
+    /// or a state from before the log, or when the log holds more dead records than live ones
+    /// or more than [`DEAD_STATE_BYTES`] of states written over since.
+    fn write_state(&self, state: &mut LocalState, before: Option<&Cached>) -> Result<Tally, StoreError> {
+        let path = self.dir.join(PROFILE_FILE);
         let live = kept_apart(state);
-        let mut bytes = Vec::new();
-        let mut count = 0;
-        let (records, items_len) = match before.filter(|b| !b.inline && b.records <= 2 * live + 1024) {
+        let state_json = state_apart(state)?;
+        let appendable = |b: &&Cached| {
+            !b.rewrite && b.tally.records <= 2 * live + 1024 && b.tally.dead_state_bytes <= DEAD_STATE_BYTES
+        };
+        match before.filter(appendable) {
             Some(before) => {
-                for record in records_between(&before.state, state) {
-                    bytes.extend(sealed_record(&self.key, &record)?);
-                    count += 1;
+                let records = records_between(&before.state, state);
+                let mut tally = before.tally.clone();
+                let changed = Sha256::digest(&*state_json)[..] != tally.state_digest;
+                if records.is_empty() && !changed {
+                    return Ok(tally);
                 }
-                if count > 0 {
-                    append_synced(&path, &bytes)?;
+                let frame = sealed_frame(&self.key, changed.then_some(&state_json[..]), &records)?;
+                append_synced(&path, &frame)?;
+                if changed {
+                    tally = tally.with_state(&state_json);
                 }
-                (before.records + count, before.items_len + bytes.len() as u64)
+                tally.records += records.len();
+                Ok(tally)
             }
             None => {
-                for record in records_between(&LocalState::new(state.device_secret.clone()), state) {
-                    bytes.extend(sealed_record(&self.key, &record)?);
-                    count += 1;
-                }
-                write_atomically(&path, &bytes)?;
-                (count, bytes.len() as u64)
+                let records = records_between(&LocalState::new(state.device_secret.clone()), state);
+                let frame = sealed_frame(&self.key, Some(&state_json), &records)?;
+                write_atomically(&path, &frame)?;
+                self.retire_files_before_the_log(state)?;
+                let mut tally = Tally::default().with_state(&state_json);
+                tally.records = records.len();
+                Ok(tally)
             }
-        };
-        // The state file without what the items file holds.
-        let items = std::mem::take(&mut state.items);
-        let apart = state.server.as_mut().map(|l| (std::mem::take(&mut l.base.items), std::mem::take(&mut l.versions)));
-        let json = serde_json::to_vec(&*state).map_err(|e| StoreError::Corrupt(e.to_string()));
-        state.items = items;
-        if let (Some(link), Some((base_items, versions))) = (state.server.as_mut(), apart) {
-            link.base.items = base_items;
-            link.versions = versions;
         }
-        let json = Zeroizing::new(json?);
-        let blob = seal::seal(&self.key, STATE_PURPOSE, random()?, &json);
-        write_atomically(&self.dir.join(STATE_FILE), &blob)?;
-        Ok((records, items_len))
+    }
+
+    /// Once the log holds the profile: the items file of hosts before it goes, and the state
+    /// file keeps only a note of this format, which they refuse in words.
+    fn retire_files_before_the_log(&self, state: &LocalState) -> Result<(), StoreError> {
+        let items = self.dir.join(ITEMS_FILE);
+        if items.exists() {
+            fs::remove_file(&items).map_err(io_error("cannot remove", &items))?;
+        }
+        let path = self.dir.join(STATE_FILE);
+        if path.exists() {
+            let note = serde_json::json!({"version": STATE_VERSION, "deviceSecret": state.device_secret, "movedTo": PROFILE_FILE});
+            let json = Zeroizing::new(serde_json::to_vec(&note).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+            let size = fs::metadata(&path).map_or(0, |m| m.len());
+            // Written once: a note is small, a state of before holds more.
+            if size > 512 {
+                write_atomically(&path, &seal::seal(&self.key, STATE_PURPOSE, random()?, &json))?;
+            }
+        }
+        Ok(())
     }
 
     /// Appends one entry to the disclosure ledger, before the answer it records leaves: a
@@ -437,18 +482,96 @@ fn trim(records: Vec<(Origin, Vec<u8>)>, budget: usize) -> Vec<Vec<u8>> {
     records.into_iter().zip(dropped).filter(|(_, gone)| !gone).map(|((_, record), _)| record).collect()
 }
 
-/// The state as read or written, with the file version it came from and what its items file
-/// holds.
+/// The state as read or written, with the version of the log it came from.
 struct Cached {
     stamp: Stamp,
     state: Arc<LocalState>,
-    /// Records in the items file.
+    tally: Tally,
+    /// The log ended in a torn frame, or the state came from the files before the log: the
+    /// next write writes the log whole.
+    rewrite: bool,
+}
+
+/// What the log holds, to tell when to write it anew.
+#[derive(Debug, Clone, Default)]
+struct Tally {
+    /// Records in the log.
     records: usize,
-    /// Items were found in the state file itself, or the items file ended in a torn record:
-    /// the next write rewrites the items file whole.
-    inline: bool,
-    /// The items file's length as read or written (whole records only).
-    items_len: u64,
+    /// SHA-256 of the state (without what the records hold) as the log holds it last…
+    state_digest: [u8; 32],
+    /// …and its length.
+    state_bytes: usize,
+    /// The bytes of the states written over since (each frame that changed the state holds it
+    /// whole).
+    dead_state_bytes: usize,
+}
+
+impl Tally {
+    /// After a frame holding the state `json`.
+    fn with_state(self, json: &[u8]) -> Self {
+        let dead_state_bytes = self.dead_state_bytes + self.state_bytes;
+        Self { state_digest: Sha256::digest(json).into(), state_bytes: json.len(), dead_state_bytes, ..self }
+    }
+}
+
+/// The state's JSON without what the log's records hold (the items, the server's copy of
+/// them, the versions of the server's items).
+fn state_apart(state: &mut LocalState) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+    let items = std::mem::take(&mut state.items);
+    let apart = state.server.as_mut().map(|l| (std::mem::take(&mut l.base.items), std::mem::take(&mut l.versions)));
+    let json = serde_json::to_vec(&*state).map_err(|e| StoreError::Corrupt(e.to_string()));
+    state.items = items;
+    if let (Some(link), Some((base_items, versions))) = (state.server.as_mut(), apart) {
+        link.base.items = base_items;
+        link.versions = versions;
+    }
+    Ok(Zeroizing::new(json?))
+}
+
+/// Moves what the records built up (the items, the server's copy, the versions) from a state
+/// to the one a later frame holds whole.
+fn carry_apart(mut was: LocalState, next: &mut LocalState) {
+    next.items = std::mem::take(&mut was.items);
+    if let (Some(link), Some(old)) = (next.server.as_mut(), was.server.as_mut()) {
+        link.base.items = std::mem::take(&mut old.base.items);
+        link.versions = std::mem::take(&mut old.versions);
+    }
+}
+
+/// Puts one record's change in place.
+fn replay(state: &mut LocalState, record: Record) {
+    match (record, state.server.as_mut()) {
+        (Record::Item { base: false, category, id, kept }, _) => state.items.set(category, id, kept),
+        (Record::Item { base: true, category, id, kept }, Some(link)) => link.base.items.set(category, id, kept),
+        (Record::Version { id, known: Some(known) }, Some(link)) => {
+            link.versions.insert(id, known);
+        }
+        (Record::Version { id, known: None }, Some(link)) => {
+            link.versions.remove(&id);
+        }
+        (_, None) => {}
+    }
+}
+
+/// One frame of the log, sealed and framed: `u32 length of the state's JSON (0: unchanged) ‖
+/// that JSON ‖ the records as a JSON array`.
+fn sealed_frame(key: &Secret32, state_json: Option<&[u8]>, records: &[Record]) -> Result<Vec<u8>, StoreError> {
+    let state_json = state_json.unwrap_or_default();
+    let records = Zeroizing::new(serde_json::to_vec(records).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+    let mut plain = Zeroizing::new(Vec::with_capacity(4 + state_json.len() + records.len()));
+    plain.extend_from_slice(&(state_json.len() as u32).to_le_bytes());
+    plain.extend_from_slice(state_json);
+    plain.extend_from_slice(&records);
+    framed(key, PROFILE_PURPOSE, &plain)
+}
+
+/// A frame's state JSON (when it holds the state) and its records' JSON.
+fn split_frame(frame: &[u8]) -> Result<(Option<&[u8]>, &[u8]), StoreError> {
+    let corrupt = || StoreError::Corrupt("a frame of the log is malformed".into());
+    let (len, rest) = frame.split_first_chunk::<4>().ok_or_else(corrupt)?;
+    let len = u32::from_le_bytes(*len) as usize;
+    let (state_json, records) = (rest.get(..len).ok_or_else(corrupt)?, rest.get(len..).ok_or_else(corrupt)?);
+    Ok(((len > 0).then_some(state_json), records))
 }
 
 /// What the items file keeps of a state: its items, and when paired the server's copy of them
@@ -486,11 +609,11 @@ enum Record {
 /// The records that take what the items file keeps of `before` to what it keeps of `after`.
 fn records_between(before: &LocalState, after: &LocalState) -> Vec<Record> {
     let empty = Items::default();
-    let no_versions = BTreeMap::new();
+    let no_versions = Versions::default();
     fn base<'a>(s: &'a LocalState, empty: &'a Items) -> &'a Items {
         s.server.as_ref().map_or(empty, |l| &l.base.items)
     }
-    fn versions<'a>(s: &'a LocalState, none: &'a BTreeMap<String, KnownItem>) -> &'a BTreeMap<String, KnownItem> {
+    fn versions<'a>(s: &'a LocalState, none: &'a Versions) -> &'a Versions {
         s.server.as_ref().map_or(none, |l| &l.versions)
     }
     let mut records = Vec::new();
@@ -502,7 +625,10 @@ fn records_between(before: &LocalState, after: &LocalState) -> Vec<Record> {
         }
     }
     let (was, is) = (versions(before, &no_versions), versions(after, &no_versions));
-    for (id, known) in is {
+    if was.same(is) {
+        return records;
+    }
+    for (id, known) in is.iter() {
         if was.get(id) != Some(known) {
             records.push(Record::Version { id: id.clone(), known: Some(known.clone()) });
         }
@@ -511,11 +637,6 @@ fn records_between(before: &LocalState, after: &LocalState) -> Vec<Record> {
         was.keys().filter(|id| !is.contains_key(*id)).map(|id| Record::Version { id: id.clone(), known: None }),
     );
     records
-}
-
-fn sealed_record(key: &Secret32, record: &Record) -> Result<Vec<u8>, StoreError> {
-    let json = Zeroizing::new(serde_json::to_vec(record).map_err(|e| StoreError::Corrupt(e.to_string()))?);
-    framed(key, ITEMS_PURPOSE, &json)
 }
 
 /// Opened records, the length of the whole ones, and whether a torn one followed.
@@ -610,8 +731,13 @@ struct Stamp {
 }
 
 impl Stamp {
+    /// The file's; a file not there has one of its own (nothing of it).
     fn of(path: &Path) -> Result<Self, StoreError> {
-        let meta = fs::metadata(path).map_err(io_error("cannot stat", path))?;
+        let meta = match fs::metadata(path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Self { len: 0, modified: None, inode: 0 }),
+            Err(e) => return Err(io_error("cannot stat", path)(e)),
+        };
         #[cfg(unix)]
         let inode = std::os::unix::fs::MetadataExt::ino(&meta);
         #[cfg(not(unix))]
@@ -700,7 +826,7 @@ mod tests {
     }
 
     #[test]
-    fn items_live_in_their_own_file_and_a_change_appends_one_record() {
+    fn a_change_appends_one_frame_and_a_torn_one_is_never_built_on() {
         let dir = tempfile::tempdir().unwrap();
         let keystore = MemoryKeystore::default();
         let store = Store::open(dir.path(), &keystore).unwrap();
@@ -712,15 +838,18 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-        let items_path = dir.path().join(ITEMS_FILE);
-        let (state_size, items_size) =
-            (fs::metadata(dir.path().join(STATE_FILE)).unwrap().len(), fs::metadata(&items_path).unwrap().len());
-        assert!(state_size < 2_000 && items_size > 30_000, "state {state_size} B, items {items_size} B");
+        let items_path = dir.path().join(PROFILE_FILE);
+        let items_size = fs::metadata(&items_path).unwrap().len();
+        assert!(items_size > 30_000, "items {items_size} B");
+        assert!(!dir.path().join(STATE_FILE).exists(), "a new data dir keeps nothing but the log");
         store
             .update(|s| s.items.put(Category::Receipts, receipt(300)).map_err(|e| WireError::invalid(e.to_string())))
             .unwrap();
         let grown = fs::metadata(&items_path).unwrap().len() - items_size;
-        assert!(grown < 400, "one item appends one record: {grown} B");
+        assert!(grown < 400, "one item appends one record, and not the rest of the state: {grown} B");
+        // A change that changes nothing writes nothing.
+        store.update(|_| Ok(())).unwrap();
+        assert_eq!(fs::metadata(&items_path).unwrap().len(), items_size + grown);
         // Another process reads the same items back; a torn last record is left out.
         let other = Store::open(dir.path(), &keystore).unwrap();
         assert_eq!(other.state().unwrap().items, store.state().unwrap().items);
@@ -752,17 +881,41 @@ mod tests {
     }
 
     #[test]
+    fn changes_of_the_state_alone_keep_the_log_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let keystore = MemoryKeystore::default();
+        let store = Store::open(dir.path(), &keystore).unwrap();
+        store.update(|s| (0..30).try_for_each(|n| save(s, &format!("a{n}")))).unwrap();
+        let path = dir.path().join(PROFILE_FILE);
+        let one = fs::metadata(&path).unwrap().len();
+        // Each change of the state alone appends it whole; the states written over go.
+        let changes = 3 * DEAD_STATE_BYTES as u64 / one + 10;
+        for n in 0..changes {
+            store
+                .update(|s| {
+                    s.auto_lock_secs = n;
+                    Ok(())
+                })
+                .unwrap();
+        }
+        let size = fs::metadata(&path).unwrap().len();
+        assert!(size < DEAD_STATE_BYTES as u64 + 4 * one, "{size} B after {changes} changes of {one} B");
+        let state = Store::open(dir.path(), &keystore).unwrap().state().unwrap();
+        assert_eq!((state.auto_lock_secs, state.address_book.len()), (changes - 1, 30));
+    }
+
+    #[test]
     fn a_failed_change_writes_nothing_and_plaintext_never_lands() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), &MemoryKeystore::default()).unwrap();
         store.update(|s| save(s, "home")).unwrap();
-        let before = fs::read(dir.path().join(STATE_FILE)).unwrap();
+        let before = fs::read(dir.path().join(PROFILE_FILE)).unwrap();
         let err = store.update(|s| {
             s.address_book = profile_core::AddressBook::default();
             Err::<(), _>(WireError::invalid("no"))
         });
         assert!(err.is_err());
-        assert_eq!(fs::read(dir.path().join(STATE_FILE)).unwrap(), before);
+        assert_eq!(fs::read(dir.path().join(PROFILE_FILE)).unwrap(), before);
         assert!(!before.windows(6).any(|w| w == b"Hopper"));
     }
 
@@ -772,36 +925,36 @@ mod tests {
         let keystore = MemoryKeystore::default();
         let store = Store::open(dir.path(), &keystore).unwrap();
         let key = keystore.load(&entry_name(store.dir())).unwrap().unwrap();
-        let write = |json: &[u8]| {
-            fs::write(dir.path().join(STATE_FILE), seal::seal(&key, STATE_PURPOSE, [3; 12], json)).unwrap();
-        };
-        // Written by the host before address books (tests/fixtures, made with that code).
-        write(include_bytes!("../../tests/fixtures/state-v1.json"));
+        // Written by the host before address books (tests/fixtures, made with that code), in
+        // the state file of the hosts before the log.
+        fs::remove_file(dir.path().join(PROFILE_FILE)).unwrap();
+        let v1 = include_bytes!("../../tests/fixtures/state-v1.json");
+        fs::write(dir.path().join(STATE_FILE), seal::seal(&key, STATE_PURPOSE, [3; 12], v1)).unwrap();
         let state = Store::open(dir.path(), &keystore).unwrap().state().unwrap();
         assert_eq!(state.version, STATE_VERSION);
         let shipping = state.address_book.default_of(AddressKind::Shipping).unwrap();
         assert_eq!((shipping.label.as_str(), shipping.address.name.as_str()), ("Shipping", "Ada Lovelace"));
         assert_eq!(state.address_book.default_of(AddressKind::Billing).unwrap().address.name, "Ada King");
-        // The next write is in the current format.
+        // The next write moves it into the log, in the current format; the state file is left
+        // with a note that hosts before the log refuse as newer.
         let store = Store::open(dir.path(), &keystore).unwrap();
         store.update(|_| Ok(())).unwrap();
         let json = seal::open(&key, STATE_PURPOSE, &fs::read(dir.path().join(STATE_FILE)).unwrap()).unwrap();
-        let written: serde_json::Value = serde_json::from_slice(&json).unwrap();
-        assert_eq!(
-            (written["version"].as_u64(), written["addressBook"]["addresses"].as_array().map(Vec::len)),
-            (Some(u64::from(STATE_VERSION)), Some(2))
-        );
+        let note: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert!(note["version"].as_u64() > Some(3) && note.get("addressBook").is_none(), "{note}");
+        let state = Store::open(dir.path(), &keystore).unwrap().state().unwrap();
+        assert_eq!((state.version, state.address_book.len()), (STATE_VERSION, 2));
 
         // A state from a newer host: refused in words, and left as it is.
-        let newer = br#"{"version": 5, "deviceSecret": "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI", "homes": []}"#;
-        write(newer);
-        let before = fs::read(dir.path().join(STATE_FILE)).unwrap();
+        let newer = br#"{"version": 6, "deviceSecret": "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI", "homes": []}"#;
+        fs::write(dir.path().join(PROFILE_FILE), sealed_frame(&key, Some(newer), &[]).unwrap()).unwrap();
+        let before = fs::read(dir.path().join(PROFILE_FILE)).unwrap();
         let refused = Store::open(dir.path(), &keystore).unwrap_err();
-        assert!(matches!(refused, StoreError::Newer { found: 5 }));
+        assert!(matches!(refused, StoreError::Newer { found: 6 }));
         let words = refused.to_string();
         assert!(words.contains("newer version of profile-host") && words.contains("update profile-host"), "{words}");
         assert!(store.update(|_| Ok(())).unwrap_err().message.contains("newer version"));
-        assert_eq!(fs::read(dir.path().join(STATE_FILE)).unwrap(), before, "nothing written over it");
+        assert_eq!(fs::read(dir.path().join(PROFILE_FILE)).unwrap(), before, "nothing written over it");
     }
 
     #[test]

@@ -1,9 +1,10 @@
-//! The profile server's client: HTTP calls, pairing, sync, passphrase changes, devices and the
-//! push socket. Below it: the local data ([`crate::local`]); above it: the request handler and
+//! The profile server's client: HTTP calls, pairing, sync, passphrase changes, devices, the
+//! push socket, and the profiles contacts follow. Below it: the local data ([`crate::local`]); above it: the request handler and
 //! the CLI.
 
 mod client;
 mod devices;
+mod follow;
 mod grants;
 mod items;
 mod links;
@@ -16,6 +17,7 @@ mod sync;
 
 pub use client::{Client, server_address};
 pub use devices::{devices, not_paired, revoke_device, unpair};
+pub use follow::{Followed, Follower, Round};
 pub use grants::{grant, list as list_apps, registration, revoke as revoke_app};
 pub use links::{issue as issue_link_ticket, redeem as redeem_link_ticket};
 pub use pairing::{PairWith, pair};

@@ -1,4 +1,5 @@
-//! The push socket: a thread per process that syncs when another device changed the vault.
+//! The push socket: a thread per process that syncs when another device changed the vault, and
+//! after each sync reads the followed profiles that are due ([`super::follow`]).
 
 use std::time::Duration;
 
@@ -7,6 +8,7 @@ use profile_core::server_api::{PushEvent, path};
 
 use super::client::*;
 use super::devices::*;
+use super::follow::{Follower, Round};
 use super::sync::*;
 use crate::local::store::Store;
 
@@ -25,6 +27,7 @@ pub fn listen(store: std::sync::Arc<Store>) {
     }
     let spawned = std::thread::Builder::new().name("push".into()).spawn(move || {
         let client = Client::default();
+        let follower = Follower::default();
         let mut pause = 1;
         loop {
             if !store.state().is_ok_and(|s| s.server.as_ref().is_some_and(|link| link.halted.is_none())) {
@@ -34,7 +37,7 @@ pub fn listen(store: std::sync::Arc<Store>) {
                 pause = 1;
                 continue;
             }
-            match hold_socket(&store, &client) {
+            match hold_socket(&store, &client, &follower) {
                 Ok(()) => pause = 1,
                 Err(e) => tracing::info!("push socket: {e}; reconnecting in {pause} s"),
             }
@@ -48,7 +51,7 @@ pub fn listen(store: std::sync::Arc<Store>) {
 }
 
 /// One push connection, until it closes.
-pub(super) fn hold_socket(store: &Store, client: &Client) -> Result<(), String> {
+pub(super) fn hold_socket(store: &Store, client: &Client, follower: &Follower) -> Result<(), String> {
     use tungstenite::client::IntoClientRequest;
     let link = match with_token(store, client, false, |_, link| Ok(link.clone())) {
         Ok(link) => link,
@@ -63,6 +66,7 @@ pub(super) fn hold_socket(store: &Store, client: &Client) -> Result<(), String> 
     tracing::info!("push socket connected");
     // Whatever happened while disconnected.
     let _ = sync(store, client);
+    follow_due(store, follower);
     loop {
         let message = match socket.read() {
             Ok(tungstenite::Message::Text(text)) => text,
@@ -77,6 +81,7 @@ pub(super) fn hold_socket(store: &Store, client: &Client) -> Result<(), String> 
                 if let Err(e) = sync(store, client) {
                     tracing::warn!("profile server sync: {e}");
                 }
+                follow_due(store, follower);
             }
             PushEvent::DeviceRevoked { pairing_id } if pairing_id == link.pairing_id => {
                 tracing::warn!("the profile server signed this device out; it is no longer paired");
@@ -90,5 +95,12 @@ pub(super) fn hold_socket(store: &Store, client: &Client) -> Result<(), String> 
             }
             _ => {}
         }
+    }
+}
+
+/// Reads the followed profiles that are due; what fails is recorded with each contact.
+fn follow_due(store: &Store, follower: &Follower) {
+    if let Err(e) = follower.follow(store, Round::Due) {
+        tracing::warn!("followed profiles: {e}");
     }
 }

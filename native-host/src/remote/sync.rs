@@ -154,13 +154,14 @@ pub(super) fn on_link<T>(
     work: impl FnOnce(&mut ServerLink, &mut LocalState) -> Result<T, WireError>,
 ) -> Result<Option<T>, WireError> {
     store.update(|s| {
-        let Some(mut link) = s.server.clone() else { return Ok(Ok(None)) };
+        // Taken out for the work (not copied: it holds the versions of every server item) and
+        // put back whatever it answers.
+        let Some(mut link) = s.server.take() else { return Ok(Ok(None)) };
         let outcome = work(&mut link, s);
+        s.server = Some(link);
         if outcome.as_ref().is_err_and(|e| e.code == ErrorCode::NotPaired) {
             tracing::warn!("the profile server signed this device out; it is no longer paired");
             s.forget_server();
-        } else {
-            s.server = Some(link);
         }
         Ok(outcome.map(Some))
     })?

@@ -90,6 +90,11 @@ pub fn no_randomness() -> Response {
     refused(StatusCode::INTERNAL_SERVER_ERROR, "the system random number generator failed")
 }
 
+/// Text someone else gave, for HTML.
+pub fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
 /// A whole page: `brand` links home, `nav` sits at the header's end, `script` runs after
 /// [`SCRIPT`].
 pub fn page(brand: &str, title: &str, nav: &str, body: &str, script: &str) -> Html<String> {
@@ -151,14 +156,15 @@ function needProfile() {
 /// `http://localhost:PORT`), makes the app for that origin, and serves it, saying so in one
 /// line: `{name} on {origin} (listening on {addr})`.
 pub async fn serve(name: &str, listen: &str, app: impl FnOnce(Origin) -> Result<Router, String>) -> ExitCode {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args();
+    let program = args.next().unwrap_or_default();
     let (mut listen, mut origin) = (listen.to_owned(), None);
     while let Some(flag) = args.next() {
         match (flag.as_str(), args.next()) {
             ("--listen", Some(value)) => listen = value,
             ("--origin", Some(value)) => origin = Some(value),
             _ => {
-                eprintln!("usage: [--listen ADDR] [--origin URL]");
+                eprintln!("usage: {program} [--listen ADDR] [--origin URL]");
                 return ExitCode::FAILURE;
             }
         }

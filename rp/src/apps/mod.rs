@@ -51,6 +51,7 @@ use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use profile_core::apps::SealedShare;
 pub use profile_core::apps::sealed::ShareContents;
 use profile_core::apps::sealed::{AppendContents, DecryptionKey, EncryptionKey, SealedError, open_share, seal_append};
 pub use profile_core::apps::{
@@ -307,8 +308,14 @@ impl AppClient {
         let body = self.call("the share", "GET", path::APP_SHARE, None, MAX_SHARE_RESPONSE)?;
         let sealed =
             serde_json::from_slice(&body).map_err(|e| AppError::Answer { what: "the share", detail: e.to_string() })?;
+        self.accept_share(&sealed)
+    }
+
+    /// Opens a share as read and checks it against what the app knows of the grant; keeps its
+    /// version and the profile's encryption key.
+    fn accept_share(&self, sealed: &SealedShare) -> Result<ShareContents, AppError> {
         let mut record = self.record.lock().unwrap_or_else(|p| p.into_inner());
-        let contents = open_share(&self.keys.decryption, &record.profile_key, &record.grant_id, &sealed)
+        let contents = open_share(&self.keys.decryption, &record.profile_key, &record.grant_id, sealed)
             .map_err(AppError::Share)?;
         if let Some(seen) = record.share_version
             && contents.version < seen
@@ -330,6 +337,13 @@ impl AppClient {
     /// definition and its size here, sealed to the profile's encryption key from the newest
     /// share (read first when none was), and sent. The person's devices take it in.
     pub fn append(&self, category: Category, fields: Map<String, Value>) -> Result<AppendAccepted, AppError> {
+        let body = self.append_body(category, fields)?;
+        let answer = self.call("the append", "POST", path::APP_APPENDS, Some(&body), MAX_ANSWER)?;
+        serde_json::from_slice(&answer).map_err(|e| AppError::Answer { what: "the append", detail: e.to_string() })
+    }
+
+    /// The body of an append: the item checked, and sealed to the profile.
+    fn append_body(&self, category: Category, fields: Map<String, Value>) -> Result<Vec<u8>, AppError> {
         let fields = category.def().check(&fields)?;
         let size = serde_json::to_vec(&fields).map_or(usize::MAX, |bytes| bytes.len());
         if size > MAX_ITEM_BYTES {
@@ -343,10 +357,8 @@ impl AppClient {
         let contents = AppendContents { grant_id: self.grant_id(), category, fields, made_at: now() };
         let mut rng = hpke_rng();
         let sealed = seal_append(&key, &contents, &mut rng).map_err(AppError::Append)?;
-        let body = serde_json::to_vec(&AppendRequest { category, sealed })
-            .map_err(|e| AppError::Append(SealedError::Malformed(e.to_string())))?;
-        let answer = self.call("the append", "POST", path::APP_APPENDS, Some(&body), MAX_ANSWER)?;
-        serde_json::from_slice(&answer).map_err(|e| AppError::Answer { what: "the append", detail: e.to_string() })
+        serde_json::to_vec(&AppendRequest { category, sealed })
+            .map_err(|e| AppError::Append(SealedError::Malformed(e.to_string())))
     }
 
     /// Has the profile server POST this grant's events to `url` (https, a public address),

@@ -1,7 +1,11 @@
 #![allow(clippy::unwrap_used)]
 
+use std::collections::BTreeMap;
+
+use profile_core::apps::sealed::{open_append, profile_decryption_key, seal_share};
 use profile_core::apps::{AppEventKind, KEY_ID_HEADER};
 use profile_core::ecdsa::Signature;
+use profile_core::public::ProfileKey;
 use profile_core::server_api::{Jwks, ServerJwk};
 use serde_json::json;
 
@@ -130,11 +134,13 @@ fn seen_event_ids_are_remembered_up_to_the_bound() {
     assert!(!Webhooks::with_capacity(Reach::Public, 0).seen("x"), "a capacity of at least one");
 }
 
+const PROFILE: &str = "https://profiles.example/u/ada";
+
 /// A grant of a profile whose server is at `api_base`, as an app keeps it before its first read.
 fn record(api_base: &str) -> GrantRecord {
     GrantRecord {
         grant_id: GrantId::from_bytes([2; 16]),
-        profile_url: "https://profiles.example/u/ada".into(),
+        profile_url: PROFILE.into(),
         profile_key: app_keys(9).site_key().public_jwk(),
         api_base: api_base.into(),
         share_version: None,
@@ -154,18 +160,20 @@ fn a_grant_record_keeps_its_shape_and_refuses_plain_http_unless_allowed() {
     assert_eq!(client.record(), record);
 }
 
+/// A receipt of one item with the barcode `gtin`.
+fn receipt(gtin: &str) -> Map<String, Value> {
+    json!({"merchant": "Corner", "date": "2026-11-30", "currency": "EUR", "total": "1.00",
+           "items": [{"name": "Milk", "gtin": gtin, "quantity": 1, "unitPrice": "1.00"}]})
+    .as_object()
+    .cloned()
+    .unwrap()
+}
+
 #[test]
 fn an_item_is_checked_against_its_category_before_anything_is_sent() {
     // No server answers here: each refusal comes before any request.
     let record = record("https://profiles.invalid");
     let client = AppClient::resume(Arc::new(app_keys(3)), record, Reach::Public).unwrap();
-    let receipt = |gtin: &str| {
-        json!({"merchant": "Corner", "date": "2026-11-30", "currency": "EUR", "total": "1.00",
-               "items": [{"name": "Milk", "gtin": gtin, "quantity": 1, "unitPrice": "1.00"}]})
-        .as_object()
-        .cloned()
-        .unwrap()
-    };
     assert!(matches!(client.append(Category::Receipts, receipt("4006381333932")), Err(AppError::Item(_))));
     let mut missing = receipt("4006381333931");
     missing.remove("merchant");
@@ -181,4 +189,58 @@ fn an_item_is_checked_against_its_category_before_anything_is_sent() {
     assert!(matches!(client.append(Category::Receipts, big), Err(AppError::ItemTooLarge(_))));
     // A well-formed receipt gets as far as the network, which is not there.
     assert!(matches!(client.append(Category::Receipts, receipt("4006381333931")), Err(AppError::Unreachable(_))));
+}
+
+#[test]
+fn a_share_is_taken_only_as_its_profile_signed_it_and_never_older() {
+    let profile_secret = Secret32::from_bytes([11; 32]);
+    let profile = ProfileKey::from_secret(&profile_secret).unwrap();
+    let profile_enc = profile_decryption_key(&profile_secret);
+    let keys = Arc::new(app_keys(3));
+    let mut kept = record("https://profiles.invalid");
+    kept.profile_key = profile.public_jwk();
+    let client = AppClient::resume(keys.clone(), kept.clone(), Reach::Public).unwrap();
+    let contents = |version, profile_url: &str| ShareContents {
+        grant_id: kept.grant_id.clone(),
+        version,
+        profile_url: profile_url.into(),
+        issued_at: 1,
+        encryption_key: profile_enc.public().to_jwk(),
+        categories: BTreeMap::new(),
+    };
+    let to_app = EncryptionKey::from_jwk(&keys.encryption_key()).unwrap();
+    let sealed =
+        |contents: &ShareContents, by: &ProfileKey| seal_share(by, &to_app, contents, &mut hpke_rng()).unwrap();
+
+    // Before any share, an append has no key to be sealed to: it would read the share first.
+    assert!(matches!(client.append_body(Category::Receipts, receipt("4006381333931")), Err(AppError::Unreachable(_))));
+    let forger = ProfileKey::from_secret(&Secret32::from_bytes([12; 32])).unwrap();
+    assert!(matches!(client.accept_share(&sealed(&contents(2, PROFILE), &forger)), Err(AppError::Share(_))));
+    assert_eq!(client.accept_share(&sealed(&contents(2, PROFILE), &profile)).unwrap().version, 2);
+    assert_eq!(client.record().share_version, Some(2));
+    assert_eq!(client.record().encryption_key, Some(profile_enc.public().to_jwk()));
+    assert!(matches!(
+        client.accept_share(&sealed(&contents(1, PROFILE), &profile)),
+        Err(AppError::ShareOlder { version: 1, seen: 2 })
+    ));
+    assert!(client.accept_share(&sealed(&contents(2, PROFILE), &profile)).is_ok(), "the same version again");
+    assert!(matches!(
+        client.accept_share(&sealed(&contents(3, "https://profiles.example/u/bob"), &profile)),
+        Err(AppError::ShareProfile { .. })
+    ));
+    let to_another_app = EncryptionKey::from_jwk(&app_keys(5).encryption_key()).unwrap();
+    let elsewhere = seal_share(&profile, &to_another_app, &contents(4, PROFILE), &mut hpke_rng()).unwrap();
+    assert!(matches!(client.accept_share(&elsewhere), Err(AppError::Share(_))));
+    assert_eq!(client.record().share_version, Some(2), "nothing refused was kept");
+
+    // An append is sealed to that profile's key, for this grant and category.
+    let body = client.append_body(Category::Receipts, receipt("4006381333931")).unwrap();
+    let request: AppendRequest = serde_json::from_slice(&body).unwrap();
+    assert_eq!(request.category, Category::Receipts);
+    let opened = open_append(&profile_enc, &kept.grant_id, Category::Receipts, &request.sealed).unwrap();
+    assert_eq!(
+        (opened.fields["merchant"].as_str(), opened.fields["items"][0]["gtin"].as_str()),
+        (Some("Corner"), Some("4006381333931"))
+    );
+    assert!(open_append(&profile_enc, &kept.grant_id, Category::Medical, &request.sealed).is_err());
 }

@@ -4,7 +4,7 @@
 //!
 //! The fetch is a GET of that one path, with a short timeout, no redirects, no proxy and a size
 //! cap, and it connects only to globally routable addresses: every address the origin's name
-//! resolves to is checked as it is connected to ([`super::outward::OutwardOnly`], ureq's resolver seam), so
+//! resolves to is checked as it is connected to ([`profile_outward::OutwardOnly`], ureq's resolver seam), so
 //! neither an address literal in any spelling (`[::ffff:127.0.0.1]`) nor a name that resolves
 //! inward reaches this machine or its network. `sites_on_loopback` (development) allows
 //! loopback addresses as well. Keys are remembered for a few minutes; at most eight fetches
@@ -45,12 +45,12 @@ impl SiteKeys {
     /// Fetches from globally routable addresses only, and from loopback ones too when
     /// `loopback` is set (`sites_on_loopback`).
     pub fn new(loopback: bool) -> Self {
-        let agent = super::outward::agent(loopback, FETCH_TIMEOUT);
+        let agent = profile_outward::agent(loopback, FETCH_TIMEOUT);
         Self { keys: Mutex::default(), agent, fetches: tokio::sync::Semaphore::new(MAX_FETCHES) }
     }
 
     /// The site's key: the remembered one when it is younger than `max_age`, else fetched
-    /// (only from the addresses [`super::outward::OutwardOnly`] lets through). `busy` when too many fetches are
+    /// (only from the addresses [`profile_outward::OutwardOnly`] lets through). `busy` when too many fetches are
     /// under way.
     pub async fn get(&self, origin: &Origin, max_age: Duration) -> Result<Option<PublicKey>, Busy> {
         if let Some((at, key)) = self.keys.lock().unwrap_or_else(|p| p.into_inner()).get(origin)

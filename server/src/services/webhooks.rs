@@ -74,7 +74,7 @@ impl Webhooks {
             db,
             signing,
             metrics,
-            agent: super::outward::agent(settings.sites_on_loopback, SEND_TIMEOUT),
+            agent: profile_outward::agent(settings.sites_on_loopback, SEND_TIMEOUT),
             slots: Arc::new(Semaphore::new(settings.webhook_concurrency)),
             retries: Retries {
                 first_ms: i64::try_from(settings.webhook_retry_secs.saturating_mul(1000)).unwrap_or(i64::MAX),

@@ -1,10 +1,11 @@
-//! Requests the server makes to addresses someone else named (sites' registrations, apps'
-//! webhooks): only to globally routable addresses, checked on every address a name resolves to
+//! HTTP to places someone else named (a site's registration, an app's webhook, a visitor's
+//! profile URL): only to globally routable addresses, checked on every address a name resolves to
 //! as it is connected to ([`OutwardOnly`], ureq's resolver seam), so neither an address literal
 //! in any spelling (`[::ffff:127.0.0.1]`) nor a name that resolves inward reaches this machine
 //! or its network. With `loopback` (the development setting `sites_on_loopback`) loopback
 //! addresses are allowed as well, and nothing else is. No proxy (it would resolve the name
-//! itself, past the filter), no redirects, and a short timeout.
+//! itself, past the filter), no redirects, and a short timeout. The profile server and
+//! profile-rp both make their outward requests through it.
 
 use std::time::Duration;
 
@@ -44,7 +45,6 @@ impl Resolver for OutwardOnly {
             kept.push(*addr);
         }
         if kept.is_empty() {
-            tracing::debug!(host = ?uri.host(), "a name resolves to no address the server may connect to");
             return Err(ureq::Error::HostNotFound);
         }
         Ok(kept)
