@@ -1,10 +1,12 @@
 //! The scripted shopper `scripts/run` plays on a machine without a display: headless Chromium
 //! with the real extension, on the demo's own Chromium profile and host, against the running
-//! demo shop. It signs up, logs out, logs in, fills shipping and billing at checkout, takes a
-//! screenshot of every page and window a person would see, and writes a short report.
+//! demo shop. It signs up, logs out, logs in, fills shipping and billing at checkout; given the
+//! demo till and delivery service, it connects the till, rings up a basket and finds its receipt
+//! in the options page, then connects the delivery service and reads the address it shows. It
+//! takes a screenshot of every page and window a person would see, and writes a short report.
 //!
-//! `shopper PROFILE_DIR HOST_HOME SHOP_URL OUT_DIR` (the host manifest must be installed in
-//! the profile already).
+//! `shopper PROFILE_DIR HOST_HOME SHOP_URL OUT_DIR [TILL_URL DELIVERY_URL]` (the host manifest
+//! must be installed in the profile already).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::HashSet;
@@ -15,8 +17,10 @@ use serde_json::json;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let (args, apps) =
+        if args.len() == 6 { (args[..4].to_vec(), Some((args[4].clone(), args[5].clone()))) } else { (args, None) };
     let Ok([profile, home, shop, out]) = <[String; 4]>::try_from(args) else {
-        eprintln!("usage: shopper PROFILE_DIR HOST_HOME SHOP_URL OUT_DIR");
+        eprintln!("usage: shopper PROFILE_DIR HOST_HOME SHOP_URL OUT_DIR [TILL_URL DELIVERY_URL]");
         std::process::exit(2);
     };
     let mut browser = Browser::launch_in(
@@ -123,6 +127,53 @@ fn main() {
         "options page: {}",
         json!(browser.eval(&options, "document.getElementById('lock-state').textContent"))
     ));
+
+    if let Some((till, delivery)) = apps {
+        let (till, delivery) = (till.trim_end_matches('/'), delivery.trim_end_matches('/'));
+        let text = |browser: &mut Browser, page: &str, id: &str| {
+            let got = browser.eval(page, &format!("(document.getElementById('{id}') || {{}}).textContent || ''"));
+            got.as_str().unwrap_or_default().to_owned()
+        };
+        // The till: connect, ring up a basket, and find its receipt in the options page.
+        let page = browser.open(&format!("{till}/"));
+        browser.wait_for(&page, "document.readyState === 'complete' && !!window.profile");
+        browser.screenshot(&page, "9-till.png");
+        browser.eval(&page, "setTimeout(() => document.getElementById('connect').click(), 0); true");
+        let asked = consent(&mut browser, &mut seen, "10-consent-till.png", false);
+        browser.wait_for(&page, "document.readyState === 'complete' && document.getElementById('connected') !== null");
+        browser.eval(&page, "document.getElementById('ring-up').click(); true");
+        browser.wait_for(&page, "document.getElementById('receipt').textContent !== ''");
+        let sent = text(&mut browser, &page, "receipt");
+        browser.screenshot(&page, "11-till-rung-up.png");
+        assert!(sent.starts_with("Receipt sent"), "the till says {sent:?}");
+        // The receipt reaches this device with its next sync.
+        let landed = "[...document.querySelectorAll('#cat-receipts li.item')].some((li) => li.innerText.includes('from localhost'))";
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            browser.reload(&options);
+            browser.wait_for(&options, "document.body.dataset.loaded === 'true'");
+            if browser.eval(&options, landed) == json!(true) {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the till's receipt never reached the options page");
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+        browser.eval(&options, "document.getElementById('cat-receipts').scrollIntoView(); true");
+        browser.screenshot(&options, "12-options-receipts.png");
+        report.push(format!(
+            "till: the window asked \"{asked}\"; allowed; the till says {sent:?}; the receipt is in the options page"
+        ));
+
+        // The delivery service: connect, and read the shipping address it shows.
+        let page = browser.open(&format!("{delivery}/"));
+        browser.wait_for(&page, "document.readyState === 'complete' && !!window.profile");
+        browser.eval(&page, "setTimeout(() => document.getElementById('connect').click(), 0); true");
+        let asked = consent(&mut browser, &mut seen, "13-consent-delivery.png", false);
+        browser.wait_for(&page, "document.readyState === 'complete' && document.getElementById('address') !== null");
+        let address = browser.eval(&page, "document.getElementById('address').innerText.split('\\n').join(', ')");
+        browser.screenshot(&page, "14-delivery.png");
+        report.push(format!("delivery: the window asked \"{asked}\"; allowed; it ships to {address}"));
+    }
 
     let text = report.join("\n") + "\n";
     std::fs::write(PathBuf::from(&out).join("report.txt"), &text).unwrap();

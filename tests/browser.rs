@@ -1497,3 +1497,239 @@ fn a_grants_consent_window_and_the_connected_apps_read_in_words() {
     assert_eq!(listed["apps"][1][0], "app gone");
     assert_all_clean(&looks);
 }
+
+/// Waits up to `secs` for `condition` in `page`, reloading it each second when `reload` (for
+/// pages that show what they loaded, such as the options page).
+fn eventually(browser: &mut Browser, page: &str, condition: &str, secs: u64, reload: bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if browser.eval(page, condition) == json!(true) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {condition}");
+        std::thread::sleep(Duration::from_secs(1));
+        if reload {
+            browser.reload(page);
+            browser.wait_for(page, "document.body.dataset.loaded === 'true'");
+        }
+    }
+}
+
+/// The whole story of an app in a real browser: the demo till and delivery service (the
+/// profile-rp examples), the real extension and host, paired with a real profile server. The
+/// till is connected from its page, adds a receipt that the options page then shows, and is
+/// revoked there, after which its next receipt is refused; the delivery service follows the
+/// shipping address the person changes. Then two people link their profiles with a ticket
+/// from the options page, and the link is cut from there.
+#[test]
+fn a_till_and_a_delivery_service_connected_from_their_pages_add_follow_and_are_revoked() {
+    use profile_testkit::host::{EXTENSION_ORIGIN, HostProcess};
+    const EMAIL: &str = "ada@example.org";
+    const PASSPHRASE: &str = "correct horse battery";
+    let server = ProfileServer::start(EMAIL, PASSPHRASE);
+    let mut browser = launch(true);
+    browser.host(ADA);
+    browser.host(&["data", "set", "identity", "name=Ada Lovelace"]);
+    browser.host_with_input(&["pair", &server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+    let (till, delivery) = (DemoShop::example("till"), DemoShop::example("delivery"));
+    let mut seen = HashSet::new();
+    let mut looks = Vec::new();
+    let text = |browser: &mut Browser, page: &str, id: &str| -> String {
+        let got = browser.eval(page, &format!("(document.getElementById('{id}') || {{}}).textContent || ''"));
+        got.as_str().unwrap_or_default().to_owned()
+    };
+
+    // The till's page: Connect asks for a grant to add receipts, in words.
+    let page = browser.open(&format!("{}/", till.origin));
+    browser.wait_for(&page, "document.readyState === 'complete' && !!window.profile");
+    browser.screenshots(&page, "till-before");
+    // What `requestGrant` answered the page, kept across the reload that follows.
+    browser.eval(
+        &page,
+        "window.post = ((post) => async (path, body) => {
+           if (path === '/api/grant') sessionStorage.setItem('answer', JSON.stringify(body));
+           return post(path, body);
+         })(post); true",
+    );
+    browser.eval(&page, "setTimeout(() => document.getElementById('connect').click(), 0); true");
+    let (_, consent) = browser.consent(&mut seen);
+    let shown = browser.eval(
+        &consent,
+        "({headline: document.getElementById('headline').textContent,
+          name: document.getElementById('app-name').textContent,
+          purpose: document.getElementById('purpose-text').textContent,
+          allow: document.getElementById('allow').textContent,
+          can: [...document.querySelectorAll('#grant-can li')].map((li) => li.textContent)})",
+    );
+    assert_eq!(shown["headline"], "Corner Shop Till wants to connect to your profile", "{shown}");
+    assert_eq!(shown["name"], "Corner Shop Till");
+    assert!(shown["purpose"].as_str().unwrap().contains("Send the receipt of what you buy at Corner Shop"), "{shown}");
+    assert_eq!(shown["can"], json!(["Add receipts to your profile"]));
+    looks.push(browser.inspect(&consent, "flow-consent-till"));
+    browser.click_after(&consent, 500, "document.getElementById('allow').click()");
+    browser.wait_for(&page, "document.readyState === 'complete' && document.getElementById('connected') !== null");
+    let answer: Value =
+        serde_json::from_str(browser.eval(&page, "sessionStorage.getItem('answer')").as_str().unwrap()).unwrap();
+    let grant_id = answer["grantId"].as_str().unwrap().to_owned();
+    assert_eq!(answer["profileUrl"], server.profile_url.as_str(), "{answer}");
+    assert!(answer["profileKey"].is_object() || answer["profileKey"].is_string(), "{answer}");
+    assert_eq!(text(&mut browser, &page, "profile-url"), server.profile_url);
+
+    // A basket rung up: its receipt lands in the profile, named after the till.
+    browser
+        .eval(&page, "document.getElementById('qty-2').value = '0'; document.getElementById('ring-up').click(); true");
+    browser.wait_for(&page, "document.getElementById('receipt').textContent !== ''");
+    assert_eq!(
+        text(&mut browser, &page, "receipt"),
+        "Receipt sent to your profile (€5.29).",
+        "{}",
+        text(&mut browser, &page, "message")
+    );
+    browser.screenshots(&page, "till-after");
+    let options = browser.open_own_page("options.html");
+    browser.wait_for(&options, "document.body.dataset.loaded === 'true'");
+    let till_card = format!("document.getElementById('app-{grant_id}')");
+    eventually(
+        &mut browser,
+        &options,
+        &format!(
+            "!!{till_card} && !!{till_card}.querySelector('.app-added') && [...document.querySelectorAll('#cat-receipts li.item')].some((li) => li.innerText.includes('from localhost'))"
+        ),
+        30,
+        true,
+    );
+    let receipt = browser.eval(&options, "document.querySelector('#cat-receipts li.item').innerText");
+    assert!(receipt.as_str().unwrap().contains("Corner Shop"), "{receipt}");
+    let added = browser.eval(&options, &format!("{till_card}.querySelector('.app-added').innerText"));
+    assert!(added.as_str().unwrap().contains("Corner Shop"), "{added}");
+
+    // The delivery service reads and follows the shipping address.
+    let parcels = browser.open(&format!("{}/", delivery.origin));
+    browser.wait_for(&parcels, "document.readyState === 'complete' && !!window.profile");
+    browser.eval(&parcels, "setTimeout(() => document.getElementById('connect').click(), 0); true");
+    let (_, consent) = browser.consent(&mut seen);
+    let can = browser.eval(&consent, "[...document.querySelectorAll('#grant-can li')].map((li) => li.dataset.action)");
+    assert_eq!(can, json!(["read", "subscribe"]));
+    looks.push(browser.inspect(&consent, "flow-consent-delivery"));
+    browser.click_after(&consent, 500, "document.getElementById('allow').click()");
+    browser.wait_for(&parcels, "document.readyState === 'complete' && document.getElementById('address') !== null");
+    assert!(text(&mut browser, &parcels, "address").contains("12 St James's Square"));
+    browser.screenshots(&parcels, "delivery-before");
+    own_call(
+        &mut browser,
+        &options,
+        "saveAddress",
+        json!({"kind": "shipping", "address": {"name": "Ada Lovelace", "line1": "3 New Road", "city": "Lyon",
+            "postalCode": "69001", "country": "FR"}}),
+    );
+    eventually(
+        &mut browser,
+        &parcels,
+        "document.getElementById('address').textContent.includes('3 New Road')",
+        45,
+        false,
+    );
+    browser.screenshots(&parcels, "delivery-after");
+
+    // Both in Connected apps; the till revoked, with a confirm that says what stops.
+    browser.reload(&options);
+    browser.wait_for(
+        &options,
+        "document.body.dataset.loaded === 'true' && document.querySelectorAll('#apps li.app').length === 2",
+    );
+    browser.eval(&options, "document.getElementById('apps-card').scrollIntoView(); true");
+    looks.push(browser.inspect(&options, "flow-options-apps"));
+    browser.eval(&options, "window.confirm = (text) => { window.asked = text; return true; }; true");
+    browser.eval(&options, &format!("{till_card}.querySelector('.revoke-app').click(); true"));
+    browser.wait_for(&options, "document.querySelectorAll('#apps li.app').length === 1");
+    let asked = browser.eval(&options, "window.asked");
+    let asked = asked.as_str().unwrap();
+    assert!(
+        asked
+            .starts_with(&format!("Corner Shop Till (localhost:{}) will no longer be able to add receipts", till.port)),
+        "{asked}"
+    );
+    browser.eval(&options, "document.getElementById('apps-show-revoked').click(); true");
+    browser.wait_for(&options, &format!("!!{till_card} && {till_card}.classList.contains('gone')"));
+    looks.push(browser.inspect(&options, "flow-options-apps-revoked"));
+    browser.eval(&page, "document.getElementById('ring-up').click(); true");
+    browser.wait_for(&page, "document.getElementById('receipt').className === 'error'");
+    assert_eq!(text(&mut browser, &page, "receipt"), "You disconnected this till from your profile: connect again.");
+    assert_eq!(text(&mut browser, &page, "connected"), "Not connected: receipts no longer go to your profile.");
+    assert_eq!(text(&mut browser, &page, "connect"), "Connect your profile again");
+    browser.screenshots(&page, "till-revoked");
+
+    // Linked profiles: a ticket shown as a QR code; Bob's ticket redeemed; the link cut.
+    let bob_server = ProfileServer::start("bob@example.org", PASSPHRASE);
+    let bob = HostHome::new();
+    bob.cli(&["pair", &bob_server.profile_url, "--email", "bob@example.org"], &format!("{PASSPHRASE}\n"));
+    bob.cli(&["data", "set", "identity", "name=Bob Babbage"], "");
+    let mut bob_host = HostProcess::start(bob.path());
+    let issued = bob_host.ok(EXTENSION_ORIGIN, "issueLinkTicket", json!({}));
+    browser.eval(
+        &options,
+        "document.getElementById('links-card').scrollIntoView(); document.getElementById('link-issue').click(); true",
+    );
+    browser.wait_for(&options, "!document.getElementById('link-ticket').hidden");
+    let ticket = browser.eval(
+        &options,
+        "({svg: document.querySelector('#link-qr svg') !== null, text: document.getElementById('link-text').value,
+          expiry: document.getElementById('link-expiry').textContent})",
+    );
+    assert_eq!(ticket["svg"], true, "{ticket}");
+    assert!(ticket["text"].as_str().unwrap().len() > 40, "{ticket}");
+    assert!(ticket["expiry"].as_str().unwrap().starts_with("Valid for 10 minutes"), "{ticket}");
+    looks.push(browser.inspect(&options, "flow-link-ticket"));
+    browser.eval(
+        &options,
+        "document.getElementById('link-done').click(); document.getElementById('link-have').click(); true",
+    );
+    browser.eval(
+        &options,
+        &format!("document.getElementById('link-ticket-input').value = {}; true", json!(issued["ticket"])),
+    );
+    looks.push(browser.inspect(&options, "flow-link-redeem"));
+    browser.eval(&options, "document.getElementById('link-redeem-submit').click(); true");
+    browser.wait_for(
+        &options,
+        "!document.getElementById('link-result').hidden || !document.getElementById('link-error').hidden",
+    );
+    assert!(
+        text(&mut browser, &options, "link-result").starts_with("Linked with Bob Babbage"),
+        "{}",
+        text(&mut browser, &options, "link-error")
+    );
+    // The same ticket again: spent, said in words.
+    browser.eval(&options, "document.getElementById('link-have').click(); true");
+    browser.eval(
+        &options,
+        &format!("document.getElementById('link-ticket-input').value = {}; document.getElementById('link-redeem-submit').click(); true", json!(issued["ticket"])),
+    );
+    eventually(
+        &mut browser,
+        &options,
+        "!document.getElementById('link-error').hidden || !document.getElementById('link-result').hidden",
+        60,
+        false,
+    );
+    let refused = text(&mut browser, &options, "link-error");
+    assert!(refused.starts_with("Not linked: "), "{refused} {}", text(&mut browser, &options, "link-result"));
+    browser.eval(&options, "document.getElementById('link-redeem-cancel').click(); true");
+    browser.wait_for(
+        &options,
+        "[...document.querySelectorAll('#apps li.app .revoke-app')].some((b) => b.textContent === 'Unlink')",
+    );
+    looks.push(browser.inspect(&options, "flow-options-linked"));
+    browser.eval(&options, "[...document.querySelectorAll('#apps li.app .revoke-app')].find((b) => b.textContent === 'Unlink').click(); true");
+    browser.wait_for(
+        &options,
+        "![...document.querySelectorAll('#apps li.app .revoke-app')].some((b) => b.textContent === 'Unlink')",
+    );
+    let asked = browser.eval(&options, "window.asked");
+    assert!(
+        asked.as_str().unwrap().contains("Bob Babbage will no longer see your card; you stop seeing theirs."),
+        "{asked}"
+    );
+    drop(bob_host);
+    assert_all_clean(&looks);
+}

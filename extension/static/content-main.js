@@ -37,6 +37,7 @@
     request: (options) => call("request", options),
     getLanguage: () => call("getLanguage"),
     addBookmark: (offer) => call("addBookmark", offer),
+    requestGrant: (options) => call("requestGrant", options),
   });
   Object.defineProperty(window, "profile", { value: api, enumerable: true });
   window.dispatchEvent(new Event("profile:ready"));

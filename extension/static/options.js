@@ -495,14 +495,18 @@ function whatStops(can) {
 }
 
 async function revokeApp(app) {
-  const sure = confirm(`${app.name} (${siteOf(app.origin)}) will no longer be able to ${whatStops(app.can)}. `
-    + "It is told at once. Its copy of what it could read is deleted from your profile server; what it already read, it keeps.");
+  // A linked profile is a person: unlinking stops both directions, and is said so.
+  const sure = confirm(app.linkedProfile
+    ? `Unlink ${app.name}? ${app.name} will no longer see your card; you stop seeing theirs. `
+      + "Their contact stays in your contacts as it is now."
+    : `${app.name} (${siteOf(app.origin)}) will no longer be able to ${whatStops(app.can)}. `
+      + "It is told at once. Its copy of what it could read is deleted from your profile server; what it already read, it keeps.");
   if (!sure) return;
   try {
     await ask("revokeApp", { grantId: app.grantId });
     say("#apps-error", null);
   } catch (e) {
-    say("#apps-error", `${app.name} was not revoked: ${e.message}`);
+    say("#apps-error", `${app.name} was not ${app.linkedProfile ? "unlinked" : "revoked"}: ${e.message}`);
   }
   await loadApps();
 }
@@ -512,7 +516,8 @@ function appCard(app) {
   const site = siteOf(app.origin);
   const card = el("li", { className: revoked ? "app gone" : "app", id: `app-${app.grantId}` });
   card.dataset.grantId = app.grantId;
-  const facts = [`Connected ${date(app.createdAt)}`,
+  // "Connected today", mid-sentence; "Connected 3 Nov 2026" otherwise.
+  const facts = [`Connected ${date(app.createdAt).replace(/^(Today|Yesterday)$/, (day) => day.toLowerCase())}`,
     app.lastReadAt ? `Last read ${ago(app.lastReadAt)}` : "Never read"];
   if (app.lastAppendAt) facts.push(`Last added ${ago(app.lastAppendAt)}`);
   const head = el("div", { className: "app-head" },
@@ -521,9 +526,10 @@ function appCard(app) {
       el("h3", { className: "title" }, app.name, app.linkedProfile ? el("span", { className: "pill" }, "Linked profile") : null),
       el("p", { className: "sub" }, el("strong", {}, site), app.origin.startsWith("https://") ? "" : ` (${app.origin})`)),
     revoked
-      ? el("span", { className: "pill" }, `Revoked ${date(app.revokedAt)}`)
-      : el("button", { type: "button", className: "small danger revoke-app", ariaLabel: `Revoke ${app.name}`,
-        onclick: () => revokeApp(app) }, "Revoke"));
+      ? el("span", { className: "pill" }, `${app.linkedProfile ? "Unlinked" : "Revoked"} ${date(app.revokedAt)}`)
+      : el("button", { type: "button", className: "small danger revoke-app",
+        ariaLabel: `${app.linkedProfile ? "Unlink" : "Revoke"} ${app.name}`,
+        onclick: () => revokeApp(app) }, app.linkedProfile ? "Unlink" : "Revoke"));
   const can = el("ul", { className: "app-can", ariaLabel: revoked ? `What ${app.name} could do` : `What ${app.name} may do` },
     ...app.can.map((line) => el("li", {}, icon(line.action), el("span", {}, line.text,
       line.detail ? el("span", { className: "sub" }, ` · ${line.detail}`) : null))));
@@ -571,6 +577,82 @@ async function loadApps() {
 $("#apps-show-revoked").addEventListener("click", () => {
   showRevoked = !showRevoked;
   loadApps();
+});
+
+// ---- linked profiles ---------------------------------------------------------------------------
+// A one-time ticket, shown as a QR code and as text, links two profiles: each shares its contact
+// card with the other. The linked person then appears in Connected apps, where "Unlink" cuts it.
+function showLinkPart(part) {
+  $("#link-ticket").hidden = part !== "ticket";
+  $("#link-redeem").hidden = part !== "redeem";
+  $("#links-actions").hidden = part !== null;
+}
+
+// The host's QR code, parsed as SVG and imported as a node: never markup handed to innerHTML.
+function qrNode(svgText) {
+  const parsed = new DOMParser().parseFromString(svgText, "image/svg+xml");
+  const svg = parsed.documentElement;
+  if (svg.namespaceURI !== "http://www.w3.org/2000/svg" || svg.localName !== "svg") return null;
+  svg.querySelectorAll("script, foreignObject").forEach((node) => node.remove());
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", "The ticket as a QR code");
+  return document.importNode(svg, true);
+}
+
+$("#link-issue").addEventListener("click", async () => {
+  say("#link-error", null);
+  say("#link-result", null);
+  try {
+    const issued = await ask("issueLinkTicket");
+    const qr = qrNode(issued.qrSvg);
+    $("#link-qr").replaceChildren(...(qr ? [qr] : []));
+    $("#link-qr").hidden = !qr;
+    $("#link-text").value = issued.ticket;
+    $("#link-copy").replaceChildren(copyButton(issued.ticket, "the ticket"));
+    const until = new Date(issued.expiresAt * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    $("#link-expiry").textContent = `Valid for 10 minutes (until ${until}), works once.`;
+    showLinkPart("ticket");
+  } catch (e) {
+    say("#link-error", e.code === "not_paired"
+      ? "Linking goes through your profile server: pair this device with one first."
+      : `No ticket was made: ${e.message}`);
+  }
+});
+$("#link-done").addEventListener("click", () => {
+  $("#link-text").value = "";
+  $("#link-qr").replaceChildren();
+  showLinkPart(null);
+  loadApps();
+});
+$("#link-have").addEventListener("click", () => {
+  say("#link-error", null);
+  say("#link-result", null);
+  showLinkPart("redeem");
+  $("#link-ticket-input").focus();
+});
+$("#link-redeem-cancel").addEventListener("click", () => {
+  $("#link-ticket-input").value = "";
+  say("#link-error", null);
+  showLinkPart(null);
+});
+$("#link-redeem").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const ticket = $("#link-ticket-input").value.trim();
+  if (!ticket) return;
+  $("#link-redeem-submit").disabled = true;
+  let linked = null;
+  try {
+    ({ linked } = await ask("redeemLinkTicket", { ticket }));
+    $("#link-ticket-input").value = "";
+    say("#link-error", null);
+    showLinkPart(null);
+    say("#link-result", `Linked with ${linked}. You see each other's contact card; unlink any time in Connected apps.`);
+  } catch (e) {
+    say("#link-error", `Not linked: ${e.message}`);
+  } finally {
+    $("#link-redeem-submit").disabled = false;
+  }
+  if (linked !== null) await loadApps();
 });
 
 // ---- the page ----------------------------------------------------------------------------------

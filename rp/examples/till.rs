@@ -63,7 +63,8 @@ async fn home(State(till): State<Till>, headers: HeaderMap) -> Response {
     let Some((id, cookie)) = till.visits.session(&headers) else { return no_randomness() };
     let connected = match till.visits.visit(&id).client {
         Some(client) => format!(
-            "<p id=connected class=done>Connected: receipts go to the profile at {}.</p>",
+            "<p id=connected class=done>✓ Connected: your receipts go to your profile.</p>\
+             <p class=muted id=profile-url>{}</p>",
             html_escape(&client.record().profile_url)
         ),
         None => "<p>Skip the paper: your receipt goes to your own profile, where only you can read it. The till \
@@ -88,7 +89,7 @@ async fn home(State(till): State<Till>, headers: HeaderMap) -> Response {
         "<div class=card><h1>Paperless receipts</h1>{connected}</div>\
          <div class=card><h2>The basket</h2><table><tr><th>Item</th><th>Barcode</th><th class=num>Price</th>\
          <th class=num>Quantity</th></tr>{rows}</table><p><button id=ring-up onclick=ringUp()>Ring up</button></p>\
-         <p id=receipt class=done role=status></p></div>"
+         <p id=receipt role=status></p></div>"
     );
     with_cookie(cookie, common::page("Corner Shop Till", "Till", "", &body, SCRIPT))
 }
@@ -107,12 +108,24 @@ async function connect() {
   } catch (e) { say(explain(e)); }
 }
 async function ringUp() {
+  const receipt = document.getElementById("receipt");
   try {
     const quantities = [0, 1, 2].map((i) => Number(document.getElementById("qty-" + i).value) || 0);
     const {total} = await post("/api/ring-up", {quantities});
-    document.getElementById("receipt").textContent = "Receipt sent to your profile (€" + total + ").";
-    say("");
-  } catch (e) { document.getElementById("receipt").textContent = ""; say(explain(e)); }
+    receipt.className = "done";
+    receipt.textContent = "Receipt sent to your profile (€" + total + ").";
+  } catch (e) {
+    // Said beside the button; a till the person disconnected offers to connect again.
+    receipt.className = "error";
+    receipt.textContent = explain(e);
+    const connected = document.getElementById("connected");
+    if (e.status === 403 && connected) {
+      connected.className = "";
+      connected.textContent = "Not connected: receipts no longer go to your profile.";
+      document.getElementById("profile-url").replaceWith(Object.assign(document.createElement("button"),
+        {id: "connect", textContent: "Connect your profile again", onclick: connect}));
+    }
+  }
 }
 "#;
 

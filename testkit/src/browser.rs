@@ -716,7 +716,8 @@ pub fn service_worker(browser: &mut Browser) -> String {
     }
 }
 
-/// The demo shop (`profile-rp`'s example) on a free loopback port, as `http://localhost:PORT`.
+/// The demo shop (`profile-rp`'s example) on a free loopback port, as `http://localhost:PORT`;
+/// or, with [`DemoShop::example`], the demo till or delivery service.
 #[derive(Debug)]
 pub struct DemoShop {
     child: Child,
@@ -726,12 +727,18 @@ pub struct DemoShop {
 
 impl DemoShop {
     pub fn start() -> Self {
-        let shop = example("profile-rp", "shop");
+        Self::example("shop")
+    }
+
+    /// Another of `profile-rp`'s demo examples, the same way: `till` or `delivery`.
+    pub fn example(name: &str) -> Self {
+        let binary = example("profile-rp", name);
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = start_service(Command::new(shop).args(["--listen", &format!("127.0.0.1:{port}")]), |line| {
-            line.contains("demo shop on")
+        let serving = format!("demo {name} on");
+        let child = start_service(Command::new(binary).args(["--listen", &format!("127.0.0.1:{port}")]), |line| {
+            line.contains(&serving)
         })
-        .unwrap_or_else(|said| panic!("the shop did not start: {said}"));
+        .unwrap_or_else(|said| panic!("the demo {name} did not start: {said}"));
         Self { child, origin: format!("http://localhost:{port}"), port }
     }
 }

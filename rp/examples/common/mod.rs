@@ -118,10 +118,16 @@ legend{font-weight:600}label{display:grid;grid-template-columns:9rem 1fr;gap:.5r
 input,select{font:inherit;padding:.3rem .5rem;border:1px solid #d0d7de;border-radius:6px}\
 #message{max-width:46rem;margin:0 auto;padding:0 1.5rem;color:#b42318}.price{font-size:1.3rem;font-weight:600}\
 table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.3rem .4rem;border-bottom:1px solid #d0d7de}\
-td.num,th.num{text-align:right}td input{width:4rem}.done{color:#1a7f37;font-weight:600}";
+td.num,th.num{text-align:right}td input{width:4rem}.done{color:#1a7f37;font-weight:600}.error{color:#b42318}\
+.muted{color:#59636e;font-size:.9rem;overflow-wrap:anywhere}address{font-style:normal;line-height:1.6}:root{color-scheme:light dark}\
+@media(prefers-color-scheme:dark){body{color:#e6edf3;background:#0d1117}header,.card,fieldset{background:#161b22;border-color:#30363d}\
+.brand{color:#e6edf3}input,select{background:#0d1117;color:#e6edf3;border-color:#3d444d}td,th{border-color:#30363d}\
+button{background:#2f81f7;border-color:#2f81f7}button.secondary{background:#0d1117;color:#58a6ff}#message,.error{color:#ff7b72}\
+.done{color:#3fb950}.muted{color:#9198a1}}";
 
 /// What every page's script starts with: `say`, `explain` (a `window.profile` refusal in
-/// words), `post` (JSON to the server, its `error` thrown) and `needProfile`.
+/// words), `post` (JSON to the server, its `error` thrown with the HTTP `status`) and
+/// `needProfile`.
 const SCRIPT: &str = r#"
 const say = (text) => { document.getElementById("message").textContent = text; };
 const explain = (e) => ({
@@ -137,7 +143,7 @@ const explain = (e) => ({
 async function post(path, body) {
   const r = await fetch(path, {method: "POST", headers: {"content-type": "application/json"}, body: JSON.stringify(body || {})});
   const answer = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error(answer.error || r.statusText);
+  if (!r.ok) throw Object.assign(new Error(answer.error || r.statusText), {status: r.status});
   return answer;
 }
 function needProfile() {
