@@ -1461,7 +1461,7 @@ fn a_grants_consent_window_and_the_connected_apps_read_in_words() {
         shown["can"],
         json!([
             ["append", "Add receipts to your profile"],
-            ["read", "Read your addressesStreet address, City, Postal code (2 saved)"],
+            ["read", "Read your addresses2 saved; it sees Street address, City, Postal code"],
             ["subscribe", "Be told when your addresses change"],
             ["append", "Add medical events to your profile"]
         ])

@@ -140,6 +140,9 @@ fn app_sentence(entry: &Entry, site: &str) -> Option<(String, Tone)> {
         (format!("{site} added {} to your profile", and_list(&added)), Tone::Nothing)
     } else if !read.is_empty() {
         (format!("{site} read {}", and_list(&read)), Tone::Shared)
+    } else if entry.method == "appRead" {
+        // A share of an app that may read nothing: it held nothing of the profile.
+        (format!("{site} checked its connection to your profile"), Tone::Nothing)
     } else if entry.fields.iter().any(|field| field == "revoked") {
         (format!("You disconnected {site}: it can no longer read or add anything"), Tone::Nothing)
     } else {
@@ -311,6 +314,7 @@ mod tests {
             said("appRead", &["read.addresses", "read.identity"], "disclosed"),
             "localhost:8480 read your addresses and your name and contact details"
         );
+        assert_eq!(said("appRead", &[], "disclosed"), "localhost:8480 checked its connection to your profile");
         assert_eq!(
             said("revokeApp", &["revoked"], "disclosed"),
             "You disconnected localhost:8480: it can no longer read or add anything"

@@ -1,5 +1,5 @@
 //! Apps in people's words: what a grant lets an app do with each category ("Read your
-//! addresses: Street address, City, Postal code (2 saved)", "Add receipts to your profile", "Be
+//! addresses: 2 saved; it sees Street address, City, Postal code", "Add receipts to your profile", "Be
 //! told when your addresses change"), for the consent window, the options page's apps and the
 //! activity log alike. The words of a category come from its name here, and its fields' labels
 //! from the host's preview (consent) or the category's definition (the options page).
@@ -43,14 +43,15 @@ pub fn scope_lines(can: &mut Vec<Can>, category: &str, actions: &[Action], field
     for action in actions {
         can.push(match action {
             Action::Read => {
+                // How many are saved first, then what of each it sees: a count after the
+                // last field's label would read as that field's.
                 let saved = match held {
-                    Some(0) => Some("none saved yet".to_owned()),
-                    Some(n) => Some(format!("{n} saved")),
+                    Some(0) => Some("None saved yet; it will see".to_owned()),
+                    Some(n) => Some(format!("{n} saved; it sees")),
                     None => None,
                 };
                 let detail = match (fields.clone(), saved) {
-                    (Some(which), Some(saved)) => Some(format!("{which} ({saved})")),
-                    (None, Some(saved)) => Some(format!("Every detail ({saved})")),
+                    (which, Some(saved)) => Some(format!("{saved} {}", which.as_deref().unwrap_or("every detail"))),
                     (which, None) => which,
                 };
                 Can { action: "read", text: format!("Read your {items}"), detail }
@@ -128,14 +129,14 @@ mod tests {
         let mut read = Vec::new();
         scope_lines(&mut read, "addresses", &[Action::Read], Some("Street address, City".into()), Some(2));
         assert_eq!(read[0].text, "Read your addresses");
-        assert_eq!(read[0].detail.as_deref(), Some("Street address, City (2 saved)"));
+        assert_eq!(read[0].detail.as_deref(), Some("2 saved; it sees Street address, City"));
         let mut all = Vec::new();
         scope_lines(&mut all, "receipts", &Action::ALL, None, Some(0));
         let said: Vec<_> = all.iter().map(|can| (can.action, can.text.as_str(), can.detail.as_deref())).collect();
         assert_eq!(
             said,
             [
-                ("read", "Read your receipts", Some("Every detail (none saved yet)")),
+                ("read", "Read your receipts", Some("None saved yet; it will see every detail")),
                 ("append", "Add receipts to your profile", None),
                 ("subscribe", "Be told when your receipts change", None),
             ]

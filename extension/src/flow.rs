@@ -529,7 +529,7 @@ mod tests {
         assert_eq!(ask["effect"], "askPerson");
         assert_eq!(ask["prompt"]["rememberable"], false, "no remember checkbox");
         assert_eq!(ask["prompt"]["action"], "Connect");
-        assert_eq!(ask["prompt"]["grant"]["can"][1]["detail"], "Street address, City (2 saved)");
+        assert_eq!(ask["prompt"]["grant"]["can"][1]["detail"], "2 saved; it sees Street address, City");
         // Remembering is neither offered nor honoured: no grant is saved, the call goes on.
         assert_eq!(step(&mut call, json!({"allow": true, "remember": true}))["request"]["call"]["type"], "activity");
         let forwarded = step(&mut call, Value::Null);

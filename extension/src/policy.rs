@@ -924,7 +924,7 @@ mod tests {
         assert_eq!(
             said,
             [
-                "Read your addresses: Street address, City, Postal code (2 saved)",
+                "Read your addresses: 2 saved; it sees Street address, City, Postal code",
                 "Be told when your addresses change: ",
                 "Add receipts to your profile: "
             ]

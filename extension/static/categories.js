@@ -66,6 +66,15 @@ function summary(definition, item) {
   return { title, sub: rest.join(" · ") };
 }
 
+// An item an app added, in one line as its category's list writes it ("Corner Shop · 1 Dec 2026
+// · €5.29"), from the fields that name it; `null` until the category's definition is here.
+export function itemLine(category, fields) {
+  const definition = definitions.get(category);
+  if (!definition) return null;
+  const { title, sub } = summary(definition, { fields });
+  return sub ? `${title} · ${sub}` : title;
+}
+
 // ---- forms drawn from a definition --------------------------------------------------------------
 
 // One field's control, for the value `value` (as the host keeps it).

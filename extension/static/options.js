@@ -4,7 +4,7 @@ import {
   $, activityList, ago, ask, copyButton, countryName, date, el, hostDown, icon, postalLines, showInstallCommand, siteOf,
   unlockFailure,
 } from "./pages.js";
-import { loadCategories, loadPublic, watchPublic } from "./categories.js";
+import { itemLine, loadCategories, loadPublic, watchPublic } from "./categories.js";
 
 
 // Shows `text` in a message element, or hides it when there is none.
@@ -516,8 +516,9 @@ function appCard(app) {
   const site = siteOf(app.origin);
   const card = el("li", { className: revoked ? "app gone" : "app", id: `app-${app.grantId}` });
   card.dataset.grantId = app.grantId;
-  // "Connected today", mid-sentence; "Connected 3 Nov 2026" otherwise.
-  const facts = [`Connected ${date(app.createdAt).replace(/^(Today|Yesterday)$/, (day) => day.toLowerCase())}`,
+    // "Connected today", mid-sentence; "Connected 3 Nov 2026" otherwise.
+  const midDate = (seconds) => date(seconds).replace(/^(Today|Yesterday)$/, (day) => day.toLowerCase());
+  const facts = [`Connected ${midDate(app.createdAt)}`,
     app.lastReadAt ? `Last read ${ago(app.lastReadAt)}` : "Never read"];
   if (app.lastAppendAt) facts.push(`Last added ${ago(app.lastAppendAt)}`);
   const head = el("div", { className: "app-head" },
@@ -526,7 +527,7 @@ function appCard(app) {
       el("h3", { className: "title" }, app.name, app.linkedProfile ? el("span", { className: "pill" }, "Linked profile") : null),
       el("p", { className: "sub" }, el("strong", {}, site), app.origin.startsWith("https://") ? "" : ` (${app.origin})`)),
     revoked
-      ? el("span", { className: "pill" }, `${app.linkedProfile ? "Unlinked" : "Revoked"} ${date(app.revokedAt)}`)
+      ? el("span", { className: "pill" }, `${app.linkedProfile ? "Unlinked" : "Revoked"} ${midDate(app.revokedAt)}`)
       : el("button", { type: "button", className: "small danger revoke-app",
         ariaLabel: `${app.linkedProfile ? "Unlink" : "Revoke"} ${app.name}`,
         onclick: () => revokeApp(app) }, app.linkedProfile ? "Unlink" : "Revoke"));
@@ -542,7 +543,7 @@ function appCard(app) {
     card.append(el("div", { className: "app-added" },
       el("p", { className: "label" }, `What ${app.name} added`),
       el("ul", { className: "rows" }, ...items.slice(0, SHOWN_APPENDS).map((item) => el("li", {},
-        el("span", { className: "grow" }, item.summary),
+                el("span", { className: "grow" }, (item.fields && itemLine(item.category, item.fields)) || item.summary),
         el("time", { dateTime: new Date(item.addedAt * 1000).toISOString() }, ago(item.addedAt))))),
       more ? el("p", { className: "sub" }, `and ${more.toLocaleString()} more, in your profile`) : null));
   }
@@ -678,7 +679,8 @@ async function load() {
     const synced = ["#addresses-card", "#accounts-card", "#public-card", ...document.querySelectorAll("section.category")];
     for (const card of synced) (typeof card === "string" ? $(card) : card).hidden ||= status.vaultNeedsPassphrase;
     if (!status.locked) {
-      const [addresses] = await Promise.all([loadProfile(), loadDevices(status.paired), loadData(), loadApps()]);
+            // The apps after the categories: an app's added items are written as their category's list writes them.
+      const [addresses] = await Promise.all([loadProfile(), loadDevices(status.paired), loadData().then(loadApps)]);
       await showFirstRun(addresses);
     } else {
       $("#first-run").hidden = true;

@@ -8,10 +8,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64ct::{Base64UrlUnpadded, Encoding};
+use profile_core::apps::links::{LinkRedeem, Token};
 use profile_core::apps::sealed;
+
 use profile_core::apps::{
-    Action, AppEvent, AppEventKind, AppStamp, EVENT_ID_HEADER, GrantId, KEY_ID_HEADER, MAX_STAMP_SKEW, STAMP_HEADER,
-    Scope, SealedShare,
+    Action, AppEvent, AppEventKind, AppName, AppStamp, EVENT_ID_HEADER, GrantId, KEY_ID_HEADER, MAX_STAMP_SKEW,
+    STAMP_HEADER, Scope, SealedShare,
 };
 use profile_core::category::Category;
 use profile_core::public::{ProfileKey, PublicFields, PublicPart, sign_public, verify_public};
@@ -19,10 +21,10 @@ use profile_core::server_api::{
     AccountCheck, AccountCheckAnswer, AccountList, AccountRef, AccountRegistration, ApiErrorCode, AppGrant,
     AppendAccepted, AppendList, AppendRequest, AppendsDone, Bytes, CredentialKind, CurrentProof, DeviceList, ErrorBody,
     ErrorDetail, GrantInfo, GrantList, GrantRegistration, Health, ItemBatch, ItemChange, ItemChanges, ItemDelete,
-    ItemId, ItemPut, ItemVersion, ItemsQuery, ItemsWritten, Jwks, LoginRequest, MAX_BATCH_BODY_BYTES, MAX_BATCH_OPS,
-    MAX_ITEM_BYTES, PaperKeySet, PassphraseChange, PreloginRequest, PreloginResponse, ProfileDocument, PushEvent,
-    RecoverRequest, RefreshRequest, Rotation, SIGNATURE_HEADER, TokenType, Tokens, Vault, VaultWrite, VaultWritten,
-    WebhookSet, path,
+    ItemId, ItemPut, ItemVersion, ItemsQuery, ItemsWritten, Jwks, LinkRequestList, LinkTicketSet, LoginRequest,
+    MAX_BATCH_BODY_BYTES, MAX_BATCH_OPS, MAX_ITEM_BYTES, PaperKeySet, PassphraseChange, PreloginRequest,
+    PreloginResponse, ProfileDocument, PushEvent, RecoverRequest, RefreshRequest, Rotation, SIGNATURE_HEADER,
+    TokenType, Tokens, Vault, VaultWrite, VaultWritten, WebhookSet, path,
 };
 use profile_core::vault;
 use profile_core::{AccountGuid, Origin, Passphrase, PublicJwk, Secret32};
@@ -2283,6 +2285,88 @@ fn on_sqlite_grants_and_apps() {
 #[test]
 fn on_postgres_grants_and_apps() {
     grants_and_apps(Database::postgres());
+}
+
+/// Connection tickets at the issuer's server: spent at the first redemption whether or not it
+/// succeeds, refused once expired, at most ten minutes long, and each redemption kept for the
+/// issuer's devices only.
+fn link_tickets(db: Database) {
+    let profile_id = db.create_user(EMAIL, PASSPHRASE);
+    let other_id = db.create_user("bob@example.org", PASSPHRASE);
+    let server = Server::start_with(&db, &["--public-url", "http://profiles.test"], &[]);
+    let device = Device::login(&server, &profile_id, EMAIL, PASSPHRASE, "laptop");
+    let stranger = Device::login(&server, &other_id, "bob@example.org", PASSPHRASE, "phone");
+    let now = i64::try_from(now_secs()).unwrap();
+    let issue = |token: &Token, expires_at: i64| {
+        server.call("POST", path::LINK_TICKETS, &LinkTicketSet { token_hash: token.hash(), expires_at }, &device.access)
+    };
+    let redeemer = App::new();
+    let redeem_with = |token: &Token| LinkRedeem {
+        token: token.clone(),
+        profile_url: "http://profiles.test/u/redeemer".into(),
+        name: AppName::try_from("Bob Babbage".to_owned()).unwrap(),
+        signing_key: PublicJwk::from_key(redeemer.signing.verifying_key()),
+        encryption_key: redeemer.decryption.public().to_jwk(),
+        grant_id: redeemer.grant.clone(),
+        mac: "not-checked-by-the-server".into(),
+    };
+    let spent = (404, ApiErrorCode::NotFound);
+
+    // At most ten minutes, never in the past; only with a session.
+    let token = Token::from_bytes(random());
+    assert_eq!(issue(&token, now + 3600).code(), (400, ApiErrorCode::InvalidRequest), "an hour is too long");
+    assert_eq!(issue(&token, now - 1).code(), (400, ApiErrorCode::InvalidRequest), "already expired");
+    let unsigned = serde_json::to_vec(&LinkTicketSet { token_hash: token.hash(), expires_at: now + 600 }).unwrap();
+    assert_eq!(server.authorized("POST", path::LINK_TICKETS, &unsigned, None).status, 401);
+
+    // A redemption that fails (a key that is not a key) still spends the ticket: the good one
+    // after it finds nothing, and no request waits.
+    assert_eq!(issue(&token, now + 600).status, 201);
+    let mut broken = redeem_with(&token);
+    broken.encryption_key = PublicJwk::from_key(redeemer.signing.verifying_key());
+    broken.encryption_key.x = "AAAA".into();
+    assert_eq!(server.post(path::LINKS_REDEEM, &broken).code(), (400, ApiErrorCode::InvalidRequest));
+    assert_eq!(server.post(path::LINKS_REDEEM, &redeem_with(&token)).code(), spent, "spent by the failed redemption");
+    assert!(device.get(&server, path::LINK_REQUESTS).ok::<LinkRequestList>().requests.is_empty());
+
+    // A good one waits for the issuer's devices, once; a second redemption of it finds nothing.
+    let token = Token::from_bytes(random());
+    assert_eq!(issue(&token, now + 600).status, 201);
+    assert_eq!(server.post(path::LINKS_REDEEM, &redeem_with(&token)).status, 202);
+    assert_eq!(server.post(path::LINKS_REDEEM, &redeem_with(&token)).code(), spent, "spent at its first use");
+    let waiting: LinkRequestList = device.get(&server, path::LINK_REQUESTS).ok();
+    assert_eq!(waiting.requests.len(), 1);
+    assert_eq!((&waiting.requests[0].token_hash, &waiting.requests[0].redeem), (&token.hash(), &redeem_with(&token)));
+    let theirs: LinkRequestList = stranger.get(&server, path::LINK_REQUESTS).ok();
+    assert!(theirs.requests.is_empty(), "only the issuer's devices see it");
+    let done = AppendsDone { ids: vec![waiting.requests[0].id.clone()] };
+    assert_eq!(server.call("POST", path::LINK_REQUESTS_DONE, &done, &stranger.access).status, 204);
+    assert_eq!(
+        device.get(&server, path::LINK_REQUESTS).ok::<LinkRequestList>().requests.len(),
+        1,
+        "not theirs to drop"
+    );
+    assert_eq!(server.call("POST", path::LINK_REQUESTS_DONE, &done, &device.access).status, 204);
+    assert!(device.get(&server, path::LINK_REQUESTS).ok::<LinkRequestList>().requests.is_empty());
+
+    // Expired: refused as if never issued. A token never issued is refused alike.
+    let token = Token::from_bytes(random());
+    assert_eq!(issue(&token, now + 2).status, 201);
+    std::thread::sleep(Duration::from_millis(3100));
+    assert_eq!(server.post(path::LINKS_REDEEM, &redeem_with(&token)).code(), spent, "expired");
+    let never = Token::from_bytes(random());
+    assert_eq!(server.post(path::LINKS_REDEEM, &redeem_with(&never)).code(), spent);
+    assert!(device.get(&server, path::LINK_REQUESTS).ok::<LinkRequestList>().requests.is_empty());
+}
+
+#[test]
+fn on_sqlite_link_tickets() {
+    link_tickets(Database::sqlite());
+}
+
+#[test]
+fn on_postgres_link_tickets() {
+    link_tickets(Database::postgres());
 }
 
 /// Without `sites_on_loopback` a webhook never reaches this machine: an address literal is

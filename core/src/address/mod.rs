@@ -147,8 +147,8 @@ pub const ADDRESS_FIELDS: [AddressField; 16] = [
     field("postalCode", "Postal code", "postal-code", false, Some(5)),
     field("city", "City", "address-level2", false, Some(5)),
     field("region", "Region / state", "address-level1", false, Some(5)),
-    field("regionCode", "Region code (ISO 3166-2, e.g. US-CA)", "", false, None),
-    field("country", "Country (2 letters, e.g. GB)", "country", true, Some(6)),
+    field("regionCode", "Region code", "", false, None),
+    field("country", "Country", "country", true, Some(6)),
     field("phone", "Phone", "tel", false, Some(7)),
     field("email", "Email", "email", false, Some(8)),
 ];

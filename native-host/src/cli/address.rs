@@ -71,7 +71,13 @@ impl clap::FromArgMatches for AddressFlags {
 impl clap::Args for AddressFlags {
     fn augment_args(command: clap::Command) -> clap::Command {
         ADDRESS_FIELDS.iter().fold(command, |command, field| {
-            command.arg(clap::Arg::new(field.name).long(flag(field.name)).value_name("TEXT").help(field.label))
+            // The two codes are typed as codes: their help says which.
+            let help = match field.name {
+                "country" => "Country (2 letters, e.g. GB)",
+                "regionCode" => "Region code (ISO 3166-2, e.g. US-CA)",
+                _ => field.label,
+            };
+            command.arg(clap::Arg::new(field.name).long(flag(field.name)).value_name("TEXT").help(help))
         })
     }
 

@@ -259,15 +259,23 @@ fn reseal(
         if let Some(read_at) = info.last_read_at {
             let seen = link.shares.get(&info.grant_id).and_then(|s| s.read_at);
             if seen.is_none_or(|seen| read_at > seen) {
-                let fields =
-                    record.scopes.iter().filter(|s| s.may(Action::Read)).map(|s| format!("read.{}", s.category));
-                ledger.push(Disclosure::new(
-                    counter(read_at).unwrap_or(0),
-                    record.origin.clone(),
-                    "appRead",
-                    fields.collect(),
-                    "disclosed".into(),
-                ));
+                let fields: Vec<String> = record
+                    .scopes
+                    .iter()
+                    .filter(|s| s.may(Action::Read))
+                    .map(|s| format!("read.{}", s.category))
+                    .collect();
+                // An app that may only add or be told reads a share holding nothing of the
+                // profile: nothing was disclosed, so nothing goes in the ledger.
+                if !fields.is_empty() {
+                    ledger.push(Disclosure::new(
+                        counter(read_at).unwrap_or(0),
+                        record.origin.clone(),
+                        "appRead",
+                        fields,
+                        "disclosed".into(),
+                    ));
+                }
                 if let Some(share) = link.shares.get_mut(&info.grant_id) {
                     share.read_at = Some(read_at);
                 }
@@ -405,8 +413,16 @@ pub fn list(store: &Store, client: &Client) -> Result<AppList, WireError> {
                         move |item| {
                             let summary: Vec<&str> =
                                 category.def().summary.iter().filter_map(|field| item.text(field)).collect();
+                            // The fields that name it, for the page to write as the category's
+                            // list does ("Corner Shop · 1 Dec 2026 · €5.29"); never the whole item.
+                            let named: serde_json::Map<String, serde_json::Value> = category
+                                .def()
+                                .summary
+                                .iter()
+                                .filter_map(|field| Some(((*field).to_owned(), item.fields.get(*field)?.clone())))
+                                .collect();
                             serde_json::json!({"category": category, "id": item.id, "summary": summary.join(" · "),
-                                "addedAt": item.updated_at})
+                                "fields": named, "addedAt": item.updated_at})
                         },
                     )
                 })
