@@ -1651,6 +1651,16 @@ fn a_till_and_a_delivery_service_connected_from_their_pages_add_follow_and_are_r
     );
     browser.eval(&options, "document.getElementById('apps-show-revoked').click(); true");
     browser.wait_for(&options, &format!("!!{till_card} && {till_card}.classList.contains('gone')"));
+    // The activity says so at once; the till's reads of a share that held nothing of the
+    // profile are no disclosure; its receipt reads as the receipts list writes it.
+    browser.wait_for(
+        &options,
+        &format!("document.getElementById('ledger').textContent.includes('You disconnected localhost:{}')", till.port),
+    );
+    let ledger = browser.eval(&options, "document.getElementById('ledger').textContent");
+    assert!(!ledger.as_str().unwrap().contains("appRead"), "{ledger}");
+    let added = browser.eval(&options, &format!("{till_card}.querySelector('.app-added li').textContent"));
+    assert!(added.as_str().unwrap().contains("€5.29"), "{added}");
     looks.push(browser.inspect(&options, "flow-options-apps-revoked"));
     browser.eval(&page, "document.getElementById('ring-up').click(); true");
     browser.wait_for(&page, "document.getElementById('receipt').className === 'error'");

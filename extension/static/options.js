@@ -373,6 +373,15 @@ function showAddresses(book) {
 // ---- activity ----------------------------------------------------------------------------------
 const LEDGER_PAGE = 50;
 
+// The newest page of the ledger, in place of what is shown.
+async function loadActivity() {
+  const ledger = await ask("listDisclosures", { limit: LEDGER_PAGE });
+  $("#ledger").replaceChildren();
+  activityList(ledger, $("#ledger"));
+  $("#ledger-empty").hidden = ledger.length > 0;
+  $("#ledger-more").hidden = ledger.length < LEDGER_PAGE;
+}
+
 // The next page of the ledger, older than what is shown.
 async function showOlder() {
   const shown = $("#ledger").querySelectorAll("li.entry").length;
@@ -406,11 +415,11 @@ function accountRow(account, several) {
 }
 
 async function loadProfile() {
-  const [addresses, accounts, grants, ledger] = await Promise.all([
+    const [addresses, accounts, grants] = await Promise.all([
     ask("listAddresses"),
     ask("listAccounts"),
     ask("listGrants"),
-    ask("listDisclosures", { limit: LEDGER_PAGE }),
+    loadActivity(),
   ]);
   showAddresses(addresses);
   const perSite = new Map();
@@ -432,11 +441,7 @@ async function loadProfile() {
       cell("action", el("button", { type: "button", className: "small revoke", onclick: () => revoke(grant.origin),
         ariaLabel: `Forget ${site}: it asks again` }, "Forget")));
   }));
-  $("#ledger").replaceChildren();
-  activityList(ledger, $("#ledger"));
-  $("#ledger-empty").hidden = ledger.length > 0;
-  $("#ledger-more").hidden = ledger.length < LEDGER_PAGE;
-  return addresses;
+    return addresses;
 }
 
 async function loadDevices(paired) {
@@ -506,9 +511,10 @@ async function revokeApp(app) {
     await ask("revokeApp", { grantId: app.grantId });
     say("#apps-error", null);
   } catch (e) {
-    say("#apps-error", `${app.name} was not ${app.linkedProfile ? "unlinked" : "revoked"}: ${e.message}`);
+        say("#apps-error", `${app.name} was not ${app.linkedProfile ? "unlinked" : "revoked"}: ${e.message}`);
   }
-  await loadApps();
+  // The activity says it too, or why not.
+  await Promise.all([loadApps(), loadActivity()]);
 }
 
 function appCard(app) {
@@ -653,7 +659,7 @@ $("#link-redeem").addEventListener("submit", async (event) => {
   } finally {
     $("#link-redeem-submit").disabled = false;
   }
-  if (linked !== null) await loadApps();
+    if (linked !== null) await Promise.all([loadApps(), loadActivity()]);
 });
 
 // ---- the page ----------------------------------------------------------------------------------

@@ -30,10 +30,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use common::{Sessions, blocking, html_escape, no_randomness, refused, with_cookie};
+use profile_core::address::format;
+use profile_core::{Address, lines_of};
 use profile_rp::apps::{
     AppClient, AppError, AppEvent, AppEventKind, AppKeys, Category, GrantAnswer, GrantId, Reach, ShareContents,
     Webhooks,
 };
+use serde::Deserialize;
 use serde_json::json;
 
 mod common;
@@ -82,20 +85,24 @@ fn update(customers: &Customers, grant: &GrantId, change: impl FnOnce(&mut Custo
     }
 }
 
-/// The shipping address in a share, as label lines: the share holds the person's default
-/// addresses, each as `{kind: "shipping" | "billing", address}`; the shipping one, else any.
+/// The shipping address in a share, as a parcel's label prints it: in its country's order
+/// (profile-core's address formats), the country's name last in capitals. The share holds the
+/// person's default addresses, each as `{kind: "shipping" | "billing", address}`; the shipping
+/// one, else any.
 fn shipping_lines(share: &ShareContents) -> Vec<String> {
     let addresses = share.categories.get(&Category::Addresses).map(Vec::as_slice).unwrap_or_default();
     let Some(entry) = addresses.iter().find(|entry| entry["kind"] == "shipping").or(addresses.first()) else {
         return Vec::new();
     };
-    let address = &entry["address"];
-    let field = |name: &str| address[name].as_str().unwrap_or_default().trim().to_owned();
-    let town = [field("postalCode"), field("city")].join(" ").trim().to_owned();
-    [field("name"), field("organization"), field("line1"), field("line2"), town, field("region"), field("country")]
-        .into_iter()
-        .filter(|line| !line.is_empty())
-        .collect()
+    let Ok(address) = Address::deserialize(&entry["address"]) else {
+        // Not an address as profile-core writes one: its fields in the default order.
+        return lines_of(|name| entry["address"][name].as_str());
+    };
+    // A label carries no phone or email.
+    let label = Address { phone: None, email: None, ..address };
+    let mut lines = format::lines(&label);
+    lines.push(format::country(&label.country).map_or(label.country.clone(), |c| c.name().to_uppercase()));
+    lines
 }
 
 /// What an event means for its customer (blocking): read the share again, or forget them.
