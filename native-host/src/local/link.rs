@@ -74,6 +74,10 @@ pub struct ServerLink {
     /// Connection tickets this device issued, until redeemed or expired.
     #[serde(default)]
     pub tickets: Vec<IssuedTicket>,
+    /// Where each linked profile's API is (its profile document's `apiBase`), by profile URL:
+    /// read once, and again only after a call there failed.
+    #[serde(default)]
+    pub peer_apis: BTreeMap<String, String>,
 }
 
 /// A connection ticket this device issued: how to find it (its token's hash) and what

@@ -220,8 +220,15 @@ pub(super) fn after_sync(
         let Some(peer) = &record.peer else { continue };
         let Some(their_grant) = &peer.their_grant else { continue };
         let read = (|| {
-            let theirs = document(client, &peer.profile_url)?;
-            let answer = client.call_as_app("GET", &theirs.api_base, path::APP_SHARE, their_grant, &key, b"")?;
+            let api_base = match link.peer_apis.get(&peer.profile_url) {
+                Some(known) => known.clone(),
+                None => {
+                    let api_base = document(client, &peer.profile_url)?.api_base;
+                    link.peer_apis.insert(peer.profile_url.clone(), api_base.clone());
+                    api_base
+                }
+            };
+            let answer = client.call_as_app("GET", &api_base, path::APP_SHARE, their_grant, &key, b"")?;
             if answer.status == 403 && answer.error_body().is_some_and(|b| b.error.code == ApiErrorCode::GrantRevoked) {
                 return Ok(None);
             }
@@ -257,7 +264,11 @@ pub(super) fn after_sync(
                     "disclosed".into(),
                 ));
             }
-            Err(e) => tracing::warn!("{}'s card waits for the next sync: {e}", record.name.as_str()),
+            Err(e) => {
+                // Their server may have moved: its document is read again next time.
+                link.peer_apis.remove(&peer.profile_url);
+                tracing::warn!("{}'s card waits for the next sync: {e}", record.name.as_str());
+            }
         }
     }
     Ok(())

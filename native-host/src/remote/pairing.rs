@@ -101,6 +101,7 @@ pub fn pair(
         published_key: None,
         shares: Default::default(),
         tickets: Vec::new(),
+        peer_apis: Default::default(),
     };
     let remote = read_vault(client, &link)?;
     let history = store.state()?.vault_history.get(&profile_url).cloned().unwrap_or_default();
