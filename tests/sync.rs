@@ -659,7 +659,9 @@ fn an_app_the_person_grants_reads_its_sealed_share_appends_and_is_cut_off_when_r
     let mut host = messaging(&home);
     host.ok(EXTENSION_ORIGIN, "saveAddress", json!({"label": "Home", "address": address("12 Secret Lane", "Paris")}));
 
-    let keys = Arc::new(AppKeys::generate().unwrap());
+    // The app's signing key from a known secret, so the test can also sign as the app by hand.
+    let signing_secret = profile_core::Secret32::from_bytes([21; 32]);
+    let keys = Arc::new(AppKeys::from_secrets(&signing_secret, &profile_core::Secret32::from_bytes([22; 32])).unwrap());
     let registration = keys.registration("corner-till", "Corner Store").unwrap();
     let site = profile_testkit::app::AppSite::start(serde_json::to_value(&registration).unwrap());
     let request = json!({"scopes": [
@@ -713,6 +715,71 @@ fn an_app_the_person_grants_reads_its_sealed_share_appends_and_is_cut_off_when_r
     );
     let refused = app.append(Category::Receipts, huge).unwrap_err().to_string();
     assert!(refused.contains("bytes") || refused.contains("at most"), "an oversized item is refused: {refused}");
+
+    // The device checks what arrives whatever the app's library did, each sent as the app sends
+    // (its stamp signed with its key) so the server takes it: an item signed inside by another
+    // key (what anyone holding a share, the profile's encryption key, could seal), one its
+    // category's definition refuses, and one over the size limit the server refuses itself.
+    // None joins the profile; the host says the first two in the activity.
+    let send_raw = |fields: Value, signer: &profile_core::public::ProfileKey| -> u16 {
+        use profile_core::apps::sealed::{AppendContents, EncryptionKey, seal_append};
+        let to_profile = EncryptionKey::from_jwk(&share.encryption_key).unwrap();
+        let contents = AppendContents {
+            grant_id: answer.grant_id.clone(),
+            category: Category::Receipts,
+            fields: fields.as_object().unwrap().clone(),
+            made_at: 1,
+        };
+        let mut rng = getrandom::rand_core::UnwrapErr(getrandom::SysRng);
+        let sealed = match seal_append(&to_profile, &contents, |bytes| signer.sign(bytes), &mut rng) {
+            Ok(sealed) => sealed,
+            // Too big to seal as the library would: bytes past the limit, as a forger sends them.
+            Err(_) => profile_core::apps::Sealed {
+                enc: profile_core::server_api::Bytes(vec![4; 65]),
+                ciphertext: profile_core::server_api::Bytes(vec![0; profile_core::apps::MAX_APPEND_BYTES + 64]),
+            },
+        };
+        let body =
+            serde_json::to_vec(&profile_core::server_api::AppendRequest { category: Category::Receipts, sealed })
+                .unwrap();
+        let path = profile_core::server_api::path::APP_APPENDS;
+        let stamp = keys.stamp(&answer.grant_id, "POST", path, &body).unwrap();
+        let headers = format!(
+            "{}: {}\r\n{}: {}\r\n",
+            profile_core::apps::STAMP_HEADER,
+            stamp.stamp,
+            profile_core::server_api::SIGNATURE_HEADER,
+            stamp.signature
+        );
+        server.server.raw("POST", path, "application/json", &body, &headers).0
+    };
+    let as_app = profile_core::public::ProfileKey::from_secret(&signing_secret).unwrap();
+    let forger = profile_core::public::ProfileKey::from_secret(&profile_core::Secret32::from_bytes([23; 32])).unwrap();
+    let mut forged = receipt.clone();
+    forged["merchant"] = json!("Forged Store");
+    assert_eq!(send_raw(forged, &forger), 201, "the server cannot tell: it never opens an append");
+    let mut malformed = receipt.clone();
+    malformed["total"] = json!("four euros");
+    assert_eq!(send_raw(malformed, &as_app), 201);
+    let mut oversized = receipt.clone();
+    oversized["note"] = json!("x".repeat(profile_core::apps::MAX_APPEND_BYTES));
+    assert_eq!(send_raw(oversized, &as_app), 413, "the server refuses what no item can be");
+    // The push thread takes them in (the server says an append arrived).
+    let refusals = eventually(
+        "the host refusing both",
+        || host.ok(EXTENSION_ORIGIN, "listDisclosures", json!({"limit": 20})),
+        |ledger| {
+            ledger
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|d| d["method"] == "appAppend" && d["outcome"] != "disclosed")
+                .count()
+                >= 2
+        },
+    );
+    let receipts = host.ok(EXTENSION_ORIGIN, "listItems", json!({"category": "receipts"}));
+    assert_eq!(receipts["total"], 1, "neither joined the profile: {receipts} {refusals}");
 
     // A change reaches the app as a signed webhook: while it is down, then once it is back.
     app.set_webhook(&site.webhook_url()).unwrap();

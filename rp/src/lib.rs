@@ -367,9 +367,14 @@ impl SiteKey {
 
     /// base64url of the ES256 signature (`r‖s`) over `bytes`, for [`SIGNATURE_HEADER`].
     pub(crate) fn sign(&self, bytes: &[u8]) -> String {
+        base64url(&self.sign_bytes(bytes))
+    }
+
+    /// The ES256 signature (`r‖s`) over `bytes`.
+    pub(crate) fn sign_bytes(&self, bytes: &[u8]) -> [u8; 64] {
         use p256::ecdsa::signature::Signer;
         let signature: p256::ecdsa::Signature = self.0.sign(bytes);
-        base64url(&signature.to_bytes())
+        signature.to_bytes().into()
     }
 }
 

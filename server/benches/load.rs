@@ -415,7 +415,12 @@ mod apps {
                             .unwrap(),
                             made_at: now(),
                         };
-                        let sealed = sealed::seal_append(profile.decryption.public(), &contents, &mut rng()).unwrap();
+                        let sign = |bytes: &[u8]| {
+                            let signature: p256::ecdsa::Signature = app.key.sign(bytes);
+                            signature.to_bytes().into()
+                        };
+                        let sealed =
+                            sealed::seal_append(profile.decryption.public(), &contents, sign, &mut rng()).unwrap();
                         serde_json::to_vec(&AppendRequest { category: Category::Receipts, sealed }).unwrap()
                     })
                     .collect()

@@ -1900,9 +1900,13 @@ impl App {
             fields: serde_json::from_value(fields).unwrap(),
             made_at: now_secs(),
         };
+        let sign = |bytes: &[u8]| {
+            let signature: p256::ecdsa::Signature = p256::ecdsa::signature::Signer::sign(&self.signing, bytes);
+            signature.to_bytes().into()
+        };
         AppendRequest {
             category,
-            sealed: sealed::seal_append(profile.decryption.public(), &contents, &mut rng()).unwrap(),
+            sealed: sealed::seal_append(profile.decryption.public(), &contents, sign, &mut rng()).unwrap(),
         }
     }
 }
@@ -2167,8 +2171,15 @@ fn grants_and_apps(db: Database) {
     let waiting: AppendList = device.get(&server, path::APPENDS).ok();
     assert_eq!(waiting.appends.len(), 3);
     assert_eq!(waiting.appends[0].id, accepted.id, "oldest first");
-    let taken =
-        sealed::open_append(&profile.decryption, &till.grant, Category::Receipts, &waiting.appends[0].sealed).unwrap();
+    let till_key = PublicJwk::from_key(till.signing.verifying_key());
+    let taken = sealed::open_append(
+        &profile.decryption,
+        &till_key,
+        &till.grant,
+        Category::Receipts,
+        &waiting.appends[0].sealed,
+    )
+    .unwrap();
     assert_eq!(taken.fields["merchant"], APPENDED);
     assert!(stranger.get(&server, path::APPENDS).ok::<AppendList>().appends.is_empty(), "only the owner's");
     let done = AppendsDone { ids: waiting.appends.iter().map(|a| a.id.clone()).collect() };

@@ -9,10 +9,14 @@
 //! version are bound into the seal and the signature, so a share served for another grant, or
 //! an older one served as newer, is refused.
 //!
-//! An **append** is an item an app adds to the profile ([`AppendContents`]), sealed by the app
-//! to the profile's encryption key (in the share), bound to its grant and category; only the
-//! person's devices open it, and they check it against the category's definition before it
-//! joins the profile.
+//! An **append** is an item an app adds to the profile ([`AppendContents`]), signed by the app
+//! and sealed by it to the profile's encryption key (in the share), bound to its grant and
+//! category; only the person's devices open it, and they check the app's signature with the key
+//! the app's registration published (which the device fetched itself) and the item against the
+//! category's definition before it joins the profile. The signature is inside the seal: the
+//! profile's encryption key is in every share, so sealing alone would not say who wrote the
+//! item, and the profile server, which never sees the item, can neither forge one nor alter
+//! one; it can only serve the same sealed bytes again, which make the same item.
 //!
 //! Randomness comes in as an RNG the caller gives (`profile-core` draws none of its own).
 
@@ -50,6 +54,8 @@ pub enum SealedError {
     Key,
     #[error("the share's signature is not the profile's")]
     Signature,
+    #[error("the item's signature is not the app's")]
+    AppSignature,
     #[error("it does not open with this key (sealed to another, or altered)")]
     Open,
     #[error("it was sealed for another {0}")]
@@ -238,32 +244,55 @@ fn append_aad(grant_id: &GrantId, category: Category) -> Vec<u8> {
     format!("{grant_id}\n{category}").into_bytes()
 }
 
-/// Seals an item to the profile's encryption key (from the share), for `grant_id` and its
-/// category.
+/// What the app's signature of an append covers: its grant and category, then the item's JSON
+/// bytes as sealed.
+pub fn append_signed_bytes(grant_id: &GrantId, category: Category, item: &[u8]) -> Vec<u8> {
+    let mut bytes = format!("profile.append v1\n{grant_id}\n{category}\n").into_bytes();
+    bytes.extend_from_slice(item);
+    bytes
+}
+
+/// The bytes of the app's ES256 signature (`r‖s`) at the start of an append's plaintext.
+const APPEND_SIGNATURE_BYTES: usize = 64;
+
+/// Signs an item with the app's key (`sign`: ES256 over the bytes given, `r‖s`) and seals it
+/// to the profile's encryption key (from the share), for `grant_id` and its category. The
+/// plaintext is the signature followed by the item's JSON.
 pub fn seal_append(
     profile: &EncryptionKey,
     contents: &AppendContents,
+    sign: impl FnOnce(&[u8]) -> [u8; APPEND_SIGNATURE_BYTES],
     rng: &mut impl CryptoRng,
 ) -> Result<Sealed, SealedError> {
-    let plaintext = serde_json::to_vec(contents).map_err(|e| SealedError::Malformed(e.to_string()))?;
-    if plaintext.len() > MAX_APPEND_BYTES {
-        return Err(SealedError::TooLarge(plaintext.len(), MAX_APPEND_BYTES));
+    let item = serde_json::to_vec(contents).map_err(|e| SealedError::Malformed(e.to_string()))?;
+    let size = APPEND_SIGNATURE_BYTES + item.len();
+    if size > MAX_APPEND_BYTES {
+        return Err(SealedError::TooLarge(size, MAX_APPEND_BYTES));
     }
+    let mut plaintext = sign(&append_signed_bytes(&contents.grant_id, contents.category, &item)).to_vec();
+    plaintext.extend_from_slice(&item);
     seal(profile, APPEND_INFO, &append_aad(&contents.grant_id, contents.category), &plaintext, rng)
 }
 
 /// Opens an append the profile server holds for `grant_id` in `category` (as it says): only the
-/// profile's key opens it, and only as sealed for that grant and category. The item itself is
-/// the caller's to check against the category's definition.
+/// profile's key opens it, only as sealed for that grant and category, and only signed by the
+/// app's key (`app_key`, as its registration published it when the person granted it). The item
+/// itself is the caller's to check against the category's definition.
 pub fn open_append(
     profile: &DecryptionKey,
+    app_key: &PublicJwk,
     grant_id: &GrantId,
     category: Category,
     sealed: &Sealed,
 ) -> Result<AppendContents, SealedError> {
     let plaintext = open(profile, APPEND_INFO, &append_aad(grant_id, category), sealed, MAX_APPEND_BYTES)?;
-    let contents: AppendContents =
-        serde_json::from_slice(&plaintext).map_err(|e| SealedError::Malformed(e.to_string()))?;
+    let Some((signature, item)) = plaintext.split_at_checked(APPEND_SIGNATURE_BYTES) else {
+        return Err(SealedError::Malformed("no signature".into()));
+    };
+    let key = app_key.to_key().map_err(|_| SealedError::Key)?;
+    let signature = Signature::from_slice(signature).map_err(|_| SealedError::AppSignature)?;
+    key.verify(&append_signed_bytes(grant_id, category, item), &signature).map_err(|_| SealedError::AppSignature)?;
+    let contents: AppendContents = serde_json::from_slice(item).map_err(|e| SealedError::Malformed(e.to_string()))?;
     if &contents.grant_id != grant_id {
         return Err(SealedError::Mismatch("grant"));
     }
@@ -361,21 +390,47 @@ mod tests {
             fields: json!({"merchant": "Corner", "date": "2026-11-30"}).as_object().unwrap().clone(),
             made_at: 1,
         };
-        let sealed = seal_append(profile.public(), &item, &mut Counter(0)).unwrap();
-        assert_eq!(open_append(&profile, &grant, Category::Receipts, &sealed).unwrap(), item);
+        // The app's signing key (a P-256 key like the profile's).
+        let app = ProfileKey::from_secret(&secret(6)).unwrap();
+        let app_key = app.public_jwk();
+        let sealed = seal_append(profile.public(), &item, |bytes| app.sign(bytes), &mut Counter(0)).unwrap();
+        assert_eq!(open_append(&profile, &app_key, &grant, Category::Receipts, &sealed).unwrap(), item);
         assert_eq!(
-            open_append(&profile, &grant, Category::Medical, &sealed),
+            open_append(&profile, &app_key, &grant, Category::Medical, &sealed),
             Err(SealedError::Open),
             "another category"
         );
         let other = GrantId::from_bytes([1; 16]);
-        assert_eq!(open_append(&profile, &other, Category::Receipts, &sealed), Err(SealedError::Open), "another grant");
+        assert_eq!(
+            open_append(&profile, &app_key, &other, Category::Receipts, &sealed),
+            Err(SealedError::Open),
+            "another grant"
+        );
         let stranger = DecryptionKey::from_secret(&secret(4));
-        assert_eq!(open_append(&stranger, &grant, Category::Receipts, &sealed), Err(SealedError::Open));
+        assert_eq!(open_append(&stranger, &app_key, &grant, Category::Receipts, &sealed), Err(SealedError::Open));
+        // Anyone holding a share holds the profile's encryption key and can seal to it, but only
+        // the app signs as the app: an item sealed by another app, or by the profile server's
+        // operator who read a share, is refused.
+        let forger = ProfileKey::from_secret(&secret(7)).unwrap();
+        let forged = seal_append(profile.public(), &item, |bytes| forger.sign(bytes), &mut Counter(3)).unwrap();
+        assert_eq!(
+            open_append(&profile, &app_key, &grant, Category::Receipts, &forged),
+            Err(SealedError::AppSignature)
+        );
+        let unsigned = serde_json::to_vec(&item).unwrap();
+        let aad = append_aad(&grant, Category::Receipts);
+        let unsigned = seal(profile.public(), APPEND_INFO, &aad, &unsigned, &mut Counter(4)).unwrap();
+        assert!(open_append(&profile, &app_key, &grant, Category::Receipts, &unsigned).is_err(), "no signature");
+        let short = seal(profile.public(), APPEND_INFO, &aad, b"{}", &mut Counter(5)).unwrap();
+        assert!(matches!(
+            open_append(&profile, &app_key, &grant, Category::Receipts, &short),
+            Err(SealedError::Malformed(_))
+        ));
         let mut huge = item.clone();
         huge.fields.insert("note".into(), json!("x".repeat(MAX_APPEND_BYTES)));
-        assert!(matches!(seal_append(profile.public(), &huge, &mut Counter(0)), Err(SealedError::TooLarge(..))));
+        let too_large = seal_append(profile.public(), &huge, |bytes| app.sign(bytes), &mut Counter(0));
+        assert!(matches!(too_large, Err(SealedError::TooLarge(..))));
         let garbage = Sealed { enc: Bytes(vec![4; 65]), ciphertext: Bytes(vec![0; 40]) };
-        assert_eq!(open_append(&profile, &grant, Category::Receipts, &garbage), Err(SealedError::Open));
+        assert_eq!(open_append(&profile, &app_key, &grant, Category::Receipts, &garbage), Err(SealedError::Open));
     }
 }

@@ -321,9 +321,11 @@ fn reseal(
     Ok(ledger)
 }
 
-/// Takes in what apps appended: each item opened with the profile's key, only from a live
-/// grant whose scope may append to its category, checked against the category's definition.
-/// Whatever is refused is dropped (and said in the ledger) so it is not read again.
+/// Takes in what apps appended: each item opened with the profile's key, signed by the app's
+/// key as the vault holds it, only from a live grant whose scope may append to its category,
+/// checked against the category's definition. Whatever is refused is dropped (and said in the
+/// ledger) so it is not read again. An append of a grant this device does not know yet (another
+/// device granted it, and its vault has not arrived) waits on the server for a later sync.
 fn take_appends(
     client: &Client,
     link: &ServerLink,
@@ -334,20 +336,23 @@ fn take_appends(
     let list: AppendList =
         client.call("GET", &url(&link.api_base, path::APPENDS), Some(&link.access_token), NO_BODY)?.expect(200)?;
     for append in list.appends {
-        after.appends_done.push(append.id.clone());
         let Some(record) = state.app_grants.get(&append.grant_id).cloned() else { continue };
+        after.appends_done.push(append.id.clone());
         let allowed = record.revoked_at.is_none()
             && record.scopes.iter().any(|s| s.category == append.category && s.may(Action::Append));
         let taken = (|| {
             if !allowed {
                 return Err(format!("{} may not add to {}", record.name.as_str(), append.category));
             }
-            let contents =
-                open_append(key, &append.grant_id, append.category, &append.sealed).map_err(|e| e.to_string())?;
+            let contents = open_append(key, &record.app_key, &append.grant_id, append.category, &append.sealed)
+                .map_err(|e| e.to_string())?;
             let input = ItemInput { id: None, fields: contents.fields };
-            // The same append read twice (a crash before the server heard it was taken) makes
-            // the same item.
-            let digest = Sha256::digest(format!("{}\n{}", append.grant_id, append.id));
+            // The same append read twice (a crash before the server heard it was taken, or the
+            // server serving it again under another id) makes the same item: its id comes from
+            // the sealed bytes, which only the app could have made.
+            let mut hashed = format!("{}\n", append.grant_id).into_bytes();
+            hashed.extend_from_slice(&append.sealed.enc.0);
+            let digest = Sha256::digest(&hashed);
             let mut id = [0u8; 12];
             id.copy_from_slice(&digest[..12]);
             let new_id = ItemId::from_random(id);

@@ -334,8 +334,10 @@ impl AppClient {
     }
 
     /// Appends an item to `category` (the grant must allow it): checked against the category's
-    /// definition and its size here, sealed to the profile's encryption key from the newest
-    /// share (read first when none was), and sent. The person's devices take it in.
+    /// definition and its size here, signed with the app's key and sealed to the profile's
+    /// encryption key from the newest share (read first when none was), and sent. The person's
+    /// devices take it in once the signature checks with the key the app's registration
+    /// published.
     pub fn append(&self, category: Category, fields: Map<String, Value>) -> Result<AppendAccepted, AppError> {
         let body = self.append_body(category, fields)?;
         let answer = self.call("the append", "POST", path::APP_APPENDS, Some(&body), MAX_ANSWER)?;
@@ -356,7 +358,8 @@ impl AppClient {
         let key = EncryptionKey::from_jwk(&key).map_err(AppError::Append)?;
         let contents = AppendContents { grant_id: self.grant_id(), category, fields, made_at: now() };
         let mut rng = hpke_rng();
-        let sealed = seal_append(&key, &contents, &mut rng).map_err(AppError::Append)?;
+        let sign = |bytes: &[u8]| self.keys.signing.sign_bytes(bytes);
+        let sealed = seal_append(&key, &contents, sign, &mut rng).map_err(AppError::Append)?;
         serde_json::to_vec(&AppendRequest { category, sealed })
             .map_err(|e| AppError::Append(SealedError::Malformed(e.to_string())))
     }

@@ -233,14 +233,18 @@ fn a_share_is_taken_only_as_its_profile_signed_it_and_never_older() {
     assert!(matches!(client.accept_share(&elsewhere), Err(AppError::Share(_))));
     assert_eq!(client.record().share_version, Some(2), "nothing refused was kept");
 
-    // An append is sealed to that profile's key, for this grant and category.
+    // An append is signed with the app's key and sealed to that profile's key, for this grant
+    // and category.
+    let app_key = app_keys(3).site_key().public_jwk();
     let body = client.append_body(Category::Receipts, receipt("4006381333931")).unwrap();
     let request: AppendRequest = serde_json::from_slice(&body).unwrap();
     assert_eq!(request.category, Category::Receipts);
-    let opened = open_append(&profile_enc, &kept.grant_id, Category::Receipts, &request.sealed).unwrap();
+    let opened = open_append(&profile_enc, &app_key, &kept.grant_id, Category::Receipts, &request.sealed).unwrap();
     assert_eq!(
         (opened.fields["merchant"].as_str(), opened.fields["items"][0]["gtin"].as_str()),
         (Some("Corner"), Some("4006381333931"))
     );
-    assert!(open_append(&profile_enc, &kept.grant_id, Category::Medical, &request.sealed).is_err());
+    assert!(open_append(&profile_enc, &app_key, &kept.grant_id, Category::Medical, &request.sealed).is_err());
+    let another_app = app_keys(5).site_key().public_jwk();
+    assert!(open_append(&profile_enc, &another_app, &kept.grant_id, Category::Receipts, &request.sealed).is_err());
 }
