@@ -78,6 +78,10 @@ pub struct ServerLink {
     /// read once, and again only after a call there failed.
     #[serde(default)]
     pub peer_apis: BTreeMap<String, String>,
+    /// Grants this device gave back for a redeemed ticket whose confirmation has not reached
+    /// the redeemer's server yet: sent again at each sync until it does.
+    #[serde(default)]
+    pub unconfirmed_links: std::collections::BTreeSet<GrantId>,
 }
 
 /// A connection ticket this device issued: how to find it (its token's hash) and what

@@ -26,6 +26,7 @@ use sha2::{Digest, Sha256};
 
 use super::client::*;
 use super::devices::with_token;
+use super::not_paired;
 use super::sync::{fresh_token, on_link};
 use crate::local::link::{ServerLink, ShareSeen};
 use crate::local::state::{LocalState, SiteView};
@@ -309,6 +310,8 @@ fn reseal(
                     200..=299 => {
                         seen.read_at = read_at;
                         link.shares.insert(info.grant_id.clone(), seen);
+                        // A linked profile reads the changed card at once.
+                        super::links::tell_peer(client, link, &keys.signing, &record, &info.grant_id);
                     }
                     // Another device sealed a newer one: the next sync reads its version.
                     409 => {}
@@ -445,25 +448,29 @@ pub fn list(store: &Store, client: &Client) -> Result<AppList, WireError> {
 /// Revokes a grant: the profile server deletes its share, refuses the app's key and tells it;
 /// the vault keeps the grant as revoked, so no device seals its share again.
 pub fn revoke(store: &Store, client: &Client, grant_id: &GrantId) -> Result<Origin, WireError> {
-    let origin = with_token(store, client, false, |client, link| {
+    on_link(store, |link, state| {
+        link.usable()?;
+        fresh_token(client, link)?;
         let answer = client.call(
             "DELETE",
             &url(&link.api_base, &path::grant(grant_id.as_str())),
             Some(&link.access_token),
             NO_BODY,
         )?;
-        match answer.status {
-            200..=299 | 404 => Ok(()),
-            _ => Err(answer.error()),
+        if !matches!(answer.status, 200..=299 | 404) {
+            return Err(answer.error());
         }
-    });
-    origin?;
-    store.update(|s| {
-        let record = s
+        let record = state
             .app_grants
             .get_mut(grant_id)
             .ok_or_else(|| WireError::new(ErrorCode::NotFound, "no such grant on this profile"))?;
         record.revoked_at.get_or_insert(now());
-        Ok(record.origin.clone())
-    })
+        let record = record.clone();
+        // A linked profile hears at once that the link is cut.
+        if let Ok(keys) = ProfileKeys::of(state) {
+            super::links::tell_peer(client, link, &keys.signing, &record, grant_id);
+        }
+        Ok(record.origin)
+    })?
+    .ok_or_else(not_paired)
 }

@@ -12,6 +12,7 @@
 use profile_core::apps::links::{LinkConfirm, LinkRedeem, LinkTicket, TICKET_TTL, Token, card_scopes};
 use profile_core::apps::sealed::open_share;
 use profile_core::apps::{AppName, GrantId, SealedShare};
+use profile_core::public::ProfileKey;
 use profile_core::server_api::{ApiErrorCode, LinkRequestList, LinkTicketSet, ProfileDocument, path};
 use profile_core::vault::{AppGrantRecord, PeerLink};
 use profile_core::wire::Disclosure;
@@ -220,14 +221,7 @@ pub(super) fn after_sync(
         let Some(peer) = &record.peer else { continue };
         let Some(their_grant) = &peer.their_grant else { continue };
         let read = (|| {
-            let api_base = match link.peer_apis.get(&peer.profile_url) {
-                Some(known) => known.clone(),
-                None => {
-                    let api_base = document(client, &peer.profile_url)?.api_base;
-                    link.peer_apis.insert(peer.profile_url.clone(), api_base.clone());
-                    api_base
-                }
-            };
+            let api_base = peer_api(client, link, &peer.profile_url)?;
             let answer = client.call_as_app("GET", &api_base, path::APP_SHARE, their_grant, &key, b"")?;
             if answer.status == 403 && answer.error_body().is_some_and(|b| b.error.code == ApiErrorCode::GrantRevoked) {
                 return Ok(None);
@@ -274,6 +268,48 @@ pub(super) fn after_sync(
     Ok(())
 }
 
+/// How long past its ticket's expiry a redemption whose card could not be given back is tried
+/// again.
+const REDEMPTION_RETRY_SECS: u64 = 24 * 60 * 60;
+
+/// Where a linked profile's API is: its profile document's `apiBase`, read once and kept with
+/// the server link.
+fn peer_api(client: &Client, link: &mut ServerLink, profile_url: &str) -> Result<String, WireError> {
+    if let Some(known) = link.peer_apis.get(profile_url) {
+        return Ok(known.clone());
+    }
+    let api_base = document(client, profile_url)?.api_base;
+    link.peer_apis.insert(profile_url.to_owned(), api_base.clone());
+    Ok(api_base)
+}
+
+/// Tells a linked profile's server that this profile's card for it changed, or that the link
+/// was cut: the confirmation of the grant given back, sent again (signed for the grant they
+/// gave), makes their server tell their devices, which read the card, or find it gone, at once
+/// instead of at their next sync. Best effort: what fails waits for their next sync (`false`).
+pub(super) fn tell_peer(
+    client: &Client,
+    link: &mut ServerLink,
+    key: &ProfileKey,
+    record: &AppGrantRecord,
+    mine: &GrantId,
+) -> bool {
+    let Some(peer) = &record.peer else { return false };
+    let Some(their_grant) = &peer.their_grant else { return false };
+    let told = (|| {
+        let api_base = peer_api(client, link, &peer.profile_url)?;
+        let confirm =
+            serde_json::to_vec(&LinkConfirm { grant_id: mine.clone(), profile_url: link.profile_url.clone() })
+                .unwrap_or_default();
+        client.call_as_app("PUT", &api_base, path::APP_LINK, their_grant, key, &confirm)?.expect_empty(204)
+    })();
+    if let Err(e) = &told {
+        link.peer_apis.remove(&peer.profile_url);
+        tracing::info!("{} hears of the change at its next sync: {e}", record.name.as_str());
+    }
+    told.is_ok()
+}
+
 /// Completes the redemptions waiting for this device: a MAC that checks with one of its tickets
 /// makes the card grant back and tells the other server; anything else is dropped.
 fn complete_redemptions(
@@ -282,6 +318,18 @@ fn complete_redemptions(
     state: &mut LocalState,
     after: &mut AfterSync,
 ) -> Result<(), WireError> {
+    // Confirmations that did not reach the redeemer's server before, sent again.
+    for mine in link.unconfirmed_links.clone() {
+        let record = state.app_grants.get(&mine).filter(|r| r.revoked_at.is_none()).cloned();
+        let confirmed = match (record, ProfileKeys::of(state)) {
+            (Some(record), Ok(keys)) => tell_peer(client, link, &keys.signing, &record, &mine),
+            (None, _) => true,
+            (Some(_), Err(e)) => return Err(e),
+        };
+        if confirmed {
+            link.unconfirmed_links.remove(&mine);
+        }
+    }
     if link.tickets.is_empty() {
         return Ok(());
     }
@@ -290,28 +338,45 @@ fn complete_redemptions(
         .expect(200)?;
     for request in list.requests {
         let Some(issued) = link.tickets.iter().position(|t| t.token_hash == request.token_hash) else { continue };
-        after.requests_done.push(request.id.clone());
-        let ticket = link.tickets.remove(issued);
         let redeem = request.redeem;
-        if let Err(e) = redeem.verify(&ticket.mac_key) {
-            tracing::warn!("a connection request for a ticket of this device was refused: {e}");
-            continue;
+        // A redemption whose MAC or keys do not check is refused for good; one whose card could
+        // not be given back (the server out of reach) stays, with its ticket, for the next sync
+        // until a day past the ticket's expiry.
+        let mut given = || {
+            redeem.verify(&link.tickets[issued].mac_key).map_err(|e| (true, e.to_string()))?;
+            let record = card_grant(
+                redeem.name.clone(),
+                &redeem.profile_url,
+                &redeem.signing_key,
+                &redeem.encryption_key,
+                Some(redeem.grant_id.clone()),
+            )
+            .map_err(|e| (true, e.to_string()))?;
+            let origin = record.origin.clone();
+            let secret = random().map_err(|e| (false, e.to_string()))?;
+            let (mine, key) =
+                give(client, link, state, record, Secret32::from_bytes(secret)).map_err(|e| (false, e.to_string()))?;
+            Ok::<_, (bool, String)>((mine, key, origin))
+        };
+        let (mine, key, origin) = match given() {
+            Ok(given) => given,
+            Err((refused, why)) => {
+                tracing::warn!("a connection request for a ticket of this device: {why}");
+                if refused || link.tickets[issued].expires_at + REDEMPTION_RETRY_SECS < now() {
+                    after.requests_done.push(request.id.clone());
+                    link.tickets.remove(issued);
+                }
+                continue;
+            }
+        };
+        after.requests_done.push(request.id.clone());
+        link.tickets.remove(issued);
+        link.unconfirmed_links.insert(mine.clone());
+        if let Some(record) = state.app_grants.get(&mine).cloned()
+            && tell_peer(client, link, &key, &record, &mine)
+        {
+            link.unconfirmed_links.remove(&mine);
         }
-        let record = card_grant(
-            redeem.name.clone(),
-            &redeem.profile_url,
-            &redeem.signing_key,
-            &redeem.encryption_key,
-            Some(redeem.grant_id.clone()),
-        )?;
-        let origin = record.origin.clone();
-        let (mine, key) = give(client, link, state, record, Secret32::from_bytes(random()?))?;
-        let theirs = document(client, &redeem.profile_url)?;
-        let confirm = serde_json::to_vec(&LinkConfirm { grant_id: mine, profile_url: link.profile_url.clone() })
-            .unwrap_or_default();
-        client
-            .call_as_app("PUT", &theirs.api_base, path::APP_LINK, &redeem.grant_id, &key, &confirm)?
-            .expect_empty(204)?;
         follow(state, &redeem.profile_url, redeem.name.as_str(), None)?;
         after.ledger.push(Disclosure::new(
             now(),

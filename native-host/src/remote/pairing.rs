@@ -102,6 +102,7 @@ pub fn pair(
         shares: Default::default(),
         tickets: Vec::new(),
         peer_apis: Default::default(),
+        unconfirmed_links: Default::default(),
     };
     let remote = read_vault(client, &link)?;
     let history = store.state()?.vault_history.get(&profile_url).cloned().unwrap_or_default();

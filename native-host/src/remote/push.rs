@@ -77,7 +77,12 @@ pub(super) fn hold_socket(store: &Store, client: &Client, follower: &Follower) -
         // An event this version does not know is skipped.
         let Ok(event) = serde_json::from_str::<PushEvent>(&message) else { continue };
         match event {
-            PushEvent::VaultChanged { .. } | PushEvent::Resync | PushEvent::AppendReceived { .. } => {
+            // A linked profile redeemed a ticket of this device, confirmed a link, changed its
+            // card or cut the link: the sync after it completes, reads or cuts.
+            PushEvent::VaultChanged { .. }
+            | PushEvent::Resync
+            | PushEvent::AppendReceived { .. }
+            | PushEvent::LinkRequested {} => {
                 if let Err(e) = sync(store, client) {
                     tracing::warn!("profile server sync: {e}");
                 }

@@ -98,7 +98,8 @@ pub async fn requests_done(
 }
 
 /// A linked profile names the grant it gave back (signed for the grant it was given): `204`;
-/// the person's devices hear of it.
+/// the person's devices hear of it. It says it again when its card changed or it cut the link,
+/// so the person's devices read the card, or find it gone, at once.
 pub async fn confirm(State(state): State<AppState>, request: AppRequest) -> Result<StatusCode, ApiError> {
     let confirm: LinkConfirm = serde_json::from_slice(&request.body)
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ApiErrorCode::InvalidRequest, e.to_string()))?;
