@@ -2270,7 +2270,7 @@ fn grants_and_apps(db: Database) {
     let stored = db.stored_bytes();
     for plain in [SHARED, APPENDED] {
         assert!(!dump.contains(plain), "{plain} in the dump");
-        assert!(!stored.windows(plain.len()).any(|w| w == plain.as_bytes()), "{plain} in the database file");
+        assert!(!stored.windows(plain.len()).any(|w| w == plain.as_bytes()), "{plain} in the database");
     }
     let other = db.another();
     assert!(other.admin(&["load-user"], &dump).0);
