@@ -6,8 +6,15 @@
 //! same moment (`FOR UPDATE SKIP LOCKED`), and on SQLite the database's one writer does the
 //! same. A leased row is claimed again only once its lease ran out (its worker died), so a
 //! webhook may hear an event twice (its id says so) but no two workers send a row at once.
+//!
+//! A grant's deliveries go one at a time: a row is claimed only while no other row of its grant
+//! is leased and none queued before it is due as well. Revoking a grant deletes its rows that
+//! wait (neither delivered, dead nor leased) in the revocation's transaction, before
+//! `grant-revoked` is queued; a row leased then is its worker's to finish, and `grant-revoked`
+//! waits for it. Nothing but `grant-revoked` is sent for a revoked grant: the worker checks at
+//! each send, and drops the row instead.
 
-use profile_core::apps::AppEvent;
+use profile_core::apps::{AppEvent, AppEventKind, GrantId};
 use sqlx::Row;
 
 use super::{Backend, Db};
@@ -17,6 +24,7 @@ use super::{Backend, Db};
 pub struct Delivery {
     pub n: i64,
     pub event_id: String,
+    pub grant_id: GrantId,
     pub url: String,
     pub body: String,
     /// Attempts made, this one included.
@@ -46,16 +54,46 @@ pub(super) async fn enqueue(
     Ok(())
 }
 
+/// Deletes the deliveries of `grant` that wait (neither delivered, dead nor leased at
+/// `now_ms`), in the transaction that revokes it.
+pub(super) async fn drop_waiting(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    grant: &GrantId,
+    now_ms: i64,
+) -> anyhow::Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM webhook_deliveries WHERE grant_id = $1 AND delivered_at IS NULL AND dead_at IS NULL \
+         AND (locked_until_ms IS NULL OR locked_until_ms <= $2)",
+    )
+    .bind(grant.as_str())
+    .bind(now_ms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+impl Delivery {
+    /// Whether it tells the app its grant was revoked: the one event a revoked grant's webhook
+    /// is still sent.
+    pub fn revokes(&self) -> bool {
+        serde_json::from_str::<AppEvent>(&self.body).is_ok_and(|event| event.kind == AppEventKind::GrantRevoked {})
+    }
+}
+
 impl Db {
-    /// Claims up to `limit` due deliveries for `lease_ms`, counting an attempt for each.
+    /// Claims up to `limit` due deliveries for `lease_ms`, counting an attempt for each; at most
+    /// one of a grant, the first queued of those due, and none while another of it is leased.
     pub async fn claim_deliveries(&self, now_ms: i64, lease_ms: i64, limit: usize) -> anyhow::Result<Vec<Delivery>> {
         let skip_locked = if self.backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
         sqlx::query(&format!(
             "UPDATE webhook_deliveries SET attempts = attempts + 1, locked_until_ms = $2 WHERE n IN (\
-             SELECT n FROM webhook_deliveries WHERE delivered_at IS NULL AND dead_at IS NULL \
+             SELECT n FROM webhook_deliveries d WHERE delivered_at IS NULL AND dead_at IS NULL \
              AND next_attempt_ms <= $1 AND (locked_until_ms IS NULL OR locked_until_ms <= $1) \
+             AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.grant_id = d.grant_id AND e.n <> d.n \
+             AND e.delivered_at IS NULL AND e.dead_at IS NULL \
+             AND (e.locked_until_ms > $1 OR (e.n < d.n AND e.next_attempt_ms <= $1))) \
              ORDER BY next_attempt_ms LIMIT $3{skip_locked}) \
-             RETURNING n, event_id, url, body, attempts, created_at"
+             RETURNING n, event_id, grant_id, url, body, attempts, created_at"
         ))
         .bind(now_ms)
         .bind(now_ms + lease_ms)
@@ -67,10 +105,11 @@ impl Db {
             Ok(Delivery {
                 n: r.try_get(0)?,
                 event_id: r.try_get(1)?,
-                url: r.try_get(2)?,
-                body: r.try_get(3)?,
-                attempts: r.try_get(4)?,
-                created_at: r.try_get(5)?,
+                grant_id: GrantId::try_from(r.try_get::<String, _>(2)?).map_err(anyhow::Error::msg)?,
+                url: r.try_get(3)?,
+                body: r.try_get(4)?,
+                attempts: r.try_get(5)?,
+                created_at: r.try_get(6)?,
             })
         })
         .collect()
@@ -103,6 +142,12 @@ impl Db {
             .bind(n)
             .execute(&self.pool)
             .await?;
+        Ok(())
+    }
+
+    /// Not to be sent (its grant was revoked after it was claimed): forgotten.
+    pub async fn drop_delivery(&self, n: i64) -> anyhow::Result<()> {
+        sqlx::query("DELETE FROM webhook_deliveries WHERE n = $1").bind(n).execute(&self.pool).await?;
         Ok(())
     }
 
