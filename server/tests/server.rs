@@ -2191,6 +2191,21 @@ fn grants_and_apps(db: Database) {
     assert_eq!(till.call(&server, "PUT", path::APP_WEBHOOK, &ftp).code(), (400, ApiErrorCode::InvalidRequest));
     assert_eq!(till.call(&server, "PUT", path::APP_WEBHOOK, &hook).status, 204);
     let mut socket = till.events(sockets_at).unwrap();
+    // At most four of a grant's sockets at once (on each instance): a fifth waits for one to close.
+    let mut more: Vec<AppSocket> = (0..3).map(|_| till.events(sockets_at).unwrap()).collect();
+    assert_eq!(till.events(sockets_at).err(), Some(429), "a fifth socket of the grant");
+    drop(more.pop());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let again = loop {
+        match till.events(sockets_at) {
+            Ok(again) => break again,
+            Err(status) => {
+                assert!(status == 429 && Instant::now() < deadline, "a socket after one closed: {status}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    };
+    drop((more, again));
     assert_eq!(server.call("PUT", &share_path, &till.share(&profile, 2, vec![]), &device.access).status, 204);
     let stale = server.call("PUT", &share_path, &till.share(&profile, 2, vec![]), &device.access);
     assert_eq!(
