@@ -162,3 +162,72 @@ impl Db {
         Ok(done.rows_affected())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{DEFAULT_TENANT, GrantChange, NewUser};
+
+    const USER: &str = "u1";
+
+    /// A database holding one user and one live grant of theirs, with a webhook.
+    async fn db_with_grant() -> (tempfile::TempDir, Db, GrantId) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/p.db", dir.path().display())).await.unwrap();
+        let user = NewUser {
+            id: USER.into(),
+            tenant_id: db.ensure_tenant(DEFAULT_TENANT).await.unwrap(),
+            email: "a@example.org".into(),
+            kdf_json: "{}".into(),
+            auth_hash: "x".into(),
+            wrapped_key: vec![],
+            vault: vec![],
+        };
+        db.create_user(&user).await.unwrap();
+        let grant = GrantId::from_bytes([7; 16]);
+        sqlx::query(
+            "INSERT INTO grants (id, user_id, origin, app_id, name, scopes, app_key, share, share_version, \
+             created_at, webhook) VALUES ($1, $2, 'https://till.example', 'till', 'Till', '[]', '{}', '{}', 1, 0, \
+             'https://hooks.example/x')",
+        )
+        .bind(grant.as_str())
+        .bind(USER)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+        (dir, db, grant)
+    }
+
+    fn event(grant: &GrantId, kind: AppEventKind) -> AppEvent {
+        AppEvent { id: crate::new_id().unwrap(), grant_id: grant.clone(), occurred_at: 1, kind }
+    }
+
+    async fn queue(db: &Db, event: &AppEvent) {
+        let mut tx = db.pool.begin().await.unwrap();
+        enqueue(&mut tx, "https://hooks.example/x", event).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    async fn claim(db: &Db) -> Vec<AppEventKind> {
+        let claimed = db.claim_deliveries(crate::now_ms(), 60_000, 10).await.unwrap();
+        claimed.iter().map(|d| serde_json::from_str::<AppEvent>(&d.body).unwrap().kind).collect()
+    }
+
+    #[tokio::test]
+    async fn a_revocation_drops_what_waits_and_grant_revoked_waits_for_what_is_on_its_way() {
+        let (_dir, db, grant) = db_with_grant().await;
+        for version in [2, 3] {
+            queue(&db, &event(&grant, AppEventKind::ShareUpdated { version })).await;
+        }
+        let on_its_way = db.claim_deliveries(crate::now_ms(), 60_000, 10).await.unwrap();
+        let kinds: Vec<_> = on_its_way.iter().map(|d| (d.revokes(), d.body.contains("\"version\":2"))).collect();
+        assert_eq!(kinds, [(false, true)], "a grant's deliveries one at a time, the first queued first");
+
+        let revoked = event(&grant, AppEventKind::GrantRevoked {});
+        assert_eq!(db.revoke_grant(USER, &revoked).await.unwrap(), GrantChange::Done { webhook: true });
+        assert_eq!(claim(&db).await, [], "grant-revoked waits for the delivery on its way");
+        db.delivered(on_its_way[0].n).await.unwrap();
+        assert_eq!(claim(&db).await, [AppEventKind::GrantRevoked {}], "version 3, waiting, was dropped");
+        assert_eq!(claim(&db).await, []);
+    }
+}
