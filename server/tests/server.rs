@@ -2202,6 +2202,21 @@ fn grants_and_apps(db: Database) {
     assert_eq!(till.call(&server, "PUT", path::APP_WEBHOOK, &ftp).code(), (400, ApiErrorCode::InvalidRequest));
     assert_eq!(till.call(&server, "PUT", path::APP_WEBHOOK, &hook).status, 204);
     let mut socket = till.events(sockets_at).unwrap();
+    // At most four of a grant's sockets at once (on each instance): a fifth waits for one to close.
+    let mut more: Vec<AppSocket> = (0..3).map(|_| till.events(sockets_at).unwrap()).collect();
+    assert_eq!(till.events(sockets_at).err(), Some(429), "a fifth socket of the grant");
+    drop(more.pop());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let again = loop {
+        match till.events(sockets_at) {
+            Ok(again) => break again,
+            Err(status) => {
+                assert!(status == 429 && Instant::now() < deadline, "a socket after one closed: {status}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    };
+    drop((more, again));
     assert_eq!(server.call("PUT", &share_path, &till.share(&profile, 2, vec![]), &device.access).status, 204);
     let stale = server.call("PUT", &share_path, &till.share(&profile, 2, vec![]), &device.access);
     assert_eq!(
@@ -2239,7 +2254,13 @@ fn grants_and_apps(db: Database) {
         assert!(versions.contains(&share_updated(version)), "{versions:?}");
     }
 
-    // Revoked: the share is gone, the key refused at once, the app told and then nothing.
+    // Revoked while the receiver is down, with a share update waiting for it there: the share
+    // is gone, the key refused at once, the app told, and then nothing; the update it missed
+    // is never sent, before grant-revoked or after.
+    hooks.down();
+    assert_eq!(server.call("PUT", &share_path, &till.share(&profile, 6, vec![]), &device.access).status, 204);
+    assert_eq!(next_app_event(&mut socket).unwrap().kind, share_updated(6));
+    std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(server.authorized("DELETE", &grant_path, b"", Some(&device.access)).status, 204);
     assert_eq!(
         server.authorized("DELETE", &grant_path, b"", Some(&device.access)).status,
@@ -2248,20 +2269,23 @@ fn grants_and_apps(db: Database) {
     );
     assert_eq!(next_app_event(&mut socket).unwrap().kind, AppEventKind::GrantRevoked {});
     assert_eq!(next_app_event(&mut socket), None, "nothing after grant-revoked");
+    hooks.up();
     let heard = hooks.wait_for(5, Duration::from_secs(10));
     assert_eq!(heard.last().map(|(_, e)| e.kind.clone()), Some(AppEventKind::GrantRevoked {}));
     let revoked = (403, ApiErrorCode::GrantRevoked);
     assert_eq!(till.call(&server, "GET", path::APP_SHARE, b"").code(), revoked);
     assert_eq!(till.call(&server, "POST", path::APP_APPENDS, &one_more).code(), revoked);
     assert_eq!(till.events(sockets_at).err(), Some(403));
-    assert_eq!(server.call("PUT", &share_path, &till.share(&profile, 6, vec![]), &device.access).code(), revoked);
+    assert_eq!(server.call("PUT", &share_path, &till.share(&profile, 7, vec![]), &device.access).code(), revoked);
     let listed: GrantList = device.get(&server, path::GRANTS).ok();
     let listed = listed.grants.iter().find(|g| g.grant_id == till.grant).unwrap();
     assert!(listed.revoked_at.is_some() && listed.last_read_at.is_some() && listed.last_append_at.is_some());
-    assert_eq!((listed.appended, listed.share_version, listed.webhook.clone()), (4, 5, Some(hooks.url())));
+    assert_eq!((listed.appended, listed.share_version, listed.webhook.clone()), (4, 6, Some(hooks.url())));
     assert_eq!(device.get(&server, path::APPENDS).ok::<AppendList>().appends.len(), 1, "kept for the devices");
     std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(hooks.events().len(), 5, "no event after grant-revoked");
+    let heard: Vec<AppEventKind> = hooks.events().into_iter().map(|(_, e)| e.kind).collect();
+    assert_eq!(heard.len(), 5, "no event after grant-revoked: {heard:?}");
+    assert!(!heard.contains(&share_updated(6)), "the update waiting at the revocation is dropped: {heard:?}");
     // Deliveries are counted by outcome: the receiver's time down shows as failed attempts.
     let bearer = "Authorization: Bearer metrics-token-for-the-scraper\r\n";
     let (_, metrics) = server.raw("GET", path::METRICS, "text/plain", b"", bearer);
@@ -2281,7 +2305,7 @@ fn grants_and_apps(db: Database) {
     let stored = db.stored_bytes();
     for plain in [SHARED, APPENDED] {
         assert!(!dump.contains(plain), "{plain} in the dump");
-        assert!(!stored.windows(plain.len()).any(|w| w == plain.as_bytes()), "{plain} in the database file");
+        assert!(!stored.windows(plain.len()).any(|w| w == plain.as_bytes()), "{plain} in the database");
     }
     let other = db.another();
     assert!(other.admin(&["load-user"], &dump).0);

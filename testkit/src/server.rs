@@ -98,10 +98,23 @@ impl Database {
         serde_json::from_str::<Dump>(&dump).map_err(|e| format!("{e}: {dump}")).unwrap().accounts
     }
 
-    /// What a SQLite database holds on disk (the file and its WAL); nothing for PostgreSQL.
+    /// What the database holds, to search for what must not be there: a SQLite database's files
+    /// on disk (the file and its WAL, deleted rows' leftovers included); every row of every
+    /// table of a PostgreSQL database, as text, with `bytea` printed as its bytes (printable
+    /// ones as they are), so text hidden in a binary column shows too.
     pub fn stored_bytes(&self) -> Vec<u8> {
         let mut bytes = Vec::new();
-        if !self.is_postgres() {
+        if self.is_postgres() {
+            let every_row = "SET bytea_output = 'escape';\n\
+                 SELECT format('SELECT t::text FROM %I.%I t', schemaname, tablename) FROM pg_tables \
+                 WHERE schemaname NOT IN ('pg_catalog', 'information_schema') \\gexec\n";
+            let mut command = Command::new("psql");
+            command.args(["-qAtX", "-v", "ON_ERROR_STOP=1", &self.url]);
+            let out = run(&mut command, every_row);
+            assert!(out.status.success(), "psql: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(!out.stdout.is_empty(), "a database with no rows at all");
+            bytes = out.stdout;
+        } else {
             for name in ["profile.db", "profile.db-wal"] {
                 bytes.extend(std::fs::read(self.home().join(name)).unwrap_or_default());
             }

@@ -5,6 +5,8 @@
 //!
 //! Revoking a grant and storing a newer share queue the app's event (a row of
 //! `webhook_deliveries`) in the same transaction, so an event is never lost between the two.
+//! Revoking also drops the grant's deliveries still waiting, so its webhook hears nothing it
+//! had not heard but `grant-revoked`.
 
 use profile_core::PublicJwk;
 use profile_core::apps::{AppEvent, GrantId, Scope, SealedShare};
@@ -150,8 +152,9 @@ impl Db {
         }))
     }
 
-    /// Revokes a grant of `user`: its share is deleted and `event` (`grant-revoked`) queued
-    /// for its webhook. Revoking a revoked grant changes nothing.
+    /// Revokes a grant of `user`: its share is deleted, its webhook deliveries that wait are
+    /// dropped, and `event` (`grant-revoked`) queued for its webhook. Revoking a revoked grant
+    /// changes nothing.
     pub async fn revoke_grant(&self, user: &str, event: &AppEvent) -> anyhow::Result<GrantChange> {
         let mut tx = self.pool.begin().await?;
         let revoked = sqlx::query(
@@ -163,6 +166,9 @@ impl Db {
         .bind(user)
         .fetch_optional(&mut *tx)
         .await?;
+        if revoked.is_some() {
+            super::webhook_deliveries::drop_waiting(&mut tx, &event.grant_id, crate::now_ms()).await?;
+        }
         self.queue_event(tx, revoked, user, event).await
     }
 

@@ -2,6 +2,11 @@
 //! their token, spent at the first redemption whatever follows), `link_requests` (redemptions
 //! waiting for the issuing device, which alone can check them) and `grant_peers` (the grant a
 //! linked profile gave back, as it said in a request signed for the grant it was given).
+//!
+//! A redemption is kept whole (`LinkRedeem`, JSON), its token included: the ticket was spent
+//! before the redemption is stored, so the token opens nothing any more. (The comment in the
+//! migration that made `link_requests` says "without its token"; it is wrong, and stays, as
+//! an applied migration is checked by its checksum.)
 
 use std::collections::HashMap;
 

@@ -15,9 +15,11 @@
 //!
 //! **The event socket** sends each of the grant's events as a JSON text message, from
 //! whichever instance made it ([`crate::services::events`]); it is not a queue (the webhook
-//! is): an app that reconnects reads its grant and share again. When the grant is revoked it
-//! sends `grant-revoked` and closes; a revocation whose event it missed closes it within two
-//! checks (`push_check_secs`).
+//! is): an app that reconnects reads its grant and share again. A socket left behind by a
+//! burst of events catches up from the grant's state instead of closing. When the grant is
+//! revoked it sends `grant-revoked` and closes; a revocation whose event it missed closes it
+//! within two checks (`push_check_secs`). A grant holds at most [`MAX_APP_SOCKETS`] sockets
+//! on an instance at once; the next is `429 rate_limited`.
 
 use std::time::Duration;
 
@@ -28,12 +30,11 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use profile_core::apps::{Action, AppEvent, AppEventKind, MAX_APPEND_BYTES};
 use profile_core::server_api::{ApiErrorCode, AppGrant, AppendAccepted, AppendRequest, MAX_WEBHOOK_URL, WebhookSet};
-use tokio::sync::broadcast;
 
 use super::grants::revoked;
 use crate::db::{AppGrantRecord, Appended};
 use crate::http::{ApiError, AppRequest, AppState, check_hpke};
-use crate::services::events::Event;
+use crate::services::events::{AppFeed, Event, Heard, MAX_APP_SOCKETS};
 
 /// The grant as the server enforces it.
 pub async fn grant(State(state): State<AppState>, request: AppRequest) -> Json<AppGrant> {
@@ -113,22 +114,26 @@ pub async fn events(
     request: AppRequest,
 ) -> Result<Response, ApiError> {
     subscribes(&request.grant)?;
-    let events = state.events.subscribe_apps();
+    let Some(feed) = state.events.subscribe_app(&request.grant.id) else {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ApiErrorCode::RateLimited,
+            format!(
+                "this grant holds {MAX_APP_SOCKETS} event sockets open on this server, the most it may; close one \
+                 first"
+            ),
+        ));
+    };
     // Revoked between the request's check and the subscription: its event may be gone.
     if state.db.grant_revoked(&request.grant.id).await? {
         return Err(revoked());
     }
     let grant = request.grant;
     // Apps send nothing but control frames.
-    Ok(upgrade.max_message_size(4096).on_upgrade(move |socket| serve(socket, state, grant, events)))
+    Ok(upgrade.max_message_size(4096).on_upgrade(move |socket| serve(socket, state, grant, feed)))
 }
 
-async fn serve(
-    mut socket: WebSocket,
-    state: AppState,
-    grant: AppGrantRecord,
-    mut events: broadcast::Receiver<AppEvent>,
-) {
+async fn serve(mut socket: WebSocket, state: AppState, grant: AppGrantRecord, mut feed: AppFeed) {
     let mut check = tokio::time::interval(Duration::from_secs(state.settings.push_check_secs));
     check.tick().await;
     // A check can find the grant revoked before its event arrives on the bus: the socket waits
@@ -136,20 +141,26 @@ async fn serve(
     let mut found_revoked = false;
     let reason = loop {
         tokio::select! {
-            event = events.recv() => match event {
-                Ok(event) if event.grant_id == grant.id => {
-                    let text = serde_json::to_string(&event).unwrap_or_default();
-                    if socket.send(Message::Text(text.into())).await.is_err() {
-                        return;
-                    }
-                    if matches!(event.kind, AppEventKind::GrantRevoked {}) {
-                        break "the grant was revoked";
-                    }
+            heard = feed.next() => {
+                let event = match heard {
+                    Some(Heard::Event(event)) => event,
+                    Some(Heard::Missed) => match catch_up(&state, &grant, &mut feed).await {
+                        Ok(Some(event)) => event,
+                        Ok(None) => continue,
+                        Err(e) => {
+                            tracing::warn!("app event socket: cannot catch up: {e:#}");
+                            break "events were missed; read the grant again";
+                        }
+                    },
+                    None => return,
+                };
+                let text = serde_json::to_string(&event).unwrap_or_default();
+                if socket.send(Message::Text(text.into())).await.is_err() {
+                    return;
                 }
-                Ok(_) => {}
-                // Missed events: the app reads its grant again when it reconnects.
-                Err(broadcast::error::RecvError::Lagged(_)) => break "events were missed; read the grant again",
-                Err(broadcast::error::RecvError::Closed) => return,
+                if matches!(event.kind, AppEventKind::GrantRevoked {}) {
+                    break "the grant was revoked";
+                }
             },
             message = socket.recv() => match message {
                 None | Some(Err(_) | Ok(Message::Close(_))) => return,
@@ -168,6 +179,15 @@ async fn serve(
         }
     };
     super::push::close(socket, reason).await;
+}
+
+/// What the grant's state in the database says a socket that missed events missed.
+async fn catch_up(state: &AppState, grant: &AppGrantRecord, feed: &mut AppFeed) -> anyhow::Result<Option<AppEvent>> {
+    let (revoked, share_version) = match state.db.app_grant(&grant.id).await? {
+        Some(now) => (now.revoked, now.share_version),
+        None => (true, grant.share_version),
+    };
+    feed.catch_up(revoked, share_version)
 }
 
 fn outside_grant(message: String) -> ApiError {

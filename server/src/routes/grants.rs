@@ -8,10 +8,12 @@
 //! changed: another profile's grant id is `404`.
 //!
 //! **Revoking** deletes the share at once, refuses the app's key from then on
-//! (`403 grant_revoked`), and queues `grant-revoked` for its webhook and its event sockets.
-//! The grant stays listed, revoked. Appends the app made before are kept for the person's
-//! devices, which still take them in or refuse them as for a live grant: they were made while
-//! the person allowed it, and only the person's devices can open them to decide.
+//! (`403 grant_revoked`, an append included), drops the events still waiting for its webhook,
+//! and queues `grant-revoked` for it and the grant's event sockets: the last the app hears.
+//! The grant stays listed, revoked. Appends the app made before are left
+//! waiting here, as the server cannot open them; the person's devices refuse them, as they
+//! refuse anything from a grant their vault holds as revoked, note the refusal in the activity,
+//! and say they are done, which deletes them.
 
 use axum::Json;
 use axum::extract::{Path, State};

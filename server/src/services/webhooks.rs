@@ -4,11 +4,16 @@
 //! The worker claims due deliveries for a lease, POSTs each event's JSON to its webhook with
 //! `Personal-Profile-Event-Id` (the event's id, for de-duplication), `Personal-Profile-Key-Id`
 //! (the server signing key's `kid` in its JWKS) and `Personal-Profile-Signature` (ES256, `r‖s`,
-//! base64url, over the exact body, with that key), many at once. A 2xx answer delivers it;
-//! anything else (another status, a refused connection, a timeout) tries it again after
-//! `webhook_retry_secs`, doubling up to `webhook_max_retry_secs`, until `webhook_give_up_secs`
-//! after the event, when it is kept as dead. Delivery is at least once: a worker that dies
-//! mid-send leaves its lease to run out, and the event is sent again with the same id.
+//! base64url, over the exact body, with that key), many at once but a grant's one at a time
+//! ([`crate::db::Db::claim_deliveries`]). A 2xx answer delivers it; anything else (another
+//! status, a refused connection, a timeout) tries it again after `webhook_retry_secs`, doubling
+//! up to `webhook_max_retry_secs`, until `webhook_give_up_secs` after the event, when it is
+//! kept as dead. Delivery is at least once: a worker that dies mid-send leaves its lease to run
+//! out, and the event is sent again with the same id.
+//!
+//! A revoked grant's webhook hears `grant-revoked` and nothing after it: the revocation drops
+//! the grant's deliveries that wait, `grant-revoked` waits for the one on its way then, if any,
+//! and any other event of a revoked grant that the worker claimed is dropped at its send.
 //!
 //! Webhooks are reached only at public addresses ([`super::outward`]), loopback too with
 //! `sites_on_loopback`, with no redirect followed and a short timeout. The worker wakes when
@@ -138,6 +143,24 @@ impl Worker {
     }
 
     async fn deliver(&self, delivery: Delivery) {
+        if !delivery.revokes() {
+            match self.db.grant_revoked(&delivery.grant_id).await {
+                Ok(false) => {}
+                Ok(true) => {
+                    tracing::debug!(event = %delivery.event_id, "webhook delivery dropped: its grant was revoked");
+                    if let Err(e) = self.db.drop_delivery(delivery.n).await {
+                        tracing::warn!("cannot drop a webhook delivery: {e:#}");
+                    }
+                    self.wake.notify_one();
+                    return;
+                }
+                // Not sent: the lease runs out and it is tried again.
+                Err(e) => {
+                    tracing::warn!("cannot check a webhook delivery's grant: {e:#}");
+                    return;
+                }
+            }
+        }
         let signature = Base64UrlUnpadded::encode_string(&self.signing.sign(delivery.body.as_bytes()));
         let (agent, kid) = (self.agent.clone(), self.signing.kid().to_owned());
         let (url, body, event_id) = (delivery.url.clone(), delivery.body.clone(), delivery.event_id.clone());
@@ -180,6 +203,8 @@ impl Worker {
         if let Err(e) = recorded {
             tracing::warn!("cannot record a webhook delivery: {e:#}");
         }
+        // Another event of the grant may have waited for this one.
+        self.wake.notify_one();
     }
 
     async fn prune(&self) {
