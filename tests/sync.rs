@@ -666,7 +666,8 @@ fn an_app_the_person_grants_reads_its_sealed_share_appends_and_is_cut_off_when_r
     let site = profile_testkit::app::AppSite::start(serde_json::to_value(&registration).unwrap());
     let request = json!({"scopes": [
         {"category": "addresses", "actions": ["read", "subscribe"], "fields": ["name", "line1", "city", "postalCode"]},
-        {"category": "receipts", "actions": ["append"]}
+                {"category": "receipts", "actions": ["append"]},
+        {"category": "vehicles", "actions": ["read"]}
     ], "purpose": "Paperless receipts and deliveries"});
 
     // The consent window's preview names the app from its registration and each scope.
@@ -781,8 +782,23 @@ fn an_app_the_person_grants_reads_its_sealed_share_appends_and_is_cut_off_when_r
     let receipts = host.ok(EXTENSION_ORIGIN, "listItems", json!({"category": "receipts"}));
     assert_eq!(receipts["total"], 1, "neither joined the profile: {receipts} {refusals}");
 
-    // A change reaches the app as a signed webhook: while it is down, then once it is back.
+    // A change to what it may read but did not subscribe to (vehicles) reaches its share
+    // quietly: no webhook.
     app.set_webhook(&site.webhook_url()).unwrap();
+    host.ok(
+        EXTENSION_ORIGIN,
+        "saveItem",
+        json!({"category": "vehicles", "item": {"fields": {"vin": "1M8GDM9AXKP042788", "make": "Volvo", "model": "EX30"}}}),
+    );
+    eventually(
+        "the vehicle in the share",
+        || app.share().unwrap(),
+        |share| share.categories.get(&Category::Vehicles).is_some_and(|v| !v.is_empty()),
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(site.deliveries().is_empty(), "told of a change it did not subscribe to");
+
+    // A change reaches the app as a signed webhook: while it is down, then once it is back.
     site.down.store(true, std::sync::atomic::Ordering::SeqCst);
     host.ok(EXTENSION_ORIGIN, "saveAddress", json!({"kind": "shipping", "address": address("3 New Road", "Lyon")}));
     eventually("a refused delivery", || site.refused(), |n| *n > 0);

@@ -133,6 +133,12 @@ pub mod path {
     pub fn grant_share(id: &str) -> String {
         format!("{GRANTS}/{id}/share")
     }
+
+    /// [`GRANT_SHARE`] for one grant, without telling the app ([`super::ShareNotify`]): what
+    /// changed is nothing it subscribed to.
+    pub fn grant_share_quiet(id: &str) -> String {
+        format!("{GRANTS}/{id}/share?notify=false")
+    }
 }
 
 /// The header a site's [`AccountCheck`] is signed in: base64url of the ES256 signature (`r‖s`)
@@ -961,6 +967,20 @@ pub struct GrantInfo {
     /// ([`path::APP_LINK`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_grant: Option<crate::apps::links::LinkConfirm>,
+}
+
+/// The query of a share's `PUT` ([`path::GRANT_SHARE`]): `notify=false` stores the share
+/// without `share-updated`, when nothing the app subscribed to changed (a category it may read
+/// but did not ask to be told about). The server cannot see which categories changed; the
+/// person's device says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareNotify {
+    #[serde(default = "notify_by_default")]
+    pub notify: bool,
+}
+
+fn notify_by_default() -> bool {
+    true
 }
 
 /// `POST /api/v1/links/tickets`.

@@ -103,6 +103,10 @@ pub struct ShareSeen {
     /// When the app last read it, as the server last said (Unix seconds).
     #[serde(default)]
     pub read_at: Option<i64>,
+    /// A digest of what it held of the categories the app subscribed to: a share sealed again
+    /// tells the app only when that changed.
+    #[serde(default)]
+    pub told: Option<String>,
 }
 
 /// The versions of the server's items this device knows, by their opaque ids: shared between

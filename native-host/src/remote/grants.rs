@@ -159,7 +159,14 @@ fn seal(
     let (contents, digest) = share_contents(state, link, keys, grant_id, record, version);
     let share = seal_share(&keys.signing, app_key, &contents, &mut rng())
         .map_err(|e| WireError::invalid(format!("the share for {}: {e}", record.name.as_str())))?;
-    Ok((share, ShareSeen { version, digest, read_at: None }))
+    // What the app asked to be told about: the categories of its scopes with `subscribe`.
+    let subscribed: Vec<_> = contents
+        .categories
+        .iter()
+        .filter(|(category, _)| record.scopes.iter().any(|s| s.category == **category && s.may(Action::Subscribe)))
+        .collect();
+    let told = Base64UrlUnpadded::encode_string(&Sha256::digest(serde_json::to_vec(&subscribed).unwrap_or_default()));
+    Ok((share, ShareSeen { version, digest, read_at: None, told: Some(told) }))
 }
 
 fn share_contents(
@@ -301,17 +308,25 @@ fn reseal(
             }
         };
         let read_at = known.and_then(|s| s.read_at);
+        // What the app was last told of, when this device sealed the share the server holds.
+        let was_told = known.filter(|s| s.version == version).and_then(|s| s.told.clone());
         let record = record.clone();
         match seal(state, link, keys, &info.grant_id, &record, &app_key, version + 1) {
             Ok((share, mut seen)) => {
-                let address = url(&link.api_base, &path::grant_share(info.grant_id.as_str()));
+                // Only a change to what it subscribed to wakes the app; a share it may read
+                // but was not asked to watch is sealed again quietly.
+                let notify = was_told.is_none() || seen.told != was_told;
+                let at = if notify { path::grant_share } else { path::grant_share_quiet };
+                let address = url(&link.api_base, &at(info.grant_id.as_str()));
                 let answer = client.call("PUT", &address, Some(&link.access_token), Some(&share))?;
                 match answer.status {
                     200..=299 => {
                         seen.read_at = read_at;
                         link.shares.insert(info.grant_id.clone(), seen);
                         // A linked profile reads the changed card at once.
-                        super::links::tell_peer(client, link, &keys.signing, &record, &info.grant_id);
+                        if notify {
+                            super::links::tell_peer(client, link, &keys.signing, &record, &info.grant_id);
+                        }
                     }
                     // Another device sealed a newer one: the next sync reads its version.
                     409 => {}

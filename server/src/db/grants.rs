@@ -169,12 +169,18 @@ impl Db {
         if revoked.is_some() {
             super::webhook_deliveries::drop_waiting(&mut tx, &event.grant_id, crate::now_ms()).await?;
         }
-        self.queue_event(tx, revoked, user, event).await
+        self.queue_event(tx, revoked, user, event, true).await
     }
 
-    /// Stores a newer share of a live grant of `user` and queues `event` (`share-updated`)
-    /// for its webhook.
-    pub async fn put_share(&self, user: &str, share: &SealedShare, event: &AppEvent) -> anyhow::Result<GrantChange> {
+    /// Stores a newer share of a live grant of `user` and, when `notify`, queues `event`
+    /// (`share-updated`) for its webhook.
+    pub async fn put_share(
+        &self,
+        user: &str,
+        share: &SealedShare,
+        event: &AppEvent,
+        notify: bool,
+    ) -> anyhow::Result<GrantChange> {
         let mut tx = self.pool.begin().await?;
         let stored = sqlx::query(
             "UPDATE grants SET share = $1, share_version = $2 \
@@ -186,24 +192,25 @@ impl Db {
         .bind(user)
         .fetch_optional(&mut *tx)
         .await?;
-        self.queue_event(tx, stored, user, event).await
+        self.queue_event(tx, stored, user, event, notify).await
     }
 
     /// Ends a change of a grant: when `changed` (its row's `webhook`) says it happened, queues
-    /// `event` for the webhook and commits; otherwise says why nothing changed.
+    /// `event` for the webhook (when `notify`) and commits; otherwise says why nothing changed.
     async fn queue_event(
         &self,
         mut tx: sqlx::Transaction<'_, sqlx::Any>,
         changed: Option<AnyRow>,
         user: &str,
         event: &AppEvent,
+        notify: bool,
     ) -> anyhow::Result<GrantChange> {
         let Some(row) = changed else {
             drop(tx);
             return self.why_unchanged(user, &event.grant_id).await;
         };
         let webhook: Option<String> = row.try_get(0)?;
-        if let Some(url) = &webhook {
+        if let Some(url) = webhook.as_ref().filter(|_| notify) {
             super::webhook_deliveries::enqueue(&mut tx, url, event).await?;
         }
         tx.commit().await?;

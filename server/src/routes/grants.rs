@@ -16,10 +16,12 @@
 //! and say they are done, which deletes them.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use profile_core::apps::{AppEvent, AppEventKind, GrantId, MAX_SHARE_BYTES, SealedShare};
-use profile_core::server_api::{ApiErrorCode, AppendList, AppendsDone, GrantInfo, GrantList, GrantRegistration};
+use profile_core::server_api::{
+    ApiErrorCode, AppendList, AppendsDone, GrantInfo, GrantList, GrantRegistration, ShareNotify,
+};
 
 use crate::db::{GrantChange, Registered};
 use crate::http::{ApiError, AppState, Body, Session, check_hpke};
@@ -74,20 +76,24 @@ pub async fn revoke(
     }
 }
 
-/// Stores a newer share of a live grant (`204`); the app hears `share-updated`. A version not
-/// above the one held is `409 conflict` with the held version as `counter`.
+/// Stores a newer share of a live grant (`204`); the app hears `share-updated`, unless the
+/// device said `notify=false` (nothing it subscribed to changed). A version not above the one
+/// held is `409 conflict` with the held version as `counter`.
 pub async fn put_share(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
+    Query(said): Query<ShareNotify>,
     Body(share): Body<SealedShare>,
 ) -> Result<StatusCode, ApiError> {
     let grant = grant_id(id)?;
     check_share(&share)?;
     let event = event(&grant, AppEventKind::ShareUpdated { version: share.version })?;
-    match state.db.put_share(&session.user, &share, &event).await? {
+    match state.db.put_share(&session.user, &share, &event, said.notify).await? {
         GrantChange::Done { webhook } => {
-            tell(&state, &event, webhook).await;
+            if said.notify {
+                tell(&state, &event, webhook).await;
+            }
             Ok(StatusCode::NO_CONTENT)
         }
         GrantChange::Stale(held) => Err(ApiError::conflict(
