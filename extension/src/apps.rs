@@ -1,8 +1,9 @@
 //! Apps in people's words: what a grant lets an app do with each category ("Read your
-//! addresses: 2 saved; it sees Street address, City, Postal code", "Add receipts to your profile", "Be
-//! told when your addresses change"), for the consent window, the options page's apps and the
-//! activity log alike. The words of a category come from its name here, and its fields' labels
-//! from the host's preview (consent) or the category's definition (the options page).
+//! addresses: 2 saved; it sees Street address, City, Postal code", "Add receipts to your
+//! profile", "Be told when your addresses change"), for the consent window, the options page's
+//! apps and the activity log alike. The words of a category come from its name here, and its
+//! fields' labels from the host's preview (consent) or the category's definition (the options
+//! page).
 
 use profile_core::Category;
 use profile_core::apps::Action;

@@ -415,7 +415,7 @@ function accountRow(account, several) {
 }
 
 async function loadProfile() {
-    const [addresses, accounts, grants] = await Promise.all([
+  const [addresses, accounts, grants] = await Promise.all([
     ask("listAddresses"),
     ask("listAccounts"),
     ask("listGrants"),
@@ -441,7 +441,7 @@ async function loadProfile() {
       cell("action", el("button", { type: "button", className: "small revoke", onclick: () => revoke(grant.origin),
         ariaLabel: `Forget ${site}: it asks again` }, "Forget")));
   }));
-    return addresses;
+  return addresses;
 }
 
 async function loadDevices(paired) {
@@ -511,7 +511,7 @@ async function revokeApp(app) {
     await ask("revokeApp", { grantId: app.grantId });
     say("#apps-error", null);
   } catch (e) {
-        say("#apps-error", `${app.name} was not ${app.linkedProfile ? "unlinked" : "revoked"}: ${e.message}`);
+    say("#apps-error", `${app.name} was not ${app.linkedProfile ? "unlinked" : "revoked"}: ${e.message}`);
   }
   // The activity says it too, or why not.
   await Promise.all([loadApps(), loadActivity()]);
@@ -522,7 +522,7 @@ function appCard(app) {
   const site = siteOf(app.origin);
   const card = el("li", { className: revoked ? "app gone" : "app", id: `app-${app.grantId}` });
   card.dataset.grantId = app.grantId;
-    // "Connected today", mid-sentence; "Connected 3 Nov 2026" otherwise.
+  // "Connected today", mid-sentence; "Connected 3 Nov 2026" otherwise.
   const midDate = (seconds) => date(seconds).replace(/^(Today|Yesterday)$/, (day) => day.toLowerCase());
   const facts = [`Connected ${midDate(app.createdAt)}`,
     app.lastReadAt ? `Last read ${ago(app.lastReadAt)}` : "Never read"];
@@ -549,7 +549,7 @@ function appCard(app) {
     card.append(el("div", { className: "app-added" },
       el("p", { className: "label" }, `What ${app.name} added`),
       el("ul", { className: "rows" }, ...items.slice(0, SHOWN_APPENDS).map((item) => el("li", {},
-                el("span", { className: "grow" }, (item.fields && itemLine(item.category, item.fields)) || item.summary),
+        el("span", { className: "grow" }, (item.fields && itemLine(item.category, item.fields)) || item.summary),
         el("time", { dateTime: new Date(item.addedAt * 1000).toISOString() }, ago(item.addedAt))))),
       more ? el("p", { className: "sub" }, `and ${more.toLocaleString()} more, in your profile`) : null));
   }
@@ -659,7 +659,7 @@ $("#link-redeem").addEventListener("submit", async (event) => {
   } finally {
     $("#link-redeem-submit").disabled = false;
   }
-    if (linked !== null) await Promise.all([loadApps(), loadActivity()]);
+  if (linked !== null) await Promise.all([loadApps(), loadActivity()]);
 });
 
 // ---- the page ----------------------------------------------------------------------------------
@@ -685,7 +685,7 @@ async function load() {
     const synced = ["#addresses-card", "#accounts-card", "#public-card", ...document.querySelectorAll("section.category")];
     for (const card of synced) (typeof card === "string" ? $(card) : card).hidden ||= status.vaultNeedsPassphrase;
     if (!status.locked) {
-            // The apps after the categories: an app's added items are written as their category's list writes them.
+      // The apps after the categories: an app's added items are written as their category's list writes them.
       const [addresses] = await Promise.all([loadProfile(), loadDevices(status.paired), loadData().then(loadApps)]);
       await showFirstRun(addresses);
     } else {
