@@ -196,6 +196,7 @@ pub(super) fn after_sync(
     after: &mut AfterSync,
 ) -> Result<(), WireError> {
     complete_redemptions(client, link, state, after)?;
+    confirm_links(client, link, state)?;
     if !state.app_grants.values().any(|g| g.peer.is_some()) {
         return Ok(());
     }
@@ -311,25 +312,14 @@ pub(super) fn tell_peer(
 }
 
 /// Completes the redemptions waiting for this device: a MAC that checks with one of its tickets
-/// makes the card grant back and tells the other server; anything else is dropped.
+/// makes the card grant back (the other server hears which in [`confirm_links`]); anything else
+/// is dropped.
 fn complete_redemptions(
     client: &Client,
     link: &mut ServerLink,
     state: &mut LocalState,
     after: &mut AfterSync,
 ) -> Result<(), WireError> {
-    // Confirmations that did not reach the redeemer's server before, sent again.
-    for mine in link.unconfirmed_links.clone() {
-        let record = state.app_grants.get(&mine).filter(|r| r.revoked_at.is_none()).cloned();
-        let confirmed = match (record, ProfileKeys::of(state)) {
-            (Some(record), Ok(keys)) => tell_peer(client, link, &keys.signing, &record, &mine),
-            (None, _) => true,
-            (Some(_), Err(e)) => return Err(e),
-        };
-        if confirmed {
-            link.unconfirmed_links.remove(&mine);
-        }
-    }
     if link.tickets.is_empty() {
         return Ok(());
     }
@@ -354,11 +344,11 @@ fn complete_redemptions(
             .map_err(|e| (true, e.to_string()))?;
             let origin = record.origin.clone();
             let secret = random().map_err(|e| (false, e.to_string()))?;
-            let (mine, key) =
+            let (mine, _) =
                 give(client, link, state, record, Secret32::from_bytes(secret)).map_err(|e| (false, e.to_string()))?;
-            Ok::<_, (bool, String)>((mine, key, origin))
+            Ok::<_, (bool, String)>((mine, origin))
         };
-        let (mine, key, origin) = match given() {
+        let (mine, origin) = match given() {
             Ok(given) => given,
             Err((refused, why)) => {
                 tracing::warn!("a connection request for a ticket of this device: {why}");
@@ -371,12 +361,8 @@ fn complete_redemptions(
         };
         after.requests_done.push(request.id.clone());
         link.tickets.remove(issued);
-        link.unconfirmed_links.insert(mine.clone());
-        if let Some(record) = state.app_grants.get(&mine).cloned()
-            && tell_peer(client, link, &key, &record, &mine)
-        {
-            link.unconfirmed_links.remove(&mine);
-        }
+        // The redeemer's server learns of it in `confirm_links`, after this.
+        link.unconfirmed_links.insert(mine);
         follow(state, &redeem.profile_url, redeem.name.as_str(), None)?;
         after.ledger.push(Disclosure::new(
             now(),
@@ -385,6 +371,26 @@ fn complete_redemptions(
             vec!["grant.identity.read".into()],
             "disclosed".into(),
         ));
+    }
+    Ok(())
+}
+
+/// Tells each redeemer's server which grant this device gave back for its redemption (a
+/// confirmation that did not get through is sent again at each sync until it does); one of a
+/// grant revoked since is dropped.
+fn confirm_links(client: &Client, link: &mut ServerLink, state: &LocalState) -> Result<(), WireError> {
+    if link.unconfirmed_links.is_empty() {
+        return Ok(());
+    }
+    let keys = ProfileKeys::of(state)?;
+    for mine in link.unconfirmed_links.clone() {
+        let confirmed = match state.app_grants.get(&mine).filter(|r| r.revoked_at.is_none()) {
+            Some(record) => tell_peer(client, link, &keys.signing, record, &mine),
+            None => true,
+        };
+        if confirmed {
+            link.unconfirmed_links.remove(&mine);
+        }
     }
     Ok(())
 }
