@@ -755,6 +755,42 @@ fn without_a_keystore_the_host_refuses_and_writes_nothing() {
     assert!(!dir.path().join("state.sealed").exists());
 }
 
+/// GNOME Keyring aborts now and then when clients come and go at once; `scripts/with-keyring`
+/// starts it again, unlocked, on the same files, as systemd does on a desktop. Here in a session
+/// of its own, so the tests beside it keep theirs: a key stored before the crash is read after it.
+#[test]
+fn a_keyring_daemon_that_crashes_is_started_again_and_the_hosts_key_is_kept() {
+    let dir = home();
+    let script = r#"
+set -euo pipefail
+"$HOST" address set shipping --name "Ada Lovelace" --line1 "12 St James's Square" --city London \
+  --postal-code "SW1Y 4JH" --country GB
+daemon=$(dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+  org.freedesktop.DBus.GetConnectionUnixProcessID string:org.freedesktop.secrets | awk '/uint32/ { print $2 }')
+# What GLib's g_error and failed assertions raise.
+kill -TRAP "$daemon"
+while kill -0 "$daemon" 2>/dev/null; do sleep 0.05; done
+"$HOST" address show shipping
+"#;
+    let with_keyring = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/with-keyring");
+    let out = std::process::Command::new(with_keyring)
+        .args(["bash", "-c", script])
+        .env("HOST", binary("profile-host"))
+        .env("PROFILE_HOST_HOME", dir.path())
+        .env_remove("PP_IN_KEYRING_SESSION")
+        .env_remove("PP_KEYRING_HOME")
+        .env_remove("PP_KEYRING_LOGS")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "the host could not read its key after the keyring's crash: {stdout}{stderr}");
+    assert!(stdout.contains("Ada Lovelace"), "{stdout}");
+    assert!(stderr.contains("the keyring daemon died (exit 133) and was started again"), "{stderr}");
+}
+
 #[test]
 fn install_then_doctor_reports_healthy_and_catches_broken_manifests() {
     let dir = home();
