@@ -23,6 +23,12 @@
 //! (by default one per CPU) until it finishes, even when its request is dropped; when none is
 //! free the request is answered at once, `503 busy` with a `Retry-After`, and nothing is hashed.
 //! So a burst of requests costs bounded memory (one Argon2id run holds 19 MiB) and CPU.
+//!
+//! **Apps.** Each grant's well-signed requests draw on a bucket of [`APP_REQUEST_BURST`],
+//! refilled at [`APP_REQUESTS_PER_SEC`] ([`GrantRate`], kept by each instance): past it, `429
+//! rate_limited` with a `Retry-After`, before the request's nonce is spent. So what one app
+//! makes the server store (spent nonces), and how often it wakes the person's devices, has a
+//! bound whatever it sends.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -137,9 +143,74 @@ pub fn argon2_hash(secret: &[u8]) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("cannot hash: {e}"))
 }
 
+/// Requests a grant may make at once, after a quiet while.
+pub const APP_REQUEST_BURST: f64 = 120.0;
+/// Requests a grant may make each second, over time.
+pub const APP_REQUESTS_PER_SEC: f64 = 2.0;
+/// Buckets kept before the full ones (as good as none) are dropped.
+const KEPT_BUCKETS: usize = 10_000;
+
+/// Each grant's bucket of requests on this instance.
+#[derive(Debug, Default)]
+pub struct GrantRate(std::sync::Mutex<std::collections::HashMap<String, (f64, std::time::Instant)>>);
+
+impl GrantRate {
+    /// Takes one request from `grant`'s bucket: `Ok`, or the seconds to wait for the next.
+    pub fn take(&self, grant: &str) -> Result<(), i64> {
+        self.take_at(grant, std::time::Instant::now())
+    }
+
+    fn take_at(&self, grant: &str, now: std::time::Instant) -> Result<(), i64> {
+        let mut buckets = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let refilled = |(tokens, at): (f64, std::time::Instant)| {
+            (tokens + now.saturating_duration_since(at).as_secs_f64() * APP_REQUESTS_PER_SEC).min(APP_REQUEST_BURST)
+        };
+        if buckets.len() >= KEPT_BUCKETS && !buckets.contains_key(grant) {
+            buckets.retain(|_, bucket| refilled(*bucket) < APP_REQUEST_BURST);
+        }
+        let tokens = buckets.get(grant).copied().map_or(APP_REQUEST_BURST, refilled);
+        if tokens < 1.0 {
+            // Whole seconds, at least one: the wait until one request has refilled.
+            return Err(((1.0 - tokens) / APP_REQUESTS_PER_SEC).ceil().max(1.0) as i64);
+        }
+        buckets.insert(grant.to_owned(), (tokens - 1.0, now));
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_grant_gets_its_burst_then_its_rate_and_other_grants_keep_theirs() {
+        let (rate, start) = (GrantRate::default(), std::time::Instant::now());
+        for _ in 0..APP_REQUEST_BURST as usize {
+            assert_eq!(rate.take_at("g1", start), Ok(()));
+        }
+        assert_eq!(rate.take_at("g1", start), Err(1), "the burst is spent");
+        assert_eq!(rate.take_at("g2", start), Ok(()), "another grant's bucket is its own");
+        let later = start + std::time::Duration::from_secs(1);
+        for _ in 0..APP_REQUESTS_PER_SEC as usize {
+            assert_eq!(rate.take_at("g1", later), Ok(()));
+        }
+        assert_eq!(rate.take_at("g1", later), Err(1), "refilled at its rate, no more");
+        let much_later = start + std::time::Duration::from_secs(3600);
+        assert_eq!(rate.take_at("g1", much_later), Ok(()));
+        let kept = rate.0.lock().unwrap()["g1"].0;
+        assert!((kept - (APP_REQUEST_BURST - 1.0)).abs() < 1e-9, "never more than the burst: {kept}");
+    }
+
+    #[test]
+    fn full_buckets_are_dropped_once_many_are_kept() {
+        let (rate, start) = (GrantRate::default(), std::time::Instant::now());
+        for n in 0..KEPT_BUCKETS {
+            assert_eq!(rate.take_at(&format!("g{n}"), start), Ok(()));
+        }
+        let later = start + std::time::Duration::from_secs(60);
+        assert_eq!(rate.take_at("new", later), Ok(()));
+        assert_eq!(rate.0.lock().unwrap().len(), 1, "only the new grant's bucket is not full");
+    }
 
     #[test]
     fn addresses_are_counted_per_ipv4_host_and_per_ipv6_slash_64() {

@@ -2462,3 +2462,65 @@ fn on_sqlite_bad_app_signatures_are_throttled() {
     assert_eq!(reply.code(), (429, ApiErrorCode::RateLimited), "{reply}");
     assert!(reply.error().retry_after.is_some_and(|secs| secs > 0));
 }
+
+/// Only a linked profile's card grant may confirm a link (which wakes the person's devices);
+/// and each grant's well-signed requests have a rate, past which they wait without spending a
+/// nonce, while another grant's go on.
+#[test]
+fn on_sqlite_only_a_link_grant_confirms_a_link_and_each_grant_has_a_rate() {
+    use profile_core::apps::links::{LINK_APP_ID, LinkConfirm, card_scopes};
+    use profile_server::throttle::APP_REQUEST_BURST;
+    let db = Database::sqlite();
+    let profile_id = db.create_user(EMAIL, PASSPHRASE);
+    let server = Server::start(&db, "http://profiles.test");
+    let device = Device::login(&server, &profile_id, EMAIL, PASSPHRASE, "laptop");
+    let (profile, till, peer) = (Profile::new(), App::new(), App::new());
+    let registration =
+        till.registration(vec![scope(Category::Receipts, &[Action::Append])], till.share(&profile, 1, vec![]));
+    assert_eq!(server.call("POST", path::GRANTS, &registration, &device.access).status, 201);
+    let mut link = peer.registration(card_scopes(), peer.share(&profile, 1, vec![]));
+    link.app_id = LINK_APP_ID.to_owned().try_into().unwrap();
+    assert_eq!(server.call("POST", path::GRANTS, &link, &device.access).status, 201);
+
+    let confirm = |app: &App| {
+        let body = serde_json::to_vec(&LinkConfirm {
+            grant_id: GrantId::from_bytes(random()),
+            profile_url: "https://profiles.test/u/peer".into(),
+        })
+        .unwrap();
+        app.call(&server, "PUT", path::APP_LINK, &body)
+    };
+    assert_eq!(confirm(&till).code(), (403, ApiErrorCode::OutsideGrant), "a till's grant is no link");
+    let mut lookalike = App::new();
+    lookalike.grant = GrantId::from_bytes(random());
+    let mut posing = lookalike.registration(card_scopes(), lookalike.share(&profile, 1, vec![]));
+    posing.app_id = "till".to_owned().try_into().unwrap();
+    assert_eq!(server.call("POST", path::GRANTS, &posing, &device.access).status, 201);
+    assert_eq!(confirm(&lookalike).code(), (403, ApiErrorCode::OutsideGrant), "the card's scopes alone are no link");
+    assert_eq!(confirm(&peer).status, 204);
+    let grants: GrantList = device.get(&server, path::GRANTS).ok();
+    let peered: Vec<_> = grants.grants.iter().filter(|g| g.peer_grant.is_some()).map(|g| &g.grant_id).collect();
+    assert_eq!(peered, [&peer.grant], "only the link grant names the grant given back");
+
+    // The till's burst, then 429 with a wait; the replayed stamp of a refused request is still
+    // good after the wait (its nonce was not spent).
+    let started = Instant::now();
+    let mut served = 0;
+    let refused = loop {
+        let reply = till.call(&server, "GET", path::APP_GRANT, b"");
+        if reply.status != 200 {
+            break reply;
+        }
+        served += 1;
+        assert!(served < 1000, "no rate");
+    };
+    assert_eq!(refused.code(), (429, ApiErrorCode::RateLimited), "{refused}");
+    assert!(refused.error().retry_after.is_some_and(|secs| secs >= 1));
+    let allowed = APP_REQUEST_BURST + started.elapsed().as_secs_f64() * profile_server::throttle::APP_REQUESTS_PER_SEC;
+    assert!(f64::from(served) >= APP_REQUEST_BURST && f64::from(served) <= allowed + 1.0, "{served} served");
+    assert_eq!(peer.call(&server, "GET", path::APP_GRANT, b"").status, 200, "another grant's rate is its own");
+    let stamp = till.stamp("GET", path::APP_GRANT, b"", now_secs());
+    assert_eq!(till.send_as(&server, &stamp, &till.signing, path::APP_GRANT, b"").status, 429);
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(till.send_as(&server, &stamp, &till.signing, path::APP_GRANT, b"").status, 200);
+}

@@ -202,6 +202,10 @@ impl LinkRedeem {
     }
 }
 
+/// The app id a linked profile's grant is registered with. No app may publish it: a device
+/// refuses an app's registration that does.
+pub const LINK_APP_ID: &str = "personal-profile";
+
 /// What linked profiles grant each other: their contact card (name, display name, email,
 /// phone from the identity record), to read and to hear of changes.
 pub fn card_scopes() -> Vec<Scope> {

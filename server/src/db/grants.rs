@@ -34,6 +34,7 @@ pub enum Registered {
 pub struct AppGrantRecord {
     pub id: GrantId,
     pub user: String,
+    pub app_id: profile_core::AppId,
     /// The profile is locked down.
     pub profile_locked: bool,
     /// The whole server is locked down.
@@ -133,7 +134,7 @@ impl Db {
     pub async fn app_grant(&self, id: &GrantId) -> anyhow::Result<Option<AppGrantRecord>> {
         let row = sqlx::query(
             "SELECT g.user_id, u.locked_at, g.scopes, g.app_key, g.share_version, g.revoked_at, \
-             (SELECT COUNT(*) FROM site WHERE key = 'lockdown') \
+             (SELECT COUNT(*) FROM site WHERE key = 'lockdown'), g.app_id \
              FROM grants g JOIN users u ON u.id = g.user_id WHERE g.id = $1",
         )
         .bind(id.as_str())
@@ -149,6 +150,7 @@ impl Db {
             share_version: u64::try_from(row.try_get::<i64, _>(4)?)?,
             revoked: row.try_get::<Option<i64>, _>(5)?.is_some(),
             site_locked: row.try_get::<i64, _>(6)? > 0,
+            app_id: profile_core::AppId::try_from(row.try_get::<String, _>(7)?).map_err(anyhow::Error::msg)?,
         }))
     }
 

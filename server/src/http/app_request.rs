@@ -6,9 +6,10 @@
 //! In order: the client's address must not be waiting in the throttle; the stamp names a grant
 //! here, its signature verifies with that grant's key, and it names this very request (method,
 //! path with query, SHA-256 of the body) at a time within `MAX_STAMP_SKEW` of the server's
-//! clock; its nonce was never spent (spent now, in the database, so a replay is refused by
-//! whichever instance it reaches). Every failure there is one answer, `401 bad_signature`,
-//! counted against the client's address. Then a revoked grant is `403 grant_revoked`, a
+//! clock; the grant has requests left on this instance (`429 rate_limited` otherwise, see
+//! [`crate::throttle::GrantRate`]); its nonce was never spent (spent now, in the database, so a
+//! replay is refused by whichever instance it reaches). Every other failure there is one
+//! answer, `401 bad_signature`, counted against the client's address. Then a revoked grant is `403 grant_revoked`, a
 //! locked-down profile `403 locked_down` and a locked-down server `503 locked_down`. What the grant allows is the handler's to check.
 
 use axum::body::Bytes;
@@ -57,13 +58,14 @@ impl FromRequest<AppState> for AppRequest {
             .await
             .map_err(|rejection| ApiError::new(rejection.status(), ApiErrorCode::TooLarge, rejection.body_text()))?;
         match check(state, stamp, signature, &method, &path, &body).await? {
-            Some(grant) if grant.revoked => {
-                Err(ApiError::new(StatusCode::FORBIDDEN, ApiErrorCode::GrantRevoked, "this grant was revoked"))
-            }
-            Some(grant) if grant.site_locked => Err(ApiError::locked_down()),
-            Some(grant) if grant.profile_locked => Err(ApiError::profile_locked()),
-            Some(grant) => Ok(Self { grant, body }),
-            None => {
+            Checked::TooMany(secs) => Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ApiErrorCode::RateLimited,
+                "this grant made more requests than it may for now; wait and try again",
+            )
+            .retry_after(secs)),
+            Checked::Good(grant) => Self::live(grant, body),
+            Checked::Bad => {
                 // Counted against the address; a refusal to count is the same answer.
                 let _ = state.db.claim(&subjects).await?;
                 Err(bad_signature())
@@ -72,7 +74,32 @@ impl FromRequest<AppState> for AppRequest {
     }
 }
 
-/// The grant of a well-signed, fresh, first-seen stamp of this request; `None` otherwise.
+impl AppRequest {
+    /// A well-signed request of `grant`, refused when the grant or the profile cannot serve it.
+    fn live(grant: AppGrantRecord, body: Bytes) -> Result<Self, ApiError> {
+        if grant.revoked {
+            return Err(ApiError::new(StatusCode::FORBIDDEN, ApiErrorCode::GrantRevoked, "this grant was revoked"));
+        }
+        if grant.site_locked {
+            return Err(ApiError::locked_down());
+        }
+        if grant.profile_locked {
+            return Err(ApiError::profile_locked());
+        }
+        Ok(Self { grant, body })
+    }
+}
+
+/// What the signature, stamp, rate and nonce checks found.
+enum Checked {
+    Good(AppGrantRecord),
+    /// Well signed, but the grant's requests are spent for now: wait this many seconds.
+    TooMany(i64),
+    Bad,
+}
+
+/// The grant of a well-signed, fresh stamp of this request, within the grant's rate, whose nonce
+/// was never spent (and is spent now).
 async fn check(
     state: &AppState,
     stamp: Option<String>,
@@ -80,23 +107,26 @@ async fn check(
     method: &str,
     path: &str,
     body: &[u8],
-) -> anyhow::Result<Option<AppGrantRecord>> {
-    let (Some(stamp), Some(signature)) = (stamp, signature) else { return Ok(None) };
-    let Ok((signed, stamp)) = AppStamp::from_header(&stamp) else { return Ok(None) };
-    let Ok(signature) = Signature::from_base64url(signature.trim()) else { return Ok(None) };
-    let Some(grant) = state.db.app_grant(&stamp.grant_id).await? else { return Ok(None) };
-    let Ok(key) = grant.app_key.to_key() else { return Ok(None) };
+) -> anyhow::Result<Checked> {
+    let (Some(stamp), Some(signature)) = (stamp, signature) else { return Ok(Checked::Bad) };
+    let Ok((signed, stamp)) = AppStamp::from_header(&stamp) else { return Ok(Checked::Bad) };
+    let Ok(signature) = Signature::from_base64url(signature.trim()) else { return Ok(Checked::Bad) };
+    let Some(grant) = state.db.app_grant(&stamp.grant_id).await? else { return Ok(Checked::Bad) };
+    let Ok(key) = grant.app_key.to_key() else { return Ok(Checked::Bad) };
     let now = crate::now();
     if key.verify(&signed, &signature).is_err()
         || stamp.matches(method, path, body, u64::try_from(now).unwrap_or(0)).is_err()
     {
-        return Ok(None);
+        return Ok(Checked::Bad);
+    }
+    if let Err(secs) = state.app_rate.take(grant.id.as_str()) {
+        return Ok(Checked::TooMany(secs));
     }
     // Kept until the stamp is stale whichever way the clocks differ, and longer.
     let expires_at = i64::try_from(stamp.issued_at).unwrap_or(i64::MAX).saturating_add(2 * MAX_STAMP_SKEW as i64);
     let expires_at = expires_at.max(now + 2 * MAX_STAMP_SKEW as i64);
     if !state.db.spend_nonce(grant.id.as_str(), &stamp.nonce, expires_at).await? {
-        return Ok(None);
+        return Ok(Checked::Bad);
     }
-    Ok(Some(grant))
+    Ok(Checked::Good(grant))
 }

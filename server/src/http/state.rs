@@ -10,7 +10,7 @@ use crate::services::mailer::Mailer;
 use crate::services::metrics::Metrics;
 use crate::services::site_keys::SiteKeys;
 use crate::services::webhooks::Webhooks;
-use crate::throttle::SlowHashes;
+use crate::throttle::{GrantRate, SlowHashes};
 
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -26,6 +26,8 @@ pub struct AppState {
     pub hashes: SlowHashes,
     /// Wakes this instance's webhook delivery worker.
     pub webhooks: Webhooks,
+    /// Each grant's requests on this instance.
+    pub app_rate: Arc<GrantRate>,
 }
 
 impl AppState {
@@ -38,6 +40,7 @@ impl AppState {
         let mailer = Mailer::new(&settings)?;
         let site_keys = Arc::new(SiteKeys::new(settings.sites_on_loopback));
         let hashes = SlowHashes::new(settings.hash_concurrency);
-        Ok(Self { db, settings, metrics, keys, events, mailer, site_keys, hashes, webhooks })
+        let app_rate = Arc::default();
+        Ok(Self { db, settings, metrics, keys, events, mailer, site_keys, hashes, webhooks, app_rate })
     }
 }

@@ -190,7 +190,7 @@ async fn catch_up(state: &AppState, grant: &AppGrantRecord, feed: &mut AppFeed) 
     feed.catch_up(revoked, share_version)
 }
 
-fn outside_grant(message: String) -> ApiError {
+pub(super) fn outside_grant(message: String) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, ApiErrorCode::OutsideGrant, message)
 }
 

@@ -11,7 +11,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use profile_core::apps::links::{LinkConfirm, LinkRedeem, MAX_PROFILE_URL, TICKET_TTL};
+use profile_core::apps::links::{LINK_APP_ID, LinkConfirm, LinkRedeem, MAX_PROFILE_URL, TICKET_TTL, card_scopes};
 use profile_core::server_api::{ApiErrorCode, AppendsDone, LinkRequestList, LinkTicketSet};
 
 use super::grants::APPENDS_PAGE;
@@ -100,7 +100,11 @@ pub async fn requests_done(
 /// A linked profile names the grant it gave back (signed for the grant it was given): `204`;
 /// the person's devices hear of it. It says it again when its card changed or it cut the link,
 /// so the person's devices read the card, or find it gone, at once.
+/// Only a linked profile's card grant may: any other app is `403 outside_grant`.
 pub async fn confirm(State(state): State<AppState>, request: AppRequest) -> Result<StatusCode, ApiError> {
+    if request.grant.app_id.as_str() != LINK_APP_ID || request.grant.scopes != card_scopes() {
+        return Err(super::apps::outside_grant("only a linked profile's grant confirms a link".into()));
+    }
     let confirm: LinkConfirm = serde_json::from_slice(&request.body)
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ApiErrorCode::InvalidRequest, e.to_string()))?;
     if confirm.profile_url.len() > MAX_PROFILE_URL {
