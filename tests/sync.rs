@@ -722,7 +722,23 @@ fn an_app_the_person_grants_reads_its_sealed_share_appends_and_is_cut_off_when_r
     // key (what anyone holding a share, the profile's encryption key, could seal), one its
     // category's definition refuses, and one over the size limit the server refuses itself.
     // None joins the profile; the host says the first two in the activity.
-    let send_raw = |fields: Value, signer: &profile_core::public::ProfileKey| -> u16 {
+    // A forger's generator that gives every seal the same ephemeral key.
+    struct Same;
+    impl getrandom::rand_core::TryRng for Same {
+        type Error = std::convert::Infallible;
+        fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+            Ok(7)
+        }
+        fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+            Ok(7)
+        }
+        fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), Self::Error> {
+            dest.fill(7);
+            Ok(())
+        }
+    }
+    impl getrandom::rand_core::TryCryptoRng for Same {}
+    let seal_raw = |fields: Value, signer: &profile_core::public::ProfileKey, same: bool| -> Vec<u8> {
         use profile_core::apps::sealed::{AppendContents, EncryptionKey, seal_append};
         let to_profile = EncryptionKey::from_jwk(&share.encryption_key).unwrap();
         let contents = AppendContents {
@@ -732,7 +748,12 @@ fn an_app_the_person_grants_reads_its_sealed_share_appends_and_is_cut_off_when_r
             made_at: 1,
         };
         let mut rng = getrandom::rand_core::UnwrapErr(getrandom::SysRng);
-        let sealed = match seal_append(&to_profile, &contents, |bytes| signer.sign(bytes), &mut rng) {
+        let sealed = if same {
+            seal_append(&to_profile, &contents, |bytes| signer.sign(bytes), &mut Same)
+        } else {
+            seal_append(&to_profile, &contents, |bytes| signer.sign(bytes), &mut rng)
+        };
+        let sealed = match sealed {
             Ok(sealed) => sealed,
             // Too big to seal as the library would: bytes past the limit, as a forger sends them.
             Err(_) => profile_core::apps::Sealed {
@@ -740,11 +761,12 @@ fn an_app_the_person_grants_reads_its_sealed_share_appends_and_is_cut_off_when_r
                 ciphertext: profile_core::server_api::Bytes(vec![0; profile_core::apps::MAX_APPEND_BYTES + 64]),
             },
         };
-        let body =
-            serde_json::to_vec(&profile_core::server_api::AppendRequest { category: Category::Receipts, sealed })
-                .unwrap();
+        serde_json::to_vec(&profile_core::server_api::AppendRequest { category: Category::Receipts, sealed }).unwrap()
+    };
+    // Sent as the app sends it: a fresh stamp, signed with the app's key.
+    let post_raw = |body: &[u8]| -> u16 {
         let path = profile_core::server_api::path::APP_APPENDS;
-        let stamp = keys.stamp(&answer.grant_id, "POST", path, &body).unwrap();
+        let stamp = keys.stamp(&answer.grant_id, "POST", path, body).unwrap();
         let headers = format!(
             "{}: {}\r\n{}: {}\r\n",
             profile_core::apps::STAMP_HEADER,
@@ -752,8 +774,10 @@ fn an_app_the_person_grants_reads_its_sealed_share_appends_and_is_cut_off_when_r
             profile_core::server_api::SIGNATURE_HEADER,
             stamp.signature
         );
-        server.server.raw("POST", path, "application/json", &body, &headers).0
+        server.server.raw("POST", path, "application/json", body, &headers).0
     };
+    let send_raw =
+        |fields: Value, signer: &profile_core::public::ProfileKey| post_raw(&seal_raw(fields, signer, false));
     let as_app = profile_core::public::ProfileKey::from_secret(&signing_secret).unwrap();
     let forger = profile_core::public::ProfileKey::from_secret(&profile_core::Secret32::from_bytes([23; 32])).unwrap();
     let mut forged = receipt.clone();
@@ -781,6 +805,35 @@ fn an_app_the_person_grants_reads_its_sealed_share_appends_and_is_cut_off_when_r
     );
     let receipts = host.ok(EXTENSION_ORIGIN, "listItems", json!({"category": "receipts"}));
     assert_eq!(receipts["total"], 1, "neither joined the profile: {receipts} {refusals}");
+
+    // An append adds; it never replaces. Two with the same ephemeral key (the app chooses it)
+    // are two items; one the person edited, served again, leaves the edit as it is.
+    let repeat = |total: &str| {
+        let mut fields = receipt.clone();
+        fields["merchant"] = json!("Repeat Store");
+        fields["total"] = json!(total);
+        fields["items"][0]["total"] = json!(total);
+        fields["items"][0]["unitPrice"] = json!(total);
+        fields
+    };
+    let (first, second) = (seal_raw(repeat("1.00"), &as_app, true), seal_raw(repeat("2.00"), &as_app, true));
+    assert_eq!((post_raw(&first), post_raw(&second)), (201, 201));
+    let listed = eventually(
+        "both receipts of one ephemeral key",
+        || host.ok(EXTENSION_ORIGIN, "listItems", json!({"category": "receipts", "query": "Repeat Store"})),
+        |list| list["total"] == 2,
+    );
+    let one = listed["items"].as_array().unwrap().iter().find(|i| i["fields"]["total"] == "1.00").unwrap().clone();
+    let mut edited = one["fields"].clone();
+    edited["merchant"] = json!("Repeat Store (milk returned)");
+    host.ok(EXTENSION_ORIGIN, "saveItem", json!({"category": "receipts", "item": {"id": one["id"], "fields": edited}}));
+    assert_eq!(post_raw(&first), 201, "the same sealed append again, freshly stamped");
+    // Taken in by this sync, or by the push thread before the server forgot it.
+    home.cli(&["sync"], "");
+    let after = host.ok(EXTENSION_ORIGIN, "listItems", json!({"category": "receipts", "query": "Repeat Store"}));
+    assert_eq!(after["total"], 2, "{after}");
+    let kept = after["items"].as_array().unwrap().iter().find(|i| i["id"] == one["id"]).unwrap();
+    assert_eq!(kept["fields"]["merchant"], "Repeat Store (milk returned)", "the person's edit was overwritten: {kept}");
 
     // A change to what it may read but did not subscribe to (vehicles) reaches its share
     // quietly: no webhook.
@@ -843,11 +896,8 @@ fn an_app_the_person_grants_reads_its_sealed_share_appends_and_is_cut_off_when_r
     assert!(handled.iter().any(|e| e.contains("share-updated")), "{handled:?}");
     let apps = host.ok(EXTENSION_ORIGIN, "listApps", json!({}));
     assert!(apps["apps"][0]["revokedAt"].is_number(), "{apps}");
-    assert_eq!(
-        apps["apps"][0]["appendedItems"][0]["summary"].as_str().map(|s| s.contains("Corner Store")),
-        Some(true),
-        "{apps}"
-    );
+    let added = apps["apps"][0]["appendedItems"].as_array().unwrap();
+    assert!(added.iter().any(|i| i["summary"].as_str().is_some_and(|s| s.contains("Corner Store"))), "{apps}");
 
     // Nothing the app could read or added is in the database in plaintext.
     let stored = server.stored_bytes();

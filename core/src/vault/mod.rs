@@ -33,7 +33,7 @@ pub mod items;
 pub use contents::{
     AccountRecord, AppGrantRecord, ContentsError, PeerLink, PublicChoice, VAULT_FORMAT, VaultContents, merge,
 };
-pub use items::{Items, Kept};
+pub use items::{Items, Kept, Slot};
 
 /// Shortest passphrase accepted anywhere (host lock, profile server).
 pub const MIN_PASSPHRASE_CHARS: usize = 8;

@@ -18,8 +18,8 @@ use profile_core::apps::sealed::{
 use profile_core::apps::{Action, AppRegistration, GrantAnswer, GrantId, GrantRequest, SealedShare};
 use profile_core::disclosure::share_categories;
 use profile_core::public::ProfileKey;
-use profile_core::server_api::{AppendList, AppendsDone, GrantInfo, GrantList, GrantRegistration, path};
-use profile_core::vault::AppGrantRecord;
+use profile_core::server_api::{AppendList, AppendsDone, GrantInfo, GrantList, GrantRegistration, PendingAppend, path};
+use profile_core::vault::{AppGrantRecord, Slot};
 use profile_core::wire::{AppEntry, AppList, Disclosure};
 use profile_core::{ErrorCode, ItemId, ItemInput, Origin, Secret32, WireError};
 use sha2::{Digest, Sha256};
@@ -199,7 +199,7 @@ fn share_contents(
 /// What a sync's work for apps and linked profiles leaves to do once the state it changed is
 /// saved: the ledger's entries, and the appends and link requests the server may then forget
 /// (told only after they are safe on disk, so a crash in between reads them again; an append
-/// read again makes the same item, whose id comes from the append's).
+/// read again finds the item it made, whose id comes from its sealed bytes, and leaves it).
 #[derive(Debug, Default)]
 pub(super) struct AfterSync {
     pub ledger: Vec<Disclosure>,
@@ -356,6 +356,13 @@ fn take_appends(
     for append in list.appends {
         let Some(record) = state.app_grants.get(&append.grant_id).cloned() else { continue };
         after.appends_done.push(append.id.clone());
+        // An append adds and never replaces. The same append read twice (a crash before the
+        // server heard it was taken, the server serving it again, a second process of this
+        // device) was taken already: the item it made stays as the person keeps it, or gone.
+        let new_id = append_item_id(&append);
+        if !matches!(state.items.slot(append.category, &new_id), Slot::Absent) {
+            continue;
+        }
         let allowed = record.revoked_at.is_none()
             && record.scopes.iter().any(|s| s.category == append.category && s.may(Action::Append));
         let taken = (|| {
@@ -365,15 +372,6 @@ fn take_appends(
             let contents = open_append(key, &record.app_key, &append.grant_id, append.category, &append.sealed)
                 .map_err(|e| e.to_string())?;
             let input = ItemInput { id: None, fields: contents.fields };
-            // The same append read twice (a crash before the server heard it was taken, or the
-            // server serving it again under another id) makes the same item: its id comes from
-            // the sealed bytes, which only the app could have made.
-            let mut hashed = format!("{}\n", append.grant_id).into_bytes();
-            hashed.extend_from_slice(&append.sealed.enc.0);
-            let digest = Sha256::digest(&hashed);
-            let mut id = [0u8; 12];
-            id.copy_from_slice(&digest[..12]);
-            let new_id = ItemId::from_random(id);
             state
                 .save_item(append.category, input, new_id, now(), Some(record.origin.to_string()))
                 .map_err(|e| e.message)
@@ -388,6 +386,21 @@ fn take_appends(
         after.ledger.push(Disclosure::new(now(), record.origin.clone(), "appAppend", fields, outcome));
     }
     Ok(())
+}
+
+/// The id of the item an append makes: from all its sealed bytes (which only the app could have
+/// made), so the same append makes the same item and two appends two items, whatever ephemeral
+/// key the app chose.
+fn append_item_id(append: &PendingAppend) -> ItemId {
+    let mut hashed = Sha256::new();
+    hashed.update(append.grant_id.as_str().as_bytes());
+    for part in [&append.sealed.enc.0, &append.sealed.ciphertext.0] {
+        hashed.update((part.len() as u64).to_be_bytes());
+        hashed.update(part);
+    }
+    let mut id = [0u8; 12];
+    id.copy_from_slice(&hashed.finalize()[..12]);
+    ItemId::from_random(id)
 }
 
 /// The apps the person granted, as the profile server lists them, with the newest items each
