@@ -914,7 +914,8 @@ pub struct RecoverSent {
     pub sent: String,
 }
 
-/// Most grants a profile holds (revoked ones count until the person's devices forget them).
+/// Most grants a profile holds (revoked ones count until room is needed, when the server
+/// forgets those revoked longest ago, once their apps had a day to hear of it).
 pub const MAX_GRANTS: usize = 1_000;
 /// Most appends waiting for the person's devices, per grant; past it an app's append is
 /// refused `429` until a device takes them in.

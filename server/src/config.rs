@@ -73,7 +73,8 @@ pub struct Settings {
     /// never comes back, and cost about 150 bytes each; a batch that would remember more is
     /// answered `413` until the operator raises this.
     pub max_tombstones_per_user: i64,
-    /// Grants a profile may hold, revoked ones included; at most
+    /// Grants a profile may hold, revoked ones included until room is needed (then those revoked
+    /// longest ago, more than `webhook_give_up_secs` ago, are forgotten); at most
     /// `profile_core::server_api::MAX_GRANTS`, the default.
     pub max_grants_per_user: usize,
     /// Appends that may wait for the person's devices, per grant; past it an app's append is

@@ -2524,3 +2524,51 @@ fn on_sqlite_only_a_link_grant_confirms_a_link_and_each_grant_has_a_rate() {
     std::thread::sleep(Duration::from_millis(1100));
     assert_eq!(till.send_as(&server, &stamp, &till.signing, path::APP_GRANT, b"").status, 200);
 }
+
+/// A profile's grants are bounded, but revoked ones never fill it for good: once room is
+/// needed, those revoked longest ago (a give-up time ago, when their apps had the time to hear
+/// of it) are forgotten, with their waiting appends; live ones and fresh revocations count.
+fn revoked_grants_make_room(db: Database) {
+    let profile_id = db.create_user(EMAIL, PASSPHRASE);
+    let env = [("PROFILE_SERVER__MAX_GRANTS_PER_USER", "3"), ("PROFILE_SERVER__WEBHOOK_GIVE_UP_SECS", "2")];
+    let server = Server::start_with(&db, &["--public-url", "http://profiles.test"], &env);
+    let device = Device::login(&server, &profile_id, EMAIL, PASSPHRASE, "laptop");
+    let profile = Profile::new();
+    let register = |app: &App| {
+        let registration =
+            app.registration(vec![scope(Category::Receipts, &[Action::Append])], app.share(&profile, 1, vec![]));
+        server.call("POST", path::GRANTS, &registration, &device.access)
+    };
+    let apps: Vec<App> = (0..5).map(|_| App::new()).collect();
+    for app in &apps[..3] {
+        assert_eq!(register(app).status, 201);
+    }
+    assert_eq!(register(&apps[3]).code(), (413, ApiErrorCode::TooLarge), "three live grants fill it");
+    let append = apps[0].append(&profile, Category::Receipts, json!({"merchant": "Gone Store", "total": "1.00"}));
+    let body = serde_json::to_vec(&append).unwrap();
+    assert_eq!(apps[0].call(&server, "POST", path::APP_APPENDS, &body).status, 201);
+    let revoke = |app: &App| server.authorized("DELETE", &path::grant(app.grant.as_str()), b"", Some(&device.access));
+    assert_eq!(revoke(&apps[0]).status, 204);
+    assert_eq!(register(&apps[3]).code(), (413, ApiErrorCode::TooLarge), "revoked just now, it still counts");
+    std::thread::sleep(Duration::from_millis(3100));
+    assert_eq!(register(&apps[3]).status, 201, "the grant revoked long enough ago made room");
+    let listed: GrantList = device.get(&server, path::GRANTS).ok();
+    let mut ids: Vec<_> = listed.grants.iter().map(|g| g.grant_id.clone()).collect();
+    ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    let mut kept: Vec<_> = apps[1..4].iter().map(|a| a.grant.clone()).collect();
+    kept.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    assert_eq!(ids, kept, "the revoked one is forgotten");
+    let waiting: AppendList = device.get(&server, path::APPENDS).ok();
+    assert!(waiting.appends.is_empty(), "its appends went with it: {waiting:?}");
+    assert_eq!(register(&apps[4]).code(), (413, ApiErrorCode::TooLarge), "live grants are never forgotten");
+}
+
+#[test]
+fn on_sqlite_revoked_grants_make_room() {
+    revoked_grants_make_room(Database::sqlite());
+}
+
+#[test]
+fn on_postgres_revoked_grants_make_room() {
+    revoked_grants_make_room(Database::postgres());
+}

@@ -79,12 +79,15 @@ fn info(row: &AnyRow) -> anyhow::Result<GrantInfo> {
 
 impl Db {
     /// Registers a grant with its first share, unless its id is taken or the profile holds
-    /// `max` grants already.
+    /// `max` grants already. Revoked grants count until room is needed: then those revoked
+    /// longest ago, before `forget_revoked_before` (Unix seconds: once their apps had the time
+    /// to hear of it), are forgotten, with all that is left of them.
     pub async fn register_grant(
         &self,
         user: &str,
         grant: &GrantRegistration,
         max: usize,
+        forget_revoked_before: i64,
     ) -> anyhow::Result<Registered> {
         let mut tx = self.pool.begin().await?;
         // One profile's registrations one at a time (its `vaults` row), so the count holds.
@@ -94,8 +97,26 @@ impl Db {
             .fetch_one(&mut *tx)
             .await?
             .try_get(0)?;
-        if held >= i64::try_from(max)? {
-            return Ok(Registered::Full);
+        let over = held - i64::try_from(max)? + 1;
+        if over > 0 {
+            let forgettable: Vec<String> = sqlx::query_scalar(
+                "SELECT id FROM grants WHERE user_id = $1 AND revoked_at IS NOT NULL AND revoked_at < $2 \
+                 ORDER BY revoked_at, id LIMIT $3",
+            )
+            .bind(user)
+            .bind(forget_revoked_before)
+            .bind(over)
+            .fetch_all(&mut *tx)
+            .await?;
+            if i64::try_from(forgettable.len())? < over {
+                return Ok(Registered::Full);
+            }
+            for id in &forgettable {
+                for table in ["appends", "grant_peers", "webhook_deliveries", "app_nonces", "grants"] {
+                    let column = if table == "grants" { "id" } else { "grant_id" };
+                    sqlx::query(&format!("DELETE FROM {table} WHERE {column} = $1")).bind(id).execute(&mut *tx).await?;
+                }
+            }
         }
         let inserted = sqlx::query(&format!(
             "INSERT INTO grants (id, user_id, origin, app_id, name, scopes, app_key, share, share_version, created_at) \

@@ -38,7 +38,13 @@ pub async fn register(
     profile_core::apps::check_scopes(&grant.scopes).map_err(ApiError::invalid)?;
     grant.app_key.to_key().map_err(|_| ApiError::invalid("appKey is not a P-256 public key"))?;
     check_share(&grant.share)?;
-    match state.db.register_grant(&session.user, &grant, state.settings.max_grants_per_user).await? {
+    let forget_revoked_before =
+        crate::now().saturating_sub(i64::try_from(state.settings.webhook_give_up_secs).unwrap_or(i64::MAX));
+    match state
+        .db
+        .register_grant(&session.user, &grant, state.settings.max_grants_per_user, forget_revoked_before)
+        .await?
+    {
         Registered::Done(info) => Ok((StatusCode::CREATED, Json(*info))),
         Registered::Taken => Err(ApiError::new(StatusCode::CONFLICT, ApiErrorCode::Conflict, "this grant id is taken")),
         Registered::Full => Err(ApiError::too_large(format!(
