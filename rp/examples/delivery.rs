@@ -208,12 +208,11 @@ fn listen(customers: Customers, webhooks: Arc<Webhooks>, grant: GrantId) {
                 Ok(events) => {
                     for event in events {
                         match event {
-                            Ok(event) if !webhooks.seen(&event.id) => {
-                                if let Err(e) = hear(&customers, &event) {
+                            Ok(event) => {
+                                if let Err(e) = webhooks.once(&event.id, || hear(&customers, &event)) {
                                     eprintln!("event {}: {e}", event.id);
                                 }
                             }
-                            Ok(_) => {}
                             Err(e) => {
                                 eprintln!("event socket of grant {grant}: {e}");
                                 break;
@@ -237,10 +236,9 @@ async fn webhook(State(app): State<Delivery>, headers: HeaderMap, body: Bytes) -
         let customers = &app.customers;
         let api_base_of = |grant: &GrantId| customer(customers, grant).map(|c| c.client.api_base());
         let event = app.webhooks.verify(&key_id, &signature, &body, api_base_of)?;
-        // Delivered at least once: an event handled before is answered and passed over.
-        if !app.webhooks.seen(&event.id) {
-            hear(customers, &event)?;
-        }
+        // Delivered at least once: an event handled before is answered and passed over; one
+        // whose handling failed is answered with an error, and comes again.
+        app.webhooks.once(&event.id, || hear(customers, &event))?;
         Ok::<_, AppError>(())
     })
     .await;

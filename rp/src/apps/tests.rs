@@ -123,15 +123,19 @@ fn a_webhook_verifies_with_its_servers_key_only() {
 }
 
 #[test]
-fn seen_event_ids_are_remembered_up_to_the_bound() {
+fn events_are_handled_once_each_up_to_the_bound_and_a_failed_one_again() {
     let webhooks = Webhooks::with_capacity(Reach::Public, 2);
-    assert!(!webhooks.seen("a"));
-    assert!(webhooks.seen("a"), "a second delivery");
-    assert!(!webhooks.seen("b"));
-    assert!(!webhooks.seen("c"), "a is forgotten now");
-    assert!(webhooks.seen("b") && webhooks.seen("c"));
-    assert!(!webhooks.seen("a"));
-    assert!(!Webhooks::with_capacity(Reach::Public, 0).seen("x"), "a capacity of at least one");
+    let handle = |id: &str| webhooks.once(id, || Ok::<_, ()>(id.to_owned()));
+    assert_eq!(handle("a"), Ok(Some("a".into())));
+    assert_eq!(handle("a"), Ok(None), "a second delivery");
+    assert_eq!(webhooks.once("b", || Err::<(), _>("the share could not be read")), Err("the share could not be read"));
+    assert_eq!(handle("b"), Ok(Some("b".into())), "a failed one is handled when it comes again");
+    assert_eq!(handle("c"), Ok(Some("c".into())), "a is forgotten now");
+    assert_eq!((handle("b"), handle("c")), (Ok(None), Ok(None)));
+    assert_eq!(handle("a"), Ok(Some("a".into())));
+    let one = Webhooks::with_capacity(Reach::Public, 0);
+    assert_eq!(one.once("x", || Ok::<_, ()>(())), Ok(Some(())));
+    assert_eq!(one.once("x", || Ok::<_, ()>(())), Ok(None), "a capacity of at least one");
 }
 
 const PROFILE: &str = "https://profiles.example/u/ada";

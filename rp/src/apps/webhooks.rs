@@ -10,7 +10,7 @@ use profile_core::server_api::{Jwks, ServerJwk, path};
 use super::{AppError, AppEvent, GrantId, Reach};
 use crate::outward::Outward;
 
-/// How many event ids [`Webhooks::seen`] remembers unless told otherwise.
+/// How many event ids [`Webhooks::once`] remembers unless told otherwise.
 pub const DEFAULT_SEEN_IDS: usize = 100_000;
 /// The soonest a profile server's keys are fetched again for a key id they did not hold.
 const REFETCH_AFTER: Duration = Duration::from_secs(30);
@@ -22,7 +22,7 @@ const MAX_JWKS: u64 = 64 * 1024;
 /// [`Webhooks::verify`] inside `spawn_blocking`) and kept, and fetched again when a webhook names
 /// an id they did not hold (at most every 30 seconds per server), so a server may rotate its key.
 ///
-/// A webhook may come more than once (delivery is at least once): [`Webhooks::seen`] remembers
+/// A webhook may come more than once (delivery is at least once): [`Webhooks::once`] remembers
 /// the ids of the last events you handled. Keep one `Webhooks` for the app.
 #[derive(Debug)]
 pub struct Webhooks {
@@ -80,10 +80,17 @@ impl Webhooks {
         Ok(event)
     }
 
-    /// Whether an event with this id was seen before; remembers it if not. Call it once you
-    /// handled the event: the oldest ids are forgotten beyond the capacity.
-    pub fn seen(&self, event_id: &str) -> bool {
-        self.seen.lock().unwrap_or_else(|p| p.into_inner()).seen(event_id)
+    /// Handles an event once: runs `handle` unless an event with this id was handled before
+    /// (`Ok(None)` then), and remembers the id only when `handle` succeeded, so an event whose
+    /// handling failed is handled when the server sends it again (answer the webhook with an
+    /// error, and it does). The oldest ids are forgotten beyond the capacity.
+    pub fn once<T, E>(&self, event_id: &str, handle: impl FnOnce() -> Result<T, E>) -> Result<Option<T>, E> {
+        if self.seen.lock().unwrap_or_else(|p| p.into_inner()).ids.contains(event_id) {
+            return Ok(None);
+        }
+        let done = handle()?;
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).remember(event_id);
+        Ok(Some(done))
     }
 
     /// The server's key `key_id`: kept, or fetched when not held and not fetched lately.
@@ -124,9 +131,9 @@ struct SeenIds {
 }
 
 impl SeenIds {
-    fn seen(&mut self, id: &str) -> bool {
+    fn remember(&mut self, id: &str) {
         if self.ids.contains(id) {
-            return true;
+            return;
         }
         if self.order.len() >= self.capacity
             && let Some(oldest) = self.order.pop_front()
@@ -135,6 +142,5 @@ impl SeenIds {
         }
         self.order.push_back(id.to_owned());
         self.ids.insert(id.to_owned());
-        false
     }
 }
