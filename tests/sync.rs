@@ -909,6 +909,89 @@ fn an_app_the_person_grants_reads_its_sealed_share_appends_and_is_cut_off_when_r
     }
 }
 
+/// An app's share with two devices on the profile: each change is sealed once, whichever
+/// devices sync after it, and the app hears only of what it subscribed to. The device that
+/// seals leaves a note with the share (keyed digests the server cannot read) from which the
+/// other sees it is current.
+#[test]
+fn two_devices_seal_an_apps_share_once_per_change_and_tell_it_only_what_it_subscribed_to() {
+    use profile_rp::apps::{AppClient, AppKeys, Category, Reach};
+    use std::sync::Arc;
+
+    let server = ProfileServer::start(EMAIL, PASSPHRASE);
+    let (laptop, desktop) = (HostHome::new(), HostHome::new());
+    for home in [&laptop, &desktop] {
+        home.cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+    }
+    let mut host = messaging(&laptop);
+    host.ok(EXTENSION_ORIGIN, "saveAddress", json!({"label": "Home", "address": address("12 Secret Lane", "Paris")}));
+    let keys = Arc::new(AppKeys::generate().unwrap());
+    let registration = keys.registration("parcel-express", "Parcel Express").unwrap();
+    let site = profile_testkit::app::AppSite::start(serde_json::to_value(&registration).unwrap());
+    let request = json!({"scopes": [
+        {"category": "addresses", "actions": ["read", "subscribe"]},
+        {"category": "vehicles", "actions": ["read"]}
+    ], "purpose": "Deliveries"});
+    let answer: profile_core::apps::GrantAnswer =
+        serde_json::from_value(host.ok(&site.origin, "requestGrant", request)).unwrap();
+    drop(host);
+    let app = AppClient::connect(keys, answer, Reach::Loopback).unwrap();
+    app.set_webhook(&site.webhook_url()).unwrap();
+    let version = || app.share().unwrap().version;
+    let told = || {
+        let deliveries = site.deliveries();
+        let ids: std::collections::BTreeSet<_> =
+            deliveries.iter().map(|d| d.headers["personal-profile-event-id"].clone()).collect();
+        ids.len()
+    };
+    assert_eq!(version(), 1);
+
+    // The other device hears of the grant: nothing changed, so nothing is sealed or told.
+    desktop.cli(&["sync"], "");
+    laptop.cli(&["sync"], "");
+    assert_eq!(version(), 1, "a device sealed an unchanged share again");
+
+    // A vehicle (read, not subscribed): sealed once, quietly.
+    laptop.cli(&["data", "set", "vehicles", "vin=1M8GDM9AXKP042788", "make=Volvo", "model=EX30"], "");
+    eventually(
+        "the vehicle in the share",
+        || app.share().unwrap(),
+        |share| share.categories.get(&Category::Vehicles).is_some_and(|v| !v.is_empty()),
+    );
+    for home in [&desktop, &laptop, &desktop] {
+        home.cli(&["sync"], "");
+    }
+    assert_eq!(version(), 2, "sealed more than once for one change");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(told(), 0, "told of a change it did not subscribe to");
+
+    // A new address, made on the other device (subscribed): sealed once, told once.
+    desktop.cli(
+        &[
+            "address",
+            "set",
+            "shipping",
+            "--name",
+            "Ada Lovelace",
+            "--line1",
+            "3 New Road",
+            "--city",
+            "Lyon",
+            "--postal-code",
+            "69001",
+            "--country",
+            "FR",
+        ],
+        "",
+    );
+    eventually("the app told of the new address", told, |n| *n >= 1);
+    for home in [&laptop, &desktop, &laptop] {
+        home.cli(&["sync"], "");
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!((version(), told()), (3, 1), "one change: one seal, one event");
+}
+
 /// Two people link their profiles with a one-time ticket (each on their own profile server):
 /// each then follows the other's card, told by the other's device through their own server
 /// (no sync by hand); the ticket works once; either can cut the link.

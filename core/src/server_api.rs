@@ -134,10 +134,10 @@ pub mod path {
         format!("{GRANTS}/{id}/share")
     }
 
-    /// [`GRANT_SHARE`] for one grant, without telling the app ([`super::ShareNotify`]): what
-    /// changed is nothing it subscribed to.
-    pub fn grant_share_quiet(id: &str) -> String {
-        format!("{GRANTS}/{id}/share?notify=false")
+    /// [`GRANT_SHARE`] for one grant, telling the app or not, with the sealing device's note
+    /// ([`super::ShareNotify`]; the note is URL-safe by its shape).
+    pub fn grant_share_noted(id: &str, notify: bool, note: &str) -> String {
+        format!("{GRANTS}/{id}/share?notify={notify}&note={note}")
     }
 }
 
@@ -937,6 +937,9 @@ pub struct GrantRegistration {
     /// The key the app signs its requests with.
     pub app_key: PublicJwk,
     pub share: SealedShare,
+    /// The devices' note on the share ([`ShareNotify::note`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share_note: Option<String>,
 }
 
 /// A grant as the server holds it, for the person's devices.
@@ -959,6 +962,9 @@ pub struct GrantInfo {
     pub appended: u64,
     /// The share's version the server holds.
     pub share_version: u64,
+    /// The note of the device that sealed it ([`ShareNotify::note`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share_note: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<i64>,
     /// Where its webhook goes, when it set one.
@@ -978,6 +984,20 @@ pub struct GrantInfo {
 pub struct ShareNotify {
     #[serde(default = "notify_by_default")]
     pub notify: bool,
+    /// What the sealing device notes of the share for the person's other devices, opaque to the
+    /// server (keyed digests of what it holds, and of what the app was told of): another device
+    /// seals it again only when what it would seal differs, and tells the app only when what it
+    /// subscribed to did. At most [`MAX_SHARE_NOTE`] characters of base64url and `.`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The longest share note.
+pub const MAX_SHARE_NOTE: usize = 128;
+
+/// Whether `note` is a share note's shape ([`ShareNotify::note`]).
+pub fn is_share_note(note: &str) -> bool {
+    note.len() <= MAX_SHARE_NOTE && note.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
 fn notify_by_default() -> bool {

@@ -381,6 +381,7 @@ mod apps {
                     scopes: scopes.to_vec(),
                     app_key: profile_core::PublicJwk::from_key(app.key.verifying_key()),
                     share: profile.share(&app.grant, 1),
+                    share_note: None,
                 };
                 let (status, answer) =
                     call(&agent(), "POST", &format!("{base}{}", path::GRANTS), &client.token, Some(&registration));

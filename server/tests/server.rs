@@ -1837,6 +1837,7 @@ impl App {
             scopes,
             app_key: PublicJwk::from_key(self.signing.verifying_key()),
             share,
+            share_note: None,
         }
     }
 

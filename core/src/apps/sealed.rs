@@ -124,6 +124,23 @@ pub fn profile_decryption_key(profile_secret: &Secret32) -> DecryptionKey {
     ))
 }
 
+/// A keyed digest of `parts` for a share note (`server_api::ShareNotify::note`): HMAC-SHA256
+/// under a key made from the profile's secret, base64url. Every device of the profile makes the
+/// same one for the same parts; the server, which stores it, can neither make one nor test a
+/// guess of what a share holds against it.
+pub fn share_digest(profile_secret: &Secret32, parts: &[&[u8]]) -> String {
+    use hmac::{KeyInit, Mac};
+    let key = crate::vault::expand(profile_secret.expose(), b"personal-profile/share-note-key/v1");
+    let Ok(mut mac) = hmac::Hmac::<Sha256>::new_from_slice(key.expose()) else {
+        unreachable!("HMAC takes a key of any length")
+    };
+    for part in parts {
+        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(part);
+    }
+    Base64UrlUnpadded::encode_string(&mac.finalize().into_bytes())
+}
+
 fn seal(
     to: &EncryptionKey,
     info: &[u8],

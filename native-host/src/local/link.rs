@@ -94,8 +94,8 @@ pub struct IssuedTicket {
     pub expires_at: u64,
 }
 
-/// A share's version and a digest of its contents (SHA-256 of the categories' JSON and the
-/// keys it was sealed with).
+/// A share's version and a digest of its contents (keyed by the profile's secret, of the
+/// categories' JSON and the keys it was sealed with).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShareSeen {
     pub version: u64,
@@ -107,6 +107,21 @@ pub struct ShareSeen {
     /// tells the app only when that changed.
     #[serde(default)]
     pub told: Option<String>,
+}
+
+impl ShareSeen {
+    /// What the profile server keeps with the share for the person's other devices:
+    /// `digest.told`.
+    pub fn note(&self) -> String {
+        format!("{}.{}", self.digest, self.told.as_deref().unwrap_or_default())
+    }
+
+    /// A note another device left with version `version` of the share.
+    pub fn from_note(note: &str, version: u64, read_at: Option<i64>) -> Option<Self> {
+        let (digest, told) = note.split_once('.')?;
+        let told = (!told.is_empty()).then(|| told.to_owned());
+        Some(Self { version, digest: digest.to_owned(), read_at, told })
+    }
 }
 
 /// The versions of the server's items this device knows, by their opaque ids: shared between

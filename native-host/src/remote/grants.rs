@@ -11,9 +11,9 @@
 //! takes in what the app appended: each item opened with the profile's key, checked against
 //! its category's definition and saved with the app's origin as its source.
 
-use base64ct::{Base64UrlUnpadded, Encoding};
 use profile_core::apps::sealed::{
     DecryptionKey, EncryptionKey, ShareContents, open_append, profile_decryption_key, rand_core, seal_share,
+    share_digest,
 };
 use profile_core::apps::{Action, AppRegistration, GrantAnswer, GrantId, GrantRequest, SealedShare};
 use profile_core::disclosure::share_categories;
@@ -121,6 +121,7 @@ pub(super) fn give(
         scopes: record.scopes.clone(),
         app_key: record.app_key.clone(),
         share,
+        share_note: Some(seen.note()),
     };
     let address = url(&link.api_base, path::GRANTS);
     let _: GrantInfo = client.call("POST", &address, Some(&link.access_token), Some(&registered))?.expect(201)?;
@@ -130,10 +131,12 @@ pub(super) fn give(
     Ok((grant_id, keys.signing))
 }
 
-/// The profile's two keys, made from the secret in the vault.
+/// The profile's two keys, made from the secret in the vault, and the secret itself (which
+/// keys the digests of shares).
 pub(super) struct ProfileKeys {
     pub signing: ProfileKey,
     pub decryption: DecryptionKey,
+    secret: Secret32,
 }
 
 impl ProfileKeys {
@@ -141,7 +144,7 @@ impl ProfileKeys {
         let secret = state.public.key.as_ref().ok_or_else(|| WireError::internal("the profile has no key yet"))?;
         let signing = ProfileKey::from_secret(secret)
             .ok_or_else(|| WireError::internal("the profile's signing key is not a P-256 key"))?;
-        Ok(Self { signing, decryption: profile_decryption_key(secret) })
+        Ok(Self { signing, decryption: profile_decryption_key(secret), secret: secret.clone() })
     }
 }
 
@@ -165,7 +168,7 @@ fn seal(
         .iter()
         .filter(|(category, _)| record.scopes.iter().any(|s| s.category == **category && s.may(Action::Subscribe)))
         .collect();
-    let told = Base64UrlUnpadded::encode_string(&Sha256::digest(serde_json::to_vec(&subscribed).unwrap_or_default()));
+    let told = share_digest(&keys.secret, &[&serde_json::to_vec(&subscribed).unwrap_or_default()]);
     Ok((share, ShareSeen { version, digest, read_at: None, told: Some(told) }))
 }
 
@@ -179,12 +182,11 @@ fn share_contents(
 ) -> (ShareContents, String) {
     let categories = share_categories(&record.scopes, &SiteView { state, origin: &record.origin });
     let encryption_key = keys.decryption.public().to_jwk();
-    let mut hash = Sha256::new();
-    hash.update(serde_json::to_vec(&categories).unwrap_or_default());
-    hash.update(
-        serde_json::to_vec(&(&encryption_key, &record.encryption_key, keys.signing.public_jwk())).unwrap_or_default(),
+    let sealed_with = (&encryption_key, &record.encryption_key, keys.signing.public_jwk());
+    let digest = share_digest(
+        &keys.secret,
+        &[&serde_json::to_vec(&categories).unwrap_or_default(), &serde_json::to_vec(&sealed_with).unwrap_or_default()],
     );
-    let digest = Base64UrlUnpadded::encode_string(&hash.finalize());
     let contents = ShareContents {
         grant_id: grant_id.clone(),
         version,
@@ -294,10 +296,17 @@ fn reseal(
         }
         let version = info.share_version;
         let (_, digest) = share_contents(state, link, keys, &info.grant_id, record, version);
-        let known = link.shares.get(&info.grant_id);
-        // What this device sealed last, unchanged: another device may have sealed it since (as
-        // it holds the same vault), and sealing it again would only wake the app.
-        if known.is_some_and(|s| s.digest == digest) {
+        // What the share the server holds was sealed from, as the device that sealed it noted
+        // (this one or another), else as this device sealed it last.
+        let local = link.shares.get(&info.grant_id);
+        let noted = info
+            .share_note
+            .as_deref()
+            .and_then(|note| ShareSeen::from_note(note, version, local.and_then(|s| s.read_at)));
+        let known = noted.or_else(|| local.cloned());
+        // Unchanged: sealing it again would only wake the app.
+        if let Some(known) = known.as_ref().filter(|s| s.digest == digest) {
+            link.shares.insert(info.grant_id.clone(), known.clone());
             continue;
         }
         let app_key = match EncryptionKey::from_jwk(&record.encryption_key) {
@@ -307,17 +316,17 @@ fn reseal(
                 continue;
             }
         };
-        let read_at = known.and_then(|s| s.read_at);
-        // What the app was last told of, when this device sealed the share the server holds.
-        let was_told = known.filter(|s| s.version == version).and_then(|s| s.told.clone());
+        let read_at = known.as_ref().and_then(|s| s.read_at);
+        // What the app was last told of, as of the share the server holds.
+        let was_told = known.filter(|s| s.version == version).and_then(|s| s.told);
         let record = record.clone();
         match seal(state, link, keys, &info.grant_id, &record, &app_key, version + 1) {
             Ok((share, mut seen)) => {
                 // Only a change to what it subscribed to wakes the app; a share it may read
                 // but was not asked to watch is sealed again quietly.
                 let notify = was_told.is_none() || seen.told != was_told;
-                let at = if notify { path::grant_share } else { path::grant_share_quiet };
-                let address = url(&link.api_base, &at(info.grant_id.as_str()));
+                let address =
+                    url(&link.api_base, &path::grant_share_noted(info.grant_id.as_str(), notify, &seen.note()));
                 let answer = client.call("PUT", &address, Some(&link.access_token), Some(&share))?;
                 match answer.status {
                     200..=299 => {
@@ -425,6 +434,7 @@ pub fn list(store: &Store, client: &Client) -> Result<AppList, WireError> {
                 last_append_at: None,
                 appended: 0,
                 share_version: 0,
+                share_note: None,
                 revoked_at: r.revoked_at.and_then(|at| i64::try_from(at).ok()),
                 webhook: None,
                 peer_grant: None,

@@ -213,7 +213,7 @@ pub(super) fn after_sync(
             peer.their_grant.get_or_insert(confirm.grant_id);
         }
     }
-    let ProfileKeys { signing: key, decryption } = ProfileKeys::of(state)?;
+    let ProfileKeys { signing: key, decryption, .. } = ProfileKeys::of(state)?;
     let links: Vec<(GrantId, AppGrantRecord)> = (state.app_grants.iter())
         .filter(|(_, g)| g.revoked_at.is_none() && g.peer.as_ref().is_some_and(|p| p.their_grant.is_some()))
         .map(|(id, g)| (id.clone(), g.clone()))

@@ -10,14 +10,14 @@
 
 use profile_core::PublicJwk;
 use profile_core::apps::{AppEvent, GrantId, Scope, SealedShare};
-use profile_core::server_api::{GrantInfo, GrantRegistration};
+use profile_core::server_api::{GrantInfo, GrantRegistration, ShareNotify};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::Db;
 
 const COLUMNS: &str = "id, origin, app_id, name, scopes, created_at, last_read_at, last_append_at, appended, \
-                       share_version, revoked_at, webhook";
+                       share_version, revoked_at, webhook, share_note";
 
 /// How a registration went.
 #[derive(Debug)]
@@ -73,6 +73,7 @@ fn info(row: &AnyRow) -> anyhow::Result<GrantInfo> {
         share_version: u64::try_from(row.try_get::<i64, _>(9)?)?,
         revoked_at: row.try_get(10)?,
         webhook: row.try_get(11)?,
+        share_note: row.try_get(12)?,
         peer_grant: None,
     })
 }
@@ -119,8 +120,9 @@ impl Db {
             }
         }
         let inserted = sqlx::query(&format!(
-            "INSERT INTO grants (id, user_id, origin, app_id, name, scopes, app_key, share, share_version, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING RETURNING {COLUMNS}"
+            "INSERT INTO grants (id, user_id, origin, app_id, name, scopes, app_key, share, share_version, created_at, \
+             share_note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING \
+             RETURNING {COLUMNS}"
         ))
         .bind(grant.grant_id.as_str())
         .bind(user)
@@ -132,6 +134,7 @@ impl Db {
         .bind(serde_json::to_string(&grant.share)?)
         .bind(i64::try_from(grant.share.version)?)
         .bind(crate::now())
+        .bind(grant.share_note.as_deref())
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = inserted else { return Ok(Registered::Taken) };
@@ -201,21 +204,22 @@ impl Db {
         &self,
         user: &str,
         share: &SealedShare,
+        said: &ShareNotify,
         event: &AppEvent,
-        notify: bool,
     ) -> anyhow::Result<GrantChange> {
         let mut tx = self.pool.begin().await?;
         let stored = sqlx::query(
-            "UPDATE grants SET share = $1, share_version = $2 \
+            "UPDATE grants SET share = $1, share_version = $2, share_note = $5 \
              WHERE id = $3 AND user_id = $4 AND revoked_at IS NULL AND share_version < $2 RETURNING webhook",
         )
         .bind(serde_json::to_string(share)?)
         .bind(i64::try_from(share.version)?)
         .bind(event.grant_id.as_str())
         .bind(user)
+        .bind(said.note.as_deref())
         .fetch_optional(&mut *tx)
         .await?;
-        self.queue_event(tx, stored, user, event, notify).await
+        self.queue_event(tx, stored, user, event, said.notify).await
     }
 
     /// Ends a change of a grant: when `changed` (its row's `webhook`) says it happened, queues

@@ -38,6 +38,7 @@ pub async fn register(
     profile_core::apps::check_scopes(&grant.scopes).map_err(ApiError::invalid)?;
     grant.app_key.to_key().map_err(|_| ApiError::invalid("appKey is not a P-256 public key"))?;
     check_share(&grant.share)?;
+    check_note(grant.share_note.as_deref())?;
     let forget_revoked_before =
         crate::now().saturating_sub(i64::try_from(state.settings.webhook_give_up_secs).unwrap_or(i64::MAX));
     match state
@@ -94,8 +95,9 @@ pub async fn put_share(
 ) -> Result<StatusCode, ApiError> {
     let grant = grant_id(id)?;
     check_share(&share)?;
+    check_note(said.note.as_deref())?;
     let event = event(&grant, AppEventKind::ShareUpdated { version: share.version })?;
-    match state.db.put_share(&session.user, &share, &event, said.notify).await? {
+    match state.db.put_share(&session.user, &share, &said, &event).await? {
         GrantChange::Done { webhook } => {
             if said.notify {
                 tell(&state, &event, webhook).await;
@@ -108,6 +110,16 @@ pub async fn put_share(
         )),
         GrantChange::Revoked => Err(revoked()),
         GrantChange::NotFound => Err(ApiError::not_found("grant")),
+    }
+}
+
+fn check_note(note: Option<&str>) -> Result<(), ApiError> {
+    match note {
+        Some(note) if !profile_core::server_api::is_share_note(note) => Err(ApiError::invalid(format!(
+            "a share note is at most {} characters of base64url and '.'",
+            profile_core::server_api::MAX_SHARE_NOTE
+        ))),
+        _ => Ok(()),
     }
 }
 
