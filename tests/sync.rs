@@ -1078,6 +1078,134 @@ fn two_linked_profiles_follow_each_others_cards() {
     );
 }
 
+/// A connection ticket as anyone holding one may write it: pointing at `profile_url`.
+fn ticket_to(profile_url: &str) -> String {
+    use profile_core::Secret32;
+    use profile_core::apps::links::{LinkTicket, TICKET_TTL, Token};
+    use profile_core::public::ProfileKey;
+    let key = |byte| ProfileKey::from_secret(&Secret32::from_bytes([byte; 32])).unwrap().public_jwk();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    LinkTicket {
+        profile_url: profile_url.to_owned(),
+        name: "Mallory".to_owned().try_into().unwrap(),
+        signing_key: key(7),
+        encryption_key: key(8),
+        token: Token::from_bytes([1; 16]),
+        mac_key: Token::from_bytes([2; 16]),
+        expires_at: now + TICKET_TTL,
+    }
+    .to_text()
+}
+
+/// A ticket holder chooses where the redeeming device sends the redemption (the profile URL in
+/// the ticket, the `apiBase` in the document there): only https to public addresses is taken
+/// (plain http only to localhost and 127.0.0.1 by name, as contacts are followed), and anything
+/// else is refused in words before a request goes there; an `apiBase` with a query or a
+/// fragment is refused too. Nothing reaches the place named, and no grant is left behind.
+#[test]
+fn a_ticket_that_points_into_this_machine_or_network_is_refused_before_anything_is_sent() {
+    const BOB: &str = "bob@example.org";
+    let server = ProfileServer::start(BOB, PASSPHRASE);
+    let bob = HostHome::new();
+    bob.cli(&["pair", &server.profile_url, "--email", BOB], &format!("{PASSPHRASE}\n"));
+    let mut host = messaging(&bob);
+    let mut refused = |profile_url: &str| -> String {
+        let answer = host.call(7, EXTENSION_ORIGIN, "redeemLinkTicket", json!({"ticket": ticket_to(profile_url)}));
+        assert_eq!(answer["ok"], false, "{profile_url}: {answer}");
+        answer["error"]["message"].as_str().unwrap().to_owned()
+    };
+    let recorder = profile_testkit::peer::Recorder::start();
+    let port = recorder.port;
+
+    // The ticket's profile URL.
+    let profile_urls = [
+        ("http://10.0.0.1/u/x".to_owned(), "is not an https URL"),
+        ("http://192.168.0.1:8080/u/x".to_owned(), "is not an https URL"),
+        ("https://169.254.169.254/latest/meta-data/".to_owned(), "not a public address"),
+        ("https://[::ffff:10.0.0.1]/u/x".to_owned(), "not a public address"),
+        (format!("https://127.0.0.1:{port}/u/x"), "not a public address"),
+        (format!("https://localhost:{port}/u/x"), "no public address"),
+    ];
+    for (url, why) in &profile_urls {
+        let said = refused(url);
+        assert!(said.contains("Mallory's profile URL") && said.contains(why), "{url}: {said}");
+    }
+
+    // The `apiBase` of the document at a profile URL on this machine, as the tests serve it.
+    let peer = profile_testkit::peer::PeerProfile::start("http://10.1.2.3");
+    let api_bases = [
+        ("http://10.1.2.3".to_owned(), "is not an https URL"),
+        ("http://192.168.0.1/x?".to_owned(), "is not an https URL"),
+        ("https://192.168.0.1/x?".to_owned(), "not a public address"),
+        ("https://169.254.169.254".to_owned(), "not a public address"),
+        (format!("https://127.0.0.1:{port}"), "not a public address"),
+        (format!("http://127.0.0.1:{port}/x?"), "a query or a fragment"),
+        (format!("http://127.0.0.1:{port}/x?y=1#"), "a query or a fragment"),
+        (format!("http://localhost:{port}#top"), "a query or a fragment"),
+        (format!("http://someone:secret@127.0.0.1:{port}"), "a user name or password"),
+        (format!("https://localhost:{port}"), "no public address"),
+    ];
+    for (api_base, why) in &api_bases {
+        peer.set_api_base(api_base);
+        let said = refused(&peer.profile_url);
+        assert!(said.contains("Mallory's profile server") && said.contains(why), "{api_base}: {said}");
+    }
+    assert_eq!(peer.reads(), api_bases.len(), "each document was read");
+    assert_eq!(recorder.connections(), 0, "nothing reached a place the ticket or a document named");
+    assert_eq!(host.ok(EXTENSION_ORIGIN, "listApps", json!({}))["apps"], json!([]), "no grant left behind");
+    let contacts = host.ok(EXTENSION_ORIGIN, "listItems", json!({"category": "contacts"}));
+    assert_eq!(contacts["items"], json!([]), "{contacts}");
+}
+
+/// The issuing device reads the redeemer's profile document and calls the server it names
+/// (the confirmation, the card at each sync) by the same rule: a redemption whose profile URL
+/// or `apiBase` points into this machine or network is refused, nothing is sent there, and
+/// no grant or contact is left of it.
+#[test]
+fn a_redemption_that_points_into_this_machine_or_network_is_refused_by_the_issuer() {
+    use profile_core::apps::links::{LinkRedeem, LinkTicket};
+    use profile_core::server_api::path;
+    let server = ProfileServer::start(EMAIL, PASSPHRASE);
+    let ada = HostHome::new();
+    ada.cli(&["pair", &server.profile_url, "--email", EMAIL], &format!("{PASSPHRASE}\n"));
+    let recorder = profile_testkit::peer::Recorder::start();
+    let peer = profile_testkit::peer::PeerProfile::start(&format!("http://127.0.0.1:{}/x?", recorder.port));
+
+    // Mallory holds two of Ada's tickets and redeems them as a device would, MAC and all.
+    let mut host = messaging(&ada);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let key = |byte| {
+        profile_core::public::ProfileKey::from_secret(&profile_core::Secret32::from_bytes([byte; 32]))
+            .unwrap()
+            .public_jwk()
+    };
+    for (n, profile_url) in [peer.profile_url.as_str(), "http://10.0.0.1/u/mallory"].into_iter().enumerate() {
+        let issued = host.ok(EXTENSION_ORIGIN, "issueLinkTicket", json!({}));
+        let ticket = LinkTicket::from_text(issued["ticket"].as_str().unwrap(), now).unwrap();
+        let redeem = LinkRedeem::new(
+            &ticket,
+            profile_url.to_owned(),
+            "Mallory".to_owned().try_into().unwrap(),
+            key(7),
+            key(8),
+            profile_core::apps::GrantId::from_bytes([u8::try_from(n).unwrap(); 16]),
+        );
+        let reply = server.server.post(path::LINKS_REDEEM, &redeem);
+        assert_eq!(reply.status, 202, "{reply}");
+    }
+    drop(host);
+    ada.cli(&["sync"], "");
+    ada.cli(&["sync"], "");
+
+    assert!(peer.reads() >= 1, "the redeemer's document was read");
+    assert_eq!(recorder.connections(), 0, "nothing reached the apiBase the document named");
+    let mut host = messaging(&ada);
+    let apps = host.ok(EXTENSION_ORIGIN, "listApps", json!({}));
+    assert_eq!(apps["apps"], json!([]), "no card given to the redeemer: {apps}");
+    let contacts = host.ok(EXTENSION_ORIGIN, "listItems", json!({"category": "contacts"}));
+    assert_eq!(contacts["items"], json!([]), "{contacts}");
+}
+
 #[test]
 fn a_contact_follows_the_profile_it_links_to_and_refuses_a_part_signed_by_another_key() {
     const BOB: &str = "bob@example.org";

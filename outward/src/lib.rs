@@ -4,8 +4,8 @@
 //! in any spelling (`[::ffff:127.0.0.1]`) nor a name that resolves inward reaches this machine
 //! or its network. With `loopback` (the development setting `sites_on_loopback`) loopback
 //! addresses are allowed as well, and nothing else is. No proxy (it would resolve the name
-//! itself, past the filter), no redirects, and a short timeout. The profile server and
-//! profile-rp both make their outward requests through it.
+//! itself, past the filter), no redirects, and a short timeout. The profile server, profile-rp
+//! and the host (a linked profile's document and server) make their outward requests through it.
 
 use std::time::Duration;
 

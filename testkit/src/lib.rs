@@ -19,6 +19,7 @@ pub mod app;
 pub mod browser;
 pub mod forms;
 pub mod host;
+pub mod peer;
 pub mod server;
 
 /// The extension's id (the host of its `chrome-extension://` origin).

@@ -1,5 +1,6 @@
 //! The profile server's HTTP API as the host calls it: timeouts, retries of a busy server,
-//! and its errors as wire errors.
+//! and its errors as wire errors; and the calls to a linked profile's server, which go out
+//! through [`super::outward`] instead.
 
 use std::fmt;
 use std::time::Duration;
@@ -9,6 +10,8 @@ use profile_core::{Bearer, ErrorCode, WireError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+use super::outward::{ApiBase, Outward, OutwardUrl, unreached};
 
 /// How long a call to the profile server may take.
 pub(super) const TIMEOUT: Duration = Duration::from_secs(10);
@@ -88,9 +91,12 @@ fn tls_words(error: &rustls::Error) -> String {
     }
 }
 
-/// The profile server's HTTP API.
+/// The profile server's HTTP API, and a linked profile's.
 pub struct Client {
+    /// This profile's own server, at the `apiBase` its pairing read.
     agent: ureq::Agent,
+    /// Places another person named: a linked profile's document and server.
+    outward: Outward,
 }
 
 impl fmt::Debug for Client {
@@ -169,7 +175,7 @@ impl Default for Client {
             .user_agent(concat!("profile-host/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
-        Self { agent }
+        Self { agent, outward: Outward::new(TIMEOUT) }
     }
 }
 
@@ -199,11 +205,12 @@ impl Client {
 
     /// A call to another profile's server, signed as an app signs (a linked profile reading
     /// the card it was granted): `path` with its query, the body's exact bytes, the stamp and
-    /// the profile key's signature in their headers.
+    /// the profile key's signature in their headers. It goes out as every request to a linked
+    /// profile does ([`super::outward`]).
     pub(crate) fn call_as_app(
         &self,
         method: &str,
-        api_base: &str,
+        api_base: &ApiBase,
         path: &str,
         grant_id: &profile_core::apps::GrantId,
         key: &profile_core::public::ProfileKey,
@@ -217,18 +224,28 @@ impl Client {
         let stamp = AppStamp::new(grant_id.clone(), method, path, body, issued_at, nonce);
         let (signed, header) = stamp.to_header();
         let signature = Base64UrlUnpadded::encode_string(&key.sign(&signed));
-        let address = url(api_base, path);
+        let address = api_base.at(path)?;
         let request = ureq::http::Request::builder()
             .method(method)
-            .uri(&address)
+            .uri(address.as_str())
             .header(STAMP_HEADER, header)
             .header(SIGNATURE_HEADER, signature)
             .header("Content-Type", "application/json")
             .body(body.to_vec())
             .map_err(|e| WireError::invalid(e.to_string()))?;
-        let mut response = self.agent.run(request).map_err(|e| unreachable(&address, &e))?;
+        let mut response = self.outward.agent(&address).run(request).map_err(|e| unreached(&address, &e))?;
         let status = response.status().as_u16();
         let body = response.body_mut().with_config().limit(16 << 20).read_to_string().unwrap_or_default();
+        Ok(Answer { status, body })
+    }
+
+    /// A JSON body POSTed to a linked profile's server, unsigned (the redemption of its ticket),
+    /// as every request to a linked profile goes out ([`super::outward`]).
+    pub(crate) fn outward_post<B: Serialize + ?Sized>(&self, url: &OutwardUrl, body: &B) -> Result<Answer, WireError> {
+        let mut response =
+            self.outward.agent(url).post(url.as_str()).send_json(body).map_err(|e| unreached(url, &e))?;
+        let status = response.status().as_u16();
+        let body = response.body_mut().with_config().limit(DOCUMENT_LIMIT).read_to_string().unwrap_or_default();
         Ok(Answer { status, body })
     }
 
@@ -290,6 +307,29 @@ impl Client {
         }
         let text = response.body_mut().with_config().limit(DOCUMENT_LIMIT).read_to_string().ok()?;
         serde_json::from_str(&text).ok()
+    }
+
+    /// A linked profile's document, at the profile URL a ticket or a redemption named: JSON
+    /// answered `200` within [`DOCUMENT_TIMEOUT`] and [`DOCUMENT_LIMIT`], fetched as every
+    /// request to a linked profile goes out ([`super::outward`]). Not reached, or answered with
+    /// a server's error or `429`, is `server_unreachable`; any other answer is `invalid_request`.
+    pub(crate) fn outward_document(&self, url: &OutwardUrl) -> Result<Value, WireError> {
+        let request = self.outward.agent(url).get(url.as_str()).header("Accept", "application/json");
+        let mut response =
+            request.config().timeout_global(Some(DOCUMENT_TIMEOUT)).build().call().map_err(|e| unreached(url, &e))?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            let code =
+                if status >= 500 || status == 429 { ErrorCode::ServerUnreachable } else { ErrorCode::InvalidRequest };
+            return Err(WireError::new(code, format!("{url} answered {status}, not a profile document")));
+        }
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(DOCUMENT_LIMIT)
+            .read_to_string()
+            .map_err(|e| WireError::invalid(format!("{url} answered with no profile document ({e})")))?;
+        serde_json::from_str(&text).map_err(|e| WireError::invalid(format!("{url} is not a profile document: {e}")))
     }
 }
 

@@ -8,7 +8,8 @@
 //! read. A part under another key, or an older one, is refused and the contact keeps what it
 //! had, with the refusal in words beside it. A plain-http profile URL on this machine itself
 //! (`http://localhost…`, `http://127.0.0.1…`, which a contact's `profileUrl` allows for
-//! development, as a bookmark's does) is read from loopback only; nothing else private ever is.
+//! development, as a bookmark's does: [`on_this_machine`], the rule linked profiles are reached
+//! by too) is read from loopback only; nothing else private ever is.
 //!
 //! What is read never changes the card: the name the person typed stays theirs, and the options
 //! page and `data show` show what the profile says beside it. It is this device's own reading
@@ -26,6 +27,7 @@ use profile_core::{Category, ItemId, WireError};
 use profile_rp::RpError;
 use profile_rp::public::{PublicFetcher, PublicFields, PublicProfile};
 
+use super::outward::on_this_machine;
 use crate::local::state::LocalState;
 use crate::local::store::{Store, now};
 
@@ -88,11 +90,6 @@ impl Follower {
         }
         store.update(|state| Ok(record(state, results, now())))
     }
-}
-
-/// Whether `url` is plain http on this machine itself (`localhost` or `127.0.0.1`, exactly).
-fn on_this_machine(url: &str) -> bool {
-    url::Url::parse(url).is_ok_and(|u| u.scheme() == "http" && matches!(u.host_str(), Some("localhost" | "127.0.0.1")))
 }
 
 /// The contacts a round reads, with what was accepted from each URL before: those never read
@@ -188,14 +185,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    #[test]
-    fn only_this_machine_is_read_over_plain_http() {
-        assert!(on_this_machine("http://127.0.0.1:8080/u/ada") && on_this_machine("http://localhost/u/ada"));
-        for other in ["https://127.0.0.1/u/ada", "http://localhost.evil.example/u/x", "http://10.0.0.1/u/x", "x"] {
-            assert!(!on_this_machine(other), "{other}");
-        }
-    }
 
     #[test]
     fn a_round_reads_the_longest_unread_first_and_keeps_what_it_had_on_a_refusal() {

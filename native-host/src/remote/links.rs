@@ -8,6 +8,14 @@
 //! each linked profile's card (as an app reads its share, signing with the profile's key) into
 //! the contact that follows it. A card the other side stopped sharing (`grant_revoked`) cuts
 //! the link here too.
+//!
+//! Whoever holds a ticket chooses where this device sends requests: the profile URL in the
+//! ticket (or in the redemption, on the issuer's side) and the `apiBase` the document there
+//! names. Every one of them (the document, the redemption, the card read at each sync, the
+//! confirmation) goes out through [`super::outward`], by the rule contacts are followed by:
+//! https to public addresses only, plain http only to `localhost` and `127.0.0.1`; an `apiBase`
+//! with a query or a fragment is refused. A ticket or a redemption that points elsewhere is
+//! refused in words before anything is sent there.
 
 use profile_core::apps::links::{LinkConfirm, LinkRedeem, LinkTicket, TICKET_TTL, Token, card_scopes};
 use profile_core::apps::sealed::open_share;
@@ -16,12 +24,13 @@ use profile_core::public::ProfileKey;
 use profile_core::server_api::{ApiErrorCode, LinkRequestList, LinkTicketSet, ProfileDocument, path};
 use profile_core::vault::{AppGrantRecord, PeerLink};
 use profile_core::wire::Disclosure;
-use profile_core::{AppId, Category, ItemId, ItemInput, Origin, Secret32, WireError};
+use profile_core::{AppId, Category, ErrorCode, ItemId, ItemInput, Origin, Secret32, WireError};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::client::*;
 use super::grants::{AfterSync, ProfileKeys, give, grant_list};
+use super::outward::{ApiBase, OutwardUrl};
 use super::sync::{fresh_token, on_link};
 use crate::local::link::{IssuedTicket, ServerLink};
 use crate::local::state::LocalState;
@@ -95,12 +104,24 @@ fn qr_svg(text: &str) -> String {
     }
 }
 
-/// The profile document at a profile URL: where its API is.
-fn document(client: &Client, profile_url: &str) -> Result<ProfileDocument, WireError> {
-    let value = client
-        .fetch_document(profile_url)
-        .ok_or_else(|| WireError::invalid(format!("{profile_url} did not answer with a profile document")))?;
-    serde_json::from_value(value).map_err(|e| WireError::invalid(format!("{profile_url}'s profile document: {e}")))
+/// Where the API of `whose` linked profile is: the `apiBase` of the document at its profile
+/// URL, each reached or refused as [`super::outward`] says. A profile URL or an `apiBase` that
+/// may not be reached, or a document that is none, is `invalid_request`, in words, and nothing
+/// is sent to what was refused; a document that could not be read is `server_unreachable`.
+fn document(client: &Client, whose: &str, profile_url: &str) -> Result<ApiBase, WireError> {
+    let at = OutwardUrl::parse(profile_url)
+        .map_err(|why| WireError::invalid(format!("{whose}'s profile URL `{profile_url}` is refused: it {why}")))?;
+    let value = client.outward_document(&at).map_err(|e| {
+        WireError::new(e.code, format!("{whose}'s profile URL `{profile_url}` could not be read: {}", e.message))
+    })?;
+    let document: ProfileDocument = serde_json::from_value(value)
+        .map_err(|e| WireError::invalid(format!("{whose}'s profile document at `{profile_url}`: {e}")))?;
+    ApiBase::parse(&document.api_base).map_err(|why| {
+        WireError::invalid(format!(
+            "{whose}'s profile server, `{}` as their profile document names it, is refused: it {why}",
+            document.api_base
+        ))
+    })
 }
 
 /// The grant of this profile's card to a linked one.
@@ -135,8 +156,8 @@ fn profile_origin(profile_url: &str) -> Result<String, WireError> {
 /// profile server, and adds them to the contacts (their card follows once they grant theirs).
 pub fn redeem(store: &Store, client: &Client, text: &str, new_profile_key: Secret32) -> Result<Value, WireError> {
     let ticket = LinkTicket::from_text(text, now()).map_err(|e| WireError::invalid(e.to_string()))?;
-    let theirs = document(client, &ticket.profile_url)?;
     let name = ticket.name.clone();
+    let their_redeem = document(client, name.as_str(), &ticket.profile_url)?.at(path::LINKS_REDEEM)?;
     on_link(store, |link, state| {
         link.usable()?;
         fresh_token(client, link)?;
@@ -165,18 +186,23 @@ pub fn redeem(store: &Store, client: &Client, text: &str, new_profile_key: Secre
             grant_id.clone(),
         );
         let taken = client
-            .call("POST", &url(&theirs.api_base, path::LINKS_REDEEM), None, Some(&redeem))
-            .and_then(|answer| if (200..300).contains(&answer.status) { Ok(()) } else { Err(answer.error()) });
-        if let Err(refused) = taken {
+            .outward_post(&their_redeem, &redeem)
+            .map_err(|e| (false, e))
+            .and_then(|answer| if (200..300).contains(&answer.status) { Ok(()) } else { Err((true, answer.error())) });
+        if let Err((answered, why)) = taken {
             let address = url(&link.api_base, &path::grant(grant_id.as_str()));
             if let Err(e) = client.call("DELETE", &address, Some(&link.access_token), NO_BODY) {
                 tracing::warn!("a grant made for a refused ticket stays on the server, unused: {e}");
             }
-            return Err(WireError::invalid(format!(
-                "{}'s profile server refused the ticket (it may have been used or have expired): {}",
-                ticket.name.as_str(),
-                refused.message
-            )));
+            let name = ticket.name.as_str();
+            return Err(if answered {
+                WireError::invalid(format!(
+                    "{name}'s profile server refused the ticket (it may have been used or have expired): {}",
+                    why.message
+                ))
+            } else {
+                WireError::new(why.code, format!("{name}'s profile server could not be reached: {}", why.message))
+            });
         }
         *state = given;
         link.shares = shares.shares;
@@ -222,7 +248,7 @@ pub(super) fn after_sync(
         let Some(peer) = &record.peer else { continue };
         let Some(their_grant) = &peer.their_grant else { continue };
         let read = (|| {
-            let api_base = peer_api(client, link, &peer.profile_url)?;
+            let api_base = peer_api(client, link, record.name.as_str(), &peer.profile_url)?;
             let answer = client.call_as_app("GET", &api_base, path::APP_SHARE, their_grant, &key, b"")?;
             if answer.status == 403 && answer.error_body().is_some_and(|b| b.error.code == ApiErrorCode::GrantRevoked) {
                 return Ok(None);
@@ -273,14 +299,16 @@ pub(super) fn after_sync(
 /// again.
 const REDEMPTION_RETRY_SECS: u64 = 24 * 60 * 60;
 
-/// Where a linked profile's API is: its profile document's `apiBase`, read once and kept with
-/// the server link.
-fn peer_api(client: &Client, link: &mut ServerLink, profile_url: &str) -> Result<String, WireError> {
-    if let Some(known) = link.peer_apis.get(profile_url) {
-        return Ok(known.clone());
+/// Where a linked profile's API is: its profile document's `apiBase` ([`document`]), read once
+/// and kept with the server link. One kept that may not be reached (kept by an earlier version)
+/// is read again.
+fn peer_api(client: &Client, link: &mut ServerLink, whose: &str, profile_url: &str) -> Result<ApiBase, WireError> {
+    if let Some(known) = link.peer_apis.get(profile_url).and_then(|known| ApiBase::parse(known).ok()) {
+        return Ok(known);
     }
-    let api_base = document(client, profile_url)?.api_base;
-    link.peer_apis.insert(profile_url.to_owned(), api_base.clone());
+    link.peer_apis.remove(profile_url);
+    let api_base = document(client, whose, profile_url)?;
+    link.peer_apis.insert(profile_url.to_owned(), api_base.as_str().to_owned());
     Ok(api_base)
 }
 
@@ -298,7 +326,7 @@ pub(super) fn tell_peer(
     let Some(peer) = &record.peer else { return false };
     let Some(their_grant) = &peer.their_grant else { return false };
     let told = (|| {
-        let api_base = peer_api(client, link, &peer.profile_url)?;
+        let api_base = peer_api(client, link, record.name.as_str(), &peer.profile_url)?;
         let confirm =
             serde_json::to_vec(&LinkConfirm { grant_id: mine.clone(), profile_url: link.profile_url.clone() })
                 .unwrap_or_default();
@@ -311,9 +339,9 @@ pub(super) fn tell_peer(
     told.is_ok()
 }
 
-/// Completes the redemptions waiting for this device: a MAC that checks with one of its tickets
-/// makes the card grant back (the other server hears which in [`confirm_links`]); anything else
-/// is dropped.
+/// Completes the redemptions waiting for this device: a MAC that checks with one of its tickets,
+/// from a profile whose document and server may be reached ([`document`]), makes the card grant
+/// back (the other server hears which in [`confirm_links`]); anything else is dropped.
 fn complete_redemptions(
     client: &Client,
     link: &mut ServerLink,
@@ -329,11 +357,14 @@ fn complete_redemptions(
     for request in list.requests {
         let Some(issued) = link.tickets.iter().position(|t| t.token_hash == request.token_hash) else { continue };
         let redeem = request.redeem;
-        // A redemption whose MAC or keys do not check is refused for good; one whose card could
-        // not be given back (the server out of reach) stays, with its ticket, for the next sync
-        // until a day past the ticket's expiry.
+        // A redemption whose MAC or keys do not check, or whose profile URL or server may not
+        // be reached, is refused for good; one whose card could not be given back (a server out
+        // of reach) stays, with its ticket, for the next sync until a day past the ticket's
+        // expiry.
         let mut given = || {
             redeem.verify(&link.tickets[issued].mac_key).map_err(|e| (true, e.to_string()))?;
+            peer_api(client, link, redeem.name.as_str(), &redeem.profile_url)
+                .map_err(|e| (e.code == ErrorCode::InvalidRequest, e.message))?;
             let record = card_grant(
                 redeem.name.clone(),
                 &redeem.profile_url,

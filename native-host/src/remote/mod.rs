@@ -1,6 +1,7 @@
 //! The profile server's client: HTTP calls, pairing, sync, passphrase changes, devices, the
-//! push socket, and the profiles contacts follow. Below it: the local data ([`crate::local`]); above it: the request handler and
-//! the CLI.
+//! push socket, the profiles contacts follow, and linked profiles, whose documents and servers
+//! are reached only as [`outward`] allows (https, public addresses). Below it: the local data
+//! ([`crate::local`]); above it: the request handler and the CLI.
 
 mod client;
 mod devices;
@@ -8,6 +9,7 @@ mod follow;
 mod grants;
 mod items;
 mod links;
+mod outward;
 mod pairing;
 mod passphrase;
 mod public;
