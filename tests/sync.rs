@@ -932,6 +932,11 @@ fn two_devices_seal_an_apps_share_once_per_change_and_tell_it_only_what_it_subsc
         {"category": "addresses", "actions": ["read", "subscribe"]},
         {"category": "vehicles", "actions": ["read"]}
     ], "purpose": "Deliveries"});
+    // No app may pass itself off as a linked profile, whose grant confirms links.
+    let posing = AppKeys::generate().unwrap().registration(profile_core::apps::links::LINK_APP_ID, "Not Bob").unwrap();
+    let posing = profile_testkit::app::AppSite::start(serde_json::to_value(&posing).unwrap());
+    let (_, refused) = host.err(&posing.origin, "requestGrant", request.clone());
+    assert!(refused.contains("only a linked profile is"), "{refused}");
     let answer: profile_core::apps::GrantAnswer =
         serde_json::from_value(host.ok(&site.origin, "requestGrant", request)).unwrap();
     drop(host);

@@ -11,6 +11,7 @@
 //! takes in what the app appended: each item opened with the profile's key, checked against
 //! its category's definition and saved with the app's origin as its source.
 
+use profile_core::apps::links::LINK_APP_ID;
 use profile_core::apps::sealed::{
     DecryptionKey, EncryptionKey, ShareContents, open_append, profile_decryption_key, rand_core, seal_share,
     share_digest,
@@ -50,6 +51,11 @@ pub fn registration(client: &Client, origin: &Origin) -> Result<AppRegistration,
     })?;
     let registration: AppRegistration = serde_json::from_value(document)
         .map_err(|e| WireError::invalid(format!("{origin}'s app registration is not valid: {e}")))?;
+    if registration.app_id.as_str() == LINK_APP_ID {
+        return Err(WireError::invalid(format!(
+            "{origin}'s registration names itself {LINK_APP_ID}, which only a linked profile is"
+        )));
+    }
     if registration.encryption_key.is_none() {
         return Err(WireError::invalid(format!(
             "{origin}'s registration publishes no encryption key, so nothing can be granted to it"

@@ -17,7 +17,7 @@
 //! with a query or a fragment is refused. A ticket or a redemption that points elsewhere is
 //! refused in words before anything is sent there.
 
-use profile_core::apps::links::{LinkConfirm, LinkRedeem, LinkTicket, TICKET_TTL, Token, card_scopes};
+use profile_core::apps::links::{LINK_APP_ID, LinkConfirm, LinkRedeem, LinkTicket, TICKET_TTL, Token, card_scopes};
 use profile_core::apps::sealed::open_share;
 use profile_core::apps::{AppName, GrantId, SealedShare};
 use profile_core::public::ProfileKey;
@@ -135,7 +135,7 @@ fn card_grant(
     let origin = Origin::parse(&profile_origin(profile_url)?).map_err(|e| WireError::invalid(e.to_string()))?;
     Ok(AppGrantRecord {
         origin,
-        app_id: AppId::try_from("personal-profile".to_owned()).map_err(WireError::invalid)?,
+        app_id: AppId::try_from(LINK_APP_ID.to_owned()).map_err(WireError::invalid)?,
         name,
         scopes: card_scopes(),
         app_key: signing.clone(),
