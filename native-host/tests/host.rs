@@ -563,7 +563,9 @@ fn malformed_messages_are_answered_and_unreadable_frames_end_the_host_cleanly() 
     host.send_raw(&((1u32 << 20) + 1).to_ne_bytes());
     let (status, stderr) = host.finish();
     assert_eq!(status.code(), Some(1), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    // The keystore's own retries (the keyring daemon restarted by its supervisor) aside.
+    let said: Vec<&str> = stderr.lines().filter(|l| !l.contains("the keystore dropped a call")).collect();
+    assert_eq!(said.len(), 1, "{stderr}");
     assert!(stderr.contains("unreadable frame") && !stderr.contains("panicked"), "{stderr}");
 
     // A truncated frame: the same.

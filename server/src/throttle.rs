@@ -144,9 +144,9 @@ pub fn argon2_hash(secret: &[u8]) -> anyhow::Result<String> {
 }
 
 /// Requests a grant may make at once, after a quiet while.
-pub const APP_REQUEST_BURST: f64 = 120.0;
+pub const APP_REQUEST_BURST: f64 = 300.0;
 /// Requests a grant may make each second, over time.
-pub const APP_REQUESTS_PER_SEC: f64 = 2.0;
+pub const APP_REQUESTS_PER_SEC: f64 = 5.0;
 /// Buckets kept before the full ones (as good as none) are dropped.
 const KEPT_BUCKETS: usize = 10_000;
 

@@ -174,7 +174,10 @@ fn seal(
         .iter()
         .filter(|(category, _)| record.scopes.iter().any(|s| s.category == **category && s.may(Action::Subscribe)))
         .collect();
-    let told = share_digest(&keys.secret, &[&serde_json::to_vec(&subscribed).unwrap_or_default()]);
+    let told = share_digest(
+        &keys.secret,
+        &[grant_id.as_str().as_bytes(), &serde_json::to_vec(&subscribed).unwrap_or_default()],
+    );
     Ok((share, ShareSeen { version, digest, read_at: None, told: Some(told) }))
 }
 
@@ -189,9 +192,15 @@ fn share_contents(
     let categories = share_categories(&record.scopes, &SiteView { state, origin: &record.origin });
     let encryption_key = keys.decryption.public().to_jwk();
     let sealed_with = (&encryption_key, &record.encryption_key, keys.signing.public_jwk());
+    // Bound to the grant: the server, which keeps the digests, cannot tell two grants holding
+    // the same from them.
     let digest = share_digest(
         &keys.secret,
-        &[&serde_json::to_vec(&categories).unwrap_or_default(), &serde_json::to_vec(&sealed_with).unwrap_or_default()],
+        &[
+            grant_id.as_str().as_bytes(),
+            &serde_json::to_vec(&categories).unwrap_or_default(),
+            &serde_json::to_vec(&sealed_with).unwrap_or_default(),
+        ],
     );
     let contents = ShareContents {
         grant_id: grant_id.clone(),
@@ -305,9 +314,8 @@ fn reseal(
         // What the share the server holds was sealed from, as the device that sealed it noted
         // (this one or another), else as this device sealed it last.
         let local = link.shares.get(&info.grant_id);
-        let noted = info
-            .share_note
-            .as_deref()
+        let noted = (info.share_note.as_deref())
+            .filter(|note| profile_core::server_api::is_share_note(note))
             .and_then(|note| ShareSeen::from_note(note, version, local.and_then(|s| s.read_at)));
         let known = noted.or_else(|| local.cloned());
         // Unchanged: sealing it again would only wake the app.

@@ -30,7 +30,7 @@ use serde_json::{Map, Value, json};
 
 use super::client::*;
 use super::grants::{AfterSync, ProfileKeys, give, grant_list};
-use super::outward::{ApiBase, OutwardUrl};
+use super::outward::{ApiBase, OutwardUrl, this_machine_allowed};
 use super::sync::{fresh_token, on_link};
 use crate::local::link::{IssuedTicket, ServerLink};
 use crate::local::state::LocalState;
@@ -105,18 +105,25 @@ fn qr_svg(text: &str) -> String {
 }
 
 /// Where the API of `whose` linked profile is: the `apiBase` of the document at its profile
-/// URL, each reached or refused as [`super::outward`] says. A profile URL or an `apiBase` that
-/// may not be reached, or a document that is none, is `invalid_request`, in words, and nothing
-/// is sent to what was refused; a document that could not be read is `server_unreachable`.
-fn document(client: &Client, whose: &str, profile_url: &str) -> Result<ApiBase, WireError> {
-    let at = OutwardUrl::parse(profile_url)
+/// URL, each reached or refused as [`super::outward`] says (this machine only while `link`'s
+/// server is on it). A profile URL or an `apiBase` that may not be reached is `invalid_request`,
+/// in words, and nothing is sent to what was refused; a document that could not be read, or is
+/// none, is `server_unreachable`.
+fn document(client: &Client, link: &ServerLink, whose: &str, profile_url: &str) -> Result<ApiBase, WireError> {
+    let here = this_machine_allowed(&link.api_base);
+    let at = OutwardUrl::parse(profile_url, here)
         .map_err(|why| WireError::invalid(format!("{whose}'s profile URL `{profile_url}` is refused: it {why}")))?;
+    // A document that could not be read, or read as none, may be there later (a deploy, a
+    // proxy's error page): only what the rule refuses is refused for good.
     let value = client.outward_document(&at).map_err(|e| {
-        WireError::new(e.code, format!("{whose}'s profile URL `{profile_url}` could not be read: {}", e.message))
+        let why = format!("{whose}'s profile URL `{profile_url}` could not be read: {}", e.message);
+        WireError::new(ErrorCode::ServerUnreachable, why)
     })?;
-    let document: ProfileDocument = serde_json::from_value(value)
-        .map_err(|e| WireError::invalid(format!("{whose}'s profile document at `{profile_url}`: {e}")))?;
-    ApiBase::parse(&document.api_base).map_err(|why| {
+    let document: ProfileDocument = serde_json::from_value(value).map_err(|e| {
+        let why = format!("{whose}'s profile URL `{profile_url}` did not answer with a profile document: {e}");
+        WireError::new(ErrorCode::ServerUnreachable, why)
+    })?;
+    ApiBase::parse(&document.api_base, here).map_err(|why| {
         WireError::invalid(format!(
             "{whose}'s profile server, `{}` as their profile document names it, is refused: it {why}",
             document.api_base
@@ -157,9 +164,9 @@ fn profile_origin(profile_url: &str) -> Result<String, WireError> {
 pub fn redeem(store: &Store, client: &Client, text: &str, new_profile_key: Secret32) -> Result<Value, WireError> {
     let ticket = LinkTicket::from_text(text, now()).map_err(|e| WireError::invalid(e.to_string()))?;
     let name = ticket.name.clone();
-    let their_redeem = document(client, name.as_str(), &ticket.profile_url)?.at(path::LINKS_REDEEM)?;
     on_link(store, |link, state| {
         link.usable()?;
+        let their_redeem = document(client, link, name.as_str(), &ticket.profile_url)?.at(path::LINKS_REDEEM)?;
         fresh_token(client, link)?;
         if ticket.profile_url == link.profile_url {
             return Err(WireError::invalid("that ticket is this profile's own"));
@@ -303,11 +310,12 @@ const REDEMPTION_RETRY_SECS: u64 = 24 * 60 * 60;
 /// and kept with the server link. One kept that may not be reached (kept by an earlier version)
 /// is read again.
 fn peer_api(client: &Client, link: &mut ServerLink, whose: &str, profile_url: &str) -> Result<ApiBase, WireError> {
-    if let Some(known) = link.peer_apis.get(profile_url).and_then(|known| ApiBase::parse(known).ok()) {
+    let here = this_machine_allowed(&link.api_base);
+    if let Some(known) = link.peer_apis.get(profile_url).and_then(|known| ApiBase::parse(known, here).ok()) {
         return Ok(known);
     }
     link.peer_apis.remove(profile_url);
-    let api_base = document(client, whose, profile_url)?;
+    let api_base = document(client, link, whose, profile_url)?;
     link.peer_apis.insert(profile_url.to_owned(), api_base.as_str().to_owned());
     Ok(api_base)
 }

@@ -5,8 +5,9 @@
 //! through profile-rp's `PublicFetcher`): https only, and only to globally routable addresses,
 //! kept by `profile-outward`'s agent on every address a name resolves to as it connects
 //! (`profile_core::net::may_fetch_from`), with no proxy and no redirects; plain http only to this
-//! machine, named `localhost` or `127.0.0.1` exactly ([`on_this_machine`]: development and the
-//! tests), and then to loopback only. What a URL shows is refused in words before anything is
+//! machine, named `localhost` or `127.0.0.1` exactly, and then to loopback only, and only while
+//! this device's own profile server is on this machine too ([`this_machine_allowed`]: development
+//! and the tests). What a URL shows is refused in words before anything is
 //! sent ([`OutwardUrl::parse`]): another scheme, a user name or password, an address literal
 //! that is not public; and in an `apiBase`, a query or a fragment, which the API's paths would
 //! be appended to ([`ApiBase::parse`]).
@@ -39,6 +40,14 @@ impl Outward {
     }
 }
 
+/// Whether what another person named may be on this machine, over plain http: only while this
+/// device's own profile server (`api_base`) is on it, in development and the tests. A device
+/// whose profile server is on the internet never reaches this machine for them, whatever a
+/// ticket or a document names.
+pub(crate) fn this_machine_allowed(api_base: &str) -> bool {
+    on_this_machine(api_base)
+}
+
 /// Whether `url` is plain http on this machine itself (`localhost` or `127.0.0.1`, exactly).
 pub(crate) fn on_this_machine(url: &str) -> bool {
     url::Url::parse(url).is_ok_and(|u| plain_http_here(&u))
@@ -58,9 +67,15 @@ pub(crate) struct OutwardUrl {
 
 impl OutwardUrl {
     /// `text`, when a request may go there; why not otherwise, in words that follow the URL.
-    pub(crate) fn parse(text: &str) -> Result<Self, String> {
+    /// Plain http to this machine only when `this_machine_allowed` ([`this_machine_allowed`]).
+    pub(crate) fn parse(text: &str, this_machine_allowed: bool) -> Result<Self, String> {
         let url = url::Url::parse(text).map_err(|e| format!("is not a URL ({e})"))?;
         let this_machine = plain_http_here(&url);
+        if this_machine && !this_machine_allowed {
+            return Err("is on this machine, which is reached only while this device's own profile server is on it \
+                        too (development)"
+                .into());
+        }
         if url.scheme() != "https" && !this_machine {
             return Err("is not an https URL (plain http is only for localhost and 127.0.0.1, this machine)".into());
         }
@@ -99,8 +114,8 @@ pub(crate) struct ApiBase(OutwardUrl);
 
 impl ApiBase {
     /// `text`, when it may be a linked profile's `apiBase`; why not otherwise, in words.
-    pub(crate) fn parse(text: &str) -> Result<Self, String> {
-        let base = OutwardUrl::parse(text)?;
+    pub(crate) fn parse(text: &str, this_machine_allowed: bool) -> Result<Self, String> {
+        let base = OutwardUrl::parse(text, this_machine_allowed)?;
         if base.url.query().is_some() || base.url.fragment().is_some() {
             return Err("has a query or a fragment, where the API's paths would go".into());
         }
@@ -115,7 +130,7 @@ impl ApiBase {
     /// The URL of `path` (one of `profile_core::server_api::path`) on it.
     pub(crate) fn at(&self, path: &str) -> Result<OutwardUrl, WireError> {
         let address = format!("{}{path}", self.as_str());
-        OutwardUrl::parse(&address).map_err(|why| WireError::invalid(format!("`{address}` {why}")))
+        OutwardUrl::parse(&address, self.0.this_machine).map_err(|why| WireError::invalid(format!("`{address}` {why}")))
     }
 }
 
@@ -160,7 +175,7 @@ mod tests {
             // A name: kept from this machine and private networks by the agent as it connects.
             "https://localhost/u/ada",
         ] {
-            assert!(OutwardUrl::parse(taken).is_ok(), "{taken}");
+            assert!(OutwardUrl::parse(taken, true).is_ok(), "{taken}");
         }
         for (refused, why) in [
             ("http://10.0.0.1/u/x", "not an https URL"),
@@ -180,17 +195,31 @@ mod tests {
             ("https://ada:secret@profiles.example/u/x", "user name or password"),
             ("not a url", "not a URL"),
         ] {
-            let said = OutwardUrl::parse(refused).unwrap_err();
+            let said = OutwardUrl::parse(refused, true).unwrap_err();
             assert!(said.contains(why), "{refused}: {said}");
         }
     }
 
+    /// A device whose own profile server is on the internet never reaches this machine for a
+    /// linked profile: not its profile URL, not an `apiBase` a public document names.
+    #[test]
+    fn this_machine_is_reached_only_while_the_devices_own_server_is_on_it() {
+        assert!(this_machine_allowed("http://127.0.0.1:8080") && !this_machine_allowed("https://profiles.example"));
+        for here in ["http://127.0.0.1:8080/u/ada", "http://localhost/u/ada", "http://127.0.0.1:9/api"] {
+            assert!(OutwardUrl::parse(here, false).unwrap_err().contains("is on this machine"), "{here}");
+            assert!(ApiBase::parse(here, false).is_err(), "{here}");
+        }
+        assert!(OutwardUrl::parse("https://profiles.example/u/ada", false).is_ok());
+        let base = ApiBase::parse("http://127.0.0.1:9", true).unwrap();
+        assert!(base.at("/api/v1/app/share").is_ok(), "a base allowed here keeps its paths here");
+    }
+
     #[test]
     fn an_api_base_takes_the_apis_paths_and_nothing_else() {
-        let base = ApiBase::parse("https://profiles.example/").unwrap();
+        let base = ApiBase::parse("https://profiles.example/", true).unwrap();
         assert_eq!(base.as_str(), "https://profiles.example");
         assert_eq!(base.at("/api/v1/app/share").unwrap().as_str(), "https://profiles.example/api/v1/app/share");
-        let prefixed = ApiBase::parse("https://example.org/profiles").unwrap();
+        let prefixed = ApiBase::parse("https://example.org/profiles", true).unwrap();
         assert_eq!(prefixed.at("/api/v1/app/link").unwrap().as_str(), "https://example.org/profiles/api/v1/app/link");
         for refused in [
             "https://profiles.example/x?",
@@ -199,10 +228,10 @@ mod tests {
             "https://profiles.example#x",
             "http://127.0.0.1:9/x?",
         ] {
-            assert!(ApiBase::parse(refused).unwrap_err().contains("a query or a fragment"), "{refused}");
+            assert!(ApiBase::parse(refused, true).unwrap_err().contains("a query or a fragment"), "{refused}");
         }
-        assert!(ApiBase::parse("http://192.168.0.1/x?").unwrap_err().contains("not an https URL"));
-        assert!(ApiBase::parse("https://10.1.2.3/").unwrap_err().contains("not a public address"));
+        assert!(ApiBase::parse("http://192.168.0.1/x?", true).unwrap_err().contains("not an https URL"));
+        assert!(ApiBase::parse("https://10.1.2.3/", true).unwrap_err().contains("not a public address"));
     }
 
     /// A name that resolves to this machine, over https, is never connected to: the agent's
@@ -213,11 +242,11 @@ mod tests {
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
         let client = Client::default();
-        let url = OutwardUrl::parse(&format!("https://localhost:{port}/u/x")).unwrap();
+        let url = OutwardUrl::parse(&format!("https://localhost:{port}/u/x"), true).unwrap();
         let error = client.outward_document(&url).unwrap_err();
         assert_eq!(error.code, ErrorCode::ServerUnreachable);
         assert!(error.message.contains("has no public address"), "{}", error.message);
-        let base = ApiBase::parse(&format!("https://localhost:{port}")).unwrap();
+        let base = ApiBase::parse(&format!("https://localhost:{port}"), true).unwrap();
         assert!(client.outward_post(&base.at("/api/v1/links/redeem").unwrap(), &()).is_err());
         assert_eq!(listener.accept().map(|_| ()).unwrap_err().kind(), std::io::ErrorKind::WouldBlock, "no connection");
     }

@@ -83,7 +83,10 @@ impl Webhooks {
     /// Handles an event once: runs `handle` unless an event with this id was handled before
     /// (`Ok(None)` then), and remembers the id only when `handle` succeeded, so an event whose
     /// handling failed is handled when the server sends it again (answer the webhook with an
-    /// error, and it does). The oldest ids are forgotten beyond the capacity.
+    /// error, and it does). Two deliveries of one event at the same moment (a retry while the
+    /// first is still being handled, or the socket and the webhook) may both run it: make
+    /// handling idempotent, as reading the share again is. The oldest ids are forgotten beyond
+    /// the capacity.
     pub fn once<T, E>(&self, event_id: &str, handle: impl FnOnce() -> Result<T, E>) -> Result<Option<T>, E> {
         if self.seen.lock().unwrap_or_else(|p| p.into_inner()).ids.contains(event_id) {
             return Ok(None);
