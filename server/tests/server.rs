@@ -2259,7 +2259,15 @@ fn grants_and_apps(db: Database) {
     // is gone, the key refused at once, the app told, and then nothing; the update it missed
     // is never sent, before grant-revoked or after.
     hooks.down();
-    assert_eq!(server.call("PUT", &share_path, &till.share(&profile, 6, vec![]), &device.access).status, 204);
+    // With the sealing device's note, which the list gives the other devices (and a dump keeps);
+    // a note of another shape is refused.
+    let noted = path::grant_share_noted(till.grant.as_str(), true, "a-digest_1.told");
+    let bad_note = path::grant_share_noted(till.grant.as_str(), true, "not%20a%20note");
+    assert_eq!(server.call("PUT", &bad_note, &till.share(&profile, 6, vec![]), &device.access).status, 400);
+    assert_eq!(server.call("PUT", &noted, &till.share(&profile, 6, vec![]), &device.access).status, 204);
+    let listed: GrantList = device.get(&server, path::GRANTS).ok();
+    let note = listed.grants.iter().find(|g| g.grant_id == till.grant).and_then(|g| g.share_note.clone());
+    assert_eq!(note.as_deref(), Some("a-digest_1.told"));
     assert_eq!(next_app_event(&mut socket).unwrap().kind, share_updated(6));
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(server.authorized("DELETE", &grant_path, b"", Some(&device.access)).status, 204);
@@ -2303,6 +2311,7 @@ fn grants_and_apps(db: Database) {
     assert!(ok, "{err}");
     let parsed: profile_server::db::UserDump = serde_json::from_str(&dump).unwrap();
     assert_eq!((parsed.grants.len(), parsed.appends.len()), (2, 1));
+    assert!(parsed.grants.iter().any(|g| g.share_note.as_deref() == Some("a-digest_1.told")), "{dump}");
     let stored = db.stored_bytes();
     for plain in [SHARED, APPENDED] {
         assert!(!dump.contains(plain), "{plain} in the dump");
@@ -2502,6 +2511,12 @@ fn on_sqlite_only_a_link_grant_confirms_a_link_and_each_grant_has_a_rate() {
     let grants: GrantList = device.get(&server, path::GRANTS).ok();
     let peered: Vec<_> = grants.grants.iter().filter(|g| g.peer_grant.is_some()).map(|g| &g.grant_id).collect();
     assert_eq!(peered, [&peer.grant], "only the link grant names the grant given back");
+    let dump = db.admin_ok(&["dump-user", "--email", EMAIL], "");
+    let parsed: profile_server::db::UserDump = serde_json::from_str(&dump).unwrap();
+    assert_eq!(parsed.grants.iter().filter(|g| g.peer.is_some()).count(), 1, "a dump keeps the grant given back");
+    let other = db.another();
+    assert!(other.admin(&["load-user"], &dump).0);
+    assert_eq!(other.admin_ok(&["dump-user", "--email", EMAIL], ""), dump, "and a load restores it");
 
     // The till's burst, then 429 with a wait; the replayed stamp of a refused request is still
     // good after the wait (its nonce was not spent).

@@ -84,8 +84,10 @@ impl Db {
             .map(|r| anyhow::Ok(serde_json::from_str(&r.try_get::<String, _>(0)?)?))
             .transpose()?;
         let grants = sqlx::query(
-            "SELECT id, origin, app_id, name, scopes, app_key, share, share_version, webhook, appended, created_at, \
-             last_read_at, last_append_at, revoked_at FROM grants WHERE user_id = $1 ORDER BY created_at, id",
+            "SELECT g.id, g.origin, g.app_id, g.name, g.scopes, g.app_key, g.share, g.share_version, g.webhook, \
+             g.appended, g.created_at, g.last_read_at, g.last_append_at, g.revoked_at, g.share_note, p.peer \
+             FROM grants g LEFT JOIN grant_peers p ON p.grant_id = g.id WHERE g.user_id = $1 \
+             ORDER BY g.created_at, g.id",
         )
         .bind(user_id)
         .fetch_all(&self.pool)
@@ -108,6 +110,8 @@ impl Db {
                 last_read_at: r.try_get(11)?,
                 last_append_at: r.try_get(12)?,
                 revoked_at: r.try_get(13)?,
+                share_note: r.try_get(14)?,
+                peer: r.try_get::<Option<String>, _>(15)?.map(|s| serde_json::from_str(&s)).transpose()?,
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -252,8 +256,8 @@ impl Db {
             let pending = dump.appends.iter().filter(|a| a.grant_id == grant.id).count();
             sqlx::query(
                 "INSERT INTO grants (id, user_id, origin, app_id, name, scopes, app_key, share, share_version, webhook, \
-                 pending, appended, created_at, last_read_at, last_append_at, revoked_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                 pending, appended, created_at, last_read_at, last_append_at, revoked_at, share_note) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
             )
             .bind(&grant.id)
             .bind(&dump.id)
@@ -271,9 +275,17 @@ impl Db {
             .bind(grant.last_read_at)
             .bind(grant.last_append_at)
             .bind(grant.revoked_at)
+            .bind(&grant.share_note)
             .execute(&mut *tx)
             .await
             .with_context(|| format!("cannot load grant {} (is its id taken?)", grant.id))?;
+            if let Some(peer) = &grant.peer {
+                sqlx::query("INSERT INTO grant_peers (grant_id, peer) VALUES ($1, $2)")
+                    .bind(&grant.id)
+                    .bind(peer.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         for append in &dump.appends {
             sqlx::query(
@@ -350,6 +362,12 @@ pub struct GrantDump {
     pub last_read_at: Option<i64>,
     pub last_append_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// The sealing device's note on the share (keyed digests, opaque here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share_note: Option<String>,
+    /// For a linked profile's grant: the grant it gave back (`LinkConfirm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<serde_json::Value>,
 }
 
 /// An append waiting for the person's devices, still sealed to the profile.
