@@ -2578,6 +2578,12 @@ fn revoked_grants_make_room(db: Database) {
     assert_eq!(ids, kept, "the revoked one is forgotten");
     let waiting: AppendList = device.get(&server, path::APPENDS).ok();
     assert!(waiting.appends.is_empty(), "its appends went with it: {waiting:?}");
+    // Its app is still told its grant is revoked, not that it signs badly (which would count
+    // against its address until its other grants wait too).
+    for _ in 0..=profile_server::throttle::ADDRESS_FREE_FAILURES {
+        assert_eq!(apps[0].call(&server, "GET", path::APP_GRANT, b"").code(), (403, ApiErrorCode::GrantRevoked));
+    }
+    assert_eq!(apps[1].call(&server, "GET", path::APP_GRANT, b"").status, 200, "its address is not held back");
     assert_eq!(register(&apps[4]).code(), (413, ApiErrorCode::TooLarge), "live grants are never forgotten");
 }
 

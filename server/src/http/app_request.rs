@@ -4,13 +4,16 @@
 //! key the person's device saw in the app's registration; the server never fetches it).
 //!
 //! In order: the client's address must not be waiting in the throttle; the stamp names a grant
-//! here, its signature verifies with that grant's key, and it names this very request (method,
-//! path with query, SHA-256 of the body) at a time within `MAX_STAMP_SKEW` of the server's
-//! clock; the grant has requests left on this instance (`429 rate_limited` otherwise, see
-//! [`crate::throttle::GrantRate`]); its nonce was never spent (spent now, in the database, so a
-//! replay is refused by whichever instance it reaches). Every other failure there is one
-//! answer, `401 bad_signature`, counted against the client's address. Then a revoked grant is `403 grant_revoked`, a
-//! locked-down profile `403 locked_down` and a locked-down server `503 locked_down`. What the grant allows is the handler's to check.
+//! here (one not held, never made or revoked and forgotten, is `403 grant_revoked`, not
+//! counted: there is no key to check and nothing to guess), its signature verifies with that
+//! grant's key, and it names this very request (method, path with query, SHA-256 of the body)
+//! at a time within `MAX_STAMP_SKEW` of the server's clock; the grant has requests left on this
+//! instance (`429 rate_limited` otherwise, see [`crate::throttle::GrantRate`]); its nonce was
+//! never spent (spent now, in the database, so a replay is refused by whichever instance it
+//! reaches). Every other failure there is one answer, `401 bad_signature`, counted against the
+//! client's address. Then a revoked grant is `403 grant_revoked`, a locked-down profile `403
+//! locked_down` and a locked-down server `503 locked_down`. What the grant allows is the
+//! handler's to check.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -65,6 +68,13 @@ impl FromRequest<AppState> for AppRequest {
             )
             .retry_after(secs)),
             Checked::Good(grant) => Self::live(grant, body),
+            // Never made, or revoked and forgotten since: nothing to check a signature with,
+            // and nothing to guess; an app told its grant is gone stops, as when revoked.
+            Checked::Unknown => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                ApiErrorCode::GrantRevoked,
+                "this grant was revoked (or never made here)",
+            )),
             Checked::Bad => {
                 // Counted against the address; a refusal to count is the same answer.
                 let _ = state.db.claim(&subjects).await?;
@@ -95,6 +105,8 @@ enum Checked {
     Good(AppGrantRecord),
     /// Well signed, but the grant's requests are spent for now: wait this many seconds.
     TooMany(i64),
+    /// A stamp of a grant this server does not hold.
+    Unknown,
     Bad,
 }
 
@@ -111,7 +123,7 @@ async fn check(
     let (Some(stamp), Some(signature)) = (stamp, signature) else { return Ok(Checked::Bad) };
     let Ok((signed, stamp)) = AppStamp::from_header(&stamp) else { return Ok(Checked::Bad) };
     let Ok(signature) = Signature::from_base64url(signature.trim()) else { return Ok(Checked::Bad) };
-    let Some(grant) = state.db.app_grant(&stamp.grant_id).await? else { return Ok(Checked::Bad) };
+    let Some(grant) = state.db.app_grant(&stamp.grant_id).await? else { return Ok(Checked::Unknown) };
     let Ok(key) = grant.app_key.to_key() else { return Ok(Checked::Bad) };
     let now = crate::now();
     if key.verify(&signed, &signature).is_err()
