@@ -88,7 +88,7 @@ impl AppRequest {
     /// A well-signed request of `grant`, refused when the grant or the profile cannot serve it.
     fn live(grant: AppGrantRecord, body: Bytes) -> Result<Self, ApiError> {
         if grant.revoked {
-            return Err(ApiError::new(StatusCode::FORBIDDEN, ApiErrorCode::GrantRevoked, "this grant was revoked"));
+            return Err(ApiError::grant_revoked());
         }
         if grant.site_locked {
             return Err(ApiError::locked_down());

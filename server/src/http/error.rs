@@ -85,6 +85,11 @@ impl ApiError {
     pub fn profile_locked() -> Self {
         Self::new(StatusCode::FORBIDDEN, ApiErrorCode::LockedDown, "this profile is locked down")
     }
+
+    /// An app's grant that was revoked: the last word to every request of it.
+    pub fn grant_revoked() -> Self {
+        Self::new(StatusCode::FORBIDDEN, ApiErrorCode::GrantRevoked, "this grant was revoked")
+    }
 }
 
 /// Anything unexpected is logged and answered as `internal`, without its details.

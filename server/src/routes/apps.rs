@@ -31,7 +31,6 @@ use axum::response::{IntoResponse, Response};
 use profile_core::apps::{Action, AppEvent, AppEventKind, MAX_APPEND_BYTES};
 use profile_core::server_api::{ApiErrorCode, AppGrant, AppendAccepted, AppendRequest, MAX_WEBHOOK_URL, WebhookSet};
 
-use super::grants::revoked;
 use crate::db::{AppGrantRecord, Appended};
 use crate::http::{ApiError, AppRequest, AppState, check_hpke};
 use crate::services::events::{AppFeed, Event, Heard, MAX_APP_SOCKETS};
@@ -51,7 +50,7 @@ pub async fn grant(State(state): State<AppState>, request: AppRequest) -> Json<A
 pub async fn share(State(state): State<AppState>, request: AppRequest) -> Result<Response, ApiError> {
     match state.db.read_share(&request.grant.id).await? {
         Some(share) => Ok(Json(share).into_response()),
-        None => Err(revoked()),
+        None => Err(ApiError::grant_revoked()),
     }
 }
 
@@ -83,7 +82,7 @@ pub async fn append(
                 state.settings.max_pending_appends
             ),
         )),
-        Appended::Revoked => Err(revoked()),
+        Appended::Revoked => Err(ApiError::grant_revoked()),
     }
 }
 
@@ -94,7 +93,7 @@ pub async fn set_webhook(State(state): State<AppState>, request: AppRequest) -> 
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ApiErrorCode::InvalidRequest, e.to_string()))?;
     check_webhook(&asked.url, state.settings.sites_on_loopback)?;
     if !state.db.set_webhook(&request.grant.id, Some(&asked.url)).await? {
-        return Err(revoked());
+        return Err(ApiError::grant_revoked());
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -102,7 +101,7 @@ pub async fn set_webhook(State(state): State<AppState>, request: AppRequest) -> 
 /// Removes the grant's webhook (`204`). Events already queued are still delivered.
 pub async fn remove_webhook(State(state): State<AppState>, request: AppRequest) -> Result<StatusCode, ApiError> {
     if !state.db.set_webhook(&request.grant.id, None).await? {
-        return Err(revoked());
+        return Err(ApiError::grant_revoked());
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -126,7 +125,7 @@ pub async fn events(
     };
     // Revoked between the request's check and the subscription: its event may be gone.
     if state.db.grant_revoked(&request.grant.id).await? {
-        return Err(revoked());
+        return Err(ApiError::grant_revoked());
     }
     let grant = request.grant;
     // Apps send nothing but control frames.

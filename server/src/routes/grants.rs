@@ -10,10 +10,11 @@
 //! **Revoking** deletes the share at once, refuses the app's key from then on
 //! (`403 grant_revoked`, an append included), drops the events still waiting for its webhook,
 //! and queues `grant-revoked` for it and the grant's event sockets: the last the app hears.
-//! The grant stays listed, revoked. Appends the app made before are left
-//! waiting here, as the server cannot open them; the person's devices refuse them, as they
-//! refuse anything from a grant their vault holds as revoked, note the refusal in the activity,
-//! and say they are done, which deletes them.
+//! The grant stays listed, revoked, until room is needed for new ones and its app had the
+//! time to hear of it (then it is forgotten, see `register`). Appends the app made before are
+//! left waiting here, as the server cannot open them; the person's devices refuse them, as
+//! they refuse anything from a grant their vault holds as revoked, note the refusal in the
+//! activity, and say they are done, which deletes them.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -108,7 +109,7 @@ pub async fn put_share(
             i64::try_from(held).unwrap_or(i64::MAX),
             format!("the share held is at version {held}; send a newer one"),
         )),
-        GrantChange::Revoked => Err(revoked()),
+        GrantChange::Revoked => Err(ApiError::grant_revoked()),
         GrantChange::NotFound => Err(ApiError::not_found("grant")),
     }
 }
@@ -140,10 +141,6 @@ pub async fn appends_done(
     }
     state.db.appends_done(&session.user, &done.ids).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-pub(super) fn revoked() -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, ApiErrorCode::GrantRevoked, "this grant was revoked")
 }
 
 /// A grant id in a path; one that cannot be a grant's is no grant here.
