@@ -116,8 +116,12 @@ impl ShareSeen {
         format!("{}.{}", self.digest, self.told.as_deref().unwrap_or_default())
     }
 
-    /// A note another device left with version `version` of the share.
+    /// A note another device left with version `version` of the share; `None` for one that is
+    /// not a note's shape (the server serves it).
     pub fn from_note(note: &str, version: u64, read_at: Option<i64>) -> Option<Self> {
+        if !profile_core::server_api::is_share_note(note) {
+            return None;
+        }
         let (digest, told) = note.split_once('.')?;
         let told = (!told.is_empty()).then(|| told.to_owned());
         Some(Self { version, digest: digest.to_owned(), read_at, told })

@@ -301,36 +301,41 @@ impl Client {
     /// A small JSON document (a site's registration): `None` unless it answers 200 with JSON
     /// within [`DOCUMENT_TIMEOUT`] and [`DOCUMENT_LIMIT`].
     pub fn fetch_document(&self, url: &str) -> Option<Value> {
-        let mut response = self.agent.get(url).config().timeout_global(Some(DOCUMENT_TIMEOUT)).build().call().ok()?;
-        if response.status() != 200 {
-            return None;
-        }
-        let text = response.body_mut().with_config().limit(DOCUMENT_LIMIT).read_to_string().ok()?;
-        serde_json::from_str(&text).ok()
+        get_document(&self.agent, url).ok()
     }
 
-    /// A linked profile's document, at the profile URL a ticket or a redemption named: JSON
-    /// answered `200` within [`DOCUMENT_TIMEOUT`] and [`DOCUMENT_LIMIT`], fetched as every
-    /// request to a linked profile goes out ([`super::outward`]). Not reached, or answered with
-    /// a server's error or `429`, is `server_unreachable`; any other answer is `invalid_request`.
+    /// A linked profile's document, at the profile URL a ticket or a redemption named, as
+    /// [`Client::fetch_document`] reads one but fetched as every request to a linked profile
+    /// goes out ([`super::outward`]). A document not read (not reached, or any answer but JSON
+    /// with `200`) is `server_unreachable`, in words: it may be there later.
     pub(crate) fn outward_document(&self, url: &OutwardUrl) -> Result<Value, WireError> {
-        let request = self.outward.agent(url).get(url.as_str()).header("Accept", "application/json");
-        let mut response =
-            request.config().timeout_global(Some(DOCUMENT_TIMEOUT)).build().call().map_err(|e| unreached(url, &e))?;
-        let status = response.status().as_u16();
-        if status != 200 {
-            let code =
-                if status >= 500 || status == 429 { ErrorCode::ServerUnreachable } else { ErrorCode::InvalidRequest };
-            return Err(WireError::new(code, format!("{url} answered {status}, not a profile document")));
-        }
-        let text = response
-            .body_mut()
-            .with_config()
-            .limit(DOCUMENT_LIMIT)
-            .read_to_string()
-            .map_err(|e| WireError::invalid(format!("{url} answered with no profile document ({e})")))?;
-        serde_json::from_str(&text).map_err(|e| WireError::invalid(format!("{url} is not a profile document: {e}")))
+        get_document(self.outward.agent(url), url.as_str()).map_err(|e| match e {
+            DocumentError::Unreached(e) => unreached(url, &e),
+            DocumentError::Answer(why) => WireError::new(ErrorCode::ServerUnreachable, format!("{url} {why}")),
+        })
     }
+}
+
+/// Why a document was not read.
+enum DocumentError {
+    Unreached(ureq::Error),
+    /// What it answered instead, in words that follow its URL.
+    Answer(String),
+}
+
+/// A GET of a small JSON document through `agent`: JSON answered `200` within
+/// [`DOCUMENT_TIMEOUT`] and [`DOCUMENT_LIMIT`].
+fn get_document(agent: &ureq::Agent, url: &str) -> Result<Value, DocumentError> {
+    let request = agent.get(url).header("Accept", "application/json");
+    let mut response =
+        request.config().timeout_global(Some(DOCUMENT_TIMEOUT)).build().call().map_err(DocumentError::Unreached)?;
+    let status = response.status().as_u16();
+    if status != 200 {
+        return Err(DocumentError::Answer(format!("answered {status}, not a profile document")));
+    }
+    let text = (response.body_mut().with_config().limit(DOCUMENT_LIMIT).read_to_string())
+        .map_err(|e| DocumentError::Answer(format!("answered with no document ({e})")))?;
+    serde_json::from_str(&text).map_err(|e| DocumentError::Answer(format!("is not a JSON document: {e}")))
 }
 
 #[cfg(test)]

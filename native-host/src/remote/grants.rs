@@ -315,7 +315,6 @@ fn reseal(
         // (this one or another), else as this device sealed it last.
         let local = link.shares.get(&info.grant_id);
         let noted = (info.share_note.as_deref())
-            .filter(|note| profile_core::server_api::is_share_note(note))
             .and_then(|note| ShareSeen::from_note(note, version, local.and_then(|s| s.read_at)));
         let known = noted.or_else(|| local.cloned());
         // Unchanged: sealing it again would only wake the app.

@@ -116,8 +116,7 @@ fn document(client: &Client, link: &ServerLink, whose: &str, profile_url: &str) 
     // A document that could not be read, or read as none, may be there later (a deploy, a
     // proxy's error page): only what the rule refuses is refused for good.
     let value = client.outward_document(&at).map_err(|e| {
-        let why = format!("{whose}'s profile URL `{profile_url}` could not be read: {}", e.message);
-        WireError::new(ErrorCode::ServerUnreachable, why)
+        WireError::new(e.code, format!("{whose}'s profile URL `{profile_url}` could not be read: {}", e.message))
     })?;
     let document: ProfileDocument = serde_json::from_value(value).map_err(|e| {
         let why = format!("{whose}'s profile URL `{profile_url}` did not answer with a profile document: {e}");
